@@ -1,0 +1,56 @@
+/**
+ * One error type for everything wharf reports about user input, the environment or a peer.
+ *
+ * `code` is stable (tests and tools match on it), `message` says what went wrong in one line,
+ * `hint` says how to fix it, and `location` points at the input (a build.ts call site or a
+ * Dockerfile range) when there is one.
+ *
+ * @example
+ * throw new WharfError('IR_UNKNOWN_STAGE', `stage "app" copies from unknown stage "buld"`, {
+ *   hint: 'pass the stage value itself: .copy(build, "/out", "/app")',
+ *   location: { file: 'build.ts', line: 12 },
+ * });
+ */
+export class WharfError<Code extends string = string> extends Error {
+  override readonly name: string = 'WharfError';
+  readonly code: Code;
+  readonly hint: string | undefined;
+  readonly location: SourceLocation | undefined;
+
+  constructor(code: Code, message: string, options: WharfErrorOptions = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.code = code;
+    this.hint = options.hint;
+    this.location = options.location;
+  }
+
+  /** `file:line:col: message` when there is a location, else the message; the hint on its own line. */
+  describe(): string {
+    const where = this.location ? `${formatLocation(this.location)}: ` : '';
+    return this.hint ? `${where}${this.message}\n  hint: ${this.hint}` : `${where}${this.message}`;
+  }
+}
+
+export interface WharfErrorOptions {
+  readonly hint?: string | undefined;
+  readonly cause?: unknown;
+  readonly location?: SourceLocation | undefined;
+}
+
+/** Where a piece of input came from: a build.ts call site or a Dockerfile range (1-based). */
+export interface SourceLocation {
+  readonly file: string;
+  readonly line: number;
+  readonly column?: number;
+  readonly endLine?: number;
+}
+
+export function formatLocation(location: SourceLocation): string {
+  return location.column === undefined
+    ? `${location.file}:${location.line}`
+    : `${location.file}:${location.line}:${location.column}`;
+}
+
+export function isWharfError(value: unknown): value is WharfError {
+  return value instanceof WharfError;
+}
