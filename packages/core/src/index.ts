@@ -1,4 +1,24 @@
-// The public API of @wharf/core: named exports only.
-export { WharfError, formatLocation, isWharfError } from './errors.js';
+/**
+ * @wharf/core — build container images from TypeScript.
+ *
+ * @example
+ * import { stage, toGraph, emitDockerfile } from '@wharf/core';
+ * const app = stage('app').from('node:20-alpine').workdir('/app').copy('.', '.').cmd(['node', 'server.js']);
+ * console.log(emitDockerfile(toGraph(app)).dockerfile);
+ */
+export * from './dsl/index.js';
 export type { SourceLocation, WharfErrorOptions } from './errors.js';
-export type * from './ir/types.js';
+export { formatLocation, isWharfError, WharfError } from './errors.js';
+export type { Problem } from './ir/index.js';
+export {
+  assertValidGraph,
+  dependencyOrder,
+  isValidPortSpec,
+  pruneToTarget,
+  stageDependencies,
+  targetName,
+  validateGraph,
+} from './ir/index.js';
+/** The IR types (`ir.BuildGraph`, `ir.Instruction`, `ir.Stage` …). */
+export type * as ir from './ir/types.js';
+export type { BuildGraph, Instruction } from './ir/types.js';

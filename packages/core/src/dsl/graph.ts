@@ -1,0 +1,283 @@
+/**
+ * `define()` and `toGraph()`: from DSL values to the IR.
+ *
+ * `toGraph` walks the target's chain and every stage it references (FROM a stage, COPY --from, RUN
+ * --mount from=…), depth first, so each stage lands after the stages it uses. Stage values with the
+ * same content are one stage; two different stages with one name are an error. Anonymous stages get
+ * `stage-N` by their position.
+ */
+import { WharfError } from '../errors.js';
+import type {
+  ArgDecl,
+  BaseRef,
+  BuildGraph,
+  ContextSpec,
+  FromRef,
+  Instruction,
+  Mount,
+  Stage as StageIR,
+} from '../ir/types.js';
+import type { MountDraft } from './mounts.js';
+import { type DraftFrom, type DraftInstruction, isStage, type Stage } from './stage.js';
+import { type ContextValue, isContextValue, isImageValue } from './values.js';
+
+export interface DefinitionInput {
+  /** The stage to build, or several named targets (pick one with `--target`). */
+  readonly target?: Stage;
+  readonly targets?: Readonly<Record<string, Stage>>;
+  /** Global ARGs (usable in FROM lines) with their defaults; `undefined` for no default. */
+  readonly args?: Readonly<Record<string, string | undefined>>;
+  /** The main build context; default `context('.')` (the definition's folder, its own `.dockerignore`). */
+  readonly context?: ContextValue;
+}
+
+export const DEFINITION_BRAND = Symbol.for('wharf.definition');
+
+export interface Definition extends DefinitionInput {
+  readonly [DEFINITION_BRAND]: true;
+}
+
+/**
+ * A whole build: targets, global ARGs and the context. A build.ts may also export a bare stage.
+ * @example
+ * export default define({
+ *   args: { NODE_VERSION: '20' },
+ *   context: context('.').ignore(['node_modules', '.git']),
+ *   targets: { app, test },
+ * });
+ */
+export function define(input: DefinitionInput): Definition {
+  if (!input.target && !input.targets) {
+    throw new WharfError('DSL_NO_TARGET', 'define() needs a target stage or targets', {
+      hint: 'define({ target: app }) or define({ targets: { app, test } })',
+    });
+  }
+  return { ...input, [DEFINITION_BRAND]: true };
+}
+
+export function isDefinition(value: unknown): value is Definition {
+  return typeof value === 'object' && value !== null && DEFINITION_BRAND in value;
+}
+
+/** The names of a definition's targets (a single `target` is named after its stage, or `default`). */
+export function targetNames(definition: Definition): string[] {
+  if (definition.targets) return Object.keys(definition.targets);
+  return [definition.target?.name ?? 'default'];
+}
+
+export interface ToGraphOptions {
+  /** With `define({ targets })`: which one. */
+  readonly target?: string;
+}
+
+/**
+ * The IR of a stage or definition.
+ * @example toGraph(stage('app').from('alpine:3.20').cmd(['sh'])).stages[0].base // { kind: 'image', ref: 'alpine:3.20' }
+ */
+export function toGraph(input: Stage | Definition, options: ToGraphOptions = {}): BuildGraph {
+  const definition = isDefinition(input) ? input : define({ target: input });
+  const target = pickTarget(definition, options.target);
+  const collector = new StageCollector();
+  const targetEntry = collector.visit(target);
+  const stages = collector.finish();
+  const context: ContextSpec = definition.context?.toSpec() ?? { dir: '.' };
+  return {
+    version: 1,
+    args: Object.entries(definition.args ?? {}).map(
+      ([name, value]): ArgDecl => (value === undefined ? { name } : { name, default: value }),
+    ),
+    stages,
+    context,
+    namedContexts: collector.namedContexts,
+    target: targetEntry.name,
+  };
+}
+
+function pickTarget(definition: Definition, name: string | undefined): Stage {
+  if (definition.targets) {
+    const names = Object.keys(definition.targets);
+    const chosen = name ?? (names.length === 1 ? names[0] : undefined);
+    const stage = chosen === undefined ? undefined : definition.targets[chosen];
+    if (!stage) {
+      throw new WharfError(
+        'DSL_UNKNOWN_TARGET',
+        name === undefined ? `several targets are defined: ${names.join(', ')}` : `no target named "${name}"`,
+        { hint: `choose one with --target (${names.join(', ')})` },
+      );
+    }
+    return stage;
+  }
+  if (name !== undefined && definition.target?.name !== name) {
+    throw new WharfError('DSL_UNKNOWN_TARGET', `no target named "${name}"`, {
+      hint: `this definition has one target${definition.target?.name ? `, "${definition.target.name}"` : ''}`,
+    });
+  }
+  if (!definition.target) throw new WharfError('DSL_NO_TARGET', 'the definition has no target');
+  return definition.target;
+}
+
+interface Entry {
+  name: string;
+  readonly explicitName: string | undefined;
+  readonly key: string;
+  stage: StageIR | undefined;
+}
+
+class StageCollector {
+  readonly #byValue = new Map<Stage, Entry>();
+  readonly #byKey = new Map<string, Entry>();
+  readonly #order: Entry[] = [];
+  readonly namedContexts: Record<string, ContextSpec> = {};
+
+  visit(value: Stage): Entry {
+    const known = this.#byValue.get(value);
+    if (known) return known;
+    const { root, instructions } = value.unwind();
+    const base: BaseRef = isStage(root.base)
+      ? { kind: 'stage', stage: this.#ref(root.base) }
+      : root.base.kind === 'scratch'
+        ? { kind: 'scratch' }
+        : { kind: 'image', ref: root.base.ref };
+    const resolved = instructions.map((i) => this.#instruction(i));
+    const explicitName = value.name;
+    const body = {
+      base,
+      ...(root.platform === undefined ? {} : { platform: root.platform }),
+      instructions: resolved,
+    };
+    const key = JSON.stringify([explicitName ?? null, body], (k, v) => (k === 'source' ? undefined : v));
+    const same = this.#byKey.get(key);
+    if (same) {
+      this.#byValue.set(value, same);
+      return same;
+    }
+    if (explicitName !== undefined) {
+      const clash = this.#order.find((e) => e.explicitName === explicitName);
+      if (clash) {
+        throw new WharfError('DSL_DUPLICATE_STAGE', `two different stages are both named "${explicitName}"`, {
+          hint: `give each branch its own name, e.g. ${explicitName}.run(…).as('${explicitName}-test')`,
+          location: root.source,
+        });
+      }
+    }
+    const entry: Entry = { name: explicitName ?? '', explicitName, key, stage: undefined };
+    entry.stage = {
+      name: '',
+      ...body,
+      ...(root.source ? { source: root.source } : {}),
+    };
+    this.#byValue.set(value, entry);
+    this.#byKey.set(key, entry);
+    this.#order.push(entry);
+    return entry;
+  }
+
+  /** Assigns names (anonymous: `stage-<index>`, skipping names in use) and returns the stages in order. */
+  finish(): StageIR[] {
+    const used = new Set(this.#order.flatMap((e) => (e.explicitName ? [e.explicitName] : [])));
+    this.#order.forEach((entry, index) => {
+      if (entry.explicitName) return;
+      let name = `stage-${index}`;
+      for (let n = index; used.has(name); n++) name = `stage-${index}-${n}`;
+      used.add(name);
+      entry.name = name;
+    });
+    // Stage references were recorded as entry keys; now that every stage has a name, substitute it.
+    const nameOfKey = new Map(this.#order.map((e) => [e.key, e.name]));
+    const rename = (key: string) => nameOfKey.get(key) ?? key;
+    return this.#order.map((entry) => renameRefs({ ...(entry.stage as StageIR), name: entry.name }, rename));
+  }
+
+  /** A placeholder for a stage reference: the referenced entry's key, replaced by its name in `finish`. */
+  #ref(value: Stage): string {
+    return this.visit(value).key;
+  }
+
+  #from(from: DraftFrom): FromRef {
+    if (typeof from === 'string') return { kind: 'image', ref: from };
+    if (isStage(from)) return { kind: 'stage', stage: this.#ref(from) };
+    if (isImageValue(from)) return { kind: 'image', ref: from.ref };
+    if (isContextValue(from)) {
+      const name = from.name ?? contextName(from.dir);
+      const spec = from.toSpec();
+      const existing = this.namedContexts[name];
+      if (existing && JSON.stringify(existing) !== JSON.stringify(spec)) {
+        throw new WharfError('DSL_DUPLICATE_CONTEXT', `two different contexts are both named "${name}"`, {
+          hint: `name them apart: context('${from.dir}', { name: '…' })`,
+        });
+      }
+      this.namedContexts[name] = spec;
+      return { kind: 'context', name };
+    }
+    throw new TypeError('copy()/mount from: expected a stage, image() or context() value');
+  }
+
+  #mount(mount: MountDraft): Mount {
+    if ((mount.type === 'cache' || mount.type === 'bind') && mount.from !== undefined) {
+      return { ...mount, from: this.#from(mount.from) } as Mount;
+    }
+    return mount as Mount;
+  }
+
+  #instruction(instruction: DraftInstruction): Instruction {
+    switch (instruction.kind) {
+      case 'copy': {
+        const { from, ...rest } = instruction;
+        return from === undefined ? rest : { ...rest, from: this.#from(from) };
+      }
+      case 'run': {
+        const { mounts, ...rest } = instruction;
+        return mounts === undefined ? rest : { ...rest, mounts: mounts.map((m) => this.#mount(m)) };
+      }
+      case 'onbuild':
+        return {
+          ...instruction,
+          instruction: this.#instruction(instruction.instruction) as Exclude<
+            Instruction,
+            { kind: 'onbuild' }
+          >,
+        };
+      default:
+        return instruction;
+    }
+  }
+}
+
+/** Replaces stage-reference placeholders in a stage (base, COPY --from, mounts, ONBUILD). */
+function renameRefs(stage: StageIR, rename: (key: string) => string): StageIR {
+  const fromRef = (ref: FromRef): FromRef =>
+    ref.kind === 'stage' ? { kind: 'stage', stage: rename(ref.stage) } : ref;
+  const instruction = (i: Instruction): Instruction => {
+    switch (i.kind) {
+      case 'copy':
+        return i.from ? { ...i, from: fromRef(i.from) } : i;
+      case 'run':
+        return i.mounts
+          ? {
+              ...i,
+              mounts: i.mounts.map((m) =>
+                (m.type === 'cache' || m.type === 'bind') && m.from ? { ...m, from: fromRef(m.from) } : m,
+              ),
+            }
+          : i;
+      case 'onbuild':
+        return { ...i, instruction: instruction(i.instruction) as typeof i.instruction };
+      default:
+        return i;
+    }
+  };
+  return {
+    ...stage,
+    base: stage.base.kind === 'stage' ? { kind: 'stage', stage: rename(stage.base.stage) } : stage.base,
+    instructions: stage.instructions.map(instruction),
+  };
+}
+
+function contextName(dir: string): string {
+  const base = dir.replace(/\/+$/, '').split('/').pop() ?? '';
+  const name = base
+    .toLowerCase()
+    .replace(/[^a-z0-9_.-]+/g, '-')
+    .replace(/^[^a-z0-9]+/, '');
+  return name || 'context';
+}

@@ -1,0 +1,91 @@
+/**
+ * Stage-graph utilities over the IR: which stages a stage uses, dependency order, pruning to a target.
+ */
+import { WharfError } from '../errors.js';
+import type { BuildGraph, FromRef, Instruction, Stage } from './types.js';
+
+/** Names of the stages `stage` reads from (FROM, COPY --from, RUN --mount from=), in first-use order. */
+export function stageDependencies(stage: Stage): string[] {
+  const names: string[] = [];
+  const add = (ref: FromRef | undefined) => {
+    if (ref?.kind === 'stage' && !names.includes(ref.stage)) names.push(ref.stage);
+  };
+  if (stage.base.kind === 'stage') add(stage.base);
+  const visit = (instruction: Instruction) => {
+    if (instruction.kind === 'copy') add(instruction.from);
+    if (instruction.kind === 'run') for (const m of instruction.mounts ?? []) if ('from' in m) add(m.from);
+  };
+  for (const instruction of stage.instructions) visit(instruction);
+  return names;
+}
+
+/**
+ * Stages ordered so each comes after the ones it uses (stable: graph order where free).
+ * Throws `IR_CYCLE` naming the cycle, `IR_UNKNOWN_STAGE` for a reference to no stage.
+ */
+export function dependencyOrder(graph: BuildGraph, roots?: readonly string[]): Stage[] {
+  const byName = new Map(graph.stages.map((s) => [s.name, s]));
+  const done = new Set<string>();
+  const onPath: string[] = [];
+  const order: Stage[] = [];
+  const visit = (name: string, from?: string) => {
+    if (done.has(name)) return;
+    const stage = byName.get(name);
+    if (!stage) {
+      throw new WharfError('IR_UNKNOWN_STAGE', `stage "${from}" uses unknown stage "${name}"`, {
+        hint: `defined stages: ${[...byName.keys()].join(', ') || '(none)'}`,
+      });
+    }
+    const at = onPath.indexOf(name);
+    if (at >= 0) {
+      throw new WharfError(
+        'IR_CYCLE',
+        `stages depend on each other in a cycle: ${[...onPath.slice(at), name].join(' → ')}`,
+        {
+          hint: 'a stage can only use stages that do not (indirectly) use it',
+          location: stage.source,
+        },
+      );
+    }
+    onPath.push(name);
+    for (const dep of stageDependencies(stage)) visit(dep, name);
+    onPath.pop();
+    done.add(name);
+    order.push(stage);
+  };
+  for (const name of roots ?? graph.stages.map((s) => s.name)) visit(name);
+  return order;
+}
+
+/** The name of the stage the graph builds: `graph.target`, else the last stage. */
+export function targetName(graph: BuildGraph): string {
+  const name = graph.target ?? graph.stages.at(-1)?.name;
+  if (name === undefined) throw new WharfError('IR_NO_STAGES', 'the build has no stages');
+  return name;
+}
+
+/** The graph with only the stages `target` needs, in dependency order, target last. */
+export function pruneToTarget(graph: BuildGraph, target: string = targetName(graph)): BuildGraph {
+  if (!graph.stages.some((s) => s.name === target)) {
+    throw new WharfError('IR_UNKNOWN_TARGET', `no stage named "${target}"`, {
+      hint: `stages: ${graph.stages.map((s) => s.name).join(', ')}`,
+    });
+  }
+  const stages = dependencyOrder(graph, [target]);
+  const used = new Set(
+    stages.flatMap((s) =>
+      s.instructions.flatMap((i) => {
+        if (i.kind === 'copy' && i.from?.kind === 'context') return [i.from.name];
+        if (i.kind === 'run')
+          return (i.mounts ?? []).flatMap((m) =>
+            'from' in m && m.from?.kind === 'context' ? [m.from.name] : [],
+          );
+        return [];
+      }),
+    ),
+  );
+  const namedContexts = Object.fromEntries(
+    Object.entries(graph.namedContexts).filter(([name]) => used.has(name)),
+  );
+  return { ...graph, stages, namedContexts, target };
+}

@@ -1,0 +1,150 @@
+import { describe, expect, it } from 'vitest';
+import { dependencyOrder, pruneToTarget } from './graph.js';
+import type { BuildGraph, Instruction, Stage } from './types.js';
+import { assertValidGraph, validateGraph } from './validate.js';
+
+const stageOf = (
+  name: string,
+  instructions: Instruction[],
+  base: Stage['base'] = { kind: 'scratch' },
+): Stage => ({
+  name,
+  base,
+  instructions,
+});
+const graphOf = (...stages: Stage[]): BuildGraph => ({
+  version: 1,
+  args: [],
+  stages,
+  context: { dir: '.' },
+  namedContexts: {},
+});
+const errorsOf = (instruction: Instruction) =>
+  validateGraph(graphOf(stageOf('app', [{ kind: 'workdir', path: '/app' }, instruction])))
+    .filter((p) => p.severity === 'error')
+    .map((p) => p.message);
+
+describe('validateGraph', () => {
+  it.each<[string, Instruction, RegExp]>([
+    [
+      'port out of range',
+      { kind: 'expose', ports: ['70000'] },
+      /EXPOSE \(instruction 2\): invalid port "70000"/,
+    ],
+    ['reversed port range', { kind: 'expose', ports: ['90-80'] }, /invalid port "90-80"/],
+    ['unknown protocol', { kind: 'expose', ports: ['80/http'] }, /invalid port "80\/http"/],
+    ['bad signal', { kind: 'stopsignal', signal: 'SIGNOPE' }, /invalid stop signal "SIGNOPE"/],
+    [
+      'bad duration',
+      {
+        kind: 'healthcheck',
+        check: { test: 'cmd', command: { form: 'exec', argv: ['true'] }, interval: '30' },
+      },
+      /invalid interval "30"/,
+    ],
+    [
+      'bad retries',
+      { kind: 'healthcheck', check: { test: 'cmd', command: { form: 'exec', argv: ['true'] }, retries: -1 } },
+      /invalid retries -1/,
+    ],
+    ['bad chmod', { kind: 'copy', sources: ['a'], dest: '/a', chmod: '999' }, /invalid chmod "999"/],
+    ['bad chown', { kind: 'copy', sources: ['a'], dest: '/a', chown: 'a:b:c' }, /invalid chown "a:b:c"/],
+    [
+      'empty RUN',
+      { kind: 'run', command: { form: 'shell', script: '  ' } },
+      /RUN \(instruction 2\): RUN needs a command/,
+    ],
+    ['empty exec RUN', { kind: 'run', command: { form: 'exec', argv: [] } }, /RUN needs a command/],
+    [
+      'many sources to a file',
+      { kind: 'copy', sources: ['a', 'b'], dest: '/dst' },
+      /copying 2 sources to "\/dst", which is not a directory/,
+    ],
+    ['bad env key', { kind: 'env', vars: [{ key: 'A B', value: '1' }] }, /invalid variable name "A B"/],
+    ['bad arg name', { kind: 'arg', args: [{ name: '1X' }] }, /invalid ARG name "1X"/],
+    [
+      'bad checksum',
+      { kind: 'add', sources: ['https://x/y'], dest: '/y', checksum: 'md5:abc' },
+      /invalid checksum "md5:abc"/,
+    ],
+    [
+      'cache mount without target',
+      { kind: 'run', command: { form: 'shell', script: 'x' }, mounts: [{ type: 'cache', target: '' }] },
+      /cache mount needs a target/,
+    ],
+  ])('%s', (_, instruction, message) => {
+    expect(errorsOf(instruction).join('\n')).toMatch(message);
+  });
+
+  it('accepts valid values and values that expand later', () => {
+    for (const instruction of [
+      { kind: 'expose', ports: ['80', '53/udp', '8000-8010/tcp', '$PORT'] },
+      { kind: 'stopsignal', signal: 'SIGRTMIN+3' },
+      { kind: 'stopsignal', signal: '9' },
+      { kind: 'copy', sources: ['a'], dest: '/a', chmod: '0755', chown: '1000:1000' },
+      {
+        kind: 'healthcheck',
+        check: { test: 'cmd', command: { form: 'exec', argv: ['true'] }, interval: '1m30s', retries: 0 },
+      },
+    ] as Instruction[]) {
+      expect(errorsOf(instruction)).toEqual([]);
+    }
+  });
+
+  it('warns that a relative COPY destination resolves against the inherited WORKDIR', () => {
+    const problems = validateGraph(graphOf(stageOf('app', [{ kind: 'copy', sources: ['a'], dest: 'a' }])));
+    expect(problems).toEqual([expect.objectContaining({ severity: 'warning', code: 'IR_RELATIVE_DEST' })]);
+  });
+
+  it('finds unknown stages, cycles and duplicate names', () => {
+    const unknown = graphOf(stageOf('app', [], { kind: 'stage', stage: 'buld' }));
+    expect(() => assertValidGraph(unknown)).toThrowError(/stage "app" uses unknown stage "buld"/);
+    const cycle = graphOf(
+      stageOf('a', [{ kind: 'copy', sources: ['/x'], dest: '/x', from: { kind: 'stage', stage: 'b' } }]),
+      stageOf('b', [], { kind: 'stage', stage: 'a' }),
+    );
+    expect(() => assertValidGraph(cycle)).toThrowError(/cycle: a → b → a/);
+    expect(() => assertValidGraph(graphOf(stageOf('a', []), stageOf('a', [])))).toThrowError(
+      /two stages are named "a"/,
+    );
+    expect(() => assertValidGraph(graphOf(stageOf('App', [])))).toThrowError(/invalid stage name "App"/);
+  });
+
+  it('counts further problems in the thrown message', () => {
+    const graph = graphOf(stageOf('app', [{ kind: 'expose', ports: ['0', '70000'] }]));
+    expect(() => assertValidGraph(graph)).toThrowError(/invalid port "0" \(and 1 more problem\)/);
+  });
+});
+
+describe('graph utilities', () => {
+  const graph = graphOf(
+    stageOf('base', []),
+    stageOf('unused', [], { kind: 'stage', stage: 'base' }),
+    stageOf('tools', []),
+    stageOf(
+      'app',
+      [
+        { kind: 'copy', sources: ['/t'], dest: '/t', from: { kind: 'stage', stage: 'tools' } },
+        {
+          kind: 'run',
+          command: { form: 'shell', script: 'x' },
+          mounts: [{ type: 'bind', target: '/b', from: { kind: 'context', name: 'ctx' } }],
+        },
+      ],
+      { kind: 'stage', stage: 'base' },
+    ),
+  );
+  const withContexts = { ...graph, namedContexts: { ctx: { dir: '../ctx' }, other: { dir: '../o' } } };
+
+  it('orders dependencies first', () => {
+    expect(dependencyOrder(graph).map((s) => s.name)).toEqual(['base', 'unused', 'tools', 'app']);
+  });
+
+  it('prunes to what the target needs, including named contexts', () => {
+    const pruned = pruneToTarget(withContexts, 'app');
+    expect(pruned.stages.map((s) => s.name)).toEqual(['base', 'tools', 'app']);
+    expect(Object.keys(pruned.namedContexts)).toEqual(['ctx']);
+    expect(pruneToTarget(withContexts, 'unused').stages.map((s) => s.name)).toEqual(['base', 'unused']);
+    expect(() => pruneToTarget(withContexts, 'nope')).toThrowError(/no stage named "nope"/);
+  });
+});
