@@ -1,0 +1,84 @@
+// The module boundaries of DESIGN.md as a test: each folder under src/ may import only the modules its
+// row allows (the way go-containerregistry checks its imports with depcheck), so the layering cannot
+// drift silently. Tests (*.test.ts) may import anything.
+import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { join, relative } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+
+const src = fileURLToPath(new URL('.', import.meta.url));
+
+/** Module → the core modules it may import (besides itself). `index.ts` at the root may import any. */
+const allowed: Record<string, readonly string[]> = {
+  errors: [],
+  events: [],
+  oci: ['errors'],
+  ir: ['errors', 'oci'],
+  image: ['oci', 'errors'],
+  store: ['oci', 'errors'],
+  dsl: ['ir', 'oci', 'errors'],
+  dockerfile: ['ir', 'oci', 'errors'],
+  lint: ['ir', 'oci', 'errors'],
+  registry: ['image', 'oci', 'errors', 'events'],
+  layout: ['image', 'oci', 'errors', 'events'],
+  archive: ['image', 'oci', 'errors', 'events'],
+  layer: ['image', 'store', 'oci', 'errors'],
+  cache: ['store', 'oci', 'errors'],
+  runtime: ['layer', 'image', 'store', 'oci', 'errors'],
+  export: ['layout', 'archive', 'registry', 'image', 'oci', 'errors'],
+  sign: ['registry', 'image', 'oci', 'errors'],
+  engine: ['ir', 'image', 'layer', 'runtime', 'cache', 'store', 'registry', 'layout', 'archive', 'events', 'oci', 'errors'],
+  testing: ['image', 'oci', 'errors', 'store', 'layer'],
+};
+
+/** Modules that must stay pure: no fs, no network, no child processes. */
+const pure = ['dsl', 'ir', 'oci', 'dockerfile/parse', 'dockerfile/emit'];
+const ioModules = /^node:(fs|fs\/promises|net|http|https|child_process|dgram|tls)$|^undici$/;
+
+function sourceFiles(dir: string): string[] {
+  return readdirSync(dir).flatMap((name) => {
+    const path = join(dir, name);
+    if (statSync(path).isDirectory()) return name === 'testdata' ? [] : sourceFiles(path);
+    return name.endsWith('.ts') && !name.endsWith('.test.ts') ? [path] : [];
+  });
+}
+
+function importsOf(file: string): string[] {
+  const text = readFileSync(file, 'utf8');
+  return [...text.matchAll(/^\s*(?:import|export)\b[^'"]*?from\s+['"]([^'"]+)['"]|^\s*import\s+['"]([^'"]+)['"]/gm)].map(
+    (m) => m[1] ?? m[2] ?? '',
+  );
+}
+
+const moduleOf = (file: string) => relative(src, file).split('/')[0]?.replace(/\.ts$/, '') ?? '';
+
+describe('module boundaries (DESIGN.md)', () => {
+  const files = sourceFiles(src).filter((f) => relative(src, f).includes('/') || moduleOf(f) === 'errors');
+
+  it('every module folder has a row in the table', () => {
+    const modules = new Set(files.map(moduleOf));
+    expect([...modules].filter((m) => !(m in allowed))).toEqual([]);
+  });
+
+  it('each module imports only the modules its row allows', () => {
+    const violations: string[] = [];
+    for (const file of files) {
+      const from = moduleOf(file);
+      for (const spec of importsOf(file)) {
+        if (!spec.startsWith('.')) continue;
+        const target = moduleOf(join(file, '..', spec).replace(/\.js$/, '.ts'));
+        if (target !== from && !allowed[from]?.includes(target)) {
+          violations.push(`${relative(src, file)} imports ${target} (${spec})`);
+        }
+      }
+    }
+    expect(violations).toEqual([]);
+  });
+
+  it('pure modules do no I/O', () => {
+    const violations = files
+      .filter((f) => pure.some((p) => relative(src, f).startsWith(`${p}/`)))
+      .flatMap((f) => importsOf(f).filter((s) => ioModules.test(s)).map((s) => `${relative(src, f)} imports ${s}`));
+    expect(violations).toEqual([]);
+  });
+});

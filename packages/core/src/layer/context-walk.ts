@@ -1,0 +1,246 @@
+/**
+ * Walks a build context directory the way BuildKit's context sender does (tonistiigi/fsutil's
+ * filtered walk over Go's filepath.WalkDir): entries in lexical byte order of names within each
+ * directory, parents before children, `.dockerignore` rules applied with moby/patternmatcher
+ * semantics, excluded directories skipped unread unless an exception might re-include something
+ * inside, and an excluded directory reported after all (just before its first re-included
+ * descendant) when something inside it is kept. Symlinks are reported, never followed.
+ */
+import type { Dirent } from 'node:fs';
+import { lstat, readdir, readFile, readlink, stat } from 'node:fs/promises';
+import path from 'node:path';
+import { WharfError } from '../errors.js';
+import {
+  createIgnoreMatcher,
+  type IgnoreMatcher,
+  type ParentMatchInfo,
+  parseDockerignore,
+} from './ignore.js';
+
+export type ContextErrorCode = 'CONTEXT_NOT_FOUND' | 'CONTEXT_NOT_DIRECTORY' | 'CONTEXT_READ_FAILED';
+
+/** `other` is a socket, fifo or device node: callers decide whether to reject it. */
+export type ContextEntryType = 'file' | 'dir' | 'symlink' | 'other';
+
+export interface ContextEntry {
+  /** Slash-separated path relative to the context root, without a leading `./`. */
+  readonly relPath: string;
+  readonly absPath: string;
+  readonly type: ContextEntryType;
+  /** The raw `st_mode` (file type bits and permission bits) from lstat. */
+  readonly mode: number;
+  /** lstat size: content length for files, target length for symlinks. */
+  readonly size: number;
+  readonly uid: number;
+  readonly gid: number;
+  readonly mtimeMs: number;
+  /** Modification time in nanoseconds since the epoch, for exact tar headers. */
+  readonly mtimeNs: bigint;
+  /** Inode and device as bigint: inode numbers may exceed 2^53 and hardlink detection needs them exact. */
+  readonly ino: bigint;
+  readonly dev: bigint;
+  /** Link count; a file with `nlink > 1` may share `dev`+`ino` with another entry (a hardlink). */
+  readonly nlink: number;
+  /** The symlink's target text, for `type: 'symlink'`. */
+  readonly linkTarget?: string;
+}
+
+export interface WalkContextOptions {
+  /**
+   * Ignore patterns (already read, e.g. with `parseDockerignore`). When left out, `<dir>/.dockerignore`
+   * is read if present, as Docker does. Pass `[]` to walk everything.
+   */
+  readonly ignore?: readonly string[];
+}
+
+/** The patterns of `<dir>/.dockerignore`, or `[]` when there is none. */
+export async function readContextIgnore(dir: string): Promise<string[]> {
+  const file = path.join(dir, '.dockerignore');
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (cause) {
+    if (errorCode(cause) === 'ENOENT') return [];
+    throw new WharfError<ContextErrorCode>('CONTEXT_READ_FAILED', `cannot read ${file}`, { cause });
+  }
+  return parseDockerignore(text);
+}
+
+/**
+ * Yields every entry of the context directory `dir` that the ignore rules keep (the root itself is
+ * not yielded). `.dockerignore` and the Dockerfile get no special treatment: they are sent when
+ * the patterns keep them, as BuildKit does.
+ */
+export async function* walkContext(
+  dir: string,
+  options: WalkContextOptions = {},
+): AsyncGenerator<ContextEntry> {
+  const root = path.resolve(dir);
+  let rootStat: Awaited<ReturnType<typeof stat>>;
+  try {
+    rootStat = await stat(root);
+  } catch (cause) {
+    if (errorCode(cause) === 'ENOENT') {
+      throw new WharfError<ContextErrorCode>('CONTEXT_NOT_FOUND', `build context ${root} does not exist`, {
+        hint: 'pass an existing directory as the build context',
+        cause,
+      });
+    }
+    throw new WharfError<ContextErrorCode>('CONTEXT_READ_FAILED', `cannot stat build context ${root}`, {
+      cause,
+    });
+  }
+  if (!rootStat.isDirectory()) {
+    throw new WharfError<ContextErrorCode>(
+      'CONTEXT_NOT_DIRECTORY',
+      `build context ${root} is not a directory`,
+      {
+        hint: 'the build context must be a directory',
+      },
+    );
+  }
+  const fromFile = options.ignore === undefined;
+  const patterns = options.ignore ?? (await readContextIgnore(root));
+  const matcher =
+    patterns.length > 0
+      ? createIgnoreMatcher(patterns, {
+          origin: fromFile ? path.join(root, '.dockerignore') : 'ignore pattern',
+        })
+      : undefined;
+  yield* walkDir({ root, matcher }, root, '', undefined, [], false);
+}
+
+interface WalkState {
+  readonly root: string;
+  readonly matcher: IgnoreMatcher | undefined;
+}
+
+/** An excluded directory that was entered anyway; it is yielded before its first kept descendant. */
+interface PendingDir {
+  readonly entry: ContextEntry;
+  emitted: boolean;
+}
+
+const LSTAT_BATCH = 64;
+
+async function* walkDir(
+  state: WalkState,
+  absDir: string,
+  relDir: string,
+  parentInfo: ParentMatchInfo | undefined,
+  pending: readonly PendingDir[],
+  dirExcluded: boolean,
+): AsyncGenerator<ContextEntry> {
+  let dirents: Dirent[];
+  try {
+    dirents = await readdir(absDir, { withFileTypes: true });
+  } catch (cause) {
+    const code = errorCode(cause);
+    // Vanished meanwhile; or unreadable but excluded anyway (fsutil ignores permission errors there).
+    if (code === 'ENOENT' || code === 'ENOTDIR') return;
+    if (dirExcluded && (code === 'EACCES' || code === 'EPERM')) return;
+    throw readFailed(relDir || '.', absDir, cause);
+  }
+  const sorted = dirents
+    .map((d) => ({ dirent: d, key: Buffer.from(d.name, 'utf8') }))
+    .sort((a, b) => Buffer.compare(a.key, b.key));
+
+  // Decide from the name and dirent type which entries need an lstat: kept entries, and excluded
+  // directories that must be entered. Excluded files are never stat'ed.
+  const plans = sorted.map(({ dirent }) => {
+    const relPath = relDir === '' ? dirent.name : `${relDir}/${dirent.name}`;
+    let excluded = false;
+    let info: ParentMatchInfo | undefined;
+    if (state.matcher) {
+      ({ excluded, info } = state.matcher.matchWithParent(relPath, parentInfo));
+    }
+    const enter = dirent.isDirectory() && (!excluded || (state.matcher?.mayReinclude(relPath) ?? false));
+    return { relPath, absPath: path.join(absDir, dirent.name), excluded, info, enter };
+  });
+
+  const needed = plans.filter((p) => !p.excluded || p.enter);
+  const entries = new Map<string, ContextEntry | undefined>();
+  for (let i = 0; i < needed.length; i += LSTAT_BATCH) {
+    const batch = needed.slice(i, i + LSTAT_BATCH);
+    const results = await Promise.all(batch.map((p) => statEntry(p.relPath, p.absPath)));
+    batch.forEach((p, j) => {
+      entries.set(p.relPath, results[j]);
+    });
+  }
+
+  for (const plan of plans) {
+    const entry = entries.get(plan.relPath);
+    if (entry === undefined) continue; // excluded file, or vanished since readdir
+    if (plan.excluded) {
+      if (entry.type !== 'dir') continue; // was a directory at readdir time, is not any more
+      yield* walkDir(
+        state,
+        entry.absPath,
+        entry.relPath,
+        plan.info,
+        [...pending, { entry, emitted: false }],
+        true,
+      );
+      continue;
+    }
+    for (const parent of pending) {
+      if (!parent.emitted) {
+        parent.emitted = true;
+        yield parent.entry;
+      }
+    }
+    yield entry;
+    if (entry.type === 'dir') {
+      yield* walkDir(state, entry.absPath, entry.relPath, plan.info, [], false);
+    }
+  }
+}
+
+async function statEntry(relPath: string, absPath: string): Promise<ContextEntry | undefined> {
+  try {
+    const st = await lstat(absPath, { bigint: true });
+    const type: ContextEntryType = st.isFile()
+      ? 'file'
+      : st.isDirectory()
+        ? 'dir'
+        : st.isSymbolicLink()
+          ? 'symlink'
+          : 'other';
+    const base = {
+      relPath,
+      absPath,
+      type,
+      mode: Number(st.mode),
+      size: Number(st.size),
+      uid: Number(st.uid),
+      gid: Number(st.gid),
+      mtimeMs: Number(st.mtimeNs) / 1e6,
+      mtimeNs: st.mtimeNs,
+      ino: st.ino,
+      dev: st.dev,
+      nlink: Number(st.nlink),
+    };
+    if (type !== 'symlink') return base;
+    return { ...base, linkTarget: await readlink(absPath) };
+  } catch (cause) {
+    if (errorCode(cause) === 'ENOENT') return undefined;
+    throw readFailed(relPath, absPath, cause);
+  }
+}
+
+function readFailed(relPath: string, absPath: string, cause: unknown): WharfError<ContextErrorCode> {
+  return new WharfError<ContextErrorCode>(
+    'CONTEXT_READ_FAILED',
+    `cannot read ${relPath} in the build context`,
+    {
+      hint: `check the permissions of ${absPath}, or exclude it in .dockerignore`,
+      cause,
+    },
+  );
+}
+
+function errorCode(error: unknown): string | undefined {
+  return typeof error === 'object' && error !== null && 'code' in error && typeof error.code === 'string'
+    ? error.code
+    : undefined;
+}
