@@ -1,0 +1,28 @@
+import { toWellFormed, trimLeftSpace } from './go-text.js';
+import { parseFailure } from './parse-error.js';
+
+export const NOT_STRING_ARRAY_MESSAGE =
+  'when using JSON array syntax, arrays must be comprised of strings only';
+
+/**
+ * The exec (JSON) form of an instruction's arguments: the strings of a JSON array, or undefined
+ * when `rest` is not a JSON array at all, in which case the caller falls back to the shell form.
+ * A well-formed JSON array holding anything but strings is an error, as in BuildKit.
+ */
+export function parseJsonArray(rest: string): string[] | undefined {
+  const text = trimLeftSpace(rest);
+  if (!text.startsWith('[')) return undefined;
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+  if (!Array.isArray(parsed)) return undefined;
+  // Go's decoder rejects numbers that overflow a float64 (JSON.parse gives Infinity): not JSON.
+  if (parsed.some((v) => typeof v === 'number' && !Number.isFinite(v))) return undefined;
+  if (!parsed.every((v): v is string => typeof v === 'string')) {
+    throw parseFailure(NOT_STRING_ARRAY_MESSAGE, 'quote every element: ["executable", "arg"]');
+  }
+  return parsed.map(toWellFormed);
+}

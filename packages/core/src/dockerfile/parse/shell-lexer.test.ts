@@ -1,0 +1,143 @@
+// biome-ignore-all lint/suspicious/noTemplateCurlyInString: the test inputs are shell words, not templates
+import { readFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+import { WharfError } from '../../errors.js';
+import { processWord, processWords } from './shell-lexer.js';
+
+const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '../../../../..');
+const suite = join(repoRoot, '..', 'shared', 'peer-suites', 'buildkit-parser', 'shell-lexer');
+
+interface EnvVarCase {
+  readonly line: number;
+  readonly platform: string;
+  readonly input: string;
+  readonly expected: string;
+}
+
+function envVarCases(): EnvVarCase[] {
+  const out: EnvVarCase[] = [];
+  readFileSync(join(suite, 'envVarTest'), 'utf8')
+    .split('\n')
+    .forEach((text, i) => {
+      if (text.trim() === '' || text.startsWith('#')) return;
+      const [platform = '', input = '', expected = ''] = text.split('|').map((f) => f.trim());
+      out.push({ line: i + 1, platform, input, expected });
+    });
+  return out;
+}
+
+describe('shell-lexer/envVarTest', () => {
+  const env = ['PWD=/home', 'SHELL=bash', 'KOREAN=한국어', 'NULL='];
+  const all = envVarCases();
+  const run = (c: EnvVarCase, windows: boolean) => {
+    const process = () => processWord(c.input, env, { caseInsensitiveEnv: windows }).value;
+    if (c.expected === 'error') expect(process).toThrow(WharfError);
+    else expect(process()).toBe(c.expected);
+  };
+  it.each(all.filter((c) => c.platform !== 'W'))('unix line $line: $input → $expected', (c) => run(c, false));
+  it.each(all.filter((c) => c.platform !== 'U'))('windows line $line: $input → $expected', (c) =>
+    run(c, true),
+  );
+});
+
+interface WordsCase {
+  readonly line: number;
+  readonly input: string;
+  readonly expected: string[] | 'error';
+  readonly env: string[];
+}
+
+function wordsCases(): WordsCase[] {
+  const out: WordsCase[] = [];
+  const env: string[] = [];
+  readFileSync(join(suite, 'wordsTest'), 'utf8')
+    .split('\n')
+    .forEach((text, i) => {
+      if (text.startsWith('#') || text === '') return;
+      if (text.startsWith('ENV ')) {
+        env.push(text.slice(4).trimStart());
+        return;
+      }
+      const fields = text.split('|');
+      if (fields.length !== 2) throw new Error(`wordsTest line ${i + 1}: expected one |`);
+      const expected = (fields[1] as string).trimStart();
+      out.push({
+        line: i + 1,
+        input: (fields[0] as string).trim(),
+        expected: expected === 'error' ? 'error' : expected.split(','),
+        env: [...env],
+      });
+    });
+  return out;
+}
+
+describe('shell-lexer/wordsTest', () => {
+  it.each(wordsCases())('line $line: $input', (c) => {
+    if (c.expected === 'error') expect(() => processWords(c.input, c.env)).toThrow(WharfError);
+    else expect(processWords(c.input, c.env)).toEqual(c.expected);
+  });
+});
+
+describe('processWord', () => {
+  it('reports the variables it used and the unset ones', () => {
+    const r = processWord('$A ${B:-x} ${C} "$A"', ['A=1', 'C=']);
+    expect(r.value).toBe('1 x  1');
+    expect(r.matched).toEqual(['A', 'C']);
+    expect(r.unmatched).toEqual(['B']);
+  });
+  it('takes a lookup function', () => {
+    expect(processWord('${X}-$Y', (n) => (n === 'X' ? 'x' : undefined)).value).toBe('x-');
+  });
+  it('lets a later list entry win', () => {
+    expect(processWord('$A', ['A=1', 'A=2']).value).toBe('2');
+  });
+  it('wraps errors with the source word, Go-quoted', () => {
+    expect(() => processWord('he${}', [])).toThrow(
+      'failed to process "he${}": syntax error: bad substitution',
+    );
+    expect(() => processWord('${X:?must be set}', [])).toThrow('X: must be set');
+    expect(() => processWord('${X?}', [])).toThrow('X: is not allowed to be unset');
+    expect(() => processWord('${NULL:?}', ['NULL='])).toThrow('NULL: is not allowed to be empty');
+  });
+  it('supports the backtick escape character', () => {
+    expect(processWord('a`$b` c`"d', [], { escapeToken: '`' }).value).toBe('a$b c"d');
+    expect(processWord('"x`"y"', [], { escapeToken: '`' }).value).toBe('x"y');
+  });
+  it('supports ${V-w}, ${V+w} (unset only) as well as the : forms', () => {
+    const env = ['E=', 'S=s'];
+    expect(processWord('${E-d}|${E:-d}|${U-d}|${S-d}', env).value).toBe('|d|d|s');
+    expect(processWord('${E+a}|${E:+a}|${U+a}|${S+a}', env).value).toBe('a|||a');
+  });
+  it('supports prefix, suffix and replacement patterns', () => {
+    const env = ['P=/usr/local/bin/tool.tar.gz', 'V=aXbXc'];
+    expect(processWord('${P#*/}', env).value).toBe('usr/local/bin/tool.tar.gz');
+    expect(processWord('${P##*/}', env).value).toBe('tool.tar.gz');
+    expect(processWord('${P%.*}', env).value).toBe('/usr/local/bin/tool.tar');
+    expect(processWord('${P%%.*}', env).value).toBe('/usr/local/bin/tool');
+    expect(processWord('${V/X/-}', env).value).toBe('a-bXc');
+    expect(processWord('${V//X/-}', env).value).toBe('a-b-c');
+    expect(processWord('${V//?/.}', env).value).toBe('.....');
+    expect(processWord('${V/\\*/y}', ['V=a*b']).value).toBe('ayb');
+    expect(() => processWord('${V#\\x}', env)).toThrow(
+      "invalid pattern (\\x) in substitution: invalid escape '\\x'",
+    );
+    expect(() => processWord('${V/a', env)).toThrow("syntax error: missing '/' in ${}");
+  });
+  it('keeps quotes, escapes and unset variables when asked (as heredoc detection does)', () => {
+    const opts = { rawQuotes: true, rawEscapes: true, skipUnsetEnv: true };
+    expect(processWords(`RUN "a b" 'c' \\d $X \${Y:-z}`, [], opts)).toEqual([
+      'RUN',
+      '"a b"',
+      "'c'",
+      '\\d',
+      '$X',
+      '${Y:-z}',
+    ]);
+    expect(processWords('cat <<  EOF > f', [])).toEqual(['cat', '<<  EOF', '>', 'f']);
+  });
+  it('treats quotes as plain characters with skipProcessQuotes', () => {
+    expect(processWord(`echo '$A' "$A"`, ['A=1'], { skipProcessQuotes: true }).value).toBe(`echo '1' "1"`);
+  });
+});
