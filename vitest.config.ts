@@ -16,6 +16,7 @@ export default defineConfig({
           root: 'test',
           include: ['**/*.test.ts'],
           exclude: ['**/node_modules/**'],
+          globalSetup: ['./helpers/global-setup.ts'],
           testTimeout: 300_000,
           hookTimeout: 600_000,
         },

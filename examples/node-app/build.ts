@@ -4,17 +4,21 @@ import { cache, context, define, stage } from '@wharf/core';
 
 const node = 'node:20-alpine';
 
-// Only the manifests first: this layer (and `npm ci`) stays cached until dependencies change.
+// Only what npm needs first: this layer (and `npm ci`) stays cached until dependencies change.
+// (vendor/ holds a local package, so the example installs a real dependency offline.)
+const manifests = ['package.json', 'package-lock.json', '.npmrc'];
 const deps = stage('deps')
   .from(node)
   .workdir('/app')
-  .copy(['package.json', 'package-lock.json'], './')
+  .copy(manifests, './')
+  .copy('vendor', './vendor')
   .run('npm ci --omit=dev', { mounts: [cache.npm()] });
 
 const build = stage('build')
   .from(node)
   .workdir('/app')
-  .copy(['package.json', 'package-lock.json'], './')
+  .copy(manifests, './')
+  .copy('vendor', './vendor')
   .run('npm ci', { mounts: [cache.npm()] })
   .copy('.', '.')
   .run('npm run build');

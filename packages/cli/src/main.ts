@@ -1,2 +1,4 @@
 #!/usr/bin/env node
-console.log('wharf');
+import { run } from './program.js';
+
+process.exitCode = await run(process.argv.slice(2));

@@ -27,7 +27,20 @@ const allowed: Record<string, readonly string[]> = {
   runtime: ['layer', 'image', 'store', 'oci', 'errors'],
   export: ['layout', 'archive', 'registry', 'image', 'oci', 'errors'],
   sign: ['registry', 'image', 'oci', 'errors'],
-  engine: ['ir', 'image', 'layer', 'runtime', 'cache', 'store', 'registry', 'layout', 'archive', 'events', 'oci', 'errors'],
+  engine: [
+    'ir',
+    'image',
+    'layer',
+    'runtime',
+    'cache',
+    'store',
+    'registry',
+    'layout',
+    'archive',
+    'events',
+    'oci',
+    'errors',
+  ],
   testing: ['image', 'oci', 'errors', 'store', 'layer'],
 };
 
@@ -45,9 +58,9 @@ function sourceFiles(dir: string): string[] {
 
 function importsOf(file: string): string[] {
   const text = readFileSync(file, 'utf8');
-  return [...text.matchAll(/^\s*(?:import|export)\b[^'"]*?from\s+['"]([^'"]+)['"]|^\s*import\s+['"]([^'"]+)['"]/gm)].map(
-    (m) => m[1] ?? m[2] ?? '',
-  );
+  return [
+    ...text.matchAll(/^\s*(?:import|export)\b[^'"]*?from\s+['"]([^'"]+)['"]|^\s*import\s+['"]([^'"]+)['"]/gm),
+  ].map((m) => m[1] ?? m[2] ?? '');
 }
 
 const moduleOf = (file: string) => relative(src, file).split('/')[0]?.replace(/\.ts$/, '') ?? '';
@@ -78,7 +91,11 @@ describe('module boundaries (DESIGN.md)', () => {
   it('pure modules do no I/O', () => {
     const violations = files
       .filter((f) => pure.some((p) => relative(src, f).startsWith(`${p}/`)))
-      .flatMap((f) => importsOf(f).filter((s) => ioModules.test(s)).map((s) => `${relative(src, f)} imports ${s}`));
+      .flatMap((f) =>
+        importsOf(f)
+          .filter((s) => ioModules.test(s))
+          .map((s) => `${relative(src, f)} imports ${s}`),
+      );
     expect(violations).toEqual([]);
   });
 });

@@ -6,6 +6,9 @@
  * const app = stage('app').from('node:20-alpine').workdir('/app').copy('.', '.').cmd(['node', 'server.js']);
  * console.log(emitDockerfile(toGraph(app)).dockerfile);
  */
+
+export type { EmittedDockerfile } from './dockerfile/emit/index.js';
+export { emitDockerfile } from './dockerfile/emit/index.js';
 export * from './dsl/index.js';
 export type { SourceLocation, WharfErrorOptions } from './errors.js';
 export { formatLocation, isWharfError, WharfError } from './errors.js';

@@ -1,4 +1,5 @@
 import { createServer } from 'node:http';
+import { greeting } from 'greeting';
 
 const port = Number(process.env.PORT ?? 3000);
 createServer((req, res) => {
@@ -6,5 +7,5 @@ createServer((req, res) => {
     res.writeHead(200, { 'content-type': 'text/plain' }).end('ok\n');
     return;
   }
-  res.writeHead(200, { 'content-type': 'text/plain' }).end(`hello from node-app on ${process.version}\n`);
+  res.writeHead(200, { 'content-type': 'text/plain' }).end(`${greeting('node-app')} on ${process.version}\n`);
 }).listen(port, () => console.log(`listening on ${port}`));

@@ -355,7 +355,6 @@ class WordLexer {
       pattern = this.processStopOn('/', true).result;
     } catch (err) {
       if (err instanceof LexError && this.#peek() === EOF) {
-        // biome-ignore lint/suspicious/noTemplateCurlyInString: BuildKit's message names `${}` literally
         throw new LexError("syntax error: missing '/' in ${}");
       }
       throw err;

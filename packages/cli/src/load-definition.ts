@@ -1,0 +1,85 @@
+/**
+ * Loads a build.ts (or .js/.mts) with jiti, so users need no build step, and finds its target.
+ *
+ * `@wharf/core` imports inside build.ts resolve to the CLI's own copy, so a build.ts works from any
+ * folder — with or without @wharf/core installed beside it — and its values come from the same module.
+ */
+import { existsSync, statSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import { type BuildGraph, define, isDefinition, isStage, toGraph, WharfError } from '@wharf/core';
+import { createJiti } from 'jiti';
+
+export interface LoadedDefinition {
+  /** Absolute path of the build definition file. */
+  readonly file: string;
+  /** The folder relative context paths resolve against. */
+  readonly dir: string;
+  readonly graph: BuildGraph;
+}
+
+export async function loadDefinition(file: string, target?: string): Promise<LoadedDefinition> {
+  const path = resolve(file);
+  if (!existsSync(path) || !statSync(path).isFile()) {
+    throw new WharfError('DEFINITION_NOT_FOUND', `build definition not found: ${file}`, {
+      hint: 'pass the path of your build.ts, e.g. wharf dockerfile ./build.ts',
+    });
+  }
+  const exported = await importDefault(path, file);
+  const definition = asDefinition(exported, file);
+  return {
+    file: path,
+    dir: dirname(path),
+    graph: toGraph(definition, target === undefined ? {} : { target }),
+  };
+}
+
+async function importDefault(path: string, shown: string): Promise<unknown> {
+  const jiti = createJiti(import.meta.url, {
+    alias: { '@wharf/core': import.meta.resolve('@wharf/core') },
+    fsCache: false,
+    moduleCache: false,
+    interopDefault: false,
+  });
+  let module: { default?: unknown };
+  try {
+    module = (await jiti.import(path)) as { default?: unknown };
+  } catch (error) {
+    if (error instanceof WharfError) throw error;
+    const message = error instanceof Error ? error.message.split('\n')[0] : String(error);
+    throw new WharfError('DEFINITION_FAILED', `${shown} failed while loading: ${message}`, {
+      hint: 'fix the error in the build definition (run with --debug for its stack trace)',
+      cause: error,
+    });
+  }
+  if (!module || !('default' in module) || module.default === undefined) {
+    throw new WharfError('DEFINITION_NO_DEFAULT', `${shown} has no default export`, {
+      hint: "end it with: export default stage('app').from('…')…",
+    });
+  }
+  return module.default;
+}
+
+function asDefinition(value: unknown, shown: string) {
+  if (isStage(value) || isDefinition(value)) return value;
+  if (typeof value === 'object' && value !== null && !Array.isArray(value)) {
+    const entries = Object.entries(value);
+    if (entries.length > 0 && entries.every(([, v]) => isStage(v))) {
+      return define({ targets: Object.fromEntries(entries) as Record<string, never> });
+    }
+  }
+  throw new WharfError(
+    'DEFINITION_INVALID',
+    `the default export of ${shown} is not a stage (got ${describe(value)})`,
+    {
+      hint: "export a stage (export default stage('app').from(…)), an object of stages, or define({ … })",
+    },
+  );
+}
+
+function describe(value: unknown): string {
+  if (value === null) return 'null';
+  if (Array.isArray(value)) return 'an array';
+  if (typeof value === 'object')
+    return `an object with keys ${Object.keys(value).slice(0, 5).join(', ') || '(none)'}`;
+  return `${typeof value} ${JSON.stringify(value)?.slice(0, 40)}`;
+}

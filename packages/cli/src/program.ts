@@ -1,0 +1,61 @@
+/**
+ * The `wharf` program: commander wiring and the one place that turns errors into exit codes
+ * (1 for user errors, 2 for usage errors) and messages (no stack trace unless `--debug`).
+ */
+import { isWharfError } from '@wharf/core';
+import { Command, CommanderError } from 'commander';
+import { registerDockerfile } from './commands/dockerfile.js';
+import { version } from './version.js';
+
+export const EXIT_USER_ERROR = 1;
+export const EXIT_USAGE = 2;
+
+export function createProgram(): Command {
+  const program = new Command('wharf')
+    .description('Build container images from build.ts or a Dockerfile.')
+    .version(version, '-V, --version')
+    .option('--debug', 'print stack traces and internal details on errors')
+    .showHelpAfterError('(run wharf --help for usage)')
+    .exitOverride()
+    .configureOutput({ writeErr: (text) => process.stderr.write(text) });
+  registerDockerfile(program);
+  for (const command of program.commands) command.exitOverride();
+  return program;
+}
+
+/** Runs the CLI and returns the exit code. */
+export async function run(argv: readonly string[]): Promise<number> {
+  const program = createProgram();
+  try {
+    await program.parseAsync([...argv], { from: 'user' });
+    return 0;
+  } catch (error) {
+    return report(error, argv.includes('--debug'));
+  }
+}
+
+function report(error: unknown, debug: boolean): number {
+  if (error instanceof CommanderError) {
+    // commander has already printed the usage problem; help and --version end here with 0.
+    return error.exitCode === 0 ? 0 : EXIT_USAGE;
+  }
+  if (isWharfError(error)) {
+    process.stderr.write(`wharf: ${error.describe()}\n`);
+    if (debug) process.stderr.write(`${error.stack ?? ''}\n${causeChain(error)}`);
+    return EXIT_USER_ERROR;
+  }
+  const message = error instanceof Error ? error.message : String(error);
+  process.stderr.write(`wharf: internal error: ${message}\n`);
+  process.stderr.write(
+    debug ? `${(error as Error)?.stack ?? ''}\n` : '  (run again with --debug for details, and report it)\n',
+  );
+  return EXIT_USER_ERROR;
+}
+
+function causeChain(error: Error): string {
+  let text = '';
+  for (let cause = error.cause; cause; cause = (cause as Error).cause) {
+    text += `caused by: ${cause instanceof Error ? (cause.stack ?? cause.message) : String(cause)}\n`;
+  }
+  return text;
+}

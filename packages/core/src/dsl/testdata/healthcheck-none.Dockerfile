@@ -1,0 +1,2 @@
+FROM alpine AS quiet
+HEALTHCHECK NONE

@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Installs the Debian packages the test suite needs (idempotent). It starts no services: the vitest global
+# setup (test/helpers/global-setup.ts) starts the mirror registry and dockerd, so `vitest run` alone works.
+#   docker.io        dockerd + BuildKit, driven via /usr/bin/docker
+#   docker-registry  CNCF distribution registry (the mirror on 127.0.0.1:5151 and per-test registries)
+#   skopeo umoci     independent readers of registries and OCI layouts
+#   runc             OCI runtime (direct backend RUN steps)
+#   busybox-static   /bin/busybox, the base of the look-alike base images
+#   openssl          self-signed CA for TLS registry tests
+set -euo pipefail
+
+packages=(docker.io docker-registry skopeo umoci runc busybox-static openssl)
+
+missing=()
+for p in "${packages[@]}"; do
+  status=$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)
+  [[ $status == "install ok installed" ]] || missing+=("$p")
+done
+
+if ((${#missing[@]} == 0)); then
+  echo "test-env: Debian packages present (${packages[*]})"
+  exit 0
+fi
+
+if [[ $(id -u) -ne 0 ]] || ! command -v apt-get >/dev/null; then
+  echo "test-env: missing Debian packages: ${missing[*]}" >&2
+  echo "test-env: install them with: sudo apt-get install -y --no-install-recommends ${missing[*]}" >&2
+  exit 1
+fi
+
+export DEBIAN_FRONTEND=noninteractive
+echo "test-env: installing ${missing[*]}"
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+echo "test-env: installed ${missing[*]}"

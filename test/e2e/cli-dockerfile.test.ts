@@ -1,0 +1,108 @@
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { wharf } from '../helpers/cli.js';
+import { repoRoot } from '../helpers/paths.js';
+
+const fixture = (name: string) => join(repoRoot, 'test/fixtures/definitions', name);
+const scratch = mkdtempSync(join(tmpdir(), 'wharf-cli-'));
+afterAll(() => rmSync(scratch, { recursive: true, force: true }));
+
+/** A user error: exit 1, one line (plus an optional hint line), no stack trace. */
+function expectUserError(result: ReturnType<typeof wharf>, message: RegExp) {
+  expect(result.code).toBe(1);
+  expect(result.stderr).toMatch(message);
+  expect(result.stderr).not.toMatch(/\n\s+at /);
+  expect(result.stderr.trim().split('\n').length).toBeLessThanOrEqual(2);
+}
+
+describe('wharf dockerfile', () => {
+  it('prints the Dockerfile of the hello example', () => {
+    const result = wharf(['dockerfile', 'examples/hello/build.ts']);
+    expect(result.stderr).toBe('');
+    expect(result.code).toBe(0);
+    expect(result.stdout).toMatch(/^FROM scratch AS hello$/m);
+    expect(result.stdout).toMatch(/^CMD \["\/usr\/local\/bin\/hello"\]$/m);
+  });
+
+  it('writes the Dockerfile and the .dockerignore beside it with -o', () => {
+    const out = join(scratch, 'out', 'Dockerfile');
+    const result = wharf(['dockerfile', 'examples/node-app/build.ts', '-o', out]);
+    expect(result.code).toBe(0);
+    expect(readFileSync(out, 'utf8')).toMatch(/^FROM node:20-alpine AS runtime$/m);
+    expect(readFileSync(join(scratch, 'out', '.dockerignore'), 'utf8')).toMatch(/^node_modules$/m);
+    // The context is examples/node-app/app, so Docker would not read out/.dockerignore: wharf says so.
+    expect(result.stderr).toMatch(
+      /warning: the \.dockerignore applies only if .*out is the build context; this build's context is .*examples\/node-app\/app/,
+    );
+  });
+
+  it('picks one of several targets with --target, and says which exist otherwise', () => {
+    expect(wharf(['dockerfile', fixture('targets.ts'), '--target', 'test']).stdout).toMatch(/RUN echo test/);
+    expectUserError(wharf(['dockerfile', fixture('targets.ts')]), /several targets are defined: app, test/);
+  });
+
+  it('finds build.ts in the current folder by default', () => {
+    const result = wharf(['dockerfile'], { cwd: join(repoRoot, 'examples/hello') });
+    expect(result.code).toBe(0);
+    expect(result.stdout).toMatch(/FROM scratch AS hello/);
+  });
+
+  it('works for a build.ts outside the workspace (no @wharf/core installed beside it)', () => {
+    const file = join(scratch, 'build.ts');
+    writeFileSync(
+      file,
+      "import { stage } from '@wharf/core';\nexport default stage('x').from('alpine').run('true');\n",
+    );
+    const result = wharf(['dockerfile', file], { cwd: scratch });
+    expect(result.stderr).toBe('');
+    expect(result.stdout).toMatch(/FROM alpine AS x\nRUN true/);
+  });
+
+  it('warns about a relative COPY destination with no WORKDIR, and still emits', () => {
+    const result = wharf(['dockerfile', fixture('relative-dest.ts')]);
+    expect(result.code).toBe(0);
+    expect(result.stderr).toMatch(/warning: .*relative-dest\.ts:3:\d+: .*relative destination "a\.txt"/);
+  });
+});
+
+describe('bad input: one line naming the problem, exit 1, no stack trace', () => {
+  it('a missing build.ts', () => {
+    expectUserError(wharf(['dockerfile', 'missing.ts']), /^wharf: build definition not found: missing\.ts/);
+  });
+  it('a build.ts that throws', () => {
+    expectUserError(
+      wharf(['dockerfile', fixture('throws.ts')]),
+      /throws\.ts failed while loading: cannot read the version file for base/,
+    );
+  });
+  it('a default export that is not a stage', () => {
+    expectUserError(
+      wharf(['dockerfile', fixture('not-a-stage.ts')]),
+      /default export of .*not-a-stage\.ts is not a stage \(got number 42\)/,
+    );
+  });
+  it('no default export', () => {
+    expectUserError(wharf(['dockerfile', fixture('no-default.ts')]), /no-default\.ts has no default export/);
+  });
+  it('an invalid port, pointing at the build.ts line', () => {
+    expectUserError(
+      wharf(['dockerfile', fixture('bad-port.ts')]),
+      /bad-port\.ts:3:\d+: stage "app", EXPOSE \(instruction 2\): invalid port "70000"/,
+    );
+  });
+  it('--debug adds the stack trace', () => {
+    const result = wharf(['--debug', 'dockerfile', fixture('throws.ts')]);
+    expect(result.code).toBe(1);
+    expect(result.stderr).toMatch(/\n\s+at /);
+  });
+  it('usage errors exit 2', () => {
+    expect(wharf(['dockerfile', '--bogus']).code).toBe(2);
+    expect(wharf(['nonsense']).code).toBe(2);
+  });
+  it('--help and --version exit 0', () => {
+    expect(wharf(['--help']).code).toBe(0);
+    expect(wharf(['--version']).stdout.trim()).toMatch(/^\d+\.\d+\.\d+$/);
+  });
+});

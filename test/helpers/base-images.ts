@@ -1,0 +1,195 @@
+// Base images without Docker Hub: look-alikes of `busybox` and `node:20-alpine` assembled from host files
+// (Debian's busybox-static, the host's node + npm), `docker import`ed and pushed to the mirror as
+// `library/<name>`, so unchanged Dockerfiles (`FROM busybox`, `FROM node:20-alpine`) build offline.
+//
+//   busybox:latest   /bin/busybox + applet symlinks; users root(0), app(1000:1000, /home/app),
+//                    nobody(65534); /tmp 1777; CMD ["sh"]
+//   node:20-alpine   the busybox rootfs (user `node` 1000:1000, /home/node instead of `app`) + /usr/local/bin/node
+//                    + the libraries `ldd` lists + npm in /usr/local/lib/node_modules/npm; CMD ["node"]
+//                    (glibc, not musl: "alpine" is only the tag)
+import { createHash } from 'node:crypto';
+import {
+  chmodSync,
+  copyFileSync,
+  cpSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  realpathSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { docker } from './docker.js';
+import { run } from './exec.js';
+import { stateDir } from './paths.js';
+
+export interface BaseImageUser {
+  name: string;
+  uid: number;
+  gid: number;
+  home: string;
+}
+
+export interface BaseImage {
+  /** The Docker Hub name a Dockerfile uses: `busybox:latest`, `node:20-alpine`. */
+  ref: string;
+  /** The non-root user the image provides. */
+  user: BaseImageUser;
+}
+
+export const BUSYBOX: BaseImage = {
+  ref: 'busybox:latest',
+  user: { name: 'app', uid: 1000, gid: 1000, home: '/home/app' },
+};
+export const NODE: BaseImage = {
+  ref: 'node:20-alpine',
+  user: { name: 'node', uid: 1000, gid: 1000, home: '/home/node' },
+};
+
+const PATH_ENV = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
+const HOST_NODE = '/usr/bin/node';
+
+/** A minimal busybox root filesystem with root, one non-root user and nobody. */
+export async function buildBusyboxRootfs(dir: string, user: BaseImageUser): Promise<void> {
+  for (const d of ['bin', 'sbin', 'usr/bin', 'usr/sbin', 'etc', 'root', `.${user.home}`, 'tmp', 'var/tmp']) {
+    mkdirSync(join(dir, d), { recursive: true });
+  }
+  chmodSync(join(dir, 'tmp'), 0o1777);
+  chmodSync(join(dir, 'var/tmp'), 0o1777);
+  chmodSync(join(dir, 'root'), 0o700);
+  copyFileSync('/bin/busybox', join(dir, 'bin/busybox'));
+  chmodSync(join(dir, 'bin/busybox'), 0o755);
+  // `--list-full` gives each applet's canonical path (bin/sh, usr/bin/env, ...).
+  const applets = (await run('/bin/busybox', ['--list-full'])).stdout.split('\n').filter(Boolean);
+  for (const a of applets) {
+    if (a === 'bin/busybox') continue;
+    mkdirSync(join(dir, dirname(a)), { recursive: true });
+    symlinkSync('/bin/busybox', join(dir, a));
+  }
+  const { name, uid, gid, home } = user;
+  writeFileSync(
+    join(dir, 'etc/passwd'),
+    `root:x:0:0:root:/root:/bin/sh\n${name}:x:${uid}:${gid}:${name}:${home}:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/bin/false\n`,
+  );
+  writeFileSync(join(dir, 'etc/group'), `root:x:0:\n${name}:x:${gid}:\nnogroup:x:65534:\n`);
+}
+
+/** Adds the host's node (with its shared libraries and loader) and npm under /usr/local, like node images. */
+export async function addNode(dir: string): Promise<void> {
+  const bin = join(dir, 'usr/local/bin');
+  mkdirSync(bin, { recursive: true });
+  copyFileSync(HOST_NODE, join(bin, 'node'));
+  chmodSync(join(bin, 'node'), 0o755);
+  // `ldd` lines: "libc.so.6 => /lib/x86_64-linux-gnu/libc.so.6 (0x...)" and "/lib64/ld-linux-x86-64.so.2 (0x...)".
+  for (const m of (await run('ldd', [HOST_NODE])).stdout.matchAll(/(\/\S+) \(0x/g)) {
+    const lib = m[1] as string;
+    mkdirSync(join(dir, dirname(lib)), { recursive: true });
+    copyFileSync(lib, join(dir, lib)); // follows symlinks: the image gets the real file under the linked name
+  }
+  // npm ships beside node: <prefix>/lib/node_modules/npm for /usr/bin/node → /usr/lib/node_modules/npm.
+  const npmDir = join(dirname(dirname(realpathSync(HOST_NODE))), 'lib/node_modules/npm');
+  cpSync(npmDir, join(dir, 'usr/local/lib/node_modules/npm'), { recursive: true, verbatimSymlinks: true });
+  symlinkSync('../lib/node_modules/npm/bin/npm-cli.js', join(bin, 'npm'));
+  symlinkSync('../lib/node_modules/npm/bin/npx-cli.js', join(bin, 'npx'));
+  // npm's global config (<prefix>/etc/npmrc): containers have no network, so skip the calls that need one.
+  mkdirSync(join(dir, 'usr/local/etc'), { recursive: true });
+  writeFileSync(join(dir, 'usr/local/etc/npmrc'), 'update-notifier=false\nfund=false\naudit=false\n');
+}
+
+/**
+ * Tars `dir` (everything root-owned, except the user's home) and `docker import`s it as `ref`.
+ * Ownership comes from tar flags, not the files, so this does not depend on who built the tree.
+ */
+async function importRootfs(dir: string, user: BaseImageUser, ref: string, changes: readonly string[]) {
+  const tarFile = `${dir}.tar`;
+  const common = ['--numeric-owner', '--sort=name', '--mtime=@0', '-C', dir];
+  await run('tar', [...common, '--owner=0', '--group=0', `--exclude=.${user.home}`, '-cf', tarFile, '.']);
+  await run('tar', [
+    ...common,
+    `--owner=${user.uid}`,
+    `--group=${user.gid}`,
+    '-rf',
+    tarFile,
+    `.${user.home}`,
+  ]);
+  await docker(['import', ...changes.flatMap((c) => ['--change', c]), tarFile, ref]);
+}
+
+async function mirrorHasTag(mirrorUrl: string, repo: string, tag: string): Promise<boolean> {
+  const res = await fetch(`${mirrorUrl}/v2/${repo}/manifests/${tag}`, {
+    method: 'HEAD',
+    headers: { accept: 'application/vnd.docker.distribution.manifest.v2+json' },
+  }).catch(() => undefined);
+  return res?.status === 200;
+}
+
+/** What the images are made of: this file, and the versions of the host binaries copied in. */
+async function inputsKey(nodeVersion: string): Promise<string> {
+  const busyboxVersion = (await run('/bin/busybox', ['--help'])).stdout.split('\n')[0] ?? '';
+  return createHash('sha256')
+    .update(readFileSync(fileURLToPath(import.meta.url)))
+    .update(`${nodeVersion}\n${busyboxVersion}`)
+    .digest('hex');
+}
+
+export interface EnsureBaseImagesResult {
+  busybox: BaseImage;
+  node: BaseImage;
+  /** Which images were (re)built this time; empty on a warm run. */
+  rebuilt: string[];
+}
+
+/**
+ * Builds and pushes each look-alike unless the mirror already has the tag AND the marker in the state dir
+ * records the same inputs key. Also tags the image locally under its Docker Hub name.
+ */
+export async function ensureBaseImages(mirror: {
+  host: string;
+  url: string;
+}): Promise<EnsureBaseImagesResult> {
+  const nodeVersion = (await run(HOST_NODE, ['--version'])).stdout.trim().replace(/^v/, '');
+  const key = await inputsKey(nodeVersion);
+  const markers = join(stateDir(), 'base-images');
+  mkdirSync(markers, { recursive: true });
+  const rebuilt: string[] = [];
+  const specs = [
+    { image: BUSYBOX, withNode: false, changes: [`ENV PATH=${PATH_ENV}`, 'CMD ["sh"]'] },
+    {
+      image: NODE,
+      withNode: true,
+      changes: [`ENV PATH=${PATH_ENV}`, `ENV NODE_VERSION=${nodeVersion}`, 'CMD ["node"]'],
+    },
+  ];
+  for (const { image, withNode, changes } of specs) {
+    const [name, tag] = image.ref.split(':') as [string, string];
+    const marker = join(markers, `${name}-${tag}.key`);
+    const markerKey = (() => {
+      try {
+        return readFileSync(marker, 'utf8');
+      } catch {
+        return '';
+      }
+    })();
+    if (markerKey === key && (await mirrorHasTag(mirror.url, `library/${name}`, tag))) continue;
+
+    const work = mkdtempSync(join(tmpdir(), 'wharf-base-'));
+    const mirrorRef = `${mirror.host}/library/${image.ref}`;
+    try {
+      const dir = join(work, 'rootfs');
+      await buildBusyboxRootfs(dir, image.user);
+      if (withNode) await addNode(dir);
+      await importRootfs(dir, image.user, mirrorRef, changes);
+    } finally {
+      rmSync(work, { recursive: true, force: true });
+    }
+    await docker(['push', mirrorRef]);
+    await docker(['tag', mirrorRef, image.ref]);
+    writeFileSync(marker, key);
+    rebuilt.push(image.ref);
+  }
+  return { busybox: BUSYBOX, node: NODE, rebuilt };
+}

@@ -1,0 +1,38 @@
+/** Runs the built `wharf` CLI (packages/cli/dist/main.js) as users do: a child process. */
+import { execFileSync, spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { repoRoot } from './paths.js';
+
+export const cliPath = join(repoRoot, 'packages/cli/dist/main.js');
+
+let built = false;
+/** Builds the packages once per test process when dist/ is missing (CI builds before testing). */
+export function ensureCliBuilt(): void {
+  if (built || existsSync(cliPath)) {
+    built = true;
+    return;
+  }
+  execFileSync('pnpm', ['-s', 'build'], { cwd: repoRoot, stdio: 'inherit' });
+  built = true;
+}
+
+export interface CliResult {
+  readonly code: number;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+export function wharf(
+  args: readonly string[],
+  options: { cwd?: string; env?: NodeJS.ProcessEnv } = {},
+): CliResult {
+  ensureCliBuilt();
+  const result = spawnSync(process.execPath, [cliPath, ...args], {
+    cwd: options.cwd ?? repoRoot,
+    env: { ...process.env, ...options.env },
+    encoding: 'utf8',
+    timeout: 120_000,
+  });
+  return { code: result.status ?? -1, stdout: result.stdout, stderr: result.stderr };
+}
