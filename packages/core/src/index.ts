@@ -25,3 +25,5 @@ export {
 /** The IR types (`ir.BuildGraph`, `ir.Instruction`, `ir.Stage` …). */
 export type * as ir from './ir/types.js';
 export type { BuildGraph, Instruction } from './ir/types.js';
+/** OCI image-spec model: digests, media types, platforms, references, documents. */
+export * as oci from './oci/index.js';

@@ -1,0 +1,6 @@
+// The public names of `store/`: the content-addressed blob store.
+
+export type { StoreErrorCode } from './errors.js';
+export { StoreError } from './errors.js';
+export type { BlobInfo, BlobSource, BlobWriter, OpenStoreOptions, PutOptions, ReadOptions } from './store.js';
+export { BlobStore, defaultStoreRoot, openStore, TEMP_PREFIX } from './store.js';
