@@ -8,7 +8,11 @@ import { describe, expect, it } from 'vitest';
 
 const src = fileURLToPath(new URL('.', import.meta.url));
 
-/** Module → the core modules it may import (besides itself). `index.ts` at the root may import any. */
+/**
+ * Module → the core modules it may import (besides itself). `index.ts` at the root may import any.
+ * Beyond DESIGN.md: engine may import dockerfile (pure), to record ONBUILD triggers as text and to run
+ * a base image's triggers, which are Dockerfile text.
+ */
 const allowed: Record<string, readonly string[]> = {
   errors: [],
   events: [],

@@ -96,6 +96,19 @@ export function emitDockerignore(patterns: readonly string[]): string {
   return `${[DOCKERIGNORE_HEADER, ...lines].join('\n')}\n`;
 }
 
+/**
+ * One instruction as Dockerfile text, e.g. `RUN echo hi` — what ONBUILD triggers and image history
+ * record. `stageNames` are the graph's stages, for `--from` references.
+ */
+export function instructionText(instruction: Instruction, stageNames: readonly string[] = []): string {
+  const state: EmitState = {
+    newSyntax: false,
+    stageNames: new Map(stageNames.map((n) => [n.toLowerCase(), n])),
+  };
+  const where = { stage: '(instruction)', index: 0, keyword: keywordOf(instruction) };
+  return located(where, instruction.source, () => emitInstruction(instruction, state)).join('\n');
+}
+
 // ---------------------------------------------------------------------------------------------------------
 
 interface EmitState {

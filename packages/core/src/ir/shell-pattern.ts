@@ -3,7 +3,7 @@
  * as BuildKit's lexer handles them: `*` and `?` only (no bracket expressions), matched through a
  * regular expression with Go's semantics.
  */
-import { WharfError } from '../../errors.js';
+import { WharfError } from '../errors.js';
 
 const REGEX_SPECIAL = new Set(['[', ']', '{', '}', '.', '+', '(', ')', '|', '^', '$']);
 

@@ -1,0 +1,163 @@
+/**
+ * Expansion of IR Words (see types.ts): `$NAME`, `${NAME}`, `${NAME:-word}`, `${NAME-word}`,
+ * `${NAME:+word}`, `${NAME+word}`, `${NAME:?message}`, `${NAME?message}` and the pattern forms
+ * `${NAME#p}`, `${NAME##p}`, `${NAME%p}`, `${NAME%%p}`, `${NAME/p/r}`, `${NAME//p/r}`, as BuildKit
+ * expands them in FROM, WORKDIR, ENV, LABEL, USER, EXPOSE, VOLUME, STOPSIGNAL and COPY/ADD.
+ * `\$` is a literal dollar; every other character is literal (quotes were removed by the front end).
+ *
+ * @example expandWord('${APP:-/srv}/bin', (n) => undefined) // '/srv/bin'
+ */
+import { WharfError } from '../errors.js';
+import { replacePattern, trimPrefix, trimSuffix } from './shell-pattern.js';
+
+/** Looks a variable up: a string if set (possibly empty), `undefined` if unset. */
+export type Lookup = (name: string) => string | undefined;
+
+export interface Expansion {
+  readonly value: string;
+  /** Variables the word referred to (set or not), for cache keys and "unused build-arg" warnings. */
+  readonly used: readonly string[];
+}
+
+export function expandWord(word: string, lookup: Lookup): string {
+  return expandWordWithUse(word, lookup).value;
+}
+
+export function expandWordWithUse(word: string, lookup: Lookup): Expansion {
+  const used = new Set<string>();
+  const value = new Expander(word, (name) => {
+    used.add(name);
+    return lookup(name);
+  }).expand();
+  return { value, used: [...used] };
+}
+
+const nameStart = /[A-Za-z_]/;
+const nameChar = /[A-Za-z0-9_]/;
+
+class Expander {
+  #pos = 0;
+  constructor(
+    private readonly text: string,
+    private readonly lookup: Lookup,
+  ) {}
+
+  /** Expands up to the end of the text, or up to `stop` (unescaped, at brace depth 0) when given. */
+  expand(stop?: string): string {
+    let out = '';
+    while (this.#pos < this.text.length) {
+      const c = this.text[this.#pos] as string;
+      if (stop?.includes(c)) return out;
+      if (c === '\\' && this.text[this.#pos + 1] === '$') {
+        out += '$';
+        this.#pos += 2;
+      } else if (c === '\\' && stop !== undefined && stop.includes(this.text[this.#pos + 1] ?? '')) {
+        out += this.text[this.#pos + 1];
+        this.#pos += 2;
+      } else if (c === '$') {
+        out += this.#variable();
+      } else {
+        out += c;
+        this.#pos++;
+      }
+    }
+    if (stop !== undefined) this.#fail(`missing '${stop === '}' ? '}' : stop}' in ${this.text}`);
+    return out;
+  }
+
+  #variable(): string {
+    this.#pos++; // $
+    const next = this.text[this.#pos];
+    if (next === '{') {
+      this.#pos++;
+      return this.#braced();
+    }
+    const name = this.#name();
+    // A lone `$` (or `$` before something that is not a name) is literal, as in BuildKit.
+    return name === '' ? '$' : (this.lookup(name) ?? '');
+  }
+
+  #name(): string {
+    const start = this.#pos;
+    if (!nameStart.test(this.text[this.#pos] ?? '')) return '';
+    while (nameChar.test(this.text[this.#pos] ?? '')) this.#pos++;
+    return this.text.slice(start, this.#pos);
+  }
+
+  #braced(): string {
+    const name = this.#name();
+    if (name === '') this.#fail(`bad substitution in ${this.text}: a variable name must follow \${`);
+    const op = this.text[this.#pos];
+    if (op === undefined) this.#fail(`missing '}' in ${this.text}`);
+    if (op === '}') {
+      this.#pos++;
+      return this.lookup(name) ?? '';
+    }
+    const value = this.lookup(name);
+    if (op === ':') {
+      const kind = this.text[this.#pos + 1];
+      this.#pos += 2;
+      const word = this.expand('}');
+      this.#pos++;
+      if (kind === '-') return value ? value : word;
+      if (kind === '+') return value ? word : '';
+      if (kind === '?') {
+        if (value) return value;
+        this.#fail(`${name}: ${word || 'is not allowed to be unset'}`, 'IR_REQUIRED_VARIABLE');
+      }
+      this.#fail(`unsupported modifier ':${kind}' in ${this.text}`);
+    }
+    this.#pos++;
+    switch (op) {
+      case '-':
+        return this.#then((word) => (value === undefined ? word : value));
+      case '+':
+        return this.#then((word) => (value === undefined ? '' : word));
+      case '?':
+        return this.#then((word) => {
+          if (value !== undefined) return value;
+          return this.#fail(`${name}: ${word || 'is not allowed to be unset'}`, 'IR_REQUIRED_VARIABLE');
+        });
+      case '#': {
+        const greedy = this.#eat('#');
+        return this.#then((pattern) => trimPrefix(pattern, value ?? '', greedy));
+      }
+      case '%': {
+        const greedy = this.#eat('%');
+        return this.#then((pattern) => trimSuffix(pattern, value ?? '', greedy));
+      }
+      case '/': {
+        const all = this.#eat('/');
+        const pattern = this.expand('/}');
+        let replacement = '';
+        if (this.text[this.#pos] === '/') {
+          this.#pos++;
+          replacement = this.expand('}');
+        }
+        this.#pos++;
+        return replacePattern(value ?? '', pattern, replacement, all);
+      }
+      default:
+        return this.#fail(`unsupported modifier '${op ?? ''}' in ${this.text}`);
+    }
+  }
+
+  #eat(char: string): boolean {
+    if (this.text[this.#pos] !== char) return false;
+    this.#pos++;
+    return true;
+  }
+
+  /** Expands the word up to `}` and hands it to `fn`. */
+  #then(fn: (word: string) => string): string {
+    const word = this.expand('}');
+    this.#pos++;
+    return fn(word);
+  }
+
+  #fail(message: string, code = 'IR_BAD_SUBSTITUTION'): never {
+    throw new WharfError(code, message, {
+      hint: 'check the ${…} expression; write \\$ for a literal dollar',
+    });
+  }
+}
