@@ -1,0 +1,114 @@
+import { pack as tarPack } from 'tar-stream';
+import { describe, expect, it } from 'vitest';
+import { resolveChown } from './chown.js';
+import { fsViewFromLayers, MemoryFsView, resolveInView } from './fs-view.js';
+import { globMatch, splitWildcards } from './glob.js';
+
+function layer(
+  entries: { name: string; type?: 'file' | 'directory' | 'symlink' | 'link'; linkname?: string }[],
+) {
+  const p = tarPack();
+  for (const e of entries)
+    p.entry(
+      {
+        name: e.name,
+        type: e.type ?? 'file',
+        mode: 0o100644,
+        ...(e.linkname ? { linkname: e.linkname } : {}),
+      },
+      '',
+    );
+  p.finalize();
+  return p as unknown as AsyncIterable<Uint8Array>;
+}
+
+describe('fsViewFromLayers', () => {
+  it('applies layers in order, honouring whiteouts and opaque directories', async () => {
+    const view = await fsViewFromLayers([
+      layer([
+        { name: 'etc/', type: 'directory' },
+        { name: 'etc/a' },
+        { name: 'etc/b' },
+        { name: 'opt/x/', type: 'directory' },
+        { name: 'opt/x/old' },
+        { name: 'opt/x/sub/deep' },
+      ]),
+      layer([
+        { name: 'etc/.wh.a' },
+        { name: 'opt/x/', type: 'directory' },
+        { name: 'opt/x/.wh..wh..opq' },
+        { name: 'opt/x/new' },
+        { name: 'etc/link', type: 'symlink', linkname: '../opt/x' },
+        { name: 'etc/hard', type: 'link', linkname: 'etc/b' },
+      ]),
+    ]);
+    expect([...view.walk()].map(([p, s]) => `${p}:${s.type}`)).toEqual([
+      'etc:dir',
+      'etc/b:file',
+      'etc/hard:file',
+      'etc/link:symlink',
+      'opt:dir',
+      'opt/x:dir',
+      'opt/x/new:file',
+    ]);
+    expect(resolveInView(view, '/etc/link/new')).toBe('opt/x/new');
+    expect(resolveInView(view, '/etc/link', { followFinal: false })).toBe('etc/link');
+  });
+
+  it('stops at the root and reports symlink loops', () => {
+    const view = new MemoryFsView();
+    view.set('a', { type: 'symlink', mode: 0o777, uid: 0, gid: 0, linkTarget: '../../../b' });
+    view.set('loop', { type: 'symlink', mode: 0o777, uid: 0, gid: 0, linkTarget: 'loop' });
+    expect(resolveInView(view, 'a/c')).toBe('b/c');
+    expect(() => resolveInView(view, 'loop')).toThrow(/too many levels/);
+  });
+});
+
+describe('globMatch (Go filepath.Match)', () => {
+  it.each([
+    ['*.txt', 'a.txt', true],
+    ['*', 'a/b', false],
+    ['a?c', 'abc', true],
+    ['a?c', 'a/c', false],
+    ['[a-c]x', 'bx', true],
+    ['[^a-c]x', 'dx', true],
+    ['[!a]x', 'bx', false],
+    ['\\*', '*', true],
+    ['dir[AB]', 'dirA', true],
+    ['[c-a]', 'b', false],
+  ] as const)('%s vs %s → %s', (pattern, name, expected) => {
+    expect(globMatch(pattern, name)).toBe(expected);
+  });
+  it('rejects malformed patterns and splits at the first wildcard', () => {
+    expect(() => globMatch('[', 'x')).toThrow(/malformed/);
+    expect(() => globMatch('a\\', 'a')).toThrow(/malformed/);
+    expect(() => globMatch('[]', 'a')).toThrow(/malformed/);
+    expect(splitWildcards('a/b/c*/d')).toEqual({ base: 'a/b', rest: 'c*/d' });
+    expect(splitWildcards('a/b\\*')).toEqual({ base: 'a/b\\*', rest: '' });
+  });
+});
+
+describe('resolveChown', () => {
+  const files: Record<string, string> = {
+    '/etc/passwd': 'root:x:0:0:root:/root:/bin/sh\n# comment\napp:x:1000:1001::/home/app:/bin/sh\n',
+    '/etc/group': 'root:x:0:\nstaff:x:50:\n',
+  };
+  const read = async (p: string) => files[p];
+  it.each([
+    ['1000', { uid: 1000, gid: 1000 }],
+    ['1000:7', { uid: 1000, gid: 7 }],
+    ['app', { uid: 1000, gid: 1001 }],
+    ['app:staff', { uid: 1000, gid: 50 }],
+    ['5:staff', { uid: 5, gid: 50 }],
+    [':staff', { uid: 0, gid: 50 }],
+  ])('%s', async (spec, owner) => {
+    expect(await resolveChown(spec, read)).toEqual(owner);
+  });
+  it('names unknown users and groups', async () => {
+    await expect(resolveChown('nobody', read)).rejects.toMatchObject({ code: 'COPY_UNKNOWN_USER' });
+    await expect(resolveChown('app:wheel', read)).rejects.toMatchObject({ code: 'COPY_UNKNOWN_GROUP' });
+    await expect(resolveChown('app', async () => undefined)).rejects.toMatchObject({
+      code: 'COPY_UNKNOWN_USER',
+    });
+  });
+});

@@ -1,0 +1,304 @@
+/**
+ * "The image filesystem so far", as COPY/ADD need to see it: what is at a path (lstat semantics),
+ * nothing more. The engine implements {@link FsView} over the lower layers; this module gives an
+ * in-memory tree ({@link MemoryFsView}), a way to build one by applying layer tars in order
+ * (whiteouts `.wh.<name>` and opaque directories `.wh..wh..opq` honoured), a copy-on-write overlay
+ * for planning, and path resolution inside the image root (containerd continuity's `fs.RootPath`:
+ * symlinks are followed but can never leave the root).
+ */
+import path from 'node:path';
+import type { Readable } from 'node:stream';
+import { type Header, extract as tarExtract } from 'tar-stream';
+import { WharfError } from '../errors.js';
+import { drainEntry } from './archive.js';
+
+export type FsViewErrorCode = 'FS_TOO_MANY_LINKS' | 'FS_BAD_LAYER';
+
+export type FsNodeType = 'file' | 'dir' | 'symlink';
+
+/** What is at a path. `mode` holds permission bits only (`0o7777`), never file-type bits. */
+export interface FsStat {
+  readonly type: FsNodeType;
+  readonly mode: number;
+  readonly uid: number;
+  readonly gid: number;
+  /** The symlink's target text, for `type: 'symlink'`. */
+  readonly linkTarget?: string;
+}
+
+/** A read-only view of an image filesystem. Paths are image paths (`/etc/passwd` or `etc/passwd`). */
+export interface FsView {
+  /** The entry at `path` without following a final symlink (lstat), or `undefined` when absent. */
+  lookup(path: string): FsStat | undefined;
+}
+
+/** The clean, slash-separated form of an image path without a leading `/`; `''` is the root. `..` stops at the root. */
+export function cleanImagePath(p: string): string {
+  return path.posix.normalize(`/${p}`).slice(1).replace(/\/$/, '');
+}
+
+/** The parent of a clean image path (`''` for top-level names and the root). */
+export function parentOf(clean: string): string {
+  const i = clean.lastIndexOf('/');
+  return i < 0 ? '' : clean.slice(0, i);
+}
+
+/** The last component of a clean image path. */
+export function baseOf(clean: string): string {
+  return clean.slice(clean.lastIndexOf('/') + 1);
+}
+
+export function joinImagePath(dir: string, name: string): string {
+  return dir === '' ? name : `${dir}/${name}`;
+}
+
+const MAX_LINKS = 255;
+
+/**
+ * Resolves `p` inside the image root the way containerd continuity's `fs.RootPath` does (BuildKit
+ * uses it for every COPY destination): each symlink met on the way is replaced by its target,
+ * absolute targets restart at the image root, and `..` never climbs above the root. Components that
+ * do not exist are kept literally. With `followFinal: false` a symlink in the last component is
+ * kept (lstat semantics). Returns a clean path (`''` for the root).
+ */
+export function resolveInView(view: FsView, p: string, options: { followFinal?: boolean } = {}): string {
+  const followFinal = options.followFinal ?? true;
+  let pending = splitComponents(p);
+  const current: string[] = [];
+  let links = 0;
+  while (pending.length > 0) {
+    const [name, ...rest] = pending as [string, ...string[]];
+    pending = rest;
+    if (name === '..') {
+      current.pop();
+      continue;
+    }
+    const candidate = [...current, name].join('/');
+    const st = view.lookup(candidate);
+    if (st?.type === 'symlink' && (pending.length > 0 || followFinal)) {
+      if (++links > MAX_LINKS) {
+        throw new WharfError<FsViewErrorCode>(
+          'FS_TOO_MANY_LINKS',
+          `too many levels of symbolic links at /${candidate}`,
+          {
+            hint: 'a symlink loop in the image: fix the link targets',
+          },
+        );
+      }
+      const target = st.linkTarget ?? '';
+      if (target.startsWith('/')) current.length = 0;
+      pending = [...splitComponents(target), ...pending];
+      continue;
+    }
+    current.push(name);
+  }
+  return current.join('/');
+}
+
+function splitComponents(p: string): string[] {
+  return p.split('/').filter((c) => c !== '' && c !== '.');
+}
+
+interface Node {
+  stat: FsStat;
+  children?: Map<string, Node>;
+}
+
+/** A mutable in-memory filesystem tree. The root is a directory (0755, 0:0) and always exists. */
+export class MemoryFsView implements FsView {
+  readonly #root: Node = { stat: { type: 'dir', mode: 0o755, uid: 0, gid: 0 }, children: new Map() };
+
+  lookup(p: string): FsStat | undefined {
+    return this.#node(cleanImagePath(p))?.stat;
+  }
+
+  /**
+   * Puts `stat` at `p`, as tar extraction does: missing parents are created (0755, 0:0), a parent that
+   * is not a directory is replaced by one, a directory put over a directory keeps its children, and
+   * anything else replaces what was there.
+   */
+  set(p: string, stat: FsStat): void {
+    const clean = cleanImagePath(p);
+    if (clean === '') {
+      if (stat.type === 'dir') this.#root.stat = stat;
+      return;
+    }
+    const parent = this.#ensureDir(parentOf(clean));
+    const name = baseOf(clean);
+    const existing = parent.get(name);
+    if (existing && existing.stat.type === 'dir' && stat.type === 'dir') {
+      existing.stat = stat;
+      return;
+    }
+    parent.set(name, stat.type === 'dir' ? { stat, children: new Map() } : { stat });
+  }
+
+  /** Removes `p` and everything below it; false when nothing was there. */
+  remove(p: string): boolean {
+    const clean = cleanImagePath(p);
+    if (clean === '') return false;
+    const parent = this.#node(parentOf(clean));
+    return parent?.children?.delete(baseOf(clean)) ?? false;
+  }
+
+  /** The names in directory `p`, sorted by UTF-8 bytes; `[]` when `p` is not a directory. */
+  list(p: string): string[] {
+    const node = this.#node(cleanImagePath(p));
+    return [...(node?.children?.keys() ?? [])].sort(compareNames);
+  }
+
+  /** Every path (depth first, names sorted by UTF-8 bytes, parents first) with its stat; the root is left out. */
+  *walk(dir = ''): Generator<[string, FsStat]> {
+    const clean = cleanImagePath(dir);
+    for (const name of this.list(clean)) {
+      const child = joinImagePath(clean, name);
+      const st = this.lookup(child) as FsStat;
+      yield [child, st];
+      if (st.type === 'dir') yield* this.walk(child);
+    }
+  }
+
+  #node(clean: string): Node | undefined {
+    let node: Node | undefined = this.#root;
+    if (clean === '') return node;
+    for (const name of clean.split('/')) {
+      node = node?.children?.get(name);
+      if (!node) return undefined;
+    }
+    return node;
+  }
+
+  #ensureDir(clean: string): Map<string, Node> {
+    let node = this.#root;
+    if (clean === '') return node.children as Map<string, Node>;
+    for (const name of clean.split('/')) {
+      const children = node.children as Map<string, Node>;
+      let next = children.get(name);
+      if (next?.stat.type !== 'dir') {
+        next = { stat: { type: 'dir', mode: 0o755, uid: 0, gid: 0 }, children: new Map() };
+        children.set(name, next);
+      }
+      node = next;
+    }
+    return node.children as Map<string, Node>;
+  }
+}
+
+/** Byte order of UTF-8 names, as Go sorts directory entries. */
+export function compareNames(a: string, b: string): number {
+  return Buffer.compare(Buffer.from(a, 'utf8'), Buffer.from(b, 'utf8'));
+}
+
+/**
+ * A copy-on-write view over `base`: `set` records changes here and leaves `base` untouched. The
+ * planner uses one per COPY so that later sources see what earlier ones wrote. It only adds and
+ * replaces entries (COPY never deletes).
+ */
+export class OverlayFsView implements FsView {
+  readonly #base: FsView;
+  readonly #changes = new Map<string, FsStat>();
+
+  constructor(base: FsView) {
+    this.#base = base;
+  }
+
+  lookup(p: string): FsStat | undefined {
+    const clean = cleanImagePath(p);
+    return this.#changes.get(clean) ?? this.#base.lookup(clean);
+  }
+
+  set(p: string, stat: FsStat): void {
+    this.#changes.set(cleanImagePath(p), stat);
+  }
+}
+
+const WHITEOUT_PREFIX = '.wh.';
+const OPAQUE_MARKER = '.wh..wh..opq';
+
+/**
+ * Applies one layer tar (uncompressed) to `view`, in entry order: `.wh.<name>` removes `<name>`
+ * from the lower layers, `.wh..wh..opq` hides everything the lower layers had in its directory, and
+ * every other entry is put with {@link MemoryFsView.set}. Hard links take the stat of their target.
+ * File contents are not kept.
+ */
+export async function applyLayerTar(
+  view: MemoryFsView,
+  tar: Readable | AsyncIterable<Uint8Array>,
+): Promise<void> {
+  const added = new Set<string>();
+  const extract = tarExtract();
+  const feed = (async () => {
+    try {
+      for await (const chunk of tar) {
+        if (!extract.write(chunk as Buffer))
+          await new Promise<void>((resolve) => extract.once('drain', () => resolve()));
+      }
+      (extract as unknown as NodeJS.WritableStream).end();
+    } catch (error) {
+      extract.destroy(error as Error);
+    }
+  })();
+  for await (const entry of extract) {
+    const header = entry.header;
+    const clean = cleanImagePath(header.name);
+    const base = baseOf(clean);
+    if (base === OPAQUE_MARKER) {
+      hideLower(view, parentOf(clean), added);
+    } else if (base.startsWith(WHITEOUT_PREFIX)) {
+      view.remove(joinImagePath(parentOf(clean), base.slice(WHITEOUT_PREFIX.length)));
+    } else if (clean !== '') {
+      const stat = statOfHeader(view, header);
+      if (stat) {
+        view.set(clean, stat);
+        added.add(clean);
+      }
+    }
+    await drainEntry(entry);
+  }
+  await feed;
+}
+
+/** Builds a view by applying layer tars (uncompressed) in order. */
+export async function fsViewFromLayers(
+  layers:
+    | Iterable<Readable | AsyncIterable<Uint8Array>>
+    | AsyncIterable<Readable | AsyncIterable<Uint8Array>>,
+): Promise<MemoryFsView> {
+  const view = new MemoryFsView();
+  for await (const layer of layers) await applyLayerTar(view, layer);
+  return view;
+}
+
+function hideLower(view: MemoryFsView, dir: string, added: ReadonlySet<string>): void {
+  for (const name of view.list(dir)) {
+    const child = joinImagePath(dir, name);
+    if (!added.has(child)) view.remove(child);
+    else if (view.lookup(child)?.type === 'dir') hideLower(view, child, added);
+  }
+}
+
+function statOfHeader(view: MemoryFsView, header: Header): FsStat | undefined {
+  const owner = { mode: (header.mode ?? 0) & 0o7777, uid: header.uid ?? 0, gid: header.gid ?? 0 };
+  switch (header.type) {
+    case 'directory':
+      return { type: 'dir', ...owner };
+    case 'file':
+    case 'contiguous-file':
+    case undefined:
+      return { type: 'file', ...owner };
+    case 'symlink':
+      return { type: 'symlink', ...owner, linkTarget: header.linkname ?? '' };
+    case 'link': {
+      const target = view.lookup(cleanImagePath(header.linkname ?? ''));
+      if (!target) {
+        throw new WharfError<FsViewErrorCode>(
+          'FS_BAD_LAYER',
+          `layer entry ${header.name} is a hard link to ${header.linkname}, which is not in the layers`,
+        );
+      }
+      return target;
+    }
+    default:
+      return undefined; // devices, fifos: not visible to COPY
+  }
+}

@@ -1,0 +1,73 @@
+/**
+ * Planned entries → a gzip layer blob in the store, in one streaming pass:
+ * tar → sha256 (diffID) → gzip → sha256 (digest) → `BlobStore.putWriter()`.
+ * Nothing is buffered beyond stream high-water marks, and no state is shared between calls, so
+ * independent layers can be written concurrently.
+ */
+import { Transform } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { constants, createGzip } from 'node:zlib';
+import { createDigester, type Digest, type Digester, MediaType } from '../oci/index.js';
+import type { BlobStore } from '../store/index.js';
+import type { LayerEntry } from './entry.js';
+import { sourceDateEpoch, tarStream } from './tar-writer.js';
+
+export interface WriteLayerOptions {
+  /** mtime of every entry in seconds; default `SOURCE_DATE_EPOCH` from `env`, else 0. */
+  readonly mtime?: number;
+  /** Where `SOURCE_DATE_EPOCH` is read; default `process.env`. */
+  readonly env?: NodeJS.ProcessEnv;
+  /** gzip level 1–9; default 6 (zlib's and Go's default). Part of what makes the digest. */
+  readonly gzipLevel?: number;
+}
+
+export interface LayerDescriptor {
+  /** sha256 of the compressed blob, as stored. */
+  readonly digest: Digest;
+  /** sha256 of the uncompressed tar (the config's `rootfs.diff_ids` entry). */
+  readonly diffId: Digest;
+  /** Compressed size in bytes. */
+  readonly size: number;
+  /** Uncompressed tar size in bytes. */
+  readonly uncompressedSize: number;
+  readonly mediaType: typeof MediaType.ociLayerGzip;
+}
+
+function tap(digester: Digester): Transform {
+  return new Transform({
+    transform(chunk: Buffer, _encoding, callback) {
+      digester.update(chunk);
+      callback(null, chunk);
+    },
+  });
+}
+
+/** Writes a layer of `entries` (in their order) into `store` and describes it. */
+export async function writeLayer(
+  store: BlobStore,
+  entries: Iterable<LayerEntry> | AsyncIterable<LayerEntry>,
+  options: WriteLayerOptions = {},
+): Promise<LayerDescriptor> {
+  const mtime = options.mtime ?? sourceDateEpoch(options.env);
+  const diff = createDigester('sha256');
+  const compressed = createDigester('sha256');
+  // Node's gzip header has mtime 0, no file name and a fixed OS byte: same input, same bytes.
+  const gzip = createGzip({ level: options.gzipLevel ?? 6, strategy: constants.Z_DEFAULT_STRATEGY });
+  const writer = store.putWriter();
+  try {
+    await pipeline(tarStream(entries, { mtime }), tap(diff), gzip, tap(compressed), writer);
+    const info = await writer.commit();
+    if (info.digest !== compressed.digest())
+      throw new Error(`store digest ${info.digest} != ${compressed.digest()}`);
+    return {
+      digest: info.digest,
+      diffId: diff.digest(),
+      size: info.size,
+      uncompressedSize: diff.size,
+      mediaType: MediaType.ociLayerGzip,
+    };
+  } catch (error) {
+    await writer.abort();
+    throw error;
+  }
+}

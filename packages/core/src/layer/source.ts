@@ -1,0 +1,247 @@
+/**
+ * Where COPY reads from: the build context (walked once with `walkContext`, so `.dockerignore`d
+ * files simply do not exist) or a directory on disk holding a stage's root filesystem. Both are
+ * {@link SourceTree}s: lstat and readdir by slash path relative to the tree's root.
+ *
+ * Symlinks are resolved by {@link resolveSource}. In the build context a path that leaves the
+ * context (`..` above the root, a symlink with an absolute target or one that climbs out) is an
+ * error; in a stage root filesystem the root behaves like `/` (absolute targets restart at the
+ * root, `..` stops there), as BuildKit's `fs.RootPath` does.
+ */
+import { lstat, readdir, readlink } from 'node:fs/promises';
+import path from 'node:path';
+import { WharfError } from '../errors.js';
+import { type ContextEntry, type WalkContextOptions, walkContext } from './context-walk.js';
+import { compareNames } from './fs-view.js';
+
+export type SourceErrorCode =
+  | 'COPY_SOURCE_OUTSIDE_CONTEXT'
+  | 'COPY_TOO_MANY_LINKS'
+  | 'COPY_SOURCE_READ_FAILED';
+
+/** lstat data of a source entry. `mode` is permission bits only (`0o7777`). */
+export interface SourceStat {
+  readonly type: 'file' | 'dir' | 'symlink' | 'other';
+  readonly mode: number;
+  readonly uid: number;
+  readonly gid: number;
+  readonly size: number;
+  readonly linkTarget?: string;
+  /** Device and inode, to find hard links within one COPY. */
+  readonly dev: bigint;
+  readonly ino: bigint;
+  readonly nlink: number;
+  /** Where the content is on disk. */
+  readonly absPath: string;
+}
+
+export interface SourceTree {
+  /** `context`: paths may not leave the root; `rootfs`: the root acts as `/`. */
+  readonly kind: 'context' | 'rootfs';
+  /** For messages: "the build context", "stage build". */
+  readonly description: string;
+  /** lstat of a clean relative path (`''` is the root); `undefined` when absent. */
+  lstat(relPath: string): Promise<SourceStat | undefined>;
+  /** Names in a directory, sorted by UTF-8 bytes. */
+  readdir(relPath: string): Promise<readonly string[]>;
+}
+
+/**
+ * The build context at `dir` as a source tree, walked once now (respecting `.dockerignore`, or
+ * `options.ignore`). Owners are reported as 0:0: BuildKit creates context files as root unless
+ * `--chown` says otherwise.
+ */
+export async function openContextSource(dir: string, options: WalkContextOptions = {}): Promise<SourceTree> {
+  const root = path.resolve(dir);
+  const entries = new Map<string, ContextEntry>();
+  const children = new Map<string, string[]>([['', []]]);
+  for await (const entry of walkContext(root, options)) {
+    entries.set(entry.relPath, entry);
+    const slash = entry.relPath.lastIndexOf('/');
+    const parent = slash < 0 ? '' : entry.relPath.slice(0, slash);
+    children.get(parent)?.push(entry.relPath.slice(slash + 1));
+    if (entry.type === 'dir') children.set(entry.relPath, []);
+  }
+  const rootStat: SourceStat = {
+    type: 'dir',
+    mode: 0o755,
+    uid: 0,
+    gid: 0,
+    size: 0,
+    dev: 0n,
+    ino: 0n,
+    nlink: 1,
+    absPath: root,
+  };
+  return {
+    kind: 'context',
+    description: 'the build context',
+    async lstat(relPath) {
+      if (relPath === '') return rootStat;
+      const e = entries.get(relPath);
+      if (!e) return undefined;
+      return {
+        type: e.type,
+        mode: e.mode & 0o7777,
+        uid: 0,
+        gid: 0,
+        size: e.size,
+        dev: e.dev,
+        ino: e.ino,
+        nlink: e.nlink,
+        absPath: e.absPath,
+        ...(e.linkTarget !== undefined ? { linkTarget: e.linkTarget } : {}),
+      };
+    },
+    async readdir(relPath) {
+      return children.get(relPath) ?? [];
+    },
+  };
+}
+
+export interface DirSourceOptions {
+  /** For messages, e.g. `stage build`. */
+  readonly description?: string;
+  /**
+   * The owner to report for an entry, when the files on disk do not carry the image's owners (a
+   * rootless extraction). Default: the owner on disk.
+   */
+  readonly ownerOf?: (relPath: string, onDisk: { uid: number; gid: number }) => { uid: number; gid: number };
+}
+
+/** A directory on disk holding a stage's root filesystem, read lazily. */
+export function openDirSource(dir: string, options: DirSourceOptions = {}): SourceTree {
+  const root = path.resolve(dir);
+  return {
+    kind: 'rootfs',
+    description: options.description ?? root,
+    async lstat(relPath) {
+      const absPath = relPath === '' ? root : path.join(root, relPath);
+      let st: import('node:fs').BigIntStats;
+      try {
+        st = await lstat(absPath, { bigint: true });
+      } catch (cause) {
+        const code = (cause as NodeJS.ErrnoException).code;
+        if (code === 'ENOENT' || code === 'ENOTDIR') return undefined;
+        throw readFailed(relPath, cause);
+      }
+      const type = st.isFile()
+        ? 'file'
+        : st.isDirectory()
+          ? 'dir'
+          : st.isSymbolicLink()
+            ? 'symlink'
+            : 'other';
+      const onDisk = { uid: Number(st.uid), gid: Number(st.gid) };
+      const owner = options.ownerOf ? options.ownerOf(relPath, onDisk) : onDisk;
+      return {
+        type,
+        mode: Number(st.mode) & 0o7777,
+        uid: owner.uid,
+        gid: owner.gid,
+        size: Number(st.size),
+        dev: st.dev,
+        ino: st.ino,
+        nlink: Number(st.nlink),
+        absPath,
+        ...(type === 'symlink' ? { linkTarget: await readlink(absPath) } : {}),
+      };
+    },
+    async readdir(relPath) {
+      try {
+        return (await readdir(relPath === '' ? root : path.join(root, relPath))).sort(compareNames);
+      } catch (cause) {
+        throw readFailed(relPath, cause);
+      }
+    },
+  };
+}
+
+function readFailed(relPath: string, cause: unknown): WharfError<SourceErrorCode> {
+  return new WharfError<SourceErrorCode>(
+    'COPY_SOURCE_READ_FAILED',
+    `cannot read /${relPath} of the COPY source`,
+    {
+      cause,
+    },
+  );
+}
+
+const MAX_LINKS = 255;
+
+/**
+ * Splits a user-given source path into clean components, rejecting `..` above the root for a
+ * context source and clamping it for a root filesystem. Returns the clean relative path.
+ */
+export function cleanSourcePath(tree: SourceTree, given: string): string {
+  const out: string[] = [];
+  for (const c of given.split('/')) {
+    if (c === '' || c === '.') continue;
+    if (c === '..') {
+      if (out.length === 0) {
+        if (tree.kind === 'context') throw outside(tree, given, `${given} points above the context root`);
+        continue;
+      }
+      out.pop();
+    } else out.push(c);
+  }
+  return out.join('/');
+}
+
+/**
+ * Resolves symlinks in `relPath` (a clean relative path) inside `tree`, following the last
+ * component too when `followFinal`. Missing components are kept literally (the caller's lstat
+ * then finds nothing).
+ */
+export async function resolveSource(tree: SourceTree, relPath: string, followFinal = true): Promise<string> {
+  let pending = relPath.split('/').filter((c) => c !== '' && c !== '.');
+  const current: string[] = [];
+  let links = 0;
+  while (pending.length > 0) {
+    const [name, ...rest] = pending as [string, ...string[]];
+    pending = rest;
+    if (name === '..') {
+      if (current.length === 0) {
+        if (tree.kind === 'context')
+          throw outside(tree, relPath, `a symlink in ${relPath} points above the context root`);
+        continue;
+      }
+      current.pop();
+      continue;
+    }
+    const candidate = [...current, name].join('/');
+    const st = await tree.lstat(candidate);
+    if (st?.type === 'symlink' && (pending.length > 0 || followFinal)) {
+      if (++links > MAX_LINKS) {
+        throw new WharfError<SourceErrorCode>(
+          'COPY_TOO_MANY_LINKS',
+          `too many levels of symbolic links at ${candidate}`,
+          {
+            hint: 'a symlink loop in the COPY source: fix the link targets',
+          },
+        );
+      }
+      const target = st.linkTarget ?? '';
+      if (target.startsWith('/')) {
+        if (tree.kind === 'context') {
+          throw outside(
+            tree,
+            relPath,
+            `${candidate} is a symlink to the absolute path ${target}, outside the context`,
+          );
+        }
+        current.length = 0;
+      }
+      pending = [...target.split('/').filter((c) => c !== '' && c !== '.'), ...pending];
+      continue;
+    }
+    current.push(name);
+  }
+  return current.join('/');
+}
+
+function outside(tree: SourceTree, given: string, message: string): WharfError<SourceErrorCode> {
+  return new WharfError<SourceErrorCode>('COPY_SOURCE_OUTSIDE_CONTEXT', `COPY source ${given}: ${message}`, {
+    hint: `COPY can only read files inside ${tree.description}; move the file into it, or use a named context`,
+  });
+}
