@@ -4,6 +4,7 @@
  */
 import { isWharfError } from '@wharf/core';
 import { Command, CommanderError } from 'commander';
+import { registerConvert } from './commands/convert.js';
 import { registerDockerfile } from './commands/dockerfile.js';
 import { version } from './version.js';
 
@@ -19,6 +20,7 @@ export function createProgram(): Command {
     .exitOverride()
     .configureOutput({ writeErr: (text) => process.stderr.write(text) });
   registerDockerfile(program);
+  registerConvert(program);
   for (const command of program.commands) command.exitOverride();
   return program;
 }

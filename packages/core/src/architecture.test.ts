@@ -33,6 +33,7 @@ const allowed: Record<string, readonly string[]> = {
   sign: ['registry', 'image', 'oci', 'errors'],
   engine: [
     'ir',
+    'dockerfile',
     'image',
     'layer',
     'runtime',

@@ -7,8 +7,14 @@
  * console.log(emitDockerfile(toGraph(app)).dockerfile);
  */
 
+export type { CodegenOptions } from './dockerfile/codegen/index.js';
+export { generateBuildTs } from './dockerfile/codegen/index.js';
 export type { EmittedDockerfile } from './dockerfile/emit/index.js';
 export { emitDockerfile } from './dockerfile/emit/index.js';
+export type { DockerfileLowerErrorCode, LowerOptions } from './dockerfile/lower/index.js';
+export { DockerfileLowerError, lowerDockerfile } from './dockerfile/lower/index.js';
+export type { ParseResult } from './dockerfile/parse/index.js';
+export { parseDockerfile } from './dockerfile/parse/index.js';
 export * from './dsl/index.js';
 export type { SourceLocation, WharfErrorOptions } from './errors.js';
 export { formatLocation, isWharfError, WharfError } from './errors.js';

@@ -5,10 +5,12 @@ import type { Command } from 'commander';
 import { loadDefinition } from '../load-definition.js';
 import { printWarnings } from '../render/warnings.js';
 import { writeFileAtomic } from '../write-file.js';
+import { checkDockerfile } from './convert.js';
 
 interface DockerfileFlags {
   readonly output?: string;
   readonly target?: string;
+  readonly check?: string;
 }
 
 export function registerDockerfile(program: Command): void {
@@ -21,7 +23,16 @@ export function registerDockerfile(program: Command): void {
       'write the Dockerfile here (and .dockerignore beside it) instead of stdout',
     )
     .option('--target <name>', 'the target to compile when the definition has several')
+    .option('--check <Dockerfile>', 'parse and validate a Dockerfile instead, and report its problems')
     .action(async (file: string, flags: DockerfileFlags) => {
+      if (flags.check !== undefined) {
+        const warnings = await checkDockerfile(flags.check);
+        printWarnings(warnings);
+        process.stdout.write(
+          `${flags.check}: ok${warnings.length ? ` (${warnings.length} warning${warnings.length > 1 ? 's' : ''})` : ''}\n`,
+        );
+        return;
+      }
       const { graph, dir } = await loadDefinition(file, flags.target);
       printWarnings(assertValidGraph(graph));
       const { dockerfile, dockerignore } = emitDockerfile(graph);

@@ -1,0 +1,245 @@
+/**
+ * `generateBuildTs`: golden files (`testdata/<case>/Dockerfile` → `expected-build.ts`, or `error.txt`), a
+ * round trip through the DSL (the generated module, imported, gives back the graph), and `tsc --noEmit` over
+ * the files generated for every Dockerfile we have and for the examples.
+ */
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { join } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { afterAll, describe, expect, test } from 'vitest';
+import { type Definition, type Stage as DslStage, toGraph } from '../../dsl/index.js';
+import { normalizeScript } from '../../dsl/script.js';
+import { isWharfError } from '../../errors.js';
+import { pruneToTarget } from '../../ir/graph.js';
+import type { BuildGraph, FromRef, Instruction, Mount, Stage } from '../../ir/types.js';
+import { lowerDockerfile } from '../lower/index.js';
+import { generateBuildTs, heredocScript, variableName } from './index.js';
+
+const repo = fileURLToPath(new URL('../../../../../', import.meta.url));
+const coreIndex = join(repo, 'packages/core/src/index.ts');
+const testdata = fileURLToPath(new URL('testdata/', import.meta.url));
+const peer = join(repo, '../shared/peer-suites/buildkit-parser/testfiles');
+const tmp = join(repo, '.wharf-test', `codegen-${process.pid}`);
+const update = process.env.UPDATE_GOLDEN === '1';
+const read = (path: string) => (existsSync(path) ? readFileSync(path, 'utf8') : undefined);
+
+afterAll(() => {
+  if (!process.env.KEEP) rmSync(tmp, { recursive: true, force: true });
+});
+
+/** Every Dockerfile we have that lowers: peer testfiles, lower/ and codegen/ testdata. */
+function dockerfiles(): [string, BuildGraph][] {
+  const out: [string, BuildGraph][] = [];
+  const add = (name: string, path: string) => {
+    try {
+      out.push([name, lowerDockerfile(readFileSync(path, 'utf8'))]);
+    } catch (error) {
+      if (!isWharfError(error)) throw error;
+    }
+  };
+  for (const name of readdirSync(peer).sort()) add(`peer-${name}`, join(peer, name, 'Dockerfile'));
+  const lowerData = fileURLToPath(new URL('../lower/testdata/', import.meta.url));
+  for (const name of readdirSync(lowerData).sort()) add(`lower-${name}`, join(lowerData, name, 'Dockerfile'));
+  for (const name of readdirSync(testdata).sort()) add(`codegen-${name}`, join(testdata, name, 'Dockerfile'));
+  return out;
+}
+
+async function examples(): Promise<[string, BuildGraph][]> {
+  const dir = join(repo, 'examples');
+  const out: [string, BuildGraph][] = [];
+  for (const name of readdirSync(dir).sort()) {
+    const file = join(dir, name, 'build.ts');
+    if (!existsSync(file)) continue;
+    const mod = (await import(/* @vite-ignore */ pathToFileURL(file).href)) as { default: Definition };
+    out.push([`example-${name}`, toGraph(mod.default)]);
+  }
+  return out;
+}
+
+/** Generates, or undefined when the graph uses what the DSL cannot say yet (COPY heredocs). */
+function generate(graph: BuildGraph, importFrom: string): string | undefined {
+  try {
+    return generateBuildTs(graph, { importFrom });
+  } catch (error) {
+    if (
+      isWharfError(error) &&
+      error.code === 'CODEGEN_UNSUPPORTED' &&
+      /heredoc sources/.test(error.message)
+    ) {
+      return undefined;
+    }
+    throw error;
+  }
+}
+
+describe('golden cases', () => {
+  for (const name of readdirSync(testdata).sort()) {
+    test(name, () => {
+      const dir = join(testdata, name);
+      let code: string | undefined;
+      let error: string | undefined;
+      try {
+        code = generateBuildTs(lowerDockerfile(readFileSync(join(dir, 'Dockerfile'), 'utf8')), {
+          sourceName: 'Dockerfile',
+        });
+      } catch (e) {
+        if (!isWharfError(e)) throw e;
+        error = `${e.code}: ${e.describe()}\n`;
+      }
+      for (const [file, actual] of Object.entries({ 'expected-build.ts': code, 'error.txt': error })) {
+        const path = join(dir, file);
+        if (update) {
+          if (actual === undefined) rmSync(path, { force: true });
+          else writeFileSync(path, actual);
+        }
+        expect(actual, `${name}/${file}`).toBe(read(path));
+      }
+    });
+  }
+});
+
+describe('naming', () => {
+  test('stage variables', () => {
+    expect(variableName('build-env')).toBe('buildEnv');
+    expect(variableName('stage-0')).toBe('stage0');
+    expect(variableName('a.b_c')).toBe('aBC');
+    expect(variableName('new')).toBe('newStage');
+  });
+
+  test('variables never shadow the DSL imports or each other', () => {
+    const graph = lowerDockerfile(
+      'FROM alpine AS cache\nFROM alpine AS a-b\nFROM alpine AS a.b\nFROM cache\n',
+    );
+    const code = generateBuildTs(graph);
+    expect(code).toContain('const cacheStage = stage(');
+    expect(code).toContain('const aB = stage(');
+    expect(code).toContain('const aBStage = stage(');
+    expect(code).toContain('.from(cacheStage)');
+  });
+
+  test('string literals are escaped', () => {
+    const graph = lowerDockerfile('FROM alpine\nRUN echo \'a\' "b" \\\\ done\nWORKDIR "/it\'s"\n');
+    const code = generateBuildTs(graph);
+    expect(code).toContain(`.run('echo \\'a\\' "b" \\\\\\\\ done')`);
+    expect(code).toContain(`.workdir("/it's")`);
+  });
+});
+
+// ---------------------------------------------------------------------------------------------------------
+// Round trip: the generated module's default export, through toGraph, is the graph again.
+
+/**
+ * The graph as the DSL can give it back: pruned to the target in dependency order, anonymous stages renamed by
+ * position (toGraph numbers them in its own order), no sources or comments, RUN heredocs as the one script
+ * BuildKit runs (normalised like the DSL's `run()`), a secret's default id written out.
+ */
+function canonical(graph: BuildGraph): unknown {
+  const pruned = pruneToTarget(graph);
+  const names = new Map(
+    pruned.stages.map((s, i) => [s.name, /^stage-\d+(-\d+)*$/.test(s.name) ? `anonymous-${i}` : s.name]),
+  );
+  const rename = (name: string) => names.get(name) ?? name;
+  const from = (ref: FromRef | undefined): FromRef | undefined =>
+    ref?.kind === 'stage' ? { kind: 'stage', stage: rename(ref.stage) } : ref;
+  const mount = (m: Mount): Mount => {
+    if (m.type === 'secret' && m.id === undefined) return { ...m, id: m.target?.split('/').at(-1) ?? '' };
+    if ((m.type === 'cache' || m.type === 'bind') && m.from) return { ...m, from: from(m.from) as FromRef };
+    return m;
+  };
+  const instruction = (i: Instruction): Instruction => {
+    switch (i.kind) {
+      case 'run': {
+        const { heredocs, ...rest } = i;
+        const command = heredocs?.length
+          ? {
+              form: 'shell' as const,
+              script: normalizeScript(
+                heredocScript(i.command.form === 'shell' ? i.command.script : '', heredocs),
+              ),
+            }
+          : i.command;
+        return { ...rest, command, ...(i.mounts ? { mounts: i.mounts.map(mount) } : {}) };
+      }
+      case 'copy':
+        return i.from ? { ...i, from: from(i.from) as FromRef } : i;
+      case 'onbuild':
+        return { ...i, instruction: instruction(i.instruction) as typeof i.instruction };
+      default:
+        return i;
+    }
+  };
+  const stages = pruned.stages.map(
+    (s): Stage => ({
+      ...s,
+      name: rename(s.name),
+      base: s.base.kind === 'stage' ? { kind: 'stage', stage: rename(s.base.stage) } : s.base,
+      instructions: s.instructions.map(instruction),
+    }),
+  );
+  const graphOut = { ...pruned, stages, target: rename(pruned.target ?? '') };
+  return JSON.parse(JSON.stringify(graphOut, (k, v) => (k === 'source' || k === 'comments' ? undefined : v)));
+}
+
+async function load(name: string, code: string): Promise<BuildGraph> {
+  mkdirSync(join(tmp, 'roundtrip'), { recursive: true });
+  const file = join(tmp, 'roundtrip', `${name.replace(/[^\w-]/g, '_')}.ts`);
+  writeFileSync(file, code);
+  const mod = (await import(/* @vite-ignore */ pathToFileURL(file).href)) as {
+    default: DslStage | Definition;
+  };
+  return toGraph(mod.default);
+}
+
+describe('the generated build.ts gives the graph back', async () => {
+  const all = [...dockerfiles(), ...(await examples())];
+  test('there are cases', () => expect(all.length).toBeGreaterThan(35));
+  for (const [name, graph] of all) {
+    test(name, async () => {
+      const code = generate(graph, coreIndex);
+      if (code === undefined) return;
+      expect(canonical(await load(name, code))).toEqual(canonical(graph));
+    });
+  }
+});
+
+// ---------------------------------------------------------------------------------------------------------
+
+test('every generated build.ts type-checks', { timeout: 90_000 }, async () => {
+  const dir = join(tmp, 'tsc');
+  mkdirSync(dir, { recursive: true });
+  const all = [...dockerfiles(), ...(await examples())];
+  let count = 0;
+  for (const [name, graph] of all) {
+    const code = generate(graph, '@wharf/core');
+    if (code === undefined) continue;
+    writeFileSync(join(dir, `${name.replace(/[^\w-]/g, '_')}.ts`), code);
+    count++;
+  }
+  writeFileSync(
+    join(dir, 'tsconfig.json'),
+    JSON.stringify({
+      extends: join(repo, 'tsconfig.base.json'),
+      compilerOptions: {
+        noEmit: true,
+        declaration: false,
+        sourceMap: false,
+        paths: { '@wharf/core': [coreIndex] },
+      },
+      include: ['*.ts'],
+    }),
+  );
+  const tsc = createRequire(join(repo, 'package.json')).resolve('typescript/bin/tsc');
+  let output = '';
+  try {
+    execFileSync(process.execPath, [tsc, '-p', join(dir, 'tsconfig.json')], {
+      encoding: 'utf8',
+      timeout: 80_000,
+    });
+  } catch (error) {
+    output = String((error as { stdout?: string }).stdout ?? error);
+  }
+  expect(output).toBe('');
+  expect(count).toBeGreaterThan(35);
+});

@@ -1,0 +1,389 @@
+/**
+ * IR → an idiomatic `build.ts` (`wharf convert`): one `const` per stage named after it in camelCase, method
+ * chains one call per line, mounts as `cache()`/`bind()`/`secret()`/`ssh()`/`tmpfs()`, `sh('…')` for
+ * shell-form CMD/ENTRYPOINT/HEALTHCHECK, instruction comments as `//` lines, and `define({ args, target,
+ * context })` when the build has global ARGs, several stages or a context of its own. Loading the file gives
+ * the graph back (modulo sources and comments; see README.md for the few places the DSL differs).
+ *
+ * @example
+ * generateBuildTs(lowerDockerfile('FROM alpine AS app\nCMD ["sh"]\n'))
+ * // import { stage } from '@wharf/core';
+ * //
+ * // const app = stage('app')
+ * //   .from('alpine')
+ * //   .cmd(['sh']);
+ * //
+ * // export default app;
+ */
+import { WharfError } from '../../errors.js';
+import type {
+  AddInstruction,
+  BuildGraph,
+  Command,
+  CopyInstruction,
+  FromRef,
+  Heredoc,
+  Instruction,
+  KeyValue,
+  Mount,
+  RunInstruction,
+  Stage,
+} from '../../ir/types.js';
+import { Call, Chain, inline, isIdentifier, Raw, renderArgs, templateLiteral, type Value } from './js.js';
+
+export type CodegenErrorCode = 'CODEGEN_UNSUPPORTED';
+
+export interface CodegenOptions {
+  /** The module the DSL is imported from. Default `@wharf/core`. */
+  readonly importFrom?: string;
+  /** Named in the header comment, e.g. `Dockerfile`. */
+  readonly sourceName?: string;
+}
+
+/** The names the generated file can import; a stage variable must not shadow them. */
+const DSL_NAMES = [
+  'bind',
+  'cache',
+  'context',
+  'define',
+  'image',
+  'secret',
+  'sh',
+  'ssh',
+  'stage',
+  'tmpfs',
+] as const;
+type DslName = (typeof DSL_NAMES)[number];
+
+export function generateBuildTs(graph: BuildGraph, options: CodegenOptions = {}): string {
+  const gen = new Generator(graph);
+  const stages = graph.stages.map((stage) => gen.stage(stage));
+  const footer = gen.footer();
+  const imports = [...gen.imports].sort();
+  const from = options.importFrom ?? '@wharf/core';
+  const header = `// Converted from ${options.sourceName ?? 'a Dockerfile'} by \`wharf convert\`.`;
+  const parts = [header, `import { ${imports.join(', ')} } from ${inline(from)};`, ...stages, footer];
+  return `${parts.join('\n\n')}\n`;
+}
+
+class Generator {
+  readonly imports = new Set<DslName>();
+  readonly #vars = new Map<string, string>();
+
+  constructor(private readonly graph: BuildGraph) {
+    const used = new Set<string>(DSL_NAMES);
+    for (const stage of graph.stages) {
+      let name = variableName(stage.name);
+      if (used.has(name)) name = `${name}Stage`;
+      for (let n = 2; used.has(name); n++) name = `${variableName(stage.name)}${n}`;
+      used.add(name);
+      this.#vars.set(stage.name, name);
+    }
+  }
+
+  #use<T extends DslName>(name: T): T {
+    this.imports.add(name);
+    return name;
+  }
+
+  #var(stage: string): Raw {
+    const name = this.#vars.get(stage);
+    if (name === undefined) throw new WharfError('CODEGEN_UNSUPPORTED', `unknown stage "${stage}"`);
+    return new Raw(name);
+  }
+
+  stage(stage: Stage): string {
+    const variable = this.#var(stage.name).code;
+    const start = ANONYMOUS.test(stage.name)
+      ? `${this.#use('stage')}()`
+      : `${this.#use('stage')}(${inline(stage.name)})`;
+    const base: Value =
+      stage.base.kind === 'scratch'
+        ? 'scratch'
+        : stage.base.kind === 'image'
+          ? stage.base.ref
+          : this.#var(stage.base.stage);
+    const calls: { call: Call; comments: readonly string[] }[] = [
+      {
+        call: new Call('from', stage.platform === undefined ? [base] : [base, { platform: stage.platform }]),
+        comments: [],
+      },
+    ];
+    for (const instruction of stage.instructions) {
+      const at = this.#located(stage, instruction);
+      const made = at(() => this.#instruction(instruction));
+      made.forEach((call, i) => {
+        calls.push({ call, comments: i === 0 ? (instruction.comments ?? []) : [] });
+      });
+    }
+    const lines = [`const ${variable} = ${start}`];
+    for (const { call, comments } of calls) {
+      for (const comment of comments) lines.push(comment === '' ? '  //' : `  // ${comment}`);
+      const head = `  .${call.callee}(`;
+      lines.push(`${head}${renderArgs(call.args, '  ', head.length)})`);
+    }
+    return `${lines.join('\n')};`;
+  }
+
+  #located(stage: Stage, instruction: Instruction) {
+    return <T>(fn: () => T): T => {
+      try {
+        return fn();
+      } catch (error) {
+        if (error instanceof WharfError && error.location === undefined) {
+          throw new WharfError(
+            error.code,
+            `stage "${stage.name}", ${instruction.kind.toUpperCase()}: ${error.message}`,
+            {
+              hint: error.hint,
+              location: instruction.source,
+            },
+          );
+        }
+        throw error;
+      }
+    };
+  }
+
+  footer(): string {
+    const { graph } = this;
+    const last = graph.stages.at(-1);
+    if (last === undefined) throw new WharfError('CODEGEN_UNSUPPORTED', 'the build has no stages');
+    const target = this.#var(graph.target ?? last.name);
+    const ownContext = graph.context.dir !== '.' || graph.context.ignore !== undefined;
+    if (graph.args.length === 0 && graph.stages.length === 1 && !ownContext)
+      return `export default ${target.code};`;
+    const definition: Record<string, Value> = {};
+    if (graph.args.length > 0) {
+      definition.args = Object.fromEntries(
+        graph.args.map((a) => [a.name, a.default ?? new Raw('undefined')]),
+      );
+    }
+    definition.target = target;
+    if (ownContext) {
+      const ctx = new Call(this.#use('context'), [graph.context.dir]);
+      definition.context =
+        graph.context.ignore === undefined
+          ? ctx
+          : new Call(`${inline(ctx)}.ignore`, [[...graph.context.ignore]]);
+    }
+    const head = `export default ${this.#use('define')}(`;
+    return `${head}${renderArgs([definition], '', head.length, 2)});`;
+  }
+
+  // One function per instruction, reached from one exhaustive switch; each returns the DSL calls.
+  #instruction(i: Instruction): Call[] {
+    switch (i.kind) {
+      case 'run':
+        return [this.#run(i)];
+      case 'copy':
+        return [this.#copy(i)];
+      case 'add':
+        return [this.#add(i)];
+      case 'workdir':
+        return [new Call('workdir', [i.path])];
+      case 'env':
+        return groups(i.vars).map((vars) => new Call('env', [record(vars)]));
+      case 'label':
+        return groups(i.labels).map((labels) => new Call('label', [record(labels)]));
+      case 'arg': {
+        const pairs = i.args.map((a) => ({ key: a.name, value: a.default }));
+        return groups(pairs).map((group) => {
+          const [only] = group;
+          if (group.length === 1 && only)
+            return new Call('arg', only.value === undefined ? [only.key] : [only.key, only.value]);
+          return new Call('arg', [
+            Object.fromEntries(group.map((a) => [a.key, a.value ?? new Raw('undefined')])),
+          ]);
+        });
+      }
+      case 'expose':
+        return [
+          new Call(
+            'expose',
+            i.ports.map((p) => (/^[1-9]\d{0,4}$/.test(p) ? Number(p) : p)),
+          ),
+        ];
+      case 'volume':
+        return [new Call('volume', [...i.paths])];
+      case 'user':
+        return [new Call('user', [i.user])];
+      case 'cmd':
+        return [new Call('cmd', [this.#command(i.command)])];
+      case 'entrypoint':
+        return [new Call('entrypoint', [this.#command(i.command)])];
+      case 'healthcheck': {
+        const { check } = i;
+        if (check.test === 'none') return [new Call('healthcheck', ['none'])];
+        const opts = {
+          interval: check.interval,
+          timeout: check.timeout,
+          startPeriod: check.startPeriod,
+          startInterval: check.startInterval,
+          retries: check.retries,
+        };
+        const test = this.#command(check.command);
+        return [
+          new Call('healthcheck', Object.values(opts).some((v) => v !== undefined) ? [test, opts] : [test]),
+        ];
+      }
+      case 'stopsignal':
+        return [new Call('stopsignal', [i.signal])];
+      case 'shell':
+        return [new Call('shell', [[...i.argv]])];
+      case 'onbuild':
+        return [new Call('onbuild', [new Chain('trigger', this.#instruction(i.instruction))])];
+    }
+  }
+
+  #command(command: Command): Value {
+    return command.form === 'exec' ? [...command.argv] : new Call(this.#use('sh'), [command.script]);
+  }
+
+  #run(run: RunInstruction): Call {
+    const script: Value =
+      run.command.form === 'exec'
+        ? [...run.command.argv]
+        : run.heredocs?.length
+          ? heredocScript(run.command.script, run.heredocs)
+          : run.command.script;
+    const options: Record<string, Value> = {};
+    if (run.mounts?.length) options.mounts = run.mounts.map((m) => this.#mount(m));
+    if (run.network !== undefined) options.network = run.network;
+    if (run.security !== undefined) options.security = run.security;
+    const first =
+      typeof script === 'string' && script.includes('\n') ? new Raw(templateLiteral(script, '  ')) : script;
+    return new Call('run', Object.keys(options).length ? [first, options] : [first]);
+  }
+
+  #mount(m: Mount): Call {
+    switch (m.type) {
+      case 'cache': {
+        const { type, target, from, ...rest } = m;
+        return this.#mountCall(type, [target], { ...rest, ...(from ? { from: this.#from(from) } : {}) });
+      }
+      case 'bind': {
+        const { type, target, from, ...rest } = m;
+        return this.#mountCall(type, [target], { ...rest, ...(from ? { from: this.#from(from) } : {}) });
+      }
+      case 'secret': {
+        // secret() needs an id; BuildKit's default is the target's base name.
+        const { type, id, ...rest } = m;
+        const fallback = m.target?.split('/').filter(Boolean).at(-1) ?? '';
+        return this.#mountCall(type, [id ?? fallback], rest);
+      }
+      case 'ssh': {
+        const { type, ...rest } = m;
+        return this.#mountCall(type, [], rest);
+      }
+      case 'tmpfs': {
+        const { type, target, ...rest } = m;
+        return this.#mountCall(type, [target], rest);
+      }
+    }
+  }
+
+  #mountCall(type: Mount['type'], args: Value[], options: Record<string, Value>): Call {
+    const defined = Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined));
+    return new Call(this.#use(type), Object.keys(defined).length ? [...args, defined] : args);
+  }
+
+  #from(from: FromRef): Value {
+    if (from.kind === 'stage') return this.#var(from.stage);
+    if (from.kind === 'image') return new Call(this.#use('image'), [from.ref]);
+    const spec = this.graph.namedContexts[from.name];
+    const ctx = new Call(this.#use('context'), [spec?.dir ?? from.name, { name: from.name }]);
+    return spec?.ignore === undefined ? ctx : new Call(`${inline(ctx)}.ignore`, [[...spec.ignore]]);
+  }
+
+  #fileOptions(i: CopyInstruction | AddInstruction): Record<string, Value> {
+    if (i.heredocs?.length) {
+      throw new WharfError(
+        'CODEGEN_UNSUPPORTED',
+        `heredoc sources (<<${i.heredocs[0]?.name}) have no DSL form yet`,
+        {
+          hint: 'put the content in a file in the build context and copy that file',
+        },
+      );
+    }
+    return {
+      chown: i.chown,
+      chmod: i.chmod,
+      link: i.link,
+      exclude: i.exclude ? [...i.exclude] : undefined,
+    };
+  }
+
+  #copy(copy: CopyInstruction): Call {
+    const options = { ...this.#fileOptions(copy), parents: copy.parents };
+    const args: Value[] = [sources(copy.sources), copy.dest];
+    if (copy.from) args.unshift(this.#from(copy.from));
+    return withOptions('copy', args, options);
+  }
+
+  #add(add: AddInstruction): Call {
+    const options = { ...this.#fileOptions(add), checksum: add.checksum, keepGitDir: add.keepGitDir };
+    return withOptions('add', [sources(add.sources), add.dest], options);
+  }
+}
+
+const ANONYMOUS = /^stage-\d+(-\d+)*$/;
+
+/** `build-env` → `buildEnv`, `stage-0` → `stage0`; never a reserved word. */
+export function variableName(stageName: string): string {
+  const parts = stageName.split(/[^A-Za-z0-9]+/).filter(Boolean);
+  const camel = parts
+    .map((p, i) =>
+      i === 0 ? p.charAt(0).toLowerCase() + p.slice(1) : p.charAt(0).toUpperCase() + p.slice(1),
+    )
+    .join('');
+  const name = /^[A-Za-z_]/.test(camel) ? camel : `stage${camel}`;
+  return isIdentifier(name) ? name : `${name}Stage`;
+}
+
+function sources(list: readonly string[]): Value {
+  return list.length === 1 ? (list[0] as string) : [...list];
+}
+
+function withOptions(method: string, args: Value[], options: Record<string, Value>): Call {
+  const defined = Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined));
+  return new Call(method, Object.keys(defined).length ? [...args, defined] : args);
+}
+
+/** Object keys a JS object literal keeps in order and once: duplicates and array indices start a new call. */
+function groups<T extends { readonly key: string }>(pairs: readonly T[]): T[][] {
+  const out: T[][] = [];
+  let current: T[] = [];
+  for (const pair of pairs) {
+    const index = /^(0|[1-9]\d{0,8})$/.test(pair.key);
+    if (
+      current.some((p) => p.key === pair.key) ||
+      (index && current.length > 0) ||
+      current.some((p) => /^(0|[1-9]\d{0,8})$/.test(p.key))
+    ) {
+      out.push(current);
+      current = [];
+    }
+    current.push(pair);
+  }
+  if (current.length) out.push(current);
+  return out;
+}
+
+function record(pairs: readonly KeyValue[]): Value {
+  return Object.fromEntries(pairs.map((p) => [p.key, p.value]));
+}
+
+/**
+ * A RUN with heredocs as the one shell script BuildKit runs for it: a lone `<<EOF` is the body itself (run by
+ * the shell, or as a script file when it starts with `#!` — the emitter writes it back that way); otherwise
+ * the command line with each body and delimiter after it, which the shell reads as its own heredocs.
+ */
+export function heredocScript(command: string, heredocs: readonly Heredoc[]): string {
+  const [only] = heredocs;
+  if (heredocs.length === 1 && only && /^<<-?(["']?)([^\s"']+)\1$/.test(command.trim())) {
+    const body = only.chomp ? only.content.replace(/(^|\n)\t+/g, '$1') : only.content;
+    return body.replace(/\n$/, '');
+  }
+  return [command, ...heredocs.map((h) => `${h.content}${h.name}`)].join('\n');
+}

@@ -1,0 +1,22 @@
+// Converted from Dockerfile by `wharf convert`.
+
+import { stage } from '@wharf/core';
+
+const stage0 = stage()
+  .from('debian:bookworm')
+  .run(`
+    set -e
+    apt-get update
+    apt-get install -y curl
+  `)
+  .run(`
+    python3 <<'PY' > /out.txt
+    print("hi")
+    PY
+  `)
+  .run(`
+    #!/usr/bin/env python3
+    print("script")
+  `);
+
+export default stage0;
