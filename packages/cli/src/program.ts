@@ -4,8 +4,10 @@
  */
 import { isWharfError } from '@wharf/core';
 import { Command, CommanderError } from 'commander';
+import { registerBuild } from './commands/build.js';
 import { registerConvert } from './commands/convert.js';
 import { registerDockerfile } from './commands/dockerfile.js';
+import { registerInspect } from './commands/inspect.js';
 import { version } from './version.js';
 
 export const EXIT_USER_ERROR = 1;
@@ -19,7 +21,9 @@ export function createProgram(): Command {
     .showHelpAfterError('(run wharf --help for usage)')
     .exitOverride()
     .configureOutput({ writeErr: (text) => process.stderr.write(text) });
+  registerBuild(program);
   registerDockerfile(program);
+  registerInspect(program);
   registerConvert(program);
   for (const command of program.commands) command.exitOverride();
   return program;

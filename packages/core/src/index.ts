@@ -33,3 +33,15 @@ export type * as ir from './ir/types.js';
 export type { BuildGraph, Instruction } from './ir/types.js';
 /** OCI image-spec model: digests, media types, platforms, references, documents. */
 export * as oci from './oci/index.js';
+/** Image values (ggcr-style): Layer, Image, ImageIndex, and pure mutations over them. */
+export * as images from './image/index.js';
+export type { Image, ImageIndex, Layer } from './image/types.js';
+/** OCI image layout directories: read and write. */
+export * as layout from './layout/index.js';
+/** oci-archive and docker-archive tar files: read and write. */
+export * as archive from './archive/index.js';
+export type { OutputSpec } from './export/index.js';
+export { exportImage, parseOutput } from './export/index.js';
+export type { BuildEvent, EventSink } from './events.js';
+export type { BuildOptions, BuildResult } from './engine/build.js';
+export { buildGraph } from './engine/build.js';

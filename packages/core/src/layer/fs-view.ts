@@ -147,6 +147,14 @@ export class MemoryFsView implements FsView {
     return [...(node?.children?.keys() ?? [])].sort(compareNames);
   }
 
+  /** An independent copy (a stage built FROM another stage changes its own copy). */
+  clone(): MemoryFsView {
+    const copy = new MemoryFsView();
+    copy.set('', this.#root.stat);
+    for (const [path, stat] of this.walk()) copy.set(path, stat);
+    return copy;
+  }
+
   /** Every path (depth first, names sorted by UTF-8 bytes, parents first) with its stat; the root is left out. */
   *walk(dir = ''): Generator<[string, FsStat]> {
     const clean = cleanImagePath(dir);

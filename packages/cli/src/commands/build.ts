@@ -1,0 +1,99 @@
+/**
+ * `wharf build [build.ts] -o type=…,dest=… [-t name]` — the direct backend: no Docker daemon.
+ * `wharf build -f Dockerfile [context]` builds a Dockerfile the same way.
+ */
+import { readFile } from 'node:fs/promises';
+import { resolve } from 'node:path';
+import { type BuildGraph, buildGraph, exportImage, lowerDockerfile, WharfError } from '@wharf/core';
+import type { Command } from 'commander';
+import { collect, parseBuildArgs, parsePlatformFlag } from '../flags.js';
+import { loadDefinition } from '../load-definition.js';
+import { type ProgressMode, progressSink } from '../render/progress.js';
+
+interface BuildFlags {
+  readonly file?: string;
+  readonly output?: string[];
+  readonly tag?: string[];
+  readonly target?: string;
+  readonly buildArg?: string[];
+  readonly platform?: string;
+  readonly progress: ProgressMode;
+  readonly cacheDir?: string;
+}
+
+export function registerBuild(program: Command): void {
+  program
+    .command('build')
+    .description('build an image without a Docker daemon and write it where -o says')
+    .argument('[definition]', 'build.ts, or with -f the build context folder')
+    .option(
+      '-f, --file <Dockerfile>',
+      'build a Dockerfile instead of build.ts; the argument is then the context (default .)',
+    )
+    .option(
+      '-o, --output <spec>',
+      'type=oci,dest=DIR | type=oci-archive,dest=FILE | type=docker-archive,dest=FILE (repeatable)',
+      collect,
+    )
+    .option('-t, --tag <name>', 'image name recorded in the output (repeatable)', collect)
+    .option('--target <name>', 'the stage or target to build')
+    .option('--build-arg <name=value>', 'set a build argument (repeatable)', collect)
+    .option('--platform <os/arch>', 'target platform (default: linux on this machine)')
+    .option('--progress <mode>', 'auto | plain | json | quiet', 'auto')
+    .option('--cache-dir <dir>', 'where blobs are kept (default: $XDG_CACHE_HOME/wharf)')
+    .action(async (definition: string | undefined, flags: BuildFlags) => {
+      const { graph, contextDir } = await loadGraph(definition, flags);
+      const platform = parsePlatformFlag(flags.platform);
+      const onEvent = progressSink(flags.progress);
+      const result = await buildGraph(graph, {
+        contextDir,
+        buildArgs: parseBuildArgs(flags.buildArg),
+        ...(flags.target ? { target: flags.target } : {}),
+        ...(platform ? { platform } : {}),
+        ...(flags.cacheDir ? { cacheDir: flags.cacheDir } : {}),
+        onEvent,
+      });
+      const outputs = flags.output ?? [];
+      if (outputs.length === 0) {
+        onEvent({
+          type: 'warning',
+          message: 'no output given: the image was built but not written',
+          hint: 'add -o type=oci-archive,dest=image.tar',
+        });
+      }
+      for (const output of outputs) {
+        const written = await exportImage(result.image, output, { tags: flags.tag ?? [] });
+        onEvent({
+          type: 'output-written',
+          kind: written.type,
+          dest: written.dest ?? '',
+          digest: written.digest,
+        });
+      }
+      process.stdout.write(`${result.digest}\n`);
+    });
+}
+
+async function loadGraph(
+  definition: string | undefined,
+  flags: BuildFlags,
+): Promise<{ graph: BuildGraph; contextDir: string }> {
+  if (flags.file === undefined) {
+    const loaded = await loadDefinition(definition ?? 'build.ts', flags.target);
+    return { graph: loaded.graph, contextDir: loaded.dir };
+  }
+  let text: string;
+  try {
+    text = await readFile(flags.file, 'utf8');
+  } catch (error) {
+    throw new WharfError(
+      'CLI_DOCKERFILE_NOT_FOUND',
+      `cannot read ${flags.file}: ${(error as Error).message}`,
+      {
+        hint: 'pass the path of an existing Dockerfile with -f',
+      },
+    );
+  }
+  const graph = lowerDockerfile(text, { file: flags.file });
+  return { graph, contextDir: resolve(definition ?? '.') };
+}

@@ -1,0 +1,73 @@
+/** `wharf inspect FILE|DIR [--json]`: an image's config, layers and sizes, from a layout or an archive. */
+import { stat } from 'node:fs/promises';
+import { archive, type Image, layout, WharfError } from '@wharf/core';
+import type { Command } from 'commander';
+import { formatBytes } from '../render/progress.js';
+
+interface InspectFlags {
+  readonly json?: boolean;
+  readonly name?: string;
+}
+
+export function registerInspect(program: Command): void {
+  program
+    .command('inspect')
+    .description('show an image: an OCI layout directory, an oci-archive or a docker-archive file')
+    .argument('<image>', 'layout directory or archive file')
+    .option('--name <name>', 'which image of the layout or archive (tag or name)')
+    .option('--json', 'print manifest, config and layers as JSON')
+    .action(async (target: string, flags: InspectFlags) => {
+      const image = await openImage(target, flags.name);
+      const [manifest, config, digest, layers] = await Promise.all([
+        image.manifest(),
+        image.config(),
+        image.digest(),
+        image.layers(),
+      ]);
+      if (flags.json) {
+        process.stdout.write(`${JSON.stringify({ digest, manifest, config }, null, 2)}\n`);
+        return;
+      }
+      const c = config.config ?? {};
+      const total = manifest.layers.reduce((sum, l) => sum + l.size, 0);
+      const lines = [
+        `Digest:     ${digest}`,
+        `MediaType:  ${manifest.mediaType ?? (await image.mediaType())}`,
+        `Platform:   ${[config.os, config.architecture, config.variant].filter(Boolean).join('/')}`,
+        `Created:    ${config.created ?? '-'}`,
+        `User:       ${c.User || '(root)'}`,
+        `WorkingDir: ${c.WorkingDir || '/'}`,
+        `Entrypoint: ${JSON.stringify(c.Entrypoint ?? null)}`,
+        `Cmd:        ${JSON.stringify(c.Cmd ?? null)}`,
+        `Env:        ${(c.Env ?? []).join('\n            ') || '-'}`,
+        `Ports:      ${Object.keys(c.ExposedPorts ?? {}).join(' ') || '-'}`,
+        `Labels:     ${
+          Object.entries(c.Labels ?? {})
+            .map(([k, v]) => `${k}=${v}`)
+            .join('\n            ') || '-'
+        }`,
+        `Layers:     ${layers.length} (${formatBytes(total)} compressed)`,
+        ...manifest.layers.map(
+          (l, i) =>
+            `  ${l.digest}  ${formatBytes(l.size).padStart(8)}  ${config.history?.filter((h) => !h.empty_layer)[i]?.created_by ?? ''}`,
+        ),
+      ];
+      process.stdout.write(`${lines.join('\n')}\n`);
+    });
+}
+
+async function openImage(target: string, name: string | undefined): Promise<Image> {
+  let info: Awaited<ReturnType<typeof stat>>;
+  try {
+    info = await stat(target);
+  } catch {
+    throw new WharfError('CLI_IMAGE_NOT_FOUND', `no such file or directory: ${target}`, {
+      hint: 'pass an OCI layout directory, an oci-archive or a docker-archive file',
+    });
+  }
+  const pick = name ? { ref: name } : {};
+  if (info.isDirectory()) return layout.readLayout(target, pick);
+  const manifests = await archive.dockerArchiveManifest(target).catch(() => undefined);
+  if (manifests && manifests.length > 0) return archive.readDockerArchive(target, name ? { tag: name } : {});
+  return archive.readOciArchive(target, pick);
+}

@@ -1,0 +1,42 @@
+/** Parsers for buildx-compatible flags: repeatable values, `--build-arg K=V`, `--platform`. */
+import { oci, WharfError } from '@wharf/core';
+
+/** commander reducer for repeatable options. */
+export function collect(value: string, previous: string[] = []): string[] {
+  return [...previous, value];
+}
+
+/** `--build-arg K=V` (or `K`, taking the value from the environment, as docker does). */
+export function parseBuildArgs(
+  values: readonly string[] = [],
+  env: NodeJS.ProcessEnv = process.env,
+): Record<string, string> {
+  const args: Record<string, string> = {};
+  for (const value of values) {
+    const at = value.indexOf('=');
+    const name = at < 0 ? value : value.slice(0, at);
+    if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(name)) {
+      throw new WharfError('CLI_BAD_BUILD_ARG', `invalid --build-arg "${value}"`, {
+        hint: 'use --build-arg NAME=value',
+      });
+    }
+    const resolved = at < 0 ? env[name] : value.slice(at + 1);
+    if (resolved !== undefined) args[name] = resolved;
+  }
+  return args;
+}
+
+/** `--platform linux/arm64` (one platform; multi-platform builds come later). */
+export function parsePlatformFlag(value: string | undefined): oci.Platform | undefined {
+  if (value === undefined) return undefined;
+  if (value.includes(',')) {
+    throw new WharfError(
+      'CLI_MULTI_PLATFORM',
+      `--platform ${value}: building several platforms at once is not supported yet`,
+      {
+        hint: 'build one platform per run: --platform linux/amd64',
+      },
+    );
+  }
+  return oci.parsePlatform(value);
+}

@@ -1,0 +1,62 @@
+/**
+ * Renders build events: `plain` lines (CI, pipes), `json` (one event per line, for tools), or `quiet`.
+ * The only code that writes progress to the terminal.
+ */
+import type { BuildEvent, EventSink } from '@wharf/core';
+
+export type ProgressMode = 'auto' | 'plain' | 'tty' | 'json' | 'quiet';
+
+export function progressSink(mode: ProgressMode, out: NodeJS.WritableStream = process.stderr): EventSink {
+  if (mode === 'quiet') return () => {};
+  if (mode === 'json') return (event) => out.write(`${JSON.stringify(event)}\n`);
+  return plainSink(out);
+}
+
+function plainSink(out: NodeJS.WritableStream): EventSink {
+  return (event: BuildEvent) => {
+    switch (event.type) {
+      case 'stage-started':
+        out.write(`[${event.stage}] FROM ${event.base}\n`);
+        return;
+      case 'step-finished': {
+        const layer = event.layer
+          ? `  ${event.layer.digest.slice(7, 19)} ${formatBytes(event.layer.size)}`
+          : '';
+        out.write(
+          `[${event.stage} ${event.step}] ${firstLine(event.text)}  ${(event.ms / 1000).toFixed(1)}s${layer}\n`,
+        );
+        return;
+      }
+      case 'warning':
+        out.write(`wharf: warning: ${event.message}\n${event.hint ? `  hint: ${event.hint}\n` : ''}`);
+        return;
+      case 'output-written':
+        out.write(`wrote ${event.kind} ${event.dest} (${event.digest})\n`);
+        return;
+      default:
+        return;
+    }
+  };
+}
+
+function firstLine(text: string): string {
+  const line = text.split('\n')[0] ?? '';
+  return line.length > 100 ? `${line.slice(0, 97)}...` : line;
+}
+
+export function formatBytes(bytes: number): string {
+  if (bytes < 1024) return `${bytes} B`;
+  const units = ['kB', 'MB', 'GB', 'TB'];
+  let value = bytes;
+  let unit = 'B';
+  for (const u of units) {
+    if (value < 1000) break;
+    value /= 1000;
+    unit = u;
+  }
+  if (unit === 'B') {
+    value /= 1000;
+    unit = 'kB';
+  }
+  return `${value.toFixed(value < 10 ? 1 : 0)} ${unit}`;
+}

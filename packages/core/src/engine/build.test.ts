@@ -1,0 +1,136 @@
+import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { extract } from 'tar-stream';
+import { afterAll, describe, expect, it } from 'vitest';
+import { define, toGraph } from '../dsl/graph.js';
+import { stage } from '../dsl/stage.js';
+import { context } from '../dsl/values.js';
+import type { Image } from '../image/types.js';
+import { openStore } from '../store/store.js';
+import { validateImage } from '../testing/validate.js';
+import { buildGraph } from './build.js';
+
+const scratchDir = mkdtempSync(join(tmpdir(), 'wharf-engine-'));
+afterAll(() => rmSync(scratchDir, { recursive: true, force: true }));
+
+function makeContext(files: Record<string, string>): string {
+  const dir = mkdtempSync(join(scratchDir, 'ctx-'));
+  for (const [path, content] of Object.entries(files)) {
+    mkdirSync(join(dir, path, '..'), { recursive: true });
+    writeFileSync(join(dir, path), content);
+  }
+  return dir;
+}
+
+/** `path type mode uid:gid` for each entry of each layer, layer by layer. */
+async function layerListings(image: Image): Promise<string[][]> {
+  const out: string[][] = [];
+  for (const layer of await image.layers()) {
+    const ex = extract();
+    (await layer.uncompressed()).pipe(ex);
+    const lines: string[] = [];
+    for await (const entry of ex) {
+      const h = entry.header;
+      lines.push(
+        `${h.name} ${h.type} ${(h.mode ?? 0).toString(8)} ${h.uid}:${h.gid}${h.linkname ? ` -> ${h.linkname}` : ''}`,
+      );
+      entry.resume();
+    }
+    out.push(lines);
+  }
+  return out;
+}
+
+describe('buildGraph (direct backend)', async () => {
+  const store = await openStore({ root: join(scratchDir, 'store') });
+
+  it('builds FROM scratch with COPY, WORKDIR and metadata into a valid, reproducible image', async () => {
+    const dir = makeContext({ 'hello.txt': 'hi\n', 'static/index.html': '<p>x</p>\n', 'notes.local': 'no' });
+    const app = stage('app')
+      .from('scratch')
+      .workdir('/app')
+      .copy('hello.txt', '/usr/local/share/hello.txt', { chmod: '644' })
+      .copy('static/', './static/')
+      .env({ GREETING: 'hi', WHERE: '$GREETING there' })
+      .label({ title: 'app' })
+      .user('1000:1000')
+      .expose(8080)
+      .cmd(['/hello']);
+    const graph = toGraph(define({ target: app, context: context('.').ignore(['*.local']) }));
+    const events: string[] = [];
+    const result = await buildGraph(graph, {
+      contextDir: dir,
+      store,
+      epoch: 0,
+      onEvent: (e) => events.push(e.type),
+    });
+    await validateImage(result.image);
+    const config = await result.image.config();
+    expect(config.config).toEqual({
+      Env: [
+        'PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin',
+        'GREETING=hi',
+        'WHERE=hi there',
+      ],
+      WorkingDir: '/app',
+      Labels: { title: 'app' },
+      User: '1000:1000',
+      ExposedPorts: { '8080/tcp': {} },
+      Cmd: ['/hello'],
+    });
+    expect(config.created).toBe('1970-01-01T00:00:00Z');
+    expect(config.history?.map((h) => [h.created_by, h.empty_layer ?? false])).toEqual([
+      ['WORKDIR /app', false],
+      ['COPY --chmod=644 hello.txt /usr/local/share/hello.txt', false],
+      ['COPY static/ ./static/', false],
+      ['ENV GREETING=hi WHERE="$GREETING there"', true],
+      ['LABEL title=app', true],
+      ['USER 1000:1000', true],
+      ['EXPOSE 8080', true],
+      ['CMD ["/hello"]', true],
+    ]);
+    expect(await layerListings(result.image)).toEqual([
+      ['app/ directory 755 0:0'],
+      [
+        'usr/ directory 755 0:0',
+        'usr/local/ directory 755 0:0',
+        'usr/local/share/ directory 755 0:0',
+        'usr/local/share/hello.txt file 644 0:0',
+      ],
+      ['app/ directory 755 0:0', 'app/static/ directory 755 0:0', 'app/static/index.html file 644 0:0'],
+    ]);
+    expect(events).toContain('step-finished');
+
+    // Same inputs, another folder: the same digest.
+    const again = makeContext({ 'hello.txt': 'hi\n', 'static/index.html': '<p>x</p>\n' });
+    const second = await buildGraph(graph, { contextDir: again, store, epoch: 0 });
+    expect(second.digest).toBe(result.digest);
+  });
+
+  it('multi-stage FROM another stage; ENTRYPOINT clears an inherited CMD', async () => {
+    const dir = makeContext({ 'a.txt': 'a' });
+    const base = stage('base').from('scratch').copy('a.txt', '/a.txt').cmd(['/inherited']);
+    const app = stage('app').from(base).entrypoint(['/entry']);
+    const result = await buildGraph(toGraph(app), { contextDir: dir, store, epoch: 0 });
+    const config = await result.image.config();
+    expect(config.config?.Cmd).toBeNull();
+    expect(config.config?.Entrypoint).toEqual(['/entry']);
+    expect(config.rootfs.diff_ids).toHaveLength(1);
+  });
+
+  it('names the stage and instruction when a step fails, with the build.ts line', async () => {
+    const dir = makeContext({});
+    const app = stage('app').from('scratch').copy('missing.txt', '/m');
+    await expect(buildGraph(toGraph(app), { contextDir: dir, store })).rejects.toThrowError(
+      /stage "app", instruction 1: .*missing\.txt/,
+    );
+  });
+
+  it('rejects a source that escapes the context through a symlink', async () => {
+    const dir = makeContext({ 'ok.txt': 'x' });
+    symlinkSync('/etc', join(dir, 'escape'));
+    const app = stage('app').from('scratch').copy('escape/passwd', '/p');
+    await expect(buildGraph(toGraph(app), { contextDir: dir, store })).rejects.toThrowError(/outside/);
+  });
+});

@@ -1,0 +1,186 @@
+/**
+ * The direct backend: builds a BuildGraph into an Image without a Docker daemon.
+ *
+ * Stages run in dependency order, independent stages concurrently; only the stages the target needs
+ * run. Bases: `scratch`, another stage, or a local OCI image layout (`oci-layout://DIR[:TAG]`).
+ *
+ * @example
+ * const { image, digest } = await buildGraph(toGraph(app), { contextDir: process.cwd() });
+ */
+import { resolve } from 'node:path';
+import { WharfError } from '../errors.js';
+import { discardEvents, type EventSink } from '../events.js';
+import { emptyImage } from '../image/empty.js';
+import type { Image } from '../image/types.js';
+import { pruneToTarget, stageDependencies, targetName } from '../ir/graph.js';
+import type { BuildGraph, Stage } from '../ir/types.js';
+import { assertValidGraph } from '../ir/validate.js';
+import { fsViewFromLayers, MemoryFsView } from '../layer/fs-view.js';
+import { openContextSource, type SourceTree } from '../layer/source.js';
+import { sourceDateEpoch } from '../layer/tar-writer.js';
+import { readLayout } from '../layout/read.js';
+import { type Digest, hostPlatform, normalizePlatform, type Platform, parseDigest } from '../oci/index.js';
+import { type BlobStore, openStore } from '../store/store.js';
+import { BuildArgs, GlobalScope, predefinedArgs } from './scope.js';
+import { runStage, type StageBase, type StageResult } from './stage.js';
+import { StageFiles } from './stage-files.js';
+
+export interface BuildOptions {
+  /** The folder the graph's context paths are relative to (the build definition's folder). */
+  readonly contextDir: string;
+  /** The stage to build; default the graph's target. */
+  readonly target?: string;
+  /** Target platform; default Linux on this machine's architecture. */
+  readonly platform?: Platform;
+  /** `--build-arg` values. */
+  readonly buildArgs?: Readonly<Record<string, string>>;
+  /** The blob store (default: `openStore()` under the cache dir). */
+  readonly store?: BlobStore;
+  /** Cache directory for the default store. */
+  readonly cacheDir?: string;
+  /** Timestamps in the image, seconds since the epoch; default SOURCE_DATE_EPOCH, else 0. */
+  readonly epoch?: number;
+  readonly onEvent?: EventSink;
+}
+
+export interface BuildResult {
+  readonly image: Image;
+  readonly digest: Digest;
+  /** The stage that was built. */
+  readonly target: string;
+}
+
+export async function buildGraph(graph: BuildGraph, options: BuildOptions): Promise<BuildResult> {
+  const onEvent = options.onEvent ?? discardEvents;
+  for (const warning of assertValidGraph(graph)) {
+    onEvent({ type: 'warning', message: warning.message, ...(warning.hint ? { hint: warning.hint } : {}) });
+  }
+  const target = options.target ?? targetName(graph);
+  const pruned = pruneToTarget(graph, target);
+  const platform = normalizePlatform(options.platform ?? { ...hostPlatform(), os: 'linux' });
+  const buildPlatform = normalizePlatform({ ...hostPlatform(), os: 'linux' });
+  const buildArgs = new BuildArgs(options.buildArgs ?? {});
+  const global = new GlobalScope(pruned.args, buildArgs, predefinedArgs(platform, buildPlatform));
+  const store = options.store ?? (await openStore(options.cacheDir ? { root: options.cacheDir } : {}));
+  const contextDir = resolve(options.contextDir, pruned.context.dir);
+  let contextSource: Promise<SourceTree> | undefined;
+  const ctx = {
+    store,
+    global,
+    context: () => {
+      contextSource ??= openContextSource(
+        contextDir,
+        pruned.context.ignore ? { ignore: pruned.context.ignore } : {},
+      );
+      return contextSource;
+    },
+    stageNames: graph.stages.map((s) => s.name),
+    epoch: options.epoch ?? sourceDateEpoch(),
+    onEvent,
+  };
+
+  const results = new Map<string, Promise<StageResult>>();
+  for (const stage of pruned.stages) {
+    const deps = stageDependencies(stage);
+    results.set(
+      stage.name,
+      (async () => {
+        const done = new Map<string, StageResult>();
+        for (const dep of deps) done.set(dep, await (results.get(dep) as Promise<StageResult>));
+        const base = await resolveBase(stage, done, { platform, global, contextDir: options.contextDir });
+        return runStage(stage, base, ctx);
+      })(),
+    );
+  }
+  // Settle every stage so a failing one does not leave others running unobserved.
+  const settled = await Promise.allSettled(results.values());
+  const failure = settled.find((s): s is PromiseRejectedResult => s.status === 'rejected');
+  if (failure) throw failure.reason;
+  const result = await (results.get(target) as Promise<StageResult>);
+  for (const name of buildArgs.unused()) {
+    onEvent({
+      type: 'warning',
+      message: `build-arg "${name}" was not consumed by any ARG`,
+      hint: `declare it with ARG ${name}`,
+    });
+  }
+  return { image: result.image, digest: await result.image.digest(), target };
+}
+
+interface BaseOptions {
+  readonly platform: Platform;
+  readonly global: GlobalScope;
+  readonly contextDir: string;
+}
+
+async function resolveBase(
+  stage: Stage,
+  done: ReadonlyMap<string, StageResult>,
+  options: BaseOptions,
+): Promise<StageBase> {
+  switch (stage.base.kind) {
+    case 'scratch': {
+      const image = emptyImage(options.platform);
+      return {
+        image,
+        config: await image.config(),
+        view: new MemoryFsView(),
+        files: new StageFiles(async () => []),
+        description: 'scratch',
+      };
+    }
+    case 'stage': {
+      const from = done.get(stage.base.stage) as StageResult;
+      const image = from.image;
+      return {
+        image,
+        config: await image.config(),
+        view: from.view.clone(),
+        files: new StageFiles(() => image.layers()),
+        description: `stage ${stage.base.stage}`,
+      };
+    }
+    case 'image': {
+      const ref = options.global.expand(stage.base.ref);
+      const image = await imageBase(ref, options);
+      const layers = await image.layers();
+      const view = await fsViewFromLayers(
+        (async function* () {
+          for (const layer of layers) yield await layer.uncompressed();
+        })(),
+      );
+      return {
+        image,
+        config: await image.config(),
+        view,
+        files: new StageFiles(async () => layers),
+        description: ref,
+      };
+    }
+  }
+}
+
+const layoutScheme = 'oci-layout://';
+
+/** A base image from a local OCI layout; registry pulls are not part of the direct backend yet. */
+async function imageBase(ref: string, options: BaseOptions): Promise<Image> {
+  if (ref.startsWith(layoutScheme)) {
+    const spec = ref.slice(layoutScheme.length);
+    const at = spec.search(/[:@][^/]*$/);
+    const dir = resolve(options.contextDir, at < 0 ? spec : spec.slice(0, at));
+    const selector = at < 0 ? undefined : spec.slice(at);
+    const pick = selector?.startsWith('@')
+      ? { digest: parseDigest(selector.slice(1)) }
+      : selector
+        ? { ref: selector.slice(1) }
+        : {};
+    return readLayout(dir, { ...pick, platform: options.platform });
+  }
+  throw new WharfError(
+    'ENGINE_PULL_UNSUPPORTED',
+    `FROM ${ref}: pulling images from a registry is not supported by the direct backend yet`,
+    {
+      hint: `use FROM scratch, a local layout (oci-layout://DIR:TAG), or the Dockerfile backend`,
+    },
+  );
+}

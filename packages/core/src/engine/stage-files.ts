@@ -1,0 +1,83 @@
+/**
+ * Reads small files (`/etc/passwd`, `/etc/group`) from a stage's filesystem: the entries this stage
+ * wrote so far, else the base image's layers, top layer first, honouring whiteouts. Used to resolve
+ * `--chown=name` and `USER name` the way BuildKit does, inside the image rather than on the host.
+ */
+import { readFile } from 'node:fs/promises';
+import { posix } from 'node:path';
+import { extract } from 'tar-stream';
+import type { Layer } from '../image/types.js';
+import type { LayerEntry } from '../layer/entry.js';
+
+/** Files larger than this are not read for name lookups. */
+const MAX_BYTES = 4 * 1024 * 1024;
+
+export class StageFiles {
+  /** Entries this stage wrote, by clean path (no leading `/`); the last write wins. */
+  readonly #written = new Map<string, LayerEntry>();
+  readonly #baseCache = new Map<string, Promise<Uint8Array | undefined>>();
+
+  constructor(private readonly baseLayers: () => Promise<readonly Layer[]>) {}
+
+  /** Records entries a step of this stage wrote. */
+  record(entries: readonly LayerEntry[]): void {
+    for (const entry of entries) this.#written.set(entry.path, entry);
+  }
+
+  async read(path: string): Promise<Uint8Array | undefined> {
+    const clean = posix.normalize(`/${path}`).slice(1);
+    const entry = this.#written.get(clean);
+    if (entry) return entry.type === 'file' ? contentOf(entry) : undefined;
+    let cached = this.#baseCache.get(clean);
+    if (!cached) {
+      cached = this.#readFromLayers(clean);
+      this.#baseCache.set(clean, cached);
+    }
+    return cached;
+  }
+
+  async #readFromLayers(clean: string): Promise<Uint8Array | undefined> {
+    const layers = await this.baseLayers();
+    for (let i = layers.length - 1; i >= 0; i--) {
+      const found = await findInLayer(layers[i] as Layer, clean);
+      if (found === 'deleted') return undefined;
+      if (found) return found;
+    }
+    return undefined;
+  }
+}
+
+async function contentOf(entry: Extract<LayerEntry, { type: 'file' }>): Promise<Uint8Array | undefined> {
+  if (entry.size > MAX_BYTES) return undefined;
+  switch (entry.content.kind) {
+    case 'bytes':
+      return entry.content.data;
+    case 'path':
+      return readFile(entry.content.path);
+    case 'archive':
+      return undefined;
+  }
+}
+
+/** The file's bytes if this layer has it, `'deleted'` if the layer whites it out, else undefined. */
+async function findInLayer(layer: Layer, clean: string): Promise<Uint8Array | 'deleted' | undefined> {
+  const whiteout = posix.join(posix.dirname(clean), `.wh.${posix.basename(clean)}`);
+  const ex = extract();
+  (await layer.uncompressed()).pipe(ex);
+  let result: Uint8Array | 'deleted' | undefined;
+  for await (const entry of ex) {
+    const name = posix
+      .normalize(entry.header.name)
+      .replace(/^(\.\/|\/)+/, '')
+      .replace(/\/$/, '');
+    if (name === whiteout) result = 'deleted';
+    if (name === clean && entry.header.type === 'file' && (entry.header.size ?? 0) <= MAX_BYTES) {
+      const chunks: Buffer[] = [];
+      for await (const chunk of entry) chunks.push(chunk as Buffer);
+      result = Buffer.concat(chunks);
+      continue;
+    }
+    entry.resume();
+  }
+  return result;
+}

@@ -1,0 +1,286 @@
+/**
+ * Runs one stage: its instructions in order, over the base image. Config effects go through
+ * metadata.ts; COPY/ADD/WORKDIR plan their entries against an in-memory view of the filesystem (cheap,
+ * sequential: a destination's meaning depends on what is already there) and then write their layers
+ * concurrently (hashing and compressing is the expensive part). The result is a lazy Image whose
+ * history lists every step in order, with `empty_layer` for the steps that made none.
+ */
+
+import { instructionText } from '../dockerfile/emit/index.js';
+import type { SourceLocation } from '../errors.js';
+import { WharfError } from '../errors.js';
+import type { EventSink } from '../events.js';
+import { appendLayers, withConfigFile } from '../image/mutate.js';
+import { layerFromStore } from '../image/partial.js';
+import type { Addendum, Image } from '../image/types.js';
+import { expandWord, type Lookup } from '../ir/expand.js';
+import type { AddInstruction, CopyInstruction, Instruction, Stage, WorkdirInstruction } from '../ir/types.js';
+import { resolveChown } from '../layer/chown.js';
+import { planCopy } from '../layer/copy-plan.js';
+import { applyEntries, type LayerEntry } from '../layer/entry.js';
+import { cleanImagePath, type MemoryFsView } from '../layer/fs-view.js';
+import { writeLayer } from '../layer/layer-writer.js';
+import type { SourceTree } from '../layer/source.js';
+import type { ContainerConfig, History, ImageConfig } from '../oci/types.js';
+import type { BlobStore } from '../store/store.js';
+import {
+  applyMetadata,
+  type ConfigState,
+  DEFAULT_PATH,
+  envValue,
+  isMetadataInstruction,
+  resolveWorkdir,
+  setEnv,
+} from './metadata.js';
+import { envLookup, type GlobalScope, StageScope } from './scope.js';
+import type { StageFiles } from './stage-files.js';
+
+/** What a stage starts from. */
+export interface StageBase {
+  readonly image: Image;
+  readonly config: ImageConfig;
+  /** The base's filesystem, as an index of paths (this stage adds to it). */
+  readonly view: MemoryFsView;
+  readonly files: StageFiles;
+  /** Human text for progress: `scratch`, `alpine:3.20`, `stage build`. */
+  readonly description: string;
+}
+
+export interface StageContext {
+  readonly store: BlobStore;
+  readonly global: GlobalScope;
+  /** The main build context, opened once per build. */
+  readonly context: () => Promise<SourceTree>;
+  /** Every stage name of the graph (for ONBUILD text). */
+  readonly stageNames: readonly string[];
+  /** Timestamps of history entries and layer files, in seconds since the epoch. */
+  readonly epoch: number;
+  readonly onEvent: EventSink;
+}
+
+export interface StageResult {
+  readonly image: Image;
+  readonly view: MemoryFsView;
+  readonly files: StageFiles;
+}
+
+interface Step {
+  readonly history: History;
+  readonly layer?: Promise<Addendum['layer']>;
+}
+
+export async function runStage(stage: Stage, base: StageBase, ctx: StageContext): Promise<StageResult> {
+  const scope = new StageScope(ctx.global);
+  const created = new Date(ctx.epoch * 1000).toISOString().replace('.000Z', 'Z');
+  let state: ConfigState = { config: withDefaultPath(base.config.config ?? {}), cmdSet: false };
+  const steps: Step[] = [];
+  ctx.onEvent({ type: 'stage-started', stage: stage.name, base: base.description });
+
+  for (const [index, instruction] of stage.instructions.entries()) {
+    const text = instructionText(instruction, ctx.stageNames);
+    const started = Date.now();
+    ctx.onEvent({ type: 'step-started', stage: stage.name, step: index + 1, text });
+    const lookup = scope.lookup(envLookup(state.config.Env));
+    const history = (empty: boolean): History => ({
+      created,
+      created_by: text,
+      ...(empty ? { empty_layer: true } : {}),
+    });
+    const finished = (layer?: { digest: string; size: number }) =>
+      ctx.onEvent({
+        type: 'step-finished',
+        stage: stage.name,
+        step: index + 1,
+        text,
+        ms: Date.now() - started,
+        ...(layer ? { layer } : {}),
+      });
+    try {
+      if (instruction.kind === 'arg') {
+        for (const decl of instruction.args) scope.declare(decl, envLookup(state.config.Env));
+        steps.push({ history: history(true) });
+        finished();
+        continue;
+      }
+      if (instruction.kind === 'onbuild') {
+        const triggers = [
+          ...(state.config.OnBuild ?? []),
+          instructionText(instruction.instruction, ctx.stageNames),
+        ];
+        state = { ...state, config: { ...state.config, OnBuild: triggers } };
+        steps.push({ history: history(true) });
+        finished();
+        continue;
+      }
+      let entries: readonly LayerEntry[] = [];
+      if (isMetadataInstruction(instruction)) {
+        if (instruction.kind === 'workdir') entries = workdirEntries(instruction, state.config, base, lookup);
+        state = applyMetadata(state, instruction, lookup);
+      } else if (instruction.kind === 'copy' || instruction.kind === 'add') {
+        entries = await copyEntries(instruction, state.config, base, lookup, ctx);
+      } else {
+        throw unsupported(instruction);
+      }
+      if (entries.length === 0) {
+        steps.push({ history: history(true) });
+        finished();
+        continue;
+      }
+      applyEntries(base.view, entries);
+      base.files.record(entries);
+      const layer = writeLayer(ctx.store, entries, { mtime: ctx.epoch }).then((info) => {
+        finished({ digest: info.digest, size: info.size });
+        return layerFromStore(ctx.store, info);
+      });
+      // Keep going: the next step only needs the view, which is already updated. Errors surface below.
+      layer.catch(() => {});
+      steps.push({ history: history(false), layer });
+    } catch (error) {
+      throw located(error, stage, index, instruction.source);
+    }
+  }
+
+  const addenda: Addendum[] = [];
+  for (const step of steps) if (step.layer) addenda.push({ layer: await step.layer, history: step.history });
+  const config = state.config;
+  const image = withConfigFile(appendLayers(base.image, ...addenda), (file) => ({
+    ...file,
+    created,
+    config: cleanConfig(config),
+    history: [...(base.config.history ?? []), ...steps.map((s) => s.history)],
+  }));
+  return { image, view: base.view, files: base.files };
+}
+
+/** BuildKit gives a Linux stage the default PATH when its image has none. */
+function withDefaultPath(config: ContainerConfig): ContainerConfig {
+  const env = config.Env ?? [];
+  return envValue(env, 'PATH') === undefined ? { ...config, Env: setEnv(env, 'PATH', DEFAULT_PATH) } : config;
+}
+
+/** Drops empty optional fields so the config reads like Docker's. */
+function cleanConfig(config: ContainerConfig): ContainerConfig {
+  const out: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(config)) {
+    if (value === undefined) continue;
+    out[key] = value;
+  }
+  return out as ContainerConfig;
+}
+
+/** WORKDIR creates its directory (and missing parents), owned by the stage's USER, mode 0755. */
+function workdirEntries(
+  instruction: WorkdirInstruction,
+  config: ContainerConfig,
+  base: StageBase,
+  lookup: Lookup,
+): LayerEntry[] {
+  const path = resolveWorkdir(config.WorkingDir, expandWord(instruction.path, lookup));
+  if (path === '/') return [];
+  const owner = numericOwner(config.User);
+  const parts = cleanImagePath(path).split('/');
+  const entries: LayerEntry[] = [];
+  for (let i = 1; i <= parts.length; i++) {
+    const dir = parts.slice(0, i).join('/');
+    const existing = base.view.lookup(dir);
+    if (existing?.type === 'dir') continue;
+    if (existing) {
+      throw new WharfError(
+        'ENGINE_WORKDIR_NOT_DIR',
+        `WORKDIR ${path}: /${dir} exists and is not a directory`,
+        {
+          hint: 'choose another WORKDIR or remove that file in an earlier step',
+        },
+      );
+    }
+    entries.push({ type: 'dir', path: dir, mode: 0o755, uid: owner?.uid ?? 0, gid: owner?.gid ?? 0 });
+  }
+  return entries;
+}
+
+/** `USER 1000:1000` → numbers; names are resolved by RUN and COPY --chown, not needed for WORKDIR yet. */
+function numericOwner(user: string | undefined): { uid: number; gid: number } | undefined {
+  const match = /^(\d+)(?::(\d+))?$/.exec(user ?? '');
+  if (!match) return undefined;
+  return { uid: Number(match[1]), gid: Number(match[2] ?? match[1]) };
+}
+
+async function copyEntries(
+  instruction: CopyInstruction | AddInstruction,
+  config: ContainerConfig,
+  base: StageBase,
+  lookup: Lookup,
+  ctx: StageContext,
+): Promise<readonly LayerEntry[]> {
+  const expand = (word: string) => expandWord(word, lookup);
+  if (instruction.kind === 'copy' && instruction.from !== undefined) {
+    throw new WharfError(
+      'ENGINE_COPY_FROM_UNSUPPORTED',
+      'COPY --from is not supported by the direct backend yet',
+      {
+        hint: 'build this definition with the Dockerfile backend (wharf dockerfile | docker build) for now',
+      },
+    );
+  }
+  if (instruction.heredocs?.length) {
+    throw new WharfError(
+      'ENGINE_HEREDOC_UNSUPPORTED',
+      'COPY/ADD heredocs are not supported by the direct backend yet',
+      {
+        hint: 'put the content in a file in the build context and COPY it',
+      },
+    );
+  }
+  const sources = instruction.sources.map(expand);
+  const remote = sources.find((s) => /^(https?|git):\/\/|^git@|\.git(#|$)/.test(s));
+  if (instruction.kind === 'add' && remote !== undefined) {
+    throw new WharfError(
+      'ENGINE_ADD_REMOTE_UNSUPPORTED',
+      `ADD ${remote}: remote sources are not supported by the direct backend yet`,
+      {
+        hint: 'download the file into the build context first, or use the Dockerfile backend',
+      },
+    );
+  }
+  const chown =
+    instruction.chown === undefined
+      ? undefined
+      : await resolveChown(expand(instruction.chown), (path) => base.files.read(path));
+  const plan = await planCopy({
+    instruction: instruction.kind === 'add' ? 'ADD' : 'COPY',
+    sources,
+    dest: expand(instruction.dest),
+    workdir: config.WorkingDir || '/',
+    source: await ctx.context(),
+    view: base.view,
+    ...(chown ? { chown } : {}),
+    ...(instruction.chmod === undefined ? {} : { chmod: expand(instruction.chmod) }),
+    ...(instruction.exclude?.length ? { exclude: instruction.exclude.map(expand) } : {}),
+    ...(instruction.kind === 'copy' && instruction.parents ? { parents: true } : {}),
+  });
+  return plan.entries;
+}
+
+function unsupported(instruction: Instruction): WharfError {
+  if (instruction.kind === 'run') {
+    return new WharfError('ENGINE_RUN_UNSUPPORTED', 'RUN is not supported by the direct backend yet', {
+      hint: 'build this definition with the Dockerfile backend (wharf dockerfile | docker build) for now',
+    });
+  }
+  return new WharfError(
+    'ENGINE_UNSUPPORTED',
+    `${instruction.kind.toUpperCase()} is not supported by the direct backend`,
+  );
+}
+
+/** Adds the stage and instruction to an error from a step, keeping its code and hint. */
+function located(error: unknown, stage: Stage, index: number, source: SourceLocation | undefined): unknown {
+  if (!(error instanceof WharfError)) return error;
+  const where = `stage "${stage.name}", instruction ${index + 1}`;
+  if (error.message.startsWith(where)) return error;
+  return new WharfError(error.code, `${where}: ${error.message}`, {
+    hint: error.hint,
+    cause: error,
+    location: error.location ?? source,
+  });
+}

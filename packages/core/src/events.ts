@@ -1,0 +1,29 @@
+/**
+ * What a build reports while it runs. Core never writes to the terminal: it calls the caller's sink
+ * with these events, and the CLI renders them (tty, plain lines or JSON).
+ */
+
+export type BuildEvent =
+  | { readonly type: 'stage-started'; readonly stage: string; readonly base: string }
+  | { readonly type: 'step-started'; readonly stage: string; readonly step: number; readonly text: string }
+  | {
+      readonly type: 'step-finished';
+      readonly stage: string;
+      readonly step: number;
+      readonly text: string;
+      readonly ms: number;
+      /** The layer the step produced (compressed bytes), if any. */
+      readonly layer?: { readonly digest: string; readonly size: number };
+    }
+  | { readonly type: 'warning'; readonly message: string; readonly hint?: string }
+  | {
+      readonly type: 'output-written';
+      readonly kind: string;
+      readonly dest: string;
+      readonly digest: string;
+    };
+
+export type EventSink = (event: BuildEvent) => void;
+
+/** The default sink: the library is silent unless asked. */
+export const discardEvents: EventSink = () => {};

@@ -1,0 +1,70 @@
+/**
+ * Hands an image to the medium an output spec names. No format code lives here: one entry per output
+ * type in {@link EXPORTERS}, each a call into layout/ or archive/ (or, later, registry/).
+ */
+import { writeDockerArchive, writeOciArchive } from '../archive/index.js';
+import type { Image } from '../image/index.js';
+import { writeLayout } from '../layout/index.js';
+import type { Digest } from '../oci/index.js';
+import { ExportError } from './errors.js';
+import { type OutputSpec, type OutputType, parseOutput } from './output.js';
+
+export interface ExportOptions {
+  /** Image names (`-t`), added to the spec's `name=` values. */
+  readonly tags?: readonly string[];
+}
+
+export interface ExportResult {
+  readonly type: OutputType;
+  /** The file or directory written. */
+  readonly dest?: string;
+  /** The manifest digest of the exported image. */
+  readonly digest: Digest;
+  readonly names: readonly string[];
+}
+
+type Exporter<T extends OutputType> = (
+  image: Image,
+  spec: Extract<OutputSpec, { type: T }>,
+  names: readonly string[],
+) => Promise<void>;
+
+/** The dispatch table: output type → medium. */
+export const EXPORTERS: { readonly [T in OutputType]: Exporter<T> } = {
+  oci: async (image, spec, names) => {
+    await writeLayout(spec.dest, { image, names });
+  },
+  'oci-archive': async (image, spec, names) => {
+    await writeOciArchive(spec.dest, { image, names });
+  },
+  'docker-archive': async (image, spec, names) => {
+    await writeDockerArchive(spec.dest, { image, names });
+  },
+  registry: async () => {
+    throw new ExportError(
+      'EXPORT_UNSUPPORTED',
+      'not yet supported: registry output comes with the registry client',
+      {
+        hint: 'write a file for now (-o type=oci-archive,dest=image.tar) and push it with skopeo copy',
+      },
+    );
+  },
+};
+
+/** Writes `image` where `output` (a spec or `-o` text) says. */
+export async function exportImage(
+  image: Image,
+  output: OutputSpec | string,
+  options: ExportOptions = {},
+): Promise<ExportResult> {
+  const spec = typeof output === 'string' ? parseOutput(output) : output;
+  const names = [...new Set([...(options.tags ?? []), ...spec.names])];
+  const exporter = EXPORTERS[spec.type] as Exporter<OutputType>;
+  await exporter(image, spec as never, names);
+  return {
+    type: spec.type,
+    ...('dest' in spec ? { dest: spec.dest } : {}),
+    digest: await image.digest(),
+    names,
+  };
+}

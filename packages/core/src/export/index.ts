@@ -1,0 +1,8 @@
+// The public names of `export/`: `-o` parsing and dispatch to layout/ and archive/.
+
+export type { ExportErrorCode } from './errors.js';
+export { ExportError } from './errors.js';
+export type { ExportOptions, ExportResult } from './export.js';
+export { EXPORTERS, exportImage } from './export.js';
+export type { OutputSpec, OutputType } from './output.js';
+export { parseOutput, splitCsv } from './output.js';

@@ -1,0 +1,134 @@
+/**
+ * Stream plumbing shared by the partial helpers and by every medium: hash a stream in one pass,
+ * decompress by media type, verify while copying. Nothing here buffers more than one chunk, except
+ * {@link readAll}, which is for small JSON documents only.
+ */
+import { pipeline, type Readable, Transform } from 'node:stream';
+import * as zlib from 'node:zlib';
+import { createDigester, type Digest, digestAlgorithm, layerCompression } from '../oci/index.js';
+import { ImageError } from './errors.js';
+
+/** The digest and byte count of everything `stream` yields (consumes it). */
+export async function hashStream(stream: Readable): Promise<{ digest: Digest; size: number }> {
+  const digester = createDigester();
+  for await (const chunk of stream) digester.update(chunk as Uint8Array);
+  return { digest: digester.digest(), size: digester.size };
+}
+
+/** The whole stream in memory. For manifests and configs; fails past `limit` bytes (default 64 MiB). */
+export async function readAll(stream: Readable, limit = 64 * 1024 * 1024): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of stream) {
+    size += (chunk as Buffer).byteLength;
+    if (size > limit) {
+      stream.destroy();
+      throw new ImageError('IMAGE_SIZE_MISMATCH', `document is larger than ${limit} bytes`, {
+        hint: 'manifests and configs are small JSON documents; this blob is probably not one',
+      });
+    }
+    chunks.push(chunk as Buffer);
+  }
+  return Buffer.concat(chunks);
+}
+
+type ZstdZlib = { createZstdDecompress?: () => Transform };
+
+function zstdFactory(mediaType: string): () => Transform {
+  const create = (zlib as unknown as ZstdZlib).createZstdDecompress;
+  if (create === undefined) {
+    throw new ImageError(
+      'IMAGE_UNSUPPORTED_COMPRESSION',
+      `cannot decompress a zstd layer (${mediaType}) on Node ${process.versions.node}`,
+      { hint: 'use Node ≥ 22.15 for zstd layers, or rebuild the base image with gzip layers' },
+    );
+  }
+  return create;
+}
+
+/** Throws `IMAGE_UNSUPPORTED_COMPRESSION` now, rather than on first read, if `mediaType` can't be decompressed here. */
+export function assertDecompressible(mediaType: string): void {
+  if (layerCompression(mediaType) === 'zstd') zstdFactory(mediaType);
+}
+
+/**
+ * A transform that decompresses a layer of `mediaType`, or `undefined` for an uncompressed layer.
+ * Media types that are not layer types are taken as gzip (the common case for unknown vendor types).
+ * Throws `IMAGE_UNSUPPORTED_COMPRESSION` for zstd on a Node without zstd (before 22.15).
+ */
+export function decompressor(mediaType: string): Transform | undefined {
+  const compression = layerCompression(mediaType) ?? 'gzip';
+  if (compression === 'none') return undefined;
+  if (compression === 'gzip') return zlib.createGunzip();
+  return zstdFactory(mediaType)();
+}
+
+/** `source` decompressed according to `mediaType` (the same stream for an uncompressed layer). */
+export function decompress(source: Readable, mediaType: string): Readable {
+  let transform: Transform | undefined;
+  try {
+    transform = decompressor(mediaType);
+  } catch (error) {
+    source.destroy();
+    throw error;
+  }
+  if (transform === undefined) return source;
+  return pipeline(source, transform, () => {});
+}
+
+export interface Expected {
+  readonly digest?: Digest;
+  readonly size?: number;
+  /** What the bytes are, for the error message (`layer 2 of busybox`). */
+  readonly what: string;
+}
+
+/**
+ * A pass-through that hashes and counts, and fails the stream at its end (before the last callback)
+ * with `IMAGE_DIGEST_MISMATCH` / `IMAGE_SIZE_MISMATCH` when the bytes are not what was promised.
+ * A sink that pipes through it never commits content that does not match its descriptor.
+ */
+export function verifier(expected: Expected): Transform {
+  const digester = createDigester(expected.digest ? digestAlgorithm(expected.digest) : 'sha256');
+  return new Transform({
+    transform(chunk: Buffer, _encoding, callback) {
+      digester.update(chunk);
+      if (expected.size !== undefined && digester.size > expected.size) {
+        callback(sizeMismatch(expected, digester.size, 'more than'));
+        return;
+      }
+      callback(null, chunk);
+    },
+    flush(callback) {
+      if (expected.size !== undefined && digester.size !== expected.size) {
+        callback(sizeMismatch(expected, digester.size, ''));
+        return;
+      }
+      const actual = digester.digest();
+      if (expected.digest !== undefined && actual !== expected.digest) {
+        callback(
+          new ImageError(
+            'IMAGE_DIGEST_MISMATCH',
+            `${expected.what}: content hashes to ${actual}, but its descriptor says ${expected.digest}`,
+            { hint: 'the source changed or is corrupt; fetch or build it again' },
+          ),
+        );
+        return;
+      }
+      callback();
+    },
+  });
+}
+
+function sizeMismatch(expected: Expected, actual: number, more: string): ImageError {
+  return new ImageError(
+    'IMAGE_SIZE_MISMATCH',
+    `${expected.what}: read ${more ? `${more} ` : ''}${actual} bytes, but its descriptor says ${expected.size}`,
+    { hint: 'the source changed or is corrupt; fetch or build it again' },
+  );
+}
+
+/** `source` piped through a {@link verifier}. */
+export function verified(source: Readable, expected: Expected): Readable {
+  return pipeline(source, verifier(expected), () => {});
+}

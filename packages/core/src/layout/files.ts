@@ -1,0 +1,54 @@
+// Small file helpers for the layout writer: stream into a new file with fsync, and remove quietly.
+import { randomUUID } from 'node:crypto';
+import { type FileHandle, open, rm } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
+import type { Readable } from 'node:stream';
+
+/** A unique sibling name for `path`: `<dir>/.<name>.<kind>-<pid>-<uuid>` (same filesystem, so rename is atomic). */
+export function siblingTemp(path: string, kind: string): string {
+  return join(dirname(path), `.${basename(path)}.${kind}-${process.pid}-${randomUUID()}`);
+}
+
+/** Writes `source` into a new file at `path` (exclusive create), fsyncs and closes it. */
+export async function writeNewFile(path: string, source: Readable | Uint8Array): Promise<void> {
+  const handle: FileHandle = await open(path, 'wx', 0o644);
+  try {
+    if (source instanceof Uint8Array) {
+      await handle.writeFile(source);
+    } else {
+      for await (const chunk of source) await writeAll(handle, chunk as Buffer);
+    }
+    await handle.sync();
+  } catch (error) {
+    if (!(source instanceof Uint8Array)) source.destroy();
+    throw error;
+  } finally {
+    await handle.close();
+  }
+}
+
+async function writeAll(handle: FileHandle, chunk: Buffer): Promise<void> {
+  let offset = 0;
+  while (offset < chunk.byteLength) {
+    const { bytesWritten } = await handle.write(chunk, offset, chunk.byteLength - offset);
+    offset += bytesWritten;
+  }
+}
+
+/** `rm -rf`, never throwing. */
+export async function removeQuietly(path: string): Promise<void> {
+  await rm(path, { recursive: true, force: true }).catch(() => {});
+}
+
+/** Best-effort directory fsync (makes renames durable where the platform allows it). */
+export async function syncDirectory(dir: string): Promise<void> {
+  let handle: FileHandle | undefined;
+  try {
+    handle = await open(dir, 'r');
+    await handle.sync();
+  } catch {
+    // not supported here; the rename is still atomic
+  } finally {
+    await handle?.close().catch(() => {});
+  }
+}

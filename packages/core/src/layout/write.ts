@@ -1,0 +1,201 @@
+/**
+ * The sink side: write images into an OCI image layout directory.
+ *
+ * `writeLayout` builds the whole layout in a temp directory beside the destination and renames it into
+ * place at the end; an existing layout there is replaced only once the new one is complete, and any
+ * failure (a layer stream that breaks, a digest that does not match, a full disk) removes the temp
+ * directory, so no partial output is ever left. `appendImage` adds an image to an existing layout:
+ * missing blobs are written to temp files and renamed, and `index.json` is replaced last, atomically.
+ */
+import { mkdir, readdir, readFile, rename, stat } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { WharfError } from '../errors.js';
+import {
+  ANNOTATION_IMAGE_NAME,
+  ANNOTATION_REF_NAME,
+  blobsOf,
+  buildIndex,
+  type Image,
+  type ImageBlob,
+  type NamedImage,
+  OCI_LAYOUT_BYTES,
+  verified,
+} from '../image/index.js';
+import {
+  type Descriptor,
+  digestAlgorithm,
+  encodeJson,
+  type ImageIndex as OciImageIndex,
+} from '../oci/index.js';
+import { LayoutError } from './errors.js';
+import { removeQuietly, siblingTemp, syncDirectory, writeNewFile } from './files.js';
+import { blobPath } from './read.js';
+
+export interface LayoutResult {
+  /** The index written as `index.json`. */
+  readonly index: OciImageIndex;
+  /** The directory. */
+  readonly dir: string;
+}
+
+/** What to write: one image, one image with names, or several. */
+export type LayoutInput = Image | NamedImage | readonly NamedImage[];
+
+function entriesOf(input: LayoutInput): readonly NamedImage[] {
+  if (Array.isArray(input)) return input as readonly NamedImage[];
+  if ('image' in (input as NamedImage)) return [input as NamedImage];
+  return [{ image: input as Image }];
+}
+
+function isNotFound(error: unknown): boolean {
+  return (error as NodeJS.ErrnoException | undefined)?.code === 'ENOENT';
+}
+
+/** Writing failed for a reason that is not already a WharfError: say where. */
+function wrap(error: unknown, dir: string): unknown {
+  if (error instanceof WharfError) return error;
+  return new LayoutError(
+    'LAYOUT_WRITE_FAILED',
+    `writing the image layout ${dir} failed: ${(error as Error).message}`,
+    {
+      hint: 'check the destination (space, permissions); nothing was left behind',
+      cause: error,
+    },
+  );
+}
+
+/** Throws unless `dir` is absent, an empty directory or an image layout (the things we may replace). */
+async function checkReplaceable(dir: string): Promise<boolean> {
+  let info: Awaited<ReturnType<typeof stat>>;
+  try {
+    info = await stat(dir);
+  } catch (error) {
+    if (isNotFound(error)) return false;
+    throw error;
+  }
+  if (info.isDirectory()) {
+    const names = await readdir(dir);
+    if (names.length === 0 || names.includes('oci-layout')) return true;
+  }
+  throw new LayoutError(
+    'LAYOUT_DEST_IN_USE',
+    `${dir} exists and is not an OCI image layout; refusing to replace it`,
+    { hint: 'choose a new directory, an empty one, or an existing layout (which is replaced)' },
+  );
+}
+
+/** Copies one blob into `dir`, verifying digest and size as it streams. */
+async function writeBlob(
+  dir: string,
+  blob: ImageBlob,
+  path = blobPath(dir, blob.descriptor.digest),
+): Promise<void> {
+  const { digest, size } = blob.descriptor;
+  await writeNewFile(path, verified(await blob.open(), { digest, size, what: blob.what }));
+}
+
+/**
+ * Writes `input` as a fresh OCI image layout at `dir` (atomically; see the module doc). Names become
+ * `index.json` entries annotated the way BuildKit does: `org.opencontainers.image.ref.name` is the tag
+ * (`latest`), `io.containerd.image.name` the full reference (`docker.io/library/hello:latest`).
+ */
+export async function writeLayout(dir: string, input: LayoutInput): Promise<LayoutResult> {
+  const entries = entriesOf(input);
+  const exists = await checkReplaceable(dir);
+  const { index, bytes } = await buildIndex(entries);
+  const blobs = await blobsOf(entries.map((e) => e.image));
+  await mkdir(dirname(dir), { recursive: true });
+  const temp = siblingTemp(dir, 'tmp');
+  try {
+    const algorithms = new Set(blobs.map((b) => digestAlgorithm(b.descriptor.digest)));
+    for (const algorithm of ['sha256', ...algorithms])
+      await mkdir(join(temp, 'blobs', algorithm), { recursive: true });
+    for (const blob of blobs) await writeBlob(temp, blob);
+    await writeNewFile(join(temp, 'oci-layout'), OCI_LAYOUT_BYTES);
+    await writeNewFile(join(temp, 'index.json'), bytes);
+    for (const algorithm of ['sha256', ...algorithms]) await syncDirectory(join(temp, 'blobs', algorithm));
+    await syncDirectory(temp);
+    if (exists) {
+      const old = siblingTemp(dir, 'old');
+      await rename(dir, old);
+      try {
+        await rename(temp, dir);
+      } catch (error) {
+        await rename(old, dir).catch(() => {});
+        throw error;
+      }
+      await removeQuietly(old);
+    } else {
+      await rename(temp, dir);
+    }
+    await syncDirectory(dirname(dir));
+  } catch (error) {
+    await removeQuietly(temp);
+    throw wrap(error, dir);
+  }
+  return { index, dir };
+}
+
+function sameName(a: Descriptor, b: Descriptor): boolean {
+  const x = a.annotations ?? {};
+  const y = b.annotations ?? {};
+  if (x[ANNOTATION_REF_NAME] === undefined || x[ANNOTATION_REF_NAME] !== y[ANNOTATION_REF_NAME]) return false;
+  return x[ANNOTATION_IMAGE_NAME] === y[ANNOTATION_IMAGE_NAME];
+}
+
+/**
+ * Adds `input` to the layout at `dir` (creating it if absent). Blobs already present are kept; an
+ * existing entry with the same name (ref name and image name) is replaced, so a tag moves. Blobs the
+ * old entry used stay until a garbage collection (none yet). `index.json` is rewritten last, atomically.
+ */
+export async function appendImage(dir: string, input: LayoutInput): Promise<LayoutResult> {
+  let rawIndex: Buffer;
+  try {
+    rawIndex = await readFile(join(dir, 'index.json'));
+  } catch (error) {
+    if (isNotFound(error)) return writeLayout(dir, input);
+    throw error;
+  }
+  try {
+    await stat(join(dir, 'oci-layout'));
+  } catch (cause) {
+    throw new LayoutError('LAYOUT_NOT_A_LAYOUT', `${dir} has an index.json but no oci-layout`, {
+      hint: 'append only to a layout written by an OCI tool',
+      cause,
+    });
+  }
+  const existing = JSON.parse(rawIndex.toString('utf8')) as OciImageIndex;
+  const entries = entriesOf(input);
+  const { index: added } = await buildIndex(entries);
+  const blobs = await blobsOf(entries.map((e) => e.image));
+  const created: string[] = [];
+  try {
+    for (const blob of blobs) {
+      const path = blobPath(dir, blob.descriptor.digest);
+      const size = await stat(path).then(
+        (s) => s.size,
+        () => undefined,
+      );
+      if (size === blob.descriptor.size) continue;
+      await mkdir(dirname(path), { recursive: true });
+      const temp = siblingTemp(path, 'tmp');
+      created.push(temp);
+      await writeBlob(dir, blob, temp);
+      await rename(temp, path);
+    }
+    const manifests = [
+      ...existing.manifests.filter((old) => !added.manifests.some((d) => sameName(old, d))),
+      ...added.manifests,
+    ];
+    const index: OciImageIndex = { ...existing, manifests };
+    const temp = siblingTemp(join(dir, 'index.json'), 'tmp');
+    created.push(temp);
+    await writeNewFile(temp, encodeJson(index));
+    await rename(temp, join(dir, 'index.json'));
+    await syncDirectory(dir);
+    return { index, dir };
+  } catch (error) {
+    for (const path of created) await removeQuietly(path);
+    throw wrap(error, dir);
+  }
+}
