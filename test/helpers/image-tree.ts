@@ -52,13 +52,19 @@ function text(members: Map<string, Buffer>, name: string): string {
   return data.toString('utf8');
 }
 
-async function* tarMembers(input: Readable): AsyncGenerator<{ name: string; data: Buffer; header: TarHeader }> {
+async function* tarMembers(
+  input: Readable,
+): AsyncGenerator<{ name: string; data: Buffer; header: TarHeader }> {
   const ex = extract();
   input.pipe(ex);
   for await (const entry of ex) {
     const chunks: Buffer[] = [];
     for await (const chunk of entry) chunks.push(chunk as Buffer);
-    yield { name: entry.header.name.replace(/^\.\//, ''), data: Buffer.concat(chunks), header: entry.header as TarHeader };
+    yield {
+      name: entry.header.name.replace(/^\.\//, ''),
+      data: Buffer.concat(chunks),
+      header: entry.header as TarHeader,
+    };
   }
 }
 
@@ -96,12 +102,14 @@ async function applyLayer(tree: Tree, bytes: Buffer): Promise<void> {
       uid: header.uid ?? 0,
       gid: header.gid ?? 0,
     };
-    if (header.linkname) entry.link = header.type === 'link' ? posix.normalize(`/${header.linkname}`) : header.linkname;
+    if (header.linkname)
+      entry.link = header.type === 'link' ? posix.normalize(`/${header.linkname}`) : header.linkname;
     if (entry.type === 'file') {
       entry.sha256 = createHash('sha256').update(data).digest('hex');
       entry.size = data.length;
     }
-    if (entry.type !== 'dir') for (const key of [...tree.keys()]) if (key.startsWith(`${path}/`)) tree.delete(key);
+    if (entry.type !== 'dir')
+      for (const key of [...tree.keys()]) if (key.startsWith(`${path}/`)) tree.delete(key);
     tree.set(path, entry);
   }
 }
@@ -117,11 +125,20 @@ function kindOf(type: string): TreeEntry['type'] {
 /** The tree as sorted `path type mode uid:gid [-> link] [sha256]` lines: easy to diff in test output. */
 export function treeLines(tree: Tree, options: { under?: string; ignore?: RegExp } = {}): string[] {
   return [...tree.entries()]
-    .filter(([path]) => (options.under ? path === options.under || path.startsWith(`${options.under}/`) : true))
+    .filter(([path]) =>
+      options.under ? path === options.under || path.startsWith(`${options.under}/`) : true,
+    )
     .filter(([path]) => !options.ignore?.test(path))
     .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
     .map(([path, e]) =>
-      [path, e.type, e.mode, `${e.uid}:${e.gid}`, e.link ? `-> ${e.link}` : '', e.sha256 ? e.sha256.slice(0, 16) : '']
+      [
+        path,
+        e.type,
+        e.mode,
+        `${e.uid}:${e.gid}`,
+        e.link ? `-> ${e.link}` : '',
+        e.sha256 ? e.sha256.slice(0, 16) : '',
+      ]
         .filter(Boolean)
         .join(' '),
     );

@@ -4,7 +4,14 @@
  */
 import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
-import { type BuildGraph, buildGraph, exportImage, lowerDockerfile, WharfError } from '@wharf/core';
+import {
+  type BuildGraph,
+  buildGraph,
+  exportImage,
+  lowerDockerfile,
+  parseOutput,
+  WharfError,
+} from '@wharf/core';
 import type { Command } from 'commander';
 import { collect, parseBuildArgs, parsePlatformFlag } from '../flags.js';
 import { loadDefinition } from '../load-definition.js';
@@ -42,6 +49,8 @@ export function registerBuild(program: Command): void {
     .option('--progress <mode>', 'auto | plain | json | quiet', 'auto')
     .option('--cache-dir <dir>', 'where blobs are kept (default: $XDG_CACHE_HOME/wharf)')
     .action(async (definition: string | undefined, flags: BuildFlags) => {
+      // Bad -o specs fail before any work is done.
+      const outputs = (flags.output ?? []).map((spec) => parseOutput(spec));
       const { graph, contextDir } = await loadGraph(definition, flags);
       const platform = parsePlatformFlag(flags.platform);
       const onEvent = progressSink(flags.progress);
@@ -53,7 +62,6 @@ export function registerBuild(program: Command): void {
         ...(flags.cacheDir ? { cacheDir: flags.cacheDir } : {}),
         onEvent,
       });
-      const outputs = flags.output ?? [];
       if (outputs.length === 0) {
         onEvent({
           type: 'warning',

@@ -114,7 +114,8 @@ export async function runStage(stage: Stage, base: StageBase, ctx: StageContext)
       }
       let entries: readonly LayerEntry[] = [];
       if (isMetadataInstruction(instruction)) {
-        if (instruction.kind === 'workdir') entries = workdirEntries(instruction, state.config, base, lookup);
+        if (instruction.kind === 'workdir')
+          entries = await workdirEntries(instruction, state.config, base, lookup);
         state = applyMetadata(state, instruction, lookup);
       } else if (instruction.kind === 'copy' || instruction.kind === 'add') {
         entries = await copyEntries(instruction, state.config, base, lookup, ctx);
@@ -168,16 +169,19 @@ function cleanConfig(config: ContainerConfig): ContainerConfig {
   return out as ContainerConfig;
 }
 
-/** WORKDIR creates its directory (and missing parents), owned by the stage's USER, mode 0755. */
-function workdirEntries(
+/**
+ * WORKDIR creates its directory and missing parents, mode 0755, owned by the stage's USER (a name is
+ * resolved in the image's /etc/passwd), as BuildKit does.
+ */
+async function workdirEntries(
   instruction: WorkdirInstruction,
   config: ContainerConfig,
   base: StageBase,
   lookup: Lookup,
-): LayerEntry[] {
+): Promise<LayerEntry[]> {
   const path = resolveWorkdir(config.WorkingDir, expandWord(instruction.path, lookup));
   if (path === '/') return [];
-  const owner = numericOwner(config.User);
+  const owner = config.User ? await resolveChown(config.User, (file) => base.files.read(file)) : undefined;
   const parts = cleanImagePath(path).split('/');
   const entries: LayerEntry[] = [];
   for (let i = 1; i <= parts.length; i++) {
@@ -196,13 +200,6 @@ function workdirEntries(
     entries.push({ type: 'dir', path: dir, mode: 0o755, uid: owner?.uid ?? 0, gid: owner?.gid ?? 0 });
   }
   return entries;
-}
-
-/** `USER 1000:1000` → numbers; names are resolved by RUN and COPY --chown, not needed for WORKDIR yet. */
-function numericOwner(user: string | undefined): { uid: number; gid: number } | undefined {
-  const match = /^(\d+)(?::(\d+))?$/.exec(user ?? '');
-  if (!match) return undefined;
-  return { uid: Number(match[1]), gid: Number(match[2] ?? match[1]) };
 }
 
 async function copyEntries(

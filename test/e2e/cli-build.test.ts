@@ -1,0 +1,116 @@
+// `wharf build` end to end: the CLI builds the examples with the direct backend (no daemon involved in
+// the build), and the real tools accept what it writes: docker load + run, skopeo inspect, umoci unpack,
+// the OCI JSON schemas. A Dockerfile built with -f gives the same digest as the build.ts it came from.
+import { existsSync, readdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { checkLayoutDocuments, schemaChecker } from '@wharf/core/testing';
+import AjvDraft04 from 'ajv-draft-04';
+import { describe, expect, it } from 'vitest';
+import { wharf } from '../helpers/cli.js';
+import { docker, dockerInspectImage, dockerRun } from '../helpers/docker.js';
+import { noDocker } from '../helpers/env.js';
+import { peerSuitesDir, repoRoot, tempDir } from '../helpers/paths.js';
+import { skopeoInspect, umociUnpack } from '../helpers/tools.js';
+
+const hello = join(repoRoot, 'examples/hello/build.ts');
+const digestLine = /^sha256:[0-9a-f]{64}$/;
+
+function build(args: string[], cwd?: string) {
+  const result = wharf(['build', '--progress', 'quiet', ...args], cwd ? { cwd } : {});
+  return { ...result, digest: result.stdout.trim() };
+}
+
+describe('wharf build (direct backend)', () => {
+  it('is reproducible: the same digest twice, from another folder, with another cache', () => {
+    const a = build([hello, '--cache-dir', tempDir()]);
+    const b = build([hello, '--cache-dir', tempDir()], tempDir());
+    expect(a.code).toBe(0);
+    expect(a.digest).toMatch(digestLine);
+    expect(b.digest).toBe(a.digest);
+    const epoch = wharf(['build', '--progress', 'quiet', hello], {
+      env: { SOURCE_DATE_EPOCH: '1700000000' },
+    });
+    expect(epoch.stdout.trim()).not.toBe(a.digest);
+  });
+
+  it('writes OCI layouts and archives that validate against the OCI schemas', () => {
+    const dir = tempDir();
+    const result = build([hello, '-o', `type=oci,dest=${join(dir, 'layout')}`, '-t', 'hello:1.0']);
+    expect(result.code).toBe(0);
+    const checker = schemaChecker(AjvDraft04.default, join(peerSuitesDir, 'oci-image-spec'));
+    const { problems, checked } = checkLayoutDocuments(checker, join(dir, 'layout'));
+    expect(problems).toEqual([]);
+    expect(checked).toBeGreaterThanOrEqual(4);
+  });
+
+  it('leaves nothing behind when the build fails, and keeps an existing output', () => {
+    const dir = tempDir();
+    const definition = join(dir, 'build.ts');
+    writeFileSync(
+      definition,
+      "import { stage } from '@wharf/core';\nexport default stage('x').from('scratch').copy('missing.txt', '/m');\n",
+    );
+    const dest = join(dir, 'out.tar');
+    writeFileSync(dest, 'previous output');
+    const result = build([definition, '-o', `type=oci-archive,dest=${dest}`]);
+    expect(result.code).toBe(1);
+    expect(result.stderr).toMatch(/^wharf: .*stage "x", instruction 1: .*missing\.txt/);
+    expect(result.stderr).not.toMatch(/\n\s+at /);
+    expect(readdirSync(dir).sort()).toEqual(['build.ts', 'out.tar']);
+  });
+
+  it('rejects a bad output spec before building, naming it', () => {
+    const result = build([hello, '-o', 'type=zip,dest=x']);
+    expect(result.code).toBe(1);
+    expect(result.stderr).toMatch(/type=zip/);
+    expect(existsSync(join(repoRoot, 'x'))).toBe(false);
+  });
+
+  it('builds the Dockerfile that wharf dockerfile emits to the same digest (-f)', () => {
+    const dir = tempDir();
+    const dockerfile = join(dir, 'Dockerfile');
+    expect(wharf(['dockerfile', hello, '-o', dockerfile]).code).toBe(0);
+    const fromTs = build([hello]);
+    const fromDockerfile = build(['-f', dockerfile, join(repoRoot, 'examples/hello')]);
+    expect(fromDockerfile.stderr).toBe('');
+    expect(fromDockerfile.code).toBe(0);
+    // Same IR, same steps, same history text: the same image, byte for byte.
+    expect(fromDockerfile.digest).toBe(fromTs.digest);
+  });
+});
+
+describe.skipIf(noDocker())('what wharf build writes runs in Docker and reads in skopeo and umoci', () => {
+  it('docker load + docker run of the hello example prints its greeting', async () => {
+    const dir = tempDir();
+    const file = join(dir, 'hello.docker.tar');
+    expect(
+      build([hello, '-o', `type=docker-archive,dest=${file}`, '-t', 'wharf-e2e/hello:direct']).code,
+    ).toBe(0);
+    expect(await docker(['load', '-i', file])).toContain('Loaded image: wharf-e2e/hello:direct');
+    expect(await dockerRun({ image: 'wharf-e2e/hello:direct' })).toBe('Hello from wharf!\n');
+    const config = (await dockerInspectImage('wharf-e2e/hello:direct')).Config;
+    expect(config).toMatchObject({ User: '1000:1000', WorkingDir: '/app', Cmd: ['/usr/local/bin/hello'] });
+  });
+
+  it('skopeo inspects the oci-archive, umoci unpacks the layout', async () => {
+    const dir = tempDir();
+    const archiveFile = join(dir, 'hello.oci.tar');
+    const layoutDir = join(dir, 'layout');
+    const result = build([
+      hello,
+      '-o',
+      `type=oci-archive,dest=${archiveFile}`,
+      '-o',
+      `type=oci,dest=${layoutDir}`,
+      '-t',
+      'hello:latest',
+    ]);
+    expect(result.code).toBe(0);
+    const inspected = await skopeoInspect(`oci-archive:${archiveFile}`);
+    expect(inspected.Digest).toBe(result.digest);
+    expect(inspected.Labels).toMatchObject({ 'org.opencontainers.image.title': 'hello' });
+    const rootfs = join(await umociUnpack(`${layoutDir}:latest`, join(dir, 'bundle')), 'rootfs');
+    expect(existsSync(join(rootfs, 'usr/local/bin/hello'))).toBe(true);
+    expect(existsSync(join(rootfs, 'app/static/index.html'))).toBe(true);
+  });
+});

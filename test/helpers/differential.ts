@@ -1,0 +1,141 @@
+// Differential testing against BuildKit: the same build definition and context are built by
+// `DOCKER_BUILDKIT=1 docker build` (from the Dockerfile wharf emits) and by wharf's direct backend; the
+// flattened file trees (paths, types, modes, owners, link targets, contents) and the image configs
+// must be the same.
+import { mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { archive, type BuildGraph, buildGraph, emitDockerfile, exportImage, layout } from '@wharf/core';
+import { docker, dockerBuild } from './docker.js';
+import { readSavedImage, type Tree, treeLines } from './image-tree.js';
+import { tempDir } from './paths.js';
+
+/** Context files: text, or `{ mode, content }`, or `{ symlink }`. */
+export type ContextFile =
+  | string
+  | { readonly content: string; readonly mode: number }
+  | { readonly symlink: string };
+
+export function writeContext(dir: string, files: Readonly<Record<string, ContextFile>>): void {
+  for (const [path, file] of Object.entries(files)) {
+    const full = join(dir, path);
+    mkdirSync(dirname(full), { recursive: true });
+    if (typeof file === 'string') writeFileSync(full, file);
+    else if ('symlink' in file) symlinkSync(file.symlink, full);
+    else writeFileSync(full, file.content, { mode: file.mode });
+  }
+}
+
+/** The config fields both builders must agree on (absent, null and empty count as the same). */
+const CONFIG_FIELDS = [
+  'User',
+  'Env',
+  'Cmd',
+  'Entrypoint',
+  'WorkingDir',
+  'ExposedPorts',
+  'Volumes',
+  'Labels',
+  'Healthcheck',
+  'StopSignal',
+  'OnBuild',
+  'Shell',
+] as const;
+
+export function comparableConfig(config: Record<string, unknown>): Record<string, unknown> {
+  const inner = (config.config ?? {}) as Record<string, unknown>;
+  const out: Record<string, unknown> = {};
+  for (const field of CONFIG_FIELDS) {
+    const value = inner[field];
+    const empty =
+      value === undefined ||
+      value === null ||
+      value === '' ||
+      (Array.isArray(value) && value.length === 0) ||
+      (typeof value === 'object' && !Array.isArray(value) && Object.keys(value as object).length === 0);
+    if (!empty) out[field] = value;
+  }
+  out.os = config.os;
+  out.architecture = config.architecture;
+  return out;
+}
+
+export interface BuildBoth {
+  readonly name: string;
+  /** The graph BuildKit builds (its Dockerfile is emitted from it). */
+  readonly graph: BuildGraph;
+  /** The graph the direct backend builds; default the same (it differs only in how bases are named). */
+  readonly directGraph?: BuildGraph;
+  readonly files: Readonly<Record<string, ContextFile>>;
+  readonly buildArgs?: Readonly<Record<string, string>>;
+  readonly target?: string;
+  /** Extra setup of the context folder (e.g. making archives). */
+  readonly prepare?: (dir: string) => void;
+}
+
+export interface BothResults {
+  readonly buildkit: { tree: Tree; config: Record<string, unknown> };
+  readonly direct: { tree: Tree; config: Record<string, unknown> };
+  readonly contextDir: string;
+}
+
+/** Builds with BuildKit and with the direct backend; returns both trees and configs. */
+export async function buildBoth(spec: BuildBoth): Promise<BothResults> {
+  const dir = tempDir(`wharf-diff-${spec.name}-`);
+  const contextDir = join(dir, 'context');
+  mkdirSync(contextDir, { recursive: true });
+  writeContext(contextDir, spec.files);
+  spec.prepare?.(contextDir);
+
+  const { dockerfile, dockerignore } = emitDockerfile(spec.graph);
+  const dockerfilePath = join(dir, 'Dockerfile');
+  writeFileSync(dockerfilePath, dockerfile);
+  if (dockerignore !== undefined) writeFileSync(join(contextDir, '.dockerignore'), dockerignore);
+  const tag = `wharf-diff/${spec.name}:latest`;
+  await dockerBuild({
+    contextDir,
+    dockerfile: dockerfilePath,
+    tag,
+    ...(spec.buildArgs ? { buildArgs: { ...spec.buildArgs } } : {}),
+    ...(spec.target ? { target: spec.target } : {}),
+  });
+  const saved = join(dir, 'buildkit.tar');
+  await docker(['save', '-o', saved, tag]);
+
+  const direct = await buildGraph(spec.directGraph ?? spec.graph, {
+    contextDir,
+    cacheDir: join(dir, 'cache'),
+    ...(spec.buildArgs ? { buildArgs: spec.buildArgs } : {}),
+    ...(spec.target ? { target: spec.target } : {}),
+  });
+  const ours = join(dir, 'direct.tar');
+  await exportImage(direct.image, { type: 'docker-archive', dest: ours, names: [] });
+
+  const [bk, wh] = await Promise.all([readSavedImage(saved), readSavedImage(ours)]);
+  return {
+    buildkit: { tree: bk.tree, config: comparableConfig(bk.config) },
+    direct: { tree: wh.tree, config: comparableConfig(wh.config) },
+    contextDir,
+  };
+}
+
+/** Both trees as comparable lines (the .dockerignore file the test wrote is part of neither image). */
+export function trees(results: BothResults, options: { under?: string } = {}) {
+  return {
+    buildkit: treeLines(results.buildkit.tree, options),
+    direct: treeLines(results.direct.tree, options),
+  };
+}
+
+/**
+ * The busybox look-alike as a local OCI layout, for direct builds of definitions BuildKit builds
+ * `FROM busybox` (the direct backend does not pull from registries yet). Made once per test file.
+ */
+export async function busyboxLayout(): Promise<string> {
+  const dir = tempDir('wharf-busybox-layout-');
+  const saved = join(dir, 'busybox.tar');
+  await docker(['pull', 'busybox:latest']);
+  await docker(['save', '-o', saved, 'busybox:latest']);
+  const image = await archive.readDockerArchive(saved);
+  await layout.writeLayout(join(dir, 'layout'), { image, names: ['latest'] });
+  return `oci-layout://${join(dir, 'layout')}:latest`;
+}
