@@ -92,6 +92,47 @@ describe.skipIf(noDocker())('what wharf build writes runs in Docker and reads in
     expect(config).toMatchObject({ User: '1000:1000', WorkingDir: '/app', Cmd: ['/usr/local/bin/hello'] });
   });
 
+  it('--backend docker builds with BuildKit and writes the same kinds of output', async () => {
+    const dir = tempDir();
+    const file = join(dir, 'node-app.oci.tar');
+    const result = wharf(
+      [
+        'build',
+        '--progress',
+        'quiet',
+        '--backend',
+        'docker',
+        join(repoRoot, 'examples/node-app/build.ts'),
+        '-o',
+        `type=oci-archive,dest=${file}`,
+      ],
+      { env: { WHARF_DOCKER: '/usr/bin/docker' } },
+    );
+    expect(result.stderr).toBe('');
+    expect(result.code).toBe(0);
+    const inspected = await skopeoInspect(`oci-archive:${file}`);
+    expect(inspected.Digest).toBe(result.stdout.trim());
+    const viaDockerfile = wharf(
+      [
+        'build',
+        '--progress',
+        'quiet',
+        '--backend',
+        'docker',
+        '-f',
+        join(repoRoot, 'test/fixtures/everything/Dockerfile.simple'),
+        dir,
+      ],
+      { env: { WHARF_DOCKER: '/usr/bin/docker' } },
+    );
+    expect(viaDockerfile.code).toBe(0);
+    const missing = wharf(['build', '--backend', 'docker', hello], {
+      env: { WHARF_DOCKER: '/nonexistent/docker' },
+    });
+    expect(missing.code).toBe(1);
+    expect(missing.stderr).toMatch(/cannot run \/nonexistent\/docker: not found/);
+  });
+
   it('skopeo inspects the oci-archive, umoci unpacks the layout', async () => {
     const dir = tempDir();
     const archiveFile = join(dir, 'hello.oci.tar');

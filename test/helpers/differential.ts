@@ -4,7 +4,15 @@
 // must be the same.
 import { mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { archive, type BuildGraph, buildGraph, emitDockerfile, exportImage, layout } from '@wharf/core';
+import {
+  archive,
+  type BuildGraph,
+  buildGraph,
+  emitDockerfile,
+  exportImage,
+  layout,
+  lowerDockerfile,
+} from '@wharf/core';
 import { docker, dockerBuild } from './docker.js';
 import { readSavedImage, type Tree, treeLines } from './image-tree.js';
 import { tempDir } from './paths.js';
@@ -107,6 +115,19 @@ export async function buildBoth(spec: BuildBoth): Promise<BothResults> {
     ...(spec.buildArgs ? { buildArgs: spec.buildArgs } : {}),
     ...(spec.target ? { target: spec.target } : {}),
   });
+  // The Dockerfile path (wharf build -f): lowering the emitted Dockerfile builds the very same image.
+  const directDockerfile = emitDockerfile(spec.directGraph ?? spec.graph).dockerfile;
+  const viaDockerfile = await buildGraph(lowerDockerfile(directDockerfile, { file: 'Dockerfile' }), {
+    contextDir,
+    cacheDir: join(dir, 'cache'),
+    ...(spec.buildArgs ? { buildArgs: spec.buildArgs } : {}),
+    ...(spec.target ? { target: spec.target } : {}),
+  });
+  if (viaDockerfile.digest !== direct.digest) {
+    throw new Error(
+      `${spec.name}: building the emitted Dockerfile gave ${viaDockerfile.digest}, build.ts gave ${direct.digest}`,
+    );
+  }
   const ours = join(dir, 'direct.tar');
   await exportImage(direct.image, { type: 'docker-archive', dest: ours, names: [] });
 

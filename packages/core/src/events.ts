@@ -16,6 +16,8 @@ export type BuildEvent =
       readonly layer?: { readonly digest: string; readonly size: number };
     }
   | { readonly type: 'warning'; readonly message: string; readonly hint?: string }
+  /** A line of output from a step or a tool (RUN output, docker build with --backend docker). */
+  | { readonly type: 'log'; readonly text: string; readonly stage?: string }
   | {
       readonly type: 'output-written';
       readonly kind: string;

@@ -7,6 +7,8 @@
  * console.log(emitDockerfile(toGraph(app)).dockerfile);
  */
 
+/** oci-archive and docker-archive tar files: read and write. */
+export * as archive from './archive/index.js';
 export type { CodegenOptions } from './dockerfile/codegen/index.js';
 export { generateBuildTs } from './dockerfile/codegen/index.js';
 export type { EmittedDockerfile } from './dockerfile/emit/index.js';
@@ -16,8 +18,18 @@ export { DockerfileLowerError, lowerDockerfile } from './dockerfile/lower/index.
 export type { ParseResult } from './dockerfile/parse/index.js';
 export { parseDockerfile } from './dockerfile/parse/index.js';
 export * from './dsl/index.js';
+export type { BuildOptions, BuildResult } from './engine/build.js';
+export { buildGraph } from './engine/build.js';
+export type { DockerBuildOptions, DockerBuildResult } from './engine/docker-backend.js';
+export { buildWithDocker } from './engine/docker-backend.js';
 export type { SourceLocation, WharfErrorOptions } from './errors.js';
 export { formatLocation, isWharfError, WharfError } from './errors.js';
+export type { BuildEvent, EventSink } from './events.js';
+export type { OutputSpec } from './export/index.js';
+export { exportImage, parseOutput } from './export/index.js';
+/** Image values (ggcr-style): Layer, Image, ImageIndex, and pure mutations over them. */
+export * as images from './image/index.js';
+export type { Image, ImageIndex, Layer } from './image/types.js';
 export type { Problem } from './ir/index.js';
 export {
   assertValidGraph,
@@ -31,17 +43,7 @@ export {
 /** The IR types (`ir.BuildGraph`, `ir.Instruction`, `ir.Stage` …). */
 export type * as ir from './ir/types.js';
 export type { BuildGraph, Instruction } from './ir/types.js';
-/** OCI image-spec model: digests, media types, platforms, references, documents. */
-export * as oci from './oci/index.js';
-/** Image values (ggcr-style): Layer, Image, ImageIndex, and pure mutations over them. */
-export * as images from './image/index.js';
-export type { Image, ImageIndex, Layer } from './image/types.js';
 /** OCI image layout directories: read and write. */
 export * as layout from './layout/index.js';
-/** oci-archive and docker-archive tar files: read and write. */
-export * as archive from './archive/index.js';
-export type { OutputSpec } from './export/index.js';
-export { exportImage, parseOutput } from './export/index.js';
-export type { BuildEvent, EventSink } from './events.js';
-export type { BuildOptions, BuildResult } from './engine/build.js';
-export { buildGraph } from './engine/build.js';
+/** OCI image-spec model: digests, media types, platforms, references, documents. */
+export * as oci from './oci/index.js';

@@ -1,12 +1,16 @@
 /**
- * `wharf build [build.ts] -o type=…,dest=… [-t name]` — the direct backend: no Docker daemon.
+ * `wharf build [build.ts] -o type=…,dest=… [-t name]`: the direct backend (no Docker daemon) by
+ * default, or `--backend docker` (docker build with BuildKit); both write the same kinds of output.
  * `wharf build -f Dockerfile [context]` builds a Dockerfile the same way.
  */
 import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import {
   type BuildGraph,
+  type BuildOptions,
+  type BuildResult,
   buildGraph,
+  buildWithDocker,
   exportImage,
   lowerDockerfile,
   parseOutput,
@@ -26,6 +30,7 @@ interface BuildFlags {
   readonly platform?: string;
   readonly progress: ProgressMode;
   readonly cacheDir?: string;
+  readonly backend: string;
 }
 
 export function registerBuild(program: Command): void {
@@ -48,38 +53,70 @@ export function registerBuild(program: Command): void {
     .option('--platform <os/arch>', 'target platform (default: linux on this machine)')
     .option('--progress <mode>', 'auto | plain | json | quiet', 'auto')
     .option('--cache-dir <dir>', 'where blobs are kept (default: $XDG_CACHE_HOME/wharf)')
+    .option('--backend <name>', 'direct (no daemon) | docker (docker build with BuildKit)', 'direct')
     .action(async (definition: string | undefined, flags: BuildFlags) => {
       // Bad -o specs fail before any work is done.
       const outputs = (flags.output ?? []).map((spec) => parseOutput(spec));
       const { graph, contextDir } = await loadGraph(definition, flags);
       const platform = parsePlatformFlag(flags.platform);
       const onEvent = progressSink(flags.progress);
-      const result = await buildGraph(graph, {
+      const common = {
         contextDir,
         buildArgs: parseBuildArgs(flags.buildArg),
         ...(flags.target ? { target: flags.target } : {}),
         ...(platform ? { platform } : {}),
-        ...(flags.cacheDir ? { cacheDir: flags.cacheDir } : {}),
         onEvent,
-      });
+      };
       if (outputs.length === 0) {
         onEvent({
           type: 'warning',
-          message: 'no output given: the image was built but not written',
+          message: 'no output given: the image will be built but not written',
           hint: 'add -o type=oci-archive,dest=image.tar',
         });
       }
-      for (const output of outputs) {
-        const written = await exportImage(result.image, output, { tags: flags.tag ?? [] });
-        onEvent({
-          type: 'output-written',
-          kind: written.type,
-          dest: written.dest ?? '',
-          digest: written.digest,
-        });
+      const { result, dispose } = await runBackend(flags, graph, common);
+      try {
+        for (const output of outputs) {
+          const written = await exportImage(result.image, output, { tags: flags.tag ?? [] });
+          onEvent({
+            type: 'output-written',
+            kind: written.type,
+            dest: written.dest ?? '',
+            digest: written.digest,
+          });
+        }
+      } finally {
+        await dispose();
       }
       process.stdout.write(`${result.digest}\n`);
     });
+}
+
+type CommonOptions = Omit<BuildOptions, 'cacheDir' | 'store' | 'epoch'>;
+
+/** Runs the chosen backend; `dispose` frees what the image is read from once it is exported. */
+async function runBackend(
+  flags: BuildFlags,
+  graph: BuildGraph,
+  common: CommonOptions,
+): Promise<{ result: BuildResult; dispose: () => Promise<void> }> {
+  switch (flags.backend) {
+    case 'direct': {
+      const result = await buildGraph(graph, {
+        ...common,
+        ...(flags.cacheDir ? { cacheDir: flags.cacheDir } : {}),
+      });
+      return { result, dispose: async () => {} };
+    }
+    case 'docker': {
+      const result = await buildWithDocker(graph, common);
+      return { result, dispose: result.dispose };
+    }
+    default:
+      throw new WharfError('CLI_BAD_BACKEND', `unknown backend "${flags.backend}"`, {
+        hint: 'use --backend direct or --backend docker',
+      });
+  }
 }
 
 async function loadGraph(

@@ -30,6 +30,9 @@ function plainSink(out: NodeJS.WritableStream): EventSink {
       case 'warning':
         out.write(`wharf: warning: ${event.message}\n${event.hint ? `  hint: ${event.hint}\n` : ''}`);
         return;
+      case 'log':
+        out.write(`${event.stage ? `[${event.stage}] ` : ''}${event.text}\n`);
+        return;
       case 'output-written':
         out.write(`wrote ${event.kind} ${event.dest} (${event.digest})\n`);
         return;

@@ -1,0 +1,127 @@
+/**
+ * The Docker backend: emits the Dockerfile, runs `docker build` (BuildKit) on it, and reads the result
+ * back with `docker save`, so a build definition works wherever Docker does and produces the same
+ * outputs as the direct backend (any `-o` type). The user's context folder is not touched: the
+ * Dockerfile and its `Dockerfile.dockerignore` (which BuildKit reads beside a Dockerfile) go to a
+ * temporary folder.
+ */
+import { spawn } from 'node:child_process';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { readDockerArchive } from '../archive/docker-archive.js';
+import { emitDockerfile } from '../dockerfile/emit/index.js';
+import { WharfError } from '../errors.js';
+import { discardEvents, type EventSink } from '../events.js';
+import { targetName } from '../ir/graph.js';
+import type { BuildGraph } from '../ir/types.js';
+import { assertValidGraph } from '../ir/validate.js';
+import { formatPlatform, type Platform } from '../oci/index.js';
+import type { BuildResult } from './build.js';
+
+export interface DockerBuildOptions {
+  readonly contextDir: string;
+  readonly target?: string;
+  readonly platform?: Platform;
+  readonly buildArgs?: Readonly<Record<string, string>>;
+  readonly onEvent?: EventSink;
+  /** The docker CLI; default `$WHARF_DOCKER`, else `docker` on PATH. */
+  readonly docker?: string;
+}
+
+export interface DockerBuildResult extends BuildResult {
+  /** Removes the temporary `docker save` archive the image is read from; call after exporting. */
+  dispose(): Promise<void>;
+}
+
+export async function buildWithDocker(
+  graph: BuildGraph,
+  options: DockerBuildOptions,
+): Promise<DockerBuildResult> {
+  const onEvent = options.onEvent ?? discardEvents;
+  for (const warning of assertValidGraph(graph)) {
+    onEvent({ type: 'warning', message: warning.message, ...(warning.hint ? { hint: warning.hint } : {}) });
+  }
+  const docker = options.docker ?? process.env.WHARF_DOCKER ?? 'docker';
+  const target = options.target ?? targetName(graph);
+  const work = await mkdtemp(join(tmpdir(), 'wharf-docker-'));
+  try {
+    const { dockerfile, dockerignore } = emitDockerfile(graph);
+    const dockerfilePath = join(work, 'Dockerfile');
+    await writeFile(dockerfilePath, dockerfile);
+    if (dockerignore !== undefined) await writeFile(join(work, 'Dockerfile.dockerignore'), dockerignore);
+    const iidFile = join(work, 'iid');
+    const args = [
+      'build',
+      '--progress=plain',
+      '--iidfile',
+      iidFile,
+      '-f',
+      dockerfilePath,
+      '--target',
+      target,
+    ];
+    for (const [name, value] of Object.entries(options.buildArgs ?? {}))
+      args.push('--build-arg', `${name}=${value}`);
+    if (options.platform) args.push('--platform', formatPlatform(options.platform));
+    args.push(resolve(options.contextDir, graph.context.dir));
+    await runDocker(docker, args, onEvent);
+    const id = (await readFile(iidFile, 'utf8')).trim();
+    const saved = join(work, 'image.tar');
+    await runDocker(docker, ['save', '-o', saved, id], onEvent);
+    const image = await readDockerArchive(saved, { flavor: 'oci' });
+    return {
+      image,
+      digest: await image.digest(),
+      target,
+      dispose: () => rm(work, { recursive: true, force: true }),
+    };
+  } catch (error) {
+    await rm(work, { recursive: true, force: true });
+    throw error;
+  }
+}
+
+/** Runs docker, streaming its output as log events; fails with the last lines of output. */
+function runDocker(docker: string, args: readonly string[], onEvent: EventSink): Promise<void> {
+  return new Promise((resolvePromise, reject) => {
+    const child = spawn(docker, args, {
+      env: { ...process.env, DOCKER_BUILDKIT: '1' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    const tail: string[] = [];
+    const onData = (chunk: Buffer) => {
+      for (const line of chunk.toString('utf8').split('\n')) {
+        if (line.trim() === '') continue;
+        tail.push(line);
+        if (tail.length > 20) tail.shift();
+        onEvent({ type: 'log', text: line });
+      }
+    };
+    child.stdout.on('data', onData);
+    child.stderr.on('data', onData);
+    child.on('error', (error: NodeJS.ErrnoException) => {
+      reject(
+        new WharfError(
+          'DOCKER_UNAVAILABLE',
+          `cannot run ${docker}: ${error.code === 'ENOENT' ? 'not found' : error.message}`,
+          {
+            hint: 'install Docker (or set WHARF_DOCKER to its CLI), or use the direct backend: --backend direct',
+          },
+        ),
+      );
+    });
+    child.on('close', (code) => {
+      if (code === 0) return resolvePromise();
+      reject(
+        new WharfError(
+          'DOCKER_BUILD_FAILED',
+          `docker ${args[0]} failed (exit ${code}):\n${tail.join('\n')}`,
+          {
+            hint: "the lines above are docker's; run with --progress plain for the whole log",
+          },
+        ),
+      );
+    });
+  });
+}
