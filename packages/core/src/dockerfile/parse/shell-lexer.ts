@@ -7,10 +7,10 @@
  * processWords('a "b c" $V', ['V=d e'])                 // ['a', 'b c', 'd', 'e']
  */
 import { WharfError } from '../../errors.js';
+import { replacePattern, trimPrefix, trimSuffix } from '../../ir/shell-pattern.js';
 import type { EscapeToken } from './directives.js';
 import { goQuote, isSpace } from './go-text.js';
 import type { DockerfileParseErrorCode } from './parse-error.js';
-import { replacePattern, trimPrefix, trimSuffix } from '../../ir/shell-pattern.js';
 
 /** `KEY=value` entries (a later entry wins; `KEY` alone means empty), or a lookup function. */
 export type ShellEnv = readonly string[] | ((name: string) => string | undefined);
