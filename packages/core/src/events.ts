@@ -14,6 +14,10 @@ export type BuildEvent =
       readonly ms: number;
       /** The layer the step produced (compressed bytes), if any. */
       readonly layer?: { readonly digest: string; readonly size: number };
+      /** The layer came from the step cache. */
+      readonly cached?: boolean;
+      /** Why the step cache had no layer for this step (what changed since its last build). */
+      readonly miss?: string;
     }
   | { readonly type: 'warning'; readonly message: string; readonly hint?: string }
   /** A line of output from a step or a tool (RUN output, docker build with --backend docker). */

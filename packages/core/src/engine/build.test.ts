@@ -133,4 +133,59 @@ describe('buildGraph (direct backend)', async () => {
     const app = stage('app').from('scratch').copy('escape/passwd', '/p');
     await expect(buildGraph(toGraph(app), { contextDir: dir, store })).rejects.toThrowError(/outside/);
   });
+
+  it('reuses cached layers on a warm build and explains every miss', async () => {
+    const dir = makeContext({ 'package.json': '{}', 'src/app.ts': 'v1', 'src/util.ts': 'u' });
+    const app = stage('app')
+      .from('scratch')
+      .arg('VERSION', '1')
+      .workdir('/app')
+      .copy('package.json', './')
+      .copy('src', './src')
+      .label({ version: '$VERSION' });
+    const graph = toGraph(app);
+    const cacheStore = await openStore({ root: join(scratchDir, 'cache-test') });
+    type Finished = { step: number; cached?: boolean; miss?: string };
+    const run = async (buildArgs: Record<string, string> = {}, noCache = false) => {
+      const steps: Finished[] = [];
+      const result = await buildGraph(graph, {
+        contextDir: dir,
+        store: cacheStore,
+        epoch: 0,
+        buildArgs,
+        noCache,
+        onEvent: (e) => {
+          if (e.type === 'step-finished' && e.layer)
+            steps.push({ step: e.step, cached: e.cached, miss: e.miss });
+        },
+      });
+      return { digest: result.digest, steps: steps.sort((a, b) => a.step - b.step) };
+    };
+    const cold = await run();
+    expect(cold.steps.map((s) => s.cached ?? false)).toEqual([false, false, false]);
+    const warm = await run();
+    expect(warm.digest).toBe(cold.digest);
+    expect(warm.steps.map((s) => s.cached)).toEqual([true, true, true]);
+
+    writeFileSync(join(dir, 'src/app.ts'), 'v2');
+    const changed = await run();
+    expect(changed.steps.map((s) => s.cached ?? false)).toEqual([true, true, false]);
+    expect(changed.steps[2]?.miss).toBe('src/app.ts content');
+
+    writeFileSync(join(dir, 'package.json'), '{"name":"x"}');
+    const earlier = await run();
+    expect(earlier.steps.map((s) => s.miss)).toEqual([
+      undefined,
+      'package.json content',
+      'an earlier step changed',
+    ]);
+
+    const arg = await run({ VERSION: '2' });
+    expect(arg.steps[0]?.miss).toBe('build arg VERSION');
+    expect((await run({}, true)).steps.map((s) => s.miss)).toEqual([
+      '--no-cache',
+      '--no-cache',
+      '--no-cache',
+    ]);
+  });
 });

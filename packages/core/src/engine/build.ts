@@ -7,7 +7,9 @@
  * @example
  * const { image, digest } = await buildGraph(toGraph(app), { contextDir: process.cwd() });
  */
-import { resolve } from 'node:path';
+import { join, resolve } from 'node:path';
+import { FileDigests } from '../cache/file-digests.js';
+import { StepCache } from '../cache/step-cache.js';
 import { WharfError } from '../errors.js';
 import { discardEvents, type EventSink } from '../events.js';
 import { emptyImage } from '../image/empty.js';
@@ -19,7 +21,14 @@ import { fsViewFromLayers, MemoryFsView } from '../layer/fs-view.js';
 import { openContextSource, type SourceTree } from '../layer/source.js';
 import { sourceDateEpoch } from '../layer/tar-writer.js';
 import { readLayout } from '../layout/read.js';
-import { type Digest, hostPlatform, normalizePlatform, type Platform, parseDigest } from '../oci/index.js';
+import {
+  type Digest,
+  formatPlatform,
+  hostPlatform,
+  normalizePlatform,
+  type Platform,
+  parseDigest,
+} from '../oci/index.js';
 import { type BlobStore, openStore } from '../store/store.js';
 import { BuildArgs, GlobalScope, predefinedArgs } from './scope.js';
 import { runStage, type StageBase, type StageResult } from './stage.js';
@@ -40,6 +49,8 @@ export interface BuildOptions {
   readonly cacheDir?: string;
   /** Timestamps in the image, seconds since the epoch; default SOURCE_DATE_EPOCH, else 0. */
   readonly epoch?: number;
+  /** Rebuild every step (results are still recorded for later builds). */
+  readonly noCache?: boolean;
   readonly onEvent?: EventSink;
 }
 
@@ -77,6 +88,11 @@ export async function buildGraph(graph: BuildGraph, options: BuildOptions): Prom
     stageNames: graph.stages.map((s) => s.name),
     epoch: options.epoch ?? sourceDateEpoch(),
     onEvent,
+    cache: new StepCache(store.root),
+    fileDigests: await FileDigests.open(join(store.root, 'file-digests.json')),
+    noCache: options.noCache ?? false,
+    contextRoot: contextDir,
+    slotPrefix: `${contextDir}\0${pruned.stages.map((s) => s.name).join(',')}`,
   };
 
   const results = new Map<string, Promise<StageResult>>();
@@ -94,6 +110,7 @@ export async function buildGraph(graph: BuildGraph, options: BuildOptions): Prom
   }
   // Settle every stage so a failing one does not leave others running unobserved.
   const settled = await Promise.allSettled(results.values());
+  await ctx.fileDigests.save();
   const failure = settled.find((s): s is PromiseRejectedResult => s.status === 'rejected');
   if (failure) throw failure.reason;
   const result = await (results.get(target) as Promise<StageResult>);
@@ -127,6 +144,7 @@ async function resolveBase(
         view: new MemoryFsView(),
         files: new StageFiles(async () => []),
         description: 'scratch',
+        key: `scratch:${formatPlatform(options.platform)}`,
       };
     }
     case 'stage': {
@@ -138,6 +156,7 @@ async function resolveBase(
         view: from.view.clone(),
         files: new StageFiles(() => image.layers()),
         description: `stage ${stage.base.stage}`,
+        key: await image.digest(),
       };
     }
     case 'image': {
@@ -155,6 +174,7 @@ async function resolveBase(
         view,
         files: new StageFiles(async () => layers),
         description: ref,
+        key: await image.digest(),
       };
     }
   }

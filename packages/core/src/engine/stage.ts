@@ -6,13 +6,17 @@
  * history lists every step in order, with `empty_layer` for the steps that made none.
  */
 
+import { createHash } from 'node:crypto';
+import { relative } from 'node:path';
+import type { FileDigests } from '../cache/file-digests.js';
+import { type StepCache, type StepInputs, stepKey } from '../cache/step-cache.js';
 import { instructionText } from '../dockerfile/emit/index.js';
 import type { SourceLocation } from '../errors.js';
 import { WharfError } from '../errors.js';
 import type { EventSink } from '../events.js';
 import { appendLayers, withConfigFile } from '../image/mutate.js';
 import { layerFromStore } from '../image/partial.js';
-import type { Addendum, Image } from '../image/types.js';
+import type { Addendum, Image, Layer } from '../image/types.js';
 import { expandWord, type Lookup } from '../ir/expand.js';
 import type { AddInstruction, CopyInstruction, Instruction, Stage, WorkdirInstruction } from '../ir/types.js';
 import { resolveChown } from '../layer/chown.js';
@@ -44,6 +48,8 @@ export interface StageBase {
   readonly files: StageFiles;
   /** Human text for progress: `scratch`, `alpine:3.20`, `stage build`. */
   readonly description: string;
+  /** What the first step's cache key builds on: the base image's digest (or scratch + platform). */
+  readonly key: string;
 }
 
 export interface StageContext {
@@ -56,6 +62,14 @@ export interface StageContext {
   /** Timestamps of history entries and layer files, in seconds since the epoch. */
   readonly epoch: number;
   readonly onEvent: EventSink;
+  /** The step cache and the context files' stat cache; `noCache` skips lookups (results are still recorded). */
+  readonly cache: StepCache;
+  readonly fileDigests: FileDigests;
+  readonly noCache: boolean;
+  /** The main context folder, for naming changed files in cache-miss explanations. */
+  readonly contextRoot: string;
+  /** Distinguishes this build definition's step positions from other projects' sharing the cache. */
+  readonly slotPrefix: string;
 }
 
 export interface StageResult {
@@ -74,6 +88,9 @@ export async function runStage(stage: Stage, base: StageBase, ctx: StageContext)
   const created = new Date(ctx.epoch * 1000).toISOString().replace('.000Z', 'Z');
   let state: ConfigState = { config: withDefaultPath(base.config.config ?? {}), cmdSet: false };
   const steps: Step[] = [];
+  // The chain of step keys starts at the base: its digest, or scratch for the target platform.
+  let parent = base.key;
+  let parentIsBase = true;
   ctx.onEvent({ type: 'stage-started', stage: stage.name, base: base.description });
 
   for (const [index, instruction] of stage.instructions.entries()) {
@@ -86,7 +103,7 @@ export async function runStage(stage: Stage, base: StageBase, ctx: StageContext)
       created_by: text,
       ...(empty ? { empty_layer: true } : {}),
     });
-    const finished = (layer?: { digest: string; size: number }) =>
+    const finished = (layer?: { digest: string; size: number }, cache?: { cached: boolean; miss?: string }) =>
       ctx.onEvent({
         type: 'step-finished',
         stage: stage.name,
@@ -94,7 +111,10 @@ export async function runStage(stage: Stage, base: StageBase, ctx: StageContext)
         text,
         ms: Date.now() - started,
         ...(layer ? { layer } : {}),
+        ...(cache?.cached ? { cached: true } : {}),
+        ...(cache?.miss ? { miss: cache.miss } : {}),
       });
+    const configBefore = state.config;
     try {
       if (instruction.kind === 'arg') {
         for (const decl of instruction.args) scope.declare(decl, envLookup(state.config.Env));
@@ -129,10 +149,25 @@ export async function runStage(stage: Stage, base: StageBase, ctx: StageContext)
       }
       applyEntries(base.view, entries);
       base.files.record(entries);
-      const layer = writeLayer(ctx.store, entries, { mtime: ctx.epoch }).then((info) => {
-        finished({ digest: info.digest, size: info.size });
-        return layerFromStore(ctx.store, info);
-      });
+      const inputs: StepInputs = {
+        parent,
+        parentIsBase,
+        config: JSON.stringify(configBefore),
+        args: scope.argEnv(),
+        instruction: text,
+        files: await entryDigests(entries, ctx),
+      };
+      const key = stepKey(inputs);
+      parent = key;
+      parentIsBase = false;
+      const layer = layerForStep(
+        key,
+        inputs,
+        entries,
+        `${ctx.slotPrefix}\0${stage.name}\0${index}`,
+        ctx,
+        finished,
+      );
       // Keep going: the next step only needs the view, which is already updated. Errors surface below.
       layer.catch(() => {});
       steps.push({ history: history(false), layer });
@@ -151,6 +186,63 @@ export async function runStage(stage: Stage, base: StageBase, ctx: StageContext)
     history: [...(base.config.history ?? []), ...steps.map((s) => s.history)],
   }));
   return { image, view: base.view, files: base.files };
+}
+
+/**
+ * The layer of a step: from the step cache when its key is known and the blob is still in the store,
+ * otherwise written (and recorded). Misses are explained against the last build of the same step.
+ */
+async function layerForStep(
+  key: string,
+  inputs: StepInputs,
+  entries: readonly LayerEntry[],
+  slot: string,
+  ctx: StageContext,
+  finished: (layer?: { digest: string; size: number }, cache?: { cached: boolean; miss?: string }) => void,
+): Promise<Layer> {
+  const cached = ctx.noCache ? undefined : await ctx.cache.get(key);
+  if (cached && (await ctx.store.has(cached.digest))) {
+    finished({ digest: cached.digest, size: cached.size }, { cached: true });
+    await ctx.cache.remember(slot, inputs);
+    return layerFromStore(ctx.store, cached);
+  }
+  const miss = ctx.noCache ? '--no-cache' : await ctx.cache.explain(slot, inputs);
+  const info = await writeLayer(ctx.store, entries, { mtime: ctx.epoch });
+  await ctx.cache.put(key, info);
+  await ctx.cache.remember(slot, inputs);
+  finished({ digest: info.digest, size: info.size }, { cached: false, ...(miss ? { miss } : {}) });
+  return layerFromStore(ctx.store, info);
+}
+
+/**
+ * What a step's entries read, for its cache key: file contents by digest (through the stat cache),
+ * and the metadata of every entry. Context files are named by their context path.
+ */
+async function entryDigests(
+  entries: readonly LayerEntry[],
+  ctx: StageContext,
+): Promise<Record<string, string>> {
+  const out: Record<string, string> = {};
+  for (const entry of entries) {
+    const meta = `${entry.type}:${entry.mode.toString(8)}:${entry.uid}:${entry.gid}`;
+    if (entry.type === 'file') {
+      const content = entry.content;
+      if (content.kind === 'path') {
+        const shown = relative(ctx.contextRoot, content.path);
+        const name = shown.startsWith('..') ? content.path : shown;
+        out[name] = `${meta}:/${entry.path}:${await ctx.fileDigests.digest(content.path)}`;
+      } else if (content.kind === 'archive') {
+        const shown = relative(ctx.contextRoot, content.archive);
+        out[`${shown}#${content.member}`] =
+          `${meta}:/${entry.path}:${await ctx.fileDigests.digest(content.archive)}`;
+      } else {
+        out[`/${entry.path}`] = `${meta}:${createHash('sha256').update(content.data).digest('hex')}`;
+      }
+    } else {
+      out[`/${entry.path}`] = entry.type === 'dir' ? meta : `${meta}:${entry.linkTarget}`;
+    }
+  }
+  return out;
 }
 
 /** BuildKit gives a Linux stage the default PATH when its image has none. */

@@ -1,0 +1,82 @@
+/**
+ * Content digests of context files with a stat cache: a file whose path, size, mtime, inode and device
+ * are unchanged since it was last hashed is not read again. The cache is a hint, never the truth about
+ * content that ends up in a layer: the layer writer reads and hashes the bytes it writes.
+ */
+import { createHash } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { mkdir, readFile, rename, stat, writeFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+
+interface Entry {
+  readonly size: number;
+  readonly mtimeNs: string;
+  readonly ino: string;
+  readonly dev: string;
+  readonly sha256: string;
+}
+
+export class FileDigests {
+  #entries = new Map<string, Entry>();
+  #dirty = false;
+  #hashed = 0;
+  #reused = 0;
+
+  private constructor(private readonly file: string) {}
+
+  /** Opens (or starts) the stat cache kept in `file`. */
+  static async open(file: string): Promise<FileDigests> {
+    const cache = new FileDigests(file);
+    try {
+      const data = JSON.parse(await readFile(file, 'utf8')) as Record<string, Entry>;
+      cache.#entries = new Map(Object.entries(data));
+    } catch {
+      // No cache yet, or an unreadable one: start empty.
+    }
+    return cache;
+  }
+
+  /** sha256 (hex) of the file's content. */
+  async digest(path: string): Promise<string> {
+    const info = await stat(path, { bigint: true });
+    const known = this.#entries.get(path);
+    const key = {
+      size: Number(info.size),
+      mtimeNs: String(info.mtimeNs),
+      ino: String(info.ino),
+      dev: String(info.dev),
+    };
+    if (
+      known &&
+      known.size === key.size &&
+      known.mtimeNs === key.mtimeNs &&
+      known.ino === key.ino &&
+      known.dev === key.dev
+    ) {
+      this.#reused++;
+      return known.sha256;
+    }
+    const hash = createHash('sha256');
+    for await (const chunk of createReadStream(path)) hash.update(chunk as Buffer);
+    const sha256 = hash.digest('hex');
+    this.#entries.set(path, { ...key, sha256 });
+    this.#dirty = true;
+    this.#hashed++;
+    return sha256;
+  }
+
+  /** How many files were read and hashed, and how many answered from the stat cache. */
+  get stats(): { hashed: number; reused: number } {
+    return { hashed: this.#hashed, reused: this.#reused };
+  }
+
+  /** Writes the cache back (atomically) if anything changed. */
+  async save(): Promise<void> {
+    if (!this.#dirty) return;
+    await mkdir(dirname(this.file), { recursive: true });
+    const temp = join(dirname(this.file), `.file-digests.${process.pid}.${Date.now()}.tmp`);
+    await writeFile(temp, JSON.stringify(Object.fromEntries(this.#entries)));
+    await rename(temp, this.file);
+    this.#dirty = false;
+  }
+}

@@ -1,0 +1,194 @@
+/**
+ * The step cache: a content key for each layer-producing step → the layer it produced.
+ *
+ * A key is the sha256 of the step's inputs — the parent (base image digest or the previous step's key),
+ * the config the step runs with (ENV, USER, WORKDIR …), the ARG values in scope, the expanded
+ * instruction and the digests of the files it reads (never mtimes, never secret values). Records are
+ * JSON files written to a temp name and renamed, so concurrent builds never see a half-written entry.
+ *
+ * Every miss is explained: each step position (context folder + stage + step number) remembers the
+ * inputs of its last build, and a miss names what differs (`src/app.ts content`, `build arg VERSION`,
+ * `the base image`, …).
+ */
+import { createHash, randomBytes } from 'node:crypto';
+import { mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import type { Digest } from '../oci/index.js';
+
+/** The parts of a step key, kept so a later miss can say which one changed. */
+export interface StepInputs {
+  /** The base image digest (first step) or the previous layer step's key. */
+  readonly parent: string;
+  /** Whether `parent` is the base image (for the explanation). */
+  readonly parentIsBase: boolean;
+  /** The container config the step runs with (JSON). */
+  readonly config: string;
+  /** ARG values in scope, `NAME=value`. */
+  readonly args: readonly string[];
+  /** The instruction after expansion, as text. */
+  readonly instruction: string;
+  /** Content digests of the files the step reads, by path (COPY/ADD sources, bind mounts). */
+  readonly files: Readonly<Record<string, string>>;
+  /** Secret ids the step mounts (ids only). */
+  readonly secrets?: readonly string[];
+}
+
+export interface CachedLayer {
+  readonly digest: Digest;
+  readonly diffId: Digest;
+  readonly size: number;
+  readonly mediaType: string;
+  readonly uncompressedSize?: number;
+}
+
+interface Record_ {
+  readonly key: string;
+  readonly layer: CachedLayer | null;
+  readonly created: string;
+}
+
+export function stepKey(inputs: StepInputs): string {
+  const hash = createHash('sha256');
+  hash.update(
+    JSON.stringify({
+      v: 1,
+      parent: inputs.parent,
+      config: inputs.config,
+      args: [...inputs.args].sort(),
+      instruction: inputs.instruction,
+      files: Object.entries(inputs.files).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)),
+      secrets: [...(inputs.secrets ?? [])].sort(),
+    }),
+  );
+  return hash.digest('hex');
+}
+
+export class StepCache {
+  constructor(private readonly root: string) {}
+
+  /** The layer recorded for `key` (null: the step produced no layer), or undefined on a miss. */
+  async get(key: string): Promise<CachedLayer | null | undefined> {
+    try {
+      const record = JSON.parse(await readFile(this.#path(key), 'utf8')) as Record_;
+      return record.key === key ? record.layer : undefined;
+    } catch {
+      return undefined;
+    }
+  }
+
+  async put(key: string, layer: CachedLayer | null): Promise<void> {
+    await writeAtomic(
+      this.#path(key),
+      JSON.stringify({ key, layer, created: new Date().toISOString() } satisfies Record_),
+    );
+  }
+
+  /** Remembers the inputs of the step at `slot` (for explaining the next miss there). */
+  async remember(slot: string, inputs: StepInputs): Promise<void> {
+    await writeAtomic(this.#slotPath(slot), JSON.stringify(inputs));
+  }
+
+  /** Why `inputs` missed at `slot`: one line, or undefined when the slot has no history. */
+  async explain(slot: string, inputs: StepInputs): Promise<string | undefined> {
+    let previous: StepInputs;
+    try {
+      previous = JSON.parse(await readFile(this.#slotPath(slot), 'utf8')) as StepInputs;
+    } catch {
+      return undefined;
+    }
+    return explainDifference(previous, inputs);
+  }
+
+  /** Every record with its size on disk, newest first. */
+  async list(): Promise<{ key: string; layer: CachedLayer | null; created: string }[]> {
+    const dir = join(this.root, 'steps');
+    const names = await readdir(dir).catch(() => [] as string[]);
+    const records = await Promise.all(
+      names
+        .filter((n) => n.endsWith('.json'))
+        .map(async (n) => JSON.parse(await readFile(join(dir, n), 'utf8')) as Record_),
+    );
+    return records.sort((a, b) => (a.created < b.created ? 1 : -1));
+  }
+
+  /** Removes step records (not blobs); `keep` decides which stay. */
+  async prune(
+    keep: (record: { key: string; layer: CachedLayer | null; created: string }) => boolean,
+  ): Promise<number> {
+    let removed = 0;
+    for (const record of await this.list()) {
+      if (keep(record)) continue;
+      await rm(this.#path(record.key), { force: true });
+      removed++;
+    }
+    return removed;
+  }
+
+  #path(key: string): string {
+    return join(this.root, 'steps', `${key}.json`);
+  }
+
+  #slotPath(slot: string): string {
+    return join(this.root, 'slots', `${createHash('sha256').update(slot).digest('hex')}.json`);
+  }
+}
+
+/** One line naming what changed between two builds of the same step. */
+export function explainDifference(before: StepInputs, after: StepInputs): string {
+  const reasons: string[] = [];
+  if (before.instruction !== after.instruction) reasons.push('the instruction changed');
+  if (before.parent !== after.parent)
+    reasons.push(after.parentIsBase ? 'the base image changed' : 'an earlier step changed');
+  if (before.config !== after.config) reasons.push('ENV, USER, WORKDIR or SHELL before this step changed');
+  const args = diffArgs(before.args, after.args);
+  if (args.length) reasons.push(args.map((a) => `build arg ${a}`).join(', '));
+  const files = diffFiles(before.files, after.files);
+  if (files.length) {
+    const shown = files.slice(0, 3).join(', ');
+    reasons.push(files.length > 3 ? `${shown} and ${files.length - 3} more files` : shown);
+  }
+  if (JSON.stringify(before.secrets ?? []) !== JSON.stringify(after.secrets ?? []))
+    reasons.push('the secrets it mounts');
+  return reasons.length
+    ? reasons.join('; ')
+    : 'no record of an identical step (the cache was pruned or is new)';
+}
+
+function diffArgs(before: readonly string[], after: readonly string[]): string[] {
+  const parse = (list: readonly string[]) =>
+    new Map(list.map((e) => [e.slice(0, e.indexOf('=')), e.slice(e.indexOf('=') + 1)]));
+  const a = parse(before);
+  const b = parse(after);
+  const names = [...new Set([...a.keys(), ...b.keys()])].sort();
+  return names.filter((n) => a.get(n) !== b.get(n));
+}
+
+function diffFiles(
+  before: Readonly<Record<string, string>>,
+  after: Readonly<Record<string, string>>,
+): string[] {
+  const out: string[] = [];
+  for (const [path, digest] of Object.entries(after)) {
+    if (!(path in before)) out.push(`${path} (new)`);
+    else if (before[path] !== digest) out.push(`${path} content`);
+  }
+  for (const path of Object.keys(before)) if (!(path in after)) out.push(`${path} (removed)`);
+  return out.sort();
+}
+
+async function writeAtomic(path: string, text: string): Promise<void> {
+  await mkdir(dirname(path), { recursive: true });
+  const temp = `${path}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
+  try {
+    await writeFile(temp, text);
+    await rename(temp, path);
+  } catch (error) {
+    await rm(temp, { force: true });
+    throw error;
+  }
+}
+
+/** Total compressed bytes of the layers a set of records point at (for `cache ls` and pruning). */
+export function recordBytes(records: readonly { layer: CachedLayer | null }[]): number {
+  return records.reduce((sum, r) => sum + (r.layer?.size ?? 0), 0);
+}
