@@ -40,3 +40,28 @@ export function parsePlatformFlag(value: string | undefined): oci.Platform | und
   }
   return oci.parsePlatform(value);
 }
+
+/** A `--secret` value: where the secret comes from (never its value on the command line). */
+export type SecretFlag = { readonly path: string } | { readonly env: string };
+
+/** `--secret id=npmrc,src=$HOME/.npmrc` or `--secret id=token,env=TOKEN` (buildx syntax). */
+export function parseSecrets(values: readonly string[] = []): Record<string, SecretFlag> {
+  const secrets: Record<string, SecretFlag> = {};
+  for (const value of values) {
+    const fields = Object.fromEntries(
+      value.split(',').map((part) => {
+        const at = part.indexOf('=');
+        return at < 0 ? [part, ''] : [part.slice(0, at), part.slice(at + 1)];
+      }),
+    ) as Record<string, string>;
+    const id = fields.id;
+    const src = fields.src ?? fields.source;
+    if (!id || (!src && !fields.env)) {
+      throw new WharfError('CLI_BAD_SECRET', `invalid --secret "${value}"`, {
+        hint: 'use --secret id=NAME,src=FILE or --secret id=NAME,env=VARIABLE',
+      });
+    }
+    secrets[id] = src ? { path: src } : { env: fields.env as string };
+  }
+  return secrets;
+}

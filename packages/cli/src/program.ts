@@ -8,6 +8,9 @@ import { registerBuild } from './commands/build.js';
 import { registerConvert } from './commands/convert.js';
 import { registerDockerfile } from './commands/dockerfile.js';
 import { registerInspect } from './commands/inspect.js';
+import { registerLogin } from './commands/login.js';
+import { registerPull } from './commands/pull.js';
+import { registerPush } from './commands/push.js';
 import { version } from './version.js';
 
 export const EXIT_USER_ERROR = 1;
@@ -25,6 +28,9 @@ export function createProgram(): Command {
   registerDockerfile(program);
   registerInspect(program);
   registerConvert(program);
+  registerPull(program);
+  registerPush(program);
+  registerLogin(program);
   for (const command of program.commands) command.exitOverride();
   return program;
 }

@@ -9,6 +9,7 @@
 
 /** oci-archive and docker-archive tar files: read and write. */
 export * as archive from './archive/index.js';
+export { readDockerArchive, readOciArchive } from './archive/index.js';
 export type { CodegenOptions } from './dockerfile/codegen/index.js';
 export { generateBuildTs } from './dockerfile/codegen/index.js';
 export type { EmittedDockerfile } from './dockerfile/emit/index.js';
@@ -45,5 +46,38 @@ export type * as ir from './ir/types.js';
 export type { BuildGraph, Instruction } from './ir/types.js';
 /** OCI image layout directories: read and write. */
 export * as layout from './layout/index.js';
+export { readLayout } from './layout/index.js';
 /** OCI image-spec model: digests, media types, platforms, references, documents. */
 export * as oci from './oci/index.js';
+/** The registry client: pull (a lazy source), push (a resumable sink), login, errors and events. */
+export type {
+  Credentials,
+  LoginOptions,
+  LoginResult,
+  PullOptions,
+  PullResult,
+  PushOptions,
+  PushResult,
+  PushStats,
+  RegistryErrorCode,
+  RegistryEvent,
+  RegistryEventSink,
+  RegistryOptions,
+  UploadSession,
+  UploadSessions,
+} from './registry/index.js';
+export {
+  fileUploadSessions,
+  login,
+  memoryUploadSessions,
+  originOf,
+  pullImage,
+  pushImage,
+  pushIndex,
+  RegistryError,
+  registrySettings,
+  remoteImage,
+  remoteIndex,
+} from './registry/index.js';
+export type { BlobStore } from './store/index.js';
+export { defaultStoreRoot, openStore } from './store/index.js';

@@ -17,7 +17,7 @@ import {
   WharfError,
 } from '@wharf/core';
 import type { Command } from 'commander';
-import { collect, parseBuildArgs, parsePlatformFlag } from '../flags.js';
+import { collect, parseBuildArgs, parsePlatformFlag, parseSecrets } from '../flags.js';
 import { loadDefinition } from '../load-definition.js';
 import { type ProgressMode, progressSink } from '../render/progress.js';
 
@@ -31,6 +31,11 @@ interface BuildFlags {
   readonly progress: ProgressMode;
   readonly cacheDir?: string;
   readonly backend: string;
+  readonly cache: boolean;
+  readonly secret?: string[];
+  readonly registryMirror?: string[];
+  readonly insecureRegistry?: string[];
+  readonly caFile?: string;
 }
 
 export function registerBuild(program: Command): void {
@@ -54,6 +59,19 @@ export function registerBuild(program: Command): void {
     .option('--progress <mode>', 'auto | plain | json | quiet', 'auto')
     .option('--cache-dir <dir>', 'where blobs are kept (default: $XDG_CACHE_HOME/wharf)')
     .option('--backend <name>', 'direct (no daemon) | docker (docker build with BuildKit)', 'direct')
+    .option('--no-cache', 'run every step again (results are still cached for next time)')
+    .option('--secret <id=…,src=…|env=…>', 'a secret for RUN --mount=type=secret (repeatable)', collect)
+    .option(
+      '--registry-mirror <url>',
+      'pull Docker Hub images through this mirror first (repeatable)',
+      collect,
+    )
+    .option(
+      '--insecure-registry <host>',
+      'reach this registry over plain HTTP (repeatable; loopback always)',
+      collect,
+    )
+    .option('--ca-file <pem>', 'trust this CA for registries (besides the system CAs)')
     .action(async (definition: string | undefined, flags: BuildFlags) => {
       // Bad -o specs fail before any work is done.
       const outputs = (flags.output ?? []).map((spec) => parseOutput(spec));
@@ -105,6 +123,14 @@ async function runBackend(
       const result = await buildGraph(graph, {
         ...common,
         ...(flags.cacheDir ? { cacheDir: flags.cacheDir } : {}),
+        noCache: !flags.cache,
+        secrets: parseSecrets(flags.secret),
+        registry: {
+          ...(flags.registryMirror?.length ? { mirrors: flags.registryMirror } : {}),
+          ...(flags.insecureRegistry?.length ? { insecure: flags.insecureRegistry } : {}),
+          ...(flags.caFile ? { caFile: flags.caFile } : {}),
+        },
+        signal: interruptSignal(),
       });
       return { result, dispose: async () => {} };
     }
@@ -141,4 +167,15 @@ async function loadGraph(
   }
   const graph = lowerDockerfile(text, { file: flags.file });
   return { graph, contextDir: resolve(definition ?? '.') };
+}
+
+/** Aborts on the first Ctrl-C (steps are killed, nothing is written); a second one exits at once. */
+function interruptSignal(): AbortSignal {
+  const controller = new AbortController();
+  process.once('SIGINT', () => {
+    process.stderr.write('wharf: interrupted, stopping…\n');
+    controller.abort(new WharfError('INTERRUPTED', 'the build was interrupted'));
+    process.once('SIGINT', () => process.exit(130));
+  });
+  return controller.signal;
 }

@@ -1,59 +1,79 @@
-/** `wharf inspect FILE|DIR [--json]`: an image's config, layers and sizes, from a layout or an archive. */
+/**
+ * `wharf inspect FILE|DIR|REF [--json]`: an image's config, layers and sizes — from an OCI layout, an
+ * oci-archive or docker-archive file, or (when no such path exists) a registry.
+ */
+import { existsSync } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { archive, type Image, layout, WharfError } from '@wharf/core';
 import type { Command } from 'commander';
 import { formatBytes } from '../render/progress.js';
+import { inspectRemote } from './inspect-remote.js';
+import { type RegistryFlags, registryOptions, registryOptionsFrom } from './pull.js';
 
-interface InspectFlags {
+interface InspectFlags extends RegistryFlags {
   readonly json?: boolean;
   readonly name?: string;
+  readonly platform?: string;
 }
 
 export function registerInspect(program: Command): void {
-  program
+  const command = program
     .command('inspect')
-    .description('show an image: an OCI layout directory, an oci-archive or a docker-archive file')
-    .argument('<image>', 'layout directory or archive file')
+    .description(
+      'show an image: an OCI layout directory, an oci-archive or docker-archive file, or a registry image',
+    )
+    .argument('<image>', 'layout directory, archive file, or image reference (node:20, localhost:5000/app:1)')
     .option('--name <name>', 'which image of the layout or archive (tag or name)')
-    .option('--json', 'print manifest, config and layers as JSON')
-    .action(async (target: string, flags: InspectFlags) => {
-      const image = await openImage(target, flags.name);
-      const [manifest, config, digest, layers] = await Promise.all([
-        image.manifest(),
-        image.config(),
-        image.digest(),
-        image.layers(),
-      ]);
-      if (flags.json) {
-        process.stdout.write(`${JSON.stringify({ digest, manifest, config }, null, 2)}\n`);
-        return;
-      }
-      const c = config.config ?? {};
-      const total = manifest.layers.reduce((sum, l) => sum + l.size, 0);
-      const lines = [
-        `Digest:     ${digest}`,
-        `MediaType:  ${manifest.mediaType ?? (await image.mediaType())}`,
-        `Platform:   ${[config.os, config.architecture, config.variant].filter(Boolean).join('/')}`,
-        `Created:    ${config.created ?? '-'}`,
-        `User:       ${c.User || '(root)'}`,
-        `WorkingDir: ${c.WorkingDir || '/'}`,
-        `Entrypoint: ${JSON.stringify(c.Entrypoint ?? null)}`,
-        `Cmd:        ${JSON.stringify(c.Cmd ?? null)}`,
-        `Env:        ${(c.Env ?? []).join('\n            ') || '-'}`,
-        `Ports:      ${Object.keys(c.ExposedPorts ?? {}).join(' ') || '-'}`,
-        `Labels:     ${
-          Object.entries(c.Labels ?? {})
-            .map(([k, v]) => `${k}=${v}`)
-            .join('\n            ') || '-'
-        }`,
-        `Layers:     ${layers.length} (${formatBytes(total)} compressed)`,
-        ...manifest.layers.map(
-          (l, i) =>
-            `  ${l.digest}  ${formatBytes(l.size).padStart(8)}  ${config.history?.filter((h) => !h.empty_layer)[i]?.created_by ?? ''}`,
-        ),
-      ];
-      process.stdout.write(`${lines.join('\n')}\n`);
-    });
+    .option('--platform <os/arch>', 'the platform to show from a multi-platform registry image')
+    .option('--json', 'print manifest, config and layers as JSON');
+  registryOptions(command).action(async (target: string, flags: InspectFlags, cmd: Command) => {
+    if (!existsSync(target)) {
+      process.stdout.write(
+        await inspectRemote(target, {
+          ...registryOptionsFrom({ ...flags, quiet: true }, cmd),
+          ...(flags.platform ? { platform: flags.platform } : {}),
+          ...(flags.json ? { json: true } : {}),
+        }),
+      );
+      return;
+    }
+    const image = await openImage(target, flags.name);
+    const [manifest, config, digest, layers] = await Promise.all([
+      image.manifest(),
+      image.config(),
+      image.digest(),
+      image.layers(),
+    ]);
+    if (flags.json) {
+      process.stdout.write(`${JSON.stringify({ digest, manifest, config }, null, 2)}\n`);
+      return;
+    }
+    const c = config.config ?? {};
+    const total = manifest.layers.reduce((sum, l) => sum + l.size, 0);
+    const lines = [
+      `Digest:     ${digest}`,
+      `MediaType:  ${manifest.mediaType ?? (await image.mediaType())}`,
+      `Platform:   ${[config.os, config.architecture, config.variant].filter(Boolean).join('/')}`,
+      `Created:    ${config.created ?? '-'}`,
+      `User:       ${c.User || '(root)'}`,
+      `WorkingDir: ${c.WorkingDir || '/'}`,
+      `Entrypoint: ${JSON.stringify(c.Entrypoint ?? null)}`,
+      `Cmd:        ${JSON.stringify(c.Cmd ?? null)}`,
+      `Env:        ${(c.Env ?? []).join('\n            ') || '-'}`,
+      `Ports:      ${Object.keys(c.ExposedPorts ?? {}).join(' ') || '-'}`,
+      `Labels:     ${
+        Object.entries(c.Labels ?? {})
+          .map(([k, v]) => `${k}=${v}`)
+          .join('\n            ') || '-'
+      }`,
+      `Layers:     ${layers.length} (${formatBytes(total)} compressed)`,
+      ...manifest.layers.map(
+        (l, i) =>
+          `  ${l.digest}  ${formatBytes(l.size).padStart(8)}  ${config.history?.filter((h) => !h.empty_layer)[i]?.created_by ?? ''}`,
+      ),
+    ];
+    process.stdout.write(`${lines.join('\n')}\n`);
+  });
 }
 
 async function openImage(target: string, name: string | undefined): Promise<Image> {

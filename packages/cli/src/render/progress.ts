@@ -22,15 +22,16 @@ function plainSink(out: NodeJS.WritableStream): EventSink {
         const layer = event.layer
           ? `  ${event.layer.digest.slice(7, 19)} ${formatBytes(event.layer.size)}`
           : '';
-        out.write(
-          `[${event.stage} ${event.step}] ${firstLine(event.text)}  ${(event.ms / 1000).toFixed(1)}s${layer}\n`,
-        );
+        const status = event.cached ? '  CACHED' : event.miss ? `  (rebuilt: ${event.miss})` : '';
+        const time = `${(event.ms / 1000).toFixed(1)}s`;
+        out.write(`[${event.stage} ${event.step}] ${firstLine(event.text)}  ${time}${layer}${status}\n`);
         return;
       }
       case 'warning':
         out.write(`wharf: warning: ${event.message}\n${event.hint ? `  hint: ${event.hint}\n` : ''}`);
         return;
       case 'log':
+        if (event.text.trim() === '') return;
         out.write(`${event.stage ? `[${event.stage}] ` : ''}${event.text}\n`);
         return;
       case 'output-written':

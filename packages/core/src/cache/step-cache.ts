@@ -169,10 +169,17 @@ function diffFiles(
 ): string[] {
   const out: string[] = [];
   for (const [path, digest] of Object.entries(after)) {
+    // A stage or image read with --from is named by its digest: say which one changed.
+    if (path.startsWith('--from=')) {
+      if (before[path] !== digest) out.push(`${path.slice(7)} changed`);
+      continue;
+    }
     if (!(path in before)) out.push(`${path} (new)`);
     else if (before[path] !== digest) out.push(`${path} content`);
   }
-  for (const path of Object.keys(before)) if (!(path in after)) out.push(`${path} (removed)`);
+  for (const path of Object.keys(before)) {
+    if (!(path in after) && !path.startsWith('--from=')) out.push(`${path} (removed)`);
+  }
   return out.sort();
 }
 

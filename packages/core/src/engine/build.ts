@@ -29,6 +29,11 @@ import {
   type Platform,
   parseDigest,
 } from '../oci/index.js';
+import type { RegistryOptions } from '../registry/client.js';
+import { pullImage } from '../registry/pull.js';
+import { findRuntime } from '../runtime/detect.js';
+import type { SecretSource } from '../runtime/mounts.js';
+import { defaultSnapshotRoot, Snapshotter } from '../runtime/snapshotter.js';
 import { type BlobStore, openStore } from '../store/store.js';
 import { BuildArgs, GlobalScope, predefinedArgs } from './scope.js';
 import { runStage, type StageBase, type StageResult } from './stage.js';
@@ -51,6 +56,12 @@ export interface BuildOptions {
   readonly epoch?: number;
   /** Rebuild every step (results are still recorded for later builds). */
   readonly noCache?: boolean;
+  /** `--secret id=…` values for `RUN --mount=type=secret`. */
+  readonly secrets?: Readonly<Record<string, SecretSource>>;
+  /** Registry settings for pulling base images (mirrors, insecure hosts, CA, credentials). */
+  readonly registry?: RegistryOptions;
+  /** Stops the build (Ctrl-C): running steps are killed, nothing is written. */
+  readonly signal?: AbortSignal;
   readonly onEvent?: EventSink;
 }
 
@@ -93,9 +104,40 @@ export async function buildGraph(graph: BuildGraph, options: BuildOptions): Prom
     noCache: options.noCache ?? false,
     contextRoot: contextDir,
     slotPrefix: `${contextDir}\0${pruned.stages.map((s) => s.name).join(',')}`,
+    resolver: {
+      stageImage: async (name: string) => (await (results.get(name) as Promise<StageResult>)).image,
+      image: (ref: string) => imageBase(ref, baseOptions),
+      namedContext: (name: string) => {
+        const spec = pruned.namedContexts[name];
+        return (
+          spec && {
+            dir: resolve(options.contextDir, spec.dir),
+            ...(spec.ignore ? { ignore: spec.ignore } : {}),
+          }
+        );
+      },
+      snapshotter: () => {
+        snapshotter ??= Snapshotter.open({ root: defaultSnapshotRoot(store.root) });
+        return snapshotter;
+      },
+    },
+    secrets: options.secrets ?? {},
+    ...(options.signal ? { signal: options.signal } : {}),
   };
 
   const results = new Map<string, Promise<StageResult>>();
+  if (pruned.stages.some((s) => s.instructions.some((i) => i.kind === 'run'))) {
+    // Fail before doing any work when RUN cannot run here.
+    await findRuntime();
+  }
+  let snapshotter: Promise<Snapshotter> | undefined;
+  const baseOptions: BaseOptions = {
+    platform,
+    global,
+    contextDir: options.contextDir,
+    store,
+    ...(options.registry ? { registry: options.registry } : {}),
+  };
   for (const stage of pruned.stages) {
     const deps = stageDependencies(stage);
     results.set(
@@ -103,7 +145,7 @@ export async function buildGraph(graph: BuildGraph, options: BuildOptions): Prom
       (async () => {
         const done = new Map<string, StageResult>();
         for (const dep of deps) done.set(dep, await (results.get(dep) as Promise<StageResult>));
-        const base = await resolveBase(stage, done, { platform, global, contextDir: options.contextDir });
+        const base = await resolveBase(stage, done, baseOptions);
         return runStage(stage, base, ctx);
       })(),
     );
@@ -128,6 +170,8 @@ interface BaseOptions {
   readonly platform: Platform;
   readonly global: GlobalScope;
   readonly contextDir: string;
+  readonly store: BlobStore;
+  readonly registry?: RegistryOptions;
 }
 
 async function resolveBase(
@@ -182,7 +226,7 @@ async function resolveBase(
 
 const layoutScheme = 'oci-layout://';
 
-/** A base image from a local OCI layout; registry pulls are not part of the direct backend yet. */
+/** A base image: from a local OCI layout (`oci-layout://DIR[:TAG|@DIGEST]`), else pulled from its registry. */
 async function imageBase(ref: string, options: BaseOptions): Promise<Image> {
   if (ref.startsWith(layoutScheme)) {
     const spec = ref.slice(layoutScheme.length);
@@ -196,11 +240,10 @@ async function imageBase(ref: string, options: BaseOptions): Promise<Image> {
         : {};
     return readLayout(dir, { ...pick, platform: options.platform });
   }
-  throw new WharfError(
-    'ENGINE_PULL_UNSUPPORTED',
-    `FROM ${ref}: pulling images from a registry is not supported by the direct backend yet`,
-    {
-      hint: `use FROM scratch, a local layout (oci-layout://DIR:TAG), or the Dockerfile backend`,
-    },
-  );
+  const pulled = await pullImage(ref, {
+    ...options.registry,
+    store: options.store,
+    platform: options.platform,
+  });
+  return pulled.image;
 }

@@ -12,22 +12,38 @@ import type { LayerEntry } from '../layer/entry.js';
 /** Files larger than this are not read for name lookups. */
 const MAX_BYTES = 4 * 1024 * 1024;
 
+type WrittenStep = { readonly entries: ReadonlyMap<string, LayerEntry> } | { readonly layer: Layer };
+
 export class StageFiles {
-  /** Entries this stage wrote, by clean path (no leading `/`); the last write wins. */
-  readonly #written = new Map<string, LayerEntry>();
+  /** What this stage wrote, oldest first: COPY entries by path, or whole layers (RUN, cached steps). */
+  readonly #steps: WrittenStep[] = [];
   readonly #baseCache = new Map<string, Promise<Uint8Array | undefined>>();
 
   constructor(private readonly baseLayers: () => Promise<readonly Layer[]>) {}
 
-  /** Records entries a step of this stage wrote. */
+  /** Records entries a COPY/ADD/WORKDIR step of this stage wrote. */
   record(entries: readonly LayerEntry[]): void {
-    for (const entry of entries) this.#written.set(entry.path, entry);
+    this.#steps.push({ entries: new Map(entries.map((e) => [e.path, e])) });
+  }
+
+  /** Records a layer this stage added as a whole (a RUN step, or a step taken from the cache). */
+  recordLayer(layer: Layer): void {
+    this.#steps.push({ layer });
   }
 
   async read(path: string): Promise<Uint8Array | undefined> {
     const clean = posix.normalize(`/${path}`).slice(1);
-    const entry = this.#written.get(clean);
-    if (entry) return entry.type === 'file' ? contentOf(entry) : undefined;
+    for (let i = this.#steps.length - 1; i >= 0; i--) {
+      const step = this.#steps[i] as WrittenStep;
+      if ('entries' in step) {
+        const entry = step.entries.get(clean);
+        if (entry) return entry.type === 'file' ? contentOf(entry) : undefined;
+        continue;
+      }
+      const found = await findInLayer(step.layer, clean);
+      if (found === 'deleted') return undefined;
+      if (found) return found;
+    }
     let cached = this.#baseCache.get(clean);
     if (!cached) {
       cached = this.#readFromLayers(clean);

@@ -18,14 +18,24 @@ import { appendLayers, withConfigFile } from '../image/mutate.js';
 import { layerFromStore } from '../image/partial.js';
 import type { Addendum, Image, Layer } from '../image/types.js';
 import { expandWord, type Lookup } from '../ir/expand.js';
-import type { AddInstruction, CopyInstruction, Instruction, Stage, WorkdirInstruction } from '../ir/types.js';
+import type {
+  AddInstruction,
+  CopyInstruction,
+  FromRef,
+  Instruction,
+  RunInstruction,
+  Stage,
+  WorkdirInstruction,
+} from '../ir/types.js';
 import { resolveChown } from '../layer/chown.js';
 import { planCopy } from '../layer/copy-plan.js';
 import { applyEntries, type LayerEntry } from '../layer/entry.js';
-import { cleanImagePath, type MemoryFsView } from '../layer/fs-view.js';
+import { applyLayerTar, cleanImagePath, type MemoryFsView } from '../layer/fs-view.js';
 import { writeLayer } from '../layer/layer-writer.js';
 import type { SourceTree } from '../layer/source.js';
 import type { ContainerConfig, History, ImageConfig } from '../oci/types.js';
+import type { SecretSource } from '../runtime/mounts.js';
+import { runStep } from '../runtime/run.js';
 import type { BlobStore } from '../store/store.js';
 import {
   applyMetadata,
@@ -36,7 +46,9 @@ import {
   resolveWorkdir,
   setEnv,
 } from './metadata.js';
+import { type ResolvedRun, type RunMountContext, resolveRun } from './run-step.js';
 import { envLookup, type GlobalScope, StageScope } from './scope.js';
+import { openFrom, type SourceResolver, treeIdentity } from './sources.js';
 import type { StageFiles } from './stage-files.js';
 
 /** What a stage starts from. */
@@ -70,6 +82,11 @@ export interface StageContext {
   readonly contextRoot: string;
   /** Distinguishes this build definition's step positions from other projects' sharing the cache. */
   readonly slotPrefix: string;
+  /** Other stages, images, named contexts and the snapshotter, for COPY --from and RUN. */
+  readonly resolver: SourceResolver;
+  /** `--secret` values by id. */
+  readonly secrets: Readonly<Record<string, SecretSource>>;
+  readonly signal?: AbortSignal;
 }
 
 export interface StageResult {
@@ -132,17 +149,61 @@ export async function runStage(stage: Stage, base: StageBase, ctx: StageContext)
         finished();
         continue;
       }
-      let entries: readonly LayerEntry[] = [];
+      const slot = `${ctx.slotPrefix}\0${stage.name}\0${index}`;
+      if (instruction.kind === 'run') {
+        // RUN sees the layers below it, so earlier layers of the stage must be written first.
+        const below = [...(await base.image.layers())];
+        for (const step of steps) if (step.layer) below.push(await step.layer);
+        const resolved = await resolveRun(instruction, configBefore, lookup, runMountContext(ctx));
+        const inputs: StepInputs = {
+          parent,
+          parentIsBase,
+          config: JSON.stringify(configBefore),
+          args: scope.argEnv(),
+          instruction: text,
+          files: resolved.inputs,
+          secrets: resolved.secretIds,
+        };
+        const key = stepKey(inputs);
+        parent = key;
+        parentIsBase = false;
+        const layer = await runLayer(
+          key,
+          inputs,
+          slot,
+          below,
+          resolved,
+          instruction,
+          configBefore,
+          scope,
+          stage,
+          ctx,
+          finished,
+        );
+        if (layer) {
+          await applyLayerTar(base.view, await layer.uncompressed());
+          base.files.recordLayer(layer);
+          steps.push({ history: history(false), layer: Promise.resolve(layer) });
+        } else {
+          steps.push({ history: history(true) });
+        }
+        continue;
+      }
+      let planned: PlannedEntries = { entries: [], files: {}, release: async () => {} };
       if (isMetadataInstruction(instruction)) {
-        if (instruction.kind === 'workdir')
-          entries = await workdirEntries(instruction, state.config, base, lookup);
+        if (instruction.kind === 'workdir') {
+          const entries = await workdirEntries(instruction, state.config, base, lookup);
+          planned = { entries, files: await entryDigests(entries, ctx), release: async () => {} };
+        }
         state = applyMetadata(state, instruction, lookup);
       } else if (instruction.kind === 'copy' || instruction.kind === 'add') {
-        entries = await copyEntries(instruction, state.config, base, lookup, ctx);
+        planned = await copyEntries(instruction, state.config, base, lookup, ctx);
       } else {
         throw unsupported(instruction);
       }
+      const { entries } = planned;
       if (entries.length === 0) {
+        await planned.release();
         steps.push({ history: history(true) });
         finished();
         continue;
@@ -155,19 +216,12 @@ export async function runStage(stage: Stage, base: StageBase, ctx: StageContext)
         config: JSON.stringify(configBefore),
         args: scope.argEnv(),
         instruction: text,
-        files: await entryDigests(entries, ctx),
+        files: planned.files,
       };
       const key = stepKey(inputs);
       parent = key;
       parentIsBase = false;
-      const layer = layerForStep(
-        key,
-        inputs,
-        entries,
-        `${ctx.slotPrefix}\0${stage.name}\0${index}`,
-        ctx,
-        finished,
-      );
+      const layer = layerForStep(key, inputs, entries, slot, ctx, finished).finally(() => planned.release());
       // Keep going: the next step only needs the view, which is already updated. Errors surface below.
       layer.catch(() => {});
       steps.push({ history: history(false), layer });
@@ -294,23 +348,21 @@ async function workdirEntries(
   return entries;
 }
 
+/** A step's planned entries, what they read (for the cache key), and what to release once written. */
+interface PlannedEntries {
+  readonly entries: readonly LayerEntry[];
+  readonly files: Record<string, string>;
+  release(): Promise<void>;
+}
+
 async function copyEntries(
   instruction: CopyInstruction | AddInstruction,
   config: ContainerConfig,
   base: StageBase,
   lookup: Lookup,
   ctx: StageContext,
-): Promise<readonly LayerEntry[]> {
+): Promise<PlannedEntries> {
   const expand = (word: string) => expandWord(word, lookup);
-  if (instruction.kind === 'copy' && instruction.from !== undefined) {
-    throw new WharfError(
-      'ENGINE_COPY_FROM_UNSUPPORTED',
-      'COPY --from is not supported by the direct backend yet',
-      {
-        hint: 'build this definition with the Dockerfile backend (wharf dockerfile | docker build) for now',
-      },
-    );
-  }
   if (instruction.heredocs?.length) {
     throw new WharfError(
       'ENGINE_HEREDOC_UNSUPPORTED',
@@ -327,7 +379,7 @@ async function copyEntries(
       'ENGINE_ADD_REMOTE_UNSUPPORTED',
       `ADD ${remote}: remote sources are not supported by the direct backend yet`,
       {
-        hint: 'download the file into the build context first, or use the Dockerfile backend',
+        hint: 'download the file into the build context first, or use --backend docker',
       },
     );
   }
@@ -335,27 +387,127 @@ async function copyEntries(
     instruction.chown === undefined
       ? undefined
       : await resolveChown(expand(instruction.chown), (path) => base.files.read(path));
-  const plan = await planCopy({
-    instruction: instruction.kind === 'add' ? 'ADD' : 'COPY',
-    sources,
-    dest: expand(instruction.dest),
-    workdir: config.WorkingDir || '/',
-    source: await ctx.context(),
-    view: base.view,
-    ...(chown ? { chown } : {}),
-    ...(instruction.chmod === undefined ? {} : { chmod: expand(instruction.chmod) }),
-    ...(instruction.exclude?.length ? { exclude: instruction.exclude.map(expand) } : {}),
-    ...(instruction.kind === 'copy' && instruction.parents ? { parents: true } : {}),
-  });
-  return plan.entries;
+  const from = instruction.kind === 'copy' ? instruction.from : undefined;
+  const opened = from === undefined ? undefined : await openFrom(from, ctx.resolver, expand);
+  try {
+    const plan = await planCopy({
+      instruction: instruction.kind === 'add' ? 'ADD' : 'COPY',
+      sources,
+      dest: expand(instruction.dest),
+      workdir: config.WorkingDir || '/',
+      source: opened ? opened.tree : await ctx.context(),
+      view: base.view,
+      ...(chown ? { chown } : {}),
+      ...(instruction.chmod === undefined ? {} : { chmod: expand(instruction.chmod) }),
+      ...(instruction.exclude?.length ? { exclude: instruction.exclude.map(expand) } : {}),
+      ...(instruction.kind === 'copy' && instruction.parents ? { parents: true } : {}),
+    });
+    // From another stage or image, its digest names the content; from a context, the file digests do.
+    const files =
+      opened && from !== undefined && from.kind !== 'context'
+        ? { [`--from=${fromName(from)}`]: opened.identity, ...metadataOf(plan.entries) }
+        : await entryDigests(plan.entries, ctx);
+    return { entries: plan.entries, files, release: () => opened?.release() ?? Promise.resolve() };
+  } catch (error) {
+    await opened?.release();
+    throw error;
+  }
+}
+
+/** How a --from source is named in cache-miss explanations: `stage build`, `image nginx:1.27`. */
+function fromName(from: FromRef): string {
+  return from.kind === 'stage'
+    ? `stage ${from.stage}`
+    : from.kind === 'image'
+      ? `image ${from.ref}`
+      : `context ${from.name}`;
+}
+
+/** Entry metadata only (paths, types, modes, owners, links), for keys whose content is named otherwise. */
+function metadataOf(entries: readonly LayerEntry[]): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const entry of entries) {
+    const meta = `${entry.type}:${entry.mode.toString(8)}:${entry.uid}:${entry.gid}`;
+    out[`/${entry.path}`] =
+      entry.type === 'symlink' || entry.type === 'hardlink' ? `${meta}:${entry.linkTarget}` : meta;
+  }
+  return out;
+}
+
+/**
+ * Runs a RUN step (or takes its layer from the cache): the layer it produced, or undefined when the
+ * command changed nothing.
+ */
+async function runLayer(
+  key: string,
+  inputs: StepInputs,
+  slot: string,
+  below: readonly Layer[],
+  resolved: ResolvedRun,
+  instruction: RunInstruction,
+  config: ContainerConfig,
+  scope: StageScope,
+  stage: Stage,
+  ctx: StageContext,
+  finished: (layer?: { digest: string; size: number }, cache?: { cached: boolean; miss?: string }) => void,
+): Promise<Layer | undefined> {
+  try {
+    const cached = ctx.noCache ? undefined : await ctx.cache.get(key);
+    if (cached === null || (cached && (await ctx.store.has(cached.digest)))) {
+      await ctx.cache.remember(slot, inputs);
+      if (cached === null) {
+        finished(undefined, { cached: true });
+        return undefined;
+      }
+      finished({ digest: cached.digest, size: cached.size }, { cached: true });
+      return layerFromStore(ctx.store, cached);
+    }
+    const miss = ctx.noCache ? '--no-cache' : await ctx.cache.explain(slot, inputs);
+    const result = await runStep({
+      snapshotter: await ctx.resolver.snapshotter(),
+      layers: below,
+      command: resolved.command,
+      // ENV wins over an ARG of the same name: ARG values first, the image's Env after them.
+      env: [...scope.argEnv(), ...(config.Env ?? [])],
+      ...(config.User ? { user: config.User } : {}),
+      cwd: config.WorkingDir || '/',
+      mounts: resolved.mounts,
+      network: instruction.network ?? 'default',
+      secrets: ctx.secrets,
+      onOutput: (line) => ctx.onEvent({ type: 'log', stage: stage.name, text: line }),
+      ...(ctx.signal ? { signal: ctx.signal } : {}),
+    });
+    try {
+      if (result.entries.length === 0) {
+        await ctx.cache.put(key, null);
+        await ctx.cache.remember(slot, inputs);
+        finished(undefined, { cached: false, ...(miss ? { miss } : {}) });
+        return undefined;
+      }
+      const info = await writeLayer(ctx.store, result.entries, { mtime: ctx.epoch });
+      await result.commitSnapshot(info.diffId);
+      await ctx.cache.put(key, info);
+      await ctx.cache.remember(slot, inputs);
+      finished({ digest: info.digest, size: info.size }, { cached: false, ...(miss ? { miss } : {}) });
+      return layerFromStore(ctx.store, info);
+    } finally {
+      await result.release();
+    }
+  } finally {
+    await resolved.release();
+  }
+}
+
+/** How RUN mounts reach the context, other stages, images and named contexts. */
+function runMountContext(ctx: StageContext): RunMountContext {
+  return {
+    contextDir: ctx.contextRoot,
+    contextIdentity: async (path) => treeIdentity(await ctx.context(), path, ctx.fileDigests),
+    openFrom: (from) => openFrom(from, ctx.resolver, (word) => word),
+  };
 }
 
 function unsupported(instruction: Instruction): WharfError {
-  if (instruction.kind === 'run') {
-    return new WharfError('ENGINE_RUN_UNSUPPORTED', 'RUN is not supported by the direct backend yet', {
-      hint: 'build this definition with the Dockerfile backend (wharf dockerfile | docker build) for now',
-    });
-  }
   return new WharfError(
     'ENGINE_UNSUPPORTED',
     `${instruction.kind.toUpperCase()} is not supported by the direct backend`,

@@ -1,0 +1,127 @@
+/**
+ * `wharf pull REF [-o type=oci,dest=DIR] [--platform os/arch]`: fetch an image into the local store
+ * (config and layers verified, blobs already there skipped) and optionally write it out. Also home of
+ * the registry flags and the progress lines the other registry commands share.
+ */
+import {
+  defaultStoreRoot,
+  exportImage,
+  openStore,
+  pullImage,
+  type RegistryEvent,
+  type RegistryOptions,
+} from '@wharf/core';
+import type { Command } from 'commander';
+
+/** Flags every registry command takes. */
+export interface RegistryFlags {
+  readonly insecureRegistry?: readonly string[];
+  readonly caFile?: string;
+  readonly quiet?: boolean;
+}
+
+const collect = (value: string, previous: readonly string[] = []): string[] => [...previous, value];
+
+/** Adds `--insecure-registry`, `--ca-file` and `--quiet` to a command. */
+export function registryOptions(command: Command): Command {
+  return command
+    .option(
+      '--insecure-registry <host>',
+      'reach this registry over plain HTTP (repeatable; loopback is always allowed)',
+      collect,
+    )
+    .option('--ca-file <pem>', 'trust this CA certificate for the registry (besides the system CAs)')
+    .option('-q, --quiet', 'print only the result');
+}
+
+/** RegistryOptions from flags; `--debug` (global) turns on redacted HTTP tracing to stderr. */
+export function registryOptionsFrom(flags: RegistryFlags, command: Command): RegistryOptions {
+  const debug = Boolean(command.optsWithGlobals().debug);
+  return {
+    ...(flags.insecureRegistry?.length ? { insecure: flags.insecureRegistry } : {}),
+    ...(flags.caFile ? { caFile: flags.caFile } : {}),
+    ...(debug ? { debug: (line: string) => process.stderr.write(`wharf: debug: ${line}\n`) } : {}),
+    ...(flags.quiet ? {} : { onEvent: renderEvent }),
+  };
+}
+
+const short = (digest: string): string => digest.replace(/^sha256:/, '').slice(0, 12);
+const mb = (bytes: number): string => `${(bytes / 1024 / 1024).toFixed(1)} MB`;
+
+/** One line per finished blob (progress in between is left to the tty renderer). */
+export function renderEvent(event: RegistryEvent): void {
+  switch (event.type) {
+    case 'blob-exists':
+      process.stderr.write(`${short(event.digest)}: already there\n`);
+      return;
+    case 'blob-mounted':
+      process.stderr.write(`${short(event.digest)}: mounted from ${event.from}\n`);
+      return;
+    case 'blob-resumed':
+      process.stderr.write(`${short(event.digest)}: resuming at ${mb(event.offset)} of ${mb(event.size)}\n`);
+      return;
+    case 'blob-pushed':
+      process.stderr.write(
+        `${short(event.digest)}: pushed ${mb(event.size)}${event.sent < event.size ? ` (sent ${mb(event.sent)})` : ''}\n`,
+      );
+      return;
+    case 'blob-fetched':
+      process.stderr.write(`${short(event.digest)}: pulled ${mb(event.size)}\n`);
+      return;
+    case 'blob-cached':
+      process.stderr.write(`${short(event.digest)}: already in the store\n`);
+      return;
+    case 'retry':
+      process.stderr.write(`wharf: retrying ${event.operation} in ${event.delayMs} ms (${event.reason})\n`);
+      return;
+    case 'mirror-fallback':
+      process.stderr.write(
+        `wharf: mirror ${event.mirror} failed (${event.reason}); trying the next source\n`,
+      );
+      return;
+    case 'warning':
+      process.stderr.write(`wharf: warning: ${event.message}\n`);
+      return;
+    case 'manifest-pushed':
+    case 'blob-progress':
+      return;
+  }
+}
+
+interface PullFlags extends RegistryFlags {
+  readonly output?: string;
+  readonly platform?: string;
+  readonly registryMirror?: readonly string[];
+}
+
+export function registerPull(program: Command): void {
+  const command = program
+    .command('pull')
+    .description('pull an image from a registry into the local store, and optionally write it out')
+    .argument('<ref>', 'the image, e.g. node:20 or ghcr.io/org/app:1.0')
+    .option(
+      '-o, --output <spec>',
+      'also write it: type=oci,dest=DIR | type=oci-archive,dest=FILE | type=docker-archive,dest=FILE',
+    )
+    .option(
+      '--platform <os/arch>',
+      'the platform to pick from a multi-platform image (default: linux on this machine)',
+    )
+    .option('--registry-mirror <url>', 'try this mirror first for Docker Hub images (repeatable)', collect);
+  registryOptions(command).action(async (ref: string, flags: PullFlags, cmd: Command) => {
+    const store = await openStore({ root: defaultStoreRoot() });
+    const result = await pullImage(ref, {
+      ...registryOptionsFrom(flags, cmd),
+      store,
+      ...(flags.platform ? { platform: flags.platform } : {}),
+      ...(flags.registryMirror?.length ? { mirrors: flags.registryMirror } : {}),
+    });
+    if (flags.output) await exportImage(result.image, flags.output, { tags: [result.reference.toString()] });
+    process.stdout.write(`${result.reference.toString()}@${result.digest}\n`);
+    if (!flags.quiet) {
+      process.stderr.write(
+        `pulled ${result.fetched} blob(s), ${(result.bytes / 1024 / 1024).toFixed(1)} MB; ${result.cached} already in the store\n`,
+      );
+    }
+  });
+}

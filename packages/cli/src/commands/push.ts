@@ -1,0 +1,84 @@
+/**
+ * `wharf push SRC REF [REF…]`: push an image from an OCI layout directory, an oci-archive or a
+ * docker-archive to one or more references. Large blobs upload in chunks whose sessions are saved
+ * under the store, so a push that was interrupted (even killed) continues where the registry stopped.
+ */
+import { stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import {
+  defaultStoreRoot,
+  fileUploadSessions,
+  type Image,
+  pushImage,
+  readDockerArchive,
+  readLayout,
+  readOciArchive,
+  WharfError,
+} from '@wharf/core';
+import type { Command } from 'commander';
+import { type RegistryFlags, registryOptions, registryOptionsFrom } from './pull.js';
+
+interface PushFlags extends RegistryFlags {
+  readonly image?: string;
+  readonly platform?: string;
+}
+
+/** Opens SRC: a layout directory, or a tar that is an oci-archive (has index.json) or a docker-archive. */
+export async function openSource(
+  src: string,
+  select: { ref?: string; platform?: string } = {},
+): Promise<Image> {
+  let isDir: boolean;
+  try {
+    isDir = (await stat(src)).isDirectory();
+  } catch (cause) {
+    throw new WharfError('CLI_SOURCE_NOT_FOUND', `${src} does not exist`, {
+      hint: 'pass an OCI layout directory, an oci-archive or a docker-archive file',
+      cause,
+    });
+  }
+  const options = {
+    ...(select.ref ? { ref: select.ref } : {}),
+    ...(select.platform ? { platform: parsePlatformLoose(select.platform) } : {}),
+  };
+  if (isDir) return readLayout(src, options);
+  try {
+    return await readOciArchive(src, options);
+  } catch (error) {
+    const code = (error as { code?: string }).code ?? '';
+    if (!/NOT_AN?_|MISSING|INDEX/.test(code)) throw error;
+    return readDockerArchive(src, select.ref ? { tag: select.ref } : {});
+  }
+}
+
+function parsePlatformLoose(value: string) {
+  const [os = 'linux', architecture = '', variant] = value.split('/');
+  return { os, architecture, ...(variant ? { variant } : {}) };
+}
+
+export function registerPush(program: Command): void {
+  const command = program
+    .command('push')
+    .description('push an image from an OCI layout, oci-archive or docker-archive to a registry')
+    .argument('<src>', 'OCI layout directory, oci-archive or docker-archive file')
+    .argument('<ref...>', 'where to push, e.g. ghcr.io/org/app:1.0 (several tags allowed)')
+    .option('--image <name>', 'which image in SRC, when it holds several (a tag or name)')
+    .option('--platform <os/arch>', 'which platform in SRC, when it holds several');
+  registryOptions(command).action(async (src: string, refs: string[], flags: PushFlags, cmd: Command) => {
+    const image = await openSource(src, {
+      ...(flags.image ? { ref: flags.image } : {}),
+      ...(flags.platform ? { platform: flags.platform } : {}),
+    });
+    const result = await pushImage(image, refs, {
+      ...registryOptionsFrom(flags, cmd),
+      sessions: fileUploadSessions(join(defaultStoreRoot(), 'uploads')),
+    });
+    for (const ref of result.references) process.stdout.write(`${ref}@${result.digest}\n`);
+    if (!flags.quiet) {
+      const s = result.stats;
+      process.stderr.write(
+        `${s.uploaded} uploaded (${(s.bytesSent / 1024 / 1024).toFixed(1)} MB sent${s.resumed ? `, ${s.resumed} resumed` : ''}), ${s.existing} already there, ${s.mounted} mounted\n`,
+      );
+    }
+  });
+}

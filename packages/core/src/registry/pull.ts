@@ -1,0 +1,405 @@
+/**
+ * The registry as a *source*: `remoteImage(ref)` is a lazy {@link Image} (nothing is fetched until
+ * something is asked of it), `remoteIndex(ref)` a lazy {@link ImageIndex}, and `pullImage(ref)` fetches
+ * config and layers into a content store up front, concurrently, skipping blobs the store has.
+ *
+ * Every byte is verified: manifests against their digest, blobs by the store's digest check as they
+ * are written (content that does not match is rejected and not stored). Docker Hub images are asked
+ * of the configured mirrors first, falling back to the registry itself.
+ */
+
+import { Readable, Transform, type Writable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import {
+  defaultPlatform,
+  type Image,
+  type ImageIndex,
+  imageFromManifest,
+  indexFromManifest,
+  type Layer,
+  lazyImage,
+  lazyIndex,
+  verified,
+} from '../image/index.js';
+import {
+  bestMatch,
+  type Descriptor,
+  type Digest,
+  formatPlatform,
+  isIndex,
+  isManifest,
+  type ImageIndex as OciImageIndex,
+  type Platform,
+  parsePlatform,
+  parseReference,
+  type Reference,
+} from '../oci/index.js';
+import {
+  type FetchedManifest,
+  RegistryClient,
+  type RegistryOptions,
+  type RemoteRepository,
+} from './client.js';
+import { isRetryable, RegistryError } from './errors.js';
+import { mapLimit } from './pool.js';
+import { registrySettings } from './settings.js';
+import { retrying } from './transport/retry.js';
+
+/** The store operations pulling needs (`BlobStore` from `store/` has them). */
+export interface PullStore {
+  has(digest: Digest): Promise<boolean>;
+  open(digest: Digest): Promise<Readable>;
+  putWriter(options: { readonly expected?: Digest; readonly size?: number }): Writable & {
+    commit(): Promise<{ readonly digest: Digest; readonly size: number }>;
+    abort(): Promise<void>;
+  };
+}
+
+export interface PullOptions extends RegistryOptions {
+  /** `linux/arm64`, or a Platform; default Linux on this machine's architecture. */
+  readonly platform?: Platform | string;
+  /** Fetch blobs into this store and read them from there; without it, blobs stream from the registry. */
+  readonly store?: PullStore;
+  /** Blobs fetched at once. Default 4. */
+  readonly concurrency?: number;
+}
+
+/** Where a layer came from, so a push to another repository of the same registry can mount it. */
+export interface BlobOrigin {
+  readonly registry: string;
+  readonly repository: string;
+}
+
+const origins = new WeakMap<object, BlobOrigin>();
+
+/** The registry repository a layer (from {@link remoteImage}) was pulled from, if any. */
+export function originOf(layer: Layer): BlobOrigin | undefined {
+  return origins.get(layer);
+}
+
+/** A place a manifest and its blobs can be read from: a mirror or the registry itself. */
+interface Source {
+  readonly label: string;
+  readonly repo: RemoteRepository;
+  readonly mirror: boolean;
+}
+
+function toReference(ref: string | Reference): Reference {
+  return typeof ref === 'string' ? parseReference(ref) : ref;
+}
+
+function toPlatform(platform: Platform | string | undefined): Platform {
+  return platform === undefined
+    ? defaultPlatform()
+    : typeof platform === 'string'
+      ? parsePlatform(platform)
+      : platform;
+}
+
+/** Mirrors first (Docker Hub only), then the registry. */
+function sourcesFor(ref: Reference, options: RegistryOptions): Source[] {
+  const sources: Source[] = [];
+  if (ref.registry === 'docker.io') {
+    for (const mirror of registrySettings(options).mirrors) {
+      const client = new RegistryClient(ref.registry, options, mirror);
+      sources.push({ label: mirror, repo: client.repository(ref.repository), mirror: true });
+    }
+  }
+  const upstream = new RegistryClient(ref.registry, options);
+  sources.push({ label: ref.registry, repo: upstream.repository(ref.repository), mirror: false });
+  return sources;
+}
+
+/** The first source that has the manifest; a failing mirror falls through to the next. */
+async function resolveManifest(
+  ref: Reference,
+  sources: readonly Source[],
+  options: RegistryOptions,
+): Promise<{ manifest: FetchedManifest; index: number }> {
+  const wanted = ref.digest ?? ref.tag ?? 'latest';
+  for (let i = 0; i < sources.length; i++) {
+    const source = sources[i] as Source;
+    try {
+      return { manifest: await source.repo.fetchManifest(wanted), index: i };
+    } catch (error) {
+      if (!source.mirror) throw error;
+      options.onEvent?.({ type: 'mirror-fallback', mirror: source.label, reason: (error as Error).message });
+    }
+  }
+  throw new RegistryError('REGISTRY_NOT_FOUND', `no source for ${ref.toString()}`);
+}
+
+/** Fetches blobs and child manifests from the sources, preferring the one that served the root. */
+class RemoteContent {
+  readonly ref: Reference;
+  readonly #sources: readonly Source[];
+  readonly #options: PullOptions;
+  #preferred = 0;
+  readonly #inFlight = new Map<string, Promise<void>>();
+
+  constructor(ref: Reference, sources: readonly Source[], options: PullOptions) {
+    this.ref = ref;
+    this.#sources = sources;
+    this.#options = options;
+  }
+
+  prefer(index: number): void {
+    this.#preferred = index;
+  }
+
+  #ordered(): Source[] {
+    const first = this.#sources[this.#preferred];
+    return first ? [first, ...this.#sources.filter((s) => s !== first)] : [...this.#sources];
+  }
+
+  /** A child manifest by digest. */
+  async manifest(digest: Digest): Promise<FetchedManifest> {
+    let last: unknown;
+    for (const source of this.#ordered()) {
+      try {
+        return await source.repo.fetchManifest(digest);
+      } catch (error) {
+        last = error;
+        if (!source.mirror) break;
+      }
+    }
+    throw last;
+  }
+
+  /** The blob opener an Image needs: manifests by digest, blobs through the store (or streamed, verified). */
+  opener = async (descriptor: Descriptor): Promise<Readable> => {
+    if (isManifest(descriptor.mediaType) || isIndex(descriptor.mediaType)) {
+      return Readable.from([Buffer.from((await this.manifest(descriptor.digest)).bytes)]);
+    }
+    const store = this.#options.store;
+    if (!store) {
+      const source = this.#ordered()[0] as Source;
+      return verified(await source.repo.fetchBlob(descriptor), {
+        digest: descriptor.digest,
+        size: descriptor.size,
+        what: `blob ${descriptor.digest} from ${source.label}`,
+      });
+    }
+    await this.ensure(descriptor);
+    return store.open(descriptor.digest);
+  };
+
+  /** Makes sure the store has the blob; true when it was downloaded now. Concurrent calls share one download. */
+  async ensure(descriptor: Descriptor): Promise<boolean> {
+    const store = this.#options.store;
+    if (!store) throw new Error('ensure() needs a store');
+    if (await store.has(descriptor.digest)) {
+      this.#options.onEvent?.({ type: 'blob-cached', digest: descriptor.digest, size: descriptor.size });
+      return false;
+    }
+    let pending = this.#inFlight.get(descriptor.digest);
+    if (!pending) {
+      pending = this.#download(store, descriptor);
+      this.#inFlight.set(descriptor.digest, pending);
+      pending.catch(() => this.#inFlight.delete(descriptor.digest));
+    }
+    await pending;
+    return true;
+  }
+
+  async #download(store: PullStore, descriptor: Descriptor): Promise<void> {
+    let last: unknown;
+    for (const source of this.#ordered()) {
+      try {
+        await retrying(this.#options.retry ?? {}, `pull blob ${descriptor.digest}`, async () => {
+          const writer = store.putWriter({ expected: descriptor.digest, size: descriptor.size });
+          let bytes = 0;
+          const onEvent = this.#options.onEvent;
+          const progress = new Transform({
+            transform(chunk: Buffer, _encoding, callback) {
+              bytes += chunk.byteLength;
+              onEvent?.({
+                type: 'blob-progress',
+                direction: 'pull',
+                digest: descriptor.digest,
+                size: descriptor.size,
+                bytes,
+              });
+              callback(null, chunk);
+            },
+          });
+          try {
+            await pipeline(await source.repo.fetchBlob(descriptor), progress, writer);
+            await writer.commit();
+          } catch (error) {
+            await writer.abort();
+            throw mismatchOr(error, descriptor, source);
+          }
+        });
+        this.#options.onEvent?.({ type: 'blob-fetched', digest: descriptor.digest, size: descriptor.size });
+        return;
+      } catch (error) {
+        last = error;
+        if (!source.mirror) break;
+        this.#options.onEvent?.({
+          type: 'mirror-fallback',
+          mirror: source.label,
+          reason: (error as Error).message,
+        });
+      }
+    }
+    throw last;
+  }
+}
+
+/** The store's digest/size errors, as registry errors naming where the bad bytes came from. */
+function mismatchOr(error: unknown, descriptor: Descriptor, source: Source): unknown {
+  const code = (error as { code?: unknown }).code;
+  if (code === 'STORE_DIGEST_MISMATCH' || code === 'STORE_SIZE_MISMATCH') {
+    return new RegistryError(
+      'REGISTRY_DIGEST_MISMATCH',
+      `blob ${descriptor.digest} from ${source.label}/${source.repo.name} does not match its digest: rejected, nothing stored`,
+      {
+        cause: error,
+        context: {
+          registry: source.repo.client.registry,
+          repository: source.repo.name,
+          operation: `pull blob ${descriptor.digest}`,
+        },
+        hint: 'the registry or a proxy sent corrupt content; try again, or report it to the registry operator',
+      },
+    );
+  }
+  if (!isRetryable(error) && !(error instanceof RegistryError)) {
+    // Stream errors from a connection that broke mid-body are retryable; so is the store's temp-file race.
+    return error;
+  }
+  return error;
+}
+
+/** Picks the image for `platform` out of an index document. */
+function selectDescriptor(index: OciImageIndex, platform: Platform, where: string): Descriptor {
+  const images = index.manifests.filter((d) => isManifest(d.mediaType) || isIndex(d.mediaType));
+  const match = bestMatch(images, platform);
+  if (!match) {
+    const available = images.map((d) => (d.platform ? formatPlatform(d.platform) : 'unknown')).join(', ');
+    throw new RegistryError('REGISTRY_NO_PLATFORM', `${where} has no image for ${formatPlatform(platform)}`, {
+      hint: `available platforms: ${available || 'none'}; pass --platform`,
+    });
+  }
+  return match;
+}
+
+function track(image: Image, origin: BlobOrigin): Image {
+  return {
+    ...image,
+    layers: async () => {
+      const layers = await image.layers();
+      for (const layer of layers) if (!origins.has(layer)) origins.set(layer, origin);
+      return layers;
+    },
+  };
+}
+
+interface Resolved {
+  readonly ref: Reference;
+  readonly content: RemoteContent;
+  readonly root: FetchedManifest;
+}
+
+async function resolve(reference: string | Reference, options: PullOptions): Promise<Resolved> {
+  const ref = toReference(reference);
+  const sources = sourcesFor(ref, options);
+  const content = new RemoteContent(ref, sources, options);
+  const { manifest, index } = await resolveManifest(ref, sources, options);
+  content.prefer(index);
+  return { ref, content, root: manifest };
+}
+
+async function imageOf(resolved: Resolved, options: PullOptions): Promise<Image> {
+  const { ref, content } = resolved;
+  let current = resolved.root;
+  const platform = toPlatform(options.platform);
+  for (let depth = 0; isIndex(current.mediaType); depth++) {
+    if (depth > 4)
+      throw new RegistryError('REGISTRY_PROTOCOL', `${ref.toString()}: indexes nested too deeply`);
+    const index = JSON.parse(Buffer.from(current.bytes).toString('utf8')) as OciImageIndex;
+    const chosen = selectDescriptor(index, platform, ref.toString());
+    current = await content.manifest(chosen.digest);
+  }
+  if (!isManifest(current.mediaType)) {
+    throw new RegistryError(
+      'REGISTRY_UNSUPPORTED',
+      `${ref.toString()} is a ${current.mediaType}, not an image`,
+      {
+        hint: 'wharf pulls container images (OCI or Docker schema 2 manifests and indexes)',
+      },
+    );
+  }
+  const image = imageFromManifest({
+    rawManifest: current.bytes,
+    mediaType: current.mediaType,
+    blob: content.opener,
+  });
+  return track(image, { registry: ref.registry, repository: ref.repository });
+}
+
+/**
+ * A lazy Image for `ref`: the manifest is resolved (and, for an index, the platform chosen) on first
+ * use; layers are fetched into `options.store` when opened (or streamed, verified, without a store).
+ * Usable as a FROM base: the engine reads config and layers through the Image interface.
+ */
+export function remoteImage(ref: string | Reference, options: PullOptions = {}): Image {
+  return lazyImage(async () => imageOf(await resolve(ref, options), options));
+}
+
+/** A lazy ImageIndex for `ref` (which must name an index or manifest list). */
+export function remoteIndex(ref: string | Reference, options: PullOptions = {}): ImageIndex {
+  return lazyIndex(async () => {
+    const resolved = await resolve(ref, options);
+    if (!isIndex(resolved.root.mediaType)) {
+      throw new RegistryError(
+        'REGISTRY_UNSUPPORTED',
+        `${resolved.ref.toString()} is a single image, not an index`,
+        {
+          hint: 'use remoteImage() for single-platform images',
+        },
+      );
+    }
+    return indexFromManifest({
+      rawManifest: resolved.root.bytes,
+      mediaType: resolved.root.mediaType,
+      blob: resolved.content.opener,
+    });
+  });
+}
+
+export interface PullResult {
+  readonly image: Image;
+  readonly reference: Reference;
+  /** The manifest digest of the image pulled (the platform's, for an index). */
+  readonly digest: Digest;
+  /** The digest the reference resolved to (the index's, for a multi-platform image). */
+  readonly rootDigest: Digest;
+  readonly fetched: number;
+  readonly cached: number;
+  readonly bytes: number;
+}
+
+/** Resolves `ref` and fetches its config and layers into `options.store` (required), concurrently. */
+export async function pullImage(
+  ref: string | Reference,
+  options: PullOptions & { readonly store: PullStore },
+): Promise<PullResult> {
+  const resolved = await resolve(ref, options);
+  const image = await imageOf(resolved, options);
+  const manifest = await image.manifest();
+  const blobs = [manifest.config, ...manifest.layers];
+  const downloaded = await mapLimit(blobs, options.concurrency ?? 4, (d) => resolved.content.ensure(d));
+  await image.config(); // read and verify from the store
+  const fetched = downloaded.filter(Boolean).length;
+  return {
+    image,
+    reference: resolved.ref,
+    digest: await image.digest(),
+    rootDigest: resolved.root.digest,
+    fetched,
+    cached: blobs.length - fetched,
+    bytes: blobs.reduce((n, d, i) => n + (downloaded[i] ? d.size : 0), 0),
+  };
+}

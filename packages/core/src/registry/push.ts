@@ -1,0 +1,563 @@
+/**
+ * The registry as a *sink*. Per blob, in protocol order (go-containerregistry's `remote.write`):
+ * `checkExistingBlob` (HEAD) → `initiateUpload` with a cross-repository mount when the blob is known
+ * in another repository of the same registry → `streamBlob` (one PUT for small blobs; PATCH chunks
+ * with `Content-Range` for large ones) → `commitBlob`; then `commitManifest` for each tag.
+ *
+ * Large uploads resume. After every acknowledged chunk the session (Location, offset) is saved through
+ * {@link UploadSessions}; after a failure — a dropped connection in this process, or a killed process
+ * on the next run — the push asks the registry for the session's status and continues from its
+ * `Range`. When the registry has dropped the session (distribution cancels one whose stored offset no
+ * longer matches the bytes it holds), that blob starts again from byte 0.
+ */
+import { Readable } from 'node:stream';
+import type { Image, ImageIndex, Layer } from '../image/index.js';
+import {
+  type Descriptor,
+  type Digest,
+  isNonDistributable,
+  parseReference,
+  type Reference,
+  sha256Digest,
+} from '../oci/index.js';
+import { RegistryClient, type RegistryOptions, type RemoteRepository } from './client.js';
+import { isRetryable, RegistryError } from './errors.js';
+import { mapLimit } from './pool.js';
+import { originOf } from './pull.js';
+import { memoryUploadSessions, type UploadSessions } from './sessions.js';
+import { backoffDelay, resolvePolicy, sleep } from './transport/retry.js';
+
+export interface PushOptions extends RegistryOptions {
+  /** Where upload sessions are kept so a later push can resume them; default in memory. */
+  readonly sessions?: UploadSessions;
+  /** Blobs uploaded at once. Default 4. */
+  readonly concurrency?: number;
+  /** PATCH chunk size; blobs up to this size go up in one PUT. Default 16 MiB. */
+  readonly chunkSize?: number;
+  /** Other repositories on the target registry to try mounting blobs from. */
+  readonly mountFrom?: readonly string[];
+}
+
+export interface PushStats {
+  /** Blobs uploaded (fully or resumed). */
+  uploaded: number;
+  /** Blobs the repository already had. */
+  existing: number;
+  /** Blobs mounted from another repository. */
+  mounted: number;
+  /** Uploads that continued an earlier session. */
+  resumed: number;
+  /** Blob bytes this process sent. */
+  bytesSent: number;
+}
+
+export interface PushResult {
+  readonly references: readonly string[];
+  readonly digest: Digest;
+  readonly mediaType: string;
+  readonly stats: PushStats;
+}
+
+/** A blob to push, with how to read it. */
+interface PushBlob {
+  readonly descriptor: Descriptor;
+  open(): Promise<Readable>;
+  readonly layer?: Layer;
+}
+
+const DEFAULT_CHUNK = 16 * 1024 * 1024;
+
+function toReferences(refs: string | Reference | readonly (string | Reference)[]): Reference[] {
+  const list = Array.isArray(refs) ? refs : [refs as string | Reference];
+  if (list.length === 0)
+    throw new RegistryError('REGISTRY_INVALID', 'nothing to push to: no reference given');
+  return list.map((r) => (typeof r === 'string' ? parseReference(r) : r));
+}
+
+/** References grouped by registry/repository, in first-seen order. */
+function byRepository(refs: readonly Reference[]): Reference[][] {
+  const groups = new Map<string, Reference[]>();
+  for (const ref of refs) {
+    const list = groups.get(ref.name) ?? [];
+    list.push(ref);
+    groups.set(ref.name, list);
+  }
+  return [...groups.values()];
+}
+
+function newStats(): PushStats {
+  return { uploaded: 0, existing: 0, mounted: 0, resumed: 0, bytesSent: 0 };
+}
+
+/** Reads a stream in exact-size pieces (the last may be shorter); `skip` discards. */
+class ChunkReader {
+  readonly #iterator: AsyncIterator<Buffer>;
+  #pending: Buffer = Buffer.alloc(0);
+  #done = false;
+  readonly #stream: Readable;
+
+  constructor(stream: Readable) {
+    this.#stream = stream;
+    this.#iterator = stream[Symbol.asyncIterator]() as AsyncIterator<Buffer>;
+  }
+
+  async read(size: number): Promise<Buffer> {
+    const parts: Buffer[] = [];
+    let have = 0;
+    while (have < size) {
+      if (this.#pending.byteLength === 0) {
+        if (this.#done) break;
+        const next = await this.#iterator.next();
+        if (next.done) {
+          this.#done = true;
+          break;
+        }
+        this.#pending = typeof next.value === 'string' ? Buffer.from(next.value) : next.value;
+      }
+      const take = Math.min(size - have, this.#pending.byteLength);
+      parts.push(this.#pending.subarray(0, take));
+      this.#pending = this.#pending.subarray(take);
+      have += take;
+    }
+    return parts.length === 1 ? (parts[0] as Buffer) : Buffer.concat(parts);
+  }
+
+  async skip(bytes: number): Promise<void> {
+    let left = bytes;
+    while (left > 0) {
+      const piece = await this.read(Math.min(left, 4 * 1024 * 1024));
+      if (piece.byteLength === 0) break;
+      left -= piece.byteLength;
+    }
+  }
+
+  close(): void {
+    this.#stream.destroy();
+  }
+}
+
+/** One push: a target repository, its options, its counters. */
+class Pusher {
+  readonly repo: RemoteRepository;
+  readonly registry: string;
+  readonly options: PushOptions;
+  readonly sessions: UploadSessions;
+  readonly stats: PushStats;
+  readonly #mountFrom: readonly string[];
+
+  constructor(repo: RemoteRepository, options: PushOptions, stats: PushStats, mountFrom: readonly string[]) {
+    this.repo = repo;
+    this.registry = repo.client.registry;
+    this.options = options;
+    this.sessions = options.sessions ?? memoryUploadSessions();
+    this.stats = stats;
+    this.#mountFrom = mountFrom;
+  }
+
+  get #chunkSize(): number {
+    return this.options.chunkSize ?? DEFAULT_CHUNK;
+  }
+
+  /** HEAD → mount → upload, for one blob. */
+  async pushBlob(blob: PushBlob): Promise<void> {
+    const { digest, size } = blob.descriptor;
+    if ((await this.repo.checkExistingBlob(digest)) !== undefined) {
+      this.stats.existing++;
+      this.options.onEvent?.({ type: 'blob-exists', digest, size });
+      return;
+    }
+    const session = await this.#mountOrSession(blob);
+    if (session === 'mounted') return;
+    await this.#upload(blob, session);
+  }
+
+  /** Candidates to mount from: the layer's origin (same registry) and any `mountFrom` repositories. */
+  #mountCandidates(blob: PushBlob): string[] {
+    const origin = blob.layer ? originOf(blob.layer) : undefined;
+    const list = [
+      ...(origin && origin.registry === this.registry ? [origin.repository] : []),
+      ...this.#mountFrom,
+    ];
+    return [...new Set(list)].filter((r) => r !== this.repo.name);
+  }
+
+  /** Tries cross-repository mounts; returns 'mounted' or a session Location to upload to (or undefined). */
+  async #mountOrSession(blob: PushBlob): Promise<'mounted' | string | undefined> {
+    const { digest, size } = blob.descriptor;
+    let location: string | undefined;
+    for (const from of this.#mountCandidates(blob)) {
+      const started = await this.repo.initiateUpload({ mount: digest, from });
+      if (started.mounted) {
+        if (location) await this.repo.cancelUpload(location);
+        this.stats.mounted++;
+        this.options.onEvent?.({ type: 'blob-mounted', digest, size, from });
+        return 'mounted';
+      }
+      if (location) await this.repo.cancelUpload(location);
+      location = started.location;
+    }
+    return location;
+  }
+
+  async #save(digest: Digest, size: number, location: string, offset: number): Promise<void> {
+    await this.sessions.put({
+      registry: this.registry,
+      repository: this.repo.name,
+      digest,
+      size,
+      location,
+      offset,
+      updatedAt: new Date().toISOString(),
+    });
+  }
+
+  /** A saved session the registry still knows, with the registry's offset; else undefined. */
+  async #resumable(digest: Digest, size: number): Promise<{ location: string; offset: number } | undefined> {
+    const saved = await this.sessions.get(digest, this.registry, this.repo.name);
+    if (!saved || saved.size !== size) return undefined;
+    try {
+      const status = await this.repo.uploadStatus(saved.location);
+      if (status.offset > size)
+        throw new RegistryError('REGISTRY_PROTOCOL', 'upload is longer than the blob');
+      return status;
+    } catch {
+      await this.sessions.delete(digest, this.registry, this.repo.name);
+      return undefined;
+    }
+  }
+
+  async #upload(blob: PushBlob, mountSession: string | undefined): Promise<void> {
+    const { digest, size } = blob.descriptor;
+    const policy = resolvePolicy(this.options.retry);
+    const wait = policy.sleep ?? sleep;
+    let sent = 0;
+
+    const resumed = size > this.#chunkSize ? await this.#resumable(digest, size) : undefined;
+    if (resumed) {
+      if (mountSession) await this.repo.cancelUpload(mountSession);
+      this.stats.resumed++;
+      this.options.onEvent?.({ type: 'blob-resumed', digest, size, offset: resumed.offset });
+    }
+
+    if (!resumed && size <= this.#chunkSize) {
+      // Monolithic: POST, then PUT with the whole body. Re-sent from scratch on failure.
+      const bytes = await readAllOf(await blob.open(), size);
+      if (sha256Digest(bytes) !== digest && digest.startsWith('sha256:')) {
+        throw new RegistryError(
+          'REGISTRY_DIGEST_MISMATCH',
+          `blob ${digest} does not match its content (local source changed?)`,
+          {
+            hint: 'the image being pushed is inconsistent; rebuild it',
+          },
+        );
+      }
+      for (let attempt = 1; ; attempt++) {
+        try {
+          const location = attempt === 1 && mountSession ? mountSession : await this.#newSession();
+          await this.repo.commitBlob(location, digest, bytes);
+          sent += bytes.byteLength;
+          break;
+        } catch (error) {
+          if (!isRetryable(error) || attempt >= policy.attempts) throw error;
+          await wait(backoffDelay(policy, attempt, (error as RegistryError).retryAfterMs));
+        }
+      }
+      this.#finished(digest, size, sent);
+      return;
+    }
+
+    // Chunked. A commit the registry rejects as DIGEST_INVALID means its copy got corrupted (distribution
+    // can interleave a dead request's late write with the resent chunk): upload that blob again from 0.
+    let location = resumed?.location ?? mountSession ?? (await this.#newSession());
+    let offset = resumed?.offset ?? 0;
+    for (let restart = 0; ; restart++) {
+      if (!resumed || restart > 0) await this.#save(digest, size, location, offset);
+      const done = await this.#streamBlob(blob, location, offset);
+      sent += done.sent;
+      try {
+        await this.repo.commitBlob(done.location, digest);
+        break;
+      } catch (error) {
+        const corrupt = (error as RegistryError).specErrors?.some(
+          (e) => e.code === 'DIGEST_INVALID' || e.code === 'SIZE_INVALID',
+        );
+        if (!corrupt || restart >= 2) throw error;
+        this.options.onEvent?.({
+          type: 'warning',
+          message: `registry rejected ${digest} at commit (${(error as Error).message}); uploading it again`,
+        });
+        await this.sessions.delete(digest, this.registry, this.repo.name);
+        location = await this.#newSession();
+        offset = 0;
+      }
+    }
+    await this.sessions.delete(digest, this.registry, this.repo.name);
+    this.#finished(digest, size, sent);
+  }
+
+  /**
+   * PATCHes the blob from `offset` in chunks, saving the session after each acknowledged chunk; after a
+   * failure asks the registry for the upload's status and continues from its Range (or, when the
+   * session is gone, from 0 in a new one). Returns the Location to commit at and the bytes sent.
+   */
+  async #streamBlob(
+    blob: PushBlob,
+    startLocation: string,
+    startOffset: number,
+  ): Promise<{ location: string; sent: number }> {
+    const { digest, size } = blob.descriptor;
+    const policy = resolvePolicy(this.options.retry);
+    const wait = policy.sleep ?? sleep;
+    let location = startLocation;
+    let offset = startOffset;
+    let sent = 0;
+    let reader = await this.#readerAt(blob, offset);
+    let failures = 0;
+    let restarts = 0;
+    try {
+      while (offset < size) {
+        const chunk = await reader.read(Math.min(this.#chunkSize, size - offset));
+        if (chunk.byteLength === 0) {
+          throw new RegistryError(
+            'REGISTRY_INVALID',
+            `blob ${digest} is shorter than its descriptor (${offset} of ${size} bytes)`,
+          );
+        }
+        try {
+          const next = await this.repo.uploadChunk(location, offset, chunk);
+          sent += chunk.byteLength;
+          failures = 0;
+          location = next.location;
+          if (next.offset !== offset + chunk.byteLength) {
+            // The registry kept a different amount: continue from what it says it has.
+            offset = next.offset;
+            reader.close();
+            reader = await this.#readerAt(blob, offset);
+          } else {
+            offset = next.offset;
+          }
+          await this.#save(digest, size, location, offset);
+          this.options.onEvent?.({ type: 'blob-progress', direction: 'push', digest, size, bytes: offset });
+        } catch (error) {
+          failures++;
+          if (!isRetryable(error) && (error as RegistryError).status !== 416) throw error;
+          if (failures >= policy.attempts) throw error;
+          const delayMs = backoffDelay(policy, failures, (error as RegistryError).retryAfterMs);
+          this.options.onEvent?.({
+            type: 'retry',
+            operation: `upload ${digest} at ${offset}`,
+            attempt: failures,
+            delayMs,
+            reason: (error as Error).message,
+          });
+          await wait(delayMs);
+          reader.close();
+          let status: { offset: number; location: string } | undefined;
+          try {
+            status = await this.repo.uploadStatus(location);
+          } catch (statusError) {
+            if (isRetryable(statusError)) {
+              reader = await this.#readerAt(blob, offset);
+              continue; // try the chunk again; the next failure asks again
+            }
+          }
+          if (status) {
+            location = status.location;
+            offset = status.offset;
+          } else {
+            // The session is gone (distribution cancels one that holds part of a failed chunk): restart.
+            if (++restarts > 3) throw error;
+            await this.sessions.delete(digest, this.registry, this.repo.name);
+            location = await this.#newSession();
+            offset = 0;
+          }
+          await this.#save(digest, size, location, offset);
+          reader = await this.#readerAt(blob, offset);
+        }
+      }
+    } finally {
+      reader.close();
+    }
+    return { location, sent };
+  }
+
+  #finished(digest: Digest, size: number, sent: number): void {
+    this.stats.uploaded++;
+    this.stats.bytesSent += sent;
+    this.options.onEvent?.({ type: 'blob-progress', direction: 'push', digest, size, bytes: size });
+    this.options.onEvent?.({ type: 'blob-pushed', digest, size, sent });
+  }
+
+  async #newSession(): Promise<string> {
+    const started = await this.repo.initiateUpload();
+    if (started.mounted)
+      throw new RegistryError('REGISTRY_PROTOCOL', 'a plain upload was answered as a mount');
+    return started.location;
+  }
+
+  async #readerAt(blob: PushBlob, offset: number): Promise<ChunkReader> {
+    const reader = new ChunkReader(await blob.open());
+    if (offset > 0) await reader.skip(offset);
+    return reader;
+  }
+
+  async pushManifest(reference: string, bytes: Uint8Array, mediaType: string): Promise<Digest> {
+    const digest = await this.repo.commitManifest(reference, bytes, mediaType);
+    this.options.onEvent?.({
+      type: 'manifest-pushed',
+      reference: `${this.registry}/${this.repo.name}${reference.includes(':') ? '@' : ':'}${reference}`,
+      digest,
+    });
+    return digest;
+  }
+}
+
+async function readAllOf(stream: Readable, size: number): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  let have = 0;
+  for await (const chunk of stream) {
+    chunks.push(chunk as Buffer);
+    have += (chunk as Buffer).byteLength;
+    if (have > size) break;
+  }
+  stream.destroy();
+  return Buffer.concat(chunks);
+}
+
+/** The blobs of an image: layers (skipping non-distributable ones), then the config. */
+async function blobsOfImage(image: Image): Promise<PushBlob[]> {
+  const [manifest, layers, rawConfig] = await Promise.all([
+    image.manifest(),
+    image.layers(),
+    image.rawConfig(),
+  ]);
+  const out: PushBlob[] = [];
+  manifest.layers.forEach((descriptor, i) => {
+    if (isNonDistributable(descriptor.mediaType)) return;
+    const layer = layers[i];
+    if (!layer)
+      throw new RegistryError('REGISTRY_INVALID', `the image lists more layer descriptors than layers`);
+    out.push({ descriptor, open: () => layer.compressed(), layer });
+  });
+  out.push({ descriptor: manifest.config, open: async () => Readable.from([Buffer.from(rawConfig)]) });
+  return out;
+}
+
+/** Pushes an image's blobs and its manifest (by digest, no tag) into one repository. */
+async function pushImageInto(
+  pusher: Pusher,
+  image: Image,
+  tags: readonly string[],
+): Promise<{ digest: Digest; mediaType: string }> {
+  const [raw, mediaType, digest] = await Promise.all([
+    image.rawManifest(),
+    image.mediaType(),
+    image.digest(),
+  ]);
+  // Fast path: the first tag already points at this manifest, so every blob is there too.
+  const first = tags[0];
+  const current = first ? await pusher.repo.headManifest(first).catch(() => undefined) : undefined;
+  if (current !== digest) {
+    const blobs = await blobsOfImage(image);
+    const seen = new Set<string>();
+    const unique = blobs.filter((b) => !seen.has(b.descriptor.digest) && seen.add(b.descriptor.digest));
+    await mapLimit(unique, pusher.options.concurrency ?? 4, (blob) => pusher.pushBlob(blob));
+  } else {
+    pusher.stats.existing += (await image.manifest()).layers.length + 1;
+  }
+  if (tags.length === 0) await pusher.pushManifest(digest, raw, mediaType);
+  for (const [i, tag] of tags.entries()) {
+    if (i === 0 && current === digest) continue;
+    await pusher.pushManifest(tag, raw, mediaType);
+  }
+  return { digest, mediaType };
+}
+
+function tagsOf(refs: readonly Reference[]): string[] {
+  return [...new Set(refs.map((r) => r.tag ?? r.digest ?? 'latest'))];
+}
+
+/**
+ * Pushes `image` to every reference (`reg/app:1.0`, `reg/app:latest`, …). References in other
+ * repositories of the same registry get their blobs by cross-repository mount from the first.
+ */
+export async function pushImage(
+  image: Image,
+  refs: string | Reference | readonly (string | Reference)[],
+  options: PushOptions = {},
+): Promise<PushResult> {
+  const references = toReferences(refs);
+  const stats = newStats();
+  const clients = new Map<string, RegistryClient>();
+  let result: { digest: Digest; mediaType: string } | undefined;
+  const pushed: string[] = [];
+  try {
+    for (const group of byRepository(references)) {
+      const target = group[0] as Reference;
+      const client = clients.get(target.registry) ?? new RegistryClient(target.registry, options);
+      clients.set(target.registry, client);
+      const mountFrom = [
+        ...(options.mountFrom ?? []),
+        ...pushed
+          .filter((p) => p.startsWith(`${target.registry}/`))
+          .map((p) => p.slice(target.registry.length + 1)),
+      ];
+      const pusher = new Pusher(client.repository(target.repository, 'pull,push'), options, stats, mountFrom);
+      result = await pushImageInto(pusher, image, tagsOf(group));
+      pushed.push(target.name);
+    }
+  } finally {
+    await Promise.all([...clients.values()].map((c) => c.close()));
+  }
+  const done = result as { digest: Digest; mediaType: string };
+  return {
+    references: references.map((r) => r.toString()),
+    digest: done.digest,
+    mediaType: done.mediaType,
+    stats,
+  };
+}
+
+/**
+ * Pushes a multi-platform image: each image by digest, then the index under every reference. Takes an
+ * ImageIndex (its images, in order) and pushes its exact index bytes.
+ */
+export async function pushIndex(
+  index: ImageIndex,
+  refs: string | Reference | readonly (string | Reference)[],
+  options: PushOptions = {},
+): Promise<PushResult> {
+  const references = toReferences(refs);
+  const stats = newStats();
+  const clients = new Map<string, RegistryClient>();
+  const [raw, mediaType, digest, entries, nested] = await Promise.all([
+    index.rawManifest(),
+    index.mediaType(),
+    index.digest(),
+    index.images(),
+    index.indexes(),
+  ]);
+  if (nested.length > 0) {
+    throw new RegistryError('REGISTRY_UNSUPPORTED', 'pushing nested indexes is not supported', {
+      hint: 'push each inner index on its own',
+    });
+  }
+  try {
+    for (const group of byRepository(references)) {
+      const target = group[0] as Reference;
+      const client = clients.get(target.registry) ?? new RegistryClient(target.registry, options);
+      clients.set(target.registry, client);
+      const pusher = new Pusher(
+        client.repository(target.repository, 'pull,push'),
+        options,
+        stats,
+        options.mountFrom ?? [],
+      );
+      for (const entry of entries) await pushImageInto(pusher, entry.image, []);
+      for (const tag of tagsOf(group)) await pusher.pushManifest(tag, raw, mediaType);
+    }
+  } finally {
+    await Promise.all([...clients.values()].map((c) => c.close()));
+  }
+  return { references: references.map((r) => r.toString()), digest, mediaType, stats };
+}

@@ -1,0 +1,368 @@
+/**
+ * `RUN --mount` for the runtime: the engine resolves the IR's mounts (Words expanded, `from` turned
+ * into a directory on disk) into {@link ResolvedMount}s; this module prepares each on the host (cache
+ * directories and their locks, secret files, copy-on-write binds) and describes it for the bundle.
+ * Nothing a mount provides is ever part of the change set: targets are excluded, and targets that had
+ * to be created as mount points are removed again (as BuildKit does).
+ */
+import { createHash } from 'node:crypto';
+import { chmod, chown, lstat, mkdir, mkdtemp, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { join, posix } from 'node:path';
+import type { SpecMount } from './bundle.js';
+import { RuntimeError } from './errors.js';
+import { execTool } from './exec.js';
+import { acquireLock, type Lock } from './lock.js';
+
+export type CacheSharing = 'shared' | 'private' | 'locked';
+
+/** A mount for one RUN step, with everything the engine knows resolved. Targets are container paths. */
+export type ResolvedMount =
+  | {
+      readonly type: 'cache';
+      readonly target: string;
+      /** Default: the target. Caches with the same id share a directory across steps and builds. */
+      readonly id?: string;
+      /** Default `shared`. */
+      readonly sharing?: CacheSharing;
+      readonly readonly?: boolean;
+      /** Mode of a new cache directory, default 0o755. */
+      readonly mode?: number;
+      readonly uid?: number;
+      readonly gid?: number;
+      /** `from` + `source`: a host directory whose contents seed a new cache. */
+      readonly seed?: string;
+    }
+  | {
+      readonly type: 'bind';
+      readonly target: string;
+      /** A host path: the build context (or a directory in it), another stage's rootfs… */
+      readonly source: string;
+      /** Writable for the step; the writes are discarded afterwards. Default read-only. */
+      readonly readwrite?: boolean;
+    }
+  | {
+      readonly type: 'secret';
+      readonly id: string;
+      /** Default `/run/secrets/<id>` (unless only `env` is asked for). */
+      readonly target?: string;
+      /** Also (or only, without `target`) expose the value as this environment variable. */
+      readonly env?: string;
+      readonly required?: boolean;
+      /** Default 0o400. */
+      readonly mode?: number;
+      readonly uid?: number;
+      readonly gid?: number;
+    }
+  | {
+      readonly type: 'ssh';
+      /** Default `default` (the `SSH_AUTH_SOCK` agent). */
+      readonly id?: string;
+      /** Default `/run/buildkit/ssh_agent.<n>`. */
+      readonly target?: string;
+      readonly required?: boolean;
+    }
+  | {
+      readonly type: 'tmpfs';
+      readonly target: string;
+      /** Bytes. */
+      readonly size?: number;
+    };
+
+/** Where a secret's value comes from (what `--secret id=…,src=…|env=…` gives the build). */
+export type SecretSource =
+  | { readonly path: string }
+  | { readonly env: string }
+  | { readonly value: string | Uint8Array };
+
+export interface MountContext {
+  /** The step's working directory (relative targets resolve against it). */
+  readonly cwd: string;
+  /** Where cache mounts live: `<cacheRoot>/<sha256(id)>/data`. */
+  readonly cacheRoot: string;
+  /** A private directory for this step (copies, generated files); removed by the caller. */
+  readonly scratch: string;
+  /** Copy-on-write binds use overlayfs when true, a copy otherwise. */
+  readonly overlay: boolean;
+  readonly secrets: Readonly<Record<string, SecretSource>>;
+  /** ssh id → agent socket; `default` falls back to `SSH_AUTH_SOCK`. */
+  readonly ssh: Readonly<Record<string, string>>;
+  readonly env: NodeJS.ProcessEnv;
+  readonly signal?: AbortSignal;
+}
+
+/** A mount point the step needs inside the rootfs. */
+export interface MountPoint {
+  /** Absolute container path, before symlink resolution. */
+  readonly target: string;
+  readonly kind: 'dir' | 'file';
+}
+
+export interface PreparedMounts {
+  readonly specMounts: readonly SpecMount[];
+  readonly points: readonly MountPoint[];
+  /** `KEY=VALUE` added to the step's environment (secret `env=`, `SSH_AUTH_SOCK`). */
+  readonly env: readonly string[];
+  /** Releases locks, unmounts copy-on-write binds, deletes secret files. Always call it. */
+  cleanup(): Promise<void>;
+}
+
+/** Prepares `mounts` on the host. On error everything prepared so far is cleaned up. */
+export async function prepareMounts(
+  mounts: readonly ResolvedMount[],
+  ctx: MountContext,
+): Promise<PreparedMounts> {
+  const cleanups: (() => Promise<void>)[] = [];
+  const specMounts: SpecMount[] = [];
+  const points: MountPoint[] = [];
+  const env: string[] = [];
+  const cleanup = async () => {
+    for (const fn of cleanups.reverse()) await fn().catch(() => {});
+    cleanups.length = 0;
+  };
+  let sshCount = 0;
+  let n = 0;
+  try {
+    for (const mount of mounts) {
+      n++;
+      switch (mount.type) {
+        case 'cache': {
+          const target = absoluteTarget(mount.target, ctx.cwd);
+          const source = await prepareCache(mount, ctx, n, cleanups);
+          specMounts.push(bind(target, source, !mount.readonly));
+          points.push({ target, kind: 'dir' });
+          break;
+        }
+        case 'bind': {
+          const target = absoluteTarget(mount.target, ctx.cwd);
+          const st = await stat(mount.source).catch(() => undefined);
+          if (!st) {
+            throw new RuntimeError('RUN_BAD_MOUNT', `bind mount source ${mount.source} does not exist`, {
+              hint: 'check the mount’s source= path (relative to the context or the from= stage)',
+            });
+          }
+          const source = mount.readwrite
+            ? await copyOnWrite(mount.source, st.isDirectory(), ctx, n, cleanups)
+            : mount.source;
+          specMounts.push(bind(target, source, mount.readwrite ?? false));
+          points.push({ target, kind: st.isDirectory() ? 'dir' : 'file' });
+          break;
+        }
+        case 'secret': {
+          const value = await secretValue(mount, ctx);
+          if (value === undefined) break;
+          if (mount.env) env.push(`${mount.env}=${value.toString('utf8')}`);
+          if (mount.env && mount.target === undefined) break;
+          const target = absoluteTarget(mount.target ?? `/run/secrets/${mount.id}`, ctx.cwd);
+          const file = await writeSecret(value, mount, ctx, cleanups);
+          specMounts.push(bind(target, file, false));
+          points.push({ target, kind: 'file' });
+          break;
+        }
+        case 'ssh': {
+          const id = mount.id ?? 'default';
+          const socket = ctx.ssh[id] ?? (id === 'default' ? ctx.env.SSH_AUTH_SOCK : undefined);
+          if (!socket || !(await lstat(socket).catch(() => undefined))) {
+            if (mount.required) {
+              throw new RuntimeError(
+                'RUN_SSH_MISSING',
+                `ssh agent "${id}" is required by the step, but none was given`,
+                {
+                  hint: 'start an agent (eval $(ssh-agent); ssh-add) so SSH_AUTH_SOCK is set, or pass --ssh default',
+                },
+              );
+            }
+            break;
+          }
+          const target = absoluteTarget(mount.target ?? `/run/buildkit/ssh_agent.${sshCount}`, ctx.cwd);
+          if (sshCount === 0) env.push(`SSH_AUTH_SOCK=${target}`);
+          sshCount++;
+          specMounts.push(bind(target, socket, true));
+          points.push({ target, kind: 'file' });
+          break;
+        }
+        case 'tmpfs': {
+          const target = absoluteTarget(mount.target, ctx.cwd);
+          const options = ['nosuid', 'nodev', 'mode=1777', ...(mount.size ? [`size=${mount.size}`] : [])];
+          specMounts.push({ destination: target, type: 'tmpfs', source: 'tmpfs', options });
+          points.push({ target, kind: 'dir' });
+          break;
+        }
+      }
+    }
+  } catch (error) {
+    await cleanup();
+    throw error;
+  }
+  // Parents before children, as runc mounts them in order.
+  specMounts.sort((a, b) => depth(a.destination) - depth(b.destination));
+  return { specMounts, points, env, cleanup };
+}
+
+/** Checks secrets and ssh agents before any work is done (a missing required one fails the step). */
+export async function checkMountInputs(
+  mounts: readonly ResolvedMount[],
+  ctx: Pick<MountContext, 'secrets' | 'ssh' | 'env'>,
+): Promise<void> {
+  for (const mount of mounts) {
+    if (mount.type === 'secret' && mount.required) await secretValue(mount, ctx); // throws when missing
+    if (mount.type === 'ssh' && mount.required) {
+      const id = mount.id ?? 'default';
+      const socket = ctx.ssh[id] ?? (id === 'default' ? ctx.env.SSH_AUTH_SOCK : undefined);
+      if (!socket) {
+        throw new RuntimeError(
+          'RUN_SSH_MISSING',
+          `ssh agent "${id}" is required by the step, but none was given`,
+          {
+            hint: 'start an agent (eval $(ssh-agent); ssh-add) so SSH_AUTH_SOCK is set, or pass --ssh default',
+          },
+        );
+      }
+    }
+  }
+}
+
+function depth(p: string): number {
+  return p.split('/').filter(Boolean).length;
+}
+
+function absoluteTarget(target: string, cwd: string): string {
+  if (target.trim() === '') throw new RuntimeError('RUN_BAD_MOUNT', 'a mount needs a target path');
+  return posix.resolve(cwd || '/', target);
+}
+
+function bind(destination: string, source: string, writable: boolean): SpecMount {
+  return { destination, type: 'bind', source, options: ['rbind', writable ? 'rw' : 'ro'] };
+}
+
+/** The cache's directory (created, seeded, owned as asked on first use), with its sharing applied. */
+async function prepareCache(
+  mount: Extract<ResolvedMount, { type: 'cache' }>,
+  ctx: MountContext,
+  n: number,
+  cleanups: (() => Promise<void>)[],
+): Promise<string> {
+  const id = mount.id || absoluteTarget(mount.target, ctx.cwd);
+  const base = join(ctx.cacheRoot, createHash('sha256').update(id).digest('hex').slice(0, 32));
+  const data = join(base, 'data');
+  try {
+    await mkdir(base, { recursive: true, mode: 0o700 });
+    if (!(await stat(data).catch(() => undefined))) {
+      const tmp = await mkdtemp(join(base, 'new-'));
+      if (mount.seed) {
+        const copy = await execTool('cp', ['-a', '--reflink=auto', `${mount.seed}/.`, tmp]);
+        if (copy.code !== 0) throw new Error(copy.stderr);
+      }
+      await chmod(tmp, mount.mode ?? 0o755);
+      if (process.getuid?.() === 0) await chown(tmp, mount.uid ?? 0, mount.gid ?? 0);
+      await writeFile(join(base, 'id'), id);
+      await rename(tmp, data).catch(async () => rm(tmp, { recursive: true, force: true }));
+    }
+  } catch (cause) {
+    throw new RuntimeError('RUN_BAD_MOUNT', `cannot create the cache mount "${id}" under ${ctx.cacheRoot}`, {
+      hint: 'make the cache directory writable, or point --cache-dir somewhere writable',
+      cause,
+    });
+  }
+  const sharing = mount.sharing ?? 'shared';
+  if (sharing === 'shared') return data;
+  const lockPath = join(base, 'lock');
+  const lock: Lock | undefined = await acquireLock(lockPath, {
+    wait: sharing === 'locked',
+    ...(ctx.signal ? { signal: ctx.signal } : {}),
+  });
+  if (lock) {
+    cleanups.push(() => lock.release());
+    return data;
+  }
+  // private, and someone else holds it: a private copy for this step, thrown away afterwards
+  const copy = join(ctx.scratch, `cache-${n}`);
+  const result = await execTool('cp', ['-a', '--reflink=auto', data, copy]);
+  if (result.code !== 0)
+    throw new RuntimeError('RUN_BAD_MOUNT', `cannot copy cache "${id}": ${result.stderr}`);
+  cleanups.push(() => rm(copy, { recursive: true, force: true }));
+  return copy;
+}
+
+/** A writable view of `source` whose writes are discarded: an overlay (or a copy) in the scratch dir. */
+async function copyOnWrite(
+  source: string,
+  isDir: boolean,
+  ctx: MountContext,
+  n: number,
+  cleanups: (() => Promise<void>)[],
+): Promise<string> {
+  const base = join(ctx.scratch, `bind-${n}`);
+  await mkdir(base, { recursive: true });
+  cleanups.push(() => rm(base, { recursive: true, force: true }));
+  if (ctx.overlay && isDir) {
+    for (const sub of ['upper', 'work', 'merged']) await mkdir(join(base, sub));
+    const options = `lowerdir=${source},upperdir=${join(base, 'upper')},workdir=${join(base, 'work')},index=off,redirect_dir=off,metacopy=off`;
+    const result = await execTool('mount', ['-t', 'overlay', 'overlay', '-o', options, join(base, 'merged')]);
+    if (result.code === 0) {
+      cleanups.push(async () => {
+        const r = await execTool('umount', [join(base, 'merged')]);
+        if (r.code !== 0) await execTool('umount', ['-l', join(base, 'merged')]);
+      });
+      return join(base, 'merged');
+    }
+    // a lower that overlay refuses (another overlay's upper, odd characters): fall back to a copy
+  }
+  const copy = join(base, 'copy');
+  const result = await execTool('cp', ['-a', '--reflink=auto', source, copy]);
+  if (result.code !== 0)
+    throw new RuntimeError('RUN_BAD_MOUNT', `cannot copy bind source ${source}: ${result.stderr}`);
+  return copy;
+}
+
+async function secretValue(
+  mount: Extract<ResolvedMount, { type: 'secret' }>,
+  ctx: Pick<MountContext, 'secrets' | 'env'>,
+): Promise<Buffer | undefined> {
+  const source = ctx.secrets[mount.id];
+  let value: Buffer | undefined;
+  if (source && 'path' in source) {
+    value = await readFile(source.path).catch((cause) => {
+      throw new RuntimeError('RUN_SECRET_MISSING', `secret "${mount.id}": cannot read ${source.path}`, {
+        hint: 'check the src= of --secret',
+        cause,
+      });
+    });
+  } else if (source && 'env' in source) {
+    const text = ctx.env[source.env];
+    value = text === undefined ? undefined : Buffer.from(text);
+  } else if (source && 'value' in source) {
+    value = Buffer.from(source.value);
+  }
+  if (value === undefined && mount.required) {
+    throw new RuntimeError(
+      'RUN_SECRET_MISSING',
+      `secret "${mount.id}" is required by the step, but was not given`,
+      {
+        hint: `pass it: --secret id=${mount.id},src=<file> (or env=<VAR>)`,
+      },
+    );
+  }
+  return value;
+}
+
+/** Writes the secret to memory-backed storage when there is some (/dev/shm), mode 0400 by default. */
+async function writeSecret(
+  value: Buffer,
+  mount: Extract<ResolvedMount, { type: 'secret' }>,
+  ctx: MountContext,
+  cleanups: (() => Promise<void>)[],
+): Promise<string> {
+  let dir: string;
+  try {
+    dir = await mkdtemp('/dev/shm/wharf-secret-');
+  } catch {
+    dir = await mkdtemp(join(ctx.scratch, 'secret-'));
+  }
+  cleanups.push(() => rm(dir, { recursive: true, force: true }));
+  await chmod(dir, 0o711);
+  const file = join(dir, 'value');
+  await writeFile(file, value, { mode: 0o600 });
+  if (process.getuid?.() === 0) await chown(file, mount.uid ?? 0, mount.gid ?? 0);
+  await chmod(file, mount.mode ?? 0o400);
+  return file;
+}

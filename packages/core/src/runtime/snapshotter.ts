@@ -1,0 +1,477 @@
+/**
+ * Root filesystems for RUN steps, the way BuildKit's overlay snapshotter makes them:
+ *
+ * - every layer is extracted once, into `layers/<diffid-hex>/fs` (overlay format: whiteouts are char
+ *   0:0 devices, opaque directories carry `trusted.overlay.opaque=y`), and shared by every chain;
+ * - a step's rootfs is an overlay mount `lowerdir=top:…:bottom, upperdir=runs/<id>/fs`, so after the
+ *   step the upper directory *is* the change set;
+ * - committing a step registers its upper directory as the extracted form of the layer written from
+ *   it (`layers/<diffid-hex>` → `../runs/<id>`), so the next RUN stacks on it without extracting.
+ *
+ * Without overlayfs (not root, no GNU tar, a filesystem overlay refuses as upper) the snapshotter copies:
+ * the chain is flattened once into `chains/<chainid-hex>/fs` (layers applied in order), copied with
+ * `cp -a` for the step, and the change set comes from a stat-based comparison ({@link scanChanges}).
+ * A committed copy becomes the flattened tree of the next chain.
+ *
+ * Layout under `root` (default `<store root>/../snapshots`):
+ * ```
+ * layers/<hex>/fs   extracted layer (or a symlink to a committed run)   overlay mode
+ * chains/<hex>/fs   flattened chain (or a symlink to a committed run)   copy mode; deep chains
+ * runs/<id>/        fs/ (upper or copy), work/, rootfs/ (mount point), scratch/ (bundle, etc files)
+ * tmp/              extractions in progress (renamed into place when complete)
+ * ```
+ */
+import { randomBytes } from 'node:crypto';
+import type { Stats } from 'node:fs';
+import { chmod, lstat, mkdir, mkdtemp, rename, rm, rmdir, stat, symlink, writeFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import type { Readable } from 'node:stream';
+import { createDigester, type Digest, digestHex, sha256Digest } from '../oci/index.js';
+import {
+  type ChangeOptions,
+  type ChangeSet,
+  overlayChanges,
+  rootlessOwnerMap,
+  scanChanges,
+} from './changes.js';
+import { RuntimeError } from './errors.js';
+import { execTool } from './exec.js';
+import { extractLayer } from './extract.js';
+import { hasGnuTar } from './overlay-attrs.js';
+
+/** What the snapshotter needs of a layer: `Layer` from `image/` fits. */
+export interface SnapshotLayer {
+  diffId(): Promise<Digest>;
+  /** The layer tar, uncompressed; only read when the layer is not extracted yet. */
+  uncompressed(): Promise<Readable>;
+}
+
+export type SnapshotMode = 'overlay' | 'copy';
+
+export interface SnapshotterOptions {
+  /** The snapshot directory; see the module doc. Created if missing. */
+  readonly root: string;
+  /** `auto` (default) uses overlayfs when it works here, else copies. */
+  readonly mode?: SnapshotMode | 'auto';
+  /**
+   * Most lower directories in one overlay mount (the kernel allows 500, one page of mount options
+   * holds about 50 of ours). Deeper chains flatten their oldest layers into one directory. Default 40.
+   */
+  readonly maxLowerDirs?: number;
+}
+
+export interface PrepareOptions {
+  readonly signal?: AbortSignal;
+}
+
+/** The default root: beside the blob store (`<store root>/../snapshots`). */
+export function defaultSnapshotRoot(storeRoot: string): string {
+  return join(dirname(storeRoot), 'snapshots');
+}
+
+/** The OCI chain IDs of a list of diffIDs (`ChainID(L0) = DiffID(L0)`, then `sha256(parent + " " + diffID)`). */
+export function chainIds(diffIds: readonly Digest[]): Digest[] {
+  const out: Digest[] = [];
+  for (const diffId of diffIds) {
+    const parent = out[out.length - 1];
+    out.push(parent === undefined ? diffId : sha256Digest(`${parent} ${diffId}`));
+  }
+  return out;
+}
+
+export class Snapshotter {
+  readonly root: string;
+  readonly mode: SnapshotMode;
+  readonly #maxLower: number;
+  readonly #pending = new Map<string, Promise<string>>();
+
+  private constructor(root: string, mode: SnapshotMode, maxLower: number) {
+    this.root = root;
+    this.mode = mode;
+    this.#maxLower = maxLower;
+  }
+
+  /** Opens (creates) a snapshot root and decides between overlay and copy mode. */
+  static async open(options: SnapshotterOptions): Promise<Snapshotter> {
+    const root = options.root;
+    for (const sub of ['layers', 'chains', 'runs', 'tmp', 'empty']) {
+      try {
+        await mkdir(join(root, sub), { recursive: true, mode: 0o700 });
+      } catch (cause) {
+        throw new RuntimeError('RUNTIME_SNAPSHOT_FAILED', `cannot create the snapshot directory ${root}`, {
+          hint: 'point the cache directory somewhere writable (--cache-dir, or XDG_CACHE_HOME)',
+          cause,
+        });
+      }
+    }
+    await chmod(join(root, 'empty'), 0o755); // the root directory of a FROM scratch rootfs
+    const wanted = options.mode ?? 'auto';
+    const mode = wanted === 'auto' ? ((await overlayWorks(root)) ? 'overlay' : 'copy') : wanted;
+    return new Snapshotter(root, mode, Math.max(2, options.maxLowerDirs ?? 40));
+  }
+
+  /** A fresh, writable root filesystem holding `layers` (bottom first). */
+  async prepare(layers: readonly SnapshotLayer[], options: PrepareOptions = {}): Promise<Snapshot> {
+    const diffIds = await Promise.all(layers.map((l) => l.diffId()));
+    const id = randomBytes(8).toString('hex');
+    const runDir = join(this.root, 'runs', id);
+    await mkdir(join(runDir, 'scratch'), { recursive: true, mode: 0o700 });
+    try {
+      if (this.mode === 'overlay') {
+        const lowers = await this.#lowerDirs(layers, diffIds, options.signal);
+        for (const sub of ['fs', 'work', 'rootfs']) await mkdir(join(runDir, sub), { mode: 0o755 });
+        const mountOptions = [
+          `lowerdir=${lowers.join(':')}`,
+          `upperdir=runs/${id}/fs`,
+          `workdir=runs/${id}/work`,
+          'index=off',
+          'redirect_dir=off',
+          'metacopy=off',
+        ].join(',');
+        // Relative paths (resolved from cwd by the kernel) keep the options within one page.
+        const result = await execTool(
+          'mount',
+          ['-t', 'overlay', 'overlay', '-o', mountOptions, `runs/${id}/rootfs`],
+          {
+            cwd: this.root,
+          },
+        );
+        if (result.code !== 0) {
+          throw new RuntimeError(
+            'RUNTIME_SNAPSHOT_FAILED',
+            `cannot mount the root filesystem: ${result.stderr}`,
+            {
+              hint: 'overlayfs is needed for fast RUN steps; WHARF_SNAPSHOTTER=copy avoids it',
+            },
+          );
+        }
+        return new Snapshot(this, id, runDir, 'overlay', join(runDir, 'rootfs'), diffIds, undefined, lowers);
+      }
+      const chain =
+        diffIds.length === 0
+          ? join(this.root, 'empty')
+          : join(await this.#chainDir(layers, diffIds, diffIds.length, options.signal), 'fs');
+      const copy = await execTool('cp', ['-a', '--reflink=auto', chain, join(runDir, 'fs')]);
+      if (copy.code !== 0) {
+        throw new RuntimeError('RUNTIME_SNAPSHOT_FAILED', `cannot copy the root filesystem: ${copy.stderr}`);
+      }
+      return new Snapshot(this, id, runDir, 'copy', join(runDir, 'fs'), diffIds, chain);
+    } catch (error) {
+      await rm(runDir, { recursive: true, force: true }).catch(() => {});
+      throw error;
+    }
+  }
+
+  /** Lower directories for an overlay mount, top first, relative to the root. */
+  async #lowerDirs(
+    layers: readonly SnapshotLayer[],
+    diffIds: readonly Digest[],
+    signal?: AbortSignal,
+  ): Promise<string[]> {
+    if (layers.length === 0) return ['empty'];
+    let flatten = 0;
+    if (layers.length > this.#maxLower) flatten = layers.length - this.#maxLower + 1;
+    const dirs: string[] = [];
+    // Extract up to 4 layers at a time; each is independent.
+    const queue = layers.map((layer, i) => ({ layer, i })).slice(flatten);
+    const results = new Array<string>(layers.length);
+    const worker = async () => {
+      for (let next = queue.shift(); next; next = queue.shift()) {
+        signal?.throwIfAborted();
+        results[next.i] = await this.#layerDir(next.layer, diffIds[next.i] as Digest);
+      }
+    };
+    const flat = flatten > 0 ? this.#chainDir(layers, diffIds, flatten, signal) : undefined;
+    await Promise.all([worker(), worker(), worker(), worker(), flat]);
+    for (let i = layers.length - 1; i >= flatten; i--)
+      dirs.push(`layers/${digestHex(diffIds[i] as Digest)}/fs`);
+    if (flat) dirs.push(`chains/${digestHex(chainIds(diffIds.slice(0, flatten)).at(-1) as Digest)}/fs`);
+    return dirs;
+  }
+
+  /** `layers/<hex>`, extracting the layer (overlay format) if it is not there yet. */
+  #layerDir(layer: SnapshotLayer, diffId: Digest): Promise<string> {
+    const hex = digestHex(diffId);
+    const key = `layer:${hex}`;
+    let pending = this.#pending.get(key);
+    if (!pending) {
+      pending = this.#materialise(join(this.root, 'layers', hex), async (fs) => {
+        await extractVerified(layer, diffId, fs, 'overlay');
+      });
+      this.#pending.set(key, pending);
+      pending.finally(() => this.#pending.delete(key)).catch(() => {});
+    }
+    return pending;
+  }
+
+  /** `chains/<hex>` for the first `count` layers, flattened (apply format). */
+  #chainDir(
+    layers: readonly SnapshotLayer[],
+    diffIds: readonly Digest[],
+    count: number,
+    signal?: AbortSignal,
+  ): Promise<string> {
+    const chain = chainIds(diffIds.slice(0, count));
+    const hex = digestHex(chain[count - 1] as Digest);
+    const key = `chain:${hex}`;
+    let pending = this.#pending.get(key);
+    if (!pending) {
+      pending = this.#materialise(join(this.root, 'chains', hex), async (fs) => {
+        // Start from the longest flattened prefix there is, then apply the rest.
+        let start = 0;
+        for (let k = count - 1; k >= 1; k--) {
+          const prefix = join(this.root, 'chains', digestHex(chain[k - 1] as Digest));
+          if (await exists(join(prefix, 'fs'))) {
+            const copy = await execTool('cp', ['-a', '--reflink=auto', `${join(prefix, 'fs')}/.`, fs]);
+            if (copy.code !== 0) throw new Error(`cp: ${copy.stderr}`);
+            start = k;
+            break;
+          }
+        }
+        for (let i = start; i < count; i++) {
+          signal?.throwIfAborted();
+          await extractVerified(layers[i] as SnapshotLayer, diffIds[i] as Digest, fs, 'apply');
+        }
+      });
+      this.#pending.set(key, pending);
+      pending.finally(() => this.#pending.delete(key)).catch(() => {});
+    }
+    return pending;
+  }
+
+  /** Builds `target/fs` in a temp dir and renames it into place; a concurrent builder's result wins. */
+  async #materialise(target: string, build: (fs: string) => Promise<void>): Promise<string> {
+    if (await exists(join(target, 'fs'))) return target;
+    const tmp = await mkdtemp(join(this.root, 'tmp', 'x-'));
+    try {
+      await mkdir(join(tmp, 'fs'), { mode: 0o755 });
+      await build(join(tmp, 'fs'));
+      try {
+        await rename(tmp, target);
+      } catch (error) {
+        const code = (error as NodeJS.ErrnoException).code;
+        if (code !== 'ENOTEMPTY' && code !== 'EEXIST') throw error;
+        await rm(tmp, { recursive: true, force: true });
+      }
+      return target;
+    } catch (error) {
+      await rm(tmp, { recursive: true, force: true }).catch(() => {});
+      if (error instanceof RuntimeError) throw error;
+      throw new RuntimeError(
+        'RUNTIME_SNAPSHOT_FAILED',
+        `cannot extract a layer into ${target}: ${(error as Error).message}`,
+        {
+          cause: error,
+        },
+      );
+    }
+  }
+
+  /** Registers a committed run's `fs` under `layers/<hex>` or `chains/<hex>`. Internal to {@link Snapshot}. */
+  async register(kind: 'layers' | 'chains', digest: Digest, runId: string): Promise<void> {
+    const target = join(this.root, kind, digestHex(digest));
+    if (await exists(join(target, 'fs'))) return;
+    const tmp = join(this.root, 'tmp', `link-${runId}`);
+    await rm(tmp, { force: true });
+    await symlink(`../runs/${runId}`, tmp);
+    try {
+      await rename(tmp, target); // atomic; over an existing directory it fails and the existing one stays
+    } catch {
+      await rm(tmp, { force: true });
+    }
+  }
+}
+
+export interface DiffOptions extends ChangeOptions {
+  /** Stub paths created for the step (mount targets that did not exist): deleted before the diff. */
+  readonly remove?: readonly string[];
+  /** When the step started; default: when the snapshot was prepared. */
+  readonly since?: number;
+}
+
+/** One prepared root filesystem. Use it once: run in {@link rootfs}, then {@link diff}, then commit or release. */
+export class Snapshot {
+  readonly id: string;
+  readonly mode: SnapshotMode;
+  /** The root filesystem to run in. */
+  readonly rootfs: string;
+  /** A private scratch directory for this run (bundle, generated files); removed with the snapshot. */
+  readonly scratch: string;
+  readonly #snapshotter: Snapshotter;
+  readonly #runDir: string;
+  readonly #diffIds: readonly Digest[];
+  readonly #lower: string | undefined;
+  readonly #lowerDirs: readonly string[];
+  readonly #prepared = Date.now();
+  #mounted: boolean;
+  #committed = false;
+  #released = false;
+
+  constructor(
+    snapshotter: Snapshotter,
+    id: string,
+    runDir: string,
+    mode: SnapshotMode,
+    rootfs: string,
+    diffIds: readonly Digest[],
+    lower: string | undefined,
+    lowerDirs: readonly string[] = [],
+  ) {
+    this.#snapshotter = snapshotter;
+    this.id = id;
+    this.#runDir = runDir;
+    this.mode = mode;
+    this.rootfs = rootfs;
+    this.scratch = join(runDir, 'scratch');
+    this.#diffIds = diffIds;
+    this.#lower = lower;
+    this.#lowerDirs = lowerDirs.map((d) => join(snapshotter.root, d));
+    this.#mounted = mode === 'overlay';
+  }
+
+  /** The directory whose contents become the snapshot (the overlay upper dir, or the copy). */
+  get changesDir(): string {
+    return join(this.#runDir, 'fs');
+  }
+
+  /**
+   * What the step changed. Unmounts the overlay first (the rootfs is unusable afterwards), deletes
+   * the stubs in `remove` (and their parents when the stubs were all they held).
+   */
+  async diff(options: DiffOptions = {}): Promise<ChangeSet> {
+    await this.#unmount();
+    const dir = this.changesDir;
+    for (const stub of [...(options.remove ?? [])].sort((a, b) => b.length - a.length)) {
+      const abs = join(dir, stub);
+      const st = await lstat(abs).catch(() => undefined);
+      if (!st) continue;
+      // a stub directory goes only if the step left it empty (rmdir fails otherwise)
+      if (st.isDirectory()) await rmdir(abs).catch(() => {});
+      else await rm(abs, { force: true });
+    }
+    const uid = process.getuid?.() ?? 0;
+    const mapOwner = uid === 0 ? undefined : rootlessOwnerMap(uid, process.getgid?.() ?? 0);
+    const common = { ...options, ...(mapOwner ? { mapOwner } : {}) };
+    if (this.mode === 'overlay')
+      return overlayChanges(dir, { ...common, lowerStat: (p) => this.#lowerStat(p) });
+    return scanChanges(this.#lower as string, dir, { ...common, since: options.since ?? this.#prepared });
+  }
+
+  /**
+   * Keeps this snapshot as the extracted form of the layer written from its change set (`diffId`), so
+   * the next step's chain (this chain + that layer) starts from it. Paths in the change set's entries
+   * stay valid. Releasing afterwards only drops the scratch files.
+   */
+  async commit(diffId: Digest): Promise<void> {
+    if (this.#released) throw new Error('Snapshot.commit() after release()');
+    await this.#unmount();
+    this.#committed = true;
+    await rm(join(this.#runDir, 'work'), { recursive: true, force: true });
+    await rm(join(this.#runDir, 'rootfs'), { recursive: true, force: true });
+    await rm(this.scratch, { recursive: true, force: true });
+    if (this.mode === 'overlay') await this.#snapshotter.register('layers', diffId, this.id);
+    else
+      await this.#snapshotter.register(
+        'chains',
+        chainIds([...this.#diffIds, diffId]).at(-1) as Digest,
+        this.id,
+      );
+  }
+
+  /** Unmounts and deletes the snapshot unless it was committed. Safe to call more than once. */
+  async release(): Promise<void> {
+    if (this.#released) return;
+    this.#released = true;
+    await this.#unmount();
+    if (this.#committed) return;
+    await rm(this.#runDir, { recursive: true, force: true });
+  }
+
+  /** lstat in the layers below, top first: the first layer that has the path (or whites it out) decides. */
+  async #lowerStat(path: string): Promise<Stats | undefined> {
+    for (const dir of this.#lowerDirs) {
+      const st = await lstat(join(dir, path)).catch(() => undefined);
+      if (st) return st.isCharacterDevice() && st.rdev === 0 ? undefined : st;
+    }
+    return undefined;
+  }
+
+  async #unmount(): Promise<void> {
+    if (!this.#mounted) return;
+    const target = join(this.#runDir, 'rootfs');
+    const result = await execTool('umount', [target]);
+    if (result.code !== 0) {
+      const lazy = await execTool('umount', ['-l', target]);
+      if (lazy.code !== 0 && !/not mounted/.test(lazy.stderr)) {
+        throw new RuntimeError('RUNTIME_SNAPSHOT_FAILED', `cannot unmount ${target}: ${result.stderr}`);
+      }
+    }
+    this.#mounted = false;
+  }
+}
+
+async function exists(path: string): Promise<boolean> {
+  try {
+    await stat(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Extracts and checks that the tar really has `diffId` (a mismatch fails, nothing is kept). */
+async function extractVerified(
+  layer: SnapshotLayer,
+  diffId: Digest,
+  dir: string,
+  format: 'overlay' | 'apply',
+) {
+  const digester = createDigester('sha256');
+  const tar = await layer.uncompressed();
+  async function* tapped() {
+    for await (const chunk of tar) {
+      digester.update(chunk as Buffer);
+      yield chunk as Buffer;
+    }
+  }
+  await extractLayer(tapped(), dir, { format, label: `layer ${diffId}` });
+  const got = digester.digest();
+  if (got !== diffId) {
+    throw new RuntimeError('RUNTIME_BAD_LAYER', `layer ${diffId}: its tar hashes to ${got}`, {
+      hint: 'the cached blob is corrupt or its diffID is wrong: remove it from the store and pull again',
+    });
+  }
+}
+
+const probes = new Map<string, Promise<boolean>>();
+
+/** Root, overlayfs in the kernel, GNU tar, and a test mount in `root` that works. */
+function overlayWorks(root: string): Promise<boolean> {
+  let probe = probes.get(root);
+  if (!probe) {
+    probe = (async () => {
+      if (process.platform !== 'linux' || process.getuid?.() !== 0) return false;
+      // /proc/filesystems may not list overlay before the module loads on first mount: the test mount decides.
+      if (!(await hasGnuTar())) return false;
+      const dir = await mkdtemp(join(root, 'tmp', 'probe-'));
+      try {
+        for (const sub of ['l', 'u', 'w', 'm']) await mkdir(join(dir, sub));
+        await writeFile(join(dir, 'l', 'f'), 'x');
+        const rel = dir.slice(root.length + 1);
+        const opts = `lowerdir=${rel}/l,upperdir=${rel}/u,workdir=${rel}/w,index=off,redirect_dir=off,metacopy=off`;
+        const mounted = await execTool('mount', ['-t', 'overlay', 'overlay', '-o', opts, `${rel}/m`], {
+          cwd: root,
+        });
+        if (mounted.code !== 0) return false;
+        await execTool('umount', [join(dir, 'm')]);
+        return true;
+      } catch {
+        return false;
+      } finally {
+        await rm(dir, { recursive: true, force: true }).catch(() => {});
+      }
+    })();
+    probes.set(root, probe);
+  }
+  return probe;
+}
