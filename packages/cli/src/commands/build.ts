@@ -4,16 +4,19 @@
  * `wharf build -f Dockerfile [context]` builds a Dockerfile the same way.
  */
 import { readFile } from 'node:fs/promises';
-import { resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import {
   type BuildGraph,
   type BuildOptions,
   type BuildResult,
   buildGraph,
   buildWithDocker,
+  defaultStoreRoot,
   exportImage,
+  fileUploadSessions,
   lowerDockerfile,
   parseOutput,
+  type RegistryOptions,
   WharfError,
 } from '@wharf/core';
 import type { Command } from 'commander';
@@ -36,6 +39,7 @@ interface BuildFlags {
   readonly registryMirror?: string[];
   readonly insecureRegistry?: string[];
   readonly caFile?: string;
+  readonly push?: boolean;
 }
 
 export function registerBuild(program: Command): void {
@@ -59,6 +63,7 @@ export function registerBuild(program: Command): void {
     .option('--progress <mode>', 'auto | plain | json | quiet', 'auto')
     .option('--cache-dir <dir>', 'where blobs are kept (default: $XDG_CACHE_HOME/wharf)')
     .option('--backend <name>', 'direct (no daemon) | docker (docker build with BuildKit)', 'direct')
+    .option('--push', 'push the image to the registry each -t name points at (same as -o type=registry)')
     .option('--no-cache', 'run every step again (results are still cached for next time)')
     .option('--secret <id=…,src=…|env=…>', 'a secret for RUN --mount=type=secret (repeatable)', collect)
     .option(
@@ -75,6 +80,16 @@ export function registerBuild(program: Command): void {
     .action(async (definition: string | undefined, flags: BuildFlags) => {
       // Bad -o specs fail before any work is done.
       const outputs = (flags.output ?? []).map((spec) => parseOutput(spec));
+      if (flags.push && !outputs.some((o) => o.type === 'registry'))
+        outputs.push(parseOutput('type=registry'));
+      if (
+        outputs.some((o) => o.type === 'registry') &&
+        !(flags.tag?.length || outputs.some((o) => o.names.length))
+      ) {
+        throw new WharfError('CLI_PUSH_NO_NAME', 'pushing needs an image name', {
+          hint: 'add -t registry.example.com/app:1.0',
+        });
+      }
       const { graph, contextDir } = await loadGraph(definition, flags);
       const platform = parsePlatformFlag(flags.platform);
       const onEvent = progressSink(flags.progress);
@@ -95,7 +110,13 @@ export function registerBuild(program: Command): void {
       const { result, dispose } = await runBackend(flags, graph, common);
       try {
         for (const output of outputs) {
-          const written = await exportImage(result.image, output, { tags: flags.tag ?? [] });
+          const written = await exportImage(result.image, output, {
+            tags: flags.tag ?? [],
+            push: {
+              ...registrySettings(flags),
+              sessions: fileUploadSessions(join(flags.cacheDir ?? defaultStoreRoot(), 'uploads')),
+            },
+          });
           onEvent({
             type: 'output-written',
             kind: written.type,
@@ -125,11 +146,7 @@ async function runBackend(
         ...(flags.cacheDir ? { cacheDir: flags.cacheDir } : {}),
         noCache: !flags.cache,
         secrets: parseSecrets(flags.secret),
-        registry: {
-          ...(flags.registryMirror?.length ? { mirrors: flags.registryMirror } : {}),
-          ...(flags.insecureRegistry?.length ? { insecure: flags.insecureRegistry } : {}),
-          ...(flags.caFile ? { caFile: flags.caFile } : {}),
-        },
+        registry: registrySettings(flags),
         signal: interruptSignal(),
       });
       return { result, dispose: async () => {} };
@@ -178,4 +195,13 @@ function interruptSignal(): AbortSignal {
     process.once('SIGINT', () => process.exit(130));
   });
   return controller.signal;
+}
+
+/** Registry settings from the flags (mirrors, insecure hosts, CA). */
+function registrySettings(flags: BuildFlags): RegistryOptions {
+  return {
+    ...(flags.registryMirror?.length ? { mirrors: flags.registryMirror } : {}),
+    ...(flags.insecureRegistry?.length ? { insecure: flags.insecureRegistry } : {}),
+    ...(flags.caFile ? { caFile: flags.caFile } : {}),
+  };
 }

@@ -31,6 +31,8 @@ export interface StepInputs {
   readonly files: Readonly<Record<string, string>>;
   /** Secret ids the step mounts (ids only). */
   readonly secrets?: readonly string[];
+  /** The timestamp written into the layer's files (SOURCE_DATE_EPOCH): it changes the layer's bytes. */
+  readonly epoch: number;
 }
 
 export interface CachedLayer {
@@ -58,6 +60,7 @@ export function stepKey(inputs: StepInputs): string {
       instruction: inputs.instruction,
       files: Object.entries(inputs.files).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)),
       secrets: [...(inputs.secrets ?? [])].sort(),
+      epoch: inputs.epoch,
     }),
   );
   return hash.digest('hex');
@@ -149,6 +152,7 @@ export function explainDifference(before: StepInputs, after: StepInputs): string
   }
   if (JSON.stringify(before.secrets ?? []) !== JSON.stringify(after.secrets ?? []))
     reasons.push('the secrets it mounts');
+  if (before.epoch !== after.epoch) reasons.push('SOURCE_DATE_EPOCH');
   return reasons.length
     ? reasons.join('; ')
     : 'no record of an identical step (the cache was pruned or is new)';

@@ -180,8 +180,22 @@ describe('buildGraph (direct backend)', async () => {
       'an earlier step changed',
     ]);
 
+    // The file timestamps (SOURCE_DATE_EPOCH) are part of a layer's bytes, so part of its key.
+    const epochSteps: Finished[] = [];
+    await buildGraph(graph, {
+      contextDir: dir,
+      store: cacheStore,
+      epoch: 1_700_000_000,
+      onEvent: (e) => {
+        if (e.type === 'step-finished' && e.layer)
+          epochSteps.push({ step: e.step, cached: e.cached, miss: e.miss });
+      },
+    });
+    expect(epochSteps.every((s) => !s.cached)).toBe(true);
+    expect(epochSteps.sort((a, b) => a.step - b.step)[0]?.miss).toBe('SOURCE_DATE_EPOCH');
+
     const arg = await run({ VERSION: '2' });
-    expect(arg.steps[0]?.miss).toBe('build arg VERSION');
+    expect(arg.steps[0]?.miss).toBe('build arg VERSION; SOURCE_DATE_EPOCH');
     expect((await run({}, true)).steps.map((s) => s.miss)).toEqual([
       '--no-cache',
       '--no-cache',

@@ -163,6 +163,7 @@ export async function runStage(stage: Stage, base: StageBase, ctx: StageContext)
           instruction: text,
           files: resolved.inputs,
           secrets: resolved.secretIds,
+          epoch: ctx.epoch,
         };
         const key = stepKey(inputs);
         parent = key;
@@ -217,6 +218,7 @@ export async function runStage(stage: Stage, base: StageBase, ctx: StageContext)
         args: scope.argEnv(),
         instruction: text,
         files: planned.files,
+        epoch: ctx.epoch,
       };
       const key = stepKey(inputs);
       parent = key;

@@ -80,11 +80,10 @@ describe('exportImage', () => {
     expect(statSync(docker).isFile()).toBe(true);
   });
 
-  it('says registry output is not supported yet, and writes nothing', async () => {
+  it('needs a name to push to, and writes nothing without one', async () => {
     const before = readdirSync(scratch);
-    await expect(exportImage(await randomImage(1), 'type=registry', { tags: ['x'] })).rejects.toMatchObject({
-      code: 'EXPORT_UNSUPPORTED',
-      message: 'not yet supported: registry output comes with the registry client',
+    await expect(exportImage(await randomImage(1), 'type=registry')).rejects.toMatchObject({
+      code: 'EXPORT_NO_NAME',
     });
     expect(readdirSync(scratch)).toEqual(before);
   });

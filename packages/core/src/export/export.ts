@@ -6,12 +6,15 @@ import { writeDockerArchive, writeOciArchive } from '../archive/index.js';
 import type { Image } from '../image/index.js';
 import { writeLayout } from '../layout/index.js';
 import type { Digest } from '../oci/index.js';
+import { type PushOptions, pushImage } from '../registry/index.js';
 import { ExportError } from './errors.js';
 import { type OutputSpec, type OutputType, parseOutput } from './output.js';
 
 export interface ExportOptions {
   /** Image names (`-t`), added to the spec's `name=` values. */
   readonly tags?: readonly string[];
+  /** For `type=registry`: registry settings, credentials, upload sessions, progress. */
+  readonly push?: PushOptions;
 }
 
 export interface ExportResult {
@@ -27,6 +30,7 @@ type Exporter<T extends OutputType> = (
   image: Image,
   spec: Extract<OutputSpec, { type: T }>,
   names: readonly string[],
+  options: ExportOptions,
 ) => Promise<void>;
 
 /** The dispatch table: output type → medium. */
@@ -40,14 +44,13 @@ export const EXPORTERS: { readonly [T in OutputType]: Exporter<T> } = {
   'docker-archive': async (image, spec, names) => {
     await writeDockerArchive(spec.dest, { image, names });
   },
-  registry: async () => {
-    throw new ExportError(
-      'EXPORT_UNSUPPORTED',
-      'not yet supported: registry output comes with the registry client',
-      {
-        hint: 'write a file for now (-o type=oci-archive,dest=image.tar) and push it with skopeo copy',
-      },
-    );
+  registry: async (image, _spec, names, options) => {
+    if (names.length === 0) {
+      throw new ExportError('EXPORT_NO_NAME', 'pushing needs an image name', {
+        hint: 'add -t registry.example.com/app:1.0 (or name=… in the -o spec)',
+      });
+    }
+    await pushImage(image, names, options.push ?? {});
   },
 };
 
@@ -60,7 +63,7 @@ export async function exportImage(
   const spec = typeof output === 'string' ? parseOutput(output) : output;
   const names = [...new Set([...(options.tags ?? []), ...spec.names])];
   const exporter = EXPORTERS[spec.type] as Exporter<OutputType>;
-  await exporter(image, spec as never, names);
+  await exporter(image, spec as never, names, options);
   return {
     type: spec.type,
     ...('dest' in spec ? { dest: spec.dest } : {}),

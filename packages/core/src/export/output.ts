@@ -9,7 +9,7 @@
  * | `type=oci-archive,dest=FILE`           | oci-archive                                      |
  * | `type=docker-archive,dest=FILE`        | docker-archive (`docker load` format)            |
  * | `type=docker,dest=FILE`                | docker-archive (buildx's name for it)            |
- * | `type=registry` / `type=image,push=true` | push (the registry client is not written yet) |
+ * | `type=registry` / `type=image,push=true` | push to the registry each name (`-t` or `name=`) points at |
  * | `PATH.tar`                             | oci-archive                                      |
  * | `PATH`                                 | OCI image layout directory                       |
  *
