@@ -24,7 +24,7 @@ import { type Registry, startRegistry } from '../helpers/registry.js';
 import { skopeoInspect } from '../helpers/tools.js';
 
 const MB = 1024 * 1024;
-const BLOB_MB = Number(process.env.WHARF_RESUME_MB || 64);
+const BLOB_MB = Number(process.env.WHARF_RESUME_MB || 300);
 const CHUNK = 8 * MB;
 
 describe.skipIf(noDocker())('kill-and-resume push', () => {

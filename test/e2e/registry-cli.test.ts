@@ -1,0 +1,98 @@
+// The registry through the CLI, against the real docker-registry on loopback: wharf build --push an
+// image, docker pull + run it, skopeo inspect it; docker push an image and use it as a base for a
+// direct build with RUN; wharf pull and wharf push round trip.
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { wharf } from '../helpers/cli.js';
+import { docker, dockerRun } from '../helpers/docker.js';
+import { noDocker, testEnv } from '../helpers/env.js';
+import { repoRoot, tempDir } from '../helpers/paths.js';
+import { type Registry, startRegistry } from '../helpers/registry.js';
+import { skopeoInspect } from '../helpers/tools.js';
+
+describe.skipIf(noDocker())('registry through the CLI', () => {
+  let registry: Registry;
+  beforeAll(async () => {
+    registry = await startRegistry();
+  });
+  afterAll(async () => {
+    await registry?.stop();
+  });
+
+  it('wharf build --push: docker pulls and runs what wharf pushed; skopeo agrees on the digest', async () => {
+    const ref = `${registry.host}/wharf/hello:1.0`;
+    const result = wharf([
+      'build',
+      '--progress',
+      'quiet',
+      join(repoRoot, 'examples/hello/build.ts'),
+      '--push',
+      '-t',
+      ref,
+      '--cache-dir',
+      tempDir(),
+    ]);
+    expect(result.stderr).toBe('');
+    expect(result.code).toBe(0);
+    const digest = result.stdout.trim();
+    expect((await skopeoInspect(`docker://${ref}`)).Digest).toBe(digest);
+    await docker(['pull', ref]);
+    expect(await dockerRun({ image: ref })).toBe('Hello from wharf!\n');
+  });
+
+  it('uses an image that docker push put there as the base of a direct build with RUN', async () => {
+    const base = `${registry.host}/base/busybox:1`;
+    await docker(['pull', testEnv().busybox.ref]);
+    await docker(['tag', testEnv().busybox.ref, base]);
+    await docker(['push', base]);
+    const dir = tempDir();
+    writeFileSync(
+      join(dir, 'build.ts'),
+      [
+        "import { stage } from '@wharf/core';",
+        `export default stage('app').from('${base}').run('echo built-on-pushed-base > /built.txt').cmd(['cat', '/built.txt']);`,
+        '',
+      ].join('\n'),
+    );
+    const ref = `${registry.host}/wharf/on-base:1`;
+    const result = wharf([
+      'build',
+      '--progress',
+      'quiet',
+      join(dir, 'build.ts'),
+      '--push',
+      '-t',
+      ref,
+      '--cache-dir',
+      tempDir(),
+    ]);
+    expect(result.stderr).toBe('');
+    expect(result.code).toBe(0);
+    await docker(['pull', ref]);
+    expect(await dockerRun({ image: ref })).toBe('built-on-pushed-base\n');
+  });
+
+  it('wharf pull writes a layout that wharf push sends back unchanged', async () => {
+    const source = `${registry.host}/wharf/hello:1.0`;
+    const dir = tempDir();
+    const pulled = wharf(['pull', source, '-o', `type=oci,dest=${join(dir, 'layout')}`, '--quiet']);
+    expect(pulled.code).toBe(0);
+    const target = `${registry.host}/wharf/hello-copy:1.0`;
+    const pushed = wharf(['push', join(dir, 'layout'), target, '--quiet']);
+    expect(pushed.stderr).toBe('');
+    expect(pushed.code).toBe(0);
+    const [a, b] = await Promise.all([
+      skopeoInspect(`docker://${source}`),
+      skopeoInspect(`docker://${target}`),
+    ]);
+    expect(b.Digest).toBe(a.Digest);
+  });
+
+  it('a missing image is a clear error naming the registry and repository', () => {
+    const result = wharf(['inspect', `${registry.host}/wharf/nope:1`]);
+    expect(result.code).toBe(1);
+    expect(result.stderr).toMatch(/wharf\/nope/);
+    expect(result.stderr).not.toMatch(/\n\s+at /);
+  });
+});
