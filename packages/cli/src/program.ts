@@ -5,6 +5,7 @@
 import { isWharfError } from '@wharf/core';
 import { Command, CommanderError } from 'commander';
 import { registerBuild } from './commands/build.js';
+import { registerCache } from './commands/cache.js';
 import { registerConvert } from './commands/convert.js';
 import { registerDockerfile } from './commands/dockerfile.js';
 import { registerInspect } from './commands/inspect.js';
@@ -31,6 +32,7 @@ export function createProgram(): Command {
   registerPull(program);
   registerPush(program);
   registerLogin(program);
+  registerCache(program);
   for (const command of program.commands) command.exitOverride();
   return program;
 }

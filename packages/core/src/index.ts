@@ -10,6 +10,11 @@
 /** oci-archive and docker-archive tar files: read and write. */
 export * as archive from './archive/index.js';
 export { readDockerArchive, readOciArchive } from './archive/index.js';
+export type { BuildApiOptions, BuildApiResult, StepTiming } from './build.js';
+export { build } from './build.js';
+/** The step cache: summary and pruning (`wharf cache`). */
+export type { CacheSummary, PruneOptions } from './cache/index.js';
+export { cacheSummary, parseSize, pruneCache } from './cache/index.js';
 export type { CodegenOptions } from './dockerfile/codegen/index.js';
 export { generateBuildTs } from './dockerfile/codegen/index.js';
 export type { EmittedDockerfile } from './dockerfile/emit/index.js';

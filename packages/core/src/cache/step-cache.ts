@@ -203,3 +203,24 @@ async function writeAtomic(path: string, text: string): Promise<void> {
 export function recordBytes(records: readonly { layer: CachedLayer | null }[]): number {
   return records.reduce((sum, r) => sum + (r.layer?.size ?? 0), 0);
 }
+
+/** Parses sizes like `10GB`, `500MiB`, `0` (bytes when no unit). */
+export function parseSize(text: string): number {
+  const match = /^(\d+(?:\.\d+)?)\s*([kmgt]?i?b?)?$/i.exec(text.trim());
+  if (!match) throw new Error(`invalid size "${text}"`);
+  const unit = (match[2] ?? '').toLowerCase().replace(/b$/, '');
+  const powers: Record<string, number> = {
+    '': 1,
+    k: 1e3,
+    m: 1e6,
+    g: 1e9,
+    t: 1e12,
+    ki: 2 ** 10,
+    mi: 2 ** 20,
+    gi: 2 ** 30,
+    ti: 2 ** 40,
+  };
+  const factor = powers[unit];
+  if (factor === undefined) throw new Error(`invalid size "${text}"`);
+  return Math.round(Number(match[1]) * factor);
+}

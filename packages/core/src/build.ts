@@ -1,0 +1,87 @@
+/**
+ * `build()`: the programmatic API for scripts (monorepos building many images with one shared cache).
+ * Takes a stage or `define()` value, builds it with the direct backend and writes the outputs.
+ *
+ * @example
+ * import { build, stage } from '@wharf/core';
+ * const app = stage('app').from('alpine:3.20').copy('dist', '/app').cmd(['/app/server']);
+ * const { digest, steps } = await build(app, {
+ *   contextDir: import.meta.dirname,
+ *   output: { type: 'oci-archive', dest: 'out/app.tar', names: [] },
+ *   tags: ['registry.example.com/app:1.0'],
+ * });
+ */
+import { type Definition, toGraph } from './dsl/graph.js';
+import type { Stage } from './dsl/stage.js';
+import { type BuildOptions, buildGraph } from './engine/build.js';
+import type { BuildEvent } from './events.js';
+import { exportImage } from './export/export.js';
+import type { OutputSpec } from './export/output.js';
+import type { Digest } from './oci/index.js';
+import type { PushOptions } from './registry/index.js';
+
+export interface BuildApiOptions extends Omit<BuildOptions, 'contextDir'> {
+  /** The folder context paths are relative to; default the current directory. */
+  readonly contextDir?: string;
+  /** Where to write the image (a spec or `-o` text); several allowed. None: build only. */
+  readonly output?: OutputSpec | string | readonly (OutputSpec | string)[];
+  /** Image names recorded in outputs (and pushed to, for `type=registry`). */
+  readonly tags?: readonly string[];
+  /** Registry settings for pushing. */
+  readonly push?: PushOptions;
+}
+
+export interface StepTiming {
+  readonly stage: string;
+  readonly step: number;
+  readonly text: string;
+  readonly ms: number;
+  readonly cached: boolean;
+  readonly miss?: string;
+}
+
+export interface BuildApiResult {
+  readonly digest: Digest;
+  /** Compressed size of the image's layers, in bytes. */
+  readonly size: number;
+  readonly steps: readonly StepTiming[];
+}
+
+export async function build(
+  target: Stage | Definition,
+  options: BuildApiOptions = {},
+): Promise<BuildApiResult> {
+  const steps: StepTiming[] = [];
+  const onEvent = (event: BuildEvent) => {
+    if (event.type === 'step-finished') {
+      steps.push({
+        stage: event.stage,
+        step: event.step,
+        text: event.text,
+        ms: event.ms,
+        cached: event.cached ?? false,
+        ...(event.miss ? { miss: event.miss } : {}),
+      });
+    }
+    options.onEvent?.(event);
+  };
+  const graph = toGraph(target, options.target ? { target: options.target } : {});
+  const result = await buildGraph(graph, {
+    ...options,
+    contextDir: options.contextDir ?? process.cwd(),
+    onEvent,
+  });
+  const outputs =
+    options.output === undefined ? [] : Array.isArray(options.output) ? options.output : [options.output];
+  for (const output of outputs as (OutputSpec | string)[]) {
+    await exportImage(result.image, output, {
+      tags: options.tags ?? [],
+      ...(options.push ? { push: options.push } : {}),
+    });
+  }
+  const manifest = await result.image.manifest();
+  // Steps finish out of order (layers are written concurrently): report them in build order.
+  const stageOrder = new Map(graph.stages.map((s, i) => [s.name, i]));
+  steps.sort((a, b) => (stageOrder.get(a.stage) ?? 0) - (stageOrder.get(b.stage) ?? 0) || a.step - b.step);
+  return { digest: result.digest, size: manifest.layers.reduce((sum, l) => sum + l.size, 0), steps };
+}
