@@ -92,7 +92,8 @@ export function registerBuild(program: Command): void {
       }
       const { graph, contextDir } = await loadGraph(definition, flags);
       const platform = parsePlatformFlag(flags.platform);
-      const onEvent = progressSink(flags.progress);
+      const progress = progressSink(flags.progress);
+      const onEvent = progress.sink;
       const common = {
         contextDir,
         buildArgs: parseBuildArgs(flags.buildArg),
@@ -107,7 +108,13 @@ export function registerBuild(program: Command): void {
           hint: 'add -o type=oci-archive,dest=image.tar',
         });
       }
-      const { result, dispose } = await runBackend(flags, graph, common);
+      let built: Awaited<ReturnType<typeof runBackend>>;
+      try {
+        built = await runBackend(flags, graph, common);
+      } finally {
+        progress.close();
+      }
+      const { result, dispose } = built;
       try {
         for (const output of outputs) {
           const written = await exportImage(result.image, output, {

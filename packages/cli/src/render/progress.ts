@@ -1,18 +1,28 @@
 /**
- * Renders build events: `plain` lines (CI, pipes), `json` (one event per line, for tools), or `quiet`.
- * The only code that writes progress to the terminal.
+ * Renders build events: a live `tty` view (a line per running step with its timer, finished steps
+ * scrolling above), `plain` lines (CI, pipes), `json` (one event per line, for tools), or `quiet`.
+ * `auto` is `tty` on a terminal outside CI, else `plain`. The only code that writes progress.
  */
 import type { BuildEvent, EventSink } from '@wharf/core';
+import { ttySink } from './tty.js';
 
 export type ProgressMode = 'auto' | 'plain' | 'tty' | 'json' | 'quiet';
 
-export function progressSink(mode: ProgressMode, out: NodeJS.WritableStream = process.stderr): EventSink {
-  if (mode === 'quiet') return () => {};
-  if (mode === 'json') return (event) => out.write(`${JSON.stringify(event)}\n`);
-  return plainSink(out);
+export interface Progress {
+  readonly sink: EventSink;
+  /** Stops timers and leaves the terminal clean; call when the build ends, success or not. */
+  close(): void;
 }
 
-function plainSink(out: NodeJS.WritableStream): EventSink {
+export function progressSink(mode: ProgressMode, out: NodeJS.WriteStream = process.stderr): Progress {
+  const none = () => {};
+  if (mode === 'quiet') return { sink: none, close: none };
+  if (mode === 'json') return { sink: (event) => out.write(`${JSON.stringify(event)}\n`), close: none };
+  const tty = mode === 'tty' || (mode === 'auto' && out.isTTY === true && !process.env.CI);
+  return tty ? ttySink(out, plainSink) : { sink: plainSink(out), close: none };
+}
+
+export function plainSink(out: NodeJS.WritableStream): EventSink {
   return (event: BuildEvent) => {
     switch (event.type) {
       case 'stage-started':
