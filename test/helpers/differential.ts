@@ -12,6 +12,7 @@ import {
   exportImage,
   layout,
   lowerDockerfile,
+  type RegistryOptions,
 } from '@wharf/core';
 import { docker, dockerBuild } from './docker.js';
 import { readSavedImage, type Tree, treeLines } from './image-tree.js';
@@ -78,6 +79,18 @@ export interface BuildBoth {
   readonly target?: string;
   /** Extra setup of the context folder (e.g. making archives). */
   readonly prepare?: (dir: string) => void;
+  /**
+   * Registry settings for the direct backend's base-image pulls, e.g. `{ mirrors: [testEnv().mirror.url] }`
+   * so `FROM busybox` comes from the loopback mirror dockerd uses too.
+   */
+  readonly registry?: RegistryOptions;
+  /**
+   * Secrets for `RUN --mount=type=secret`: id → content. Written outside the context and given to both
+   * builders (`docker build --secret id=…,src=…` and `secrets: { id: { path } }`).
+   */
+  readonly secrets?: Readonly<Record<string, string>>;
+  /** Extra `docker build` flags. */
+  readonly dockerArgs?: readonly string[];
 }
 
 export interface BothResults {
@@ -98,22 +111,38 @@ export async function buildBoth(spec: BuildBoth): Promise<BothResults> {
   const dockerfilePath = join(dir, 'Dockerfile');
   writeFileSync(dockerfilePath, dockerfile);
   if (dockerignore !== undefined) writeFileSync(join(contextDir, '.dockerignore'), dockerignore);
+  const secretArgs: string[] = [];
+  const secrets: Record<string, { path: string }> = {};
+  for (const [id, content] of Object.entries(spec.secrets ?? {})) {
+    const path = join(dir, 'secrets', id);
+    mkdirSync(dirname(path), { recursive: true });
+    writeFileSync(path, content, { mode: 0o600 });
+    secretArgs.push('--secret', `id=${id},src=${path}`);
+    secrets[id] = { path };
+  }
   const tag = `wharf-diff/${spec.name}:latest`;
+  const dockerArgs = [...secretArgs, ...(spec.dockerArgs ?? [])];
   await dockerBuild({
     contextDir,
     dockerfile: dockerfilePath,
     tag,
     ...(spec.buildArgs ? { buildArgs: { ...spec.buildArgs } } : {}),
     ...(spec.target ? { target: spec.target } : {}),
+    ...(dockerArgs.length ? { args: dockerArgs } : {}),
   });
   const saved = join(dir, 'buildkit.tar');
   await docker(['save', '-o', saved, tag]);
 
+  const directOptions = {
+    ...(spec.registry ? { registry: spec.registry } : {}),
+    ...(spec.secrets ? { secrets } : {}),
+  };
   const direct = await buildGraph(spec.directGraph ?? spec.graph, {
     contextDir,
     cacheDir: join(dir, 'cache'),
     ...(spec.buildArgs ? { buildArgs: spec.buildArgs } : {}),
     ...(spec.target ? { target: spec.target } : {}),
+    ...directOptions,
   });
   // The Dockerfile path (wharf build -f): lowering the emitted Dockerfile builds the very same image.
   const directDockerfile = emitDockerfile(spec.directGraph ?? spec.graph).dockerfile;
@@ -122,6 +151,7 @@ export async function buildBoth(spec: BuildBoth): Promise<BothResults> {
     cacheDir: join(dir, 'cache'),
     ...(spec.buildArgs ? { buildArgs: spec.buildArgs } : {}),
     ...(spec.target ? { target: spec.target } : {}),
+    ...directOptions,
   });
   if (viaDockerfile.digest !== direct.digest) {
     throw new Error(

@@ -97,6 +97,14 @@ describe('toGraph', () => {
     expect(() => toGraph(def, { target: 'c' })).toThrowError(/no target named "c"/);
   });
 
+  it('--target may name any stage a target uses, as docker build --target does', () => {
+    const deps = stage('deps').from('node:20').run('npm ci');
+    const app = stage('app').from(deps).copy('.', '/app');
+    const graph = ir(define({ targets: { app } }), 'deps');
+    expect(graph.target).toBe('deps');
+    expect(graph.stages.map((s: { name: string }) => s.name)).toEqual(['deps']);
+  });
+
   it('records the build definition line that made each instruction', () => {
     const graph = toGraph(stage('x').from('scratch').expose(70000));
     const source = graph.stages[0]?.instructions[0]?.source;

@@ -94,6 +94,11 @@ export function toGraph(input: Stage | Definition, options: ToGraphOptions = {})
 }
 
 function pickTarget(definition: Definition, name: string | undefined): Stage {
+  if (name !== undefined) {
+    // Like docker build --target: any stage the definition reaches, not only its named targets.
+    const stage = findStage(definition, name);
+    if (stage) return stage;
+  }
   if (definition.targets) {
     const names = Object.keys(definition.targets);
     const chosen = name ?? (names.length === 1 ? names[0] : undefined);
@@ -114,6 +119,47 @@ function pickTarget(definition: Definition, name: string | undefined): Stage {
   }
   if (!definition.target) throw new WharfError('DSL_NO_TARGET', 'the definition has no target');
   return definition.target;
+}
+
+/** A named target, or a stage named `name` that some target uses (directly or through other stages). */
+function findStage(definition: Definition, name: string): Stage | undefined {
+  const named = definition.targets?.[name];
+  if (named) return named;
+  const roots = definition.targets
+    ? Object.values(definition.targets)
+    : definition.target
+      ? [definition.target]
+      : [];
+  const seen = new Set<Stage>();
+  const visit = (value: Stage): Stage | undefined => {
+    if (seen.has(value)) return undefined;
+    seen.add(value);
+    if (value.name === name) return value;
+    for (const used of usedStages(value)) {
+      const found = visit(used);
+      if (found) return found;
+    }
+    return undefined;
+  };
+  for (const root of roots) {
+    const found = visit(root);
+    if (found) return found;
+  }
+  return undefined;
+}
+
+/** The stage values a stage uses: its base and its COPY --from / mount from stages. */
+function usedStages(value: Stage): Stage[] {
+  const { root, instructions } = value.unwind();
+  const out: Stage[] = isStage(root.base) ? [root.base] : [];
+  const visit = (instruction: DraftInstruction) => {
+    if (instruction.kind === 'copy' && isStage(instruction.from)) out.push(instruction.from);
+    if (instruction.kind === 'run')
+      for (const m of instruction.mounts ?? []) if ('from' in m && isStage(m.from)) out.push(m.from);
+    if (instruction.kind === 'onbuild') visit(instruction.instruction);
+  };
+  for (const instruction of instructions) visit(instruction);
+  return out;
 }
 
 interface Entry {

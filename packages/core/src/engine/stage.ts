@@ -332,10 +332,22 @@ async function workdirEntries(
   const owner = config.User ? await resolveChown(config.User, (file) => base.files.read(file)) : undefined;
   const parts = cleanImagePath(path).split('/');
   const entries: LayerEntry[] = [];
+  const existingParents: LayerEntry[] = [];
   for (let i = 1; i <= parts.length; i++) {
     const dir = parts.slice(0, i).join('/');
     const existing = base.view.lookup(dir);
-    if (existing?.type === 'dir') continue;
+    if (existing?.type === 'dir') {
+      // Parents already in the image go into the layer with their own metadata (as BuildKit's differ
+      // writes them): a layer that omitted them would show them as root 0755 in an overlay stack.
+      existingParents.push({
+        type: 'dir',
+        path: dir,
+        mode: existing.mode,
+        uid: existing.uid,
+        gid: existing.gid,
+      });
+      continue;
+    }
     if (existing) {
       throw new WharfError(
         'ENGINE_WORKDIR_NOT_DIR',
@@ -347,7 +359,8 @@ async function workdirEntries(
     }
     entries.push({ type: 'dir', path: dir, mode: 0o755, uid: owner?.uid ?? 0, gid: owner?.gid ?? 0 });
   }
-  return entries;
+  // Nothing new to create: no layer (BuildKit drops the empty diff).
+  return entries.length === 0 ? [] : [...existingParents, ...entries];
 }
 
 /** A step's planned entries, what they read (for the cache key), and what to release once written. */

@@ -139,11 +139,11 @@ export async function runStep(options: RunStepOptions): Promise<RunStepResult> {
       await writeFile(etc.hosts, hostsFile(hostname));
       await writeFile(etc.hostname, `${hostname}\n`);
 
-      // runc creates missing mount points; they are stubs, never part of the change set
+      // /proc, /dev and /sys stay as empty directories in the change set when a step creates them, as
+      // BuildKit leaves them (moby/buildkit#3455); what is mounted on them never reaches the upper dir.
+      for (const target of ['/proc', '/dev', '/sys']) await createInRoot(rootfs, target, { kind: 'dir' });
+      // Other mount points are stubs, never part of the change set.
       const points = [
-        { target: '/proc', kind: 'dir' as const },
-        { target: '/dev', kind: 'dir' as const },
-        { target: '/sys', kind: 'dir' as const },
         ...prepared.points,
         { target: '/etc/resolv.conf', kind: 'file' as const },
         { target: '/etc/hosts', kind: 'file' as const },

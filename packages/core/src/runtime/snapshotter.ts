@@ -66,7 +66,8 @@ export interface PrepareOptions {
 
 /** The default root: beside the blob store (`<store root>/../snapshots`). */
 export function defaultSnapshotRoot(storeRoot: string): string {
-  return join(dirname(storeRoot), 'snapshots');
+  // Inside the cache dir, so `--cache-dir` keeps everything a build writes in one place.
+  return join(storeRoot, 'snapshots');
 }
 
 /** The OCI chain IDs of a list of diffIDs (`ChainID(L0) = DiffID(L0)`, then `sha256(parent + " " + diffID)`). */

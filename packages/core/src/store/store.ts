@@ -86,7 +86,19 @@ export function defaultStoreRoot(env: NodeJS.ProcessEnv = process.env): string {
 /** Opens (and creates) a blob store. */
 export async function openStore(options: OpenStoreOptions = {}): Promise<BlobStore> {
   const store = new BlobStore(options.root ?? defaultStoreRoot());
-  await Promise.all(ALGORITHMS.map((algorithm) => mkdir(store.directory(algorithm), { recursive: true })));
+  try {
+    await Promise.all(ALGORITHMS.map((algorithm) => mkdir(store.directory(algorithm), { recursive: true })));
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code ?? 'error';
+    throw new StoreError(
+      'STORE_UNWRITABLE',
+      `the cache dir ${store.root} is not a writable directory (${code})`,
+      {
+        hint: 'point --cache-dir (or XDG_CACHE_HOME) at a directory you can write',
+        cause: error,
+      },
+    );
+  }
   return store;
 }
 
