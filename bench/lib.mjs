@@ -1,0 +1,251 @@
+// Shared helpers for the side-by-side benchmarks (node-app.mjs, run-heavy.mjs, push.mjs).
+// Plain Node ESM, no build step; the benchmarks run the compiled CLI in packages/cli/dist.
+import { spawn } from 'node:child_process';
+import { createCipheriv, createHash } from 'node:crypto';
+import { closeSync, mkdirSync, mkdtempSync, openSync, rmSync, writeFileSync, writeSync } from 'node:fs';
+import { request } from 'node:http';
+import { createServer } from 'node:net';
+import { cpus, tmpdir, totalmem } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+export const WHARF = join(ROOT, 'packages/cli/dist/main.js');
+/** Debian's 20.10 client (the one in /usr/local/bin is a different build); override with DOCKER. */
+export const DOCKER = process.env.DOCKER || '/usr/bin/docker';
+export const MIRROR = process.env.WHARF_BENCH_MIRROR || 'http://127.0.0.1:5151';
+
+export function machine() {
+  return { cpus: cpus().length, cpuModel: cpus()[0]?.model, memGiB: Math.round(totalmem() / 2 ** 30) };
+}
+
+/**
+ * Runs a command to completion and returns its wall time in seconds (and its output).
+ * Throws with the tail of stderr when it exits non-zero.
+ */
+export function run(cmd, args, opts = {}) {
+  return new Promise((resolveRun, reject) => {
+    const started = performance.now();
+    const child = spawn(cmd, args, {
+      cwd: opts.cwd,
+      env: { ...process.env, ...(opts.env ?? {}) },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    // Arrival time (s since spawn) of each stderr line: a timeline for `--progress json` events.
+    const lines = [];
+    let partial = '';
+    child.stdout.on('data', (b) => {
+      stdout += b;
+      if (opts.echo) process.stderr.write(b);
+    });
+    child.stderr.on('data', (b) => {
+      stderr += b;
+      const t = (performance.now() - started) / 1000;
+      const parts = (partial + b).split('\n');
+      partial = parts.pop();
+      for (const text of parts) lines.push({ t, text });
+      if (opts.echo) process.stderr.write(b);
+    });
+    child.on('error', reject);
+    child.on('close', (code) => {
+      const seconds = (performance.now() - started) / 1000;
+      if (code !== 0 && !opts.allowFail) {
+        reject(new Error(`${cmd} ${args.join(' ')} exited ${code}:\n${(stderr || stdout).slice(-4000)}`));
+      } else resolveRun({ seconds, stdout, stderr, code, lines });
+    });
+  });
+}
+
+export const wharf = (args, opts) => run(process.execPath, [WHARF, ...args], opts);
+export const docker = (args, opts) =>
+  run(DOCKER, args, { ...opts, env: { DOCKER_BUILDKIT: '1', ...(opts?.env ?? {}) } });
+
+export function tempDir(prefix) {
+  return mkdtempSync(join(tmpdir(), `wharf-bench-${prefix}-`));
+}
+
+/** Deterministic pseudo-random bytes (AES-256-CTR keystream of a fixed key): fast and incompressible. */
+export function writeRandomFile(path, bytes, seed) {
+  const key = createHash('sha256').update(`wharf-bench:${seed}`).digest();
+  const cipher = createCipheriv('aes-256-ctr', key, Buffer.alloc(16));
+  const zero = Buffer.alloc(1 << 20);
+  const fd = openSync(path, 'w');
+  for (let left = bytes; left > 0; left -= zero.length) {
+    writeSync(fd, cipher.update(left >= zero.length ? zero : zero.subarray(0, left)));
+  }
+  closeSync(fd);
+}
+
+/** A seeded xorshift PRNG, for generated "source" files that compress like real code. */
+export function prng(seed) {
+  let x = seed >>> 0 || 1;
+  return () => {
+    x ^= x << 13;
+    x >>>= 0;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    x >>>= 0;
+    return x;
+  };
+}
+
+const WORDS =
+  'const let return function async await import export default from if else for while new this class extends value result error options config request response handler user item list map filter reduce push length string number'.split(
+    ' ',
+  );
+
+/** `count` JS-looking files of about `bytesEach` bytes, in dirs of 100, under `dir`. Deterministic. */
+export function writeSourceTree(dir, count, bytesEach) {
+  const rand = prng(0x5eed);
+  for (let i = 0; i < count; i++) {
+    const sub = join(dir, `m${String(Math.floor(i / 100)).padStart(2, '0')}`);
+    if (i % 100 === 0) mkdirSync(sub, { recursive: true });
+    let text = `// generated module ${i}\n`;
+    let n = 0;
+    while (text.length < bytesEach) {
+      const words = [];
+      for (let w = 0; w < 8; w++) words.push(WORDS[rand() % WORDS.length]);
+      text += `export const v${i}_${n++} = ${JSON.stringify(words.join(' '))} + 0x${rand().toString(16)};\n`;
+    }
+    writeFileSync(join(sub, `f${String(i).padStart(4, '0')}.js`), text);
+  }
+}
+
+export function freePort() {
+  return new Promise((resolvePort, reject) => {
+    const srv = createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address();
+      srv.close(() => resolvePort(port));
+    });
+  });
+}
+
+function answers(url) {
+  return new Promise((ok) => {
+    const req = request(`${url}/v2/`, { timeout: 2000 }, (res) => {
+      res.resume();
+      ok(res.statusCode === 200);
+    });
+    req.on('error', () => ok(false));
+    req.on('timeout', () => req.destroy());
+    req.end();
+  });
+}
+
+/** A throwaway Debian `docker-registry` (distribution 2.8) on a free loopback port; stop() removes it. */
+export async function startRegistry() {
+  const port = await freePort();
+  const dir = tempDir('registry');
+  const config = join(dir, 'config.yml');
+  writeFileSync(
+    config,
+    [
+      'version: 0.1',
+      'log: { level: warn, accesslog: { disabled: true } }',
+      `storage: { filesystem: { rootdirectory: ${JSON.stringify(join(dir, 'storage'))} }, maintenance: { uploadpurging: { enabled: false } } }`,
+      `http: { addr: "127.0.0.1:${port}" }`,
+      '',
+    ].join('\n'),
+  );
+  const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('REGISTRY_')));
+  const child = spawn('docker-registry', ['serve', config], { stdio: 'ignore', env });
+  const exited = new Promise((r) => child.once('exit', r));
+  const kill = () => child.kill('SIGKILL');
+  process.on('exit', kill);
+  const url = `http://127.0.0.1:${port}`;
+  for (let i = 0; !(await answers(url)); i++) {
+    if (i > 100 || child.exitCode !== null) throw new Error('docker-registry did not start');
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return {
+    host: `127.0.0.1:${port}`,
+    url,
+    async stop() {
+      child.kill('SIGTERM');
+      await exited;
+      process.off('exit', kill);
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+export const s = (x) => Number(x.toFixed(2));
+
+/** Prints rows ({name, ...columns}) as an aligned table on stdout. */
+export function table(rows) {
+  const cols = [...new Set(rows.flatMap((r) => Object.keys(r)))];
+  const cell = (v) => (v === undefined ? '' : typeof v === 'number' ? v.toFixed(2) : String(v));
+  const width = cols.map((c) => Math.max(c.length, ...rows.map((r) => cell(r[c]).length)));
+  const line = (vals) => vals.map((v, i) => v.padEnd(width[i])).join('  ');
+  console.log(line(cols));
+  console.log(line(width.map((w) => '-'.repeat(w))));
+  for (const r of rows) console.log(line(cols.map((c) => cell(r[c]))));
+}
+
+export const log = (msg) => process.stderr.write(`[bench] ${msg}\n`);
+
+/** The step-finished events of a `--progress json` run, slowest first, with when each line arrived. */
+export function slowSteps(result, n = 6) {
+  const steps = [];
+  for (const { t, text } of result.lines ?? []) {
+    if (!text.startsWith('{')) continue;
+    try {
+      const e = JSON.parse(text);
+      if (e.type === 'step-finished')
+        steps.push({
+          step: `[${e.stage} ${e.step}] ${e.text.slice(0, 60)}`,
+          ms: e.ms,
+          at: s(t),
+          cached: !!e.cached,
+        });
+    } catch {}
+  }
+  return steps.sort((a, b) => b.ms - a.ms).slice(0, n);
+}
+
+/** When the first and last JSON events arrived (s since spawn): startup before, export/exit after. */
+export function eventSpan(result) {
+  const ts = (result.lines ?? []).filter((l) => l.text.startsWith('{')).map((l) => l.t);
+  return ts.length ? { firstEvent: s(ts[0]), lastEvent: s(ts[ts.length - 1]), exit: s(result.seconds) } : {};
+}
+
+/**
+ * An in-process no-change rebuild: the definition is loaded (build.ts through the CLI's loader, or a
+ * Dockerfile through lowerDockerfile), then buildGraph is timed alone, twice (the first call in a
+ * process includes module warm-up), then the export. Returns seconds for each part.
+ */
+export async function inProcessRebuild({ definition, dockerfile, contextDir, cacheDir, mirror, out }) {
+  const core = await import(join(ROOT, 'packages/core/dist/index.js'));
+  const t0 = performance.now();
+  let graph;
+  let dir = contextDir;
+  if (dockerfile) {
+    const { readFileSync } = await import('node:fs');
+    graph = core.lowerDockerfile(readFileSync(dockerfile, 'utf8'), { file: dockerfile });
+  } else {
+    const { loadDefinition } = await import(join(ROOT, 'packages/cli/dist/load-definition.js'));
+    const loaded = await loadDefinition(definition);
+    graph = loaded.graph;
+    dir = loaded.dir;
+  }
+  const t1 = performance.now();
+  const opts = { contextDir: dir, cacheDir, registry: mirror ? { mirrors: [mirror] } : {} };
+  const first = await core.buildGraph(graph, opts);
+  const t2 = performance.now();
+  const second = await core.buildGraph(graph, opts);
+  const t3 = performance.now();
+  await core.exportImage(second.image, core.parseOutput(`type=docker-archive,dest=${out}`), { tags: [] });
+  const t4 = performance.now();
+  if (first.digest !== second.digest) throw new Error('in-process rebuilds disagree');
+  return {
+    load: s((t1 - t0) / 1000),
+    buildFirst: s((t2 - t1) / 1000),
+    buildSecond: s((t3 - t2) / 1000),
+    export: s((t4 - t3) / 1000),
+    digest: second.digest,
+  };
+}

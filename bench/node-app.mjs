@@ -1,0 +1,208 @@
+// Benchmark (issue 5 a, b, and the no-change rebuild): the COPY-heavy Node app, side by side with
+// BuildKit in the same run.
+//   pnpm -s build && node bench/node-app.mjs [--files 3000] [--kib 13]
+// Workload: examples/node-app copied to a temp dir plus N generated JS files (~40 MB) under app/src/,
+// so `COPY . .`, `RUN npm run build` (copies src/ to dist/) and `COPY --from=build dist` each move
+// the whole tree. Base node:20-alpine comes from the loopback mirror (127.0.0.1:5151).
+//  (a) cold: wharf with a fresh --cache-dir, writing a docker-archive, vs
+//      `docker builder prune -af` then `DOCKER_BUILDKIT=1 docker build` of the Dockerfile that
+//      `wharf dockerfile` emits, plus `docker save` to a file (wharf writes a file too).
+//  (b) warm: one file in app/src changed, both tools warm (same counting).
+//  (c) no-change rebuild with wharf: the whole CLI process, and buildGraph alone in-process.
+// Prints a table and one JSON line. Requires root (runc), dockerd with the mirror, Debian's docker.
+import { appendFileSync, cpSync, rmSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import {
+  docker,
+  eventSpan,
+  inProcessRebuild,
+  log,
+  MIRROR,
+  machine,
+  ROOT,
+  s,
+  slowSteps,
+  table,
+  tempDir,
+  wharf,
+  writeSourceTree,
+} from './lib.mjs';
+
+const { values } = parseArgs({
+  options: { files: { type: 'string', default: '3000' }, kib: { type: 'string', default: '13' } },
+});
+const files = Number(values.files);
+const bytesEach = Number(values.kib) * 1024;
+
+const work = tempDir('node-app');
+const tag = `wharf-bench/node-app:${process.pid}`;
+const cleanup = async () => {
+  await docker(['rmi', '-f', tag], { allowFail: true });
+  rmSync(work, { recursive: true, force: true });
+};
+process.on('SIGINT', () => cleanup().then(() => process.exit(130)));
+
+try {
+  const proj = join(work, 'node-app');
+  cpSync(join(ROOT, 'examples/node-app/app'), join(proj, 'app'), { recursive: true });
+  cpSync(join(ROOT, 'examples/node-app/build.ts'), join(proj, 'build.ts'));
+  writeSourceTree(join(proj, 'app/src/gen'), files, bytesEach);
+  const changed = join(proj, 'app/src/gen/m00/f0000.js');
+  log(`generated ${files} files of ~${values.kib} KiB under ${proj}/app/src/gen`);
+
+  // The Dockerfile goes inside the context (app/) so its .dockerignore applies; it is there for both tools.
+  await wharf(['dockerfile', join(proj, 'build.ts'), '-o', join(proj, 'app/Dockerfile')]);
+
+  const cacheDir = join(work, 'wharf-cache');
+  const wharfOut = join(work, 'wharf.tar');
+  const dockerOut = join(work, 'buildkit.tar');
+  const wharfBuild = () =>
+    wharf(
+      [
+        'build',
+        join(proj, 'build.ts'),
+        '--cache-dir',
+        cacheDir,
+        '--registry-mirror',
+        MIRROR,
+        '-o',
+        `type=docker-archive,dest=${wharfOut}`,
+        '-t',
+        tag,
+        '--progress',
+        'json',
+      ],
+      { cwd: proj },
+    );
+  const buildkit = async () => {
+    const build = await docker([
+      'build',
+      '-q',
+      '-t',
+      tag,
+      '-f',
+      join(proj, 'app/Dockerfile'),
+      join(proj, 'app'),
+    ]);
+    const save = await docker(['save', '-o', dockerOut, tag]);
+    return { build: build.seconds, save: save.seconds, total: build.seconds + save.seconds };
+  };
+
+  // (a) cold
+  log('wharf cold build…');
+  const wCold = await wharfBuild();
+  log('BuildKit cold build (after docker builder prune -af)…');
+  await docker(['rmi', '-f', tag], { allowFail: true });
+  await docker(['builder', 'prune', '-af']);
+  const dCold = await buildkit();
+
+  // (b) warm, one file changed
+  appendFileSync(changed, `export const changed = ${Date.now()};\n`);
+  log('wharf warm rebuild (one file changed)…');
+  const wWarm = await wharfBuild();
+  log('BuildKit warm rebuild (one file changed)…');
+  const dWarm = await buildkit();
+
+  // (c) no change
+  log('wharf no-change rebuild (CLI process)…');
+  const wNoop = await wharfBuild();
+  const wNoopNoOut = await wharf(
+    [
+      'build',
+      join(proj, 'build.ts'),
+      '--cache-dir',
+      cacheDir,
+      '--registry-mirror',
+      MIRROR,
+      '--progress',
+      'quiet',
+    ],
+    { cwd: proj },
+  );
+  log('wharf no-change rebuild (in-process)…');
+  const inProc = await inProcessRebuild({
+    definition: join(proj, 'build.ts'),
+    cacheDir,
+    mirror: MIRROR,
+    out: join(work, 'inproc.tar'),
+  });
+  log('BuildKit no-change rebuild…');
+  const dNoop = await buildkit();
+
+  const mib = (f) => s(statSync(f).size / 2 ** 20);
+  table([
+    {
+      phase: '(a) cold',
+      wharf: wCold.seconds,
+      buildkitBuild: dCold.build,
+      buildkitSave: dCold.save,
+      buildkitTotal: dCold.total,
+      speedup: dCold.total / wCold.seconds,
+      target: '>= 3x',
+    },
+    {
+      phase: '(b) warm, 1 file changed',
+      wharf: wWarm.seconds,
+      buildkitBuild: dWarm.build,
+      buildkitSave: dWarm.save,
+      buildkitTotal: dWarm.total,
+      speedup: dWarm.total / wWarm.seconds,
+      target: '>= 2x',
+    },
+    {
+      phase: '(c) no change, CLI + archive',
+      wharf: wNoop.seconds,
+      buildkitBuild: dNoop.build,
+      buildkitSave: dNoop.save,
+      buildkitTotal: dNoop.total,
+      speedup: dNoop.total / wNoop.seconds,
+      target: '< 0.3 s',
+    },
+    { phase: '(c) no change, CLI, no -o', wharf: wNoopNoOut.seconds },
+    { phase: '(c) no change, buildGraph only', wharf: inProc.buildSecond },
+  ]);
+  console.log(`\nwharf archive ${mib(wharfOut)} MiB, docker save ${mib(dockerOut)} MiB`);
+  console.log('in-process (s):', JSON.stringify(inProc));
+  console.log(
+    'wharf cold, slowest steps:',
+    JSON.stringify(slowSteps(wCold)),
+    JSON.stringify(eventSpan(wCold)),
+  );
+  console.log(
+    'wharf warm, slowest steps:',
+    JSON.stringify(slowSteps(wWarm, 4)),
+    JSON.stringify(eventSpan(wWarm)),
+  );
+  console.log(
+    JSON.stringify({
+      bench: 'node-app',
+      date: new Date().toISOString(),
+      machine: machine(),
+      files,
+      kib: Number(values.kib),
+      cold: {
+        wharf: s(wCold.seconds),
+        buildkit: s(dCold.total),
+        buildkitBuildOnly: s(dCold.build),
+        speedup: s(dCold.total / wCold.seconds),
+      },
+      warm: {
+        wharf: s(wWarm.seconds),
+        buildkit: s(dWarm.total),
+        buildkitBuildOnly: s(dWarm.build),
+        speedup: s(dWarm.total / wWarm.seconds),
+      },
+      noChange: {
+        wharfCli: s(wNoop.seconds),
+        wharfCliNoOutput: s(wNoopNoOut.seconds),
+        wharfBuildGraph: inProc.buildSecond,
+        wharfBuildGraphFirstInProcess: inProc.buildFirst,
+        buildkit: s(dNoop.total),
+      },
+      archiveMiB: { wharf: mib(wharfOut), buildkit: mib(dockerOut) },
+    }),
+  );
+} finally {
+  await cleanup();
+}

@@ -1,0 +1,198 @@
+// Benchmark (issue 5 c): a RUN-heavy Dockerfile on a Debian base, wharf vs BuildKit in the same run.
+//   pnpm -s build && node bench/run-heavy.mjs
+// Base: `debootstrap --variant=minbase bookworm`, tarred once into ~/.cache/wharf-bench/ (reruns skip
+// it), `docker import`ed and pushed to the loopback mirror as 127.0.0.1:5151/wharf-bench/debian:bookworm
+// (skipped when the mirror already has it; the local docker image is removed so BuildKit pulls too).
+// Steps: create 5000 files, copy a tree (/usr/share), delete trees (in the base and from a RUN),
+// write a 64 MiB file, useradd. Counted: wharf `build -f` writing a docker-archive (fresh --cache-dir)
+// vs `docker builder prune -af` + `DOCKER_BUILDKIT=1 docker build` (+ `docker save`, shown apart);
+// then wharf's no-change rebuild (whole CLI process, and buildGraph alone in-process).
+import { existsSync, mkdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { request } from 'node:http';
+import { homedir } from 'node:os';
+import { join } from 'node:path';
+import {
+  docker,
+  eventSpan,
+  inProcessRebuild,
+  log,
+  machine,
+  run,
+  s,
+  slowSteps,
+  table,
+  tempDir,
+  wharf,
+} from './lib.mjs';
+
+const BASE = '127.0.0.1:5151/wharf-bench/debian:bookworm';
+const cacheHome = join(process.env.XDG_CACHE_HOME || join(homedir(), '.cache'), 'wharf-bench');
+const baseTar = join(cacheHome, 'debian-bookworm-minbase.tar');
+
+const DOCKERFILE = `FROM ${BASE}
+RUN mkdir -p /data/many && cd /data/many && for d in $(seq -w 1 20); do mkdir d$d; for f in $(seq -w 1 250); do echo "file $d/$f" > d$d/f$f.txt; done; done
+RUN cp -a /usr/share /data/share-copy
+RUN rm -rf /usr/share/doc /usr/share/man /var/cache/apt /data/many/d0*
+RUN head -c 64M /dev/urandom > /data/big.bin
+RUN useradd -m -s /bin/bash bench && mkdir /home/bench/work && chown bench:bench /home/bench/work
+CMD ["/bin/bash"]
+`;
+
+function mirrorHas(ref) {
+  const [host, rest] = [ref.slice(0, ref.indexOf('/')), ref.slice(ref.indexOf('/') + 1)];
+  const [repo, tag] = rest.split(':');
+  return new Promise((ok) => {
+    const req = request(
+      `http://${host}/v2/${repo}/manifests/${tag}`,
+      { method: 'HEAD', headers: { accept: 'application/vnd.docker.distribution.manifest.v2+json' } },
+      (res) => {
+        res.resume();
+        ok(res.statusCode === 200);
+      },
+    );
+    req.on('error', () => ok(false));
+    req.end();
+  });
+}
+
+async function ensureBase() {
+  if (await mirrorHas(BASE)) return 'already in the mirror';
+  if (!existsSync(baseTar)) {
+    log('debootstrap --variant=minbase bookworm (once; cached in ~/.cache/wharf-bench)…');
+    mkdirSync(cacheHome, { recursive: true });
+    const root = tempDir('debootstrap');
+    try {
+      await run('debootstrap', ['--variant=minbase', 'bookworm', root, 'http://deb.debian.org/debian']);
+      await run('tar', ['--numeric-owner', '-C', root, '-cf', `${baseTar}.tmp`, '.']);
+      renameSync(`${baseTar}.tmp`, baseTar);
+    } finally {
+      rmSync(root, { recursive: true, force: true });
+    }
+  }
+  log(`docker import + push ${BASE}…`);
+  await docker(['import', '--change', 'CMD ["/bin/bash"]', baseTar, BASE]);
+  await docker(['push', BASE]);
+  await docker(['rmi', BASE]);
+  return 'imported and pushed';
+}
+
+const work = tempDir('run-heavy');
+const tag = `wharf-bench/run-heavy:${process.pid}`;
+const cleanup = async () => {
+  await docker(['rmi', '-f', tag], { allowFail: true });
+  rmSync(work, { recursive: true, force: true });
+};
+process.on('SIGINT', () => cleanup().then(() => process.exit(130)));
+
+try {
+  const base = await ensureBase();
+  log(`base ${BASE}: ${base}`);
+  const ctx = join(work, 'ctx');
+  mkdirSync(ctx);
+  const dockerfile = join(ctx, 'Dockerfile');
+  writeFileSync(dockerfile, DOCKERFILE);
+  const cacheDir = join(work, 'wharf-cache');
+  const wharfOut = join(work, 'wharf.tar');
+  const dockerOut = join(work, 'buildkit.tar');
+  const wharfBuild = (progress = 'json') =>
+    wharf([
+      'build',
+      '-f',
+      dockerfile,
+      ctx,
+      '--cache-dir',
+      cacheDir,
+      '-o',
+      `type=docker-archive,dest=${wharfOut}`,
+      '-t',
+      tag,
+      '--progress',
+      progress,
+    ]);
+
+  log('wharf cold build…');
+  const wCold = await wharfBuild();
+  log('BuildKit cold build (after docker builder prune -af)…');
+  await docker(['builder', 'prune', '-af']);
+  const dBuild = await docker(['build', '-q', '-t', tag, '-f', dockerfile, ctx]);
+  const dSave = await docker(['save', '-o', dockerOut, tag]);
+  log('wharf no-change rebuild…');
+  const wNoop = await wharfBuild();
+  const wNoopNoOut = await wharf([
+    'build',
+    '-f',
+    dockerfile,
+    ctx,
+    '--cache-dir',
+    cacheDir,
+    '--progress',
+    'quiet',
+  ]);
+  const inProc = await inProcessRebuild({
+    dockerfile,
+    contextDir: ctx,
+    cacheDir,
+    out: join(work, 'inproc.tar'),
+  });
+  log('BuildKit no-change rebuild…');
+  const dNoop = await docker(['build', '-q', '-t', tag, '-f', dockerfile, ctx]);
+
+  const dTotal = dBuild.seconds + dSave.seconds;
+  table([
+    {
+      phase: 'cold',
+      wharf: wCold.seconds,
+      buildkitBuild: dBuild.seconds,
+      buildkitSave: dSave.seconds,
+      buildkitTotal: dTotal,
+      'wharf/buildkitBuild': wCold.seconds / dBuild.seconds,
+      'wharf/buildkitTotal': wCold.seconds / dTotal,
+      target: '<= 1.5x',
+    },
+    {
+      phase: 'no change, CLI + archive',
+      wharf: wNoop.seconds,
+      buildkitBuild: dNoop.seconds,
+      target: '< 0.3 s',
+    },
+    { phase: 'no change, CLI, no -o', wharf: wNoopNoOut.seconds },
+    { phase: 'no change, buildGraph only', wharf: inProc.buildSecond },
+  ]);
+  const mib = (f) => s(statSync(f).size / 2 ** 20);
+  console.log(`\nwharf archive ${mib(wharfOut)} MiB, docker save ${mib(dockerOut)} MiB`);
+  console.log('in-process (s):', JSON.stringify(inProc));
+  console.log(
+    'wharf cold, slowest steps:',
+    JSON.stringify(slowSteps(wCold)),
+    JSON.stringify(eventSpan(wCold)),
+  );
+  console.log(
+    'wharf no-change, slowest steps:',
+    JSON.stringify(slowSteps(wNoop, 3)),
+    JSON.stringify(eventSpan(wNoop)),
+  );
+  console.log(
+    JSON.stringify({
+      bench: 'run-heavy',
+      date: new Date().toISOString(),
+      machine: machine(),
+      cold: {
+        wharf: s(wCold.seconds),
+        buildkitBuild: s(dBuild.seconds),
+        buildkitSave: s(dSave.seconds),
+        ratioVsBuild: s(wCold.seconds / dBuild.seconds),
+        ratioVsBuildPlusSave: s(wCold.seconds / dTotal),
+      },
+      noChange: {
+        wharfCli: s(wNoop.seconds),
+        wharfCliNoOutput: s(wNoopNoOut.seconds),
+        wharfBuildGraph: inProc.buildSecond,
+        wharfBuildGraphFirstInProcess: inProc.buildFirst,
+        buildkitBuild: s(dNoop.seconds),
+      },
+      archiveMiB: { wharf: mib(wharfOut), buildkit: mib(dockerOut) },
+    }),
+  );
+} finally {
+  await cleanup();
+}
