@@ -17,7 +17,7 @@ import type { Image } from '../image/types.js';
 import { pruneToTarget, stageDependencies, targetName } from '../ir/graph.js';
 import type { BuildGraph, Stage } from '../ir/types.js';
 import { assertValidGraph } from '../ir/validate.js';
-import { fsViewFromLayers, MemoryFsView } from '../layer/fs-view.js';
+import { MemoryFsView } from '../layer/fs-view.js';
 import { openContextSource, type SourceTree } from '../layer/source.js';
 import { sourceDateEpoch } from '../layer/tar-writer.js';
 import { readLayout } from '../layout/read.js';
@@ -35,6 +35,7 @@ import { findRuntime } from '../runtime/detect.js';
 import type { SecretSource } from '../runtime/mounts.js';
 import { defaultSnapshotRoot, Snapshotter } from '../runtime/snapshotter.js';
 import { type BlobStore, openStore } from '../store/store.js';
+import { LayerViews } from './layer-views.js';
 import { BuildArgs, GlobalScope, predefinedArgs } from './scope.js';
 import { runStage, type StageBase, type StageResult } from './stage.js';
 import { StageFiles } from './stage-files.js';
@@ -86,6 +87,7 @@ export async function buildGraph(graph: BuildGraph, options: BuildOptions): Prom
   const store = options.store ?? (await openStore(options.cacheDir ? { root: options.cacheDir } : {}));
   const contextDir = resolve(options.contextDir, pruned.context.dir);
   let contextSource: Promise<SourceTree> | undefined;
+  const views = new LayerViews(join(store.root, 'views'));
   const ctx = {
     store,
     global,
@@ -122,6 +124,7 @@ export async function buildGraph(graph: BuildGraph, options: BuildOptions): Prom
       },
     },
     secrets: options.secrets ?? {},
+    views,
     ...(options.signal ? { signal: options.signal } : {}),
   };
 
@@ -136,6 +139,7 @@ export async function buildGraph(graph: BuildGraph, options: BuildOptions): Prom
     global,
     contextDir: options.contextDir,
     store,
+    views,
     ...(options.registry ? { registry: options.registry } : {}),
   };
   for (const stage of pruned.stages) {
@@ -172,6 +176,7 @@ interface BaseOptions {
   readonly contextDir: string;
   readonly store: BlobStore;
   readonly registry?: RegistryOptions;
+  readonly views: LayerViews;
 }
 
 async function resolveBase(
@@ -207,11 +212,7 @@ async function resolveBase(
       const ref = options.global.expand(stage.base.ref);
       const image = await imageBase(ref, options);
       const layers = await image.layers();
-      const view = await fsViewFromLayers(
-        (async function* () {
-          for (const layer of layers) yield await layer.uncompressed();
-        })(),
-      );
+      const view = await options.views.viewOf(layers);
       return {
         image,
         config: await image.config(),

@@ -30,13 +30,14 @@ import type {
 import { resolveChown } from '../layer/chown.js';
 import { planCopy } from '../layer/copy-plan.js';
 import { applyEntries, type LayerEntry } from '../layer/entry.js';
-import { applyLayerTar, cleanImagePath, type MemoryFsView } from '../layer/fs-view.js';
+import { cleanImagePath, type MemoryFsView } from '../layer/fs-view.js';
 import { writeLayer } from '../layer/layer-writer.js';
 import type { SourceTree } from '../layer/source.js';
 import type { ContainerConfig, History, ImageConfig } from '../oci/types.js';
 import type { SecretSource } from '../runtime/mounts.js';
 import { runStep } from '../runtime/run.js';
 import type { BlobStore } from '../store/store.js';
+import type { LayerViews } from './layer-views.js';
 import {
   applyMetadata,
   type ConfigState,
@@ -87,6 +88,8 @@ export interface StageContext {
   /** `--secret` values by id. */
   readonly secrets: Readonly<Record<string, SecretSource>>;
   readonly signal?: AbortSignal;
+  /** Layer views by diffID (cached on disk), to replay cached RUN layers into the stage's view. */
+  readonly views: LayerViews;
 }
 
 export interface StageResult {
@@ -182,7 +185,7 @@ export async function runStage(stage: Stage, base: StageBase, ctx: StageContext)
           finished,
         );
         if (layer) {
-          await applyLayerTar(base.view, await layer.uncompressed());
+          await ctx.views.apply(base.view, layer);
           base.files.recordLayer(layer);
           steps.push({ history: history(false), layer: Promise.resolve(layer) });
         } else {
@@ -198,6 +201,34 @@ export async function runStage(stage: Stage, base: StageBase, ctx: StageContext)
         }
         state = applyMetadata(state, instruction, lookup);
       } else if (instruction.kind === 'copy' || instruction.kind === 'add') {
+        const from = instruction.kind === 'copy' ? instruction.from : undefined;
+        if (from !== undefined && from.kind !== 'context') {
+          // The source's digest names what is copied, and the parent chain the image it lands in, so
+          // the key is known before anything is mounted or planned: a hit costs no snapshot at all.
+          const identity = await sourceIdentity(from, lookup, ctx);
+          const inputs: StepInputs = {
+            parent,
+            parentIsBase,
+            config: JSON.stringify(configBefore),
+            args: scope.argEnv(),
+            instruction: text,
+            files: { [`--from=${fromName(from)}`]: identity },
+            epoch: ctx.epoch,
+          };
+          const key = stepKey(inputs);
+          const hit = ctx.noCache ? undefined : await ctx.cache.get(key);
+          if (hit && (await ctx.store.has(hit.digest))) {
+            parent = key;
+            parentIsBase = false;
+            await ctx.cache.remember(slot, inputs);
+            const layer = layerFromStore(ctx.store, hit);
+            await ctx.views.apply(base.view, layer);
+            base.files.recordLayer(layer);
+            finished({ digest: hit.digest, size: hit.size }, { cached: true });
+            steps.push({ history: history(false), layer: Promise.resolve(layer) });
+            continue;
+          }
+        }
         planned = await copyEntries(instruction, state.config, base, lookup, ctx);
       } else {
         throw unsupported(instruction);
@@ -420,13 +451,20 @@ async function copyEntries(
     // From another stage or image, its digest names the content; from a context, the file digests do.
     const files =
       opened && from !== undefined && from.kind !== 'context'
-        ? { [`--from=${fromName(from)}`]: opened.identity, ...metadataOf(plan.entries) }
+        ? { [`--from=${fromName(from)}`]: opened.identity }
         : await entryDigests(plan.entries, ctx);
     return { entries: plan.entries, files, release: () => opened?.release() ?? Promise.resolve() };
   } catch (error) {
     await opened?.release();
     throw error;
   }
+}
+
+/** The content identity of a --from stage or image: its manifest digest. */
+async function sourceIdentity(from: FromRef, lookup: Lookup, ctx: StageContext): Promise<string> {
+  if (from.kind === 'stage') return (await ctx.resolver.stageImage(from.stage)).digest();
+  if (from.kind === 'image') return (await ctx.resolver.image(expandWord(from.ref, lookup))).digest();
+  throw new Error('unreachable: named contexts are keyed by file digests');
 }
 
 /** How a --from source is named in cache-miss explanations: `stage build`, `image nginx:1.27`. */
@@ -436,17 +474,6 @@ function fromName(from: FromRef): string {
     : from.kind === 'image'
       ? `image ${from.ref}`
       : `context ${from.name}`;
-}
-
-/** Entry metadata only (paths, types, modes, owners, links), for keys whose content is named otherwise. */
-function metadataOf(entries: readonly LayerEntry[]): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const entry of entries) {
-    const meta = `${entry.type}:${entry.mode.toString(8)}:${entry.uid}:${entry.gid}`;
-    out[`/${entry.path}`] =
-      entry.type === 'symlink' || entry.type === 'hardlink' ? `${meta}:${entry.linkTarget}` : meta;
-  }
-  return out;
 }
 
 /**

@@ -233,7 +233,29 @@ export async function applyLayerTar(
   view: MemoryFsView,
   tar: Readable | AsyncIterable<Uint8Array>,
 ): Promise<void> {
-  const added = new Set<string>();
+  applyLayerRecords(view, await readLayerRecords(tar));
+}
+
+/**
+ * What a layer tar does to a filesystem view, without the file contents: small enough to keep on disk
+ * per diffID, so a view of a base image is rebuilt without decompressing its layers again.
+ */
+export type LayerRecord =
+  | { readonly op: 'opaque'; readonly dir: string }
+  | { readonly op: 'whiteout'; readonly path: string }
+  | {
+      readonly op: 'set';
+      readonly path: string;
+      readonly type: 'file' | 'dir' | 'symlink' | 'hardlink';
+      readonly mode: number;
+      readonly uid: number;
+      readonly gid: number;
+      readonly link?: string;
+    };
+
+/** Reads a layer tar into records (contents are skipped). */
+export async function readLayerRecords(tar: Readable | AsyncIterable<Uint8Array>): Promise<LayerRecord[]> {
+  const records: LayerRecord[] = [];
   const extract = tarExtract();
   const feed = (async () => {
     try {
@@ -251,19 +273,44 @@ export async function applyLayerTar(
     const clean = cleanImagePath(header.name);
     const base = baseOf(clean);
     if (base === OPAQUE_MARKER) {
-      hideLower(view, parentOf(clean), added);
+      records.push({ op: 'opaque', dir: parentOf(clean) });
     } else if (base.startsWith(WHITEOUT_PREFIX)) {
-      view.remove(joinImagePath(parentOf(clean), base.slice(WHITEOUT_PREFIX.length)));
+      records.push({
+        op: 'whiteout',
+        path: joinImagePath(parentOf(clean), base.slice(WHITEOUT_PREFIX.length)),
+      });
     } else if (clean !== '') {
-      const stat = statOfHeader(view, header);
-      if (stat) {
-        view.set(clean, stat);
-        added.add(clean);
+      const type = recordType(header.type);
+      if (type) {
+        records.push({
+          op: 'set',
+          path: clean,
+          type,
+          mode: (header.mode ?? 0) & 0o7777,
+          uid: header.uid ?? 0,
+          gid: header.gid ?? 0,
+          ...(header.linkname ? { link: header.linkname } : {}),
+        });
       }
     }
     await drainEntry(entry);
   }
   await feed;
+  return records;
+}
+
+/** Applies a layer's records to a view, as extracting the layer would change the filesystem. */
+export function applyLayerRecords(view: MemoryFsView, records: readonly LayerRecord[]): void {
+  const added = new Set<string>();
+  for (const record of records) {
+    if (record.op === 'opaque') hideLower(view, record.dir, added);
+    else if (record.op === 'whiteout') view.remove(record.path);
+    else {
+      const stat = statOfRecord(view, record);
+      view.set(record.path, stat);
+      added.add(record.path);
+    }
+  }
 }
 
 /** Builds a view by applying layer tars (uncompressed) in order. */
@@ -285,28 +332,41 @@ function hideLower(view: MemoryFsView, dir: string, added: ReadonlySet<string>):
   }
 }
 
-function statOfHeader(view: MemoryFsView, header: Header): FsStat | undefined {
-  const owner = { mode: (header.mode ?? 0) & 0o7777, uid: header.uid ?? 0, gid: header.gid ?? 0 };
-  switch (header.type) {
+function recordType(type: Header['type']): 'file' | 'dir' | 'symlink' | 'hardlink' | undefined {
+  switch (type) {
     case 'directory':
-      return { type: 'dir', ...owner };
+      return 'dir';
     case 'file':
     case 'contiguous-file':
     case undefined:
+      return 'file';
+    case 'symlink':
+      return 'symlink';
+    case 'link':
+      return 'hardlink';
+    default:
+      return undefined; // devices, fifos: not visible to COPY
+  }
+}
+
+function statOfRecord(view: MemoryFsView, record: Extract<LayerRecord, { op: 'set' }>): FsStat {
+  const owner = { mode: record.mode, uid: record.uid, gid: record.gid };
+  switch (record.type) {
+    case 'dir':
+      return { type: 'dir', ...owner };
+    case 'file':
       return { type: 'file', ...owner };
     case 'symlink':
-      return { type: 'symlink', ...owner, linkTarget: header.linkname ?? '' };
-    case 'link': {
-      const target = view.lookup(cleanImagePath(header.linkname ?? ''));
+      return { type: 'symlink', ...owner, linkTarget: record.link ?? '' };
+    case 'hardlink': {
+      const target = view.lookup(cleanImagePath(record.link ?? ''));
       if (!target) {
         throw new WharfError<FsViewErrorCode>(
           'FS_BAD_LAYER',
-          `layer entry ${header.name} is a hard link to ${header.linkname}, which is not in the layers`,
+          `layer entry ${record.path} is a hard link to ${record.link}, which is not in the layers`,
         );
       }
       return target;
     }
-    default:
-      return undefined; // devices, fifos: not visible to COPY
   }
 }
