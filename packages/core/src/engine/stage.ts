@@ -135,6 +135,17 @@ export async function runStage(stage: Stage, base: StageBase, ctx: StageContext)
         ...(cache?.miss ? { miss: cache.miss } : {}),
       });
     const configBefore = state.config;
+    /** What this step's cache key covers: the chain so far, the config and ARGs it sees, and `files`. */
+    const inputsFor = (files: Record<string, string>, secrets?: readonly string[]): StepInputs => ({
+      parent,
+      parentIsBase,
+      config: JSON.stringify(configBefore),
+      args: scope.argEnv(),
+      instruction: text,
+      files,
+      ...(secrets ? { secrets } : {}),
+      epoch: ctx.epoch,
+    });
     try {
       if (instruction.kind === 'arg') {
         for (const decl of instruction.args) scope.declare(decl, envLookup(state.config.Env));
@@ -158,16 +169,7 @@ export async function runStage(stage: Stage, base: StageBase, ctx: StageContext)
         const below = [...(await base.image.layers())];
         for (const step of steps) if (step.layer) below.push(await step.layer);
         const resolved = await resolveRun(instruction, configBefore, lookup, runMountContext(ctx));
-        const inputs: StepInputs = {
-          parent,
-          parentIsBase,
-          config: JSON.stringify(configBefore),
-          args: scope.argEnv(),
-          instruction: text,
-          files: resolved.inputs,
-          secrets: resolved.secretIds,
-          epoch: ctx.epoch,
-        };
+        const inputs = inputsFor(resolved.inputs, resolved.secretIds);
         const key = stepKey(inputs);
         parent = key;
         parentIsBase = false;
@@ -206,15 +208,7 @@ export async function runStage(stage: Stage, base: StageBase, ctx: StageContext)
           // The source's digest names what is copied, and the parent chain the image it lands in, so
           // the key is known before anything is mounted or planned: a hit costs no snapshot at all.
           const identity = await sourceIdentity(from, lookup, ctx);
-          const inputs: StepInputs = {
-            parent,
-            parentIsBase,
-            config: JSON.stringify(configBefore),
-            args: scope.argEnv(),
-            instruction: text,
-            files: { [`--from=${fromName(from)}`]: identity },
-            epoch: ctx.epoch,
-          };
+          const inputs = inputsFor({ [`--from=${fromName(from)}`]: identity });
           const key = stepKey(inputs);
           const hit = ctx.noCache ? undefined : await ctx.cache.get(key);
           if (hit && (await ctx.store.has(hit.digest))) {
@@ -242,15 +236,7 @@ export async function runStage(stage: Stage, base: StageBase, ctx: StageContext)
       }
       applyEntries(base.view, entries);
       base.files.record(entries);
-      const inputs: StepInputs = {
-        parent,
-        parentIsBase,
-        config: JSON.stringify(configBefore),
-        args: scope.argEnv(),
-        instruction: text,
-        files: planned.files,
-        epoch: ctx.epoch,
-      };
+      const inputs = inputsFor(planned.files);
       const key = stepKey(inputs);
       parent = key;
       parentIsBase = false;
