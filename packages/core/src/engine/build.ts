@@ -140,6 +140,7 @@ export async function buildGraph(graph: BuildGraph, options: BuildOptions): Prom
     contextDir: options.contextDir,
     store,
     views,
+    images: new Map(),
     ...(options.registry ? { registry: options.registry } : {}),
   };
   for (const stage of pruned.stages) {
@@ -177,6 +178,8 @@ interface BaseOptions {
   readonly store: BlobStore;
   readonly registry?: RegistryOptions;
   readonly views: LayerViews;
+  /** Images resolved in this build, by reference: stages FROM the same image resolve it once. */
+  readonly images: Map<string, Promise<Image>>;
 }
 
 async function resolveBase(
@@ -228,7 +231,16 @@ async function resolveBase(
 const layoutScheme = 'oci-layout://';
 
 /** A base image: from a local OCI layout (`oci-layout://DIR[:TAG|@DIGEST]`), else pulled from its registry. */
-async function imageBase(ref: string, options: BaseOptions): Promise<Image> {
+function imageBase(ref: string, options: BaseOptions): Promise<Image> {
+  let image = options.images.get(ref);
+  if (!image) {
+    image = resolveImage(ref, options);
+    options.images.set(ref, image);
+  }
+  return image;
+}
+
+async function resolveImage(ref: string, options: BaseOptions): Promise<Image> {
   if (ref.startsWith(layoutScheme)) {
     const spec = ref.slice(layoutScheme.length);
     const at = spec.search(/[:@][^/]*$/);
