@@ -69,6 +69,8 @@ describe.skipIf(noDocker())('registry through the CLI', () => {
     ]);
     expect(result.stderr).toBe('');
     expect(result.code).toBe(0);
+    // The base is Docker schema 2: our layer must be listed with a Docker media type, or skopeo refuses.
+    expect((await skopeoInspect(`docker://${ref}`)).Digest).toBe(result.stdout.trim());
     await docker(['pull', ref]);
     expect(await dockerRun({ image: ref })).toBe('built-on-pushed-base\n');
   });

@@ -65,6 +65,19 @@ describe('appendLayers', () => {
     expect(opens).toBe(0);
   });
 
+  it('gives appended layers the base manifest family (no OCI layer in a Docker schema 2 manifest)', async () => {
+    const dockerBase = withMediaTypes(await randomImage(1), 'docker');
+    const grown = appendLayers(dockerBase, await fileLayer({ 'x.txt': 'x' }));
+    const manifest = await grown.manifest();
+    expect(manifest.mediaType).toBe(MediaType.dockerManifest);
+    expect(manifest.layers.map((l) => l.mediaType)).toEqual([
+      MediaType.dockerLayerGzip,
+      MediaType.dockerLayerGzip,
+    ]);
+    expect(await (await grown.layers())[1]?.mediaType()).toBe(MediaType.dockerLayerGzip);
+    await validateImage(grown);
+  });
+
   it('refuses a history entry that claims no layer', async () => {
     const img = appendLayers(emptyImage(), { layer: await randomLayer(), history: { empty_layer: true } });
     await expect(img.manifest()).rejects.toMatchObject({ code: 'IMAGE_INVALID_CONFIG' });

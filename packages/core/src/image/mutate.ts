@@ -149,9 +149,14 @@ class MutatedImage implements Image {
 
     let layers: Layer[] = [...baseLayers];
     let layerDescriptors: Descriptor[] = [...baseManifest.layers];
+    // Appended layers take the base manifest's family of media types: a Docker schema 2 manifest that
+    // lists an OCI layer is accepted by Docker but rejected by skopeo and containerd.
+    const baseFlavor: MediaTypeFlavor =
+      (baseManifest.mediaType ?? baseMediaType) === MediaType.dockerManifest ? 'docker' : 'oci';
     for (const { layer } of addenda ?? []) {
-      const [mediaType, digest, size] = await Promise.all([layer.mediaType(), layer.digest(), layer.size()]);
-      layers.push(layer);
+      const [own, digest, size] = await Promise.all([layer.mediaType(), layer.digest(), layer.size()]);
+      const mediaType = convertMediaType(own, baseFlavor);
+      layers.push(mediaType === own ? layer : withLayerMediaType(layer, mediaType));
       layerDescriptors.push({ mediaType, digest, size });
     }
 
