@@ -10,7 +10,6 @@
 import { join, resolve } from 'node:path';
 import { FileDigests } from '../cache/file-digests.js';
 import { StepCache } from '../cache/step-cache.js';
-import { WharfError } from '../errors.js';
 import { discardEvents, type EventSink } from '../events.js';
 import { emptyImage } from '../image/empty.js';
 import type { Image } from '../image/types.js';
