@@ -215,6 +215,18 @@ describe('stage methods', () => {
     `),
     );
     expect(script[0].command.script).toBe('if [ -f x ]; then\n  echo yes\nfi');
+    const asWritten = one(
+      stage()
+        .from('debian')
+        .run(
+          `
+      apt-get update
+      apt-get install -y curl
+    `,
+          { asScript: true },
+        ),
+    );
+    expect(asWritten[0].command.script).toBe('apt-get update\napt-get install -y curl');
   });
 
   it('refuses a string CMD with a hint towards exec form', () => {

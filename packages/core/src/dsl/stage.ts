@@ -9,6 +9,7 @@
  * const app = stage('app').from(deps).copy('.', '.').user('node').cmd(['node', 'server.js']);
  */
 import type { SourceLocation } from '../errors.js';
+import { normalizeScript } from '../ir/script.js';
 import type {
   ArgDecl,
   BaseRef,
@@ -22,7 +23,6 @@ import type {
 } from '../ir/types.js';
 import { callSite } from './call-site.js';
 import { isMountValue, type MountDraft, type MountValue, type SourceValue } from './mounts.js';
-import { normalizeScript } from './script.js';
 import { type ImageValue, isShellForm, type ShellForm, toCommand } from './values.js';
 
 export const STAGE_BRAND = Symbol.for('wharf.stage');
@@ -60,6 +60,11 @@ export interface RunOptions {
   readonly mounts?: readonly MountValue[];
   readonly network?: 'default' | 'none' | 'host';
   readonly security?: 'sandbox' | 'insecure';
+  /**
+   * Run a multi-line string as the script it is (dedented), without joining its lines with `&&`: the
+   * shell carries on after a failing line unless the script says `set -e`. A Dockerfile heredoc.
+   */
+  readonly asScript?: boolean;
 }
 
 interface FileCopyOptions {
@@ -144,7 +149,7 @@ export class Stage {
     const source = callSite();
     const cmd: Command =
       typeof command === 'string'
-        ? { form: 'shell', script: normalizeScript(command) }
+        ? { form: 'shell', script: normalizeScript(command, { join: !options.asScript }) }
         : { form: 'exec', argv: [...command] };
     const mounts = options.mounts?.map((m) => {
       if (!isMountValue(m))

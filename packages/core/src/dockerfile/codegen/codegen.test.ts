@@ -10,9 +10,9 @@ import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { afterAll, describe, expect, test } from 'vitest';
 import { type Definition, type Stage as DslStage, toGraph } from '../../dsl/index.js';
-import { normalizeScript } from '../../dsl/script.js';
 import { isWharfError } from '../../errors.js';
 import { pruneToTarget } from '../../ir/graph.js';
+import { normalizeScript } from '../../ir/script.js';
 import type { BuildGraph, FromRef, Instruction, Mount, Stage } from '../../ir/types.js';
 import { lowerDockerfile } from '../lower/index.js';
 import { generateBuildTs, heredocScript, variableName } from './index.js';
@@ -155,8 +155,12 @@ function canonical(graph: BuildGraph): unknown {
         const command = heredocs?.length
           ? {
               form: 'shell' as const,
+              // The generated run() passes asScript where joining would change the script.
               script: normalizeScript(
                 heredocScript(i.command.form === 'shell' ? i.command.script : '', heredocs),
+                {
+                  join: false,
+                },
               ),
             }
           : i.command;

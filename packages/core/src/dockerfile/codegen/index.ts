@@ -16,6 +16,7 @@
  * // export default app;
  */
 import { WharfError } from '../../errors.js';
+import { normalizeScript } from '../../ir/script.js';
 import type {
   AddInstruction,
   BuildGraph,
@@ -251,6 +252,14 @@ class Generator {
     if (run.mounts?.length) options.mounts = run.mounts.map((m) => this.#mount(m));
     if (run.network !== undefined) options.network = run.network;
     if (run.security !== undefined) options.security = run.security;
+    // A script whose lines the DSL would join with && keeps its heredoc meaning (lines run on after a failure).
+    if (
+      typeof script === 'string' &&
+      script.includes('\n') &&
+      normalizeScript(script) !== normalizeScript(script, { join: false })
+    ) {
+      options.asScript = true;
+    }
     const first =
       typeof script === 'string' && script.includes('\n') ? new Raw(templateLiteral(script, '  ')) : script;
     return new Call('run', Object.keys(options).length ? [first, options] : [first]);

@@ -8,7 +8,7 @@ const stage0 = stage()
     set -e
     apt-get update
     apt-get install -y curl
-  `)
+  `, { asScript: true })
   .run(`
     python3 <<'PY' > /out.txt
     print("hi")

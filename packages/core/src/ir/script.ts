@@ -12,10 +12,11 @@
  * continuations, heredocs — is kept exactly as written and becomes a `RUN <<EOF` heredoc.
  */
 
-export function normalizeScript(script: string): string {
+export function normalizeScript(script: string, options: { readonly join?: boolean } = {}): string {
   if (!script.includes('\n')) return script;
   const lines = dedent(script);
   if (lines.length === 1) return lines[0] ?? '';
+  if (options.join === false) return lines.join('\n');
   const nonBlank = lines.filter((line) => line.trim() !== '');
   return nonBlank.every(isSimpleCommandLine)
     ? nonBlank.map((line) => line.trim()).join(' && ')
