@@ -2,7 +2,7 @@
  * Runs one stage: its instructions in order, over the base image. Config effects go through
  * metadata.ts; COPY/ADD/WORKDIR plan their entries against an in-memory view of the filesystem (cheap,
  * sequential: a destination's meaning depends on what is already there) and then write their layers
- * concurrently (hashing and compressing is the expensive part). The result is a lazy Image whose
+ * concurrently (tar and hash, uncompressed: outputs compress on demand, see compress.ts). The result is a lazy Image whose
  * history lists every step in order, with `empty_layer` for the steps that made none.
  */
 
@@ -15,7 +15,7 @@ import type { SourceLocation } from '../errors.js';
 import { WharfError } from '../errors.js';
 import type { EventSink } from '../events.js';
 import { appendLayers, withConfigFile } from '../image/mutate.js';
-import { layerFromStore } from '../image/partial.js';
+import { type LayerInfo, layerFromStore } from '../image/partial.js';
 import type { Addendum, Image, Layer } from '../image/types.js';
 import { expandWord, type Lookup } from '../ir/expand.js';
 import type {
@@ -90,6 +90,8 @@ export interface StageContext {
   readonly signal?: AbortSignal;
   /** Layer views by diffID (cached on disk), to replay cached RUN layers into the stage's view. */
   readonly views: LayerViews;
+  /** The layers this build's steps made (written or from the step cache): outputs compress these. */
+  readonly built: WeakSet<Layer>;
 }
 
 export interface StageResult {
@@ -215,7 +217,7 @@ export async function runStage(stage: Stage, base: StageBase, ctx: StageContext)
             parent = key;
             parentIsBase = false;
             await ctx.cache.remember(slot, inputs);
-            const layer = layerFromStore(ctx.store, hit);
+            const layer = storedLayer(ctx, hit);
             await ctx.views.apply(base.view, layer);
             base.files.recordLayer(layer);
             finished({ digest: hit.digest, size: hit.size }, { cached: true });
@@ -277,14 +279,21 @@ async function layerForStep(
   if (cached && (await ctx.store.has(cached.digest))) {
     finished({ digest: cached.digest, size: cached.size }, { cached: true });
     await ctx.cache.remember(slot, inputs);
-    return layerFromStore(ctx.store, cached);
+    return storedLayer(ctx, cached);
   }
   const miss = ctx.noCache ? '--no-cache' : await ctx.cache.explain(slot, inputs);
-  const info = await writeLayer(ctx.store, entries, { mtime: ctx.epoch });
+  const info = await writeLayer(ctx.store, entries, { mtime: ctx.epoch, compression: 'none' });
   await ctx.cache.put(key, info);
   await ctx.cache.remember(slot, inputs);
   finished({ digest: info.digest, size: info.size }, { cached: false, ...(miss ? { miss } : {}) });
-  return layerFromStore(ctx.store, info);
+  return storedLayer(ctx, info);
+}
+
+/** A step's layer blob in the store (uncompressed tar, or gzip in records older than that), noted as built. */
+function storedLayer(ctx: StageContext, info: LayerInfo): Layer {
+  const layer = layerFromStore(ctx.store, info);
+  ctx.built.add(layer);
+  return layer;
 }
 
 /**
@@ -488,7 +497,7 @@ async function runLayer(
         return undefined;
       }
       finished({ digest: cached.digest, size: cached.size }, { cached: true });
-      return layerFromStore(ctx.store, cached);
+      return storedLayer(ctx, cached);
     }
     const miss = ctx.noCache ? '--no-cache' : await ctx.cache.explain(slot, inputs);
     const result = await runStep({
@@ -512,12 +521,12 @@ async function runLayer(
         finished(undefined, { cached: false, ...(miss ? { miss } : {}) });
         return undefined;
       }
-      const info = await writeLayer(ctx.store, result.entries, { mtime: ctx.epoch });
+      const info = await writeLayer(ctx.store, result.entries, { mtime: ctx.epoch, compression: 'none' });
       await result.commitSnapshot(info.diffId);
       await ctx.cache.put(key, info);
       await ctx.cache.remember(slot, inputs);
       finished({ digest: info.digest, size: info.size }, { cached: false, ...(miss ? { miss } : {}) });
-      return layerFromStore(ctx.store, info);
+      return storedLayer(ctx, info);
     } finally {
       await result.release();
     }
