@@ -167,6 +167,8 @@ async function runBackend(
         ...common,
         ...(flags.cacheDir ? { cacheDir: flags.cacheDir } : {}),
         noCache: !flags.cache,
+        // The digest is always printed, so the target's new layers are gzipped as they are made.
+        compressEarly: true,
         secrets: parseSecrets(flags.secret),
         registry: registrySettings(flags),
         signal: interruptSignal(),

@@ -68,6 +68,12 @@ export interface BuildOptions {
   readonly secrets?: Readonly<Record<string, SecretSource>>;
   /** Registry settings for pulling base images (mirrors, insecure hosts, CA, credentials). */
   readonly registry?: RegistryOptions;
+  /**
+   * Start gzipping each new layer of the target image in the background as soon as it is written
+   * (steps never wait for it), rather than when the image's digest or blobs are first asked for.
+   * Worth it when the caller will ask (the digest, a push, an oci output); `buildGraph` always does.
+   */
+  readonly compressEarly?: boolean;
   /** Stops the build (Ctrl-C): running steps are killed, nothing is written. */
   readonly signal?: AbortSignal;
   readonly onEvent?: EventSink;
@@ -89,7 +95,7 @@ export interface BuildResult extends BuiltImage {
 
 /** Builds `graph`; the digest is computed (compressing new layers, once per layer ever). */
 export async function buildGraph(graph: BuildGraph, options: BuildOptions): Promise<BuildResult> {
-  const built = await buildImage(graph, options);
+  const built = await buildImage(graph, { compressEarly: true, ...options });
   return { ...built, digest: await built.image.digest() };
 }
 
@@ -113,6 +119,23 @@ export async function buildImage(graph: BuildGraph, options: BuildOptions): Prom
   let contextSource: Promise<SourceTree> | undefined;
   const views = new LayerViews(join(store.root, 'views'));
   const built = new WeakSet<Layer>();
+  // The gzip form of each built layer, made once: early (in the background) or when first asked for.
+  const gzipped = new Map<Layer, Layer>();
+  const gzip = (layer: Layer): Layer => {
+    let compressed = gzipped.get(layer);
+    if (!compressed) {
+      compressed = compressedLayer(store, layer);
+      gzipped.set(layer, compressed);
+    }
+    return compressed;
+  };
+  // The stages whose layers end up in the target image: the target and the stages it is FROM.
+  const inTarget = new Set<string>();
+  for (let name: string | undefined = target; name !== undefined && !inTarget.has(name); ) {
+    inTarget.add(name);
+    const base: Stage['base'] | undefined = pruned.stages.find((s) => s.name === name)?.base;
+    name = base?.kind === 'stage' ? base.stage : undefined;
+  }
   const ctx = {
     store,
     global,
@@ -151,6 +174,16 @@ export async function buildImage(graph: BuildGraph, options: BuildOptions): Prom
     secrets: options.secrets ?? {},
     views,
     built,
+    ...(options.compressEarly
+      ? {
+          onLayer: (layer: Layer, stage: string) => {
+            if (inTarget.has(stage))
+              gzip(layer)
+                .digest()
+                .catch(() => {}); // errors surface when asked again
+          },
+        }
+      : {}),
     ...(options.signal ? { signal: options.signal } : {}),
   };
 
@@ -195,9 +228,7 @@ export async function buildImage(graph: BuildGraph, options: BuildOptions): Prom
     });
   }
   const uncompressedImage = result.image;
-  const image = mapLayers(uncompressedImage, (layer) =>
-    built.has(layer) ? compressedLayer(store, layer) : layer,
-  );
+  const image = mapLayers(uncompressedImage, (layer) => (built.has(layer) ? gzip(layer) : layer));
   return { image, uncompressedImage, target };
 }
 

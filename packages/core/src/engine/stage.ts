@@ -92,6 +92,8 @@ export interface StageContext {
   readonly views: LayerViews;
   /** The layers this build's steps made (written or from the step cache): outputs compress these. */
   readonly built: WeakSet<Layer>;
+  /** Called with each layer a step of `stage` made, once it is in the store. */
+  readonly onLayer?: (layer: Layer, stage: string) => void;
 }
 
 export interface StageResult {
@@ -114,6 +116,10 @@ export async function runStage(stage: Stage, base: StageBase, ctx: StageContext)
   let parent = base.key;
   let parentIsBase = true;
   ctx.onEvent({ type: 'stage-started', stage: stage.name, base: base.description });
+  const made = (layer: Promise<Layer>): Promise<Layer> => {
+    if (ctx.onLayer) layer.then((l) => ctx.onLayer?.(l, stage.name)).catch(() => {});
+    return layer;
+  };
 
   for (const [index, instruction] of stage.instructions.entries()) {
     const text = instructionText(instruction, ctx.stageNames);
@@ -191,7 +197,7 @@ export async function runStage(stage: Stage, base: StageBase, ctx: StageContext)
         if (layer) {
           await ctx.views.apply(base.view, layer);
           base.files.recordLayer(layer);
-          steps.push({ history: history(false), layer: Promise.resolve(layer) });
+          steps.push({ history: history(false), layer: made(Promise.resolve(layer)) });
         } else {
           steps.push({ history: history(true) });
         }
@@ -221,7 +227,7 @@ export async function runStage(stage: Stage, base: StageBase, ctx: StageContext)
             await ctx.views.apply(base.view, layer);
             base.files.recordLayer(layer);
             finished({ digest: hit.digest, size: hit.size }, { cached: true });
-            steps.push({ history: history(false), layer: Promise.resolve(layer) });
+            steps.push({ history: history(false), layer: made(Promise.resolve(layer)) });
             continue;
           }
         }
@@ -245,7 +251,7 @@ export async function runStage(stage: Stage, base: StageBase, ctx: StageContext)
       const layer = layerForStep(key, inputs, entries, slot, ctx, finished).finally(() => planned.release());
       // Keep going: the next step only needs the view, which is already updated. Errors surface below.
       layer.catch(() => {});
-      steps.push({ history: history(false), layer });
+      steps.push({ history: history(false), layer: made(layer) });
     } catch (error) {
       throw located(error, stage, index, instruction.source);
     }
