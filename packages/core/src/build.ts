@@ -16,7 +16,7 @@ import type { Stage } from './dsl/stage.js';
 import { type BuildOptions, buildGraph } from './engine/build.js';
 import type { BuildEvent } from './events.js';
 import { exportImage } from './export/export.js';
-import type { OutputSpec } from './export/output.js';
+import { type OutputSpec, parseOutput } from './export/output.js';
 import type { Digest } from './oci/index.js';
 import type { PushOptions } from './registry/index.js';
 
@@ -74,7 +74,9 @@ export async function build(
   const outputs =
     options.output === undefined ? [] : Array.isArray(options.output) ? options.output : [options.output];
   for (const output of outputs as (OutputSpec | string)[]) {
-    await exportImage(result.image, output, {
+    const spec = typeof output === 'string' ? parseOutput(output) : output;
+    // docker-archive holds tars: the layers as built, no compression needed.
+    await exportImage(spec.type === 'docker-archive' ? result.uncompressedImage : result.image, spec, {
       tags: options.tags ?? [],
       ...(options.push ? { push: options.push } : {}),
     });

@@ -24,8 +24,8 @@ export { DockerfileLowerError, lowerDockerfile } from './dockerfile/lower/index.
 export type { ParseResult } from './dockerfile/parse/index.js';
 export { parseDockerfile } from './dockerfile/parse/index.js';
 export * from './dsl/index.js';
-export type { BuildOptions, BuildResult } from './engine/build.js';
-export { buildGraph } from './engine/build.js';
+export type { BuildOptions, BuildResult, BuiltImage } from './engine/build.js';
+export { buildGraph, buildImage } from './engine/build.js';
 export type { DockerBuildOptions, DockerBuildResult } from './engine/docker-backend.js';
 export { buildWithDocker } from './engine/docker-backend.js';
 export type { SourceLocation, WharfErrorOptions } from './errors.js';

@@ -9,11 +9,12 @@ import {
   type BuildGraph,
   type BuildOptions,
   type BuildResult,
-  buildGraph,
+  buildImage,
   buildWithDocker,
   defaultStoreRoot,
   exportImage,
   fileUploadSessions,
+  type Image,
   lowerDockerfile,
   parseOutput,
   type RegistryOptions,
@@ -115,52 +116,68 @@ export function registerBuild(program: Command): void {
         progress.close();
       }
       const { result, dispose } = built;
+      // The digest is that of the distributable (gzip) image, as a registry shows it. Computing it may
+      // compress new layers, so it runs alongside the outputs (docker-archive needs no compression).
+      const digest = result.digest();
+      digest.catch(() => {});
       try {
+        const written: Promise<void>[] = [];
         for (const output of outputs) {
-          const written = await exportImage(result.image, output, {
+          const image = output.type === 'docker-archive' ? result.uncompressedImage : result.image;
+          const done = await exportImage(image, output, {
             tags: flags.tag ?? [],
             push: {
               ...registrySettings(flags),
               sessions: fileUploadSessions(join(flags.cacheDir ?? defaultStoreRoot(), 'uploads')),
             },
           });
-          onEvent({
-            type: 'output-written',
-            kind: written.type,
-            dest: written.dest ?? '',
-            digest: written.digest,
-          });
+          written.push(
+            digest.then((d) =>
+              onEvent({ type: 'output-written', kind: done.type, dest: done.dest ?? '', digest: d }),
+            ),
+          );
         }
+        await Promise.all(written);
+        await digest;
       } finally {
         await dispose();
       }
-      process.stdout.write(`${result.digest}\n`);
+      process.stdout.write(`${await digest}\n`);
     });
 }
 
 type CommonOptions = Omit<BuildOptions, 'cacheDir' | 'store' | 'epoch'>;
+
+/** What a backend built: the images, the (lazily computed) digest, and what frees them once exported. */
+interface Built {
+  readonly image: Image;
+  readonly uncompressedImage: Image;
+  digest(): Promise<BuildResult['digest']>;
+}
 
 /** Runs the chosen backend; `dispose` frees what the image is read from once it is exported. */
 async function runBackend(
   flags: BuildFlags,
   graph: BuildGraph,
   common: CommonOptions,
-): Promise<{ result: BuildResult; dispose: () => Promise<void> }> {
+): Promise<{ result: Built; dispose: () => Promise<void> }> {
   switch (flags.backend) {
     case 'direct': {
-      const result = await buildGraph(graph, {
+      const built = await buildImage(graph, {
         ...common,
         ...(flags.cacheDir ? { cacheDir: flags.cacheDir } : {}),
         noCache: !flags.cache,
+        // The digest is always printed, so the target's new layers are gzipped as they are made.
+        compressEarly: true,
         secrets: parseSecrets(flags.secret),
         registry: registrySettings(flags),
         signal: interruptSignal(),
       });
-      return { result, dispose: async () => {} };
+      return { result: { ...built, digest: () => built.image.digest() }, dispose: async () => {} };
     }
     case 'docker': {
       const result = await buildWithDocker(graph, common);
-      return { result, dispose: result.dispose };
+      return { result: { ...result, digest: async () => result.digest }, dispose: result.dispose };
     }
     default:
       throw new WharfError('CLI_BAD_BACKEND', `unknown backend "${flags.backend}"`, {

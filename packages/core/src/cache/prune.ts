@@ -3,7 +3,9 @@
  * deleting the layer blobs no remaining record points at. Blobs pulled for base images are kept unless
  * `all` is set.
  */
-import type { Digest } from '../oci/index.js';
+import { readFile, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { type Digest, digestHex, isDigest } from '../oci/index.js';
 import type { BlobStore } from '../store/store.js';
 import { recordBytes, StepCache } from './step-cache.js';
 
@@ -57,6 +59,25 @@ export async function pruneCache(
     if (stillUsed.has(digest)) continue;
     const size = await store.size(digest).catch(() => 0);
     if (await store.delete(digest)) bytes += size;
+    // An uncompressed layer's gzip copy (engine/compress.ts records it by diffID) goes with it.
+    const compressed = await compressedCopy(store, digest);
+    if (compressed && !stillUsed.has(compressed)) {
+      const compressedSize = await store.size(compressed).catch(() => 0);
+      if (await store.delete(compressed)) bytes += compressedSize;
+    }
   }
+  if (options.all) await rm(join(store.root, 'compressed'), { recursive: true, force: true });
   return { records: removed, bytes };
+}
+
+/** The gzip copy recorded for the tar layer `diffId` (`<root>/compressed/<hex>.json`), forgetting it. */
+async function compressedCopy(store: BlobStore, diffId: Digest): Promise<Digest | undefined> {
+  const record = join(store.root, 'compressed', `${digestHex(diffId)}.json`);
+  try {
+    const { digest } = JSON.parse(await readFile(record, 'utf8')) as { digest?: string };
+    await rm(record, { force: true });
+    return typeof digest === 'string' && isDigest(digest) ? digest : undefined;
+  } catch {
+    return undefined;
+  }
 }

@@ -4,6 +4,11 @@
  * Stages run in dependency order, independent stages concurrently; only the stages the target needs
  * run. Bases: `scratch`, another stage, or a local OCI image layout (`oci-layout://DIR[:TAG]`).
  *
+ * Layers are written uncompressed (tar → sha256 → store, digest = diffID), as BuildKit does, so no step
+ * waits for gzip. The result's `image` is the distributable form: the same config with gzip layers,
+ * compressed on demand and once per layer ever (compress.ts); `uncompressedImage` has the tars, for
+ * outputs that want them (docker-archive).
+ *
  * @example
  * const { image, digest } = await buildGraph(toGraph(app), { contextDir: process.cwd() });
  */
@@ -12,7 +17,8 @@ import { FileDigests } from '../cache/file-digests.js';
 import { StepCache } from '../cache/step-cache.js';
 import { discardEvents, type EventSink } from '../events.js';
 import { emptyImage } from '../image/empty.js';
-import type { Image } from '../image/types.js';
+import { mapLayers } from '../image/mutate.js';
+import type { Image, Layer } from '../image/types.js';
 import { pruneToTarget, stageDependencies, targetName } from '../ir/graph.js';
 import type { BuildGraph, Stage } from '../ir/types.js';
 import { assertValidGraph } from '../ir/validate.js';
@@ -34,6 +40,7 @@ import { findRuntime } from '../runtime/detect.js';
 import type { SecretSource } from '../runtime/mounts.js';
 import { defaultSnapshotRoot, Snapshotter } from '../runtime/snapshotter.js';
 import { type BlobStore, openStore } from '../store/store.js';
+import { compressedLayer } from './compress.js';
 import { LayerViews } from './layer-views.js';
 import { BuildArgs, GlobalScope, predefinedArgs } from './scope.js';
 import { runStage, type StageBase, type StageResult } from './stage.js';
@@ -60,19 +67,42 @@ export interface BuildOptions {
   readonly secrets?: Readonly<Record<string, SecretSource>>;
   /** Registry settings for pulling base images (mirrors, insecure hosts, CA, credentials). */
   readonly registry?: RegistryOptions;
+  /**
+   * Start gzipping each new layer of the target image in the background as soon as it is written
+   * (steps never wait for it), rather than when the image's digest or blobs are first asked for.
+   * Worth it when the caller will ask (the digest, a push, an oci output); `buildGraph` always does.
+   */
+  readonly compressEarly?: boolean;
   /** Stops the build (Ctrl-C): running steps are killed, nothing is written. */
   readonly signal?: AbortSignal;
   readonly onEvent?: EventSink;
 }
 
-export interface BuildResult {
+export interface BuiltImage {
+  /** The image to distribute (push, oci, oci-archive): gzip layers, compressed lazily when read. */
   readonly image: Image;
-  readonly digest: Digest;
+  /** The same image with the layers as built (uncompressed tars): for docker-archive and the like. */
+  readonly uncompressedImage: Image;
   /** The stage that was built. */
   readonly target: string;
 }
 
+export interface BuildResult extends BuiltImage {
+  /** The digest of `image` (gzip layers): what a push or an oci output contains. */
+  readonly digest: Digest;
+}
+
+/** Builds `graph`; the digest is computed (compressing new layers, once per layer ever). */
 export async function buildGraph(graph: BuildGraph, options: BuildOptions): Promise<BuildResult> {
+  const built = await buildImage(graph, { compressEarly: true, ...options });
+  return { ...built, digest: await built.image.digest() };
+}
+
+/**
+ * Builds `graph` without compressing anything: `image` compresses its new layers when something reads
+ * its manifest, digest or layer blobs, so callers can do that concurrently with other work.
+ */
+export async function buildImage(graph: BuildGraph, options: BuildOptions): Promise<BuiltImage> {
   const onEvent = options.onEvent ?? discardEvents;
   for (const warning of assertValidGraph(graph)) {
     onEvent({ type: 'warning', message: warning.message, ...(warning.hint ? { hint: warning.hint } : {}) });
@@ -87,6 +117,24 @@ export async function buildGraph(graph: BuildGraph, options: BuildOptions): Prom
   const contextDir = resolve(options.contextDir, pruned.context.dir);
   let contextSource: Promise<SourceTree> | undefined;
   const views = new LayerViews(join(store.root, 'views'));
+  const built = new WeakSet<Layer>();
+  // The gzip form of each built layer, made once: early (in the background) or when first asked for.
+  const gzipped = new Map<Layer, Layer>();
+  const gzip = (layer: Layer): Layer => {
+    let compressed = gzipped.get(layer);
+    if (!compressed) {
+      compressed = compressedLayer(store, layer);
+      gzipped.set(layer, compressed);
+    }
+    return compressed;
+  };
+  // The stages whose layers end up in the target image: the target and the stages it is FROM.
+  const inTarget = new Set<string>();
+  for (let name: string | undefined = target; name !== undefined && !inTarget.has(name); ) {
+    inTarget.add(name);
+    const base: Stage['base'] | undefined = pruned.stages.find((s) => s.name === name)?.base;
+    name = base?.kind === 'stage' ? base.stage : undefined;
+  }
   const ctx = {
     store,
     global,
@@ -124,6 +172,17 @@ export async function buildGraph(graph: BuildGraph, options: BuildOptions): Prom
     },
     secrets: options.secrets ?? {},
     views,
+    built,
+    ...(options.compressEarly
+      ? {
+          onLayer: (layer: Layer, stage: string) => {
+            if (inTarget.has(stage))
+              gzip(layer)
+                .digest()
+                .catch(() => {}); // errors surface when asked again
+          },
+        }
+      : {}),
     ...(options.signal ? { signal: options.signal } : {}),
   };
 
@@ -167,7 +226,9 @@ export async function buildGraph(graph: BuildGraph, options: BuildOptions): Prom
       hint: `declare it with ARG ${name}`,
     });
   }
-  return { image: result.image, digest: await result.image.digest(), target };
+  const uncompressedImage = result.image;
+  const image = mapLayers(uncompressedImage, (layer) => (built.has(layer) ? gzip(layer) : layer));
+  return { image, uncompressedImage, target };
 }
 
 interface BaseOptions {

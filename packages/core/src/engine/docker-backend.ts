@@ -72,6 +72,7 @@ export async function buildWithDocker(
     const image = await readDockerArchive(saved, { flavor: 'oci' });
     return {
       image,
+      uncompressedImage: image,
       digest: await image.digest(),
       target,
       dispose: () => rm(work, { recursive: true, force: true }),

@@ -2,7 +2,7 @@
  * Runs one stage: its instructions in order, over the base image. Config effects go through
  * metadata.ts; COPY/ADD/WORKDIR plan their entries against an in-memory view of the filesystem (cheap,
  * sequential: a destination's meaning depends on what is already there) and then write their layers
- * concurrently (hashing and compressing is the expensive part). The result is a lazy Image whose
+ * concurrently (tar and hash, uncompressed: outputs compress on demand, see compress.ts). The result is a lazy Image whose
  * history lists every step in order, with `empty_layer` for the steps that made none.
  */
 
@@ -15,7 +15,7 @@ import type { SourceLocation } from '../errors.js';
 import { WharfError } from '../errors.js';
 import type { EventSink } from '../events.js';
 import { appendLayers, withConfigFile } from '../image/mutate.js';
-import { layerFromStore } from '../image/partial.js';
+import { type LayerInfo, layerFromStore } from '../image/partial.js';
 import type { Addendum, Image, Layer } from '../image/types.js';
 import { expandWord, type Lookup } from '../ir/expand.js';
 import type {
@@ -90,6 +90,10 @@ export interface StageContext {
   readonly signal?: AbortSignal;
   /** Layer views by diffID (cached on disk), to replay cached RUN layers into the stage's view. */
   readonly views: LayerViews;
+  /** The layers this build's steps made (written or from the step cache): outputs compress these. */
+  readonly built: WeakSet<Layer>;
+  /** Called with each layer a step of `stage` made, once it is in the store. */
+  readonly onLayer?: (layer: Layer, stage: string) => void;
 }
 
 export interface StageResult {
@@ -112,6 +116,10 @@ export async function runStage(stage: Stage, base: StageBase, ctx: StageContext)
   let parent = base.key;
   let parentIsBase = true;
   ctx.onEvent({ type: 'stage-started', stage: stage.name, base: base.description });
+  const made = (layer: Promise<Layer>): Promise<Layer> => {
+    if (ctx.onLayer) layer.then((l) => ctx.onLayer?.(l, stage.name)).catch(() => {});
+    return layer;
+  };
 
   for (const [index, instruction] of stage.instructions.entries()) {
     const text = instructionText(instruction, ctx.stageNames);
@@ -189,7 +197,7 @@ export async function runStage(stage: Stage, base: StageBase, ctx: StageContext)
         if (layer) {
           await ctx.views.apply(base.view, layer);
           base.files.recordLayer(layer);
-          steps.push({ history: history(false), layer: Promise.resolve(layer) });
+          steps.push({ history: history(false), layer: made(Promise.resolve(layer)) });
         } else {
           steps.push({ history: history(true) });
         }
@@ -215,11 +223,11 @@ export async function runStage(stage: Stage, base: StageBase, ctx: StageContext)
             parent = key;
             parentIsBase = false;
             await ctx.cache.remember(slot, inputs);
-            const layer = layerFromStore(ctx.store, hit);
+            const layer = storedLayer(ctx, hit);
             await ctx.views.apply(base.view, layer);
             base.files.recordLayer(layer);
             finished({ digest: hit.digest, size: hit.size }, { cached: true });
-            steps.push({ history: history(false), layer: Promise.resolve(layer) });
+            steps.push({ history: history(false), layer: made(Promise.resolve(layer)) });
             continue;
           }
         }
@@ -243,7 +251,7 @@ export async function runStage(stage: Stage, base: StageBase, ctx: StageContext)
       const layer = layerForStep(key, inputs, entries, slot, ctx, finished).finally(() => planned.release());
       // Keep going: the next step only needs the view, which is already updated. Errors surface below.
       layer.catch(() => {});
-      steps.push({ history: history(false), layer });
+      steps.push({ history: history(false), layer: made(layer) });
     } catch (error) {
       throw located(error, stage, index, instruction.source);
     }
@@ -277,14 +285,21 @@ async function layerForStep(
   if (cached && (await ctx.store.has(cached.digest))) {
     finished({ digest: cached.digest, size: cached.size }, { cached: true });
     await ctx.cache.remember(slot, inputs);
-    return layerFromStore(ctx.store, cached);
+    return storedLayer(ctx, cached);
   }
   const miss = ctx.noCache ? '--no-cache' : await ctx.cache.explain(slot, inputs);
-  const info = await writeLayer(ctx.store, entries, { mtime: ctx.epoch });
+  const info = await writeLayer(ctx.store, entries, { mtime: ctx.epoch, compression: 'none' });
   await ctx.cache.put(key, info);
   await ctx.cache.remember(slot, inputs);
   finished({ digest: info.digest, size: info.size }, { cached: false, ...(miss ? { miss } : {}) });
-  return layerFromStore(ctx.store, info);
+  return storedLayer(ctx, info);
+}
+
+/** A step's layer blob in the store (uncompressed tar, or gzip in records older than that), noted as built. */
+function storedLayer(ctx: StageContext, info: LayerInfo): Layer {
+  const layer = layerFromStore(ctx.store, info);
+  ctx.built.add(layer);
+  return layer;
 }
 
 /**
@@ -488,7 +503,7 @@ async function runLayer(
         return undefined;
       }
       finished({ digest: cached.digest, size: cached.size }, { cached: true });
-      return layerFromStore(ctx.store, cached);
+      return storedLayer(ctx, cached);
     }
     const miss = ctx.noCache ? '--no-cache' : await ctx.cache.explain(slot, inputs);
     const result = await runStep({
@@ -512,12 +527,12 @@ async function runLayer(
         finished(undefined, { cached: false, ...(miss ? { miss } : {}) });
         return undefined;
       }
-      const info = await writeLayer(ctx.store, result.entries, { mtime: ctx.epoch });
+      const info = await writeLayer(ctx.store, result.entries, { mtime: ctx.epoch, compression: 'none' });
       await result.commitSnapshot(info.diffId);
       await ctx.cache.put(key, info);
       await ctx.cache.remember(slot, inputs);
       finished({ digest: info.digest, size: info.size }, { cached: false, ...(miss ? { miss } : {}) });
-      return layerFromStore(ctx.store, info);
+      return storedLayer(ctx, info);
     } finally {
       await result.release();
     }

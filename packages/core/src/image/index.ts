@@ -20,6 +20,7 @@ export {
 export {
   appendLayers,
   formatTimestamp,
+  mapLayers,
   withConfig,
   withConfigFile,
   withCreated,

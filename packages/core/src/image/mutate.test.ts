@@ -2,7 +2,16 @@ import { describe, expect, it } from 'vitest';
 import { MediaType, parsePlatform } from '../oci/index.js';
 import { fileLayer, randomImage, randomLayer, validateImage } from '../testing/index.js';
 import { emptyImage } from './empty.js';
-import { appendLayers, withConfig, withConfigFile, withCreated, withMediaTypes } from './mutate.js';
+import {
+  appendLayers,
+  mapLayers,
+  withConfig,
+  withConfigFile,
+  withCreated,
+  withMediaTypes,
+} from './mutate.js';
+import { layerFromBytes } from './partial.js';
+import { readAll } from './stream.js';
 
 const text = (bytes: Uint8Array) => Buffer.from(bytes).toString('utf8');
 
@@ -135,5 +144,28 @@ describe('withMediaTypes', () => {
   it('is the identity (same raw bytes) when nothing changes', async () => {
     const base = await randomImage(1);
     expect(await withMediaTypes(base, 'oci').rawManifest()).toBe(await base.rawManifest());
+  });
+});
+
+describe('mapLayers', () => {
+  it('swaps how layers are stored: same config, new descriptors; the identity keeps the bytes', async () => {
+    const layer = await randomLayer(undefined, { files: 2, bytes: 2000 });
+    const tar = layerFromBytes(await readAll(await layer.uncompressed()), { mediaType: MediaType.ociLayer });
+    const base = appendLayers(emptyImage(parsePlatform('linux/amd64')), tar);
+    const swapped = mapLayers(base, () => layer);
+    await validateImage(swapped);
+    expect(await swapped.rawConfig()).toEqual(await base.rawConfig());
+    expect((await swapped.manifest()).layers).toEqual([
+      { mediaType: await layer.mediaType(), digest: await layer.digest(), size: await layer.size() },
+    ]);
+    expect(await mapLayers(base, (l) => l).rawManifest()).toEqual(await base.rawManifest());
+  });
+
+  it('rejects a replacement with another diffID', async () => {
+    const base = appendLayers(emptyImage(parsePlatform('linux/amd64')), await randomLayer());
+    const other = await randomLayer();
+    await expect(mapLayers(base, () => other).manifest()).rejects.toMatchObject({
+      code: 'IMAGE_ROOTFS_CHANGED',
+    });
   });
 });

@@ -26,6 +26,7 @@ type Json = Record<string, unknown>;
 
 interface Change {
   readonly addenda?: readonly Addendum[];
+  readonly mapLayer?: (layer: Layer, index: number) => Layer;
   readonly editConfig?: (config: Json) => Json;
   readonly flavor?: MediaTypeFlavor;
 }
@@ -90,6 +91,17 @@ export function withMediaTypes(base: Image, flavor: MediaTypeFlavor): Image {
   return new MutatedImage(base, { flavor });
 }
 
+/**
+ * `base` with each layer replaced by `map(layer, index)`: the same tar in another blob form (a
+ * compressed copy of an uncompressed layer, say). The config does not change, so every replacement
+ * must have the diffID of the layer it replaces (checked when the image is read:
+ * `IMAGE_ROOTFS_CHANGED`). Layers `map` returns unchanged keep their manifest descriptors; others are
+ * described by their own digest, size and media type (asked concurrently, when the manifest is).
+ */
+export function mapLayers(base: Image, map: (layer: Layer, index: number) => Layer): Image {
+  return new MutatedImage(base, { mapLayer: map });
+}
+
 /** RFC 3339 in UTC without fractional zeros, as Go writes it: `2024-01-02T03:04:05Z`. */
 export function formatTimestamp(date: Date): string {
   return date.toISOString().replace(/\.000Z$/, 'Z');
@@ -130,7 +142,7 @@ class MutatedImage implements Image {
 
   async #compute(): Promise<Computed> {
     const base = this.#base;
-    const { addenda, editConfig, flavor } = this.#change;
+    const { addenda, editConfig, flavor, mapLayer } = this.#change;
     const [baseManifest, baseRawConfig, baseLayers, baseMediaType] = await Promise.all([
       base.manifest(),
       base.rawConfig(),
@@ -149,15 +161,46 @@ class MutatedImage implements Image {
 
     let layers: Layer[] = [...baseLayers];
     let layerDescriptors: Descriptor[] = [...baseManifest.layers];
-    // Appended layers take the base manifest's family of media types: a Docker schema 2 manifest that
-    // lists an OCI layer is accepted by Docker but rejected by skopeo and containerd.
+    // Appended and re-stored layers take the base manifest's family of media types: a Docker schema 2
+    // manifest that lists an OCI layer is accepted by Docker but rejected by skopeo and containerd.
     const baseFlavor: MediaTypeFlavor =
       (baseManifest.mediaType ?? baseMediaType) === MediaType.dockerManifest ? 'docker' : 'oci';
-    for (const { layer } of addenda ?? []) {
-      const [own, digest, size] = await Promise.all([layer.mediaType(), layer.digest(), layer.size()]);
+    const inFamily = async (layer: Layer): Promise<{ layer: Layer; mediaType: string }> => {
+      const own = await layer.mediaType();
       const mediaType = convertMediaType(own, baseFlavor);
-      layers.push(mediaType === own ? layer : withLayerMediaType(layer, mediaType));
-      layerDescriptors.push({ mediaType, digest, size });
+      return { layer: mediaType === own ? layer : withLayerMediaType(layer, mediaType), mediaType };
+    };
+    let mapped = false;
+    if (mapLayer) {
+      layers = layers.map((layer, i) => mapLayer(layer, i));
+      mapped = layers.some((layer, i) => layer !== baseLayers[i]);
+      const described = await Promise.all(
+        layers.map(async (layer, i) => {
+          const before = baseManifest.layers[i] as Descriptor;
+          if (layer === baseLayers[i]) return { layer, descriptor: before };
+          const [family, digest, size, diffId] = await Promise.all([
+            inFamily(layer),
+            layer.digest(),
+            layer.size(),
+            layer.diffId(),
+          ]);
+          if (diffId !== config.rootfs.diff_ids[i]) {
+            throw new ImageError(
+              'IMAGE_ROOTFS_CHANGED',
+              `layer ${i + 1} was replaced by a layer with another diffID (${diffId}, expected ${config.rootfs.diff_ids[i]})`,
+              { hint: 'mapLayers() changes how a layer is stored, not its content; use appendLayers()' },
+            );
+          }
+          return { layer: family.layer, descriptor: { mediaType: family.mediaType, digest, size } };
+        }),
+      );
+      layers = described.map((d) => d.layer);
+      layerDescriptors = described.map((d) => d.descriptor);
+    }
+    for (const { layer } of addenda ?? []) {
+      const [family, digest, size] = await Promise.all([inFamily(layer), layer.digest(), layer.size()]);
+      layers.push(family.layer);
+      layerDescriptors.push({ mediaType: family.mediaType, digest, size });
     }
 
     let mediaType = baseManifest.mediaType ?? baseMediaType;
@@ -179,6 +222,7 @@ class MutatedImage implements Image {
     const unchanged =
       rawConfig === baseRawConfig &&
       !addenda &&
+      !mapped &&
       mediaType === (baseManifest.mediaType ?? baseMediaType) &&
       configMediaType === baseManifest.config.mediaType &&
       layerDescriptors.every((d, i) => d.mediaType === baseManifest.layers[i]?.mediaType);

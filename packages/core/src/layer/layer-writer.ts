@@ -1,6 +1,8 @@
 /**
- * Planned entries → a gzip layer blob in the store, in one streaming pass:
- * tar → sha256 (diffID) → gzip → sha256 (digest) → `BlobStore.putWriter()`.
+ * Planned entries → a layer blob in the store, in one streaming pass: with `compression: 'none'` (what
+ * the engine uses, like BuildKit) tar → sha256 → `BlobStore.putWriter()`, so digest = diffID and the
+ * media type is `application/vnd.oci.image.layer.v1.tar`; with `'gzip'` (the default)
+ * tar → sha256 (diffID) → gzip → sha256 (digest) → store.
  * Nothing is buffered beyond stream high-water marks, and no state is shared between calls, so
  * independent layers can be written concurrently.
  */
@@ -17,20 +19,22 @@ export interface WriteLayerOptions {
   readonly mtime?: number;
   /** Where `SOURCE_DATE_EPOCH` is read; default `process.env`. */
   readonly env?: NodeJS.ProcessEnv;
+  /** `none`: store the tar itself (digest = diffID); `gzip` (default): store it gzip-compressed. */
+  readonly compression?: 'none' | 'gzip';
   /** gzip level 1–9; default 6 (zlib's and Go's default). Part of what makes the digest. */
   readonly gzipLevel?: number;
 }
 
 export interface LayerDescriptor {
-  /** sha256 of the compressed blob, as stored. */
+  /** sha256 of the blob as stored (the tar itself when uncompressed). */
   readonly digest: Digest;
   /** sha256 of the uncompressed tar (the config's `rootfs.diff_ids` entry). */
   readonly diffId: Digest;
-  /** Compressed size in bytes. */
+  /** Size of the blob as stored, in bytes. */
   readonly size: number;
   /** Uncompressed tar size in bytes. */
   readonly uncompressedSize: number;
-  readonly mediaType: typeof MediaType.ociLayerGzip;
+  readonly mediaType: typeof MediaType.ociLayer | typeof MediaType.ociLayerGzip;
 }
 
 function tap(digester: Digester): Transform {
@@ -49,6 +53,7 @@ export async function writeLayer(
   options: WriteLayerOptions = {},
 ): Promise<LayerDescriptor> {
   const mtime = options.mtime ?? sourceDateEpoch(options.env);
+  if (options.compression === 'none') return writeTarLayer(store, entries, mtime);
   const diff = createDigester('sha256');
   const compressed = createDigester('sha256');
   // Node's gzip header has mtime 0, no file name and a fixed OS byte: same input, same bytes.
@@ -65,6 +70,29 @@ export async function writeLayer(
       size: info.size,
       uncompressedSize: diff.size,
       mediaType: MediaType.ociLayerGzip,
+    };
+  } catch (error) {
+    await writer.abort();
+    throw error;
+  }
+}
+
+/** The tar itself as the blob: one pass, the store's digest is the diffID. */
+async function writeTarLayer(
+  store: BlobStore,
+  entries: Iterable<LayerEntry> | AsyncIterable<LayerEntry>,
+  mtime: number,
+): Promise<LayerDescriptor> {
+  const writer = store.putWriter();
+  try {
+    await pipeline(tarStream(entries, { mtime }), writer);
+    const info = await writer.commit();
+    return {
+      digest: info.digest,
+      diffId: info.digest,
+      size: info.size,
+      uncompressedSize: info.size,
+      mediaType: MediaType.ociLayer,
     };
   } catch (error) {
     await writer.abort();

@@ -1,0 +1,153 @@
+/**
+ * Compression on demand, cached by diffID (BuildKit's way): the engine writes layers as plain tars,
+ * and an output that needs gzip asks {@link compressedLayer} for the compressed form. The first time,
+ * the tar is streamed through gzip (level 6, Node's fixed header: mtime 0, no name) into the store and
+ * `<store root>/compressed/<diffID hex>.json` records `{digest, size}` (temp file + rename); later
+ * builds find the blob through that record and pay nothing. Layers are compressed concurrently, as
+ * many at a time as there are cores (gzip runs in libuv's thread pool).
+ */
+import { randomBytes } from 'node:crypto';
+import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { availableParallelism } from 'node:os';
+import { join } from 'node:path';
+import { pipeline } from 'node:stream/promises';
+import { constants, createGzip } from 'node:zlib';
+import { layerFromStore, uncompressedSize } from '../image/partial.js';
+import type { Layer } from '../image/types.js';
+import { type Digest, digestHex, MediaType, parseDigest } from '../oci/index.js';
+import type { BlobStore } from '../store/store.js';
+
+/** gzip level of compressed layers: part of what makes the image digest, so fixed. */
+const GZIP_LEVEL = 6;
+
+/** Uncompressed layer media type → its gzip counterpart; other layers are returned unchanged. */
+const GZIP_OF: Readonly<Record<string, string>> = {
+  [MediaType.ociLayer]: MediaType.ociLayerGzip,
+  [MediaType.dockerLayer]: MediaType.dockerLayerGzip,
+};
+
+interface Compressed {
+  readonly digest: Digest;
+  readonly size: number;
+}
+
+/** The gzip form of `layer` when it is an uncompressed tar (same diffID), else `layer` itself. Lazy. */
+export function compressedLayer(store: BlobStore, layer: Layer): Layer {
+  let resolved: Promise<Layer> | undefined;
+  const get = () => {
+    resolved ??= (async () => {
+      const gzipType = GZIP_OF[await layer.mediaType()];
+      if (gzipType === undefined) return layer;
+      const diffId = await layer.diffId();
+      const { digest, size } = await compressOnce(store, layer, diffId);
+      return layerFromStore(store, {
+        digest,
+        size,
+        diffId,
+        mediaType: gzipType,
+        uncompressedSize: await uncompressedSize(layer),
+      });
+    })();
+    return resolved;
+  };
+  return {
+    digest: async () => (await get()).digest(),
+    diffId: () => layer.diffId(),
+    size: async () => (await get()).size(),
+    mediaType: async () => {
+      const mediaType = await layer.mediaType();
+      return GZIP_OF[mediaType] ?? mediaType;
+    },
+    compressed: async () => (await get()).compressed(),
+    // The tar is at hand: no need to gunzip what was just gzipped.
+    uncompressed: () => layer.uncompressed(),
+    uncompressedSize: () => uncompressedSize(layer),
+  };
+}
+
+/** Compressions under way in this process, by store root and diffID: each layer is compressed once. */
+const inFlight = new Map<string, Promise<Compressed>>();
+
+function compressOnce(store: BlobStore, layer: Layer, diffId: Digest): Promise<Compressed> {
+  const key = `${store.root}\0${diffId}`;
+  let pending = inFlight.get(key);
+  if (!pending) {
+    pending = lookupOrCompress(store, layer, diffId).finally(() => inFlight.delete(key));
+    inFlight.set(key, pending);
+  }
+  return pending;
+}
+
+function recordPath(store: BlobStore, diffId: Digest): string {
+  return join(store.root, 'compressed', `${digestHex(diffId)}.json`);
+}
+
+async function lookup(store: BlobStore, diffId: Digest): Promise<Compressed | undefined> {
+  try {
+    const record = JSON.parse(await readFile(recordPath(store, diffId), 'utf8')) as Partial<Compressed>;
+    const digest = parseDigest(String(record.digest));
+    if (typeof record.size !== 'number') return undefined;
+    return (await store.has(digest)) ? { digest, size: record.size } : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+async function lookupOrCompress(store: BlobStore, layer: Layer, diffId: Digest): Promise<Compressed> {
+  const known = await lookup(store, diffId);
+  if (known) return known;
+  await acquire();
+  try {
+    const compressed = await compress(store, layer);
+    await record(store, diffId, compressed);
+    return compressed;
+  } finally {
+    release();
+  }
+}
+
+async function compress(store: BlobStore, layer: Layer): Promise<Compressed> {
+  // Node's gzip header has mtime 0, no file name and a fixed OS byte: same tar, same bytes.
+  const gzip = createGzip({ level: GZIP_LEVEL, strategy: constants.Z_DEFAULT_STRATEGY });
+  const writer = store.putWriter();
+  try {
+    await pipeline(await layer.uncompressed(), gzip, writer);
+    const info = await writer.commit();
+    return { digest: info.digest, size: info.size };
+  } catch (error) {
+    await writer.abort();
+    throw error;
+  }
+}
+
+async function record(store: BlobStore, diffId: Digest, compressed: Compressed): Promise<void> {
+  const path = recordPath(store, diffId);
+  await mkdir(join(store.root, 'compressed'), { recursive: true });
+  const temp = `${path}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
+  try {
+    await writeFile(temp, JSON.stringify({ digest: compressed.digest, size: compressed.size }));
+    await rename(temp, path);
+  } catch (error) {
+    await rm(temp, { force: true });
+    throw error;
+  }
+}
+
+// At most one compression per core at a time (gzip in the thread pool, hashing on the main thread).
+const limit = Math.max(2, availableParallelism());
+let active = 0;
+const waiting: (() => void)[] = [];
+
+async function acquire(): Promise<void> {
+  if (active < limit) {
+    active++;
+    return;
+  }
+  await new Promise<void>((resolve) => waiting.push(resolve));
+}
+
+function release(): void {
+  const next = waiting.shift();
+  if (next) next();
+  else active--;
+}
