@@ -71,6 +71,13 @@ describe.skipIf(noDocker())('registry through the CLI', () => {
     expect(result.code).toBe(0);
     // The base is Docker schema 2: our layer must be listed with a Docker media type, or skopeo refuses.
     expect((await skopeoInspect(`docker://${ref}`)).Digest).toBe(result.stdout.trim());
+    const manifest = (await skopeoInspect(`docker://${ref}`, { raw: true })) as {
+      layers: { mediaType: string }[];
+    };
+    // Every layer is pushed gzipped, in the Docker family of the base (layers are built as tars).
+    expect(new Set(manifest.layers.map((l) => l.mediaType))).toEqual(
+      new Set(['application/vnd.docker.image.rootfs.diff.tar.gzip']),
+    );
     await docker(['pull', ref]);
     expect(await dockerRun({ image: ref })).toBe('built-on-pushed-base\n');
   });

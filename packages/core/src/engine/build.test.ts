@@ -165,6 +165,13 @@ describe('buildGraph (direct backend)', async () => {
     expect(cold.steps.map((s) => s.cached ?? false)).toEqual([false, false, false]);
     const warm = await run();
     expect(warm.digest).toBe(cold.digest);
+    // Layers taken from the step cache are stored as tars; the built image still lists them gzipped.
+    const warmImage = await buildGraph(graph, { contextDir: dir, store: cacheStore, epoch: 0 });
+    expect((await warmImage.image.manifest()).layers.map((l) => l.mediaType)).toEqual([
+      'application/vnd.oci.image.layer.v1.tar+gzip',
+      'application/vnd.oci.image.layer.v1.tar+gzip',
+      'application/vnd.oci.image.layer.v1.tar+gzip',
+    ]);
     expect(warm.steps.map((s) => s.cached)).toEqual([true, true, true]);
 
     writeFileSync(join(dir, 'src/app.ts'), 'v2');

@@ -117,7 +117,6 @@ export async function buildImage(graph: BuildGraph, options: BuildOptions): Prom
   const contextDir = resolve(options.contextDir, pruned.context.dir);
   let contextSource: Promise<SourceTree> | undefined;
   const views = new LayerViews(join(store.root, 'views'));
-  const built = new WeakSet<Layer>();
   // The gzip form of each built layer, made once: early (in the background) or when first asked for.
   const gzipped = new Map<Layer, Layer>();
   const gzip = (layer: Layer): Layer => {
@@ -172,7 +171,6 @@ export async function buildImage(graph: BuildGraph, options: BuildOptions): Prom
     },
     secrets: options.secrets ?? {},
     views,
-    built,
     ...(options.compressEarly
       ? {
           onLayer: (layer: Layer, stage: string) => {
@@ -227,7 +225,9 @@ export async function buildImage(graph: BuildGraph, options: BuildOptions): Prom
     });
   }
   const uncompressedImage = result.image;
-  const image = mapLayers(uncompressedImage, (layer) => (built.has(layer) ? gzip(layer) : layer));
+  // Every uncompressed tar layer gets its gzip form (compressedLayer leaves compressed ones alone): by
+  // media type, not by identity — a cached step's layer or one re-typed for a Docker base is a new object.
+  const image = mapLayers(uncompressedImage, (layer) => gzip(layer));
   return { image, uncompressedImage, target };
 }
 

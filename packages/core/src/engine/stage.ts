@@ -90,8 +90,6 @@ export interface StageContext {
   readonly signal?: AbortSignal;
   /** Layer views by diffID (cached on disk), to replay cached RUN layers into the stage's view. */
   readonly views: LayerViews;
-  /** The layers this build's steps made (written or from the step cache): outputs compress these. */
-  readonly built: WeakSet<Layer>;
   /** Called with each layer a step of `stage` made, once it is in the store. */
   readonly onLayer?: (layer: Layer, stage: string) => void;
 }
@@ -295,11 +293,9 @@ async function layerForStep(
   return storedLayer(ctx, info);
 }
 
-/** A step's layer blob in the store (uncompressed tar, or gzip in records older than that), noted as built. */
+/** A step's layer blob in the store (an uncompressed tar, or gzip in records older than that). */
 function storedLayer(ctx: StageContext, info: LayerInfo): Layer {
-  const layer = layerFromStore(ctx.store, info);
-  ctx.built.add(layer);
-  return layer;
+  return layerFromStore(ctx.store, info);
 }
 
 /**
