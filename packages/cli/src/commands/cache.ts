@@ -21,11 +21,11 @@ export function registerCache(program: Command): void {
       const store = await openStore({ root: flags.cacheDir ?? defaultStoreRoot() });
       const summary = await cacheSummary(store);
       process.stdout.write(
-        [
+        `${[
           `Cache:        ${store.root}`,
           `Step records: ${summary.records} (${formatBytes(summary.layerBytes)} of layers)`,
           `Blobs:        ${summary.blobs} (${formatBytes(summary.storeBytes)})`,
-        ].join('\n') + '\n',
+        ].join('\n')}\n`,
       );
     });
   cache
