@@ -6,7 +6,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { rootCertificates } from 'node:tls';
-import { Agent, request } from 'undici';
+import type { Agent } from 'undici';
 import { type HttpRequest, type HttpResponse, streamBody, type Transport } from './types.js';
 
 export interface HttpTransportOptions {
@@ -56,13 +56,17 @@ export function httpTransport(options: HttpTransportOptions = {}): ClosableTrans
     connections: options.connections ?? 16,
     keepAliveTimeout: 10_000,
   };
-  const verified = new Agent({ ...common, connect: ca ? { ca } : {} });
+  // undici is loaded on the first request: commands that never reach a registry start faster.
+  const undici = import('undici');
+  let verified: Agent | undefined;
   let unverified: Agent | undefined;
   const skip = options.skipVerify ?? new Set<string>();
   const userAgent = options.userAgent ?? DEFAULT_USER_AGENT;
 
   const transport = async (req: HttpRequest): Promise<HttpResponse> => {
     const url = new URL(req.url);
+    const { Agent, request } = await undici;
+    verified ??= new Agent({ ...common, connect: ca ? { ca } : {} });
     let dispatcher = verified;
     if (url.protocol === 'https:' && skip.has(url.host)) {
       unverified ??= new Agent({ ...common, connect: { rejectUnauthorized: false } });
@@ -88,7 +92,7 @@ export function httpTransport(options: HttpTransportOptions = {}): ClosableTrans
   };
   return Object.assign(transport, {
     close: async () => {
-      await Promise.all([verified.close(), unverified?.close()]);
+      await Promise.all([verified?.close(), unverified?.close()]);
     },
   });
 }
