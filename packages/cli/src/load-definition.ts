@@ -5,8 +5,16 @@
  * folder — with or without @wharf/core installed beside it — and its values come from the same module.
  */
 import { existsSync, statSync } from 'node:fs';
-import { dirname, resolve } from 'node:path';
-import { type BuildGraph, define, isDefinition, isStage, toGraph, WharfError } from '@wharf/core';
+import { dirname, join, resolve } from 'node:path';
+import {
+  type BuildGraph,
+  defaultStoreRoot,
+  define,
+  isDefinition,
+  isStage,
+  toGraph,
+  WharfError,
+} from '@wharf/core';
 import { createJiti } from 'jiti';
 
 export interface LoadedDefinition {
@@ -17,14 +25,18 @@ export interface LoadedDefinition {
   readonly graph: BuildGraph;
 }
 
-export async function loadDefinition(file: string, target?: string): Promise<LoadedDefinition> {
+export async function loadDefinition(
+  file: string,
+  target?: string,
+  options: { readonly cacheDir?: string } = {},
+): Promise<LoadedDefinition> {
   const path = resolve(file);
   if (!existsSync(path) || !statSync(path).isFile()) {
     throw new WharfError('DEFINITION_NOT_FOUND', `build definition not found: ${file}`, {
       hint: 'pass the path of your build.ts, e.g. wharf dockerfile ./build.ts',
     });
   }
-  const exported = await importDefault(path, file);
+  const exported = await importDefault(path, file, options.cacheDir ?? defaultStoreRoot());
   const definition = asDefinition(exported, file);
   return {
     file: path,
@@ -33,10 +45,12 @@ export async function loadDefinition(file: string, target?: string): Promise<Loa
   };
 }
 
-async function importDefault(path: string, shown: string): Promise<unknown> {
+async function importDefault(path: string, shown: string, cacheDir: string): Promise<unknown> {
   const jiti = createJiti(import.meta.url, {
     alias: { '@wharf/core': import.meta.resolve('@wharf/core') },
-    fsCache: false,
+    // Transpiled build.ts files are cached (by content) beside wharf's other caches: a warm start
+    // skips loading the TypeScript transform.
+    fsCache: join(cacheDir, 'jiti'),
     moduleCache: false,
     interopDefault: false,
   });

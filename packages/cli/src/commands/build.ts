@@ -191,7 +191,11 @@ async function loadGraph(
   flags: BuildFlags,
 ): Promise<{ graph: BuildGraph; contextDir: string }> {
   if (flags.file === undefined) {
-    const loaded = await loadDefinition(definition ?? 'build.ts', flags.target);
+    const loaded = await loadDefinition(
+      definition ?? 'build.ts',
+      flags.target,
+      flags.cacheDir ? { cacheDir: flags.cacheDir } : {},
+    );
     return { graph: loaded.graph, contextDir: loaded.dir };
   }
   let text: string;
