@@ -22,7 +22,6 @@ import type {
   AddInstruction,
   CopyInstruction,
   FromRef,
-  Instruction,
   RunInstruction,
   Stage,
   WorkdirInstruction,
@@ -231,7 +230,7 @@ export async function runStage(stage: Stage, base: StageBase, ctx: StageContext)
         }
         planned = await copyEntries(instruction, state.config, base, lookup, ctx);
       } else {
-        throw unsupported(instruction);
+        unhandled(instruction);
       }
       const { entries } = planned;
       if (entries.length === 0) {
@@ -546,11 +545,9 @@ function runMountContext(ctx: StageContext): RunMountContext {
   };
 }
 
-function unsupported(instruction: Instruction): WharfError {
-  return new WharfError(
-    'ENGINE_UNSUPPORTED',
-    `${instruction.kind.toUpperCase()} is not supported by the direct backend`,
-  );
+/** Every instruction kind is handled above; a new IR kind fails to type-check here. */
+function unhandled(instruction: never): never {
+  throw new Error(`unhandled instruction ${JSON.stringify(instruction)}`);
 }
 
 /** Adds the stage and instruction to an error from a step, keeping its code and hint. */
