@@ -11,12 +11,14 @@ const src = fileURLToPath(new URL('.', import.meta.url));
 /**
  * Module → the core modules it may import (besides itself). `index.ts` at the root may import any.
  * Beyond DESIGN.md: engine may import dockerfile (pure), to record ONBUILD triggers as text and to run
- * a base image's triggers, which are Dockerfile text.
+ * a base image's triggers, which are Dockerfile text. `tar` (header encoding and parsing, no I/O) is
+ * shared by the three modules that write or read tar: layer, archive and runtime.
  */
 const allowed: Record<string, readonly string[]> = {
   errors: [],
   events: [],
   oci: ['errors'],
+  tar: [],
   ir: ['errors', 'oci'],
   image: ['oci', 'errors'],
   store: ['oci', 'errors'],
@@ -25,10 +27,10 @@ const allowed: Record<string, readonly string[]> = {
   lint: ['ir', 'oci', 'errors'],
   registry: ['image', 'oci', 'errors', 'events'],
   layout: ['image', 'oci', 'errors', 'events'],
-  archive: ['image', 'oci', 'errors', 'events'],
-  layer: ['image', 'store', 'oci', 'errors'],
+  archive: ['tar', 'image', 'oci', 'errors', 'events'],
+  layer: ['tar', 'image', 'store', 'oci', 'errors'],
   cache: ['store', 'oci', 'errors'],
-  runtime: ['layer', 'image', 'store', 'oci', 'errors'],
+  runtime: ['layer', 'tar', 'image', 'store', 'oci', 'errors'],
   export: ['layout', 'archive', 'registry', 'image', 'oci', 'errors'],
   sign: ['registry', 'image', 'oci', 'errors'],
   engine: [
@@ -50,7 +52,7 @@ const allowed: Record<string, readonly string[]> = {
 };
 
 /** Modules that must stay pure: no fs, no network, no child processes. */
-const pure = ['dsl', 'ir', 'oci', 'dockerfile/parse', 'dockerfile/emit'];
+const pure = ['dsl', 'ir', 'oci', 'tar', 'dockerfile/parse', 'dockerfile/emit'];
 const ioModules = /^node:(fs|fs\/promises|net|http|https|child_process|dgram|tls)$|^undici$/;
 
 function sourceFiles(dir: string): string[] {
