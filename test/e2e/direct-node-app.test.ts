@@ -83,7 +83,10 @@ describe.skipIf(noDocker())('examples/node-app with the direct backend', () => {
     const buildMs = Date.now() - started;
     expect(digest).toMatch(/^sha256:[0-9a-f]{64}$/);
     expect(await docker(['load', '-i', file])).toContain(`Loaded image: ${tag}`);
-    const config = (await dockerInspectImage(tag)).Config;
+    const inspected = await dockerInspectImage(tag);
+    // With only a docker-archive, stdout is the image ID, as `docker build -q` prints it.
+    expect(inspected.Id).toBe(digest);
+    const config = inspected.Config;
     expect(config).toMatchObject({
       User: 'node',
       WorkingDir: '/app',

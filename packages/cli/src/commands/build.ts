@@ -109,21 +109,27 @@ export function registerBuild(program: Command): void {
           hint: 'add -o type=oci-archive,dest=image.tar',
         });
       }
+      // What stdout gets: the manifest digest of the distributable (gzip) image when an output holds
+      // it (oci, oci-archive, registry); otherwise the image ID, as `docker build -q` prints it, so a
+      // docker-archive or a build with no output never waits for gzip.
+      const needsManifest = outputs.some((o) => o.type !== 'docker-archive');
       let built: Awaited<ReturnType<typeof runBackend>>;
       try {
-        built = await runBackend(flags, graph, common);
+        built = await runBackend(flags, graph, common, needsManifest);
       } finally {
         progress.close();
       }
       const { result, dispose } = built;
-      // The digest is that of the distributable (gzip) image, as a registry shows it. Computing it may
-      // compress new layers, so it runs alongside the outputs (docker-archive needs no compression).
-      const digest = result.digest();
+      // Computing the manifest digest may compress new layers, so it runs alongside the outputs.
+      const digest = needsManifest ? result.digest() : Promise.resolve(undefined);
       digest.catch(() => {});
+      const imageId = result.uncompressedImage.configDescriptor().then((d) => d.digest);
+      imageId.catch(() => {});
       try {
         const written: Promise<void>[] = [];
         for (const output of outputs) {
-          const image = output.type === 'docker-archive' ? result.uncompressedImage : result.image;
+          const docker = output.type === 'docker-archive';
+          const image = docker ? result.uncompressedImage : result.image;
           const done = await exportImage(image, output, {
             tags: flags.tag ?? [],
             push: {
@@ -132,7 +138,7 @@ export function registerBuild(program: Command): void {
             },
           });
           written.push(
-            digest.then((d) =>
+            (docker ? imageId : (digest as Promise<string>)).then((d) =>
               onEvent({ type: 'output-written', kind: done.type, dest: done.dest ?? '', digest: d }),
             ),
           );
@@ -142,7 +148,7 @@ export function registerBuild(program: Command): void {
       } finally {
         await dispose();
       }
-      process.stdout.write(`${await digest}\n`);
+      process.stdout.write(`${(await digest) ?? (await imageId)}\n`);
     });
 }
 
@@ -160,6 +166,7 @@ async function runBackend(
   flags: BuildFlags,
   graph: BuildGraph,
   common: CommonOptions,
+  needsManifest: boolean,
 ): Promise<{ result: Built; dispose: () => Promise<void> }> {
   switch (flags.backend) {
     case 'direct': {
@@ -167,8 +174,8 @@ async function runBackend(
         ...common,
         ...(flags.cacheDir ? { cacheDir: flags.cacheDir } : {}),
         noCache: !flags.cache,
-        // The digest is always printed, so the target's new layers are gzipped as they are made.
-        compressEarly: true,
+        // The manifest digest will be printed: gzip the target's new layers as they are made.
+        compressEarly: needsManifest,
         secrets: parseSecrets(flags.secret),
         registry: registrySettings(flags),
         signal: interruptSignal(),

@@ -266,7 +266,7 @@ async function resolveBase(
         image,
         config: await image.config(),
         view: from.view.clone(),
-        files: new StageFiles(() => image.layers()),
+        files: new StageFiles(() => image.layers(), options.views),
         description: `stage ${stage.base.stage}`,
         key: await image.digest(),
       };
@@ -280,7 +280,7 @@ async function resolveBase(
         image,
         config: await image.config(),
         view,
-        files: new StageFiles(async () => layers),
+        files: new StageFiles(async () => layers, options.views),
         description: ref,
         key: await image.digest(),
       };

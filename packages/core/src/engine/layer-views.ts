@@ -7,8 +7,10 @@ import { randomBytes } from 'node:crypto';
 import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Layer } from '../image/types.js';
+import type { LayerEntry } from '../layer/entry.js';
 import { applyLayerRecords, type LayerRecord, MemoryFsView, readLayerRecords } from '../layer/fs-view.js';
-import { digestHex } from '../oci/index.js';
+import { type Digest, digestHex } from '../oci/index.js';
+import { OPAQUE_MARKER, WHITEOUT_PREFIX } from '../runtime/changes.js';
 
 export class LayerViews {
   readonly #pending = new Map<string, Promise<LayerRecord[]>>();
@@ -26,6 +28,18 @@ export class LayerViews {
       }
       return pending;
     });
+  }
+
+  /**
+   * Records the view of a layer this build just wrote from `entries` (the same records reading its tar
+   * would give), so applying it never reads the tar back.
+   */
+  async remember(diffId: Digest, entries: readonly LayerEntry[]): Promise<void> {
+    const hex = digestHex(diffId);
+    if (this.#pending.has(hex)) return;
+    const records = recordsOfEntries(entries);
+    this.#pending.set(hex, Promise.resolve(records));
+    await this.#save(join(this.dir, `${hex}.json`), records);
   }
 
   /** Applies a layer to a view. */
@@ -49,14 +63,45 @@ export class LayerViews {
       // Not cached yet (or unreadable): read the tar.
     }
     const records = await readLayerRecords(await layer.uncompressed());
-    await mkdir(this.dir, { recursive: true });
+    await this.#save(file, records);
+    return records;
+  }
+
+  /** Best effort: a view that cannot be saved is read from the tar again next time. */
+  async #save(file: string, records: readonly LayerRecord[]): Promise<void> {
     const temp = `${file}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
     try {
+      await mkdir(this.dir, { recursive: true });
       await writeFile(temp, JSON.stringify(records));
       await rename(temp, file);
     } catch {
-      await rm(temp, { force: true });
+      await rm(temp, { force: true }).catch(() => {});
     }
-    return records;
   }
+}
+
+/** What reading the tar written from `entries` would record (whiteout files become deletions). */
+export function recordsOfEntries(entries: readonly LayerEntry[]): LayerRecord[] {
+  const records: LayerRecord[] = [];
+  for (const entry of entries) {
+    const slash = entry.path.lastIndexOf('/');
+    const parent = slash < 0 ? '' : entry.path.slice(0, slash);
+    const base = entry.path.slice(slash + 1);
+    if (base === OPAQUE_MARKER) records.push({ op: 'opaque', dir: parent });
+    else if (base.startsWith(WHITEOUT_PREFIX)) {
+      const name = base.slice(WHITEOUT_PREFIX.length);
+      records.push({ op: 'whiteout', path: parent === '' ? name : `${parent}/${name}` });
+    } else if (entry.path !== '') {
+      records.push({
+        op: 'set',
+        path: entry.path,
+        type: entry.type,
+        mode: entry.mode & 0o7777,
+        uid: entry.uid,
+        gid: entry.gid,
+        ...(entry.type === 'symlink' || entry.type === 'hardlink' ? { link: entry.linkTarget } : {}),
+      });
+    }
+  }
+  return records;
 }

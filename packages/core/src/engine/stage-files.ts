@@ -2,12 +2,20 @@
  * Reads small files (`/etc/passwd`, `/etc/group`) from a stage's filesystem: the entries this stage
  * wrote so far, else the base image's layers, top layer first, honouring whiteouts. Used to resolve
  * `--chown=name` and `USER name` the way BuildKit does, inside the image rather than on the host.
+ * A layer's records (its cached view) tell which layer holds the file, so only that one is read, and
+ * only up to the file.
  */
 import { readFile } from 'node:fs/promises';
 import { posix } from 'node:path';
 import { extract } from 'tar-stream';
 import type { Layer } from '../image/types.js';
 import type { LayerEntry } from '../layer/entry.js';
+import type { LayerRecord } from '../layer/fs-view.js';
+
+/** Where a layer's records come from (the engine's LayerViews). */
+export interface LayerRecordSource {
+  records(layer: Layer): Promise<readonly LayerRecord[]>;
+}
 
 /** Files larger than this are not read for name lookups. */
 const MAX_BYTES = 4 * 1024 * 1024;
@@ -19,7 +27,10 @@ export class StageFiles {
   readonly #steps: WrittenStep[] = [];
   readonly #baseCache = new Map<string, Promise<Uint8Array | undefined>>();
 
-  constructor(private readonly baseLayers: () => Promise<readonly Layer[]>) {}
+  constructor(
+    private readonly baseLayers: () => Promise<readonly Layer[]>,
+    private readonly views?: LayerRecordSource,
+  ) {}
 
   /** Records entries a COPY/ADD/WORKDIR step of this stage wrote. */
   record(entries: readonly LayerEntry[]): void {
@@ -40,7 +51,7 @@ export class StageFiles {
         if (entry) return entry.type === 'file' ? contentOf(entry) : undefined;
         continue;
       }
-      const found = await findInLayer(step.layer, clean);
+      const found = await this.#find(step.layer, clean);
       if (found === 'deleted') return undefined;
       if (found) return found;
     }
@@ -55,12 +66,38 @@ export class StageFiles {
   async #readFromLayers(clean: string): Promise<Uint8Array | undefined> {
     const layers = await this.baseLayers();
     for (let i = layers.length - 1; i >= 0; i--) {
-      const found = await findInLayer(layers[i] as Layer, clean);
+      const found = await this.#find(layers[i] as Layer, clean);
       if (found === 'deleted') return undefined;
       if (found) return found;
     }
     return undefined;
   }
+
+  /** {@link findInLayer}, skipped when the layer's records show it does not touch `clean`. */
+  async #find(layer: Layer, clean: string): Promise<Uint8Array | 'deleted' | undefined> {
+    if (this.views) {
+      const touch = touches(await this.views.records(layer), clean);
+      if (touch === 'none') return undefined;
+      if (touch === 'deleted') return 'deleted';
+    }
+    return findInLayer(layer, clean);
+  }
+}
+
+/** Whether a layer sets `clean` as a file, deletes it (whiteout, or an opaque parent), or neither. */
+function touches(records: readonly LayerRecord[], clean: string): 'file' | 'deleted' | 'none' {
+  let result: 'file' | 'deleted' | 'none' = 'none';
+  for (const record of records) {
+    if (record.op === 'set') {
+      if (record.path === clean)
+        return record.type === 'file' || record.type === 'hardlink' ? 'file' : 'deleted';
+    } else if (record.op === 'whiteout') {
+      if (record.path === clean || clean.startsWith(`${record.path}/`)) result = 'deleted';
+    } else if (record.dir === '' || clean.startsWith(`${record.dir}/`)) {
+      result = 'deleted'; // an opaque directory hides what lower layers had under it
+    }
+  }
+  return result;
 }
 
 async function contentOf(entry: Extract<LayerEntry, { type: 'file' }>): Promise<Uint8Array | undefined> {
@@ -79,7 +116,8 @@ async function contentOf(entry: Extract<LayerEntry, { type: 'file' }>): Promise<
 async function findInLayer(layer: Layer, clean: string): Promise<Uint8Array | 'deleted' | undefined> {
   const whiteout = posix.join(posix.dirname(clean), `.wh.${posix.basename(clean)}`);
   const ex = extract();
-  (await layer.uncompressed()).pipe(ex);
+  const tar = await layer.uncompressed();
+  tar.pipe(ex);
   let result: Uint8Array | 'deleted' | undefined;
   for await (const entry of ex) {
     const name = posix
@@ -90,8 +128,10 @@ async function findInLayer(layer: Layer, clean: string): Promise<Uint8Array | 'd
     if (name === clean && entry.header.type === 'file' && (entry.header.size ?? 0) <= MAX_BYTES) {
       const chunks: Buffer[] = [];
       for await (const chunk of entry) chunks.push(chunk as Buffer);
-      result = Buffer.concat(chunks);
-      continue;
+      // A layer holds a path once: stop reading here (the rest may be a big base layer).
+      ex.destroy();
+      tar.destroy();
+      return Buffer.concat(chunks);
     }
     entry.resume();
   }

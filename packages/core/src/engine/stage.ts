@@ -286,6 +286,7 @@ async function layerForStep(
   }
   const miss = ctx.noCache ? '--no-cache' : await ctx.cache.explain(slot, inputs);
   const info = await writeLayer(ctx.store, entries, { mtime: ctx.epoch, compression: 'none' });
+  await ctx.views.remember(info.diffId, entries);
   await ctx.cache.put(key, info);
   await ctx.cache.remember(slot, inputs);
   finished({ digest: info.digest, size: info.size }, { cached: false, ...(miss ? { miss } : {}) });
@@ -523,7 +524,10 @@ async function runLayer(
         return undefined;
       }
       const info = await writeLayer(ctx.store, result.entries, { mtime: ctx.epoch, compression: 'none' });
-      await result.commitSnapshot(info.diffId);
+      await Promise.all([
+        result.commitSnapshot(info.diffId),
+        ctx.views.remember(info.diffId, result.entries),
+      ]);
       await ctx.cache.put(key, info);
       await ctx.cache.remember(slot, inputs);
       finished({ digest: info.digest, size: info.size }, { cached: false, ...(miss ? { miss } : {}) });
