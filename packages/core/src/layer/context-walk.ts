@@ -6,8 +6,8 @@
  * inside, and an excluded directory reported after all (just before its first re-included
  * descendant) when something inside it is kept. Symlinks are reported, never followed.
  */
-import type { Dirent } from 'node:fs';
-import { lstat, readdir, readFile, readlink, stat } from 'node:fs/promises';
+import { type Dirent, lstatSync, readlinkSync } from 'node:fs';
+import { readdir, readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { WharfError } from '../errors.js';
 import {
@@ -121,8 +121,6 @@ interface PendingDir {
   emitted: boolean;
 }
 
-const LSTAT_BATCH = 64;
-
 async function* walkDir(
   state: WalkState,
   absDir: string,
@@ -158,14 +156,9 @@ async function* walkDir(
     return { relPath, absPath: path.join(absDir, dirent.name), excluded, info, enter };
   });
 
-  const needed = plans.filter((p) => !p.excluded || p.enter);
   const entries = new Map<string, ContextEntry | undefined>();
-  for (let i = 0; i < needed.length; i += LSTAT_BATCH) {
-    const batch = needed.slice(i, i + LSTAT_BATCH);
-    const results = await Promise.all(batch.map((p) => statEntry(p.relPath, p.absPath)));
-    batch.forEach((p, j) => {
-      entries.set(p.relPath, results[j]);
-    });
+  for (const p of plans) {
+    if (!p.excluded || p.enter) entries.set(p.relPath, statEntry(p.relPath, p.absPath));
   }
 
   for (const plan of plans) {
@@ -196,9 +189,11 @@ async function* walkDir(
   }
 }
 
-async function statEntry(relPath: string, absPath: string): Promise<ContextEntry | undefined> {
+// lstat is synchronous on purpose: a context is thousands of entries, and a thread-pool round trip for
+// each made the first walk of a 3000-file context 5× slower (0.3 s) than these calls.
+function statEntry(relPath: string, absPath: string): ContextEntry | undefined {
   try {
-    const st = await lstat(absPath, { bigint: true });
+    const st = lstatSync(absPath, { bigint: true });
     const type: ContextEntryType = st.isFile()
       ? 'file'
       : st.isDirectory()
@@ -221,7 +216,7 @@ async function statEntry(relPath: string, absPath: string): Promise<ContextEntry
       nlink: Number(st.nlink),
     };
     if (type !== 'symlink') return base;
-    return { ...base, linkTarget: await readlink(absPath) };
+    return { ...base, linkTarget: readlinkSync(absPath) };
   } catch (cause) {
     if (errorCode(cause) === 'ENOENT') return undefined;
     throw readFailed(relPath, absPath, cause);
