@@ -4,9 +4,12 @@
  * content that ends up in a layer: the layer writer reads and hashes the bytes it writes.
  */
 import { createHash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
-import { mkdir, readFile, rename, stat, writeFile } from 'node:fs/promises';
+import { createReadStream, readFileSync, statSync } from 'node:fs';
+import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
+
+/** Files up to this size are read with one call. */
+const SMALL_FILE = 1024 * 1024;
 
 interface Entry {
   readonly size: number;
@@ -36,9 +39,12 @@ export class FileDigests {
     return cache;
   }
 
-  /** sha256 (hex) of the file's content. */
+  /**
+   * sha256 (hex) of the file's content. The stat and small reads are synchronous: a COPY asks for
+   * thousands of files one after another, and a thread-pool round trip each cost more than the calls.
+   */
   async digest(path: string): Promise<string> {
-    const info = await stat(path, { bigint: true });
+    const info = statSync(path, { bigint: true });
     const known = this.#entries.get(path);
     const key = {
       size: Number(info.size),
@@ -57,7 +63,8 @@ export class FileDigests {
       return known.sha256;
     }
     const hash = createHash('sha256');
-    for await (const chunk of createReadStream(path)) hash.update(chunk as Buffer);
+    if (key.size <= SMALL_FILE) hash.update(readFileSync(path));
+    else for await (const chunk of createReadStream(path)) hash.update(chunk as Buffer);
     const sha256 = hash.digest('hex');
     this.#entries.set(path, { ...key, sha256 });
     this.#dirty = true;
