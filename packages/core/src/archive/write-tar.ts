@@ -1,20 +1,25 @@
 /**
  * Deterministic tar output, streamed: entries are written in the order given, with fixed metadata
  * (mtime, uid/gid 0, empty user/group names, 0644 files and 0755 directories), so the same entries
- * always give the same bytes. File bodies are streamed from their openers through a verifier, so a
- * blob that does not match its descriptor fails the archive instead of corrupting it.
+ * always give the same bytes — exactly those tar-stream's `pack()` wrote before (see tar/header.ts).
+ * File bodies are hashed and counted while they are copied, so a blob that does not match its
+ * descriptor fails the archive instead of corrupting it.
+ *
+ * Output is produced in chunks of about 1 MiB: headers are encoded straight into the chunk and body
+ * bytes copied after them, so a big archive is a few hundred large writes, with no stream per entry
+ * and no transform per blob (tar-stream's entry streams and `verified()` cost more than the copying).
  *
  * `writeTarFile` writes to a temp file beside the destination and renames it into place at the end;
  * any failure removes the temp file, and an existing destination is replaced only on success.
  */
 import { randomUUID } from 'node:crypto';
-import { once } from 'node:events';
 import { type FileHandle, mkdir, open, rename, unlink } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
-import type { Readable } from 'node:stream';
-import { pack } from 'tar-stream';
+import { Readable } from 'node:stream';
 import { WharfError } from '../errors.js';
-import { type Expected, verified } from '../image/index.js';
+import { type Expected, ImageError } from '../image/index.js';
+import { createDigester, type Digester, digestAlgorithm } from '../oci/index.js';
+import { END_OF_ARCHIVE, headerLength, paddingFor, type TarHeader, writeHeader } from '../tar/header.js';
 import { ArchiveError } from './errors.js';
 
 export interface TarFile {
@@ -34,97 +39,212 @@ export interface TarOptions {
   readonly mtime?: Date;
 }
 
-type Pack = ReturnType<typeof pack>;
-type Sink = ReturnType<Pack['entry']>;
+type Files = Iterable<TarFile> | AsyncIterable<TarFile>;
 
-function closed(stream: Pack | Sink): Promise<never> {
-  return new Promise((_resolve, reject) => {
-    stream.once('close', () => reject(new Error('the tar stream was closed')));
-  });
-}
+/** Output chunks are about this size. */
+const CHUNK = 1024 * 1024;
 
-async function writeBody(tar: Pack, sink: Sink, source: Readable): Promise<void> {
-  const gone = Promise.race([closed(tar), closed(sink)]);
-  gone.catch(() => {});
-  try {
-    for await (const chunk of source) {
-      if (!sink.write(chunk))
-        await Promise.race([once(sink as unknown as NodeJS.EventEmitter, 'drain'), gone]);
-    }
-  } catch (error) {
-    // No error argument: a streamx sink destroyed with one emits 'error' with nobody listening.
-    tar.destroy(error as Error);
-    sink.destroy();
-    throw error;
-  }
-  (sink as unknown as { end(): void }).end();
-}
-
-async function addEntry(tar: Pack, file: TarFile, mtime: Date): Promise<void> {
+/** The tar header of `file`, with the fields tar-stream's `pack()` was given (and its defaults). */
+function headerOf(file: TarFile, mtime: number): TarHeader {
   const directory = file.type === 'directory';
-  const header = {
+  return {
     name: directory ? `${file.name.replace(/\/+$/, '')}/` : file.name,
-    type: directory ? ('directory' as const) : ('file' as const),
+    type: directory ? 'directory' : 'file',
     mode: directory ? 0o755 : 0o644,
     mtime,
     uid: 0,
     gid: 0,
-    uname: '',
-    gname: '',
-    size: directory ? 0 : (file.bytes?.byteLength ?? file.size ?? 0),
+    size: directory ? 0 : (file.bytes?.byteLength ?? file.size ?? 0) || 0,
   };
-  await new Promise<void>((resolve, reject) => {
-    const callback = (error?: Error | null) => (error ? reject(error) : resolve());
-    if (directory) {
-      tar.entry(header, callback);
-    } else if (file.bytes) {
-      tar.entry(header, Buffer.from(file.bytes), callback);
-    } else {
-      const sink = tar.entry(header, callback);
-      sink.on('error', () => {}); // failures travel through `callback` and the pack stream
-      const opener = file.open;
-      if (!opener) throw new Error(`tar entry ${file.name} has neither bytes nor an opener`);
-      opener()
-        .then((source) =>
-          writeBody(
-            tar,
-            sink,
-            file.expected ? verified(source, { ...file.expected, size: header.size }) : source,
-          ),
-        )
-        .catch((error: Error) => {
-          tar.destroy(error);
-          sink.destroy();
-          reject(error);
-        });
+}
+
+/**
+ * Output buffers a writer has finished with, for the next chunks (a file writer cycles through three
+ * instead of allocating one per MiB). Each chunk starts its own buffer: `allocUnsafe` pools only
+ * buffers under 4 KiB.
+ */
+class BufferPool {
+  readonly #free: Buffer[] = [];
+
+  get(size: number): Buffer {
+    const free = this.#free.pop();
+    return free && free.byteLength >= size ? free : Buffer.allocUnsafe(size);
+  }
+
+  /** `chunk` (a chunk handed out by {@link Output}) is written: its buffer may be filled again. */
+  release(chunk: Buffer): void {
+    if (this.#free.length < 2) this.#free.push(Buffer.from(chunk.buffer, 0, chunk.buffer.byteLength));
+  }
+}
+
+/**
+ * The chunk being filled. With a pool, buffers come from it (the consumer releases each chunk into
+ * it once written); without one, every chunk is a new buffer, which a stream consumer may keep.
+ */
+class Output {
+  readonly #pool: BufferPool | undefined;
+  #buf: Buffer;
+  used = 0;
+
+  constructor(pool: BufferPool | undefined) {
+    this.#pool = pool;
+    this.#buf = this.#allocate(CHUNK);
+  }
+
+  get room(): number {
+    return this.#buf.byteLength - this.used;
+  }
+
+  #allocate(need: number): Buffer {
+    const size = Math.max(CHUNK, need);
+    return this.#pool ? this.#pool.get(size) : Buffer.allocUnsafe(size);
+  }
+
+  /** Hands out the filled part of the chunk, if any, when fewer than `need` bytes are left. */
+  *reserve(need: number): Generator<Buffer> {
+    if (this.room >= need) return;
+    if (this.used > 0) yield this.take(need);
+    else this.#buf = this.#allocate(need); // a PAX header longer than a chunk
+  }
+
+  /** The filled part of the chunk; the next chunk has room for at least `need` bytes. */
+  take(need = 0): Buffer {
+    const full = this.#buf.subarray(0, this.used);
+    this.#buf = this.#allocate(need);
+    this.used = 0;
+    return full;
+  }
+
+  /** Encodes `header` (the caller made room for it). */
+  header(header: TarHeader, length: number): void {
+    this.#buf.fill(0, this.used, this.used + length);
+    this.used += writeHeader(header, this.#buf, this.used);
+  }
+
+  /** Copies `bytes` in, handing out each chunk it fills. */
+  *copy(bytes: Uint8Array): Generator<Buffer> {
+    let offset = 0;
+    while (offset < bytes.byteLength) {
+      if (this.room === 0) yield this.take();
+      const n = Math.min(this.room, bytes.byteLength - offset);
+      this.#buf.set(n === bytes.byteLength ? bytes : bytes.subarray(offset, offset + n), this.used);
+      this.used += n;
+      offset += n;
     }
-  });
+  }
+
+  /** Appends `count` zero bytes, handing out each chunk it fills. */
+  *zeros(count: number): Generator<Buffer> {
+    let left = count;
+    while (left > 0) {
+      if (this.room === 0) yield this.take();
+      const n = Math.min(this.room, left);
+      this.#buf.fill(0, this.used, this.used + n);
+      this.used += n;
+      left -= n;
+    }
+  }
 }
 
-function packFiles(
-  files: Iterable<TarFile> | AsyncIterable<TarFile>,
-  options: TarOptions,
-): { tar: Pack; producer: Promise<void> } {
-  const mtime = options.mtime ?? new Date(0);
-  const tar = pack();
-  // streamx emits 'error' on destroy; consumers see the failure through iteration or pipeline anyway.
-  tar.on('error', () => {});
-  const producer = (async () => {
-    for await (const file of files) await addEntry(tar, file, mtime);
-    tar.finalize();
-  })();
-  producer.catch((error: Error) => tar.destroy(error));
-  return { tar, producer };
+/** Counts (and with an expected digest, hashes) a body as it is copied; fails as image/'s `verifier()`. */
+class BodyCheck {
+  readonly #name: string;
+  readonly #size: number;
+  readonly #expected: TarFile['expected'];
+  readonly #digester: Digester | undefined;
+  #read = 0;
+
+  constructor(file: TarFile, size: number) {
+    this.#name = file.name;
+    this.#size = size;
+    this.#expected = file.expected;
+    const digest = file.expected?.digest;
+    this.#digester = digest ? createDigester(digestAlgorithm(digest)) : undefined;
+  }
+
+  update(chunk: Uint8Array): void {
+    this.#read += chunk.byteLength;
+    if (this.#read > this.#size) throw this.#sizeMismatch('more than ');
+    this.#digester?.update(chunk);
+  }
+
+  end(): void {
+    if (this.#read !== this.#size) throw this.#sizeMismatch('');
+    const expected = this.#expected;
+    if (expected?.digest === undefined || !this.#digester) return; // only counted
+    const actual = this.#digester.digest();
+    if (actual !== expected.digest) {
+      throw new ImageError(
+        'IMAGE_DIGEST_MISMATCH',
+        `${expected.what}: content hashes to ${actual}, but its descriptor says ${expected.digest}`,
+        { hint: 'the source changed or is corrupt; fetch or build it again' },
+      );
+    }
+  }
+
+  #sizeMismatch(more: string): Error {
+    if (!this.#expected) {
+      return new Error(
+        `tar entry ${this.#name}: read ${more}${this.#read} bytes, but its size is ${this.#size}`,
+      );
+    }
+    return new ImageError(
+      'IMAGE_SIZE_MISMATCH',
+      `${this.#expected.what}: read ${more}${this.#read} bytes, but its descriptor says ${this.#size}`,
+      { hint: 'the source changed or is corrupt; fetch or build it again' },
+    );
+  }
 }
 
-/** The tar of `files` as a stream (for stdout or a pipe). Errors in any entry fail the stream. */
-export function tarStream(files: Iterable<TarFile> | AsyncIterable<TarFile>, options: TarOptions = {}): Pack {
-  return packFiles(files, options).tar;
+function bytesOf(chunk: unknown): Uint8Array {
+  return typeof chunk === 'string' ? Buffer.from(chunk) : (chunk as Uint8Array);
 }
 
-/** `value` after the current I/O turn (the producer gets one chance to settle first). */
-function settle<T>(value: T): Promise<T> {
-  return new Promise((resolve) => setImmediate(() => resolve(value)));
+/**
+ * The tar of `files` in chunks of about {@link CHUNK} bytes (see {@link Output} for `pool`). Bodies
+ * are opened one at a time, when the output reaches them; stopping early destroys the open one.
+ */
+async function* tarChunks(files: Files, options: TarOptions, pool?: BufferPool): AsyncGenerator<Buffer> {
+  // whole seconds as tar-stream took them: `(getTime() / 1000) | 0`
+  const mtime = ((options.mtime ?? new Date(0)).getTime() / 1000) | 0;
+  const out = new Output(pool);
+  for await (const file of files) {
+    const header = headerOf(file, mtime);
+    const length = headerLength(header);
+    yield* out.reserve(length);
+    if (header.type === 'file' && !file.bytes && !file.open) {
+      throw new Error(`tar entry ${file.name} has neither bytes nor an opener`);
+    }
+    out.header(header, length);
+    if (header.type === 'directory') continue;
+    if (file.bytes) {
+      yield* out.copy(file.bytes);
+    } else {
+      const check = new BodyCheck(file, header.size);
+      const source = await (file.open as () => Promise<Readable>)();
+      try {
+        for await (const piece of source) {
+          const chunk = bytesOf(piece);
+          check.update(chunk);
+          yield* out.copy(chunk);
+        }
+      } finally {
+        source.destroy(); // a no-op once the source has ended
+      }
+      check.end();
+    }
+    yield* out.zeros(paddingFor(header.size));
+  }
+  yield* out.copy(END_OF_ARCHIVE);
+  yield out.take();
+}
+
+/**
+ * The tar of `files` as a stream (for stdout or a pipe), pull-driven: entries are read as the
+ * consumer asks for bytes. Errors in any entry fail the stream; destroying it stops the reading.
+ */
+export function tarStream(files: Files, options: TarOptions = {}): Readable {
+  return Readable.from(tarChunks(files, options), { objectMode: false });
 }
 
 async function writeAll(handle: FileHandle, chunk: Buffer): Promise<void> {
@@ -149,46 +269,40 @@ async function syncDirectory(dir: string): Promise<void> {
 
 /**
  * Writes the tar of `files` to `dest` atomically (temp file + rename); returns the archive's size.
- * Errors that are not WharfErrors are wrapped as `ARCHIVE_WRITE_FAILED` naming the destination.
+ * One chunk is written while the next is filled. Errors that are not WharfErrors are wrapped as
+ * `ARCHIVE_WRITE_FAILED` naming the destination.
  */
 export async function writeTarFile(
   dest: string,
-  files: Iterable<TarFile> | AsyncIterable<TarFile>,
+  files: Files,
   options: TarOptions = {},
 ): Promise<{ size: number }> {
   const temp = join(dirname(dest), `.${basename(dest)}.tmp-${process.pid}-${randomUUID()}`);
   let handle: FileHandle | undefined;
-  const { tar, producer } = packFiles(files, options);
+  let writing: Promise<void> | undefined;
   let size = 0;
-  let opened = false;
   try {
     await mkdir(dirname(dest), { recursive: true });
     handle = await open(temp, 'wx', 0o644);
-    opened = true;
-    for await (const chunk of tar) {
-      await writeAll(handle, chunk as Buffer);
-      size += (chunk as Buffer).byteLength;
+    const pool = new BufferPool();
+    const file = handle;
+    for await (const chunk of tarChunks(files, options, pool)) {
+      await writing; // one write in flight while the next chunk is filled
+      writing = writeAll(file, chunk).then(() => pool.release(chunk));
+      writing.catch(() => {}); // handled where it is awaited; the generator may fail first
+      size += chunk.byteLength;
     }
+    await writing;
     await handle.sync();
     await handle.close();
     handle = undefined;
     await rename(temp, dest);
     await syncDirectory(dirname(dest));
     return { size };
-  } catch (caught) {
-    tar.destroy();
+  } catch (error) {
+    await writing?.catch(() => {}); // no write in flight when the handle closes
     await handle?.close().catch(() => {});
     await unlink(temp).catch(() => {});
-    // The producer's error (a failing layer) says more than the pack's "Stream was destroyed".
-    const error = !opened
-      ? caught
-      : await Promise.race([
-          producer.then(
-            () => caught,
-            (e: unknown) => e,
-          ),
-          settle(caught),
-        ]);
     if (error instanceof WharfError) throw error;
     throw new ArchiveError('ARCHIVE_WRITE_FAILED', `writing ${dest} failed: ${(error as Error).message}`, {
       hint: 'check the destination (space, permissions); nothing was left behind',

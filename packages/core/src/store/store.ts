@@ -217,10 +217,13 @@ export class BlobStore {
       if (isNotFound(error)) throw notFound(digest, error);
       throw error;
     }
-    const raw = handle.createReadStream();
+    // 1 MiB reads: blobs are layers of tens of MiB, and every chunk is a hash update and a stream hop.
+    const raw = handle.createReadStream({ highWaterMark: 1024 * 1024 });
     if (options.verify === false) return raw;
     const digester = createDigester(digestAlgorithm(digest));
     const check = new Transform({
+      readableHighWaterMark: 1024 * 1024,
+      writableHighWaterMark: 1024 * 1024,
       transform(chunk: Buffer, _encoding, callback) {
         digester.update(chunk);
         callback(null, chunk);
