@@ -33,8 +33,8 @@ async function referenceTar(cases: readonly Case[], options: TarOptions = {}): P
   const mtime = options.mtime ?? new Date(0);
   const tar = pack();
   const chunks: Buffer[] = [];
-  tar.on('data', (chunk: Buffer) => chunks.push(chunk));
-  const done = new Promise((resolve) => tar.on('end', resolve));
+  tar.on('data', (chunk: unknown) => chunks.push(chunk as Buffer));
+  const done = new Promise<void>((resolve) => tar.on('end', () => resolve()));
   for (const { file, content } of cases) {
     const directory = file.type === 'directory';
     const header = {

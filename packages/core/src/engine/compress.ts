@@ -108,7 +108,11 @@ async function lookupOrCompress(store: BlobStore, layer: Layer, diffId: Digest):
 
 async function compress(store: BlobStore, layer: Layer): Promise<Compressed> {
   // Node's gzip header has mtime 0, no file name and a fixed OS byte: same tar, same bytes.
-  const gzip = createGzip({ level: GZIP_LEVEL, strategy: constants.Z_DEFAULT_STRATEGY });
+  const gzip = createGzip({
+    level: GZIP_LEVEL,
+    strategy: constants.Z_DEFAULT_STRATEGY,
+    chunkSize: 1024 * 1024,
+  });
   const writer = store.putWriter();
   try {
     await pipeline(await layer.uncompressed(), gzip, writer);

@@ -59,7 +59,9 @@ export function assertDecompressible(mediaType: string): void {
 export function decompressor(mediaType: string): Transform | undefined {
   const compression = layerCompression(mediaType) ?? 'gzip';
   if (compression === 'none') return undefined;
-  if (compression === 'gzip') return zlib.createGunzip();
+  // 1 MiB output chunks: with the default 16 KiB, gunzipping a 120 MB base layer took 1.7–2.4 s instead
+  // of 0.3 s (a thread-pool round trip and a stream hop per chunk).
+  if (compression === 'gzip') return zlib.createGunzip({ chunkSize: 1024 * 1024 });
   return zstdFactory(mediaType)();
 }
 

@@ -39,7 +39,7 @@ export function openDecompressed(file: string, compression: Compression): Readab
   if (compression === 'none') return createReadStream(file);
   if (compression === 'gzip') {
     const input = createReadStream(file);
-    const gunzip = createGunzip();
+    const gunzip = createGunzip({ chunkSize: 1024 * 1024 }); // see image/stream.ts
     input.on('error', (error) => gunzip.destroy(error));
     return input.pipe(gunzip);
   }

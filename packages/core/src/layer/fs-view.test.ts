@@ -1,7 +1,8 @@
 import { pack as tarPack } from 'tar-stream';
 import { describe, expect, it } from 'vitest';
+import { END_OF_ARCHIVE, encodeHeader } from '../tar/header.js';
 import { resolveChown } from './chown.js';
-import { fsViewFromLayers, MemoryFsView, resolveInView } from './fs-view.js';
+import { fsViewFromLayers, MemoryFsView, readLayerRecords, resolveInView } from './fs-view.js';
 import { globMatch, splitWildcards } from './glob.js';
 
 function layer(
@@ -61,6 +62,33 @@ describe('fsViewFromLayers', () => {
     view.set('loop', { type: 'symlink', mode: 0o777, uid: 0, gid: 0, linkTarget: 'loop' });
     expect(resolveInView(view, 'a/c')).toBe('b/c');
     expect(() => resolveInView(view, 'loop')).toThrow(/too many levels/);
+  });
+});
+
+describe('readLayerRecords', () => {
+  const header = (name: string, type: 'file' | 'directory' | 'symlink', extra = {}) =>
+    encodeHeader({ name, type, mode: 0o644, uid: 0, gid: 0, size: 0, mtime: 0, ...extra });
+
+  it('reads long names, link targets and big ids from PAX records', async () => {
+    const long = `opt/${'x'.repeat(200)}`;
+    const tar = Buffer.concat([
+      header(long, 'file', { uid: 3_000_000, gid: 70 }),
+      header('opt/link', 'symlink', { linkname: `/${long}` }),
+      END_OF_ARCHIVE,
+    ]);
+    expect(await readLayerRecords([tar])).toEqual([
+      { op: 'set', path: long, type: 'file', mode: 0o644, uid: 3_000_000, gid: 70 },
+      { op: 'set', path: 'opt/link', type: 'symlink', mode: 0o644, uid: 0, gid: 0, link: `/${long}` },
+    ]);
+  });
+
+  it('reports a tar it cannot read as FS_BAD_LAYER', async () => {
+    const tar = Buffer.concat([header('a', 'file'), END_OF_ARCHIVE]);
+    tar[0] = 0x62;
+    await expect(readLayerRecords([tar])).rejects.toMatchObject({
+      code: 'FS_BAD_LAYER',
+      message: expect.stringContaining('Invalid tar header'),
+    });
   });
 });
 

@@ -8,9 +8,8 @@
  */
 import path from 'node:path';
 import type { Readable } from 'node:stream';
-import { type Header, extract as tarExtract } from 'tar-stream';
 import { WharfError } from '../errors.js';
-import { drainEntry } from './archive.js';
+import { type TarEntry, TarError, TarReader } from '../tar/reader.js';
 
 export type FsViewErrorCode = 'FS_TOO_MANY_LINKS' | 'FS_BAD_LAYER';
 
@@ -254,49 +253,48 @@ export type LayerRecord =
     };
 
 /** Reads a layer tar into records (contents are skipped). */
-export async function readLayerRecords(tar: Readable | AsyncIterable<Uint8Array>): Promise<LayerRecord[]> {
+export async function readLayerRecords(
+  tar: Readable | AsyncIterable<Uint8Array> | Iterable<Uint8Array>,
+): Promise<LayerRecord[]> {
   const records: LayerRecord[] = [];
-  const extract = tarExtract();
-  const feed = (async () => {
-    try {
-      for await (const chunk of tar) {
-        if (!extract.write(chunk as Buffer))
-          await new Promise<void>((resolve) => extract.once('drain', () => resolve()));
-      }
-      (extract as unknown as NodeJS.WritableStream).end();
-    } catch (error) {
-      extract.destroy(error as Error);
+  const reader = new TarReader(tar);
+  try {
+    for (let entry = await reader.next(); entry; entry = await reader.next()) {
+      const record = recordOf(entry);
+      if (record) records.push(record);
     }
-  })();
-  for await (const entry of extract) {
-    const header = entry.header;
-    const clean = cleanImagePath(header.name);
-    const base = baseOf(clean);
-    if (base === OPAQUE_MARKER) {
-      records.push({ op: 'opaque', dir: parentOf(clean) });
-    } else if (base.startsWith(WHITEOUT_PREFIX)) {
-      records.push({
-        op: 'whiteout',
-        path: joinImagePath(parentOf(clean), base.slice(WHITEOUT_PREFIX.length)),
+  } catch (error) {
+    await reader.close();
+    if (error instanceof TarError) {
+      throw new WharfError<FsViewErrorCode>('FS_BAD_LAYER', `cannot read a layer tar: ${error.message}`, {
+        hint: 'the layer is not a valid tar (corrupt, or still compressed): rebuild or re-pull it',
+        cause: error,
       });
-    } else if (clean !== '') {
-      const type = recordType(header.type);
-      if (type) {
-        records.push({
-          op: 'set',
-          path: clean,
-          type,
-          mode: (header.mode ?? 0) & 0o7777,
-          uid: header.uid ?? 0,
-          gid: header.gid ?? 0,
-          ...(header.linkname ? { link: header.linkname } : {}),
-        });
-      }
     }
-    await drainEntry(entry);
+    throw error;
   }
-  await feed;
   return records;
+}
+
+function recordOf(entry: TarEntry): LayerRecord | undefined {
+  const clean = cleanImagePath(entry.name);
+  const base = baseOf(clean);
+  if (base === OPAQUE_MARKER) return { op: 'opaque', dir: parentOf(clean) };
+  if (base.startsWith(WHITEOUT_PREFIX)) {
+    return { op: 'whiteout', path: joinImagePath(parentOf(clean), base.slice(WHITEOUT_PREFIX.length)) };
+  }
+  if (clean === '') return undefined;
+  const type = recordType(entry.type);
+  if (!type) return undefined;
+  return {
+    op: 'set',
+    path: clean,
+    type,
+    mode: entry.mode & 0o7777,
+    uid: entry.uid,
+    gid: entry.gid,
+    ...(entry.linkname ? { link: entry.linkname } : {}),
+  };
 }
 
 /** Applies a layer's records to a view, as extracting the layer would change the filesystem. */
@@ -332,13 +330,12 @@ function hideLower(view: MemoryFsView, dir: string, added: ReadonlySet<string>):
   }
 }
 
-function recordType(type: Header['type']): 'file' | 'dir' | 'symlink' | 'hardlink' | undefined {
+function recordType(type: TarEntry['type']): 'file' | 'dir' | 'symlink' | 'hardlink' | undefined {
   switch (type) {
     case 'directory':
       return 'dir';
     case 'file':
     case 'contiguous-file':
-    case undefined:
       return 'file';
     case 'symlink':
       return 'symlink';

@@ -57,7 +57,11 @@ export async function writeLayer(
   const diff = createDigester('sha256');
   const compressed = createDigester('sha256');
   // Node's gzip header has mtime 0, no file name and a fixed OS byte: same input, same bytes.
-  const gzip = createGzip({ level: options.gzipLevel ?? 6, strategy: constants.Z_DEFAULT_STRATEGY });
+  const gzip = createGzip({
+    level: options.gzipLevel ?? 6,
+    strategy: constants.Z_DEFAULT_STRATEGY,
+    chunkSize: 1024 * 1024, // bigger output chunks, same bytes
+  });
   const writer = store.putWriter();
   try {
     await pipeline(tarStream(entries, { mtime }), tap(diff), gzip, tap(compressed), writer);

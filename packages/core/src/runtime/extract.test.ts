@@ -13,6 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type Header, pack as tarPack } from 'tar-stream';
 import { afterEach, describe, expect, it } from 'vitest';
+import { END_OF_ARCHIVE, encodeHeader } from '../tar/header.js';
 import { extractLayer } from './extract.js';
 import { readOpaqueDirs } from './overlay-attrs.js';
 
@@ -233,5 +234,120 @@ describe('extractLayer: never writes outside its directory', () => {
     expect((await rejects([{ name: 'dangling', type: 'link', linkname: 'nothing' }])).code).toBe(
       'RUNTIME_BAD_LAYER',
     );
+  });
+});
+
+describe('extractLayer: reading the tar', () => {
+  function chunked(buf: Buffer, size: number): Buffer[] {
+    const out: Buffer[] = [];
+    for (let i = 0; i < buf.byteLength; i += size) out.push(buf.subarray(i, i + size));
+    return out;
+  }
+
+  it('writes the same files whatever the chunking, big files (streamed) included', async () => {
+    const big = Buffer.alloc(1024 * 1024 + 5, 'big file ');
+    const members = [
+      { name: 'd/', type: 'directory' as const },
+      { name: 'd/small', data: 'small', mode: 0o640, mtime: new Date(1_600_000_000_000) },
+      { name: 'd/empty', data: '' },
+    ];
+    const small = await makeTar(members);
+    const withBig = await makeTar([
+      ...members,
+      { name: 'd/big', data: big.toString(), mode: 0o755, mtime: new Date(1_600_000_000_000) },
+    ]);
+    const cases: [Buffer, number][] = [
+      [small, 1],
+      [small, 7],
+      [withBig, 511],
+      [withBig, 4099],
+      [withBig, 1 << 20],
+    ];
+    for (const [tar, size] of cases) {
+      const root = join(scratch(), 'root');
+      mkdirSync(root);
+      const result = await extractLayer(chunked(tar, size), root, { format: 'overlay' });
+      expect(result.entries).toBe(tar === small ? 3 : 4);
+      expect(readFileSync(join(root, 'd/small'), 'utf8')).toBe('small');
+      expect(readFileSync(join(root, 'd/empty'), 'utf8')).toBe('');
+      expect(lstatSync(join(root, 'd/small')).mode & 0o7777).toBe(0o640);
+      expect(lstatSync(join(root, 'd/small')).mtimeMs).toBe(1_600_000_000_000);
+      if (tar === small) continue;
+      expect(readFileSync(join(root, 'd/big')).equals(big)).toBe(true);
+      const st = lstatSync(join(root, 'd/big'));
+      expect([st.mode & 0o7777, st.mtimeMs]).toEqual([0o755, 1_600_000_000_000]);
+    }
+  });
+
+  it.skipIf(!isRoot)('takes owners and mtimes from PAX records', async () => {
+    const tar = Buffer.concat([
+      encodeHeader({
+        name: 'f',
+        type: 'file',
+        mode: 0o644,
+        uid: 5_000_000,
+        gid: 0,
+        size: 1,
+        mtime: 0,
+        pax: { mtime: '1600000000.5' },
+      }),
+      Buffer.from('x'),
+      Buffer.alloc(511),
+      END_OF_ARCHIVE,
+    ]);
+    const root = join(scratch(), 'root');
+    mkdirSync(root);
+    await extractLayer([tar], root, { format: 'apply' });
+    const st = lstatSync(join(root, 'f'));
+    expect(st.uid).toBe(5_000_000);
+    expect(st.mtimeMs).toBe(1_600_000_000_500);
+  });
+
+  it('replaces what an older layer left, never following a symlink there', async () => {
+    const parent = scratch();
+    const root = join(parent, 'root');
+    mkdirSync(join(parent, 'outside'));
+    await extractInto(
+      [
+        { name: 'd', type: 'symlink', linkname: '../outside' },
+        { name: 'f', type: 'symlink', linkname: '../outside/f' },
+        { name: 'full/', type: 'directory' },
+        { name: 'full/x', data: 'x' },
+      ],
+      'apply',
+      root,
+    );
+    await extractInto(
+      [
+        { name: 'd/', type: 'directory' },
+        { name: 'd/inside', data: 'in' },
+        { name: 'f', data: 'a file now' },
+        { name: 'full', type: 'symlink', linkname: 'd' },
+      ],
+      'apply',
+      root,
+    );
+    expect(readdirSync(join(parent, 'outside'))).toEqual([]);
+    expect(lstatSync(join(root, 'd')).isDirectory()).toBe(true);
+    expect(readFileSync(join(root, 'f'), 'utf8')).toBe('a file now');
+    expect(readlinkSync(join(root, 'full'))).toBe('d');
+  });
+
+  it('a corrupt or compressed tar is RUNTIME_BAD_LAYER, naming the layer', async () => {
+    const tar = await makeTar([{ name: 'a', data: 'a' }]);
+    tar[0] = 0x62; // the name changes, the checksum does not
+    const root = join(scratch(), 'root');
+    mkdirSync(root);
+    await expect(
+      extractLayer([tar], root, { format: 'apply', label: 'layer sha256:abc' }),
+    ).rejects.toMatchObject({
+      code: 'RUNTIME_BAD_LAYER',
+      message: expect.stringMatching(/^layer sha256:abc: Invalid tar header at byte 0/),
+    });
+    const cut = (await makeTar([{ name: 'a', data: 'abc' }])).subarray(0, 514);
+    await expect(extractLayer([cut], root, { format: 'apply' })).rejects.toMatchObject({
+      code: 'RUNTIME_BAD_LAYER',
+      message: expect.stringContaining('Unexpected end of data'),
+    });
   });
 });

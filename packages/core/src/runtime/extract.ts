@@ -9,31 +9,37 @@
  *
  * Never writes outside `dir`: member names with `..` are rejected, leading `/` and `./` are dropped,
  * every parent is checked with lstat and a symlink parent is rejected (no write goes through a link,
- * whatever its target), files are created with `O_EXCL` after removing what was there, and hard link
- * targets obey the same rules. Owners (when root), modes (including setuid), mtimes and hard links
+ * whatever its target), files, directories and symlinks are created exclusively (`O_EXCL`, mkdir,
+ * symlink: none follows a link) and what was there is removed when that fails with EEXIST, and hard
+ * link targets obey the same rules. Owners (when root), modes (including setuid), mtimes and hard links
  * are kept; device nodes, FIFOs and sockets are skipped.
  */
 // Metadata calls are synchronous on purpose: a layer is thousands of tiny operations, and a thread-pool
-// round trip for each made extraction two to three times slower. Big file contents still stream.
+// round trip for each made extraction two to three times slower. A small file is written from the input
+// chunk it arrived in (one write when one chunk holds it) and its owner, mode and mtime are set through
+// its descriptor; big file contents still stream, with async writes.
 import {
   chmodSync as chmod,
-  createWriteStream,
+  closeSync as close,
+  fchmodSync as fchmod,
+  fchownSync as fchown,
+  futimesSync as futimes,
   lchownSync as lchown,
   linkSync as link,
   lstatSync,
   lutimesSync as lutimes,
   mkdirSync as mkdir,
+  openSync as open,
   readdirSync as readdir,
   rmSync as rm,
   type Stats,
   symlinkSync as symlink,
-  writeFileSync as writeFile,
+  writeSync as write,
 } from 'node:fs';
+import { type FileHandle, open as openAsync } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
-import { type Header, extract as tarExtract } from 'tar-stream';
-import { drainEntry } from '../layer/archive.js';
+import { type TarEntry, TarError, TarReader } from '../tar/reader.js';
 import { RuntimeError } from './errors.js';
 import { type DirAttrs, writeOverlayAttrs } from './overlay-attrs.js';
 
@@ -60,14 +66,15 @@ export interface ExtractResult {
 
 const WHITEOUT_PREFIX = '.wh.';
 const OPAQUE_MARKER = '.wh..wh..opq';
-/** Files up to this size are buffered and written with one call (fast for the many small files). */
+/** Files up to this size are written with synchronous calls (fast for the many small files); bigger ones stream. */
 const SMALL_FILE = 1024 * 1024;
 
 interface DirMeta {
   mode: number;
   uid: number;
   gid: number;
-  mtime: Date;
+  /** Seconds since the epoch. */
+  mtime: number;
 }
 
 /** Extracts `tar` into `dir` (which must exist). See the module doc for the two formats. */
@@ -77,29 +84,21 @@ export async function extractLayer(
   options: ExtractOptions,
 ): Promise<ExtractResult> {
   const extractor = new LayerExtractor(dir, options);
-  const ex = tarExtract();
-  const feed = (async () => {
-    try {
-      for await (const chunk of tar) {
-        if (!ex.write(chunk as Buffer))
-          await new Promise<void>((resolve) => ex.once('drain', () => resolve()));
-      }
-      (ex as unknown as NodeJS.WritableStream).end();
-    } catch (error) {
-      ex.destroy(error as Error);
-    }
-  })();
+  const reader = new TarReader(tar);
   try {
-    for await (const entry of ex) {
-      await extractor.entry(entry.header, entry as AsyncIterable<Uint8Array>);
-      await drainEntry(entry);
+    for (let entry = await reader.next(); entry; entry = await reader.next()) {
+      await extractor.entry(entry, reader);
     }
   } catch (error) {
-    ex.destroy();
-    await feed;
+    await reader.close();
+    if (error instanceof TarError) {
+      throw new RuntimeError('RUNTIME_BAD_LAYER', `${options.label ?? 'layer'}: ${error.message}`, {
+        hint: 'the layer is not a valid tar (corrupt, or still compressed): rebuild or re-pull it',
+        cause: error,
+      });
+    }
     throw error;
   }
-  await feed;
   return extractor.finish();
 }
 
@@ -125,7 +124,8 @@ class LayerExtractor {
     this.#label = options.label ?? 'layer';
   }
 
-  async entry(header: Header, content: AsyncIterable<Uint8Array>): Promise<void> {
+  /** Extracts one member; a file's content is read from `reader`. */
+  async entry(header: TarEntry, reader: TarReader): Promise<void> {
     const path = this.#clean(header.name);
     if (path === '') {
       if (header.type === 'directory') this.#dirMeta.set('', metaOf(header));
@@ -155,18 +155,18 @@ class LayerExtractor {
         break;
       case 'file':
       case 'contiguous-file':
-      case undefined:
       case null:
         await this.#ensureParents(parent);
-        await this.#writeFile(path, header, content);
+        await this.#writeFile(path, header, reader);
         break;
-      case 'symlink':
+      case 'symlink': {
         await this.#ensureParents(parent);
-        await this.#replace(path);
-        symlink(header.linkname ?? '', this.#abs(path));
-        await this.#setOwner(path, header);
-        lutimes(this.#abs(path), mtimeOf(header), mtimeOf(header));
+        const abs = this.#abs(path);
+        await this.#create(path, () => symlink(header.linkname, abs));
+        if (this.#owners) lchown(abs, header.uid, header.gid);
+        lutimes(abs, header.mtime, header.mtime);
         break;
+      }
       case 'link':
         await this.#ensureParents(parent);
         await this.#hardlink(path, header);
@@ -238,7 +238,7 @@ class LayerExtractor {
 
   async #statMeta(path: string): Promise<DirMeta> {
     const st = lstatSync(this.#abs(path));
-    return { mode: st.mode & 0o7777, uid: st.uid, gid: st.gid, mtime: st.mtime };
+    return { mode: st.mode & 0o7777, uid: st.uid, gid: st.gid, mtime: st.mtimeMs / 1000 };
   }
 
   /**
@@ -282,33 +282,71 @@ class LayerExtractor {
       if (known === path || known.startsWith(`${path}/`)) this.#knownDirs.delete(known);
   }
 
-  async #makeDir(path: string, header: Header): Promise<void> {
-    await this.#replace(path, true);
-    const st = await this.#lstat(path);
-    if (!st) mkdir(this.#abs(path), { mode: 0o700 });
-    this.#knownDirs.add(path);
+  async #makeDir(path: string, header: TarEntry): Promise<void> {
+    if (!this.#knownDirs.has(path)) {
+      const abs = this.#abs(path);
+      try {
+        mkdir(abs, { mode: 0o700 });
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+        await this.#replace(path, true);
+        if (!(await this.#lstat(path))) mkdir(abs, { mode: 0o700 });
+      }
+      this.#knownDirs.add(path);
+    }
     this.#dirMeta.set(path, metaOf(header));
   }
 
-  async #writeFile(path: string, header: Header, content: AsyncIterable<Uint8Array>): Promise<void> {
-    await this.#replace(path);
-    const abs = this.#abs(path);
-    const size = header.size ?? 0;
-    if (size <= SMALL_FILE) {
-      const chunks: Buffer[] = [];
-      for await (const chunk of content) chunks.push(chunk as Buffer);
-      // flag 'wx' is O_CREAT|O_EXCL: never opens through a symlink or over a file raced in
-      writeFile(abs, Buffer.concat(chunks), { flag: 'wx', mode: 0o600 });
-    } else {
-      await pipeline(content, createWriteStream(abs, { flags: 'wx', mode: 0o600 }));
+  /**
+   * Runs `create`, which makes `path` and fails with EEXIST when something is there (O_EXCL, mkdir,
+   * symlink: none follows a symlink); then what is there is removed and `create` runs again. Trying
+   * first saves an lstat per member in the common case, a fresh directory.
+   */
+  async #create<T>(path: string, create: () => T | Promise<T>): Promise<T> {
+    try {
+      return await create();
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
     }
-    await this.#setOwner(path, header);
-    chmod(abs, (header.mode ?? 0o644) & 0o7777); // after chown, which clears setuid bits
-    lutimes(abs, mtimeOf(header), mtimeOf(header));
+    await this.#replace(path);
+    return await create();
   }
 
-  async #hardlink(path: string, header: Header): Promise<void> {
-    const target = this.#clean(header.linkname ?? '');
+  async #writeFile(path: string, header: TarEntry, reader: TarReader): Promise<void> {
+    const abs = this.#abs(path);
+    const mode = header.mode & 0o7777;
+    // flag 'wx' is O_CREAT|O_EXCL: never opens through a symlink or over a file raced in
+    if (header.size <= SMALL_FILE) {
+      // Content straight from the input chunks: a small file inside one chunk is one write.
+      const fd = await this.#create(path, () => open(abs, 'wx', 0o600));
+      try {
+        for (let piece = await reader.read(); piece; piece = await reader.read()) writeAll(fd, piece);
+        if (this.#owners) fchown(fd, header.uid, header.gid);
+        fchmod(fd, mode); // after chown, which clears setuid bits
+        futimes(fd, header.mtime, header.mtime);
+      } finally {
+        close(fd);
+      }
+      return;
+    }
+    const handle: FileHandle = await this.#create(path, () => openAsync(abs, 'wx', 0o600));
+    try {
+      // one input chunk at a time: the next is read once this one is written
+      for (let piece = await reader.read(); piece; piece = await reader.read()) {
+        for (let at = 0; at < piece.byteLength; ) {
+          at += (await handle.write(piece, at, piece.byteLength - at)).bytesWritten;
+        }
+      }
+      if (this.#owners) await handle.chown(header.uid, header.gid);
+      await handle.chmod(mode);
+      await handle.utimes(header.mtime, header.mtime);
+    } finally {
+      await handle.close();
+    }
+  }
+
+  async #hardlink(path: string, header: TarEntry): Promise<void> {
+    const target = this.#clean(header.linkname);
     const slash = target.lastIndexOf('/');
     if (slash >= 0) await this.#checkParents(target.slice(0, slash), path);
     const st = target === '' ? undefined : await this.#lstat(target);
@@ -343,10 +381,6 @@ class LayerExtractor {
     }
   }
 
-  async #setOwner(path: string, header: Header): Promise<void> {
-    if (this.#owners) lchown(this.#abs(path), header.uid ?? 0, header.gid ?? 0);
-  }
-
   /** `apply` format, `.wh..wh..opq` in `dir`: removes what older layers put there, keeping this layer's. */
   async #clearOlder(dir: string): Promise<void> {
     let names: string[];
@@ -371,15 +405,11 @@ function depth(path: string): number {
   return path === '' ? 0 : path.split('/').length;
 }
 
-function mtimeOf(header: Header): Date {
-  return header.mtime ?? new Date(0);
+function metaOf(header: TarEntry): DirMeta {
+  return { mode: header.mode & 0o7777, uid: header.uid, gid: header.gid, mtime: header.mtime };
 }
 
-function metaOf(header: Header): DirMeta {
-  return {
-    mode: (header.mode ?? 0o755) & 0o7777,
-    uid: header.uid ?? 0,
-    gid: header.gid ?? 0,
-    mtime: mtimeOf(header),
-  };
+/** Writes all of `data` at the file position (a regular file takes it in one call; this loops if not). */
+function writeAll(fd: number, data: Uint8Array): void {
+  for (let at = 0; at < data.byteLength; ) at += write(fd, data, at, data.byteLength - at);
 }

@@ -6,31 +6,30 @@ import { BLOCK, encodeHeader, headerLength, paddingFor, type TarHeader } from '.
 async function tarStreamHeader(header: TarHeader): Promise<Buffer> {
   const tar = pack();
   const chunks: Buffer[] = [];
-  tar.on('data', (chunk: Buffer) => chunks.push(chunk));
-  const done = new Promise((resolve) => tar.on('end', resolve));
+  tar.on('data', (chunk: unknown) => chunks.push(chunk as Buffer));
+  const done = new Promise<void>((resolve) => tar.on('end', () => resolve()));
   const big = header.uid > 0o777777 || header.gid > 0o777777;
   const pax: Record<string, string> = { ...header.pax };
   if (header.uid > 0o777777) pax.uid = String(header.uid);
   if (header.gid > 0o777777) pax.gid = String(header.gid);
   const typeBits = { file: 0o100000, directory: 0o040000, symlink: 0o120000, link: 0o100000 }[header.type];
+  const fields = {
+    name: header.name,
+    type: header.type,
+    mode: header.mode | typeBits,
+    uid: header.uid > 0o777777 ? 0 : header.uid,
+    gid: header.gid > 0o777777 ? 0 : header.gid,
+    uname: '',
+    gname: '',
+    size: header.size,
+    mtime: new Date(header.mtime * 1000),
+    ...(header.linkname ? { linkname: header.linkname } : {}),
+    ...(big || header.pax ? { pax } : {}),
+  };
   await new Promise<void>((resolve, reject) => {
-    tar.entry(
-      {
-        name: header.name,
-        type: header.type,
-        mode: header.mode | typeBits,
-        uid: header.uid > 0o777777 ? 0 : header.uid,
-        gid: header.gid > 0o777777 ? 0 : header.gid,
-        uname: '',
-        gname: '',
-        size: header.size,
-        mtime: new Date(header.mtime * 1000),
-        ...(header.linkname ? { linkname: header.linkname } : {}),
-        ...(big || header.pax ? { pax } : {}),
-      },
-      header.type === 'file' ? Buffer.alloc(header.size) : undefined,
-      (error) => (error ? reject(error) : resolve()),
-    );
+    const callback = (error?: Error | null) => (error ? reject(error) : resolve());
+    if (header.type === 'file') tar.entry(fields, Buffer.alloc(header.size), callback);
+    else tar.entry(fields, callback);
   });
   tar.finalize();
   await done;
