@@ -18,6 +18,11 @@ export type BuildEvent =
       readonly cached?: boolean;
       /** Why the step cache had no layer for this step (what changed since its last build). */
       readonly miss?: string;
+      /**
+       * Where a RUN's time went, in ms: `prepare` (root filesystem, mounts, bundle), `run` (the
+       * command), `diff` (the change set), `write` (the layer tar into the store).
+       */
+      readonly phases?: Readonly<Record<string, number>>;
     }
   | { readonly type: 'warning'; readonly message: string; readonly hint?: string }
   /** A line of output from a step or a tool (RUN output, docker build with --backend docker). */

@@ -41,6 +41,7 @@ import type { SecretSource } from '../runtime/mounts.js';
 import { defaultSnapshotRoot, Snapshotter } from '../runtime/snapshotter.js';
 import { type BlobStore, openStore } from '../store/store.js';
 import { compressedLayer } from './compress.js';
+import { keepTar } from './kept-tar.js';
 import { LayerViews } from './layer-views.js';
 import { BuildArgs, GlobalScope, predefinedArgs } from './scope.js';
 import { runStage, type StageBase, type StageResult } from './stage.js';
@@ -311,12 +312,17 @@ async function resolveImage(ref: string, options: BaseOptions): Promise<Image> {
       : selector
         ? { ref: selector.slice(1) }
         : {};
-    return readLayout(dir, { ...pick, platform: options.platform });
+    return keepTars(await readLayout(dir, { ...pick, platform: options.platform }), options.store);
   }
   const pulled = await pullImage(ref, {
     ...options.registry,
     store: options.store,
     platform: options.platform,
   });
-  return pulled.image;
+  return keepTars(pulled.image, options.store);
+}
+
+/** The image (same manifest and digest), its compressed layers' tars kept in the store once read. */
+function keepTars(image: Image, store: BlobStore): Image {
+  return mapLayers(image, (layer) => keepTar(store, layer));
 }

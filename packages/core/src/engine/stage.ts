@@ -99,6 +99,13 @@ export interface StageResult {
   readonly files: StageFiles;
 }
 
+/** Reports a step's end: its layer, whether it came from the cache (or why not), RUN phase times. */
+type Finished = (
+  layer?: { digest: string; size: number },
+  cache?: { cached: boolean; miss?: string },
+  phases?: Readonly<Record<string, number>>,
+) => void;
+
 interface Step {
   readonly history: History;
   readonly layer?: Promise<Addendum['layer']>;
@@ -128,7 +135,7 @@ export async function runStage(stage: Stage, base: StageBase, ctx: StageContext)
       created_by: text,
       ...(empty ? { empty_layer: true } : {}),
     });
-    const finished = (layer?: { digest: string; size: number }, cache?: { cached: boolean; miss?: string }) =>
+    const finished: Finished = (layer, cache, phases) =>
       ctx.onEvent({
         type: 'step-finished',
         stage: stage.name,
@@ -138,6 +145,7 @@ export async function runStage(stage: Stage, base: StageBase, ctx: StageContext)
         ...(layer ? { layer } : {}),
         ...(cache?.cached ? { cached: true } : {}),
         ...(cache?.miss ? { miss: cache.miss } : {}),
+        ...(phases ? { phases } : {}),
       });
     const configBefore = state.config;
     /** What this step's cache key covers: the chain so far, the config and ARGs it sees, and `files`. */
@@ -276,7 +284,7 @@ async function layerForStep(
   entries: readonly LayerEntry[],
   slot: string,
   ctx: StageContext,
-  finished: (layer?: { digest: string; size: number }, cache?: { cached: boolean; miss?: string }) => void,
+  finished: Finished,
 ): Promise<Layer> {
   const cached = ctx.noCache ? undefined : await ctx.cache.get(key);
   if (cached && (await ctx.store.has(cached.digest))) {
@@ -488,7 +496,7 @@ async function runLayer(
   scope: StageScope,
   stage: Stage,
   ctx: StageContext,
-  finished: (layer?: { digest: string; size: number }, cache?: { cached: boolean; miss?: string }) => void,
+  finished: Finished,
 ): Promise<Layer | undefined> {
   try {
     const cached = ctx.noCache ? undefined : await ctx.cache.get(key);
@@ -517,20 +525,28 @@ async function runLayer(
       ...(ctx.signal ? { signal: ctx.signal } : {}),
     });
     try {
+      const { prepareMs: prepare, runMs: run, diffMs: diff } = result.timings;
       if (result.entries.length === 0) {
         await ctx.cache.put(key, null);
         await ctx.cache.remember(slot, inputs);
-        finished(undefined, { cached: false, ...(miss ? { miss } : {}) });
+        finished(undefined, { cached: false, ...(miss ? { miss } : {}) }, { prepare, run, diff });
         return undefined;
       }
+      const writing = Date.now();
       const info = await writeLayer(ctx.store, result.entries, { mtime: ctx.epoch, compression: 'none' });
+      const write = Date.now() - writing;
       await Promise.all([
         result.commitSnapshot(info.diffId),
         ctx.views.remember(info.diffId, result.entries),
       ]);
       await ctx.cache.put(key, info);
       await ctx.cache.remember(slot, inputs);
-      finished({ digest: info.digest, size: info.size }, { cached: false, ...(miss ? { miss } : {}) });
+      const phases = { prepare, run, diff, write };
+      finished(
+        { digest: info.digest, size: info.size },
+        { cached: false, ...(miss ? { miss } : {}) },
+        phases,
+      );
       return storedLayer(ctx, info);
     } finally {
       await result.release();

@@ -12,6 +12,7 @@ import {
 } from './mutate.js';
 import { layerFromBytes } from './partial.js';
 import { readAll } from './stream.js';
+import type { Layer } from './types.js';
 
 const text = (bytes: Uint8Array) => Buffer.from(bytes).toString('utf8');
 
@@ -159,6 +160,23 @@ describe('mapLayers', () => {
       { mediaType: await layer.mediaType(), digest: await layer.digest(), size: await layer.size() },
     ]);
     expect(await mapLayers(base, (l) => l).rawManifest()).toEqual(await base.rawManifest());
+  });
+
+  it('keeps the manifest bytes when a replacement is the same blob read another way', async () => {
+    const layer = await randomLayer(undefined, { files: 2, bytes: 2000 });
+    const base = appendLayers(emptyImage(parsePlatform('linux/amd64')), layer);
+    const wrapper: Layer = {
+      digest: () => layer.digest(),
+      diffId: () => layer.diffId(),
+      size: () => layer.size(),
+      mediaType: () => layer.mediaType(),
+      compressed: () => layer.compressed(),
+      uncompressed: () => layer.uncompressed(),
+    };
+    const same = mapLayers(base, () => wrapper);
+    expect(await same.rawManifest()).toEqual(await base.rawManifest());
+    expect(await same.digest()).toBe(await base.digest());
+    expect((await same.layers())[0]).toBe(wrapper);
   });
 
   it('rejects a replacement with another diffID', async () => {

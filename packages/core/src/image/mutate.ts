@@ -95,8 +95,10 @@ export function withMediaTypes(base: Image, flavor: MediaTypeFlavor): Image {
  * `base` with each layer replaced by `map(layer, index)`: the same tar in another blob form (a
  * compressed copy of an uncompressed layer, say). The config does not change, so every replacement
  * must have the diffID of the layer it replaces (checked when the image is read:
- * `IMAGE_ROOTFS_CHANGED`). Layers `map` returns unchanged keep their manifest descriptors; others are
- * described by their own digest, size and media type (asked concurrently, when the manifest is).
+ * `IMAGE_ROOTFS_CHANGED`). Layers `map` returns unchanged, or replaces with the same blob (same digest
+ * and size: a wrapper that reads it differently), keep their manifest descriptors, and an image whose
+ * descriptors all stay keeps its manifest bytes and digest; others are described by their own digest,
+ * size and media type (asked concurrently, when the manifest is).
  */
 export function mapLayers(base: Image, map: (layer: Layer, index: number) => Layer): Image {
   return new MutatedImage(base, { mapLayer: map });
@@ -173,7 +175,6 @@ class MutatedImage implements Image {
     let mapped = false;
     if (mapLayer) {
       layers = layers.map((layer, i) => mapLayer(layer, i));
-      mapped = layers.some((layer, i) => layer !== baseLayers[i]);
       const described = await Promise.all(
         layers.map(async (layer, i) => {
           const before = baseManifest.layers[i] as Descriptor;
@@ -191,9 +192,12 @@ class MutatedImage implements Image {
               { hint: 'mapLayers() changes how a layer is stored, not its content; use appendLayers()' },
             );
           }
+          // The same blob read another way keeps its descriptor (annotations, urls) and the manifest.
+          if (digest === before.digest && size === before.size) return { layer, descriptor: before };
           return { layer: family.layer, descriptor: { mediaType: family.mediaType, digest, size } };
         }),
       );
+      mapped = described.some((d, i) => d.descriptor !== baseManifest.layers[i]);
       layers = described.map((d) => d.layer);
       layerDescriptors = described.map((d) => d.descriptor);
     }

@@ -1,0 +1,66 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import type { Layer } from '../image/types.js';
+import { sha256Digest } from '../oci/index.js';
+import { openStore } from '../store/store.js';
+import { fileLayer, tarOf } from '../testing/random.js';
+import { keepTar } from './kept-tar.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'wharf-kept-tar-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+async function bytes(stream: AsyncIterable<unknown>): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of stream) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks);
+}
+
+const files = { 'etc/passwd': 'root:x:0:0::/root:/bin/sh\n', 'usr/bin/tool': 'x'.repeat(300_000) };
+
+describe('keepTar', () => {
+  it('keeps the tar of a gzip layer after the first full read, then reads that blob', async () => {
+    const store = await openStore({ root: join(dir, 'a') });
+    const layer = await fileLayer(files, { store });
+    const tar = await tarOf(files);
+    const diffId = await layer.diffId();
+    const kept = keepTar(store, layer);
+    expect(await store.has(diffId)).toBe(false);
+    expect(await bytes(await kept.uncompressed())).toEqual(tar);
+    expect(await store.has(diffId)).toBe(true);
+    expect(await kept.uncompressedSize?.()).toBe(tar.byteLength);
+    // the second read is the stored blob, not a gunzip of the compressed one
+    const noGunzip: Layer = { ...kept, compressed: () => Promise.reject(new Error('gunzipped')) };
+    expect(await bytes(await keepTar(store, { ...layer, ...noGunzip }).uncompressed())).toEqual(tar);
+    expect([await kept.digest(), await kept.size()]).toEqual([await layer.digest(), await layer.size()]);
+  });
+
+  it('keeps nothing when the read stops early', async () => {
+    const store = await openStore({ root: join(dir, 'b') });
+    const kept = keepTar(store, await fileLayer(files, { store }));
+    const stream = await kept.uncompressed();
+    for await (const _chunk of stream) break;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(await store.has(await kept.diffId())).toBe(false);
+    expect(await store.list()).toHaveLength(1); // the gzip blob only
+  });
+
+  it('fails the read and keeps nothing when the tar is not the diffID', async () => {
+    const store = await openStore({ root: join(dir, 'c') });
+    const layer = await fileLayer(files, { store });
+    const lying: Layer = Object.assign(Object.create(null), {
+      ...Object.fromEntries(
+        (['digest', 'size', 'mediaType', 'compressed', 'uncompressed'] as const).map((k) => [
+          k,
+          () => layer[k](),
+        ]),
+      ),
+      diffId: async () => sha256Digest('something else'),
+    });
+    await expect(bytes(await keepTar(store, lying).uncompressed())).rejects.toMatchObject({
+      code: expect.stringMatching(/^STORE_/),
+    });
+    expect(await store.list()).toHaveLength(1);
+  });
+});

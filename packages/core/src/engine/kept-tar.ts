@@ -1,0 +1,75 @@
+/**
+ * The tars of compressed base layers, kept: the first time a pulled layer is read uncompressed (for its
+ * view, to extract it for a RUN, or for a docker-archive), the tar is written to the store as it streams
+ * by, as a blob whose digest is the diffID. Later reads open that blob instead of gunzipping again — what
+ * Docker's image store does by keeping layers unpacked. A read that stops early, or a tar that does not
+ * hash to the diffID, keeps nothing.
+ */
+import { Transform } from 'node:stream';
+import type { Layer } from '../image/types.js';
+import type { Digest } from '../oci/index.js';
+import type { BlobStore } from '../store/store.js';
+
+/** `layer`, with its tar kept in `store` after the first full read (a no-op for uncompressed layers). */
+export function keepTar(store: BlobStore, layer: Layer): Layer {
+  const kept = async () => {
+    const diffId = await layer.diffId();
+    return (await layer.digest()) !== diffId && (await store.has(diffId)) ? diffId : undefined;
+  };
+  return {
+    digest: () => layer.digest(),
+    diffId: () => layer.diffId(),
+    size: () => layer.size(),
+    mediaType: () => layer.mediaType(),
+    compressed: () => layer.compressed(),
+    uncompressed: async () => {
+      const diffId = await kept();
+      if (diffId) return store.open(diffId);
+      const tar = await layer.uncompressed();
+      if ((await layer.digest()) === (await layer.diffId())) return tar;
+      return tar.pipe(teeInto(store, await layer.diffId()));
+    },
+    uncompressedSize: async () => {
+      const diffId = await kept();
+      if (diffId) return store.size(diffId);
+      if (layer.uncompressedSize) return layer.uncompressedSize();
+      let size = 0;
+      for await (const chunk of await layer.uncompressed()) size += (chunk as Buffer).byteLength;
+      return size;
+    },
+  };
+}
+
+/** Passes the tar through, writing it to the store too; committed (checked against `diffId`) at the end. */
+function teeInto(store: BlobStore, diffId: Digest): Transform {
+  const writer = store.putWriter({ expected: diffId });
+  let failed = false;
+  const keep = (chunk: Buffer, done: () => void) => {
+    if (failed || writer.write(chunk)) done();
+    else writer.once('drain', done);
+  };
+  writer.on('error', () => {
+    failed = true; // keeping is best effort: the reader still gets the tar
+  });
+  return new Transform({
+    readableHighWaterMark: 1024 * 1024,
+    writableHighWaterMark: 1024 * 1024,
+    transform(chunk: Buffer, _encoding, callback) {
+      keep(chunk, () => callback(null, chunk));
+    },
+    flush(callback) {
+      if (failed) {
+        void writer.abort().finally(() => callback());
+        return;
+      }
+      writer.commit().then(
+        () => callback(),
+        // A tar that is not the diffID is a corrupt layer: the reader must not trust it either.
+        (error: Error) => callback(error),
+      );
+    },
+    destroy(error, callback) {
+      void writer.abort().finally(() => callback(error));
+    },
+  });
+}
