@@ -8,7 +8,8 @@
  * error; in a stage root filesystem the root behaves like `/` (absolute targets restart at the
  * root, `..` stops there), as BuildKit's `fs.RootPath` does.
  */
-import { lstat, readdir, readlink } from 'node:fs/promises';
+import { lstatSync, readlinkSync } from 'node:fs';
+import { readdir } from 'node:fs/promises';
 import path from 'node:path';
 import { WharfError } from '../errors.js';
 import { type ContextEntry, type WalkContextOptions, walkContext } from './context-walk.js';
@@ -119,7 +120,8 @@ export function openDirSource(dir: string, options: DirSourceOptions = {}): Sour
       const absPath = relPath === '' ? root : path.join(root, relPath);
       let st: import('node:fs').BigIntStats;
       try {
-        st = await lstat(absPath, { bigint: true });
+        // synchronous: a COPY --from walks thousands of entries one after another
+        st = lstatSync(absPath, { bigint: true });
       } catch (cause) {
         const code = (cause as NodeJS.ErrnoException).code;
         if (code === 'ENOENT' || code === 'ENOTDIR') return undefined;
@@ -144,7 +146,7 @@ export function openDirSource(dir: string, options: DirSourceOptions = {}): Sour
         ino: st.ino,
         nlink: Number(st.nlink),
         absPath,
-        ...(type === 'symlink' ? { linkTarget: await readlink(absPath) } : {}),
+        ...(type === 'symlink' ? { linkTarget: readlinkSync(absPath) } : {}),
       };
     },
     async readdir(relPath) {
