@@ -1,7 +1,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it, vi } from 'vitest';
 import type { Layer } from '../image/types.js';
 import { sha256Digest } from '../oci/index.js';
 import { openStore } from '../store/store.js';
@@ -28,7 +28,7 @@ describe('keepTar', () => {
     const kept = keepTar(store, layer);
     expect(await store.has(diffId)).toBe(false);
     expect(await bytes(await kept.uncompressed())).toEqual(tar);
-    expect(await store.has(diffId)).toBe(true);
+    await vi.waitFor(async () => expect(await store.has(diffId)).toBe(true));
     expect(await kept.uncompressedSize?.()).toBe(tar.byteLength);
     // the second read is the stored blob, not a gunzip of the compressed one
     const noGunzip: Layer = { ...kept, compressed: () => Promise.reject(new Error('gunzipped')) };
@@ -38,7 +38,8 @@ describe('keepTar', () => {
 
   it('keeps nothing when the read stops early', async () => {
     const store = await openStore({ root: join(dir, 'b') });
-    const kept = keepTar(store, await fileLayer(files, { store }));
+    // bigger than the stream buffers, so stopping after one chunk really leaves most of it unread
+    const kept = keepTar(store, await fileLayer({ big: 'y'.repeat(16 * 1024 * 1024) }, { store }));
     const stream = await kept.uncompressed();
     for await (const _chunk of stream) break;
     await new Promise((resolve) => setTimeout(resolve, 50));
@@ -46,7 +47,7 @@ describe('keepTar', () => {
     expect(await store.list()).toHaveLength(1); // the gzip blob only
   });
 
-  it('fails the read and keeps nothing when the tar is not the diffID', async () => {
+  it('keeps nothing when the tar is not the diffID (the read itself still gets the bytes)', async () => {
     const store = await openStore({ root: join(dir, 'c') });
     const layer = await fileLayer(files, { store });
     const lying: Layer = Object.assign(Object.create(null), {
@@ -58,9 +59,8 @@ describe('keepTar', () => {
       ),
       diffId: async () => sha256Digest('something else'),
     });
-    await expect(bytes(await keepTar(store, lying).uncompressed())).rejects.toMatchObject({
-      code: expect.stringMatching(/^STORE_/),
-    });
+    expect(await bytes(await keepTar(store, lying).uncompressed())).toEqual(await tarOf(files));
+    await new Promise((resolve) => setTimeout(resolve, 100));
     expect(await store.list()).toHaveLength(1);
   });
 });

@@ -3,9 +3,9 @@
  * view, to extract it for a RUN, or for a docker-archive), the tar is written to the store as it streams
  * by, as a blob whose digest is the diffID. Later reads open that blob instead of gunzipping again — what
  * Docker's image store does by keeping layers unpacked. A read that stops early, or a tar that does not
- * hash to the diffID, keeps nothing.
+ * hash to the diffID, keeps nothing; keeping never fails or delays a read.
  */
-import { Transform } from 'node:stream';
+import { pipeline, Transform } from 'node:stream';
 import type { Layer } from '../image/types.js';
 import type { Digest } from '../oci/index.js';
 import type { BlobStore } from '../store/store.js';
@@ -27,7 +27,10 @@ export function keepTar(store: BlobStore, layer: Layer): Layer {
       if (diffId) return store.open(diffId);
       const tar = await layer.uncompressed();
       if ((await layer.digest()) === (await layer.diffId())) return tar;
-      return tar.pipe(teeInto(store, await layer.diffId()));
+      const tee = teeInto(store, await layer.diffId());
+      // pipeline, not pipe: a reader that stops early destroys the tee, and that closes the source too
+      pipeline(tar, tee, () => {});
+      return tee;
     },
     uncompressedSize: async () => {
       const diffId = await kept();
@@ -44,6 +47,7 @@ export function keepTar(store: BlobStore, layer: Layer): Layer {
 function teeInto(store: BlobStore, diffId: Digest): Transform {
   const writer = store.putWriter({ expected: diffId });
   let failed = false;
+  let ended = false;
   const keep = (chunk: Buffer, done: () => void) => {
     if (failed || writer.write(chunk)) done();
     else writer.once('drain', done);
@@ -58,18 +62,18 @@ function teeInto(store: BlobStore, diffId: Digest): Transform {
       keep(chunk, () => callback(null, chunk));
     },
     flush(callback) {
-      if (failed) {
-        void writer.abort().finally(() => callback());
-        return;
-      }
-      writer.commit().then(
-        () => callback(),
-        // A tar that is not the diffID is a corrupt layer: the reader must not trust it either.
-        (error: Error) => callback(error),
-      );
+      // The reader is done: committing (hash check, fsync, rename) finishes in the background. A tar
+      // that is not the diffID is not kept; readers that depend on the diffID (extraction, archives)
+      // check it themselves.
+      ended = true;
+      if (failed) void writer.abort();
+      else writer.commit().catch(() => {});
+      callback();
     },
     destroy(error, callback) {
-      void writer.abort().finally(() => callback(error));
+      // After the end, destroy is the stream's own clean-up: the commit above must not be aborted.
+      if (ended) callback(error);
+      else void writer.abort().finally(() => callback(error));
     },
   });
 }
