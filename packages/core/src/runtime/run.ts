@@ -277,7 +277,9 @@ export interface ContainerExit {
 /** The runtime's state directory for this user. */
 export function defaultStateRoot(): string {
   if (process.getuid?.() === 0) return '/run/wharf/runc';
-  return join(process.env.XDG_RUNTIME_DIR || tmpdir(), 'wharf-runc');
+  // One per user under a shared tmpdir: another user's 0700 directory would be unusable.
+  if (process.env.XDG_RUNTIME_DIR) return join(process.env.XDG_RUNTIME_DIR, 'wharf-runc');
+  return join(tmpdir(), `wharf-runc-${process.getuid?.() ?? 'user'}`);
 }
 
 /** `runc run --bundle DIR ID`, output streamed by line; the container is always deleted afterwards. */

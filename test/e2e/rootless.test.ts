@@ -1,0 +1,112 @@
+// RUN without root: wharf started by an unprivileged user runs RUN steps in a user namespace (runc
+// rootless, copied snapshots instead of overlay mounts) and must give the image a root build gives,
+// byte for byte. The test creates that user, so the suite runs as root (CI does; RUN needs it anyway).
+import { spawnSync } from 'node:child_process';
+import { chmodSync, existsSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { cliPath, ensureCliBuilt, wharf } from '../helpers/cli.js';
+import { noDocker, testEnv } from '../helpers/env.js';
+import { tempDir } from '../helpers/paths.js';
+
+const USER = 'wharf-rootless';
+
+/** Creates the unprivileged user once (idempotent). */
+function ensureUser(): void {
+  if (spawnSync('id', [USER]).status === 0) return;
+  const made = spawnSync('useradd', ['--system', '--create-home', '--shell', '/usr/sbin/nologin', USER], {
+    encoding: 'utf8',
+  });
+  if (made.status !== 0 && spawnSync('id', [USER]).status !== 0) {
+    throw new Error(`useradd ${USER} failed: ${made.stderr}`);
+  }
+}
+
+/** `wharf build …` as the unprivileged user, with its own HOME and no root runtime dirs in the env. */
+function wharfAsUser(args: readonly string[]) {
+  ensureCliBuilt();
+  const env: NodeJS.ProcessEnv = { ...process.env, HOME: `/home/${USER}`, USER, LOGNAME: USER };
+  delete env.XDG_RUNTIME_DIR;
+  delete env.XDG_CACHE_HOME;
+  const result = spawnSync('runuser', ['-u', USER, '--', process.execPath, cliPath, ...args], {
+    env,
+    encoding: 'utf8',
+    timeout: 120_000,
+  });
+  return { code: result.status ?? -1, stdout: result.stdout, stderr: result.stderr };
+}
+
+describe.skipIf(noDocker())('wharf build as an unprivileged user', () => {
+  it('runs RUN steps rootless and gives the digest a root build gives', () => {
+    expect(process.getuid?.(), 'this test creates a user: run the suite as root').toBe(0);
+    ensureUser();
+    const dir = tempDir('wharf-rootless-');
+    chmodSync(dir, 0o777);
+    const definition = join(dir, 'build.ts');
+    writeFileSync(
+      definition,
+      [
+        "import { stage } from '@wharf/core';",
+        "export default stage('app').from('busybox').workdir('/app')",
+        "  .run('echo hi > hello && mkdir -p d/e && chmod 0750 d && ln -s hello link && ln hello hard')",
+        "  .run('rm -rf d/e && rm /etc/group && touch /etc/new')",
+        "  .cmd(['cat', '/app/hello']);",
+        '',
+      ].join('\n'),
+    );
+    chmodSync(definition, 0o644);
+    const common = ['--registry-mirror', testEnv().mirror.url, '--progress', 'quiet'];
+    const asUser = wharfAsUser([
+      'build',
+      definition,
+      ...common,
+      '--cache-dir',
+      join(dir, 'cache-user'),
+      '-o',
+      `type=oci-archive,dest=${join(dir, 'user.tar')}`,
+    ]);
+    expect(asUser.stderr, asUser.stderr).toBe('');
+    expect(asUser.code).toBe(0);
+    const asRoot = wharf([
+      'build',
+      definition,
+      ...common,
+      '--cache-dir',
+      join(dir, 'cache-root'),
+      '-o',
+      `type=oci-archive,dest=${join(dir, 'root.tar')}`,
+    ]);
+    expect(asRoot.code).toBe(0);
+    expect(asUser.stdout.trim()).toMatch(/^sha256:[0-9a-f]{64}$/);
+    expect(asUser.stdout.trim()).toBe(asRoot.stdout.trim());
+  });
+
+  it('refuses a RUN under a non-root USER, naming the fixes', () => {
+    ensureUser();
+    const dir = tempDir('wharf-rootless-user-');
+    chmodSync(dir, 0o777);
+    const definition = join(dir, 'build.ts');
+    writeFileSync(
+      definition,
+      "import { stage } from '@wharf/core';\nexport default stage('app').from('busybox').user('app').run('id');\n",
+    );
+    chmodSync(definition, 0o644);
+    const out = join(dir, 'out.tar');
+    const result = wharfAsUser([
+      'build',
+      definition,
+      '--registry-mirror',
+      testEnv().mirror.url,
+      '--progress',
+      'quiet',
+      '--cache-dir',
+      join(dir, 'cache'),
+      '-o',
+      `type=oci-archive,dest=${out}`,
+    ]);
+    expect(result.code).toBe(1);
+    expect(result.stderr).toMatch(/USER app .*cannot run rootless/);
+    expect(result.stderr).toMatch(/run wharf as root .* or build with --backend docker/);
+    expect(existsSync(out)).toBe(false);
+  });
+});
