@@ -1,7 +1,7 @@
 /**
  * `wharf cache ls|prune`: what the step cache holds, and pruning it to a size — oldest records first,
- * deleting the layer blobs no remaining record points at. Blobs pulled for base images are kept unless
- * `all` is set.
+ * deleting the layer blobs no remaining record points at. Blobs pulled for base images, and the tars
+ * of their layers kept after first use (engine/kept-tar.ts), are kept unless `all` is set.
  */
 import { readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
