@@ -188,6 +188,15 @@ export function table(rows) {
 
 export const log = (msg) => process.stderr.write(`[bench] ${msg}\n`);
 
+/**
+ * `sync` before a timed phase: the previous phase (of either tool) leaves hundreds of MB of dirty pages,
+ * and their writeback slows whatever creates files next (3000-file RUN steps took 1.5 s or 5 s
+ * depending on what ran before). Each phase then starts from the same state; nothing is timed here.
+ */
+export async function settle() {
+  await run('sync', []);
+}
+
 /** The step-finished events of a `--progress json` run, slowest first, with when each line arrived. */
 export function slowSteps(result, n = 6) {
   const steps = [];
@@ -201,6 +210,7 @@ export function slowSteps(result, n = 6) {
           ms: e.ms,
           at: s(t),
           cached: !!e.cached,
+          ...(e.phases ? { phases: e.phases } : {}),
         });
     } catch {}
   }

@@ -22,6 +22,7 @@ import {
   machine,
   ROOT,
   s,
+  settle,
   slowSteps,
   table,
   tempDir,
@@ -91,21 +92,26 @@ try {
 
   // (a) cold
   log('wharf cold build…');
+  await settle();
   const wCold = await wharfBuild();
   log('BuildKit cold build (after docker builder prune -af)…');
   await docker(['rmi', '-f', tag], { allowFail: true });
   await docker(['builder', 'prune', '-af']);
+  await settle();
   const dCold = await buildkit();
 
   // (b) warm, one file changed
   appendFileSync(changed, `export const changed = ${Date.now()};\n`);
   log('wharf warm rebuild (one file changed)…');
+  await settle();
   const wWarm = await wharfBuild();
   log('BuildKit warm rebuild (one file changed)…');
+  await settle();
   const dWarm = await buildkit();
 
   // (c) no change
   log('wharf no-change rebuild (CLI process)…');
+  await settle();
   const wNoop = await wharfBuild();
   const wNoopNoOut = await wharf(
     [
@@ -128,6 +134,7 @@ try {
     out: join(work, 'inproc.tar'),
   });
   log('BuildKit no-change rebuild…');
+  await settle();
   const dNoop = await buildkit();
 
   const mib = (f) => s(statSync(f).size / 2 ** 20);

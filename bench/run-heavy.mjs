@@ -19,6 +19,7 @@ import {
   machine,
   run,
   s,
+  settle,
   slowSteps,
   table,
   tempDir,
@@ -111,12 +112,15 @@ try {
     ]);
 
   log('wharf cold build…');
+  await settle();
   const wCold = await wharfBuild();
   log('BuildKit cold build (after docker builder prune -af)…');
   await docker(['builder', 'prune', '-af']);
+  await settle();
   const dBuild = await docker(['build', '-q', '-t', tag, '-f', dockerfile, ctx]);
   const dSave = await docker(['save', '-o', dockerOut, tag]);
   log('wharf no-change rebuild…');
+  await settle();
   const wNoop = await wharfBuild();
   const wNoopNoOut = await wharf([
     'build',
@@ -135,6 +139,7 @@ try {
     out: join(work, 'inproc.tar'),
   });
   log('BuildKit no-change rebuild…');
+  await settle();
   const dNoop = await docker(['build', '-q', '-t', tag, '-f', dockerfile, ctx]);
 
   const dTotal = dBuild.seconds + dSave.seconds;
