@@ -39,7 +39,7 @@ export class LayerViews {
     if (this.#pending.has(hex)) return;
     const records = recordsOfEntries(entries);
     this.#pending.set(hex, Promise.resolve(records));
-    await this.#save(join(this.dir, `${hex}.json`), records);
+    await this.#save(this.#file(hex), records);
   }
 
   /** Applies a layer to a view. */
@@ -56,7 +56,7 @@ export class LayerViews {
   }
 
   async #load(hex: string, layer: Layer): Promise<LayerRecord[]> {
-    const file = join(this.dir, `${hex}.json`);
+    const file = this.#file(hex);
     try {
       return JSON.parse(await readFile(file, 'utf8')) as LayerRecord[];
     } catch {
@@ -65,6 +65,14 @@ export class LayerViews {
     const records = await readLayerRecords(await layer.uncompressed());
     await this.#save(file, records);
     return records;
+  }
+
+  /**
+   * The cached records of a layer. `v2`: records read since wharf parses tars itself (PAX uid/gid, and
+   * old-style directories, differ from what earlier versions recorded), so older files are not used.
+   */
+  #file(hex: string): string {
+    return join(this.dir, `${hex}.v2.json`);
   }
 
   /** Best effort: a view that cannot be saved is read from the tar again next time. */
