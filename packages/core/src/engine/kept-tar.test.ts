@@ -36,6 +36,23 @@ describe('keepTar', () => {
     expect([await kept.digest(), await kept.size()]).toEqual([await layer.digest(), await layer.size()]);
   });
 
+  it('a read right after the first waits for its commit instead of gunzipping again', async () => {
+    const store = await openStore({ root: join(dir, 'd') });
+    const layer = await fileLayer(files, { store });
+    const tar = await tarOf(files);
+    expect(await bytes(await keepTar(store, layer).uncompressed())).toEqual(tar);
+    // no waiting here: the commit (hash check, fsync, rename) may still be running
+    const noGunzip: Layer = {
+      digest: () => layer.digest(),
+      diffId: () => layer.diffId(),
+      size: () => layer.size(),
+      mediaType: () => layer.mediaType(),
+      compressed: () => Promise.reject(new Error('gunzipped')),
+      uncompressed: () => Promise.reject(new Error('gunzipped')),
+    };
+    expect(await bytes(await keepTar(store, noGunzip).uncompressed())).toEqual(tar);
+  });
+
   it('keeps nothing when the read stops early', async () => {
     const store = await openStore({ root: join(dir, 'b') });
     // bigger than the stream buffers, so stopping after one chunk really leaves most of it unread

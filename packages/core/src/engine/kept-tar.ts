@@ -10,11 +10,20 @@ import type { Layer } from '../image/types.js';
 import type { Digest } from '../oci/index.js';
 import type { BlobStore } from '../store/store.js';
 
+/**
+ * Commits of kept tars under way, by store root and diffID. A read that comes right after the first one
+ * (a RUN's extraction after the base view) waits for the commit instead of gunzipping and writing the
+ * tar again. Only commits are waited for, never another reader's stream, so nothing can deadlock.
+ */
+const committing = new Map<string, Promise<void>>();
+
 /** `layer`, with its tar kept in `store` after the first full read (a no-op for uncompressed layers). */
 export function keepTar(store: BlobStore, layer: Layer): Layer {
   const kept = async () => {
     const diffId = await layer.diffId();
-    return (await layer.digest()) !== diffId && (await store.has(diffId)) ? diffId : undefined;
+    if ((await layer.digest()) === diffId) return undefined;
+    await committing.get(`${store.root}\0${diffId}`);
+    return (await store.has(diffId)) ? diffId : undefined;
   };
   return {
     digest: () => layer.digest(),
@@ -67,7 +76,17 @@ function teeInto(store: BlobStore, diffId: Digest): Transform {
       // check it themselves.
       ended = true;
       if (failed) void writer.abort();
-      else writer.commit().catch(() => {});
+      else {
+        const key = `${store.root}\0${diffId}`;
+        const done = writer.commit().then(
+          () => {},
+          () => {},
+        );
+        committing.set(key, done);
+        void done.then(() => {
+          if (committing.get(key) === done) committing.delete(key);
+        });
+      }
       callback();
     },
     destroy(error, callback) {
