@@ -2,7 +2,16 @@
 // Plain Node ESM, no build step; the benchmarks run the compiled CLI in packages/cli/dist.
 import { spawn } from 'node:child_process';
 import { createCipheriv, createHash } from 'node:crypto';
-import { closeSync, mkdirSync, mkdtempSync, openSync, rmSync, writeFileSync, writeSync } from 'node:fs';
+import {
+  closeSync,
+  mkdirSync,
+  mkdtempSync,
+  openSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+  writeSync,
+} from 'node:fs';
 import { request } from 'node:http';
 import { createServer } from 'node:net';
 import { cpus, tmpdir, totalmem } from 'node:os';
@@ -215,6 +224,27 @@ export function slowSteps(result, n = 6) {
     } catch {}
   }
   return steps.sort((a, b) => b.ms - a.ms).slice(0, n);
+}
+
+/**
+ * The lines every side-by-side benchmark prints after its table: archive sizes, the in-process
+ * timings, and each named wharf run's slowest steps with its event span.
+ */
+export function printDetails({ wharfOut, dockerOut, inProc, runs }) {
+  console.log(`\nwharf archive ${mibOf(wharfOut)} MiB, docker save ${mibOf(dockerOut)} MiB`);
+  console.log('in-process (s):', JSON.stringify(inProc));
+  for (const [name, result, n] of runs) {
+    console.log(
+      `wharf ${name}, slowest steps:`,
+      JSON.stringify(slowSteps(result, n)),
+      JSON.stringify(eventSpan(result)),
+    );
+  }
+}
+
+/** A file's size in MiB (two decimals). */
+export function mibOf(file) {
+  return s(statSync(file).size / 2 ** 20);
 }
 
 /** When the first and last JSON events arrived (s since spawn): startup before, export/exit after. */

@@ -10,20 +10,20 @@
 //  (b) warm: one file in app/src changed, both tools warm (same counting).
 //  (c) no-change rebuild with wharf: the whole CLI process, and buildGraph alone in-process.
 // Prints a table and one JSON line. Requires root (runc), dockerd with the mirror, Debian's docker.
-import { appendFileSync, cpSync, rmSync, statSync } from 'node:fs';
+import { appendFileSync, cpSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import {
   docker,
-  eventSpan,
   inProcessRebuild,
   log,
   MIRROR,
   machine,
+  mibOf,
+  printDetails,
   ROOT,
   s,
   settle,
-  slowSteps,
   table,
   tempDir,
   wharf,
@@ -137,7 +137,6 @@ try {
   await settle();
   const dNoop = await buildkit();
 
-  const mib = (f) => s(statSync(f).size / 2 ** 20);
   table([
     {
       phase: '(a) cold',
@@ -169,18 +168,15 @@ try {
     { phase: '(c) no change, CLI, no -o', wharf: wNoopNoOut.seconds },
     { phase: '(c) no change, buildGraph only', wharf: inProc.buildSecond },
   ]);
-  console.log(`\nwharf archive ${mib(wharfOut)} MiB, docker save ${mib(dockerOut)} MiB`);
-  console.log('in-process (s):', JSON.stringify(inProc));
-  console.log(
-    'wharf cold, slowest steps:',
-    JSON.stringify(slowSteps(wCold)),
-    JSON.stringify(eventSpan(wCold)),
-  );
-  console.log(
-    'wharf warm, slowest steps:',
-    JSON.stringify(slowSteps(wWarm, 4)),
-    JSON.stringify(eventSpan(wWarm)),
-  );
+  printDetails({
+    wharfOut,
+    dockerOut,
+    inProc,
+    runs: [
+      ['cold', wCold, 6],
+      ['warm', wWarm, 4],
+    ],
+  });
   console.log(
     JSON.stringify({
       bench: 'node-app',
@@ -207,7 +203,7 @@ try {
         wharfBuildGraphFirstInProcess: inProc.buildFirst,
         buildkit: s(dNoop.total),
       },
-      archiveMiB: { wharf: mib(wharfOut), buildkit: mib(dockerOut) },
+      archiveMiB: { wharf: mibOf(wharfOut), buildkit: mibOf(dockerOut) },
     }),
   );
 } finally {

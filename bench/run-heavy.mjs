@@ -7,20 +7,20 @@
 // write a 64 MiB file, useradd. Counted: wharf `build -f` writing a docker-archive (fresh --cache-dir)
 // vs `docker builder prune -af` + `DOCKER_BUILDKIT=1 docker build` (+ `docker save`, shown apart);
 // then wharf's no-change rebuild (whole CLI process, and buildGraph alone in-process).
-import { existsSync, mkdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import {
   docker,
-  eventSpan,
   inProcessRebuild,
   log,
   machine,
+  mibOf,
+  printDetails,
   run,
   s,
   settle,
-  slowSteps,
   table,
   tempDir,
   wharf,
@@ -163,19 +163,15 @@ try {
     { phase: 'no change, CLI, no -o', wharf: wNoopNoOut.seconds },
     { phase: 'no change, buildGraph only', wharf: inProc.buildSecond },
   ]);
-  const mib = (f) => s(statSync(f).size / 2 ** 20);
-  console.log(`\nwharf archive ${mib(wharfOut)} MiB, docker save ${mib(dockerOut)} MiB`);
-  console.log('in-process (s):', JSON.stringify(inProc));
-  console.log(
-    'wharf cold, slowest steps:',
-    JSON.stringify(slowSteps(wCold)),
-    JSON.stringify(eventSpan(wCold)),
-  );
-  console.log(
-    'wharf no-change, slowest steps:',
-    JSON.stringify(slowSteps(wNoop, 3)),
-    JSON.stringify(eventSpan(wNoop)),
-  );
+  printDetails({
+    wharfOut,
+    dockerOut,
+    inProc,
+    runs: [
+      ['cold', wCold, 6],
+      ['no-change', wNoop, 3],
+    ],
+  });
   console.log(
     JSON.stringify({
       bench: 'run-heavy',
@@ -195,7 +191,7 @@ try {
         wharfBuildGraphFirstInProcess: inProc.buildFirst,
         buildkitBuild: s(dNoop.seconds),
       },
-      archiveMiB: { wharf: mib(wharfOut), buildkit: mib(dockerOut) },
+      archiveMiB: { wharf: mibOf(wharfOut), buildkit: mibOf(dockerOut) },
     }),
   );
 } finally {
