@@ -8,9 +8,14 @@ import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Layer } from '../image/types.js';
 import type { LayerEntry } from '../layer/entry.js';
-import { applyLayerRecords, type LayerRecord, MemoryFsView, readLayerRecords } from '../layer/fs-view.js';
+import {
+  applyLayerRecords,
+  type LayerRecord,
+  MemoryFsView,
+  readLayerRecords,
+  recordsOfEntries,
+} from '../layer/fs-view.js';
 import { type Digest, digestHex } from '../oci/index.js';
-import { OPAQUE_MARKER, WHITEOUT_PREFIX } from '../runtime/changes.js';
 
 export class LayerViews {
   readonly #pending = new Map<string, Promise<LayerRecord[]>>();
@@ -86,30 +91,4 @@ export class LayerViews {
       await rm(temp, { force: true }).catch(() => {});
     }
   }
-}
-
-/** What reading the tar written from `entries` would record (whiteout files become deletions). */
-export function recordsOfEntries(entries: readonly LayerEntry[]): LayerRecord[] {
-  const records: LayerRecord[] = [];
-  for (const entry of entries) {
-    const slash = entry.path.lastIndexOf('/');
-    const parent = slash < 0 ? '' : entry.path.slice(0, slash);
-    const base = entry.path.slice(slash + 1);
-    if (base === OPAQUE_MARKER) records.push({ op: 'opaque', dir: parent });
-    else if (base.startsWith(WHITEOUT_PREFIX)) {
-      const name = base.slice(WHITEOUT_PREFIX.length);
-      records.push({ op: 'whiteout', path: parent === '' ? name : `${parent}/${name}` });
-    } else if (entry.path !== '') {
-      records.push({
-        op: 'set',
-        path: entry.path,
-        type: entry.type,
-        mode: entry.mode & 0o7777,
-        uid: entry.uid,
-        gid: entry.gid,
-        ...(entry.type === 'symlink' || entry.type === 'hardlink' ? { link: entry.linkTarget } : {}),
-      });
-    }
-  }
-  return records;
 }

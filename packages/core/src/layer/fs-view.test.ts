@@ -2,8 +2,16 @@ import { pack as tarPack } from 'tar-stream';
 import { describe, expect, it } from 'vitest';
 import { END_OF_ARCHIVE, encodeHeader } from '../tar/header.js';
 import { resolveChown } from './chown.js';
-import { fsViewFromLayers, MemoryFsView, readLayerRecords, resolveInView } from './fs-view.js';
+import type { LayerEntry } from './entry.js';
+import {
+  fsViewFromLayers,
+  MemoryFsView,
+  readLayerRecords,
+  recordsOfEntries,
+  resolveInView,
+} from './fs-view.js';
 import { globMatch, splitWildcards } from './glob.js';
+import { tarStream } from './tar-writer.js';
 
 function layer(
   entries: { name: string; type?: 'file' | 'directory' | 'symlink' | 'link'; linkname?: string }[],
@@ -138,5 +146,50 @@ describe('resolveChown', () => {
     await expect(resolveChown('app', async () => undefined)).rejects.toMatchObject({
       code: 'COPY_UNKNOWN_USER',
     });
+  });
+});
+
+const owner = { mode: 0o755, uid: 0, gid: 0 };
+const bytes = (text: string) => ({ kind: 'bytes' as const, data: Buffer.from(text) });
+
+describe('recordsOfEntries', () => {
+  it('gives what reading the tar of the same entries gives', async () => {
+    const entries: LayerEntry[] = [
+      { type: 'dir', path: 'app', ...owner },
+      { type: 'file', path: 'app/.wh..wh..opq', mode: 0, uid: 0, gid: 0, size: 0, content: bytes('') },
+      {
+        type: 'file',
+        path: 'app/server.js',
+        mode: 0o644,
+        uid: 1000,
+        gid: 1000,
+        size: 2,
+        content: bytes('hi'),
+      },
+      {
+        type: 'hardlink',
+        path: 'app/same.js',
+        mode: 0o644,
+        uid: 1000,
+        gid: 1000,
+        linkTarget: 'app/server.js',
+      },
+      { type: 'symlink', path: 'app/current', mode: 0o777, uid: 0, gid: 0, linkTarget: '../srv' },
+      { type: 'file', path: '.wh.tmp', mode: 0, uid: 0, gid: 0, size: 0, content: bytes('') },
+      { type: 'dir', path: 'etc', mode: 0o4755, uid: 5, gid: 6 },
+      { type: 'file', path: 'etc/.wh.motd', mode: 0, uid: 0, gid: 0, size: 0, content: bytes('') },
+    ];
+    const fromTar = await readLayerRecords(tarStream(entries, { mtime: 0 }));
+    expect(recordsOfEntries(entries)).toEqual(fromTar);
+    expect(fromTar.map((r) => r.op)).toEqual([
+      'set',
+      'opaque',
+      'set',
+      'set',
+      'set',
+      'whiteout',
+      'set',
+      'whiteout',
+    ]);
   });
 });

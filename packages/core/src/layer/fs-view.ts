@@ -10,6 +10,7 @@ import path from 'node:path';
 import type { Readable } from 'node:stream';
 import { WharfError } from '../errors.js';
 import { type TarEntry, TarError, TarReader } from '../tar/reader.js';
+import type { LayerEntry } from './entry.js';
 
 export type FsViewErrorCode = 'FS_TOO_MANY_LINKS' | 'FS_BAD_LAYER';
 
@@ -277,24 +278,37 @@ export async function readLayerRecords(
 }
 
 function recordOf(entry: TarEntry): LayerRecord | undefined {
-  const clean = cleanImagePath(entry.name);
-  const base = baseOf(clean);
-  if (base === OPAQUE_MARKER) return { op: 'opaque', dir: parentOf(clean) };
-  if (base.startsWith(WHITEOUT_PREFIX)) {
-    return { op: 'whiteout', path: joinImagePath(parentOf(clean), base.slice(WHITEOUT_PREFIX.length)) };
-  }
-  if (clean === '') return undefined;
   const type = recordType(entry.type);
-  if (!type) return undefined;
-  return {
-    op: 'set',
-    path: clean,
+  const set = type && {
     type,
     mode: entry.mode & 0o7777,
     uid: entry.uid,
     gid: entry.gid,
     ...(entry.linkname ? { link: entry.linkname } : {}),
   };
+  return recordAt(cleanImagePath(entry.name), set);
+}
+
+/** What reading the tar written from `entries` records (whiteout files become deletions), without it. */
+export function recordsOfEntries(entries: readonly LayerEntry[]): LayerRecord[] {
+  return entries.flatMap((entry) => {
+    const link = entry.type === 'symlink' || entry.type === 'hardlink' ? { link: entry.linkTarget } : {};
+    const set = { type: entry.type, mode: entry.mode & 0o7777, uid: entry.uid, gid: entry.gid, ...link };
+    return recordAt(entry.path, set) ?? [];
+  });
+}
+
+type SetFields = Omit<Extract<LayerRecord, { op: 'set' }>, 'op' | 'path'>;
+
+/** The record of a member at clean path `clean`: an opaque marker, a whiteout, or what it sets. */
+function recordAt(clean: string, set: SetFields | undefined): LayerRecord | undefined {
+  const base = baseOf(clean);
+  if (base === OPAQUE_MARKER) return { op: 'opaque', dir: parentOf(clean) };
+  if (base.startsWith(WHITEOUT_PREFIX)) {
+    return { op: 'whiteout', path: joinImagePath(parentOf(clean), base.slice(WHITEOUT_PREFIX.length)) };
+  }
+  if (clean === '' || !set) return undefined;
+  return { op: 'set', path: clean, ...set };
 }
 
 /** Applies a layer's records to a view, as extracting the layer would change the filesystem. */
