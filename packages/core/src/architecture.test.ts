@@ -12,7 +12,7 @@ const src = fileURLToPath(new URL('.', import.meta.url));
  * Module → the core modules it may import (besides itself). `index.ts` at the root may import any.
  * Beyond DESIGN.md: engine may import dockerfile (pure), to record ONBUILD triggers as text and to run
  * a base image's triggers, which are Dockerfile text. `tar` (header encoding and parsing, no I/O) is
- * shared by the three modules that write or read tar: layer, archive and runtime.
+ * shared by the modules that write or read tar: layer, archive, runtime and engine.
  */
 const allowed: Record<string, readonly string[]> = {
   errors: [],
@@ -34,6 +34,7 @@ const allowed: Record<string, readonly string[]> = {
   export: ['layout', 'archive', 'registry', 'image', 'oci', 'errors'],
   sign: ['registry', 'image', 'oci', 'errors'],
   engine: [
+    'tar',
     'ir',
     'dockerfile',
     'image',

@@ -7,10 +7,10 @@
  */
 import { readFile } from 'node:fs/promises';
 import { posix } from 'node:path';
-import { extract } from 'tar-stream';
 import type { Layer } from '../image/types.js';
 import type { LayerEntry } from '../layer/entry.js';
 import type { LayerRecord } from '../layer/fs-view.js';
+import { TarReader } from '../tar/reader.js';
 
 /** Where a layer's records come from (the engine's LayerViews). */
 export interface LayerRecordSource {
@@ -115,25 +115,20 @@ async function contentOf(entry: Extract<LayerEntry, { type: 'file' }>): Promise<
 /** The file's bytes if this layer has it, `'deleted'` if the layer whites it out, else undefined. */
 async function findInLayer(layer: Layer, clean: string): Promise<Uint8Array | 'deleted' | undefined> {
   const whiteout = posix.join(posix.dirname(clean), `.wh.${posix.basename(clean)}`);
-  const ex = extract();
-  const tar = await layer.uncompressed();
-  tar.pipe(ex);
   let result: Uint8Array | 'deleted' | undefined;
-  for await (const entry of ex) {
+  const reader = new TarReader(await layer.uncompressed());
+  for await (const entry of reader) {
     const name = posix
-      .normalize(entry.header.name)
+      .normalize(entry.name)
       .replace(/^(\.\/|\/)+/, '')
       .replace(/\/$/, '');
     if (name === whiteout) result = 'deleted';
-    if (name === clean && entry.header.type === 'file' && (entry.header.size ?? 0) <= MAX_BYTES) {
+    if (name === clean && entry.type === 'file' && entry.size <= MAX_BYTES) {
       const chunks: Buffer[] = [];
-      for await (const chunk of entry) chunks.push(chunk as Buffer);
-      // A layer holds a path once: stop reading here (the rest may be a big base layer).
-      ex.destroy();
-      tar.destroy();
+      for await (const piece of reader.content()) chunks.push(piece);
+      // A layer holds a path once: stop here (leaving the loop closes the rest of a big base layer).
       return Buffer.concat(chunks);
     }
-    entry.resume();
   }
   return result;
 }
