@@ -19,11 +19,14 @@ const committing = new Map<string, Promise<void>>();
 
 /** `layer`, with its tar kept in `store` after the first full read (a no-op for uncompressed layers). */
 export function keepTar(store: BlobStore, layer: Layer): Layer {
-  const kept = async () => {
+  /** The diffID when the layer is compressed (so its tar is worth keeping), else undefined. */
+  const compressedDiffId = async () => {
     const diffId = await layer.diffId();
-    if ((await layer.digest()) === diffId) return undefined;
+    return (await layer.digest()) === diffId ? undefined : diffId;
+  };
+  const isKept = async (diffId: Digest) => {
     await committing.get(`${store.root}\0${diffId}`);
-    return (await store.has(diffId)) ? diffId : undefined;
+    return store.has(diffId);
   };
   return {
     digest: () => layer.digest(),
@@ -32,18 +35,17 @@ export function keepTar(store: BlobStore, layer: Layer): Layer {
     mediaType: () => layer.mediaType(),
     compressed: () => layer.compressed(),
     uncompressed: async () => {
-      const diffId = await kept();
-      if (diffId) return store.open(diffId);
-      const tar = await layer.uncompressed();
-      if ((await layer.digest()) === (await layer.diffId())) return tar;
-      const tee = teeInto(store, await layer.diffId());
+      const diffId = await compressedDiffId();
+      if (!diffId) return layer.uncompressed();
+      if (await isKept(diffId)) return store.open(diffId);
+      const tee = teeInto(store, diffId);
       // pipeline, not pipe: a reader that stops early destroys the tee, and that closes the source too
-      pipeline(tar, tee, () => {});
+      pipeline(await layer.uncompressed(), tee, () => {});
       return tee;
     },
     uncompressedSize: async () => {
-      const diffId = await kept();
-      if (diffId) return store.size(diffId);
+      const diffId = await compressedDiffId();
+      if (diffId && (await isKept(diffId))) return store.size(diffId);
       if (layer.uncompressedSize) return layer.uncompressedSize();
       let size = 0;
       for await (const chunk of await layer.uncompressed()) size += (chunk as Buffer).byteLength;
