@@ -120,10 +120,10 @@ export function registerBuild(program: Command): void {
         progress.close();
       }
       const { result, dispose } = built;
-      // Computing the manifest digest may compress new layers, so it runs alongside the outputs.
-      const digest = needsManifest ? result.digest() : Promise.resolve(undefined);
-      digest.catch(() => {});
       const imageId = result.uncompressedImage.configDescriptor().then((d) => d.digest);
+      // Computing the manifest digest may compress new layers, so it runs alongside the outputs.
+      const printed = needsManifest ? result.digest() : imageId;
+      printed.catch(() => {});
       imageId.catch(() => {});
       try {
         const written: Promise<void>[] = [];
@@ -138,17 +138,17 @@ export function registerBuild(program: Command): void {
             },
           });
           written.push(
-            (docker ? imageId : (digest as Promise<string>)).then((d) =>
+            (docker ? imageId : printed).then((d) =>
               onEvent({ type: 'output-written', kind: done.type, dest: done.dest ?? '', digest: d }),
             ),
           );
         }
         await Promise.all(written);
-        await digest;
+        await printed;
       } finally {
         await dispose();
       }
-      process.stdout.write(`${(await digest) ?? (await imageId)}\n`);
+      process.stdout.write(`${await printed}\n`);
     });
 }
 
