@@ -36,15 +36,37 @@ function wharfAsUser(args: readonly string[]) {
   return { code: result.status ?? -1, stdout: result.stdout, stderr: result.stderr };
 }
 
+/** A build.ts in a fresh folder both root and the user can use (the user writes its caches there). */
+function definitionFolder(source: string): { dir: string; definition: string } {
+  ensureUser();
+  const dir = tempDir('wharf-rootless-');
+  chmodSync(dir, 0o777);
+  const definition = join(dir, 'build.ts');
+  writeFileSync(definition, source);
+  chmodSync(definition, 0o644);
+  return { dir, definition };
+}
+
+/** `build DEFINITION` to an oci-archive at `out`, with the test mirror and a cache dir in `dir`. */
+function buildArgs(definition: string, dir: string, cache: string, out: string): string[] {
+  const mirror = ['--registry-mirror', testEnv().mirror.url];
+  return [
+    'build',
+    definition,
+    ...mirror,
+    '--progress',
+    'quiet',
+    '--cache-dir',
+    join(dir, cache),
+    '-o',
+    `type=oci-archive,dest=${out}`,
+  ];
+}
+
 describe.skipIf(noDocker())('wharf build as an unprivileged user', () => {
   it('runs RUN steps rootless and gives the digest a root build gives', () => {
     expect(process.getuid?.(), 'this test creates a user: run the suite as root').toBe(0);
-    ensureUser();
-    const dir = tempDir('wharf-rootless-');
-    chmodSync(dir, 0o777);
-    const definition = join(dir, 'build.ts');
-    writeFileSync(
-      definition,
+    const { dir, definition } = definitionFolder(
       [
         "import { stage } from '@wharf/core';",
         "export default stage('app').from('busybox').workdir('/app')",
@@ -54,56 +76,21 @@ describe.skipIf(noDocker())('wharf build as an unprivileged user', () => {
         '',
       ].join('\n'),
     );
-    chmodSync(definition, 0o644);
-    const common = ['--registry-mirror', testEnv().mirror.url, '--progress', 'quiet'];
-    const asUser = wharfAsUser([
-      'build',
-      definition,
-      ...common,
-      '--cache-dir',
-      join(dir, 'cache-user'),
-      '-o',
-      `type=oci-archive,dest=${join(dir, 'user.tar')}`,
-    ]);
+    const asUser = wharfAsUser(buildArgs(definition, dir, 'cache-user', join(dir, 'user.tar')));
     expect(asUser.stderr, asUser.stderr).toBe('');
     expect(asUser.code).toBe(0);
-    const asRoot = wharf([
-      'build',
-      definition,
-      ...common,
-      '--cache-dir',
-      join(dir, 'cache-root'),
-      '-o',
-      `type=oci-archive,dest=${join(dir, 'root.tar')}`,
-    ]);
+    const asRoot = wharf(buildArgs(definition, dir, 'cache-root', join(dir, 'root.tar')));
     expect(asRoot.code).toBe(0);
     expect(asUser.stdout.trim()).toMatch(/^sha256:[0-9a-f]{64}$/);
     expect(asUser.stdout.trim()).toBe(asRoot.stdout.trim());
   });
 
   it('refuses a RUN under a non-root USER, naming the fixes', () => {
-    ensureUser();
-    const dir = tempDir('wharf-rootless-user-');
-    chmodSync(dir, 0o777);
-    const definition = join(dir, 'build.ts');
-    writeFileSync(
-      definition,
+    const { dir, definition } = definitionFolder(
       "import { stage } from '@wharf/core';\nexport default stage('app').from('busybox').user('app').run('id');\n",
     );
-    chmodSync(definition, 0o644);
     const out = join(dir, 'out.tar');
-    const result = wharfAsUser([
-      'build',
-      definition,
-      '--registry-mirror',
-      testEnv().mirror.url,
-      '--progress',
-      'quiet',
-      '--cache-dir',
-      join(dir, 'cache'),
-      '-o',
-      `type=oci-archive,dest=${out}`,
-    ]);
+    const result = wharfAsUser(buildArgs(definition, dir, 'cache', out));
     expect(result.code).toBe(1);
     expect(result.stderr).toMatch(/USER app .*cannot run rootless/);
     expect(result.stderr).toMatch(/run wharf as root .* or build with --backend docker/);
