@@ -19,7 +19,8 @@ import { Readable } from 'node:stream';
 import { WharfError } from '../errors.js';
 import { type Expected, ImageError } from '../image/index.js';
 import { createDigester, type Digester, digestAlgorithm } from '../oci/index.js';
-import { END_OF_ARCHIVE, headerLength, paddingFor, type TarHeader, writeHeader } from '../tar/header.js';
+import { END_OF_ARCHIVE, headerLength, paddingFor, type TarHeader } from '../tar/header.js';
+import { BufferPool, CHUNK, TarOutput } from '../tar/output.js';
 import { ArchiveError } from './errors.js';
 
 export interface TarFile {
@@ -41,9 +42,6 @@ export interface TarOptions {
 
 type Files = Iterable<TarFile> | AsyncIterable<TarFile>;
 
-/** Output chunks are about this size. */
-const CHUNK = 1024 * 1024;
-
 /** The tar header of `file`, with the fields tar-stream's `pack()` was given (and its defaults). */
 function headerOf(file: TarFile, mtime: number): TarHeader {
   const directory = file.type === 'directory';
@@ -56,94 +54,6 @@ function headerOf(file: TarFile, mtime: number): TarHeader {
     gid: 0,
     size: directory ? 0 : (file.bytes?.byteLength ?? file.size ?? 0) || 0,
   };
-}
-
-/**
- * Output buffers a writer has finished with, for the next chunks (a file writer cycles through three
- * instead of allocating one per MiB). Each chunk starts its own buffer: `allocUnsafe` pools only
- * buffers under 4 KiB.
- */
-class BufferPool {
-  readonly #free: Buffer[] = [];
-
-  get(size: number): Buffer {
-    const free = this.#free.pop();
-    return free && free.byteLength >= size ? free : Buffer.allocUnsafe(size);
-  }
-
-  /** `chunk` (a chunk handed out by {@link Output}) is written: its buffer may be filled again. */
-  release(chunk: Buffer): void {
-    if (this.#free.length < 2) this.#free.push(Buffer.from(chunk.buffer, 0, chunk.buffer.byteLength));
-  }
-}
-
-/**
- * The chunk being filled. With a pool, buffers come from it (the consumer releases each chunk into
- * it once written); without one, every chunk is a new buffer, which a stream consumer may keep.
- */
-class Output {
-  readonly #pool: BufferPool | undefined;
-  #buf: Buffer;
-  used = 0;
-
-  constructor(pool: BufferPool | undefined) {
-    this.#pool = pool;
-    this.#buf = this.#allocate(CHUNK);
-  }
-
-  get room(): number {
-    return this.#buf.byteLength - this.used;
-  }
-
-  #allocate(need: number): Buffer {
-    const size = Math.max(CHUNK, need);
-    return this.#pool ? this.#pool.get(size) : Buffer.allocUnsafe(size);
-  }
-
-  /** Hands out the filled part of the chunk, if any, when fewer than `need` bytes are left. */
-  *reserve(need: number): Generator<Buffer> {
-    if (this.room >= need) return;
-    if (this.used > 0) yield this.take(need);
-    else this.#buf = this.#allocate(need); // a PAX header longer than a chunk
-  }
-
-  /** The filled part of the chunk; the next chunk has room for at least `need` bytes. */
-  take(need = 0): Buffer {
-    const full = this.#buf.subarray(0, this.used);
-    this.#buf = this.#allocate(need);
-    this.used = 0;
-    return full;
-  }
-
-  /** Encodes `header` (the caller made room for it). */
-  header(header: TarHeader, length: number): void {
-    this.#buf.fill(0, this.used, this.used + length);
-    this.used += writeHeader(header, this.#buf, this.used);
-  }
-
-  /** Copies `bytes` in, handing out each chunk it fills. */
-  *copy(bytes: Uint8Array): Generator<Buffer> {
-    let offset = 0;
-    while (offset < bytes.byteLength) {
-      if (this.room === 0) yield this.take();
-      const n = Math.min(this.room, bytes.byteLength - offset);
-      this.#buf.set(n === bytes.byteLength ? bytes : bytes.subarray(offset, offset + n), this.used);
-      this.used += n;
-      offset += n;
-    }
-  }
-
-  /** Appends `count` zero bytes, handing out each chunk it fills. */
-  *zeros(count: number): Generator<Buffer> {
-    let left = count;
-    while (left > 0) {
-      if (this.room === 0) yield this.take();
-      const n = Math.min(this.room, left);
-      this.#buf.fill(0, this.used, this.used + n);
-      this.used += n;
-      left -= n;
-    }
-  }
 }
 
 /** Counts (and with an expected digest, hashes) a body as it is copied; fails as image/'s `verifier()`. */
@@ -201,13 +111,13 @@ function bytesOf(chunk: unknown): Uint8Array {
 }
 
 /**
- * The tar of `files` in chunks of about {@link CHUNK} bytes (see {@link Output} for `pool`). Bodies
+ * The tar of `files` in chunks of about {@link CHUNK} bytes (see {@link TarOutput} for `pool`). Bodies
  * are opened one at a time, when the output reaches them; stopping early destroys the open one.
  */
 async function* tarChunks(files: Files, options: TarOptions, pool?: BufferPool): AsyncGenerator<Buffer> {
   // whole seconds as tar-stream took them: `(getTime() / 1000) | 0`
   const mtime = ((options.mtime ?? new Date(0)).getTime() / 1000) | 0;
-  const out = new Output(pool);
+  const out = new TarOutput(pool);
   for await (const file of files) {
     const header = headerOf(file, mtime);
     const length = headerLength(header);

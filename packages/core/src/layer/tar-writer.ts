@@ -10,7 +10,8 @@ import { closeSync, openSync, readSync } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { Readable } from 'node:stream';
 import { WharfError } from '../errors.js';
-import { END_OF_ARCHIVE, headerLength, paddingFor, type TarHeader, writeHeader } from '../tar/header.js';
+import { END_OF_ARCHIVE, headerLength, paddingFor, type TarHeader } from '../tar/header.js';
+import { CHUNK, TarOutput } from '../tar/output.js';
 import { type ArchiveMember, readArchive } from './archive.js';
 import type { FileContent, LayerEntry } from './entry.js';
 
@@ -37,8 +38,6 @@ export function sourceDateEpoch(env: NodeJS.ProcessEnv = process.env): number {
   return Number.parseInt(raw, 10);
 }
 
-/** Output is produced in chunks of about this size (fewer, bigger writes and hash updates). */
-const CHUNK = 1024 * 1024;
 /** Files up to this size are read with one synchronous call, straight into the output chunk. */
 const SMALL_FILE = 256 * 1024;
 
@@ -62,38 +61,27 @@ async function* tarChunks(
   mtime: number,
 ): AsyncGenerator<Buffer> {
   const archives = new ArchiveCursors();
-  let chunk = Buffer.alloc(CHUNK);
-  let used = 0;
-  /** Hands out the filled part of the chunk and starts a new one of at least `room` bytes. */
-  const take = (room = 0): Buffer => {
-    const full = chunk.subarray(0, used);
-    chunk = Buffer.alloc(Math.max(CHUNK, room));
-    used = 0;
-    return full;
-  };
+  const out = new TarOutput(undefined); // fresh buffers: the consumer may keep each chunk
   try {
     for await (const entry of entries) {
       const size = entry.type === 'file' ? entry.size : 0;
       const header = headerOf(entry, mtime);
       const headerBytes = headerLength(header);
       const small = size <= SMALL_FILE && entry.type === 'file' && entry.content.kind !== 'archive';
-      const need = headerBytes + (small ? size + paddingFor(size) : 0);
-      if (used + need > chunk.byteLength) yield take(need);
-      used += writeHeader(header, chunk, used);
+      yield* out.reserve(headerBytes + (small ? size + paddingFor(size) : 0));
+      out.header(header, headerBytes);
       if (entry.type !== 'file' || size === 0) continue;
       if (small) {
-        readSmall(entry.content, size, chunk, used);
-        used += size + paddingFor(size); // the padding is already zero
-        continue;
+        out.fillWith(size, (buf, offset) => readSmall(entry.content, size, buf, offset));
+      } else {
+        if (out.used > 0) yield out.take();
+        for await (const part of contentChunks(entry.content, size, archives)) yield part;
       }
-      if (used > 0) yield take();
-      for await (const part of contentChunks(entry.content, size, archives)) yield part;
-      const pad = paddingFor(size);
-      used = pad; // zeros at the start of the fresh chunk
+      yield* out.zeros(paddingFor(size));
     }
-    if (used + END_OF_ARCHIVE.byteLength > chunk.byteLength) yield take();
-    used += END_OF_ARCHIVE.byteLength;
-    yield take();
+    yield* out.reserve(END_OF_ARCHIVE.byteLength);
+    yield* out.copy(END_OF_ARCHIVE);
+    yield out.take();
   } finally {
     await archives.close();
   }
