@@ -1,8 +1,8 @@
-// RUN without root: wharf started by an unprivileged user runs RUN steps in a user namespace (runc
-// rootless, copied snapshots instead of overlay mounts) and must give the image a root build gives,
-// byte for byte. The test creates that user, so the suite runs as root (CI does; RUN needs it anyway).
+// RUN without root: wharf started by an unprivileged user mounts its overlays in a user namespace of
+// its own and runs runc there (or, with WHARF_SNAPSHOTTER=copy, copies snapshots and runs runc
+// rootless), and must give the image a root build gives, byte for byte. The test creates that user, so the suite runs as root (CI does; RUN needs it anyway).
 import { spawnSync } from 'node:child_process';
-import { chmodSync, existsSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { cliPath, ensureCliBuilt, wharf } from '../helpers/cli.js';
@@ -23,9 +23,9 @@ function ensureUser(): void {
 }
 
 /** `wharf build …` as the unprivileged user, with its own HOME and no root runtime dirs in the env. */
-function wharfAsUser(args: readonly string[]) {
+function wharfAsUser(args: readonly string[], extraEnv: NodeJS.ProcessEnv = {}) {
   ensureCliBuilt();
-  const env: NodeJS.ProcessEnv = { ...process.env, HOME: `/home/${USER}`, USER, LOGNAME: USER };
+  const env: NodeJS.ProcessEnv = { ...process.env, HOME: `/home/${USER}`, USER, LOGNAME: USER, ...extraEnv };
   delete env.XDG_RUNTIME_DIR;
   delete env.XDG_CACHE_HOME;
   const result = spawnSync('runuser', ['-u', USER, '--', process.execPath, cliPath, ...args], {
@@ -70,8 +70,9 @@ describe.skipIf(noDocker())('wharf build as an unprivileged user', () => {
       [
         "import { stage } from '@wharf/core';",
         "export default stage('app').from('busybox').workdir('/app')",
-        "  .run('echo hi > hello && mkdir -p d/e && chmod 0750 d && ln -s hello link && ln hello hard')",
-        "  .run('rm -rf d/e && rm /etc/group && touch /etc/new')",
+        "  .run('echo hi > hello && mkdir -p d/e /opt/x/y && chmod 0750 d && ln -s hello link && ln hello hard')",
+        // a deleted file, a deleted directory, one deleted and made again (opaque), a renamed one
+        "  .run('rm -rf d/e && rm /etc/group && touch /etc/new && rm -rf /opt/x && mkdir /opt/x && mv d d2')",
         "  .cmd(['cat', '/app/hello']);",
         '',
       ].join('\n'),
@@ -79,10 +80,20 @@ describe.skipIf(noDocker())('wharf build as an unprivileged user', () => {
     const asUser = wharfAsUser(buildArgs(definition, dir, 'cache-user', join(dir, 'user.tar')));
     expect(asUser.stderr, asUser.stderr).toBe('');
     expect(asUser.code).toBe(0);
+    // overlay mode: the RUN layers were kept as extracted layers, nothing was flattened and copied
+    const snapshots = join(dir, 'cache-user', 'snapshots');
+    expect(readdirSync(join(snapshots, 'layers')).length).toBeGreaterThanOrEqual(3);
+    expect(readdirSync(join(snapshots, 'chains'))).toEqual([]);
+    const copied = wharfAsUser(buildArgs(definition, dir, 'cache-copy', join(dir, 'copy.tar')), {
+      WHARF_SNAPSHOTTER: 'copy',
+    });
+    expect(copied.stderr, copied.stderr).toBe('');
+    expect(readdirSync(join(dir, 'cache-copy', 'snapshots', 'chains')).length).toBeGreaterThanOrEqual(2);
     const asRoot = wharf(buildArgs(definition, dir, 'cache-root', join(dir, 'root.tar')));
     expect(asRoot.code).toBe(0);
     expect(asUser.stdout.trim()).toMatch(/^sha256:[0-9a-f]{64}$/);
     expect(asUser.stdout.trim()).toBe(asRoot.stdout.trim());
+    expect(copied.stdout.trim()).toBe(asRoot.stdout.trim());
   });
 
   it('refuses a RUN under a non-root USER, naming the fixes', () => {

@@ -85,6 +85,20 @@ describe('createSpec: the bundle config.json', () => {
     expect(spec.mounts.find((m) => m.destination === '/dev/pts')?.options).not.toContain('gid=5');
     expect(spec.process.user).toEqual({ uid: 0, gid: 0 });
   });
+
+  it('rootless inside the snapshotter’s user namespace: no user namespace of its own, still no device cgroup', () => {
+    const spec = createSpec({
+      ...input,
+      user: { uid: 0, gid: 0, additionalGids: [] },
+      rootless: { uid: 1000, gid: 1000, inNamespace: true },
+    });
+    expect(spec.linux.namespaces.map((n) => n.type)).toEqual(['pid', 'ipc', 'uts', 'mount']);
+    expect(spec.linux.uidMappings).toBeUndefined();
+    expect(spec.linux.gidMappings).toBeUndefined();
+    expect(spec.linux.resources).toBeUndefined();
+    expect(spec.mounts.find((m) => m.destination === '/sys')).toMatchObject({ type: 'none', source: '/sys' });
+    expect(spec.mounts.find((m) => m.destination === '/dev/pts')?.options).not.toContain('gid=5');
+  });
 });
 
 describe('generated /etc files', () => {

@@ -88,9 +88,11 @@ export interface SpecInput {
   readonly mounts?: readonly SpecMount[];
   /**
    * Rootless: map container root to this host uid/gid in a new user namespace (no device cgroup,
-   * sysfs bind-mounted instead of mounted, no mqueue).
+   * sysfs bind-mounted instead of mounted, no mqueue). With `inNamespace`, the runtime already runs
+   * in a user namespace with that mapping (the snapshotter's): the container gets no user namespace
+   * of its own.
    */
-  readonly rootless?: { readonly uid: number; readonly gid: number };
+  readonly rootless?: { readonly uid: number; readonly gid: number; readonly inNamespace?: boolean };
   /** A command run on the host once the namespaces exist (e.g. to bring `lo` up). */
   readonly createRuntimeHooks?: readonly SpecHook[];
 }
@@ -134,7 +136,8 @@ export function createSpec(input: SpecInput): RuntimeSpec {
   const rootless = input.rootless;
   const namespaces = [{ type: 'pid' }, { type: 'ipc' }, { type: 'uts' }, { type: 'mount' }];
   if (network === 'none') namespaces.push({ type: 'network' });
-  if (rootless) namespaces.push({ type: 'user' });
+  const newUserns = rootless !== undefined && !rootless.inNamespace;
+  if (newUserns) namespaces.push({ type: 'user' });
   const caps = [...DEFAULT_CAPABILITIES];
   const hooks = input.createRuntimeHooks?.length
     ? { hooks: { createRuntime: input.createRuntimeHooks } }
@@ -165,12 +168,13 @@ export function createSpec(input: SpecInput): RuntimeSpec {
     ...hooks,
     linux: {
       namespaces,
-      ...(rootless
+      ...(rootless === undefined ? { resources: { devices: [{ allow: false, access: 'rwm' }] } } : {}),
+      ...(newUserns
         ? {
             uidMappings: [{ containerID: 0, hostID: rootless.uid, size: 1 }],
             gidMappings: [{ containerID: 0, hostID: rootless.gid, size: 1 }],
           }
-        : { resources: { devices: [{ allow: false, access: 'rwm' }] } }),
+        : {}),
       maskedPaths: MASKED_PATHS,
       readonlyPaths: READONLY_PATHS,
     },

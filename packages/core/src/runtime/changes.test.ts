@@ -179,4 +179,31 @@ describe('scanChanges: the copy fallback', () => {
     ]);
     expect(changes.deletions).toEqual(['gone']);
   });
+
+  it('records a directory deleted and made again as opaque, as overlay does', async () => {
+    const lower = scratch();
+    mkdirSync(join(lower, 'opt/x/y'), { recursive: true });
+    writeFileSync(join(lower, 'opt/x/y/z'), 'z');
+    mkdirSync(join(lower, 'kept'));
+    writeFileSync(join(lower, 'kept/old'), 'o');
+    const upper = join(scratch(), 'copy');
+    execFileSync('cp', ['-a', lower, upper]);
+    const since = Date.now() + 5;
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    rmSync(join(upper, 'opt/x'), { recursive: true });
+    mkdirSync(join(upper, 'opt/x'));
+    writeFileSync(join(upper, 'opt/x/new'), 'n');
+    rmSync(join(upper, 'kept/old')); // the directory itself stays: a whiteout, not opaque
+    const changes = await scanChanges(lower, upper, { since });
+    expect(summary(changes.entries)).toEqual([
+      'dir:kept',
+      'file:kept/.wh.old',
+      'dir:opt',
+      'dir:opt/x',
+      'file:opt/x/.wh..wh..opq',
+      'file:opt/x/new',
+    ]);
+    expect(changes.opaque).toEqual(['opt/x']);
+    expect(changes.deletions).toEqual(['kept/old']);
+  });
 });

@@ -59,6 +59,8 @@ export interface ChangeOptions {
    * so files they make are owned by the caller on disk and must be recorded as 0:0.
    */
   readonly mapOwner?: OwnerMap;
+  /** Overlay mode: the xattr that marks opaque directories (default `trusted.overlay.opaque`). */
+  readonly opaqueXattr?: string;
 }
 
 export type OwnerMap = (uid: number, gid: number) => { readonly uid: number; readonly gid: number };
@@ -139,7 +141,7 @@ const isWhiteoutDevice = (st: Stats): boolean => st.isCharacterDevice() && st.rd
 
 /**
  * The change set recorded in an overlay upper directory: char 0:0 devices are deletions, directories
- * with `trusted.overlay.opaque=y` are opaque, everything else is an added or modified entry.
+ * with `trusted.overlay.opaque=y` (or `options.opaqueXattr`) are opaque, everything else is an added or modified entry.
  */
 export async function overlayChanges(upper: string, options: ChangeOptions = {}): Promise<ChangeSet> {
   const exclude = new Excluder(options.exclude);
@@ -160,7 +162,7 @@ export async function overlayChanges(upper: string, options: ChangeOptions = {})
   };
   await walk('');
   const dirs = items.filter((i) => i.st.isDirectory()).map((i) => i.path);
-  const opaqueSet = await readOpaqueDirs(upper, dirs);
+  const opaqueSet = await readOpaqueDirs(upper, dirs, options.opaqueXattr);
   const kept = await unchangedDirsPruned(items, opaqueSet, options.lowerStat);
   const entries: LayerEntry[] = [];
   const deletions: string[] = [];
@@ -257,12 +259,14 @@ export interface ScanOptions extends ChangeOptions {
 /**
  * The change set between `lower` (the tree before the step) and `upper` (a copy the step ran in),
  * compared by lstat: type, mode, owner, size, mtime (ns), link target; content hashes where the
- * metadata cannot tell. Directories are emitted when they changed or contain a change.
+ * metadata cannot tell. Directories are emitted when they changed or contain a change; a directory
+ * born during the step where one was before is opaque (it was deleted and made again).
  */
 export async function scanChanges(lower: string, upper: string, options: ScanOptions): Promise<ChangeSet> {
   const exclude = new Excluder(options.exclude);
   const entries: LayerEntry[] = [];
   const deletions: string[] = [];
+  const opaque: string[] = [];
   const links = new Links(options.mapOwner);
 
   const addTree = async (path: string, st: Stats): Promise<void> => {
@@ -303,6 +307,15 @@ export async function scanChanges(lower: string, upper: string, options: ScanOpt
         continue;
       }
       const before = lstat(join(lower, path));
+      if (now.isDirectory() && before.isDirectory() && now.birthtimeMs >= options.since) {
+        // Deleted and made again by the step: opaque with all it holds now, as overlay records it
+        // (and BuildKit's layer says). A birth time of 0 means the filesystem does not keep one.
+        await addTree(path, now);
+        opaque.push(path);
+        entries.push(marker(join2(path, OPAQUE_MARKER)));
+        changed = true;
+        continue;
+      }
       if (now.isDirectory() && before.isDirectory()) {
         const at = entries.length;
         const metaChanged = now.mode !== before.mode || now.uid !== before.uid || now.gid !== before.gid;
@@ -321,7 +334,7 @@ export async function scanChanges(lower: string, upper: string, options: ScanOpt
   };
 
   await compareDir('');
-  return { entries: sortMarkers(entries), deletions, opaque: [] };
+  return { entries: sortMarkers(entries), deletions, opaque };
 }
 
 async function sameEntry(

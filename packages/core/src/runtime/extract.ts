@@ -51,6 +51,8 @@ export interface ExtractOptions {
   readonly owners?: boolean;
   /** Name used in error messages (the layer's diffID). */
   readonly label?: string;
+  /** `overlay` format: the opaque-directory xattr (default `trusted.overlay.opaque`; rootless: `user.…`). */
+  readonly opaqueXattr?: string;
 }
 
 export interface ExtractResult {
@@ -107,6 +109,7 @@ class LayerExtractor {
   readonly #format: ExtractFormat;
   readonly #owners: boolean;
   readonly #label: string;
+  readonly #opaqueXattr: string | undefined;
   /** Directories known to exist as real directories (clean paths; '' is the root). */
   readonly #knownDirs = new Set<string>(['']);
   /** Paths this layer wrote (for opaque markers in `apply` format). */
@@ -122,6 +125,7 @@ class LayerExtractor {
     this.#format = options.format;
     this.#owners = options.owners ?? process.getuid?.() === 0;
     this.#label = options.label ?? 'layer';
+    this.#opaqueXattr = options.opaqueXattr;
   }
 
   /** Extracts one member; a file's content is read from `reader`. */
@@ -190,7 +194,7 @@ class LayerExtractor {
       }
       if (whiteouts.length > 0 || opaque.length > 0) {
         for (const w of whiteouts) await this.#replace(w); // a whiteout replaces nothing in its own layer
-        await writeOverlayAttrs(this.#dir, whiteouts, opaque);
+        await writeOverlayAttrs(this.#dir, whiteouts, opaque, this.#opaqueXattr);
       }
     }
     // Directory metadata last, deepest first: children could not be written into a 0555 directory.

@@ -1,15 +1,18 @@
 /**
  * The two things overlayfs stores that Node cannot make or read: whiteouts (character devices 0:0)
- * and opaque directories (the `trusted.overlay.opaque=y` xattr). GNU tar can, as root: it creates device
- * nodes and restores `trusted.*` xattrs from PAX `SCHILY.xattr.*` records, and it reads them back the same
- * way. So we hand it a small tar we made (paths already checked), or ask it for a listing. One process
+ * and opaque directories (the `trusted.overlay.opaque=y` xattr, or `user.overlay.opaque=y` for overlays
+ * mounted with `userxattr` in a user namespace). GNU tar can: it creates device nodes (0:0 whiteouts
+ * need no privilege since Linux 5.8) and restores xattrs from PAX `SCHILY.xattr.*` records (`trusted.*`
+ * needs root, `user.*` the owner), and it reads them back the same way. So we hand it a small tar we made (paths already checked), or ask it for a listing. One process
  * per layer, whatever the number of entries.
  */
 import { extract as tarExtract, pack as tarPack } from 'tar-stream';
 import { execTool } from './exec.js';
 
+/** The opaque-directory xattr of an overlay mounted by root. */
 export const OPAQUE_XATTR = 'trusted.overlay.opaque';
-const PAX_OPAQUE = `SCHILY.xattr.${OPAQUE_XATTR}`;
+/** The opaque-directory xattr of an overlay mounted with `userxattr` (rootless, in a user namespace). */
+export const USER_OPAQUE_XATTR = 'user.overlay.opaque';
 
 export interface DirAttrs {
   /** Clean path relative to the layer root. */
@@ -43,12 +46,14 @@ async function packToBuffer(write: (pack: ReturnType<typeof tarPack>) => void): 
 
 /**
  * Creates overlay whiteouts (char 0:0) at `whiteouts` and marks `opaque` directories (which must
- * already exist, with these attributes) in the layer directory `dir`. Paths are clean and relative.
+ * already exist, with these attributes) with `xattr` in the layer directory `dir`. Paths are clean and
+ * relative.
  */
 export async function writeOverlayAttrs(
   dir: string,
   whiteouts: readonly string[],
   opaque: readonly DirAttrs[],
+  xattr: string = OPAQUE_XATTR,
 ): Promise<void> {
   if (whiteouts.length === 0 && opaque.length === 0) return;
   const tar = await packToBuffer((pack) => {
@@ -59,7 +64,7 @@ export async function writeOverlayAttrs(
         mode: d.mode,
         uid: d.uid,
         gid: d.gid,
-        pax: { [PAX_OPAQUE]: 'y' },
+        pax: { [`SCHILY.xattr.${xattr}`]: 'y' },
       };
       pack.entry(header);
     }
@@ -69,14 +74,18 @@ export async function writeOverlayAttrs(
   });
   const result = await execTool(
     'tar',
-    ['-x', '-f', '-', '-C', dir, '--xattrs', `--xattrs-include=${OPAQUE_XATTR}`, '--numeric-owner', '-p'],
+    ['-x', '-f', '-', '-C', dir, '--xattrs', `--xattrs-include=${xattr}`, '--numeric-owner', '-p'],
     { input: tar },
   );
   if (result.code !== 0) throw new Error(`tar could not write overlay whiteouts in ${dir}: ${result.stderr}`);
 }
 
-/** Which of `dirs` (clean relative paths in `dir`) carry `trusted.overlay.opaque=y`. */
-export async function readOpaqueDirs(dir: string, dirs: readonly string[]): Promise<Set<string>> {
+/** Which of `dirs` (clean relative paths in `dir`) carry `xattr=y` (default `trusted.overlay.opaque`). */
+export async function readOpaqueDirs(
+  dir: string,
+  dirs: readonly string[],
+  xattr: string = OPAQUE_XATTR,
+): Promise<Set<string>> {
   const opaque = new Set<string>();
   if (dirs.length === 0) return opaque;
   const list = `${dirs.map((d) => (d === '' ? '.' : `./${d}`)).join('\0')}\0`;
@@ -90,7 +99,7 @@ export async function readOpaqueDirs(dir: string, dirs: readonly string[]): Prom
       dir,
       '--no-recursion',
       '--xattrs',
-      `--xattrs-include=${OPAQUE_XATTR}`,
+      `--xattrs-include=${xattr}`,
       '--null',
       '-T',
       '-',
@@ -102,7 +111,7 @@ export async function readOpaqueDirs(dir: string, dirs: readonly string[]): Prom
   ex.end(result.stdout);
   for await (const entry of ex) {
     const pax = (entry.header as { pax?: Record<string, string> }).pax;
-    if (pax?.[PAX_OPAQUE] === 'y') {
+    if (pax?.[`SCHILY.xattr.${xattr}`] === 'y') {
       opaque.add(entry.header.name.replace(/^\.\/?/, '').replace(/\/$/, ''));
     }
     entry.resume();

@@ -115,7 +115,8 @@ export async function runStep(options: RunStepOptions): Promise<RunStepResult> {
       cwd,
       cacheRoot: options.cacheRoot ?? join(dirname(options.snapshotter.root), 'cache-mounts'),
       scratch: snapshot.scratch,
-      overlay: snapshot.mode === 'overlay',
+      // writable binds get an overlay mounted in wharf's namespace, which a namespaced runtime cannot see
+      overlay: snapshot.mode === 'overlay' && snapshot.runtimePrefix.length === 0,
       secrets,
       ssh,
       env: hostEnv,
@@ -161,7 +162,7 @@ export async function runStep(options: RunStepOptions): Promise<RunStepResult> {
       if (!env.some((e) => e.startsWith('PATH='))) env.unshift(DEFAULT_PATH);
       const hooks = network === 'none' ? await loopbackUpHook() : [];
       const spec = createSpec({
-        rootfs,
+        rootfs: snapshot.runtimeRootfs,
         args,
         env,
         cwd,
@@ -170,7 +171,15 @@ export async function runStep(options: RunStepOptions): Promise<RunStepResult> {
         network,
         etc,
         mounts: prepared.specMounts,
-        ...(rootless ? { rootless: { uid: process.getuid?.() ?? 0, gid: process.getgid?.() ?? 0 } } : {}),
+        ...(rootless
+          ? {
+              rootless: {
+                uid: process.getuid?.() ?? 0,
+                gid: process.getgid?.() ?? 0,
+                inNamespace: snapshot.runtimePrefix.length > 0,
+              },
+            }
+          : {}),
         createRuntimeHooks: hooks,
       });
       const bundle = join(snapshot.scratch, 'bundle');
@@ -182,6 +191,7 @@ export async function runStep(options: RunStepOptions): Promise<RunStepResult> {
       const exit = await runContainer({
         runtime,
         bundle,
+        prefix: snapshot.runtimePrefix,
         id: `wharf-${snapshot.id}`,
         logFile: join(snapshot.scratch, 'runtime.log'),
         ...(options.onOutput ? { onOutput: options.onOutput } : {}),
@@ -254,6 +264,8 @@ export interface RunContainerOptions {
   readonly runtime: RuntimeInfo;
   /** A directory holding `config.json`. */
   readonly bundle: string;
+  /** Argv that runs the runtime (e.g. `nsenter …` into the snapshotter's user namespace). Default none. */
+  readonly prefix?: readonly string[];
   readonly id: string;
   /** The runtime's own log (JSON lines); its errors are reported, kept apart from the command's stderr. */
   readonly logFile: string;
@@ -288,6 +300,9 @@ export async function runContainer(options: RunContainerOptions): Promise<Contai
   const stateRoot = options.stateRoot ?? defaultStateRoot();
   await mkdir(stateRoot, { recursive: true, mode: 0o700 });
   const global = ['--root', stateRoot, '--log', options.logFile, '--log-format', 'json'];
+  // The runtime (run, kill, delete) always starts through the prefix: its state lives in that namespace.
+  const [program, ...head] = [...(options.prefix ?? []), rt.path];
+  const runtime = (args: readonly string[]) => execTool(program as string, [...head, ...global, ...args]);
   const tail: string[] = [];
   const push = (line: string, stream: OutputStream) => {
     tail.push(line);
@@ -295,13 +310,17 @@ export async function runContainer(options: RunContainerOptions): Promise<Contai
     options.onOutput?.(line, stream);
   };
   let stopped: 'abort' | 'timeout' | undefined;
-  const child = spawn(rt.path, [...global, 'run', '--bundle', options.bundle, options.id], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  const child = spawn(
+    program as string,
+    [...head, ...global, 'run', '--bundle', options.bundle, options.id],
+    {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
   const kill = (why: 'abort' | 'timeout') => {
     if (stopped) return;
     stopped = why;
-    void execTool(rt.path, [...global, 'kill', options.id, 'KILL']).then((r) => {
+    void runtime(['kill', options.id, 'KILL']).then((r) => {
       // not created yet (or already gone): stop runc itself; `delete -f` below removes what is left
       if (r.code !== 0) child.kill('SIGKILL');
     });
@@ -335,7 +354,7 @@ export async function runContainer(options: RunContainerOptions): Promise<Contai
   } finally {
     if (timer) clearTimeout(timer);
     options.signal?.removeEventListener('abort', onAbort);
-    await execTool(rt.path, [...global, 'delete', '-f', options.id]).catch(() => {});
+    await runtime(['delete', '-f', options.id]).catch(() => {});
   }
 }
 

@@ -8,7 +8,12 @@
  * - committing a step registers its upper directory as the extracted form of the layer written from
  *   it (`layers/<diffid-hex>` → `../runs/<id>`), so the next RUN stacks on it without extracting.
  *
- * Without overlayfs (not root, no GNU tar, a filesystem overlay refuses as upper) the snapshotter copies:
+ * Not root: the overlays are mounted in a user namespace of wharf's own ({@link UserNamespace}, Linux
+ * ≥ 5.11 with overlay's `userxattr`: opaque directories carry `user.overlay.opaque=y`), and the runtime
+ * runs in that namespace.
+ *
+ * Without overlayfs (no GNU tar, no user namespaces, a filesystem overlay refuses as upper, or
+ * `WHARF_SNAPSHOTTER=copy`) the snapshotter copies:
  * the chain is flattened once into `chains/<chainid-hex>/fs` (layers applied in order), copied with
  * `cp -a` for the step, and the change set comes from a stat-based comparison ({@link scanChanges}).
  * A committed copy becomes the flattened tree of the next chain.
@@ -36,8 +41,9 @@ import {
 } from './changes.js';
 import { RuntimeError } from './errors.js';
 import { execTool } from './exec.js';
-import { extractLayer } from './extract.js';
-import { hasGnuTar } from './overlay-attrs.js';
+import { type ExtractOptions, extractLayer } from './extract.js';
+import { hasGnuTar, OPAQUE_XATTR, USER_OPAQUE_XATTR, writeOverlayAttrs } from './overlay-attrs.js';
+import { UserNamespace } from './userns.js';
 
 /** What the snapshotter needs of a layer: `Layer` from `image/` fits. */
 export interface SnapshotLayer {
@@ -51,7 +57,7 @@ export type SnapshotMode = 'overlay' | 'copy';
 export interface SnapshotterOptions {
   /** The snapshot directory; see the module doc. Created if missing. */
   readonly root: string;
-  /** `auto` (default) uses overlayfs when it works here, else copies. */
+  /** `auto` uses overlayfs when it works here, else copies. Default: `WHARF_SNAPSHOTTER`, else `auto`. */
   readonly mode?: SnapshotMode | 'auto';
   /**
    * Most lower directories in one overlay mount (the kernel allows 500, one page of mount options
@@ -83,18 +89,25 @@ export function chainIds(diffIds: readonly Digest[]): Digest[] {
 export class Snapshotter {
   readonly root: string;
   readonly mode: SnapshotMode;
+  /** Not root, overlay mode: the namespace the overlays are mounted in (and the runtime runs in). */
+  readonly userns: UserNamespace | undefined;
+  /** The xattr overlay marks opaque directories with, in extracted layers and upper dirs. */
+  readonly opaqueXattr: string;
   readonly #maxLower: number;
   readonly #pending = new Map<string, Promise<string>>();
 
-  private constructor(root: string, mode: SnapshotMode, maxLower: number) {
+  private constructor(root: string, mode: SnapshotMode, maxLower: number, userns?: UserNamespace) {
     this.root = root;
     this.mode = mode;
+    this.userns = userns;
+    this.opaqueXattr = userns ? USER_OPAQUE_XATTR : OPAQUE_XATTR;
     this.#maxLower = maxLower;
   }
 
   /** Opens (creates) a snapshot root and decides between overlay and copy mode. */
   static async open(options: SnapshotterOptions): Promise<Snapshotter> {
     const root = options.root;
+    const wanted = options.mode ?? modeFromEnv();
     for (const sub of ['layers', 'chains', 'runs', 'tmp', 'empty']) {
       try {
         await mkdir(join(root, sub), { recursive: true, mode: 0o700 });
@@ -106,9 +119,21 @@ export class Snapshotter {
       }
     }
     await chmod(join(root, 'empty'), 0o755); // the root directory of a FROM scratch rootfs
-    const wanted = options.mode ?? 'auto';
-    const mode = wanted === 'auto' ? ((await overlayWorks(root)) ? 'overlay' : 'copy') : wanted;
-    return new Snapshotter(root, mode, Math.max(2, options.maxLowerDirs ?? 40));
+    await assertOwnRoot(root);
+    // Not root: overlays need a user namespace of our own to be mounted in.
+    const userns =
+      wanted !== 'copy' && process.platform === 'linux' && process.getuid?.() !== 0
+        ? await UserNamespace.start(root)
+        : undefined;
+    const mode = wanted === 'auto' ? ((await overlayWorks(root, userns)) ? 'overlay' : 'copy') : wanted;
+    if (mode === 'copy') userns?.close();
+    const maxLower = Math.max(2, options.maxLowerDirs ?? 40);
+    return new Snapshotter(root, mode, maxLower, mode === 'overlay' ? userns : undefined);
+  }
+
+  /** Ends the user namespace, if any (snapshots must be released or committed first). */
+  close(): void {
+    this.userns?.close();
   }
 
   /** A fresh, writable root filesystem holding `layers` (bottom first). */
@@ -125,18 +150,17 @@ export class Snapshotter {
           `lowerdir=${lowers.join(':')}`,
           `upperdir=runs/${id}/fs`,
           `workdir=runs/${id}/work`,
-          'index=off',
-          'redirect_dir=off',
-          'metacopy=off',
+          ...overlayFeatures(this.userns !== undefined),
         ].join(',');
         // Relative paths (resolved from cwd by the kernel) keep the options within one page.
-        const result = await execTool(
-          'mount',
-          ['-t', 'overlay', 'overlay', '-o', mountOptions, `runs/${id}/rootfs`],
-          {
-            cwd: this.root,
-          },
-        );
+        const result = await this.exec('mount', [
+          '-t',
+          'overlay',
+          'overlay',
+          '-o',
+          mountOptions,
+          `runs/${id}/rootfs`,
+        ]);
         if (result.code !== 0) {
           throw new RuntimeError(
             'RUNTIME_SNAPSHOT_FAILED',
@@ -146,7 +170,7 @@ export class Snapshotter {
             },
           );
         }
-        return new Snapshot(this, id, runDir, 'overlay', join(runDir, 'rootfs'), diffIds, undefined, lowers);
+        return new Snapshot(this, id, runDir, 'overlay', diffIds, { lowerDirs: lowers });
       }
       const chain =
         diffIds.length === 0
@@ -156,7 +180,7 @@ export class Snapshotter {
       if (copy.code !== 0) {
         throw new RuntimeError('RUNTIME_SNAPSHOT_FAILED', `cannot copy the root filesystem: ${copy.stderr}`);
       }
-      return new Snapshot(this, id, runDir, 'copy', join(runDir, 'fs'), diffIds, chain);
+      return new Snapshot(this, id, runDir, 'copy', diffIds, { lower: chain });
     } catch (error) {
       await rm(runDir, { recursive: true, force: true }).catch(() => {});
       throw error;
@@ -197,7 +221,7 @@ export class Snapshotter {
     let pending = this.#pending.get(key);
     if (!pending) {
       pending = this.#materialise(join(this.root, 'layers', hex), async (fs) => {
-        await extractVerified(layer, diffId, fs, 'overlay');
+        await extractVerified(layer, diffId, fs, { format: 'overlay', opaqueXattr: this.opaqueXattr });
       });
       this.#pending.set(key, pending);
       pending.finally(() => this.#pending.delete(key)).catch(() => {});
@@ -231,7 +255,7 @@ export class Snapshotter {
         }
         for (let i = start; i < count; i++) {
           signal?.throwIfAborted();
-          await extractVerified(layers[i] as SnapshotLayer, diffIds[i] as Digest, fs, 'apply');
+          await extractVerified(layers[i] as SnapshotLayer, diffIds[i] as Digest, fs, { format: 'apply' });
         }
       });
       this.#pending.set(key, pending);
@@ -268,6 +292,11 @@ export class Snapshotter {
     }
   }
 
+  /** Runs a mount tool (`mount`, `umount`) in the snapshot root, in the user namespace if there is one. */
+  exec(tool: string, args: readonly string[]) {
+    return this.userns ? this.userns.exec(tool, args) : execTool(tool, args, { cwd: this.root });
+  }
+
   /** Registers a committed run's `fs` under `layers/<hex>` or `chains/<hex>`. Internal to {@link Snapshot}. */
   async register(kind: 'layers' | 'chains', digest: Digest, runId: string): Promise<void> {
     const target = join(this.root, kind, digestHex(digest));
@@ -294,8 +323,15 @@ export interface DiffOptions extends ChangeOptions {
 export class Snapshot {
   readonly id: string;
   readonly mode: SnapshotMode;
-  /** The root filesystem to run in. */
+  /** The root filesystem, as wharf reads and writes it (through `/proc/<pid>/root` in a user namespace). */
   readonly rootfs: string;
+  /** The root filesystem as the runtime sees it (its path inside the namespace it runs in). */
+  readonly runtimeRootfs: string;
+  /**
+   * The argv prefix to start the runtime with: empty, or `nsenter …` into the user namespace the rootfs
+   * is mounted in (the runtime then runs as that namespace's root: no user namespace of its own).
+   */
+  readonly runtimePrefix: readonly string[];
   /** A private scratch directory for this run (bundle, generated files); removed with the snapshot. */
   readonly scratch: string;
   readonly #snapshotter: Snapshotter;
@@ -313,20 +349,21 @@ export class Snapshot {
     id: string,
     runDir: string,
     mode: SnapshotMode,
-    rootfs: string,
     diffIds: readonly Digest[],
-    lower: string | undefined,
-    lowerDirs: readonly string[] = [],
+    below: { readonly lower?: string; readonly lowerDirs?: readonly string[] },
   ) {
     this.#snapshotter = snapshotter;
     this.id = id;
     this.#runDir = runDir;
     this.mode = mode;
-    this.rootfs = rootfs;
+    this.runtimeRootfs = join(runDir, mode === 'overlay' ? 'rootfs' : 'fs');
+    const userns = snapshotter.userns;
+    this.rootfs = userns ? userns.hostPath(this.runtimeRootfs) : this.runtimeRootfs;
+    this.runtimePrefix = userns ? userns.enter() : [];
     this.scratch = join(runDir, 'scratch');
     this.#diffIds = diffIds;
-    this.#lower = lower;
-    this.#lowerDirs = lowerDirs.map((d) => join(snapshotter.root, d));
+    this.#lower = below.lower;
+    this.#lowerDirs = (below.lowerDirs ?? []).map((d) => join(snapshotter.root, d));
     this.#mounted = mode === 'overlay';
   }
 
@@ -353,8 +390,10 @@ export class Snapshot {
     const uid = process.getuid?.() ?? 0;
     const mapOwner = uid === 0 ? undefined : rootlessOwnerMap(uid, process.getgid?.() ?? 0);
     const common = { ...options, ...(mapOwner ? { mapOwner } : {}) };
-    if (this.mode === 'overlay')
-      return overlayChanges(dir, { ...common, lowerStat: (p) => this.#lowerStat(p) });
+    if (this.mode === 'overlay') {
+      const opaqueXattr = this.#snapshotter.opaqueXattr;
+      return overlayChanges(dir, { ...common, opaqueXattr, lowerStat: (p) => this.#lowerStat(p) });
+    }
     return scanChanges(this.#lower as string, dir, { ...common, since: options.since ?? this.#prepared });
   }
 
@@ -367,7 +406,7 @@ export class Snapshot {
     if (this.#released) throw new Error('Snapshot.commit() after release()');
     await this.#unmount();
     this.#committed = true;
-    await rm(join(this.#runDir, 'work'), { recursive: true, force: true });
+    await this.#removeWorkDir();
     await rm(join(this.#runDir, 'rootfs'), { recursive: true, force: true });
     await rm(this.scratch, { recursive: true, force: true });
     if (this.mode === 'overlay') await this.#snapshotter.register('layers', diffId, this.id);
@@ -385,7 +424,15 @@ export class Snapshot {
     this.#released = true;
     await this.#unmount();
     if (this.#committed) return;
+    await this.#removeWorkDir();
     await rm(this.#runDir, { recursive: true, force: true });
+  }
+
+  /** Overlay's `work/work` has mode 0: only root could remove it as it is. */
+  async #removeWorkDir(): Promise<void> {
+    const work = join(this.#runDir, 'work');
+    await chmod(join(work, 'work'), 0o700).catch(() => {});
+    await rm(work, { recursive: true, force: true });
   }
 
   /** lstat in the layers below, top first: the first layer that has the path (or whites it out) decides. */
@@ -400,9 +447,9 @@ export class Snapshot {
   async #unmount(): Promise<void> {
     if (!this.#mounted) return;
     const target = join(this.#runDir, 'rootfs');
-    const result = await execTool('umount', [target]);
+    const result = await this.#snapshotter.exec('umount', [target]);
     if (result.code !== 0) {
-      const lazy = await execTool('umount', ['-l', target]);
+      const lazy = await this.#snapshotter.exec('umount', ['-l', target]);
       if (lazy.code !== 0 && !/not mounted/.test(lazy.stderr)) {
         throw new RuntimeError('RUNTIME_SNAPSHOT_FAILED', `cannot unmount ${target}: ${result.stderr}`);
       }
@@ -425,7 +472,7 @@ async function extractVerified(
   layer: SnapshotLayer,
   diffId: Digest,
   dir: string,
-  format: 'overlay' | 'apply',
+  options: Omit<ExtractOptions, 'label'>,
 ) {
   const digester = createDigester('sha256');
   const tar = await layer.uncompressed();
@@ -435,7 +482,7 @@ async function extractVerified(
       yield chunk as Buffer;
     }
   }
-  await extractLayer(tapped(), dir, { format, label: `layer ${diffId}` });
+  await extractLayer(tapped(), dir, { ...options, label: `layer ${diffId}` });
   const got = digester.digest();
   if (got !== diffId) {
     throw new RuntimeError('RUNTIME_BAD_LAYER', `layer ${diffId}: its tar hashes to ${got}`, {
@@ -444,27 +491,75 @@ async function extractVerified(
   }
 }
 
+/**
+ * Overlay options that keep the upper dir a plain change set: no index, renamed directories copied
+ * up whole (no redirects), whole files copied up (no metacopy). In a user namespace, `userxattr`
+ * (overlay's xattrs in `user.overlay.*`), with which redirects may only be `nofollow`.
+ */
+function overlayFeatures(inUserNamespace: boolean): string[] {
+  return inUserNamespace
+    ? ['userxattr', 'index=off', 'redirect_dir=nofollow', 'metacopy=off']
+    : ['index=off', 'redirect_dir=off', 'metacopy=off'];
+}
+
+/** `WHARF_SNAPSHOTTER` (`overlay`, `copy`, `auto`); `auto` when unset. */
+function modeFromEnv(): SnapshotMode | 'auto' {
+  const value = process.env.WHARF_SNAPSHOTTER;
+  if (value === undefined || value === '') return 'auto';
+  if (value === 'overlay' || value === 'copy' || value === 'auto') return value;
+  throw new RuntimeError('RUNTIME_SNAPSHOT_FAILED', `WHARF_SNAPSHOTTER=${value} is not a snapshotter`, {
+    hint: 'use overlay, copy or auto (the default: overlay where it works, else copy)',
+  });
+}
+
+/**
+ * A snapshot root holds files owned as its user extracted them (root keeps layer owners, another user
+ * owns everything) and overlay xattrs of that user's kind: another user's root would give wrong trees.
+ */
+async function assertOwnRoot(root: string): Promise<void> {
+  const uid = process.getuid?.();
+  if (uid === undefined) return;
+  const owner = (await stat(root)).uid;
+  if (owner !== uid) {
+    throw new RuntimeError(
+      'RUNTIME_SNAPSHOT_FAILED',
+      `the snapshot directory ${root} belongs to uid ${owner}, not to this user (uid ${uid})`,
+      { hint: 'give each user a cache directory of their own (--cache-dir)' },
+    );
+  }
+}
+
 const probes = new Map<string, Promise<boolean>>();
 
-/** Root, overlayfs in the kernel, GNU tar, and a test mount in `root` that works. */
-function overlayWorks(root: string): Promise<boolean> {
-  let probe = probes.get(root);
+/**
+ * Overlayfs in the kernel (with `userxattr` in a user namespace), GNU tar, and a test mount in `root`
+ * with a whiteout and an opaque directory written the way extraction writes them.
+ */
+function overlayWorks(root: string, userns: UserNamespace | undefined): Promise<boolean> {
+  const key = `${root}\0${userns ? 'userns' : 'host'}`;
+  let probe = probes.get(key);
   if (!probe) {
     probe = (async () => {
-      if (process.platform !== 'linux' || process.getuid?.() !== 0) return false;
+      if (process.platform !== 'linux') return false;
+      if (process.getuid?.() !== 0 && !userns) return false;
       // /proc/filesystems may not list overlay before the module loads on first mount: the test mount decides.
       if (!(await hasGnuTar())) return false;
       const dir = await mkdtemp(join(root, 'tmp', 'probe-'));
       try {
-        for (const sub of ['l', 'u', 'w', 'm']) await mkdir(join(dir, sub));
+        for (const sub of ['l', 'l/d', 'u', 'w', 'm']) await mkdir(join(dir, sub));
         await writeFile(join(dir, 'l', 'f'), 'x');
+        const attrs = { path: 'd', mode: 0o755, uid: 0, gid: 0 };
+        await writeOverlayAttrs(join(dir, 'l'), ['g'], [attrs], userns ? USER_OPAQUE_XATTR : OPAQUE_XATTR);
         const rel = dir.slice(root.length + 1);
-        const opts = `lowerdir=${rel}/l,upperdir=${rel}/u,workdir=${rel}/w,index=off,redirect_dir=off,metacopy=off`;
-        const mounted = await execTool('mount', ['-t', 'overlay', 'overlay', '-o', opts, `${rel}/m`], {
-          cwd: root,
-        });
+        const features = overlayFeatures(userns !== undefined);
+        const opts = [`lowerdir=${rel}/l`, `upperdir=${rel}/u`, `workdir=${rel}/w`, ...features].join(',');
+        const args = ['-t', 'overlay', 'overlay', '-o', opts, `${rel}/m`];
+        const mounted = userns
+          ? await userns.exec('mount', args)
+          : await execTool('mount', args, { cwd: root });
         if (mounted.code !== 0) return false;
-        await execTool('umount', [join(dir, 'm')]);
+        if (userns) await userns.exec('umount', [join(dir, 'm')]);
+        else await execTool('umount', [join(dir, 'm')]);
         return true;
       } catch {
         return false;
@@ -472,7 +567,7 @@ function overlayWorks(root: string): Promise<boolean> {
         await rm(dir, { recursive: true, force: true }).catch(() => {});
       }
     })();
-    probes.set(root, probe);
+    probes.set(key, probe);
   }
   return probe;
 }

@@ -1,0 +1,92 @@
+/**
+ * A user and mount namespace in which wharf, not being root, can mount overlays (Linux ≥ 5.11 with
+ * overlay's `userxattr`), the way rootless BuildKit runs inside RootlessKit's namespace.
+ *
+ * One long-lived `unshare --user --map-root-user --mount` process holds the namespaces (root inside is
+ * the caller outside). Mounts and the runtime run inside it through `nsenter`; wharf itself reads and
+ * writes the mounted trees through `/proc/<pid>/root`, which resolves paths in that mount namespace.
+ * The holder reads its stdin until EOF, so it exits with wharf even when wharf is killed.
+ *
+ * ```ts
+ * const ns = await UserNamespace.start('/var/cache/wharf/snapshots'); // undefined: not possible here
+ * await ns.exec('mount', ['-t', 'overlay', 'overlay', '-o', 'lowerdir=l,upperdir=u,workdir=w,userxattr', 'm']);
+ * await readFile(ns.hostPath('/var/cache/wharf/snapshots/m/etc/passwd')); // the merged view
+ * ns.close();
+ * ```
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { execTool, type ToolOptions, type ToolResult, which } from './exec.js';
+
+export class UserNamespace {
+  /** The holder's pid (in the host's pid namespace, which the namespace shares). */
+  readonly pid: number;
+  readonly #holder: ChildProcess;
+  readonly #nsenter: string;
+
+  private constructor(holder: ChildProcess, nsenter: string) {
+    this.#holder = holder;
+    this.pid = holder.pid as number;
+    this.#nsenter = nsenter;
+  }
+
+  /**
+   * Starts the holder with `cwd` as its working directory (commands run there, so mount options can
+   * use paths relative to it). Undefined when `unshare`/`nsenter` are missing or the kernel refuses
+   * unprivileged user namespaces.
+   */
+  static async start(cwd: string): Promise<UserNamespace | undefined> {
+    const [unshare, nsenter] = await Promise.all([which('unshare'), which('nsenter')]);
+    if (!unshare || !nsenter) return undefined;
+    // `echo` only runs once the namespaces and the uid/gid maps exist: then nsenter can join them.
+    const holder = spawn(
+      unshare,
+      ['--user', '--map-root-user', '--mount', '--', 'sh', '-c', 'echo ready && exec cat >/dev/null'],
+      { cwd, stdio: ['pipe', 'pipe', 'pipe'] },
+    );
+    const ready = await new Promise<boolean>((resolve) => {
+      holder.once('error', () => resolve(false));
+      holder.once('exit', () => resolve(false));
+      holder.stdout.once('data', (chunk: Buffer) => resolve(chunk.toString().startsWith('ready')));
+    });
+    if (!ready || holder.pid === undefined) {
+      holder.kill('SIGKILL');
+      return undefined;
+    }
+    holder.stdout.destroy();
+    holder.stderr.destroy();
+    // Neither the process nor its stdin pipe keeps Node alive; Node's exit closes the pipe, cat exits.
+    holder.unref();
+    (holder.stdin as unknown as { unref?: () => void }).unref?.();
+    return new UserNamespace(holder, nsenter);
+  }
+
+  /** The argv prefix that runs a program inside, as root of the namespace, in the holder's cwd. */
+  enter(): string[] {
+    // --preserve-credentials: the caller's uid already is root inside (setgroups is denied in there).
+    return [
+      this.#nsenter,
+      `--target=${this.pid}`,
+      '--user',
+      '--mount',
+      '--preserve-credentials',
+      '--wd',
+      '--',
+    ];
+  }
+
+  /** Runs `file args` inside the namespace. */
+  exec(file: string, args: readonly string[], options: ToolOptions = {}): Promise<ToolResult> {
+    const [command, ...prefix] = this.enter();
+    return execTool(command as string, [...prefix, file, ...args], options);
+  }
+
+  /** Where an absolute path inside the namespace (mounts included) is seen from outside it. */
+  hostPath(path: string): string {
+    return `/proc/${this.pid}/root${path}`;
+  }
+
+  /** Ends the holder; mounts still inside the namespace go with it. */
+  close(): void {
+    this.#holder.stdin?.end();
+  }
+}
