@@ -54,6 +54,9 @@ export * as layout from './layout/index.js';
 export { readLayout } from './layout/index.js';
 /** OCI image-spec model: digests, media types, platforms, references, documents. */
 export * as oci from './oci/index.js';
+/** The whole build cache (step records, blobs, RUN snapshots, cache mounts): usage and pruning. */
+export type { BuildCachePruneResult, BuildCacheUsage } from './prune.js';
+export { buildCacheUsage, pruneBuildCache } from './prune.js';
 /** The registry client: pull (a lazy source), push (a resumable sink), login, errors and events. */
 export type {
   Credentials,

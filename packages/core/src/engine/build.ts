@@ -215,7 +215,7 @@ export async function buildImage(graph: BuildGraph, options: BuildOptions): Prom
   // Settle every stage so a failing one does not leave others running unobserved.
   const settled = await Promise.allSettled(results.values());
   // RUN steps are over: a rootless snapshotter's user namespace can go (the layers' files stay).
-  (await snapshotter?.catch(() => undefined))?.close();
+  await (await snapshotter?.catch(() => undefined))?.close();
   await ctx.fileDigests.save();
   const failure = settled.find((s): s is PromiseRejectedResult => s.status === 'rejected');
   if (failure) throw failure.reason;

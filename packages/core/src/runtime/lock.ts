@@ -16,7 +16,8 @@ export interface LockOptions {
   readonly signal?: AbortSignal;
 }
 
-function alive(pid: number): boolean {
+/** True while process `pid` exists (EPERM: it exists, as another user's). */
+export function alive(pid: number): boolean {
   try {
     process.kill(pid, 0);
     return true;

@@ -43,6 +43,7 @@ import { RuntimeError } from './errors.js';
 import { execTool } from './exec.js';
 import { type ExtractOptions, extractLayer } from './extract.js';
 import { hasGnuTar, OPAQUE_XATTR, USER_OPAQUE_XATTR, writeOverlayAttrs } from './overlay-attrs.js';
+import { type Lease, markUsed, takeLease } from './snapshot-gc.js';
 import { UserNamespace } from './userns.js';
 
 /** What the snapshotter needs of a layer: `Layer` from `image/` fits. */
@@ -94,10 +95,18 @@ export class Snapshotter {
   /** The xattr overlay marks opaque directories with, in extracted layers and upper dirs. */
   readonly opaqueXattr: string;
   readonly #maxLower: number;
+  readonly #lease: Lease;
   readonly #pending = new Map<string, Promise<string>>();
 
-  private constructor(root: string, mode: SnapshotMode, maxLower: number, userns?: UserNamespace) {
+  private constructor(
+    root: string,
+    mode: SnapshotMode,
+    maxLower: number,
+    lease: Lease,
+    userns?: UserNamespace,
+  ) {
     this.root = root;
+    this.#lease = lease;
     this.mode = mode;
     this.userns = userns;
     this.opaqueXattr = userns ? USER_OPAQUE_XATTR : OPAQUE_XATTR;
@@ -108,18 +117,27 @@ export class Snapshotter {
   static async open(options: SnapshotterOptions): Promise<Snapshotter> {
     const root = options.root;
     const wanted = options.mode ?? modeFromEnv();
-    for (const sub of ['layers', 'chains', 'runs', 'tmp', 'empty']) {
-      try {
-        await mkdir(join(root, sub), { recursive: true, mode: 0o700 });
-      } catch (cause) {
-        throw new RuntimeError('RUNTIME_SNAPSHOT_FAILED', `cannot create the snapshot directory ${root}`, {
-          hint: 'point the cache directory somewhere writable (--cache-dir, or XDG_CACHE_HOME)',
-          cause,
-        });
-      }
+    let lease: Lease;
+    try {
+      // Under the prune lock: a prune cannot remove the root between these mkdirs and the lease.
+      lease = await takeLease(root, async () => {
+        for (const sub of ['layers', 'chains', 'runs', 'tmp', 'empty']) {
+          await mkdir(join(root, sub), { recursive: true, mode: 0o700 });
+        }
+      });
+    } catch (cause) {
+      throw new RuntimeError('RUNTIME_SNAPSHOT_FAILED', `cannot create the snapshot directory ${root}`, {
+        hint: 'point the cache directory somewhere writable (--cache-dir, or XDG_CACHE_HOME)',
+        cause,
+      });
     }
-    await chmod(join(root, 'empty'), 0o755); // the root directory of a FROM scratch rootfs
-    await assertOwnRoot(root);
+    try {
+      await chmod(join(root, 'empty'), 0o755); // the root directory of a FROM scratch rootfs
+      await assertOwnRoot(root);
+    } catch (error) {
+      await lease.release();
+      throw error;
+    }
     // Not root: overlays need a user namespace of our own to be mounted in.
     const userns =
       wanted !== 'copy' && process.platform === 'linux' && process.getuid?.() !== 0
@@ -128,12 +146,16 @@ export class Snapshotter {
     const mode = wanted === 'auto' ? ((await overlayWorks(root, userns)) ? 'overlay' : 'copy') : wanted;
     if (mode === 'copy') userns?.close();
     const maxLower = Math.max(2, options.maxLowerDirs ?? 40);
-    return new Snapshotter(root, mode, maxLower, mode === 'overlay' ? userns : undefined);
+    return new Snapshotter(root, mode, maxLower, lease, mode === 'overlay' ? userns : undefined);
   }
 
-  /** Ends the user namespace, if any (snapshots must be released or committed first). */
-  close(): void {
+  /**
+   * Ends the user namespace, if any, and the lease that keeps `wharf cache prune` away (snapshots
+   * must be released or committed first).
+   */
+  async close(): Promise<void> {
     this.userns?.close();
+    await this.#lease.release();
   }
 
   /** A fresh, writable root filesystem holding `layers` (bottom first). */
@@ -266,7 +288,10 @@ export class Snapshotter {
 
   /** Builds `target/fs` in a temp dir and renames it into place; a concurrent builder's result wins. */
   async #materialise(target: string, build: (fs: string) => Promise<void>): Promise<string> {
-    if (await exists(join(target, 'fs'))) return target;
+    if (await exists(join(target, 'fs'))) {
+      await markUsed(target); // least recently used goes first in `wharf cache prune --keep-storage`
+      return target;
+    }
     const tmp = await mkdtemp(join(this.root, 'tmp', 'x-'));
     try {
       await mkdir(join(tmp, 'fs'), { mode: 0o755 });

@@ -1,0 +1,108 @@
+import { spawnSync } from 'node:child_process';
+import {
+  existsSync,
+  lutimesSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { pruneSnapshots, snapshotUsage, takeLease } from './snapshot-gc.js';
+import { Snapshotter } from './snapshotter.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'wharf-snapshot-gc-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+/** A snapshot root laid out as the snapshotter leaves it, with files of `kib` KiB. */
+function fakeRoot(name: string): string {
+  const root = join(dir, name);
+  for (const sub of ['layers', 'chains', 'runs', 'tmp']) mkdirSync(join(root, sub), { recursive: true });
+  const layer = (hex: string, usedSecondsAgo: number, kib: number) => {
+    mkdirSync(join(root, 'layers', hex, 'fs'), { recursive: true });
+    writeFileSync(join(root, 'layers', hex, 'fs', 'f'), Buffer.alloc(kib * 1024, 1));
+    const at = Date.now() / 1000 - usedSecondsAgo;
+    lutimesSync(join(root, 'layers', hex), at, at);
+  };
+  layer('old', 300, 200);
+  layer('new', 10, 200);
+  // a committed run registered as a layer, used in between
+  mkdirSync(join(root, 'runs', 'r1', 'fs'), { recursive: true });
+  writeFileSync(join(root, 'runs', 'r1', 'fs', 'f'), Buffer.alloc(200 * 1024, 2));
+  symlinkSync('../runs/r1', join(root, 'layers', 'committed'));
+  const at = Date.now() / 1000 - 100;
+  lutimesSync(join(root, 'layers', 'committed'), at, at);
+  // what a killed build leaves: a run nothing points at, an extraction in progress
+  mkdirSync(join(root, 'runs', 'orphan', 'fs'), { recursive: true });
+  mkdirSync(join(root, 'tmp', 'x-1', 'fs'), { recursive: true });
+  return root;
+}
+
+describe('pruneSnapshots', () => {
+  it('keeps the most recently used layers within the size, with the runs they link to; drops leftovers', async () => {
+    const root = fakeRoot('lru');
+    // ~200 KiB each (plus directory blocks): room for two of the three
+    const result = await pruneSnapshots(root, { keepBytes: 500 * 1024 });
+    expect(result.inUse).toEqual([]);
+    expect(result.layers).toBe(1);
+    expect(result.bytes).toBeGreaterThanOrEqual(200 * 1024);
+    expect(readdirSync(join(root, 'layers')).sort()).toEqual(['committed', 'new']);
+    expect(readdirSync(join(root, 'runs'))).toEqual(['r1']);
+    expect(readdirSync(join(root, 'tmp'))).toEqual([]);
+
+    const smaller = await pruneSnapshots(root, { keepBytes: 250 * 1024 });
+    expect(readdirSync(join(root, 'layers'))).toEqual(['new']);
+    expect(readdirSync(join(root, 'runs'))).toEqual([]); // r1 went with its link
+    expect(smaller.layers).toBe(1);
+  });
+
+  it('removes everything (and the extra directories) when nothing is kept', async () => {
+    const root = fakeRoot('all');
+    const mounts = join(dir, 'all-cache-mounts');
+    mkdirSync(join(mounts, 'abc', 'data'), { recursive: true });
+    writeFileSync(join(mounts, 'abc', 'data', 'npm'), Buffer.alloc(64 * 1024));
+    const before = await snapshotUsage(root);
+    expect(before.layers).toBe(3);
+    const result = await pruneSnapshots(root, { also: [mounts] });
+    expect(result).toMatchObject({ layers: 3, inUse: [] });
+    expect(result.bytes).toBe(before.bytes);
+    expect(result.alsoBytes).toBeGreaterThanOrEqual(64 * 1024);
+    expect(existsSync(root)).toBe(false);
+    expect(existsSync(mounts)).toBe(false);
+    expect(readdirSync(dir).filter((n) => n.startsWith('all.gc-'))).toEqual([]);
+  });
+
+  it('leaves a root alone while a build holds a lease on it; a dead process’s lease does not count', async () => {
+    const root = fakeRoot('leased');
+    const lease = await takeLease(root, async () => {});
+    const busy = await pruneSnapshots(root);
+    expect(busy).toMatchObject({ bytes: 0, layers: 0, inUse: [process.pid] });
+    expect(readdirSync(join(root, 'layers'))).toHaveLength(3);
+    await lease.release();
+    // the pid of a process that has exited
+    const dead = spawnSync(process.execPath, ['-e', 'process.stdout.write(String(process.pid))'], {
+      encoding: 'utf8',
+    });
+    writeFileSync(join(root, 'leases', `${dead.stdout}-deadbeef`), `${dead.stdout}\n`);
+    const pruned = await pruneSnapshots(root);
+    expect(pruned.inUse).toEqual([]);
+    expect(existsSync(root)).toBe(false);
+  });
+
+  it.skipIf(process.getuid?.() !== 0)('an open Snapshotter holds a lease until closed', async () => {
+    const root = join(dir, 'real');
+    const snapshotter = await Snapshotter.open({ root });
+    expect((await pruneSnapshots(root)).inUse).toEqual([process.pid]);
+    await snapshotter.close();
+    expect((await pruneSnapshots(root)).inUse).toEqual([]);
+    expect(existsSync(root)).toBe(false);
+    // the next build starts from a fresh root
+    const again = await Snapshotter.open({ root });
+    expect(readdirSync(root).sort()).toEqual(['chains', 'empty', 'layers', 'leases', 'runs', 'tmp']);
+    await again.close();
+  });
+});

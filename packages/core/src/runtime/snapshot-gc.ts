@@ -1,0 +1,240 @@
+/**
+ * Garbage collection of a snapshot root (see snapshotter.ts for its layout). Everything in it can be
+ * made again from the blob store, so pruning only costs the next build some extraction time.
+ *
+ * Builds and pruning must not meet: a build deleting under a mounted overlay breaks it. Each open
+ * {@link Snapshotter} holds a lease (`leases/<pid>-<random>`, gone on `close()`, stale once its
+ * process is dead); taking a lease and pruning both hold the lock `<root>.lock`, so a prune that found
+ * no live lease cannot be overtaken by a build starting in between. With a live lease, nothing is
+ * pruned and the pids are reported.
+ *
+ * ```ts
+ * const usage = await snapshotUsage(root); // { layers: 12, bytes: 1_200_000_000 }
+ * const result = await pruneSnapshots(root, { keepBytes: 500e6 }); // least recently used go first
+ * if (result.inUse.length) console.log(`in use by pid ${result.inUse.join(', ')}`);
+ * ```
+ */
+import { randomBytes } from 'node:crypto';
+import { lstatSync, readdirSync, readlinkSync, statSync } from 'node:fs';
+import { chmod, lutimes, mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
+import { execTool } from './exec.js';
+import { acquireLock, alive } from './lock.js';
+
+export interface Lease {
+  release(): Promise<void>;
+}
+
+/** The lock beside the root (not in it: a full prune renames the root away). */
+function lockPath(root: string): string {
+  return join(dirname(root), `.${basename(root)}.lock`);
+}
+
+/** Registers a user of `root`; `prepare` runs under the lock, before the lease exists (e.g. mkdirs). */
+export async function takeLease(root: string, prepare: () => Promise<void>): Promise<Lease> {
+  await mkdir(dirname(root), { recursive: true });
+  const lock = await acquireLock(lockPath(root));
+  try {
+    await prepare();
+    await mkdir(join(root, 'leases'), { recursive: true, mode: 0o700 });
+    const file = join(root, 'leases', `${process.pid}-${randomBytes(4).toString('hex')}`);
+    await writeFile(file, `${process.pid}\n`);
+    let released = false;
+    return {
+      release: async () => {
+        if (released) return;
+        released = true;
+        await rm(file, { force: true });
+      },
+    };
+  } finally {
+    await lock?.release();
+  }
+}
+
+/** Pids holding a lease on `root`; leases of dead processes are removed. */
+async function liveLeases(root: string): Promise<number[]> {
+  const dir = join(root, 'leases');
+  const names = await readdir(dir).catch(() => [] as string[]);
+  const pids: number[] = [];
+  for (const name of names) {
+    const pid = Number(name.split('-')[0]);
+    if (Number.isInteger(pid) && pid > 0 && alive(pid)) pids.push(pid);
+    else await rm(join(dir, name), { force: true });
+  }
+  return [...new Set(pids)];
+}
+
+/** Records that a layer or chain entry (`<root>/layers/<hex>`, a directory or a link) was used now. */
+export async function markUsed(entry: string): Promise<void> {
+  const now = new Date();
+  await lutimes(entry, now, now).catch(() => {});
+}
+
+export interface SnapshotUsage {
+  /** Extracted layers and flattened chains. */
+  readonly layers: number;
+  /** Bytes on disk (allocated blocks) under the root. */
+  readonly bytes: number;
+}
+
+/** Bytes on disk below `path` (symlinks not followed; hard links counted once). */
+function diskBytes(path: string, seen = new Set<string>()): number {
+  let st: ReturnType<typeof lstatSync>;
+  try {
+    st = lstatSync(path);
+  } catch {
+    return 0;
+  }
+  const id = `${st.dev}:${st.ino}`;
+  if (seen.has(id)) return 0;
+  seen.add(id);
+  let bytes = st.blocks * 512;
+  if (st.isDirectory()) {
+    // an unreadable directory (overlay's mode-0 work dir, not root) counts as empty
+    for (const name of namesIn(path)) bytes += diskBytes(join(path, name), seen);
+  }
+  return bytes;
+}
+
+/** The names in `dir`; none when it does not exist. */
+function namesIn(dir: string): string[] {
+  try {
+    return readdirSync(dir);
+  } catch {
+    return [];
+  }
+}
+
+/** How many layers and chains `root` holds and the bytes it takes. */
+export async function snapshotUsage(root: string): Promise<SnapshotUsage> {
+  const layers = namesIn(join(root, 'layers')).length + namesIn(join(root, 'chains')).length;
+  return { layers, bytes: diskBytes(root) };
+}
+
+export interface PruneSnapshotsOptions {
+  /** Keep the most recently used layers and chains up to this many bytes. Default 0: remove all. */
+  readonly keepBytes?: number;
+  /** Removing all: more directories builds use (cache mounts), removed under the same lock. */
+  readonly also?: readonly string[];
+}
+
+export interface PruneSnapshotsResult {
+  /** Bytes freed in the root. */
+  readonly bytes: number;
+  /** Bytes freed in the `also` directories. */
+  readonly alsoBytes: number;
+  /** Layers and chains removed. */
+  readonly layers: number;
+  /** Pids of running builds using the root: when not empty, nothing was removed. */
+  readonly inUse: readonly number[];
+}
+
+/** Removes snapshots not in use: everything, or the least recently used beyond `keepBytes`. */
+export async function pruneSnapshots(
+  root: string,
+  options: PruneSnapshotsOptions = {},
+): Promise<PruneSnapshotsResult> {
+  const none = { bytes: 0, alsoBytes: 0, layers: 0 };
+  if (!statSync(root, { throwIfNoEntry: false })) return { ...none, inUse: [] };
+  const lock = await acquireLock(lockPath(root));
+  try {
+    const inUse = await liveLeases(root);
+    if (inUse.length > 0) return { ...none, inUse };
+    // what an interrupted full prune left
+    for (const name of namesIn(dirname(root))) {
+      if (name.startsWith(`${basename(root)}.gc-`)) await removeTree(join(dirname(root), name));
+    }
+    await unmountBelow(root); // overlays a killed build left mounted
+    const keep = options.keepBytes ?? 0;
+    if (keep <= 0) {
+      const { layers, bytes } = await snapshotUsage(root);
+      const doomed = `${root}.gc-${randomBytes(4).toString('hex')}`;
+      await rename(root, doomed); // the next build starts from an empty root at once
+      await removeTree(doomed);
+      let alsoBytes = 0;
+      for (const dir of options.also ?? []) {
+        alsoBytes += diskBytes(dir);
+        await removeTree(dir);
+      }
+      return { bytes, alsoBytes, layers, inUse };
+    }
+    return { ...(await pruneLeastRecentlyUsed(root, keep)), alsoBytes: 0, inUse };
+  } finally {
+    await lock?.release();
+  }
+}
+
+interface Candidate {
+  readonly entry: string;
+  /** The committed run it points at, if it is a link. */
+  readonly run: string | undefined;
+  readonly usedMs: number;
+  readonly bytes: number;
+}
+
+async function pruneLeastRecentlyUsed(
+  root: string,
+  keepBytes: number,
+): Promise<{ bytes: number; layers: number }> {
+  const candidates: Candidate[] = [];
+  const linked = new Set<string>();
+  for (const kind of ['layers', 'chains']) {
+    for (const name of namesIn(join(root, kind))) {
+      const entry = join(root, kind, name);
+      const st = lstatSync(entry);
+      const run = st.isSymbolicLink() ? join(root, kind, readlinkSync(entry)) : undefined;
+      if (run) linked.add(basename(run));
+      candidates.push({ entry, run, usedMs: st.mtimeMs, bytes: diskBytes(run ?? entry) });
+    }
+  }
+  candidates.sort((a, b) => b.usedMs - a.usedMs); // newest first
+  let kept = 0;
+  let bytes = 0;
+  let layers = 0;
+  for (const candidate of candidates) {
+    if (kept + candidate.bytes <= keepBytes) {
+      kept += candidate.bytes;
+      continue;
+    }
+    await rm(candidate.entry, { force: true, recursive: !candidate.run });
+    if (candidate.run) await removeTree(candidate.run);
+    bytes += candidate.bytes;
+    layers += 1;
+  }
+  // Runs no entry points at were left by killed builds (nothing is running: no live lease).
+  for (const name of namesIn(join(root, 'runs'))) {
+    if (linked.has(name)) continue;
+    bytes += diskBytes(join(root, 'runs', name));
+    await removeTree(join(root, 'runs', name));
+  }
+  for (const name of namesIn(join(root, 'tmp'))) await removeTree(join(root, 'tmp', name));
+  return { bytes, layers };
+}
+
+/** rm -rf that also gets through overlay's mode-0 `work/work` directories when not root. */
+async function removeTree(path: string): Promise<void> {
+  try {
+    await rm(path, { recursive: true, force: true });
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'EACCES') throw error;
+    await execTool('chmod', ['-R', 'u+rwx', path]);
+    await chmod(path, 0o700).catch(() => {});
+    await rm(path, { recursive: true, force: true });
+  }
+}
+
+/** Unmounts (lazily) what is mounted below `root` in this mount namespace: root only. */
+async function unmountBelow(root: string): Promise<void> {
+  if (process.getuid?.() !== 0) return; // a rootless build's mounts lived in its own namespace
+  const mountinfo = await readFile('/proc/self/mountinfo', 'utf8').catch(() => '');
+  const points = mountinfo
+    .split('\n')
+    .map((line) => line.split(' ')[4] ?? '')
+    .map((point) =>
+      point.replace(/\\([0-7]{3})/g, (_, octal: string) => String.fromCharCode(Number.parseInt(octal, 8))),
+    )
+    .filter((point) => point.startsWith(`${root}/`))
+    .sort((a, b) => b.length - a.length);
+  for (const point of points) await execTool('umount', ['-l', point]);
+}
