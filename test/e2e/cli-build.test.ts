@@ -133,6 +133,35 @@ describe.skipIf(noDocker())('what wharf build writes runs in Docker and reads in
     expect(missing.stderr).toMatch(/cannot run \/nonexistent\/docker: not found/);
   });
 
+  it('--backend docker passes --secret, --no-cache and --pull to docker build', () => {
+    const dir = tempDir();
+    writeFileSync(
+      join(dir, 'build.ts'),
+      [
+        "import { secret, stage } from '@wharf/core';",
+        "export default stage('app').from('busybox')",
+        `  .run('test "$(cat /run/secrets/tok)" = sekrit && echo ok > /ok', { mounts: [secret('tok', { required: true })] });`,
+        '',
+      ].join('\n'),
+    );
+    const run = (...extra: string[]) =>
+      wharf(['build', '--progress', 'plain', '--backend', 'docker', join(dir, 'build.ts'), ...extra], {
+        env: { WHARF_DOCKER: '/usr/bin/docker', TOK: 'sekrit' },
+      });
+    const first = run('--secret', 'id=tok,env=TOK');
+    expect(first.code, first.stderr).toBe(0);
+    const again = run('--secret', 'id=tok,env=TOK', '--no-cache', '--pull');
+    expect(again.code, again.stderr).toBe(0);
+    const output = again.stdout + again.stderr;
+    expect(output).toMatch(/RUN --mount=type=secret,id=tok,required/);
+    // the RUN ran again (BuildKit prints `#N CACHED` right after a step it reused)
+    expect(output).toMatch(/#(\d+) \[2\/2\] RUN [^\n]*\n/);
+    expect(output).not.toMatch(/#(\d+) \[2\/2\] RUN [^\n]*\n#\1 CACHED/);
+    const missing = run('--no-cache'); // a required secret not given: BuildKit refuses the step
+    expect(missing.code).toBe(1);
+    expect(missing.stderr).toMatch(/secret tok not found/);
+  });
+
   it('skopeo inspects the oci-archive, umoci unpacks the layout', async () => {
     const dir = tempDir();
     const archiveFile = join(dir, 'hello.oci.tar');

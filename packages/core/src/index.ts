@@ -24,6 +24,8 @@ export { DockerfileLowerError, lowerDockerfile } from './dockerfile/lower/index.
 export type { ParseResult } from './dockerfile/parse/index.js';
 export { parseDockerfile } from './dockerfile/parse/index.js';
 export * from './dsl/index.js';
+/** Base images pulled before, reused without the registry (`wharf pull` records them too). */
+export { cachedBase, recordBase } from './engine/base-records.js';
 export type { BuildOptions, BuildResult, BuiltImage } from './engine/build.js';
 export { buildGraph, buildImage } from './engine/build.js';
 export type { DockerBuildOptions, DockerBuildResult } from './engine/docker-backend.js';

@@ -36,6 +36,7 @@ interface BuildFlags {
   readonly cacheDir?: string;
   readonly backend: string;
   readonly cache: boolean;
+  readonly pull?: boolean;
   readonly secret?: string[];
   readonly registryMirror?: string[];
   readonly insecureRegistry?: string[];
@@ -66,6 +67,7 @@ export function registerBuild(program: Command): void {
     .option('--backend <name>', 'direct (no daemon) | docker (docker build with BuildKit)', 'direct')
     .option('--push', 'push the image to the registry each -t name points at (same as -o type=registry)')
     .option('--no-cache', 'run every step again (results are still cached for next time)')
+    .option('--pull', 'ask the registry for every base image tag (default: reuse one pulled before)')
     .option('--secret <id=…,src=…|env=…>', 'a secret for RUN --mount=type=secret (repeatable)', collect)
     .option(
       '--registry-mirror <url>',
@@ -98,6 +100,10 @@ export function registerBuild(program: Command): void {
       const common = {
         contextDir,
         buildArgs: parseBuildArgs(flags.buildArg),
+        // both backends: docker build gets --no-cache, --pull and --secret
+        noCache: !flags.cache,
+        pull: flags.pull ?? false,
+        secrets: parseSecrets(flags.secret),
         ...(flags.target ? { target: flags.target } : {}),
         ...(platform ? { platform } : {}),
         onEvent,
@@ -173,10 +179,8 @@ async function runBackend(
       const built = await buildImage(graph, {
         ...common,
         ...(flags.cacheDir ? { cacheDir: flags.cacheDir } : {}),
-        noCache: !flags.cache,
         // The manifest digest will be printed: gzip the target's new layers as they are made.
         compressEarly: needsManifest,
-        secrets: parseSecrets(flags.secret),
         registry: registrySettings(flags),
         signal: interruptSignal(),
       });

@@ -10,6 +10,7 @@ import {
   pullImage,
   type RegistryEvent,
   type RegistryOptions,
+  recordBase,
 } from '@wharf/core';
 import type { Command } from 'commander';
 
@@ -116,6 +117,8 @@ export function registerPull(program: Command): void {
       ...(flags.platform ? { platform: flags.platform } : {}),
       ...(flags.registryMirror?.length ? { mirrors: flags.registryMirror } : {}),
     });
+    // a build FROM this reference can use it without the registry (until --pull)
+    await recordBase(store, ref, flags.platform, result.image);
     if (flags.output) await exportImage(result.image, flags.output, { tags: [result.reference.toString()] });
     process.stdout.write(`${result.reference.toString()}@${result.digest}\n`);
     if (!flags.quiet) {

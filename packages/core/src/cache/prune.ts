@@ -66,7 +66,10 @@ export async function pruneCache(
       if (await store.delete(compressed)) bytes += compressedSize;
     }
   }
-  if (options.all) await rm(join(store.root, 'compressed'), { recursive: true, force: true });
+  if (options.all) {
+    await rm(join(store.root, 'compressed'), { recursive: true, force: true });
+    await rm(join(store.root, 'bases'), { recursive: true, force: true }); // engine/base-records.ts
+  }
   return { records: removed, bytes };
 }
 

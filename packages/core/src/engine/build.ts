@@ -40,6 +40,7 @@ import { findRuntime } from '../runtime/detect.js';
 import type { SecretSource } from '../runtime/mounts.js';
 import { defaultSnapshotRoot, Snapshotter } from '../runtime/snapshotter.js';
 import { type BlobStore, openStore } from '../store/store.js';
+import { cachedBase, recordBase } from './base-records.js';
 import { compressedLayer } from './compress.js';
 import { keepTar } from './kept-tar.js';
 import { LayerViews } from './layer-views.js';
@@ -64,6 +65,11 @@ export interface BuildOptions {
   readonly epoch?: number;
   /** Rebuild every step (results are still recorded for later builds). */
   readonly noCache?: boolean;
+  /**
+   * Ask the registry what each base image tag names now, as `docker build --pull`. Default: a base
+   * pulled before (its record and every blob still in the store) is used as it was, without the network.
+   */
+  readonly pull?: boolean;
   /** `--secret id=…` values for `RUN --mount=type=secret`. */
   readonly secrets?: Readonly<Record<string, SecretSource>>;
   /** Registry settings for pulling base images (mirrors, insecure hosts, CA, credentials). */
@@ -198,6 +204,7 @@ export async function buildImage(graph: BuildGraph, options: BuildOptions): Prom
     store,
     views,
     images: new Map(),
+    pull: options.pull ?? false,
     ...(options.registry ? { registry: options.registry } : {}),
   };
   for (const stage of pruned.stages) {
@@ -243,6 +250,8 @@ interface BaseOptions {
   readonly views: LayerViews;
   /** Images resolved in this build, by reference: stages FROM the same image resolve it once. */
   readonly images: Map<string, Promise<Image>>;
+  /** Resolve tags in the registry even when a pull of the same tag is recorded. */
+  readonly pull: boolean;
 }
 
 async function resolveBase(
@@ -293,7 +302,10 @@ async function resolveBase(
 
 const layoutScheme = 'oci-layout://';
 
-/** A base image: from a local OCI layout (`oci-layout://DIR[:TAG|@DIGEST]`), else pulled from its registry. */
+/**
+ * A base image: from a local OCI layout (`oci-layout://DIR[:TAG|@DIGEST]`), else as pulled before
+ * (engine/base-records.ts; unless `pull`), else pulled from its registry.
+ */
 function imageBase(ref: string, options: BaseOptions): Promise<Image> {
   let image = options.images.get(ref);
   if (!image) {
@@ -316,11 +328,16 @@ async function resolveImage(ref: string, options: BaseOptions): Promise<Image> {
         : {};
     return keepTars(await readLayout(dir, { ...pick, platform: options.platform }), options.store);
   }
+  if (!options.pull) {
+    const cached = await cachedBase(options.store, ref, options.platform);
+    if (cached) return keepTars(cached, options.store);
+  }
   const pulled = await pullImage(ref, {
     ...options.registry,
     store: options.store,
     platform: options.platform,
   });
+  await recordBase(options.store, ref, options.platform, pulled.image);
   return keepTars(pulled.image, options.store);
 }
 

@@ -17,6 +17,7 @@ import { targetName } from '../ir/graph.js';
 import type { BuildGraph } from '../ir/types.js';
 import { assertValidGraph } from '../ir/validate.js';
 import { formatPlatform, type Platform } from '../oci/index.js';
+import type { SecretSource } from '../runtime/mounts.js';
 import type { BuildResult } from './build.js';
 
 export interface DockerBuildOptions {
@@ -24,6 +25,12 @@ export interface DockerBuildOptions {
   readonly target?: string;
   readonly platform?: Platform;
   readonly buildArgs?: Readonly<Record<string, string>>;
+  /** `docker build --no-cache`. */
+  readonly noCache?: boolean;
+  /** `docker build --pull`: ask the registry for every base image. */
+  readonly pull?: boolean;
+  /** `docker build --secret` for each (values given inline go through a 0600 temp file). */
+  readonly secrets?: Readonly<Record<string, SecretSource>>;
   readonly onEvent?: EventSink;
   /** The docker CLI; default `$WHARF_DOCKER`, else `docker` on PATH. */
   readonly docker?: string;
@@ -64,6 +71,9 @@ export async function buildWithDocker(
     for (const [name, value] of Object.entries(options.buildArgs ?? {}))
       args.push('--build-arg', `${name}=${value}`);
     if (options.platform) args.push('--platform', formatPlatform(options.platform));
+    if (options.noCache) args.push('--no-cache');
+    if (options.pull) args.push('--pull');
+    args.push(...(await secretFlags(options.secrets ?? {}, work)));
     args.push(resolve(options.contextDir, graph.context.dir));
     await runDocker(docker, args, onEvent);
     const id = (await readFile(iidFile, 'utf8')).trim();
@@ -81,6 +91,21 @@ export async function buildWithDocker(
     await rm(work, { recursive: true, force: true });
     throw error;
   }
+}
+
+/** `--secret id=…,src=…|env=…` for each secret; inline values are written to files in `work`. */
+async function secretFlags(secrets: Readonly<Record<string, SecretSource>>, work: string): Promise<string[]> {
+  const flags: string[] = [];
+  for (const [id, source] of Object.entries(secrets)) {
+    if ('path' in source) flags.push('--secret', `id=${id},src=${resolve(source.path)}`);
+    else if ('env' in source) flags.push('--secret', `id=${id},env=${source.env}`);
+    else {
+      const file = join(work, `secret-${flags.length / 2}`);
+      await writeFile(file, source.value, { mode: 0o600 });
+      flags.push('--secret', `id=${id},src=${file}`);
+    }
+  }
+  return flags;
 }
 
 /** Runs docker, streaming its output as log events; fails with the last lines of output. */

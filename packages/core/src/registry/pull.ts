@@ -285,9 +285,17 @@ function selectDescriptor(index: OciImageIndex, platform: Platform, where: strin
   return match;
 }
 
-function track(image: Image, origin: BlobOrigin): Image {
+/** `image` with its layers marked as coming from `origin` (see {@link originOf}). */
+export function withOrigin(image: Image, origin: BlobOrigin): Image {
+  // Delegates method by method: spreading an Image made by a class would drop its prototype's methods.
   return {
-    ...image,
+    mediaType: () => image.mediaType(),
+    manifest: () => image.manifest(),
+    rawManifest: () => image.rawManifest(),
+    digest: () => image.digest(),
+    config: () => image.config(),
+    rawConfig: () => image.rawConfig(),
+    configDescriptor: () => image.configDescriptor(),
     layers: async () => {
       const layers = await image.layers();
       for (const layer of layers) if (!origins.has(layer)) origins.set(layer, origin);
@@ -336,7 +344,7 @@ async function imageOf(resolved: Resolved, options: PullOptions): Promise<Image>
     mediaType: current.mediaType,
     blob: content.opener,
   });
-  return track(image, { registry: ref.registry, repository: ref.repository });
+  return withOrigin(image, { registry: ref.registry, repository: ref.repository });
 }
 
 /**
