@@ -102,10 +102,8 @@ export async function cachedBase(
   if (typeof record.digest !== 'string' || !isDigest(record.digest) || !(await store.has(record.digest))) {
     return undefined;
   }
-  const chunks: Buffer[] = [];
-  for await (const chunk of await store.open(record.digest)) chunks.push(chunk as Buffer);
   const image = imageFromManifest({
-    rawManifest: new Uint8Array(Buffer.concat(chunks)),
+    rawManifest: await store.readBytes(record.digest),
     mediaType: record.mediaType,
     blob: (descriptor) => store.open(descriptor.digest),
   });
