@@ -2,12 +2,12 @@
 // its own and runs runc there (or, with WHARF_SNAPSHOTTER=copy, copies snapshots and runs runc
 // rootless), and must give the image a root build gives, byte for byte. The test creates that user, so the suite runs as root (CI does; RUN needs it anyway).
 import { spawnSync } from 'node:child_process';
-import { chmodSync, existsSync, readdirSync, writeFileSync } from 'node:fs';
+import { chmodSync, cpSync, existsSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { cliPath, ensureCliBuilt, wharf } from '../helpers/cli.js';
 import { noDocker, testEnv } from '../helpers/env.js';
-import { tempDir } from '../helpers/paths.js';
+import { repoRoot, tempDir } from '../helpers/paths.js';
 
 const USER = 'wharf-rootless';
 
@@ -94,6 +94,32 @@ describe.skipIf(noDocker())('wharf build as an unprivileged user', () => {
     expect(asUser.stdout.trim()).toMatch(/^sha256:[0-9a-f]{64}$/);
     expect(asUser.stdout.trim()).toBe(asRoot.stdout.trim());
     expect(copied.stdout.trim()).toBe(asRoot.stdout.trim());
+  });
+
+  it('builds examples/node-app (cache mounts, three stages, COPY --chown) as a root build does', () => {
+    const { dir } = definitionFolder('');
+    cpSync(join(repoRoot, 'examples/node-app/app'), join(dir, 'app'), { recursive: true });
+    cpSync(join(repoRoot, 'examples/node-app/build.ts'), join(dir, 'build.ts'));
+    spawnSync('chmod', ['-R', 'a+rwX', dir]);
+    const args = (cache: string, out: string) => [
+      'build',
+      join(dir, 'build.ts'),
+      '--registry-mirror',
+      testEnv().mirror.url,
+      '--progress',
+      'quiet',
+      '--cache-dir',
+      join(dir, cache),
+      '-o',
+      `type=docker-archive,dest=${join(dir, out)}`,
+    ];
+    const asUser = wharfAsUser(args('cache-user', 'user.tar'));
+    expect(asUser.stderr, asUser.stderr).toBe('');
+    expect(asUser.code).toBe(0);
+    const asRoot = wharf(args('cache-root', 'root.tar'));
+    expect(asRoot.code, asRoot.stderr).toBe(0);
+    expect(asUser.stdout.trim()).toMatch(/^sha256:[0-9a-f]{64}$/); // the image ID
+    expect(asUser.stdout.trim()).toBe(asRoot.stdout.trim());
   });
 
   it('refuses a RUN under a non-root USER, naming the fixes', () => {
