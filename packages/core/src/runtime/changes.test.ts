@@ -180,6 +180,21 @@ describe('scanChanges: the copy fallback', () => {
     expect(changes.deletions).toEqual(['gone']);
   });
 
+  it('a new hard link to an unchanged file brings that file along, as overlay’s copy-up does', async () => {
+    const lower = scratch();
+    mkdirSync(join(lower, 'a'));
+    mkdirSync(join(lower, 'b'));
+    writeFileSync(join(lower, 'a/old'), 'o');
+    const upper = join(scratch(), 'copy');
+    execFileSync('cp', ['-a', lower, upper]);
+    const since = Date.now() + 5;
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    linkSync(join(upper, 'a/old'), join(upper, 'b/new'));
+    const changes = await scanChanges(lower, upper, { since });
+    // a/ had no change of its own: it comes in as the parent of the linked file
+    expect(summary(changes.entries)).toEqual(['dir:a', 'file:a/old', 'dir:b', 'hardlink:b/new->a/old']);
+  });
+
   it('records a directory deleted and made again as opaque, as overlay does', async () => {
     const lower = scratch();
     mkdirSync(join(lower, 'opt/x/y'), { recursive: true });

@@ -267,7 +267,10 @@ export async function scanChanges(lower: string, upper: string, options: ScanOpt
   const entries: LayerEntry[] = [];
   const deletions: string[] = [];
   const opaque: string[] = [];
-  const links = new Links(options.mapOwner);
+  // Files are turned into file/hardlink entries once everything is known, in tar order (below).
+  const files = new Map<string, Stats>();
+  /** Unchanged files with more than one link, by inode: a new link to one makes overlay copy it up. */
+  const unchangedLinked = new Map<string, string[]>();
 
   const addTree = async (path: string, st: Stats): Promise<void> => {
     const abs = join(upper, path);
@@ -280,7 +283,8 @@ export async function scanChanges(lower: string, upper: string, options: ScanOpt
     } else if (st.isSymbolicLink()) {
       entries.push({ type: 'symlink', path, linkTarget: readlink(abs), ...owner });
     } else if (st.isFile()) {
-      entries.push(links.entry(path, abs, st));
+      files.set(path, st);
+      entries.push({ type: 'file', path, size: st.size, content: { kind: 'path', path: abs }, ...owner });
     }
   };
 
@@ -326,7 +330,13 @@ export async function scanChanges(lower: string, upper: string, options: ScanOpt
         }
         continue;
       }
-      if (await sameEntry(join(lower, path), join(upper, path), before, now, options.since)) continue;
+      if (await sameEntry(join(lower, path), join(upper, path), before, now, options.since)) {
+        if (now.isFile() && now.nlink > 1) {
+          const key = `${now.dev}:${now.ino}`;
+          unchangedLinked.set(key, [...(unchangedLinked.get(key) ?? []), path]);
+        }
+        continue;
+      }
       await addTree(path, now);
       changed = true;
     }
@@ -334,7 +344,30 @@ export async function scanChanges(lower: string, upper: string, options: ScanOpt
   };
 
   await compareDir('');
-  return { entries: sortMarkers(entries), deletions, opaque };
+  // `ln old new` on overlay copies `old` up: both names are in the layer, as a file and a hard link.
+  const dirs = new Set(entries.filter((e) => e.type === 'dir').map((e) => e.path));
+  for (const st of [...files.values()]) {
+    for (const path of unchangedLinked.get(`${st.dev}:${st.ino}`) ?? []) {
+      if (files.has(path)) continue;
+      for (let slash = path.indexOf('/'); slash > 0; slash = path.indexOf('/', slash + 1)) {
+        const dir = path.slice(0, slash);
+        if (dirs.has(dir)) continue;
+        dirs.add(dir);
+        entries.push({ type: 'dir', path: dir, ...ownerOf(lstat(join(upper, dir)), options.mapOwner) });
+      }
+      const linked = lstat(join(upper, path));
+      files.set(path, linked);
+      const content = { kind: 'path' as const, path: join(upper, path) };
+      entries.push({ type: 'file', path, size: linked.size, content, ...ownerOf(linked, options.mapOwner) });
+    }
+  }
+  const links = new Links(options.mapOwner);
+  const sorted = sortMarkers(entries).map((entry) =>
+    entry.type === 'file' && files.has(entry.path)
+      ? links.entry(entry.path, join(upper, entry.path), files.get(entry.path) as Stats)
+      : entry,
+  );
+  return { entries: sorted, deletions, opaque };
 }
 
 async function sameEntry(
