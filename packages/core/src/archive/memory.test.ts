@@ -4,51 +4,20 @@ import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
-import { setFlagsFromString } from 'node:v8';
-import { runInNewContext } from 'node:vm';
 import { createGzip } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { appendLayers, emptyImage, layerFromOpener } from '../image/index.js';
 import { MediaType } from '../oci/index.js';
+import { collectGarbage, rssGrowth } from '../testing/memory.js';
 import { writeDockerArchive } from './docker-archive.js';
 import { writeOciArchive } from './oci-archive.js';
 
 const SIZE = 200 * 1024 * 1024;
 const CHUNK = 64 * 1024;
-/** The sources sample RSS and force a full GC every this many bytes (see `collect`). */
+/** The sources sample RSS and force a full GC every this many bytes (testing/memory.ts says why). */
 const COLLECT_EVERY = 8 * 1024 * 1024;
 const scratch = mkdtempSync(join(tmpdir(), 'wharf-archive-memory-'));
 afterAll(() => rmSync(scratch, { recursive: true, force: true }));
-
-// gc() without --expose-gc on the worker: the flag set at run time exposes it to new contexts (as
-// Jest's --detectLeaks gets it).
-const gc: () => void =
-  globalThis.gc ??
-  (() => {
-    setFlagsFromString('--expose-gc');
-    return runInNewContext('gc') as () => void;
-  })();
-
-let peak = 0;
-let atPeak: NodeJS.MemoryUsage | undefined;
-function sample(): void {
-  const m = process.memoryUsage();
-  if (m.rss > peak) {
-    peak = m.rss;
-    atPeak = m;
-  }
-}
-
-/**
- * Called by the sources every {@link COLLECT_EVERY} bytes. Dead chunks (noise's, gzip's) otherwise
- * wait for V8's external-memory GC, whose timing varies with load (+43 to +70 MB measured), so the
- * peak would be our garbage, not the writer's memory. A writer that keeps chunks still grows by the
- * layer: noise's chunks are fresh buffers, as from a file or socket. Sampling first sees that growth.
- */
-function collect(): void {
-  sample();
-  gc();
-}
 
 /** 200 MB of deterministic, incompressible bytes (AES-CTR of zeros), generated as they are read. */
 function noise(): Readable {
@@ -61,7 +30,7 @@ function noise(): Readable {
         this.push(null);
         return;
       }
-      if (sent % COLLECT_EVERY === 0) collect();
+      if (sent % COLLECT_EVERY === 0) collectGarbage();
       sent += CHUNK;
       this.push(cipher.update(zeros));
     },
@@ -77,28 +46,15 @@ function zeros(): Readable {
         this.push(null);
         return;
       }
-      if (sent % COLLECT_EVERY === 0) collect();
+      if (sent % COLLECT_EVERY === 0) collectGarbage();
       sent += CHUNK;
       this.push(chunk);
     },
   });
 }
 
-/** Peak RSS growth (MB) while `work` runs, over a baseline taken after a full GC. */
-async function peakGrowth(work: () => Promise<void>): Promise<number> {
-  gc();
-  const before = process.memoryUsage().rss;
-  peak = before;
-  const timer = setInterval(sample, 10);
-  try {
-    await work();
-  } finally {
-    clearInterval(timer);
-  }
-  sample();
-  if (process.env.WHARF_MEMORY_DEBUG) console.log(JSON.stringify(atPeak), before);
-  return (peak - before) / (1024 * 1024);
-}
+/** Peak RSS growth (MB) while `work` runs. */
+const peakGrowth = async (work: () => Promise<void>) => (await rssGrowth(work)) / (1024 * 1024);
 
 describe('archives stream', () => {
   beforeAll(async () => {
