@@ -67,6 +67,7 @@ describe('wharf cache', () => {
       /Snapshots: +0 extracted layers \(0 B\)\nCache mounts: 0 B/,
     );
     expect(existsSync(join(cacheDir, 'cache-mounts'))).toBe(false);
+    expect(existsSync(join(cacheDir, 'views'))).toBe(false); // views of layers that are gone
     expect(build().code).toBe(0); // and the cache works again from nothing
   });
 

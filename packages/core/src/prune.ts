@@ -8,6 +8,7 @@
  * await pruneBuildCache(store, { keepBytes: 10e9 }); // or { all: true }
  * ```
  */
+import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { type CacheSummary, cacheSummary, type PruneOptions, pruneCache } from './cache/index.js';
 import { pruneSnapshots, snapshotUsage } from './runtime/snapshot-gc.js';
@@ -58,6 +59,9 @@ export async function pruneBuildCache(
   options: PruneOptions,
 ): Promise<BuildCachePruneResult> {
   const blobs = await pruneCache(store, options);
+  // Layer views describe blobs that are gone now (engine/layer-views.ts writes them with mkdir + rename,
+  // so a build running meanwhile only loses a cache entry). Slots stay: they explain the next miss.
+  if (options.all) await rm(join(store.root, 'views'), { recursive: true, force: true });
   const keptLayers = options.all ? 0 : (await cacheSummary(store)).layerBytes;
   const snapshots = await pruneSnapshots(defaultSnapshotRoot(store.root), {
     keepBytes: options.all ? 0 : Math.max(0, (options.keepBytes ?? Number.POSITIVE_INFINITY) - keptLayers),
