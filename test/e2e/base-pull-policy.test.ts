@@ -81,11 +81,16 @@ describe.skipIf(noDocker())('base images: reused as pulled, --pull to refresh', 
       const env = { XDG_CACHE_HOME: tempDir() }; // pull and build share the default cache
       const pulled = wharf(['pull', base], { env });
       expect(pulled.code, pulled.stderr).toBe(0);
+      const cacheDir = tempDir(); // or a cache named on both
+      expect(wharf(['pull', base, '--cache-dir', cacheDir]).code).toBe(0);
       await own.stop();
       const app = definition([`export default stage('app').from('${base}').run('echo hi > /hi');`]);
       const built = wharf(['build', app, '--progress', 'quiet'], { env });
       expect(built.stderr).toBe('');
       expect(built.code).toBe(0);
+      const named = wharf(['build', app, '--progress', 'quiet', '--cache-dir', cacheDir]);
+      expect(named.stderr).toBe('');
+      expect(named.code).toBe(0);
     } finally {
       await own.stop();
     }

@@ -93,6 +93,7 @@ interface PullFlags extends RegistryFlags {
   readonly output?: string;
   readonly platform?: string;
   readonly registryMirror?: readonly string[];
+  readonly cacheDir?: string;
 }
 
 export function registerPull(program: Command): void {
@@ -108,9 +109,10 @@ export function registerPull(program: Command): void {
       '--platform <os/arch>',
       'the platform to pick from a multi-platform image (default: linux on this machine)',
     )
-    .option('--registry-mirror <url>', 'try this mirror first for Docker Hub images (repeatable)', collect);
+    .option('--registry-mirror <url>', 'try this mirror first for Docker Hub images (repeatable)', collect)
+    .option('--cache-dir <dir>', 'the cache to pull into (default: $XDG_CACHE_HOME/wharf), as for build');
   registryOptions(command).action(async (ref: string, flags: PullFlags, cmd: Command) => {
-    const store = await openStore({ root: defaultStoreRoot() });
+    const store = await openStore({ root: flags.cacheDir ?? defaultStoreRoot() });
     const result = await pullImage(ref, {
       ...registryOptionsFrom(flags, cmd),
       store,
