@@ -7,9 +7,10 @@
 #   runc             OCI runtime (direct backend RUN steps)
 #   busybox-static   /bin/busybox, the base of the look-alike base images
 #   openssl          self-signed CA for TLS registry tests
+#   uidmap           newuidmap/newgidmap: rootless builds with subordinate ids (test/e2e/rootless.test.ts)
 set -euo pipefail
 
-packages=(docker.io docker-registry skopeo umoci runc busybox-static openssl)
+packages=(docker.io docker-registry skopeo umoci runc busybox-static openssl uidmap)
 
 missing=()
 for p in "${packages[@]}"; do

@@ -1,8 +1,19 @@
-// RUN without root: wharf started by an unprivileged user mounts its overlays in a user namespace of
-// its own and runs runc there (or, with WHARF_SNAPSHOTTER=copy, copies snapshots and runs runc
-// rootless), and must give the image a root build gives, byte for byte. The test creates that user, so the suite runs as root (CI does; RUN needs it anyway).
+// RUN without root, three ways, each giving the image a root build gives, byte for byte:
+// - the user has subordinate ids (/etc/subuid, /etc/subgid, newuidmap): wharf re-executes itself in a
+//   user namespace mapping them, where it is root (layers keep owners, any USER in the range works);
+// - WHARF_USERNS=off: only root is mapped; overlays are mounted in a namespace of wharf's own;
+// - WHARF_USERNS=off WHARF_SNAPSHOTTER=copy: copied snapshots, runc rootless.
+// The test creates the user and its ranges, so the suite runs as root (CI does; RUN needs it anyway).
 import { spawnSync } from 'node:child_process';
-import { chmodSync, cpSync, existsSync, readdirSync, writeFileSync } from 'node:fs';
+import {
+  appendFileSync,
+  chmodSync,
+  cpSync,
+  existsSync,
+  readdirSync,
+  readFileSync,
+  writeFileSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { cliPath, ensureCliBuilt, wharf } from '../helpers/cli.js';
@@ -19,6 +30,21 @@ function ensureUser(): void {
   });
   if (made.status !== 0 && spawnSync('id', [USER]).status !== 0) {
     throw new Error(`useradd ${USER} failed: ${made.stderr}`);
+  }
+}
+
+/** Gives the user 65536 subordinate uids and gids after every range there is (idempotent). */
+function ensureSubordinateIds(): void {
+  expect(existsSync('/usr/bin/newuidmap'), 'newuidmap (uidmap) comes with scripts/test-env.sh').toBe(true);
+  for (const file of ['/etc/subuid', '/etc/subgid']) {
+    const text = existsSync(file) ? readFileSync(file, 'utf8') : '';
+    if (text.split('\n').some((line) => line.startsWith(`${USER}:`))) continue;
+    const ends = text
+      .split('\n')
+      .map((line) => line.split(':'))
+      .filter((parts) => parts.length === 3)
+      .map(([, start, count]) => Number(start) + Number(count));
+    appendFileSync(file, `${USER}:${Math.max(100000, ...ends)}:65536\n`);
   }
 }
 
@@ -39,6 +65,7 @@ function wharfAsUser(args: readonly string[], extraEnv: NodeJS.ProcessEnv = {}) 
 /** A build.ts in a fresh folder both root and the user can use (the user writes its caches there). */
 function definitionFolder(source: string): { dir: string; definition: string } {
   ensureUser();
+  ensureSubordinateIds();
   const dir = tempDir('wharf-rootless-');
   chmodSync(dir, 0o777);
   const definition = join(dir, 'build.ts');
@@ -77,14 +104,22 @@ describe.skipIf(noDocker())('wharf build as an unprivileged user', () => {
         '',
       ].join('\n'),
     );
-    const asUser = wharfAsUser(buildArgs(definition, dir, 'cache-user', join(dir, 'user.tar')));
+    const kindOf = (cache: string) => readFileSync(join(dir, cache, 'snapshots', 'kind'), 'utf8').trim();
+    // with subordinate ids: root of a namespace of its own, overlays with user xattrs
+    const subIds = wharfAsUser(buildArgs(definition, dir, 'cache-subids', join(dir, 'subids.tar')));
+    expect(subIds.stderr, subIds.stderr).toBe('');
+    expect(kindOf('cache-subids')).toBe('owners=kept xattrs=user');
+    // only root mapped: the RUN layers were kept as extracted layers, nothing was flattened and copied
+    const off = { WHARF_USERNS: 'off' };
+    const asUser = wharfAsUser(buildArgs(definition, dir, 'cache-user', join(dir, 'user.tar')), off);
     expect(asUser.stderr, asUser.stderr).toBe('');
     expect(asUser.code).toBe(0);
-    // overlay mode: the RUN layers were kept as extracted layers, nothing was flattened and copied
+    expect(kindOf('cache-user')).toBe('owners=caller xattrs=user');
     const snapshots = join(dir, 'cache-user', 'snapshots');
     expect(readdirSync(join(snapshots, 'layers')).length).toBeGreaterThanOrEqual(3);
     expect(readdirSync(join(snapshots, 'chains'))).toEqual([]);
     const copied = wharfAsUser(buildArgs(definition, dir, 'cache-copy', join(dir, 'copy.tar')), {
+      ...off,
       WHARF_SNAPSHOTTER: 'copy',
     });
     expect(copied.stderr, copied.stderr).toBe('');
@@ -94,6 +129,7 @@ describe.skipIf(noDocker())('wharf build as an unprivileged user', () => {
     expect(asUser.stdout.trim()).toMatch(/^sha256:[0-9a-f]{64}$/);
     expect(asUser.stdout.trim()).toBe(asRoot.stdout.trim());
     expect(copied.stdout.trim()).toBe(asRoot.stdout.trim());
+    expect(subIds.stdout.trim()).toBe(asRoot.stdout.trim());
   });
 
   it('builds examples/node-app (cache mounts, three stages, COPY --chown) as a root build does', () => {
@@ -122,15 +158,46 @@ describe.skipIf(noDocker())('wharf build as an unprivileged user', () => {
     expect(asUser.stdout.trim()).toBe(asRoot.stdout.trim());
   });
 
-  it('refuses a RUN under a non-root USER, naming the fixes', () => {
+  it('with subordinate ids, RUN under a non-root USER works and the cache prunes clean', () => {
+    const { dir, definition } = definitionFolder(
+      [
+        "import { stage } from '@wharf/core';",
+        "export default stage('app').from('node:20-alpine').workdir('/home/node')",
+        "  .user('node')",
+        "  .run('id > id.txt && mkdir -p d && echo hi > d/f && chmod 600 d/f && chmod 700 d')",
+        "  .cmd(['cat', '/home/node/id.txt']);",
+        '',
+      ].join('\n'),
+    );
+    const asUser = wharfAsUser(buildArgs(definition, dir, 'cache-user', join(dir, 'user.tar')));
+    expect(asUser.stderr, asUser.stderr).toBe('');
+    expect(asUser.code).toBe(0);
+    const asRoot = wharf(buildArgs(definition, dir, 'cache-root', join(dir, 'root.tar')));
+    expect(asRoot.code, asRoot.stderr).toBe(0);
+    expect(asUser.stdout.trim()).toBe(asRoot.stdout.trim());
+    // the output is the caller's; the cache holds files the subordinate ids own until pruned
+    expect(spawnSync('stat', ['-c', '%U', join(dir, 'user.tar')], { encoding: 'utf8' }).stdout.trim()).toBe(
+      USER,
+    );
+    const foreign = () =>
+      spawnSync('find', [join(dir, 'cache-user'), '-not', '-user', USER], { encoding: 'utf8' }).stdout.trim();
+    expect(foreign()).not.toBe('');
+    const pruned = wharfAsUser(['cache', 'prune', '--all', '--cache-dir', join(dir, 'cache-user')]);
+    expect(pruned.code, pruned.stderr).toBe(0);
+    expect(foreign()).toBe('');
+  });
+
+  it('refuses a RUN under a non-root USER when only root is mapped, naming the fixes', () => {
     const { dir, definition } = definitionFolder(
       "import { stage } from '@wharf/core';\nexport default stage('app').from('busybox').user('app').run('id');\n",
     );
     const out = join(dir, 'out.tar');
-    const result = wharfAsUser(buildArgs(definition, dir, 'cache', out));
+    const result = wharfAsUser(buildArgs(definition, dir, 'cache', out), { WHARF_USERNS: 'off' });
     expect(result.code).toBe(1);
     expect(result.stderr).toMatch(/USER app .*cannot run rootless/);
-    expect(result.stderr).toMatch(/run wharf as root .* or build with --backend docker/);
+    expect(result.stderr).toMatch(
+      /give your user subordinate ids .*, run wharf as root, or build with --backend docker/,
+    );
     expect(existsSync(out)).toBe(false);
   });
 });

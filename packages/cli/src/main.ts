@@ -1,4 +1,11 @@
 #!/usr/bin/env node
-import { run } from './program.js';
+import { reexecInUserNamespace } from './userns.js';
 
-process.exitCode = await run(process.argv.slice(2));
+const args = process.argv.slice(2);
+// Not root, with subordinate ids: run again in a user namespace (see userns.ts); the program loads there.
+const inNamespace = reexecInUserNamespace(args);
+if (inNamespace) process.exitCode = await inNamespace;
+else {
+  const { run } = await import('./program.js');
+  process.exitCode = await run(args);
+}

@@ -99,6 +99,18 @@ export async function extractLayer(
         cause: error,
       });
     }
+    const failed = error as NodeJS.ErrnoException;
+    if (failed.code === 'EINVAL' && /chown/.test(failed.syscall ?? '')) {
+      // In a user namespace, an owner outside the mapped ids cannot be set.
+      throw new RuntimeError(
+        'RUNTIME_UNAVAILABLE',
+        `${options.label ?? 'layer'} has files owned by ids this user namespace does not map`,
+        {
+          hint: 'give your user a larger range in /etc/subuid and /etc/subgid (65536 ids cover almost every image), or run wharf as root',
+          cause: error,
+        },
+      );
+    }
     throw error;
   }
   return extractor.finish();

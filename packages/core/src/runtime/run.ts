@@ -19,6 +19,7 @@ import { checkMountInputs, prepareMounts, type ResolvedMount, type SecretSource 
 import { createInRoot } from './rootfs.js';
 import type { Snapshot, SnapshotLayer, Snapshotter } from './snapshotter.js';
 import { resolveUser } from './user.js';
+import { idMapping } from './userns.js';
 
 export type OutputStream = 'stdout' | 'stderr';
 export type OutputHandler = (line: string, stream: OutputStream) => void;
@@ -102,11 +103,22 @@ export async function runStep(options: RunStepOptions): Promise<RunStepResult> {
     const hostname = options.hostname ?? 'buildkitsandbox';
     const user = await resolveUser(rootfs, options.user);
     const rootless = process.getuid?.() !== 0;
-    if (rootless && (user.uid !== 0 || user.gid !== 0)) {
+    // Root in a user namespace (wharf re-executed with subordinate ids): every mapped id can be used.
+    const ids = idMapping();
+    const mapped = rootless ? 1 : ids.inside ? ids.mapped : Number.MAX_SAFE_INTEGER;
+    const unmapped = [user.uid, user.gid, ...user.additionalGids].filter((id) => id >= mapped);
+    if (unmapped.length > 0) {
       throw new RuntimeError(
         'RUNTIME_UNAVAILABLE',
-        `USER ${options.user} (${user.uid}:${user.gid}) cannot run rootless: only root is mapped into the container`,
-        { hint: 'run wharf as root for RUN steps with a non-root USER, or build with --backend docker' },
+        mapped === 1
+          ? `USER ${options.user} (${user.uid}:${user.gid}) cannot run rootless: only root is mapped into the container`
+          : `USER ${options.user} (${user.uid}:${user.gid}) is not mapped: this user namespace maps ids 0–${mapped - 1}`,
+        {
+          hint:
+            mapped === 1
+              ? 'give your user subordinate ids (/etc/subuid and /etc/subgid, and newuidmap from the uidmap package) so wharf maps them, run wharf as root, or build with --backend docker'
+              : 'give your user a larger range in /etc/subuid and /etc/subgid, run wharf as root, or build with --backend docker',
+        },
       );
     }
     await createInRoot(rootfs, cwd, { kind: 'dir' });
@@ -171,12 +183,13 @@ export async function runStep(options: RunStepOptions): Promise<RunStepResult> {
         network,
         etc,
         mounts: prepared.specMounts,
-        ...(rootless
+        ...(rootless || ids.inside
           ? {
               rootless: {
                 uid: process.getuid?.() ?? 0,
                 gid: process.getgid?.() ?? 0,
-                inNamespace: snapshot.runtimePrefix.length > 0,
+                // the snapshotter's namespace, or the one wharf runs in: no user namespace of its own
+                inNamespace: snapshot.runtimePrefix.length > 0 || ids.inside,
               },
             }
           : {}),
@@ -288,10 +301,11 @@ export interface ContainerExit {
 
 /** The runtime's state directory for this user. */
 export function defaultStateRoot(): string {
-  if (process.getuid?.() === 0) return '/run/wharf/runc';
-  // One per user under a shared tmpdir: another user's 0700 directory would be unusable.
+  const ids = idMapping();
+  if (process.getuid?.() === 0 && !ids.inside) return '/run/wharf/runc';
+  // One per (host) user under a shared tmpdir: another user's 0700 directory would be unusable.
   if (process.env.XDG_RUNTIME_DIR) return join(process.env.XDG_RUNTIME_DIR, 'wharf-runc');
-  return join(tmpdir(), `wharf-runc-${process.getuid?.() ?? 'user'}`);
+  return join(tmpdir(), `wharf-runc-${ids.hostUid}`);
 }
 
 /** `runc run --bundle DIR ID`, output streamed by line; the container is always deleted afterwards. */

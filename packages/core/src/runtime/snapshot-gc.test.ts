@@ -5,6 +5,7 @@ import {
   mkdirSync,
   mkdtempSync,
   readdirSync,
+  readFileSync,
   rmSync,
   symlinkSync,
   writeFileSync,
@@ -12,7 +13,7 @@ import {
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { pruneSnapshots, snapshotUsage, takeLease } from './snapshot-gc.js';
+import { claimKind, pruneSnapshots, snapshotUsage, takeLease } from './snapshot-gc.js';
 import { Snapshotter } from './snapshotter.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'wharf-snapshot-gc-'));
@@ -93,6 +94,29 @@ describe('pruneSnapshots', () => {
     expect(existsSync(root)).toBe(false);
   });
 
+  it('snapshots of another kind are discarded; an older root without a kind is kept and labelled', async () => {
+    const root = fakeRoot('kinds');
+    await claimKind(root, 'owners=kept xattrs=trusted'); // made before kinds were recorded: kept
+    expect(readdirSync(join(root, 'layers'))).toHaveLength(3);
+    expect(readFileSync(join(root, 'kind'), 'utf8')).toBe('owners=kept xattrs=trusted\n');
+    await claimKind(root, 'owners=kept xattrs=trusted');
+    expect(readdirSync(join(root, 'layers'))).toHaveLength(3);
+    await claimKind(root, 'owners=caller xattrs=user'); // a rootless build: the owners would be wrong
+    expect(readdirSync(root)).toEqual(['kind']);
+    expect(readFileSync(join(root, 'kind'), 'utf8')).toBe('owners=caller xattrs=user\n');
+    expect(readdirSync(dir).filter((n) => n.startsWith('kinds.gc-'))).toEqual([]);
+  });
+
+  it('a kind change waits for no one: with a live lease of the other kind it fails', async () => {
+    const root = fakeRoot('kinds-busy');
+    await claimKind(root, 'owners=kept xattrs=trusted');
+    const lease = await takeLease(root, async () => {});
+    await expect(claimKind(root, 'owners=caller xattrs=user')).rejects.toThrow(
+      /another kind .* in use by pid/,
+    );
+    await lease.release();
+  });
+
   it.skipIf(process.getuid?.() !== 0)('an open Snapshotter holds a lease until closed', async () => {
     const root = join(dir, 'real');
     const snapshotter = await Snapshotter.open({ root });
@@ -102,7 +126,7 @@ describe('pruneSnapshots', () => {
     expect(existsSync(root)).toBe(false);
     // the next build starts from a fresh root
     const again = await Snapshotter.open({ root });
-    expect(readdirSync(root).sort()).toEqual(['chains', 'empty', 'layers', 'leases', 'runs', 'tmp']);
+    expect(readdirSync(root).sort()).toEqual(['chains', 'empty', 'kind', 'layers', 'leases', 'runs', 'tmp']);
     await again.close();
   });
 });

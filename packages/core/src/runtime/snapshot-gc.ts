@@ -65,6 +65,36 @@ async function liveLeases(root: string): Promise<number[]> {
   return [...new Set(pids)];
 }
 
+/**
+ * Makes sure `root` holds snapshots of `kind` (how owners and overlay xattrs were written): snapshots of
+ * another kind (the cache was used as root, rootless, or rootless with subordinate ids) would give
+ * wrong trees, so they are moved away and deleted. Call under the lock (in {@link takeLease}'s
+ * `prepare`); fails while a build of the other kind holds a lease.
+ */
+export async function claimKind(root: string, kind: string): Promise<void> {
+  const file = join(root, 'kind');
+  const found = (await readFile(file, 'utf8').catch(() => '')).trim();
+  if (found === kind) return;
+  const layers = namesIn(join(root, 'layers')).length + namesIn(join(root, 'chains')).length;
+  if (found !== '' || layers > 0) {
+    const inUse = await liveLeases(root);
+    if (inUse.length > 0) {
+      throw new Error(
+        `${root} holds snapshots of another kind (${found || 'older'}), in use by pid ${inUse.join(', ')}`,
+      );
+    }
+    if (found !== '') {
+      const doomed = `${root}.gc-${randomBytes(4).toString('hex')}`;
+      await rename(root, doomed);
+      // Files that subordinate ids own cannot be removed from outside their namespace: a later
+      // `wharf cache prune` (which runs in it) removes what is left.
+      await removeTree(doomed).catch(() => {});
+    }
+  }
+  await mkdir(root, { recursive: true, mode: 0o700 });
+  await writeFile(file, `${kind}\n`);
+}
+
 /** Records that a layer or chain entry (`<root>/layers/<hex>`, a directory or a link) was used now. */
 export async function markUsed(entry: string): Promise<void> {
   const now = new Date();
@@ -143,7 +173,8 @@ export async function pruneSnapshots(
     if (inUse.length > 0) return { ...none, inUse };
     // what an interrupted full prune left
     for (const name of namesIn(dirname(root))) {
-      if (name.startsWith(`${basename(root)}.gc-`)) await removeTree(join(dirname(root), name));
+      if (name.startsWith(`${basename(root)}.gc-`))
+        await removeTree(join(dirname(root), name)).catch(() => {});
     }
     await unmountBelow(root); // overlays a killed build left mounted
     const keep = options.keepBytes ?? 0;

@@ -43,8 +43,8 @@ import { RuntimeError } from './errors.js';
 import { execTool } from './exec.js';
 import { type ExtractOptions, extractLayer } from './extract.js';
 import { hasGnuTar, OPAQUE_XATTR, USER_OPAQUE_XATTR, writeOverlayAttrs } from './overlay-attrs.js';
-import { type Lease, markUsed, takeLease } from './snapshot-gc.js';
-import { UserNamespace } from './userns.js';
+import { claimKind, type Lease, markUsed, takeLease } from './snapshot-gc.js';
+import { idMapping, UserNamespace } from './userns.js';
 
 /** What the snapshotter needs of a layer: `Layer` from `image/` fits. */
 export interface SnapshotLayer {
@@ -109,7 +109,7 @@ export class Snapshotter {
     this.#lease = lease;
     this.mode = mode;
     this.userns = userns;
-    this.opaqueXattr = userns ? USER_OPAQUE_XATTR : OPAQUE_XATTR;
+    this.opaqueXattr = userXattrs() ? USER_OPAQUE_XATTR : OPAQUE_XATTR;
     this.#maxLower = maxLower;
   }
 
@@ -121,6 +121,7 @@ export class Snapshotter {
     try {
       // Under the prune lock: a prune cannot remove the root between these mkdirs and the lease.
       lease = await takeLease(root, async () => {
+        await claimKind(root, snapshotKind());
         for (const sub of ['layers', 'chains', 'runs', 'tmp', 'empty']) {
           await mkdir(join(root, sub), { recursive: true, mode: 0o700 });
         }
@@ -172,7 +173,7 @@ export class Snapshotter {
           `lowerdir=${lowers.join(':')}`,
           `upperdir=runs/${id}/fs`,
           `workdir=runs/${id}/work`,
-          ...overlayFeatures(this.userns !== undefined),
+          ...overlayFeatures(userXattrs()),
         ].join(',');
         // Relative paths (resolved from cwd by the kernel) keep the options within one page.
         const result = await this.exec('mount', [
@@ -521,6 +522,19 @@ async function extractVerified(
  * up whole (no redirects), whole files copied up (no metacopy). In a user namespace, `userxattr`
  * (overlay's xattrs in `user.overlay.*`), with which redirects may only be `nofollow`.
  */
+/**
+ * Overlay keeps its xattrs in `user.overlay.*` when mounted in a user namespace: wharf's own (not
+ * root) or the one wharf was re-executed in (root there, with subordinate ids).
+ */
+function userXattrs(): boolean {
+  return process.getuid?.() !== 0 || idMapping().inside;
+}
+
+/** How this process writes snapshots: who owns the files, and where overlay's xattrs go. */
+function snapshotKind(): string {
+  return `owners=${process.getuid?.() === 0 ? 'kept' : 'caller'} xattrs=${userXattrs() ? 'user' : 'trusted'}`;
+}
+
 function overlayFeatures(inUserNamespace: boolean): string[] {
   return inUserNamespace
     ? ['userxattr', 'index=off', 'redirect_dir=nofollow', 'metacopy=off']
@@ -561,7 +575,7 @@ const probes = new Map<string, Promise<boolean>>();
  * with a whiteout and an opaque directory written the way extraction writes them.
  */
 function overlayWorks(root: string, userns: UserNamespace | undefined): Promise<boolean> {
-  const key = `${root}\0${userns ? 'userns' : 'host'}`;
+  const key = `${root}\0${userns ? 'userns' : userXattrs() ? 'inside' : 'host'}`;
   let probe = probes.get(key);
   if (!probe) {
     probe = (async () => {
@@ -574,9 +588,14 @@ function overlayWorks(root: string, userns: UserNamespace | undefined): Promise<
         for (const sub of ['l', 'l/d', 'u', 'w', 'm']) await mkdir(join(dir, sub));
         await writeFile(join(dir, 'l', 'f'), 'x');
         const attrs = { path: 'd', mode: 0o755, uid: 0, gid: 0 };
-        await writeOverlayAttrs(join(dir, 'l'), ['g'], [attrs], userns ? USER_OPAQUE_XATTR : OPAQUE_XATTR);
+        await writeOverlayAttrs(
+          join(dir, 'l'),
+          ['g'],
+          [attrs],
+          userXattrs() ? USER_OPAQUE_XATTR : OPAQUE_XATTR,
+        );
         const rel = dir.slice(root.length + 1);
-        const features = overlayFeatures(userns !== undefined);
+        const features = overlayFeatures(userXattrs());
         const opts = [`lowerdir=${rel}/l`, `upperdir=${rel}/u`, `workdir=${rel}/w`, ...features].join(',');
         const args = ['-t', 'overlay', 'overlay', '-o', opts, `${rel}/m`];
         const mounted = userns

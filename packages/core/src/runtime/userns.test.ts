@@ -2,7 +2,7 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'nod
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { UserNamespace } from './userns.js';
+import { parseIdMapping, UserNamespace } from './userns.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'wharf-userns-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -42,5 +42,38 @@ describe.skipIf(process.platform !== 'linux')('UserNamespace', () => {
       ns.close();
     }
     expect(await gone(ns.pid)).toBe(true);
+  });
+});
+
+describe('parseIdMapping', () => {
+  it('the initial namespace: not inside, everything mapped', () => {
+    const all = '         0          0 4294967295\n';
+    expect(parseIdMapping(all, all, 1000, 1000)).toEqual({
+      inside: false,
+      hostUid: 1000,
+      hostGid: 1000,
+      mapped: 4294967295,
+    });
+  });
+
+  it('root mapped to the caller and subordinate ids after it: ids 0–65536 usable', () => {
+    const uids = '0 999 1\n1 200000 65536\n';
+    const gids = '0 995 1\n1 200000 65536\n';
+    expect(parseIdMapping(uids, gids, 0, 0)).toEqual({
+      inside: true,
+      hostUid: 999,
+      hostGid: 995,
+      mapped: 65537,
+    });
+    expect(parseIdMapping(uids, gids, 1000, 1000)).toMatchObject({ hostUid: 200999, hostGid: 200999 });
+  });
+
+  it('only root mapped (unshare --map-root-user): one id', () => {
+    expect(parseIdMapping('0 1000 1\n', '0 1000 1\n', 0, 0)).toEqual({
+      inside: true,
+      hostUid: 1000,
+      hostGid: 1000,
+      mapped: 1,
+    });
   });
 });

@@ -15,6 +15,7 @@
  * ```
  */
 import { type ChildProcess, spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { execTool, type ToolOptions, type ToolResult, which } from './exec.js';
 
 export class UserNamespace {
@@ -89,4 +90,69 @@ export class UserNamespace {
   close(): void {
     this.#holder.stdin?.end();
   }
+}
+
+export interface IdMapping {
+  /** Running in a user namespace other than the initial one. */
+  readonly inside: boolean;
+  /** The host uid/gid that the current uid/gid is (itself outside a user namespace). */
+  readonly hostUid: number;
+  readonly hostGid: number;
+  /** How many ids from 0 up are mapped (uids and gids both): 1 when only root is. */
+  readonly mapped: number;
+}
+
+type MapLine = readonly [inner: number, outer: number, count: number];
+
+function parseMap(text: string): MapLine[] {
+  return text
+    .trim()
+    .split('\n')
+    .filter((line) => line.trim() !== '')
+    .map((line) => line.trim().split(/\s+/).map(Number) as unknown as MapLine);
+}
+
+/** {@link IdMapping} from the text of `/proc/self/uid_map` and `gid_map`, for `uid`/`gid`. */
+export function parseIdMapping(uidMap: string, gidMap: string, uid: number, gid: number): IdMapping {
+  const uids = parseMap(uidMap);
+  const gids = parseMap(gidMap);
+  const initial =
+    uids.length === 1 && uids[0]?.[0] === 0 && uids[0]?.[1] === 0 && uids[0]?.[2] === 4294967295;
+  const host = (lines: MapLine[], id: number) => {
+    const line = lines.find(([inner, , count]) => id >= inner && id < inner + count);
+    return line ? line[1] + (id - line[0]) : id;
+  };
+  /** How many ids are mapped contiguously from 0. */
+  const contiguous = (lines: MapLine[]) => {
+    let next = 0;
+    for (const [inner, , count] of [...lines].sort((a, b) => a[0] - b[0])) if (inner === next) next += count;
+    return next;
+  };
+  return {
+    inside: !initial,
+    hostUid: host(uids, uid),
+    hostGid: host(gids, gid),
+    mapped: Math.min(contiguous(uids), contiguous(gids)),
+  };
+}
+
+let mapping: IdMapping | undefined;
+
+/**
+ * This process's place in user namespaces, from `/proc/self/{uid,gid}_map`. Inside a namespace that
+ * maps more than root (`wharf` re-executed with subordinate ids), wharf is root there and extracts
+ * owners as they are, but is not root on the host: state and overlays follow the namespace's rules.
+ */
+export function idMapping(): IdMapping {
+  if (mapping) return mapping;
+  const uid = process.getuid?.() ?? 0;
+  const gid = process.getgid?.() ?? 0;
+  try {
+    const uidMap = readFileSync('/proc/self/uid_map', 'utf8');
+    const gidMap = readFileSync('/proc/self/gid_map', 'utf8');
+    mapping = parseIdMapping(uidMap, gidMap, uid, gid);
+  } catch {
+    mapping = { inside: false, hostUid: uid, hostGid: gid, mapped: Number.MAX_SAFE_INTEGER };
+  }
+  return mapping;
 }
