@@ -18,6 +18,7 @@ import { randomBytes } from 'node:crypto';
 import { lstatSync, readdirSync, readlinkSync, statSync } from 'node:fs';
 import { chmod, lutimes, mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
+import { RuntimeError } from './errors.js';
 import { execTool } from './exec.js';
 import { acquireLock, alive } from './lock.js';
 
@@ -79,8 +80,10 @@ export async function claimKind(root: string, kind: string): Promise<void> {
   if (found !== '' || layers > 0) {
     const inUse = await liveLeases(root);
     if (inUse.length > 0) {
-      throw new Error(
+      throw new RuntimeError(
+        'RUNTIME_SNAPSHOT_FAILED',
         `${root} holds snapshots of another kind (${found || 'older'}), in use by pid ${inUse.join(', ')}`,
+        { hint: 'wait for that build, or give this one a cache directory of its own (--cache-dir)' },
       );
     }
     if (found !== '') {

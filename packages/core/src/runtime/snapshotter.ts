@@ -28,7 +28,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { Stats } from 'node:fs';
-import { chmod, lstat, mkdir, mkdtemp, rename, rm, rmdir, stat, symlink, writeFile } from 'node:fs/promises';
+import { chmod, lstat, mkdir, mkdtemp, rename, rm, rmdir, stat, symlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { createDigester, type Digest, digestHex, sha256Digest } from '../oci/index.js';
@@ -42,9 +42,17 @@ import {
 import { RuntimeError } from './errors.js';
 import { execTool } from './exec.js';
 import { type ExtractOptions, extractLayer } from './extract.js';
-import { hasGnuTar, OPAQUE_XATTR, USER_OPAQUE_XATTR, writeOverlayAttrs } from './overlay-attrs.js';
+import { OPAQUE_XATTR, USER_OPAQUE_XATTR } from './overlay-attrs.js';
 import { claimKind, type Lease, markUsed, takeLease } from './snapshot-gc.js';
-import { idMapping, UserNamespace } from './userns.js';
+import {
+  assertOwnRoot,
+  modeFromEnv,
+  overlayFeatures,
+  overlayWorks,
+  snapshotKind,
+  userXattrs,
+} from './snapshot-mode.js';
+import { UserNamespace } from './userns.js';
 
 /** What the snapshotter needs of a layer: `Layer` from `image/` fits. */
 export interface SnapshotLayer {
@@ -53,7 +61,9 @@ export interface SnapshotLayer {
   uncompressed(): Promise<Readable>;
 }
 
-export type SnapshotMode = 'overlay' | 'copy';
+import type { SnapshotMode } from './snapshot-mode.js';
+
+export type { SnapshotMode } from './snapshot-mode.js';
 
 export interface SnapshotterOptions {
   /** The snapshot directory; see the module doc. Created if missing. */
@@ -127,6 +137,7 @@ export class Snapshotter {
         }
       });
     } catch (cause) {
+      if (cause instanceof RuntimeError) throw cause;
       throw new RuntimeError('RUNTIME_SNAPSHOT_FAILED', `cannot create the snapshot directory ${root}`, {
         hint: 'point the cache directory somewhere writable (--cache-dir, or XDG_CACHE_HOME)',
         cause,
@@ -515,103 +526,4 @@ async function extractVerified(
       hint: 'the cached blob is corrupt or its diffID is wrong: remove it from the store and pull again',
     });
   }
-}
-
-/**
- * Overlay options that keep the upper dir a plain change set: no index, renamed directories copied
- * up whole (no redirects), whole files copied up (no metacopy). In a user namespace, `userxattr`
- * (overlay's xattrs in `user.overlay.*`), with which redirects may only be `nofollow`.
- */
-/**
- * Overlay keeps its xattrs in `user.overlay.*` when mounted in a user namespace: wharf's own (not
- * root) or the one wharf was re-executed in (root there, with subordinate ids).
- */
-function userXattrs(): boolean {
-  return process.getuid?.() !== 0 || idMapping().inside;
-}
-
-/** How this process writes snapshots: who owns the files, and where overlay's xattrs go. */
-function snapshotKind(): string {
-  return `owners=${process.getuid?.() === 0 ? 'kept' : 'caller'} xattrs=${userXattrs() ? 'user' : 'trusted'}`;
-}
-
-function overlayFeatures(inUserNamespace: boolean): string[] {
-  return inUserNamespace
-    ? ['userxattr', 'index=off', 'redirect_dir=nofollow', 'metacopy=off']
-    : ['index=off', 'redirect_dir=off', 'metacopy=off'];
-}
-
-/** `WHARF_SNAPSHOTTER` (`overlay`, `copy`, `auto`); `auto` when unset. */
-function modeFromEnv(): SnapshotMode | 'auto' {
-  const value = process.env.WHARF_SNAPSHOTTER;
-  if (value === undefined || value === '') return 'auto';
-  if (value === 'overlay' || value === 'copy' || value === 'auto') return value;
-  throw new RuntimeError('RUNTIME_SNAPSHOT_FAILED', `WHARF_SNAPSHOTTER=${value} is not a snapshotter`, {
-    hint: 'use overlay, copy or auto (the default: overlay where it works, else copy)',
-  });
-}
-
-/**
- * A snapshot root holds files owned as its user extracted them (root keeps layer owners, another user
- * owns everything) and overlay xattrs of that user's kind: another user's root would give wrong trees.
- */
-async function assertOwnRoot(root: string): Promise<void> {
-  const uid = process.getuid?.();
-  if (uid === undefined) return;
-  const owner = (await stat(root)).uid;
-  if (owner !== uid) {
-    throw new RuntimeError(
-      'RUNTIME_SNAPSHOT_FAILED',
-      `the snapshot directory ${root} belongs to uid ${owner}, not to this user (uid ${uid})`,
-      { hint: 'give each user a cache directory of their own (--cache-dir)' },
-    );
-  }
-}
-
-const probes = new Map<string, Promise<boolean>>();
-
-/**
- * Overlayfs in the kernel (with `userxattr` in a user namespace), GNU tar, and a test mount in `root`
- * with a whiteout and an opaque directory written the way extraction writes them.
- */
-function overlayWorks(root: string, userns: UserNamespace | undefined): Promise<boolean> {
-  const key = `${root}\0${userns ? 'userns' : userXattrs() ? 'inside' : 'host'}`;
-  let probe = probes.get(key);
-  if (!probe) {
-    probe = (async () => {
-      if (process.platform !== 'linux') return false;
-      if (process.getuid?.() !== 0 && !userns) return false;
-      // /proc/filesystems may not list overlay before the module loads on first mount: the test mount decides.
-      if (!(await hasGnuTar())) return false;
-      const dir = await mkdtemp(join(root, 'tmp', 'probe-'));
-      try {
-        for (const sub of ['l', 'l/d', 'u', 'w', 'm']) await mkdir(join(dir, sub));
-        await writeFile(join(dir, 'l', 'f'), 'x');
-        const attrs = { path: 'd', mode: 0o755, uid: 0, gid: 0 };
-        await writeOverlayAttrs(
-          join(dir, 'l'),
-          ['g'],
-          [attrs],
-          userXattrs() ? USER_OPAQUE_XATTR : OPAQUE_XATTR,
-        );
-        const rel = dir.slice(root.length + 1);
-        const features = overlayFeatures(userXattrs());
-        const opts = [`lowerdir=${rel}/l`, `upperdir=${rel}/u`, `workdir=${rel}/w`, ...features].join(',');
-        const args = ['-t', 'overlay', 'overlay', '-o', opts, `${rel}/m`];
-        const mounted = userns
-          ? await userns.exec('mount', args)
-          : await execTool('mount', args, { cwd: root });
-        if (mounted.code !== 0) return false;
-        if (userns) await userns.exec('umount', [join(dir, 'm')]);
-        else await execTool('umount', [join(dir, 'm')]);
-        return true;
-      } catch {
-        return false;
-      } finally {
-        await rm(dir, { recursive: true, force: true }).catch(() => {});
-      }
-    })();
-    probes.set(key, probe);
-  }
-  return probe;
 }

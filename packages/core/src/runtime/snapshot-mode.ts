@@ -1,0 +1,113 @@
+/**
+ * How this process makes snapshots: overlay or copy (`WHARF_SNAPSHOTTER`, and a test mount), overlay's
+ * options and xattr namespace (`trusted.*` as root, `user.*` in a user namespace), and the kind a
+ * snapshot root records (who owns extracted files, which xattrs) so that roots made another way are
+ * not reused. Used by snapshotter.ts.
+ */
+import { mkdir, mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { RuntimeError } from './errors.js';
+import { execTool } from './exec.js';
+import { hasGnuTar, OPAQUE_XATTR, USER_OPAQUE_XATTR, writeOverlayAttrs } from './overlay-attrs.js';
+import { idMapping, type UserNamespace } from './userns.js';
+
+export type SnapshotMode = 'overlay' | 'copy';
+
+/**
+ * Overlay options that keep the upper dir a plain change set: no index, renamed directories copied
+ * up whole (no redirects), whole files copied up (no metacopy). In a user namespace, `userxattr`
+ * (overlay's xattrs in `user.overlay.*`), with which redirects may only be `nofollow`.
+ */
+/**
+ * Overlay keeps its xattrs in `user.overlay.*` when mounted in a user namespace: wharf's own (not
+ * root) or the one wharf was re-executed in (root there, with subordinate ids).
+ */
+export function userXattrs(): boolean {
+  return process.getuid?.() !== 0 || idMapping().inside;
+}
+
+/** How this process writes snapshots: who owns the files, and where overlay's xattrs go. */
+export function snapshotKind(): string {
+  return `owners=${process.getuid?.() === 0 ? 'kept' : 'caller'} xattrs=${userXattrs() ? 'user' : 'trusted'}`;
+}
+
+export function overlayFeatures(inUserNamespace: boolean): string[] {
+  return inUserNamespace
+    ? ['userxattr', 'index=off', 'redirect_dir=nofollow', 'metacopy=off']
+    : ['index=off', 'redirect_dir=off', 'metacopy=off'];
+}
+
+/** `WHARF_SNAPSHOTTER` (`overlay`, `copy`, `auto`); `auto` when unset. */
+export function modeFromEnv(): SnapshotMode | 'auto' {
+  const value = process.env.WHARF_SNAPSHOTTER;
+  if (value === undefined || value === '') return 'auto';
+  if (value === 'overlay' || value === 'copy' || value === 'auto') return value;
+  throw new RuntimeError('RUNTIME_SNAPSHOT_FAILED', `WHARF_SNAPSHOTTER=${value} is not a snapshotter`, {
+    hint: 'use overlay, copy or auto (the default: overlay where it works, else copy)',
+  });
+}
+
+/**
+ * A snapshot root holds files owned as its user extracted them (root keeps layer owners, another user
+ * owns everything) and overlay xattrs of that user's kind: another user's root would give wrong trees.
+ */
+export async function assertOwnRoot(root: string): Promise<void> {
+  const uid = process.getuid?.();
+  if (uid === undefined) return;
+  const owner = (await stat(root)).uid;
+  if (owner !== uid) {
+    throw new RuntimeError(
+      'RUNTIME_SNAPSHOT_FAILED',
+      `the snapshot directory ${root} belongs to uid ${owner}, not to this user (uid ${uid})`,
+      { hint: 'give each user a cache directory of their own (--cache-dir)' },
+    );
+  }
+}
+
+const probes = new Map<string, Promise<boolean>>();
+
+/**
+ * Overlayfs in the kernel (with `userxattr` in a user namespace), GNU tar, and a test mount in `root`
+ * with a whiteout and an opaque directory written the way extraction writes them.
+ */
+export function overlayWorks(root: string, userns: UserNamespace | undefined): Promise<boolean> {
+  const key = `${root}\0${userns ? 'userns' : userXattrs() ? 'inside' : 'host'}`;
+  let probe = probes.get(key);
+  if (!probe) {
+    probe = (async () => {
+      if (process.platform !== 'linux') return false;
+      if (process.getuid?.() !== 0 && !userns) return false;
+      // /proc/filesystems may not list overlay before the module loads on first mount: the test mount decides.
+      if (!(await hasGnuTar())) return false;
+      const dir = await mkdtemp(join(root, 'tmp', 'probe-'));
+      try {
+        for (const sub of ['l', 'l/d', 'u', 'w', 'm']) await mkdir(join(dir, sub));
+        await writeFile(join(dir, 'l', 'f'), 'x');
+        const attrs = { path: 'd', mode: 0o755, uid: 0, gid: 0 };
+        await writeOverlayAttrs(
+          join(dir, 'l'),
+          ['g'],
+          [attrs],
+          userXattrs() ? USER_OPAQUE_XATTR : OPAQUE_XATTR,
+        );
+        const rel = dir.slice(root.length + 1);
+        const features = overlayFeatures(userXattrs());
+        const opts = [`lowerdir=${rel}/l`, `upperdir=${rel}/u`, `workdir=${rel}/w`, ...features].join(',');
+        const args = ['-t', 'overlay', 'overlay', '-o', opts, `${rel}/m`];
+        const mounted = userns
+          ? await userns.exec('mount', args)
+          : await execTool('mount', args, { cwd: root });
+        if (mounted.code !== 0) return false;
+        if (userns) await userns.exec('umount', [join(dir, 'm')]);
+        else await execTool('umount', [join(dir, 'm')]);
+        return true;
+      } catch {
+        return false;
+      } finally {
+        await rm(dir, { recursive: true, force: true }).catch(() => {});
+      }
+    })();
+    probes.set(key, probe);
+  }
+  return probe;
+}
