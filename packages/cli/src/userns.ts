@@ -8,8 +8,8 @@
  * prune` removes them). `WHARF_USERNS=off` keeps the process as it is: only root is mapped then.
  */
 import { spawn, spawnSync } from 'node:child_process';
-import { accessSync, constants, readFileSync } from 'node:fs';
-import { userInfo } from 'node:os';
+import { accessSync, constants as fsConstants, readFileSync } from 'node:fs';
+import { constants, userInfo } from 'node:os';
 import { delimiter, join } from 'node:path';
 
 interface Range {
@@ -38,7 +38,7 @@ function findTool(name: string): string | undefined {
   const dirs = [...(process.env.PATH ?? '').split(delimiter), '/usr/bin', '/usr/sbin', '/bin', '/sbin'];
   for (const dir of dirs.filter(Boolean)) {
     try {
-      accessSync(join(dir, name), constants.X_OK);
+      accessSync(join(dir, name), fsConstants.X_OK);
       return join(dir, name);
     } catch {
       // next
@@ -98,6 +98,8 @@ export function reexecInUserNamespace(argv: readonly string[]): Promise<number> 
   for (const signal of ['SIGTERM', 'SIGHUP'] as const) process.on(signal, () => child.kill(signal));
   return new Promise((resolve) => {
     child.once('error', () => resolve(1));
-    child.once('exit', (code, signal) => resolve(code ?? (signal === 'SIGINT' ? 130 : 1)));
+    child.once('exit', (code, signal) =>
+      resolve(code ?? 128 + (signal ? (constants.signals[signal] ?? 0) : 0)),
+    );
   });
 }
