@@ -14,11 +14,6 @@ import { idMapping, type UserNamespace } from './userns.js';
 export type SnapshotMode = 'overlay' | 'copy';
 
 /**
- * Overlay options that keep the upper dir a plain change set: no index, renamed directories copied
- * up whole (no redirects), whole files copied up (no metacopy). In a user namespace, `userxattr`
- * (overlay's xattrs in `user.overlay.*`), with which redirects may only be `nofollow`.
- */
-/**
  * Overlay keeps its xattrs in `user.overlay.*` when mounted in a user namespace: wharf's own (not
  * root) or the one wharf was re-executed in (root there, with subordinate ids).
  */
@@ -31,10 +26,30 @@ export function snapshotKind(): string {
   return `owners=${process.getuid?.() === 0 ? 'kept' : 'caller'} xattrs=${userXattrs() ? 'user' : 'trusted'}`;
 }
 
-export function overlayFeatures(inUserNamespace: boolean): string[] {
-  return inUserNamespace
+/** The xattr that marks opaque directories, in extracted layers and upper dirs. */
+export function opaqueXattr(): string {
+  return userXattrs() ? USER_OPAQUE_XATTR : OPAQUE_XATTR;
+}
+
+/**
+ * Overlay options that keep the upper dir a plain change set: no index, renamed directories copied
+ * up whole (no redirects), whole files copied up (no metacopy). In a user namespace, `userxattr`
+ * (overlay's xattrs in `user.overlay.*`), with which redirects may only be `nofollow`.
+ */
+export function overlayFeatures(): string[] {
+  return userXattrs()
     ? ['userxattr', 'index=off', 'redirect_dir=nofollow', 'metacopy=off']
     : ['index=off', 'redirect_dir=off', 'metacopy=off'];
+}
+
+/** Runs `mount`/`umount` in `root`: inside `userns` when there is one (wharf not root), else here. */
+export function mountTool(
+  userns: UserNamespace | undefined,
+  root: string,
+  tool: string,
+  args: readonly string[],
+) {
+  return userns ? userns.exec(tool, args) : execTool(tool, args, { cwd: root });
 }
 
 /** `WHARF_SNAPSHOTTER` (`overlay`, `copy`, `auto`); `auto` when unset. */
@@ -84,22 +99,12 @@ export function overlayWorks(root: string, userns: UserNamespace | undefined): P
         for (const sub of ['l', 'l/d', 'u', 'w', 'm']) await mkdir(join(dir, sub));
         await writeFile(join(dir, 'l', 'f'), 'x');
         const attrs = { path: 'd', mode: 0o755, uid: 0, gid: 0 };
-        await writeOverlayAttrs(
-          join(dir, 'l'),
-          ['g'],
-          [attrs],
-          userXattrs() ? USER_OPAQUE_XATTR : OPAQUE_XATTR,
-        );
+        await writeOverlayAttrs(join(dir, 'l'), ['g'], [attrs], opaqueXattr());
         const rel = dir.slice(root.length + 1);
-        const features = overlayFeatures(userXattrs());
-        const opts = [`lowerdir=${rel}/l`, `upperdir=${rel}/u`, `workdir=${rel}/w`, ...features].join(',');
-        const args = ['-t', 'overlay', 'overlay', '-o', opts, `${rel}/m`];
-        const mounted = userns
-          ? await userns.exec('mount', args)
-          : await execTool('mount', args, { cwd: root });
-        if (mounted.code !== 0) return false;
-        if (userns) await userns.exec('umount', [join(dir, 'm')]);
-        else await execTool('umount', [join(dir, 'm')]);
+        const opts = [`lowerdir=${rel}/l`, `upperdir=${rel}/u`, `workdir=${rel}/w`, ...overlayFeatures()];
+        const args = ['-t', 'overlay', 'overlay', '-o', opts.join(','), `${rel}/m`];
+        if ((await mountTool(userns, root, 'mount', args)).code !== 0) return false;
+        await mountTool(userns, root, 'umount', [join(dir, 'm')]);
         return true;
       } catch {
         return false;

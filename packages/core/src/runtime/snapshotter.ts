@@ -42,15 +42,15 @@ import {
 import { RuntimeError } from './errors.js';
 import { execTool } from './exec.js';
 import { type ExtractOptions, extractLayer } from './extract.js';
-import { OPAQUE_XATTR, USER_OPAQUE_XATTR } from './overlay-attrs.js';
 import { claimKind, type Lease, markUsed, takeLease } from './snapshot-gc.js';
 import {
   assertOwnRoot,
   modeFromEnv,
+  mountTool,
+  opaqueXattr,
   overlayFeatures,
   overlayWorks,
   snapshotKind,
-  userXattrs,
 } from './snapshot-mode.js';
 import { UserNamespace } from './userns.js';
 
@@ -119,7 +119,7 @@ export class Snapshotter {
     this.#lease = lease;
     this.mode = mode;
     this.userns = userns;
-    this.opaqueXattr = userXattrs() ? USER_OPAQUE_XATTR : OPAQUE_XATTR;
+    this.opaqueXattr = opaqueXattr();
     this.#maxLower = maxLower;
   }
 
@@ -184,7 +184,7 @@ export class Snapshotter {
           `lowerdir=${lowers.join(':')}`,
           `upperdir=runs/${id}/fs`,
           `workdir=runs/${id}/work`,
-          ...overlayFeatures(userXattrs()),
+          ...overlayFeatures(),
         ].join(',');
         // Relative paths (resolved from cwd by the kernel) keep the options within one page.
         const result = await this.exec('mount', [
@@ -331,7 +331,7 @@ export class Snapshotter {
 
   /** Runs a mount tool (`mount`, `umount`) in the snapshot root, in the user namespace if there is one. */
   exec(tool: string, args: readonly string[]) {
-    return this.userns ? this.userns.exec(tool, args) : execTool(tool, args, { cwd: this.root });
+    return mountTool(this.userns, this.root, tool, args);
   }
 
   /** Registers a committed run's `fs` under `layers/<hex>` or `chains/<hex>`. Internal to {@link Snapshot}. */
