@@ -11,7 +11,7 @@
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { type CacheSummary, cacheSummary, type PruneOptions, pruneCache } from './cache/index.js';
-import { pruneSnapshots, snapshotUsage } from './runtime/snapshot-gc.js';
+import { diskBytes, pruneSnapshots, snapshotUsage } from './runtime/snapshot-gc.js';
 import { defaultSnapshotRoot } from './runtime/snapshotter.js';
 import type { BlobStore } from './store/store.js';
 
@@ -37,16 +37,15 @@ export interface BuildCachePruneResult {
 const cacheMountsOf = (store: BlobStore) => join(store.root, 'cache-mounts');
 
 export async function buildCacheUsage(store: BlobStore): Promise<BuildCacheUsage> {
-  const [summary, snapshots, mounts] = await Promise.all([
+  const [summary, snapshots] = await Promise.all([
     cacheSummary(store),
     snapshotUsage(defaultSnapshotRoot(store.root)),
-    snapshotUsage(cacheMountsOf(store)),
   ]);
   return {
     ...summary,
     snapshotLayers: snapshots.layers,
     snapshotBytes: snapshots.bytes,
-    cacheMountBytes: mounts.bytes,
+    cacheMountBytes: diskBytes(cacheMountsOf(store)),
   };
 }
 

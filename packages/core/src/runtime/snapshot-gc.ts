@@ -112,7 +112,7 @@ export interface SnapshotUsage {
 }
 
 /** Bytes on disk below `path` (symlinks not followed; hard links counted once). */
-function diskBytes(path: string, seen = new Set<string>()): number {
+export function diskBytes(path: string, seen = new Set<string>()): number {
   let st: ReturnType<typeof lstatSync>;
   try {
     st = lstatSync(path);
