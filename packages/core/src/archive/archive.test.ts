@@ -1,6 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { gzipSync } from 'node:zlib';
@@ -25,18 +24,14 @@ import {
   validateImage,
   validateIndex,
 } from '../testing/index.js';
+import { scratchDirs } from '../testing/scratch.js';
 import { dockerArchiveManifest, readDockerArchive, repoTag, writeDockerArchive } from './docker-archive.js';
 import { openOciArchive, readOciArchive, writeOciArchive } from './oci-archive.js';
 import { indexTar, openEntry } from './tar-index.js';
 
-const scratch = mkdtempSync(join(tmpdir(), 'wharf-archive-test-'));
-afterAll(() => rmSync(scratch, { recursive: true, force: true }));
-let n = 0;
-const freshDir = () => {
-  const dir = join(scratch, `case-${n++}`);
-  mkdirSync(dir);
-  return dir;
-};
+const scratch = scratchDirs('wharf-archive-test-');
+afterAll(scratch.remove);
+const freshDir = scratch.fresh;
 const SUITE = join(import.meta.dirname, '../../../../../shared/peer-suites/oci-image-spec');
 const schemas = schemaChecker(AjvDraft04.default, SUITE);
 

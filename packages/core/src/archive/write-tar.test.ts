@@ -1,23 +1,18 @@
 // write-tar: the same bytes tar-stream's pack() wrote (archive digests must not change), verification
 // while copying, temp-file + rename on failure, and a pull-driven stream.
 import { createHash } from 'node:crypto';
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { pack } from 'tar-stream';
 import { afterAll, describe, expect, it } from 'vitest';
 import { type Digest, sha256Digest } from '../oci/index.js';
+import { scratchDirs } from '../testing/scratch.js';
 import { type TarFile, type TarOptions, tarStream, writeTarFile } from './write-tar.js';
 
-const scratch = mkdtempSync(join(tmpdir(), 'wharf-write-tar-test-'));
-afterAll(() => rmSync(scratch, { recursive: true, force: true }));
-let n = 0;
-const freshDir = () => {
-  const dir = join(scratch, `case-${n++}`);
-  mkdirSync(dir);
-  return dir;
-};
+const scratch = scratchDirs('wharf-write-tar-test-');
+afterAll(scratch.remove);
+const freshDir = scratch.fresh;
 
 /** A file to archive, with its whole content at hand for the reference. */
 interface Case {
