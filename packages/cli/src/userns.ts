@@ -34,6 +34,10 @@ export function subordinateRange(file: string, name: string, id: number): Range 
   return undefined;
 }
 
+/**
+ * `which` for the three tools. Not core's `which()` (runtime/exec.ts): this runs before anything else,
+ * and importing @wharf/core here would load the whole library in a process that only re-executes.
+ */
 function findTool(name: string): string | undefined {
   const dirs = [...(process.env.PATH ?? '').split(delimiter), '/usr/bin', '/usr/sbin', '/bin', '/sbin'];
   for (const dir of dirs.filter(Boolean)) {
