@@ -1,4 +1,4 @@
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -48,7 +48,19 @@ describe('uncompressed layers, compressed on demand', async () => {
     const record = JSON.parse(
       readFileSync(join(store.root, 'compressed', `${digestHex(tar.diffId)}.json`), 'utf8'),
     );
-    expect(record).toEqual({ digest: gzip.digest, size: gzip.size });
+    expect(record).toEqual({ digest: gzip.digest, size: gzip.size, scheme: 'gzip-6-blocks-1048576' });
+  });
+
+  it('ignores a record of another gzip scheme (an older wharf): the digest is the one a fresh cache gives', async () => {
+    const tar = await writeLayer(store, entries(30), { mtime: 0, compression: 'none' });
+    const fresh = await writeLayer(store, entries(30), { mtime: 0 });
+    const other = await writeLayer(store, entries(31), { mtime: 0 }); // any blob the store has
+    const path = join(store.root, 'compressed', `${digestHex(tar.diffId)}.json`);
+    mkdirSync(join(store.root, 'compressed'), { recursive: true });
+    writeFileSync(path, JSON.stringify({ digest: other.digest, size: other.size }));
+    const layer = compressedLayer(store, layerFromStore(store, tar));
+    expect(await layer.digest()).toBe(fresh.digest);
+    expect(JSON.parse(readFileSync(path, 'utf8')).digest).toBe(fresh.digest);
   });
 
   it('passes compressed layers through unchanged', async () => {

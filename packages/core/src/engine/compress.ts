@@ -1,24 +1,27 @@
 /**
  * Compression on demand, cached by diffID (BuildKit's way): the engine writes layers as plain tars,
  * and an output that needs gzip asks {@link compressedLayer} for the compressed form. The first time,
- * the tar is streamed through gzip (level 6, Node's fixed header: mtime 0, no name) into the store and
- * `<store root>/compressed/<diffID hex>.json` records `{digest, size}` (temp file + rename); later
- * builds find the blob through that record and pay nothing. Layers are compressed concurrently, as
- * many at a time as there are cores (gzip runs in libuv's thread pool).
+ * the tar is streamed through gzip (level 6, Node's fixed header: mtime 0, no name; blocks of the
+ * layer deflated on all cores, see `layer/parallel-gzip.ts`) into the store and
+ * `<store root>/compressed/<diffID hex>.json` records `{digest, size, scheme}` (temp file + rename);
+ * later builds find the blob through that record and pay nothing. A record of another scheme (an older
+ * wharf's single-stream gzip) is ignored, so a cache never gives another digest than a fresh one.
  */
 import { randomBytes } from 'node:crypto';
 import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
-import { constants, createGzip } from 'node:zlib';
 import { layerFromStore, uncompressedSize } from '../image/partial.js';
 import type { Layer } from '../image/types.js';
+import { createParallelGzip, GZIP_BLOCK_SIZE } from '../layer/parallel-gzip.js';
 import { type Digest, digestHex, MediaType, parseDigest } from '../oci/index.js';
 import type { BlobStore } from '../store/store.js';
 
 /** gzip level of compressed layers: part of what makes the image digest, so fixed. */
 const GZIP_LEVEL = 6;
+/** What the recorded digests were made with; records of any other scheme are not used. */
+const SCHEME = `gzip-${GZIP_LEVEL}-blocks-${GZIP_BLOCK_SIZE}`;
 
 /** Uncompressed layer media type → its gzip counterpart; other layers are returned unchanged. */
 const GZIP_OF: Readonly<Record<string, string>> = {
@@ -84,9 +87,11 @@ function recordPath(store: BlobStore, diffId: Digest): string {
 
 async function lookup(store: BlobStore, diffId: Digest): Promise<Compressed | undefined> {
   try {
-    const record = JSON.parse(await readFile(recordPath(store, diffId), 'utf8')) as Partial<Compressed>;
+    const record = JSON.parse(await readFile(recordPath(store, diffId), 'utf8')) as Partial<
+      Compressed & { scheme: string }
+    >;
+    if (record.scheme !== SCHEME || typeof record.size !== 'number') return undefined;
     const digest = parseDigest(String(record.digest));
-    if (typeof record.size !== 'number') return undefined;
     return (await store.has(digest)) ? { digest, size: record.size } : undefined;
   } catch {
     return undefined;
@@ -107,12 +112,8 @@ async function lookupOrCompress(store: BlobStore, layer: Layer, diffId: Digest):
 }
 
 async function compress(store: BlobStore, layer: Layer): Promise<Compressed> {
-  // Node's gzip header has mtime 0, no file name and a fixed OS byte: same tar, same bytes.
-  const gzip = createGzip({
-    level: GZIP_LEVEL,
-    strategy: constants.Z_DEFAULT_STRATEGY,
-    chunkSize: 1024 * 1024,
-  });
+  // Fixed header (mtime 0, no name) and fixed blocks: same tar, same bytes, on any machine.
+  const gzip = createParallelGzip({ level: GZIP_LEVEL });
   const writer = store.putWriter();
   try {
     await pipeline(await layer.uncompressed(), gzip, writer);
@@ -129,7 +130,10 @@ async function record(store: BlobStore, diffId: Digest, compressed: Compressed):
   await mkdir(join(store.root, 'compressed'), { recursive: true });
   const temp = `${path}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
   try {
-    await writeFile(temp, JSON.stringify({ digest: compressed.digest, size: compressed.size }));
+    await writeFile(
+      temp,
+      JSON.stringify({ digest: compressed.digest, size: compressed.size, scheme: SCHEME }),
+    );
     await rename(temp, path);
   } catch (error) {
     await rm(temp, { force: true });
@@ -137,7 +141,7 @@ async function record(store: BlobStore, diffId: Digest, compressed: Compressed):
   }
 }
 
-// At most one compression per core at a time (gzip in the thread pool, hashing on the main thread).
+// At most one layer per core at a time (its blocks share the cores too; hashing is on the main thread).
 const limit = Math.max(2, availableParallelism());
 let active = 0;
 const waiting: (() => void)[] = [];

@@ -8,10 +8,10 @@
  */
 import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { constants, createGzip } from 'node:zlib';
 import { createDigester, type Digest, type Digester, MediaType } from '../oci/index.js';
 import type { BlobStore } from '../store/index.js';
 import type { LayerEntry } from './entry.js';
+import { createParallelGzip } from './parallel-gzip.js';
 import { sourceDateEpoch, tarStream } from './tar-writer.js';
 
 export interface WriteLayerOptions {
@@ -56,12 +56,8 @@ export async function writeLayer(
   if (options.compression === 'none') return writeTarLayer(store, entries, mtime);
   const diff = createDigester('sha256');
   const compressed = createDigester('sha256');
-  // Node's gzip header has mtime 0, no file name and a fixed OS byte: same input, same bytes.
-  const gzip = createGzip({
-    level: options.gzipLevel ?? 6,
-    strategy: constants.Z_DEFAULT_STRATEGY,
-    chunkSize: 1024 * 1024, // bigger output chunks, same bytes
-  });
+  // Fixed header (mtime 0, no name) and fixed blocks deflated on all cores: same input, same bytes.
+  const gzip = createParallelGzip({ level: options.gzipLevel ?? 6 });
   const writer = store.putWriter();
   try {
     await pipeline(tarStream(entries, { mtime }), tap(diff), gzip, tap(compressed), writer);

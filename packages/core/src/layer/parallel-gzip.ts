@@ -1,0 +1,138 @@
+/**
+ * gzip spread over all cores inside one stream, pigz's method: the input is cut into fixed blocks,
+ * each block is raw-deflated on its own in libuv's thread pool, primed with the 32 KiB of input before
+ * it as the dictionary (so matches reach back across the cut as they would in one stream), and ended
+ * with a sync flush so the pieces join on byte boundaries into one deflate stream. The last block ends
+ * the stream; the CRC-32 runs over the input in order on the main thread.
+ *
+ * The output depends only on the input, the level and the block size: the same tar gives the same
+ * digest whatever the core count or chunking. An input of at most one block gives exactly the bytes
+ * of Node's `createGzip` (one deflate call with Z_FINISH), so small layers keep their digests.
+ *
+ * @example
+ * await pipeline(createReadStream('layer.tar'), createParallelGzip(), createWriteStream('layer.tar.gz'));
+ */
+import { availableParallelism } from 'node:os';
+import { Transform, type TransformCallback } from 'node:stream';
+import { constants, crc32, deflateRaw } from 'node:zlib';
+
+/** Input per block. Part of what makes the bytes (and so the digest) of inputs bigger than one block. */
+export const GZIP_BLOCK_SIZE = 1024 * 1024;
+/** deflate's window: the dictionary each block gets from the input before it. */
+const WINDOW = 32 * 1024;
+/** Node's gzip header: mtime 0, no name, XFL 0 (levels 2–8), OS 3 (Unix), as zlib writes it. */
+const OS_UNIX = 3;
+
+export interface ParallelGzipOptions {
+  /** gzip level 1–9; default 6. */
+  readonly level?: number;
+  /** Input bytes per block; default {@link GZIP_BLOCK_SIZE}. Changing it changes the output. */
+  readonly blockSize?: number;
+}
+
+/** Blocks being deflated at once, across every stream in the process: one per core. */
+const slots = new (class {
+  readonly limit = Math.max(2, availableParallelism());
+  active = 0;
+  readonly waiting: (() => void)[] = [];
+  async acquire(): Promise<void> {
+    if (this.active < this.limit) {
+      this.active++;
+      return;
+    }
+    await new Promise<void>((resolve) => this.waiting.push(resolve));
+  }
+  release(): void {
+    const next = this.waiting.shift();
+    if (next) next();
+    else this.active--;
+  }
+})();
+
+function gzipHeader(level: number): Buffer {
+  const xfl = level === 9 ? 2 : level === 1 ? 4 : 0;
+  return Buffer.from([0x1f, 0x8b, 8, 0, 0, 0, 0, 0, xfl, OS_UNIX]);
+}
+
+function deflateBlock(
+  block: Buffer,
+  dictionary: Buffer | undefined,
+  level: number,
+  last: boolean,
+): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    deflateRaw(
+      block,
+      {
+        level,
+        ...(dictionary ? { dictionary } : {}),
+        finishFlush: last ? constants.Z_FINISH : constants.Z_SYNC_FLUSH,
+        chunkSize: Math.max(64 * 1024, block.length + 1024),
+      },
+      (error, result) => (error ? reject(error) : resolve(result)),
+    );
+  });
+}
+
+/** A Transform that gzips what is written to it, deflating blocks concurrently (see the module doc). */
+export function createParallelGzip(options: ParallelGzipOptions = {}): Transform {
+  const level = options.level ?? 6;
+  const blockSize = options.blockSize ?? GZIP_BLOCK_SIZE;
+  if (!Number.isInteger(level) || level < 1 || level > 9)
+    throw new RangeError(`gzip level ${level} is not 1–9`);
+  if (!Number.isInteger(blockSize) || blockSize < WINDOW)
+    throw new RangeError(`gzip block size ${blockSize} < ${WINDOW}`);
+
+  let block = Buffer.allocUnsafe(blockSize);
+  let filled = 0;
+  let previous: Buffer | undefined; // the last full block, for the next block's dictionary
+  let crc = 0;
+  let total = 0;
+  // Blocks in flight, oldest first; each settles to its deflated bytes.
+  const pending: Promise<Buffer>[] = [];
+
+  const dispatch = async (stream: Transform, input: Buffer, last: boolean): Promise<void> => {
+    await slots.acquire();
+    const dictionary = previous?.subarray(previous.length - WINDOW);
+    const deflated = deflateBlock(input, dictionary, level, last).finally(() => slots.release());
+    deflated.catch(() => {}); // awaited in order below; this only keeps it from being "unhandled"
+    pending.push(deflated);
+    previous = input;
+    // Keep at most one block per core queued behind this stream: memory stays a few blocks.
+    while (pending.length > slots.limit) stream.push(await (pending.shift() as Promise<Buffer>));
+  };
+
+  return new Transform({
+    transform(this: Transform, chunk: Buffer, _encoding, callback: TransformCallback) {
+      (async () => {
+        if (total === 0) this.push(gzipHeader(level));
+        crc = crc32(chunk, crc);
+        total += chunk.length;
+        let offset = 0;
+        while (offset < chunk.length) {
+          // A full block goes out only once more input arrives: only then is it known not to be the last.
+          if (filled === blockSize) {
+            await dispatch(this, block, false);
+            block = Buffer.allocUnsafe(blockSize);
+            filled = 0;
+          }
+          const take = Math.min(blockSize - filled, chunk.length - offset);
+          chunk.copy(block, filled, offset, offset + take);
+          filled += take;
+          offset += take;
+        }
+      })().then(() => callback(), callback);
+    },
+    flush(this: Transform, callback: TransformCallback) {
+      (async () => {
+        if (total === 0) this.push(gzipHeader(level));
+        await dispatch(this, block.subarray(0, filled), true);
+        while (pending.length > 0) this.push(await (pending.shift() as Promise<Buffer>));
+        const trailer = Buffer.alloc(8);
+        trailer.writeUInt32LE(crc >>> 0, 0);
+        trailer.writeUInt32LE(total % 2 ** 32, 4);
+        this.push(trailer);
+      })().then(() => callback(), callback);
+    },
+  });
+}
