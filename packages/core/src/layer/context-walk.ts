@@ -75,6 +75,18 @@ export async function* walkContext(
   dir: string,
   options: WalkContextOptions = {},
 ): AsyncGenerator<ContextEntry> {
+  const state = await openContextRoot(dir, options);
+  yield* walkDir(state, state.root, '', undefined, [], false);
+}
+
+/** A checked context directory and its compiled ignore rules: what walking or listing it needs. */
+export interface ContextRoot {
+  readonly root: string;
+  readonly matcher: IgnoreMatcher | undefined;
+}
+
+/** Checks that `dir` is a directory and compiles its ignore rules (`.dockerignore` unless given). */
+export async function openContextRoot(dir: string, options: WalkContextOptions = {}): Promise<ContextRoot> {
   const root = path.resolve(dir);
   let rootStat: Awaited<ReturnType<typeof stat>>;
   try {
@@ -107,7 +119,55 @@ export async function* walkContext(
           origin: fromFile ? path.join(root, '.dockerignore') : 'ignore pattern',
         })
       : undefined;
-  yield* walkDir({ root, matcher }, root, '', undefined, [], false);
+  return { root, matcher };
+}
+
+/** A kept entry of one directory, with what its children are matched against. */
+export interface ListedEntry {
+  readonly entry: ContextEntry;
+  readonly info: ParentMatchInfo | undefined;
+}
+
+/**
+ * The kept entries of one context directory, in walk order (UTF-8 byte order of names), without
+ * descending: what {@link walkContext} yields for that directory when no `!` exception exists (then
+ * an excluded directory is never entered, so a directory's entries depend only on its own path).
+ * `info` is the directory's own match info (`undefined` for the root). Lets a COPY of two files
+ * stat two files instead of walking the whole context.
+ */
+export async function listContextDir(
+  context: ContextRoot,
+  relDir: string,
+  info: ParentMatchInfo | undefined,
+): Promise<ListedEntry[]> {
+  if (context.matcher?.hasExclusions) {
+    throw new Error('listContextDir: patterns with exceptions need the whole walk (walkContext)');
+  }
+  const absDir = relDir === '' ? context.root : path.join(context.root, relDir);
+  let dirents: Dirent[];
+  try {
+    dirents = await readdir(absDir, { withFileTypes: true });
+  } catch (cause) {
+    const code = errorCode(cause);
+    if (code === 'ENOENT' || code === 'ENOTDIR') return [];
+    throw readFailed(relDir || '.', absDir, cause);
+  }
+  const listed: ListedEntry[] = [];
+  for (const dirent of sortByName(dirents)) {
+    const relPath = relDir === '' ? dirent.name : `${relDir}/${dirent.name}`;
+    const match = context.matcher?.matchWithParent(relPath, info);
+    if (match?.excluded) continue;
+    const entry = statEntry(relPath, path.join(absDir, dirent.name));
+    if (entry) listed.push({ entry, info: match?.info });
+  }
+  return listed;
+}
+
+function sortByName(dirents: Dirent[]): Dirent[] {
+  return dirents
+    .map((d) => ({ dirent: d, key: Buffer.from(d.name, 'utf8') }))
+    .sort((a, b) => Buffer.compare(a.key, b.key))
+    .map((d) => d.dirent);
 }
 
 interface WalkState {
@@ -139,13 +199,9 @@ async function* walkDir(
     if (dirExcluded && (code === 'EACCES' || code === 'EPERM')) return;
     throw readFailed(relDir || '.', absDir, cause);
   }
-  const sorted = dirents
-    .map((d) => ({ dirent: d, key: Buffer.from(d.name, 'utf8') }))
-    .sort((a, b) => Buffer.compare(a.key, b.key));
-
   // Decide from the name and dirent type which entries need an lstat: kept entries, and excluded
   // directories that must be entered. Excluded files are never stat'ed.
-  const plans = sorted.map(({ dirent }) => {
+  const plans = sortByName(dirents).map((dirent) => {
     const relPath = relDir === '' ? dirent.name : `${relDir}/${dirent.name}`;
     let excluded = false;
     let info: ParentMatchInfo | undefined;

@@ -12,7 +12,15 @@ import { lstatSync, readlinkSync } from 'node:fs';
 import { readdir } from 'node:fs/promises';
 import path from 'node:path';
 import { WharfError } from '../errors.js';
-import { type ContextEntry, type WalkContextOptions, walkContext } from './context-walk.js';
+import {
+  type ContextEntry,
+  type ContextRoot,
+  type ListedEntry,
+  listContextDir,
+  openContextRoot,
+  type WalkContextOptions,
+  walkContext,
+} from './context-walk.js';
 import { compareNames } from './fs-view.js';
 
 export type SourceErrorCode =
@@ -48,51 +56,90 @@ export interface SourceTree {
 }
 
 /**
- * The build context at `dir` as a source tree, walked once now (respecting `.dockerignore`, or
- * `options.ignore`). Owners are reported as 0:0: BuildKit creates context files as root unless
- * `--chown` says otherwise.
+ * The build context at `dir` as a source tree (respecting `.dockerignore`, or `options.ignore`).
+ * Owners are reported as 0:0: BuildKit creates context files as root unless `--chown` says otherwise.
+ * Directories are read when a COPY first looks into them, so `COPY package.json ./` stats one file
+ * in a context of 30 000; with `!` exceptions (an excluded directory may hold kept files) the whole
+ * context is walked once up front instead.
  */
 export async function openContextSource(dir: string, options: WalkContextOptions = {}): Promise<SourceTree> {
-  const root = path.resolve(dir);
-  const entries = new Map<string, ContextEntry>();
-  const children = new Map<string, string[]>([['', []]]);
-  for await (const entry of walkContext(root, options)) {
-    entries.set(entry.relPath, entry);
-    const slash = entry.relPath.lastIndexOf('/');
-    const parent = slash < 0 ? '' : entry.relPath.slice(0, slash);
-    children.get(parent)?.push(entry.relPath.slice(slash + 1));
-    if (entry.type === 'dir') children.set(entry.relPath, []);
-  }
-  const rootStat: SourceStat = {
-    type: 'dir',
-    mode: 0o755,
+  const context = await openContextRoot(dir, options);
+  return context.matcher?.hasExclusions ? walkedContextSource(context, options) : lazyContextSource(context);
+}
+
+const ROOT_STAT = { type: 'dir', mode: 0o755, uid: 0, gid: 0, size: 0, dev: 0n, ino: 0n, nlink: 1 } as const;
+
+function contextStat(e: ContextEntry): SourceStat {
+  return {
+    type: e.type,
+    mode: e.mode & 0o7777,
     uid: 0,
     gid: 0,
-    size: 0,
-    dev: 0n,
-    ino: 0n,
-    nlink: 1,
-    absPath: root,
+    size: e.size,
+    dev: e.dev,
+    ino: e.ino,
+    nlink: e.nlink,
+    absPath: e.absPath,
+    ...(e.linkTarget !== undefined ? { linkTarget: e.linkTarget } : {}),
+  };
+}
+
+function lazyContextSource(context: ContextRoot): SourceTree {
+  const rootStat: SourceStat = { ...ROOT_STAT, absPath: context.root };
+  // Each directory's kept entries by name, read once (a promise, so concurrent COPYs share the read).
+  const listings = new Map<string, Promise<Map<string, ListedEntry> | undefined>>();
+  const listing = (relDir: string): Promise<Map<string, ListedEntry> | undefined> => {
+    let pending = listings.get(relDir);
+    if (!pending) {
+      pending = (async () => {
+        let info: ListedEntry['info'];
+        if (relDir !== '') {
+          const slash = relDir.lastIndexOf('/');
+          const parent = await listing(slash < 0 ? '' : relDir.slice(0, slash));
+          const self = parent?.get(relDir.slice(slash + 1));
+          if (!self || self.entry.type !== 'dir') return undefined;
+          info = self.info;
+        }
+        const listed = await listContextDir(context, relDir, info);
+        return new Map(listed.map((l) => [l.entry.relPath.slice(relDir === '' ? 0 : relDir.length + 1), l]));
+      })();
+      listings.set(relDir, pending);
+    }
+    return pending;
   };
   return {
     kind: 'context',
     description: 'the build context',
     async lstat(relPath) {
       if (relPath === '') return rootStat;
+      const slash = relPath.lastIndexOf('/');
+      const listed = (await listing(slash < 0 ? '' : relPath.slice(0, slash)))?.get(relPath.slice(slash + 1));
+      return listed && contextStat(listed.entry);
+    },
+    async readdir(relPath) {
+      return [...((await listing(relPath))?.keys() ?? [])];
+    },
+  };
+}
+
+async function walkedContextSource(context: ContextRoot, options: WalkContextOptions): Promise<SourceTree> {
+  const entries = new Map<string, ContextEntry>();
+  const children = new Map<string, string[]>([['', []]]);
+  for await (const entry of walkContext(context.root, options)) {
+    entries.set(entry.relPath, entry);
+    const slash = entry.relPath.lastIndexOf('/');
+    const parent = slash < 0 ? '' : entry.relPath.slice(0, slash);
+    children.get(parent)?.push(entry.relPath.slice(slash + 1));
+    if (entry.type === 'dir') children.set(entry.relPath, []);
+  }
+  const rootStat: SourceStat = { ...ROOT_STAT, absPath: context.root };
+  return {
+    kind: 'context',
+    description: 'the build context',
+    async lstat(relPath) {
+      if (relPath === '') return rootStat;
       const e = entries.get(relPath);
-      if (!e) return undefined;
-      return {
-        type: e.type,
-        mode: e.mode & 0o7777,
-        uid: 0,
-        gid: 0,
-        size: e.size,
-        dev: e.dev,
-        ino: e.ino,
-        nlink: e.nlink,
-        absPath: e.absPath,
-        ...(e.linkTarget !== undefined ? { linkTarget: e.linkTarget } : {}),
-      };
+      return e && contextStat(e);
     },
     async readdir(relPath) {
       return children.get(relPath) ?? [];
