@@ -1,4 +1,4 @@
-import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { extract } from 'tar-stream';
@@ -9,7 +9,7 @@ import { context } from '../dsl/values.js';
 import type { Image } from '../image/types.js';
 import { openStore } from '../store/store.js';
 import { validateImage } from '../testing/validate.js';
-import { buildGraph } from './build.js';
+import { buildGraph, buildImage } from './build.js';
 
 const scratchDir = mkdtempSync(join(tmpdir(), 'wharf-engine-'));
 afterAll(() => rmSync(scratchDir, { recursive: true, force: true }));
@@ -117,6 +117,34 @@ describe('buildGraph (direct backend)', async () => {
     expect(config.config?.Cmd).toBeNull();
     expect(config.config?.Entrypoint).toEqual(['/entry']);
     expect(config.rootfs.diff_ids).toHaveLength(1);
+  });
+
+  it('gzips target COPY layers while writing them: same digest as compressing afterwards', async () => {
+    const files: Record<string, string> = {};
+    for (let i = 0; i < 40; i++)
+      files[`mods/m${i}.js`] = `export const v${i} = "${'x'.repeat(60_000 + i)}";\n`;
+    const dir = makeContext(files);
+    const graph = toGraph(
+      define({ target: stage('app').from('scratch').copy('mods', '/app/mods'), context: context('.') }),
+    );
+    // buildImage without compressEarly writes tars only; the digest then gzips them afterwards.
+    const later = await openStore({ root: join(scratchDir, 'store-gzip-later') });
+    const built = await buildImage(graph, { contextDir: dir, store: later, epoch: 0 });
+    const expected = await built.image.digest();
+    const early = await openStore({ root: join(scratchDir, 'store-gzip-early') });
+    // The gzip is made in the step's own pass: its record exists when the step reports it is done.
+    let recordsWhenDone = -1;
+    const result = await buildGraph(graph, {
+      contextDir: dir,
+      store: early,
+      epoch: 0,
+      onEvent: (event) => {
+        if (event.type === 'step-finished' && event.layer)
+          recordsWhenDone = readdirSync(join(early.root, 'compressed')).length;
+      },
+    });
+    expect(result.digest).toBe(expected);
+    expect(recordsWhenDone).toBe(1);
   });
 
   it('names the stage and instruction when a step fails, with the build.ts line', async () => {

@@ -75,9 +75,11 @@ export interface BuildOptions {
   /** Registry settings for pulling base images (mirrors, insecure hosts, CA, credentials). */
   readonly registry?: RegistryOptions;
   /**
-   * Start gzipping each new layer of the target image in the background as soon as it is written
-   * (steps never wait for it), rather than when the image's digest or blobs are first asked for.
-   * Worth it when the caller will ask (the digest, a push, an oci output); `buildGraph` always does.
+   * gzip the target image's new layers during the build rather than when the image's digest or blobs
+   * are first asked for: COPY/ADD layers in the same pass that writes their tar (the step ends when
+   * both are stored), RUN layers in the background as soon as they are written (the next RUN needs
+   * the snapshot, not the gzip). Worth it when the caller will ask (the digest, a push, an oci
+   * output); `buildGraph` always does.
    */
   readonly compressEarly?: boolean;
   /** Stops the build (Ctrl-C): running steps are killed, nothing is written. */
@@ -186,6 +188,7 @@ export async function buildImage(graph: BuildGraph, options: BuildOptions): Prom
                 .digest()
                 .catch(() => {}); // errors surface when asked again
           },
+          gzipWhileWriting: (stage: string) => inTarget.has(stage),
         }
       : {}),
     ...(options.signal ? { signal: options.signal } : {}),

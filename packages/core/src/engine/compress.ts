@@ -19,7 +19,7 @@ import { type Digest, digestHex, MediaType, parseDigest } from '../oci/index.js'
 import type { BlobStore } from '../store/store.js';
 
 /** gzip level of compressed layers: part of what makes the image digest, so fixed. */
-const GZIP_LEVEL = 6;
+export const GZIP_LEVEL = 6;
 /** What the recorded digests were made with; records of any other scheme are not used. */
 const SCHEME = `gzip-${GZIP_LEVEL}-blocks-${GZIP_BLOCK_SIZE}`;
 
@@ -123,6 +123,14 @@ async function compress(store: BlobStore, layer: Layer): Promise<Compressed> {
     await writer.abort();
     throw error;
   }
+}
+
+/**
+ * Records `compressed` as the gzip form of the tar `diffId`: for a layer gzipped in the pass that
+ * wrote it (`writeLayer(…, { alsoGzip: true, gzipLevel: GZIP_LEVEL })`), so no later pass is needed.
+ */
+export function rememberCompressed(store: BlobStore, diffId: Digest, compressed: Compressed): Promise<void> {
+  return record(store, diffId, compressed);
 }
 
 async function record(store: BlobStore, diffId: Digest, compressed: Compressed): Promise<void> {

@@ -36,6 +36,7 @@ import type { ContainerConfig, History, ImageConfig } from '../oci/types.js';
 import type { SecretSource } from '../runtime/mounts.js';
 import { runStep } from '../runtime/run.js';
 import type { BlobStore } from '../store/store.js';
+import { GZIP_LEVEL, rememberCompressed } from './compress.js';
 import type { LayerViews } from './layer-views.js';
 import {
   applyMetadata,
@@ -91,6 +92,8 @@ export interface StageContext {
   readonly views: LayerViews;
   /** Called with each layer a step of `stage` made, once it is in the store. */
   readonly onLayer?: (layer: Layer, stage: string) => void;
+  /** Whether COPY/ADD layers of `stage` are gzipped as they are written (an output will need them). */
+  readonly gzipWhileWriting?: (stage: string) => boolean;
 }
 
 export interface StageResult {
@@ -253,7 +256,10 @@ export async function runStage(stage: Stage, base: StageBase, ctx: StageContext)
       const key = stepKey(inputs);
       parent = key;
       parentIsBase = false;
-      const layer = layerForStep(key, inputs, entries, slot, ctx, finished).finally(() => planned.release());
+      const gzipToo = ctx.gzipWhileWriting?.(stage.name) ?? false;
+      const layer = layerForStep(key, inputs, entries, slot, ctx, finished, gzipToo).finally(() =>
+        planned.release(),
+      );
       // Keep going: the next step only needs the view, which is already updated. Errors surface below.
       layer.catch(() => {});
       steps.push({ history: history(false), layer: made(layer) });
@@ -285,6 +291,7 @@ async function layerForStep(
   slot: string,
   ctx: StageContext,
   finished: Finished,
+  gzipToo: boolean,
 ): Promise<Layer> {
   const cached = ctx.noCache ? undefined : await ctx.cache.get(key);
   if (cached && (await ctx.store.has(cached.digest))) {
@@ -293,7 +300,12 @@ async function layerForStep(
     return storedLayer(ctx, cached);
   }
   const miss = ctx.noCache ? '--no-cache' : await ctx.cache.explain(slot, inputs);
-  const info = await writeLayer(ctx.store, entries, { mtime: ctx.epoch, compression: 'none' });
+  const info = await writeLayer(ctx.store, entries, {
+    mtime: ctx.epoch,
+    compression: 'none',
+    ...(gzipToo ? { alsoGzip: true, gzipLevel: GZIP_LEVEL } : {}),
+  });
+  if (info.gzip) await rememberCompressed(ctx.store, info.diffId, info.gzip);
   await ctx.views.remember(info.diffId, entries);
   await ctx.cache.put(key, info);
   await ctx.cache.remember(slot, inputs);

@@ -196,6 +196,35 @@ describe('writeLayer', () => {
     ).rejects.toMatchObject({ code: 'LAYER_SOURCE_CHANGED' });
   });
 
+  it('with alsoGzip, stores the tar and its gzip from one pass: the same blobs as two separate writes', async () => {
+    const dir = path.join(tmp, 'ctx-also');
+    await makeContext(dir, 11);
+    await writeFile(path.join(dir, 'src/big.bin'), randomBytes(3 * 1024 * 1024)); // several gzip blocks
+    const store = await openStore({ root: path.join(tmp, 'store-also') });
+    const entries = await planFor(dir);
+    const both = await writeLayer(store, entries, { mtime: 0, compression: 'none', alsoGzip: true });
+    const tar = await writeLayer(store, entries, { mtime: 0, compression: 'none' });
+    const gzip = await writeLayer(store, entries, { mtime: 0 });
+    expect(both).toEqual({ ...tar, gzip: { digest: gzip.digest, size: gzip.size } });
+    expect(
+      gunzipSync(await readFile(store.path(gzip.digest))).equals(await readFile(store.path(tar.digest))),
+    ).toBe(true);
+  });
+
+  it('with alsoGzip, leaves neither blob nor a temp file behind when a source changed', async () => {
+    const dir = path.join(tmp, 'ctx-also-fail');
+    await makeContext(dir, 12);
+    const root = path.join(tmp, 'store-also-fail');
+    const store = await openStore({ root });
+    const entries = await planFor(dir);
+    await writeFile(path.join(dir, 'src/lib/b.js'), 'x');
+    await expect(
+      writeLayer(store, entries, { mtime: 0, compression: 'none', alsoGzip: true }),
+    ).rejects.toMatchObject({ code: 'LAYER_SOURCE_CHANGED' });
+    const left = execFileSync('find', [root, '-type', 'f'], { encoding: 'utf8' }).trim();
+    expect(left).toBe('');
+  });
+
   it('streams a 200 MB file with flat memory', { timeout: 180_000 }, async () => {
     const big = path.join(tmp, 'big.bin');
     // Half random, half text-like: gzip has real work to do (random data alone is the worst case).

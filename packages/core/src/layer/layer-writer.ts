@@ -3,10 +3,13 @@
  * the engine uses, like BuildKit) tar → sha256 → `BlobStore.putWriter()`, so digest = diffID and the
  * media type is `application/vnd.oci.image.layer.v1.tar`; with `'gzip'` (the default)
  * tar → sha256 (diffID) → gzip → sha256 (digest) → store.
+ * With `compression: 'none'` and `alsoGzip`, the tar is gzipped in the same pass into a second blob,
+ * for a layer an output will distribute anyway: the gzip then runs while the tar is written instead of
+ * after it.
  * Nothing is buffered beyond stream high-water marks, and no state is shared between calls, so
  * independent layers can be written concurrently.
  */
-import { Transform } from 'node:stream';
+import { Transform, type Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createDigester, type Digest, type Digester, MediaType } from '../oci/index.js';
 import type { BlobStore } from '../store/index.js';
@@ -23,6 +26,8 @@ export interface WriteLayerOptions {
   readonly compression?: 'none' | 'gzip';
   /** gzip level 1–9; default 6 (zlib's and Go's default). Part of what makes the digest. */
   readonly gzipLevel?: number;
+  /** With `compression: 'none'`: also store the tar's gzip form, made in the same pass (see `gzip`). */
+  readonly alsoGzip?: boolean;
 }
 
 export interface LayerDescriptor {
@@ -35,6 +40,8 @@ export interface LayerDescriptor {
   /** Uncompressed tar size in bytes. */
   readonly uncompressedSize: number;
   readonly mediaType: typeof MediaType.ociLayer | typeof MediaType.ociLayerGzip;
+  /** With `alsoGzip`: the gzip form's blob (same diffID). */
+  readonly gzip?: { readonly digest: Digest; readonly size: number };
 }
 
 function tap(digester: Digester): Transform {
@@ -53,7 +60,11 @@ export async function writeLayer(
   options: WriteLayerOptions = {},
 ): Promise<LayerDescriptor> {
   const mtime = options.mtime ?? sourceDateEpoch(options.env);
-  if (options.compression === 'none') return writeTarLayer(store, entries, mtime);
+  if (options.compression === 'none') {
+    return options.alsoGzip
+      ? writeTarAndGzip(store, entries, mtime, options.gzipLevel ?? 6)
+      : writeTarLayer(store, entries, mtime);
+  }
   const diff = createDigester('sha256');
   const compressed = createDigester('sha256');
   // Fixed header (mtime 0, no name) and fixed blocks deflated on all cores: same input, same bytes.
@@ -96,6 +107,54 @@ async function writeTarLayer(
     };
   } catch (error) {
     await writer.abort();
+    throw error;
+  }
+}
+
+/** Passes chunks on and writes each into `target` too, at the pace of the slower of the two. */
+function teeInto(target: Writable): Transform {
+  return new Transform({
+    transform(chunk: Buffer, _encoding, callback) {
+      if (target.write(chunk)) callback(null, chunk);
+      else target.once('drain', () => callback(null, chunk));
+    },
+    flush(callback) {
+      target.end();
+      callback();
+    },
+  });
+}
+
+/** The tar as the blob, and its gzip as a second blob, from one pass over the entries. */
+async function writeTarAndGzip(
+  store: BlobStore,
+  entries: Iterable<LayerEntry> | AsyncIterable<LayerEntry>,
+  mtime: number,
+  level: number,
+): Promise<LayerDescriptor> {
+  const tarWriter = store.putWriter();
+  const gzipWriter = store.putWriter();
+  const gzip = createParallelGzip({ level });
+  // Either pipeline failing tears the other down (a stalled tee would otherwise wait forever).
+  const abort = new AbortController();
+  const gzipped = pipeline(gzip, gzipWriter, { signal: abort.signal });
+  const written = pipeline(tarStream(entries, { mtime }), teeInto(gzip), tarWriter, { signal: abort.signal });
+  try {
+    await Promise.all([written, gzipped]);
+    const tar = await tarWriter.commit();
+    const gz = await gzipWriter.commit();
+    return {
+      digest: tar.digest,
+      diffId: tar.digest,
+      size: tar.size,
+      uncompressedSize: tar.size,
+      mediaType: MediaType.ociLayer,
+      gzip: { digest: gz.digest, size: gz.size },
+    };
+  } catch (error) {
+    abort.abort();
+    await Promise.allSettled([written, gzipped]);
+    await Promise.all([tarWriter.abort(), gzipWriter.abort()]);
     throw error;
   }
 }
