@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { mkdtempSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
+import { lstatSync, mkdtempSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -35,6 +35,29 @@ describe('FileDigests', () => {
     writeFileSync(file, data);
     const cache = await FileDigests.open(join(dir, 'other.json'));
     expect(await cache.digest(file)).toBe(sha(data));
+  });
+
+  it("takes the caller's lstat instead of a second stat, and still rehashes when it differs", async () => {
+    const file = join(dir, 'seen.txt');
+    writeFileSync(file, 'seen');
+    const cache = await FileDigests.open(join(dir, 'seen.json'));
+    const st = lstatSync(file, { bigint: true });
+    expect(await cache.digest(file, st)).toBe(sha('seen'));
+    expect(await cache.digest(file, { ...st, size: Number(st.size), mtimeNs: st.mtimeNs })).toBe(sha('seen'));
+    expect(cache.stats).toEqual({ hashed: 1, reused: 1 });
+    writeFileSync(file, 'changed');
+    expect(await cache.digest(file, { ...st, mtimeNs: st.mtimeNs + 1n, size: 7 })).toBe(sha('changed'));
+    expect(cache.stats).toEqual({ hashed: 2, reused: 1 });
+  });
+
+  it('hashes all of a small file that grew past a MiB after its lstat', async () => {
+    const file = join(dir, 'grew.bin');
+    writeFileSync(file, 'x');
+    const st = lstatSync(file, { bigint: true });
+    const data = Buffer.alloc(2 * 1024 * 1024 + 3, 5);
+    writeFileSync(file, data);
+    const cache = await FileDigests.open(join(dir, 'grew.json'));
+    expect(await cache.digest(file, st)).toBe(sha(data));
   });
 
   it('fails for a missing file', async () => {

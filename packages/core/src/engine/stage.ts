@@ -334,7 +334,8 @@ async function entryDigests(
       if (content.kind === 'path') {
         const shown = relative(ctx.contextRoot, content.path);
         const name = shown.startsWith('..') ? content.path : shown;
-        out[name] = `${meta}:/${entry.path}:${await ctx.fileDigests.digest(content.path)}`;
+        const seen = content.seen && { ...content.seen, size: entry.size };
+        out[name] = `${meta}:/${entry.path}:${await ctx.fileDigests.digest(content.path, seen)}`;
       } else if (content.kind === 'archive') {
         const shown = relative(ctx.contextRoot, content.archive);
         out[`${shown}#${content.member}`] =

@@ -362,7 +362,11 @@ class Planner {
       }
       this.#inodes.set(key, dst);
     }
-    const content: FileContent = { kind: 'path', path: st.absPath };
+    const content: FileContent = {
+      kind: 'path',
+      path: st.absPath,
+      ...(st.mtimeNs !== undefined ? { seen: { mtimeNs: st.mtimeNs, ino: st.ino, dev: st.dev } } : {}),
+    };
     return { type: 'file', path: dst, ...meta, size: st.size, content };
   }
 

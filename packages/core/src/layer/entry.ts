@@ -8,8 +8,15 @@ import type { FsStat, MemoryFsView } from './fs-view.js';
 
 /** Where a file's bytes come from. */
 export type FileContent =
-  /** A file on disk, read when the layer is written. */
-  | { readonly kind: 'path'; readonly path: string }
+  /**
+   * A file on disk, read when the layer is written. `mtimeNs` (with the entry's size, `ino` and `dev`)
+   * is what the planning lstat saw, for the content-digest stat cache.
+   */
+  | {
+      readonly kind: 'path';
+      readonly path: string;
+      readonly seen?: { readonly mtimeNs: bigint; readonly ino: bigint; readonly dev: bigint };
+    }
   /** Member number `member` (0-based, counting every header) of a local tar archive (ADD). */
   | {
       readonly kind: 'archive';

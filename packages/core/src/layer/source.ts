@@ -39,6 +39,8 @@ export interface SourceStat {
   /** Device and inode, to find hard links within one COPY. */
   readonly dev: bigint;
   readonly ino: bigint;
+  /** Modification time (ns) as lstat saw it, for the content-digest stat cache; absent for the root. */
+  readonly mtimeNs?: bigint;
   readonly nlink: number;
   /** Where the content is on disk. */
   readonly absPath: string;
@@ -78,6 +80,7 @@ function contextStat(e: ContextEntry): SourceStat {
     size: e.size,
     dev: e.dev,
     ino: e.ino,
+    mtimeNs: e.mtimeNs,
     nlink: e.nlink,
     absPath: e.absPath,
     ...(e.linkTarget !== undefined ? { linkTarget: e.linkTarget } : {}),
@@ -97,7 +100,7 @@ function lazyContextSource(context: ContextRoot): SourceTree {
           const slash = relDir.lastIndexOf('/');
           const parent = await listing(slash < 0 ? '' : relDir.slice(0, slash));
           const self = parent?.get(relDir.slice(slash + 1));
-          if (!self || self.entry.type !== 'dir') return undefined;
+          if (self?.entry.type !== 'dir') return undefined;
           info = self.info;
         }
         const listed = await listContextDir(context, relDir, info);
@@ -191,6 +194,7 @@ export function openDirSource(dir: string, options: DirSourceOptions = {}): Sour
         size: Number(st.size),
         dev: st.dev,
         ino: st.ino,
+        mtimeNs: st.mtimeNs,
         nlink: Number(st.nlink),
         absPath,
         ...(type === 'symlink' ? { linkTarget: readlinkSync(absPath) } : {}),
