@@ -7,6 +7,7 @@ import { createHash } from 'node:crypto';
 import { closeSync, createReadStream, openSync, readSync, statSync } from 'node:fs';
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
+import { hashFiles } from './hash-pool.js';
 
 /** Files up to this size are read with one call. */
 const SMALL_FILE = 1024 * 1024;
@@ -49,6 +50,29 @@ export interface FileIdentity {
   readonly dev: bigint;
 }
 
+/** Below this many files and bytes to hash, worker threads cost more than they save. */
+const POOL_MIN_FILES = 64;
+const POOL_MIN_BYTES = 16 * 1024 * 1024;
+
+type Key = Omit<Entry, 'sha256'>;
+
+/** The stat-cache key of `path`: from the caller's lstat when given, else from a stat now. */
+function keyOf(path: string, stat?: FileIdentity): Key {
+  // The caller's lstat of a moment ago (a context listing) saves a second stat per file.
+  const info = stat ?? statSync(path, { bigint: true });
+  return {
+    size: Number(info.size),
+    mtimeNs: String(info.mtimeNs),
+    ino: String(info.ino),
+    dev: String(info.dev),
+  };
+}
+
+/** A key back as a FileIdentity, for the one-file path. */
+function stat(key: Key): FileIdentity {
+  return { size: key.size, mtimeNs: BigInt(key.mtimeNs), ino: BigInt(key.ino), dev: BigInt(key.dev) };
+}
+
 export class FileDigests {
   #entries = new Map<string, Entry>();
   #dirty = false;
@@ -74,15 +98,48 @@ export class FileDigests {
    * thousands of files one after another, and a thread-pool round trip each cost more than the calls.
    */
   async digest(path: string, stat?: FileIdentity): Promise<string> {
-    // The caller's lstat of a moment ago (a context listing) saves a second stat per file.
-    const info = stat ?? statSync(path, { bigint: true });
+    const key = keyOf(path, stat);
+    const known = this.#known(path, key);
+    if (known !== undefined) return known;
+    const hash = createHash('sha256');
+    const small = key.size <= SMALL_FILE ? readSmall(path) : undefined;
+    if (small) hash.update(small);
+    else for await (const chunk of createReadStream(path)) hash.update(chunk as Buffer);
+    return this.#record(path, key, hash.digest('hex'));
+  }
+
+  /**
+   * The digests of many files, in order: stat-cache hits answered at once, and when many files (or
+   * bytes) are left, those hashed on worker threads (`hash-pool.ts`), all cores at once.
+   */
+  async digestMany(
+    files: readonly { readonly path: string; readonly stat?: FileIdentity }[],
+  ): Promise<string[]> {
+    const out = new Array<string>(files.length);
+    const misses: { index: number; path: string; size: number; key: Key }[] = [];
+    let missBytes = 0;
+    files.forEach(({ path, stat }, index) => {
+      const key = keyOf(path, stat);
+      const known = this.#known(path, key);
+      if (known !== undefined) out[index] = known;
+      else {
+        misses.push({ index, path, size: key.size, key });
+        missBytes += key.size;
+      }
+    });
+    if (misses.length < POOL_MIN_FILES && missBytes < POOL_MIN_BYTES) {
+      for (const miss of misses) out[miss.index] = await this.digest(miss.path, stat(miss.key));
+      return out;
+    }
+    const digests = await hashFiles(misses);
+    misses.forEach((miss, i) => {
+      out[miss.index] = this.#record(miss.path, miss.key, digests[i] as string);
+    });
+    return out;
+  }
+
+  #known(path: string, key: Key): string | undefined {
     const known = this.#entries.get(path);
-    const key = {
-      size: Number(info.size),
-      mtimeNs: String(info.mtimeNs),
-      ino: String(info.ino),
-      dev: String(info.dev),
-    };
     if (
       known &&
       known.size === key.size &&
@@ -93,11 +150,10 @@ export class FileDigests {
       this.#reused++;
       return known.sha256;
     }
-    const hash = createHash('sha256');
-    const small = key.size <= SMALL_FILE ? readSmall(path) : undefined;
-    if (small) hash.update(small);
-    else for await (const chunk of createReadStream(path)) hash.update(chunk as Buffer);
-    const sha256 = hash.digest('hex');
+    return undefined;
+  }
+
+  #record(path: string, key: Key, sha256: string): string {
     this.#entries.set(path, { ...key, sha256 });
     this.#dirty = true;
     this.#hashed++;

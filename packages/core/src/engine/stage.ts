@@ -8,7 +8,7 @@
 
 import { createHash } from 'node:crypto';
 import { relative } from 'node:path';
-import type { FileDigests } from '../cache/file-digests.js';
+import type { FileDigests, FileIdentity } from '../cache/file-digests.js';
 import { type StepCache, type StepInputs, stepKey } from '../cache/step-cache.js';
 import { instructionText } from '../dockerfile/emit/index.js';
 import type { SourceLocation } from '../errors.js';
@@ -326,6 +326,20 @@ async function entryDigests(
   entries: readonly LayerEntry[],
   ctx: StageContext,
 ): Promise<Record<string, string>> {
+  // Every file read from disk is hashed in one call, so the misses of a big COPY use all cores.
+  const files: { path: string; stat?: FileIdentity }[] = [];
+  for (const entry of entries) {
+    if (entry.type !== 'file') continue;
+    const content = entry.content;
+    if (content.kind === 'path') {
+      files.push({
+        path: content.path,
+        ...(content.seen ? { stat: { ...content.seen, size: entry.size } } : {}),
+      });
+    } else if (content.kind === 'archive') files.push({ path: content.archive });
+  }
+  const digests = await ctx.fileDigests.digestMany(files);
+  let next = 0;
   const out: Record<string, string> = {};
   for (const entry of entries) {
     const meta = `${entry.type}:${entry.mode.toString(8)}:${entry.uid}:${entry.gid}`;
@@ -334,12 +348,10 @@ async function entryDigests(
       if (content.kind === 'path') {
         const shown = relative(ctx.contextRoot, content.path);
         const name = shown.startsWith('..') ? content.path : shown;
-        const seen = content.seen && { ...content.seen, size: entry.size };
-        out[name] = `${meta}:/${entry.path}:${await ctx.fileDigests.digest(content.path, seen)}`;
+        out[name] = `${meta}:/${entry.path}:${digests[next++]}`;
       } else if (content.kind === 'archive') {
         const shown = relative(ctx.contextRoot, content.archive);
-        out[`${shown}#${content.member}`] =
-          `${meta}:/${entry.path}:${await ctx.fileDigests.digest(content.archive)}`;
+        out[`${shown}#${content.member}`] = `${meta}:/${entry.path}:${digests[next++]}`;
       } else {
         out[`/${entry.path}`] = `${meta}:${createHash('sha256').update(content.data).digest('hex')}`;
       }
