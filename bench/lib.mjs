@@ -289,3 +289,47 @@ export async function inProcessRebuild({ definition, dockerfile, contextDir, cac
     digest: second.digest,
   };
 }
+
+/** A table row: a wharf run against BuildKit's build + save, with the speedup (BuildKit ÷ wharf). */
+export function sideBySideRow(phase, wharfRun, buildkit, target) {
+  return {
+    phase,
+    wharf: wharfRun.seconds,
+    buildkitBuild: buildkit.build,
+    buildkitSave: buildkit.save,
+    buildkitTotal: buildkit.total,
+    speedup: buildkit.total / wharfRun.seconds,
+    target,
+  };
+}
+
+/** The same comparison for the JSON summary line. */
+export function sideBySideJson(wharfRun, buildkit) {
+  return {
+    wharf: s(wharfRun.seconds),
+    buildkit: s(buildkit.total),
+    buildkitBuildOnly: s(buildkit.build),
+    speedup: s(buildkit.total / wharfRun.seconds),
+  };
+}
+
+/** BuildKit's side of a comparison: `docker build -q -t TAG -f DOCKERFILE CONTEXT`, then `docker save`. */
+export function buildkitBuildAndSave({ tag, dockerfile, context, out }) {
+  return async () => {
+    const build = await docker(['build', '-q', '-t', tag, '-f', dockerfile, context]);
+    const save = await docker(['save', '-o', out, tag]);
+    return { build: build.seconds, save: save.seconds, total: build.seconds + save.seconds };
+  };
+}
+
+/** The cold pair: wharf (its own fresh cache), then BuildKit after `docker builder prune -af`. */
+export async function coldPair(wharfBuild, buildkit, tag) {
+  log('wharf cold build…');
+  await settle();
+  const wharfRun = await wharfBuild();
+  log('BuildKit cold build (after docker builder prune -af)…');
+  await docker(['rmi', '-f', tag], { allowFail: true });
+  await docker(['builder', 'prune', '-af']);
+  await settle();
+  return { wCold: wharfRun, dCold: await buildkit() };
+}

@@ -1,5 +1,6 @@
-// Benchmark (issue 5 a, b, and the no-change rebuild): the COPY-heavy Node app, side by side with
-// BuildKit in the same run.
+// Benchmark: the RUN-based Node build (examples/node-app: npm ci and npm run build in containers,
+// three stages), side by side with BuildKit in the same run. Issue 5's (a) and (b) name the COPY-heavy
+// Node app of issue 3, which bench/copy-heavy.mjs builds; this one was measured for them before.
 //   pnpm -s build && node bench/node-app.mjs [--files 3000] [--kib 13]
 // Workload: examples/node-app copied to a temp dir plus N generated JS files (~40 MB) under app/src/,
 // so `COPY . .`, `RUN npm run build` (copies src/ to dist/) and `COPY --from=build dist` each move
@@ -14,6 +15,8 @@ import { appendFileSync, cpSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import {
+  buildkitBuildAndSave,
+  coldPair,
   docker,
   inProcessRebuild,
   log,
@@ -24,6 +27,8 @@ import {
   ROOT,
   s,
   settle,
+  sideBySideJson,
+  sideBySideRow,
   table,
   tempDir,
   wharf,
@@ -76,29 +81,14 @@ try {
       ],
       { cwd: proj },
     );
-  const buildkit = async () => {
-    const build = await docker([
-      'build',
-      '-q',
-      '-t',
-      tag,
-      '-f',
-      join(proj, 'app/Dockerfile'),
-      join(proj, 'app'),
-    ]);
-    const save = await docker(['save', '-o', dockerOut, tag]);
-    return { build: build.seconds, save: save.seconds, total: build.seconds + save.seconds };
-  };
+  const buildkit = buildkitBuildAndSave({
+    tag,
+    dockerfile: join(proj, 'app/Dockerfile'),
+    context: join(proj, 'app'),
+    out: dockerOut,
+  });
 
-  // (a) cold
-  log('wharf cold build…');
-  await settle();
-  const wCold = await wharfBuild();
-  log('BuildKit cold build (after docker builder prune -af)…');
-  await docker(['rmi', '-f', tag], { allowFail: true });
-  await docker(['builder', 'prune', '-af']);
-  await settle();
-  const dCold = await buildkit();
+  const { wCold, dCold } = await coldPair(wharfBuild, buildkit, tag); // (a)
 
   // (b) warm, one file changed
   appendFileSync(changed, `export const changed = ${Date.now()};\n`);
@@ -138,33 +128,9 @@ try {
   const dNoop = await buildkit();
 
   table([
-    {
-      phase: '(a) cold',
-      wharf: wCold.seconds,
-      buildkitBuild: dCold.build,
-      buildkitSave: dCold.save,
-      buildkitTotal: dCold.total,
-      speedup: dCold.total / wCold.seconds,
-      target: '>= 3x',
-    },
-    {
-      phase: '(b) warm, 1 file changed',
-      wharf: wWarm.seconds,
-      buildkitBuild: dWarm.build,
-      buildkitSave: dWarm.save,
-      buildkitTotal: dWarm.total,
-      speedup: dWarm.total / wWarm.seconds,
-      target: '>= 2x',
-    },
-    {
-      phase: '(c) no change, CLI + archive',
-      wharf: wNoop.seconds,
-      buildkitBuild: dNoop.build,
-      buildkitSave: dNoop.save,
-      buildkitTotal: dNoop.total,
-      speedup: dNoop.total / wNoop.seconds,
-      target: '< 0.3 s',
-    },
+    sideBySideRow('(a) cold', wCold, dCold, '>= 3x'),
+    sideBySideRow('(b) warm, 1 file changed', wWarm, dWarm, '>= 2x'),
+    sideBySideRow('(c) no change, CLI + archive', wNoop, dNoop, '< 0.3 s'),
     { phase: '(c) no change, CLI, no -o', wharf: wNoopNoOut.seconds },
     { phase: '(c) no change, buildGraph only', wharf: inProc.buildSecond },
   ]);
@@ -184,18 +150,8 @@ try {
       machine: machine(),
       files,
       kib: Number(values.kib),
-      cold: {
-        wharf: s(wCold.seconds),
-        buildkit: s(dCold.total),
-        buildkitBuildOnly: s(dCold.build),
-        speedup: s(dCold.total / wCold.seconds),
-      },
-      warm: {
-        wharf: s(wWarm.seconds),
-        buildkit: s(dWarm.total),
-        buildkitBuildOnly: s(dWarm.build),
-        speedup: s(dWarm.total / wWarm.seconds),
-      },
+      cold: sideBySideJson(wCold, dCold),
+      warm: sideBySideJson(wWarm, dWarm),
       noChange: {
         wharfCli: s(wNoop.seconds),
         wharfCliNoOutput: s(wNoopNoOut.seconds),
