@@ -9,6 +9,7 @@
 //     with a fresh --cache-dir, vs `docker builder prune -af` then `DOCKER_BUILDKIT=1 docker build` of
 //     the Dockerfile `wharf dockerfile` emits plus `docker save` (BuildKit's export to a file).
 //  3. issue 5 (b) warm: one file in src/ changed, both tools warm, same counting.
+//  wharf runs twice more, with its own cache, writing a docker-archive: the format docker save writes.
 // --layout layered (default): package files, node_modules and src/ in their own COPY steps, as the
 // README recommends; --layout single: one `COPY . .`, so a one-file change re-makes the whole layer.
 // Requires root, dockerd with the mirror on 127.0.0.1:5151, Debian's docker, pigz and GNU time.
@@ -189,10 +190,12 @@ try {
   ]);
 
   // 2 and 3. issue 5 (a) cold and (b) warm, against BuildKit build + save.
-  const cacheDir = join(work, 'wharf-cache');
+  // wharf twice, each with its own cache: an OCI archive (gzip layers, what a registry holds) and a
+  // docker-archive (uncompressed, the format docker save writes).
   const wharfOut = join(work, 'wharf.oci.tar');
+  const wharfDockerOut = join(work, 'wharf.docker.tar');
   const dockerOut = join(work, 'buildkit.tar');
-  const wharfBuild = () =>
+  const wharfBuildTo = (output, cacheDir) => () =>
     wharfTimed([
       'build',
       definition,
@@ -201,12 +204,17 @@ try {
       '--registry-mirror',
       MIRROR,
       '-o',
-      `type=oci-archive,dest=${wharfOut}`,
+      output,
       '-t',
       tag,
       '--progress',
       'json',
     ]);
+  const wharfBuild = wharfBuildTo(`type=oci-archive,dest=${wharfOut}`, join(work, 'wharf-cache'));
+  const wharfBuildDocker = wharfBuildTo(
+    `type=docker-archive,dest=${wharfDockerOut}`,
+    join(work, 'wharf-cache-2'),
+  );
   const buildkit = buildkitBuildAndSave({
     tag,
     dockerfile: join(work, 'Dockerfile'),
@@ -215,6 +223,9 @@ try {
   });
 
   const { wCold, dCold } = await coldPair(wharfBuild, buildkit, tag); // (a)
+  log('wharf cold build to a docker-archive…');
+  await settle();
+  const wColdDocker = await wharfBuildDocker();
 
   writeFileSync(
     join(app, 'src/routes/r07.js'),
@@ -223,6 +234,8 @@ try {
   log('wharf warm rebuild (one file in src/ changed)…');
   await settle();
   const wWarm = await wharfBuild();
+  await settle();
+  const wWarmDocker = await wharfBuildDocker();
   log('BuildKit warm rebuild…');
   await settle();
   const dWarm = await buildkit();
@@ -239,10 +252,14 @@ try {
       target: '<= 1.3x pigz, < 150 MiB',
     },
   ]);
-  console.log(`\nissue 5: FROM node:20-alpine, layout ${values.layout}; wharf writes an OCI archive`);
+  console.log(
+    `\nissue 5: FROM node:20-alpine, layout ${values.layout}; wharf writes an OCI archive (or a docker-archive)`,
+  );
   table([
     sideBySideRow('(a) cold', wCold, dCold, '>= 3x'),
+    sideBySideRow('(a) cold, wharf docker-archive', wColdDocker, dCold, '>= 3x'),
     sideBySideRow('(b) warm, 1 file changed', wWarm, dWarm, '>= 2x'),
+    sideBySideRow('(b) warm, wharf docker-archive', wWarmDocker, dWarm, '>= 2x'),
   ]);
   printDetails({
     wharfOut,
@@ -272,6 +289,7 @@ try {
       },
       cold: sideBySideJson(wCold, dCold),
       warm: sideBySideJson(wWarm, dWarm),
+      dockerArchive: { cold: sideBySideJson(wColdDocker, dCold), warm: sideBySideJson(wWarmDocker, dWarm) },
       archiveMiB: { wharf: mibOf(wharfOut), buildkit: mibOf(dockerOut) },
     }),
   );
