@@ -68,11 +68,6 @@ function keyOf(path: string, stat?: FileIdentity): Key {
   };
 }
 
-/** A key back as a FileIdentity, for the one-file path. */
-function stat(key: Key): FileIdentity {
-  return { size: key.size, mtimeNs: BigInt(key.mtimeNs), ino: BigInt(key.ino), dev: BigInt(key.dev) };
-}
-
 export class FileDigests {
   #entries = new Map<string, Entry>();
   #dirty = false;
@@ -99,13 +94,7 @@ export class FileDigests {
    */
   async digest(path: string, stat?: FileIdentity): Promise<string> {
     const key = keyOf(path, stat);
-    const known = this.#known(path, key);
-    if (known !== undefined) return known;
-    const hash = createHash('sha256');
-    const small = key.size <= SMALL_FILE ? readSmall(path) : undefined;
-    if (small) hash.update(small);
-    else for await (const chunk of createReadStream(path)) hash.update(chunk as Buffer);
-    return this.#record(path, key, hash.digest('hex'));
+    return this.#known(path, key) ?? (await this.#hash(path, key));
   }
 
   /**
@@ -128,7 +117,7 @@ export class FileDigests {
       }
     });
     if (misses.length < POOL_MIN_FILES && missBytes < POOL_MIN_BYTES) {
-      for (const miss of misses) out[miss.index] = await this.digest(miss.path, stat(miss.key));
+      for (const miss of misses) out[miss.index] = await this.#hash(miss.path, miss.key);
       return out;
     }
     const digests = await hashFiles(misses);
@@ -151,6 +140,15 @@ export class FileDigests {
       return known.sha256;
     }
     return undefined;
+  }
+
+  /** Reads and hashes the file on this thread, and records it under `key`. */
+  async #hash(path: string, key: Key): Promise<string> {
+    const hash = createHash('sha256');
+    const small = key.size <= SMALL_FILE ? readSmall(path) : undefined;
+    if (small) hash.update(small);
+    else for await (const chunk of createReadStream(path)) hash.update(chunk as Buffer);
+    return this.#record(path, key, hash.digest('hex'));
   }
 
   #record(path: string, key: Key, sha256: string): string {
