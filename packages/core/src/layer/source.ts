@@ -87,10 +87,14 @@ function contextStat(e: ContextEntry): SourceStat {
   };
 }
 
+/** Directories listed between two turns of the event loop. */
+const YIELD_EVERY = 32;
+
 function lazyContextSource(context: ContextRoot): SourceTree {
   const rootStat: SourceStat = { ...ROOT_STAT, absPath: context.root };
   // Each directory's kept entries by name, read once (a promise, so concurrent COPYs share the read).
   const listings = new Map<string, Promise<Map<string, ListedEntry> | undefined>>();
+  let listed = 0;
   const listing = (relDir: string): Promise<Map<string, ListedEntry> | undefined> => {
     let pending = listings.get(relDir);
     if (!pending) {
@@ -103,8 +107,10 @@ function lazyContextSource(context: ContextRoot): SourceTree {
           if (self?.entry.type !== 'dir') return undefined;
           info = self.info;
         }
-        const listed = await listContextDir(context, relDir, info);
-        return new Map(listed.map((l) => [l.entry.relPath.slice(relDir === '' ? 0 : relDir.length + 1), l]));
+        // The listing is synchronous: let other steps' I/O run now and then during a big COPY's walk.
+        if (++listed % YIELD_EVERY === 0) await new Promise((resolve) => setImmediate(resolve));
+        const entries = await listContextDir(context, relDir, info);
+        return new Map(entries.map((l) => [l.entry.relPath.slice(relDir === '' ? 0 : relDir.length + 1), l]));
       })();
       listings.set(relDir, pending);
     }
