@@ -152,7 +152,9 @@ export class FileDigests {
   }
 
   #record(path: string, key: Key, sha256: string): string {
-    this.#entries.set(path, { ...key, sha256 });
+    // A literal, not `{ ...key, sha256 }`: V8 gave each spread copy a hidden class of its own
+    // (~230 bytes more per file: 6 MB for a 26 000-file COPY).
+    this.#entries.set(path, { size: key.size, mtimeNs: key.mtimeNs, ino: key.ino, dev: key.dev, sha256 });
     this.#dirty = true;
     this.#hashed++;
     return sha256;

@@ -334,7 +334,16 @@ async function entryDigests(
     if (content.kind === 'path') {
       files.push({
         path: content.path,
-        ...(content.seen ? { stat: { ...content.seen, size: entry.size } } : {}),
+        ...(content.seen
+          ? {
+              stat: {
+                size: entry.size,
+                mtimeNs: content.seen.mtimeNs,
+                ino: content.seen.ino,
+                dev: content.seen.dev,
+              },
+            }
+          : {}),
       });
     } else if (content.kind === 'archive') files.push({ path: content.archive });
   }
