@@ -13,7 +13,7 @@ import { createReadStream, mkdtempSync, rmSync, statSync } from 'node:fs';
 import { cpus, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import * as core from '../packages/core/dist/index.js';
+import * as core from '../packages/core/dist/bundle/index.js';
 import { END_OF_ARCHIVE, encodeHeader, paddingFor } from '../packages/core/dist/tar/header.js';
 
 const { archive, images, oci, openStore } = core;

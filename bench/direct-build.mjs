@@ -8,7 +8,7 @@ import { closeSync, mkdirSync, mkdtempSync, openSync, rmSync, writeFileSync, wri
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import * as core from '../packages/core/dist/index.js';
+import * as core from '../packages/core/dist/bundle/index.js';
 
 const { buildGraph, exportImage, stage, toGraph } = core;
 

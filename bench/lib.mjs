@@ -259,7 +259,7 @@ export function eventSpan(result) {
  * process includes module warm-up), then the export. Returns seconds for each part.
  */
 export async function inProcessRebuild({ definition, dockerfile, contextDir, cacheDir, mirror, out }) {
-  const core = await import(join(ROOT, 'packages/core/dist/index.js'));
+  const core = await import(join(ROOT, 'packages/core/dist/bundle/index.js'));
   const t0 = performance.now();
   let graph;
   let dir = contextDir;
