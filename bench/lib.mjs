@@ -249,8 +249,20 @@ export function mibOf(file) {
 
 /** When the first and last JSON events arrived (s since spawn): startup before, export/exit after. */
 export function eventSpan(result) {
-  const ts = (result.lines ?? []).filter((l) => l.text.startsWith('{')).map((l) => l.t);
-  return ts.length ? { firstEvent: s(ts[0]), lastEvent: s(ts[ts.length - 1]), exit: s(result.seconds) } : {};
+  const events = (result.lines ?? []).filter((l) => l.text.startsWith('{'));
+  const ts = events.map((l) => l.t);
+  // Mirror fallbacks and warnings explain a slow start (a registry retried, a source refused).
+  const notable = events
+    .filter((l) => /"type":"(mirror-fallback|warning|retry)"/.test(l.text))
+    .map((l) => `${s(l.t)} ${l.text.slice(0, 160)}`);
+  return ts.length
+    ? {
+        firstEvent: s(ts[0]),
+        lastEvent: s(ts[ts.length - 1]),
+        exit: s(result.seconds),
+        ...(notable.length ? { notable } : {}),
+      }
+    : {};
 }
 
 /**
