@@ -88,6 +88,17 @@ export async function writeLayer(
   }
 }
 
+/** A plain tar blob describes itself: its digest is the diffID, its size the uncompressed size. */
+function tarDescriptor(blob: { readonly digest: Digest; readonly size: number }): LayerDescriptor {
+  return {
+    digest: blob.digest,
+    diffId: blob.digest,
+    size: blob.size,
+    uncompressedSize: blob.size,
+    mediaType: MediaType.ociLayer,
+  };
+}
+
 /** The tar itself as the blob: one pass, the store's digest is the diffID. */
 async function writeTarLayer(
   store: BlobStore,
@@ -97,14 +108,7 @@ async function writeTarLayer(
   const writer = store.putWriter();
   try {
     await pipeline(tarStream(entries, { mtime }), writer);
-    const info = await writer.commit();
-    return {
-      digest: info.digest,
-      diffId: info.digest,
-      size: info.size,
-      uncompressedSize: info.size,
-      mediaType: MediaType.ociLayer,
-    };
+    return tarDescriptor(await writer.commit());
   } catch (error) {
     await writer.abort();
     throw error;
@@ -143,14 +147,7 @@ async function writeTarAndGzip(
     await Promise.all([written, gzipped]);
     const tar = await tarWriter.commit();
     const gz = await gzipWriter.commit();
-    return {
-      digest: tar.digest,
-      diffId: tar.digest,
-      size: tar.size,
-      uncompressedSize: tar.size,
-      mediaType: MediaType.ociLayer,
-      gzip: { digest: gz.digest, size: gz.size },
-    };
+    return { ...tarDescriptor(tar), gzip: { digest: gz.digest, size: gz.size } };
   } catch (error) {
     abort.abort();
     await Promise.allSettled([written, gzipped]);
