@@ -15,6 +15,7 @@ import { pipeline } from 'node:stream/promises';
 import { layerFromStore, uncompressedSize } from '../image/partial.js';
 import type { Layer } from '../image/types.js';
 import { createParallelGzip, GZIP_BLOCK_SIZE } from '../layer/parallel-gzip.js';
+import { Semaphore } from '../layer/semaphore.js';
 import { type Digest, digestHex, MediaType, parseDigest } from '../oci/index.js';
 import type { BlobStore } from '../store/store.js';
 
@@ -101,13 +102,13 @@ async function lookup(store: BlobStore, diffId: Digest): Promise<Compressed | un
 async function lookupOrCompress(store: BlobStore, layer: Layer, diffId: Digest): Promise<Compressed> {
   const known = await lookup(store, diffId);
   if (known) return known;
-  await acquire();
+  await layers.acquire();
   try {
     const compressed = await compress(store, layer);
-    await record(store, diffId, compressed);
+    await rememberCompressed(store, diffId, compressed);
     return compressed;
   } finally {
-    release();
+    layers.release();
   }
 }
 
@@ -126,14 +127,15 @@ async function compress(store: BlobStore, layer: Layer): Promise<Compressed> {
 }
 
 /**
- * Records `compressed` as the gzip form of the tar `diffId`: for a layer gzipped in the pass that
- * wrote it (`writeLayer(…, { alsoGzip: true, gzipLevel: GZIP_LEVEL })`), so no later pass is needed.
+ * Records `compressed` as the gzip form of the tar `diffId` (temp file + rename): after a compression
+ * here, and for a layer gzipped in the pass that wrote it (`writeLayer(…, { alsoGzip: true,
+ * gzipLevel: GZIP_LEVEL })`), so no later pass is needed.
  */
-export function rememberCompressed(store: BlobStore, diffId: Digest, compressed: Compressed): Promise<void> {
-  return record(store, diffId, compressed);
-}
-
-async function record(store: BlobStore, diffId: Digest, compressed: Compressed): Promise<void> {
+export async function rememberCompressed(
+  store: BlobStore,
+  diffId: Digest,
+  compressed: Compressed,
+): Promise<void> {
   const path = recordPath(store, diffId);
   await mkdir(join(store.root, 'compressed'), { recursive: true });
   const temp = `${path}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
@@ -150,20 +152,4 @@ async function record(store: BlobStore, diffId: Digest, compressed: Compressed):
 }
 
 // At most one layer per core at a time (its blocks share the cores too; hashing is on the main thread).
-const limit = Math.max(2, availableParallelism());
-let active = 0;
-const waiting: (() => void)[] = [];
-
-async function acquire(): Promise<void> {
-  if (active < limit) {
-    active++;
-    return;
-  }
-  await new Promise<void>((resolve) => waiting.push(resolve));
-}
-
-function release(): void {
-  const next = waiting.shift();
-  if (next) next();
-  else active--;
-}
+const layers = new Semaphore(Math.max(2, availableParallelism()));

@@ -15,6 +15,7 @@
 import { availableParallelism } from 'node:os';
 import { Transform, type TransformCallback } from 'node:stream';
 import { constants, crc32, deflateRaw } from 'node:zlib';
+import { Semaphore } from './semaphore.js';
 
 /** Input per block. Part of what makes the bytes (and so the digest) of inputs bigger than one block. */
 export const GZIP_BLOCK_SIZE = 1024 * 1024;
@@ -31,23 +32,7 @@ export interface ParallelGzipOptions {
 }
 
 /** Blocks being deflated at once, across every stream in the process: one per core. */
-const slots = new (class {
-  readonly limit = Math.max(2, availableParallelism());
-  active = 0;
-  readonly waiting: (() => void)[] = [];
-  async acquire(): Promise<void> {
-    if (this.active < this.limit) {
-      this.active++;
-      return;
-    }
-    await new Promise<void>((resolve) => this.waiting.push(resolve));
-  }
-  release(): void {
-    const next = this.waiting.shift();
-    if (next) next();
-    else this.active--;
-  }
-})();
+const slots = new Semaphore(Math.max(2, availableParallelism()));
 
 function gzipHeader(level: number): Buffer {
   const xfl = level === 9 ? 2 : level === 1 ? 4 : 0;
