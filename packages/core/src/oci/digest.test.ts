@@ -51,6 +51,36 @@ describe('parseDigest', () => {
     expect(isDigest(input)).toBe(false);
   });
 
+  it.each([
+    'sha256:../../../../../etc/passwd',
+    `sha256:${'a'.repeat(64)}/../../x`,
+    `sha256:${'a'.repeat(62)}/.`,
+    `sha256:${'a'.repeat(64)}\n`,
+    `sha256:${'a'.repeat(64)}?x=1`,
+    `../sha256:${'a'.repeat(64)}`,
+    `sha512:${'a'.repeat(64)}`,
+  ])('refuses %j before it can reach a URL or a path', (input) => {
+    expect(codeOf(() => parseDigest(input))).toBe('OCI_INVALID_DIGEST');
+    expect(isDigest(input)).toBe(false);
+  });
+
+  it('refuses non-strings from JSON, and names where the digest came from', () => {
+    for (const value of [undefined, null, 42, { digest: 'x' }, ['sha256:x']]) {
+      expect(codeOf(() => parseDigest(value))).toBe('OCI_INVALID_DIGEST');
+      expect(isDigest(value)).toBe(false);
+    }
+    expect(() => parseDigest('sha256:../x', 'layer 0 of manifest latest')).toThrow(
+      /^layer 0 of manifest latest: invalid sha256 digest "sha256:..\/x"/,
+    );
+    const long = `sha256:${'../'.repeat(10_000)}`;
+    expect(() => parseDigest(long)).toThrow(/…"/);
+    try {
+      parseDigest(long);
+    } catch (error) {
+      expect((error as Error).message.length).toBeLessThan(300);
+    }
+  });
+
   it('names the input and suggests the lowercase fix', () => {
     const upper = `sha256:${EMPTY_SHA256.slice(7).toUpperCase()}`;
     try {

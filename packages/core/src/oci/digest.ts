@@ -22,17 +22,29 @@ function isAlgorithm(value: string): value is DigestAlgorithm {
   return value === 'sha256' || value === 'sha512';
 }
 
+/** `input` quoted for a message, cut short: a hostile document can hold a digest of any length. */
+function quote(input: string): string {
+  return JSON.stringify(input.length > 140 ? `${input.slice(0, 140)}…` : input);
+}
+
 /** Why `input` is not a usable digest, or `undefined` when it is one. */
 function digestProblem(
-  input: string,
+  input: unknown,
 ):
   | { code: 'OCI_INVALID_DIGEST' | 'OCI_UNSUPPORTED_DIGEST_ALGORITHM'; message: string; hint: string }
   | undefined {
+  if (typeof input !== 'string') {
+    return {
+      code: 'OCI_INVALID_DIGEST',
+      message: `invalid digest ${input === undefined ? 'undefined' : quote(JSON.stringify(input) ?? String(input))}: expected a string "<algorithm>:<hex>"`,
+      hint: 'write it as sha256:<64 lowercase hex characters>',
+    };
+  }
   const colon = input.indexOf(':');
   if (colon <= 0) {
     return {
       code: 'OCI_INVALID_DIGEST',
-      message: `invalid digest ${JSON.stringify(input)}: expected "<algorithm>:<hex>"`,
+      message: `invalid digest ${quote(input)}: expected "<algorithm>:<hex>"`,
       hint: 'write it as sha256:<64 lowercase hex characters>',
     };
   }
@@ -42,12 +54,12 @@ function digestProblem(
     return ANY_DIGEST.test(input)
       ? {
           code: 'OCI_UNSUPPORTED_DIGEST_ALGORITHM',
-          message: `unsupported digest algorithm "${algorithm}" in ${JSON.stringify(input)}`,
+          message: `unsupported digest algorithm "${algorithm}" in ${quote(input)}`,
           hint: 'wharf supports sha256 and sha512 digests',
         }
       : {
           code: 'OCI_INVALID_DIGEST',
-          message: `invalid digest ${JSON.stringify(input)}: the algorithm "${algorithm}" is malformed`,
+          message: `invalid digest ${quote(input)}: the algorithm is malformed`,
           hint: 'write it as sha256:<64 lowercase hex characters>',
         };
   }
@@ -60,17 +72,27 @@ function digestProblem(
         : `a ${algorithm} digest is "${algorithm}:" followed by exactly ${length} lowercase hex characters`;
     return {
       code: 'OCI_INVALID_DIGEST',
-      message: `invalid ${algorithm} digest ${JSON.stringify(input)}: expected ${length} lowercase hex characters, got ${encoded.length} characters`,
+      message: `invalid ${algorithm} digest ${quote(input)}: expected ${length} lowercase hex characters, got ${encoded.length} characters`,
       hint,
     };
   }
   return undefined;
 }
 
-/** Validates `input` and returns it as a {@link Digest}; throws `OCI_INVALID_DIGEST` or `OCI_UNSUPPORTED_DIGEST_ALGORITHM`. */
-export function parseDigest(input: string): Digest {
+/**
+ * Validates `input` and returns it as a {@link Digest}; throws `OCI_INVALID_DIGEST` or
+ * `OCI_UNSUPPORTED_DIGEST_ALGORITHM`. Call it on every digest read from outside (registry manifests,
+ * layouts, archives, configs) before it reaches a URL, a path or a file name: `sha256:../../etc/passwd`
+ * and `sha256:<64 hex>/../x` are refused here. `what` names where the digest came from in the message
+ * (`layer 2 of manifest latest from ghcr.io/org/app`).
+ */
+export function parseDigest(input: unknown, what?: string): Digest {
   const problem = digestProblem(input);
-  if (problem) throw new OciError(problem.code, problem.message, { hint: problem.hint });
+  if (problem) {
+    throw new OciError(problem.code, what ? `${what}: ${problem.message}` : problem.message, {
+      hint: problem.hint,
+    });
+  }
   return input as Digest;
 }
 

@@ -5,10 +5,11 @@
  * (`withRetry(withRedirects(withAuth(http)))`); this file only speaks the protocol and turns
  * unexpected answers into {@link RegistryError}s that name registry, repository and operation.
  */
-import type { Readable } from 'node:stream';
+import { pipeline, type Readable, Transform } from 'node:stream';
 import {
   type Descriptor,
   type Digest,
+  isDigest,
   isIndex,
   isManifest,
   MediaType,
@@ -18,7 +19,7 @@ import {
 import { Authenticator, withAuth } from './auth/authenticator.js';
 import { parseChallenges, pickChallenge, repositoryScope } from './auth/challenge.js';
 import { type CredentialOptions, credentialSource } from './auth/credentials.js';
-import { redact, redactHeaders } from './auth/redact.js';
+import { redact, redactHeaders, redactUrl } from './auth/redact.js';
 import {
   errorFromNetwork,
   errorFromResponse,
@@ -35,16 +36,22 @@ import {
   type RegistrySettingsOptions,
   registrySettings,
 } from './settings.js';
+import { withBuffering } from './transport/buffer.js';
 import { type ClosableTransport, httpTransport } from './transport/http.js';
 import { withRedirects } from './transport/redirect.js';
 import { parseRetryAfter, type RetryPolicy, withRetry } from './transport/retry.js';
-import { type HttpRequest, type HttpResponse, header, type Transport } from './transport/types.js';
+import {
+  abandon,
+  ERROR_BODY_LIMIT,
+  type HttpRequest,
+  type HttpResponse,
+  header,
+  type Transport,
+} from './transport/types.js';
 
 /** Options every registry operation takes. */
 export interface RegistryOptions extends RegistrySettingsOptions, CredentialOptions {
   readonly retry?: Partial<RetryPolicy>;
-  /** Headers timeout and idle-body timeout per request. Default 60 s. */
-  readonly timeoutMs?: number;
   readonly userAgent?: string;
   /** Receives one redacted line per HTTP exchange (`--debug`). */
   readonly debug?: (line: string) => void;
@@ -58,6 +65,9 @@ export const MANIFEST_ACCEPT = [
   MediaType.dockerManifestList,
   MediaType.dockerManifest,
 ].join(', ');
+
+/** The largest manifest or index wharf reads (containerd's limit). */
+export const MANIFEST_LIMIT = 4 * 1024 * 1024;
 
 /** A manifest or index as fetched: exact bytes, media type and digest. */
 export interface FetchedManifest {
@@ -96,6 +106,8 @@ export class RegistryClient {
   readonly #skipVerify = new Set<string>();
   readonly #insecure: readonly string[];
   readonly #fixedOrigin: string | undefined;
+  /** The idle timeout (headers, and between body bytes) every request of this client uses. */
+  readonly timeoutMs: number;
   #ready: Promise<{ origin: string; transport: Transport }> | undefined;
 
   /**
@@ -108,16 +120,19 @@ export class RegistryClient {
     const settings = registrySettings(options);
     this.#insecure = settings.insecure;
     this.#fixedOrigin = endpoint ? new URL(endpoint).origin : undefined;
+    this.timeoutMs = settings.timeoutMs;
     this.#http = httpTransport({
       caFiles: settings.caFiles,
       skipVerify: this.#skipVerify,
+      timeoutMs: this.timeoutMs,
       ...(options.userAgent ? { userAgent: options.userAgent } : {}),
-      ...(options.timeoutMs ? { timeoutMs: options.timeoutMs } : {}),
       ...(options.env ? { env: options.env } : {}),
     });
     const credentialHost = endpoint ? new URL(endpoint).host : registry;
     this.auth = new Authenticator({
       registry: credentialHost,
+      apiHost: endpoint ? new URL(endpoint).host : apiHost(registry),
+      insecure: settings.insecure,
       credentials: credentialSource(options),
       tokenTransport: this.#plain(),
     });
@@ -136,24 +151,27 @@ export class RegistryClient {
         this.options.retry?.onRetry?.(info);
         onEvent?.({
           type: 'retry',
-          operation: `${operation} ${info.method} ${info.url}`.trim(),
+          operation: redactUrl(`${operation} ${info.method} ${info.url}`.trim()),
           attempt: info.attempt,
           delayMs: info.delayMs,
-          reason: info.reason,
+          reason: redact(info.reason),
         });
       },
     };
   }
 
   #plain(): Transport {
-    return withRetry(withRedirects(withDebug(this.#http, this.options.debug)), this.#retryPolicy('auth'));
+    return withRetry(
+      withBuffering(withRedirects(withDebug(this.#http, this.options.debug))),
+      this.#retryPolicy('auth'),
+    );
   }
 
   #setup(): Promise<{ origin: string; transport: Transport }> {
     this.#ready ??= (async () => {
       const origin = this.#fixedOrigin ?? (await this.#discover());
       const transport = withRetry(
-        withRedirects(withAuth(withDebug(this.#http, this.options.debug), this.auth, origin)),
+        withBuffering(withRedirects(withAuth(withDebug(this.#http, this.options.debug), this.auth, origin))),
         this.#retryPolicy(this.registry),
       );
       return { origin, transport };
@@ -200,7 +218,7 @@ export class RegistryClient {
         firstError ??= error;
       }
     }
-    throw errorFromNetwork(firstError, context, 1);
+    throw errorFromNetwork(firstError, context, 1, this.timeoutMs);
   }
 
   async #ping(origin: string): Promise<void> {
@@ -240,6 +258,7 @@ export class RegistryClient {
         error,
         context,
         request.retry === false ? 1 : (this.options.retry?.attempts ?? 5),
+        this.timeoutMs,
       );
     }
   }
@@ -272,7 +291,11 @@ function inContext(error: unknown, context: RegistryErrorContext): unknown {
 export async function failure(response: HttpResponse, context: RegistryErrorContext): Promise<RegistryError> {
   let body = '';
   try {
-    body = redact((await response.body.text()).slice(0, 4096));
+    body = redact(
+      Buffer.from(await response.body.head(ERROR_BODY_LIMIT))
+        .toString('utf8')
+        .slice(0, 4096),
+    );
   } catch {
     // the body broke too; the status is enough
   }
@@ -289,6 +312,74 @@ export function parseUploadRange(value: string | undefined): number | undefined 
   const m = /^(?:bytes=)?(\d+)-(\d+)$/.exec(value.trim());
   if (!m) return undefined;
   return Number(m[2]) + 1;
+}
+
+/** Tag grammar of the distribution spec. */
+const TAG = /^[A-Za-z0-9_][A-Za-z0-9._-]{0,127}$/;
+
+function blobTooLarge(what: string, size: number, context: RegistryErrorContext): RegistryError {
+  return new RegistryError(
+    'REGISTRY_TOO_LARGE',
+    `${what} is larger than its descriptor's ${size} bytes: rejected, nothing stored`,
+    {
+      context,
+      hint: 'the registry (or a proxy) sent other content than the manifest names; report it to its operator',
+    },
+  );
+}
+
+/** A pass-through that fails as soon as more than `limit` bytes went through. */
+function atMost(limit: number, error: () => Error): Transform {
+  let seen = 0;
+  return new Transform({
+    transform(chunk: Buffer, _encoding, callback) {
+      seen += chunk.byteLength;
+      callback(seen > limit ? error() : null, seen > limit ? undefined : chunk);
+    },
+  });
+}
+
+type Json = Record<string, unknown>;
+const isObject = (value: unknown): value is Json =>
+  typeof value === 'object' && value !== null && !Array.isArray(value);
+
+/**
+ * Every descriptor of a manifest or index from the network has a valid digest (algorithm and hex) and
+ * a non-negative integer size before anything uses it: digests become URLs and store paths, sizes
+ * bound the downloads.
+ */
+function checkDescriptors(doc: unknown, what: string, context: RegistryErrorContext): void {
+  if (!isObject(doc)) return;
+  const entries: [string, unknown][] = [
+    ['/config', doc.config],
+    ['/subject', doc.subject],
+    ...(Array.isArray(doc.layers) ? doc.layers.map((d, i): [string, unknown] => [`/layers/${i}`, d]) : []),
+    ...(Array.isArray(doc.manifests)
+      ? doc.manifests.map((d, i): [string, unknown] => [`/manifests/${i}`, d])
+      : []),
+  ];
+  for (const [path, descriptor] of entries) {
+    if (descriptor === undefined && (path === '/config' || path === '/subject')) continue;
+    const problem = descriptorProblem(descriptor);
+    if (problem) {
+      throw new RegistryError('REGISTRY_INVALID', `${what}: descriptor ${path} ${problem}`, {
+        context,
+        hint: 'the registry serves a malformed or hostile manifest; wharf will not use it',
+      });
+    }
+  }
+}
+
+function descriptorProblem(descriptor: unknown): string | undefined {
+  if (!isObject(descriptor)) return 'is not an object';
+  if (!isDigest(descriptor.digest)) {
+    return `has an invalid digest ${JSON.stringify(descriptor.digest)} (sha256 needs 64 and sha512 128 lowercase hex characters)`;
+  }
+  const size = descriptor.size;
+  if (typeof size !== 'number' || !Number.isSafeInteger(size) || size < 0) {
+    return `has an invalid size ${JSON.stringify(size)}`;
+  }
+  return undefined;
 }
 
 function stripParams(contentType: string | undefined): string | undefined {
@@ -315,20 +406,43 @@ export class RemoteRepository {
     return `/v2/${this.name}/${suffix}`;
   }
 
+  /** `blobs/<digest>`, the digest validated first: a hostile one (`sha256:../../x`) never reaches a URL. */
+  #blobPath(digest: string): string {
+    return this.#path(`blobs/${parseDigest(digest)}`);
+  }
+
+  /** `manifests/<tag or digest>`, validated the same way. */
+  #manifestPath(reference: string): string {
+    if (reference.includes(':')) return this.#path(`manifests/${parseDigest(reference)}`);
+    if (!TAG.test(reference)) {
+      throw new RegistryError('REGISTRY_INVALID', `invalid tag ${JSON.stringify(reference)}`, {
+        context: this.#context(`pull manifest ${reference}`),
+        hint: 'a tag is up to 128 letters, digits, "_", "." and "-", not starting with "." or "-"',
+      });
+    }
+    return this.#path(`manifests/${reference}`);
+  }
+
+  get #where(): string {
+    return `${this.client.registry}/${this.name}`;
+  }
+
   /** GET a manifest or index by tag or digest; verifies a digest reference and Docker-Content-Digest. */
   async fetchManifest(reference: string): Promise<FetchedManifest> {
     const context = this.#context(`pull manifest ${reference}`);
+    const what = `manifest ${reference} from ${this.#where}`;
     const response = await this.client.send(
       {
         method: 'GET',
-        url: this.#path(`manifests/${reference}`),
+        url: this.#manifestPath(reference),
         headers: { accept: MANIFEST_ACCEPT },
         scopes: this.scopes,
+        buffer: { limit: MANIFEST_LIMIT, what },
       },
       context,
     );
     if (response.status !== 200) throw await failure(response, context);
-    const bytes = await response.body.bytes();
+    const bytes = await response.body.bytes(MANIFEST_LIMIT, what);
     const digest = sha256Digest(bytes);
     const expected = reference.includes(':') ? parseDigest(reference) : undefined;
     const claimed = header(response, 'docker-content-digest');
@@ -376,6 +490,7 @@ export class RemoteRepository {
       );
     }
     const mediaType = declared ?? contentType ?? MediaType.ociManifest;
+    checkDescriptors(doc, what, context);
     return { bytes, mediaType, digest };
   }
 
@@ -385,7 +500,7 @@ export class RemoteRepository {
     const response = await this.client.send(
       {
         method: 'HEAD',
-        url: this.#path(`manifests/${reference}`),
+        url: this.#manifestPath(reference),
         headers: { accept: MANIFEST_ACCEPT },
         scopes: this.scopes,
       },
@@ -398,14 +513,16 @@ export class RemoteRepository {
     return digest ? parseDigest(digest) : undefined;
   }
 
-  /** GET a blob (redirects followed, without Authorization to other hosts). The caller verifies. */
+  /**
+   * GET a blob (redirects followed, without Authorization to other hosts). The stream fails as soon as
+   * it passes the descriptor's size (whatever `Content-Length` says, or without one); the caller
+   * verifies the digest.
+   */
   async fetchBlob(descriptor: Descriptor, options: { readonly offset?: number } = {}): Promise<Readable> {
     const context = this.#context(`pull blob ${descriptor.digest}`);
+    const url = this.#blobPath(descriptor.digest);
     const headers: Record<string, string> = options.offset ? { range: `bytes=${options.offset}-` } : {};
-    const response = await this.client.send(
-      { method: 'GET', url: this.#path(`blobs/${descriptor.digest}`), headers, scopes: this.scopes },
-      context,
-    );
+    const response = await this.client.send({ method: 'GET', url, headers, scopes: this.scopes }, context);
     if (response.status !== 200 && response.status !== 206) throw await failure(response, context);
     if (options.offset && response.status !== 206) {
       await response.body.dump();
@@ -418,14 +535,26 @@ export class RemoteRepository {
         },
       );
     }
-    return response.body.stream();
+    const expected = descriptor.size - (options.offset ?? 0);
+    const what = `blob ${descriptor.digest} from ${this.#where}`;
+    const declared = Number(header(response, 'content-length'));
+    const body = response.body.stream();
+    if (declared > expected) {
+      abandon(body);
+      throw blobTooLarge(what, descriptor.size, context);
+    }
+    return pipeline(
+      body,
+      atMost(expected, () => blobTooLarge(what, descriptor.size, context)),
+      () => {},
+    );
   }
 
   /** HEAD a blob: its size when the repository has it, undefined when not. */
   async checkExistingBlob(digest: Digest): Promise<number | undefined> {
     const context = this.#context(`check blob ${digest}`);
     const response = await this.client.send(
-      { method: 'HEAD', url: this.#path(`blobs/${digest}`), scopes: this.scopes },
+      { method: 'HEAD', url: this.#blobPath(digest), scopes: this.scopes },
       context,
     );
     await response.body.dump();
@@ -443,6 +572,7 @@ export class RemoteRepository {
     options: { readonly mount?: Digest; readonly from?: string } = {},
   ): Promise<{ readonly mounted: true } | { readonly mounted: false; readonly location: string }> {
     const mounting = options.mount !== undefined && options.from !== undefined;
+    if (mounting) parseDigest(options.mount as string);
     const query = mounting
       ? `?mount=${encodeURIComponent(options.mount as string)}&from=${encodeURIComponent(options.from as string)}`
       : '';
@@ -524,7 +654,7 @@ export class RemoteRepository {
   async commitBlob(location: string, digest: Digest, body?: Uint8Array): Promise<void> {
     const context = this.#context(`commit blob ${digest}`);
     const url = new URL(location);
-    url.searchParams.set('digest', digest);
+    url.searchParams.set('digest', parseDigest(digest));
     const response = await this.client.send(
       {
         method: 'PUT',
@@ -560,7 +690,7 @@ export class RemoteRepository {
     const response = await this.client.send(
       {
         method: 'PUT',
-        url: this.#path(`manifests/${reference}`),
+        url: this.#manifestPath(reference),
         headers: { 'content-type': mediaType },
         body: bytes,
         scopes: this.scopes,

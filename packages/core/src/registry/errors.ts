@@ -32,7 +32,9 @@ export type RegistryErrorCode =
   /** Reading or writing credentials (docker config, credential helpers). */
   | 'REGISTRY_CREDENTIALS'
   /** No image for the requested platform in an index. */
-  | 'REGISTRY_NO_PLATFORM';
+  | 'REGISTRY_NO_PLATFORM'
+  /** A response or blob longer than wharf reads (a document's limit, or a blob's descriptor size). */
+  | 'REGISTRY_TOO_LARGE';
 
 /** One entry of a distribution-spec error body. */
 export interface SpecError {
@@ -243,14 +245,36 @@ export function errorFromResponse(
   return new RegistryError('REGISTRY_PROTOCOL', base, { ...common });
 }
 
+function errorCode(error: unknown): string | undefined {
+  for (let e: unknown = error, depth = 0; e && depth < 5; e = (e as Error).cause, depth++) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (typeof code === 'string') return code;
+  }
+  return undefined;
+}
+
+/** A network failure in words; undici's timeouts say which limit ran out and how to change it. */
+function networkReason(error: unknown, timeoutMs: number | undefined): string {
+  const limit = timeoutMs === undefined ? '' : ` for ${timeoutMs / 1000} s`;
+  switch (errorCode(error)) {
+    case 'UND_ERR_BODY_TIMEOUT':
+      return `the registry stopped sending (no data${limit}; WHARF_REGISTRY_TIMEOUT sets the idle timeout in seconds)`;
+    case 'UND_ERR_HEADERS_TIMEOUT':
+      return `the registry did not answer${limit} (WHARF_REGISTRY_TIMEOUT sets the timeout in seconds)`;
+    default:
+      return error instanceof Error ? error.message : String(error);
+  }
+}
+
 /** Wraps a network-level failure (after retries) with registry, repository and operation. */
 export function errorFromNetwork(
   error: unknown,
   context: RegistryErrorContext,
   attempts: number,
+  timeoutMs?: number,
 ): RegistryError {
   if (error instanceof RegistryError) return error;
-  const reason = error instanceof Error ? error.message : String(error);
+  const reason = networkReason(error, timeoutMs);
   if (isTlsError(error)) {
     return new RegistryError(
       'REGISTRY_TLS',

@@ -34,16 +34,17 @@ import {
   parseReference,
   type Reference,
 } from '../oci/index.js';
+import { redactUrl } from './auth/redact.js';
 import {
   type FetchedManifest,
   RegistryClient,
   type RegistryOptions,
   type RemoteRepository,
 } from './client.js';
-import { isRetryable, RegistryError } from './errors.js';
+import { errorFromNetwork, isConnectionError, RegistryError } from './errors.js';
 import { mapLimit } from './pool.js';
 import { registrySettings } from './settings.js';
-import { retrying } from './transport/retry.js';
+import { DEFAULT_RETRY_POLICY, retrying } from './transport/retry.js';
 
 /** The store operations pulling needs (`BlobStore` from `store/` has them). */
 export interface PullStore {
@@ -102,7 +103,7 @@ function sourcesFor(ref: Reference, options: RegistryOptions): Source[] {
   if (ref.registry === 'docker.io') {
     for (const mirror of registrySettings(options).mirrors) {
       const client = new RegistryClient(ref.registry, options, mirror);
-      sources.push({ label: mirror, repo: client.repository(ref.repository), mirror: true });
+      sources.push({ label: redactUrl(mirror), repo: client.repository(ref.repository), mirror: true });
     }
   }
   const upstream = new RegistryClient(ref.registry, options);
@@ -234,17 +235,33 @@ class RemoteContent {
         this.#options.onEvent?.({ type: 'blob-fetched', digest: descriptor.digest, size: descriptor.size });
         return;
       } catch (error) {
-        last = error;
+        // A body that broke or stalled on every attempt is named as the registry's failure, not ours.
+        last = isConnectionError(error)
+          ? errorFromNetwork(
+              error,
+              blobContext(descriptor, source),
+              this.#options.retry?.attempts ?? DEFAULT_RETRY_POLICY.attempts,
+              source.repo.client.timeoutMs,
+            )
+          : error;
         if (!source.mirror) break;
         this.#options.onEvent?.({
           type: 'mirror-fallback',
           mirror: source.label,
-          reason: (error as Error).message,
+          reason: (last as Error).message,
         });
       }
     }
     throw last;
   }
+}
+
+function blobContext(descriptor: Descriptor, source: Source) {
+  return {
+    registry: source.repo.client.registry,
+    repository: source.repo.name,
+    operation: `pull blob ${descriptor.digest}`,
+  };
 }
 
 /** The store's digest/size errors, as registry errors naming where the bad bytes came from. */
@@ -256,18 +273,10 @@ function mismatchOr(error: unknown, descriptor: Descriptor, source: Source): unk
       `blob ${descriptor.digest} from ${source.label}/${source.repo.name} does not match its digest: rejected, nothing stored`,
       {
         cause: error,
-        context: {
-          registry: source.repo.client.registry,
-          repository: source.repo.name,
-          operation: `pull blob ${descriptor.digest}`,
-        },
+        context: blobContext(descriptor, source),
         hint: 'the registry or a proxy sent corrupt content; try again, or report it to the registry operator',
       },
     );
-  }
-  if (!isRetryable(error) && !(error instanceof RegistryError)) {
-    // Stream errors from a connection that broke mid-body are retryable; so is the store's temp-file race.
-    return error;
   }
   return error;
 }

@@ -314,6 +314,10 @@ class Pusher {
     let reader = await this.#readerAt(blob, offset);
     let failures = 0;
     let restarts = 0;
+    // A registry that acknowledges chunks without moving forward (`Range: 0-0` every time) would
+    // have us send the same bytes for ever: a few rounds without progress, or 4 times the blob, end it.
+    let stuck = 0;
+    const budget = 4 * size + policy.attempts * this.#chunkSize;
     try {
       while (offset < size) {
         const chunk = await reader.read(Math.min(this.#chunkSize, size - offset));
@@ -323,10 +327,23 @@ class Pusher {
             `blob ${digest} is shorter than its descriptor (${offset} of ${size} bytes)`,
           );
         }
+        if (sent + chunk.byteLength > budget)
+          throw this.#noProgress(digest, offset, size, `${sent} bytes sent`);
         try {
           const next = await this.repo.uploadChunk(location, offset, chunk);
           sent += chunk.byteLength;
           failures = 0;
+          if (next.offset > offset + chunk.byteLength) {
+            throw new RegistryError(
+              'REGISTRY_PROTOCOL',
+              `the registry acknowledged ${next.offset} bytes of ${digest} after receiving ${offset + chunk.byteLength}`,
+              { hint: 'the registry (or a proxy) is broken; report it to its operator' },
+            );
+          }
+          stuck = next.offset > offset ? 0 : stuck + 1;
+          if (stuck >= policy.attempts) {
+            throw this.#noProgress(digest, next.offset, size, `${stuck} chunks in a row`);
+          }
           location = next.location;
           if (next.offset !== offset + chunk.byteLength) {
             // The registry kept a different amount: continue from what it says it has.
@@ -340,6 +357,7 @@ class Pusher {
           this.options.onEvent?.({ type: 'blob-progress', direction: 'push', digest, size, bytes: offset });
         } catch (error) {
           failures++;
+          if (error instanceof RegistryError && error.code === 'REGISTRY_PROTOCOL') throw error;
           if (!isRetryable(error) && (error as RegistryError).status !== 416) throw error;
           if (failures >= policy.attempts) throw error;
           const delayMs = backoffDelay(policy, failures, (error as RegistryError).retryAfterMs);
@@ -379,6 +397,17 @@ class Pusher {
       reader.close();
     }
     return { location, sent };
+  }
+
+  #noProgress(digest: Digest, offset: number, size: number, after: string): RegistryError {
+    return new RegistryError(
+      'REGISTRY_PROTOCOL',
+      `upload of ${digest} to ${this.registry}/${this.repo.name} makes no progress: the registry stays at ${offset} of ${size} bytes after ${after}`,
+      {
+        context: { registry: this.registry, repository: this.repo.name, operation: `push blob ${digest}` },
+        hint: 'the registry does not keep the uploaded chunks (a broken registry or proxy); report it to its operator',
+      },
+    );
   }
 
   #finished(digest: Digest, size: number, sent: number): void {

@@ -52,11 +52,35 @@ describe('registrySettings', () => {
       mirrors: ['http://file-mirror'],
       insecure: ['b:2', 'a:1'],
       caFiles: ['/ca.pem'],
+      timeoutMs: 30_000,
     });
     expect(registrySettings({ env: { ...env, WHARF_REGISTRY_MIRROR: 'http://env-mirror' } }).mirrors).toEqual(
       ['http://env-mirror'],
     );
     expect(registrySettings({ env, mirrors: ['http://opt'] }).mirrors).toEqual(['http://opt']);
     expect(registrySettings({ env, configFile: false }).mirrors).toEqual([]);
+  });
+
+  it('takes the idle timeout from WHARF_REGISTRY_TIMEOUT (seconds) unless the option sets it', () => {
+    const env = { WHARF_REGISTRY_TIMEOUT: '2.5' };
+    expect(registrySettings({ env, configFile: false }).timeoutMs).toBe(2_500);
+    expect(registrySettings({ env, configFile: false, timeoutMs: 700 }).timeoutMs).toBe(700);
+    expect(() => registrySettings({ env: { WHARF_REGISTRY_TIMEOUT: 'soon' }, configFile: false })).toThrow(
+      /WHARF_REGISTRY_TIMEOUT=soon is not a number of seconds/,
+    );
+  });
+
+  it('refuses a mirror that is not an http(s) URL without printing its password', () => {
+    const env = { WHARF_REGISTRY_MIRROR: 'ftp://user:hunter2pass@mirror' };
+    const error = (() => {
+      try {
+        registrySettings({ env, configFile: false });
+      } catch (e) {
+        return e as Error;
+      }
+      return undefined;
+    })();
+    expect(error?.message).toMatch(/registry mirror ftp:\/\/user:\*\*\*@mirror is not an http\(s\) URL/);
+    expect(error?.message).not.toContain('hunter2pass');
   });
 });

@@ -6,6 +6,7 @@
  * | pull mirrors        | `mirrors`     | `WHARF_REGISTRY_MIRROR` (comma-separated)| `registryMirrors`    |
  * | insecure registries | `insecure`    | `WHARF_INSECURE_REGISTRIES` (comma-sep.) | `insecureRegistries` |
  * | extra CA files      | `caFile`      | `WHARF_REGISTRY_CA_FILE` (and Node's `NODE_EXTRA_CA_CERTS`) | `caFile` |
+ * | idle timeout        | `timeoutMs`   | `WHARF_REGISTRY_TIMEOUT` (seconds)       | —                    |
  *
  * Mirrors: the option wins, then the variable, then the file (like Docker's `registry-mirrors`, they
  * apply to Docker Hub images only). Insecure registries and CA files are the union of all three.
@@ -19,7 +20,9 @@
 import { readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { isAbsolute, join } from 'node:path';
+import { redactUrl, rememberUrlSecret } from './auth/redact.js';
 import { RegistryError } from './errors.js';
+import { DEFAULT_TIMEOUT_MS } from './transport/http.js';
 
 export interface RegistrySettingsOptions {
   /** Mirror URLs for Docker Hub pulls (`http://127.0.0.1:5151`, `https://mirror.example`). */
@@ -28,6 +31,11 @@ export interface RegistrySettingsOptions {
   readonly insecure?: readonly string[];
   /** A PEM CA file (or several) to trust besides the system CAs. */
   readonly caFile?: string | readonly string[];
+  /**
+   * The longest wait for response headers or the next bytes of a body (`WHARF_REGISTRY_TIMEOUT`, in
+   * seconds, when not given). Default 30 s; a whole document (manifest, token) gets 4 times it.
+   */
+  readonly timeoutMs?: number;
   readonly env?: NodeJS.ProcessEnv;
   /** Read this config file instead of the default; `false` reads none. */
   readonly configFile?: string | false;
@@ -37,6 +45,7 @@ export interface RegistrySettings {
   readonly mirrors: readonly string[];
   readonly insecure: readonly string[];
   readonly caFiles: readonly string[];
+  readonly timeoutMs: number;
 }
 
 interface WharfConfigFile {
@@ -106,7 +115,48 @@ export function registrySettings(options: RegistrySettingsOptions = {}): Registr
       ...list(file.caFile),
     ]),
   ];
-  return { mirrors: mirrors.map((m) => m.replace(/\/+$/, '')), insecure, caFiles };
+  return {
+    mirrors: mirrors.map((m) => checkMirror(m).replace(/\/+$/, '')),
+    insecure,
+    caFiles,
+    timeoutMs: options.timeoutMs ?? timeoutFromEnv(env.WHARF_REGISTRY_TIMEOUT),
+  };
+}
+
+function timeoutFromEnv(value: string | undefined): number {
+  if (value === undefined || value.trim() === '') return DEFAULT_TIMEOUT_MS;
+  const seconds = Number(value);
+  if (!Number.isFinite(seconds) || seconds <= 0) {
+    throw new RegistryError(
+      'REGISTRY_INVALID',
+      `WHARF_REGISTRY_TIMEOUT=${value} is not a number of seconds`,
+      {
+        hint: 'set it to a positive number of seconds, e.g. WHARF_REGISTRY_TIMEOUT=30 (or unset it)',
+      },
+    );
+  }
+  return Math.round(seconds * 1000);
+}
+
+/** A mirror must be an http(s) URL; its password (if any) is registered for redaction and never printed. */
+function checkMirror(mirror: string): string {
+  let url: URL | undefined;
+  try {
+    url = new URL(mirror);
+  } catch {
+    url = undefined;
+  }
+  if (url?.password) rememberUrlSecret(url);
+  if (!url || (url.protocol !== 'http:' && url.protocol !== 'https:')) {
+    throw new RegistryError(
+      'REGISTRY_INVALID',
+      `registry mirror ${redactUrl(mirror)} is not an http(s) URL`,
+      {
+        hint: 'give mirrors as URLs, e.g. --registry-mirror http://127.0.0.1:5151 (WHARF_REGISTRY_MIRROR, registryMirrors)',
+      },
+    );
+  }
+  return mirror;
 }
 
 /** Docker Hub's API host for `docker.io`; every other registry is its own API host. */

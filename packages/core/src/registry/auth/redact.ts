@@ -37,6 +37,34 @@ export function redact(text: string): string {
   return out;
 }
 
+/** Registers the password of a URL (`https://user:pass@mirror`), raw and percent-decoded. */
+export function rememberUrlSecret(url: URL): void {
+  if (!url.password) return;
+  rememberBasic(decodeURIComponent(url.username), decodeURIComponent(url.password));
+  rememberSecret(url.password);
+}
+
+/**
+ * A URL for display: its password replaced by `***` (also in text that is not a valid URL), then
+ * {@link redact}ed. Use it wherever a registry, mirror, realm or Location URL reaches a message or event.
+ */
+export function redactUrl(text: string): string {
+  let out = text;
+  try {
+    const url = new URL(text);
+    if (url.password) {
+      rememberUrlSecret(url);
+      url.password = '***';
+      out = url.toString();
+      // URL keeps a trailing slash the user did not write; keep the text as given otherwise.
+      if (!text.endsWith('/') && out.endsWith('/') && url.pathname === '/') out = out.slice(0, -1);
+    }
+  } catch {
+    out = out.replace(/^([a-z][a-z0-9+.-]*:\/\/[^/@\s]*?:)[^@\s]*@/i, '$1***@');
+  }
+  return redact(out);
+}
+
 /** Headers for display: Authorization and cookies replaced. */
 export function redactHeaders(headers: Readonly<Record<string, unknown>>): Record<string, unknown> {
   const out: Record<string, unknown> = {};

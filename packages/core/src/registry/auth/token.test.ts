@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
+import type { RegistryError } from '../errors.js';
 import { type HttpRequest, memoryResponse, type Transport } from '../transport/types.js';
-import { Authenticator, withAuth } from './authenticator.js';
-import { redact } from './redact.js';
+import { Authenticator, mayReceiveCredentials, withAuth } from './authenticator.js';
+import { redact, redactUrl } from './redact.js';
 import { fetchToken, TokenCache, tokenExpiry } from './token.js';
 
 const realm = 'https://auth.example/token';
@@ -145,6 +146,56 @@ describe('bearer token flow', () => {
     expect((error as Error).message).not.toContain('wrong-password');
   });
 
+  it('never sends credentials to a plain-HTTP realm on another host: asks anonymously, or fails clearly', async () => {
+    for (const anonymousAllowed of [true, false]) {
+      const seen: HttpRequest[] = [];
+      const foreign = 'http://127.0.0.2:5708/token';
+      const transport: Transport = async (req) => {
+        seen.push(req);
+        if (req.url.startsWith('http://127.0.0.2:5708/')) {
+          return anonymousAllowed || req.headers?.authorization
+            ? memoryResponse(200, {}, '{"token":"anon-token-1"}')
+            : memoryResponse(401, {}, '{}');
+        }
+        return memoryResponse(req.headers?.authorization ? 200 : 401, {
+          'www-authenticate': `Bearer realm="${foreign}",service="reg"`,
+        });
+      };
+      const auth = new Authenticator({
+        registry: '127.0.0.1:5000',
+        credentials: async () => ({ username: 'u', password: 'p4ssw0rd-foreign' }),
+        tokenTransport: transport,
+      });
+      const signed = withAuth(transport, auth, 'http://127.0.0.1:5000');
+      const result = await signed({ method: 'GET', url: 'http://127.0.0.1:5000/v2/a/manifests/x' }).catch(
+        (e: Error) => e,
+      );
+      const toRealm = seen.filter((r) => r.url.startsWith('http://127.0.0.2'));
+      expect(toRealm.length).toBeGreaterThan(0);
+      for (const r of toRealm) {
+        expect(r.headers?.authorization).toBeUndefined();
+        expect(r.url).not.toContain('account=');
+      }
+      if (anonymousAllowed) expect((result as { status: number }).status).toBe(200);
+      else {
+        expect((result as RegistryError).code).toBe('REGISTRY_UNAUTHORIZED');
+        expect((result as Error).message).toMatch(
+          /another host over plain HTTP: wharf does not send them there/,
+        );
+      }
+    }
+  });
+
+  it('credential policy: https realms, the registry host, or hosts marked insecure', () => {
+    const may = (realm: string, insecure: string[] = []) =>
+      mayReceiveCredentials(new URL(realm), '127.0.0.1:5000', insecure);
+    expect(may('https://auth.example/token')).toBe(true);
+    expect(may('http://127.0.0.1:5001/token')).toBe(true);
+    expect(may('http://127.0.0.2:5001/token')).toBe(false);
+    expect(may('http://auth.lan/token')).toBe(false);
+    expect(may('http://auth.lan/token', ['auth.lan'])).toBe(true);
+  });
+
   it('tokenExpiry keeps a margin and defaults to 60 s', () => {
     expect(tokenExpiry(300, 0)).toBe(270_000);
     expect(tokenExpiry(undefined, 0)).toBe(54_000);
@@ -158,5 +209,12 @@ describe('redact', () => {
     expect(redact('{"token":"abc","expires_in":3}')).toBe('{"token":"***","expires_in":3}');
     expect(redact('https://user:pa55@host/x')).toBe('https://user:***@host/x');
     expect(redact('Basic authentication is fine')).toBe('Basic authentication is fine');
+  });
+
+  it('redactUrl hides a URL password, also one with "/" or percent-escapes, and remembers it', () => {
+    expect(redactUrl('https://user:s3cr/et@mirror.example')).toBe('https://user:***@mirror.example');
+    expect(redactUrl('http://me:p%40ss-w0rd@127.0.0.1:5151/')).toBe('http://me:***@127.0.0.1:5151/');
+    expect(redact('mirror said p@ss-w0rd')).toBe('mirror said ***');
+    expect(redactUrl('http://127.0.0.1:5151')).toBe('http://127.0.0.1:5151');
   });
 });

@@ -7,7 +7,7 @@ import { RegistryError } from '../errors.js';
 import type { HttpResponse, Transport } from '../transport/types.js';
 import { mergeScopes } from './challenge.js';
 import type { Credentials } from './credentials.js';
-import { redact, rememberSecret } from './redact.js';
+import { redact, redactUrl, rememberSecret } from './redact.js';
 
 export interface TokenRequest {
   readonly realm: string;
@@ -19,6 +19,27 @@ export interface Token {
   readonly token: string;
   /** Epoch milliseconds after which the token is not used again. */
   readonly expiresAt: number;
+}
+
+/** The largest token response wharf reads (a JWT is a few KiB). */
+export const TOKEN_LIMIT = 1024 * 1024;
+
+/** The challenge's realm as a URL: http or https only, anything else is the registry's error. */
+export function parseRealm(realm: string, registry: string): URL {
+  let url: URL | undefined;
+  try {
+    url = new URL(realm);
+  } catch {
+    url = undefined;
+  }
+  if (!url || (url.protocol !== 'http:' && url.protocol !== 'https:')) {
+    throw new RegistryError(
+      'REGISTRY_PROTOCOL',
+      `${registry} names a token realm that is not an http(s) URL: ${JSON.stringify(redactUrl(realm))}`,
+      { hint: 'the registry is misconfigured (its auth token realm); report it to its operator' },
+    );
+  }
+  return url;
 }
 
 /** The token-auth default when the server gives no `expires_in`. */
@@ -80,7 +101,8 @@ export async function fetchToken(
   now: () => number = Date.now,
 ): Promise<Token> {
   const scopes = mergeScopes(request.scopes);
-  const url = new URL(request.realm);
+  const url = parseRealm(request.realm, registry);
+  const buffer = { limit: TOKEN_LIMIT, what: `the token response from ${redactUrl(url.origin)}` };
   let response: HttpResponse;
   if (credentials && 'identityToken' in credentials) {
     const form = new URLSearchParams({
@@ -95,6 +117,7 @@ export async function fetchToken(
       url: url.toString(),
       headers: { 'content-type': 'application/x-www-form-urlencoded' },
       body: Buffer.from(form.toString()),
+      buffer,
     });
   } else {
     if (request.service) url.searchParams.set('service', request.service);
@@ -104,9 +127,9 @@ export async function fetchToken(
     if (credentials) {
       headers.authorization = `Basic ${Buffer.from(`${credentials.username}:${credentials.password}`).toString('base64')}`;
     }
-    response = await transport({ method: 'GET', url: url.toString(), headers });
+    response = await transport({ method: 'GET', url: url.toString(), headers, buffer });
   }
-  const text = await response.body.text();
+  const text = await response.body.text(TOKEN_LIMIT, buffer.what);
   const context = { registry, operation: `get a token from ${url.origin}${url.pathname}` };
   if (response.status === 401 || response.status === 403) {
     throw new RegistryError(

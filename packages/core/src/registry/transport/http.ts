@@ -15,7 +15,10 @@ export interface HttpTransportOptions {
   /** `host[:port]`s reached over HTTPS without certificate verification (explicitly insecure registries). */
   readonly skipVerify?: ReadonlySet<string>;
   readonly userAgent?: string;
-  /** Time to wait for response headers, and between body chunks. Default 60 s. */
+  /**
+   * Time to wait for response headers, and between body chunks (the idle timeout). Default 30 s. A
+   * document read whole (`bytes`, `text`) must arrive within 4 times it.
+   */
   readonly timeoutMs?: number;
   /** Connections per origin. Default 16. */
   readonly connections?: number;
@@ -45,10 +48,16 @@ function safeRead(file: string): string | undefined {
   }
 }
 
+/** The idle timeout when neither the option nor `WHARF_REGISTRY_TIMEOUT` sets one. */
+export const DEFAULT_TIMEOUT_MS = 30_000;
+
+/** How many idle timeouts a whole document (manifest, token, error body) may take. */
+export const DOCUMENT_DEADLINE_FACTOR = 4;
+
 export const DEFAULT_USER_AGENT = 'wharf/0.1 (+https://github.com/wharf)';
 
 export function httpTransport(options: HttpTransportOptions = {}): ClosableTransport {
-  const timeout = options.timeoutMs ?? 60_000;
+  const timeout = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
   const ca = trustedCas(options.caFiles ?? [], options.env ?? process.env);
   const common = {
     headersTimeout: timeout,
@@ -87,7 +96,7 @@ export function httpTransport(options: HttpTransportOptions = {}): ClosableTrans
       status: res.statusCode,
       headers: res.headers as Record<string, string | string[] | undefined>,
       url: url.toString(),
-      body: streamBody(res.body),
+      body: streamBody(res.body, { deadlineMs: timeout * DOCUMENT_DEADLINE_FACTOR }),
     };
   };
   return Object.assign(transport, {

@@ -1,8 +1,10 @@
+import { Readable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { RegistryError } from '../errors.js';
+import { withBuffering } from './buffer.js';
 import { withRedirects } from './redirect.js';
 import { backoffDelay, DEFAULT_RETRY_POLICY, parseRetryAfter, withRetry } from './retry.js';
-import { type HttpRequest, memoryResponse, type Transport } from './types.js';
+import { ERROR_BODY_LIMIT, type HttpRequest, memoryResponse, streamBody, type Transport } from './types.js';
 
 function scripted(responses: (number | Error | [number, Record<string, string>])[]) {
   const seen: HttpRequest[] = [];
@@ -130,5 +132,107 @@ describe('redirects', () => {
     await expect(
       withRedirects(loop.transport, 3)({ method: 'GET', url: 'https://r/x' }),
     ).rejects.toBeInstanceOf(RegistryError);
+  });
+});
+
+describe('redirect loops', () => {
+  it('ends a loop at the first repeated Location and names it (credentials redacted)', async () => {
+    const loop = scripted(
+      Array.from(
+        { length: 20 },
+        (_, i) => [302, { location: i % 2 ? '/a' : '/b' }] as [number, Record<string, string>],
+      ),
+    );
+    const error = await withRedirects(loop.transport)({ method: 'GET', url: 'https://u:pw-1234@r/a' }).catch(
+      (e: RegistryError) => e,
+    );
+    expect((error as RegistryError).message).toMatch(/a redirect loop \(back to https:\/\/u:\*\*\*@r\/a\)/);
+    expect(loop.seen.length).toBe(2);
+  });
+});
+
+/** A stream that never ends: `chunk` every `everyMs` (0: as fast as it is read). */
+function endless(chunk: Buffer, everyMs = 0): Readable {
+  return new Readable({
+    read() {
+      if (everyMs === 0) this.push(chunk);
+      else setTimeout(() => this.push(chunk), everyMs);
+    },
+  });
+}
+
+describe('bounded bodies', () => {
+  it('bytes() fails past its limit, naming it; head() cuts; dump() stops', async () => {
+    const big = endless(Buffer.alloc(64 * 1024, 1));
+    await expect(streamBody(big).bytes(4 * 1024 * 1024, 'manifest x')).rejects.toThrow(
+      'manifest x is larger than 4 MiB: rejected',
+    );
+    expect(big.destroyed).toBe(true);
+    const error = endless(Buffer.alloc(1000, 2));
+    expect((await streamBody(error).head(ERROR_BODY_LIMIT)).byteLength).toBe(ERROR_BODY_LIMIT);
+    expect(error.destroyed).toBe(true);
+    const rest = endless(Buffer.alloc(1000, 3));
+    await streamBody(rest).dump();
+    expect(rest.destroyed).toBe(true);
+  });
+
+  it('a document that trickles in fails at the deadline (an idle timeout alone never fires)', async () => {
+    const started = Date.now();
+    const trickle = endless(Buffer.from('x'), 20);
+    const error = await streamBody(trickle, { deadlineMs: 300 })
+      .text(1024 * 1024, 'the token response')
+      .catch((e: RegistryError) => e);
+    expect((error as RegistryError).message).toMatch(/the token response did not arrive within 0.3 s/);
+    expect(Date.now() - started).toBeLessThan(2_000);
+  });
+
+  it('withBuffering reads documents inside the attempt, so a broken body is retried', async () => {
+    let attempt = 0;
+    const inner: Transport = async (req) => {
+      attempt++;
+      if (attempt === 1) {
+        const broken = new Readable({
+          read() {
+            this.destroy(Object.assign(new Error('Body Timeout Error'), { code: 'UND_ERR_BODY_TIMEOUT' }));
+          },
+        });
+        return { status: 200, headers: {}, url: req.url, body: streamBody(broken) };
+      }
+      return memoryResponse(200, {}, '{"ok":true}', req.url);
+    };
+    const transport = withRetry(withBuffering(inner), { sleep: async () => {} });
+    const res = await transport({ method: 'GET', url: 'https://r/m', buffer: { limit: 100, what: 'm' } });
+    expect(await res.body.text(100)).toBe('{"ok":true}');
+    expect(attempt).toBe(2);
+  });
+
+  it('withBuffering refuses a Content-Length above the limit before reading, and caps error bodies', async () => {
+    const body = endless(Buffer.alloc(1024));
+    const inner: Transport = async (req) => ({
+      status: 200,
+      headers: { 'content-length': String(10 * 1024 * 1024) },
+      url: req.url,
+      body: streamBody(body),
+    });
+    await expect(
+      withBuffering(inner)({
+        method: 'GET',
+        url: 'https://r/m',
+        buffer: { limit: 1024, what: 'manifest m' },
+      }),
+    ).rejects.toMatchObject({ code: 'REGISTRY_TOO_LARGE' });
+    expect(body.destroyed).toBe(true);
+    const notFound: Transport = async (req) => ({
+      status: 404,
+      headers: {},
+      url: req.url,
+      body: streamBody(endless(Buffer.alloc(4096, 0x61))),
+    });
+    const res = await withBuffering(notFound)({
+      method: 'GET',
+      url: 'https://r/m',
+      buffer: { limit: 1024, what: 'manifest m' },
+    });
+    expect((await res.body.bytes(ERROR_BODY_LIMIT)).byteLength).toBe(ERROR_BODY_LIMIT);
   });
 });

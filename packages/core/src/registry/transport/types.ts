@@ -5,6 +5,7 @@
  * wrapper is small and tested alone with a fake transport.
  */
 import { Readable } from 'node:stream';
+import { RegistryError } from '../errors.js';
 
 export type HttpMethod = 'GET' | 'HEAD' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
 
@@ -24,6 +25,11 @@ export interface HttpRequest {
    * the caller asks for the upload's status and resumes instead).
    */
   readonly retry?: boolean;
+  /**
+   * A document (manifest, token): the whole body is read inside the retry loop, so a stalled body is
+   * tried again like a dropped connection. More than `limit` bytes fails (`what` names it).
+   */
+  readonly buffer?: { readonly limit: number; readonly what: string };
   readonly signal?: AbortSignal;
 }
 
@@ -36,13 +42,19 @@ export interface HttpResponse {
   readonly body: ResponseBody;
 }
 
-/** A response body, read once. */
+/** A response body, read once. Every read is bounded: nothing a registry sends can grow without limit. */
 export interface ResponseBody {
-  text(): Promise<string>;
-  bytes(): Promise<Uint8Array>;
-  /** The raw stream (for blobs). */
+  /**
+   * The whole body, for documents (manifests, tokens): fails with `REGISTRY_TOO_LARGE` past `limit`
+   * bytes, and when it does not arrive within the transport's document deadline.
+   */
+  bytes(limit: number, what?: string): Promise<Uint8Array>;
+  text(limit: number, what?: string): Promise<string>;
+  /** At most the first `limit` bytes (error bodies): the rest is never read and the connection closes. */
+  head(limit: number): Promise<Uint8Array>;
+  /** The raw stream (for blobs; the caller bounds it). */
   stream(): Readable;
-  /** Reads and discards the rest, so the connection can be reused. */
+  /** Reads and discards a short rest (≤ 64 KiB) so the connection can be reused; a longer one is cut. */
   dump(): Promise<void>;
 }
 
@@ -60,23 +72,94 @@ export function headerValues(response: HttpResponse, name: string): string[] {
   return value === undefined ? [] : Array.isArray(value) ? value : [value];
 }
 
+/** Bytes of a response body read to be discarded (and of error bodies kept for their message). */
+export const ERROR_BODY_LIMIT = 64 * 1024;
+
+/** `4194304` → `4 MiB`: limits as the error messages name them. */
+export function formatLimit(bytes: number): string {
+  if (bytes % (1024 * 1024) === 0) return `${bytes / (1024 * 1024)} MiB`;
+  if (bytes % 1024 === 0) return `${bytes / 1024} KiB`;
+  return `${bytes} bytes`;
+}
+
+/** Closes a body wharf will not read (its connection is not reused); the abort is not an error to anyone. */
+export function abandon(stream: Readable): void {
+  stream.on('error', () => {});
+  stream.destroy();
+}
+
+/** The error for a response (or blob) that is longer than wharf reads. */
+export function tooLarge(what: string, limit: number): RegistryError {
+  return new RegistryError('REGISTRY_TOO_LARGE', `${what} is larger than ${formatLimit(limit)}: rejected`, {
+    hint: 'the registry (or a proxy in front of it) sends more than the protocol allows; report it to its operator',
+  });
+}
+
+export interface StreamBodyOptions {
+  /** The longest a whole `bytes`/`text`/`head`/`dump` read may take (blob streams have none). */
+  readonly deadlineMs?: number;
+}
+
+/**
+ * Reads `stream` up to `limit` bytes: past it, either cut (`truncate`) or fail with REGISTRY_TOO_LARGE.
+ * A read that outlasts `deadlineMs` fails too: an idle timeout alone lets a registry trickle one byte
+ * at a time for ever.
+ */
+async function collect(
+  stream: Readable,
+  limit: number,
+  what: string,
+  truncate: boolean,
+  deadlineMs: number | undefined,
+): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  const timer =
+    deadlineMs === undefined
+      ? undefined
+      : setTimeout(() => {
+          stream.destroy(
+            new RegistryError(
+              'REGISTRY_UNAVAILABLE',
+              `${what} did not arrive within ${deadlineMs / 1000} s: the registry sends too slowly`,
+              {
+                hint: 'check the registry and the network; for a slow link raise WHARF_REGISTRY_TIMEOUT (seconds; a document may take 4 times it)',
+              },
+            ),
+          );
+        }, deadlineMs);
+  try {
+    for await (const chunk of stream) {
+      const buffer = typeof chunk === 'string' ? Buffer.from(chunk) : (chunk as Buffer);
+      if (size + buffer.byteLength > limit) {
+        abandon(stream); // the rest is never read: the connection is not reused
+        if (!truncate) throw tooLarge(what, limit);
+        chunks.push(buffer.subarray(0, limit - size));
+        size = limit;
+        break;
+      }
+      chunks.push(buffer);
+      size += buffer.byteLength;
+    }
+  } finally {
+    if (timer) clearTimeout(timer);
+  }
+  return Buffer.concat(chunks, size);
+}
+
 /** A body over a Node stream. */
-export function streamBody(stream: Readable): ResponseBody {
-  const collect = async (): Promise<Buffer> => {
-    const chunks: Buffer[] = [];
-    for await (const chunk of stream)
-      chunks.push(typeof chunk === 'string' ? Buffer.from(chunk) : (chunk as Buffer));
-    return Buffer.concat(chunks);
-  };
+export function streamBody(stream: Readable, options: StreamBodyOptions = {}): ResponseBody {
+  const deadline = options.deadlineMs;
   return {
-    text: async () => (await collect()).toString('utf8'),
-    bytes: async () => new Uint8Array(await collect()),
+    text: async (limit, what = 'the response') =>
+      (await collect(stream, limit, what, false, deadline)).toString('utf8'),
+    bytes: async (limit, what = 'the response') =>
+      new Uint8Array(await collect(stream, limit, what, false, deadline)),
+    head: async (limit) => new Uint8Array(await collect(stream, limit, 'the response', true, deadline)),
     stream: () => stream,
     dump: async () => {
       try {
-        for await (const _ of stream) {
-          // discard
-        }
+        await collect(stream, ERROR_BODY_LIMIT, 'the response', true, deadline);
       } catch {
         // a broken body is as good as a dumped one
       }
