@@ -8,9 +8,10 @@
 #   busybox-static   /bin/busybox, the base of the look-alike base images
 #   openssl          self-signed CA for TLS registry tests
 #   uidmap           newuidmap/newgidmap: rootless builds with subordinate ids (test/e2e/rootless.test.ts)
+#   time             GNU time: peak RSS of the CLI (test/security/hostile-registry.test.ts)
 set -euo pipefail
 
-packages=(docker.io docker-registry skopeo umoci runc busybox-static openssl uidmap)
+packages=(docker.io docker-registry skopeo umoci runc busybox-static openssl uidmap time)
 
 missing=()
 for p in "${packages[@]}"; do

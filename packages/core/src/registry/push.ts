@@ -328,7 +328,7 @@ class Pusher {
           );
         }
         if (sent + chunk.byteLength > budget)
-          throw this.#noProgress(digest, offset, size, `${sent} bytes sent`);
+          throw await this.#noProgress(digest, offset, size, `${sent} bytes sent`);
         try {
           const next = await this.repo.uploadChunk(location, offset, chunk);
           sent += chunk.byteLength;
@@ -342,7 +342,7 @@ class Pusher {
           }
           stuck = next.offset > offset ? 0 : stuck + 1;
           if (stuck >= policy.attempts) {
-            throw this.#noProgress(digest, next.offset, size, `${stuck} chunks in a row`);
+            throw await this.#noProgress(digest, next.offset, size, `${stuck} chunks in a row`);
           }
           location = next.location;
           if (next.offset !== offset + chunk.byteLength) {
@@ -399,7 +399,9 @@ class Pusher {
     return { location, sent };
   }
 
-  #noProgress(digest: Digest, offset: number, size: number, after: string): RegistryError {
+  /** The error for an upload the registry does not move forward; its session is useless, so it goes. */
+  async #noProgress(digest: Digest, offset: number, size: number, after: string): Promise<RegistryError> {
+    await this.sessions.delete(digest, this.registry, this.repo.name);
     return new RegistryError(
       'REGISTRY_PROTOCOL',
       `upload of ${digest} to ${this.registry}/${this.repo.name} makes no progress: the registry stays at ${offset} of ${size} bytes after ${after}`,
