@@ -27,11 +27,12 @@ export interface LoginResult {
   readonly helper?: string;
 }
 
-/** `index.docker.io`, `https://host:5000/` → the registry name used in references. */
+/** `index.docker.io`, `https://host:5000/` → the registry name used in references (never `user:pass@`). */
 function registryName(input: string): string {
   const host = input
     .replace(/^[a-z]+:\/\//i, '')
     .replace(/\/.*$/, '')
+    .replace(/^.*@/, '')
     .toLowerCase();
   return host === 'index.docker.io' || host === 'registry-1.docker.io' || host === '' ? 'docker.io' : host;
 }
