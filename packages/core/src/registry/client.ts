@@ -25,6 +25,7 @@ import {
   errorFromResponse,
   isCertificateError,
   isTlsError,
+  printable,
   RegistryError,
   type RegistryErrorContext,
 } from './errors.js';
@@ -449,7 +450,7 @@ export class RemoteRepository {
     if ((expected && expected !== digest) || (claimed?.startsWith('sha256:') && claimed !== digest)) {
       throw new RegistryError(
         'REGISTRY_DIGEST_MISMATCH',
-        `manifest ${reference} from ${this.client.registry}/${this.name} hashes to ${digest}, not ${expected ?? claimed}`,
+        `manifest ${reference} from ${this.client.registry}/${this.name} hashes to ${digest}, not ${printable(expected ?? claimed ?? '')}`,
         {
           context,
           hint: 'the registry (or a proxy) altered the manifest; try again or report it to the registry operator',

@@ -39,3 +39,16 @@ describe('errorFromResponse', () => {
     expect(isRetryable(Object.assign(new Error('x'), { code: 'UND_ERR_SOCKET' }))).toBe(true);
   });
 });
+
+describe('printable', () => {
+  it('keeps a registry message on one line, without terminal escapes, and short', () => {
+    const body = JSON.stringify({
+      errors: [
+        { code: 'DENIED', message: `no\n\u001b[2J\u001b[31mFAKE: wharf: pushed ok\r\n${'x'.repeat(5000)}` },
+      ],
+    });
+    const error = errorFromResponse(403, body, ctx);
+    for (const c of ['\n', '\r', '\u001b']) expect(error.message).not.toContain(c);
+    expect(error.message.length).toBeLessThan(500);
+  });
+});

@@ -172,6 +172,16 @@ const INVALID_CODES = new Set([
   'RANGE_INVALID',
 ]);
 
+/**
+ * The registry's own words, made safe to print: control characters (newlines, terminal escapes) become
+ * spaces, and the text is cut at 300 characters, so an error stays one line whatever the body held.
+ */
+export function printable(text: string): string {
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: removing them is the point
+  const flat = text.replace(/[\u0000-\u001f\u007f-\u009f]+/g, ' ').trim();
+  return flat.length > 300 ? `${flat.slice(0, 300)}…` : flat;
+}
+
 function where(context: RegistryErrorContext): string {
   return context.repository ? `${context.registry}/${context.repository}` : context.registry;
 }
@@ -189,8 +199,9 @@ export function errorFromResponse(
   const specErrors = parseSpecErrors(body);
   const codes = new Set(specErrors.map((e) => e.code));
   const said = specErrors.map((e) => (e.message ? `${e.code}: ${e.message}` : e.code)).join('; ');
-  const detail =
-    said || (body.trim() && body.length < 300 && !body.trimStart().startsWith('<') ? body.trim() : '');
+  const detail = printable(
+    said || (body.trim() && body.length < 300 && !body.trimStart().startsWith('<') ? body.trim() : ''),
+  );
   const base = `${context.operation} on ${where(context)} failed: HTTP ${status}${detail ? ` (${detail})` : ''}`;
   const common = {
     status,

@@ -3,7 +3,7 @@
  * credentials (or anonymously), or POST an OAuth2 refresh-token form when the credentials are an
  * identity token. Tokens are cached per (realm, service, scopes) until shortly before they expire.
  */
-import { RegistryError } from '../errors.js';
+import { printable, RegistryError } from '../errors.js';
 import type { HttpResponse, Transport } from '../transport/types.js';
 import { mergeScopes } from './challenge.js';
 import type { Credentials } from './credentials.js';
@@ -149,7 +149,7 @@ export async function fetchToken(
   if (response.status !== 200) {
     throw new RegistryError(
       response.status >= 500 || response.status === 429 ? 'REGISTRY_UNAVAILABLE' : 'REGISTRY_PROTOCOL',
-      `the auth server for ${registry} answered HTTP ${response.status}: ${redact(text.slice(0, 200))}`,
+      `the auth server for ${registry} answered HTTP ${response.status}: ${printable(redact(text.slice(0, 200)))}`,
       { status: response.status, context, retryable: response.status >= 500 || response.status === 429 },
     );
   }
