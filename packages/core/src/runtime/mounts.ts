@@ -13,6 +13,7 @@ import type { SpecMount } from './bundle.js';
 import { RuntimeError } from './errors.js';
 import { execTool } from './exec.js';
 import { acquireLock, type Lock } from './lock.js';
+import { insidePath } from './userns.js';
 
 export type CacheSharing = 'shared' | 'private' | 'locked';
 
@@ -311,7 +312,8 @@ const INHERITED = '/proc/self/fd/3';
  * namespace, where the runtime runs too), the opened source is bind-mounted by descriptor onto a
  * wharf-named staging path in the step's scratch directory, and only that path is used from then on.
  * Rootless without subordinate ids the runtime runs in another mount namespace, which cannot see that
- * mount: the source goes by its resolved path, in which every component was checked not to be a link.
+ * mount: the source goes by its resolved path (as seen in that namespace), in which every component was
+ * checked not to be a link.
  */
 async function stageSource(
   src: OpenedInRoot,
@@ -319,7 +321,7 @@ async function stageSource(
   n: number,
   cleanups: (() => Promise<void>)[],
 ): Promise<string> {
-  if (process.getuid?.() !== 0) return src.path;
+  if (process.getuid?.() !== 0) return insidePath(src.path);
   const base = join(ctx.scratch, `bind-${n}`);
   await mkdir(base, { recursive: true });
   cleanups.push(() => rm(base, { recursive: true, force: true }));
