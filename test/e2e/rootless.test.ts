@@ -158,6 +158,47 @@ describe.skipIf(noDocker())('wharf build as an unprivileged user', () => {
     expect(asUser.stdout.trim()).toBe(asRoot.stdout.trim());
   });
 
+  it('bind mounts (context, another stage, read-write) work rootless and stay inside their trees', () => {
+    // A marker the user can read on the host: only resolution inside the tree keeps it out.
+    const host = tempDir('wharf-marker-');
+    chmodSync(host, 0o755);
+    const markerText = `rootless-marker-${process.pid}-${Date.now()}`;
+    writeFileSync(join(host, 'secret'), `${markerText}\n`, { mode: 0o644 });
+    const source = (mount: string) =>
+      [
+        "import { bind, stage } from '@wharf/core';",
+        `const a = stage('a').from('busybox').run('mkdir /d && echo in-a > /d/f && ln -s ${host}/secret /link');`,
+        `export default stage('app').from('busybox').run('cat /m/f > /out; cat /ctx/ctx-file >> /out; echo x > /rw/new; ls /rw >> /out', { mounts: [${mount}] });`,
+        '',
+      ].join('\n');
+    const good =
+      "bind('/m', { from: a, source: '/d' }), bind('/ctx', { source: 'hostroot' }), bind('/rw', { source: 'sub', readwrite: true })";
+    const { dir, definition } = definitionFolder(source(good));
+    writeFileSync(join(dir, 'ctx-file'), 'in context\n', { mode: 0o644 });
+    // the caches and outputs live in the folder too: keep them out of the bound context
+    writeFileSync(join(dir, '.dockerignore'), 'cache-*\n*.tar\n', { mode: 0o644 });
+    spawnSync('ln', ['-s', '/', join(dir, 'hostroot')]);
+    spawnSync('mkdir', ['-m', '755', join(dir, 'sub')]);
+    writeFileSync(join(dir, 'sub', 'kept'), 'k\n', { mode: 0o644 });
+    const off = { WHARF_USERNS: 'off' };
+    const asUser = wharfAsUser(buildArgs(definition, dir, 'cache-user', join(dir, 'user.tar')), off);
+    expect(asUser.stderr, asUser.stderr).toBe('');
+    const subIds = wharfAsUser(buildArgs(definition, dir, 'cache-subids', join(dir, 'subids.tar')));
+    expect(subIds.stderr, subIds.stderr).toBe('');
+    const asRoot = wharf(buildArgs(definition, dir, 'cache-root', join(dir, 'root.tar')));
+    expect(asRoot.code, asRoot.stderr).toBe(0);
+    expect(asUser.stdout.trim()).toBe(asRoot.stdout.trim());
+    expect(subIds.stdout.trim()).toBe(asRoot.stdout.trim());
+    // the writes through the read-write bind were discarded
+    expect(readdirSync(join(dir, 'sub'))).toEqual(['kept']);
+
+    writeFileSync(definition, source("bind('/m', { from: a, source: '/link' })"));
+    const attack = wharfAsUser(buildArgs(definition, dir, 'cache-user', join(dir, 'attack.tar')), off);
+    expect(attack.code).toBe(1);
+    expect(attack.stderr).toContain(`source "${host}/secret" (from "/link") not found in stage a`);
+    expect(`${attack.stdout}${attack.stderr}`).not.toContain(markerText);
+  });
+
   it('with subordinate ids, RUN under a non-root USER works and the cache prunes clean', () => {
     const { dir, definition } = definitionFolder(
       [

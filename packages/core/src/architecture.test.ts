@@ -12,13 +12,15 @@ const src = fileURLToPath(new URL('.', import.meta.url));
  * Module → the core modules it may import (besides itself). `index.ts` at the root may import any.
  * Beyond DESIGN.md: engine may import dockerfile (pure), to record ONBUILD triggers as text and to run
  * a base image's triggers, which are Dockerfile text. `tar` (header encoding and parsing, no I/O) is
- * shared by the modules that write or read tar: layer, archive, runtime and engine.
+ * shared by the modules that write or read tar: layer, archive, runtime and engine. `fsutil` (the one
+ * resolver of paths inside a root) is a leaf like `tar`, used by layer, runtime and engine.
  */
 const allowed: Record<string, readonly string[]> = {
   errors: [],
   events: [],
   oci: ['errors'],
   tar: [],
+  fsutil: ['errors'],
   ir: ['errors', 'oci'],
   image: ['oci', 'errors'],
   store: ['oci', 'errors'],
@@ -28,13 +30,14 @@ const allowed: Record<string, readonly string[]> = {
   registry: ['image', 'oci', 'errors', 'events'],
   layout: ['image', 'oci', 'errors', 'events'],
   archive: ['tar', 'image', 'oci', 'errors', 'events'],
-  layer: ['tar', 'image', 'store', 'oci', 'errors'],
+  layer: ['tar', 'fsutil', 'image', 'store', 'oci', 'errors'],
   cache: ['store', 'oci', 'errors'],
-  runtime: ['layer', 'tar', 'image', 'store', 'oci', 'errors'],
+  runtime: ['layer', 'tar', 'fsutil', 'image', 'store', 'oci', 'errors'],
   export: ['layout', 'archive', 'registry', 'image', 'oci', 'errors'],
   sign: ['registry', 'image', 'oci', 'errors'],
   engine: [
     'tar',
+    'fsutil',
     'ir',
     'dockerfile',
     'image',

@@ -1,10 +1,13 @@
 /**
- * RUN in the direct backend: resolves the instruction's mounts to host paths, runs it in an OCI
+ * RUN in the direct backend: resolves the instruction's mounts (sources inside their trees), runs it in an OCI
  * runtime over a snapshot of the stage's layers (runtime/), and turns the change set into a layer.
  * The step cache key covers what the command can see: the parent chain, the config, the ARGs, the
  * command, and the content of what is bound into it (never secret values, never cache mounts).
  */
+import { lstat } from 'node:fs/promises';
+import { join } from 'node:path';
 import { WharfError } from '../errors.js';
+import { resolveOnDisk } from '../fsutil/disk.js';
 import type { Layer } from '../image/types.js';
 import { expandWord, type Lookup } from '../ir/expand.js';
 import type { FromRef, Mount, RunInstruction } from '../ir/types.js';
@@ -86,17 +89,34 @@ export async function resolveRun(
   }
   return { command: runCommand(instruction, config), mounts, inputs, secretIds, release };
 
+  /**
+   * A bind or cache source: `path` resolved inside its tree (the context, a stage's or an image's root
+   * filesystem, a named context) by the one resolver, as BuildKit does — every symlink on the way,
+   * absolute or relative, stays inside the tree, `..` stops at its root. The runtime opens it again
+   * inside the same root (see runtime/mounts.ts), so what is checked here is what gets mounted.
+   */
   async function source(
     from: FromRef | undefined,
     path: string | undefined,
-  ): Promise<{ dir: string; identity: string }> {
-    const sub = (path ?? '/').replace(/^\/+/, '');
-    if (from === undefined) {
-      return { dir: joinPath(ctx.contextDir, sub), identity: await ctx.contextIdentity(sub) };
+    type: 'bind' | 'cache',
+  ): Promise<{ root: string; path: string; identity: string }> {
+    const given = path ?? '/';
+    const tree = from === undefined ? undefined : await ctx.openFrom(from);
+    if (tree) opened.push(tree);
+    const root = tree?.dir ?? ctx.contextDir;
+    const rel = await resolveOnDisk(root, given);
+    if (!(await exists(join(root, rel)))) {
+      const shown = `/${rel}` === given ? `"${given}"` : `"/${rel}" (from "${given}")`;
+      throw new WharfError(
+        'RUN_MOUNT_SOURCE_NOT_FOUND',
+        `RUN --mount=type=${type}: source ${shown} not found in ${describeFrom(from)}`,
+        {
+          hint: 'check source=: it is a path inside that tree, and symlinks in it are resolved inside the tree too (they cannot point to the host)',
+        },
+      );
     }
-    const tree = await ctx.openFrom(from);
-    opened.push(tree);
-    return { dir: joinPath(tree.dir, sub), identity: `${tree.identity}:/${sub}` };
+    const identity = tree ? `${tree.identity}:/${rel}` : await ctx.contextIdentity(rel);
+    return { root, path: rel, identity };
   }
 
   async function resolveMount(mount: Mount): Promise<ResolvedMount> {
@@ -109,26 +129,33 @@ export async function resolveRun(
     switch (mount.type) {
       case 'bind': {
         const target = expand(mount.target);
-        const { dir, identity } = await source(
+        const { root, path, identity } = await source(
           mount.from,
           mount.source === undefined ? undefined : expand(mount.source),
+          'bind',
         );
         inputs[`bind ${target}`] = identity;
-        return { type: 'bind', target, source: dir, ...(mount.readwrite ? { readwrite: true } : {}) };
+        return {
+          type: 'bind',
+          target,
+          root,
+          source: path,
+          ...(mount.readwrite ? { readwrite: true } : {}),
+        };
       }
       case 'cache': {
         const target = expand(mount.target);
         const seed =
           mount.from === undefined
             ? undefined
-            : (await source(mount.from, mount.source ? expand(mount.source) : undefined)).dir;
+            : await source(mount.from, mount.source ? expand(mount.source) : undefined, 'cache');
         return {
           type: 'cache',
           target,
           ...(mount.id ? { id: expand(mount.id) } : {}),
           ...(mount.sharing ? { sharing: mount.sharing } : {}),
           ...(mount.readonly ? { readonly: true } : {}),
-          ...(seed ? { seed } : {}),
+          ...(seed ? { seed: { root: seed.root, path: seed.path } } : {}),
           ...octal(mount.mode),
           ...ids(mount),
         };
@@ -164,8 +191,23 @@ export async function resolveRun(
   }
 }
 
-function joinPath(dir: string, sub: string): string {
-  return sub === '' ? dir : `${dir.replace(/\/+$/, '')}/${sub}`;
+async function exists(path: string): Promise<boolean> {
+  return lstat(path).then(
+    () => true,
+    () => false,
+  );
+}
+
+function describeFrom(from: FromRef | undefined): string {
+  if (from === undefined) return 'the build context';
+  switch (from.kind) {
+    case 'stage':
+      return `stage ${from.stage}`;
+    case 'image':
+      return `image ${from.ref}`;
+    case 'context':
+      return `build context "${from.name}"`;
+  }
 }
 
 export type { Layer };

@@ -29,7 +29,7 @@ import type {
 import { resolveChown } from '../layer/chown.js';
 import { planCopy } from '../layer/copy-plan.js';
 import { applyEntries, type LayerEntry } from '../layer/entry.js';
-import { cleanImagePath, type MemoryFsView } from '../layer/fs-view.js';
+import { type MemoryFsView, resolveInView } from '../layer/fs-view.js';
 import { writeLayer } from '../layer/layer-writer.js';
 import type { SourceTree } from '../layer/source.js';
 import type { ContainerConfig, History, ImageConfig } from '../oci/types.js';
@@ -400,7 +400,11 @@ async function workdirEntries(
   const path = resolveWorkdir(config.WorkingDir, expandWord(instruction.path, lookup));
   if (path === '/') return [];
   const owner = config.User ? await resolveChown(config.User, (file) => base.files.read(file)) : undefined;
-  const parts = cleanImagePath(path).split('/');
+  // Created through symlinks, inside the image (BuildKit's mkdir resolves with fs.RootPath):
+  // WORKDIR /link/sub with /link -> /real makes /real/sub; the config keeps the path as written.
+  const resolved = resolveInView(base.view, path);
+  if (resolved === '') return [];
+  const parts = resolved.split('/');
   const entries: LayerEntry[] = [];
   const existingParents: LayerEntry[] = [];
   for (let i = 1; i <= parts.length; i++) {

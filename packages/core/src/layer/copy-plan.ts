@@ -33,6 +33,7 @@ import {
   OverlayFsView,
   parentOf,
   resolveInView,
+  resolveUnder,
 } from './fs-view.js';
 import { globMatch, hasWildcards, splitWildcards } from './glob.js';
 import { createIgnoreMatcher, type IgnoreMatcher, type ParentMatchInfo } from './ignore.js';
@@ -434,7 +435,8 @@ class Planner {
         if (h.type === 'directory' && dest !== '') this.#emit({ type: 'dir', path: dest, ...meta });
         continue;
       }
-      const parent = resolveInView(this.#work, joinImagePath(dest, parentOf(name)));
+      // Members resolve with the destination as their root (BuildKit untars chrooted into it).
+      const parent = resolveUnder(this.#work, dest, parentOf(name));
       if (!this.#work.lookup(parent)) this.#mkdirAll(parent, { uid: 0, gid: 0 });
       this.#checkDir(this.#work.lookup(parent), parent);
       const target = joinImagePath(parent, baseOf(name));

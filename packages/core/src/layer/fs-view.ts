@@ -3,16 +3,16 @@
  * nothing more. The engine implements {@link FsView} over the lower layers; this module gives an
  * in-memory tree ({@link MemoryFsView}), a way to build one by applying layer tars in order
  * (whiteouts `.wh.<name>` and opaque directories `.wh..wh..opq` honoured), a copy-on-write overlay
- * for planning, and path resolution inside the image root (containerd continuity's `fs.RootPath`:
- * symlinks are followed but can never leave the root).
+ * for planning, and path resolution inside the image root (the one resolver in `fsutil`, over this view).
  */
 import path from 'node:path';
 import type { Readable } from 'node:stream';
 import { WharfError } from '../errors.js';
+import { type ReadLinkSync, resolveInRootSync } from '../fsutil/resolve.js';
 import { type TarEntry, TarError, TarReader } from '../tar/reader.js';
 import type { LayerEntry } from './entry.js';
 
-export type FsViewErrorCode = 'FS_TOO_MANY_LINKS' | 'FS_BAD_LAYER';
+export type FsViewErrorCode = 'FS_BAD_LAYER';
 
 export type FsNodeType = 'file' | 'dir' | 'symlink';
 
@@ -52,51 +52,33 @@ export function joinImagePath(dir: string, name: string): string {
   return dir === '' ? name : `${dir}/${name}`;
 }
 
-const MAX_LINKS = 255;
-
 /**
- * Resolves `p` inside the image root the way containerd continuity's `fs.RootPath` does (BuildKit
- * uses it for every COPY destination): each symlink met on the way is replaced by its target,
- * absolute targets restart at the image root, and `..` never climbs above the root. Components that
- * do not exist are kept literally. With `followFinal: false` a symlink in the last component is
- * kept (lstat semantics). Returns a clean path (`''` for the root).
+ * Resolves `p` inside the image root with the one resolver (`fsutil`, containerd's `fs.RootPath`
+ * semantics, which BuildKit uses for every COPY destination): symlinks are followed, absolute targets
+ * restart at the image root, `..` never climbs above it. With `followFinal: false` a symlink in the
+ * last component is kept (lstat semantics). Returns a clean path (`''` for the root).
  */
 export function resolveInView(view: FsView, p: string, options: { followFinal?: boolean } = {}): string {
-  const followFinal = options.followFinal ?? true;
-  let pending = splitComponents(p);
-  const current: string[] = [];
-  let links = 0;
-  while (pending.length > 0) {
-    const [name, ...rest] = pending as [string, ...string[]];
-    pending = rest;
-    if (name === '..') {
-      current.pop();
-      continue;
-    }
-    const candidate = [...current, name].join('/');
-    const st = view.lookup(candidate);
-    if (st?.type === 'symlink' && (pending.length > 0 || followFinal)) {
-      if (++links > MAX_LINKS) {
-        throw new WharfError<FsViewErrorCode>(
-          'FS_TOO_MANY_LINKS',
-          `too many levels of symbolic links at /${candidate}`,
-          {
-            hint: 'a symlink loop in the image: fix the link targets',
-          },
-        );
-      }
-      const target = st.linkTarget ?? '';
-      if (target.startsWith('/')) current.length = 0;
-      pending = [...splitComponents(target), ...pending];
-      continue;
-    }
-    current.push(name);
-  }
-  return current.join('/');
+  return resolveInRootSync(viewReadLink(view), p, options);
 }
 
-function splitComponents(p: string): string[] {
-  return p.split('/').filter((c) => c !== '' && c !== '.');
+/** The view as the resolver asks about it: a symlink's target, or undefined. */
+export function viewReadLink(view: FsView): ReadLinkSync {
+  return (rel) => {
+    const st = view.lookup(rel);
+    return st?.type === 'symlink' ? (st.linkTarget ?? '') : undefined;
+  };
+}
+
+/**
+ * `p` resolved with directory `dir` of the view as the root, as a clean image path: what tar
+ * extraction under a destination sees when it runs chrooted there (BuildKit's ADD of a local archive),
+ * so links in the archive, even `up -> ..`, cannot lead out of the destination.
+ */
+export function resolveUnder(view: FsView, dir: string, p: string): string {
+  const base = cleanImagePath(dir);
+  const inside = resolveInRootSync((rel) => viewReadLink(view)(cleanImagePath(`${base}/${rel}`)), p);
+  return cleanImagePath(`${base}/${inside}`);
 }
 
 interface Node {

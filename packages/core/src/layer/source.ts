@@ -3,7 +3,7 @@
  * files simply do not exist) or a directory on disk holding a stage's root filesystem. Both are
  * {@link SourceTree}s: lstat and readdir by slash path relative to the tree's root.
  *
- * Symlinks are resolved by {@link resolveSource}. In the build context a path that leaves the
+ * Symlinks are resolved by {@link resolveSource} (the one resolver, `fsutil`). In the build context a path that leaves the
  * context (`..` above the root, a symlink with an absolute target or one that climbs out) is an
  * error; in a stage root filesystem the root behaves like `/` (absolute targets restart at the
  * root, `..` stops there), as BuildKit's `fs.RootPath` does.
@@ -12,6 +12,7 @@ import { lstatSync, readlinkSync } from 'node:fs';
 import { readdir } from 'node:fs/promises';
 import path from 'node:path';
 import { WharfError } from '../errors.js';
+import { PathOutsideRootError, resolveInRoot, resolveInRootSync } from '../fsutil/resolve.js';
 import {
   type ContextEntry,
   type ContextRoot,
@@ -226,77 +227,61 @@ function readFailed(relPath: string, cause: unknown): WharfError<SourceErrorCode
   );
 }
 
-const MAX_LINKS = 255;
-
 /**
  * Splits a user-given source path into clean components, rejecting `..` above the root for a
  * context source and clamping it for a root filesystem. Returns the clean relative path.
  */
 export function cleanSourcePath(tree: SourceTree, given: string): string {
-  const out: string[] = [];
-  for (const c of given.split('/')) {
-    if (c === '' || c === '.') continue;
-    if (c === '..') {
-      if (out.length === 0) {
-        if (tree.kind === 'context') throw outside(tree, given, `${given} points above the context root`);
-        continue;
-      }
-      out.pop();
-    } else out.push(c);
-  }
-  return out.join('/');
+  return inCopyWords(tree, given, () => resolveInRootSync(() => undefined, given, escapeOf(tree)));
 }
 
 /**
- * Resolves symlinks in `relPath` (a clean relative path) inside `tree`, following the last
- * component too when `followFinal`. Missing components are kept literally (the caller's lstat
- * then finds nothing).
+ * Resolves symlinks in `relPath` (a clean relative path) inside `tree` with the one resolver
+ * (`fsutil`), following the last component too when `followFinal`. Missing components are kept
+ * literally (the caller's lstat then finds nothing).
  */
 export async function resolveSource(tree: SourceTree, relPath: string, followFinal = true): Promise<string> {
-  let pending = relPath.split('/').filter((c) => c !== '' && c !== '.');
-  const current: string[] = [];
-  let links = 0;
-  while (pending.length > 0) {
-    const [name, ...rest] = pending as [string, ...string[]];
-    pending = rest;
-    if (name === '..') {
-      if (current.length === 0) {
-        if (tree.kind === 'context')
-          throw outside(tree, relPath, `a symlink in ${relPath} points above the context root`);
-        continue;
-      }
-      current.pop();
-      continue;
+  const readLink = async (rel: string) => {
+    const st = await tree.lstat(rel);
+    return st?.type === 'symlink' ? (st.linkTarget ?? '') : undefined;
+  };
+  return inCopyWords(tree, relPath, () =>
+    resolveInRoot(readLink, relPath, { followFinal, ...escapeOf(tree) }),
+  );
+}
+
+/** In the build context a path that leaves it is an error; a root filesystem's root acts as `/`. */
+function escapeOf(tree: SourceTree): { escape: 'clamp' | 'refuse' } {
+  return { escape: tree.kind === 'context' ? 'refuse' : 'clamp' };
+}
+
+/** Runs a resolution, turning the resolver's errors into COPY's. */
+function inCopyWords<T>(tree: SourceTree, given: string, resolve: () => T): T {
+  const mapped = (error: unknown): never => {
+    if (error instanceof PathOutsideRootError) {
+      throw outside(
+        tree,
+        given,
+        error.link === undefined
+          ? `${given} points above the context root`
+          : error.reason === 'absolute'
+            ? `${error.link} is a symlink to the absolute path ${error.target}, outside the context`
+            : `a symlink in ${given} points above the context root`,
+      );
     }
-    const candidate = [...current, name].join('/');
-    const st = await tree.lstat(candidate);
-    if (st?.type === 'symlink' && (pending.length > 0 || followFinal)) {
-      if (++links > MAX_LINKS) {
-        throw new WharfError<SourceErrorCode>(
-          'COPY_TOO_MANY_LINKS',
-          `too many levels of symbolic links at ${candidate}`,
-          {
-            hint: 'a symlink loop in the COPY source: fix the link targets',
-          },
-        );
-      }
-      const target = st.linkTarget ?? '';
-      if (target.startsWith('/')) {
-        if (tree.kind === 'context') {
-          throw outside(
-            tree,
-            relPath,
-            `${candidate} is a symlink to the absolute path ${target}, outside the context`,
-          );
-        }
-        current.length = 0;
-      }
-      pending = [...target.split('/').filter((c) => c !== '' && c !== '.'), ...pending];
-      continue;
+    if (error instanceof WharfError && error.code === 'PATH_TOO_MANY_LINKS') {
+      throw new WharfError<SourceErrorCode>('COPY_TOO_MANY_LINKS', error.message, {
+        hint: 'a symlink loop in the COPY source: fix the link targets',
+      });
     }
-    current.push(name);
+    throw error;
+  };
+  try {
+    const result = resolve();
+    return result instanceof Promise ? (result.catch(mapped) as T) : result;
+  } catch (error) {
+    return mapped(error);
   }
-  return current.join('/');
 }
 
 function outside(tree: SourceTree, given: string, message: string): WharfError<SourceErrorCode> {

@@ -17,6 +17,8 @@ export interface ToolOptions {
   /** Written to stdin, then stdin is closed. */
   readonly input?: Uint8Array | string;
   readonly env?: NodeJS.ProcessEnv;
+  /** Open descriptors the program inherits as fd 3, 4, … (it reaches them as `/proc/self/fd/3`, …). */
+  readonly fds?: readonly number[];
 }
 
 /** Runs `file args`, collecting output. Rejects only when the program cannot be started (ENOENT…). */
@@ -29,7 +31,7 @@ export function execTool(
     const child = spawn(file, args, {
       cwd: options.cwd,
       env: options.env ?? process.env,
-      stdio: [options.input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
+      stdio: [options.input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe', ...(options.fds ?? [])],
     });
     const out: Buffer[] = [];
     const err: Buffer[] = [];

@@ -8,10 +8,12 @@
 import { createHash } from 'node:crypto';
 import { chmod, chown, lstat, mkdir, mkdtemp, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { join, posix } from 'node:path';
+import { type OpenedInRoot, openInRoot } from '../fsutil/disk.js';
 import type { SpecMount } from './bundle.js';
 import { RuntimeError } from './errors.js';
 import { execTool } from './exec.js';
 import { acquireLock, type Lock } from './lock.js';
+import { insidePath } from './userns.js';
 
 export type CacheSharing = 'shared' | 'private' | 'locked';
 
@@ -29,14 +31,18 @@ export type ResolvedMount =
       readonly mode?: number;
       readonly uid?: number;
       readonly gid?: number;
-      /** `from` + `source`: a host directory whose contents seed a new cache. */
-      readonly seed?: string;
+      /** `from` + `source`: a directory (`path` inside the tree `root`) whose contents seed a new cache. */
+      readonly seed?: { readonly root: string; readonly path: string };
     }
   | {
       readonly type: 'bind';
       readonly target: string;
-      /** A host path: the build context (or a directory in it), another stage's rootfs… */
+      /**
+       * With `root`, a path inside that tree (the build context, another stage's rootfs…), resolved
+       * there: no symlink in it can lead out of `root`. Without, a host path the caller vouches for.
+       */
       readonly source: string;
+      readonly root?: string;
       /** Writable for the step; the writes are discarded afterwards. Default read-only. */
       readonly readwrite?: boolean;
     }
@@ -134,17 +140,16 @@ export async function prepareMounts(
         }
         case 'bind': {
           const target = absoluteTarget(mount.target, ctx.cwd);
-          const st = await stat(mount.source).catch(() => undefined);
-          if (!st) {
-            throw new RuntimeError('RUN_BAD_MOUNT', `bind mount source ${mount.source} does not exist`, {
-              hint: 'check the mount’s source= path (relative to the context or the from= stage)',
-            });
+          const src = await openSource(mount.root ?? mount.source, mount.root ? mount.source : '');
+          try {
+            const source = mount.readwrite
+              ? await copyOnWrite(src, ctx, n, cleanups)
+              : await stageSource(src, ctx, n, cleanups);
+            specMounts.push(bind(target, source, mount.readwrite ?? false));
+          } finally {
+            await src.close();
           }
-          const source = mount.readwrite
-            ? await copyOnWrite(mount.source, st.isDirectory(), ctx, n, cleanups)
-            : mount.source;
-          specMounts.push(bind(target, source, mount.readwrite ?? false));
-          points.push({ target, kind: st.isDirectory() ? 'dir' : 'file' });
+          points.push({ target, kind: src.isDirectory ? 'dir' : 'file' });
           break;
         }
         case 'secret': {
@@ -248,10 +253,7 @@ async function prepareCache(
     await mkdir(base, { recursive: true, mode: 0o700 });
     if (!(await stat(data).catch(() => undefined))) {
       const tmp = await mkdtemp(join(base, 'new-'));
-      if (mount.seed) {
-        const copy = await execTool('cp', ['-a', '--reflink=auto', `${mount.seed}/.`, tmp]);
-        if (copy.code !== 0) throw new Error(copy.stderr);
-      }
+      if (mount.seed) await seedCache(mount.seed, tmp);
       await chmod(tmp, mount.mode ?? 0o755);
       if (process.getuid?.() === 0) await chown(tmp, mount.uid ?? 0, mount.gid ?? 0);
       await writeFile(join(base, 'id'), id);
@@ -283,10 +285,102 @@ async function prepareCache(
   return copy;
 }
 
-/** A writable view of `source` whose writes are discarded: an overlay (or a copy) in the scratch dir. */
+/**
+ * Opens a bind or cache source inside its tree (see fsutil's openInRoot: resolved there, then reached
+ * without following any link). Everything below uses the descriptor, never the path by name.
+ */
+async function openSource(root: string, path: string): Promise<OpenedInRoot> {
+  const opened = await openInRoot(root, path);
+  if (!opened) {
+    throw new RuntimeError(
+      'RUN_BAD_MOUNT',
+      `mount source /${path.replace(/^\/+/, '')} does not exist in ${root}`,
+      {
+        hint: 'check the mount’s source= path (relative to the context or the from= stage)',
+      },
+    );
+  }
+  return opened;
+}
+
+/** `/proc/self/fd/3` of a tool started with `fds: [opened.handle.fd]`. */
+const INHERITED = '/proc/self/fd/3';
+
+/**
+ * Where the runtime binds `src` from. Mount options are strings in which `:` `,` `=` separate values,
+ * so no user path ever goes into one: when wharf can mount here (root, or root of its own user
+ * namespace, where the runtime runs too), the opened source is bind-mounted by descriptor onto a
+ * wharf-named staging path in the step's scratch directory, and only that path is used from then on.
+ * Rootless without subordinate ids the runtime runs in another mount namespace, which cannot see that
+ * mount: the source goes by its resolved path (as seen in that namespace), in which every component was
+ * checked not to be a link.
+ */
+async function stageSource(
+  src: OpenedInRoot,
+  ctx: MountContext,
+  n: number,
+  cleanups: (() => Promise<void>)[],
+): Promise<string> {
+  if (process.getuid?.() !== 0) return insidePath(src.path);
+  const base = join(ctx.scratch, `bind-${n}`);
+  await mkdir(base, { recursive: true });
+  cleanups.push(() => rm(base, { recursive: true, force: true }));
+  return bindByDescriptor(src, join(base, 'src'), cleanups);
+}
+
+/**
+ * A read-only bind mount of an opened file or directory onto `staging` (created), undone by a cleanup.
+ * Read-only: the step reads through it (or an overlay above it), and a stale sweep that deletes the
+ * run directory of a killed build can never delete the source through it.
+ */
+async function bindByDescriptor(
+  src: OpenedInRoot,
+  staging: string,
+  cleanups: (() => Promise<void>)[],
+): Promise<string> {
+  if (src.isDirectory) await mkdir(staging);
+  else await writeFile(staging, '', { flag: 'wx' });
+  // --no-canonicalize: mount(2) gets /proc/self/fd/3 itself, which the kernel follows to the opened file.
+  const result = await execTool('mount', ['--bind', '--no-canonicalize', '-o', 'ro', INHERITED, staging], {
+    fds: [src.handle.fd],
+  });
+  if (result.code !== 0) {
+    throw new RuntimeError('RUN_BAD_MOUNT', `cannot bind ${src.path} for the step: ${result.stderr}`);
+  }
+  cleanups.push(() => unmount(staging));
+  return staging;
+}
+
+async function unmount(path: string): Promise<void> {
+  const r = await execTool('umount', [path]);
+  if (r.code !== 0) await execTool('umount', ['-l', path]);
+}
+
+/** Copies a seed directory's contents into a new cache directory, through the opened seed. */
+async function seedCache(seed: { root: string; path: string }, dest: string): Promise<void> {
+  const src = await openSource(seed.root, seed.path);
+  try {
+    if (!src.isDirectory) {
+      throw new RuntimeError('RUN_BAD_MOUNT', `cache mount source /${src.rel} is not a directory`, {
+        hint: 'source= of a cache mount names a directory whose contents seed the cache',
+      });
+    }
+    const copy = await execTool('cp', ['-a', '--reflink=auto', `${INHERITED}/.`, dest], {
+      fds: [src.handle.fd],
+    });
+    if (copy.code !== 0) throw new Error(copy.stderr);
+  } finally {
+    await src.close();
+  }
+}
+
+/**
+ * A writable view of `src` whose writes are discarded: an overlay (or a copy) in the scratch dir. The
+ * overlay's lower is the source bind-mounted by descriptor onto `lower`, and its options name only
+ * wharf's own directories, relative to the mount's working directory.
+ */
 async function copyOnWrite(
-  source: string,
-  isDir: boolean,
+  src: OpenedInRoot,
   ctx: MountContext,
   n: number,
   cleanups: (() => Promise<void>)[],
@@ -294,23 +388,27 @@ async function copyOnWrite(
   const base = join(ctx.scratch, `bind-${n}`);
   await mkdir(base, { recursive: true });
   cleanups.push(() => rm(base, { recursive: true, force: true }));
-  if (ctx.overlay && isDir) {
+  if (ctx.overlay && src.isDirectory) {
     for (const sub of ['upper', 'work', 'merged']) await mkdir(join(base, sub));
-    const options = `lowerdir=${source},upperdir=${join(base, 'upper')},workdir=${join(base, 'work')},index=off,redirect_dir=off,metacopy=off`;
-    const result = await execTool('mount', ['-t', 'overlay', 'overlay', '-o', options, join(base, 'merged')]);
+    await bindByDescriptor(src, join(base, 'lower'), cleanups);
+    const options = 'lowerdir=lower,upperdir=upper,workdir=work,index=off,redirect_dir=off,metacopy=off';
+    const result = await execTool('mount', ['-t', 'overlay', 'overlay', '-o', options, 'merged'], {
+      cwd: base,
+    });
     if (result.code === 0) {
-      cleanups.push(async () => {
-        const r = await execTool('umount', [join(base, 'merged')]);
-        if (r.code !== 0) await execTool('umount', ['-l', join(base, 'merged')]);
-      });
+      cleanups.push(() => unmount(join(base, 'merged')));
       return join(base, 'merged');
     }
-    // a lower that overlay refuses (another overlay's upper, odd characters): fall back to a copy
+    // a lower that overlay refuses (another overlay's upper): fall back to a copy
   }
   const copy = join(base, 'copy');
-  const result = await execTool('cp', ['-a', '--reflink=auto', source, copy]);
+  // `dir/.` copies the directory the descriptor is; -L follows the descriptor's magic link to a file.
+  const args = src.isDirectory
+    ? ['-a', '--reflink=auto', `${INHERITED}/.`, copy]
+    : ['-L', '--preserve=all', '--reflink=auto', INHERITED, copy];
+  const result = await execTool('cp', args, { fds: [src.handle.fd] });
   if (result.code !== 0)
-    throw new RuntimeError('RUN_BAD_MOUNT', `cannot copy bind source ${source}: ${result.stderr}`);
+    throw new RuntimeError('RUN_BAD_MOUNT', `cannot copy bind source ${src.path}: ${result.stderr}`);
   return copy;
 }
 

@@ -18,6 +18,20 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { execTool, type ToolOptions, type ToolResult, which } from './exec.js';
 
+/** Pids of the holders this process started and has not closed. */
+const holders = new Set<number>();
+
+/**
+ * The path a program running inside one of our namespaces sees for `path` when it is a
+ * {@link UserNamespace.hostPath} (`/proc/<holder>/root/x` → `/x`): a mount source named through
+ * `/proc/<pid>/root` is a mount of another namespace, which the kernel refuses to bind. Other paths
+ * are returned unchanged.
+ */
+export function insidePath(path: string): string {
+  const m = /^\/proc\/(\d+)\/root(\/.*)?$/.exec(path);
+  return m && holders.has(Number(m[1])) ? (m[2] ?? '/') : path;
+}
+
 export class UserNamespace {
   /** The holder's pid (in the host's pid namespace, which the namespace shares). */
   readonly pid: number;
@@ -28,6 +42,7 @@ export class UserNamespace {
     this.#holder = holder;
     this.pid = holder.pid as number;
     this.#nsenter = nsenter;
+    holders.add(this.pid);
   }
 
   /**
@@ -88,6 +103,7 @@ export class UserNamespace {
 
   /** Ends the holder; mounts still inside the namespace go with it. */
   close(): void {
+    holders.delete(this.pid);
     this.#holder.stdin?.end();
   }
 }
