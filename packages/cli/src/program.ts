@@ -12,6 +12,7 @@ import { registerInspect } from './commands/inspect.js';
 import { registerLogin } from './commands/login.js';
 import { registerPull } from './commands/pull.js';
 import { registerPush } from './commands/push.js';
+import { exitCodeFor, handleStopSignals, interruptedBy, stopListening } from './interrupt.js';
 import { version } from './version.js';
 
 export const EXIT_USER_ERROR = 1;
@@ -37,15 +38,21 @@ export function createProgram(): Command {
   return program;
 }
 
-/** Runs the CLI and returns the exit code. */
+/** Runs the CLI and returns the exit code (128 + n when signal n stopped it: 130, 143, 129). */
 export async function run(argv: readonly string[]): Promise<number> {
   const program = createProgram();
+  handleStopSignals();
   try {
     await program.parseAsync([...argv], { from: 'user' });
-    return 0;
   } catch (error) {
-    return report(error, argv.includes('--debug'));
+    if (!interruptedBy()) return report(error, argv.includes('--debug'));
+  } finally {
+    stopListening();
   }
+  const signal = interruptedBy();
+  if (!signal) return 0;
+  process.stderr.write(`wharf: stopped by ${signal}; the running step was killed and cleaned up\n`);
+  return exitCodeFor(signal);
 }
 
 function report(error: unknown, debug: boolean): number {

@@ -22,6 +22,7 @@ import {
 } from '@wharf/core';
 import type { Command } from 'commander';
 import { collect, parseBuildArgs, parsePlatformFlag, parseSecrets } from '../flags.js';
+import { interruptSignal } from '../interrupt.js';
 import { loadDefinition } from '../load-definition.js';
 import { type ProgressMode, progressSink } from '../render/progress.js';
 
@@ -223,17 +224,6 @@ async function loadGraph(
   }
   const graph = lowerDockerfile(text, { file: flags.file });
   return { graph, contextDir: resolve(definition ?? '.') };
-}
-
-/** Aborts on the first Ctrl-C (steps are killed, nothing is written); a second one exits at once. */
-function interruptSignal(): AbortSignal {
-  const controller = new AbortController();
-  process.once('SIGINT', () => {
-    process.stderr.write('wharf: interrupted, stopping…\n');
-    controller.abort(new WharfError('INTERRUPTED', 'the build was interrupted'));
-    process.once('SIGINT', () => process.exit(130));
-  });
-  return controller.signal;
 }
 
 /** Registry settings from the flags (mirrors, insecure hosts, CA). */

@@ -9,7 +9,7 @@
  * second finds the blob present and drops its temp file. Any failure removes the temp file.
  */
 import { randomUUID } from 'node:crypto';
-import { type FileHandle, mkdir, open, readdir, rename, stat, unlink } from 'node:fs/promises';
+import { type FileHandle, mkdir, open, readdir, rename, rm, stat, unlink } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { isAbsolute, join } from 'node:path';
 import { pipeline, type Readable, Transform, Writable } from 'node:stream';
@@ -25,6 +25,8 @@ import {
   parseDigest,
 } from '../oci/index.js';
 import { StoreError } from './errors.js';
+import { type Lease, leftByDeadProcess, liveLeases, takeLease } from './lease.js';
+import { acquireLock } from './lock.js';
 
 const ALGORITHMS: readonly DigestAlgorithm[] = ['sha256', 'sha512'];
 const HEX_NAME: Readonly<Record<DigestAlgorithm, RegExp>> = {
@@ -83,11 +85,32 @@ export function defaultStoreRoot(env: NodeJS.ProcessEnv = process.env): string {
   return xdg && isAbsolute(xdg) ? join(xdg, 'wharf') : join(homedir(), '.cache', 'wharf');
 }
 
-/** Opens (and creates) a blob store. */
+/** This process's lease on each store it opened (held until it exits). */
+const processLeases = new Map<string, Promise<Lease>>();
+
+/**
+ * Opens (and creates) a blob store. The process holds a lease on it until it exits, so `wharf cache
+ * prune` in another process leaves it alone meanwhile (see {@link whileUnused}); temp files that
+ * killed processes left are removed.
+ */
 export async function openStore(options: OpenStoreOptions = {}): Promise<BlobStore> {
   const store = new BlobStore(options.root ?? defaultStoreRoot());
   try {
-    await Promise.all(ALGORITHMS.map((algorithm) => mkdir(store.directory(algorithm), { recursive: true })));
+    let lease = processLeases.get(store.root);
+    if (!lease) {
+      lease = takeLease(join(store.root, 'leases'), storeLock(store), {
+        untilExit: true,
+        prepare: async () => {
+          await Promise.all(
+            ALGORITHMS.map((algorithm) => mkdir(store.directory(algorithm), { recursive: true })),
+          );
+          await sweepTempFiles(store);
+        },
+      });
+      processLeases.set(store.root, lease);
+      lease.catch(() => processLeases.delete(store.root));
+    }
+    await lease;
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code ?? 'error';
     throw new StoreError(
@@ -100,6 +123,42 @@ export async function openStore(options: OpenStoreOptions = {}): Promise<BlobSto
     );
   }
   return store;
+}
+
+function storeLock(store: BlobStore): string {
+  return join(store.root, '.store.lock');
+}
+
+/** Removes the temp files (`.tmp-<pid>-…`) of processes that are gone: a killed pull or build. */
+async function sweepTempFiles(store: BlobStore): Promise<void> {
+  for (const algorithm of ALGORITHMS) {
+    const dir = store.directory(algorithm);
+    for (const name of await readdir(dir).catch(() => [] as string[])) {
+      if (name.startsWith(TEMP_PREFIX) && leftByDeadProcess(name.slice(TEMP_PREFIX.length))) {
+        await rm(join(dir, name), { force: true });
+      }
+    }
+  }
+}
+
+/**
+ * Runs `fn` (a prune) unless another live process holds a lease on the store: then it does nothing
+ * and returns those pids. Under the store's lock, so no build opens the store meanwhile.
+ */
+export async function whileUnused<T>(
+  store: BlobStore,
+  fn: () => Promise<T>,
+): Promise<{ readonly done: T } | { readonly inUse: readonly number[] }> {
+  await mkdir(store.root, { recursive: true });
+  const lock = await acquireLock(storeLock(store));
+  try {
+    await sweepTempFiles(store);
+    const inUse = await liveLeases(join(store.root, 'leases'), { except: process.pid });
+    if (inUse.length > 0) return { inUse };
+    return { done: await fn() };
+  } finally {
+    await lock?.release();
+  }
 }
 
 function isNotFound(error: unknown): boolean {
