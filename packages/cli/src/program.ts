@@ -2,7 +2,7 @@
  * The `wharf` program: commander wiring and the one place that turns errors into exit codes
  * (1 for user errors, 2 for usage errors) and messages (no stack trace unless `--debug`).
  */
-import { isWharfError } from '@wharf/core';
+import { fileSystemProblem, isWharfError } from '@wharf/core';
 import { Command, CommanderError } from 'commander';
 import { registerBuild } from './commands/build.js';
 import { registerCache } from './commands/cache.js';
@@ -63,6 +63,13 @@ function report(error: unknown, debug: boolean): number {
   if (isWharfError(error)) {
     process.stderr.write(`wharf: ${error.describe()}\n`);
     if (debug) process.stderr.write(`${error.stack ?? ''}\n${causeChain(error)}`);
+    return EXIT_USER_ERROR;
+  }
+  // A full disk, a permission problem or a read-only filesystem: the path and the fix, not a bug.
+  const problem = fileSystemProblem(error) ?? fileSystemProblem((error as Error | undefined)?.cause);
+  if (problem) {
+    process.stderr.write(`wharf: ${problem.message}\n  hint: ${problem.hint}\n`);
+    if (debug) process.stderr.write(`${(error as Error)?.stack ?? ''}\n`);
     return EXIT_USER_ERROR;
   }
   const message = error instanceof Error ? error.message : String(error);

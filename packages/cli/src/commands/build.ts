@@ -11,6 +11,7 @@ import {
   type BuildResult,
   buildImage,
   buildWithDocker,
+  checkOutput,
   defaultStoreRoot,
   exportImage,
   fileUploadSessions,
@@ -86,6 +87,7 @@ export function registerBuild(program: Command): void {
       const outputs = (flags.output ?? []).map((spec) => parseOutput(spec));
       if (flags.push && !outputs.some((o) => o.type === 'registry'))
         outputs.push(parseOutput('type=registry'));
+      for (const output of outputs) await checkOutput(output); // a device node as dest=, before any work
       if (
         outputs.some((o) => o.type === 'registry') &&
         !(flags.tag?.length || outputs.some((o) => o.names.length))

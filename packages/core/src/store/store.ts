@@ -11,9 +11,10 @@
 import { randomUUID } from 'node:crypto';
 import { type FileHandle, mkdir, open, readdir, rename, rm, stat, unlink } from 'node:fs/promises';
 import { homedir } from 'node:os';
-import { isAbsolute, join } from 'node:path';
+import { dirname, isAbsolute, join } from 'node:path';
 import { pipeline, type Readable, Transform, Writable } from 'node:stream';
 import { finished } from 'node:stream/promises';
+import { fileSystemProblem } from '../errors.js';
 import {
   createDigester,
   type Digest,
@@ -198,9 +199,13 @@ class TempBlob {
     if (!handle) throw new StoreError('STORE_WRITER_CLOSED', 'write after the blob was closed');
     this.digester.update(chunk);
     let offset = 0;
-    while (offset < chunk.byteLength) {
-      const { bytesWritten } = await handle.write(chunk, offset, chunk.byteLength - offset);
-      offset += bytesWritten;
+    try {
+      while (offset < chunk.byteLength) {
+        const { bytesWritten } = await handle.write(chunk, offset, chunk.byteLength - offset);
+        offset += bytesWritten;
+      }
+    } catch (error) {
+      throw cacheWriteError(error, this.path);
     }
   }
 
@@ -211,6 +216,8 @@ class TempBlob {
     if (!handle) return;
     try {
       await handle.sync();
+    } catch (error) {
+      throw cacheWriteError(error, this.path);
     } finally {
       await handle.close();
     }
@@ -223,6 +230,17 @@ class TempBlob {
     await handle?.close().catch(() => {});
     await unlink(this.path).catch(() => {});
   }
+}
+
+/** A full disk (or quota, permissions, read-only) under the cache: the cache dir and the fix, not an errno. */
+function cacheWriteError(error: unknown, path: string): unknown {
+  const dir = dirname(dirname(dirname(path))); // <root>/blobs/<alg>/<temp>
+  const problem = fileSystemProblem(error, `the cache ${dir}`);
+  if (!problem) return error;
+  return new StoreError('STORE_UNWRITABLE', problem.message, {
+    hint: `${problem.hint}; --cache-dir puts the cache elsewhere`,
+    cause: error,
+  });
 }
 
 /** The blob store. Get one from {@link openStore}. */
