@@ -29,11 +29,15 @@ writeFileSync(join(context, 'file.txt'), 'hello\n');
 writeFileSync(join(context, 'Scratch.Dockerfile'), 'FROM scratch\nCOPY big.bin /big.bin\n');
 writeFileSync(join(context, 'big.bin'), Buffer.alloc(256 * 1024, 7));
 
-function build(
-  dest: string,
-  options: { cacheDir?: string; output?: string; dockerfile?: string } = {},
-): CliResult {
-  return wharf([
+interface BuildOptions {
+  readonly cacheDir?: string;
+  readonly output?: string;
+  readonly dockerfile?: string;
+}
+
+/** `wharf build` of the context's Dockerfile to `dest` (the argv after the CLI's path). */
+function buildArgv(dest: string, options: BuildOptions = {}): string[] {
+  return [
     'build',
     '-f',
     join(context, options.dockerfile ?? 'Dockerfile'),
@@ -46,7 +50,11 @@ function build(
     options.cacheDir ?? join(tempDir('wharf-errors-cache-'), 'cache'),
     '-o',
     `type=${options.output ?? 'docker-archive'},dest=${dest}`,
-  ]);
+  ];
+}
+
+function build(dest: string, options: BuildOptions = {}): CliResult {
+  return wharf(buildArgv(dest, options));
 }
 
 /** Exit 1, one `wharf:` line matching `problem` and naming `path`, then only a hint line. */
@@ -139,18 +147,7 @@ describe.skipIf(noDocker() || !asRoot)('clear errors for the filesystem wharf wr
         '--',
         process.execPath,
         cliPath,
-        'build',
-        '-f',
-        join(context, 'Dockerfile'),
-        context,
-        '--registry-mirror',
-        testEnv().mirror.url,
-        '--progress',
-        'quiet',
-        '--cache-dir',
-        cacheDir,
-        '-o',
-        `type=oci-archive,dest=${dest}`,
+        ...buildArgv(dest, { cacheDir, output: 'oci-archive' }),
       ],
       { encoding: 'utf8', env: { ...process.env, HOME: cacheDir, WHARF_USERNS: 'off' }, cwd: context },
     );

@@ -148,6 +148,7 @@ describe.skipIf(noDocker() || !asRoot)('signals during a RUN with secrets', () =
   for (const [signal, code] of [
     ['SIGTERM', 143],
     ['SIGINT', 130],
+    ['SIGHUP', 129],
   ] as const) {
     it(`${signal} stops the step, cleans up and exits ${code}; the next build gives the same digest`, async () => {
       const cacheDir = join(tempDir('wharf-signals-cache-'), 'cache');

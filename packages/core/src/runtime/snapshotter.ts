@@ -29,7 +29,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Stats } from 'node:fs';
 import { chmod, lstat, mkdir, mkdtemp, rename, rm, rmdir, stat, symlink } from 'node:fs/promises';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import type { Readable } from 'node:stream';
 import { createDigester, type Digest, digestHex, sha256Digest } from '../oci/index.js';
 import {
@@ -125,7 +125,8 @@ export class Snapshotter {
 
   /** Opens (creates) a snapshot root and decides between overlay and copy mode. */
   static async open(options: SnapshotterOptions): Promise<Snapshotter> {
-    const root = options.root;
+    // absolute: the bundle (in a tmpfs, see private-dir.ts) names the rootfs and mount sources by path
+    const root = resolve(options.root);
     const wanted = options.mode ?? modeFromEnv();
     let lease: Lease;
     try {
