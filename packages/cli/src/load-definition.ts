@@ -56,7 +56,7 @@ async function importDefault(path: string, shown: string, cacheDir: string): Pro
   });
   let module: { default?: unknown };
   try {
-    module = (await jiti.import(path)) as { default?: unknown };
+    module = (await untilSettledOrStuck(jiti.import(path), shown)) as { default?: unknown };
   } catch (error) {
     if (error instanceof WharfError) throw error;
     const message = error instanceof Error ? error.message.split('\n')[0] : String(error);
@@ -71,6 +71,33 @@ async function importDefault(path: string, shown: string, cacheDir: string): Pro
     });
   }
   return module.default;
+}
+
+/**
+ * `loading`, or a clear error when it can never settle: a top-level `await` on a promise nothing will
+ * resolve lets the event loop run dry, and Node would exit with code 13 and no word. `beforeExit` is
+ * emitted exactly then.
+ */
+async function untilSettledOrStuck<T>(loading: Promise<T>, shown: string): Promise<T> {
+  let onEmptyLoop: (() => void) | undefined;
+  const stuck = new Promise<never>((_, reject) => {
+    onEmptyLoop = () =>
+      reject(
+        new WharfError(
+          'DEFINITION_NEVER_SETTLED',
+          `${shown} did not finish loading: its top-level await never settled`,
+          {
+            hint: 'make sure every promise build.ts awaits at the top level resolves or rejects (a timer, I/O or a callback must settle it)',
+          },
+        ),
+      );
+    process.once('beforeExit', onEmptyLoop);
+  });
+  try {
+    return await Promise.race([loading, stuck]);
+  } finally {
+    if (onEmptyLoop) process.off('beforeExit', onEmptyLoop);
+  }
 }
 
 function asDefinition(value: unknown, shown: string) {

@@ -2,7 +2,7 @@
  * The `wharf` program: commander wiring and the one place that turns errors into exit codes
  * (1 for user errors, 2 for usage errors) and messages (no stack trace unless `--debug`).
  */
-import { isWharfError } from '@wharf/core';
+import { fileSystemProblem, isWharfError } from '@wharf/core';
 import { Command, CommanderError } from 'commander';
 import { registerBuild } from './commands/build.js';
 import { registerCache } from './commands/cache.js';
@@ -12,6 +12,7 @@ import { registerInspect } from './commands/inspect.js';
 import { registerLogin } from './commands/login.js';
 import { registerPull } from './commands/pull.js';
 import { registerPush } from './commands/push.js';
+import { exitCodeFor, handleStopSignals, interruptedBy, stopListening } from './interrupt.js';
 import { version } from './version.js';
 
 export const EXIT_USER_ERROR = 1;
@@ -37,15 +38,21 @@ export function createProgram(): Command {
   return program;
 }
 
-/** Runs the CLI and returns the exit code. */
+/** Runs the CLI and returns the exit code (128 + n when signal n stopped it: 130, 143, 129). */
 export async function run(argv: readonly string[]): Promise<number> {
   const program = createProgram();
+  handleStopSignals();
   try {
     await program.parseAsync([...argv], { from: 'user' });
-    return 0;
   } catch (error) {
-    return report(error, argv.includes('--debug'));
+    if (!interruptedBy()) return report(error, argv.includes('--debug'));
+  } finally {
+    stopListening();
   }
+  const signal = interruptedBy();
+  if (!signal) return 0;
+  process.stderr.write(`wharf: stopped by ${signal}; the running step was killed and cleaned up\n`);
+  return exitCodeFor(signal);
 }
 
 function report(error: unknown, debug: boolean): number {
@@ -56,6 +63,13 @@ function report(error: unknown, debug: boolean): number {
   if (isWharfError(error)) {
     process.stderr.write(`wharf: ${error.describe()}\n`);
     if (debug) process.stderr.write(`${error.stack ?? ''}\n${causeChain(error)}`);
+    return EXIT_USER_ERROR;
+  }
+  // A full disk, a permission problem or a read-only filesystem: the path and the fix, not a bug.
+  const problem = fileSystemProblem(error) ?? fileSystemProblem((error as Error | undefined)?.cause);
+  if (problem) {
+    process.stderr.write(`wharf: ${problem.message}\n  hint: ${problem.hint}\n`);
+    if (debug) process.stderr.write(`${(error as Error)?.stack ?? ''}\n`);
     return EXIT_USER_ERROR;
   }
   const message = error instanceof Error ? error.message : String(error);

@@ -89,17 +89,19 @@ export function reexecInUserNamespace(argv: readonly string[]): Promise<number> 
   ];
   // newuidmap refuses ranges the user does not own, some kernels refuse user namespaces: try first.
   if (spawnSync(unshare, [...namespace, '--', 'true'], { stdio: 'ignore' }).status !== 0) return undefined;
+  // Its own session: a terminal's Ctrl-C reaches only this process, which passes it on, so the child
+  // gets each signal once (a second one would make it exit before cleaning up).
   const child = spawn(
     unshare,
     [...namespace, '--', process.execPath, ...process.execArgv, process.argv[1] as string, ...argv],
     {
       stdio: 'inherit',
+      detached: true,
       env: { ...process.env, WHARF_IN_USERNS: '1' },
     },
   );
-  // Ctrl-C reaches the child through the terminal's process group; termination is passed on.
-  process.on('SIGINT', () => {});
-  for (const signal of ['SIGTERM', 'SIGHUP'] as const) process.on(signal, () => child.kill(signal));
+  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(signal, () => child.kill(signal));
+  // Its exit is mirrored: a code as it is, a signal as 128 + its number.
   return new Promise((resolve) => {
     child.once('error', () => resolve(1));
     child.once('exit', (code, signal) =>

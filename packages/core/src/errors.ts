@@ -54,3 +54,44 @@ export function formatLocation(location: SourceLocation): string {
 export function isWharfError(value: unknown): value is WharfError {
   return value instanceof WharfError;
 }
+
+/*
+ * Filesystem errors a user can fix (a full disk, permissions, a read-only filesystem), told as one
+ * line naming the path and a hint, wherever wharf writes: outputs (export/), the cache (store/), the CLI.
+ */
+interface Problem {
+  readonly what: string;
+  readonly hint: (path: string) => string;
+}
+
+const PROBLEMS: Readonly<Record<string, Problem>> = {
+  ENOSPC: {
+    what: 'no space left on the device',
+    hint: () => 'free some space there (wharf cache prune frees the cache), or write somewhere else',
+  },
+  EDQUOT: { what: 'the disk quota is exceeded', hint: () => 'free some space, or write somewhere else' },
+  EACCES: {
+    what: 'permission denied',
+    hint: (path) => `make ${path} writable for this user (or its folder), or write somewhere else`,
+  },
+  EPERM: {
+    what: 'the operation is not permitted (an immutable or append-only file or folder?)',
+    hint: (path) => `check ${path} and its folder (lsattr; chattr -i), or write somewhere else`,
+  },
+  EROFS: {
+    what: 'the filesystem is read-only',
+    hint: () => 'write to a writable filesystem, or remount this one read-write',
+  },
+};
+
+/** `{ message, hint }` for a filesystem error (full disk, permissions, read-only) about `path`. */
+export function fileSystemProblem(
+  error: unknown,
+  path?: string,
+): { readonly message: string; readonly hint: string } | undefined {
+  const errno = error as NodeJS.ErrnoException | undefined;
+  const problem = errno?.code ? PROBLEMS[errno.code] : undefined;
+  const where = path ?? errno?.path;
+  if (!problem || !where) return undefined;
+  return { message: `cannot write ${where}: ${problem.what}`, hint: problem.hint(where) };
+}

@@ -31,10 +31,10 @@ export { buildGraph, buildImage } from './engine/build.js';
 export type { DockerBuildOptions, DockerBuildResult } from './engine/docker-backend.js';
 export { buildWithDocker } from './engine/docker-backend.js';
 export type { SourceLocation, WharfErrorOptions } from './errors.js';
-export { formatLocation, isWharfError, WharfError } from './errors.js';
+export { fileSystemProblem, formatLocation, isWharfError, WharfError } from './errors.js';
 export type { BuildEvent, EventSink } from './events.js';
 export type { OutputSpec } from './export/index.js';
-export { exportImage, parseOutput } from './export/index.js';
+export { checkOutput, exportImage, parseOutput } from './export/index.js';
 /** Image values (ggcr-style): Layer, Image, ImageIndex, and pure mutations over them. */
 export * as images from './image/index.js';
 export type { Image, ImageIndex, Layer } from './image/types.js';

@@ -11,9 +11,9 @@
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { type CacheSummary, cacheSummary, type PruneOptions, pruneCache } from './cache/index.js';
-import { diskBytes, pruneSnapshots, snapshotUsage } from './runtime/snapshot-gc.js';
+import { diskBytes, pruneSnapshots, snapshotUsage, sweepStale } from './runtime/snapshot-gc.js';
 import { defaultSnapshotRoot } from './runtime/snapshotter.js';
-import type { BlobStore } from './store/store.js';
+import { type BlobStore, whileUnused } from './store/store.js';
 
 export interface BuildCacheUsage extends CacheSummary {
   /** Extracted layers and flattened chains RUN steps keep. */
@@ -30,7 +30,7 @@ export interface BuildCachePruneResult {
   readonly snapshotLayers: number;
   readonly snapshotBytes: number;
   readonly cacheMountBytes: number;
-  /** Pids of running builds: their snapshots and cache mounts were left alone. */
+  /** Pids of running builds: nothing they might use (records, blobs, snapshots, cache mounts) was removed. */
   readonly inUse: readonly number[];
 }
 
@@ -52,26 +52,34 @@ export async function buildCacheUsage(store: BlobStore): Promise<BuildCacheUsage
 /**
  * `all`: every record, blob, snapshot and cache mount. `keepBytes`: the newest step layers up to that
  * size, then the most recently used snapshots in what is left of it; pulled base blobs stay.
+ * While another process builds (it holds a lease on the store), nothing is removed and its pid is
+ * returned in `inUse`: a build must not lose the blobs and snapshots it reads.
  */
 export async function pruneBuildCache(
   store: BlobStore,
   options: PruneOptions,
 ): Promise<BuildCachePruneResult> {
-  const blobs = await pruneCache(store, options);
-  // Layer views describe blobs that are gone now (engine/layer-views.ts writes them with mkdir + rename,
-  // so a build running meanwhile only loses a cache entry). Slots stay: they explain the next miss.
-  if (options.all) await rm(join(store.root, 'views'), { recursive: true, force: true });
-  const keptLayers = options.all ? 0 : (await cacheSummary(store)).layerBytes;
-  const snapshots = await pruneSnapshots(defaultSnapshotRoot(store.root), {
-    keepBytes: options.all ? 0 : Math.max(0, (options.keepBytes ?? Number.POSITIVE_INFINITY) - keptLayers),
-    ...(options.all ? { also: [cacheMountsOf(store)] } : {}),
+  const none = { records: 0, bytes: 0, snapshotLayers: 0, snapshotBytes: 0, cacheMountBytes: 0 };
+  // What killed builds left (containers, mounts, bundles, secrets) goes even while others build.
+  await sweepStale(defaultSnapshotRoot(store.root));
+  const pruned = await whileUnused(store, async (): Promise<BuildCachePruneResult> => {
+    const blobs = await pruneCache(store, options);
+    // Layer views describe blobs that are gone now (engine/layer-views.ts writes them with mkdir + rename).
+    // Slots stay: they explain the next miss.
+    if (options.all) await rm(join(store.root, 'views'), { recursive: true, force: true });
+    const keptLayers = options.all ? 0 : (await cacheSummary(store)).layerBytes;
+    const snapshots = await pruneSnapshots(defaultSnapshotRoot(store.root), {
+      keepBytes: options.all ? 0 : Math.max(0, (options.keepBytes ?? Number.POSITIVE_INFINITY) - keptLayers),
+      ...(options.all ? { also: [cacheMountsOf(store)] } : {}),
+    });
+    return {
+      records: blobs.records,
+      bytes: blobs.bytes,
+      snapshotLayers: snapshots.layers,
+      snapshotBytes: snapshots.bytes,
+      cacheMountBytes: snapshots.alsoBytes,
+      inUse: snapshots.inUse,
+    };
   });
-  return {
-    records: blobs.records,
-    bytes: blobs.bytes,
-    snapshotLayers: snapshots.layers,
-    snapshotBytes: snapshots.bytes,
-    cacheMountBytes: snapshots.alsoBytes,
-    inUse: snapshots.inUse,
-  };
+  return 'done' in pruned ? pruned.done : { ...none, inUse: pruned.inUse };
 }

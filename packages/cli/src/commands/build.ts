@@ -11,6 +11,7 @@ import {
   type BuildResult,
   buildImage,
   buildWithDocker,
+  checkOutput,
   defaultStoreRoot,
   exportImage,
   fileUploadSessions,
@@ -22,6 +23,7 @@ import {
 } from '@wharf/core';
 import type { Command } from 'commander';
 import { collect, parseBuildArgs, parsePlatformFlag, parseSecrets } from '../flags.js';
+import { interruptSignal } from '../interrupt.js';
 import { loadDefinition } from '../load-definition.js';
 import { type ProgressMode, progressSink } from '../render/progress.js';
 
@@ -85,6 +87,7 @@ export function registerBuild(program: Command): void {
       const outputs = (flags.output ?? []).map((spec) => parseOutput(spec));
       if (flags.push && !outputs.some((o) => o.type === 'registry'))
         outputs.push(parseOutput('type=registry'));
+      for (const output of outputs) await checkOutput(output); // a device node as dest=, before any work
       if (
         outputs.some((o) => o.type === 'registry') &&
         !(flags.tag?.length || outputs.some((o) => o.names.length))
@@ -223,17 +226,6 @@ async function loadGraph(
   }
   const graph = lowerDockerfile(text, { file: flags.file });
   return { graph, contextDir: resolve(definition ?? '.') };
-}
-
-/** Aborts on the first Ctrl-C (steps are killed, nothing is written); a second one exits at once. */
-function interruptSignal(): AbortSignal {
-  const controller = new AbortController();
-  process.once('SIGINT', () => {
-    process.stderr.write('wharf: interrupted, stopping…\n');
-    controller.abort(new WharfError('INTERRUPTED', 'the build was interrupted'));
-    process.once('SIGINT', () => process.exit(130));
-  });
-  return controller.signal;
 }
 
 /** Registry settings from the flags (mirrors, insecure hosts, CA). */

@@ -79,7 +79,7 @@ export function registerCache(program: Command): void {
       if (result.inUse.length > 0) {
         const pids = result.inUse.join(', ');
         process.stderr.write(
-          `wharf: snapshots and cache mounts left alone: in use by a running build (pid ${pids}); prune again when it ends\n`,
+          `wharf: the cache is in use by a running build (pid ${pids}): what it may need was left alone; prune again when it ends\n`,
         );
       }
     });

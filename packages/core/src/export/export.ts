@@ -7,6 +7,7 @@ import type { Image } from '../image/index.js';
 import { writeLayout } from '../layout/index.js';
 import type { Digest } from '../oci/index.js';
 import { type PushOptions, pushImage } from '../registry/index.js';
+import { checkOutput, writingTo } from './destination.js';
 import { ExportError } from './errors.js';
 import { type OutputSpec, type OutputType, parseOutput } from './output.js';
 
@@ -36,13 +37,16 @@ type Exporter<T extends OutputType> = (
 /** The dispatch table: output type → medium. */
 export const EXPORTERS: { readonly [T in OutputType]: Exporter<T> } = {
   oci: async (image, spec, names) => {
-    await writeLayout(spec.dest, { image, names });
+    await checkOutput(spec);
+    await writingTo(spec.dest, () => writeLayout(spec.dest, { image, names }));
   },
   'oci-archive': async (image, spec, names) => {
-    await writeOciArchive(spec.dest, { image, names });
+    await checkOutput(spec);
+    await writingTo(spec.dest, () => writeOciArchive(spec.dest, { image, names }));
   },
   'docker-archive': async (image, spec, names) => {
-    await writeDockerArchive(spec.dest, { image, names });
+    await checkOutput(spec);
+    await writingTo(spec.dest, () => writeDockerArchive(spec.dest, { image, names }));
   },
   registry: async (image, _spec, names, options) => {
     if (names.length === 0) {

@@ -93,6 +93,11 @@ export interface MountContext {
   /** ssh id → agent socket; `default` falls back to `SSH_AUTH_SOCK`. */
   readonly ssh: Readonly<Record<string, string>>;
   readonly env: NodeJS.ProcessEnv;
+  /**
+   * A private tmpfs directory for secret files, where the bundle is written too (private-dir.ts);
+   * without one, secrets are refused.
+   */
+  readonly secretDir?: string;
   readonly signal?: AbortSignal;
 }
 
@@ -155,7 +160,11 @@ export async function prepareMounts(
         case 'secret': {
           const value = await secretValue(mount, ctx);
           if (value === undefined) break;
-          if (mount.env) env.push(`${mount.env}=${value.toString('utf8')}`);
+          if (mount.env) {
+            // the value goes into the bundle's config.json, which is on disk without a private tmpfs
+            if (!ctx.secretDir) throw noTmpfsForSecrets(mount.id);
+            env.push(`${mount.env}=${value.toString('utf8')}`);
+          }
           if (mount.env && mount.target === undefined) break;
           const target = absoluteTarget(mount.target ?? `/run/secrets/${mount.id}`, ctx.cwd);
           const file = await writeSecret(value, mount, ctx, cleanups);
@@ -443,19 +452,15 @@ async function secretValue(
   return value;
 }
 
-/** Writes the secret to memory-backed storage when there is some (/dev/shm), mode 0400 by default. */
+/** Writes the secret into the step's private tmpfs directory (never onto a disk), mode 0400 by default. */
 async function writeSecret(
   value: Buffer,
   mount: Extract<ResolvedMount, { type: 'secret' }>,
   ctx: MountContext,
   cleanups: (() => Promise<void>)[],
 ): Promise<string> {
-  let dir: string;
-  try {
-    dir = await mkdtemp('/dev/shm/wharf-secret-');
-  } catch {
-    dir = await mkdtemp(join(ctx.scratch, 'secret-'));
-  }
+  if (!ctx.secretDir) throw noTmpfsForSecrets(mount.id);
+  const dir = await mkdtemp(join(ctx.secretDir, 'secret-'));
   cleanups.push(() => rm(dir, { recursive: true, force: true }));
   await chmod(dir, 0o711);
   const file = join(dir, 'value');
@@ -463,4 +468,11 @@ async function writeSecret(
   if (process.getuid?.() === 0) await chown(file, mount.uid ?? 0, mount.gid ?? 0);
   await chmod(file, mount.mode ?? 0o400);
   return file;
+}
+
+/** Secrets are kept in memory only: without a tmpfs to hold them, a step that needs one cannot run. */
+function noTmpfsForSecrets(id: string): RuntimeError {
+  return new RuntimeError('RUN_BAD_MOUNT', `secret "${id}": no tmpfs to keep it in memory`, {
+    hint: 'mount a tmpfs on /dev/shm (or set XDG_RUNTIME_DIR to one): wharf never writes secrets to a disk',
+  });
 }

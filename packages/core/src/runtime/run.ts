@@ -16,6 +16,7 @@ import { findRuntime, type RuntimeInfo } from './detect.js';
 import { RunFailedError, RuntimeError } from './errors.js';
 import { execTool, which } from './exec.js';
 import { checkMountInputs, prepareMounts, type ResolvedMount, type SecretSource } from './mounts.js';
+import { stepPrivateDir } from './private-dir.js';
 import { createInRoot } from './rootfs.js';
 import type { Snapshot, SnapshotLayer, Snapshotter } from './snapshotter.js';
 import { resolveUser } from './user.js';
@@ -123,6 +124,8 @@ export async function runStep(options: RunStepOptions): Promise<RunStepResult> {
     }
     await createInRoot(rootfs, cwd, { kind: 'dir' });
 
+    // The bundle (env= secrets are in its config.json) and secret files live in memory only.
+    const privateDir = await stepPrivateDir(snapshot.id);
     const prepared = await prepareMounts(mounts, {
       cwd,
       cacheRoot: options.cacheRoot ?? join(dirname(options.snapshotter.root), 'cache-mounts'),
@@ -132,7 +135,11 @@ export async function runStep(options: RunStepOptions): Promise<RunStepResult> {
       secrets,
       ssh,
       env: hostEnv,
+      ...(privateDir ? { secretDir: privateDir.path } : {}),
       ...(options.signal ? { signal: options.signal } : {}),
+    }).catch(async (error) => {
+      await privateDir?.remove();
+      throw error;
     });
     const exclude: string[] = [];
     const remove: string[] = [];
@@ -195,9 +202,9 @@ export async function runStep(options: RunStepOptions): Promise<RunStepResult> {
           : {}),
         createRuntimeHooks: hooks,
       });
-      const bundle = join(snapshot.scratch, 'bundle');
+      const bundle = privateDir?.path ?? join(snapshot.scratch, 'bundle');
       await mkdir(bundle, { recursive: true });
-      await writeFile(join(bundle, 'config.json'), JSON.stringify(spec));
+      await writeFile(join(bundle, 'config.json'), JSON.stringify(spec), { mode: 0o600 });
 
       runStarted = Date.now();
       prepareMs = runStarted - started;
@@ -205,7 +212,7 @@ export async function runStep(options: RunStepOptions): Promise<RunStepResult> {
         runtime,
         bundle,
         prefix: snapshot.runtimePrefix,
-        id: `wharf-${snapshot.id}`,
+        id: containerId(snapshot.id),
         logFile: join(snapshot.scratch, 'runtime.log'),
         ...(options.onOutput ? { onOutput: options.onOutput } : {}),
         ...(options.signal ? { signal: options.signal } : {}),
@@ -242,6 +249,7 @@ export async function runStep(options: RunStepOptions): Promise<RunStepResult> {
       }
     } finally {
       await prepared.cleanup();
+      await privateDir?.remove();
     }
     const diffStarted = Date.now();
     // files whose ctime is older than the container start were not touched by the command (copy mode)
@@ -258,6 +266,14 @@ export async function runStep(options: RunStepOptions): Promise<RunStepResult> {
     await snapshot.release().catch(() => {});
     throw error;
   }
+}
+
+/**
+ * `wharf-<snapshot id>`, and snapshot ids start with the pid (`<pid>-<random>`): the sweep
+ * (snapshot-gc.ts) finds the containers of killed builds by it.
+ */
+function containerId(snapshotId: string): string {
+  return `wharf-${snapshotId}`;
 }
 
 function describe(args: readonly string[]): string {

@@ -13,7 +13,7 @@ import {
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { claimKind, pruneSnapshots, snapshotUsage, takeLease } from './snapshot-gc.js';
+import { claimKind, pruneSnapshots, snapshotUsage, sweepStale, takeSnapshotLease } from './snapshot-gc.js';
 import { Snapshotter } from './snapshotter.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'wharf-snapshot-gc-'));
@@ -42,6 +42,34 @@ function fakeRoot(name: string): string {
   mkdirSync(join(root, 'tmp', 'x-1', 'fs'), { recursive: true });
   return root;
 }
+
+/** The pid of a process that has exited. */
+function deadPid(): string {
+  return spawnSync(process.execPath, ['-e', 'process.stdout.write(String(process.pid))'], {
+    encoding: 'utf8',
+  }).stdout;
+}
+
+describe('sweepStale', () => {
+  it('removes the runs and extractions of dead processes, keeps live and committed ones', async () => {
+    const root = fakeRoot('sweep');
+    const dead = deadPid();
+    for (const run of [`${dead}-aa`, `${dead}-committed`, `${process.pid}-bb`]) {
+      mkdirSync(join(root, 'runs', run, 'fs'), { recursive: true });
+    }
+    symlinkSync(`../runs/${dead}-committed`, join(root, 'layers', 'c2'));
+    mkdirSync(join(root, 'tmp', `${dead}-x-1`));
+    mkdirSync(join(root, 'tmp', `${process.pid}-x-2`));
+    mkdirSync(join(root, 'leases'));
+    writeFileSync(join(root, 'leases', `${dead}-cafe`), '');
+    await sweepStale(root);
+    expect(readdirSync(join(root, 'runs')).sort()).toEqual(
+      [`${dead}-committed`, `${process.pid}-bb`, 'orphan', 'r1'].sort(),
+    );
+    expect(readdirSync(join(root, 'tmp')).sort()).toEqual([`${process.pid}-x-2`, 'x-1']);
+    expect(readdirSync(join(root, 'leases'))).toEqual([]);
+  });
+});
 
 describe('pruneSnapshots', () => {
   it('keeps the most recently used layers within the size, with the runs they link to; drops leftovers', async () => {
@@ -79,7 +107,7 @@ describe('pruneSnapshots', () => {
 
   it('leaves a root alone while a build holds a lease on it; a dead process’s lease does not count', async () => {
     const root = fakeRoot('leased');
-    const lease = await takeLease(root, async () => {});
+    const lease = await takeSnapshotLease(root, async () => {});
     const busy = await pruneSnapshots(root);
     expect(busy).toMatchObject({ bytes: 0, layers: 0, inUse: [process.pid] });
     expect(readdirSync(join(root, 'layers'))).toHaveLength(3);
@@ -110,7 +138,7 @@ describe('pruneSnapshots', () => {
   it('a kind change waits for no one: with a live lease of the other kind it fails', async () => {
     const root = fakeRoot('kinds-busy');
     await claimKind(root, 'owners=kept xattrs=trusted');
-    const lease = await takeLease(root, async () => {});
+    const lease = await takeSnapshotLease(root, async () => {});
     await expect(claimKind(root, 'owners=caller xattrs=user')).rejects.toThrow(
       /another kind .* in use by pid/,
     );

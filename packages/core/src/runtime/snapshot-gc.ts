@@ -16,15 +16,17 @@
  */
 import { randomBytes } from 'node:crypto';
 import { lstatSync, readdirSync, readlinkSync, statSync } from 'node:fs';
-import { chmod, lutimes, mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { chmod, lutimes, mkdir, readFile, realpath, rename, rm, writeFile } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
+import { type Lease, leftByDeadProcess, liveLeases, takeLease } from '../store/lease.js';
+import { findRuntime } from './detect.js';
 import { RuntimeError } from './errors.js';
 import { execTool } from './exec.js';
-import { acquireLock, alive } from './lock.js';
+import { acquireLock } from './lock.js';
+import { sweepPrivateDirs } from './private-dir.js';
+import { defaultStateRoot } from './run.js';
 
-export interface Lease {
-  release(): Promise<void>;
-}
+export type { Lease } from '../store/lease.js';
 
 /** The lock beside the root (not in it: a full prune renames the root away). */
 function lockPath(root: string): string {
@@ -32,44 +34,19 @@ function lockPath(root: string): string {
 }
 
 /** Registers a user of `root`; `prepare` runs under the lock, before the lease exists (e.g. mkdirs). */
-export async function takeLease(root: string, prepare: () => Promise<void>): Promise<Lease> {
-  await mkdir(dirname(root), { recursive: true });
-  const lock = await acquireLock(lockPath(root));
-  try {
-    await prepare();
-    await mkdir(join(root, 'leases'), { recursive: true, mode: 0o700 });
-    const file = join(root, 'leases', `${process.pid}-${randomBytes(4).toString('hex')}`);
-    await writeFile(file, `${process.pid}\n`);
-    let released = false;
-    return {
-      release: async () => {
-        if (released) return;
-        released = true;
-        await rm(file, { force: true });
-      },
-    };
-  } finally {
-    await lock?.release();
-  }
+export async function takeSnapshotLease(root: string, prepare: () => Promise<void>): Promise<Lease> {
+  return takeLease(join(root, 'leases'), lockPath(root), { prepare });
 }
 
-/** Pids holding a lease on `root`; leases of dead processes are removed. */
-async function liveLeases(root: string): Promise<number[]> {
-  const dir = join(root, 'leases');
-  const names = await readdir(dir).catch(() => [] as string[]);
-  const pids: number[] = [];
-  for (const name of names) {
-    const pid = Number(name.split('-')[0]);
-    if (Number.isInteger(pid) && pid > 0 && alive(pid)) pids.push(pid);
-    else await rm(join(dir, name), { force: true });
-  }
-  return [...new Set(pids)];
+/** Pids holding a lease on `root` (this process's own included); leases of dead processes are removed. */
+function liveSnapshotLeases(root: string): Promise<number[]> {
+  return liveLeases(join(root, 'leases'));
 }
 
 /**
  * Makes sure `root` holds snapshots of `kind` (how owners and overlay xattrs were written): snapshots of
  * another kind (the cache was used as root, rootless, or rootless with subordinate ids) would give
- * wrong trees, so they are moved away and deleted. Call under the lock (in {@link takeLease}'s
+ * wrong trees, so they are moved away and deleted. Call under the lock (in {@link takeSnapshotLease}'s
  * `prepare`); fails while a build of the other kind holds a lease.
  */
 export async function claimKind(root: string, kind: string): Promise<void> {
@@ -78,7 +55,7 @@ export async function claimKind(root: string, kind: string): Promise<void> {
   if (found === kind) return;
   const layers = namesIn(join(root, 'layers')).length + namesIn(join(root, 'chains')).length;
   if (found !== '' || layers > 0) {
-    const inUse = await liveLeases(root);
+    const inUse = await liveSnapshotLeases(root);
     if (inUse.length > 0) {
       throw new RuntimeError(
         'RUNTIME_SNAPSHOT_FAILED',
@@ -172,7 +149,8 @@ export async function pruneSnapshots(
   if (!statSync(root, { throwIfNoEntry: false })) return { ...none, inUse: [] };
   const lock = await acquireLock(lockPath(root));
   try {
-    const inUse = await liveLeases(root);
+    await sweepStale(root);
+    const inUse = await liveSnapshotLeases(root);
     if (inUse.length > 0) return { ...none, inUse };
     // what an interrupted full prune left
     for (const name of namesIn(dirname(root))) {
@@ -261,6 +239,7 @@ async function removeTree(path: string): Promise<void> {
 /** Unmounts (lazily) what is mounted below `root` in this mount namespace: root only. */
 async function unmountBelow(root: string): Promise<void> {
   if (process.getuid?.() !== 0) return; // a rootless build's mounts lived in its own namespace
+  const real = await realpath(root).catch(() => root); // mountinfo has canonical paths
   const mountinfo = await readFile('/proc/self/mountinfo', 'utf8').catch(() => '');
   const points = mountinfo
     .split('\n')
@@ -268,7 +247,54 @@ async function unmountBelow(root: string): Promise<void> {
     .map((point) =>
       point.replace(/\\([0-7]{3})/g, (_, octal: string) => String.fromCharCode(Number.parseInt(octal, 8))),
     )
-    .filter((point) => point.startsWith(`${root}/`))
+    .filter((point) => point.startsWith(`${real}/`))
     .sort((a, b) => b.length - a.length);
   for (const point of points) await execTool('umount', ['-l', point]);
+}
+
+/**
+ * Removes what builds that were killed (SIGKILL, a crash) left behind; their pid is in every name:
+ * runtime containers `wharf-<pid>-…` (killed and deleted), the runs `runs/<pid>-…` of their snapshots
+ * (unmounted and deleted, unless committed as a layer), extractions `tmp/<pid>-…`, their private tmpfs
+ * directories (bundles, secrets) and their leases. Nothing of a live process is touched. Runs when a
+ * build opens the snapshots and in `wharf cache prune`.
+ */
+export async function sweepStale(root: string): Promise<void> {
+  await sweepContainers();
+  const linked = linkedRuns(root);
+  for (const name of namesIn(join(root, 'runs'))) {
+    if (!leftByDeadProcess(name) || linked.has(name)) continue;
+    await unmountBelow(join(root, 'runs', name));
+    await removeTree(join(root, 'runs', name)).catch(() => {});
+  }
+  for (const name of namesIn(join(root, 'tmp'))) {
+    if (leftByDeadProcess(name)) await removeTree(join(root, 'tmp', name)).catch(() => {});
+  }
+  await sweepPrivateDirs();
+  await liveSnapshotLeases(root); // drops the leases of dead processes
+}
+
+/** Deletes (`delete -f` kills first) the containers of wharf processes that are gone. */
+async function sweepContainers(): Promise<void> {
+  const stateRoot = defaultStateRoot();
+  const stale = namesIn(stateRoot).filter((n) => n.startsWith('wharf-') && leftByDeadProcess(n.slice(6)));
+  if (stale.length === 0) return;
+  const runtime = await findRuntime().catch(() => undefined);
+  if (!runtime) return;
+  for (const id of stale) await execTool(runtime.path, ['--root', stateRoot, 'delete', '-f', id]);
+}
+
+/** Runs that a `layers/` or `chains/` entry points at: committed, kept whoever made them. */
+function linkedRuns(root: string): Set<string> {
+  const linked = new Set<string>();
+  for (const kind of ['layers', 'chains']) {
+    for (const name of namesIn(join(root, kind))) {
+      try {
+        linked.add(basename(readlinkSync(join(root, kind, name))));
+      } catch {
+        // a directory: an extracted layer
+      }
+    }
+  }
+  return linked;
 }

@@ -22,14 +22,14 @@
  * ```
  * layers/<hex>/fs   extracted layer (or a symlink to a committed run)   overlay mode
  * chains/<hex>/fs   flattened chain (or a symlink to a committed run)   copy mode; deep chains
- * runs/<id>/        fs/ (upper or copy), work/, rootfs/ (mount point), scratch/ (bundle, etc files)
- * tmp/              extractions in progress (renamed into place when complete)
+ * runs/<pid>-<id>/  fs/ (upper or copy), work/, rootfs/ (mount point), scratch/ (etc files, copies)
+ * tmp/<pid>-…       extractions in progress (renamed into place when complete)
  * ```
  */
 import { randomBytes } from 'node:crypto';
 import type { Stats } from 'node:fs';
 import { chmod, lstat, mkdir, mkdtemp, rename, rm, rmdir, stat, symlink } from 'node:fs/promises';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import type { Readable } from 'node:stream';
 import { createDigester, type Digest, digestHex, sha256Digest } from '../oci/index.js';
 import {
@@ -42,7 +42,7 @@ import {
 import { RuntimeError } from './errors.js';
 import { execTool } from './exec.js';
 import { type ExtractOptions, extractLayer } from './extract.js';
-import { claimKind, type Lease, markUsed, takeLease } from './snapshot-gc.js';
+import { claimKind, type Lease, markUsed, sweepStale, takeSnapshotLease } from './snapshot-gc.js';
 import {
   assertOwnRoot,
   modeFromEnv,
@@ -125,12 +125,14 @@ export class Snapshotter {
 
   /** Opens (creates) a snapshot root and decides between overlay and copy mode. */
   static async open(options: SnapshotterOptions): Promise<Snapshotter> {
-    const root = options.root;
+    // absolute: the bundle (in a tmpfs, see private-dir.ts) names the rootfs and mount sources by path
+    const root = resolve(options.root);
     const wanted = options.mode ?? modeFromEnv();
     let lease: Lease;
     try {
       // Under the prune lock: a prune cannot remove the root between these mkdirs and the lease.
-      lease = await takeLease(root, async () => {
+      lease = await takeSnapshotLease(root, async () => {
+        await sweepStale(root); // what killed builds left: containers, mounts, runs, bundles, secrets
         await claimKind(root, snapshotKind());
         for (const sub of ['layers', 'chains', 'runs', 'tmp', 'empty']) {
           await mkdir(join(root, sub), { recursive: true, mode: 0o700 });
@@ -173,7 +175,8 @@ export class Snapshotter {
   /** A fresh, writable root filesystem holding `layers` (bottom first). */
   async prepare(layers: readonly SnapshotLayer[], options: PrepareOptions = {}): Promise<Snapshot> {
     const diffIds = await Promise.all(layers.map((l) => l.diffId()));
-    const id = randomBytes(8).toString('hex');
+    // `<pid>-…`: the sweep (snapshot-gc.ts) removes the runs of builds that were killed
+    const id = `${process.pid}-${randomBytes(8).toString('hex')}`;
     const runDir = join(this.root, 'runs', id);
     await mkdir(join(runDir, 'scratch'), { recursive: true, mode: 0o700 });
     try {
@@ -304,7 +307,7 @@ export class Snapshotter {
       await markUsed(target); // least recently used goes first in `wharf cache prune --keep-storage`
       return target;
     }
-    const tmp = await mkdtemp(join(this.root, 'tmp', 'x-'));
+    const tmp = await mkdtemp(join(this.root, 'tmp', `${process.pid}-x-`));
     try {
       await mkdir(join(tmp, 'fs'), { mode: 0o755 });
       await build(join(tmp, 'fs'));
@@ -338,7 +341,7 @@ export class Snapshotter {
   async register(kind: 'layers' | 'chains', digest: Digest, runId: string): Promise<void> {
     const target = join(this.root, kind, digestHex(digest));
     if (await exists(join(target, 'fs'))) return;
-    const tmp = join(this.root, 'tmp', `link-${runId}`);
+    const tmp = join(this.root, 'tmp', `${runId}.link`);
     await rm(tmp, { force: true });
     await symlink(`../runs/${runId}`, tmp);
     try {

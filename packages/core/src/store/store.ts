@@ -9,11 +9,12 @@
  * second finds the blob present and drops its temp file. Any failure removes the temp file.
  */
 import { randomUUID } from 'node:crypto';
-import { type FileHandle, mkdir, open, readdir, rename, stat, unlink } from 'node:fs/promises';
+import { type FileHandle, mkdir, open, readdir, rename, rm, stat, unlink } from 'node:fs/promises';
 import { homedir } from 'node:os';
-import { isAbsolute, join } from 'node:path';
+import { dirname, isAbsolute, join } from 'node:path';
 import { pipeline, type Readable, Transform, Writable } from 'node:stream';
 import { finished } from 'node:stream/promises';
+import { fileSystemProblem } from '../errors.js';
 import {
   createDigester,
   type Digest,
@@ -25,6 +26,8 @@ import {
   parseDigest,
 } from '../oci/index.js';
 import { StoreError } from './errors.js';
+import { type Lease, leftByDeadProcess, liveLeases, takeLease } from './lease.js';
+import { acquireLock } from './lock.js';
 
 const ALGORITHMS: readonly DigestAlgorithm[] = ['sha256', 'sha512'];
 const HEX_NAME: Readonly<Record<DigestAlgorithm, RegExp>> = {
@@ -83,11 +86,32 @@ export function defaultStoreRoot(env: NodeJS.ProcessEnv = process.env): string {
   return xdg && isAbsolute(xdg) ? join(xdg, 'wharf') : join(homedir(), '.cache', 'wharf');
 }
 
-/** Opens (and creates) a blob store. */
+/** This process's lease on each store it opened (held until it exits). */
+const processLeases = new Map<string, Promise<Lease>>();
+
+/**
+ * Opens (and creates) a blob store. The process holds a lease on it until it exits, so `wharf cache
+ * prune` in another process leaves it alone meanwhile (see {@link whileUnused}); temp files that
+ * killed processes left are removed.
+ */
 export async function openStore(options: OpenStoreOptions = {}): Promise<BlobStore> {
   const store = new BlobStore(options.root ?? defaultStoreRoot());
   try {
-    await Promise.all(ALGORITHMS.map((algorithm) => mkdir(store.directory(algorithm), { recursive: true })));
+    let lease = processLeases.get(store.root);
+    if (!lease) {
+      lease = takeLease(join(store.root, 'leases'), storeLock(store), {
+        untilExit: true,
+        prepare: async () => {
+          await Promise.all(
+            ALGORITHMS.map((algorithm) => mkdir(store.directory(algorithm), { recursive: true })),
+          );
+          await sweepTempFiles(store);
+        },
+      });
+      processLeases.set(store.root, lease);
+      lease.catch(() => processLeases.delete(store.root));
+    }
+    await lease;
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code ?? 'error';
     throw new StoreError(
@@ -100,6 +124,42 @@ export async function openStore(options: OpenStoreOptions = {}): Promise<BlobSto
     );
   }
   return store;
+}
+
+function storeLock(store: BlobStore): string {
+  return join(store.root, '.store.lock');
+}
+
+/** Removes the temp files (`.tmp-<pid>-…`) of processes that are gone: a killed pull or build. */
+async function sweepTempFiles(store: BlobStore): Promise<void> {
+  for (const algorithm of ALGORITHMS) {
+    const dir = store.directory(algorithm);
+    for (const name of await readdir(dir).catch(() => [] as string[])) {
+      if (name.startsWith(TEMP_PREFIX) && leftByDeadProcess(name.slice(TEMP_PREFIX.length))) {
+        await rm(join(dir, name), { force: true });
+      }
+    }
+  }
+}
+
+/**
+ * Runs `fn` (a prune) unless another live process holds a lease on the store: then it does nothing
+ * and returns those pids. Under the store's lock, so no build opens the store meanwhile.
+ */
+export async function whileUnused<T>(
+  store: BlobStore,
+  fn: () => Promise<T>,
+): Promise<{ readonly done: T } | { readonly inUse: readonly number[] }> {
+  await mkdir(store.root, { recursive: true });
+  const lock = await acquireLock(storeLock(store));
+  try {
+    await sweepTempFiles(store);
+    const inUse = await liveLeases(join(store.root, 'leases'), { except: process.pid });
+    if (inUse.length > 0) return { inUse };
+    return { done: await fn() };
+  } finally {
+    await lock?.release();
+  }
 }
 
 function isNotFound(error: unknown): boolean {
@@ -139,9 +199,13 @@ class TempBlob {
     if (!handle) throw new StoreError('STORE_WRITER_CLOSED', 'write after the blob was closed');
     this.digester.update(chunk);
     let offset = 0;
-    while (offset < chunk.byteLength) {
-      const { bytesWritten } = await handle.write(chunk, offset, chunk.byteLength - offset);
-      offset += bytesWritten;
+    try {
+      while (offset < chunk.byteLength) {
+        const { bytesWritten } = await handle.write(chunk, offset, chunk.byteLength - offset);
+        offset += bytesWritten;
+      }
+    } catch (error) {
+      throw cacheWriteError(error, this.path);
     }
   }
 
@@ -152,6 +216,8 @@ class TempBlob {
     if (!handle) return;
     try {
       await handle.sync();
+    } catch (error) {
+      throw cacheWriteError(error, this.path);
     } finally {
       await handle.close();
     }
@@ -164,6 +230,17 @@ class TempBlob {
     await handle?.close().catch(() => {});
     await unlink(this.path).catch(() => {});
   }
+}
+
+/** A full disk (or quota, permissions, read-only) under the cache: the cache dir and the fix, not an errno. */
+function cacheWriteError(error: unknown, path: string): unknown {
+  const dir = dirname(dirname(dirname(path))); // <root>/blobs/<alg>/<temp>
+  const problem = fileSystemProblem(error, `the cache ${dir}`);
+  if (!problem) return error;
+  return new StoreError('STORE_UNWRITABLE', problem.message, {
+    hint: `${problem.hint}; --cache-dir puts the cache elsewhere`,
+    cause: error,
+  });
 }
 
 /** The blob store. Get one from {@link openStore}. */
