@@ -36,7 +36,7 @@ import type { SecretSource } from '../runtime/mounts.js';
 import { defaultSnapshotRoot, Snapshotter } from '../runtime/snapshotter.js';
 import { type BlobStore, openStore } from '../store/store.js';
 import { cachedBase, recordBase } from './base-records.js';
-import { compressedLayer } from './compress.js';
+import { compressedLayer, knownGzipDigest } from './compress.js';
 import { keepTar } from './kept-tar.js';
 import { LayerViews } from './layer-views.js';
 import { BuildArgs, GlobalScope, predefinedArgs } from './scope.js';
@@ -137,7 +137,7 @@ export async function buildImage(graph: BuildGraph, options: BuildOptions): Prom
   const contextDir = resolve(options.contextDir, pruned.context.dir);
   const buildContexts = parseBuildContexts(options.buildContexts ?? {});
   let contextSource: Promise<SourceTree> | undefined;
-  const views = new LayerViews(join(store.root, 'views'));
+  const views = new LayerViews(join(store.root, 'views'), (diffId) => knownGzipDigest(store, diffId));
   // The gzip form of each built layer, made once: early (in the background) or when first asked for.
   const gzipped = new Map<Layer, Layer>();
   const gzip = (layer: Layer): Layer => {
@@ -182,12 +182,12 @@ export async function buildImage(graph: BuildGraph, options: BuildOptions): Prom
       },
       namedContext: (name: string) => {
         const spec = pruned.namedContexts[name];
-        return (
-          spec && {
-            dir: resolve(options.contextDir, spec.dir),
-            ...(spec.ignore ? { ignore: spec.ignore } : {}),
-          }
-        );
+        const flag = findBuildContext(buildContexts, name);
+        if (!spec) return flag?.kind === 'dir' ? { dir: flag.dir } : undefined;
+        return {
+          dir: resolve(options.contextDir, spec.dir),
+          ...(spec.ignore ? { ignore: spec.ignore } : {}),
+        };
       },
       snapshotter: () => {
         snapshotter ??= Snapshotter.open({ root: defaultSnapshotRoot(store.root) });

@@ -23,7 +23,7 @@ import { createParallelGzip, GZIP_BLOCK_SIZE } from '../layer/parallel-gzip.js';
 import { Semaphore } from '../layer/semaphore.js';
 import { createDigester, type Digest, digestHex, MediaType, parseDigest } from '../oci/index.js';
 import type { BlobStore } from '../store/store.js';
-import { layerMismatch } from './layer-views.js';
+import { assertTarDigest, layerMismatch } from './layer-views.js';
 
 /** gzip level of compressed layers: part of what makes the image digest, so fixed. */
 export const GZIP_LEVEL = 6;
@@ -49,6 +49,7 @@ export function compressedLayer(store: BlobStore, layer: Layer): Layer {
       const gzipType = GZIP_OF[await layer.mediaType()];
       if (gzipType === undefined) return layer;
       const diffId = await layer.diffId();
+      await assertTarDigest(layer, diffId, `the layer with diffID ${diffId}`);
       const { digest, size } = await compressOnce(store, layer, diffId);
       return layerFromStore(store, {
         digest,
@@ -94,6 +95,11 @@ function compressOnce(store: BlobStore, layer: Layer, diffId: Digest): Promise<C
 
 function recordPath(store: BlobStore, diffId: Digest): string {
   return join(store.root, 'compressed', `${digestHex(diffId)}.json`);
+}
+
+/** The gzip digest recorded for the tar `diffId` (written only after verifying), if its blob is stored. */
+export async function knownGzipDigest(store: BlobStore, diffId: Digest): Promise<Digest | undefined> {
+  return (await lookup(store, diffId))?.digest;
 }
 
 async function lookup(store: BlobStore, diffId: Digest): Promise<Compressed | undefined> {

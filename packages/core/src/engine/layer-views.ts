@@ -10,7 +10,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { WharfError } from '../errors.js';
 import type { Layer } from '../image/types.js';
 import type { LayerEntry } from '../layer/entry.js';
@@ -21,24 +21,36 @@ import {
   readLayerRecords,
   recordsOfEntries,
 } from '../layer/fs-view.js';
-import { createDigester, type Digest, digestHex } from '../oci/index.js';
+import { createDigester, type Digest, digestHex, layerCompression } from '../oci/index.js';
+
+/** The gzip digest recorded (verified) for a tar diffID, if any: engine/compress.ts. */
+export type KnownGzip = (diffId: Digest) => Promise<Digest | undefined>;
 
 export class LayerViews {
+  /** By diffID and blob digest: two layers claiming one diffID are checked one by one. */
   readonly #pending = new Map<string, Promise<LayerRecord[]>>();
 
-  constructor(private readonly dir: string) {}
+  /**
+   * @param knownGzip verified diffID → gzip digest pairs (compressed/ records), so a layer this
+   * process or an earlier one gzipped is not read again just to prove its pair.
+   */
+  constructor(
+    private readonly dir: string,
+    private readonly knownGzip: KnownGzip = async () => undefined,
+  ) {}
 
   /**
    * The records of a layer: from the cache, else read from its tar once (verified against the diffID)
    * and cached. `source` names the image for messages (`oci-layout://base`).
    */
   records(layer: Layer, source?: string): Promise<LayerRecord[]> {
-    return layer.diffId().then((diffId) => {
-      const hex = digestHex(diffId);
-      let pending = this.#pending.get(hex);
+    return Promise.all([layer.diffId(), layer.digest()]).then(async ([diffId, digest]) => {
+      await assertTarDigest(layer, diffId, source ?? 'a layer');
+      const key = `${diffId} ${digest}`;
+      let pending = this.#pending.get(key);
       if (!pending) {
-        pending = this.#load(diffId, layer, source);
-        this.#pending.set(hex, pending);
+        pending = this.#load(diffId, digest, layer, source);
+        this.#pending.set(key, pending);
       }
       return pending;
     });
@@ -49,11 +61,11 @@ export class LayerViews {
    * would give), so applying it never reads the tar back.
    */
   async remember(diffId: Digest, entries: readonly LayerEntry[]): Promise<void> {
-    const hex = digestHex(diffId);
-    if (this.#pending.has(hex)) return;
+    const key = `${diffId} ${diffId}`;
+    if (this.#pending.has(key)) return;
     const records = recordsOfEntries(entries);
-    this.#pending.set(hex, Promise.resolve(records));
-    await this.#save(this.#file(hex), records);
+    this.#pending.set(key, Promise.resolve(records));
+    await this.#save(this.#file(digestHex(diffId)), JSON.stringify(records));
   }
 
   /** Applies a layer to a view. */
@@ -71,12 +83,28 @@ export class LayerViews {
     return view;
   }
 
-  async #load(diffId: Digest, layer: Layer, what = 'a layer'): Promise<LayerRecord[]> {
+  /**
+   * Whether `digest` is known to hold the tar `diffId`: the same (a tar layer, whose blob its medium
+   * verifies), a verified gzip of it (compressed/ records), or a pair verified by reading before.
+   * Otherwise a cached view of `diffId` says nothing about this blob: a hostile gzip layer claiming
+   * an honest diffID must be read (and fail), not be given the honest layer's view.
+   */
+  async #provenPair(diffId: Digest, digest: Digest): Promise<boolean> {
+    if (digest === diffId || (await this.knownGzip(diffId).catch(() => undefined)) === digest) return true;
+    return readFile(this.#pairFile(digest), 'utf8').then(
+      (text) => text === diffId,
+      () => false,
+    );
+  }
+
+  async #load(diffId: Digest, digest: Digest, layer: Layer, what = 'a layer'): Promise<LayerRecord[]> {
     const file = this.#file(digestHex(diffId));
-    try {
-      return JSON.parse(await readFile(file, 'utf8')) as LayerRecord[];
-    } catch {
-      // Not cached yet (or unreadable): read the tar.
+    if (await this.#provenPair(diffId, digest)) {
+      try {
+        return JSON.parse(await readFile(file, 'utf8')) as LayerRecord[];
+      } catch {
+        // Not cached yet (or unreadable): read the tar.
+      }
     }
     const digester = createDigester();
     const tar = await layer.uncompressed();
@@ -90,7 +118,8 @@ export class LayerViews {
     for await (const _ of hashed); // the reader reads to the end of the input; make sure of it
     const actual = digester.digest();
     if (actual !== diffId) throw layerMismatch(what, diffId, actual);
-    await this.#save(file, records);
+    await this.#save(file, JSON.stringify(records));
+    if (digest !== diffId) await this.#save(this.#pairFile(digest), diffId);
     return records;
   }
 
@@ -102,12 +131,17 @@ export class LayerViews {
     return join(this.dir, `${hex}.v3.json`);
   }
 
+  /** `pairs/<blob digest hex>`: the diffID that blob was read and verified to hold. */
+  #pairFile(digest: Digest): string {
+    return join(this.dir, 'pairs', digestHex(digest));
+  }
+
   /** Best effort: a view that cannot be saved is read from the tar again next time. */
-  async #save(file: string, records: readonly LayerRecord[]): Promise<void> {
+  async #save(file: string, text: string): Promise<void> {
     const temp = `${file}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
     try {
-      await mkdir(this.dir, { recursive: true });
-      await writeFile(temp, JSON.stringify(records));
+      await mkdir(dirname(file), { recursive: true });
+      await writeFile(temp, text);
       await rename(temp, file);
     } catch {
       await rm(temp, { force: true }).catch(() => {});
@@ -124,4 +158,23 @@ export function layerMismatch(what: string, claimed: Digest, actual: Digest): Wh
       hint: 'the image is corrupt or hostile; nothing of it was cached. Rebuild or re-pull it from a source you trust',
     },
   );
+}
+
+/**
+ * An uncompressed layer's digest *is* its diffID: one whose descriptor says otherwise claims another
+ * layer's tar, and is refused before any cache is consulted (its blob is verified against its digest
+ * when read, so the two together pin the tar).
+ */
+export async function assertTarDigest(layer: Layer, diffId: Digest, what: string): Promise<void> {
+  if (layerCompression(await layer.mediaType()) !== 'none') return;
+  const digest = await layer.digest();
+  if (digest !== diffId) {
+    throw new WharfError(
+      'ENGINE_LAYER_MISMATCH',
+      `${what}: an uncompressed layer with digest ${digest}, but the image's config claims diffID ${diffId}`,
+      {
+        hint: "the image is corrupt or hostile (a tar layer's digest is its diffID); nothing of it was cached",
+      },
+    );
+  }
 }

@@ -22,7 +22,10 @@ export interface SourceResolver {
   image(ref: string): Promise<Image>;
   /** A named context's folder and ignore patterns. */
   namedContext(name: string): { dir: string; ignore?: readonly string[] } | undefined;
-  /** The folder a `--build-context NAME=DIR` gives for `ref` (COPY --from=NAME), if any. */
+  /**
+   * The folder a `--build-context NAME=DIR` gives for `ref` (COPY --from=NAME), if any; then
+   * `namedContext(ref)` answers for it too.
+   */
   buildContextDir?(ref: string): string | undefined;
   snapshotter(): Promise<Snapshotter>;
 }
@@ -43,6 +46,17 @@ async function mountImage(
   };
 }
 
+/** `from`, as a named context when it names a `--build-context NAME=DIR` (COPY --from=NAME). */
+export function withBuildContext(
+  from: FromRef,
+  resolver: SourceResolver,
+  expand: (word: string) => string,
+): FromRef {
+  if (from.kind !== 'image') return from;
+  const ref = expand(from.ref);
+  return resolver.buildContextDir?.(ref) === undefined ? from : { kind: 'context', name: ref };
+}
+
 /** Opens the tree a `from` names. */
 export async function openFrom(from: FromRef, resolver: SourceResolver, expand: (word: string) => string) {
   switch (from.kind) {
@@ -50,10 +64,8 @@ export async function openFrom(from: FromRef, resolver: SourceResolver, expand: 
       return mountImage(await resolver.stageImage(from.stage), resolver, `stage ${from.stage}`);
     case 'image': {
       const ref = expand(from.ref);
-      const dir = resolver.buildContextDir?.(ref);
-      if (dir !== undefined) {
-        const tree = await openContextSource(dir);
-        return { dir, identity: `build-context:${ref}`, tree, release: async () => {} };
+      if (resolver.buildContextDir?.(ref) !== undefined) {
+        return openFrom({ kind: 'context', name: ref }, resolver, expand);
       }
       return mountImage(await resolver.image(ref), resolver, `image ${ref}`);
     }
