@@ -19,12 +19,12 @@ describe.skipIf(noDocker())('on a base image, files and config match BuildKit', 
     layoutRef = await busyboxLayout();
   });
 
-  /** The same definition for both builders; only the base reference differs. */
+  /** The same definition for both builders; the direct one reads busybox from a layout (--build-context). */
   async function compare(name: string, make: (base: string) => Stage, buildArgs?: Record<string, string>) {
     const results = await buildBoth({
       name,
       graph: toGraph(define({ target: make('busybox'), args: { BASE_TAG: 'latest' } })),
-      directGraph: toGraph(define({ target: make(layoutRef), args: { BASE_TAG: 'latest' } })),
+      buildContexts: { busybox: layoutRef },
       files,
       ...(buildArgs ? { buildArgs } : {}),
     });

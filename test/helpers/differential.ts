@@ -84,6 +84,8 @@ export interface BuildBoth {
    * so `FROM busybox` comes from the loopback mirror dockerd uses too.
    */
   readonly registry?: RegistryOptions;
+  /** `--build-context` values for the direct backend, e.g. `{ busybox: await busyboxLayout() }`. */
+  readonly buildContexts?: Readonly<Record<string, string>>;
   /**
    * Secrets for `RUN --mount=type=secret`: id → content. Written outside the context and given to both
    * builders (`docker build --secret id=…,src=…` and `secrets: { id: { path } }`).
@@ -136,6 +138,7 @@ export async function buildBoth(spec: BuildBoth): Promise<BothResults> {
   const directOptions = {
     ...(spec.registry ? { registry: spec.registry } : {}),
     ...(spec.secrets ? { secrets } : {}),
+    ...(spec.buildContexts ? { buildContexts: spec.buildContexts } : {}),
   };
   const direct = await buildGraph(spec.directGraph ?? spec.graph, {
     contextDir,
@@ -178,8 +181,9 @@ export function trees(results: BothResults, options: { under?: string } = {}) {
 }
 
 /**
- * The busybox look-alike as a local OCI layout, for direct builds of definitions BuildKit builds
- * `FROM busybox` (the direct backend does not pull from registries yet). Made once per test file.
+ * The busybox look-alike as a local OCI layout (`oci-layout:///abs/dir:latest`), for direct builds of
+ * definitions BuildKit builds `FROM busybox`: pass it as `buildContexts: { busybox: ref }` (a
+ * definition may not name a layout outside its folder). Made once per test file.
  */
 export async function busyboxLayout(): Promise<string> {
   const dir = tempDir('wharf-busybox-layout-');

@@ -26,6 +26,24 @@ export function parseBuildArgs(
   return args;
 }
 
+/**
+ * `--build-context NAME=oci-layout://PATH[:TAG|@DIGEST]`, `NAME=docker-image://REF` or `NAME=DIR`
+ * (buildx syntax); the engine reads the values (relative paths from the current directory).
+ */
+export function parseBuildContextFlags(values: readonly string[] = []): Record<string, string> {
+  const contexts: Record<string, string> = {};
+  for (const value of values) {
+    const at = value.indexOf('=');
+    if (at <= 0 || at === value.length - 1) {
+      throw new WharfError('CLI_BAD_BUILD_CONTEXT', `invalid --build-context "${value}"`, {
+        hint: 'use --build-context NAME=oci-layout://PATH[:TAG|@DIGEST], NAME=docker-image://REF or NAME=DIR',
+      });
+    }
+    contexts[value.slice(0, at)] = value.slice(at + 1);
+  }
+  return contexts;
+}
+
 /** `--platform linux/arm64` (one platform; multi-platform builds come later). */
 export function parsePlatformFlag(value: string | undefined): oci.Platform | undefined {
   if (value === undefined) return undefined;

@@ -22,7 +22,13 @@ import {
   WharfError,
 } from '@wharf/core';
 import type { Command } from 'commander';
-import { collect, parseBuildArgs, parsePlatformFlag, parseSecrets } from '../flags.js';
+import {
+  collect,
+  parseBuildArgs,
+  parseBuildContextFlags,
+  parsePlatformFlag,
+  parseSecrets,
+} from '../flags.js';
 import { interruptSignal } from '../interrupt.js';
 import { loadDefinition } from '../load-definition.js';
 import { type ProgressMode, progressSink } from '../render/progress.js';
@@ -33,6 +39,7 @@ interface BuildFlags {
   readonly tag?: string[];
   readonly target?: string;
   readonly buildArg?: string[];
+  readonly buildContext?: string[];
   readonly platform?: string;
   readonly progress: ProgressMode;
   readonly cacheDir?: string;
@@ -63,6 +70,11 @@ export function registerBuild(program: Command): void {
     .option('-t, --tag <name>', 'image name recorded in the output (repeatable)', collect)
     .option('--target <name>', 'the stage or target to build')
     .option('--build-arg <name=value>', 'set a build argument (repeatable)', collect)
+    .option(
+      '--build-context <name=source>',
+      'NAME=oci-layout://DIR[:TAG|@DIGEST], NAME=docker-image://REF or NAME=DIR for FROM/COPY --from NAME (repeatable)',
+      collect,
+    )
     .option('--platform <os/arch>', 'target platform (default: linux on this machine)')
     .option('--progress <mode>', 'auto | plain | json | quiet', 'auto')
     .option('--cache-dir <dir>', 'where blobs are kept (default: $XDG_CACHE_HOME/wharf)')
@@ -181,6 +193,7 @@ async function runBackend(
     case 'direct': {
       const built = await buildImage(graph, {
         ...common,
+        buildContexts: parseBuildContextFlags(flags.buildContext),
         ...(flags.cacheDir ? { cacheDir: flags.cacheDir } : {}),
         // The manifest digest will be printed: gzip the target's new layers as they are made.
         compressEarly: needsManifest,
@@ -190,6 +203,11 @@ async function runBackend(
       return { result: { ...built, digest: () => built.image.digest() }, dispose: async () => {} };
     }
     case 'docker': {
+      if (flags.buildContext?.length) {
+        throw new WharfError('CLI_BUILD_CONTEXT_BACKEND', '--build-context needs the direct backend', {
+          hint: 'drop --backend docker (docker build 20.10 has no --build-context), or use docker buildx build',
+        });
+      }
       const result = await buildWithDocker(graph, common);
       return { result: { ...result, digest: async () => result.digest }, dispose: result.dispose };
     }

@@ -20,9 +20,11 @@
  * Reading accepts both formats (manifest.json is in both), and uncompressed or gzip layer files.
  */
 import {
+  CONFIG_LIMIT,
   type Image,
   imageFromConfig,
   layerFromOpener,
+  MANIFEST_LIMIT,
   type MediaTypeFlavor,
   parseConfig,
   uncompressedSize,
@@ -36,6 +38,7 @@ import {
   parseReference,
   type Reference,
 } from '../oci/index.js';
+import { assertRegularEntry, openVerifiedEntry, readSmallEntry } from './entries.js';
 import { ArchiveError } from './errors.js';
 import { type ArchiveInput, type ArchiveResult, entriesOf } from './oci-archive.js';
 import { indexTar, openEntry, peekEntry, type TarEntry } from './tar-index.js';
@@ -151,12 +154,6 @@ function normalisedTag(tag: string): string | undefined {
   }
 }
 
-async function readEntry(file: string, entry: TarEntry): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  for await (const chunk of openEntry(file, entry)) chunks.push(chunk as Buffer);
-  return Buffer.concat(chunks);
-}
-
 /** The parsed `manifest.json` of the docker-archive at `file`. */
 export async function dockerArchiveManifest(file: string): Promise<DockerArchiveManifest[]> {
   const entries = await indexTar(file);
@@ -172,8 +169,9 @@ async function readManifest(file: string, entries: Map<string, TarEntry>): Promi
   }
   let parsed: unknown;
   try {
-    parsed = JSON.parse((await readEntry(file, entry)).toString('utf8'));
+    parsed = JSON.parse((await readSmallEntry(file, entry, MANIFEST_LIMIT)).toString('utf8'));
   } catch (cause) {
+    if (cause instanceof ArchiveError) throw cause;
     throw new ArchiveError('ARCHIVE_INVALID_MANIFEST', `${file}: manifest.json is not JSON`, { cause });
   }
   const ok =
@@ -244,7 +242,7 @@ export async function readDockerArchive(
     }
     return found;
   };
-  const rawConfig = new Uint8Array(await readEntry(file, entry(chosen.Config)));
+  const rawConfig = new Uint8Array(await readSmallEntry(file, entry(chosen.Config), CONFIG_LIMIT));
   const diffIds = parseConfig(rawConfig).rootfs.diff_ids;
   if (diffIds.length !== chosen.Layers.length) {
     throw new ArchiveError(
@@ -257,6 +255,7 @@ export async function readDockerArchive(
   const layers = await Promise.all(
     chosen.Layers.map(async (path, i) => {
       const e = entry(path);
+      assertRegularEntry(file, e);
       const magic = await peekEntry(file, e, 2);
       const gzip = magic[0] === 0x1f && magic[1] === 0x8b;
       const mediaType = gzip
@@ -267,7 +266,13 @@ export async function readDockerArchive(
           ? MediaType.dockerLayer
           : MediaType.ociLayer;
       const diffId = diffIds[i] as Digest;
-      return layerFromOpener(async () => openEntry(file, e), {
+      // A tar layer file must be the tar its diffID names: verified before any byte is read out. A gzip
+      // one is measured (digest, diffID checked) the first time its digest is asked for.
+      const what = `layer ${i + 1} (${path}, diffID ${diffId}) in ${file}`;
+      const opener = gzip
+        ? async () => openEntry(file, e)
+        : () => openVerifiedEntry(file, e, { digest: diffId, size: e.size, what });
+      return layerFromOpener(opener, {
         mediaType,
         diffId,
         ...(gzip ? { size: e.size } : { digest: diffId, size: e.size, uncompressedSize: e.size }),

@@ -9,7 +9,10 @@ export type ArchiveErrorCode =
   | 'ARCHIVE_NOT_FOUND'
   | 'ARCHIVE_AMBIGUOUS'
   | 'ARCHIVE_INVALID_NAME'
-  | 'ARCHIVE_WRITE_FAILED';
+  | 'ARCHIVE_WRITE_FAILED'
+  | 'ARCHIVE_INVALID_ENTRY'
+  | 'ARCHIVE_BLOB_SIZE_MISMATCH'
+  | 'ARCHIVE_TOO_LARGE';
 
 /** A `WharfError` whose code is one of {@link ArchiveErrorCode}; only the code type is narrowed. */
 export class ArchiveError extends WharfError<ArchiveErrorCode> {

@@ -10,14 +10,22 @@ import {
   type Image,
   type ImageIndex,
   indexFromManifest,
+  MANIFEST_LIMIT,
   type NamedImage,
   OCI_LAYOUT_BYTES,
   type SelectOptions,
   selectImage,
 } from '../image/index.js';
-import { digestAlgorithm, digestHex, MediaType, type ImageIndex as OciImageIndex } from '../oci/index.js';
+import {
+  digestAlgorithm,
+  digestHex,
+  MediaType,
+  type ImageIndex as OciImageIndex,
+  parseDigest,
+} from '../oci/index.js';
+import { openVerifiedEntry, readSmallEntry } from './entries.js';
 import { ArchiveError } from './errors.js';
-import { indexTar, openEntry, type TarEntry } from './tar-index.js';
+import { indexTar, type TarEntry } from './tar-index.js';
 import { type TarFile, type TarOptions, tarStream, writeTarFile } from './write-tar.js';
 
 /** What to write: one image, one image with names, or several. */
@@ -90,12 +98,14 @@ export async function openOciArchive(file: string): Promise<ImageIndex> {
     if (!found) throw missing(file, name);
     return found;
   };
-  const read = async (name: string) => {
-    const chunks: Buffer[] = [];
-    for await (const chunk of openEntry(file, entry(name))) chunks.push(chunk as Buffer);
-    return Buffer.concat(chunks);
-  };
-  const layout = JSON.parse((await read('oci-layout')).toString('utf8')) as { imageLayoutVersion?: string };
+  const read = (name: string, limit: number) => readSmallEntry(file, entry(name), limit);
+  let layout: { imageLayoutVersion?: string };
+  try {
+    layout = JSON.parse((await read('oci-layout', 64 * 1024)).toString('utf8')) as typeof layout;
+  } catch (cause) {
+    if (cause instanceof ArchiveError) throw cause;
+    throw new ArchiveError('ARCHIVE_INVALID_MANIFEST', `${file}: oci-layout is not JSON`, { cause });
+  }
   if (layout.imageLayoutVersion !== '1.0.0') {
     throw new ArchiveError(
       'ARCHIVE_INVALID_MANIFEST',
@@ -106,10 +116,16 @@ export async function openOciArchive(file: string): Promise<ImageIndex> {
     );
   }
   return indexFromManifest({
-    rawManifest: new Uint8Array(await read('index.json')),
+    rawManifest: new Uint8Array(await read('index.json', MANIFEST_LIMIT)),
     mediaType: MediaType.ociIndex,
-    blob: async (descriptor) =>
-      openEntry(file, entry(`blobs/${digestAlgorithm(descriptor.digest)}/${digestHex(descriptor.digest)}`)),
+    blob: async (descriptor) => {
+      const digest = parseDigest(descriptor.digest);
+      return openVerifiedEntry(file, entry(`blobs/${digestAlgorithm(digest)}/${digestHex(digest)}`), {
+        digest,
+        size: descriptor.size,
+        what: `${descriptor.mediaType} ${digest} in ${file}`,
+      });
+    },
   });
 }
 

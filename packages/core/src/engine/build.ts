@@ -2,7 +2,8 @@
  * The direct backend: builds a BuildGraph into an Image without a Docker daemon.
  *
  * Stages run in dependency order, independent stages concurrently; only the stages the target needs
- * run. Bases: `scratch`, another stage, or a local OCI image layout (`oci-layout://DIR[:TAG]`).
+ * run. Bases: `scratch`, another stage, an image, or a local OCI image layout: a `--build-context
+ * NAME=oci-layout://DIR[:TAG]`, or `oci-layout://DIR` inside the definition's folder or context.
  *
  * Layers are written uncompressed (tar → sha256 → store, digest = diffID), as BuildKit does, so no step
  * waits for gzip. The result's `image` is the distributable form: the same config with gzip layers,
@@ -15,6 +16,7 @@
 import { join, resolve } from 'node:path';
 import { FileDigests } from '../cache/file-digests.js';
 import { StepCache } from '../cache/step-cache.js';
+import { WharfError } from '../errors.js';
 import { discardEvents, type EventSink } from '../events.js';
 import { emptyImage } from '../image/empty.js';
 import { mapLayers } from '../image/mutate.js';
@@ -26,14 +28,7 @@ import { MemoryFsView } from '../layer/fs-view.js';
 import { openContextSource, type SourceTree } from '../layer/source.js';
 import { sourceDateEpoch } from '../layer/tar-writer.js';
 import { readLayout } from '../layout/read.js';
-import {
-  type Digest,
-  formatPlatform,
-  hostPlatform,
-  normalizePlatform,
-  type Platform,
-  parseDigest,
-} from '../oci/index.js';
+import { type Digest, formatPlatform, hostPlatform, normalizePlatform, type Platform } from '../oci/index.js';
 import type { RegistryOptions } from '../registry/client.js';
 import { pullImage } from '../registry/pull.js';
 import { findRuntime } from '../runtime/detect.js';
@@ -41,10 +36,19 @@ import type { SecretSource } from '../runtime/mounts.js';
 import { defaultSnapshotRoot, Snapshotter } from '../runtime/snapshotter.js';
 import { type BlobStore, openStore } from '../store/store.js';
 import { cachedBase, recordBase } from './base-records.js';
-import { compressedLayer } from './compress.js';
+import { compressedLayer, knownGzipDigest } from './compress.js';
 import { keepTar } from './kept-tar.js';
 import { LayerViews } from './layer-views.js';
 import { BuildArgs, GlobalScope, predefinedArgs } from './scope.js';
+import {
+  type BuildContext,
+  definitionLayoutDir,
+  findBuildContext,
+  LAYOUT_SCHEME,
+  type LayoutPick,
+  parseBuildContexts,
+  parseLayoutSpec,
+} from './sources.js';
 import { runStage, type StageBase, type StageResult } from './stage.js';
 import { StageFiles } from './stage-files.js';
 
@@ -57,6 +61,13 @@ export interface BuildOptions {
   readonly platform?: Platform;
   /** `--build-arg` values. */
   readonly buildArgs?: Readonly<Record<string, string>>;
+  /**
+   * `--build-context` values (buildx): `{ base: 'oci-layout:///abs/layout:1.0' }` makes `FROM base` and
+   * `COPY --from=base` read that layout; `docker-image://REF` another image; a folder, a local context
+   * for `COPY --from=NAME`. Relative paths are relative to the current directory. The only way to
+   * read a local layout outside the definition's folder and context.
+   */
+  readonly buildContexts?: Readonly<Record<string, string>>;
   /** The blob store (default: `openStore()` under the cache dir). */
   readonly store?: BlobStore;
   /** Cache directory for the default store. */
@@ -124,8 +135,9 @@ export async function buildImage(graph: BuildGraph, options: BuildOptions): Prom
   const global = new GlobalScope(pruned.args, buildArgs, predefinedArgs(platform, buildPlatform));
   const store = options.store ?? (await openStore(options.cacheDir ? { root: options.cacheDir } : {}));
   const contextDir = resolve(options.contextDir, pruned.context.dir);
+  const buildContexts = parseBuildContexts(options.buildContexts ?? {});
   let contextSource: Promise<SourceTree> | undefined;
-  const views = new LayerViews(join(store.root, 'views'));
+  const views = new LayerViews(join(store.root, 'views'), (diffId) => knownGzipDigest(store, diffId));
   // The gzip form of each built layer, made once: early (in the background) or when first asked for.
   const gzipped = new Map<Layer, Layer>();
   const gzip = (layer: Layer): Layer => {
@@ -164,14 +176,18 @@ export async function buildImage(graph: BuildGraph, options: BuildOptions): Prom
     resolver: {
       stageImage: async (name: string) => (await (results.get(name) as Promise<StageResult>)).image,
       image: (ref: string) => imageBase(ref, baseOptions),
+      buildContextDir: (ref: string) => {
+        const found = findBuildContext(buildContexts, ref);
+        return found?.kind === 'dir' ? found.dir : undefined;
+      },
       namedContext: (name: string) => {
         const spec = pruned.namedContexts[name];
-        return (
-          spec && {
-            dir: resolve(options.contextDir, spec.dir),
-            ...(spec.ignore ? { ignore: spec.ignore } : {}),
-          }
-        );
+        const flag = findBuildContext(buildContexts, name);
+        if (!spec) return flag?.kind === 'dir' ? { dir: flag.dir } : undefined;
+        return {
+          dir: resolve(options.contextDir, spec.dir),
+          ...(spec.ignore ? { ignore: spec.ignore } : {}),
+        };
       },
       snapshotter: () => {
         snapshotter ??= Snapshotter.open({ root: defaultSnapshotRoot(store.root) });
@@ -203,7 +219,8 @@ export async function buildImage(graph: BuildGraph, options: BuildOptions): Prom
   const baseOptions: BaseOptions = {
     platform,
     global,
-    contextDir: options.contextDir,
+    layoutRoots: [resolve(options.contextDir), contextDir],
+    buildContexts,
     store,
     views,
     images: new Map(),
@@ -247,7 +264,9 @@ export async function buildImage(graph: BuildGraph, options: BuildOptions): Prom
 interface BaseOptions {
   readonly platform: Platform;
   readonly global: GlobalScope;
-  readonly contextDir: string;
+  /** Where a definition's own `oci-layout://` paths may point: its folder (first), the context. */
+  readonly layoutRoots: readonly string[];
+  readonly buildContexts: ReadonlyMap<string, BuildContext>;
   readonly store: BlobStore;
   readonly registry?: RegistryOptions;
   readonly views: LayerViews;
@@ -290,7 +309,7 @@ async function resolveBase(
       const ref = options.global.expand(stage.base.ref);
       const image = await imageBase(ref, options);
       const layers = await image.layers();
-      const view = await options.views.viewOf(layers);
+      const view = await options.views.viewOf(layers, ref);
       return {
         image,
         config: await image.config(),
@@ -303,11 +322,10 @@ async function resolveBase(
   }
 }
 
-const layoutScheme = 'oci-layout://';
-
 /**
- * A base image: from a local OCI layout (`oci-layout://DIR[:TAG|@DIGEST]`), else as pulled before
- * (engine/base-records.ts; unless `pull`), else pulled from its registry.
+ * A base image: a `--build-context` of that name, a local OCI layout inside the definition's folder or
+ * context (`oci-layout://DIR[:TAG|@DIGEST]`), else as pulled before (engine/base-records.ts; unless
+ * `pull`), else pulled from its registry.
  */
 function imageBase(ref: string, options: BaseOptions): Promise<Image> {
   let image = options.images.get(ref);
@@ -319,17 +337,17 @@ function imageBase(ref: string, options: BaseOptions): Promise<Image> {
 }
 
 async function resolveImage(ref: string, options: BaseOptions): Promise<Image> {
-  if (ref.startsWith(layoutScheme)) {
-    const spec = ref.slice(layoutScheme.length);
-    const at = spec.search(/[:@][^/]*$/);
-    const dir = resolve(options.contextDir, at < 0 ? spec : spec.slice(0, at));
-    const selector = at < 0 ? undefined : spec.slice(at);
-    const pick = selector?.startsWith('@')
-      ? { digest: parseDigest(selector.slice(1)) }
-      : selector
-        ? { ref: selector.slice(1) }
-        : {};
-    return keepTars(await readLayout(dir, { ...pick, platform: options.platform }), options.store);
+  const context = findBuildContext(options.buildContexts, ref);
+  if (context?.kind === 'dir') {
+    throw new WharfError('ENGINE_CONTEXT_NOT_AN_IMAGE', `build context "${ref}" is a folder, not an image`, {
+      hint: `use it with COPY --from=${ref}; for FROM, pass --build-context ${ref}=oci-layout://DIR`,
+    });
+  }
+  if (context?.kind === 'image') return imageBase(context.ref, options);
+  if (context?.kind === 'layout') return layoutImage(context.dir, context.pick, options);
+  if (ref.startsWith(LAYOUT_SCHEME)) {
+    const { path, pick } = parseLayoutSpec(ref.slice(LAYOUT_SCHEME.length));
+    return layoutImage(await definitionLayoutDir(ref, path, options.layoutRoots), pick, options);
   }
   if (!options.pull) {
     const cached = await cachedBase(options.store, ref, options.platform);
@@ -342,6 +360,10 @@ async function resolveImage(ref: string, options: BaseOptions): Promise<Image> {
   });
   await recordBase(options.store, ref, options.platform, pulled.image);
   return keepTars(pulled.image, options.store);
+}
+
+async function layoutImage(dir: string, pick: LayoutPick, options: BaseOptions): Promise<Image> {
+  return keepTars(await readLayout(dir, { ...pick, platform: options.platform }), options.store);
 }
 
 /** The image (same manifest and digest), its compressed layers' tars kept in the store once read. */

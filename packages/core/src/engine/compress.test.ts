@@ -48,7 +48,11 @@ describe('uncompressed layers, compressed on demand', async () => {
     const record = JSON.parse(
       readFileSync(join(store.root, 'compressed', `${digestHex(tar.diffId)}.json`), 'utf8'),
     );
-    expect(record).toEqual({ digest: gzip.digest, size: gzip.size, scheme: 'gzip-6-blocks-1048576' });
+    expect(record).toEqual({
+      digest: gzip.digest,
+      size: gzip.size,
+      scheme: 'gzip-6-blocks-1048576-verified',
+    });
   });
 
   it('ignores a record of another gzip scheme (an older wharf): the digest is the one a fresh cache gives', async () => {

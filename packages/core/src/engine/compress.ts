@@ -6,6 +6,11 @@
  * `<store root>/compressed/<diffID hex>.json` records `{digest, size, scheme}` (temp file + rename);
  * later builds find the blob through that record and pay nothing. A record of another scheme (an older
  * wharf's single-stream gzip) is ignored, so a cache never gives another digest than a fresh one.
+ *
+ * The diffID of a base layer is only what its image's config claims: the tar is hashed as it is
+ * compressed and a record is written only when it hashes to that diffID (`ENGINE_LAYER_MISMATCH`
+ * otherwise, nothing stored), so a hostile image cannot make a later build ship its layer for
+ * another's diffID. Records written before this check (scheme without `verified`) are not used.
  */
 import { randomBytes } from 'node:crypto';
 import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
@@ -16,13 +21,14 @@ import { layerFromStore, uncompressedSize } from '../image/partial.js';
 import type { Layer } from '../image/types.js';
 import { createParallelGzip, GZIP_BLOCK_SIZE } from '../layer/parallel-gzip.js';
 import { Semaphore } from '../layer/semaphore.js';
-import { type Digest, digestHex, MediaType, parseDigest } from '../oci/index.js';
+import { createDigester, type Digest, digestHex, MediaType, parseDigest } from '../oci/index.js';
 import type { BlobStore } from '../store/store.js';
+import { assertTarDigest, layerMismatch } from './layer-views.js';
 
 /** gzip level of compressed layers: part of what makes the image digest, so fixed. */
 export const GZIP_LEVEL = 6;
 /** What the recorded digests were made with; records of any other scheme are not used. */
-const SCHEME = `gzip-${GZIP_LEVEL}-blocks-${GZIP_BLOCK_SIZE}`;
+const SCHEME = `gzip-${GZIP_LEVEL}-blocks-${GZIP_BLOCK_SIZE}-verified`;
 
 /** Uncompressed layer media type → its gzip counterpart; other layers are returned unchanged. */
 const GZIP_OF: Readonly<Record<string, string>> = {
@@ -43,6 +49,7 @@ export function compressedLayer(store: BlobStore, layer: Layer): Layer {
       const gzipType = GZIP_OF[await layer.mediaType()];
       if (gzipType === undefined) return layer;
       const diffId = await layer.diffId();
+      await assertTarDigest(layer, diffId, `the layer with diffID ${diffId}`);
       const { digest, size } = await compressOnce(store, layer, diffId);
       return layerFromStore(store, {
         digest,
@@ -70,20 +77,29 @@ export function compressedLayer(store: BlobStore, layer: Layer): Layer {
 }
 
 /** Compressions under way in this process, by store root and diffID: each layer is compressed once. */
-const inFlight = new Map<string, Promise<Compressed>>();
+const inFlight = new Map<string, { layer: Layer; done: Promise<Compressed> }>();
 
 function compressOnce(store: BlobStore, layer: Layer, diffId: Digest): Promise<Compressed> {
   const key = `${store.root}\0${diffId}`;
-  let pending = inFlight.get(key);
-  if (!pending) {
-    pending = lookupOrCompress(store, layer, diffId).finally(() => inFlight.delete(key));
-    inFlight.set(key, pending);
+  const pending = inFlight.get(key);
+  // Another layer claiming the same diffID: its failure (it was not that tar) is not this one's.
+  if (pending) {
+    return pending.layer === layer
+      ? pending.done
+      : pending.done.catch(() => lookupOrCompress(store, layer, diffId));
   }
-  return pending;
+  const done = lookupOrCompress(store, layer, diffId).finally(() => inFlight.delete(key));
+  inFlight.set(key, { layer, done });
+  return done;
 }
 
 function recordPath(store: BlobStore, diffId: Digest): string {
   return join(store.root, 'compressed', `${digestHex(diffId)}.json`);
+}
+
+/** The gzip digest recorded for the tar `diffId` (written only after verifying), if its blob is stored. */
+export async function knownGzipDigest(store: BlobStore, diffId: Digest): Promise<Digest | undefined> {
+  return (await lookup(store, diffId))?.digest;
 }
 
 async function lookup(store: BlobStore, diffId: Digest): Promise<Compressed | undefined> {
@@ -104,7 +120,7 @@ async function lookupOrCompress(store: BlobStore, layer: Layer, diffId: Digest):
   if (known) return known;
   await layers.acquire();
   try {
-    const compressed = await compress(store, layer);
+    const compressed = await compress(store, layer, diffId);
     await rememberCompressed(store, diffId, compressed);
     return compressed;
   } finally {
@@ -112,12 +128,21 @@ async function lookupOrCompress(store: BlobStore, layer: Layer, diffId: Digest):
   }
 }
 
-async function compress(store: BlobStore, layer: Layer): Promise<Compressed> {
+async function compress(store: BlobStore, layer: Layer, diffId: Digest): Promise<Compressed> {
   // Fixed header (mtime 0, no name) and fixed blocks: same tar, same bytes, on any machine.
   const gzip = createParallelGzip({ level: GZIP_LEVEL });
   const writer = store.putWriter();
+  const digester = createDigester();
   try {
-    await pipeline(await layer.uncompressed(), gzip, writer);
+    const hashed = async function* (tar: AsyncIterable<Uint8Array>) {
+      for await (const chunk of tar) {
+        digester.update(chunk);
+        yield chunk;
+      }
+      const actual = digester.digest();
+      if (actual !== diffId) throw layerMismatch(`the layer with diffID ${diffId}`, diffId, actual);
+    };
+    await pipeline(await layer.uncompressed(), hashed, gzip, writer);
     const info = await writer.commit();
     return { digest: info.digest, size: info.size };
   } catch (error) {

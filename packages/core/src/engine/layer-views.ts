@@ -2,10 +2,16 @@
  * Filesystem views of layers, cached by diffID under `<cache>/views/`: what each layer adds, replaces
  * and deletes (paths, types, modes, owners, links — no contents). Building the view of a base image or
  * replaying a cached step then reads a small JSON file instead of decompressing the layer again.
+ *
+ * The key is a diffID, which an image's config only *claims*: a view is saved only for a tar that was
+ * hashed to that diffID here (while reading it, or as this build wrote it), so a hostile image that
+ * claims another layer's diffID fails (`ENGINE_LAYER_MISMATCH`) instead of poisoning the view that a
+ * later, honest build of that layer would read.
  */
 import { randomBytes } from 'node:crypto';
 import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
+import { WharfError } from '../errors.js';
 import type { Layer } from '../image/types.js';
 import type { LayerEntry } from '../layer/entry.js';
 import {
@@ -15,21 +21,36 @@ import {
   readLayerRecords,
   recordsOfEntries,
 } from '../layer/fs-view.js';
-import { type Digest, digestHex } from '../oci/index.js';
+import { createDigester, type Digest, digestHex, layerCompression } from '../oci/index.js';
+
+/** The gzip digest recorded (verified) for a tar diffID, if any: engine/compress.ts. */
+export type KnownGzip = (diffId: Digest) => Promise<Digest | undefined>;
 
 export class LayerViews {
+  /** By diffID and blob digest: two layers claiming one diffID are checked one by one. */
   readonly #pending = new Map<string, Promise<LayerRecord[]>>();
 
-  constructor(private readonly dir: string) {}
+  /**
+   * @param knownGzip verified diffID → gzip digest pairs (compressed/ records), so a layer this
+   * process or an earlier one gzipped is not read again just to prove its pair.
+   */
+  constructor(
+    private readonly dir: string,
+    private readonly knownGzip: KnownGzip = async () => undefined,
+  ) {}
 
-  /** The records of a layer: from the cache, else read from its tar once and cached. */
-  records(layer: Layer): Promise<LayerRecord[]> {
-    return layer.diffId().then((diffId) => {
-      const hex = digestHex(diffId);
-      let pending = this.#pending.get(hex);
+  /**
+   * The records of a layer: from the cache, else read from its tar once (verified against the diffID)
+   * and cached. `source` names the image for messages (`oci-layout://base`).
+   */
+  records(layer: Layer, source?: string): Promise<LayerRecord[]> {
+    return Promise.all([layer.diffId(), layer.digest()]).then(async ([diffId, digest]) => {
+      await assertTarDigest(layer, diffId, source ?? 'a layer');
+      const key = `${diffId} ${digest}`;
+      let pending = this.#pending.get(key);
       if (!pending) {
-        pending = this.#load(hex, layer);
-        this.#pending.set(hex, pending);
+        pending = this.#load(diffId, digest, layer, source);
+        this.#pending.set(key, pending);
       }
       return pending;
     });
@@ -40,11 +61,11 @@ export class LayerViews {
    * would give), so applying it never reads the tar back.
    */
   async remember(diffId: Digest, entries: readonly LayerEntry[]): Promise<void> {
-    const hex = digestHex(diffId);
-    if (this.#pending.has(hex)) return;
+    const key = `${diffId} ${diffId}`;
+    if (this.#pending.has(key)) return;
     const records = recordsOfEntries(entries);
-    this.#pending.set(hex, Promise.resolve(records));
-    await this.#save(this.#file(hex), records);
+    this.#pending.set(key, Promise.resolve(records));
+    await this.#save(this.#file(digestHex(diffId)), JSON.stringify(records));
   }
 
   /** Applies a layer to a view. */
@@ -53,42 +74,107 @@ export class LayerViews {
   }
 
   /** A fresh view of a stack of layers (bottom first). */
-  async viewOf(layers: readonly Layer[]): Promise<MemoryFsView> {
-    const all = await Promise.all(layers.map((layer) => this.records(layer)));
+  async viewOf(layers: readonly Layer[], source?: string): Promise<MemoryFsView> {
+    const all = await Promise.all(
+      layers.map((layer, i) => this.records(layer, source && `layer ${i + 1} of ${source}`)),
+    );
     const view = new MemoryFsView();
     for (const records of all) applyLayerRecords(view, records);
     return view;
   }
 
-  async #load(hex: string, layer: Layer): Promise<LayerRecord[]> {
-    const file = this.#file(hex);
-    try {
-      return JSON.parse(await readFile(file, 'utf8')) as LayerRecord[];
-    } catch {
-      // Not cached yet (or unreadable): read the tar.
+  /**
+   * Whether `digest` is known to hold the tar `diffId`: the same (a tar layer, whose blob its medium
+   * verifies), a verified gzip of it (compressed/ records), or a pair verified by reading before.
+   * Otherwise a cached view of `diffId` says nothing about this blob: a hostile gzip layer claiming
+   * an honest diffID must be read (and fail), not be given the honest layer's view.
+   */
+  async #provenPair(diffId: Digest, digest: Digest): Promise<boolean> {
+    if (digest === diffId || (await this.knownGzip(diffId).catch(() => undefined)) === digest) return true;
+    return readFile(this.#pairFile(digest), 'utf8').then(
+      (text) => text === diffId,
+      () => false,
+    );
+  }
+
+  async #load(diffId: Digest, digest: Digest, layer: Layer, what = 'a layer'): Promise<LayerRecord[]> {
+    const file = this.#file(digestHex(diffId));
+    if (await this.#provenPair(diffId, digest)) {
+      try {
+        return JSON.parse(await readFile(file, 'utf8')) as LayerRecord[];
+      } catch {
+        // Not cached yet (or unreadable): read the tar.
+      }
     }
-    const records = await readLayerRecords(await layer.uncompressed());
-    await this.#save(file, records);
+    const digester = createDigester();
+    const tar = await layer.uncompressed();
+    const hashed = (async function* () {
+      for await (const chunk of tar) {
+        digester.update(chunk as Uint8Array);
+        yield chunk as Uint8Array;
+      }
+    })();
+    const records = await readLayerRecords(hashed);
+    for await (const _ of hashed); // the reader reads to the end of the input; make sure of it
+    const actual = digester.digest();
+    if (actual !== diffId) throw layerMismatch(what, diffId, actual);
+    await this.#save(file, JSON.stringify(records));
+    if (digest !== diffId) await this.#save(this.#pairFile(digest), diffId);
     return records;
   }
 
   /**
-   * The cached records of a layer. `v2`: records read since wharf parses tars itself (PAX uid/gid, and
-   * old-style directories, differ from what earlier versions recorded), so older files are not used.
+   * The cached records of a layer. `v3`: records saved only for tars verified against their diffID
+   * (`v2` files may come from an unverified claim, so they are not used).
    */
   #file(hex: string): string {
-    return join(this.dir, `${hex}.v2.json`);
+    return join(this.dir, `${hex}.v3.json`);
+  }
+
+  /** `pairs/<blob digest hex>`: the diffID that blob was read and verified to hold. */
+  #pairFile(digest: Digest): string {
+    return join(this.dir, 'pairs', digestHex(digest));
   }
 
   /** Best effort: a view that cannot be saved is read from the tar again next time. */
-  async #save(file: string, records: readonly LayerRecord[]): Promise<void> {
+  async #save(file: string, text: string): Promise<void> {
     const temp = `${file}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
     try {
-      await mkdir(this.dir, { recursive: true });
-      await writeFile(temp, JSON.stringify(records));
+      await mkdir(dirname(file), { recursive: true });
+      await writeFile(temp, text);
       await rename(temp, file);
     } catch {
       await rm(temp, { force: true }).catch(() => {});
     }
+  }
+}
+
+/** `ENGINE_LAYER_MISMATCH`: a layer's tar is not the diffID its image's config claims. */
+export function layerMismatch(what: string, claimed: Digest, actual: Digest): WharfError {
+  return new WharfError(
+    'ENGINE_LAYER_MISMATCH',
+    `${what}: its tar hashes to ${actual}, but the image's config claims diffID ${claimed}`,
+    {
+      hint: 'the image is corrupt or hostile; nothing of it was cached. Rebuild or re-pull it from a source you trust',
+    },
+  );
+}
+
+/**
+ * An uncompressed layer's digest *is* its diffID: one whose descriptor says otherwise claims another
+ * layer's tar, and is refused before any cache is consulted (its blob is verified against its digest
+ * when read, so the two together pin the tar).
+ */
+export async function assertTarDigest(layer: Layer, diffId: Digest, what: string): Promise<void> {
+  if (layerCompression(await layer.mediaType()) !== 'none') return;
+  const digest = await layer.digest();
+  if (digest !== diffId) {
+    throw new WharfError(
+      'ENGINE_LAYER_MISMATCH',
+      `${what}: an uncompressed layer with digest ${digest}, but the image's config claims diffID ${diffId}`,
+      {
+        hint: "the image is corrupt or hostile (a tar layer's digest is its diffID); nothing of it was cached",
+      },
+    );
   }
 }

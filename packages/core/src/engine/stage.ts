@@ -49,7 +49,7 @@ import {
 } from './metadata.js';
 import { type ResolvedRun, type RunMountContext, resolveRun } from './run-step.js';
 import { envLookup, type GlobalScope, StageScope } from './scope.js';
-import { openFrom, type SourceResolver, treeIdentity } from './sources.js';
+import { openFrom, type SourceResolver, treeIdentity, withBuildContext } from './sources.js';
 import type { StageFiles } from './stage-files.js';
 
 /** What a stage starts from. */
@@ -219,7 +219,10 @@ export async function runStage(stage: Stage, base: StageBase, ctx: StageContext)
         }
         state = applyMetadata(state, instruction, lookup);
       } else if (instruction.kind === 'copy' || instruction.kind === 'add') {
-        const from = instruction.kind === 'copy' ? instruction.from : undefined;
+        const from =
+          instruction.kind === 'copy' && instruction.from
+            ? withBuildContext(instruction.from, ctx.resolver, (word) => expandWord(word, lookup))
+            : undefined;
         if (from !== undefined && from.kind !== 'context') {
           // The source's digest names what is copied, and the parent chain the image it lands in, so
           // the key is known before anything is mounted or planned: a hit costs no snapshot at all.

@@ -24,7 +24,7 @@ import {
 import { defaultPlatform } from './empty.js';
 import { ImageError } from './errors.js';
 import { imageFromManifest, lazyImage, lazyIndex } from './partial.js';
-import { readAll, verified } from './stream.js';
+import { MANIFEST_LIMIT, readAll, tooLarge, verified } from './stream.js';
 import type { BlobOpener, Image, ImageIndex, IndexEntry, NestedIndex } from './types.js';
 
 /** The image-spec annotation naming a layout entry: a tag (`latest`), as BuildKit writes it. */
@@ -66,14 +66,15 @@ function parseIndex(bytes: Uint8Array): OciImageIndex {
   return d as OciImageIndex;
 }
 
-/** Reads a manifest or index blob fully, verifying it against its descriptor. */
+/**
+ * Reads a manifest or index blob fully, verifying it against its descriptor; one that claims more than
+ * {@link MANIFEST_LIMIT} is refused before it is opened.
+ */
 export async function readDocument(blob: BlobOpener, descriptor: Descriptor): Promise<Uint8Array> {
-  const stream = verified(await blob(descriptor), {
-    digest: descriptor.digest,
-    size: descriptor.size,
-    what: `${descriptor.mediaType} ${descriptor.digest}`,
-  });
-  return new Uint8Array(await readAll(stream));
+  const what = `${descriptor.mediaType} ${descriptor.digest}`;
+  if (!(descriptor.size <= MANIFEST_LIMIT)) throw tooLarge(what, descriptor.size, MANIFEST_LIMIT);
+  const stream = verified(await blob(descriptor), { digest: descriptor.digest, size: descriptor.size, what });
+  return new Uint8Array(await readAll(stream, MANIFEST_LIMIT, what));
 }
 
 /** An index from raw bytes (an image index blob, or a layout's `index.json`) and a blob opener. */
@@ -181,7 +182,7 @@ export async function selectImage(index: ImageIndex, options: SelectOptions = {}
     }
   }
   if (options.digest !== undefined) {
-    const found = await findByDigest(index, options.digest);
+    const found = await findByDigest(index, options.digest, where);
     if (found === undefined) {
       throw new ImageError('IMAGE_NOT_FOUND', `no manifest ${options.digest} in ${where}`, {
         hint: 'list the layout with its index.json, or name the image by tag',
@@ -252,20 +253,47 @@ async function resolvePlatform(index: ImageIndex, platform: Platform, where: str
   return match.image;
 }
 
-/** A nested lookup: an Image thunk, an index to resolve by platform, or undefined. */
+/** How deep indexes may nest below the one searched, and how many a digest search may open. */
+export const INDEX_DEPTH_LIMIT = 8;
+export const INDEX_NODE_LIMIT = 10_000;
+
+/**
+ * A nested lookup: an Image thunk, an index to resolve by platform, or undefined. Each index is opened
+ * once (by digest), at most {@link INDEX_DEPTH_LIMIT} deep and {@link INDEX_NODE_LIMIT} in all:
+ * indexes listing each other, or one index many times, cannot make the search exponential.
+ */
 async function findByDigest(
-  index: ImageIndex,
+  root: ImageIndex,
   digest: Digest,
+  where: string,
 ): Promise<(() => Promise<Image>) | ImageIndex | undefined> {
-  for (const entry of await index.images()) {
-    if (entry.descriptor.digest === digest) return async () => entry.image;
-  }
-  for (const nested of await index.indexes()) {
-    if (nested.descriptor.digest === digest) return nested.index;
-    const inner = await findByDigest(nested.index, digest);
-    if (inner !== undefined) return inner;
-  }
-  return undefined;
+  const seen = new Set<string>();
+  const visit = async (
+    index: ImageIndex,
+    depth: number,
+  ): Promise<(() => Promise<Image>) | ImageIndex | undefined> => {
+    for (const entry of await index.images()) {
+      if (entry.descriptor.digest === digest) return async () => entry.image;
+    }
+    for (const nested of await index.indexes()) {
+      if (nested.descriptor.digest === digest) return nested.index;
+    }
+    for (const nested of await index.indexes()) {
+      if (seen.has(nested.descriptor.digest)) continue;
+      seen.add(nested.descriptor.digest);
+      if (depth >= INDEX_DEPTH_LIMIT || seen.size > INDEX_NODE_LIMIT) {
+        throw new ImageError(
+          'IMAGE_INDEX_TOO_DEEP',
+          `${where}: indexes nest more than ${INDEX_DEPTH_LIMIT} deep or number more than ${INDEX_NODE_LIMIT} (searching for ${digest})`,
+          { hint: 'the layout is corrupt or hostile; name the image by tag, or flatten the index' },
+        );
+      }
+      const inner = await visit(nested.index, depth + 1);
+      if (inner !== undefined) return inner;
+    }
+    return undefined;
+  };
+  return visit(root, 0);
 }
 
 /** The platform an image's config describes (architecture, os, os.version, variant). */

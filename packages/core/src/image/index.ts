@@ -1,5 +1,7 @@
 // The public names of `image/`: Layer/Image/ImageIndex values, partial helpers, mutations, scratch.
 
+export type { BlobRange, RangeFile } from './blob-range.js';
+export { verifiedRange } from './blob-range.js';
 export { defaultPlatform, emptyImage } from './empty.js';
 export type { ImageErrorCode } from './errors.js';
 export { ImageError } from './errors.js';
@@ -42,7 +44,18 @@ export {
   withLayerMediaType,
 } from './partial.js';
 export type { Expected } from './stream.js';
-export { assertDecompressible, decompress, hashStream, readAll, verified, verifier } from './stream.js';
+export {
+  assertDecompressible,
+  CONFIG_LIMIT,
+  decompress,
+  hashStream,
+  MANIFEST_LIMIT,
+  mebibytes,
+  readAll,
+  tooLarge,
+  verified,
+  verifier,
+} from './stream.js';
 export type {
   Addendum,
   BlobOpener,

@@ -24,7 +24,15 @@ import {
   sha256Digest,
 } from '../oci/index.js';
 import { ImageError } from './errors.js';
-import { assertDecompressible, decompress, decompressor, readAll, verified } from './stream.js';
+import {
+  assertDecompressible,
+  CONFIG_LIMIT,
+  decompress,
+  decompressor,
+  readAll,
+  tooLarge,
+  verified,
+} from './stream.js';
 import type { BlobOpener, BlobReader, Image, ImageIndex, Layer, MediaTypeFlavor } from './types.js';
 
 /** What a store (or any medium) knows about a layer blob it holds. */
@@ -281,12 +289,16 @@ export interface ManifestSource {
 export function imageFromManifest(source: ManifestSource): Image {
   const manifest = parseManifest(source.rawManifest);
   const rawConfig = memo(async () => {
+    const what = `config ${manifest.config.digest}`;
+    if (!(manifest.config.size <= CONFIG_LIMIT)) throw tooLarge(what, manifest.config.size, CONFIG_LIMIT);
     const bytes = await readAll(
       verified(await source.blob(manifest.config), {
         digest: manifest.config.digest,
         size: manifest.config.size,
-        what: `config ${manifest.config.digest}`,
+        what,
       }),
+      CONFIG_LIMIT,
+      what,
     );
     parseConfig(bytes);
     return new Uint8Array(bytes);

@@ -15,17 +15,41 @@ export async function hashStream(stream: Readable): Promise<{ digest: Digest; si
   return { digest: digester.digest(), size: digester.size };
 }
 
-/** The whole stream in memory. For manifests and configs; fails past `limit` bytes (default 64 MiB). */
-export async function readAll(stream: Readable, limit = 64 * 1024 * 1024): Promise<Buffer> {
+/** The largest manifest or index read (what distribution and containerd accept). */
+export const MANIFEST_LIMIT = 4 * 1024 * 1024;
+/** The largest image config read (configs with long histories reach a few hundred KiB). */
+export const CONFIG_LIMIT = 16 * 1024 * 1024;
+
+/** `n` bytes in MiB, for messages. */
+export function mebibytes(n: number): string {
+  return `${Math.round((n / 1024 / 1024) * 100) / 100} MiB`;
+}
+
+/** `IMAGE_TOO_LARGE`: a document of `size` bytes (or more) is past `limit`. */
+export function tooLarge(what: string, size: number | undefined, limit: number): ImageError {
+  return new ImageError(
+    'IMAGE_TOO_LARGE',
+    `${what} is ${size === undefined ? 'more than' : `${size} bytes,`} past the ${mebibytes(limit)} limit for such documents`,
+    { hint: 'manifests, indexes and configs are small JSON documents; this one is corrupt or hostile' },
+  );
+}
+
+/**
+ * The whole stream in memory. For manifests and configs; fails with `IMAGE_TOO_LARGE` past `limit`
+ * bytes (default 64 MiB), naming `what` and the limit.
+ */
+export async function readAll(
+  stream: Readable,
+  limit = 64 * 1024 * 1024,
+  what = 'document',
+): Promise<Buffer> {
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const chunk of stream) {
     size += (chunk as Buffer).byteLength;
     if (size > limit) {
       stream.destroy();
-      throw new ImageError('IMAGE_SIZE_MISMATCH', `document is larger than ${limit} bytes`, {
-        hint: 'manifests and configs are small JSON documents; this blob is probably not one',
-      });
+      throw tooLarge(what, undefined, limit);
     }
     chunks.push(chunk as Buffer);
   }
