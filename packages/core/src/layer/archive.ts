@@ -1,17 +1,17 @@
 /**
  * Local tar archives for ADD: detection by magic bytes, as Docker's `archive.DecompressStream`
  * does (gzip `1f 8b 08`, bzip2 `BZh`, xz `fd 37 7a 58 5a 00`, zstd `28 b5 2f fd`, else plain), then
- * "is it a tar?" = the first 512 decompressed bytes are a header with a valid checksum, like Go's
- * `tar.Reader.Next()` succeeding. gzip is decompressed with Node's zlib; bzip2, xz and zstd by the
- * system's `bzip2`, `xz` and `zstd` programs (see README for why).
+ * "is it a tar?" = the tar reader's first `next()` gives a member, like Go's `tar.Reader.Next()`
+ * succeeding. gzip is decompressed with Node's zlib; bzip2, xz and zstd by the system's `bzip2`, `xz`
+ * and `zstd` programs (see README for why). Members are read with tar/reader.ts (the one tar parser).
  */
 import { spawn } from 'node:child_process';
 import { createReadStream } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { PassThrough, type Readable } from 'node:stream';
 import { createGunzip } from 'node:zlib';
-import { type Header, extract as tarExtract } from 'tar-stream';
 import { WharfError } from '../errors.js';
+import { MAX_EXTENDED_HEADER, type TarEntry, TarReader } from '../tar/reader.js';
 
 export type ArchiveErrorCode = 'ADD_DECOMPRESSOR_MISSING' | 'ADD_ARCHIVE_FAILED';
 
@@ -96,102 +96,78 @@ export function openDecompressed(file: string, compression: Compression): Readab
   return out;
 }
 
-/** Reads up to `n` bytes from the start of a stream, then destroys it. */
-async function readHead(stream: Readable, n: number): Promise<Buffer> {
-  const chunks: Buffer[] = [];
+/** The first `limit` bytes (about) of a stream; leaving early destroys it. */
+async function* head(stream: Readable, limit: number): AsyncGenerator<Buffer> {
   let size = 0;
-  try {
-    for await (const chunk of stream) {
-      chunks.push(chunk as Buffer);
-      size += (chunk as Buffer).byteLength;
-      if (size >= n) break;
-    }
-  } catch {
-    // unreadable or corrupt: not an archive
-  } finally {
-    stream.destroy();
+  for await (const chunk of stream) {
+    yield chunk as Buffer;
+    size += (chunk as Buffer).byteLength;
+    if (size >= limit) return;
   }
-  return Buffer.concat(chunks).subarray(0, n);
-}
-
-/** Whether a 512-byte block is a tar header with a valid checksum (unsigned or signed sum, as Go accepts). */
-export function isTarHeader(block: Uint8Array): boolean {
-  if (block.byteLength < 512) return false;
-  if (block.every((x) => x === 0)) return false; // end of archive: an empty tar is not an archive here
-  const field = Buffer.from(block.subarray(148, 156))
-    .toString('latin1')
-    .replace(/[\0 ]+$/, '')
-    .replace(/^[\0 ]+/, '');
-  if (!/^[0-7]+$/.test(field)) return false;
-  const expected = Number.parseInt(field, 8);
-  let unsigned = 0;
-  let signed = 0;
-  for (let i = 0; i < 512; i++) {
-    const v = i >= 148 && i < 156 ? 0x20 : (block[i] as number);
-    unsigned += v;
-    signed += v > 127 ? v - 256 : v;
-  }
-  return expected === unsigned || expected === signed;
 }
 
 /** The compression of `file` when it is a tar archive ADD should unpack, else `undefined`. */
 export async function detectArchive(file: string): Promise<Compression | undefined> {
   const handle = await open(file, 'r');
-  let head: Buffer;
+  let magic: Buffer;
   try {
     const buf = Buffer.alloc(16);
     const { bytesRead } = await handle.read(buf, 0, 16, 0);
-    head = buf.subarray(0, bytesRead);
+    magic = buf.subarray(0, bytesRead);
   } finally {
     await handle.close();
   }
-  const compression = detectCompression(head);
+  const compression = detectCompression(magic);
   const stream = openDecompressed(file, compression);
   stream.on('error', () => {});
-  const block = await readHead(stream, 512);
-  return isTarHeader(block) ? compression : undefined;
+  // enough for the largest extended header and the header after it; an empty tar is not an archive here
+  const reader = new TarReader(head(stream, MAX_EXTENDED_HEADER + 4096));
+  try {
+    return (await reader.next()) ? compression : undefined;
+  } catch {
+    return undefined; // unreadable, corrupt or not a tar: a plain file
+  } finally {
+    await reader.close();
+    stream.destroy();
+  }
 }
 
-/**
- * Reads what is left of a tar-stream entry and waits for its end (a no-op when it has ended), so the
- * extractor can move on to the next one.
- */
-export async function drainEntry(entry: unknown): Promise<void> {
-  const s = entry as Readable & { _readableState?: { ended?: boolean } };
-  if (s.destroyed || s._readableState?.ended) return;
-  await new Promise<void>((resolve) => {
-    s.once('end', () => resolve());
-    s.once('close', () => resolve());
-    s.once('error', () => resolve());
-    s.resume();
-  });
-}
-
-/** One archive member, with its content stream (drain or read it before asking for the next). */
+/** One archive member, with its content (read it, or not, before asking for the next member). */
 export interface ArchiveMember {
   readonly index: number;
-  readonly header: Header;
-  readonly content: Readable;
+  readonly header: TarEntry;
+  readonly content: AsyncIterable<Buffer>;
+}
+
+function archiveFailed(file: string, cause: unknown): unknown {
+  if (cause instanceof WharfError) return cause;
+  const why = cause instanceof Error ? `: ${cause.message}` : '';
+  return new WharfError<ArchiveErrorCode>('ADD_ARCHIVE_FAILED', `cannot read the archive ${file}${why}`, {
+    hint: 'check that the file is a complete tar archive (tar -tvf lists it)',
+    cause,
+  });
 }
 
 /** Iterates the members of a (possibly compressed) tar archive, streaming. */
 export async function* readArchive(file: string, compression: Compression): AsyncGenerator<ArchiveMember> {
   const input = openDecompressed(file, compression);
-  const extract = tarExtract();
-  input.on('error', (error) => extract.destroy(error));
-  input.pipe(extract as unknown as NodeJS.WritableStream);
+  const reader = new TarReader(input);
+  async function* content(): AsyncGenerator<Buffer> {
+    try {
+      yield* reader.content();
+    } catch (cause) {
+      throw archiveFailed(file, cause);
+    }
+  }
   let index = 0;
   try {
-    for await (const entry of extract) {
-      yield { index: index++, header: entry.header, content: entry as unknown as Readable };
-      await drainEntry(entry);
+    for (let entry = await reader.next(); entry; entry = await reader.next()) {
+      yield { index: index++, header: entry, content: content() };
     }
   } catch (cause) {
-    if (cause instanceof WharfError) throw cause;
-    throw new WharfError<ArchiveErrorCode>('ADD_ARCHIVE_FAILED', `cannot read the archive ${file}`, {
-      cause,
-    });
+    throw archiveFailed(file, cause);
   } finally {
+    await reader.close();
     input.destroy();
   }
 }

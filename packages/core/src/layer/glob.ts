@@ -4,6 +4,7 @@
  * negates, `a-z` ranges, `\` escapes), `\x` a literal `x`. No `**`. A malformed pattern is an error.
  */
 import { WharfError } from '../errors.js';
+import { LinearRegex } from './linear-regex.js';
 
 export type GlobErrorCode = 'COPY_BAD_PATTERN';
 
@@ -28,13 +29,16 @@ export function splitWildcards(p: string): { base: string; rest: string } {
   return { base: parts.slice(0, i).join('/'), rest: parts.slice(i).join('/') };
 }
 
-const cache = new Map<string, RegExp>();
+const cache = new Map<string, LinearRegex>();
 
-/** Go's `filepath.Match(pattern, name)`; throws `COPY_BAD_PATTERN` for a malformed pattern. */
+/**
+ * Go's `filepath.Match(pattern, name)`; throws `COPY_BAD_PATTERN` for a malformed pattern. Linear in
+ * the name whatever the pattern (see linear-regex.ts), as Go's matcher is.
+ */
 export function globMatch(pattern: string, name: string): boolean {
   let re = cache.get(pattern);
   if (!re) {
-    re = new RegExp(`^${globToRegex(pattern)}$`, 'su');
+    re = new LinearRegex(`^${globToRegex(pattern)}$`);
     if (cache.size > 256) cache.clear();
     cache.set(pattern, re);
   }
@@ -60,7 +64,8 @@ function escapeRegex(ch: string): string {
   return ch.replace(/[\\^$.*+?()[\]{}|]/g, '\\$&');
 }
 
-function globToRegex(pattern: string): string {
+/** The JavaScript regex text of a pattern (exported for the tests that compare matchers). */
+export function globToRegex(pattern: string): string {
   const chars = [...pattern];
   let out = '';
   for (let i = 0; i < chars.length; i++) {

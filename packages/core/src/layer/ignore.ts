@@ -7,9 +7,11 @@
  * Upstream turns each pattern into a Go regular expression. To get the same answers for unusual
  * patterns (`[[:alpha:]]`, `\d`, `a\Qb`, reversed ranges …) this module first builds that exact Go
  * regex text, then translates Go's RE2 syntax to an equivalent JavaScript `u` regex, rejecting
- * what Go would reject.
+ * what Go would reject. That regex is matched by linear-regex.ts, in linear time like RE2 (JavaScript's
+ * backtracking took seconds on `*a*a*a*a*b` and a 200-character name).
  */
 import { WharfError } from '../errors.js';
+import { LinearRegex } from './linear-regex.js';
 
 export type IgnoreErrorCode = 'IGNORE_BAD_PATTERN' | 'IGNORE_ILLEGAL_EXCLUSION' | 'IGNORE_LINE_TOO_LONG';
 
@@ -160,7 +162,7 @@ class CompiledPattern implements IgnorePattern {
   private readonly origin: string;
   private readonly raw: string;
   private type: MatchType | undefined;
-  private regexp: RegExp | undefined;
+  private regexp: LinearRegex | undefined;
 
   constructor(pattern: string, exclusion: boolean, origin: string, raw: string) {
     this.pattern = pattern;
@@ -175,7 +177,7 @@ class CompiledPattern implements IgnorePattern {
       const { type, source } = compileToGoRegex(this.pattern);
       if (type === 'regexp') {
         try {
-          this.regexp = new RegExp(goRegexToJs(source), 'u');
+          this.regexp = new LinearRegex(goRegexToJs(source));
         } catch (cause) {
           throw badPattern(this.origin, this.raw, cause);
         }
@@ -194,7 +196,7 @@ class CompiledPattern implements IgnorePattern {
         return suffix.startsWith('/') && path === suffix.slice(1);
       }
       case 'regexp':
-        return (this.regexp as RegExp).test(path);
+        return (this.regexp as LinearRegex).test(path);
     }
   }
 }

@@ -6,7 +6,8 @@
  * needs root, `user.*` the owner), and it reads them back the same way. So we hand it a small tar we made (paths already checked), or ask it for a listing. One process
  * per layer, whatever the number of entries.
  */
-import { extract as tarExtract, pack as tarPack } from 'tar-stream';
+import { END_OF_ARCHIVE, encodeHeader, type TarHeader } from '../tar/header.js';
+import { TarReader } from '../tar/reader.js';
 import { execTool } from './exec.js';
 
 /** The opaque-directory xattr of an overlay mounted by root. */
@@ -32,16 +33,9 @@ export function hasGnuTar(): Promise<boolean> {
   return gnuTar;
 }
 
-async function packToBuffer(write: (pack: ReturnType<typeof tarPack>) => void): Promise<Buffer> {
-  const pack = tarPack();
-  const chunks: Buffer[] = [];
-  const done = (async () => {
-    for await (const chunk of pack) chunks.push(chunk as Buffer);
-  })();
-  write(pack);
-  pack.finalize();
-  await done;
-  return Buffer.concat(chunks);
+/** A tar of header-only members (directories and devices), with wharf's header encoder. */
+function headersOnly(headers: readonly TarHeader[]): Buffer {
+  return Buffer.concat([...headers.map(encodeHeader), END_OF_ARCHIVE]);
 }
 
 /**
@@ -56,22 +50,33 @@ export async function writeOverlayAttrs(
   xattr: string = OPAQUE_XATTR,
 ): Promise<void> {
   if (whiteouts.length === 0 && opaque.length === 0) return;
-  const tar = await packToBuffer((pack) => {
-    for (const d of opaque) {
-      const header = {
+  // the time tar gives the opaque directories it touches: now, as before
+  const mtime = Math.floor(Date.now() / 1000);
+  const tar = headersOnly([
+    ...opaque.map(
+      (d): TarHeader => ({
         name: `${d.path}/`,
-        type: 'directory' as const,
+        type: 'directory',
         mode: d.mode,
         uid: d.uid,
         gid: d.gid,
+        size: 0,
+        mtime,
         pax: { [`SCHILY.xattr.${xattr}`]: 'y' },
-      };
-      pack.entry(header);
-    }
-    for (const path of whiteouts) {
-      pack.entry({ name: path, type: 'character-device', mode: 0, uid: 0, gid: 0, devmajor: 0, devminor: 0 });
-    }
-  });
+      }),
+    ),
+    ...whiteouts.map(
+      (path): TarHeader => ({
+        name: path,
+        type: 'character-device',
+        mode: 0,
+        uid: 0,
+        gid: 0,
+        size: 0,
+        mtime,
+      }),
+    ),
+  ]);
   const result = await execTool(
     'tar',
     ['-x', '-f', '-', '-C', dir, '--xattrs', `--xattrs-include=${xattr}`, '--numeric-owner', '-p'],
@@ -107,14 +112,10 @@ export async function readOpaqueDirs(
     { input: list },
   );
   if (result.code !== 0) throw new Error(`tar could not read overlay attributes in ${dir}: ${result.stderr}`);
-  const ex = tarExtract();
-  ex.end(result.stdout);
-  for await (const entry of ex) {
-    const pax = (entry.header as { pax?: Record<string, string> }).pax;
-    if (pax?.[`SCHILY.xattr.${xattr}`] === 'y') {
-      opaque.add(entry.header.name.replace(/^\.\/?/, '').replace(/\/$/, ''));
+  for await (const entry of new TarReader([result.stdout])) {
+    if (entry.pax?.[`SCHILY.xattr.${xattr}`] === 'y') {
+      opaque.add(entry.name.replace(/^\.\/?/, '').replace(/\/$/, ''));
     }
-    entry.resume();
   }
   return opaque;
 }

@@ -12,7 +12,13 @@ async function tarStreamHeader(header: TarHeader): Promise<Buffer> {
   const pax: Record<string, string> = { ...header.pax };
   if (header.uid > 0o777777) pax.uid = String(header.uid);
   if (header.gid > 0o777777) pax.gid = String(header.gid);
-  const typeBits = { file: 0o100000, directory: 0o040000, symlink: 0o120000, link: 0o100000 }[header.type];
+  const typeBits = {
+    file: 0o100000,
+    directory: 0o040000,
+    symlink: 0o120000,
+    link: 0o100000,
+    'character-device': 0o020000,
+  }[header.type];
   const fields = {
     name: header.name,
     type: header.type,
@@ -48,6 +54,7 @@ const cases: Array<[string, TarHeader]> = [
   ],
   ['a symlink', { ...base, name: 'lib', type: 'symlink', mode: 0o777, linkname: 'usr/lib' }],
   ['a hard link', { ...base, name: 'bin/b', type: 'link', linkname: 'bin/a' }],
+  ['a 0:0 character device (overlay whiteout)', { ...base, name: 'etc/gone', type: 'character-device' }],
   ['a 100-byte name', { ...base, name: 'n'.repeat(100), type: 'file' }],
   ['a name split into prefix', { ...base, name: `${'d'.repeat(60)}/${'e'.repeat(60)}/f.txt`, type: 'file' }],
   ['a name with no split point', { ...base, name: 'x'.repeat(130), type: 'file' }],

@@ -9,7 +9,8 @@
  * put it straight into their output buffers instead of going through a stream per entry.
  */
 
-export type TarType = 'file' | 'directory' | 'symlink' | 'link';
+/** `character-device` is for overlay whiteouts (0:0): the device numbers are always written as 0. */
+export type TarType = 'file' | 'directory' | 'symlink' | 'link' | 'character-device';
 
 export interface TarHeader {
   /** The member name as stored (directories end in `/`; the caller decides). */
@@ -39,6 +40,7 @@ const TYPEFLAG: Record<TarType | 'pax', number> = {
   file: 0x30,
   link: 0x31,
   symlink: 0x32,
+  'character-device': 0x33,
   directory: 0x35,
   pax: 0x78, // 'x'
 };

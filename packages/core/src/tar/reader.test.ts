@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { extract as tarExtract } from 'tar-stream';
 import { afterEach, describe, expect, it } from 'vitest';
 import { BLOCK, END_OF_ARCHIVE, encodeHeader, paddingFor, type TarHeader } from './header.js';
-import { type TarEntry, TarError, TarReader } from './reader.js';
+import { MAX_EXTENDED_HEADER, type TarEntry, TarError, TarReader } from './reader.js';
 
 /** A member as the tests compare it: the header fields callers use, and the content. */
 interface Read {
@@ -333,6 +333,192 @@ describe('TarReader', () => {
       for await (const entry of reader) if (entry.name === 'dir/512') break;
       expect(closed).toBe(true);
     });
+  });
+});
+
+describe('TarReader on hostile headers', () => {
+  /** A one-member tar whose header block `edit` changes (the checksum is fixed after). */
+  function edited(edit: (block: Buffer) => void, member: Partial<TarHeader> = {}): Buffer {
+    const tar = makeTar([{ name: 'victim', data: 'x'.repeat(600), ...member }]);
+    const header = tar.subarray(tar.byteLength - 2 * BLOCK - 2 * BLOCK - BLOCK, tar.byteLength);
+    // the member's own header is the last header block: 600 bytes of content take two blocks
+    const block = header.subarray(0, BLOCK);
+    edit(block);
+    fixChecksum(block);
+    return tar;
+  }
+  const octalField = (at: number, length: number, text: string) => (block: Buffer) => {
+    block.fill(0, at, at + length);
+    block.write(text, at, 'latin1');
+  };
+  /** A base-256 field ending in `bytes`; a negative one (first byte 0xff) is 0xff-filled. */
+  const base256 = (at: number, length: number, bytes: number[]) => (block: Buffer) => {
+    block.fill(bytes[0] === 0xff ? 0xff : 0, at, at + length);
+    Buffer.from(bytes).copy(block, at + length - bytes.length);
+    block[at] = (block[at] as number) | 0x80;
+  };
+  /** The header block of an extended header (`x` PAX, `L` GNU long name) of `size` bytes. */
+  function extendedHeader(typeflag: number, size: number): Buffer {
+    const header = encodeHeader({ name: 'ext', type: 'file', mode: 0, uid: 0, gid: 0, size, mtime: 0 });
+    header[156] = typeflag;
+    return fixChecksum(header);
+  }
+  const withPax = (pax: Record<string, string>) => makeTar([{ name: 'victim', data: 'x'.repeat(600), pax }]);
+
+  const cases: [string, () => Buffer, RegExp][] = [
+    [
+      'a negative octal size',
+      () => edited(octalField(124, 12, '-0001000')),
+      /"victim".*size field "-0001000", which is not a number/,
+    ],
+    ['garbage after the size digits', () => edited(octalField(124, 12, '0001130x')), /size field "0001130x"/],
+    [
+      'a negative base-256 size',
+      () =>
+        edited(
+          base256(
+            124,
+            12,
+            [0xff, 0xff, 0xfe, 0x00].map((b) => b),
+          ),
+        ),
+      /size field .*negative/,
+    ],
+    [
+      'a base-256 size beyond 2^53',
+      () => edited(base256(124, 12, [0x7f, ...new Array(8).fill(0xff)])),
+      /size field .*beyond the limit/,
+    ],
+    [
+      'a negative PAX size',
+      () => withPax({ size: '-1536' }),
+      /"victim".*PAX record size="-1536", which is not a number/,
+    ],
+    ['a PAX size with trailing text', () => withPax({ size: '600abc' }), /PAX record size="600abc"/],
+    ['a fractional PAX size', () => withPax({ size: '600.5' }), /PAX record size="600.5"/],
+    ['a PAX uid that is not a number', () => withPax({ uid: 'root' }), /PAX record uid="root"/],
+    ['a negative PAX gid', () => withPax({ gid: '-1' }), /PAX record gid="-1"/],
+    ['a PAX uid beyond 32 bits', () => withPax({ uid: '4294967296' }), /uid="4294967296", beyond the limit/],
+    [
+      'a PAX mtime that is not a time',
+      () => withPax({ mtime: '1e99' }),
+      /PAX record mtime="1e99", which is not a time/,
+    ],
+    ['a negative octal uid', () => edited(octalField(108, 8, '-000001')), /uid field "-000001"/],
+    ['a negative base-256 mode', () => edited(base256(100, 8, [0xff, 0xff])), /mode field .*negative/],
+    [
+      'an mtime that is not a number',
+      () => edited(octalField(136, 12, 'yesterday')),
+      /mtime field "yesterday"/,
+    ],
+    [
+      'a checksum that is not a number',
+      () => edited(() => {}, {}).fill(0x41, 148, 150),
+      /Invalid tar header at byte 0/,
+    ],
+  ];
+
+  it.each(cases)('rejects %s, naming the member and the field', async (_, make, message) => {
+    const caught = await readAll(chunked(make(), 700)).catch((e: unknown) => e);
+    expect(caught).toBeInstanceOf(TarError);
+    expect((caught as TarError).code).toBe('TAR_BAD_HEADER');
+    expect((caught as TarError).message).toMatch(message);
+  });
+
+  it('accepts negative mtimes (before 1970), as Go writes them', async () => {
+    const tar = edited(base256(136, 12, [0xff, 0xff, 0xff, 0xf6])); // -10 in two's complement
+    expect((await readAll([tar]))[0]?.mtime).toBe(-10);
+    expect((await readAll([withPax({ mtime: '-86400.5' })]))[0]?.mtime).toBe(-86400.5);
+  });
+
+  it('streams sizes beyond 2 GiB and 8 GiB and stops at the end of the input, naming the member', async () => {
+    for (const tar of [withPax({ size: '4000000000' }), edited(base256(124, 12, [0x02, 0, 0, 0, 0]))]) {
+      const started = Date.now();
+      const caught = await readAll(chunked(tar, 512)).catch((e: unknown) => e);
+      expect((caught as TarError).code).toBe('TAR_TRUNCATED');
+      expect((caught as TarError).message).toMatch(
+        /in the content of "victim" \((4000000000|8589934592) bytes claimed\)/,
+      );
+      expect(Date.now() - started).toBeLessThan(1000);
+    }
+  });
+
+  it('limits extended headers to 1 MiB (PAX, GNU long names)', async () => {
+    const big = 'n'.repeat(MAX_EXTENDED_HEADER + 1);
+    const pax = makeTar([{ name: big, data: 'x' }]);
+    await expect(readAll([pax])).rejects.toThrow(
+      /extended header \(type x\) of 1048[0-9]+ bytes; the limit is 1048576/,
+    );
+    const longName = Buffer.from(big);
+    const gnu = Buffer.concat([
+      extendedHeader(0x4c, longName.byteLength), // 'L'
+      longName,
+      Buffer.alloc(paddingFor(longName.byteLength)),
+      makeTar([{ name: 'f' }]),
+    ]);
+    await expect(readAll([gnu])).rejects.toThrow(/extended header \(type L\)/);
+    // a claimed size, nothing behind it: refused before anything is allocated
+    await expect(readAll([extendedHeader(0x78, 4_000_000_000)])).rejects.toThrow(
+      /of 4000000000 bytes; the limit/,
+    );
+  });
+
+  it('rejects malformed PAX records', async () => {
+    const records = [
+      '99 path=x\n', // length beyond the header
+      '5 a\n', // no key=value
+      'x path=y\n', // length not a number
+      '12 path=abcd', // no newline at the end
+      '11 =value\n', // empty key
+      '14 path=a\u0000b\n', // NUL in a path
+    ];
+    for (const text of records) {
+      const data = Buffer.from(text);
+      const header = extendedHeader(0x78, data.byteLength);
+      const tar = Buffer.concat([
+        header,
+        data,
+        Buffer.alloc(paddingFor(data.byteLength)),
+        makeTar([{ name: 'f' }]),
+      ]);
+      await expect(readAll([tar]), text).rejects.toThrow(/a PAX header record/);
+    }
+  });
+
+  it('skips content with a skipping input without reading it', async () => {
+    const tar = makeTar([
+      { name: 'a', data: 'a'.repeat(5000) },
+      { name: 'b', data: 'b' },
+    ]);
+    let position = 0;
+    let read = 0;
+    const input = {
+      async *[Symbol.asyncIterator]() {
+        while (position < tar.byteLength) {
+          const chunk = tar.subarray(position, position + 512);
+          position += chunk.byteLength;
+          read += chunk.byteLength;
+          yield chunk;
+        }
+      },
+      async skip(n: number) {
+        position += n;
+        return position <= tar.byteLength;
+      },
+    };
+    const reader = new TarReader(input);
+    expect((await reader.next())?.name).toBe('a');
+    expect(reader.position).toBe(512);
+    expect((await reader.next())?.name).toBe('b');
+    expect(reader.position).toBe(512 + 5120 + 512);
+    expect(await reader.content().next()).toMatchObject({ value: Buffer.from('b') });
+    expect(await reader.next()).toBeUndefined();
+    expect(read).toBe(tar.byteLength - 5120); // all but a's content
+    const short = { ...input, skip: async () => false };
+    position = 0;
+    const truncated = new TarReader(short);
+    await truncated.next();
+    await expect(truncated.next()).rejects.toThrow(/in the content of "a" \(5000 bytes claimed\)/);
   });
 });
 

@@ -16,6 +16,14 @@
  * The archive ends at two zero blocks (a single one before the end of the input is enough); the rest
  * of the input is then read and ignored, so that a hash taken over the input sees every byte.
  *
+ * The input is untrusted (base images, archives given to push/inspect, ADD archives), so numbers are
+ * read as Go's `archive/tar` reads them, not as tar-stream did: an octal field is octal digits between
+ * spaces and NULs and nothing else, PAX `size`/`uid`/`gid` are decimal digits and `mtime` a decimal
+ * number, and a size, uid, gid or mode that is negative, not a number or beyond 2^53 is an error naming
+ * the member and the field. Extended headers (PAX, long names) are limited to 1 MiB, as in Go; PAX
+ * records must be well formed. Content is never held: a member of any size (beyond 2 GiB too) is
+ * streamed or skipped, and a {@link SkippingInput} (a file) skips it without reading. See README.md.
+ *
  * Pure: no I/O of its own, only the chunks it is given.
  */
 import { BLOCK, paddingFor } from './header.js';
@@ -72,8 +80,10 @@ export class TarError extends Error {
   }
 }
 
-/** Extended headers (PAX, GNU long names) larger than this are refused, as tar-stream does. */
-const MAX_EXTENDED_HEADER = 4 * 1024 * 1024;
+/** Extended headers (PAX, GNU long names) larger than this are refused (Go's `maxSpecialFileSize`). */
+export const MAX_EXTENDED_HEADER = 1024 * 1024;
+/** uids and gids are 32-bit on Linux. */
+const MAX_ID = 0xffff_ffff;
 const EMPTY = Buffer.alloc(0);
 const CHECKSUM_SPACES = 8 * 0x20;
 
@@ -95,7 +105,17 @@ const GNU_OLD_LONG_NAME = 0x4e; // 'N'
 const GNU_LONG_LINK = 0x4b; // 'K'
 const DIRECTORY = 0x35;
 
-type Input = AsyncIterable<Uint8Array> | Iterable<Uint8Array>;
+type Input = AsyncIterable<Uint8Array> | Iterable<Uint8Array> | SkippingInput;
+
+/**
+ * An input that can move forward without reading, such as a file read at an offset: the reader skips
+ * member content with {@link skip} instead of reading it, and stops at the end of the archive
+ * without reading what follows.
+ */
+export interface SkippingInput extends AsyncIterable<Uint8Array> {
+  /** Moves `n` bytes past what the iterator has given so far; false when the input ends before that. */
+  skip(n: number): Promise<boolean>;
+}
 
 /**
  * Reads a tar member by member. `next()` skips whatever the caller left of the previous member's
@@ -104,6 +124,7 @@ type Input = AsyncIterable<Uint8Array> | Iterable<Uint8Array>;
  */
 export class TarReader implements AsyncIterable<TarEntry> {
   readonly #input: AsyncIterator<Uint8Array> | Iterator<Uint8Array>;
+  readonly #skipper: SkippingInput | undefined;
   #chunk: Buffer = EMPTY;
   #pos = 0;
   /** Input offset of `#chunk[0]`. */
@@ -114,8 +135,11 @@ export class TarReader implements AsyncIterable<TarEntry> {
   #remaining = 0;
   #padding = 0;
   readonly #scratch = Buffer.alloc(BLOCK);
+  /** The current member, for errors about its content. */
+  #entry: TarEntry | undefined;
 
   constructor(input: Input) {
+    this.#skipper = 'skip' in input && typeof input.skip === 'function' ? input : undefined;
     this.#input =
       Symbol.asyncIterator in input
         ? (input as AsyncIterable<Uint8Array>)[Symbol.asyncIterator]()
@@ -168,12 +192,15 @@ export class TarReader implements AsyncIterable<TarEntry> {
         if (!(size >= 0) || size > MAX_EXTENDED_HEADER) {
           throw new TarError(
             'TAR_BAD_HEADER',
-            `Invalid tar header at byte ${at}: extended header of ${size} bytes`,
+            `Invalid tar header at byte ${at}: an extended header (type ${String.fromCharCode(typeflag)}) of ${
+              Number.isNaN(size) ? `size ${fieldText(block, 124, 12)}` : `${size} bytes`
+            }; the limit is ${MAX_EXTENDED_HEADER} bytes`,
             at,
           );
         }
+        this.#entry = undefined;
         const data = await this.#bytes(size);
-        if (typeflag === PAX) pax = decodePax(data);
+        if (typeflag === PAX) pax = decodePax(data, at);
         else if (typeflag === GNU_LONG_LINK) longLink = decodeString(data, 0, data.byteLength);
         else if (typeflag !== PAX_GLOBAL) longName = decodeString(data, 0, data.byteLength);
         const padding = paddingFor(size);
@@ -181,6 +208,7 @@ export class TarReader implements AsyncIterable<TarEntry> {
         continue;
       }
       const entry = decodeEntry(block, at, pax, longName, longLink);
+      this.#entry = entry;
       if (entry.typeflag !== DIRECTORY) {
         this.#remaining = entry.size;
         this.#padding = paddingFor(entry.size);
@@ -309,18 +337,37 @@ export class TarReader implements AsyncIterable<TarEntry> {
       this.#pos += take;
       left -= take;
       if (left === 0) return;
+      if (this.#skipper && !this.#inputDone) {
+        // drop the rest of the chunk (it was all skipped) and move the input past the remainder
+        this.#base += this.#chunk.byteLength;
+        this.#chunk = EMPTY;
+        this.#pos = 0;
+        if (!(await this.#skipper.skip(left))) throw this.#truncated();
+        this.#base += left;
+        return;
+      }
       if (!(await this.#pull())) throw this.#truncated();
     }
   }
 
-  /** End of the archive: the rest of the input is read and dropped. */
+  /** End of the archive: the rest of the input is read and dropped (or, when it can skip, closed). */
   async #end(): Promise<void> {
     this.#ended = true;
+    if (this.#skipper) {
+      await this.close();
+      return;
+    }
     while (await this.#pull()) this.#pos = this.#chunk.byteLength;
   }
 
   #truncated(): TarError {
-    return new TarError('TAR_TRUNCATED', `Unexpected end of data at byte ${this.position}`, this.position);
+    const entry = this.#entry;
+    const where = entry ? ` in the content of "${entry.name}" (${entry.size} bytes claimed)` : '';
+    return new TarError(
+      'TAR_TRUNCATED',
+      `Unexpected end of data at byte ${this.position}${where}`,
+      this.position,
+    );
   }
 }
 
@@ -378,35 +425,53 @@ function decodeEntry(
   // the prefix field is POSIX only (GNU keeps times there)
   if (block[262] === 0 && block[345] !== 0) name = `${decodeString(block, 345, 155)}/${name}`;
   let linkname = block[157] === 0 ? '' : decodeString(block, 157, 100);
-  let size = decodeNumber(block, 124, 12);
-  let uid = decodeNumber(block, 108, 8);
-  let gid = decodeNumber(block, 116, 8);
-  let mtime = decodeNumber(block, 136, 12);
   if (longName !== undefined) name = longName;
   if (longLink !== undefined) linkname = longLink;
-  if (pax) {
-    if (pax.path) name = pax.path;
-    if (pax.linkpath) linkname = pax.linkpath;
-    if (pax.size) size = Number.parseInt(pax.size, 10);
-    uid = paxInteger(pax.uid) ?? uid;
-    gid = paxInteger(pax.gid) ?? gid;
-    if (pax.mtime) {
-      const seconds = Number.parseFloat(pax.mtime);
-      if (Number.isFinite(seconds)) mtime = seconds;
-    }
-  }
-  if (!(size >= 0) || !Number.isSafeInteger(size)) {
-    throw new TarError('TAR_BAD_HEADER', `Invalid tar header at byte ${at}: bad size field`, at);
+  if (pax?.path) name = pax.path;
+  if (pax?.linkpath) linkname = pax.linkpath;
+  const bad = (shown: string, why: string): TarError =>
+    new TarError(
+      'TAR_BAD_HEADER',
+      `Invalid tar header at byte ${at}: member ${JSON.stringify(name)} has ${shown}, ${why}`,
+      at,
+    );
+  /** A numeric field, from its PAX record when there is one, else from the header block. */
+  const number = (field: 'size' | 'uid' | 'gid' | 'mode', offset: number, length: number, max: number) => {
+    const record = field === 'mode' ? undefined : pax?.[field];
+    const value = record ? decodeDecimal(record) : decodeNumber(block, offset, length);
+    const shown = record
+      ? `a PAX record ${field}=${JSON.stringify(record)}`
+      : `a ${field} field ${fieldText(block, offset, length)}`;
+    if (Number.isNaN(value)) throw bad(shown, 'which is not a number');
+    if (value < 0) throw bad(shown, 'which is negative');
+    if (value > max) throw bad(shown, `beyond the limit of ${max}`);
+    return value;
+  };
+  const size = number('size', 124, 12, Number.MAX_SAFE_INTEGER);
+  const uid = number('uid', 108, 8, MAX_ID);
+  const gid = number('gid', 116, 8, MAX_ID);
+  const mode = number('mode', 100, 8, Number.MAX_SAFE_INTEGER);
+  let mtime: number;
+  if (pax?.mtime) {
+    mtime = /^-?[0-9]{1,15}(\.[0-9]+)?$/.test(pax.mtime) ? Number(pax.mtime) : Number.NaN;
+    if (Number.isNaN(mtime))
+      throw bad(`a PAX record mtime=${JSON.stringify(pax.mtime)}`, 'which is not a time');
+  } else {
+    // negative times are valid (before 1970: Go writes them in base-256)
+    mtime = decodeNumber(block, 136, 12);
+    if (!Number.isFinite(mtime))
+      throw bad(`an mtime field ${fieldText(block, 136, 12)}`, 'which is not a number');
   }
   const typeflag = block[156] as number;
   let type: TarEntryType | null = TYPES[typeflag] ?? null;
   // old tars mark directories with a trailing slash only
   if (type === 'file' && name.endsWith('/')) type = 'directory';
+  const device = type === 'character-device' || type === 'block-device';
   return {
     name,
     type,
     typeflag,
-    mode: decodeNumber(block, 100, 8),
+    mode,
     uid,
     gid,
     size,
@@ -414,16 +479,33 @@ function decodeEntry(
     linkname,
     uname: block[265] === 0 ? '' : decodeString(block, 265, 32),
     gname: block[297] === 0 ? '' : decodeString(block, 297, 32),
-    devmajor: decodeNumber(block, 329, 8),
-    devminor: decodeNumber(block, 337, 8),
+    // only devices use these; garbage there elsewhere is ignored, as the fields are
+    devmajor: device ? deviceNumber(block, 329, bad) : 0,
+    devminor: device ? deviceNumber(block, 337, bad) : 0,
     pax,
   };
 }
 
-function paxInteger(value: string | undefined): number | undefined {
-  if (!value) return undefined;
-  const n = Number(value);
-  return Number.isSafeInteger(n) && n >= 0 ? n : undefined;
+function deviceNumber(block: Buffer, offset: number, bad: (shown: string, why: string) => TarError) {
+  const value = decodeNumber(block, offset, 8);
+  if (!(value >= 0))
+    throw bad(`a device number field ${fieldText(block, offset, 8)}`, 'which is not a number');
+  return value;
+}
+
+/** A field's bytes for an error message: printable ASCII as is, other bytes as `\xNN`. */
+function fieldText(buf: Buffer, offset: number, length: number): string {
+  let end = offset + length;
+  while (end > offset && buf[end - 1] === 0) end--;
+  let out = '';
+  for (let i = offset; i < end; i++) {
+    const byte = buf[i] as number;
+    out +=
+      byte >= 0x20 && byte < 0x7f && byte !== 0x22 && byte !== 0x5c
+        ? String.fromCharCode(byte)
+        : `\\x${byte.toString(16).padStart(2, '0')}`;
+  }
+  return `"${out}"`;
 }
 
 /** UTF-8 text up to the first NUL in `length` bytes at `offset`. */
@@ -434,53 +516,72 @@ function decodeString(buf: Buffer, offset: number, length: number): string {
   return buf.toString('utf8', offset, end);
 }
 
+const isDigit = (byte: number): boolean => byte >= 0x30 && byte <= 0x39;
+
+/** A PAX decimal record (`size`, `uid`, `gid`): digits only, else NaN. */
+function decodeDecimal(text: string): number {
+  return /^[0-9]{1,20}$/.test(text) ? Number(text) : Number.NaN;
+}
+
 /**
- * A numeric field as tar-stream reads it: base-256 when the first byte has its top bit set (`0x80`
- * positive, `0xff` negative), else octal digits after leading spaces and NULs, ending at the first
- * other byte; an empty field is 0 and garbage is NaN.
+ * A numeric field as Go's `archive/tar` reads it: base-256 when the first byte has its top bit set
+ * (two's complement, so `0xff…` is negative), else octal digits with spaces and NULs around them and
+ * nothing else (an empty field is 0). Garbage is NaN; values beyond 2^53 are ±Infinity.
  */
 function decodeNumber(buf: Buffer, offset: number, length: number): number {
   const end = offset + length;
   const first = buf[offset] as number;
   if (first & 0x80) {
-    if (first !== 0x80 && first !== 0xff) return Number.NaN;
-    const negative = first === 0xff;
-    let sum = 0;
+    const invert = first & 0x40 ? 0xff : 0;
+    let sum = (first ^ invert) & 0x7f;
     for (let i = offset + 1; i < end; i++) {
-      const byte = buf[i] as number;
-      sum = sum * 256 + (negative ? 0xff - byte : byte);
+      sum = sum * 256 + ((buf[i] as number) ^ invert);
+      if (sum > Number.MAX_SAFE_INTEGER) return invert ? Number.NEGATIVE_INFINITY : Number.POSITIVE_INFINITY;
     }
-    return negative ? -sum : sum;
+    return invert ? -sum - 1 : sum;
   }
   let i = offset;
-  while (i < end && (buf[i] === 0x20 || buf[i] === 0)) i++;
-  if (i === end) return 0;
+  let last = end;
+  while (i < last && (buf[i] === 0x20 || buf[i] === 0)) i++;
+  while (last > i && (buf[last - 1] === 0x20 || buf[last - 1] === 0)) last--;
   let value = 0;
-  let digits = 0;
-  for (; i < end; i++) {
+  for (; i < last; i++) {
     const d = (buf[i] as number) - 0x30;
-    if (d < 0 || d > 7) break;
+    if (d < 0 || d > 7) return Number.NaN;
     value = value * 8 + d;
-    digits++;
   }
-  if (digits === 0) return i < end && buf[i] !== 0x20 && buf[i] !== 0 ? Number.NaN : 0;
   return value;
 }
 
-/** `<length> <key>=<value>\n` records, read as tar-stream reads them (a bad length ends the list). */
-function decodePax(buf: Buffer): Record<string, string> {
+/**
+ * `<length> <key>=<value>\n` records, checked as Go checks them: a decimal length that covers the
+ * whole record, a newline at its end, a non-empty key without `=`, no NUL in a key or in a path.
+ */
+function decodePax(buf: Buffer, at: number): Record<string, string> {
   const result: Record<string, string> = {};
-  let at = 0;
-  while (at < buf.byteLength) {
-    let space = at;
-    while (space < buf.byteLength && buf[space] !== 0x20) space++;
-    const len = Number.parseInt(buf.toString('latin1', at, space), 10);
-    if (!len || len < 0) break;
-    const record = buf.toString('utf8', space + 1, Math.min(at + len - 1, buf.byteLength));
-    const eq = record.indexOf('=');
-    if (eq === -1) break;
-    result[record.slice(0, eq)] = record.slice(eq + 1);
-    at += len;
+  const bad = (why: string) =>
+    new TarError('TAR_BAD_HEADER', `Invalid tar header at byte ${at}: a PAX header ${why}`, at);
+  let pos = 0;
+  // a PAX header may end in NULs (padding some writers leave inside the size)
+  let end = buf.byteLength;
+  while (end > 0 && buf[end - 1] === 0) end--;
+  while (pos < end) {
+    let space = pos;
+    while (space < end && space - pos < 20 && isDigit(buf[space] as number)) space++;
+    const len = Number(buf.toString('latin1', pos, space));
+    if (space === pos || buf[space] !== 0x20 || !(len > space - pos + 1) || pos + len > end) {
+      throw bad(`record at offset ${pos} has a bad length`);
+    }
+    if (buf[pos + len - 1] !== 0x0a) throw bad(`record at offset ${pos} does not end in a newline`);
+    const record = buf.subarray(space + 1, pos + len - 1);
+    const eq = record.indexOf(0x3d);
+    if (eq <= 0) throw bad(`record at offset ${pos} has no key`);
+    const key = record.toString('utf8', 0, eq);
+    const value = record.toString('utf8', eq + 1);
+    const isName = key === 'path' || key === 'linkpath' || key === 'uname' || key === 'gname';
+    if (key.includes('\0') || (isName && value.includes('\0'))) throw bad(`record ${key} holds a NUL byte`);
+    result[key] = value;
+    pos += len;
   }
   return result;
 }
