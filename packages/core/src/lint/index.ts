@@ -91,6 +91,7 @@ function run(graph: BuildGraph, options: LintOptions, rules: readonly Rule[]): F
   const texts = new Map(Object.entries(options.sources ?? {}));
   if (options.dockerfile) texts.set(options.dockerfile.file, options.dockerfile.text);
   const ignores = new Map([...texts].map(([file, text]) => [file, ignoreIndex(text)]));
+  const lines = new Map([...texts].map(([file, text]) => [file, text.split(/\r?\n/)]));
   const findings: Finding[] = [];
   for (const rule of rules) {
     const severity = severities.get(rule.id);
@@ -98,7 +99,7 @@ function run(graph: BuildGraph, options: LintOptions, rules: readonly Rule[]): F
     for (const hit of rule.check(ctx)) {
       const at = hit.at ?? ctx.finalLocation;
       if (at && ignores.get(at.file)?.ignored(rule.id, at.line)) continue;
-      const where = sharpen(at, hit.needle, texts);
+      const where = sharpen(at, hit.needle, lines);
       const fix = rule.fix?.(hit.detail);
       findings.push({
         rule: rule.id,
@@ -121,12 +122,11 @@ function run(graph: BuildGraph, options: LintOptions, rules: readonly Rule[]): F
 function sharpen(
   at: SourceLocation | undefined,
   needle: string | undefined,
-  texts: ReadonlyMap<string, string>,
+  sources: ReadonlyMap<string, readonly string[]>,
 ): SourceLocation {
   if (!at) return { file: 'build', line: 1, column: 1 };
-  const text = texts.get(at.file);
-  if (needle === undefined || text === undefined) return at;
-  const lines = text.split(/\r?\n/);
+  const lines = sources.get(at.file);
+  if (needle === undefined || lines === undefined) return at;
   const word = new RegExp(`(?<![\\w.-])${needle.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}(?![\\w-])`);
   for (let line = at.line; line <= (at.endLine ?? at.line); line++) {
     const content = lines[line - 1] ?? '';
