@@ -8,6 +8,7 @@ import { existsSync, statSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import {
   type BuildGraph,
+  type Definition,
   defaultStoreRoot,
   define,
   isDefinition,
@@ -23,6 +24,8 @@ export interface LoadedDefinition {
   /** The folder relative context paths resolve against. */
   readonly dir: string;
   readonly graph: BuildGraph;
+  /** `define({ lint })`: the definition's lint settings. */
+  readonly lint?: Definition['lint'];
 }
 
 export async function loadDefinition(
@@ -42,6 +45,7 @@ export async function loadDefinition(
     file: path,
     dir: dirname(path),
     graph: toGraph(definition, target === undefined ? {} : { target }),
+    ...(isDefinition(definition) && definition.lint ? { lint: definition.lint } : {}),
   };
 }
 

@@ -9,6 +9,7 @@ import { registerCache } from './commands/cache.js';
 import { registerConvert } from './commands/convert.js';
 import { registerDockerfile } from './commands/dockerfile.js';
 import { registerInspect } from './commands/inspect.js';
+import { registerLint } from './commands/lint.js';
 import { registerLogin } from './commands/login.js';
 import { registerPull } from './commands/pull.js';
 import { registerPush } from './commands/push.js';
@@ -30,6 +31,7 @@ export function createProgram(): Command {
   registerDockerfile(program);
   registerInspect(program);
   registerConvert(program);
+  registerLint(program);
   registerPull(program);
   registerPush(program);
   registerLogin(program);

@@ -13,7 +13,8 @@ const src = fileURLToPath(new URL('.', import.meta.url));
  * Beyond DESIGN.md: engine may import dockerfile (pure), to record ONBUILD triggers as text and to run
  * a base image's triggers, which are Dockerfile text. `tar` (header encoding and parsing, no I/O) is
  * shared by the modules that write or read tar: layer, archive, runtime and engine. `fsutil` (the one
- * resolver of paths inside a root) is a leaf like `tar`, used by layer, runtime and engine.
+ * resolver of paths inside a root) is a leaf like `tar`, used by layer, runtime and engine. lint may import
+ * dockerfile (pure) to read the spellings the IR normalises away (keyword case, `ENV key value`).
  */
 const allowed: Record<string, readonly string[]> = {
   errors: [],
@@ -26,7 +27,7 @@ const allowed: Record<string, readonly string[]> = {
   store: ['oci', 'errors'],
   dsl: ['ir', 'oci', 'errors'],
   dockerfile: ['ir', 'oci', 'errors'],
-  lint: ['ir', 'oci', 'errors'],
+  lint: ['ir', 'dockerfile', 'oci', 'errors'],
   registry: ['image', 'oci', 'errors', 'events'],
   layout: ['image', 'oci', 'errors', 'events'],
   archive: ['tar', 'image', 'oci', 'errors', 'events'],
@@ -56,7 +57,7 @@ const allowed: Record<string, readonly string[]> = {
 };
 
 /** Modules that must stay pure: no fs, no network, no child processes. */
-const pure = ['dsl', 'ir', 'oci', 'tar', 'dockerfile/parse', 'dockerfile/emit'];
+const pure = ['dsl', 'ir', 'oci', 'tar', 'lint', 'dockerfile/parse', 'dockerfile/emit'];
 const ioModules = /^node:(fs|fs\/promises|net|http|https|child_process|dgram|tls)$|^undici$/;
 
 function sourceFiles(dir: string): string[] {

@@ -54,6 +54,28 @@ export type { BuildGraph, Instruction } from './ir/types.js';
 /** OCI image layout directories: read and write. */
 export * as layout from './layout/index.js';
 export { readLayout } from './layout/index.js';
+/** Best-practice findings over the IR (`wharf lint`): hadolint ids, BuildKit check names, wharf's own. */
+export type {
+  Finding,
+  LintConfig,
+  LintFormat,
+  LintOptions,
+  Rule,
+  RuleSetting,
+  Severity,
+} from './lint/index.js';
+export {
+  formatFindings,
+  LINT_CONFIG_FILE,
+  LINT_FORMATS,
+  lintDockerfile,
+  lintGraph,
+  lintRules,
+  parseLintConfig,
+  reaches,
+  ruleDocsUrl,
+  SEVERITIES,
+} from './lint/index.js';
 /** OCI image-spec model: digests, media types, platforms, references, documents. */
 export * as oci from './oci/index.js';
 /** The whole build cache (step records, blobs, RUN snapshots, cache mounts): usage and pruning. */

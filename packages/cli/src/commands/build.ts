@@ -30,8 +30,9 @@ import {
   parseSecrets,
 } from '../flags.js';
 import { interruptSignal } from '../interrupt.js';
-import { loadDefinition } from '../load-definition.js';
+import { type LoadedDefinition, loadDefinition } from '../load-definition.js';
 import { type ProgressMode, progressSink } from '../render/progress.js';
+import { type LintMode, lintBeforeBuild, lintInput, lintModeOption } from './lint.js';
 
 interface BuildFlags {
   readonly file?: string;
@@ -51,6 +52,7 @@ interface BuildFlags {
   readonly insecureRegistry?: string[];
   readonly caFile?: string;
   readonly push?: boolean;
+  readonly lint: LintMode;
 }
 
 export function registerBuild(program: Command): void {
@@ -94,6 +96,7 @@ export function registerBuild(program: Command): void {
       collect,
     )
     .option('--ca-file <pem>', 'trust this CA for registries (besides the system CAs)')
+    .addOption(lintModeOption())
     .action(async (definition: string | undefined, flags: BuildFlags) => {
       // Bad -o specs fail before any work is done.
       const outputs = (flags.output ?? []).map((spec) => parseOutput(spec));
@@ -108,10 +111,16 @@ export function registerBuild(program: Command): void {
           hint: 'add -t registry.example.com/app:1.0',
         });
       }
-      const { graph, contextDir } = await loadGraph(definition, flags);
+      const { graph, contextDir, lint } = await loadGraph(definition, flags);
       const platform = parsePlatformFlag(flags.platform);
       const progress = progressSink(flags.progress);
       const onEvent = progress.sink;
+      await lintBeforeBuild(flags.lint, lintInput(definition, flags), { graph, lint }, onEvent).catch(
+        (error) => {
+          progress.close();
+          throw error;
+        },
+      );
       const common = {
         contextDir,
         buildArgs: parseBuildArgs(flags.buildArg),
@@ -221,14 +230,14 @@ async function runBackend(
 async function loadGraph(
   definition: string | undefined,
   flags: BuildFlags,
-): Promise<{ graph: BuildGraph; contextDir: string }> {
+): Promise<{ graph: BuildGraph; contextDir: string; lint?: LoadedDefinition['lint'] }> {
   if (flags.file === undefined) {
     const loaded = await loadDefinition(
       definition ?? 'build.ts',
       flags.target,
       flags.cacheDir ? { cacheDir: flags.cacheDir } : {},
     );
-    return { graph: loaded.graph, contextDir: loaded.dir };
+    return { graph: loaded.graph, contextDir: loaded.dir, lint: loaded.lint };
   }
   let text: string;
   try {

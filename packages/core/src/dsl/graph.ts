@@ -29,6 +29,15 @@ export interface DefinitionInput {
   readonly args?: Readonly<Record<string, string | undefined>>;
   /** The main build context; default `context('.')` (the definition's folder, its own `.dockerignore`). */
   readonly context?: ContextValue;
+  /**
+   * `wharf lint` settings per rule (docs/lint.md); a `.wharf-lint.json` beside the definition wins.
+   * @example define({ target: app, lint: { rules: { DL3008: 'off', BaseNotPinnedByDigest: 'warning' } } })
+   */
+  readonly lint?: {
+    readonly rules?: Readonly<
+      Record<string, 'off' | 'on' | 'error' | 'warning' | 'info' | 'style' | boolean>
+    >;
+  };
 }
 
 export const DEFINITION_BRAND = Symbol.for('wharf.definition');
