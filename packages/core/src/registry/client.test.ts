@@ -78,6 +78,24 @@ describe('manifests from the network', () => {
     expect(log.filter((l) => l.includes('etc'))).toEqual([]);
   });
 
+  it('refuses an index entry whose digest is not a digest, and a tag that is a path', async () => {
+    const index = JSON.stringify({
+      schemaVersion: 2,
+      mediaType: MediaType.ociIndex,
+      manifests: [{ mediaType: MediaType.ociManifest, digest: `sha256:${'a'.repeat(63)}/`, size: 10 }],
+    });
+    const { host, log } = await serve((_req, res) => {
+      res.setHeader('content-type', MediaType.ociIndex);
+      res.end(index);
+    });
+    const repo = new RegistryClient(host, fast).repository('evil');
+    await expect(repo.fetchManifest('latest')).rejects.toThrow(
+      /descriptor \/manifests\/0 has an invalid digest/,
+    );
+    await expect(repo.fetchManifest('../../x')).rejects.toThrow(/invalid tag "..\/..\/x"/);
+    expect(log.filter((l) => l.includes('x'))).toEqual([]);
+  });
+
   it('refuses negative or non-integer descriptor sizes (they bound the downloads)', async () => {
     for (const size of [-1, 1.5, 1e300]) {
       const { host } = await serve((_req, res) => res.end(manifestWith(digest('b'), size)));

@@ -2,7 +2,7 @@
  * One registry endpoint and the distribution API spelt as functions: `ping`, `fetchManifest`,
  * `fetchBlob`, `checkExistingBlob`, `initiateUpload` (with mount), `uploadStatus`, `uploadChunk`,
  * `commitBlob`, `commitManifest`, `cancelUpload`. HTTP concerns are wrappers around the transport
- * (`withRetry(withRedirects(withAuth(http)))`); this file only speaks the protocol and turns
+ * (`withRetry(withBuffering(withRedirects(withAuth(http))))`); this file only speaks the protocol and turns
  * unexpected answers into {@link RegistryError}s that name registry, repository and operation.
  */
 import { pipeline, type Readable, Transform } from 'node:stream';

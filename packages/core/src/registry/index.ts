@@ -21,7 +21,7 @@ export {
   readDockerConfig,
   storeCredentials,
 } from './auth/credentials.js';
-export { redact, rememberSecret } from './auth/redact.js';
+export { redact, redactUrl, rememberSecret } from './auth/redact.js';
 export type { Token, TokenRequest } from './auth/token.js';
 export { fetchToken, TokenCache, tokenExpiry } from './auth/token.js';
 export type { FetchedManifest, RegistryOptions } from './client.js';

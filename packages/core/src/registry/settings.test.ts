@@ -66,7 +66,14 @@ describe('registrySettings', () => {
     expect(registrySettings({ env, configFile: false }).timeoutMs).toBe(2_500);
     expect(registrySettings({ env, configFile: false, timeoutMs: 700 }).timeoutMs).toBe(700);
     expect(() => registrySettings({ env: { WHARF_REGISTRY_TIMEOUT: 'soon' }, configFile: false })).toThrow(
-      /WHARF_REGISTRY_TIMEOUT=soon is not a number of seconds/,
+      /WHARF_REGISTRY_TIMEOUT=soon is not a positive number of seconds/,
+    );
+    // 0 would switch undici's timeouts off: refused, from the variable and from the option.
+    expect(() => registrySettings({ env: { WHARF_REGISTRY_TIMEOUT: '0' }, configFile: false })).toThrow(
+      /not a positive number/,
+    );
+    expect(() => registrySettings({ env: {}, configFile: false, timeoutMs: 0 })).toThrow(
+      /the timeoutMs option \(seconds\)=0 is not a positive number of seconds/,
     );
   });
 

@@ -119,21 +119,21 @@ export function registrySettings(options: RegistrySettingsOptions = {}): Registr
     mirrors: mirrors.map((m) => checkMirror(m).replace(/\/+$/, '')),
     insecure,
     caFiles,
-    timeoutMs: options.timeoutMs ?? timeoutFromEnv(env.WHARF_REGISTRY_TIMEOUT),
+    timeoutMs:
+      options.timeoutMs === undefined
+        ? timeoutFromEnv(env.WHARF_REGISTRY_TIMEOUT)
+        : timeoutFromEnv(String(options.timeoutMs / 1000), 'the timeoutMs option (seconds)'),
   };
 }
 
-function timeoutFromEnv(value: string | undefined): number {
+/** The idle timeout in ms from seconds; 0, negative or not a number is an error (0 would turn it off). */
+function timeoutFromEnv(value: string | undefined, what = 'WHARF_REGISTRY_TIMEOUT'): number {
   if (value === undefined || value.trim() === '') return DEFAULT_TIMEOUT_MS;
   const seconds = Number(value);
   if (!Number.isFinite(seconds) || seconds <= 0) {
-    throw new RegistryError(
-      'REGISTRY_INVALID',
-      `WHARF_REGISTRY_TIMEOUT=${value} is not a number of seconds`,
-      {
-        hint: 'set it to a positive number of seconds, e.g. WHARF_REGISTRY_TIMEOUT=30 (or unset it)',
-      },
-    );
+    throw new RegistryError('REGISTRY_INVALID', `${what}=${value} is not a positive number of seconds`, {
+      hint: 'set a positive number of seconds, e.g. WHARF_REGISTRY_TIMEOUT=30 (or unset it for 30 s)',
+    });
   }
   return Math.round(seconds * 1000);
 }
