@@ -5,7 +5,7 @@
  * command, and the content of what is bound into it (never secret values, never cache mounts).
  */
 import { lstat } from 'node:fs/promises';
-import { join } from 'node:path';
+import { join, posix } from 'node:path';
 import { WharfError } from '../errors.js';
 import { resolveOnDisk } from '../fsutil/disk.js';
 import type { Layer } from '../image/types.js';
@@ -106,7 +106,8 @@ export async function resolveRun(
     const root = tree?.dir ?? ctx.contextDir;
     const rel = await resolveOnDisk(root, given);
     if (!(await exists(join(root, rel)))) {
-      const shown = `/${rel}` === given ? `"${given}"` : `"/${rel}" (from "${given}")`;
+      const written = posix.normalize(`/${given}`).replace(/(.)\/$/, '$1');
+      const shown = `/${rel}` === written ? `"${written}"` : `"/${rel}" (from "${given}")`;
       throw new WharfError(
         'RUN_MOUNT_SOURCE_NOT_FOUND',
         `RUN --mount=type=${type}: source ${shown} not found in ${describeFrom(from)}`,

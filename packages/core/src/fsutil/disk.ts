@@ -86,7 +86,7 @@ export async function openResolved(root: string, rel: string): Promise<OpenedInR
         next = await open(`/proc/self/fd/${handle.fd}/${name}`, last ? LEAF_FLAGS : DIR_FLAGS);
       } catch (error) {
         const code = (error as NodeJS.ErrnoException).code;
-        if (code !== 'ENOENT' && code !== 'ELOOP' && code !== 'ENOTDIR') throw error;
+        if (code !== 'ENOENT' && code !== 'ELOOP' && code !== 'ENOTDIR') throw cannotOpen(root, rel, error);
         // A link where resolution saw none: the tree changed. A file in the way: nothing there.
         const st = await lstat(`/proc/self/fd/${handle.fd}/${name}`).catch(() => undefined);
         if (st?.isSymbolicLink()) throw changed(root, rel, error);
@@ -103,6 +103,17 @@ export async function openResolved(root: string, rel: string): Promise<OpenedInR
   }
   const opened = handle;
   return { rel, path: join(root, rel), handle: opened, isDirectory, close: () => opened.close() };
+}
+
+function cannotOpen(root: string, rel: string, cause: unknown): WharfError<FsutilErrorCode> {
+  const code = (cause as NodeJS.ErrnoException).code;
+  return new WharfError<FsutilErrorCode>('PATH_CANNOT_OPEN', `cannot open /${rel} in ${root} (${code})`, {
+    hint:
+      code === 'ENXIO'
+        ? 'it is a socket, which cannot be read or mounted this way; name a file or directory'
+        : 'check that the file or directory is readable by the user running wharf',
+    cause,
+  });
 }
 
 function changed(root: string, rel: string, cause: unknown): WharfError<FsutilErrorCode> {

@@ -177,4 +177,15 @@ describe('openInRoot', () => {
     await expect(openResolved(root, 'dir-link/sub/f')).rejects.toMatchObject({ code: 'PATH_OUTSIDE_ROOT' });
     await expect(openResolved(root, 'abs-link')).rejects.toThrow(/changed while it was being opened/);
   });
+
+  it('names a socket it cannot open, as a clear error', async () => {
+    const { createServer } = await import('node:net');
+    const server = createServer();
+    await new Promise<void>((resolve) => server.listen(join(root, 'sock'), resolve));
+    try {
+      await expect(openInRoot(root, 'sock')).rejects.toMatchObject({ code: 'PATH_CANNOT_OPEN' });
+    } finally {
+      server.close();
+    }
+  });
 });

@@ -12,7 +12,7 @@
  */
 import { WharfError } from '../errors.js';
 
-export type FsutilErrorCode = 'PATH_TOO_MANY_LINKS' | 'PATH_OUTSIDE_ROOT' | 'PATH_NOT_FOUND';
+export type FsutilErrorCode = 'PATH_TOO_MANY_LINKS' | 'PATH_OUTSIDE_ROOT' | 'PATH_CANNOT_OPEN';
 
 /** Linux's limit (`MAXSYMLINKS` is 40 per lookup; containerd and securejoin allow 255 over a whole path). */
 export const MAX_LINKS = 255;

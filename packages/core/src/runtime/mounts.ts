@@ -385,8 +385,8 @@ async function seedCache(seed: { root: string; path: string }, dest: string): Pr
 
 /**
  * A writable view of `src` whose writes are discarded: an overlay (or a copy) in the scratch dir. The
- * overlay's lower is the source bind-mounted by descriptor onto `lower`, and its options name only
- * wharf's own directories, relative to the mount's working directory.
+ * overlay's options name only the inherited descriptor and wharf's own directories, relative to the
+ * mount's working directory: never a user path.
  */
 async function copyOnWrite(
   src: OpenedInRoot,
@@ -399,10 +399,12 @@ async function copyOnWrite(
   cleanups.push(() => rm(base, { recursive: true, force: true }));
   if (ctx.overlay && src.isDirectory) {
     for (const sub of ['upper', 'work', 'merged']) await mkdir(join(base, sub));
-    await bindByDescriptor(src, join(base, 'lower'), cleanups);
-    const options = 'lowerdir=lower,upperdir=upper,workdir=work,index=off,redirect_dir=off,metacopy=off';
+    // The lower is the opened source itself: overlay looks lowerdir up in the mount process, where
+    // /proc/self/fd/3 is the inherited descriptor.
+    const options = `lowerdir=${INHERITED},upperdir=upper,workdir=work,index=off,redirect_dir=off,metacopy=off`;
     const result = await execTool('mount', ['-t', 'overlay', 'overlay', '-o', options, 'merged'], {
       cwd: base,
+      fds: [src.handle.fd],
     });
     if (result.code === 0) {
       cleanups.push(() => unmount(join(base, 'merged')));
