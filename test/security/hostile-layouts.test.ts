@@ -277,9 +277,10 @@ describe('cache poisoning through a claimed diffID', () => {
         () => undefined,
         (error: unknown) => error,
       );
+      // first the poisoning itself: the honest build after the hostile one is the fresh build
+      expect((await honest()).digest).toBe(fresh.digest);
       expect(isWharfError(first), String(first)).toBe(true);
       expect((first as Error).message).toMatch(/evil.*(diffID|hashes)|diffID .*sha256:/s);
-      expect((await honest()).digest).toBe(fresh.digest);
       // the other way round: the honest entries do not launder the hostile image either
       await expect(hostile()).rejects.toSatisfy(isWharfError);
       expect((await honest()).digest).toBe(fresh.digest);
@@ -350,9 +351,9 @@ describe('no host byte reaches a registry', () => {
     it(`wharf push of a layout whose layer blob is ${name}: exit 1 at once, nothing sent`, async () => {
       const dir = await hostileLayout(make, declared);
       const result = await cli(['push', dir, `${registry.host}/evil/push:${randomUUID().slice(0, 8)}`]);
+      expect(filesContaining(registry.storageDir, marker)).toEqual([]);
       expectOneLineError(result, message);
       expect(result.ms).toBeLessThan(10_000); // CLI start included; the library cases below are < 5 s
-      expect(filesContaining(registry.storageDir, marker)).toEqual([]);
     });
   }
 
