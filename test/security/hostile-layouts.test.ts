@@ -384,6 +384,55 @@ describe('no host byte reaches a registry', () => {
   });
 });
 
+describe('hostile archives', () => {
+  /** A tar file of `entries` (name → bytes), as `docker save` or an oci-archive would hold them. */
+  async function archive(
+    path: string,
+    entries: Readonly<Record<string, Uint8Array | string>>,
+  ): Promise<void> {
+    const tar = pack();
+    const done = (async () => {
+      const chunks: Buffer[] = [];
+      for await (const chunk of tar) chunks.push(chunk as Buffer);
+      writeFileSync(path, Buffer.concat(chunks));
+    })();
+    for (const [name, bytes] of Object.entries(entries)) tar.entry({ name }, Buffer.from(bytes));
+    tar.finalize();
+    await done;
+  }
+
+  it('a docker-archive layer that is not the diffID its config names is never sent', async () => {
+    const marker = `ARCHIVE-SECRET-${randomUUID()}`;
+    const honest = await tarOf([{ name: 'f', content: 'honest' }]);
+    const evil = await tarOf([{ name: 'f', content: `${marker}\n`.repeat(1000) }]);
+    const config = JSON.stringify({
+      architecture: ARCH,
+      os: 'linux',
+      rootfs: { type: 'layers', diff_ids: [sha256(honest)] },
+    });
+    const file = join(tempDir(), 'evil.tar');
+    await archive(file, {
+      [`${sha256(config).slice(7)}.json`]: config,
+      'l/layer.tar': evil,
+      'manifest.json': JSON.stringify([
+        { Config: `${sha256(config).slice(7)}.json`, RepoTags: ['evil:1'], Layers: ['l/layer.tar'] },
+      ]),
+    });
+    const result = await cli(['push', file, `${registry.host}/evil/archive:1`]);
+    expect(filesContaining(registry.storageDir, marker)).toEqual([]);
+    expectOneLineError(result, /l\/layer\.tar.*content hashes to/);
+  });
+
+  it('an oci-archive whose index.json is 5 MiB is refused by its size, naming the limit', async () => {
+    const file = join(tempDir(), 'big.tar');
+    await archive(file, {
+      'oci-layout': '{"imageLayoutVersion":"1.0.0"}',
+      'index.json': `{"schemaVersion":2,"manifests":[]${' '.repeat(5 * 1024 * 1024)}}`,
+    });
+    expectOneLineError(await cli(['inspect', file]), /index\.json is \d+ bytes, past the 4 MiB limit/);
+  });
+});
+
 describe('local layouts only from the context or the command line', () => {
   async function honestLayout(dir: string): Promise<string> {
     writeLayout(dir, [
