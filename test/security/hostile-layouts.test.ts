@@ -502,6 +502,18 @@ describe('local layouts only from the context or the command line', () => {
       buildContexts: { base: `oci-layout://${outside}:latest` },
     });
     expect((await built.image.layers()).length).toBe(1);
+    // docker-image://: another image, even under its own name (not looked up among the contexts again)
+    const pushed = `${registry.host}/ctx/base:1`;
+    await pushImage(await readLayout(outside), pushed);
+    for (const contexts of [{ base: `docker-image://${pushed}` }, { [pushed]: `docker-image://${pushed}` }]) {
+      const from = Object.keys(contexts)[0] as string;
+      const viaRegistry = await buildGraph(lowerDockerfile(`FROM ${from}\n`, { file: 'Dockerfile' }), {
+        contextDir: context,
+        cacheDir: join(context, '.cache'),
+        buildContexts: contexts,
+      });
+      expect(viaRegistry.digest).toBe(built.digest);
+    }
     // a relative layout inside the context needs no flag
     await honestLayout(join(context, 'inside'));
     await expect(
