@@ -277,9 +277,10 @@ describe('cache poisoning through a claimed diffID', () => {
         () => undefined,
         (error: unknown) => error,
       );
+      // first the poisoning itself: the honest build after the hostile one is the fresh build
+      expect((await honest()).digest).toBe(fresh.digest);
       expect(isWharfError(first), String(first)).toBe(true);
       expect((first as Error).message).toMatch(/evil.*(diffID|hashes)|diffID .*sha256:/s);
-      expect((await honest()).digest).toBe(fresh.digest);
       // the other way round: the honest entries do not launder the hostile image either
       await expect(hostile()).rejects.toSatisfy(isWharfError);
       expect((await honest()).digest).toBe(fresh.digest);
@@ -350,9 +351,9 @@ describe('no host byte reaches a registry', () => {
     it(`wharf push of a layout whose layer blob is ${name}: exit 1 at once, nothing sent`, async () => {
       const dir = await hostileLayout(make, declared);
       const result = await cli(['push', dir, `${registry.host}/evil/push:${randomUUID().slice(0, 8)}`]);
+      expect(filesContaining(registry.storageDir, marker)).toEqual([]);
       expectOneLineError(result, message);
       expect(result.ms).toBeLessThan(10_000); // CLI start included; the library cases below are < 5 s
-      expect(filesContaining(registry.storageDir, marker)).toEqual([]);
     });
   }
 
@@ -380,6 +381,55 @@ describe('no host byte reaches a registry', () => {
     expectOneLineError(result, /symbolic link/);
     expect(filesContaining(registry.storageDir, marker)).toEqual([]);
     await vi.waitFor(() => expect(filesContaining(join(context, '.cache'), marker)).toEqual([]));
+  });
+});
+
+describe('hostile archives', () => {
+  /** A tar file of `entries` (name → bytes), as `docker save` or an oci-archive would hold them. */
+  async function archive(
+    path: string,
+    entries: Readonly<Record<string, Uint8Array | string>>,
+  ): Promise<void> {
+    const tar = pack();
+    const done = (async () => {
+      const chunks: Buffer[] = [];
+      for await (const chunk of tar) chunks.push(chunk as Buffer);
+      writeFileSync(path, Buffer.concat(chunks));
+    })();
+    for (const [name, bytes] of Object.entries(entries)) tar.entry({ name }, Buffer.from(bytes));
+    tar.finalize();
+    await done;
+  }
+
+  it('a docker-archive layer that is not the diffID its config names is never sent', async () => {
+    const marker = `ARCHIVE-SECRET-${randomUUID()}`;
+    const honest = await tarOf([{ name: 'f', content: 'honest' }]);
+    const evil = await tarOf([{ name: 'f', content: `${marker}\n`.repeat(1000) }]);
+    const config = JSON.stringify({
+      architecture: ARCH,
+      os: 'linux',
+      rootfs: { type: 'layers', diff_ids: [sha256(honest)] },
+    });
+    const file = join(tempDir(), 'evil.tar');
+    await archive(file, {
+      [`${sha256(config).slice(7)}.json`]: config,
+      'l/layer.tar': evil,
+      'manifest.json': JSON.stringify([
+        { Config: `${sha256(config).slice(7)}.json`, RepoTags: ['evil:1'], Layers: ['l/layer.tar'] },
+      ]),
+    });
+    const result = await cli(['push', file, `${registry.host}/evil/archive:1`]);
+    expect(filesContaining(registry.storageDir, marker)).toEqual([]);
+    expectOneLineError(result, /l\/layer\.tar.*content hashes to/);
+  });
+
+  it('an oci-archive whose index.json is 5 MiB is refused by its size, naming the limit', async () => {
+    const file = join(tempDir(), 'big.tar');
+    await archive(file, {
+      'oci-layout': '{"imageLayoutVersion":"1.0.0"}',
+      'index.json': `{"schemaVersion":2,"manifests":[]${' '.repeat(5 * 1024 * 1024)}}`,
+    });
+    expectOneLineError(await cli(['inspect', file]), /index\.json is \d+ bytes, past the 4 MiB limit/);
   });
 });
 
@@ -452,6 +502,18 @@ describe('local layouts only from the context or the command line', () => {
       buildContexts: { base: `oci-layout://${outside}:latest` },
     });
     expect((await built.image.layers()).length).toBe(1);
+    // docker-image://: another image, even under its own name (not looked up among the contexts again)
+    const pushed = `${registry.host}/ctx/base:1`;
+    await pushImage(await readLayout(outside), pushed);
+    for (const contexts of [{ base: `docker-image://${pushed}` }, { [pushed]: `docker-image://${pushed}` }]) {
+      const from = Object.keys(contexts)[0] as string;
+      const viaRegistry = await buildGraph(lowerDockerfile(`FROM ${from}\n`, { file: 'Dockerfile' }), {
+        contextDir: context,
+        cacheDir: join(context, '.cache'),
+        buildContexts: contexts,
+      });
+      expect(viaRegistry.digest).toBe(built.digest);
+    }
     // a relative layout inside the context needs no flag
     await honestLayout(join(context, 'inside'));
     await expect(

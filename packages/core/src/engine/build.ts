@@ -343,7 +343,8 @@ async function resolveImage(ref: string, options: BaseOptions): Promise<Image> {
       hint: `use it with COPY --from=${ref}; for FROM, pass --build-context ${ref}=oci-layout://DIR`,
     });
   }
-  if (context?.kind === 'image') return imageBase(context.ref, options);
+  // the image it names is not looked up among the build contexts again (`alpine=docker-image://alpine`)
+  if (context?.kind === 'image') return resolveImage(context.ref, { ...options, buildContexts: new Map() });
   if (context?.kind === 'layout') return layoutImage(context.dir, context.pick, options);
   if (ref.startsWith(LAYOUT_SCHEME)) {
     const { path, pick } = parseLayoutSpec(ref.slice(LAYOUT_SCHEME.length));
