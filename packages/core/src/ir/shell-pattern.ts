@@ -4,6 +4,7 @@
  * regular expression with Go's semantics.
  */
 import { WharfError } from '../errors.js';
+import { MAX_EXPANDED_LENGTH, shorten } from './limits.js';
 
 const REGEX_SPECIAL = new Set(['[', ']', '{', '}', '.', '+', '(', ')', '|', '^', '$']);
 
@@ -75,14 +76,17 @@ export function trimSuffix(pattern: string, value: string, greedy: boolean): str
   return reverse(trimPrefix(reversePattern(pattern), reverse(value), greedy));
 }
 
-/** `${VAR/pattern/replacement}` and, with `all`, `${VAR//pattern/replacement}`. */
+/**
+ * `${VAR/pattern/replacement}` and, with `all`, `${VAR//pattern/replacement}`. Every match can add a
+ * whole replacement, so the result is checked against {@link MAX_EXPANDED_LENGTH} as it grows.
+ */
 export function replacePattern(value: string, pattern: string, replacement: string, all: boolean): string {
   const re = shellPatternToRegExp(pattern, true, false);
   if (!all) {
     const m = re.exec(value);
     return m ? value.slice(0, m.index) + replacement + value.slice(m.index + m[0].length) : value;
   }
-  return goReplaceAll(new RegExp(re.source, 'gu'), value, replacement);
+  return goReplaceAll(new RegExp(re.source, 'gu'), value, replacement, pattern);
 }
 
 /**
@@ -90,7 +94,7 @@ export function replacePattern(value: string, pattern: string, replacement: stri
  * `${name}`, `$$` in the replacement are expanded Go's way (these patterns have no groups, so only
  * `$0` is non-empty).
  */
-function goReplaceAll(re: RegExp, src: string, template: string): string {
+function goReplaceAll(re: RegExp, src: string, template: string, pattern: string): string {
   let out = '';
   let lastMatchEnd = 0;
   let searchPos = 0;
@@ -102,6 +106,13 @@ function goReplaceAll(re: RegExp, src: string, template: string): string {
     const end = start + m[0].length;
     out += src.slice(lastMatchEnd, start);
     if (end > lastMatchEnd || start === 0) out += goExpand(template, m[0]);
+    if (out.length > MAX_EXPANDED_LENGTH) {
+      throw new WharfError(
+        'IR_EXPANSION_LIMIT',
+        `\${…//${shorten(pattern)}/…} makes a value longer than ${MAX_EXPANDED_LENGTH} characters (1 MiB), the limit of an expanded value`,
+        { hint: 'replace into a shorter value' },
+      );
+    }
     lastMatchEnd = end;
     const cp = src.codePointAt(searchPos);
     const width = cp !== undefined && cp > 0xffff ? 2 : 1;
