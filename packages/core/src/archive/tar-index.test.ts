@@ -5,70 +5,69 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { BLOCK, END_OF_ARCHIVE, encodeHeader, paddingFor, type TarHeader } from '../tar/header.js';
+import { BLOCK, END_OF_ARCHIVE, encodeHeader, paddingFor } from '../tar/header.js';
 import { indexTar, openEntry } from './tar-index.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'wharf-tar-index-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-function member(header: Partial<TarHeader> & { name: string }, data = 'x'.repeat(600)): Buffer {
-  const content = Buffer.from(data);
-  return Buffer.concat([
-    encodeHeader({
-      type: 'file',
-      mode: 0o644,
-      uid: 0,
-      gid: 0,
-      mtime: 0,
-      size: content.byteLength,
-      ...header,
-    }),
-    content,
-    Buffer.alloc(paddingFor(content.byteLength)),
-  ]);
-}
+/** A file member: header, content, padding. */
+const file = (name: string, data: string, pax?: Record<string, string>): Buffer[] => [
+  encodeHeader({ name, type: 'file', mode: 0o644, uid: 0, gid: 0, mtime: 0, size: data.length, pax }),
+  Buffer.from(data),
+  Buffer.alloc(paddingFor(data.length)),
+];
 
-/** `member` with its header block's size field replaced (the checksum fixed after). */
-function withSizeField(write: (field: Buffer) => void): Buffer {
-  const tar = member({ name: 'victim' });
-  const field = tar.subarray(124, 136);
-  field.fill(0);
-  write(field);
-  tar.fill(0x20, 148, 156);
-  let sum = 0;
-  for (let i = 0; i < BLOCK; i++) sum += tar[i] as number;
-  tar.write(`${sum.toString(8).padStart(6, '0')}\0 `, 148, 'latin1');
-  return tar;
+/**
+ * A small archive (`manifest.json`, then `victim` with 600 bytes) whose victim header `edit` may change
+ * in place (its checksum is recomputed), or with extra PAX records.
+ */
+function archive(edit?: (header: Buffer) => void, pax?: Record<string, string>): Buffer {
+  const victim = file('victim', 'x'.repeat(600), pax);
+  const header = victim[0] as Buffer;
+  if (edit) {
+    edit(header.subarray(header.byteLength - BLOCK));
+    const block = header.subarray(header.byteLength - BLOCK);
+    block.fill(0x20, 148, 156);
+    const sum = block.reduce((total, byte) => total + byte, 0);
+    block.write(`${sum.toString(8).padStart(6, '0')}\0 `, 148, 'latin1');
+  }
+  return Buffer.concat([...file('manifest.json', '[]'), ...victim, END_OF_ARCHIVE]);
 }
+const sizeField = (write: (field: Buffer) => void) => (header: Buffer) => {
+  header.fill(0, 124, 136);
+  write(header.subarray(124, 136));
+};
 
-const first = member({ name: 'manifest.json' }, '[]');
 const cases: [string, Buffer, RegExp][] = [
   [
     'a negative size field',
-    withSizeField((f) => f.write('-0001000', 'latin1')),
+    archive(sizeField((f) => f.write('-0001000', 'latin1'))),
     /member "victim" has a size field "-0001000", which is not a number/,
   ],
-  ['a negative PAX size', member({ name: 'victim', pax: { size: '-1536' } }), /PAX record size="-1536"/],
+  ['a negative PAX size', archive(undefined, { size: '-1536' }), /PAX record size="-1536"/],
   [
     'a PAX size of 4e9',
-    member({ name: 'victim', pax: { size: '4000000000' } }),
+    archive(undefined, { size: '4000000000' }),
     /end of data .* in the content of "victim" \(4000000000 bytes claimed\)/,
   ],
   [
     'an 8 GiB base-256 size',
-    withSizeField((f) => {
-      f[0] = 0x80;
-      f[7] = 2; // 2 × 256^4 = 8 GiB
-    }),
+    archive(
+      sizeField((f) => {
+        f[0] = 0x80;
+        f[7] = 2; // 2 × 256^4 = 8 GiB
+      }),
+    ),
     /in the content of "victim" \(8589934592 bytes claimed\)/,
   ],
-  ['a truncated member', member({ name: 'victim' }).subarray(0, BLOCK + 100), /Unexpected end of data/],
+  ['a truncated member', archive().subarray(0, 3 * BLOCK + 100), /Unexpected end of data/],
 ];
 
 describe('indexTar on hostile archives', () => {
   it.each(cases)('rejects %s at once, naming the member', async (_, body, message) => {
     const file = join(dir, 'hostile.tar');
-    writeFileSync(file, Buffer.concat([first, body, END_OF_ARCHIVE]));
+    writeFileSync(file, body);
     const started = Date.now();
     const error = await indexTar(file).catch((e: unknown) => e);
     expect(error).toMatchObject({ code: 'ARCHIVE_NOT_TAR' });
@@ -79,15 +78,20 @@ describe('indexTar on hostile archives', () => {
 
   it('records offsets without reading the content it skips', async () => {
     const big = 'b'.repeat(3_000_000);
-    const file = join(dir, 'ok.tar');
+    const path = join(dir, 'ok.tar');
     writeFileSync(
-      file,
-      Buffer.concat([first, member({ name: './big' }, big), member({ name: 'after' }, 'a'), END_OF_ARCHIVE]),
+      path,
+      Buffer.concat([
+        ...file('manifest.json', '[]'),
+        ...file('./big', big),
+        ...file('after', 'a'),
+        END_OF_ARCHIVE,
+      ]),
     );
-    const entries = await indexTar(file);
+    const entries = await indexTar(path);
     expect([...entries.keys()]).toEqual(['manifest.json', 'big', 'after']);
     const chunks: Buffer[] = [];
-    for await (const chunk of openEntry(file, entries.get('after') as never)) chunks.push(chunk as Buffer);
+    for await (const chunk of openEntry(path, entries.get('after') as never)) chunks.push(chunk as Buffer);
     expect(Buffer.concat(chunks).toString()).toBe('a');
     expect(entries.get('big')).toMatchObject({ size: 3_000_000, offset: 2 * BLOCK + BLOCK });
   });

@@ -5,9 +5,14 @@
  * expands them in FROM, WORKDIR, ENV, LABEL, USER, EXPOSE, VOLUME, STOPSIGNAL and COPY/ADD.
  * `\$` is a literal dollar; every other character is literal (quotes were removed by the front end).
  *
+ * Definitions are untrusted: an expanded value is limited to {@link MAX_EXPANDED_LENGTH} characters and
+ * `${…}` nesting to {@link MAX_EXPANSION_DEPTH} levels (`IR_EXPANSION_LIMIT`, naming the variable and the
+ * limit; see limits.ts).
+ *
  * @example expandWord('${APP:-/srv}/bin', (n) => undefined) // '/srv/bin'
  */
 import { WharfError } from '../errors.js';
+import { MAX_EXPANDED_LENGTH, MAX_EXPANSION_DEPTH, shorten } from './limits.js';
 import { replacePattern, trimPrefix, trimSuffix } from './shell-pattern.js';
 
 /** Looks a variable up: a string if set (possibly empty), `undefined` if unset. */
@@ -37,6 +42,7 @@ const nameChar = /[A-Za-z0-9_]/;
 
 class Expander {
   #pos = 0;
+  #depth = 0;
   constructor(
     private readonly text: string,
     private readonly lookup: Lookup,
@@ -44,6 +50,23 @@ class Expander {
 
   /** Expands up to the end of the text, or up to `stop` (unescaped, at brace depth 0) when given. */
   expand(stop?: string): string {
+    if (stop === undefined) return this.#expand(undefined);
+    // a nested word (inside `${…}`)
+    if (this.#depth === MAX_EXPANSION_DEPTH) {
+      this.#fail(
+        `\${…} expressions nested more than ${MAX_EXPANSION_DEPTH} deep in ${shorten(this.text)}`,
+        'IR_EXPANSION_LIMIT',
+      );
+    }
+    this.#depth++;
+    try {
+      return this.#expand(stop);
+    } finally {
+      this.#depth--;
+    }
+  }
+
+  #expand(stop: string | undefined): string {
     let out = '';
     while (this.#pos < this.text.length) {
       const c = this.text[this.#pos] as string;
@@ -55,7 +78,9 @@ class Expander {
         out += this.text[this.#pos + 1];
         this.#pos += 2;
       } else if (c === '$') {
+        const at = this.#pos;
         out += this.#variable();
+        if (out.length > MAX_EXPANDED_LENGTH) this.#tooLong(this.text.slice(at, this.#pos));
       } else {
         out += c;
         this.#pos++;
@@ -155,9 +180,19 @@ class Expander {
     return fn(word);
   }
 
+  #tooLong(reference: string): never {
+    this.#fail(
+      `${shorten(reference)} makes ${shorten(this.text)} longer than ${MAX_EXPANDED_LENGTH} characters (1 MiB), the limit of an expanded value`,
+      'IR_EXPANSION_LIMIT',
+    );
+  }
+
   #fail(message: string, code = 'IR_BAD_SUBSTITUTION'): never {
     throw new WharfError(code, message, {
-      hint: 'check the ${…} expression; write \\$ for a literal dollar',
+      hint:
+        code === 'IR_EXPANSION_LIMIT'
+          ? `values are limited to ${MAX_EXPANDED_LENGTH} characters and \${…} nesting to ${MAX_EXPANSION_DEPTH} levels; build a large value in a RUN step or a file`
+          : 'check the ${…} expression; write \\$ for a literal dollar',
     });
   }
 }

@@ -163,6 +163,7 @@ export class TarReader implements AsyncIterable<TarEntry> {
     this.#remaining = 0;
     this.#padding = 0;
     if (skip > 0 && !this.#skipBuffered(skip)) await this.#skip(skip);
+    this.#entry = undefined; // an end of data from here on is in a header, not in its content
     let pax: Record<string, string> | undefined;
     let longName: string | undefined;
     let longLink: string | undefined;
@@ -198,7 +199,6 @@ export class TarReader implements AsyncIterable<TarEntry> {
             at,
           );
         }
-        this.#entry = undefined;
         const data = await this.#bytes(size);
         if (typeflag === PAX) pax = decodePax(data, at);
         else if (typeflag === GNU_LONG_LINK) longLink = decodeString(data, 0, data.byteLength);
