@@ -143,7 +143,9 @@ export async function openStepNetwork(options: StepNetworkOptions = {}): Promise
         },
       );
     }
-    started.stderr?.destroy();
+    // keep draining: a closed pipe would end slirp4netns with SIGPIPE on its next message
+    started.stderr?.removeAllListeners('data');
+    started.stderr?.resume();
     for (const child of [holder, started]) {
       child.unref();
       for (const stream of child.stdio) (stream as { unref?: () => void } | null)?.unref?.();
