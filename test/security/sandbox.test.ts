@@ -9,6 +9,7 @@ import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cliPath, ensureCliBuilt } from '../helpers/cli.js';
+import { dockerBuild } from '../helpers/docker.js';
 import { noDocker, testEnv } from '../helpers/env.js';
 import { tempDir } from '../helpers/paths.js';
 import { isCI, which } from '../helpers/tools.js';
@@ -180,12 +181,15 @@ describe.skipIf(noDocker() || !isRoot)('RUN sandbox: what a step can reach', () 
     await new Promise((ok) => hostServer?.close(ok));
   });
 
-  it("by default: Docker's seccomp filter and capabilities, no new privileges, no user namespaces", async () => {
-    const result = await build(`FROM busybox
+  const defaultsProbe = () => `FROM busybox
 RUN for k in Seccomp CapEff CapBnd NoNewPrivs; do echo "$k=$(sed -n "s/^$k:[[:space:]]*//p" /proc/self/status)"; done; \\
     if unshare -U -r true; then echo userns=made; else echo userns=refused; fi; \\
-    if unshare -U -r -m sh -c 'mount -t tmpfs none /mnt'; then echo mount=done; else echo mount=refused; fi
-`);
+    if unshare -U -r -m sh -c 'mount -t tmpfs none /mnt'; then echo mount=done; else echo mount=refused; fi; \\
+    ${get('loopback', '127.0.0.1', hostPort, '/from-step')}
+`;
+
+  it("by default: Docker's seccomp filter and capabilities, no new privileges, no user namespaces", async () => {
+    const result = await build(defaultsProbe());
     expect(result.code, result.stderr).toBe(0);
     expect(value(result, 'Seccomp')).toBe('2');
     expect(value(result, 'CapEff')).toBe(DEFAULT_CAPS);
@@ -193,6 +197,23 @@ RUN for k in Seccomp CapEff CapBnd NoNewPrivs; do echo "$k=$(sed -n "s/^$k:[[:sp
     expect(value(result, 'NoNewPrivs')).toBe('1');
     expect(value(result, 'userns')).toBe('refused');
     expect(value(result, 'mount')).toBe('refused');
+  });
+
+  it('BuildKit, the same Dockerfile side by side: the same filter, capabilities and loopback (it leaves NoNewPrivs off)', async () => {
+    const context = tempDir('wharf-sandbox-bk-');
+    const { log } = await dockerBuild({
+      contextDir: context,
+      dockerfileText: defaultsProbe(),
+      args: ['--no-cache'],
+    });
+    // plain progress: `#5 0.123 Seccomp=2`
+    const lines = log.split('\n').map((line) => line.replace(/^#\d+ [\d.]+ /, ''));
+    const buildkit = { code: 0, stdout: '', stderr: log, lines };
+    const wharf = await build(defaultsProbe());
+    for (const key of ['Seccomp', 'CapEff', 'CapBnd', 'userns', 'mount', 'loopback'])
+      expect([key, value(wharf, key)]).toEqual([key, value(buildkit, key)]);
+    expect(value(buildkit, 'NoNewPrivs')).toBe('0');
+    expect(value(wharf, 'NoNewPrivs')).toBe('1');
   });
 
   it("the host's loopback services are unreachable (127.0.0.1 and slirp's host alias 10.0.2.2)", async () => {
