@@ -9,9 +9,15 @@
 #   openssl          self-signed CA for TLS registry tests
 #   uidmap           newuidmap/newgidmap: rootless builds with subordinate ids (test/e2e/rootless.test.ts)
 #   time             GNU time: peak RSS of the CLI (test/security/hostile-registry.test.ts)
+#   slirp4netns      the network namespace of each RUN step (runtime/network.ts)
+#   gcc libc6-dev    a static packet sniffer the sandbox test runs inside a step (test/security/)
 set -euo pipefail
 
-packages=(docker.io docker-registry skopeo umoci runc busybox-static openssl uidmap time)
+# Rootless RUN steps open /dev/net/tun (slirp4netns): udev makes it 0666 on a standard system, a
+# machine without udev leaves it 0600.
+if [[ $(id -u) -eq 0 && -c /dev/net/tun ]]; then chmod 0666 /dev/net/tun; fi
+
+packages=(docker.io docker-registry skopeo umoci runc busybox-static openssl uidmap time slirp4netns gcc libc6-dev)
 
 missing=()
 for p in "${packages[@]}"; do

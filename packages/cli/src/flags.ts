@@ -1,5 +1,5 @@
 /** Parsers for buildx-compatible flags: repeatable values, `--build-arg K=V`, `--platform`. */
-import { oci, WharfError } from '@wharf/core';
+import { type Entitlement, oci, parseEntitlement, WharfError } from '@wharf/core';
 
 /** commander reducer for repeatable options. */
 export function collect(value: string, previous: string[] = []): string[] {
@@ -57,6 +57,11 @@ export function parsePlatformFlag(value: string | undefined): oci.Platform | und
     );
   }
   return oci.parsePlatform(value);
+}
+
+/** `--allow network.host --allow security.insecure` (buildx's entitlements; commas accepted too). */
+export function parseAllow(values: readonly string[] = []): Entitlement[] {
+  return values.flatMap((value) => value.split(',')).map((value) => parseEntitlement(value.trim()));
 }
 
 /** A `--secret` value: where the secret comes from (never its value on the command line). */

@@ -38,11 +38,14 @@ export { checkOutput, exportImage, parseOutput } from './export/index.js';
 /** Image values (ggcr-style): Layer, Image, ImageIndex, and pure mutations over them. */
 export * as images from './image/index.js';
 export type { Image, ImageIndex, Layer } from './image/types.js';
-export type { Problem } from './ir/index.js';
+export type { Entitlement, Problem } from './ir/index.js';
 export {
+  assertEntitled,
   assertValidGraph,
   dependencyOrder,
+  ENTITLEMENTS,
   isValidPortSpec,
+  parseEntitlement,
   pruneToTarget,
   stageDependencies,
   targetName,

@@ -24,6 +24,7 @@ import {
 import type { Command } from 'commander';
 import {
   collect,
+  parseAllow,
   parseBuildArgs,
   parseBuildContextFlags,
   parsePlatformFlag,
@@ -48,6 +49,7 @@ interface BuildFlags {
   readonly cache: boolean;
   readonly pull?: boolean;
   readonly secret?: string[];
+  readonly allow?: string[];
   readonly registryMirror?: string[];
   readonly insecureRegistry?: string[];
   readonly caFile?: string;
@@ -86,6 +88,11 @@ export function registerBuild(program: Command): void {
     .option('--pull', 'ask the registry for every base image tag (default: reuse one pulled before)')
     .option('--secret <id=…,src=…|env=…>', 'a secret for RUN --mount=type=secret (repeatable)', collect)
     .option(
+      '--allow <entitlement>',
+      'grant network.host (RUN --network=host) or security.insecure (RUN --security=insecure) (repeatable)',
+      collect,
+    )
+    .option(
       '--registry-mirror <url>',
       'pull Docker Hub images through this mirror first (repeatable)',
       collect,
@@ -98,7 +105,8 @@ export function registerBuild(program: Command): void {
     .option('--ca-file <pem>', 'trust this CA for registries (besides the system CAs)')
     .addOption(lintModeOption())
     .action(async (definition: string | undefined, flags: BuildFlags) => {
-      // Bad -o specs fail before any work is done.
+      // Bad -o specs and --allow values fail before any work is done.
+      const allow = parseAllow(flags.allow);
       const outputs = (flags.output ?? []).map((spec) => parseOutput(spec));
       if (flags.push && !outputs.some((o) => o.type === 'registry'))
         outputs.push(parseOutput('type=registry'));
@@ -128,6 +136,7 @@ export function registerBuild(program: Command): void {
         noCache: !flags.cache,
         pull: flags.pull ?? false,
         secrets: parseSecrets(flags.secret),
+        allow,
         ...(flags.target ? { target: flags.target } : {}),
         ...(platform ? { platform } : {}),
         onEvent,

@@ -21,6 +21,7 @@ import { discardEvents, type EventSink } from '../events.js';
 import { emptyImage } from '../image/empty.js';
 import { mapLayers } from '../image/mutate.js';
 import type { Image, Layer } from '../image/types.js';
+import { assertEntitled, type Entitlement } from '../ir/entitlements.js';
 import { pruneToTarget, stageDependencies, targetName } from '../ir/graph.js';
 import type { BuildGraph, Stage } from '../ir/types.js';
 import { assertValidGraph } from '../ir/validate.js';
@@ -83,6 +84,8 @@ export interface BuildOptions {
   readonly pull?: boolean;
   /** `--secret id=…` values for `RUN --mount=type=secret`. */
   readonly secrets?: Readonly<Record<string, SecretSource>>;
+  /** Entitlements granted (`--allow`): `RUN --network=host` and `--security=insecure` need them. */
+  readonly allow?: readonly Entitlement[];
   /** Registry settings for pulling base images (mirrors, insecure hosts, CA, credentials). */
   readonly registry?: RegistryOptions;
   /**
@@ -129,6 +132,7 @@ export async function buildImage(graph: BuildGraph, options: BuildOptions): Prom
   }
   const target = options.target ?? targetName(graph);
   const pruned = pruneToTarget(graph, target);
+  assertEntitled(pruned, options.allow);
   const platform = normalizePlatform(options.platform ?? { ...hostPlatform(), os: 'linux' });
   const buildPlatform = normalizePlatform({ ...hostPlatform(), os: 'linux' });
   const buildArgs = new BuildArgs(options.buildArgs ?? {});

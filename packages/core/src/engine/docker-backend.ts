@@ -13,7 +13,8 @@ import { readDockerArchive } from '../archive/docker-archive.js';
 import { emitDockerfile } from '../dockerfile/emit/index.js';
 import { WharfError } from '../errors.js';
 import { discardEvents, type EventSink } from '../events.js';
-import { targetName } from '../ir/graph.js';
+import { assertEntitled, type Entitlement } from '../ir/entitlements.js';
+import { pruneToTarget, targetName } from '../ir/graph.js';
 import type { BuildGraph } from '../ir/types.js';
 import { assertValidGraph } from '../ir/validate.js';
 import { formatPlatform, type Platform } from '../oci/index.js';
@@ -31,6 +32,8 @@ export interface DockerBuildOptions {
   readonly pull?: boolean;
   /** `docker build --secret` for each (values given inline go through a 0600 temp file). */
   readonly secrets?: Readonly<Record<string, SecretSource>>;
+  /** Entitlements granted (`--allow`), checked as the direct backend does. */
+  readonly allow?: readonly Entitlement[];
   readonly onEvent?: EventSink;
   /** The docker CLI; default `$WHARF_DOCKER`, else `docker` on PATH. */
   readonly docker?: string;
@@ -51,6 +54,7 @@ export async function buildWithDocker(
   }
   const docker = options.docker ?? process.env.WHARF_DOCKER ?? 'docker';
   const target = options.target ?? targetName(graph);
+  assertEntitled(pruneToTarget(graph, target), options.allow);
   const work = await mkdtemp(join(tmpdir(), 'wharf-docker-'));
   try {
     const { dockerfile, dockerignore } = emitDockerfile(graph);

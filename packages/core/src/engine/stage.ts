@@ -561,6 +561,7 @@ async function runLayer(
       cwd: config.WorkingDir || '/',
       mounts: resolved.mounts,
       network: instruction.network ?? 'default',
+      ...(instruction.security ? { security: instruction.security } : {}),
       secrets: ctx.secrets,
       onOutput: (line) => ctx.onEvent({ type: 'log', stage: stage.name, text: line }),
       ...(ctx.signal ? { signal: ctx.signal } : {}),

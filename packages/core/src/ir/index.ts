@@ -1,3 +1,5 @@
+export type { Entitlement } from './entitlements.js';
+export { assertEntitled, ENTITLEMENTS, parseEntitlement } from './entitlements.js';
 export { dependencyOrder, pruneToTarget, stageDependencies, targetName } from './graph.js';
 export type * from './types.js';
 export type { Problem } from './validate.js';

@@ -1,5 +1,13 @@
 import { describe, expect, it } from 'vitest';
-import { createSpec, DEFAULT_CAPABILITIES, hostsFile, resolvConfFor, type SpecInput } from './bundle.js';
+import {
+  capabilityNames,
+  createSpec,
+  DEFAULT_CAPABILITIES,
+  hostsFile,
+  resolvConfFor,
+  type SpecInput,
+} from './bundle.js';
+import { defaultSeccompProfile } from './seccomp.js';
 
 const input: SpecInput = {
   rootfs: '/snapshots/runs/abc/rootfs',
@@ -11,7 +19,7 @@ const input: SpecInput = {
 };
 
 describe('createSpec: the bundle config.json', () => {
-  it('describes the process: argv, env, cwd, user, Docker’s default capabilities, privileges kept', () => {
+  it('describes the process: argv, env, cwd, user, Docker’s default capabilities, no new privileges', () => {
     const spec = createSpec(input);
     expect(spec.ociVersion).toBe('1.0.2');
     expect(spec.process).toMatchObject({
@@ -20,7 +28,7 @@ describe('createSpec: the bundle config.json', () => {
       env: ['PATH=/usr/bin:/bin', 'FOO=bar'],
       cwd: '/app',
       user: { uid: 1000, gid: 1000, additionalGids: [10] },
-      noNewPrivileges: false,
+      noNewPrivileges: true,
     });
     expect(spec.process.capabilities.bounding).toEqual(DEFAULT_CAPABILITIES);
     expect(spec.process.capabilities.effective).toContain('CAP_CHOWN');
@@ -47,12 +55,60 @@ describe('createSpec: the bundle config.json', () => {
     expect(spec.mounts.find((m) => m.destination === '/etc/resolv.conf')?.options).toContain('ro');
   });
 
-  it('namespaces: pid, ipc, uts, mount; the host network unless --network=none', () => {
+  it('namespaces: pid, ipc, uts, mount, and a network namespace unless --network=host', () => {
     const types = (network: SpecInput['network']) =>
       createSpec({ ...input, network }).linux.namespaces.map((n) => n.type);
-    expect(types(undefined)).toEqual(['pid', 'ipc', 'uts', 'mount']);
-    expect(types('host')).toEqual(['pid', 'ipc', 'uts', 'mount']);
+    expect(types(undefined)).toEqual(['pid', 'ipc', 'uts', 'mount', 'network']);
     expect(types('none')).toEqual(['pid', 'ipc', 'uts', 'mount', 'network']);
+    expect(types('host')).toEqual(['pid', 'ipc', 'uts', 'mount']);
+  });
+
+  it('the default network joins the namespace network.ts made; --network=none never does', () => {
+    const join = { netns: '/proc/42/ns/net' };
+    const network = (spec: ReturnType<typeof createSpec>) =>
+      spec.linux.namespaces.find((n) => n.type === 'network');
+    expect(network(createSpec({ ...input, join }))).toEqual({ type: 'network', path: '/proc/42/ns/net' });
+    expect(network(createSpec({ ...input, network: 'none', join }))).toEqual({ type: 'network' });
+  });
+
+  it('rootless without a namespace of its own: joins the user namespace owning the network one', () => {
+    const spec = createSpec({
+      ...input,
+      user: { uid: 0, gid: 0, additionalGids: [] },
+      rootless: { uid: 1000, gid: 1000 },
+      join: { netns: '/proc/42/ns/net', userns: '/proc/42/ns/user' },
+    });
+    expect(spec.linux.namespaces).toContainEqual({ type: 'user', path: '/proc/42/ns/user' });
+    // the holder's mapping, stated as runc 1.1 requires
+    expect(spec.linux.uidMappings).toEqual([{ containerID: 0, hostID: 1000, size: 1 }]);
+    expect(spec.mounts.find((m) => m.destination === '/sys')?.type).toBe('sysfs');
+  });
+
+  it('seccomp: Docker’s default filter for the default capabilities on this architecture', () => {
+    const spec = createSpec({ ...input, arch: 'x64' });
+    expect(spec.linux.seccomp).toEqual(
+      defaultSeccompProfile({ capabilities: DEFAULT_CAPABILITIES, arch: 'x64' }),
+    );
+  });
+
+  it('security=insecure: every capability the runtime holds, no seccomp, nothing masked, /sys writable', () => {
+    const own = [...DEFAULT_CAPABILITIES, 'CAP_SYS_ADMIN', 'CAP_NET_ADMIN'];
+    const spec = createSpec({ ...input, security: 'insecure', ownCapabilities: own });
+    expect(spec.process.capabilities.bounding).toEqual(own);
+    expect(spec.process.capabilities.effective).toEqual(own);
+    expect(spec.process.noNewPrivileges).toBe(false);
+    expect(spec.linux.seccomp).toBeUndefined();
+    expect(spec.linux.maskedPaths).toEqual([]);
+    expect(spec.linux.readonlyPaths).toEqual([]);
+    expect(spec.mounts.find((m) => m.destination === '/sys')?.options).toContain('rw');
+    // without the runtime's own set: every capability Linux defines
+    expect(createSpec({ ...input, security: 'insecure' }).process.capabilities.bounding).toHaveLength(41);
+  });
+
+  it('capabilityNames reads a /proc status mask', () => {
+    expect(capabilityNames(0xa80425fbn).sort()).toEqual([...DEFAULT_CAPABILITIES].sort());
+    expect(capabilityNames(0x1fffeffffffn)).not.toContain('CAP_SYS_RESOURCE');
+    expect(capabilityNames(0x1fffeffffffn)).toHaveLength(40);
   });
 
   it('masks /proc paths like Docker and denies devices by default', () => {
@@ -72,9 +128,10 @@ describe('createSpec: the bundle config.json', () => {
     expect(spec.hooks?.createRuntime?.[0]?.path).toBe('/bin/sh');
   });
 
-  it('rootless: a user namespace mapping root to the caller, /sys bound, no device cgroup', () => {
+  it('rootless: a user namespace mapping root to the caller, /sys bound (host network), no device cgroup', () => {
     const spec = createSpec({
       ...input,
+      network: 'host',
       user: { uid: 0, gid: 0, additionalGids: [] },
       rootless: { uid: 1000, gid: 1000 },
     });
@@ -89,6 +146,7 @@ describe('createSpec: the bundle config.json', () => {
   it('rootless inside the snapshotter’s user namespace: no user namespace of its own, still no device cgroup', () => {
     const spec = createSpec({
       ...input,
+      network: 'host',
       user: { uid: 0, gid: 0, additionalGids: [] },
       rootless: { uid: 1000, gid: 1000, inNamespace: true },
     });
@@ -106,9 +164,12 @@ describe('generated /etc files', () => {
     expect(hostsFile('box').split('\n')[0]).toBe('127.0.0.1\tlocalhost box');
   });
 
-  it('resolv.conf: the host’s; without the host network, loopback resolvers are replaced', () => {
+  it('resolv.conf: the host’s with its network; slirp’s forwarder; without either, loopback resolvers are replaced', () => {
     const host = 'nameserver 127.0.0.53\noptions edns0\n';
-    expect(resolvConfFor(host, 'default')).toBe(host);
+    expect(resolvConfFor(host, 'host')).toBe(host);
+    expect(resolvConfFor(`search lan\n${host}`, 'default', '10.0.2.3')).toBe(
+      'nameserver 10.0.2.3\nsearch lan\noptions edns0\n',
+    );
     expect(resolvConfFor(host, 'none')).toBe('options edns0\nnameserver 8.8.8.8\nnameserver 8.8.4.4\n');
     expect(resolvConfFor('nameserver 10.0.0.2\n', 'none')).toBe('nameserver 10.0.0.2\n');
   });

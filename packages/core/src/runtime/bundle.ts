@@ -1,10 +1,12 @@
 /**
  * The OCI runtime bundle's `config.json` for one RUN step: a pure function from what the step needs
  * to a runtime-spec document, shaped like the spec BuildKit's runc executor generates (Docker's default
- * capabilities, masked and read-only /proc paths, /proc /dev /dev/pts /dev/shm /dev/mqueue /sys, the
- * generated resolv.conf/hosts/hostname bind-mounted read-only), so commands behave as they do under
- * `docker build`.
+ * capabilities and seccomp filter, no new privileges, masked and read-only /proc and /sys paths, /proc
+ * /dev /dev/pts /dev/shm /dev/mqueue /sys, the generated resolv.conf/hosts/hostname bind-mounted
+ * read-only), so commands behave as they do under `docker build`. `security: 'insecure'` lifts the
+ * sandbox as BuildKit's does (every capability, no filter, nothing masked).
  */
+import { defaultSeccompProfile, type SeccompProfile } from './seccomp.js';
 
 /** The subset of the OCI runtime spec (v1.0.2) that wharf writes. */
 export interface RuntimeSpec {
@@ -31,7 +33,7 @@ export interface RuntimeSpec {
   readonly mounts: readonly SpecMount[];
   readonly hooks?: { readonly createRuntime?: readonly SpecHook[] };
   readonly linux: {
-    readonly namespaces: readonly { readonly type: string }[];
+    readonly namespaces: readonly { readonly type: string; readonly path?: string }[];
     readonly uidMappings?: readonly IdMapping[];
     readonly gidMappings?: readonly IdMapping[];
     readonly resources?: {
@@ -39,6 +41,7 @@ export interface RuntimeSpec {
     };
     readonly maskedPaths: readonly string[];
     readonly readonlyPaths: readonly string[];
+    readonly seccomp?: SeccompProfile;
   };
 }
 
@@ -61,8 +64,14 @@ export interface IdMapping {
   readonly size: number;
 }
 
-/** `default` and `host` share the host's network namespace; `none` gets its own with only `lo`. */
+/**
+ * `default`: a network namespace of the step's own with outbound access (network.ts); `none`: its own
+ * with only `lo`; `host`: the host's (needs the `network.host` entitlement).
+ */
 export type NetworkMode = 'default' | 'none' | 'host';
+
+/** `sandbox` (default) or `insecure`: every capability, no seccomp (needs `security.insecure`). */
+export type SecurityMode = 'sandbox' | 'insecure';
 
 export interface ResolvedUser {
   readonly uid: number;
@@ -82,6 +91,19 @@ export interface SpecInput {
   /** Default `buildkitsandbox`, the name BuildKit gives its RUN containers. */
   readonly hostname?: string;
   readonly network?: NetworkMode;
+  /**
+   * The namespaces to join (network.ts) for `network: 'default'`; without them the runtime makes an
+   * empty one. `userns`: a user namespace owning the network one, joined instead of making one.
+   */
+  readonly join?: { readonly netns: string; readonly userns?: string };
+  readonly security?: SecurityMode;
+  /**
+   * What `insecure` grants: every capability the runtime itself holds (its bounding set; runc fails
+   * on one it lacks). Default: every capability.
+   */
+  readonly ownCapabilities?: readonly string[];
+  /** Node's `process.arch` of the machine the runtime runs on (seccomp architectures); default this one. */
+  readonly arch?: string;
   /** Host files bind-mounted (read-only) over `/etc/resolv.conf`, `/etc/hosts`, `/etc/hostname`. */
   readonly etc?: { readonly resolvConf?: string; readonly hosts?: string; readonly hostname?: string };
   /** Step mounts (cache, bind, secret, tmpfs, ssh), after the standard ones. */
@@ -97,7 +119,10 @@ export interface SpecInput {
   readonly createRuntimeHooks?: readonly SpecHook[];
 }
 
-/** Docker's (and BuildKit's) default capability set. */
+/**
+ * Docker's (and BuildKit's) default capability set. CAP_NET_RAW stays, as in both: a step's raw
+ * sockets only see its own network namespace.
+ */
 export const DEFAULT_CAPABILITIES: readonly string[] = [
   'CAP_CHOWN',
   'CAP_DAC_OVERRIDE',
@@ -115,6 +140,23 @@ export const DEFAULT_CAPABILITIES: readonly string[] = [
   'CAP_AUDIT_WRITE',
 ];
 
+/** Capability names by bit number (linux/capability.h, up to Linux 5.9's CHECKPOINT_RESTORE). */
+const CAPABILITY_BITS: readonly string[] = (
+  'CHOWN DAC_OVERRIDE DAC_READ_SEARCH FOWNER FSETID KILL SETGID SETUID SETPCAP LINUX_IMMUTABLE ' +
+  'NET_BIND_SERVICE NET_BROADCAST NET_ADMIN NET_RAW IPC_LOCK IPC_OWNER SYS_MODULE SYS_RAWIO SYS_CHROOT ' +
+  'SYS_PTRACE SYS_PACCT SYS_ADMIN SYS_BOOT SYS_NICE SYS_RESOURCE SYS_TIME SYS_TTY_CONFIG MKNOD LEASE ' +
+  'AUDIT_WRITE AUDIT_CONTROL SETFCAP MAC_OVERRIDE MAC_ADMIN SYSLOG WAKE_ALARM BLOCK_SUSPEND AUDIT_READ ' +
+  'PERFMON BPF CHECKPOINT_RESTORE'
+)
+  .split(' ')
+  .map((name) => `CAP_${name}`);
+
+/** The capability names of a `/proc/<pid>/status` mask (`CapBnd: 000001ffffffffff`). */
+export function capabilityNames(mask: bigint): string[] {
+  return CAPABILITY_BITS.filter((_, bit) => (mask >> BigInt(bit)) & 1n);
+}
+
+/** Docker's default masked paths (read as empty) and read-only paths. */
 const MASKED_PATHS = [
   '/proc/asound',
   '/proc/acpi',
@@ -133,12 +175,20 @@ const READONLY_PATHS = ['/proc/bus', '/proc/fs', '/proc/irq', '/proc/sys', '/pro
 /** The runtime spec for one step. */
 export function createSpec(input: SpecInput): RuntimeSpec {
   const network = input.network ?? 'default';
+  const insecure = input.security === 'insecure';
   const rootless = input.rootless;
-  const namespaces = [{ type: 'pid' }, { type: 'ipc' }, { type: 'uts' }, { type: 'mount' }];
-  if (network === 'none') namespaces.push({ type: 'network' });
+  const namespaces: { type: string; path?: string }[] = [
+    { type: 'pid' },
+    { type: 'ipc' },
+    { type: 'uts' },
+    { type: 'mount' },
+  ];
+  const join = network === 'default' ? input.join : undefined;
+  if (network !== 'host') namespaces.push({ type: 'network', ...(join ? { path: join.netns } : {}) });
+  // A joined user namespace has the same mapping (root → the caller); runc 1.1 wants it stated anyway.
   const newUserns = rootless !== undefined && !rootless.inNamespace;
-  if (newUserns) namespaces.push({ type: 'user' });
-  const caps = [...DEFAULT_CAPABILITIES];
+  if (newUserns) namespaces.push({ type: 'user', ...(join?.userns ? { path: join.userns } : {}) });
+  const caps = insecure ? [...(input.ownCapabilities ?? CAPABILITY_BITS)] : [...DEFAULT_CAPABILITIES];
   const hooks = input.createRuntimeHooks?.length
     ? { hooks: { createRuntime: input.createRuntimeHooks } }
     : {};
@@ -156,12 +206,13 @@ export function createSpec(input: SpecInput): RuntimeSpec {
       cwd: input.cwd,
       capabilities: { bounding: caps, effective: caps, permitted: caps },
       // no rlimits: the step inherits wharf's (as containers inherit dockerd's)
-      noNewPrivileges: false,
+      // setuid binaries (su, sudo) cannot gain what the step lacks; `insecure` lifts it as BuildKit does
+      noNewPrivileges: !insecure,
     },
     root: { path: input.rootfs, readonly: false },
     hostname: input.hostname ?? 'buildkitsandbox',
     mounts: [
-      ...standardMounts(network, rootless !== undefined),
+      ...standardMounts(network, rootless !== undefined, insecure),
       ...etcMounts(input.etc),
       ...(input.mounts ?? []),
     ],
@@ -175,13 +226,21 @@ export function createSpec(input: SpecInput): RuntimeSpec {
             gidMappings: [{ containerID: 0, hostID: rootless.gid, size: 1 }],
           }
         : {}),
-      maskedPaths: MASKED_PATHS,
-      readonlyPaths: READONLY_PATHS,
+      maskedPaths: insecure ? [] : MASKED_PATHS,
+      readonlyPaths: insecure ? [] : READONLY_PATHS,
+      ...(insecure
+        ? {}
+        : {
+            seccomp: defaultSeccompProfile({
+              capabilities: caps,
+              ...(input.arch ? { arch: input.arch } : {}),
+            }),
+          }),
     },
   };
 }
 
-function standardMounts(network: NetworkMode, rootless: boolean): SpecMount[] {
+function standardMounts(network: NetworkMode, rootless: boolean, insecure: boolean): SpecMount[] {
   const mounts: SpecMount[] = [
     { destination: '/proc', type: 'proc', source: 'proc', options: ['nosuid', 'noexec', 'nodev'] },
     {
@@ -220,7 +279,7 @@ function standardMounts(network: NetworkMode, rootless: boolean): SpecMount[] {
   }
   // sysfs can only be mounted by the owner of the network namespace: a rootless container sharing
   // the host's network gets a read-only bind of the host's /sys instead.
-  if (rootless && network !== 'none') {
+  if (rootless && network === 'host') {
     mounts.push({
       destination: '/sys',
       type: 'none',
@@ -232,7 +291,7 @@ function standardMounts(network: NetworkMode, rootless: boolean): SpecMount[] {
       destination: '/sys',
       type: 'sysfs',
       source: 'sysfs',
-      options: ['nosuid', 'noexec', 'nodev', 'ro'],
+      options: ['nosuid', 'noexec', 'nodev', insecure ? 'rw' : 'ro'],
     });
   }
   return mounts;
@@ -263,16 +322,23 @@ export function hostsFile(hostname: string): string {
 }
 
 /**
- * `/etc/resolv.conf` for a step: the host's, except that a container with its own network namespace
- * cannot reach a loopback resolver (systemd-resolved's 127.0.0.53), so those lines are dropped and,
- * if nothing is left, public resolvers are used (as Docker does).
+ * `/etc/resolv.conf` for a step: with the host's network, the host's. With a network of its own and a
+ * `nameserver` (slirp4netns's DNS forwarder, which asks the host's resolvers), that one, keeping the
+ * host's search and options lines. Otherwise (`none`) a loopback resolver (systemd-resolved's
+ * 127.0.0.53) is unreachable, so those lines are dropped and, if nothing is left, public resolvers
+ * are named (as Docker does).
  */
-export function resolvConfFor(host: string, network: NetworkMode): string {
-  if (network !== 'none') return host;
+export function resolvConfFor(host: string, network: NetworkMode, nameserver?: string): string {
+  if (network === 'host') return host;
+  const nameserverLine = /^\s*nameserver\s/;
+  if (nameserver !== undefined) {
+    const kept = host.split('\n').filter((line) => line.trim() !== '' && !nameserverLine.test(line));
+    return `${[`nameserver ${nameserver}`, ...kept].join('\n')}\n`;
+  }
   const lines = host
     .split('\n')
     .filter((line) => line.trim() !== '' && !/^\s*nameserver\s+(127\.|::1\b)/.test(line));
-  if (!lines.some((line) => /^\s*nameserver\s/.test(line)))
+  if (!lines.some((line) => nameserverLine.test(line)))
     lines.push('nameserver 8.8.8.8', 'nameserver 8.8.4.4');
   return `${lines.join('\n')}\n`;
 }

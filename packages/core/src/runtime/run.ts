@@ -10,12 +10,21 @@ import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join, posix } from 'node:path';
 import type { Digest } from '../oci/index.js';
-import { createSpec, hostsFile, type NetworkMode, resolvConfFor, type SpecHook } from './bundle.js';
+import {
+  capabilityNames,
+  createSpec,
+  hostsFile,
+  type NetworkMode,
+  resolvConfFor,
+  type SecurityMode,
+  type SpecHook,
+} from './bundle.js';
 import type { ChangeSet } from './changes.js';
 import { findRuntime, type RuntimeInfo } from './detect.js';
 import { RunFailedError, RuntimeError } from './errors.js';
 import { execTool, which } from './exec.js';
 import { checkMountInputs, prepareMounts, type ResolvedMount, type SecretSource } from './mounts.js';
+import { acquireStepNetwork, type StepNetwork } from './network.js';
 import { stepPrivateDir } from './private-dir.js';
 import { createInRoot } from './rootfs.js';
 import type { Snapshot, SnapshotLayer, Snapshotter } from './snapshotter.js';
@@ -45,6 +54,8 @@ export interface RunStepOptions {
   readonly cwd?: string;
   readonly mounts?: readonly ResolvedMount[];
   readonly network?: NetworkMode;
+  /** `insecure` (every capability, no seccomp) only when the build holds `security.insecure`. */
+  readonly security?: SecurityMode;
   /** Secret id → where its value is. */
   readonly secrets?: Readonly<Record<string, SecretSource>>;
   /** ssh id → agent socket path (`default` falls back to `SSH_AUTH_SOCK`). */
@@ -146,7 +157,15 @@ export async function runStep(options: RunStepOptions): Promise<RunStepResult> {
     let prepareMs = 0;
     let runMs = 0;
     let runStarted = Date.now();
+    let net: StepNetwork | undefined;
     try {
+      const inNamespace = snapshot.runtimePrefix.length > 0 || ids.inside;
+      if (network === 'default') {
+        net = await acquireStepNetwork({
+          prefix: snapshot.runtimePrefix,
+          ownUserns: rootless && !inNamespace,
+        });
+      }
       const etcDir = join(snapshot.scratch, 'etc');
       await mkdir(etcDir, { recursive: true });
       const hostResolv = await readFile('/etc/resolv.conf', 'utf8').catch(() => '');
@@ -155,7 +174,7 @@ export async function runStep(options: RunStepOptions): Promise<RunStepResult> {
         hosts: join(etcDir, 'hosts'),
         hostname: join(etcDir, 'hostname'),
       };
-      await writeFile(etc.resolvConf, resolvConfFor(hostResolv, network));
+      await writeFile(etc.resolvConf, resolvConfFor(hostResolv, network, net?.nameserver));
       await writeFile(etc.hosts, hostsFile(hostname));
       await writeFile(etc.hostname, `${hostname}\n`);
 
@@ -188,6 +207,10 @@ export async function runStep(options: RunStepOptions): Promise<RunStepResult> {
         user,
         hostname,
         network,
+        ...(net ? { join: { netns: net.netns, ...(net.userns ? { userns: net.userns } : {}) } } : {}),
+        ...(options.security === 'insecure'
+          ? { security: 'insecure' as const, ownCapabilities: await boundingCapabilities() }
+          : {}),
         etc,
         mounts: prepared.specMounts,
         ...(rootless || ids.inside
@@ -196,7 +219,7 @@ export async function runStep(options: RunStepOptions): Promise<RunStepResult> {
                 uid: process.getuid?.() ?? 0,
                 gid: process.getgid?.() ?? 0,
                 // the snapshotter's namespace, or the one wharf runs in: no user namespace of its own
-                inNamespace: snapshot.runtimePrefix.length > 0 || ids.inside,
+                inNamespace,
               },
             }
           : {}),
@@ -248,6 +271,7 @@ export async function runStep(options: RunStepOptions): Promise<RunStepResult> {
         throw new RunFailedError({ command: args, exitCode: exit.exitCode, lastLines: exit.lastLines });
       }
     } finally {
+      net?.close();
       await prepared.cleanup();
       await privateDir?.remove();
     }
@@ -278,6 +302,13 @@ function containerId(snapshotId: string): string {
 
 function describe(args: readonly string[]): string {
   return `process ${JSON.stringify(args.join(' '))}`;
+}
+
+/** This process's capability bounding set (what an `insecure` step may get). */
+async function boundingCapabilities(): Promise<string[] | undefined> {
+  const status = await readFile('/proc/self/status', 'utf8').catch(() => '');
+  const mask = /^CapBnd:\s*([0-9a-f]+)$/m.exec(status)?.[1];
+  return mask ? capabilityNames(BigInt(`0x${mask}`)) : undefined;
 }
 
 /** A `createRuntime` hook that brings `lo` up in a new network namespace (needs nsenter and ip on the host). */
