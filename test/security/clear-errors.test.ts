@@ -174,6 +174,10 @@ describe.skipIf(noDocker() || !asRoot)('destinations that are not files are refu
       expect(lstatSync(node).isCharacterDevice()).toBe(true);
     }
     expect(existsSync(cacheDir)).toBe(false); // refused before anything was pulled
+    // `wharf convert -o` and `wharf dockerfile -o` write files the same way
+    const converted = wharf(['convert', join(context, 'Dockerfile'), '-o', node]);
+    expectClearError(converted, /is a character device/, node);
+    expect(lstatSync(node).isCharacterDevice()).toBe(true);
   });
 
   it('a FIFO, or a regular file for an image layout, is refused; a directory for type=oci is fine', () => {
