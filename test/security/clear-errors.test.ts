@@ -120,8 +120,9 @@ describe.skipIf(noDocker() || !asRoot)('clear errors for the filesystem wharf wr
     const chattr = spawnSync('chattr', ['+i', dir], { encoding: 'utf8' });
     expect(chattr.status, chattr.stderr).toBe(0);
     try {
-      const dest = join(dir, 'image.tar');
-      expectClearError(build(dest), /not permitted/, dest);
+      // an image layout in a folder that cannot be made there (was "internal error: EPERM … mkdir")
+      const dest = join(dir, 'sub', 'layout');
+      expectClearError(build(dest, { output: 'oci' }), /not permitted/, dest);
     } finally {
       spawnSync('chattr', ['-i', dir]);
     }
@@ -137,7 +138,8 @@ describe.skipIf(noDocker() || !asRoot)('clear errors for the filesystem wharf wr
     const cacheDir = join(home, 'cache');
     mkdirSync(cacheDir);
     chownSync(cacheDir, 65534, 65534);
-    const dest = join(dir, 'image.tar');
+    // an image layout in a folder nobody may create (was "internal error: EACCES … mkdir")
+    const dest = join(dir, 'sub', 'layout');
     const run = spawnSync(
       'setpriv',
       [
@@ -147,7 +149,7 @@ describe.skipIf(noDocker() || !asRoot)('clear errors for the filesystem wharf wr
         '--',
         process.execPath,
         cliPath,
-        ...buildArgv(dest, { cacheDir, output: 'oci-archive' }),
+        ...buildArgv(dest, { cacheDir, output: 'oci' }),
       ],
       { encoding: 'utf8', env: { ...process.env, HOME: cacheDir, WHARF_USERNS: 'off' }, cwd: context },
     );
@@ -172,6 +174,10 @@ describe.skipIf(noDocker() || !asRoot)('destinations that are not files are refu
       expect(lstatSync(node).isCharacterDevice()).toBe(true);
     }
     expect(existsSync(cacheDir)).toBe(false); // refused before anything was pulled
+    // `wharf convert -o` and `wharf dockerfile -o` write files the same way
+    const converted = wharf(['convert', join(context, 'Dockerfile'), '-o', node]);
+    expectClearError(converted, /is a character device/, node);
+    expect(lstatSync(node).isCharacterDevice()).toBe(true);
   });
 
   it('a FIFO, or a regular file for an image layout, is refused; a directory for type=oci is fine', () => {

@@ -4,7 +4,7 @@
 // build leaves what it needs alone. See docs/security/signals.md.
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { cliPath, ensureCliBuilt, wharf } from '../helpers/cli.js';
@@ -29,7 +29,8 @@ writeFileSync(
     'test -s /run/secrets/file && test -n "$TOK" && echo started && sleep 3 && echo ok > /result\n',
 );
 
-function buildArgs(cacheDir: string): string[] {
+/** `wharf build` with both secrets, writing an oci-archive to `out` (the printed digest is the manifest's). */
+function buildArgs(cacheDir: string, out = join(tempDir('wharf-signals-out-'), 'image.tar')): string[] {
   return [
     'build',
     '-f',
@@ -45,6 +46,8 @@ function buildArgs(cacheDir: string): string[] {
     'id=tok,env=TOK',
     '--progress',
     'json',
+    '-o',
+    `type=oci-archive,dest=${out}`,
   ];
 }
 
@@ -63,9 +66,9 @@ interface Running {
 }
 
 /** Starts a build and resolves once its RUN step prints `started` (the container is running). */
-async function startBuild(cacheDir: string): Promise<Running> {
+async function startBuild(cacheDir: string, out?: string): Promise<Running> {
   ensureCliBuilt();
-  const child = spawn(process.execPath, [cliPath, ...buildArgs(cacheDir)], {
+  const child = spawn(process.execPath, [cliPath, ...buildArgs(cacheDir, out)], {
     env: { ...process.env, ...secretEnv },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -152,7 +155,8 @@ describe.skipIf(noDocker() || !asRoot)('signals during a RUN with secrets', () =
   ] as const) {
     it(`${signal} stops the step, cleans up and exits ${code}; the next build gives the same digest`, async () => {
       const cacheDir = join(tempDir('wharf-signals-cache-'), 'cache');
-      const build = await startBuild(cacheDir);
+      const outDir = tempDir('wharf-signals-out-');
+      const build = await startBuild(cacheDir, join(outDir, 'image.tar'));
       const pid = build.child.pid as number;
       expect(containersOf(pid)).toHaveLength(1);
       build.child.kill(signal);
@@ -162,6 +166,7 @@ describe.skipIf(noDocker() || !asRoot)('signals during a RUN with secrets', () =
       expect(ended.stderr).not.toMatch(/internal error|\n\s+at /);
       expectNothingLeft(pid, cacheDir);
       expect(readdirSync(join(cacheDir, 'leases'))).toEqual([]);
+      expect(readdirSync(outDir)).toEqual([]); // no output, not even a partial one
 
       const next = wharf(buildArgs(cacheDir), { env: secretEnv });
       expect(next.code, next.stderr).toBe(0);
@@ -210,7 +215,9 @@ describe.skipIf(noDocker() || !asRoot)('signals during a RUN with secrets', () =
 
   it('cache prune --all during a build leaves what it needs: the build succeeds with the same image', async () => {
     const cacheDir = join(tempDir('wharf-signals-cache-'), 'cache');
-    const build = await startBuild(cacheDir);
+    // the output reads every blob, the base image's too: a prune that deleted them failed the build
+    const archive = join(tempDir('wharf-signals-out-'), 'image.tar');
+    const build = await startBuild(cacheDir, archive);
     const prune = wharf(['cache', 'prune', '--all', '--cache-dir', cacheDir]);
     expect(prune.code, prune.stderr).toBe(0);
     expect(prune.stderr).toMatch(new RegExp(`in use by a running build \\(pid ${build.child.pid}\\)`));
@@ -221,6 +228,7 @@ describe.skipIf(noDocker() || !asRoot)('signals during a RUN with secrets', () =
     const ended = await build.exit;
     expect(ended.code, ended.stderr).toBe(0);
     expect(printedDigest(stdout)).toBe(reference);
+    expect(statSync(archive).size).toBeGreaterThan(0);
     // once it is over, prune removes everything
     const after = wharf(['cache', 'prune', '--all', '--cache-dir', cacheDir]);
     expect(after.code, after.stderr).toBe(0);

@@ -27,8 +27,12 @@ function onSignal(signal: StopSignal): void {
   controller.abort(new WharfError('INTERRUPTED', `the build was stopped by ${signal}`));
 }
 
-/** Installs the handlers; {@link stopListening} when the command is over. */
+let installed = false;
+
+/** Installs the handlers (once per process); {@link stopListening} when the command is over. */
 export function handleStopSignals(): void {
+  if (installed) return;
+  installed = true;
   for (const signal of STOP_SIGNALS) process.on(signal, onSignal);
 }
 

@@ -53,7 +53,9 @@ export async function run(argv: readonly string[]): Promise<number> {
   }
   const signal = interruptedBy();
   if (!signal) return 0;
-  process.stderr.write(`wharf: stopped by ${signal}; the running step was killed and cleaned up\n`);
+  process.stderr.write(
+    `wharf: stopped by ${signal}; running steps were killed, their mounts, secrets and temp files removed\n`,
+  );
   return exitCodeFor(signal);
 }
 

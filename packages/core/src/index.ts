@@ -34,7 +34,7 @@ export type { SourceLocation, WharfErrorOptions } from './errors.js';
 export { fileSystemProblem, formatLocation, isWharfError, WharfError } from './errors.js';
 export type { BuildEvent, EventSink } from './events.js';
 export type { OutputSpec } from './export/index.js';
-export { checkOutput, exportImage, parseOutput } from './export/index.js';
+export { checkDestination, checkOutput, exportImage, parseOutput } from './export/index.js';
 /** Image values (ggcr-style): Layer, Image, ImageIndex, and pure mutations over them. */
 export * as images from './image/index.js';
 export type { Image, ImageIndex, Layer } from './image/types.js';

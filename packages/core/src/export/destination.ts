@@ -32,12 +32,12 @@ export async function checkDestination(dest: string, kind: 'file' | 'directory')
             : 'not a regular file';
   throw new ExportError(
     'EXPORT_BAD_DEST',
-    `cannot write the image to ${dest}: it is ${what}, and wharf replaces only a ${kind === 'file' ? 'regular file' : 'directory'} there`,
+    `cannot write ${dest}: it is ${what}, and wharf replaces only a ${kind === 'file' ? 'regular file' : 'directory'} there`,
     {
       hint:
         kind === 'file'
-          ? 'give dest= the path of a new or existing regular file, e.g. dest=image.tar'
-          : 'give dest= the path of a new or existing directory',
+          ? 'write to the path of a new or existing regular file instead (e.g. dest=image.tar)'
+          : 'write to the path of a new or existing directory instead',
     },
   );
 }

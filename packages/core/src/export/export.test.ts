@@ -1,10 +1,12 @@
-import { mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { lstatSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { readDockerArchive, readOciArchive } from '../archive/index.js';
 import { readLayout } from '../layout/index.js';
 import { randomImage } from '../testing/index.js';
+import { checkOutput, writingTo } from './destination.js';
 import { exportImage } from './export.js';
 import { parseOutput, splitCsv } from './output.js';
 
@@ -86,5 +88,35 @@ describe('exportImage', () => {
       code: 'EXPORT_NO_NAME',
     });
     expect(readdirSync(scratch)).toEqual(before);
+  });
+});
+
+describe('destinations', () => {
+  it('a FIFO, or a file for an image layout, is refused before writing and left as it was', async () => {
+    const fifo = join(scratch, 'pipe');
+    spawnSync('mkfifo', [fifo]);
+    const image = await randomImage(1);
+    await expect(exportImage(image, `type=oci-archive,dest=${fifo}`)).rejects.toMatchObject({
+      code: 'EXPORT_BAD_DEST',
+      message: expect.stringMatching(/it is a FIFO/),
+    });
+    expect(lstatSync(fifo).isFIFO()).toBe(true);
+    const file = join(scratch, 'a-file');
+    writeFileSync(file, 'x');
+    await expect(checkOutput(parseOutput(`type=oci,dest=${file}`))).rejects.toMatchObject({
+      code: 'EXPORT_BAD_DEST',
+    });
+    await expect(checkOutput(parseOutput(`type=oci-archive,dest=${file}`))).resolves.toBeUndefined();
+  });
+
+  it('a filesystem error while writing names the destination and the fix', async () => {
+    const error = Object.assign(new Error('EROFS: read-only file system'), {
+      code: 'EROFS',
+      path: '/x/.tmp',
+    });
+    await expect(writingTo('/x/out.tar', () => Promise.reject(error))).rejects.toMatchObject({
+      code: 'EXPORT_WRITE_FAILED',
+      message: 'cannot write /x/out.tar: the filesystem is read-only',
+    });
   });
 });

@@ -1,6 +1,6 @@
 // The public names of `export/`: `-o` parsing and dispatch to layout/ and archive/.
 
-export { checkOutput } from './destination.js';
+export { checkDestination, checkOutput } from './destination.js';
 export type { ExportErrorCode } from './errors.js';
 export { ExportError } from './errors.js';
 export type { ExportOptions, ExportResult } from './export.js';
