@@ -119,6 +119,7 @@ export async function runStage(stage: Stage, base: StageBase, ctx: StageContext)
   const created = new Date(ctx.epoch * 1000).toISOString().replace('.000Z', 'Z');
   let state: ConfigState = { config: withDefaultPath(base.config.config ?? {}), cmdSet: false };
   const steps: Step[] = [];
+  let author: string | undefined;
   // The chain of step keys starts at the base: its digest, or scratch for the target platform.
   let parent = base.key;
   let parentIsBase = true;
@@ -156,7 +157,7 @@ export async function runStage(stage: Stage, base: StageBase, ctx: StageContext)
       parent,
       parentIsBase,
       config: JSON.stringify(configBefore),
-      args: scope.argEnv(),
+      args: scope.keyArgs(),
       instruction: text,
       files,
       ...(secrets ? { secrets } : {}),
@@ -165,6 +166,12 @@ export async function runStage(stage: Stage, base: StageBase, ctx: StageContext)
     try {
       if (instruction.kind === 'arg') {
         for (const decl of instruction.args) scope.declare(decl, envLookup(state.config.Env));
+        steps.push({ history: history(true) });
+        finished();
+        continue;
+      }
+      if (instruction.kind === 'maintainer') {
+        author = instruction.name; // BuildKit sets the config's author, no label
         steps.push({ history: history(true) });
         finished();
         continue;
@@ -218,6 +225,7 @@ export async function runStage(stage: Stage, base: StageBase, ctx: StageContext)
           planned = { entries, files: await entryDigests(entries, ctx), release: async () => {} };
         }
         state = applyMetadata(state, instruction, lookup);
+        if (instruction.kind === 'env') scope.envSet(instruction.vars.map((v) => expandWord(v.key, lookup)));
       } else if (instruction.kind === 'copy' || instruction.kind === 'add') {
         const from = instruction.kind === 'copy' ? instruction.from : undefined;
         if (from !== undefined && from.kind !== 'context') {
@@ -274,6 +282,7 @@ export async function runStage(stage: Stage, base: StageBase, ctx: StageContext)
   const image = withConfigFile(appendLayers(base.image, ...addenda), (file) => ({
     ...file,
     created,
+    ...(author === undefined ? {} : { author }),
     config: cleanConfig(config),
     history: [...(base.config.history ?? []), ...steps.map((s) => s.history)],
   }));
@@ -548,8 +557,8 @@ async function runLayer(
       snapshotter: await ctx.resolver.snapshotter(),
       layers: below,
       command: resolved.command,
-      // ENV wins over an ARG of the same name: ARG values first, the image's Env after them.
-      env: [...scope.argEnv(), ...(config.Env ?? [])],
+      // ARG and ENV of one name: the later assignment wins (scope.ts).
+      env: scope.runEnv(config.Env ?? []),
       ...(config.User ? { user: config.User } : {}),
       cwd: config.WorkingDir || '/',
       mounts: resolved.mounts,
