@@ -178,3 +178,23 @@ describe.skipIf(noDocker())('real-world Dockerfiles build as BuildKit builds the
     expect(line(buildkit.tree, '/t')).toBeDefined();
   });
 });
+
+describe.skipIf(noDocker())('ONBUILD of a stage used as a base', () => {
+  it('runs the triggers in the child: its RUN sees their files, its config has their ENV, OnBuild is cleared', async () => {
+    const buildkit = await same(
+      'onbuild-from-stage',
+      [
+        'FROM busybox AS parent',
+        'ONBUILD RUN echo triggered > /trigger',
+        'ONBUILD ENV FROM_TRIGGER=yes',
+        'ONBUILD COPY a.txt /copied.txt',
+        'FROM parent AS child',
+        'RUN cat /trigger /copied.txt > /seen',
+        '',
+      ].join('\n'),
+    );
+    expect(buildkit.config.Env).toContain('FROM_TRIGGER=yes');
+    expect(buildkit.config.OnBuild).toBeUndefined();
+    expect(line(buildkit.tree, '/seen')).toBeDefined();
+  });
+});
