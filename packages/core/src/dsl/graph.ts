@@ -170,7 +170,7 @@ function pickTarget(definition: Definition, name: string | undefined): Stage {
     const stage = chosen === undefined ? undefined : definition.targets[chosen];
     if (!stage) {
       throw new WharfError(
-        'DSL_UNKNOWN_TARGET',
+        name === undefined ? 'DSL_CHOOSE_TARGET' : 'DSL_UNKNOWN_TARGET',
         name === undefined ? `several targets are defined: ${names.join(', ')}` : `no target named "${name}"`,
         { hint: `choose one with --target (${names.join(', ')})` },
       );
