@@ -383,13 +383,20 @@ export function variableName(stageName: string): string {
 }
 
 /**
- * `\`-continued lines, broken before each top-level `&&` after the first blank in front of it: the blanks the
- * original continuation lines had become their indentation again, and joining gives the script back.
+ * `\`-continued lines, broken at each top-level `&&` — after it when blanks follow it, else before it after
+ * the first blank in front of it: the blanks the original continuation lines had become their indentation
+ * again, and joining gives the script back.
  */
 function foldForReading(script: string): string[] {
   const lines: string[] = [];
   let start = 0;
   for (const at of topLevelAnds(script)) {
+    // `a &&    b` was `a && \` + `    b`: break after the `&& `, the next line keeps the indentation.
+    if (/^&&[ \t]{2}/.test(script.slice(at, at + 4))) {
+      lines.push(`${script.slice(start, at + 3)}\\`);
+      start = at + 3;
+      continue;
+    }
     let blank = at;
     while (blank > start && /[ \t]/.test(script[blank - 1] as string)) blank--;
     if (blank === start) continue;

@@ -11,6 +11,11 @@ const base = stage('base')
     apt-get update \\
         && apt-get install -y --no-install-recommends ca-certificates curl git \\
         && rm -rf /var/lib/apt/lists/*
+  `)
+  .run(`
+    set -ex && \\
+        echo one two three four five six seven eight nine ten && \\
+        echo eleven twelve thirteen fourteen fifteen
   `);
 
 const test = stage('test')
