@@ -31,7 +31,7 @@ import type {
   RunInstruction,
   Stage,
 } from '../../ir/types.js';
-import { FOLD_WIDTH, topLevelAnds } from '../emit/fold.js';
+import { FOLD_WIDTH, topLevelAnds, topLevelBlankRuns } from '../emit/fold.js';
 import {
   Call,
   Chain,
@@ -383,25 +383,28 @@ export function variableName(stageName: string): string {
 }
 
 /**
- * `\`-continued lines, broken at each top-level `&&` — after it when blanks follow it, else before it after
- * the first blank in front of it: the blanks the original continuation lines had become their indentation
- * again, and joining gives the script back.
+ * `\`-continued lines where the Dockerfile had them, as far as the joined script shows: at each top-level
+ * `&&` (after it when blanks follow it, else before it after the first blank in front of it) and after the
+ * first blank of each top-level run of blanks (a continuation line's indentation). Joining gives the script
+ * back byte for byte; the blanks become the lines' indentation again.
  */
 function foldForReading(script: string): string[] {
+  const cuts = new Set<number>();
+  for (const at of topLevelAnds(script)) {
+    if (/^&&[ \t]/.test(script.slice(at, at + 3))) cuts.add(at + 3);
+    else {
+      let blank = at;
+      while (blank > 0 && /[ \t]/.test(script[blank - 1] as string)) blank--;
+      cuts.add(blank + 1);
+    }
+  }
+  for (const at of topLevelBlankRuns(script)) cuts.add(at + 1);
   const lines: string[] = [];
   let start = 0;
-  for (const at of topLevelAnds(script)) {
-    // `a &&    b` was `a && \` + `    b`: break after the `&& `, the next line keeps the indentation.
-    if (/^&&[ \t]{2}/.test(script.slice(at, at + 4))) {
-      lines.push(`${script.slice(start, at + 3)}\\`);
-      start = at + 3;
-      continue;
-    }
-    let blank = at;
-    while (blank > start && /[ \t]/.test(script[blank - 1] as string)) blank--;
-    if (blank === start) continue;
-    lines.push(`${script.slice(start, blank + 1)}\\`);
-    start = blank + 1;
+  for (const cut of [...cuts].sort((a, b) => a - b)) {
+    if (cut <= start || cut >= script.length) continue;
+    lines.push(`${script.slice(start, cut)}\\`);
+    start = cut;
   }
   lines.push(script.slice(start));
   return lines;

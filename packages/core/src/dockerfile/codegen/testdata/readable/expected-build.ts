@@ -9,8 +9,10 @@ const base = stage('base')
   .env({ A: '1', B: 'two words', C: `\${A}x` })
   .run(`
     apt-get update \\
-        && apt-get install -y --no-install-recommends ca-certificates curl git \\
-        && rm -rf /var/lib/apt/lists/*
+        && \\
+    apt-get install -y --no-install-recommends ca-certificates curl git \\
+        && \\
+    rm -rf /var/lib/apt/lists/*
   `)
   .run(`
     set -ex && \\
