@@ -100,6 +100,14 @@ describe('bad input: one line naming the problem, exit 1, no stack trace', () =>
   it('usage errors exit 2', () => {
     expect(wharf(['dockerfile', '--bogus']).code).toBe(2);
     expect(wharf(['nonsense']).code).toBe(2);
+    // Flags the command understood but whose values are wrong are usage errors too.
+    const dockerfile = join(scratch, 'Dockerfile.usage');
+    writeFileSync(dockerfile, 'FROM scratch AS app\nCOPY Dockerfile.usage /\n');
+    const build = (...args: string[]) => wharf(['build', '-f', dockerfile, ...args, scratch]);
+    expect(build('--target', 'nope').code).toBe(2);
+    expect(build('-o', 'type=bogus,dest=x').code).toBe(2);
+    expect(build('--push').code).toBe(2);
+    expect(wharf(['cache', 'prune']).code).toBe(2);
   });
   it('--help and --version exit 0', () => {
     expect(wharf(['--help']).code).toBe(0);

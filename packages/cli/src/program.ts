@@ -19,6 +19,17 @@ import { version } from './version.js';
 export const EXIT_USER_ERROR = 1;
 export const EXIT_USAGE = 2;
 
+/** Errors about how the command was called (its flags), not about the input: exit 2, as documented. */
+const USAGE_CODES: ReadonlySet<string> = new Set([
+  'IR_UNKNOWN_TARGET', // --target names no stage
+  'DSL_UNKNOWN_TARGET',
+  'EXPORT_INVALID_OUTPUT', // -o type=… that is not an output
+  'CLI_PUSH_NO_NAME', // --push without -t
+  'CLI_PRUNE_WHAT', // cache prune without --keep-storage or --all
+  'CLI_BAD_BACKEND',
+  'CLI_BAD_BUILD_ARG',
+]);
+
 export function createProgram(): Command {
   const program = new Command('wharf')
     .description('Build container images from build.ts or a Dockerfile.')
@@ -67,7 +78,7 @@ function report(error: unknown, debug: boolean): number {
   if (isWharfError(error)) {
     process.stderr.write(`wharf: ${error.describe()}\n`);
     if (debug) process.stderr.write(`${error.stack ?? ''}\n${causeChain(error)}`);
-    return EXIT_USER_ERROR;
+    return USAGE_CODES.has(error.code) ? EXIT_USAGE : EXIT_USER_ERROR;
   }
   // A full disk, a permission problem or a read-only filesystem: the path and the fix, not a bug.
   const problem = fileSystemProblem(error) ?? fileSystemProblem((error as Error | undefined)?.cause);

@@ -260,7 +260,8 @@ async function loadGraph(
       },
     );
   }
-  const graph = lowerDockerfile(text, { file: flags.file });
+  // Build args decide which stage a `FROM ${ARG}` names, as in BuildKit.
+  const graph = lowerDockerfile(text, { file: flags.file, buildArgs: parseBuildArgs(flags.buildArg) });
   return { graph, contextDir: resolve(definition ?? '.') };
 }
 

@@ -2,8 +2,8 @@ import { describe, expect, it } from 'vitest';
 import { WharfError } from '../errors.js';
 import { assertValidGraph } from '../ir/validate.js';
 import { define, toGraph } from './graph.js';
-import { cache, secret } from './mounts.js';
-import { stage } from './stage.js';
+import { bind, cache, secret } from './mounts.js';
+import { type Stage, stage } from './stage.js';
 import { context, image, sh } from './values.js';
 
 /** The IR without source locations (they name this test file's lines). */
@@ -128,7 +128,7 @@ describe('stage methods', () => {
       .workdir('/app')
       .add('https://example.com/x.tgz', '/tmp/', { checksum: `sha256:${'a'.repeat(64)}` })
       .add('https://github.com/a/b.git#v1', '/src', { keepGitDir: true })
-      .copy('src', 'src', { chown: 'node:node', chmod: 0o755, link: true, exclude: ['*.md'], parents: true })
+      .copy('src', 'src', { chown: 'node:node', chmod: '755', link: true, exclude: ['*.md'], parents: true })
       .run(['echo', 'hi'], { network: 'none', security: 'insecure' })
       .expose(3000, '53/udp')
       .volume('/data')
@@ -232,5 +232,59 @@ describe('stage methods', () => {
   it('refuses a string CMD with a hint towards exec form', () => {
     // @ts-expect-error — a string is not a CommandInput
     expect(() => stage().from('x').cmd('node server.js')).toThrowError(/\['node', 'server.js'\]|sh\(/);
+  });
+});
+
+describe('DSL traps are usage errors at the build.ts line', () => {
+  const base = () => stage('b').from('alpine');
+  it.each<[string, () => unknown, RegExp]>([
+    [
+      'a stage name string in copy()',
+      () => (base() as unknown as { copy(...paths: string[]): Stage }).copy('build', '/out', '/app'),
+      /stage is passed as its value/,
+    ],
+    ['from("")', () => stage().from(''), /from\(\) expected an image reference/],
+    ['from(undefined)', () => stage().from(undefined as unknown as string), /got undefined/],
+    ['chmod as a number', () => base().copy('a', '/a', { chmod: 755 as unknown as string }), /is it octal/],
+    ['a misspelt option', () => base().copy('a', '/a', { chmown: 'x' } as object), /no option "chmown"/],
+    ['a misspelt run() option', () => base().run('x', { mount: [] } as object), /no option "mount"/],
+    ['a misspelt define() option', () => define({ target: base(), arg: {} } as object), /no option "arg"/],
+    ['a non-stage target', () => define({ target: 'app' as unknown as Stage }), /target must be a stage/],
+  ])('%s', (_, call, message) => {
+    let error: unknown;
+    try {
+      call();
+    } catch (e) {
+      error = e;
+    }
+    expect(error).toBeInstanceOf(WharfError);
+    expect((error as WharfError).code).toBe('DSL_USAGE');
+    expect((error as WharfError).message).toMatch(message);
+    expect((error as WharfError).location?.file).toMatch(/graph\.test\.ts$/);
+  });
+
+  it('bind({ from: "b" }) with b a stage name is refused (the backends would disagree)', () => {
+    const b = stage('b').from('alpine').run('touch /x');
+    const app = stage('app')
+      .from('alpine')
+      .copy(b, '/x', '/y')
+      .run('cat /x', { mounts: [bind('/x', { from: 'b' })] });
+    expect(() => toGraph(app)).toThrowError(/names both an image and a stage/);
+  });
+
+  it('.as() on a named stage keeps that stage a target of its own', () => {
+    const builder = stage('builder').from('alpine').run('make');
+    const app = builder.run('make install').as('app');
+    const graph = toGraph(app);
+    expect(graph.stages.map((s) => s.name)).toEqual(['builder', 'app']);
+    expect(toGraph(app, { target: 'builder' }).stages.map((s) => s.name)).toEqual(['builder']);
+  });
+
+  it('define({ target, targets }): target by default, any target or stage by name', () => {
+    const app = stage('app').from('alpine');
+    const test = stage('test').from('alpine').run('true');
+    const def = define({ target: app, targets: { test } });
+    expect(toGraph(def).target).toBe('app');
+    expect(toGraph(def, { target: 'test' }).target).toBe('test');
   });
 });

@@ -12,21 +12,33 @@ import type {
   BaseRef,
   BuildGraph,
   ContextSpec,
+  Directives,
   FromRef,
   Instruction,
   Mount,
   Stage as StageIR,
 } from '../ir/types.js';
+import { callSite } from './call-site.js';
 import type { MountDraft } from './mounts.js';
 import { type DraftFrom, type DraftInstruction, isStage, type Stage } from './stage.js';
 import { type ContextValue, isContextValue, isImageValue } from './values.js';
 
 export interface DefinitionInput {
-  /** The stage to build, or several named targets (pick one with `--target`). */
+  /** The stage to build by default. */
   readonly target?: Stage;
+  /**
+   * Named targets (pick one with `--target`). With `target` too, they are the other stages a user may
+   * build (`docker build --target test`); without it, the one to build must be chosen when there are several.
+   */
   readonly targets?: Readonly<Record<string, Stage>>;
-  /** Global ARGs (usable in FROM lines) with their defaults; `undefined` for no default. */
-  readonly args?: Readonly<Record<string, string | undefined>>;
+  /**
+   * Global ARGs (usable in FROM lines) with their defaults; `undefined` for no default. As a list of
+   * `[name, default?]` pairs a name may repeat (`ARG X=one` then `ARG X=${X}-two`), each default expanded
+   * against the ones before it.
+   */
+  readonly args?:
+    | Readonly<Record<string, string | undefined>>
+    | readonly (readonly [name: string, defaultValue?: string])[];
   /** The main build context; default `context('.')` (the definition's folder, its own `.dockerignore`). */
   readonly context?: ContextValue;
   /**
@@ -38,7 +50,11 @@ export interface DefinitionInput {
       Record<string, 'off' | 'on' | 'error' | 'warning' | 'info' | 'style' | boolean>
     >;
   };
+  /** Dockerfile parser directives to keep in the emitted Dockerfile (`# syntax=…`, `# check=…`). */
+  readonly directives?: Directives;
 }
+
+const DEFINITION_KEYS = ['target', 'targets', 'args', 'context', 'directives', 'lint'];
 
 export const DEFINITION_BRAND = Symbol.for('wharf.definition');
 
@@ -56,10 +72,25 @@ export interface Definition extends DefinitionInput {
  * });
  */
 export function define(input: DefinitionInput): Definition {
+  const location = callSite();
+  const fail = (message: string, hint?: string): never => {
+    throw new WharfError('DSL_USAGE', `define() ${message}`, { hint, location });
+  };
+  if (typeof input !== 'object' || input === null) fail('expects an object: define({ target: app })');
+  for (const key of Object.keys(input)) {
+    if (!DEFINITION_KEYS.includes(key))
+      fail(`has no option "${key}"`, `options: ${DEFINITION_KEYS.join(', ')}`);
+  }
   if (!input.target && !input.targets) {
     throw new WharfError('DSL_NO_TARGET', 'define() needs a target stage or targets', {
       hint: 'define({ target: app }) or define({ targets: { app, test } })',
+      location,
     });
+  }
+  if (input.target !== undefined && !isStage(input.target))
+    fail('target must be a stage value', "define({ target: stage('app').from('…') })");
+  for (const [name, value] of Object.entries(input.targets ?? {})) {
+    if (!isStage(value)) fail(`targets.${name} must be a stage value`);
   }
   return { ...input, [DEFINITION_BRAND]: true };
 }
@@ -70,8 +101,8 @@ export function isDefinition(value: unknown): value is Definition {
 
 /** The names of a definition's targets (a single `target` is named after its stage, or `default`). */
 export function targetNames(definition: Definition): string[] {
-  if (definition.targets) return Object.keys(definition.targets);
-  return [definition.target?.name ?? 'default'];
+  const main = definition.target ? [definition.target.name ?? 'default'] : [];
+  return [...new Set([...main, ...Object.keys(definition.targets ?? {})])];
 }
 
 export interface ToGraphOptions {
@@ -90,16 +121,49 @@ export function toGraph(input: Stage | Definition, options: ToGraphOptions = {})
   const targetEntry = collector.visit(target);
   const stages = collector.finish();
   const context: ContextSpec = definition.context?.toSpec() ?? { dir: '.' };
+  const pairs = Array.isArray(definition.args)
+    ? (definition.args as readonly (readonly [string, string?])[])
+    : Object.entries(definition.args ?? {});
+  checkStringFroms(stages);
   return {
     version: 1,
-    args: Object.entries(definition.args ?? {}).map(
-      ([name, value]): ArgDecl => (value === undefined ? { name } : { name, default: value }),
-    ),
+    args: pairs.map(([name, value]): ArgDecl => (value === undefined ? { name } : { name, default: value })),
     stages,
     context,
     namedContexts: collector.namedContexts,
     target: targetEntry.name,
+    ...(definition.directives ? { directives: { ...definition.directives } } : {}),
   };
+}
+
+/**
+ * A `from: 'name'` string is an image reference; when it is also a stage's name the emitted Dockerfile
+ * would read the stage and the direct backend the image. Refuse it, as the two backends must agree.
+ */
+function checkStringFroms(stages: readonly StageIR[]): void {
+  const names = new Set(stages.map((s) => s.name.toLowerCase()));
+  for (const stage of stages) {
+    for (const instruction of stage.instructions) {
+      const refs =
+        instruction.kind === 'copy'
+          ? [instruction.from]
+          : instruction.kind === 'run'
+            ? (instruction.mounts ?? []).map((m) => ('from' in m ? m.from : undefined))
+            : [];
+      for (const ref of refs) {
+        if (ref?.kind === 'image' && names.has(ref.ref.toLowerCase())) {
+          throw new WharfError(
+            'DSL_USAGE',
+            `stage "${stage.name}" reads from "${ref.ref}", which names both an image and a stage`,
+            {
+              hint: `pass the stage value (from: ${ref.ref.replace(/\W+/g, '_')}), or image('docker.io/library/${ref.ref}') for the image`,
+              location: instruction.source,
+            },
+          );
+        }
+      }
+    }
+  }
 }
 
 function pickTarget(definition: Definition, name: string | undefined): Stage {
@@ -108,13 +172,14 @@ function pickTarget(definition: Definition, name: string | undefined): Stage {
     const stage = findStage(definition, name);
     if (stage) return stage;
   }
+  if (name === undefined && definition.target) return definition.target;
   if (definition.targets) {
     const names = Object.keys(definition.targets);
     const chosen = name ?? (names.length === 1 ? names[0] : undefined);
     const stage = chosen === undefined ? undefined : definition.targets[chosen];
     if (!stage) {
       throw new WharfError(
-        'DSL_UNKNOWN_TARGET',
+        name === undefined ? 'DSL_CHOOSE_TARGET' : 'DSL_UNKNOWN_TARGET',
         name === undefined ? `several targets are defined: ${names.join(', ')}` : `no target named "${name}"`,
         { hint: `choose one with --target (${names.join(', ')})` },
       );
@@ -134,11 +199,10 @@ function pickTarget(definition: Definition, name: string | undefined): Stage {
 function findStage(definition: Definition, name: string): Stage | undefined {
   const named = definition.targets?.[name];
   if (named) return named;
-  const roots = definition.targets
-    ? Object.values(definition.targets)
-    : definition.target
-      ? [definition.target]
-      : [];
+  const roots = [
+    ...(definition.target ? [definition.target] : []),
+    ...Object.values(definition.targets ?? {}),
+  ];
   const seen = new Set<Stage>();
   const visit = (value: Stage): Stage | undefined => {
     if (seen.has(value)) return undefined;
@@ -289,7 +353,7 @@ class StageCollector {
           ...instruction,
           instruction: this.#instruction(instruction.instruction) as Exclude<
             Instruction,
-            { kind: 'onbuild' }
+            { kind: 'onbuild' | 'maintainer' }
           >,
         };
       default:

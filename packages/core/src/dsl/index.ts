@@ -5,11 +5,12 @@ export { bind, cache, secret, ssh, tmpfs } from './mounts.js';
 export type {
   AddOptions,
   CopyOptions,
+  CopySource,
   FromOptions,
   HealthcheckOptions,
   RunOptions,
   StageStart,
 } from './stage.js';
 export { isStage, Stage, stage } from './stage.js';
-export type { ContextValue, ImageValue, ShellForm } from './values.js';
-export { context, image, sh } from './values.js';
+export type { ContextValue, HeredocOptions, HeredocValue, ImageValue, ShellForm } from './values.js';
+export { context, heredoc, image, sh } from './values.js';

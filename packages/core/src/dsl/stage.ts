@@ -8,7 +8,7 @@
  * const deps = base.as('deps').copy(['package.json', 'package-lock.json'], './').run('npm ci');
  * const app = stage('app').from(deps).copy('.', '.').user('node').cmd(['node', 'server.js']);
  */
-import type { SourceLocation } from '../errors.js';
+import { type SourceLocation, WharfError } from '../errors.js';
 import { normalizeScript } from '../ir/script.js';
 import type {
   ArgDecl,
@@ -16,6 +16,7 @@ import type {
   Command,
   CopyInstruction,
   HealthcheckSpec,
+  Heredoc,
   Instruction,
   KeyValue,
   OnbuildInstruction,
@@ -23,7 +24,14 @@ import type {
 } from '../ir/types.js';
 import { callSite } from './call-site.js';
 import { isMountValue, type MountDraft, type MountValue, type SourceValue } from './mounts.js';
-import { type ImageValue, isShellForm, type ShellForm, toCommand } from './values.js';
+import {
+  type HeredocValue,
+  type ImageValue,
+  isHeredocValue,
+  isShellForm,
+  type ShellForm,
+  toCommand,
+} from './values.js';
 
 export const STAGE_BRAND = Symbol.for('wharf.stage');
 
@@ -70,8 +78,8 @@ export interface RunOptions {
 interface FileCopyOptions {
   /** `user`, `user:group`, `uid` or `uid:gid`. */
   readonly chown?: string | number;
-  /** Octal mode, e.g. `'755'` or `0o755`. */
-  readonly chmod?: string | number;
+  /** Octal mode as a string, e.g. `'755'` or `'0644'` (a number would be ambiguous: is 755 octal?). */
+  readonly chmod?: string;
   readonly link?: boolean;
   readonly exclude?: readonly string[];
 }
@@ -97,6 +105,9 @@ export interface HealthcheckOptions {
 }
 
 export type CommandInput = readonly string[] | ShellForm;
+
+/** COPY/ADD sources: paths or globs, and `heredoc()` files. */
+export type CopySource = string | HeredocValue | readonly (string | HeredocValue)[];
 
 export class Stage {
   readonly [STAGE_BRAND] = true as const;
@@ -135,9 +146,29 @@ export class Stage {
     return new Stage(this, { kind: 'instruction', instruction });
   }
 
-  /** Names this stage (`FROM … AS name`); the instructions stay the same. */
+  /**
+   * Names this stage (`FROM … AS name`). An anonymous chain is renamed. On a named one, the calls made
+   * since it was named become the new stage, FROM the named one: `base.run(…).as('app')` leaves `base`
+   * a stage (and a `--target`) of its own.
+   */
   as(name: string): Stage {
-    return new Stage(this, { kind: 'rename', name });
+    const at = callSite();
+    if (typeof name !== 'string' || name === '') usage('as()', 'expects a stage name', "as('build')", at);
+    if (this.name === name) return this;
+    // The calls since the chain was last named become the new stage, FROM the stage named there.
+    const after: DraftInstruction[] = [];
+    let named: Stage = this;
+    while (named.#link.kind === 'instruction' && named.#parent) {
+      after.push(named.#link.instruction);
+      named = named.#parent;
+    }
+    if (after.length === 0 || named.name === undefined) return new Stage(this, { kind: 'rename', name });
+    let next = new Stage(undefined, {
+      kind: 'root',
+      root: { name, base: named, platform: undefined, source: at },
+    });
+    for (const instruction of after.reverse()) next = next.#with(instruction);
+    return new Stage(next, { kind: 'rename', name }); // named here: a later as() starts after this point
   }
 
   /**
@@ -147,13 +178,26 @@ export class Stage {
    */
   run(command: string | readonly string[], options: RunOptions = {}): Stage {
     const source = callSite();
+    if (typeof command !== 'string' && !isStringArray(command))
+      usage(
+        'run()',
+        'expects a shell command string or an exec-form array of strings',
+        "run('npm ci')",
+        source,
+      );
+    checkOptions('run()', options, ['mounts', 'network', 'security', 'asScript'], source);
     const cmd: Command =
       typeof command === 'string'
         ? { form: 'shell', script: normalizeScript(command, { join: !options.asScript }) }
         : { form: 'exec', argv: [...command] };
     const mounts = options.mounts?.map((m) => {
       if (!isMountValue(m))
-        throw new TypeError('run(): mounts must be values from cache(), bind(), secret()…');
+        usage(
+          'run()',
+          'mounts must be values from cache(), bind(), secret(), ssh() or tmpfs()',
+          undefined,
+          source,
+        );
       return m.draft;
     });
     return this.#with({
@@ -173,7 +217,7 @@ export class Stage {
    * .copy(['package.json', 'package-lock.json'], './')
    * .copy(build, '/app/dist', './dist', { chown: 'node:node' })
    */
-  copy(src: string | readonly string[], dest: string, options?: CopyOptions): Stage;
+  copy(src: CopySource, dest: string, options?: CopyOptions): Stage;
   copy(
     from: Stage | ImageValue | SourceValue,
     src: string | readonly string[],
@@ -182,16 +226,27 @@ export class Stage {
   ): Stage;
   copy(...args: unknown[]): Stage {
     const source = callSite();
-    const hasFrom = typeof args[0] === 'object' && args[0] !== null && !Array.isArray(args[0]);
+    const first = args[0];
+    const hasFrom =
+      typeof first === 'object' && first !== null && !Array.isArray(first) && !isHeredocValue(first);
+    if (!hasFrom && args.length >= 3 && typeof args[2] === 'string') {
+      usage(
+        'copy()',
+        `got three paths ("${String(first)}", "${String(args[1])}", "${args[2]}"): a stage is passed as its value, not its name`,
+        `copy(${typeof first === 'string' ? first.replace(/\W+/g, '_') : 'stage'}, '${String(args[1])}', '${args[2]}') with the stage variable, or image('${String(first)}') for an image`,
+        source,
+      );
+    }
     const [from, src, dest, options = {}] = (hasFrom ? args : [undefined, ...args]) as [
       DraftFrom | undefined,
-      string | readonly string[],
+      CopySource,
       string,
       CopyOptions | undefined,
     ];
+    checkOptions('copy()', options, ['chown', 'chmod', 'link', 'exclude', 'parents'], source);
     return this.#with({
       kind: 'copy',
-      ...fileCopyFields(src, dest, options),
+      ...fileCopyFields('copy()', src, dest, options, source),
       ...(from === undefined ? {} : { from }),
       ...(options.parents ? { parents: true } : {}),
       ...(source ? { source } : {}),
@@ -199,11 +254,12 @@ export class Stage {
   }
 
   /** `ADD`: local files and archives (extracted), URLs (`checksum`), git repositories (`keepGitDir`). */
-  add(src: string | readonly string[], dest: string, options: AddOptions = {}): Stage {
+  add(src: CopySource, dest: string, options: AddOptions = {}): Stage {
     const source = callSite();
+    checkOptions('add()', options, ['chown', 'chmod', 'link', 'exclude', 'checksum', 'keepGitDir'], source);
     return this.#with({
       kind: 'add',
-      ...fileCopyFields(src, dest, options),
+      ...fileCopyFields('add()', src, dest, options, source),
       ...(options.checksum ? { checksum: options.checksum } : {}),
       ...(options.keepGitDir ? { keepGitDir: true } : {}),
       ...(source ? { source } : {}),
@@ -289,6 +345,11 @@ export class Stage {
     return this.#with(located({ kind: 'shell', argv: [...argv] }));
   }
 
+  /** `MAINTAINER` (deprecated in Dockerfiles): the image config's `author` field. */
+  maintainer(name: string): Stage {
+    return this.#with(located({ kind: 'maintainer', name }));
+  }
+
   /**
    * `ONBUILD`: instructions recorded for images built FROM this one.
    * @example .onbuild((s) => s.copy('.', '/app').run('npm ci'))
@@ -299,6 +360,8 @@ export class Stage {
     let next: Stage = this;
     for (const instruction of recorded) {
       if (instruction.kind === 'onbuild') throw new TypeError('onbuild(): ONBUILD cannot be nested');
+      if (instruction.kind === 'maintainer')
+        throw new TypeError('onbuild(): MAINTAINER cannot be a trigger (BuildKit refuses it)');
       next = next.#with({ kind: 'onbuild', instruction, ...(source ? { source } : {}) });
     }
     return next;
@@ -320,12 +383,15 @@ export interface StageStart {
  * @example stage('build').from('node:20-alpine').workdir('/app')
  */
 export function stage(name?: string): StageStart {
+  if (name !== undefined && (typeof name !== 'string' || name === ''))
+    usage('stage()', 'expects a stage name or nothing', "stage('build')", callSite());
   return {
     from(base, options = {}) {
       const source = callSite();
+      checkOptions('from()', options, ['platform'], source);
       const root: StageRoot = {
         name,
-        base: baseOf(base),
+        base: baseOf(base, source),
         platform: options.platform,
         source,
       };
@@ -338,12 +404,52 @@ export function isStage(value: unknown): value is Stage {
   return typeof value === 'object' && value !== null && STAGE_BRAND in value;
 }
 
-function baseOf(base: string | Stage | ImageValue): StageRoot['base'] {
+function baseOf(base: string | Stage | ImageValue, at: SourceLocation | undefined): StageRoot['base'] {
   if (isStage(base)) return base;
-  const ref = typeof base === 'string' ? base : base.ref;
-  if (typeof ref !== 'string')
-    throw new TypeError('from(): expected an image reference, "scratch" or a stage value');
+  const ref = typeof base === 'string' ? base : (base as ImageValue | undefined)?.ref;
+  if (typeof ref !== 'string' || ref.trim() === '') {
+    usage(
+      'from()',
+      `expected an image reference, "scratch" or a stage value, got ${describe(base)}`,
+      "from('node:20-alpine') or from(build)",
+      at,
+    );
+  }
   return ref === 'scratch' ? { kind: 'scratch' } : { kind: 'image', ref };
+}
+
+/** A misuse of a DSL method: one line naming the method, at the build.ts line that called it. */
+function usage(
+  method: string,
+  message: string,
+  hint: string | undefined,
+  at: SourceLocation | undefined,
+): never {
+  throw new WharfError('DSL_USAGE', `${method} ${message}`, { hint, location: at });
+}
+
+function describe(value: unknown): string {
+  if (typeof value === 'string') return value === '' ? 'an empty string' : JSON.stringify(value);
+  if (value === null || value === undefined) return String(value);
+  return Array.isArray(value) ? 'an array' : typeof value;
+}
+
+function isStringArray(value: unknown): value is readonly string[] {
+  return Array.isArray(value) && value.every((v) => typeof v === 'string');
+}
+
+/** Options must be a plain object with known keys: a misspelt option is an error, not ignored. */
+function checkOptions(
+  method: string,
+  options: unknown,
+  known: readonly string[],
+  at: SourceLocation | undefined,
+): void {
+  if (typeof options !== 'object' || options === null || Array.isArray(options) || isStage(options))
+    usage(method, `expects an options object as its last argument, got ${describe(options)}`, undefined, at);
+  for (const key of Object.keys(options)) {
+    if (!known.includes(key)) usage(method, `has no option "${key}"`, `options: ${known.join(', ')}`, at);
+  }
 }
 
 function located<T extends DraftInstruction>(instruction: T): T {
@@ -351,20 +457,46 @@ function located<T extends DraftInstruction>(instruction: T): T {
   return source ? { ...instruction, source } : instruction;
 }
 
-function fileCopyFields(src: string | readonly string[], dest: string, options: FileCopyOptions) {
+function fileCopyFields(
+  method: string,
+  src: CopySource,
+  dest: string,
+  options: FileCopyOptions,
+  at: SourceLocation | undefined,
+) {
+  const list: readonly unknown[] = Array.isArray(src) ? src : [src];
+  const sources: string[] = [];
+  const heredocs: Heredoc[] = [];
+  for (const item of list) {
+    if (typeof item === 'string') sources.push(item);
+    else if (isHeredocValue(item)) heredocs.push(item.heredoc);
+    else
+      usage(
+        method,
+        `expects source paths (strings) or heredoc() files, got ${describe(item)}`,
+        undefined,
+        at,
+      );
+  }
+  if (typeof dest !== 'string')
+    usage(method, `expects a destination path, got ${describe(dest)}`, undefined, at);
+  if (typeof options.chmod === 'number') {
+    usage(
+      method,
+      `chmod ${options.chmod} is a number: is it octal?`,
+      `write the mode as an octal string: chmod: '${(options.chmod as number).toString(8)}' or '${options.chmod}'`,
+      at,
+    );
+  }
   return {
-    sources: typeof src === 'string' ? [src] : [...src],
+    sources,
     dest,
     ...(options.chown === undefined ? {} : { chown: String(options.chown) }),
-    ...(options.chmod === undefined ? {} : { chmod: chmodText(options.chmod) }),
+    ...(options.chmod === undefined ? {} : { chmod: options.chmod }),
     ...(options.link ? { link: true } : {}),
     ...(options.exclude?.length ? { exclude: [...options.exclude] } : {}),
+    ...(heredocs.length ? { heredocs } : {}),
   };
-}
-
-/** A number is taken as the mode itself (`0o755`), printed in octal. */
-function chmodText(mode: string | number): string {
-  return typeof mode === 'number' ? mode.toString(8).padStart(3, '0') : mode;
 }
 
 function keyValues(record: Readonly<Record<string, string | number>>): KeyValue[] {

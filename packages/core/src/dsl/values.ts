@@ -2,12 +2,13 @@
  * The small reference values the DSL passes around: images, contexts, shell-form commands and mounts.
  * Each carries a brand (`Symbol.for`) so values made by another copy of @wharf/core are still recognised.
  */
-import type { Command, ContextSpec, Mount } from '../ir/types.js';
+import type { Command, ContextSpec, Heredoc, Mount } from '../ir/types.js';
 
 export const IMAGE_BRAND = Symbol.for('wharf.image');
 export const CONTEXT_BRAND = Symbol.for('wharf.context');
 export const SHELL_BRAND = Symbol.for('wharf.shell');
 export const MOUNT_BRAND = Symbol.for('wharf.mount');
+export const HEREDOC_BRAND = Symbol.for('wharf.heredoc');
 
 /** An image reference used as a source (`COPY --from=<image>`, `RUN --mount=from=<image>`). */
 export interface ImageValue {
@@ -85,6 +86,37 @@ export function isImageValue(value: unknown): value is ImageValue {
 
 export function isContextValue(value: unknown): value is ContextValue {
   return typeof value === 'object' && value !== null && CONTEXT_BRAND in value;
+}
+
+/** A file written from text by COPY/ADD (a Dockerfile heredoc source, `COPY <<EOT /dest`). */
+export interface HeredocValue {
+  readonly [HEREDOC_BRAND]: true;
+  readonly heredoc: Heredoc;
+}
+
+export interface HeredocOptions {
+  /** Expand `$VAR`s in the content with the stage's ARG and ENV values (an unquoted `<<EOT`). */
+  readonly expand?: boolean;
+  /** Strip leading tabs from each line (`<<-EOT`). */
+  readonly chomp?: boolean;
+}
+
+/**
+ * A file named `name` with exactly this content, as a COPY/ADD source (the Dockerfile's `COPY <<name dest`).
+ * @example stage('app').from('alpine').copy(heredoc('hello.sh', '#!/bin/sh\necho hi\n'), '/usr/local/bin/')
+ */
+export function heredoc(name: string, content: string, options: HeredocOptions = {}): HeredocValue {
+  if (!/^[A-Za-z0-9_.-]+$/.test(name ?? '') || typeof content !== 'string') {
+    throw new TypeError(`heredoc(): expects a file name (letters, digits, "_", "-", ".") and the content`);
+  }
+  return {
+    [HEREDOC_BRAND]: true,
+    heredoc: { name, content, expand: options.expand ?? false, chomp: options.chomp ?? false },
+  };
+}
+
+export function isHeredocValue(value: unknown): value is HeredocValue {
+  return typeof value === 'object' && value !== null && HEREDOC_BRAND in value;
 }
 
 /** Converts an exec array or `sh()` value to an IR command. */

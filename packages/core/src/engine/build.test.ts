@@ -71,7 +71,7 @@ describe('buildGraph (direct backend)', async () => {
       Env: [
         'PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin',
         'GREETING=hi',
-        'WHERE=hi there',
+        'WHERE= there', // one ENV expands against the environment before it, as BuildKit does
       ],
       WorkingDir: '/app',
       Labels: { title: 'app' },

@@ -22,7 +22,7 @@ function apply(
 }
 
 describe('applyMetadata', () => {
-  it('ENV replaces in place, expands against earlier pairs and ARGs', () => {
+  it('ENV replaces in place; every pair expands against the environment before it (BuildKit)', () => {
     const { config } = apply(
       [
         {
@@ -37,7 +37,8 @@ describe('applyMetadata', () => {
       { config: { Env: ['PATH=/usr/bin', 'HOME=/root'] }, cmdSet: false },
       { V: '1.0' },
     );
-    expect(config.Env).toEqual(['PATH=/app/bin:/usr/bin', 'HOME=/root', 'A=1.0', 'B=1.0-$lit']);
+    // `${A}` is the A before this ENV (unset), not the A=1.0 set earlier on the same line.
+    expect(config.Env).toEqual(['PATH=/app/bin:/usr/bin', 'HOME=/root', 'A=1.0', 'B=-$lit']);
   });
 
   it('ENV wins over an ARG of the same name', () => {

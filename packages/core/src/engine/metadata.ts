@@ -68,12 +68,8 @@ export function applyMetadata(
   switch (instruction.kind) {
     case 'env': {
       let env = config.Env ?? [];
-      // Each pair sees the pairs before it on the same line, as in BuildKit.
-      for (const { key, value } of instruction.vars) {
-        const name = expand(key);
-        const resolved = expandWord(value, (n) => envValue(env, n) ?? lookup(n));
-        env = setEnv(env, name, resolved);
-      }
+      // Every pair expands against the environment before the instruction, as in BuildKit.
+      for (const { key, value } of instruction.vars) env = setEnv(env, expand(key), expand(value));
       return { ...state, config: { ...config, Env: env } };
     }
     case 'label': {

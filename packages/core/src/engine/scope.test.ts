@@ -15,7 +15,7 @@ describe('ARG scoping', () => {
     expect(global.values.has('UNSET')).toBe(false);
   });
 
-  it('stage ARGs: must be declared; take build arg, else global value, else default; ENV wins', () => {
+  it('stage ARGs: must be declared; take build arg, else global value, else default; the later of ARG/ENV wins', () => {
     const args = new BuildArgs({ B: 'from-cli', UNUSED: 'x' });
     const global = new GlobalScope(
       [{ name: 'G', default: 'global' }],
@@ -29,6 +29,17 @@ describe('ARG scoping', () => {
     stage.declare({ name: 'B', default: 'default' }, noEnv);
     stage.declare({ name: 'C', default: '${G}-c' }, noEnv);
     stage.declare({ name: 'TARGETARCH' }, noEnv);
+    // ARG C came after an ENV C: the ARG wins, in expansion and in RUN's environment.
+    expect(stage.lookup(envLookup(['C=env']))('C')).toBe('global-c');
+    expect(stage.runEnv(['C=env', 'X=1'])).toEqual([
+      'G=global',
+      'B=from-cli',
+      'TARGETARCH=amd64',
+      'C=global-c',
+      'X=1',
+    ]);
+    stage.envSet(['C']); // ENV C=env after the ARG: the ENV wins again
+    expect(stage.runEnv(['C=env'])).toEqual(['G=global', 'B=from-cli', 'TARGETARCH=amd64', 'C=env']);
     const lookup = stage.lookup(envLookup(['C=env']));
     expect([lookup('G'), lookup('B'), lookup('C'), lookup('TARGETARCH')]).toEqual([
       'global',

@@ -4,7 +4,8 @@
  *   their defaults, plus the predefined platform ARGs (TARGETPLATFORM, BUILDARCH, …);
  * - inside a stage an ARG must be declared to be visible: `ARG NAME` takes the build arg, else the global
  *   value of that name, else stays unset; `ARG NAME=default` takes the build arg, else its default;
- * - ENV wins over an ARG of the same name when expanding.
+ * - an ARG and an ENV of the same name: the later one wins, in expansion and in RUN's environment (BuildKit
+ *   keeps both in one environment, each assignment replacing the value).
  */
 import { expandWordWithUse, type Lookup } from '../ir/expand.js';
 import type { ArgDecl } from '../ir/types.js';
@@ -83,6 +84,8 @@ export class GlobalScope {
 /** A stage's declared ARGs; with the stage's ENV it is the lookup for expanding the stage's Words. */
 export class StageScope {
   readonly #args = new Map<string, string | undefined>();
+  /** ARGs assigned a value after any ENV of their name: they win over that ENV. */
+  readonly #argWins = new Set<string>();
 
   constructor(private readonly global: GlobalScope) {}
 
@@ -96,11 +99,34 @@ export class StageScope {
     } else {
       this.#args.set(decl.name, this.global.values.get(decl.name));
     }
+    if (this.#args.get(decl.name) !== undefined) this.#argWins.add(decl.name);
   }
 
-  /** ENV first, then declared ARGs. */
+  /** An ENV instruction set these names: from now on the ENV value wins over an ARG of the name. */
+  envSet(names: readonly string[]): void {
+    for (const name of names) this.#argWins.delete(name);
+  }
+
+  /** The later of ENV and ARG of each name. */
   lookup(env: Lookup): Lookup {
-    return (name) => env(name) ?? this.#args.get(name);
+    return (name) => (this.#argWins.has(name) ? this.#args.get(name) : (env(name) ?? this.#args.get(name)));
+  }
+
+  /** RUN's environment: the image's ENV and the declared ARGs, each name once, the later assignment winning. */
+  runEnv(env: readonly string[]): string[] {
+    const names = new Set(env.map((entry) => entry.slice(0, entry.indexOf('='))));
+    return [
+      ...this.argEnv().filter((entry) => !names.has(entry.slice(0, entry.indexOf('=')))),
+      ...env.map((entry) => {
+        const name = entry.slice(0, entry.indexOf('='));
+        return this.#argWins.has(name) ? `${name}=${this.#args.get(name)}` : entry;
+      }),
+    ];
+  }
+
+  /** What the step cache must tell apart besides the values: which ARGs win over an ENV. */
+  keyArgs(): string[] {
+    return [...this.argEnv(), ...[...this.#argWins].map((name) => `!${name}`)];
   }
 
   /** Declared ARGs that have a value, as `KEY=VALUE` (RUN sees them as environment variables). */

@@ -11,6 +11,7 @@ import { relative } from 'node:path';
 import type { FileDigests, FileIdentity } from '../cache/file-digests.js';
 import { type StepCache, type StepInputs, stepKey } from '../cache/step-cache.js';
 import { instructionText } from '../dockerfile/emit/index.js';
+import { lowerDockerfile } from '../dockerfile/lower/index.js';
 import type { SourceLocation } from '../errors.js';
 import { WharfError } from '../errors.js';
 import type { EventSink } from '../events.js';
@@ -22,6 +23,7 @@ import type {
   AddInstruction,
   CopyInstruction,
   FromRef,
+  Instruction,
   RunInstruction,
   Stage,
   WorkdirInstruction,
@@ -117,8 +119,12 @@ interface Step {
 export async function runStage(stage: Stage, base: StageBase, ctx: StageContext): Promise<StageResult> {
   const scope = new StageScope(ctx.global);
   const created = new Date(ctx.epoch * 1000).toISOString().replace('.000Z', 'Z');
-  let state: ConfigState = { config: withDefaultPath(base.config.config ?? {}), cmdSet: false };
+  // A base's ONBUILD triggers run first, in this stage, and are used up (BuildKit clears OnBuild).
+  const { OnBuild: triggers, ...inherited } = base.config.config ?? {};
+  const instructions = [...onbuildTriggers(triggers ?? []), ...stage.instructions];
+  let state: ConfigState = { config: withDefaultPath(inherited), cmdSet: false };
   const steps: Step[] = [];
+  let author: string | undefined;
   // The chain of step keys starts at the base: its digest, or scratch for the target platform.
   let parent = base.key;
   let parentIsBase = true;
@@ -128,7 +134,7 @@ export async function runStage(stage: Stage, base: StageBase, ctx: StageContext)
     return layer;
   };
 
-  for (const [index, instruction] of stage.instructions.entries()) {
+  for (const [index, instruction] of instructions.entries()) {
     const text = instructionText(instruction, ctx.stageNames);
     const started = Date.now();
     ctx.onEvent({ type: 'step-started', stage: stage.name, step: index + 1, text });
@@ -156,7 +162,7 @@ export async function runStage(stage: Stage, base: StageBase, ctx: StageContext)
       parent,
       parentIsBase,
       config: JSON.stringify(configBefore),
-      args: scope.argEnv(),
+      args: scope.keyArgs(),
       instruction: text,
       files,
       ...(secrets ? { secrets } : {}),
@@ -165,6 +171,12 @@ export async function runStage(stage: Stage, base: StageBase, ctx: StageContext)
     try {
       if (instruction.kind === 'arg') {
         for (const decl of instruction.args) scope.declare(decl, envLookup(state.config.Env));
+        steps.push({ history: history(true) });
+        finished();
+        continue;
+      }
+      if (instruction.kind === 'maintainer') {
+        author = instruction.name; // BuildKit sets the config's author, no label
         steps.push({ history: history(true) });
         finished();
         continue;
@@ -218,6 +230,7 @@ export async function runStage(stage: Stage, base: StageBase, ctx: StageContext)
           planned = { entries, files: await entryDigests(entries, ctx), release: async () => {} };
         }
         state = applyMetadata(state, instruction, lookup);
+        if (instruction.kind === 'env') scope.envSet(instruction.vars.map((v) => expandWord(v.key, lookup)));
       } else if (instruction.kind === 'copy' || instruction.kind === 'add') {
         const from =
           instruction.kind === 'copy' && instruction.from
@@ -277,6 +290,7 @@ export async function runStage(stage: Stage, base: StageBase, ctx: StageContext)
   const image = withConfigFile(appendLayers(base.image, ...addenda), (file) => ({
     ...file,
     created,
+    ...(author === undefined ? {} : { author }),
     config: cleanConfig(config),
     history: [...(base.config.history ?? []), ...steps.map((s) => s.history)],
   }));
@@ -372,6 +386,16 @@ async function entryDigests(
     }
   }
   return out;
+}
+
+/**
+ * A base image's ONBUILD triggers (Dockerfile text) as instructions. A trigger's `--from` stays an image
+ * reference: naming a stage of the child build from a base's trigger is not supported.
+ */
+function onbuildTriggers(triggers: readonly string[]): readonly Instruction[] {
+  if (triggers.length === 0) return [];
+  const file = 'ONBUILD trigger of the base';
+  return lowerDockerfile(`FROM scratch\n${triggers.join('\n')}\n`, { file }).stages[0]?.instructions ?? [];
 }
 
 /** BuildKit gives a Linux stage the default PATH when its image has none. */
@@ -555,8 +579,8 @@ async function runLayer(
       snapshotter: await ctx.resolver.snapshotter(),
       layers: below,
       command: resolved.command,
-      // ENV wins over an ARG of the same name: ARG values first, the image's Env after them.
-      env: [...scope.argEnv(), ...(config.Env ?? [])],
+      // ARG and ENV of one name: the later assignment wins (scope.ts).
+      env: scope.runEnv(config.Env ?? []),
       ...(config.User ? { user: config.User } : {}),
       cwd: config.WorkingDir || '/',
       mounts: resolved.mounts,

@@ -8,19 +8,57 @@
  *
  * is dedented, and when every line is a complete simple command the lines are joined with ` && ` so the
  * step stops at the first failing line (what authors of such lists expect, and what a Dockerfile writes
- * as a `&&` chain). Anything else — comments, `if`/`for` blocks, pipes or operators at a line end, `\`
- * continuations, heredocs — is kept exactly as written and becomes a `RUN <<EOF` heredoc.
+ * as a `&&` chain). Lines ending in `\` are joined first, as in a Dockerfile. Anything else — comments,
+ * `if`/`for` blocks, pipes or operators at a line end, heredocs — is kept as written and becomes a
+ * `RUN <<EOF` heredoc. With `{ join: false }` (a script, `asScript`) the text is kept byte for byte.
  */
 
 export function normalizeScript(script: string, options: { readonly join?: boolean } = {}): string {
   if (!script.includes('\n')) return script;
-  const lines = dedent(script);
+  if (options.join === false) return exactBlock(script);
+  const lines = joinContinuations(dedent(script));
   if (lines.length === 1) return lines[0] ?? '';
-  if (options.join === false) return lines.join('\n');
   const nonBlank = lines.filter((line) => line.trim() !== '');
   return nonBlank.every(isSimpleCommandLine)
     ? nonBlank.map((line) => line.trim()).join(' && ')
     : lines.join('\n');
+}
+
+/**
+ * A script is bytes: kept exactly, except the indentation of a template literal laid out as a block
+ * (a line break right after the opening backtick, only blanks before the closing one): that first
+ * break, that last line and the indentation all lines share are removed — nothing else.
+ */
+function exactBlock(script: string): string {
+  const lines = script.split('\n');
+  const last = lines.at(-1) ?? '';
+  if (lines[0] !== '' || lines.length < 3 || !/^[ \t]*$/.test(last)) return script;
+  const body = lines.slice(1, -1);
+  const indents = body.filter((l) => !/^[ \t]*$/.test(l)).map((l) => /^[ \t]*/.exec(l)?.[0] ?? '');
+  let common = indents[0] ?? '';
+  for (const indent of indents) while (!indent.startsWith(common)) common = common.slice(0, -1);
+  return body.map((l) => (l.startsWith(common) ? l.slice(common.length) : '')).join('\n');
+}
+
+/**
+ * Lines ending in `\` continue on the next one, as a Dockerfile joins them: the backslash and the line
+ * break go, the next line's indentation stays. Not inside quotes or a heredoc (the shell keeps those).
+ */
+function joinContinuations(lines: readonly string[]): string[] {
+  if (lines.some((line) => line.includes('<<'))) return [...lines];
+  const out: string[] = [];
+  let pending: string | undefined;
+  for (const line of lines) {
+    const text = pending === undefined ? line : pending + line;
+    const head = text.replace(/\\$/, '');
+    if (/(^|[^\\])(\\\\)*\\$/.test(text) && quotesBalanced(head)) pending = head;
+    else {
+      out.push(text);
+      pending = undefined;
+    }
+  }
+  if (pending !== undefined) out.push(`${pending}\\`);
+  return out;
 }
 
 /** Removes blank first/last lines and the indentation common to all non-blank lines. */

@@ -29,6 +29,20 @@ export interface BuildGraph {
   readonly namedContexts: Readonly<Record<string, ContextSpec>>;
   /** The stage to build (a name in `stages`); the last stage when absent. */
   readonly target?: string;
+  /**
+   * Parser directives the author wrote at the top of a Dockerfile (`# syntax=…`, `# check=…`): kept so the
+   * emitted Dockerfile says the same; they do not change the image.
+   */
+  readonly directives?: Directives;
+  /** Comment lines at the top of the file, above the first instruction (without `#`). */
+  readonly comments?: readonly string[];
+}
+
+export interface Directives {
+  /** `# syntax=<frontend image>`. */
+  readonly syntax?: string;
+  /** `# check=<build check settings>`. */
+  readonly check?: string;
 }
 
 export interface ContextSpec {
@@ -106,6 +120,7 @@ export type Instruction =
   | HealthcheckInstruction
   | StopsignalInstruction
   | ShellInstruction
+  | MaintainerInstruction
   | OnbuildInstruction;
 
 export type InstructionKind = Instruction['kind'];
@@ -293,8 +308,14 @@ export interface ShellInstruction extends Located {
   readonly argv: readonly string[];
 }
 
+/** `MAINTAINER name` (deprecated): sets the image config's `author`, as BuildKit does; never expanded. */
+export interface MaintainerInstruction extends Located {
+  readonly kind: 'maintainer';
+  readonly name: string;
+}
+
 export interface OnbuildInstruction extends Located {
   readonly kind: 'onbuild';
-  /** Any instruction but ONBUILD itself (FROM and MAINTAINER are not instructions here). */
-  readonly instruction: Exclude<Instruction, OnbuildInstruction>;
+  /** Any instruction but ONBUILD itself and MAINTAINER (BuildKit refuses both as triggers). */
+  readonly instruction: Exclude<Instruction, OnbuildInstruction | MaintainerInstruction>;
 }

@@ -148,3 +148,38 @@ describe('graph utilities', () => {
     expect(() => pruneToTarget(withContexts, 'nope')).toThrowError(/no stage named "nope"/);
   });
 });
+
+describe('what real-world Dockerfiles rely on (BuildKit accepts it)', () => {
+  it.each<[string, Instruction]>([
+    ['several sources into "."', { kind: 'copy', sources: ['a', 'b'], dest: '.' }],
+    ['several sources into "sub/."', { kind: 'copy', sources: ['a', 'b'], dest: 'sub/.' }],
+    ['a Windows directory', { kind: 'copy', sources: ['a', 'b'], dest: 'C:\\Windows\\System32\\' }],
+    ['--chown=:group', { kind: 'copy', sources: ['a'], dest: '/a', chown: ':staff' }],
+    [
+      'a bind mount at the working directory',
+      { kind: 'run', command: { form: 'shell', script: 'ls' }, mounts: [{ type: 'bind', target: '.' }] },
+    ],
+  ])('%s', (_, instruction) => {
+    expect(errorsOf(instruction)).toEqual([]);
+  });
+
+  it('still refuses "user:" and several sources into a file', () => {
+    expect(errorsOf({ kind: 'copy', sources: ['a'], dest: '/a', chown: 'app:' })).toHaveLength(1);
+    expect(errorsOf({ kind: 'copy', sources: ['a', 'b'], dest: '/a' })).toHaveLength(1);
+  });
+
+  it('a WORKDIR set in the base stage counts; a Dockerfile gets a Dockerfile hint', () => {
+    const copy: Instruction = {
+      kind: 'copy',
+      sources: ['a'],
+      dest: 'a',
+      source: { file: 'app/Dockerfile', line: 3 },
+    };
+    const base = stageOf('base', [{ kind: 'workdir', path: '/w' }]);
+    const inherited = validateGraph(graphOf(base, stageOf('app', [copy], { kind: 'stage', stage: 'base' })));
+    expect(inherited).toEqual([]);
+    const [warning] = validateGraph(graphOf(stageOf('app', [copy])));
+    expect(warning?.code).toBe('IR_RELATIVE_DEST');
+    expect(warning?.hint).toMatch(/add a WORKDIR/);
+  });
+});

@@ -22,8 +22,10 @@ export function validateGraph(graph: BuildGraph): Problem[] {
   checkStageNames(graph, report);
   checkReferences(graph, report);
   for (const arg of graph.args) checkArgName(arg.name, 'global ARG', report, undefined);
+  // A stage inherits its base stage's WORKDIR (stages come in dependency order).
+  const setsWorkdir = new Map<string, boolean>();
   for (const stage of graph.stages) {
-    let hasWorkdir = false;
+    let hasWorkdir = stage.base.kind === 'stage' && setsWorkdir.get(stage.base.stage) === true;
     stage.instructions.forEach((instruction, index) => {
       const where = `stage "${stage.name}", ${instruction.kind.toUpperCase()} (instruction ${index + 1})`;
       const at = (code: string, message: string, hint?: string, severity: Problem['severity'] = 'error') =>
@@ -37,6 +39,7 @@ export function validateGraph(graph: BuildGraph): Problem[] {
       checkInstruction(instruction, at, { hasWorkdir, stage });
       if (instruction.kind === 'workdir') hasWorkdir = true;
     });
+    setsWorkdir.set(stage.name, hasWorkdir);
   }
   return problems;
 }
@@ -150,7 +153,7 @@ function checkInstruction(instruction: Instruction, at: At, state: StageState): 
       for (const s of instruction.sources) if (s.trim() === '') at('IR_EMPTY_PATH', 'a source path is empty');
       if (instruction.dest.trim() === '')
         at('IR_EMPTY_PATH', 'the destination is empty', 'use "." for WORKDIR');
-      if (count > 1 && !instruction.dest.endsWith('/') && !instruction.dest.includes('$')) {
+      if (count > 1 && !namesDirectory(instruction.dest) && !instruction.dest.includes('$')) {
         at(
           'IR_COPY_DEST_NOT_DIR',
           `copying ${count} sources to "${instruction.dest}", which is not a directory`,
@@ -161,7 +164,9 @@ function checkInstruction(instruction: Instruction, at: At, state: StageState): 
         at(
           'IR_RELATIVE_DEST',
           `relative destination "${instruction.dest}" resolves against the WORKDIR inherited from the base (/ unless the base sets one)`,
-          'set .workdir(…) earlier in the stage or use an absolute destination',
+          fromDsl(instruction.source)
+            ? 'set .workdir(…) earlier in the stage or use an absolute destination'
+            : 'add a WORKDIR earlier in the stage or use an absolute destination',
           'warning',
         );
       }
@@ -221,6 +226,8 @@ function checkInstruction(instruction: Instruction, at: At, state: StageState): 
         at('IR_EMPTY', 'SHELL needs the shell and its arguments', 'shell(["/bin/bash", "-c"])');
       }
       return;
+    case 'maintainer':
+      return;
     case 'onbuild':
       checkInstruction(instruction.instruction, at, state);
       return;
@@ -232,6 +239,13 @@ function checkInstruction(instruction: Instruction, at: At, state: StageState): 
 function assertNever(value: never): never {
   throw new Error(`unhandled instruction ${JSON.stringify(value)}`);
 }
+
+/** A destination BuildKit copies *into*: a trailing `/` (or Windows `\`), `.` or `…/.` (the WORKDIR). */
+const namesDirectory = (dest: string) => /(^|[/\\])\.?$|[/\\]$/.test(dest) || dest === '.';
+
+/** Whether a location is in a build definition (DSL hints apply) rather than a Dockerfile. */
+const fromDsl = (source: SourceLocation | undefined) =>
+  source !== undefined && /\.[cm]?[jt]s$/.test(source.file);
 
 const isAbsolute = (path: string) => path.startsWith('/') || /^[A-Za-z]:[\\/]/.test(path);
 const hasVariable = (word: string) => word.includes('$');
@@ -341,7 +355,9 @@ function checkChown(chown: string, at: At) {
     chown === '' ||
     /\s/.test(chown) ||
     chown.split(':').length > 2 ||
-    chown.split(':').some((p) => p === '')
+    // `:group` keeps the user (root) and sets the group, as BuildKit does; `user:` is an error.
+    chown.split(':').some((p, i) => p === '' && i > 0) ||
+    chown === ':'
   ) {
     at('IR_INVALID_CHOWN', `invalid chown "${chown}"`, 'use "user", "user:group", "1000" or "1000:1000"');
   }
@@ -364,6 +380,7 @@ function checkMount(mount: Mount, at: At) {
     case 'cache':
     case 'bind':
     case 'tmpfs':
+      // A relative target resolves against WORKDIR when the step runs (`.` is the WORKDIR itself).
       if (!targetOf || targetOf.trim() === '')
         at('IR_INVALID_MOUNT', `a ${mount.type} mount needs a target path`);
       break;

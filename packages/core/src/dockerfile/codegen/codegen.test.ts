@@ -135,8 +135,8 @@ describe('naming', () => {
  * position (toGraph numbers them in its own order), no sources or comments, RUN heredocs as the one script
  * BuildKit runs (normalised like the DSL's `run()`), a secret's default id written out.
  */
-function canonical(graph: BuildGraph): unknown {
-  const pruned = pruneToTarget(graph);
+function canonical(graph: BuildGraph, target?: string): unknown {
+  const pruned = pruneToTarget(graph, target);
   const names = new Map(
     pruned.stages.map((s, i) => [s.name, /^stage-\d+(-\d+)*$/.test(s.name) ? `anonymous-${i}` : s.name]),
   );
@@ -182,18 +182,19 @@ function canonical(graph: BuildGraph): unknown {
       instructions: s.instructions.map(instruction),
     }),
   );
-  const graphOut = { ...pruned, stages, target: rename(pruned.target ?? '') };
+  const { comments: _, ...rest } = pruned;
+  const graphOut = { ...rest, stages, target: rename(pruned.target ?? '') };
   return JSON.parse(JSON.stringify(graphOut, (k, v) => (k === 'source' || k === 'comments' ? undefined : v)));
 }
 
-async function load(name: string, code: string): Promise<BuildGraph> {
+async function load(name: string, code: string, target?: string): Promise<BuildGraph> {
   mkdirSync(join(tmp, 'roundtrip'), { recursive: true });
   const file = join(tmp, 'roundtrip', `${name.replace(/[^\w-]/g, '_')}.ts`);
   writeFileSync(file, code);
   const mod = (await import(/* @vite-ignore */ pathToFileURL(file).href)) as {
     default: DslStage | Definition;
   };
-  return toGraph(mod.default);
+  return toGraph(mod.default, target === undefined ? {} : { target });
 }
 
 describe('the generated build.ts gives the graph back', async () => {
@@ -204,13 +205,22 @@ describe('the generated build.ts gives the graph back', async () => {
       const code = generate(graph, coreIndex);
       if (code === undefined) return;
       expect(canonical(await load(name, code))).toEqual(canonical(graph));
+      // Every named stage stays a target, as `docker build --target` allows.
+      for (const stage of graph.stages) {
+        if (/^stage-\d+(-\d+)*$/.test(stage.name)) continue;
+        expect(canonical(await load(name, code, stage.name)), `--target ${stage.name}`).toEqual(
+          canonical(graph, stage.name),
+        );
+      }
     });
   }
 });
 
 // ---------------------------------------------------------------------------------------------------------
 
-test('every generated build.ts type-checks', { timeout: 90_000 }, async () => {
+test('every generated build.ts type-checks (strict, no unused locals) and passes Biome', {
+  timeout: 90_000,
+}, async () => {
   const dir = join(tmp, 'tsc');
   mkdirSync(dir, { recursive: true });
   const all = [...dockerfiles(), ...(await examples())];
@@ -229,6 +239,8 @@ test('every generated build.ts type-checks', { timeout: 90_000 }, async () => {
         noEmit: true,
         declaration: false,
         sourceMap: false,
+        strict: true,
+        noUnusedLocals: true,
         paths: { '@wharf/core': [coreIndex] },
       },
       include: ['*.ts'],
@@ -246,4 +258,29 @@ test('every generated build.ts type-checks', { timeout: 90_000 }, async () => {
   }
   expect(output).toBe('');
   expect(count).toBeGreaterThan(35);
+  // Biome's recommended rules, as a user's project would have them (noTemplateCurlyInString included).
+  writeFileSync(
+    join(dir, 'biome.json'),
+    JSON.stringify({
+      root: true,
+      files: { includes: ['*.ts'] },
+      linter: { rules: { preset: 'recommended' } },
+      formatter: { enabled: false },
+      assist: { enabled: false },
+    }),
+  );
+  const biome = join(repo, 'node_modules/.bin/biome');
+  let lint = '';
+  try {
+    execFileSync(biome, ['lint', '--max-diagnostics=20', '--error-on-warnings', dir], {
+      encoding: 'utf8',
+      cwd: dir,
+      timeout: 60_000,
+      stdio: 'pipe',
+    });
+  } catch (error) {
+    const e = error as { stdout?: string; stderr?: string };
+    lint = `${e.stdout ?? ''}${e.stderr ?? String(error)}`;
+  }
+  expect(lint).toBe('');
 });

@@ -16,6 +16,7 @@
  * // export default app;
  */
 import { WharfError } from '../../errors.js';
+import { stageDependencies } from '../../ir/graph.js';
 import { normalizeScript } from '../../ir/script.js';
 import type {
   AddInstruction,
@@ -30,7 +31,18 @@ import type {
   RunInstruction,
   Stage,
 } from '../../ir/types.js';
-import { Call, Chain, inline, isIdentifier, Raw, renderArgs, templateLiteral, type Value } from './js.js';
+import { FOLD_WIDTH, topLevelAnds, topLevelBlankRuns } from '../emit/fold.js';
+import {
+  Call,
+  Chain,
+  exactTemplate,
+  inline,
+  isIdentifier,
+  Raw,
+  renderArgs,
+  templateBlock,
+  type Value,
+} from './js.js';
 
 export type CodegenErrorCode = 'CODEGEN_UNSUPPORTED';
 
@@ -47,6 +59,7 @@ const DSL_NAMES = [
   'cache',
   'context',
   'define',
+  'heredoc',
   'image',
   'secret',
   'sh',
@@ -62,7 +75,10 @@ export function generateBuildTs(graph: BuildGraph, options: CodegenOptions = {})
   const footer = gen.footer();
   const imports = [...gen.imports].sort();
   const from = options.importFrom ?? '@wharf/core';
-  const header = `// Converted from ${options.sourceName ?? 'a Dockerfile'} by \`wharf convert\`.`;
+  const header = [
+    `// Converted from ${options.sourceName ?? 'a Dockerfile'} by \`wharf convert\`.`,
+    ...(graph.comments ?? []).map((c) => (c === '' ? '//' : `// ${c}`)),
+  ].join('\n');
   const parts = [header, `import { ${imports.join(', ')} } from ${inline(from)};`, ...stages, footer];
   return `${parts.join('\n\n')}\n`;
 }
@@ -73,10 +89,13 @@ class Generator {
 
   constructor(private readonly graph: BuildGraph) {
     const used = new Set<string>(DSL_NAMES);
+    const target = graph.target ?? graph.stages.at(-1)?.name;
     for (const stage of graph.stages) {
-      let name = variableName(stage.name);
+      // The unnamed stage the build makes is the image itself, not "stage3".
+      const base = stage.name === target && ANONYMOUS.test(stage.name) ? 'final' : variableName(stage.name);
+      let name = base;
       if (used.has(name)) name = `${name}Stage`;
-      for (let n = 2; used.has(name); n++) name = `${variableName(stage.name)}${n}`;
+      for (let n = 2; used.has(name); n++) name = `${base}${n}`;
       used.add(name);
       this.#vars.set(stage.name, name);
     }
@@ -152,15 +171,28 @@ class Generator {
     if (last === undefined) throw new WharfError('CODEGEN_UNSUPPORTED', 'the build has no stages');
     const target = this.#var(graph.target ?? last.name);
     const ownContext = graph.context.dir !== '.' || graph.context.ignore !== undefined;
-    if (graph.args.length === 0 && graph.stages.length === 1 && !ownContext)
+    const directives = graph.directives ?? {};
+    const hasDirectives = Object.keys(directives).length > 0;
+    if (graph.args.length === 0 && graph.stages.length === 1 && !ownContext && !hasDirectives)
       return `export default ${target.code};`;
     const definition: Record<string, Value> = {};
     if (graph.args.length > 0) {
-      definition.args = Object.fromEntries(
-        graph.args.map((a) => [a.name, a.default ?? new Raw('undefined')]),
-      );
+      const names = graph.args.map((a) => a.name);
+      // A repeated global ARG (`ARG X=one` / `ARG X=${X}-two`) needs the ordered list form.
+      definition.args =
+        new Set(names).size === names.length
+          ? Object.fromEntries(graph.args.map((a) => [a.name, a.default ?? new Raw('undefined')]))
+          : graph.args.map((a) => (a.default === undefined ? [a.name] : [a.name, a.default]));
     }
     definition.target = target;
+    // Every stage stays buildable with --target: the ones the target does not use are listed as targets.
+    const used = new Set(graph.stages.flatMap((s) => stageDependencies(s)));
+    const targetStage = graph.target ?? last.name;
+    const others = graph.stages.filter((s) => s.name !== targetStage && !used.has(s.name));
+    if (others.length > 0) {
+      definition.targets = Object.fromEntries(others.map((s) => [s.name, this.#var(s.name)]));
+    }
+    if (hasDirectives) definition.directives = { ...directives };
     if (ownContext) {
       const ctx = new Call(this.#use('context'), [graph.context.dir]);
       definition.context =
@@ -232,6 +264,8 @@ class Generator {
         return [new Call('stopsignal', [i.signal])];
       case 'shell':
         return [new Call('shell', [[...i.argv]])];
+      case 'maintainer':
+        return [new Call('maintainer', [i.name])];
       case 'onbuild':
         return [new Call('onbuild', [new Chain('trigger', this.#instruction(i.instruction))])];
     }
@@ -242,27 +276,18 @@ class Generator {
   }
 
   #run(run: RunInstruction): Call {
-    const script: Value =
+    const script =
       run.command.form === 'exec'
-        ? [...run.command.argv]
-        : run.heredocs?.length
-          ? heredocScript(run.command.script, run.heredocs)
-          : run.command.script;
+        ? { value: [...run.command.argv], asScript: false }
+        : scriptValue(
+            run.heredocs?.length ? heredocScript(run.command.script, run.heredocs) : run.command.script,
+          );
     const options: Record<string, Value> = {};
     if (run.mounts?.length) options.mounts = run.mounts.map((m) => this.#mount(m));
     if (run.network !== undefined) options.network = run.network;
     if (run.security !== undefined) options.security = run.security;
-    // A script whose lines the DSL would join with && keeps its heredoc meaning (lines run on after a failure).
-    if (
-      typeof script === 'string' &&
-      script.includes('\n') &&
-      normalizeScript(script) !== normalizeScript(script, { join: false })
-    ) {
-      options.asScript = true;
-    }
-    const first =
-      typeof script === 'string' && script.includes('\n') ? new Raw(templateLiteral(script, '  ')) : script;
-    return new Call('run', Object.keys(options).length ? [first, options] : [first]);
+    if (script.asScript) options.asScript = true;
+    return new Call('run', Object.keys(options).length ? [script.value, options] : [script.value]);
   }
 
   #mount(m: Mount): Call {
@@ -306,15 +331,6 @@ class Generator {
   }
 
   #fileOptions(i: CopyInstruction | AddInstruction): Record<string, Value> {
-    if (i.heredocs?.length) {
-      throw new WharfError(
-        'CODEGEN_UNSUPPORTED',
-        `heredoc sources (<<${i.heredocs[0]?.name}) have no DSL form yet`,
-        {
-          hint: 'put the content in a file in the build context and copy that file',
-        },
-      );
-    }
     return {
       chown: i.chown,
       chmod: i.chmod,
@@ -323,16 +339,32 @@ class Generator {
     };
   }
 
+  /** Path sources, and heredoc sources as `heredoc()` files (the IR keeps them apart: order is not kept). */
+  #sources(i: CopyInstruction | AddInstruction): Value {
+    const files = (i.heredocs ?? []).map((h) => {
+      // One line (with its newline) reads best as a string; more as a template literal, byte for byte.
+      const oneLine = h.content.indexOf('\n') === h.content.length - 1;
+      const content = oneLine || !h.content.includes('\n') ? h.content : new Raw(exactTemplate(h.content));
+      const options = { ...(h.expand ? { expand: true } : {}), ...(h.chomp ? { chomp: true } : {}) };
+      return new Call(
+        this.#use('heredoc'),
+        Object.keys(options).length ? [h.name, content, options] : [h.name, content],
+      );
+    });
+    const all: Value[] = [...files, ...i.sources];
+    return all.length === 1 ? (all[0] as Value) : all;
+  }
+
   #copy(copy: CopyInstruction): Call {
     const options = { ...this.#fileOptions(copy), parents: copy.parents };
-    const args: Value[] = [sources(copy.sources), copy.dest];
+    const args: Value[] = [this.#sources(copy), copy.dest];
     if (copy.from) args.unshift(this.#from(copy.from));
     return withOptions('copy', args, options);
   }
 
   #add(add: AddInstruction): Call {
     const options = { ...this.#fileOptions(add), checksum: add.checksum, keepGitDir: add.keepGitDir };
-    return withOptions('add', [sources(add.sources), add.dest], options);
+    return withOptions('add', [this.#sources(add), add.dest], options);
   }
 }
 
@@ -350,8 +382,53 @@ export function variableName(stageName: string): string {
   return isIdentifier(name) ? name : `${name}Stage`;
 }
 
-function sources(list: readonly string[]): Value {
-  return list.length === 1 ? (list[0] as string) : [...list];
+/**
+ * `\`-continued lines where the Dockerfile had them, as far as the joined script shows: at each top-level
+ * `&&` (after it when blanks follow it, else before it after the first blank in front of it) and after the
+ * first blank of each top-level run of blanks (a continuation line's indentation). Joining gives the script
+ * back byte for byte; the blanks become the lines' indentation again.
+ */
+function foldForReading(script: string): string[] {
+  const cuts = new Set<number>();
+  for (const at of topLevelAnds(script)) {
+    if (/^&&[ \t]/.test(script.slice(at, at + 3))) cuts.add(at + 3);
+    else {
+      let blank = at;
+      while (blank > 0 && /[ \t]/.test(script[blank - 1] as string)) blank--;
+      cuts.add(blank + 1);
+    }
+  }
+  for (const at of topLevelBlankRuns(script)) cuts.add(at + 1);
+  const lines: string[] = [];
+  let start = 0;
+  for (const cut of [...cuts].sort((a, b) => a - b)) {
+    if (cut <= start || cut >= script.length) continue;
+    lines.push(`${script.slice(start, cut)}\\`);
+    start = cut;
+  }
+  lines.push(script.slice(start));
+  return lines;
+}
+
+/**
+ * A RUN script as the DSL's `run()` gives it back exactly: a short line as a string; a long line folded at
+ * its top-level `&&` into `\`-continued lines (the DSL joins them as a Dockerfile does); several lines as an
+ * indented template literal, with `asScript` when joining them with `&&` would change the script.
+ */
+function scriptValue(script: string): { value: Value; asScript: boolean } {
+  if (!script.includes('\n')) {
+    const lines = script.length > FOLD_WIDTH ? foldForReading(script) : [script];
+    if (lines.length > 1) {
+      const block = templateBlock(lines.join('\n'), '  ');
+      if (normalizeScript(block.value) === script) return { value: new Raw(block.code), asScript: false };
+    }
+    return { value: script, asScript: false };
+  }
+  const block = templateBlock(script, '  ');
+  if (normalizeScript(block.value) === script) return { value: new Raw(block.code), asScript: false };
+  if (normalizeScript(block.value, { join: false }) === script)
+    return { value: new Raw(block.code), asScript: true };
+  return { value: script, asScript: true };
 }
 
 function withOptions(method: string, args: Value[], options: Record<string, Value>): Call {

@@ -48,8 +48,12 @@ export function isIdentifier(name: string): boolean {
   return /^[A-Za-z_$][\w$]*$/.test(name) && !RESERVED.has(name);
 }
 
-/** A string literal: single-quoted, or double-quoted when that saves escapes (as Biome prints it). */
+/**
+ * A string literal: single-quoted, or double-quoted when that saves escapes (as Biome prints it); a text
+ * with `${` is a template literal (`\${` escaped), so linters do not take it for a forgotten interpolation.
+ */
 export function stringLiteral(text: string): string {
+  if (text.includes('${')) return `\`${escapeTemplate(text).replace(/\n/g, '\\n').replace(/\r/g, '\\r')}\``;
   const quote = text.includes("'") && !text.includes('"') ? '"' : "'";
   let out = quote;
   for (const ch of text) {
@@ -67,11 +71,40 @@ export function stringLiteral(text: string): string {
   return `${out}${quote}`;
 }
 
-/** A template literal holding a multi-line script, indented for readability (the DSL dedents it). */
-export function templateLiteral(text: string, indent: string): string {
-  const escaped = text.replace(/\\/g, '\\\\').replace(/`/g, '\\`').replace(/\$\{/g, '\\${');
-  const lines = escaped.split('\n').map((line) => (line === '' ? '' : `${indent}  ${line}`));
-  return `\`\n${lines.join('\n')}\n${indent}\``;
+/** Text inside backticks: `\`, `` ` ``, `${` and the control characters other than a line break escaped. */
+function escapeTemplate(text: string): string {
+  let out = '';
+  for (const ch of text.replace(/\\/g, '\\\\').replace(/`/g, '\\`').replace(/\$\{/g, '\\${')) {
+    const code = ch.codePointAt(0) ?? 0;
+    if (ch === '\r') out += '\\r';
+    else if (
+      (code < 0x20 && ch !== '\n' && ch !== '\t') ||
+      code === 0x7f ||
+      code === 0x2028 ||
+      code === 0x2029
+    )
+      out += `\\u${code.toString(16).padStart(4, '0')}`;
+    else out += ch;
+  }
+  return out;
+}
+
+/**
+ * A template literal holding a multi-line script, laid out as an indented block: `code` is the source,
+ * `value` the string it evaluates to (the DSL's `run()` removes the layout again).
+ */
+export function templateBlock(text: string, indent: string): { code: string; value: string } {
+  const pad = (line: string, inner: string) => (line === '' ? '' : `${inner}${line}`);
+  const code = escapeTemplate(text)
+    .split('\n')
+    .map((line) => pad(line, `${indent}  `));
+  const value = text.split('\n').map((line) => pad(line, `${indent}  `));
+  return { code: `\`\n${code.join('\n')}\n${indent}\``, value: `\n${value.join('\n')}\n${indent}` };
+}
+
+/** A template literal with exactly this text (file contents: no layout to remove). */
+export function exactTemplate(text: string): string {
+  return `\`${escapeTemplate(text)}\``;
 }
 
 function key(name: string): string {
@@ -92,8 +125,8 @@ export function inline(value: Value): string {
   if (value instanceof Chain)
     return `(${value.param}) => ${value.param}${value.calls.map((c) => `.${inline(c)}`).join('')}`;
   if (Array.isArray(value)) return `[${value.map(inline).join(', ')}]`;
-  const parts = entries(value as { readonly [key: string]: Value }).map(
-    ([k, v]) => `${key(k)}: ${inline(v)}`,
+  const parts = entries(value as { readonly [key: string]: Value }).map(([k, v]) =>
+    v instanceof Raw && v.code === k ? k : `${key(k)}: ${inline(v)}`,
   );
   return parts.length ? `{ ${parts.join(', ')} }` : '{}';
 }
@@ -116,6 +149,7 @@ export function render(value: Value, indent: string, column: number, tail = 0): 
     return `[\n${value.map((v) => `${inner}${render(v, inner, inner.length, 1)},`).join('\n')}\n${indent}]`;
   }
   const lines = entries(value as { readonly [key: string]: Value }).map(([k, v]) => {
+    if (v instanceof Raw && v.code === k) return `${inner}${k},`; // shorthand, as Biome prefers
     const head = `${inner}${key(k)}: `;
     return `${head}${render(v, inner, head.length, 1)},`;
   });
@@ -138,6 +172,8 @@ function breakable(value: Value): boolean {
 export function renderArgs(args: readonly Value[], indent: string, column: number, tail = 1): string {
   const flat = args.map(inline).join(', ');
   if (column + flat.length + tail <= LINE_WIDTH) return flat;
+  // A multi-line template literal starts right after the parenthesis (Biome keeps it there).
+  if (args[0] instanceof Raw && args[0].code.includes('\n')) return flat;
   const last = args.at(-1);
   const head = args.slice(0, -1).map(inline).join(', ');
   const lastIsBlock =

@@ -25,6 +25,31 @@ type Context = 'top' | 'paren' | 'double' | 'backtick';
  * that have a space before them and a space or tab after them.
  */
 export function topLevelAnds(script: string): number[] {
+  return topLevel(script, (i) =>
+    script[i] === '&' &&
+    script[i + 1] === '&' &&
+    script[i - 1] === ' ' &&
+    (script[i + 2] === ' ' || script[i + 2] === '\t')
+      ? 2
+      : 0,
+  ).filter((i) => script[i] === '&');
+}
+
+/**
+ * Offsets in a (joined) script where a blank run of two or more starts outside quotes, substitutions and
+ * comments: where a `\`-continued line's indentation used to be.
+ */
+export function topLevelBlankRuns(script: string): number[] {
+  return topLevel(script, (i) =>
+    /[ \t]/.test(script[i] ?? '') && /[ \t]/.test(script[i + 1] ?? '') ? 1 : 0,
+  );
+}
+
+/**
+ * Offsets at top level (outside quotes, command substitutions, subshells and comments) where `match`
+ * returns a length > 0; the scan skips that many characters after a match.
+ */
+function topLevel(script: string, match: (i: number) => number): number[] {
   const found: number[] = [];
   const stack: Context[] = ['top'];
   for (let i = 0; i < script.length; i++) {
@@ -57,15 +82,13 @@ export function topLevelAnds(script: string): number[] {
       if (context === 'paren') stack.pop();
     } else if (ch === '#' && (i === 0 || /[\s;&|(]/.test(script[i - 1] as string))) {
       break; // a shell comment runs to the end of the (single-line) script
-    } else if (
-      ch === '&' &&
-      context === 'top' &&
-      script[i + 1] === '&' &&
-      script[i - 1] === ' ' &&
-      (script[i + 2] === ' ' || script[i + 2] === '\t')
-    ) {
-      found.push(i);
-      i++;
+    } else if (context === 'top') {
+      const length = match(i);
+      if (length > 0) {
+        found.push(i);
+        i += length - 1;
+        while (length === 1 && /[ \t]/.test(script[i + 1] ?? '')) i++; // one break per blank run
+      }
     }
   }
   return found;

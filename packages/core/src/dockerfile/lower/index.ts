@@ -10,8 +10,18 @@
  * graph.stages[0].instructions[0] // { kind: 'run', command: { form: 'shell', script: 'apk add curl' }, … }
  */
 import type { SourceLocation } from '../../errors.js';
+import { expandWord, type Lookup } from '../../ir/expand.js';
 import { dependencyOrder } from '../../ir/graph.js';
-import type { ArgDecl, BaseRef, BuildGraph, FromRef, Instruction, Stage, Word } from '../../ir/types.js';
+import type {
+  ArgDecl,
+  BaseRef,
+  BuildGraph,
+  Directives,
+  FromRef,
+  Instruction,
+  Stage,
+  Word,
+} from '../../ir/types.js';
 import { type Node, nodeArgs, type ParseResult, parseDockerfile } from '../parse/index.js';
 import { locate, problem } from './errors.js';
 import { parseFlags } from './flags.js';
@@ -27,6 +37,11 @@ export interface LowerOptions {
   readonly file?: string;
   /** The build context directory (`graph.context.dir`). Default `.`. */
   readonly contextDir?: string;
+  /**
+   * `--build-arg` values: they decide which stage a `FROM ${ARG}` names (BuildKit expands the FROM word
+   * with the global ARGs, then looks for a stage of that name before treating it as an image).
+   */
+  readonly buildArgs?: Readonly<Record<string, string>>;
 }
 
 // BuildKit's validStageName.
@@ -110,19 +125,24 @@ export function lowerDockerfile(input: string | ParseResult, options: LowerOptio
     );
   }
 
+  const globals = globalValues(args, options.buildArgs ?? {});
   const irStages: Stage[] = stages.map(({ header, instructions }, index) => ({
     name: header.name,
-    base: at(header.node, () => baseRef(header, headers.slice(0, index))),
+    base: at(header.node, () => baseRef(header, headers.slice(0, index), globals)),
     ...(header.platform === undefined ? {} : { platform: header.platform }),
     instructions,
     source: header.source,
   }));
+  const directives = keptDirectives(parsed);
+  const top = parsed.leadingComments;
   const graph: BuildGraph = {
     version: 1,
     args,
     stages: irStages,
     context: { dir: options.contextDir ?? '.' },
     namedContexts: {},
+    ...(directives ? { directives } : {}),
+    ...(top.length ? { comments: [...top] } : {}),
   };
   // COPY --from may name a later stage (BuildKit allows it); the IR lists stages in dependency order.
   return { ...graph, stages: dependencyOrder(graph) };
@@ -179,14 +199,48 @@ function readStageHeaders(
   });
 }
 
-/** `FROM x`: an earlier stage named x (case-insensitive), `scratch`, or an image reference. */
-function baseRef(header: StageHeader, earlier: readonly StageHeader[]): BaseRef {
+/**
+ * `FROM x`: an earlier stage named x (case-insensitive), `scratch`, or an image reference. A word with
+ * variables is expanded with the global ARGs first: when it names an earlier stage, it is that stage
+ * (BuildKit's order), otherwise it stays an image reference expanded at build time.
+ */
+function baseRef(header: StageHeader, earlier: readonly StageHeader[], globals: Lookup): BaseRef {
   const word = header.baseWord;
-  if (!hasExpansion(word)) {
-    const literal = word.replaceAll('\\$', '$');
+  const literal = hasExpansion(word) ? expandedOrUndefined(word, globals) : word.replaceAll('\\$', '$');
+  if (literal !== undefined) {
     const stage = earlier.find((h) => h.explicit && h.name === literal.toLowerCase());
     if (stage) return { kind: 'stage', stage: stage.name };
-    if (literal === 'scratch') return { kind: 'scratch' };
+    if (literal === 'scratch' && !hasExpansion(word)) return { kind: 'scratch' };
   }
   return { kind: 'image', ref: word };
+}
+
+/** Global ARG values as BuildKit sees them in FROM lines: a build arg, else the default expanded in order. */
+function globalValues(args: readonly ArgDecl[], buildArgs: Readonly<Record<string, string>>): Lookup {
+  const values = new Map<string, string>();
+  for (const decl of args) {
+    const given = Object.hasOwn(buildArgs, decl.name) ? buildArgs[decl.name] : undefined;
+    const value =
+      given ??
+      (decl.default === undefined ? undefined : expandedOrUndefined(decl.default, (n) => values.get(n)));
+    if (value === undefined) values.delete(decl.name);
+    else values.set(decl.name, value);
+  }
+  return (name) => values.get(name);
+}
+
+function expandedOrUndefined(word: Word, lookup: Lookup): string | undefined {
+  try {
+    return expandWord(word, lookup);
+  } catch {
+    return undefined; // `${X:?…}` and the like fail at build time, with the build's own values
+  }
+}
+
+/** `# syntax=` and `# check=` as written (`# escape=` is already applied to the words). */
+function keptDirectives(parsed: ParseResult): Directives | undefined {
+  const syntax = parsed.directives.find((d) => d.name === 'syntax')?.value;
+  const check = parsed.directives.find((d) => d.name === 'check')?.value;
+  if (syntax === undefined && check === undefined) return undefined;
+  return { ...(syntax === undefined ? {} : { syntax }), ...(check === undefined ? {} : { check }) };
 }

@@ -20,7 +20,7 @@ import { problem } from './errors.js';
 import { parseFlags } from './flags.js';
 import { parseGoDuration } from './go.js';
 import { parseMount } from './mounts.js';
-import { literalWord, toWord } from './words.js';
+import { hasExpansion, toWord } from './words.js';
 
 /** What lowering an instruction needs from the rest of the file. */
 export interface InstructionContext {
@@ -101,7 +101,7 @@ function lowerMaintainer(node: Node): Instruction {
   const args = nodeArgs(node);
   if (args.length !== 1) throw problem('MAINTAINER requires exactly one argument');
   noFlags(node);
-  return { kind: 'label', labels: [{ key: 'maintainer', value: literalWord(args[0] as string) }] };
+  return { kind: 'maintainer', name: args[0] as string };
 }
 
 /** ENV and LABEL: the parser's key/value/separator triples. */
@@ -254,6 +254,13 @@ function lowerCopy(node: Node, ctx: InstructionContext): CopyInstruction {
     exclude: 'strings',
   });
   const from = flags.string('from');
+  if (from !== undefined && hasExpansion(toWord(from, ctx.escapeToken))) {
+    // Current BuildKit's wording; a variable stage reference cannot be ordered before the build.
+    throw problem(
+      'variable expansion is not supported for --from, define a new stage with FROM using ARG from global scope as a workaround',
+      `add a stage "FROM ${from} AS source" (with a global ARG) and copy with --from=source`,
+    );
+  }
   return {
     kind: 'copy',
     ...files,
@@ -355,6 +362,7 @@ function lowerOnbuild(node: Node, ctx: InstructionContext): Instruction {
     resolveFrom: (word) => ({ kind: 'image', ref: word }),
   };
   const instruction = lowerInstruction({ ...inner, heredocs: node.heredocs }, triggerCtx);
-  if (instruction.kind === 'onbuild') throw problem("Chaining ONBUILD via `ONBUILD ONBUILD` isn't allowed");
+  if (instruction.kind === 'onbuild' || instruction.kind === 'maintainer')
+    throw problem("Chaining ONBUILD via `ONBUILD ONBUILD` isn't allowed"); // unreachable: checked above
   return { kind: 'onbuild', instruction };
 }

@@ -138,7 +138,10 @@ export function parseMount(value: string, context: MountContext): Mount {
   }
   if (type === 'cache' && readonly === true) out.readonly = true;
   if (type === 'bind' && readonly === false) out.readwrite = true;
-  if ((type === 'cache' || type === 'bind' || type === 'tmpfs') && out.target === undefined) {
+  // BuildKit mounts a bind without a target at the working directory (and rejects a resolved `/` when
+  // it runs): `.` says exactly that.
+  if (type === 'bind' && out.target === undefined) out.target = '.';
+  if ((type === 'cache' || type === 'tmpfs') && out.target === undefined) {
     throw problem(`mount type=${type} requires a target`, 'add target=/path');
   }
   return out as unknown as Mount;

@@ -17,6 +17,7 @@ import type {
   HealthcheckSpec,
   Instruction,
   Mount,
+  OnbuildInstruction,
   Stage,
 } from '../../ir/types.js';
 import { emitDockerfile } from '../emit/index.js';
@@ -232,9 +233,18 @@ function instruction(earlier: readonly string[]): fc.Arbitrary<Instruction> {
     argv.map((a) => ({ kind: 'shell' as const, argv: a })),
   );
   // ONBUILD triggers run in a later build: their --from is always kept as an image reference.
-  const trigger = plain.filter((i) => !hasStageFrom(i));
+  const trigger = plain.filter(
+    (i): i is OnbuildInstruction['instruction'] => i.kind !== 'maintainer' && !hasStageFrom(i),
+  );
   return fc.oneof(
     { weight: 6, arbitrary: plain },
+    {
+      weight: 1,
+      arbitrary: pick('Jane Doe <jane@example.com>', 'a$b "c"').map((name) => ({
+        kind: 'maintainer' as const,
+        name,
+      })),
+    },
     { weight: 1, arbitrary: trigger.map((i) => ({ kind: 'onbuild' as const, instruction: i })) },
   );
 }

@@ -20,11 +20,6 @@ export function toWord(raw: string, escapeToken: EscapeToken = '\\'): Word {
   return new WordReader(Array.from(raw), escapeToken).read();
 }
 
-/** Text BuildKit never expands (MAINTAINER): every `$` is literal. */
-export function literalWord(text: string): Word {
-  return text.replaceAll('$', '\\$');
-}
-
 /** True when the Word references a variable (a `$` not written as `\$`). */
 export function hasExpansion(word: Word): boolean {
   return /(^|[^\\])\$/.test(word);

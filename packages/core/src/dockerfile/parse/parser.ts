@@ -32,6 +32,8 @@ export interface ParseResult {
   readonly escapeToken: EscapeToken;
   /** Parser directives from the top of the file (`syntax`, `escape`, `check`). */
   readonly directives: readonly Directive[];
+  /** Every comment line above the first instruction (directives excepted), `#` and edge blanks removed. */
+  readonly leadingComments: readonly string[];
   readonly warnings: readonly ParseWarning[];
 }
 
@@ -139,6 +141,7 @@ export function parseDockerfile(text: string, options: ParseOptions = {}): Parse
   const children: Node[] = [];
   const warnings: ParseWarning[] = [];
   let comments: string[] = [];
+  const leadingComments: string[] = [];
   let currentLine = 0;
 
   // One line through BuildKit's `processLine`: trim the newline (and leading space on an
@@ -164,6 +167,7 @@ export function parseDockerfile(text: string, options: ParseOptions = {}): Parse
     }
     const first = processLine(raw, true);
     if (first.directive) comments.pop();
+    else if (children.length === 0 && isComment(raw)) leadingComments.push(trimSpace(raw.slice(1)));
     currentLine++;
     const startLine = currentLine;
 
@@ -250,6 +254,7 @@ export function parseDockerfile(text: string, options: ParseOptions = {}): Parse
     ast: makeNode({ children, startLine: firstChild.startLine, endLine: lastChild.endLine }),
     escapeToken: state.escapeToken,
     directives: state.directives,
+    leadingComments,
     warnings,
   };
 }

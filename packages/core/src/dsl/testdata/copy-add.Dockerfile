@@ -1,5 +1,3 @@
-# syntax=docker/dockerfile:1
-
 FROM alpine AS files
 WORKDIR /srv
 COPY a.txt ./

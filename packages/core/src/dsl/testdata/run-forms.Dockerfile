@@ -1,5 +1,3 @@
-# syntax=docker/dockerfile:1
-
 FROM debian:12 AS run
 RUN apt-get update \
 && apt-get install -y --no-install-recommends ca-certificates curl \

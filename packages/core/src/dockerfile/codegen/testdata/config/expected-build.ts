@@ -2,14 +2,14 @@
 
 import { sh, stage } from '@wharf/core';
 
-const stage0 = stage()
+const final = stage()
   .from('alpine:3.20')
   // Labels for the registry
   .label({
     'org.opencontainers.image.title': 'demo',
     'org.opencontainers.image.source': 'https://example.com/demo',
   })
-  .label({ maintainer: 'Jane <jane@example.com>' })
+  .maintainer('Jane <jane@example.com>')
   .env({ PATH: '/opt/bin:$PATH', LITERAL: '\\$HOME', QUOTE: "it's" })
   .arg('VERSION')
   .arg({ A: '1', B: undefined })
@@ -27,4 +27,4 @@ const stage0 = stage()
   .entrypoint(sh('/docker-entrypoint.sh "$@"'))
   .cmd(sh('echo "hello $USER"'));
 
-export default stage0;
+export default final;

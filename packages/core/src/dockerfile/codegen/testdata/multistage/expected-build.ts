@@ -3,7 +3,7 @@
 import { define, image, stage } from '@wharf/core';
 
 const buildEnv = stage('build-env')
-  .from('node:${NODE_VERSION}-alpine', { platform: '$BUILDPLATFORM' })
+  .from(`node:\${NODE_VERSION}-alpine`, { platform: '$BUILDPLATFORM' })
   .workdir('/app')
   .copy(['package.json', 'package-lock.json'], './')
   // Install dependencies first so the layer stays cached
@@ -15,8 +15,8 @@ const test = stage('test')
   .from(buildEnv)
   .run('npm test');
 
-const stage2 = stage()
-  .from('node:${NODE_VERSION}-alpine')
+const final = stage()
+  .from(`node:\${NODE_VERSION}-alpine`)
   .workdir('/app')
   .env({ NODE_ENV: 'production' })
   .copy(buildEnv, '/app/dist', './dist', { chown: 'node:node' })
@@ -30,4 +30,9 @@ const stage2 = stage()
   })
   .cmd(['node', 'dist/server.js']);
 
-export default define({ args: { NODE_VERSION: '20', REGISTRY: undefined }, target: stage2 });
+export default define({
+  args: { NODE_VERSION: '20', REGISTRY: undefined },
+  target: final,
+  targets: { test },
+  directives: { syntax: 'docker/dockerfile:1' },
+});

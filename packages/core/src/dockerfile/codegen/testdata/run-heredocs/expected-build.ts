@@ -2,7 +2,7 @@
 
 import { stage } from '@wharf/core';
 
-const stage0 = stage()
+const final = stage()
   .from('debian:bookworm')
   .run(`
     set -e
@@ -19,4 +19,4 @@ const stage0 = stage()
     print("script")
   `);
 
-export default stage0;
+export default final;

@@ -2,9 +2,9 @@
 
 import { stage } from '@wharf/core';
 
-const stage0 = stage()
+const final = stage()
   .from('scratch')
   .copy('hello', '/hello')
   .cmd(['/hello']);
 
-export default stage0;
+export default final;
