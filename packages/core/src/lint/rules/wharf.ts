@@ -61,6 +61,8 @@ function dependencyInstall(command: SimpleCommand): string | undefined {
   const program = programOf(command);
   const [, sub = ''] = command.words;
   const npm = npmInstall(command);
+  // `--offline` installs from what an earlier `pnpm fetch` (or similar) downloaded: nothing to re-download.
+  if (command.words.includes('--offline')) return undefined;
   if (program === 'npm' && (sub === 'ci' || (npm && npm.packages.length === 0))) return `npm ${sub}`;
   if (
     (program === 'yarn' && (sub === '' || sub === 'install')) ||
