@@ -8,6 +8,7 @@ import { registerBuild } from './commands/build.js';
 import { registerCache } from './commands/cache.js';
 import { registerConvert } from './commands/convert.js';
 import { registerDockerfile } from './commands/dockerfile.js';
+import { registerInit } from './commands/init.js';
 import { registerInspect } from './commands/inspect.js';
 import { registerLint } from './commands/lint.js';
 import { registerLogin } from './commands/login.js';
@@ -43,6 +44,7 @@ export function createProgram(): Command {
   registerInspect(program);
   registerConvert(program);
   registerLint(program);
+  registerInit(program);
   registerPull(program);
   registerPush(program);
   registerLogin(program);

@@ -23,7 +23,15 @@ export type { DockerfileLowerErrorCode, LowerOptions } from './dockerfile/lower/
 export { DockerfileLowerError, lowerDockerfile } from './dockerfile/lower/index.js';
 export type { ParseResult } from './dockerfile/parse/index.js';
 export { parseDockerfile } from './dockerfile/parse/index.js';
+/** Presets for the chores of a good final image: a non-root user, OCI labels, an HTTP health check, apt. */
+export type { HttpCheckOptions } from './dsl/healthcheck.js';
+export { http } from './dsl/healthcheck.js';
 export * from './dsl/index.js';
+export type { OciLabels } from './dsl/labels.js';
+export { ociLabels } from './dsl/labels.js';
+export { APT_KEEP_CACHE, aptInstall } from './dsl/mounts.js';
+export type { NonRootUserOptions } from './dsl/user.js';
+export { nonRootUser } from './dsl/user.js';
 /** Base images pulled before, reused without the registry (`wharf pull` records them too). */
 export { cachedBase, recordBase } from './engine/base-records.js';
 export type { BuildOptions, BuildResult, BuiltImage } from './engine/build.js';

@@ -4,6 +4,7 @@
  * from `define({ lint })` and a `.wharf-lint.json` beside the definition (docs/lint.md).
  * `lintBuildInput` is the same front half for `wharf build`, which prints the findings once.
  */
+import { existsSync } from 'node:fs';
 import { readFile, stat } from 'node:fs/promises';
 import { dirname, join, relative, resolve } from 'node:path';
 import {
@@ -101,15 +102,8 @@ export async function lintBuildInput(
 /** `.wharf-lint.json` beside the definition or Dockerfile, when there is one. */
 async function fileConfig(beside: string): Promise<{ config: LintConfig; where: string }[]> {
   const file = join(dirname(resolve(beside)), LINT_CONFIG_FILE);
-  let text: string;
-  try {
-    text = await readFile(file, 'utf8');
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return [];
-    throw new WharfError('LINT_CONFIG', `cannot read ${shown(file)}: ${(error as Error).message}`, {
-      cause: error,
-    });
-  }
+  if (!existsSync(file)) return [];
+  const text = await readInput(file, 'LINT_CONFIG', `fix or remove ${shown(file)}`);
   return [{ config: parseLintConfig(text, shown(file)), where: shown(file) }];
 }
 

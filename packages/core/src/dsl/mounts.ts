@@ -5,6 +5,8 @@
  * stage('deps').from('node:20-alpine')
  *   .run('npm ci', { mounts: [cache('/root/.npm', { sharing: 'locked' }), secret('npmrc', { target: '/root/.npmrc' })] })
  */
+
+import { WharfError } from '../errors.js';
 import type { BindMount, CacheMount, SecretMount, SshMount, TmpfsMount } from '../ir/types.js';
 import { MOUNT_BRAND } from './values.js';
 
@@ -41,13 +43,103 @@ export function cache(target: string, options: CacheMountOptions = {}): MountVal
   return mount({ type: 'cache', target, ...options });
 }
 
-/** Common caches with the ids and paths package managers use. */
-cache.npm = (options: CacheMountOptions = {}) => cache('/root/.npm', { id: 'npm', ...options });
-cache.apt = (options: CacheMountOptions = {}) =>
-  cache('/var/cache/apt', { id: 'apt', sharing: 'locked', ...options });
-cache.pip = (options: CacheMountOptions = {}) => cache('/root/.cache/pip', { id: 'pip', ...options });
-cache.go = (options: CacheMountOptions = {}) =>
-  cache('/root/.cache/go-build', { id: 'go-build', ...options });
+/**
+ * Presets: the directories package managers download into, with stable ids so every build (and every
+ * stage) shares them. Single-directory presets return one mount (`mounts: [cache.npm()]`); the ones
+ * that need two return an array to spread (`mounts: [...cache.apt()]`). `options` apply to every mount
+ * of a preset; an `id` given there becomes the prefix of each mount's id.
+ */
+const preset = (target: string, id: string, options: CacheMountOptions, defaults: CacheMountOptions = {}) =>
+  cache(target, { ...defaults, ...options, id: options.id === undefined ? id : `${options.id}-${id}` });
+
+/** npm's download cache, `/root/.npm` (id `npm`). */
+cache.npm = (options: CacheMountOptions = {}): MountValue => cache('/root/.npm', { id: 'npm', ...options });
+
+/**
+ * apt's package downloads (`/var/cache/apt`, id `apt-cache`) and package lists (`/var/lib/apt`, id
+ * `apt-lib`), both `sharing: 'locked'` (apt takes its own lock; two builds must not interleave). Debian
+ * images delete downloads after each install (`/etc/apt/apt.conf.d/docker-clean`): run
+ * {@link aptInstall}, or start the RUN with {@link APT_KEEP_CACHE}, so the cache keeps them.
+ * @example .run(`${APT_KEEP_CACHE} && apt-get update && apt-get install -y --no-install-recommends curl`, { mounts: [...cache.apt()] })
+ */
+cache.apt = (options: CacheMountOptions = {}): MountValue[] => [
+  preset('/var/cache/apt', 'apt-cache', options, { sharing: 'locked' }),
+  preset('/var/lib/apt', 'apt-lib', options, { sharing: 'locked' }),
+];
+
+/** pip's download and wheel cache, `/root/.cache/pip` (id `pip`). */
+cache.pip = (options: CacheMountOptions = {}): MountValue =>
+  cache('/root/.cache/pip', { id: 'pip', ...options });
+
+/**
+ * Go's build cache (`/root/.cache/go-build`, id `go-build`) and module cache (`/go/pkg/mod`, the official
+ * images' `GOMODCACHE`, id `go-mod`).
+ */
+cache.go = (options: CacheMountOptions = {}): MountValue[] => [
+  preset('/root/.cache/go-build', 'go-build', options),
+  preset('/go/pkg/mod', 'go-mod', options),
+];
+
+/** pnpm's content-addressed store at its Linux default for root, `/root/.local/share/pnpm/store` (id `pnpm`). */
+cache.pnpm = (options: CacheMountOptions = {}): MountValue =>
+  cache('/root/.local/share/pnpm/store', { id: 'pnpm', ...options });
+
+/**
+ * Yarn 1's cache as root, `/usr/local/share/.cache/yarn` (id `yarn`). Yarn 2+ keeps its cache in the
+ * project (`.yarn/cache`) or `/root/.yarn/berry/cache`: use `cache('/root/.yarn/berry/cache')` there.
+ */
+cache.yarn = (options: CacheMountOptions = {}): MountValue =>
+  cache('/usr/local/share/.cache/yarn', { id: 'yarn', ...options });
+
+/**
+ * Cargo's registry index and crates (`/usr/local/cargo/registry`, id `cargo-registry`) and git
+ * dependencies (`/usr/local/cargo/git`, id `cargo-git`), under the official rust images' `CARGO_HOME`.
+ * Not `target/`: build outputs must stay in the layer to be copied out.
+ */
+cache.cargo = (options: CacheMountOptions = {}): MountValue[] => [
+  preset('/usr/local/cargo/registry', 'cargo-registry', options),
+  preset('/usr/local/cargo/git', 'cargo-git', options),
+];
+
+/** Maven's local repository, `/root/.m2/repository` (id `maven`). */
+cache.maven = (options: CacheMountOptions = {}): MountValue =>
+  cache('/root/.m2/repository', { id: 'maven', ...options });
+
+/** Gradle's dependency and build caches, `/root/.gradle/caches` (id `gradle`). */
+cache.gradle = (options: CacheMountOptions = {}): MountValue =>
+  cache('/root/.gradle/caches', { id: 'gradle', ...options });
+
+/** Bun's package cache, `/root/.bun/install/cache` (id `bun`). */
+cache.bun = (options: CacheMountOptions = {}): MountValue =>
+  cache('/root/.bun/install/cache', { id: 'bun', ...options });
+
+/**
+ * Shell commands that stop Debian's and Ubuntu's `docker-clean` apt hook from deleting downloaded
+ * packages after each install, as BuildKit's documentation shows: without them, `cache.apt()` stays empty.
+ */
+export const APT_KEEP_CACHE =
+  'rm -f /etc/apt/apt.conf.d/docker-clean; echo \'Binary::apt::APT::Keep-Downloaded-Packages "true";\' > /etc/apt/apt.conf.d/keep-cache';
+
+/**
+ * `apt-get install` the way the lint rules want it, as `run()` arguments: the keep-cache prelude, `apt-get
+ * update`, `--no-install-recommends`, with both apt caches mounted (so no lists are left in the layer).
+ * Pin versions (`curl=7.88.1-10+deb12u5`) for reproducible builds.
+ * @example stage('tools').from('debian:bookworm').run(...aptInstall(['curl', 'ca-certificates']))
+ */
+export function aptInstall(
+  packages: readonly string[],
+  options: CacheMountOptions = {},
+): [script: string, options: { readonly mounts: MountValue[] }] {
+  for (const name of packages) {
+    if (!/^[A-Za-z0-9][A-Za-z0-9.+:~=_-]*$/.test(name)) {
+      throw new WharfError('DSL_BAD_PACKAGE', `aptInstall(): "${name}" is not an apt package name`, {
+        hint: 'pass package names (optionally name=version), one per array element',
+      });
+    }
+  }
+  const install = `apt-get update && apt-get install -y --no-install-recommends ${packages.join(' ')}`;
+  return [`${APT_KEEP_CACHE} && ${install}`, { mounts: cache.apt(options) }];
+}
 
 /** A read-only bind of the context (or of `from`: a stage, image or context) at `target`. */
 export function bind(target: string, options: BindMountOptions = {}): MountValue {

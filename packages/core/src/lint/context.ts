@@ -75,6 +75,7 @@ export function lintContext(graph: BuildGraph, dockerfile?: DockerfileSource): L
   const final =
     (targetName === undefined ? undefined : byName.get(targetName)) ?? graph.stages.at(-1) ?? NO_STAGE;
   const scripts = new WeakMap<RunInstruction, ShellScript[]>();
+  const shellsByStage = new Map<Stage, (readonly string[])[]>();
   return {
     graph,
     stages: graph.stages,
@@ -93,13 +94,22 @@ export function lintContext(graph: BuildGraph, dockerfile?: DockerfileSource): L
       return out;
     },
     shellAt(stage, index) {
-      const own = stage.instructions.slice(0, index).findLast((i) => i.kind === 'shell');
-      if (own?.kind === 'shell') return own.argv;
-      for (const base of chainOf(stage).slice(1)) {
-        const set = base.instructions.findLast((i) => i.kind === 'shell');
-        if (set?.kind === 'shell') return set.argv;
+      let shells = shellsByStage.get(stage);
+      if (!shells) {
+        // The shell in force before each instruction, in one pass (SHELL is rare, RUN is not).
+        const inherited = chainOf(stage)
+          .slice(1)
+          .map((base) => base.instructions.findLast((i) => i.kind === 'shell'))
+          .find((i) => i !== undefined);
+        let argv = inherited?.kind === 'shell' ? inherited.argv : DEFAULT_SHELL;
+        shells = stage.instructions.map((i) => {
+          const before = argv;
+          if (i.kind === 'shell') argv = i.argv;
+          return before;
+        });
+        shellsByStage.set(stage, shells);
       }
-      return DEFAULT_SHELL;
+      return shells[index] ?? DEFAULT_SHELL;
     },
     dockerfile,
     finalLocation: final.source,

@@ -269,3 +269,10 @@ describe('each rule: a hit at an exact place, and a near miss', () => {
     });
   }
 });
+
+test('SourcesCopiedBeforeDependencies: an --offline install after pnpm fetch is not a download', () => {
+  const dockerfile = `FROM ${BASE}\nWORKDIR /app\nCOPY pnpm-lock.yaml ./\nRUN pnpm fetch\nCOPY . .\nRUN pnpm install --offline\n${TAIL}`;
+  expect(lintDockerfile(dockerfile).filter((f) => f.rule === 'SourcesCopiedBeforeDependencies')).toEqual([]);
+  const online = dockerfile.replace('--offline', '--frozen-lockfile');
+  expect(lintDockerfile(online).filter((f) => f.rule === 'SourcesCopiedBeforeDependencies')).toHaveLength(1);
+});

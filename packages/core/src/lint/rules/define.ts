@@ -19,16 +19,22 @@ export interface RunCommand extends LocatedInstruction {
   readonly command: SimpleCommand;
 }
 
-/** Every simple command of every RUN (in `stages`, default all), with the instruction it is in. */
-export function* runCommands(ctx: LintContext, stages = ctx.stages): Generator<RunCommand> {
-  for (const item of ctx.instructions) {
-    if (item.instruction.kind !== 'run' || !stages.includes(item.stage)) continue;
-    for (const script of ctx.scriptsOf(item.instruction)) {
-      for (const command of script.commands) {
-        yield { ...item, instruction: item.instruction, command };
+const commandLists = new WeakMap<LintContext, RunCommand[]>();
+
+/** Every simple command of every RUN, with the instruction it is in (worked out once per context). */
+export function runCommands(ctx: LintContext): readonly RunCommand[] {
+  let list = commandLists.get(ctx);
+  if (!list) {
+    list = [];
+    for (const item of ctx.instructions) {
+      if (item.instruction.kind !== 'run') continue;
+      for (const script of ctx.scriptsOf(item.instruction)) {
+        for (const command of script.commands) list.push({ ...item, instruction: item.instruction, command });
       }
     }
+    commandLists.set(ctx, list);
   }
+  return list;
 }
 
 /** The instructions of the final image's stages, base first (the order they apply in). */

@@ -14,7 +14,7 @@ export const RunsAsRoot = defineRule<{ stage: string }>({
   message: ({ stage }) =>
     `the final image (stage "${stage}") sets no USER: its process runs as root unless the base says otherwise`,
   fix: () =>
-    'create a user and switch to it last: RUN adduser -D -u 10001 app … USER 10001 (nonRootUser() in build.ts)',
+    'create a user and switch to it last: RUN adduser -D -u 10001 app … USER 10001 (nonRootUser(stage) in build.ts)',
   *check(ctx) {
     if (ctx.final.base.kind === 'scratch' && ctx.final.instructions.length === 0) return;
     if (!finalInstructions(ctx).some((i) => i.instruction.kind === 'user')) {
@@ -61,6 +61,8 @@ function dependencyInstall(command: SimpleCommand): string | undefined {
   const program = programOf(command);
   const [, sub = ''] = command.words;
   const npm = npmInstall(command);
+  // `--offline` installs from what an earlier `pnpm fetch` (or similar) downloaded: nothing to re-download.
+  if (command.words.includes('--offline')) return undefined;
   if (program === 'npm' && (sub === 'ci' || (npm && npm.packages.length === 0))) return `npm ${sub}`;
   if (
     (program === 'yarn' && (sub === '' || sub === 'install')) ||
@@ -129,7 +131,7 @@ export const MissingOciLabels = defineRule<{ missing: string[] }>({
   summary: 'The final image should carry the OCI source and title labels',
   message: ({ missing }) => `the final image has no ${missing.join(' or ')} label`,
   fix: () =>
-    'LABEL org.opencontainers.image.source=<repository URL> org.opencontainers.image.title=<name> (label(oci({ … })) in build.ts)',
+    'LABEL org.opencontainers.image.source=<repository URL> org.opencontainers.image.title=<name> (.label(ociLabels({ … })) in build.ts)',
   *check(ctx) {
     const set = new Set(
       finalInstructions(ctx).flatMap((i) =>

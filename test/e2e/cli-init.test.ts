@@ -1,0 +1,83 @@
+// `wharf init` on four fixture projects (test/fixtures/init/): the build.ts it writes lints clean (no
+// finding at warning or above), and the Node app's builds with the direct backend against the loopback
+// mirror's look-alike node:20-alpine.
+import { cpSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { wharf } from '../helpers/cli.js';
+import { noDocker, testEnv } from '../helpers/env.js';
+import { repoRoot, tempDir } from '../helpers/paths.js';
+
+const fixtures = join(repoRoot, 'test/fixtures/init');
+
+function initIn(name: string, kind = ''): string {
+  const dir = join(tempDir(), name);
+  cpSync(join(fixtures, name), dir, { recursive: true });
+  const result = wharf(['init', dir]);
+  expect(result.stderr).toBe('');
+  expect(result.code).toBe(0);
+  expect(result.stdout).toContain(`wrote build.ts and .dockerignore for a ${kind}`);
+  return dir;
+}
+
+describe('wharf init', () => {
+  it.each([
+    ['node-app', 'Node.js app (npm)', /\.run\('npm ci', \{ mounts: \[cache\.npm\(\)\] \}\)/],
+    [
+      'pnpm-workspace',
+      'Node.js workspace (pnpm)',
+      /\.copy\('packages\/api\/package\.json', '\.\/packages\/api\/'\)/,
+    ],
+    ['go-module', 'Go module', /\.run\('go mod download', \{ mounts: \[\.\.\.cache\.go\(\)\] \}\)/],
+    [
+      'python-app',
+      'Python app',
+      /\.run\('pip install -r requirements\.txt', \{ mounts: \[cache\.pip\(\)\] \}\)/,
+    ],
+  ])('%s: detected as a %s; the build.ts lints clean', (name, kind, step) => {
+    const dir = initIn(name, kind);
+    const buildTs = readFileSync(join(dir, 'build.ts'), 'utf8');
+    expect(buildTs).toMatch(step);
+    expect(readFileSync(join(dir, '.dockerignore'), 'utf8')).toMatch(/^\.git$/m);
+    const lint = wharf(['lint', join(dir, 'build.ts'), '--format', 'json']);
+    expect(lint.stderr).toBe('');
+    expect(lint.code).toBe(0);
+    const findings = JSON.parse(lint.stdout) as { rule: string; severity: string }[];
+    expect(findings.filter((f) => f.severity !== 'info')).toEqual([]);
+    const again = wharf(['init', dir]);
+    expect([again.code, again.stdout]).toEqual([1, '']);
+    expect(again.stderr).toMatch(/already exists\n {2}hint: .*--force/);
+  });
+
+  it('says what it looks for in a folder it does not recognise', () => {
+    const result = wharf(['init', tempDir()]);
+    expect(result.code).toBe(1);
+    expect(result.stderr).toMatch(
+      /^wharf: no project wharf init knows in .*\n {2}hint: it looks for go\.mod/,
+    );
+  });
+});
+
+describe.skipIf(noDocker())('wharf init: the Node app builds', () => {
+  it('with the direct backend, FROM the mirror look-alike node:20-alpine', () => {
+    const dir = initIn('node-app');
+    const out = join(tempDir(), 'app.oci');
+    const built = wharf([
+      'build',
+      join(dir, 'build.ts'),
+      '--registry-mirror',
+      testEnv().mirror.url,
+      '--cache-dir',
+      tempDir(),
+      '--progress',
+      'plain',
+      '--lint=error',
+      '-o',
+      `type=oci,dest=${out}`,
+    ]);
+    expect(built.code, built.stderr).toBe(0);
+    expect(built.stdout.trim()).toMatch(/^sha256:[0-9a-f]{64}$/);
+    const index = JSON.parse(readFileSync(join(out, 'index.json'), 'utf8'));
+    expect(index.manifests).toHaveLength(1);
+  });
+});
