@@ -8,9 +8,8 @@
 import { constants, type Stats } from 'node:fs';
 import { chmod, copyFile, link, lstat, open, unlink } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
-
-/** The property the store sets on the streams it opens (store/store.ts `BLOB_FILE`). */
-const BLOB_FILE = Symbol.for('wharf.blob-file');
+import { storedBlobOf } from '../image/index.js';
+import type { Digest } from '../oci/index.js';
 
 /** How a blob got into the layout. */
 export type Placement = 'link' | 'copy';
@@ -18,10 +17,10 @@ export type Placement = 'link' | 'copy';
 /** Link errors that mean "not here, copy instead" (another filesystem, no hardlinks, too many links). */
 const CANNOT_LINK = new Set(['EXDEV', 'EPERM', 'EMLINK', 'ENOTSUP', 'EOPNOTSUPP', 'ENOSYS', 'EACCES']);
 
-/** The file behind a stream the store opened, or undefined for any other stream. */
-export function fileBehind(stream: Readable): string | undefined {
-  const path = (stream as unknown as Record<symbol, unknown>)[BLOB_FILE];
-  return typeof path === 'string' ? path : undefined;
+/** The store's file behind `stream` when it holds `digest` (see `storedBlobOf`), else undefined. */
+export function fileBehind(stream: Readable, digest: Digest): string | undefined {
+  const stored = storedBlobOf(stream);
+  return stored?.digest === digest ? stored.file : undefined;
 }
 
 /**

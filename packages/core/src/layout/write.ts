@@ -95,7 +95,7 @@ async function checkReplaceable(dir: string): Promise<boolean> {
 async function writeBlob(blob: ImageBlob, path: string): Promise<void> {
   const { digest, size } = blob.descriptor;
   let stream = await blob.open();
-  const file = linkingDisabled() ? undefined : fileBehind(stream);
+  const file = linkingDisabled() ? undefined : fileBehind(stream, digest);
   if (file !== undefined) {
     stream.destroy();
     if (await placeFile(file, path, size)) return;
@@ -113,7 +113,7 @@ async function alreadyThere(blob: ImageBlob, path: string): Promise<boolean> {
   const there = await lstat(path).catch(() => undefined);
   if (!there?.isFile() || there.size !== size) return false;
   const stream = await blob.open();
-  const file = fileBehind(stream);
+  const file = fileBehind(stream, digest);
   stream.destroy();
   if (file !== undefined && sameFile(there, await stat(file))) return true;
   return (await hashStream(createReadStream(path))).digest === digest;

@@ -65,9 +65,11 @@ describe('put and read', () => {
     const { digest } = await store.put(Buffer.from('read-only'));
     expect(statSync(store.path(digest)).mode & 0o777).toBe(0o444);
     const stream = await store.open(digest);
-    expect((stream as unknown as Record<symbol, unknown>)[Symbol.for('wharf.blob-file')]).toBe(
-      store.path(digest),
-    );
+    expect((stream as unknown as Record<symbol, unknown>)[Symbol.for('wharf.blob-file')]).toEqual({
+      file: store.path(digest),
+      digest,
+      verified: true,
+    });
     stream.destroy();
   });
 

@@ -37,8 +37,9 @@ const HEX_NAME: Readonly<Record<DigestAlgorithm, RegExp>> = {
 /** Temp files start with this; `list()` skips them. */
 export const TEMP_PREFIX = '.tmp-';
 /**
- * The property `open()` sets on the streams it returns: the blob's file. Media that can place a file
- * (layout/ hardlinks it) read it back by the same registered symbol, without importing the store.
+ * The property `open()` sets on the streams it returns: the blob's file, digest and whether the stream
+ * verifies it. Media read it back by the same registered symbol (`storedBlobOf` in image/stream.ts),
+ * without importing the store: layout/ hardlinks the file, archive/ does not hash it a second time.
  */
 const BLOB_FILE: unique symbol = Symbol.for('wharf.blob-file');
 
@@ -182,9 +183,9 @@ function toBytes(chunk: Uint8Array | string): Uint8Array {
   return typeof chunk === 'string' ? Buffer.from(chunk, 'utf8') : chunk;
 }
 
-/** Marks `stream` as the bytes of the blob file at `path` (see {@link BLOB_FILE}). */
-function withFile<T extends Readable>(stream: T, path: string): T {
-  Object.defineProperty(stream, BLOB_FILE, { value: path });
+/** Marks `stream` as the bytes of the blob `digest` in the file `file` (see {@link BLOB_FILE}). */
+function withFile<T extends Readable>(stream: T, file: string, digest: Digest, verified: boolean): T {
+  Object.defineProperty(stream, BLOB_FILE, { value: Object.freeze({ file, digest, verified }) });
   return stream;
 }
 
@@ -308,7 +309,7 @@ export class BlobStore {
     }
     // 1 MiB reads: blobs are layers of tens of MiB, and every chunk is a hash update and a stream hop.
     const raw = handle.createReadStream({ highWaterMark: 1024 * 1024 });
-    if (options.verify === false) return withFile(raw, path);
+    if (options.verify === false) return withFile(raw, path, digest, false);
     const digester = createDigester(digestAlgorithm(digest));
     const check = new Transform({
       readableHighWaterMark: 1024 * 1024,
@@ -335,6 +336,8 @@ export class BlobStore {
     return withFile(
       pipeline(raw, check, () => {}),
       path,
+      digest,
+      true,
     );
   }
 
