@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { gzipSync } from 'node:zlib';
@@ -14,6 +14,7 @@ import {
   withMediaTypes,
 } from '../image/index.js';
 import { MediaType, parseDigest } from '../oci/index.js';
+import { openStore } from '../store/index.js';
 import {
   checkLayoutDocuments,
   fileLayer,
@@ -95,6 +96,23 @@ describe('oci-archive', () => {
     ).rejects.toThrow(/writing .* failed: disk on fire/);
     expect(readdirSync(dir)).toEqual(['img.tar']);
     expect(readFileSync(file)).toEqual(before);
+  });
+
+  it('hashes a store blob once (the store verifies it) and still fails on a spoiled one', async () => {
+    const store = await openStore({ root: join(freshDir(), 'store') });
+    const layer = await fileLayer({ 'a.bin': new Uint8Array(50_000).fill(3) }, { store });
+    const image = appendLayers(emptyImage(), layer);
+    const dir = freshDir();
+    await writeOciArchive(join(dir, 'good.tar'), image);
+    const blob = store.path(await layer.digest());
+    const spoiled = Buffer.from(readFileSync(blob));
+    spoiled.writeUInt8(spoiled.readUInt8(spoiled.length - 20) ^ 0xff, spoiled.length - 20); // same size, other bytes
+    rmSync(blob);
+    writeFileSync(blob, spoiled);
+    await expect(writeOciArchive(join(dir, 'bad.tar'), image)).rejects.toMatchObject({
+      code: 'STORE_CORRUPT',
+    });
+    expect(readdirSync(dir)).toEqual(['good.tar']);
   });
 });
 

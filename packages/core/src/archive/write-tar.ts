@@ -3,7 +3,8 @@
  * (mtime, uid/gid 0, empty user/group names, 0644 files and 0755 directories), so the same entries
  * always give the same bytes — exactly those tar-stream's `pack()` wrote before (see tar/header.ts).
  * File bodies are hashed and counted while they are copied, so a blob that does not match its
- * descriptor fails the archive instead of corrupting it.
+ * descriptor fails the archive instead of corrupting it; a body the blob store verifies as it reads
+ * it (the same digest) is only counted, not hashed twice.
  *
  * Output is produced in chunks of about 1 MiB: headers are encoded straight into the chunk and body
  * bytes copied after them, so a big archive is a few hundred large writes, with no stream per entry
@@ -17,7 +18,7 @@ import { type FileHandle, mkdir, open, rename, unlink } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { Readable } from 'node:stream';
 import { WharfError } from '../errors.js';
-import { type Expected, ImageError } from '../image/index.js';
+import { type Expected, ImageError, storedBlobOf } from '../image/index.js';
 import { createDigester, type Digester, digestAlgorithm } from '../oci/index.js';
 import { END_OF_ARCHIVE, headerLength, paddingFor, type TarHeader } from '../tar/header.js';
 import { BufferPool, CHUNK, TarOutput } from '../tar/output.js';
@@ -64,12 +65,13 @@ class BodyCheck {
   readonly #digester: Digester | undefined;
   #read = 0;
 
-  constructor(file: TarFile, size: number) {
+  /** `verifiedElsewhere`: the source already fails on other bytes (a verifying store stream), so only count. */
+  constructor(file: TarFile, size: number, verifiedElsewhere = false) {
     this.#name = file.name;
     this.#size = size;
     this.#expected = file.expected;
     const digest = file.expected?.digest;
-    this.#digester = digest ? createDigester(digestAlgorithm(digest)) : undefined;
+    this.#digester = digest && !verifiedElsewhere ? createDigester(digestAlgorithm(digest)) : undefined;
   }
 
   update(chunk: Uint8Array): void {
@@ -130,8 +132,13 @@ async function* tarChunks(files: Files, options: TarOptions, pool?: BufferPool):
     if (file.bytes) {
       yield* out.copy(file.bytes);
     } else {
-      const check = new BodyCheck(file, header.size);
       const source = await (file.open as () => Promise<Readable>)();
+      const stored = storedBlobOf(source);
+      const check = new BodyCheck(
+        file,
+        header.size,
+        stored?.verified === true && stored.digest === file.expected?.digest,
+      );
       try {
         for await (const piece of source) {
           const chunk = bytesOf(piece);

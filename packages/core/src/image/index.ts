@@ -43,7 +43,7 @@ export {
   uncompressedSize,
   withLayerMediaType,
 } from './partial.js';
-export type { Expected } from './stream.js';
+export type { Expected, StoredBlob } from './stream.js';
 export {
   assertDecompressible,
   CONFIG_LIMIT,
@@ -52,6 +52,7 @@ export {
   MANIFEST_LIMIT,
   mebibytes,
   readAll,
+  storedBlobOf,
   tooLarge,
   verified,
   verifier,

@@ -15,6 +15,22 @@ export async function hashStream(stream: Readable): Promise<{ digest: Digest; si
   return { digest: digester.digest(), size: digester.size };
 }
 
+/** A stream the blob store opened: its file, the digest it holds, whether the stream verifies it. */
+export interface StoredBlob {
+  readonly file: string;
+  readonly digest: Digest;
+  readonly verified: boolean;
+}
+
+/**
+ * What the store says about a stream it opened (store/store.ts sets it under this registered symbol),
+ * or undefined for any other stream. Lets a medium link the file, or skip hashing it again.
+ */
+export function storedBlobOf(stream: Readable): StoredBlob | undefined {
+  const stored = (stream as unknown as Record<symbol, StoredBlob | undefined>)[Symbol.for('wharf.blob-file')];
+  return typeof stored?.file === 'string' ? stored : undefined;
+}
+
 /** The largest manifest or index read (what distribution and containerd accept). */
 export const MANIFEST_LIMIT = 4 * 1024 * 1024;
 /** The largest image config read (configs with long histories reach a few hundred KiB). */

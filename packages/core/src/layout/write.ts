@@ -4,10 +4,12 @@
  * `writeLayout` builds the whole layout in a temp directory beside the destination and renames it into
  * place at the end; an existing layout there is replaced only once the new one is complete, and any
  * failure (a layer stream that breaks, a digest that does not match, a full disk) removes the temp
- * directory, so no partial output is ever left. `appendImage` adds an image to an existing layout:
- * missing blobs are written to temp files and renamed, and `index.json` is replaced last, atomically.
+ * directory, so no partial output is ever left. Blobs the store holds are hardlinked (place.ts).
+ * `appendImage` adds an image to an existing layout: missing blobs are written to temp files and
+ * renamed, and `index.json` is replaced last, atomically.
  */
-import { mkdir, readdir, readFile, rename, stat } from 'node:fs/promises';
+import { createReadStream } from 'node:fs';
+import { lstat, mkdir, readdir, readFile, rename, stat } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { WharfError } from '../errors.js';
 import {
@@ -15,6 +17,7 @@ import {
   ANNOTATION_REF_NAME,
   blobsOf,
   buildIndex,
+  hashStream,
   type Image,
   type ImageBlob,
   type NamedImage,
@@ -29,6 +32,7 @@ import {
 } from '../oci/index.js';
 import { LayoutError } from './errors.js';
 import { removeQuietly, siblingTemp, syncDirectory, writeNewFile } from './files.js';
+import { fileBehind, linkingDisabled, placeFile, sameFile } from './place.js';
 import { blobPath } from './read.js';
 
 export interface LayoutResult {
@@ -84,14 +88,35 @@ async function checkReplaceable(dir: string): Promise<boolean> {
   );
 }
 
-/** Copies one blob into `dir`, verifying digest and size as it streams. */
-async function writeBlob(
-  dir: string,
-  blob: ImageBlob,
-  path = blobPath(dir, blob.descriptor.digest),
-): Promise<void> {
+/**
+ * Puts one blob at `path`: a file the store opened is linked (or reflinked/copied, see place.ts),
+ * anything else is streamed and verified against its digest and size.
+ */
+async function writeBlob(blob: ImageBlob, path: string): Promise<void> {
   const { digest, size } = blob.descriptor;
-  await writeNewFile(path, verified(await blob.open(), { digest, size, what: blob.what }));
+  let stream = await blob.open();
+  const file = linkingDisabled() ? undefined : fileBehind(stream, digest);
+  if (file !== undefined) {
+    stream.destroy();
+    if (await placeFile(file, path, size)) return;
+    stream = await blob.open();
+  }
+  await writeNewFile(path, verified(stream, { digest, size, what: blob.what }));
+}
+
+/**
+ * Whether the file at `path` already holds `blob`: the same inode as the store's file (a link an
+ * earlier write made), else a regular file of the right size whose bytes hash to the digest.
+ */
+async function alreadyThere(blob: ImageBlob, path: string): Promise<boolean> {
+  const { digest, size } = blob.descriptor;
+  const there = await lstat(path).catch(() => undefined);
+  if (!there?.isFile() || there.size !== size) return false;
+  const stream = await blob.open();
+  const file = fileBehind(stream, digest);
+  stream.destroy();
+  if (file !== undefined && sameFile(there, await stat(file))) return true;
+  return (await hashStream(createReadStream(path))).digest === digest;
 }
 
 /**
@@ -110,7 +135,7 @@ export async function writeLayout(dir: string, input: LayoutInput): Promise<Layo
     const algorithms = new Set(blobs.map((b) => digestAlgorithm(b.descriptor.digest)));
     for (const algorithm of ['sha256', ...algorithms])
       await mkdir(join(temp, 'blobs', algorithm), { recursive: true });
-    for (const blob of blobs) await writeBlob(temp, blob);
+    for (const blob of blobs) await writeBlob(blob, blobPath(temp, blob.descriptor.digest));
     await writeNewFile(join(temp, 'oci-layout'), OCI_LAYOUT_BYTES);
     await writeNewFile(join(temp, 'index.json'), bytes);
     for (const algorithm of ['sha256', ...algorithms]) await syncDirectory(join(temp, 'blobs', algorithm));
@@ -172,15 +197,11 @@ export async function appendImage(dir: string, input: LayoutInput): Promise<Layo
   try {
     for (const blob of blobs) {
       const path = blobPath(dir, blob.descriptor.digest);
-      const size = await stat(path).then(
-        (s) => s.size,
-        () => undefined,
-      );
-      if (size === blob.descriptor.size) continue;
+      if (await alreadyThere(blob, path)) continue;
       await mkdir(dirname(path), { recursive: true });
       const temp = siblingTemp(path, 'tmp');
       created.push(temp);
-      await writeBlob(dir, blob, temp);
+      await writeBlob(blob, temp);
       await rename(temp, path);
     }
     const manifests = [

@@ -61,6 +61,18 @@ describe('openStore', () => {
 });
 
 describe('put and read', () => {
+  it('keeps blobs read-only (layouts hardlink them) and names the file behind open() streams', async () => {
+    const { digest } = await store.put(Buffer.from('read-only'));
+    expect(statSync(store.path(digest)).mode & 0o777).toBe(0o444);
+    const stream = await store.open(digest);
+    expect((stream as unknown as Record<symbol, unknown>)[Symbol.for('wharf.blob-file')]).toEqual({
+      file: store.path(digest),
+      digest,
+      verified: true,
+    });
+    stream.destroy();
+  });
+
   it('stores bytes once and reads them back', async () => {
     expect(await store.has(helloDigest)).toBe(false);
     expect(await store.put(hello)).toEqual({ digest: helloDigest, size: hello.length });

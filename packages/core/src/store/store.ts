@@ -36,6 +36,12 @@ const HEX_NAME: Readonly<Record<DigestAlgorithm, RegExp>> = {
 };
 /** Temp files start with this; `list()` skips them. */
 export const TEMP_PREFIX = '.tmp-';
+/**
+ * The property `open()` sets on the streams it returns: the blob's file, digest and whether the stream
+ * verifies it. Media read it back by the same registered symbol (`storedBlobOf` in image/stream.ts),
+ * without importing the store: layout/ hardlinks the file, archive/ does not hash it a second time.
+ */
+const BLOB_FILE: unique symbol = Symbol.for('wharf.blob-file');
 
 export interface OpenStoreOptions {
   /** The store directory; default {@link defaultStoreRoot}. Created if missing. */
@@ -177,6 +183,12 @@ function toBytes(chunk: Uint8Array | string): Uint8Array {
   return typeof chunk === 'string' ? Buffer.from(chunk, 'utf8') : chunk;
 }
 
+/** Marks `stream` as the bytes of the blob `digest` in the file `file` (see {@link BLOB_FILE}). */
+function withFile<T extends Readable>(stream: T, file: string, digest: Digest, verified: boolean): T {
+  Object.defineProperty(stream, BLOB_FILE, { value: Object.freeze({ file, digest, verified }) });
+  return stream;
+}
+
 /** A temp file being filled and hashed. */
 class TempBlob {
   readonly path: string;
@@ -191,7 +203,8 @@ class TempBlob {
 
   static async create(dir: string, algorithm: DigestAlgorithm): Promise<TempBlob> {
     const path = join(dir, `${TEMP_PREFIX}${process.pid}-${randomUUID()}`);
-    return new TempBlob(path, await open(path, 'wx', 0o644), algorithm);
+    // Read-only (0444): layouts hardlink blobs, so a stray write into a layout would change the store.
+    return new TempBlob(path, await open(path, 'wx', 0o444), algorithm);
   }
 
   async write(chunk: Uint8Array): Promise<void> {
@@ -296,7 +309,7 @@ export class BlobStore {
     }
     // 1 MiB reads: blobs are layers of tens of MiB, and every chunk is a hash update and a stream hop.
     const raw = handle.createReadStream({ highWaterMark: 1024 * 1024 });
-    if (options.verify === false) return raw;
+    if (options.verify === false) return withFile(raw, path, digest, false);
     const digester = createDigester(digestAlgorithm(digest));
     const check = new Transform({
       readableHighWaterMark: 1024 * 1024,
@@ -320,7 +333,12 @@ export class BlobStore {
         );
       },
     });
-    return pipeline(raw, check, () => {});
+    return withFile(
+      pipeline(raw, check, () => {}),
+      path,
+      digest,
+      true,
+    );
   }
 
   /** The whole blob in memory (for manifests and configs), verified unless `verify: false`. */
