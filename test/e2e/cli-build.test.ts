@@ -61,7 +61,7 @@ describe('wharf build (direct backend)', () => {
 
   it('rejects a bad output spec before building, naming it', () => {
     const result = build([hello, '-o', 'type=zip,dest=x']);
-    expect(result.code).toBe(1);
+    expect(result.code).toBe(2); // a usage error (issue 15), like an unknown flag
     expect(result.stderr).toMatch(/type=zip/);
     expect(existsSync(join(repoRoot, 'x'))).toBe(false);
   });
