@@ -35,6 +35,7 @@ import { findRuntime } from '../runtime/detect.js';
 import type { SecretSource } from '../runtime/mounts.js';
 import { defaultSnapshotRoot, Snapshotter } from '../runtime/snapshotter.js';
 import { type BlobStore, openStore } from '../store/store.js';
+import { assertBasePlatform } from './base-platform.js';
 import { cachedBase, recordBase } from './base-records.js';
 import { compressedLayer, knownGzipDigest } from './compress.js';
 import { keepTar } from './kept-tar.js';
@@ -330,7 +331,7 @@ async function resolveBase(
 function imageBase(ref: string, options: BaseOptions): Promise<Image> {
   let image = options.images.get(ref);
   if (!image) {
-    image = resolveImage(ref, options);
+    image = resolveImage(ref, options).then((found) => assertBasePlatform(found, options.platform, ref));
     options.images.set(ref, image);
   }
   return image;

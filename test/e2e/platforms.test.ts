@@ -1,0 +1,73 @@
+// `wharf build --platform`: a platform the base image lacks, a malformed platform and several platforms
+// each fail before any work, with one clear line (exit 1 for a user error, 2 for a usage error), no
+// stack trace, nothing on stdout and nothing in the -o folder.
+import { existsSync, readdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { type CliResult, wharf } from '../helpers/cli.js';
+import { noDocker, testEnv } from '../helpers/env.js';
+import { tempDir } from '../helpers/paths.js';
+
+/** `wharf build -f Dockerfile CTX ARGS -o type=oci-archive,dest=<empty dir>/image.tar`. */
+function build(dockerfile: string, args: readonly string[]): CliResult & { out: string; cacheDir: string } {
+  const context = tempDir('wharf-platforms-ctx-');
+  writeFileSync(join(context, 'Dockerfile'), dockerfile);
+  const out = tempDir('wharf-platforms-out-');
+  const cacheDir = join(tempDir('wharf-platforms-cache-'), 'cache');
+  const result = wharf([
+    'build',
+    '-f',
+    join(context, 'Dockerfile'),
+    context,
+    '--registry-mirror',
+    testEnv().mirror.url,
+    '--progress',
+    'quiet',
+    '--cache-dir',
+    cacheDir,
+    ...args,
+    '-o',
+    `type=oci-archive,dest=${join(out, 'image.tar')}`,
+  ]);
+  return { ...result, out, cacheDir };
+}
+
+function expectNothingWritten(result: CliResult & { out: string }): void {
+  expect(result.stderr).not.toMatch(/internal error|\n\s+at /);
+  expect(result.stdout).toBe('');
+  expect(readdirSync(result.out)).toEqual([]);
+}
+
+describe.skipIf(noDocker())('wharf build --platform', () => {
+  it('refuses a single-platform base made for another platform, naming both (no silent amd64 image)', () => {
+    for (const platform of ['linux/arm64', 'linux/s390x', 'windows/amd64']) {
+      const result = build('FROM busybox\nRUN echo built > /built\n', ['--platform', platform]);
+      expect(result.code, result.stderr).toBe(1);
+      expect(result.stderr).toContain(`base image busybox is for linux/amd64 only, not ${platform}`);
+      expect(result.stderr).toContain('hint: use a base image that has');
+      expectNothingWritten(result);
+    }
+  });
+
+  it('a malformed platform is a usage error (exit 2) before anything is read', () => {
+    const result = build('FROM busybox\n', ['--platform', 'garbage']);
+    expect(result.code, result.stderr).toBe(2);
+    expect(result.stderr).toContain('invalid platform "garbage"');
+    expectNothingWritten(result);
+    expect(existsSync(result.cacheDir)).toBe(false);
+  });
+
+  it('keeps every platform of a comma list or a repeated flag, and says several are not built yet', () => {
+    for (const args of [
+      ['--platform', 'linux/amd64,linux/arm64'],
+      ['--platform', 'linux/amd64', '--platform', 'linux/arm64'],
+    ]) {
+      const result = build('FROM busybox\n', args);
+      expect(result.code, result.stderr).toBe(1);
+      expect(result.stderr).toContain('--platform linux/amd64,linux/arm64: building several platforms');
+      expect(result.stderr).toContain('hint: build one platform per run');
+      expectNothingWritten(result);
+      expect(existsSync(result.cacheDir)).toBe(false);
+    }
+  });
+});
