@@ -9,9 +9,11 @@
 #   openssl          self-signed CA for TLS registry tests
 #   uidmap           newuidmap/newgidmap: rootless builds with subordinate ids (test/e2e/rootless.test.ts)
 #   time             GNU time: peak RSS of the CLI (test/security/hostile-registry.test.ts)
+#   qemu-user-static binfmt-support  QEMU emulation (binfmt_misc entries with the F flag) for RUN in
+#                    foreign-platform builds; test/helpers/binfmt.ts mounts binfmt_misc and enables them
 set -euo pipefail
 
-packages=(docker.io docker-registry skopeo umoci runc busybox-static openssl uidmap time)
+packages=(docker.io docker-registry skopeo umoci runc busybox-static openssl uidmap time qemu-user-static binfmt-support)
 
 missing=()
 for p in "${packages[@]}"; do

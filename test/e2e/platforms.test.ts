@@ -9,26 +9,33 @@ import { noDocker, testEnv } from '../helpers/env.js';
 import { tempDir } from '../helpers/paths.js';
 
 /** `wharf build -f Dockerfile CTX ARGS -o type=oci-archive,dest=<empty dir>/image.tar`. */
-function build(dockerfile: string, args: readonly string[]): CliResult & { out: string; cacheDir: string } {
+function build(
+  dockerfile: string,
+  args: readonly string[],
+  env: NodeJS.ProcessEnv = {},
+): CliResult & { out: string; cacheDir: string } {
   const context = tempDir('wharf-platforms-ctx-');
   writeFileSync(join(context, 'Dockerfile'), dockerfile);
   const out = tempDir('wharf-platforms-out-');
   const cacheDir = join(tempDir('wharf-platforms-cache-'), 'cache');
-  const result = wharf([
-    'build',
-    '-f',
-    join(context, 'Dockerfile'),
-    context,
-    '--registry-mirror',
-    testEnv().mirror.url,
-    '--progress',
-    'quiet',
-    '--cache-dir',
-    cacheDir,
-    ...args,
-    '-o',
-    `type=oci-archive,dest=${join(out, 'image.tar')}`,
-  ]);
+  const result = wharf(
+    [
+      'build',
+      '-f',
+      join(context, 'Dockerfile'),
+      context,
+      '--registry-mirror',
+      testEnv().mirror.url,
+      '--progress',
+      'quiet',
+      '--cache-dir',
+      cacheDir,
+      ...args,
+      '-o',
+      `type=oci-archive,dest=${join(out, 'image.tar')}`,
+    ],
+    { env },
+  );
   return { ...result, out, cacheDir };
 }
 
@@ -47,6 +54,22 @@ describe.skipIf(noDocker())('wharf build --platform', () => {
       expect(result.stderr).toContain('hint: use a base image that has');
       expectNothingWritten(result);
     }
+  });
+
+  it('RUN for a foreign platform without QEMU emulation fails before any work, with the commands to enable it', () => {
+    const binfmtDir = tempDir('wharf-platforms-binfmt-'); // empty: binfmt_misc not mounted
+    const result = build('FROM busybox\nRUN uname -m > /arch\n', ['--platform', 'linux/arm64'], {
+      WHARF_BINFMT_DIR: binfmtDir,
+    });
+    expect(result.code, result.stderr).toBe(1);
+    expect(result.stderr).toContain(
+      'wharf: RUN for linux/arm64 on this linux/amd64 machine needs QEMU emulation',
+    );
+    expect(result.stderr).toContain('apt-get install qemu-user-static binfmt-support');
+    expect(result.stderr).toContain('update-binfmts --enable qemu-aarch64');
+    expectNothingWritten(result);
+    // Nothing was pulled: the check comes before the base image is resolved.
+    expect(existsSync(join(result.cacheDir, 'bases'))).toBe(false);
   });
 
   it('a malformed platform is a usage error (exit 2) before anything is read', () => {

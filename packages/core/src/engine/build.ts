@@ -32,6 +32,7 @@ import { type Digest, formatPlatform, hostPlatform, normalizePlatform, type Plat
 import type { RegistryOptions } from '../registry/client.js';
 import { pullImage } from '../registry/pull.js';
 import { findRuntime } from '../runtime/detect.js';
+import { checkEmulation } from '../runtime/emulation.js';
 import type { SecretSource } from '../runtime/mounts.js';
 import { defaultSnapshotRoot, Snapshotter } from '../runtime/snapshotter.js';
 import { type BlobStore, openStore } from '../store/store.js';
@@ -213,8 +214,9 @@ export async function buildImage(graph: BuildGraph, options: BuildOptions): Prom
 
   const results = new Map<string, Promise<StageResult>>();
   if (pruned.stages.some((s) => s.instructions.some((i) => i.kind === 'run'))) {
-    // Fail before doing any work when RUN cannot run here.
+    // Fail before doing any work when RUN cannot run here (no runtime, or no emulator for the platform).
     await findRuntime();
+    await checkEmulation(platform);
   }
   let snapshotter: Promise<Snapshotter> | undefined;
   const baseOptions: BaseOptions = {
