@@ -15,6 +15,17 @@ set -euo pipefail
 
 packages=(docker.io docker-registry skopeo umoci runc busybox-static openssl uidmap time qemu-user-static binfmt-support)
 
+# busybox-static:arm64 (the arm64 half of busybox:multi, test/helpers/base-images.ts, fetched with
+# `apt-get download`) needs arm64 among dpkg's architectures.
+if ! dpkg --print-foreign-architectures | grep -qx arm64; then
+  if [[ $(id -u) -ne 0 ]]; then
+    echo "test-env: as root: dpkg --add-architecture arm64 && apt-get update" >&2
+    exit 1
+  fi
+  dpkg --add-architecture arm64
+  apt-get update -qq
+fi
+
 missing=()
 for p in "${packages[@]}"; do
   status=$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)

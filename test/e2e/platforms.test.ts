@@ -4,6 +4,7 @@
 import { existsSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { BUSYBOX_MULTI } from '../helpers/base-images.js';
 import { type CliResult, wharf } from '../helpers/cli.js';
 import { noDocker, testEnv } from '../helpers/env.js';
 import { tempDir } from '../helpers/paths.js';
@@ -54,6 +55,14 @@ describe.skipIf(noDocker())('wharf build --platform', () => {
       expect(result.stderr).toContain('hint: use a base image that has');
       expectNothingWritten(result);
     }
+  });
+
+  it('refuses a multi-platform base that lacks the platform, listing the platforms it has', () => {
+    const result = build(`FROM ${BUSYBOX_MULTI.ref}\nRUN true\n`, ['--platform', 'linux/s390x']);
+    expect(result.code, result.stderr).toBe(1);
+    expect(result.stderr).toContain('has no image for linux/s390x');
+    expect(result.stderr).toContain('available platforms: linux/amd64, linux/arm64');
+    expectNothingWritten(result);
   });
 
   it('RUN for a foreign platform without QEMU emulation fails before any work, with the commands to enable it', () => {

@@ -28,7 +28,14 @@ import { MemoryFsView } from '../layer/fs-view.js';
 import { openContextSource, type SourceTree } from '../layer/source.js';
 import { sourceDateEpoch } from '../layer/tar-writer.js';
 import { readLayout } from '../layout/read.js';
-import { type Digest, formatPlatform, hostPlatform, normalizePlatform, type Platform } from '../oci/index.js';
+import {
+  type Digest,
+  formatPlatform,
+  hostPlatform,
+  normalizePlatform,
+  type Platform,
+  parsePlatform,
+} from '../oci/index.js';
 import type { RegistryOptions } from '../registry/client.js';
 import { pullImage } from '../registry/pull.js';
 import { findRuntime } from '../runtime/detect.js';
@@ -135,6 +142,9 @@ export async function buildImage(graph: BuildGraph, options: BuildOptions): Prom
   const buildPlatform = normalizePlatform({ ...hostPlatform(), os: 'linux' });
   const buildArgs = new BuildArgs(options.buildArgs ?? {});
   const global = new GlobalScope(pruned.args, buildArgs, predefinedArgs(platform, buildPlatform));
+  // A stage's platform: FROM --platform (`$BUILDPLATFORM` makes a native stage, as BuildKit), else the target.
+  const stagePlatform = (stage: Stage): Platform =>
+    stage.platform === undefined ? platform : parsePlatform(global.expand(stage.platform));
   const store = options.store ?? (await openStore(options.cacheDir ? { root: options.cacheDir } : {}));
   const contextDir = resolve(options.contextDir, pruned.context.dir);
   const buildContexts = parseBuildContexts(options.buildContexts ?? {});
@@ -216,7 +226,9 @@ export async function buildImage(graph: BuildGraph, options: BuildOptions): Prom
   if (pruned.stages.some((s) => s.instructions.some((i) => i.kind === 'run'))) {
     // Fail before doing any work when RUN cannot run here (no runtime, or no emulator for the platform).
     await findRuntime();
-    await checkEmulation(platform);
+    for (const stage of pruned.stages.filter((s) => s.instructions.some((i) => i.kind === 'run'))) {
+      await checkEmulation(stagePlatform(stage));
+    }
   }
   let snapshotter: Promise<Snapshotter> | undefined;
   const baseOptions: BaseOptions = {
@@ -237,7 +249,7 @@ export async function buildImage(graph: BuildGraph, options: BuildOptions): Prom
       (async () => {
         const done = new Map<string, StageResult>();
         for (const dep of deps) done.set(dep, await (results.get(dep) as Promise<StageResult>));
-        const base = await resolveBase(stage, done, baseOptions);
+        const base = await resolveBase(stage, done, { ...baseOptions, platform: stagePlatform(stage) });
         return runStage(stage, base, ctx);
       })(),
     );
@@ -273,7 +285,7 @@ interface BaseOptions {
   readonly store: BlobStore;
   readonly registry?: RegistryOptions;
   readonly views: LayerViews;
-  /** Images resolved in this build, by reference: stages FROM the same image resolve it once. */
+  /** Images resolved in this build, by platform and reference: stages FROM the same image resolve it once. */
   readonly images: Map<string, Promise<Image>>;
   /** Resolve tags in the registry even when a pull of the same tag is recorded. */
   readonly pull: boolean;
@@ -331,10 +343,11 @@ async function resolveBase(
  * `pull`), else pulled from its registry.
  */
 function imageBase(ref: string, options: BaseOptions): Promise<Image> {
-  let image = options.images.get(ref);
+  const key = `${formatPlatform(options.platform)} ${ref}`;
+  let image = options.images.get(key);
   if (!image) {
     image = resolveImage(ref, options).then((found) => assertBasePlatform(found, options.platform, ref));
-    options.images.set(ref, image);
+    options.images.set(key, image);
   }
   return image;
 }
