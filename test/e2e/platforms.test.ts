@@ -81,6 +81,14 @@ describe.skipIf(noDocker())('wharf build --platform', () => {
     expect(existsSync(join(result.cacheDir, 'bases'))).toBe(false);
   });
 
+  it('a malformed FROM --platform fails naming it, before any work', () => {
+    const result = build('FROM busybox\nFROM --platform=linux/nonsense busybox\nRUN true\n', []);
+    expect(result.code, result.stderr).toBe(1);
+    expect(result.stderr).toContain('invalid platform "linux/nonsense"');
+    expectNothingWritten(result);
+    expect(existsSync(join(result.cacheDir, 'bases'))).toBe(false);
+  });
+
   it('a malformed platform is a usage error (exit 2) before anything is read', () => {
     const result = build('FROM busybox\n', ['--platform', 'garbage']);
     expect(result.code, result.stderr).toBe(2);

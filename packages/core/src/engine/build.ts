@@ -142,9 +142,15 @@ export async function buildImage(graph: BuildGraph, options: BuildOptions): Prom
   const buildPlatform = normalizePlatform({ ...hostPlatform(), os: 'linux' });
   const buildArgs = new BuildArgs(options.buildArgs ?? {});
   const global = new GlobalScope(pruned.args, buildArgs, predefinedArgs(platform, buildPlatform));
-  // A stage's platform: FROM --platform (`$BUILDPLATFORM` makes a native stage, as BuildKit), else the target.
-  const stagePlatform = (stage: Stage): Platform =>
-    stage.platform === undefined ? platform : parsePlatform(global.expand(stage.platform));
+  // Each stage's platform: FROM --platform (`$BUILDPLATFORM` makes a native stage, as BuildKit), else the
+  // target. Parsed here, so a bad one fails before any work.
+  const platforms = new Map(
+    pruned.stages.map((s) => [
+      s.name,
+      s.platform === undefined ? platform : parsePlatform(global.expand(s.platform)),
+    ]),
+  );
+  const stagePlatform = (stage: Stage): Platform => platforms.get(stage.name) ?? platform;
   const store = options.store ?? (await openStore(options.cacheDir ? { root: options.cacheDir } : {}));
   const contextDir = resolve(options.contextDir, pruned.context.dir);
   const buildContexts = parseBuildContexts(options.buildContexts ?? {});
