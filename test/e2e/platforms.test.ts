@@ -8,6 +8,7 @@ import { BUSYBOX_MULTI } from '../helpers/base-images.js';
 import { type CliResult, wharf } from '../helpers/cli.js';
 import { noDocker, testEnv } from '../helpers/env.js';
 import { tempDir } from '../helpers/paths.js';
+import { skopeoInspect } from '../helpers/tools.js';
 
 /** `wharf build -f Dockerfile CTX ARGS -o type=oci-archive,dest=<empty dir>/image.tar`. */
 function build(
@@ -109,5 +110,25 @@ describe.skipIf(noDocker())('wharf build --platform', () => {
       expectNothingWritten(result);
       expect(existsSync(result.cacheDir)).toBe(false);
     }
+  });
+
+  it('wharf inspect shows a multi-platform image as its index: each platform, and the digest to pin', async () => {
+    const ref = `${testEnv().mirror.host}/library/${BUSYBOX_MULTI.ref}`;
+    const raw = (await skopeoInspect(`docker://${ref}`, { raw: true })) as {
+      manifests: { digest: string; platform: { architecture: string } }[];
+    };
+    const { Digest: indexDigest } = (await skopeoInspect(`docker://${ref}`)) as { Digest: string };
+    const result = wharf(['inspect', ref]);
+    expect(result.code, result.stderr).toBe(0);
+    expect(result.stdout).toContain(`Digest:       ${indexDigest} (the index: pin this one)`);
+    expect(result.stdout).toContain('Manifests:    2');
+    for (const m of raw.manifests) {
+      expect(result.stdout).toMatch(new RegExp(`linux/${m.platform.architecture}\\s+${m.digest}`));
+    }
+    // --platform still shows one image of it.
+    const arm64 = wharf(['inspect', ref, '--platform', 'linux/arm64']);
+    expect(arm64.stdout).toContain('Platform:     linux/arm64');
+    const armDigest = raw.manifests.find((m) => m.platform.architecture === 'arm64')?.digest;
+    expect(arm64.stdout).toContain(`Digest:       ${armDigest}`);
   });
 });
