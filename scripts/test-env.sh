@@ -11,13 +11,27 @@
 #   time             GNU time: peak RSS of the CLI (test/security/hostile-registry.test.ts)
 #   slirp4netns      the network namespace of each RUN step (runtime/network.ts)
 #   gcc libc6-dev    a static packet sniffer the sandbox test runs inside a step (test/security/)
+#   qemu-user-static binfmt-support  QEMU emulation (binfmt_misc entries with the F flag) for RUN in
+#                    foreign-platform builds; test/helpers/binfmt.ts mounts binfmt_misc and enables them
 set -euo pipefail
 
 # Rootless RUN steps open /dev/net/tun (slirp4netns): udev makes it 0666 on a standard system, a
 # machine without udev leaves it 0600.
 if [[ $(id -u) -eq 0 && -c /dev/net/tun ]]; then chmod 0666 /dev/net/tun; fi
 
-packages=(docker.io docker-registry skopeo umoci runc busybox-static openssl uidmap time slirp4netns gcc libc6-dev)
+packages=(docker.io docker-registry skopeo umoci runc busybox-static openssl uidmap time slirp4netns gcc libc6-dev
+  qemu-user-static binfmt-support)
+
+# busybox-static:arm64 (the arm64 half of busybox:multi, test/helpers/base-images.ts, fetched with
+# `apt-get download`) needs arm64 among dpkg's architectures.
+if ! dpkg --print-foreign-architectures | grep -qx arm64; then
+  if [[ $(id -u) -ne 0 ]]; then
+    echo "test-env: as root: dpkg --add-architecture arm64 && apt-get update" >&2
+    exit 1
+  fi
+  dpkg --add-architecture arm64
+  apt-get update -qq
+fi
 
 missing=()
 for p in "${packages[@]}"; do

@@ -7,13 +7,17 @@
 //   node:20-alpine   the busybox rootfs (user `node` 1000:1000, /home/node instead of `app`) + /usr/local/bin/node
 //                    + the libraries `ldd` lists + npm in /usr/local/lib/node_modules/npm; CMD ["node"]
 //                    (glibc, not musl: "alpine" is only the tag)
+//   busybox:multi    an OCI index: the busybox rootfs for linux/amd64 and linux/arm64 (Debian's
+//                    busybox-static:arm64), pushed with skopeo (foreign- and multi-platform builds)
 import { createHash } from 'node:crypto';
 import {
   chmodSync,
   copyFileSync,
   cpSync,
+  existsSync,
   mkdirSync,
   mkdtempSync,
+  readdirSync,
   readFileSync,
   realpathSync,
   rmSync,
@@ -23,6 +27,7 @@ import {
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { gzipSync } from 'node:zlib';
 import { docker } from './docker.js';
 import { run } from './exec.js';
 import { stateDir } from './paths.js';
@@ -54,16 +59,21 @@ const PATH_ENV = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
 const HOST_NODE = '/usr/bin/node';
 
 /** A minimal busybox root filesystem with root, one non-root user and nobody. */
-export async function buildBusyboxRootfs(dir: string, user: BaseImageUser): Promise<void> {
+export async function buildBusyboxRootfs(
+  dir: string,
+  user: BaseImageUser,
+  busybox = '/bin/busybox',
+): Promise<void> {
   for (const d of ['bin', 'sbin', 'usr/bin', 'usr/sbin', 'etc', 'root', `.${user.home}`, 'tmp', 'var/tmp']) {
     mkdirSync(join(dir, d), { recursive: true });
   }
   chmodSync(join(dir, 'tmp'), 0o1777);
   chmodSync(join(dir, 'var/tmp'), 0o1777);
   chmodSync(join(dir, 'root'), 0o700);
-  copyFileSync('/bin/busybox', join(dir, 'bin/busybox'));
+  copyFileSync(busybox, join(dir, 'bin/busybox'));
   chmodSync(join(dir, 'bin/busybox'), 0o755);
-  // `--list-full` gives each applet's canonical path (bin/sh, usr/bin/env, ...).
+  // `--list-full` gives each applet's canonical path (bin/sh, usr/bin/env, ...); the host's busybox
+  // answers for a foreign one of the same Debian version.
   const applets = (await run('/bin/busybox', ['--list-full'])).stdout.split('\n').filter(Boolean);
   for (const a of applets) {
     if (a === 'bin/busybox') continue;
@@ -105,6 +115,12 @@ export async function addNode(dir: string): Promise<void> {
  * Ownership comes from tar flags, not the files, so this does not depend on who built the tree.
  */
 async function importRootfs(dir: string, user: BaseImageUser, ref: string, changes: readonly string[]) {
+  const tarFile = await tarRootfs(dir, user);
+  await docker(['import', ...changes.flatMap((c) => ['--change', c]), tarFile, ref]);
+}
+
+/** `<dir>.tar` of `dir`: everything root-owned except the user's home, sorted, mtime 0. */
+async function tarRootfs(dir: string, user: BaseImageUser): Promise<string> {
   const tarFile = `${dir}.tar`;
   const common = ['--numeric-owner', '--sort=name', '--mtime=@0', '-C', dir];
   await run('tar', [...common, '--owner=0', '--group=0', `--exclude=.${user.home}`, '-cf', tarFile, '.']);
@@ -116,7 +132,7 @@ async function importRootfs(dir: string, user: BaseImageUser, ref: string, chang
     tarFile,
     `.${user.home}`,
   ]);
-  await docker(['import', ...changes.flatMap((c) => ['--change', c]), tarFile, ref]);
+  return tarFile;
 }
 
 async function mirrorHasTag(mirrorUrl: string, repo: string, tag: string): Promise<boolean> {
@@ -191,5 +207,132 @@ export async function ensureBaseImages(mirror: {
     writeFileSync(marker, key);
     rebuilt.push(image.ref);
   }
+  if (await ensureMultiPlatformBusybox(mirror, key)) rebuilt.push(BUSYBOX_MULTI.ref);
   return { busybox: BUSYBOX, node: NODE, rebuilt };
+}
+
+/**
+ * `busybox:multi`: one OCI index with a linux/amd64 and a linux/arm64 image (the busybox rootfs above
+ * with Debian's busybox-static for each architecture: the host's, and `busybox-static:arm64` from apt,
+ * kept in the state dir), for foreign- and multi-platform builds.
+ */
+export const BUSYBOX_MULTI: BaseImage = { ref: 'busybox:multi', user: BUSYBOX.user };
+
+const MULTI_PLATFORMS = ['amd64', 'arm64'] as const;
+
+/** The arm64 busybox binary from Debian's busybox-static:arm64 (downloaded once into the state dir). */
+async function foreignBusybox(arch: string): Promise<{ path: string; deb: string }> {
+  const dir = join(stateDir(), 'debs', arch);
+  mkdirSync(dir, { recursive: true });
+  const find = () =>
+    readdirSync(dir).find((f) => f.startsWith('busybox-static_') && f.endsWith(`_${arch}.deb`));
+  if (!find()) {
+    await run('apt-get', ['download', `busybox-static:${arch}`], { cwd: dir }).catch((error: Error) => {
+      throw new Error(
+        `cannot download busybox-static:${arch} (run scripts/test-env.sh: it adds the ${arch} dpkg architecture): ${error.message}`,
+      );
+    });
+  }
+  const deb = find() as string;
+  const unpacked = join(dir, 'unpacked');
+  if (!existsSync(join(unpacked, 'bin/busybox'))) {
+    rmSync(unpacked, { recursive: true, force: true });
+    await run('dpkg-deb', ['-x', join(dir, deb), unpacked]);
+  }
+  return { path: join(unpacked, 'bin/busybox'), deb };
+}
+
+function sha256(data: Buffer | string): string {
+  return `sha256:${createHash('sha256').update(data).digest('hex')}`;
+}
+
+/** Writes `data` as a blob of the OCI layout `dir`; returns its descriptor. */
+function writeBlob(dir: string, mediaType: string, data: Buffer | string) {
+  const digest = sha256(data);
+  mkdirSync(join(dir, 'blobs/sha256'), { recursive: true });
+  writeFileSync(join(dir, 'blobs/sha256', digest.slice('sha256:'.length)), data);
+  return { mediaType, digest, size: Buffer.byteLength(data) };
+}
+
+/** Builds and pushes `busybox:multi` unless the mirror has it and the marker has the same inputs. */
+async function ensureMultiPlatformBusybox(
+  mirror: { host: string; url: string },
+  key: string,
+): Promise<boolean> {
+  const arm64 = await foreignBusybox('arm64');
+  const inputs = createHash('sha256').update(`${key}\n${arm64.deb}`).digest('hex');
+  const marker = join(stateDir(), 'base-images', 'busybox-multi.key');
+  const recorded = existsSync(marker) ? readFileSync(marker, 'utf8') : '';
+  const [name, tag] = BUSYBOX_MULTI.ref.split(':') as [string, string];
+  if (recorded === inputs && (await mirrorHasIndex(mirror.url, `library/${name}`, tag))) return false;
+
+  const work = mkdtempSync(join(tmpdir(), 'wharf-base-multi-'));
+  try {
+    const layout = join(work, 'layout');
+    const manifests = [];
+    for (const architecture of MULTI_PLATFORMS) {
+      const rootfs = join(work, architecture);
+      await buildBusyboxRootfs(
+        rootfs,
+        BUSYBOX_MULTI.user,
+        architecture === 'arm64' ? arm64.path : '/bin/busybox',
+      );
+      const tar = readFileSync(await tarRootfs(rootfs, BUSYBOX_MULTI.user));
+      const layer = writeBlob(layout, 'application/vnd.oci.image.layer.v1.tar+gzip', gzipSync(tar));
+      const config = writeBlob(
+        layout,
+        'application/vnd.oci.image.config.v1+json',
+        JSON.stringify({
+          architecture,
+          os: 'linux',
+          config: { Env: [`PATH=${PATH_ENV}`], Cmd: ['sh'] },
+          rootfs: { type: 'layers', diff_ids: [sha256(tar)] },
+        }),
+      );
+      const manifest = writeBlob(
+        layout,
+        'application/vnd.oci.image.manifest.v1+json',
+        JSON.stringify({
+          schemaVersion: 2,
+          mediaType: 'application/vnd.oci.image.manifest.v1+json',
+          config,
+          layers: [layer],
+        }),
+      );
+      manifests.push({ ...manifest, platform: { architecture, os: 'linux' } });
+    }
+    const indexMediaType = 'application/vnd.oci.image.index.v1+json';
+    const index = writeBlob(
+      layout,
+      indexMediaType,
+      JSON.stringify({ schemaVersion: 2, mediaType: indexMediaType, manifests }),
+    );
+    writeFileSync(join(layout, 'oci-layout'), '{"imageLayoutVersion":"1.0.0"}');
+    writeFileSync(
+      join(layout, 'index.json'),
+      JSON.stringify({
+        schemaVersion: 2,
+        manifests: [{ ...index, annotations: { 'org.opencontainers.image.ref.name': tag } }],
+      }),
+    );
+    await run('skopeo', [
+      'copy',
+      '--all',
+      '--dest-tls-verify=false',
+      `oci:${layout}:${tag}`,
+      `docker://${mirror.host}/library/${BUSYBOX_MULTI.ref}`,
+    ]);
+  } finally {
+    rmSync(work, { recursive: true, force: true });
+  }
+  writeFileSync(marker, inputs);
+  return true;
+}
+
+async function mirrorHasIndex(mirrorUrl: string, repo: string, tag: string): Promise<boolean> {
+  const res = await fetch(`${mirrorUrl}/v2/${repo}/manifests/${tag}`, {
+    method: 'HEAD',
+    headers: { accept: 'application/vnd.oci.image.index.v1+json' },
+  }).catch(() => undefined);
+  return res?.status === 200 && res.headers.get('content-type') === 'application/vnd.oci.image.index.v1+json';
 }

@@ -12,6 +12,7 @@ import {
   exportImage,
   layout,
   lowerDockerfile,
+  oci,
   type RegistryOptions,
 } from '@wharf/core';
 import { docker, dockerBuild } from './docker.js';
@@ -93,6 +94,8 @@ export interface BuildBoth {
   readonly secrets?: Readonly<Record<string, string>>;
   /** Extra `docker build` flags. */
   readonly dockerArgs?: readonly string[];
+  /** `--platform` for both builders, e.g. `linux/arm64`. */
+  readonly platform?: string;
 }
 
 export interface BothResults {
@@ -123,7 +126,8 @@ export async function buildBoth(spec: BuildBoth): Promise<BothResults> {
     secrets[id] = { path };
   }
   const tag = `wharf-diff/${spec.name}:latest`;
-  const dockerArgs = [...secretArgs, ...(spec.dockerArgs ?? [])];
+  const platformArgs = spec.platform ? ['--platform', spec.platform] : [];
+  const dockerArgs = [...secretArgs, ...platformArgs, ...(spec.dockerArgs ?? [])];
   await dockerBuild({
     contextDir,
     dockerfile: dockerfilePath,
@@ -139,6 +143,7 @@ export async function buildBoth(spec: BuildBoth): Promise<BothResults> {
     ...(spec.registry ? { registry: spec.registry } : {}),
     ...(spec.secrets ? { secrets } : {}),
     ...(spec.buildContexts ? { buildContexts: spec.buildContexts } : {}),
+    ...(spec.platform ? { platform: oci.parsePlatform(spec.platform) } : {}),
   };
   const direct = await buildGraph(spec.directGraph ?? spec.graph, {
     contextDir,

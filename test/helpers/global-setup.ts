@@ -5,6 +5,7 @@
 import { join } from 'node:path';
 import type { TestProject } from 'vitest/node';
 import { BUSYBOX, ensureBaseImages, NODE } from './base-images.js';
+import { ensureBinfmt } from './binfmt.js';
 import { DOCKER_BIN, ensureDockerEngine } from './docker.js';
 import type { WharfTestEnv } from './env.js';
 import { withLock } from './exec.js';
@@ -43,6 +44,8 @@ export default async function setup(project: TestProject): Promise<void> {
   const rebuilt = await withLock(join(state, 'setup.lock'), async () => {
     const mirror = await ensureMirror(MIRROR_PORT);
     await ensureDockerEngine({ registryMirror: mirror.url });
+    const emulation = await ensureBinfmt();
+    if (emulation) console.warn(`[wharf-test] foreign-platform RUN tests will fail: ${emulation}`);
     return (await ensureBaseImages(mirror)).rebuilt;
   });
   env.available = true;

@@ -1,5 +1,6 @@
 /** Parsers for buildx-compatible flags: repeatable values, `--build-arg K=V`, `--platform`. */
 import { type Entitlement, oci, parseEntitlement, WharfError } from '@wharf/core';
+import { InvalidArgumentError } from 'commander';
 
 /** commander reducer for repeatable options. */
 export function collect(value: string, previous: string[] = []): string[] {
@@ -44,19 +45,34 @@ export function parseBuildContextFlags(values: readonly string[] = []): Record<s
   return contexts;
 }
 
-/** `--platform linux/arm64` (one platform; multi-platform builds come later). */
-export function parsePlatformFlag(value: string | undefined): oci.Platform | undefined {
-  if (value === undefined) return undefined;
-  if (value.includes(',')) {
+/**
+ * commander reducer for `--platform`: a comma list, repeatable; every value is kept (never only the
+ * last) and each is parsed here, so `--platform garbage` is a usage error (exit 2) before any work.
+ */
+export function collectPlatforms(value: string, previous: oci.Platform[] = []): oci.Platform[] {
+  const parsed = value.split(',').map((part) => {
+    try {
+      return oci.parsePlatform(part);
+    } catch (error) {
+      const hint = (error as { hint?: string }).hint;
+      throw new InvalidArgumentError(`${(error as Error).message}${hint ? `; ${hint}` : ''}`);
+    }
+  });
+  return [...previous, ...parsed];
+}
+
+/** The one platform to build, from `--platform` values; several fail naming the fix. */
+export function parsePlatformFlag(values: readonly oci.Platform[] | undefined): oci.Platform | undefined {
+  if (values === undefined || values.length === 0) return undefined;
+  const distinct = [...new Set(values.map((p) => oci.formatPlatform(p)))];
+  if (distinct.length > 1) {
     throw new WharfError(
       'CLI_MULTI_PLATFORM',
-      `--platform ${value}: building several platforms at once is not supported yet`,
-      {
-        hint: 'build one platform per run: --platform linux/amd64',
-      },
+      `--platform ${distinct.join(',')}: building several platforms in one run is not supported yet`,
+      { hint: `build one platform per run: ${distinct.map((p) => `--platform ${p}`).join(', then ')}` },
     );
   }
-  return oci.parsePlatform(value);
+  return values[0];
 }
 
 /** `--allow network.host --allow security.insecure` (buildx's entitlements; commas accepted too). */

@@ -17,6 +17,7 @@ import {
   fileUploadSessions,
   type Image,
   lowerDockerfile,
+  type oci,
   parseOutput,
   type RegistryOptions,
   WharfError,
@@ -24,6 +25,7 @@ import {
 import type { Command } from 'commander';
 import {
   collect,
+  collectPlatforms,
   parseAllow,
   parseBuildArgs,
   parseBuildContextFlags,
@@ -42,7 +44,7 @@ interface BuildFlags {
   readonly target?: string;
   readonly buildArg?: string[];
   readonly buildContext?: string[];
-  readonly platform?: string;
+  readonly platform?: oci.Platform[];
   readonly progress: ProgressMode;
   readonly cacheDir?: string;
   readonly backend: string;
@@ -79,7 +81,11 @@ export function registerBuild(program: Command): void {
       'NAME=oci-layout://DIR[:TAG|@DIGEST], NAME=docker-image://REF or NAME=DIR for FROM/COPY --from NAME (repeatable)',
       collect,
     )
-    .option('--platform <os/arch>', 'target platform (default: linux on this machine)')
+    .option(
+      '--platform <os/arch>',
+      'target platform (default: linux on this machine); one per run for now',
+      collectPlatforms,
+    )
     .option('--progress <mode>', 'auto | plain | json | quiet', 'auto')
     .option('--cache-dir <dir>', 'where blobs are kept (default: $XDG_CACHE_HOME/wharf)')
     .option('--backend <name>', 'direct (no daemon) | docker (docker build with BuildKit)', 'direct')
@@ -105,6 +111,7 @@ export function registerBuild(program: Command): void {
     .option('--ca-file <pem>', 'trust this CA for registries (besides the system CAs)')
     .addOption(lintModeOption())
     .action(async (definition: string | undefined, flags: BuildFlags) => {
+      const platform = parsePlatformFlag(flags.platform);
       // Bad -o specs and --allow values fail before any work is done.
       const allow = parseAllow(flags.allow);
       const outputs = (flags.output ?? []).map((spec) => parseOutput(spec));
@@ -120,7 +127,6 @@ export function registerBuild(program: Command): void {
         });
       }
       const { graph, contextDir, lint } = await loadGraph(definition, flags);
-      const platform = parsePlatformFlag(flags.platform);
       const progress = progressSink(flags.progress);
       const onEvent = progress.sink;
       await lintBeforeBuild(flags.lint, lintInput(definition, flags), { graph, lint }, onEvent).catch(

@@ -1,10 +1,11 @@
 /**
  * `wharf inspect REF` for images in a registry: manifest digest and media type, platform, config
  * (entrypoint, cmd, env, user, workdir, labels), layers with sizes; `--json` for the raw documents.
- * Nothing is downloaded but the manifest and the config. `inspectRemote` is exported so a local
+ * A multi-platform image (an index) is shown as one: each platform's manifest digest and size, and the
+ * index digest to pin; `--platform` shows one of its images. Nothing is downloaded but the manifest and the config. `inspectRemote` is exported so a local
  * `inspect` (layouts and archives) can hand registry references to it.
  */
-import { oci, remoteImage } from '@wharf/core';
+import { isWharfError, oci, remoteImage, remoteIndex } from '@wharf/core';
 
 const size = (bytes: number): string =>
   bytes >= 1024 * 1024
@@ -18,6 +19,11 @@ export async function inspectRemote(
   ref: string,
   options: Parameters<typeof remoteImage>[1] & { readonly json?: boolean } = {},
 ): Promise<string> {
+  // A multi-platform image is shown as the index it is, unless --platform picks one of its images.
+  if (options.platform === undefined) {
+    const index = await inspectIndex(ref, options);
+    if (index !== undefined) return index;
+  }
   const image = remoteImage(ref, options);
   const [manifest, config, digest, mediaType, configDescriptor] = await Promise.all([
     image.manifest(),
@@ -51,6 +57,37 @@ export async function inspectRemote(
     `Layers:       ${manifest.layers.length} (${size(total)} compressed)`,
     ...manifest.layers.map(
       (l, i) => `  ${String(i + 1).padStart(2)}  ${l.digest}  ${size(l.size).padStart(9)}  ${l.mediaType}`,
+    ),
+  ];
+  return `${lines.join('\n')}\n`;
+}
+
+/** The report for `ref` when it names an index: each entry's platform, digest and size; else undefined. */
+async function inspectIndex(
+  ref: string,
+  options: Parameters<typeof remoteIndex>[1] & { readonly json?: boolean },
+): Promise<string | undefined> {
+  const index = remoteIndex(ref, options);
+  let manifest: Awaited<ReturnType<typeof index.manifest>>;
+  try {
+    manifest = await index.manifest();
+  } catch (error) {
+    // A single image: remoteIndex refuses it, and the image report follows.
+    if (isWharfError(error) && error.code === 'REGISTRY_UNSUPPORTED') return undefined;
+    throw error;
+  }
+  const [digest, mediaType] = await Promise.all([index.digest(), index.mediaType()]);
+  const reference = oci.parseReference(ref).toString();
+  if (options.json) return `${JSON.stringify({ reference, digest, mediaType, index: manifest }, null, 2)}\n`;
+  const platformOf = (d: oci.Descriptor) => (d.platform ? oci.formatPlatform(d.platform) : '-');
+  const width = Math.max(...manifest.manifests.map((d) => platformOf(d).length), 0);
+  const lines = [
+    `Name:         ${reference}`,
+    `Digest:       ${digest} (the index: pin this one)`,
+    `MediaType:    ${mediaType}`,
+    `Manifests:    ${manifest.manifests.length} (--platform os/arch shows one)`,
+    ...manifest.manifests.map(
+      (d) => `  ${platformOf(d).padEnd(width)}  ${d.digest}  ${size(d.size).padStart(9)}  ${d.mediaType}`,
     ),
   ];
   return `${lines.join('\n')}\n`;

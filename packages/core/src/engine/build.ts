@@ -29,13 +29,22 @@ import { MemoryFsView } from '../layer/fs-view.js';
 import { openContextSource, type SourceTree } from '../layer/source.js';
 import { sourceDateEpoch } from '../layer/tar-writer.js';
 import { readLayout } from '../layout/read.js';
-import { type Digest, formatPlatform, hostPlatform, normalizePlatform, type Platform } from '../oci/index.js';
+import {
+  type Digest,
+  formatPlatform,
+  hostPlatform,
+  normalizePlatform,
+  type Platform,
+  parsePlatform,
+} from '../oci/index.js';
 import type { RegistryOptions } from '../registry/client.js';
 import { pullImage } from '../registry/pull.js';
 import { findRuntime } from '../runtime/detect.js';
+import { checkEmulation } from '../runtime/emulation.js';
 import type { SecretSource } from '../runtime/mounts.js';
 import { defaultSnapshotRoot, Snapshotter } from '../runtime/snapshotter.js';
 import { type BlobStore, openStore } from '../store/store.js';
+import { assertBasePlatform } from './base-platform.js';
 import { cachedBase, recordBase } from './base-records.js';
 import { compressedLayer, knownGzipDigest } from './compress.js';
 import { keepTar } from './kept-tar.js';
@@ -137,6 +146,15 @@ export async function buildImage(graph: BuildGraph, options: BuildOptions): Prom
   const buildPlatform = normalizePlatform({ ...hostPlatform(), os: 'linux' });
   const buildArgs = new BuildArgs(options.buildArgs ?? {});
   const global = new GlobalScope(pruned.args, buildArgs, predefinedArgs(platform, buildPlatform));
+  // Each stage's platform: FROM --platform (`$BUILDPLATFORM` makes a native stage, as BuildKit), else the
+  // target. Parsed here, so a bad one fails before any work.
+  const platforms = new Map(
+    pruned.stages.map((s) => [
+      s.name,
+      s.platform === undefined ? platform : parsePlatform(global.expand(s.platform)),
+    ]),
+  );
+  const stagePlatform = (stage: Stage): Platform => platforms.get(stage.name) ?? platform;
   const store = options.store ?? (await openStore(options.cacheDir ? { root: options.cacheDir } : {}));
   const contextDir = resolve(options.contextDir, pruned.context.dir);
   const buildContexts = parseBuildContexts(options.buildContexts ?? {});
@@ -216,8 +234,11 @@ export async function buildImage(graph: BuildGraph, options: BuildOptions): Prom
 
   const results = new Map<string, Promise<StageResult>>();
   if (pruned.stages.some((s) => s.instructions.some((i) => i.kind === 'run'))) {
-    // Fail before doing any work when RUN cannot run here.
+    // Fail before doing any work when RUN cannot run here (no runtime, or no emulator for the platform).
     await findRuntime();
+    for (const stage of pruned.stages.filter((s) => s.instructions.some((i) => i.kind === 'run'))) {
+      await checkEmulation(stagePlatform(stage));
+    }
   }
   let snapshotter: Promise<Snapshotter> | undefined;
   const baseOptions: BaseOptions = {
@@ -238,7 +259,7 @@ export async function buildImage(graph: BuildGraph, options: BuildOptions): Prom
       (async () => {
         const done = new Map<string, StageResult>();
         for (const dep of deps) done.set(dep, await (results.get(dep) as Promise<StageResult>));
-        const base = await resolveBase(stage, done, baseOptions);
+        const base = await resolveBase(stage, done, { ...baseOptions, platform: stagePlatform(stage) });
         return runStage(stage, base, ctx);
       })(),
     );
@@ -274,7 +295,7 @@ interface BaseOptions {
   readonly store: BlobStore;
   readonly registry?: RegistryOptions;
   readonly views: LayerViews;
-  /** Images resolved in this build, by reference: stages FROM the same image resolve it once. */
+  /** Images resolved in this build, by platform and reference: stages FROM the same image resolve it once. */
   readonly images: Map<string, Promise<Image>>;
   /** Resolve tags in the registry even when a pull of the same tag is recorded. */
   readonly pull: boolean;
@@ -332,10 +353,11 @@ async function resolveBase(
  * `pull`), else pulled from its registry.
  */
 function imageBase(ref: string, options: BaseOptions): Promise<Image> {
-  let image = options.images.get(ref);
+  const key = `${formatPlatform(options.platform)} ${ref}`;
+  let image = options.images.get(key);
   if (!image) {
-    image = resolveImage(ref, options);
-    options.images.set(ref, image);
+    image = resolveImage(ref, options).then((found) => assertBasePlatform(found, options.platform, ref));
+    options.images.set(key, image);
   }
   return image;
 }

@@ -4,6 +4,8 @@ import { WharfError, type WharfErrorOptions } from '../errors.js';
 export type RuntimeErrorCode =
   /** No OCI runtime (runc/crun) on this machine, or not Linux. */
   | 'RUNTIME_UNAVAILABLE'
+  /** RUN for a foreign architecture, and no QEMU emulator (with the F flag) is registered in binfmt_misc. */
+  | 'RUNTIME_NO_EMULATION'
   /** The runtime itself failed (bad bundle, mount refused), before or around the command. */
   | 'RUNTIME_FAILED'
   /** A layer tar tried to write outside its root (`..`, a symlink parent, a link out of the layer). */

@@ -22,6 +22,8 @@ export {
 } from './changes.js';
 export type { FindRuntimeOptions, RuntimeInfo } from './detect.js';
 export { findRuntime } from './detect.js';
+export type { EmulationOptions } from './emulation.js';
+export { checkEmulation, needsEmulation } from './emulation.js';
 export type { RunFailedDetails, RuntimeErrorCode } from './errors.js';
 export { RunFailedError, RuntimeError } from './errors.js';
 export type { ExtractFormat, ExtractOptions, ExtractResult } from './extract.js';
