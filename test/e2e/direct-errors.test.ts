@@ -41,8 +41,8 @@ function buildInto(
 }
 
 /** Exit 1, one `wharf:` line matching `problem`, only indented lines after it, nothing written. */
-function expectCleanFailure(result: CliResult & { out: string }, problem: RegExp): string[] {
-  expect(result.code, result.stderr).toBe(1);
+function expectCleanFailure(result: CliResult & { out: string }, problem: RegExp, code: 1 | 2 = 1): string[] {
+  expect(result.code, result.stderr).toBe(code);
   const lines = result.stderr.trimEnd().split('\n');
   expect(lines[0]).toMatch(/^wharf: /);
   expect(lines[0]).toMatch(problem);
@@ -83,7 +83,8 @@ describe.skipIf(noDocker())('wharf build: bad input fails cleanly', () => {
         "const base = stage('base').from('busybox').run('echo a > /a');\n" +
         "export default define({ targets: { app: stage('app').from(base), tools: stage('tools').from(base) } });\n",
     );
-    const lines = expectCleanFailure(buildInto([file, '--target', 'nope']), /no target named "nope"/);
+    // an unknown --target is a usage error (exit 2), as an unknown flag is
+    const lines = expectCleanFailure(buildInto([file, '--target', 'nope']), /no target named "nope"/, 2);
     expect(lines.join('\n')).toMatch(/app, tools/);
 
     const dockerfile = join(tempDir('wharf-errors-df-'), 'Dockerfile');
@@ -91,6 +92,7 @@ describe.skipIf(noDocker())('wharf build: bad input fails cleanly', () => {
     const fromDockerfile = expectCleanFailure(
       buildInto(['-f', dockerfile, join(dockerfile, '..'), '--target', 'nope']),
       /no stage named "nope"/,
+      2,
     );
     expect(fromDockerfile.join('\n')).toMatch(/first, second/);
   });
