@@ -19,7 +19,9 @@ async function bytes(stream: AsyncIterable<unknown>): Promise<Buffer> {
 
 const files = { 'etc/passwd': 'root:x:0:0::/root:/bin/sh\n', 'usr/bin/tool': 'x'.repeat(300_000) };
 
-describe('keepTar', () => {
+// Each test commits blobs to a store (hash check, fsync, rename): on a busy disk an fsync alone can take
+// seconds, so these get more than vitest's default 5 s.
+describe('keepTar', { timeout: 30_000 }, () => {
   it('keeps the tar of a gzip layer after the first full read, then reads that blob', async () => {
     const store = await openStore({ root: join(dir, 'a') });
     const layer = await fileLayer(files, { store });
