@@ -420,6 +420,8 @@ export class Snapshot {
     await this.#unmount();
     const dir = this.changesDir;
     for (const stub of [...(options.remove ?? [])].sort((a, b) => b.length - a.length)) {
+      // the step may have swapped a parent for a symlink (to a host directory): never delete through one
+      if (!(await parentsAreDirs(dir, stub))) continue;
       const abs = join(dir, stub);
       const st = await lstat(abs).catch(() => undefined);
       if (!st) continue;
@@ -529,4 +531,14 @@ async function extractVerified(
       hint: 'the cached blob is corrupt or its diffID is wrong: remove it from the store and pull again',
     });
   }
+}
+
+/** Every parent of `rel` below `dir` is a real directory (lstat: none is a symlink). */
+async function parentsAreDirs(dir: string, rel: string): Promise<boolean> {
+  const parts = rel.split('/');
+  for (let i = 1; i < parts.length; i++) {
+    const st = await lstat(join(dir, ...parts.slice(0, i))).catch(() => undefined);
+    if (!st?.isDirectory()) return false;
+  }
+  return true;
 }
