@@ -3,10 +3,12 @@
  * builds a hostile Dockerfile with the direct backend and checks the host is untouched.
  */
 import { randomUUID } from 'node:crypto';
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { buildGraph, lowerDockerfile } from '@wharf/core';
+import { pack } from 'tar-stream';
 import { describe, expect, it } from 'vitest';
+import { extractLayer } from '../../packages/core/src/runtime/extract.js';
 import { noDocker, testEnv } from '../helpers/env.js';
 import { tempDir } from '../helpers/paths.js';
 
@@ -47,5 +49,58 @@ RUN --mount=type=bind,source=f,target=/stub/victim sh -c 'mv /stub /stub2 && ln 
       { f: 'context file\n' },
     );
     expect(existsSync(victim)).toBe(true);
+  });
+});
+
+type Member = { name: string; type?: 'file' | 'directory' | 'symlink'; mode?: number; linkname?: string };
+
+/** A layer tar of `members`, in order (empty files by default). */
+async function layerTar(members: readonly Member[]): Promise<Buffer> {
+  const p = pack();
+  const chunks: Buffer[] = [];
+  const done = (async () => {
+    for await (const chunk of p) chunks.push(chunk as Buffer);
+  })();
+  for (const m of members) {
+    const type = m.type ?? 'file';
+    const header = { mode: m.mode ?? (type === 'directory' ? 0o755 : 0o644), ...m, type, mtime: new Date(0) };
+    if (type === 'file') p.entry(header, '');
+    else p.entry(header);
+  }
+  p.finalize();
+  await done;
+  return Buffer.concat(chunks);
+}
+
+/** Extracts `members` in both formats; the host directory `victimDir` (file `victim`, mode 0600) must be untouched. */
+async function expectHostUntouched(members: (victimDir: string) => Member[]): Promise<void> {
+  for (const format of ['overlay', 'apply'] as const) {
+    const victimDir = tempDir('wharf-victim-');
+    const victim = join(victimDir, 'victim');
+    writeFileSync(victim, 'host file\n', { mode: 0o600 });
+    const dirMode = statSync(victimDir).mode;
+    const dest = tempDir('wharf-layer-');
+    await extractLayer([await layerTar(members(victimDir))], dest, { format }).catch(() => undefined);
+    expect(readFileSync(victim, 'utf8'), format).toBe('host file\n');
+    expect(statSync(victim).mode & 0o7777, format).toBe(0o600);
+    expect(statSync(victimDir).mode, format).toBe(dirMode);
+  }
+}
+
+describe('review: a hostile layer cannot reach the host through a link it swaps in late', () => {
+  it('a directory member later replaced by a symlink: its mode is not applied through the link', async () => {
+    await expectHostUntouched((victimDir) => [
+      { name: 'd/', type: 'directory', mode: 0o6777 },
+      { name: 'd', type: 'symlink', linkname: victimDir },
+      { name: 'f/victim/', type: 'directory', mode: 0o4777 },
+      { name: 'f', type: 'symlink', linkname: victimDir },
+    ]);
+  });
+
+  it('a whiteout whose parent is later replaced by a symlink deletes nothing through the link', async () => {
+    await expectHostUntouched((victimDir) => [
+      { name: 'd/.wh.victim' },
+      { name: 'd', type: 'symlink', linkname: victimDir },
+    ]);
   });
 });

@@ -29,8 +29,9 @@
 import { randomBytes } from 'node:crypto';
 import type { Stats } from 'node:fs';
 import { chmod, lstat, mkdir, mkdtemp, rename, rm, rmdir, stat, symlink } from 'node:fs/promises';
-import { join, resolve } from 'node:path';
+import { join, posix, resolve } from 'node:path';
 import type { Readable } from 'node:stream';
+import { isRealDirectory } from '../fsutil/disk.js';
 import { createDigester, type Digest, digestHex, sha256Digest } from '../oci/index.js';
 import {
   type ChangeOptions,
@@ -421,7 +422,7 @@ export class Snapshot {
     const dir = this.changesDir;
     for (const stub of [...(options.remove ?? [])].sort((a, b) => b.length - a.length)) {
       // the step may have swapped a parent for a symlink (to a host directory): never delete through one
-      if (!(await parentsAreDirs(dir, stub))) continue;
+      if (!isRealDirectory(dir, posix.dirname(stub).replace(/^\.$/, ''))) continue;
       const abs = join(dir, stub);
       const st = await lstat(abs).catch(() => undefined);
       if (!st) continue;
@@ -531,14 +532,4 @@ async function extractVerified(
       hint: 'the cached blob is corrupt or its diffID is wrong: remove it from the store and pull again',
     });
   }
-}
-
-/** Every parent of `rel` below `dir` is a real directory (lstat: none is a symlink). */
-async function parentsAreDirs(dir: string, rel: string): Promise<boolean> {
-  const parts = rel.split('/');
-  for (let i = 1; i < parts.length; i++) {
-    const st = await lstat(join(dir, ...parts.slice(0, i))).catch(() => undefined);
-    if (!st?.isDirectory()) return false;
-  }
-  return true;
 }
