@@ -5,11 +5,12 @@
 import { randomUUID } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { buildGraph, lowerDockerfile } from '@wharf/core';
+import { buildGraph, exportImage, lowerDockerfile } from '@wharf/core';
 import { pack } from 'tar-stream';
 import { describe, expect, it } from 'vitest';
 import { extractLayer } from '../../packages/core/src/runtime/extract.js';
 import { noDocker, testEnv } from '../helpers/env.js';
+import { readSavedImage } from '../helpers/image-tree.js';
 import { tempDir } from '../helpers/paths.js';
 
 const isRoot = process.getuid?.() === 0;
@@ -86,6 +87,30 @@ async function expectHostUntouched(members: (victimDir: string) => Member[]): Pr
     expect(statSync(victimDir).mode, format).toBe(dirMode);
   }
 }
+
+describe.skipIf(noDocker() || !isRoot)('review: a step cannot hide files from its layer', () => {
+  it('a file planted at a mount target (its parent moved away and made again) is in the layer, not only in the snapshot', async () => {
+    // The next step sees what the layer holds: with the snapshot holding a file the layer left out,
+    // `RUN cat` saw it here while the image (and a rebuild from it, or another build sharing the
+    // snapshot of that layer) did not have it.
+    const work = tempDir('wharf-review-');
+    const result = await buildGraph(
+      lowerDockerfile(
+        `FROM busybox
+RUN --mount=type=tmpfs,target=/x/m sh -c 'mv /x /y && mkdir -p /x/m && echo HIDDEN > /x/m/evil'
+RUN cat /x/m/evil > /seen
+`,
+        { file: 'Dockerfile' },
+      ),
+      { contextDir: work, cacheDir: join(work, 'cache'), registry: { mirrors: [testEnv().mirror.url] } },
+    );
+    const saved = join(work, 'image.tar');
+    await exportImage(result.image, { type: 'docker-archive', dest: saved, names: [] });
+    const { tree } = await readSavedImage(saved);
+    expect(tree.get('/seen')?.size).toBe('HIDDEN\n'.length);
+    expect(tree.get('/x/m/evil')?.size).toBe('HIDDEN\n'.length);
+  });
+});
 
 describe('review: a hostile layer cannot reach the host through a link it swaps in late', () => {
   it('a directory member later replaced by a symlink: its mode is not applied through the link', async () => {
