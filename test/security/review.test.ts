@@ -128,4 +128,22 @@ describe('review: a hostile layer cannot reach the host through a link it swaps 
       { name: 'd', type: 'symlink', linkname: victimDir },
     ]);
   });
+
+  it('a whiteout of ".." or "." is refused and deletes nothing above the layer', async () => {
+    for (const format of ['overlay', 'apply'] as const) {
+      for (const name of ['.wh...', '.wh..', 'a/.wh...']) {
+        const top = tempDir('wharf-above-');
+        writeFileSync(join(top, 'sibling'), 'kept\n');
+        mkdirSync(join(top, 'fs'));
+        const error = await extractLayer(
+          [await layerTar([{ name: 'a/', type: 'directory' }, { name }])],
+          join(top, 'fs'),
+          { format },
+        ).catch((e: Error & { code?: string }) => e);
+        expect(existsSync(join(top, 'sibling')), `${format} ${name}`).toBe(true);
+        expect(existsSync(join(top, 'fs', 'a')), `${format} ${name}`).toBe(true);
+        expect(error, `${format} ${name}`).toMatchObject({ code: 'RUNTIME_UNSAFE_LAYER' });
+      }
+    }
+  });
 });

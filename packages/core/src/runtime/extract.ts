@@ -158,7 +158,16 @@ class LayerExtractor {
       return;
     }
     if (base.startsWith(WHITEOUT_PREFIX)) {
-      const target = join2(parent, base.slice(WHITEOUT_PREFIX.length));
+      const name = base.slice(WHITEOUT_PREFIX.length);
+      if (name === '.' || name === '..') {
+        // `.wh...` would delete the directory above the layer (`.wh..` the layer's own)
+        throw new RuntimeError(
+          'RUNTIME_UNSAFE_LAYER',
+          `${this.#label}: whiteout "${header.name}" names "${name}"`,
+          { hint: 'the image is malformed or malicious: rebuild or re-pull it from a trusted source' },
+        );
+      }
+      const target = join2(parent, name);
       if (target === parent || base.length === WHITEOUT_PREFIX.length) return;
       await this.#ensureParents(parent);
       this.#whiteouts.push(target);
