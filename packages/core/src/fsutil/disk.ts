@@ -2,7 +2,7 @@
  * The resolver over a directory on disk (a rootfs, a stage's tree, the build context), and a way to
  * open what it resolved to without anything being swapped in between.
  */
-import { constants } from 'node:fs';
+import { constants, lstatSync } from 'node:fs';
 import { type FileHandle, lstat, open, readlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { WharfError } from '../errors.js';
@@ -24,6 +24,27 @@ export function diskReadLink(root: string): (rel: string) => Promise<string | un
       throw error;
     }
   };
+}
+
+/**
+ * True when `rel` (clean and relative; `''` is the root) and each of its parents inside `root` is a real
+ * directory, none a symlink. For writing again through a path checked earlier when the tree may have
+ * changed since (a later layer member, the step that ran). `known` memoizes directories already seen.
+ */
+export function isRealDirectory(root: string, rel: string, known = new Set<string>()): boolean {
+  const parts = rel === '' ? [] : rel.split('/');
+  for (let i = 1; i <= parts.length; i++) {
+    const sub = parts.slice(0, i).join('/');
+    if (known.has(sub)) continue;
+    try {
+      if (!lstatSync(join(root, sub)).isDirectory()) return false;
+    } catch (error) {
+      if (isMissing(error)) return false;
+      throw error;
+    }
+    known.add(sub);
+  }
+  return true;
 }
 
 /** The clean relative path (`''` for the root) that `p` names inside the directory `root`. */

@@ -39,6 +39,7 @@ import {
 import { type FileHandle, open as openAsync } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
+import { isRealDirectory } from '../fsutil/disk.js';
 import { type TarEntry, TarError, TarReader } from '../tar/reader.js';
 import { RuntimeError } from './errors.js';
 import { type DirAttrs, writeOverlayAttrs } from './overlay-attrs.js';
@@ -157,7 +158,16 @@ class LayerExtractor {
       return;
     }
     if (base.startsWith(WHITEOUT_PREFIX)) {
-      const target = join2(parent, base.slice(WHITEOUT_PREFIX.length));
+      const name = base.slice(WHITEOUT_PREFIX.length);
+      if (name === '.' || name === '..') {
+        // `.wh...` would delete the directory above the layer (`.wh..` the layer's own)
+        throw new RuntimeError(
+          'RUNTIME_UNSAFE_LAYER',
+          `${this.#label}: whiteout "${header.name}" names "${name}"`,
+          { hint: 'the image is malformed or malicious: rebuild or re-pull it from a trusted source' },
+        );
+      }
+      const target = join2(parent, name);
       if (target === parent || base.length === WHITEOUT_PREFIX.length) return;
       await this.#ensureParents(parent);
       this.#whiteouts.push(target);
@@ -197,10 +207,14 @@ class LayerExtractor {
   }
 
   async finish(): Promise<ExtractResult> {
+    // A later member may have replaced a directory recorded below with a symlink (to a host path):
+    // nothing is written through one, so only paths whose directories are still real ones are touched.
+    const real = new Set<string>();
+    const inRealDir = (path: string) => isRealDirectory(this.#dir, parentOf(path), real);
     if (this.#format === 'overlay') {
-      const whiteouts = this.#whiteouts.filter((w) => !this.#added.has(w));
+      const whiteouts = this.#whiteouts.filter((w) => !this.#added.has(w) && inRealDir(w));
       const opaque: DirAttrs[] = [];
-      for (const path of this.#opaque) {
+      for (const path of this.#opaque.filter((p) => isRealDirectory(this.#dir, p, real))) {
         const meta = this.#dirMeta.get(path) ?? (await this.#statMeta(path));
         opaque.push({ path, mode: meta.mode, uid: meta.uid, gid: meta.gid });
       }
@@ -210,7 +224,10 @@ class LayerExtractor {
       }
     }
     // Directory metadata last, deepest first: children could not be written into a 0555 directory.
-    const dirs = [...this.#dirMeta.entries()].sort((a, b) => depth(b[0]) - depth(a[0]));
+    const dirsSeen = new Set<string>(); // (the whiteouts above may have removed some)
+    const dirs = [...this.#dirMeta.entries()]
+      .filter(([path]) => isRealDirectory(this.#dir, path, dirsSeen))
+      .sort((a, b) => depth(b[0]) - depth(a[0]));
     for (const [path, meta] of dirs) {
       const abs = this.#abs(path);
       if (this.#owners) lchown(abs, meta.uid, meta.gid);
@@ -415,6 +432,11 @@ class LayerExtractor {
 
 function join2(dir: string, name: string): string {
   return dir === '' ? name : `${dir}/${name}`;
+}
+
+function parentOf(path: string): string {
+  const slash = path.lastIndexOf('/');
+  return slash < 0 ? '' : path.slice(0, slash);
 }
 
 function depth(path: string): number {

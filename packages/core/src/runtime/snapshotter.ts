@@ -27,10 +27,11 @@
  * ```
  */
 import { randomBytes } from 'node:crypto';
-import type { Stats } from 'node:fs';
+import { lstatSync, type Stats } from 'node:fs';
 import { chmod, lstat, mkdir, mkdtemp, rename, rm, rmdir, stat, symlink } from 'node:fs/promises';
-import { join, resolve } from 'node:path';
+import { join, posix, resolve } from 'node:path';
 import type { Readable } from 'node:stream';
+import { isRealDirectory } from '../fsutil/disk.js';
 import { createDigester, type Digest, digestHex, sha256Digest } from '../oci/index.js';
 import {
   type ChangeOptions,
@@ -420,6 +421,8 @@ export class Snapshot {
     await this.#unmount();
     const dir = this.changesDir;
     for (const stub of [...(options.remove ?? [])].sort((a, b) => b.length - a.length)) {
+      // the step may have swapped a parent for a symlink (to a host directory): never delete through one
+      if (!isRealDirectory(dir, posix.dirname(stub).replace(/^\.$/, ''))) continue;
       const abs = join(dir, stub);
       const st = await lstat(abs).catch(() => undefined);
       if (!st) continue;
@@ -432,7 +435,18 @@ export class Snapshot {
     const common = { ...options, ...(mapOwner ? { mapOwner } : {}) };
     if (this.mode === 'overlay') {
       const opaqueXattr = this.#snapshotter.opaqueXattr;
-      return overlayChanges(dir, { ...common, opaqueXattr, lowerStat: (p) => this.#lowerStat(p) });
+      // The upper dir holds only what changed, and the stubs are gone: what is left at a mount target was
+      // put there by the step (moving the target's parent away and making it again). It goes into the
+      // change set: this dir becomes the layer's snapshot, which must hold nothing the layer does not.
+      const exclude = [...(options.exclude ?? [])].filter(
+        (p) => !lstatSync(join(dir, p), { throwIfNoEntry: false }),
+      );
+      return overlayChanges(dir, {
+        ...common,
+        exclude,
+        opaqueXattr,
+        lowerStat: (p) => this.#lowerStat(p),
+      });
     }
     return scanChanges(this.#lower as string, dir, { ...common, since: options.since ?? this.#prepared });
   }
