@@ -165,8 +165,8 @@ describe('doubling and nested expansions', () => {
       (_, i) => `${instruction} ${name}${i + 1}=$${name}${i}$${name}${i}`,
     ).join('\n')}\nENV out=$${name}40\n`;
   const nested = `${'${a:-'.repeat(2000)}x${'}'.repeat(2000)}`;
-  // The Dockerfile front end has its own word lexer (dockerfile/parse/shell-lexer.ts), not bounded
-  // here; a build.ts hands the nested word to the IR expander (ir/expand.ts).
+  // The Dockerfile front end has its own word lexer (dockerfile/parse/shell-lexer.ts); a build.ts hands
+  // the nested word to the IR expander (ir/expand.ts). Both stop at 100 levels.
   const definitions: [string, string, string, RegExp][] = [
     [
       'ENV vN=$v(N-1)$v(N-1)',
@@ -179,6 +179,12 @@ describe('doubling and nested expansions', () => {
       'Dockerfile',
       doubling('ARG', 'a'),
       /\$a16 makes \$a16\$a16 longer than 1048576 characters/,
+    ],
+    [
+      '${a:-…} nested 2,000 deep (Dockerfile)',
+      'Dockerfile',
+      `FROM scratch\nENV x=${nested}\n`,
+      /^wharf: .*Dockerfile:2:1: failed to process "\$\{a:-.*": \$\{…\} expressions nested more than 100 deep/,
     ],
     [
       '${a:-…} nested 2,000 deep (build.ts)',
