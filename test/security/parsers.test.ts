@@ -181,6 +181,12 @@ describe('doubling and nested expansions', () => {
       /\$a16 makes \$a16\$a16 longer than 1048576 characters/,
     ],
     [
+      'five ENV lines of 1 MiB each',
+      'Dockerfile',
+      `FROM scratch\nARG a0=xxxxxxxxxxxxxxx\n${Array.from({ length: 16 }, (_, i) => `ARG a${i + 1}=$a${i}$a${i}`).join('\n')}\n${Array.from({ length: 5 }, (_, i) => `ENV v${i}=$a16`).join('\n')}\n`,
+      /^wharf: .*Dockerfile:23:1: .*ENV makes the image config's environment and labels \d+ characters, more than the limit of 4194304 \(4 MiB\)/,
+    ],
+    [
       '${a:-…} nested 2,000 deep (Dockerfile)',
       'Dockerfile',
       `FROM scratch\nENV x=${nested}\n`,
