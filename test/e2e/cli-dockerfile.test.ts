@@ -77,6 +77,26 @@ describe('bad input: one line naming the problem, exit 1, no stack trace', () =>
       /throws\.ts failed while loading: cannot read the version file for base/,
     );
   });
+  it('a syntax error, at its file:line:col (in build.ts, or in a file it imports)', () => {
+    const dir = mkdtempSync(join(scratch, 'syntax-'));
+    writeFileSync(
+      join(dir, 'build.ts'),
+      "import { stage } from '@wharf/core';\nexport default stage('a').from('scratch'\n  .cmd([1,;\n",
+    );
+    expectUserError(
+      wharf(['dockerfile', 'build.ts'], { cwd: dir }),
+      /^wharf: build\.ts:3:10: syntax error: Unexpected token\n {2}hint: /,
+    );
+    writeFileSync(join(dir, 'lib.ts'), 'export const a = (;\n');
+    writeFileSync(
+      join(dir, 'imports.ts'),
+      "import { stage } from '@wharf/core';\nimport { a } from './lib.ts';\nexport default stage('a').from('scratch').env({ A: a });\n",
+    );
+    expectUserError(
+      wharf(['dockerfile', 'imports.ts'], { cwd: dir }),
+      /^wharf: lib\.ts:1:18: syntax error: Unexpected token\n/,
+    );
+  });
   it('a default export that is not a stage', () => {
     expectUserError(
       wharf(['dockerfile', fixture('not-a-stage.ts')]),
