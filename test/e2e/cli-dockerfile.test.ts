@@ -129,6 +129,11 @@ describe('bad input: one line naming the problem, exit 1, no stack trace', () =>
     expect(build('--push').code).toBe(2);
     expect(wharf(['cache', 'prune']).code).toBe(2);
   });
+  it('an unknown --progress mode is a usage error naming the valid ones (it was accepted)', () => {
+    const result = wharf(['build', '--progress', 'fancy', 'build.ts']);
+    expect(result.code).toBe(2);
+    expect(result.stderr).toMatch(/'fancy' is invalid\. Allowed choices are auto, plain, tty, json, quiet/);
+  });
   it('--help and --version exit 0', () => {
     expect(wharf(['--help']).code).toBe(0);
     expect(wharf(['--version']).stdout.trim()).toMatch(/^\d+\.\d+\.\d+$/);

@@ -21,7 +21,7 @@ import {
   type RegistryOptions,
   WharfError,
 } from '@wharf/core';
-import type { Command } from 'commander';
+import { type Command, Option } from 'commander';
 import {
   collect,
   parseAllow,
@@ -32,7 +32,7 @@ import {
 } from '../flags.js';
 import { interruptSignal } from '../interrupt.js';
 import { type LoadedDefinition, loadDefinition } from '../load-definition.js';
-import { type ProgressMode, progressSink } from '../render/progress.js';
+import { PROGRESS_MODES, type ProgressMode, progressSink } from '../render/progress.js';
 import { type LintMode, lintBeforeBuild, lintInput, lintModeOption } from './lint.js';
 
 interface BuildFlags {
@@ -80,7 +80,12 @@ export function registerBuild(program: Command): void {
       collect,
     )
     .option('--platform <os/arch>', 'target platform (default: linux on this machine)')
-    .option('--progress <mode>', 'auto | plain | json | quiet', 'auto')
+    // an unknown mode (`fancy`) is a usage error (exit 2), not silently plain output
+    .addOption(
+      new Option('--progress <mode>', 'auto | plain | tty | json | quiet')
+        .choices(PROGRESS_MODES)
+        .default('auto'),
+    )
     .option('--cache-dir <dir>', 'where blobs are kept (default: $XDG_CACHE_HOME/wharf)')
     .option('--backend <name>', 'direct (no daemon) | docker (docker build with BuildKit)', 'direct')
     .option('--push', 'push the image to the registry each -t name points at (same as -o type=registry)')
