@@ -198,3 +198,23 @@ describe.skipIf(noDocker())('ONBUILD of a stage used as a base', () => {
     expect(line(buildkit.tree, '/seen')).toBeDefined();
   });
 });
+
+describe.skipIf(noDocker())('ONBUILD COPY --from naming a stage', () => {
+  it('reads the stage of the child build, not an image of that name', async () => {
+    const buildkit = await same(
+      'onbuild-copy-from-stage',
+      [
+        // BuildKit 20.10 builds a stage named only by a trigger without its own steps (a RUN there is
+        // lost), so the stage here has none; wharf builds it whole, as current BuildKit does.
+        'FROM busybox AS assets',
+        'FROM busybox AS parent',
+        'ONBUILD COPY --from=assets /bin/busybox /from-stage',
+        'FROM parent AS child',
+        'RUN cat /from-stage > /seen',
+        '',
+      ].join('\n'),
+    );
+    expect(line(buildkit.tree, '/from-stage')).toBeDefined();
+    expect(buildkit.config.OnBuild).toBeUndefined();
+  });
+});

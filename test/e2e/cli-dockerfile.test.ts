@@ -77,6 +77,26 @@ describe('bad input: one line naming the problem, exit 1, no stack trace', () =>
       /throws\.ts failed while loading: cannot read the version file for base/,
     );
   });
+  it('a syntax error, at its file:line:col (in build.ts, or in a file it imports)', () => {
+    const dir = mkdtempSync(join(scratch, 'syntax-'));
+    writeFileSync(
+      join(dir, 'build.ts'),
+      "import { stage } from '@wharf/core';\nexport default stage('a').from('scratch'\n  .cmd([1,;\n",
+    );
+    expectUserError(
+      wharf(['dockerfile', 'build.ts'], { cwd: dir }),
+      /^wharf: build\.ts:3:10: syntax error: Unexpected token\n {2}hint: /,
+    );
+    writeFileSync(join(dir, 'lib.ts'), 'export const a = (;\n');
+    writeFileSync(
+      join(dir, 'imports.ts'),
+      "import { stage } from '@wharf/core';\nimport { a } from './lib.ts';\nexport default stage('a').from('scratch').env({ A: a });\n",
+    );
+    expectUserError(
+      wharf(['dockerfile', 'imports.ts'], { cwd: dir }),
+      /^wharf: lib\.ts:1:18: syntax error: Unexpected token\n/,
+    );
+  });
   it('a default export that is not a stage', () => {
     expectUserError(
       wharf(['dockerfile', fixture('not-a-stage.ts')]),
@@ -108,6 +128,11 @@ describe('bad input: one line naming the problem, exit 1, no stack trace', () =>
     expect(build('-o', 'type=bogus,dest=x').code).toBe(2);
     expect(build('--push').code).toBe(2);
     expect(wharf(['cache', 'prune']).code).toBe(2);
+  });
+  it('an unknown --progress mode is a usage error naming the valid ones (it was accepted)', () => {
+    const result = wharf(['build', '--progress', 'fancy', 'build.ts']);
+    expect(result.code).toBe(2);
+    expect(result.stderr).toMatch(/'fancy' is invalid\. Allowed choices are auto, plain, tty, json, quiet/);
   });
   it('--help and --version exit 0', () => {
     expect(wharf(['--help']).code).toBe(0);

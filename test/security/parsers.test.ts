@@ -165,8 +165,8 @@ describe('doubling and nested expansions', () => {
       (_, i) => `${instruction} ${name}${i + 1}=$${name}${i}$${name}${i}`,
     ).join('\n')}\nENV out=$${name}40\n`;
   const nested = `${'${a:-'.repeat(2000)}x${'}'.repeat(2000)}`;
-  // The Dockerfile front end has its own word lexer (dockerfile/parse/shell-lexer.ts), not bounded
-  // here; a build.ts hands the nested word to the IR expander (ir/expand.ts).
+  // The Dockerfile front end has its own word lexer (dockerfile/parse/shell-lexer.ts); a build.ts hands
+  // the nested word to the IR expander (ir/expand.ts). Both stop at 100 levels.
   const definitions: [string, string, string, RegExp][] = [
     [
       'ENV vN=$v(N-1)$v(N-1)',
@@ -179,6 +179,18 @@ describe('doubling and nested expansions', () => {
       'Dockerfile',
       doubling('ARG', 'a'),
       /\$a16 makes \$a16\$a16 longer than 1048576 characters/,
+    ],
+    [
+      'five ENV lines of 1 MiB each',
+      'Dockerfile',
+      `FROM scratch\nARG a0=xxxxxxxxxxxxxxx\n${Array.from({ length: 16 }, (_, i) => `ARG a${i + 1}=$a${i}$a${i}`).join('\n')}\n${Array.from({ length: 5 }, (_, i) => `ENV v${i}=$a16`).join('\n')}\n`,
+      /^wharf: .*Dockerfile:23:1: .*ENV makes the image config's environment and labels \d+ characters, more than the limit of 4194304 \(4 MiB\)/,
+    ],
+    [
+      '${a:-…} nested 2,000 deep (Dockerfile)',
+      'Dockerfile',
+      `FROM scratch\nENV x=${nested}\n`,
+      /^wharf: .*Dockerfile:2:1: failed to process "\$\{a:-.*": \$\{…\} expressions nested more than 100 deep/,
     ],
     [
       '${a:-…} nested 2,000 deep (build.ts)',

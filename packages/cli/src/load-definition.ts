@@ -5,7 +5,7 @@
  * folder — with or without @wharf/core installed beside it — and its values come from the same module.
  */
 import { existsSync, statSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
+import { dirname, join, relative, resolve } from 'node:path';
 import {
   type BuildGraph,
   type Definition,
@@ -63,6 +63,8 @@ async function importDefault(path: string, shown: string, cacheDir: string): Pro
     module = (await untilSettledOrStuck(jiti.import(path), shown)) as { default?: unknown };
   } catch (error) {
     if (error instanceof WharfError) throw error;
+    const syntax = syntaxError(error, path, shown);
+    if (syntax) throw syntax;
     const message = error instanceof Error ? error.message.split('\n')[0] : String(error);
     throw new WharfError('DEFINITION_FAILED', `${shown} failed while loading: ${message}`, {
       hint: 'fix the error in the build definition (run with --debug for its stack trace)',
@@ -75,6 +77,28 @@ async function importDefault(path: string, shown: string, cacheDir: string): Pro
     });
   }
   return module.default;
+}
+
+/**
+ * jiti reports a syntax error as `ParseError: <what>` with ` <absolute file>:<line>:<col>` on the next
+ * line (the file may be one build.ts imports): told as `file:line:col: syntax error: <what>`.
+ */
+function syntaxError(error: unknown, path: string, shown: string): WharfError | undefined {
+  if (!(error instanceof Error)) return undefined;
+  const [first = '', ...rest] = error.message.split('\n');
+  const what = /^ParseError: (.*)$/.exec(first)?.[1]?.trim();
+  const where = rest.map((line) => /^\s*(\S.*):(\d+):(\d+)\s*$/.exec(line)).find((m) => m !== null);
+  if (what === undefined || !where) return undefined;
+  const [, file = '', line, column] = where;
+  return new WharfError('DEFINITION_SYNTAX', `syntax error: ${what || 'unexpected input'}`, {
+    hint: 'fix the build definition at that line and column',
+    location: {
+      file: resolve(file) === path ? shown : relative(process.cwd(), file),
+      line: Number(line),
+      column: Number(column),
+    },
+    cause: error,
+  });
 }
 
 /**

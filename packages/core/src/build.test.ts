@@ -29,3 +29,15 @@ it('builds a stage value, writes the output, and reports digest, size and step t
   const second = await build(app, options);
   expect(second.steps[0]?.cached).toBe(true);
 });
+
+it('refuses a misspelt option, listing the valid ones (it was silently ignored)', async () => {
+  const app = stage('app').from('scratch').cmd(['/hello']);
+  const misspelt = { contextDir: dir, cachedir: join(dir, 'cache'), outputs: 'type=oci' };
+  await expect(build(app, misspelt as never)).rejects.toThrow(
+    expect.objectContaining({
+      code: 'BUILD_UNKNOWN_OPTION',
+      message: 'build(): unknown options "cachedir", "outputs"',
+      hint: expect.stringMatching(/^the options are contextDir, output, tags, .*cacheDir, .*onEvent$/),
+    }),
+  );
+});

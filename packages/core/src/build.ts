@@ -14,6 +14,7 @@
 import { type Definition, toGraph } from './dsl/graph.js';
 import type { Stage } from './dsl/stage.js';
 import { type BuildOptions, buildGraph } from './engine/build.js';
+import { WharfError } from './errors.js';
 import type { BuildEvent } from './events.js';
 import { exportImage } from './export/export.js';
 import { type OutputSpec, parseOutput } from './export/output.js';
@@ -29,6 +30,41 @@ export interface BuildApiOptions extends Omit<BuildOptions, 'contextDir'> {
   readonly tags?: readonly string[];
   /** Registry settings for pushing. */
   readonly push?: PushOptions;
+}
+
+/** Every option `build()` takes: the compiler keeps this in step with {@link BuildApiOptions}. */
+const OPTION_NAMES = Object.keys({
+  contextDir: true,
+  output: true,
+  tags: true,
+  push: true,
+  target: true,
+  platform: true,
+  buildArgs: true,
+  buildContexts: true,
+  store: true,
+  cacheDir: true,
+  epoch: true,
+  noCache: true,
+  pull: true,
+  secrets: true,
+  allow: true,
+  registry: true,
+  compressEarly: true,
+  signal: true,
+  onEvent: true,
+} satisfies Record<keyof BuildApiOptions, true>);
+
+/** A misspelt option (`cachedir`, `outputs`) would be silently ignored: refuse it instead. */
+function checkOptionNames(options: object): void {
+  const unknown = Object.keys(options).filter((name) => !OPTION_NAMES.includes(name));
+  if (unknown.length > 0) {
+    throw new WharfError(
+      'BUILD_UNKNOWN_OPTION',
+      `build(): unknown option${unknown.length > 1 ? 's' : ''} ${unknown.map((n) => JSON.stringify(n)).join(', ')}`,
+      { hint: `the options are ${OPTION_NAMES.join(', ')}` },
+    );
+  }
 }
 
 export interface StepTiming {
@@ -51,6 +87,7 @@ export async function build(
   target: Stage | Definition,
   options: BuildApiOptions = {},
 ): Promise<BuildApiResult> {
+  checkOptionNames(options);
   const steps: StepTiming[] = [];
   const onEvent = (event: BuildEvent) => {
     if (event.type === 'step-finished') {

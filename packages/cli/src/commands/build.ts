@@ -22,7 +22,7 @@ import {
   type RegistryOptions,
   WharfError,
 } from '@wharf/core';
-import type { Command } from 'commander';
+import { type Command, Option } from 'commander';
 import {
   collect,
   collectPlatforms,
@@ -34,7 +34,7 @@ import {
 } from '../flags.js';
 import { interruptSignal } from '../interrupt.js';
 import { type LoadedDefinition, loadDefinition } from '../load-definition.js';
-import { type ProgressMode, progressSink } from '../render/progress.js';
+import { PROGRESS_MODES, type ProgressMode, progressSink } from '../render/progress.js';
 import { type LintMode, lintBeforeBuild, lintInput, lintModeOption } from './lint.js';
 
 interface BuildFlags {
@@ -86,7 +86,12 @@ export function registerBuild(program: Command): void {
       'target platform (default: linux on this machine); one per run for now',
       collectPlatforms,
     )
-    .option('--progress <mode>', 'auto | plain | json | quiet', 'auto')
+    // an unknown mode (`fancy`) is a usage error (exit 2), not silently plain output
+    .addOption(
+      new Option('--progress <mode>', 'auto | plain | tty | json | quiet')
+        .choices(PROGRESS_MODES)
+        .default('auto'),
+    )
     .option('--cache-dir <dir>', 'where blobs are kept (default: $XDG_CACHE_HOME/wharf)')
     .option('--backend <name>', 'direct (no daemon) | docker (docker build with BuildKit)', 'direct')
     .option('--push', 'push the image to the registry each -t name points at (same as -o type=registry)')

@@ -6,7 +6,8 @@
 import type { BuildEvent, EventSink } from '@wharf/core';
 import { ttySink } from './tty.js';
 
-export type ProgressMode = 'auto' | 'plain' | 'tty' | 'json' | 'quiet';
+export const PROGRESS_MODES = ['auto', 'plain', 'tty', 'json', 'quiet'] as const;
+export type ProgressMode = (typeof PROGRESS_MODES)[number];
 
 export interface Progress {
   readonly sink: EventSink;

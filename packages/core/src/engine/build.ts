@@ -196,7 +196,16 @@ export async function buildImage(graph: BuildGraph, options: BuildOptions): Prom
     contextRoot: contextDir,
     slotPrefix: `${contextDir}\0${pruned.stages.map((s) => s.name).join(',')}`,
     resolver: {
-      stageImage: async (name: string) => (await (results.get(name) as Promise<StageResult>)).image,
+      stageImage: async (name: string) => {
+        const result = results.get(name);
+        // only a base image's ONBUILD trigger can name a stage the graph did not schedule
+        if (result === undefined) {
+          throw new WharfError('ENGINE_STAGE_NOT_BUILT', `stage "${name}" is not part of this build`, {
+            hint: `an ONBUILD trigger of a base image names it: make the target use stage "${name}", or rename it`,
+          });
+        }
+        return (await result).image;
+      },
       image: (ref: string) => imageBase(ref, baseOptions),
       buildContextDir: (ref: string) => {
         const found = findBuildContext(buildContexts, ref);

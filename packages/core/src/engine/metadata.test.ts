@@ -41,6 +41,27 @@ describe('applyMetadata', () => {
     expect(config.Env).toEqual(['PATH=/app/bin:/usr/bin', 'HOME=/root', 'A=1.0', 'B=-$lit']);
   });
 
+  // issue 13 item 10: 5 ENV lines of 1 MiB each (each under the value limit) wrote a 5 MiB config
+  it('bounds the total of Env and Labels at 4 MiB, naming the instruction', () => {
+    const mib = 'x'.repeat(1024 * 1024 - 2);
+    const env = (n: number): Instruction[] =>
+      Array.from({ length: n }, (_, i) => ({ kind: 'env', vars: [{ key: `V${i}`, value: '$MIB' }] }));
+    expect(apply(env(3), undefined, { MIB: mib }).config.Env).toHaveLength(3);
+    expect(() => apply(env(5), undefined, { MIB: mib })).toThrow(
+      expect.objectContaining({
+        code: 'ENGINE_CONFIG_TOO_LARGE',
+        message: expect.stringMatching(
+          /^ENV makes the image config's environment and labels \d+ characters, more than the limit of 4194304 \(4 MiB\)$/,
+        ),
+      }),
+    );
+    expect(() =>
+      apply([...env(3), { kind: 'label', labels: [{ key: 'big', value: '$MIB' }] }], undefined, {
+        MIB: mib,
+      }),
+    ).toThrow(/^LABEL makes the image config's environment and labels/);
+  });
+
   it('ENV wins over an ARG of the same name', () => {
     const { config } = apply(
       [

@@ -8,6 +8,7 @@
 import { posix } from 'node:path';
 import { WharfError } from '../errors.js';
 import { expandWord, type Lookup } from '../ir/expand.js';
+import { MAX_CONFIG_ENV_AND_LABELS } from '../ir/limits.js';
 import type { Command, HealthcheckSpec, Instruction } from '../ir/types.js';
 import type { ContainerConfig, HealthConfig } from '../oci/types.js';
 
@@ -70,12 +71,12 @@ export function applyMetadata(
       let env = config.Env ?? [];
       // Every pair expands against the environment before the instruction, as in BuildKit.
       for (const { key, value } of instruction.vars) env = setEnv(env, expand(key), expand(value));
-      return { ...state, config: { ...config, Env: env } };
+      return { ...state, config: boundedEnvAndLabels({ ...config, Env: env }, 'ENV') };
     }
     case 'label': {
       const labels: Record<string, string> = { ...(config.Labels ?? {}) };
       for (const { key, value } of instruction.labels) labels[expand(key)] = expand(value);
-      return { ...state, config: { ...config, Labels: labels } };
+      return { ...state, config: boundedEnvAndLabels({ ...config, Labels: labels }, 'LABEL') };
     }
     case 'user':
       return { ...state, config: { ...config, User: expand(instruction.user) } };
@@ -118,6 +119,24 @@ export function applyMetadata(
     case 'shell':
       return { ...state, config: { ...config, Shell: [...instruction.argv] } };
   }
+}
+
+/**
+ * Each value is bounded (1 MiB), but many ENV or LABEL lines still add up: an untrusted definition must
+ * not make wharf write (and every runtime read) a config of hundreds of MB.
+ */
+function boundedEnvAndLabels(config: ContainerConfig, instruction: 'ENV' | 'LABEL'): ContainerConfig {
+  let size = 0;
+  for (const entry of config.Env ?? []) size += entry.length;
+  for (const [key, value] of Object.entries(config.Labels ?? {})) size += key.length + value.length;
+  if (size > MAX_CONFIG_ENV_AND_LABELS) {
+    throw new WharfError(
+      'ENGINE_CONFIG_TOO_LARGE',
+      `${instruction} makes the image config's environment and labels ${size} characters, more than the limit of ${MAX_CONFIG_ENV_AND_LABELS} (4 MiB)`,
+      { hint: 'keep large data out of ENV and LABEL: write it to a file in a RUN or COPY step' },
+    );
+  }
+  return config;
 }
 
 /** `/a` + `b` → `/a/b`; absolute paths replace; the result is clean. */

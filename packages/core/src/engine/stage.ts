@@ -121,7 +121,14 @@ export async function runStage(stage: Stage, base: StageBase, ctx: StageContext)
   const created = new Date(ctx.epoch * 1000).toISOString().replace('.000Z', 'Z');
   // A base's ONBUILD triggers run first, in this stage, and are used up (BuildKit clears OnBuild).
   const { OnBuild: triggers, ...inherited } = base.config.config ?? {};
-  const instructions = [...onbuildTriggers(triggers ?? []), ...stage.instructions];
+  const stageFrom = stageResolver(ctx.stageNames);
+  const instructions = [
+    ...onbuildTriggers(triggers ?? [], stageFrom),
+    // an ONBUILD's --from stays a word when lowered; in this build it names a stage first
+    ...stage.instructions.map((i) =>
+      i.kind === 'onbuild' ? { ...i, instruction: withStageFroms(i.instruction, stageFrom) } : i,
+    ),
+  ];
   let state: ConfigState = { config: withDefaultPath(inherited), cmdSet: false };
   const steps: Step[] = [];
   let author: string | undefined;
@@ -389,13 +396,39 @@ async function entryDigests(
 }
 
 /**
- * A base image's ONBUILD triggers (Dockerfile text) as instructions. A trigger's `--from` stays an image
- * reference: naming a stage of the child build from a base's trigger is not supported.
+ * A base image's ONBUILD triggers (Dockerfile text) as instructions. A trigger's `--from=<name>` (and
+ * RUN `--mount from=`) names a stage of the child's build first, an image otherwise, as in BuildKit.
  */
-function onbuildTriggers(triggers: readonly string[]): readonly Instruction[] {
+function onbuildTriggers(
+  triggers: readonly string[],
+  stageFrom: (from: FromRef) => FromRef,
+): readonly Instruction[] {
   if (triggers.length === 0) return [];
   const file = 'ONBUILD trigger of the base';
-  return lowerDockerfile(`FROM scratch\n${triggers.join('\n')}\n`, { file }).stages[0]?.instructions ?? [];
+  const lowered = lowerDockerfile(`FROM scratch\n${triggers.join('\n')}\n`, { file }).stages[0];
+  return (lowered?.instructions ?? []).map((i) => withStageFroms(i, stageFrom));
+}
+
+/** An image reference spelt like a stage of this build (any case) names that stage. */
+function stageResolver(stageNames: readonly string[]): (from: FromRef) => FromRef {
+  const byName = new Map(stageNames.map((name) => [name.toLowerCase(), name]));
+  return (from) => {
+    if (from.kind !== 'image') return from;
+    const stage = byName.get(from.ref.toLowerCase()); // a ref with `$…` never matches a stage name
+    return stage === undefined ? from : { kind: 'stage', stage };
+  };
+}
+
+function withStageFroms<T extends Instruction>(instruction: T, stageFrom: (from: FromRef) => FromRef): T {
+  if (instruction.kind === 'copy' && instruction.from)
+    return { ...instruction, from: stageFrom(instruction.from) };
+  if (instruction.kind === 'run' && instruction.mounts) {
+    const mounts = instruction.mounts.map((m) =>
+      'from' in m && m.from ? { ...m, from: stageFrom(m.from) } : m,
+    );
+    return { ...instruction, mounts };
+  }
+  return instruction;
 }
 
 /** BuildKit gives a Linux stage the default PATH when its image has none. */

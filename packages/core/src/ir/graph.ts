@@ -4,7 +4,10 @@
 import { WharfError } from '../errors.js';
 import type { BuildGraph, FromRef, Instruction, Stage } from './types.js';
 
-/** Names of the stages `stage` reads from (FROM, COPY --from, RUN --mount from=), in first-use order. */
+/**
+ * Names of the stages `stage` reads from (FROM, COPY --from, RUN --mount from=, also in its ONBUILD
+ * triggers), in first-use order.
+ */
 export function stageDependencies(stage: Stage): string[] {
   const names: string[] = [];
   const add = (ref: FromRef | undefined) => {
@@ -14,8 +17,30 @@ export function stageDependencies(stage: Stage): string[] {
   const visit = (instruction: Instruction) => {
     if (instruction.kind === 'copy') add(instruction.from);
     if (instruction.kind === 'run') for (const m of instruction.mounts ?? []) if ('from' in m) add(m.from);
+    // A trigger's stage runs in the child built FROM this stage: built first, it is there when needed.
+    if (instruction.kind === 'onbuild') visit(instruction.instruction);
   };
   for (const instruction of stage.instructions) visit(instruction);
+  return names;
+}
+
+/**
+ * Stages an ONBUILD trigger's `--from` word names (lowered as image words: in the child's build they
+ * name a stage first). The trigger runs in a child built FROM this stage, so they are built first.
+ */
+function triggerStages(stage: Stage, byName: ReadonlyMap<string, Stage>): string[] {
+  const names: string[] = [];
+  const add = (ref: FromRef | undefined) => {
+    if (ref?.kind !== 'image') return;
+    const found = [...byName.keys()].find((n) => n.toLowerCase() === ref.ref.toLowerCase());
+    if (found !== undefined && !names.includes(found)) names.push(found);
+  };
+  for (const i of stage.instructions) {
+    if (i.kind !== 'onbuild') continue;
+    if (i.instruction.kind === 'copy') add(i.instruction.from);
+    if (i.instruction.kind === 'run')
+      for (const m of i.instruction.mounts ?? []) if ('from' in m) add(m.from);
+  }
   return names;
 }
 
@@ -48,7 +73,7 @@ export function dependencyOrder(graph: BuildGraph, roots?: readonly string[]): S
       );
     }
     onPath.push(name);
-    for (const dep of stageDependencies(stage)) visit(dep, name);
+    for (const dep of [...stageDependencies(stage), ...triggerStages(stage, byName)]) visit(dep, name);
     onPath.pop();
     done.add(name);
     order.push(stage);

@@ -8,6 +8,8 @@
 export const MAX_EXPANDED_LENGTH = 1024 * 1024;
 /** The deepest `${…}` nesting a word may have. */
 export const MAX_EXPANSION_DEPTH = 100;
+/** The most a config's Env entries plus its Labels keys and values may add up to: 4 MiB of characters. */
+export const MAX_CONFIG_ENV_AND_LABELS = 4 * 1024 * 1024;
 
 /** A word or reference for an error message: at most 60 characters. */
 export function shorten(text: string): string {

@@ -147,6 +147,24 @@ describe('graph utilities', () => {
     expect(pruneToTarget(withContexts, 'unused').stages.map((s) => s.name)).toEqual(['base', 'unused']);
     expect(() => pruneToTarget(withContexts, 'nope')).toThrowError(/no stage named "nope"/);
   });
+
+  it("keeps (and orders first) a stage an ONBUILD trigger's --from names; other words stay images", () => {
+    const trigger = (from: string): Instruction => ({
+      kind: 'onbuild',
+      instruction: { kind: 'copy', sources: ['/a'], dest: '/a', from: { kind: 'image', ref: from } },
+    });
+    const onbuild = graphOf(
+      stageOf('assets', []),
+      stageOf('parent', [trigger('Assets'), trigger('alpine')]),
+      stageOf('child', [], { kind: 'stage', stage: 'parent' }),
+    );
+    expect(pruneToTarget(onbuild, 'child').stages.map((s) => s.name)).toEqual(['assets', 'parent', 'child']);
+    const cycle = graphOf(
+      stageOf('parent', [trigger('child')]),
+      stageOf('child', [], { kind: 'stage', stage: 'parent' }),
+    );
+    expect(() => pruneToTarget(cycle, 'child')).toThrowError(/cycle: child → parent → child/);
+  });
 });
 
 describe('what real-world Dockerfiles rely on (BuildKit accepts it)', () => {

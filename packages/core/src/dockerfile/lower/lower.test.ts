@@ -67,6 +67,15 @@ describe('locations', () => {
     );
   });
 
+  test('a word nested past the expansion limit fails at its line, not with a stack overflow', () => {
+    const nested = `${'${a:-'.repeat(2000)}x${'}'.repeat(2000)}`;
+    expect(() => lowerDockerfile(`FROM alpine\nENV x=${nested}\n`, { file: 'x/Dockerfile' })).toThrow(
+      expect.objectContaining({
+        message: expect.stringContaining('nested more than 100 deep'),
+        location: expect.objectContaining({ file: 'x/Dockerfile', line: 2 }),
+      }),
+    );
+  });
   test('parse errors come through with their location', () => {
     expect(() => lowerDockerfile('FROM alpine\nENV PATH\n')).toThrow(
       expect.objectContaining({ code: 'DOCKERFILE_PARSE', location: expect.objectContaining({ line: 2 }) }),

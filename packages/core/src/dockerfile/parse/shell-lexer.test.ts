@@ -81,6 +81,25 @@ describe('shell-lexer/wordsTest', () => {
 });
 
 describe('processWord', () => {
+  // issue 13 item 10: 2,000 levels overflowed the stack ("internal error: Maximum call stack size exceeded")
+  it('bounds ${…} nesting at 100 levels and values at 1 MiB, with a clear error', () => {
+    const nested = (n: number) => `${'${a:-'.repeat(n)}x${'}'.repeat(n)}`;
+    expect(processWord(nested(100), []).value).toBe('x');
+    for (const word of [nested(101), nested(2000)]) {
+      expect(() => processWord(word, [])).toThrow(
+        expect.objectContaining({
+          code: 'DOCKERFILE_EXPAND',
+          message: expect.stringMatching(
+            /^failed to process "\$\{a:-.{40,60}": \$\{…\} expressions nested more than 100 deep$/,
+          ),
+          hint: expect.stringContaining('100 levels'),
+        }),
+      );
+    }
+    const big = 'x'.repeat(600 * 1024);
+    expect(processWord('$A', [`A=${big}`]).value).toBe(big);
+    expect(() => processWord('$A$A', [`A=${big}`])).toThrow(/more than 1048576 characters \(1 MiB\)/);
+  });
   it('reports the variables it used and the unset ones', () => {
     const r = processWord('$A ${B:-x} ${C} "$A"', ['A=1', 'C=']);
     expect(r.value).toBe('1 x  1');

@@ -7,6 +7,7 @@
  * processWords('a "b c" $V', ['V=d e'])                 // ['a', 'b c', 'd', 'e']
  */
 import { WharfError } from '../../errors.js';
+import { MAX_EXPANDED_LENGTH, MAX_EXPANSION_DEPTH, shorten } from '../../ir/limits.js';
 import { replacePattern, trimPrefix, trimSuffix } from '../../ir/shell-pattern.js';
 import type { EscapeToken } from './directives.js';
 import { goQuote, isSpace } from './go-text.js';
@@ -49,10 +50,18 @@ export function processWord(word: string, env: ShellEnv, options: ShellLexOption
     return { value: result, words, matched: [...lexer.matched], unmatched: [...lexer.unmatched] };
   } catch (err) {
     if (err instanceof LexError) {
+      const limit = err instanceof LimitError;
       throw new WharfError<DockerfileParseErrorCode>(
         'DOCKERFILE_EXPAND',
-        `failed to process ${goQuote(word)}: ${err.message}`,
-        { cause: err },
+        `failed to process ${goQuote(limit ? shorten(word) : word)}: ${err.message}`,
+        {
+          cause: err,
+          ...(limit
+            ? {
+                hint: `words are limited to \${…} nesting of ${MAX_EXPANSION_DEPTH} levels and ${MAX_EXPANDED_LENGTH} characters; build a large value in a RUN step or a file`,
+              }
+            : {}),
+        },
       );
     }
     throw err;
@@ -65,6 +74,11 @@ export function processWords(word: string, env: ShellEnv, options: ShellLexOptio
 }
 
 class LexError extends Error {}
+
+/** A word passed a limit of `ir/limits.ts` (its message gets a hint and a shortened word). */
+class LimitError extends LexError {}
+
+const isSyntaxError = (err: unknown) => err instanceof LexError && !(err instanceof LimitError);
 
 type Lookup = (name: string) => string | undefined;
 
@@ -138,6 +152,8 @@ class WordLexer {
   readonly unmatched = new Set<string>();
   readonly #chars: string[];
   #pos = 0;
+  /** How many `${` are open: bounded so a hostile word cannot exhaust the stack. */
+  #depth = 0;
   #rawEscapes: boolean;
   readonly #escape: string;
 
@@ -194,6 +210,11 @@ class WordLexer {
       if (fn) {
         const tmp = fn();
         result += tmp;
+        if (result.length > MAX_EXPANDED_LENGTH) {
+          throw new LimitError(
+            `expands to more than ${MAX_EXPANDED_LENGTH} characters (1 MiB), the limit of a word`,
+          );
+        }
         if (ch === '$') words.addString(tmp);
         else words.addRawString(tmp);
         continue;
@@ -290,6 +311,19 @@ class WordLexer {
       return value ?? '';
     }
     this.#next();
+    if (this.#depth === MAX_EXPANSION_DEPTH) {
+      throw new LimitError(`\${…} expressions nested more than ${MAX_EXPANSION_DEPTH} deep`);
+    }
+    this.#depth++;
+    try {
+      return this.#processBraced();
+    } finally {
+      this.#depth--;
+    }
+  }
+
+  /** After `${`. */
+  #processBraced(): string {
     const first = this.#peek();
     if (first === EOF) throw new LexError("syntax error: missing '}'");
     if (first === '{' || first === '}' || first === ':') throw new LexError('syntax error: bad substitution');
@@ -342,7 +376,7 @@ class WordLexer {
     try {
       return this.processStopOn('}', rawEscapes).result;
     } catch (err) {
-      if (err instanceof LexError && this.#peek() === EOF) throw new LexError("syntax error: missing '}'");
+      if (isSyntaxError(err) && this.#peek() === EOF) throw new LexError("syntax error: missing '}'");
       throw err;
     }
   }
@@ -354,7 +388,7 @@ class WordLexer {
     try {
       pattern = this.processStopOn('/', true).result;
     } catch (err) {
-      if (err instanceof LexError && this.#peek() === EOF) {
+      if (isSyntaxError(err) && this.#peek() === EOF) {
         throw new LexError("syntax error: missing '/' in ${}");
       }
       throw err;
