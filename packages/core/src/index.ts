@@ -111,5 +111,7 @@ export {
   remoteImage,
   remoteIndex,
 } from './registry/index.js';
+/** SBOMs: catalogue an image's packages (dpkg, apk, node_modules, python) → SPDX 2.3 / CycloneDX 1.6 JSON. */
+export * as sbom from './sbom/index.js';
 export type { BlobStore } from './store/index.js';
 export { defaultStoreRoot, openStore } from './store/index.js';
