@@ -1,0 +1,158 @@
+// SBOMs of real images: a Dockerfile built FROM the mirror's node:20-alpine look-alike (npm's own
+// node_modules tree under /usr/local/lib), with a dpkg database and an app's node_modules copied in and one
+// package removed by a RUN (a whiteout). The catalogue must equal what an independent reading of the same
+// image finds: umoci unpacks the layout, the test walks the tree and parses the dpkg database itself.
+import { lstatSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { Spec, Validation } from '@cyclonedx/cyclonedx-library';
+import { describe, expect, it } from 'vitest';
+import { readLayout } from '../../packages/core/src/layout/index.js';
+import { catalogueImage, generateSbom } from '../../packages/core/src/sbom/index.js';
+import { wharf } from '../helpers/cli.js';
+import { noDocker, testEnv } from '../helpers/env.js';
+import { tempDir } from '../helpers/paths.js';
+import { requireTool, skopeoCopy, umociUnpack } from '../helpers/tools.js';
+
+const DPKG_STATUS = `Package: libc6
+Status: install ok installed
+Architecture: amd64
+Version: 2.36-9+deb12u4
+Description: GNU C Library
+ multi-line description
+
+Package: removed-later
+Status: deinstall ok config-files
+Architecture: amd64
+Version: 1.0
+
+Package: curl
+Status: install ok installed
+Architecture: amd64
+Source: curl (7.88.1-10)
+Version: 7.88.1-10+deb12u5
+`;
+
+function writeTree(root: string, files: Record<string, string>): void {
+  for (const [path, content] of Object.entries(files)) {
+    mkdirSync(join(root, path, '..'), { recursive: true });
+    writeFileSync(join(root, path), content);
+  }
+}
+
+/** The oracle for Node: every `node_modules/[@scope/]name/package.json` file (links not followed). */
+function nodePackagesIn(root: string): Set<string> {
+  const found = new Set<string>();
+  const walk = (dir: string, parentIsNodeModules: boolean, scoped: boolean): void => {
+    for (const name of readdirSync(dir)) {
+      const path = join(dir, name);
+      const stat = lstatSync(path);
+      if (!stat.isDirectory()) continue;
+      const isPackageDir = (parentIsNodeModules || scoped) && !name.startsWith('.') && !name.startsWith('@');
+      if (isPackageDir) {
+        try {
+          const manifest = lstatSync(join(path, 'package.json'));
+          if (manifest.isFile()) {
+            const json = JSON.parse(readFileSync(join(path, 'package.json'), 'utf8'));
+            if (typeof json.name === 'string' && typeof json.version === 'string')
+              found.add(`${json.name}@${json.version}`);
+          }
+        } catch {}
+      }
+      walk(path, name === 'node_modules', parentIsNodeModules && name.startsWith('@'));
+    }
+  };
+  walk(root, false, false);
+  return found;
+}
+
+/** The oracle for dpkg: installed stanzas of the status file. */
+function dpkgInstalled(text: string): Set<string> {
+  const out = new Set<string>();
+  for (const stanza of text.split(/\n\n+/)) {
+    const field = (key: string) => new RegExp(`^${key}: (.*)$`, 'm').exec(stanza)?.[1];
+    if (field('Status')?.endsWith(' installed')) out.add(`${field('Package')}@${field('Version')}`);
+  }
+  return out;
+}
+
+describe.skipIf(noDocker())('supply chain: SBOM of a built image', () => {
+  it.skipIf(!requireTool('umoci') || !requireTool('skopeo'))(
+    'catalogues dpkg and node_modules (npm base tree + app) exactly as the unpacked image holds them',
+    async () => {
+      const work = tempDir('wharf-sbom-');
+      const context = join(work, 'ctx');
+      writeTree(context, {
+        Dockerfile: [
+          'FROM node:20-alpine',
+          'COPY status /var/lib/dpkg/status',
+          'COPY app /app',
+          'RUN rm -r /app/node_modules/left-pad',
+          '',
+        ].join('\n'),
+        status: DPKG_STATUS,
+        'app/package.json': JSON.stringify({ name: 'the-app', version: '1.0.0' }),
+        'app/node_modules/ms/package.json': JSON.stringify({ name: 'ms', version: '2.1.3', license: 'MIT' }),
+        'app/node_modules/@scope/tool/package.json': JSON.stringify({
+          name: '@scope/tool',
+          version: '0.2.0',
+        }),
+        'app/node_modules/left-pad/package.json': JSON.stringify({ name: 'left-pad', version: '1.3.0' }),
+      });
+      const layout = join(work, 'layout');
+      const built = wharf([
+        'build',
+        '-f',
+        join(context, 'Dockerfile'),
+        context,
+        '-o',
+        `type=oci,dest=${layout}`,
+        '-t',
+        'sbom-test:1',
+        '--registry-mirror',
+        testEnv().mirror.url,
+        '--cache-dir',
+        join(work, 'cache'),
+        '--progress',
+        'quiet',
+      ]);
+      expect(built.stderr).toBe('');
+      expect(built.code).toBe(0);
+
+      const image = await readLayout(layout);
+      const started = Date.now();
+      const { packages } = await catalogueImage(image);
+      const catalogueMs = Date.now() - started;
+
+      // umoci reads OCI manifests only; the build keeps the base's Docker media types
+      await skopeoCopy(`oci:${layout}`, `oci:${join(work, 'oci')}:1`, ['--format', 'oci']);
+      const rootfs = join(await umociUnpack(`${join(work, 'oci')}:1`, join(work, 'bundle')), 'rootfs');
+      const npm = packages.filter((p) => p.type === 'npm').map((p) => `${p.name}@${p.version}`);
+      expect(new Set(npm)).toEqual(nodePackagesIn(rootfs));
+      expect(npm).toContain('ms@2.1.3');
+      expect(npm).toContain('@scope/tool@0.2.0');
+      expect(npm).not.toContain('left-pad@1.3.0');
+      expect(npm.length).toBeGreaterThan(3); // npm's own tree in the base
+      const deb = packages.filter((p) => p.type === 'deb').map((p) => `${p.name}@${p.version}`);
+      expect(new Set(deb)).toEqual(dpkgInstalled(readFileSync(join(rootfs, 'var/lib/dpkg/status'), 'utf8')));
+      expect(deb).toEqual(['curl@7.88.1-10+deb12u5', 'libc6@2.36-9+deb12u4']);
+
+      // the layer that added each: the app's packages come from the COPY, npm's from the base
+      const diffIds = (await image.config()).rootfs.diff_ids;
+      const ms = packages.find((p) => p.name === 'ms');
+      const npmItself = packages.find((p) => p.name === 'npm');
+      expect(ms?.path).toBe('/app/node_modules/ms/package.json');
+      expect(diffIds.indexOf(ms?.layer as never)).toBe(diffIds.length - 2);
+      expect(diffIds.indexOf(npmItself?.layer as never)).toBeLessThan(diffIds.length - 3);
+      console.log(
+        `catalogue of ${packages.length} packages over ${diffIds.length} layers: ${catalogueMs} ms`,
+      );
+
+      const options = { subject: { name: 'sbom-test', digest: await image.digest() } };
+      const spdx = JSON.parse(await generateSbom(image, options));
+      expect(spdx.packages.length).toBe(packages.length + 1);
+      const cdx = await generateSbom(image, { ...options, format: 'cyclonedx-json' });
+      expect(await new Validation.JsonStrictValidator(Spec.Version.v1dot6).validate(cdx)).toBeNull();
+    },
+    120_000,
+  );
+});
