@@ -113,5 +113,7 @@ export {
 } from './registry/index.js';
 /** SBOMs: catalogue an image's packages (dpkg, apk, node_modules, python) → SPDX 2.3 / CycloneDX 1.6 JSON. */
 export * as sbom from './sbom/index.js';
+/** Attestations: SLSA v1 provenance statements, the git source of a context. */
+export * as sign from './sign/index.js';
 export type { BlobStore } from './store/index.js';
 export { defaultStoreRoot, openStore } from './store/index.js';
