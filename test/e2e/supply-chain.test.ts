@@ -5,12 +5,24 @@
 import { lstatSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Spec, Validation } from '@cyclonedx/cyclonedx-library';
-import { describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { appendLayers } from '../../packages/core/src/image/index.js';
 import { readLayout } from '../../packages/core/src/layout/index.js';
+import { MediaType } from '../../packages/core/src/oci/index.js';
+import { pushImage, RegistryClient } from '../../packages/core/src/registry/index.js';
 import { catalogueImage, generateSbom } from '../../packages/core/src/sbom/index.js';
+import {
+  attachArtifact,
+  fetchArtifact,
+  listReferrers,
+  provenanceStatement,
+  referrersTag,
+} from '../../packages/core/src/sign/index.js';
+import { fileLayer, randomImage } from '../../packages/core/src/testing/index.js';
 import { wharf } from '../helpers/cli.js';
 import { noDocker, testEnv } from '../helpers/env.js';
 import { tempDir } from '../helpers/paths.js';
+import { type Registry, startRegistry } from '../helpers/registry.js';
 import { requireTool, skopeoCopy, umociUnpack } from '../helpers/tools.js';
 
 const DPKG_STATUS = `Package: libc6
@@ -155,4 +167,84 @@ describe.skipIf(noDocker())('supply chain: SBOM of a built image', () => {
     },
     120_000,
   );
+});
+
+describe.skipIf(noDocker())('supply chain: SBOM and provenance attached as OCI 1.1 referrers', () => {
+  let registry: Registry;
+  beforeAll(async () => {
+    registry = await startRegistry();
+  });
+  afterAll(() => registry?.stop());
+
+  it('pushes artifacts with subject by digest and keeps the sha256-<hex> referrers tag (docker-registry 2.8 has no API)', async () => {
+    const image = await randomImage(1);
+    const layer = await fileLayer({
+      'app/node_modules/ms/package.json': JSON.stringify({ name: 'ms', version: '2.1.3' }),
+    });
+    const app = appendLayers(image, layer);
+    const pushed = await pushImage(app, `${registry.host}/wharf/sc:1`);
+    const subject = {
+      mediaType: pushed.mediaType,
+      digest: pushed.digest,
+      size: (await app.rawManifest()).byteLength,
+    };
+    const client = new RegistryClient(registry.host);
+    try {
+      const repository = client.repository('wharf/sc', 'pull,push');
+      const sbom = Buffer.from(
+        await generateSbom(app, { subject: { name: `${registry.host}/wharf/sc`, digest: pushed.digest } }),
+      );
+      const statement = provenanceStatement({
+        subjects: [{ name: `${registry.host}/wharf/sc`, digest: pushed.digest }],
+        definition: { path: 'build.ts', digest: pushed.digest },
+        platforms: ['linux/amd64'],
+        bases: [],
+        builder: { id: 'https://wharf.dev/builder/test', version: '0' },
+        invocationId: 'test',
+        startedOn: new Date(),
+        finishedOn: new Date(),
+      });
+      const provenance = Buffer.from(JSON.stringify(statement));
+      const spdx = await attachArtifact(repository, subject, {
+        artifactType: 'application/spdx+json',
+        blobs: [{ mediaType: 'application/spdx+json', bytes: sbom }],
+      });
+      await attachArtifact(repository, subject, {
+        artifactType: 'application/vnd.in-toto+json',
+        blobs: [{ mediaType: 'application/vnd.in-toto+json', bytes: provenance }],
+      });
+      // attaching the same artifact again leaves one entry
+      await attachArtifact(repository, subject, {
+        artifactType: 'application/spdx+json',
+        blobs: [{ mediaType: 'application/spdx+json', bytes: sbom }],
+      });
+
+      // independent reading over plain HTTP: no referrers API, and the tag's index lists both artifacts
+      const api = await fetch(`${registry.url}/v2/wharf/sc/referrers/${pushed.digest}`);
+      expect(api.status).toBe(404);
+      const tag = await fetch(`${registry.url}/v2/wharf/sc/manifests/${referrersTag(pushed.digest)}`, {
+        headers: { accept: MediaType.ociIndex },
+      });
+      expect(tag.status).toBe(200);
+      const index = (await tag.json()) as { manifests: { artifactType: string; digest: string }[] };
+      expect(index.manifests.map((m) => m.artifactType)).toEqual([
+        'application/spdx+json',
+        'application/vnd.in-toto+json',
+      ]);
+      const artifact = await fetch(`${registry.url}/v2/wharf/sc/manifests/${spdx.digest}`, {
+        headers: { accept: MediaType.ociManifest },
+      });
+      const manifest = (await artifact.json()) as { subject: { digest: string }; artifactType: string };
+      expect(manifest.subject.digest).toBe(pushed.digest);
+      expect(manifest.artifactType).toBe('application/spdx+json');
+
+      const found = await listReferrers(repository, pushed.digest, 'application/spdx+json');
+      expect(found.map((d) => d.digest)).toEqual([spdx.digest]);
+      const [blob] = await fetchArtifact(repository, found[0] as (typeof found)[0]);
+      expect(Buffer.from(blob?.bytes ?? []).equals(sbom)).toBe(true);
+      expect(JSON.parse(sbom.toString()).packages.map((p: { name: string }) => p.name)).toContain('ms');
+    } finally {
+      await client.close();
+    }
+  });
 });

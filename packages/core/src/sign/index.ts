@@ -1,4 +1,4 @@
-/** Supply-chain attestations: SLSA v1 provenance, and the git source of a build context. */
+/** Supply-chain attestations: SLSA v1 provenance, the git source of a context, OCI 1.1 referrers. */
 export { gitSource, redactRemote } from './git.js';
 export type { ProvenanceInput, ProvenanceMode } from './provenance.js';
 export {
@@ -7,3 +7,5 @@ export {
   SLSA_PROVENANCE_V1,
   WHARF_BUILD_TYPE,
 } from './provenance.js';
+export type { Artifact, ArtifactBlob } from './referrers.js';
+export { artifactManifest, attachArtifact, fetchArtifact, listReferrers, referrersTag } from './referrers.js';
