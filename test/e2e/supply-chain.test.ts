@@ -88,6 +88,12 @@ function dpkgInstalled(text: string): Set<string> {
 }
 
 describe.skipIf(noDocker())('supply chain: SBOM of a built image', () => {
+  let registry: Registry;
+  beforeAll(async () => {
+    registry = await startRegistry();
+  });
+  afterAll(() => registry?.stop());
+
   it.skipIf(!requireTool('umoci') || !requireTool('skopeo'))(
     'catalogues dpkg and node_modules (npm base tree + app) exactly as the unpacked image holds them',
     async () => {
@@ -118,8 +124,12 @@ describe.skipIf(noDocker())('supply chain: SBOM of a built image', () => {
         context,
         '-o',
         `type=oci,dest=${layout}`,
+        '--push',
         '-t',
-        'sbom-test:1',
+        `${registry.host}/wharf/sbom:1`,
+        '--sbom',
+        '--provenance',
+        'mode=max',
         '--registry-mirror',
         testEnv().mirror.url,
         '--cache-dir',
@@ -164,6 +174,60 @@ describe.skipIf(noDocker())('supply chain: SBOM of a built image', () => {
       expect(spdx.packages.length).toBe(packages.length + 1);
       const cdx = await generateSbom(image, { ...options, format: 'cyclonedx-json' });
       expect(await new Validation.JsonStrictValidator(Spec.Version.v1dot6).validate(cdx)).toBeNull();
+
+      // what --push --sbom --provenance attached: found through the referrers tag of the pushed digest
+      const client = new RegistryClient(registry.host);
+      try {
+        const repository = client.repository('wharf/sbom', 'pull');
+        const pushedDigest = built.stdout.trim();
+        expect(pushedDigest).toBe(await image.digest());
+        const tag = await fetch(
+          `${registry.url}/v2/wharf/sbom/manifests/${referrersTag(await image.digest())}`,
+          {
+            headers: { accept: MediaType.ociIndex },
+          },
+        );
+        const tags = await (await fetch(`${registry.url}/v2/wharf/sbom/tags/list`)).text();
+        expect(tag.status, `${tags} ${built.stdout}`).toBe(200);
+        const [sbomRef] = await listReferrers(repository, await image.digest(), 'application/spdx+json');
+        const [sbomFile] = await fetchArtifact(repository, sbomRef as NonNullable<typeof sbomRef>);
+        const attached = JSON.parse(Buffer.from(sbomFile?.bytes ?? []).toString());
+        const attachedPurls = new Set(
+          attached.packages
+            .slice(2)
+            .map(
+              (p: { externalRefs: { referenceLocator: string }[] }) => p.externalRefs[0]?.referenceLocator,
+            ),
+        );
+        expect(attachedPurls).toEqual(new Set(packages.map((p) => p.purl)));
+        const base = attached.packages[1];
+        expect(base.name).toBe('node:20-alpine');
+        const [provenanceRef] = await listReferrers(
+          repository,
+          await image.digest(),
+          'application/vnd.in-toto+json',
+        );
+        const [statementFile] = await fetchArtifact(
+          repository,
+          provenanceRef as NonNullable<typeof provenanceRef>,
+        );
+        const statement = JSON.parse(Buffer.from(statementFile?.bytes ?? []).toString());
+        expect(statement.subject).toEqual([
+          { name: `${registry.host}/wharf/sbom`, digest: { sha256: (await image.digest()).slice(7) } },
+        ]);
+        const deps = statement.predicate.buildDefinition.resolvedDependencies;
+        expect(deps[0]).toEqual({
+          uri: 'pkg:docker/node:20-alpine',
+          digest: { sha256: base.versionInfo.slice(7) },
+          name: 'node:20-alpine',
+        });
+        expect(statement.predicate.buildDefinition.externalParameters.definition.path).toBe(
+          join(context, 'Dockerfile'),
+        );
+        expect(statement.predicate.buildDefinition.internalParameters.buildGraph.stages.length).toBe(1);
+      } finally {
+        await client.close();
+      }
     },
     120_000,
   );
@@ -246,5 +310,33 @@ describe.skipIf(noDocker())('supply chain: SBOM and provenance attached as OCI 1
     } finally {
       await client.close();
     }
+  });
+});
+
+describe('supply chain: flags', () => {
+  it('--sbom/--provenance without a push, or with an unknown format, fail before any work with one line', () => {
+    const work = tempDir('wharf-sbom-flags-');
+    writeFileSync(join(work, 'Dockerfile'), 'FROM scratch\n');
+    const noPush = wharf([
+      'build',
+      '-f',
+      join(work, 'Dockerfile'),
+      work,
+      '-o',
+      `type=oci,dest=${join(work, 'out')}`,
+      '--sbom',
+    ]);
+    expect(noPush.code).toBe(1);
+    expect(noPush.stderr).toMatch(
+      /^wharf: --sbom and --provenance are attached to a pushed image\n {2}hint: add --push/,
+    );
+    const pushing = (...extra: string[]) =>
+      wharf(['build', '-f', join(work, 'Dockerfile'), work, '--push', '-t', '127.0.0.1:1/x:1', ...extra]);
+    const badFormat = pushing('--sbom', 'xml');
+    expect(badFormat.code).toBe(1);
+    expect(badFormat.stderr).toContain('--sbom xml: unknown format');
+    const badMode = pushing('--provenance', 'mode=all');
+    expect(badMode.code).toBe(1);
+    expect(badMode.stderr).toContain('--provenance mode=all: unknown mode');
   });
 });
