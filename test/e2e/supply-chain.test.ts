@@ -200,6 +200,15 @@ describe.skipIf(noDocker())('supply chain: SBOM of a built image', () => {
             ),
         );
         expect(attachedPurls).toEqual(new Set(packages.map((p) => p.purl)));
+        // wharf sbom REF prints the attached document; a format not attached is one line, exit 1
+        const printed = wharf(['sbom', `${registry.host}/wharf/sbom:1`]);
+        expect(printed.code).toBe(0);
+        expect(printed.stdout).toBe(Buffer.from(sbomFile?.bytes ?? []).toString());
+        const missing = wharf(['sbom', `${registry.host}/wharf/sbom:1`, '--format', 'cyclonedx-json']);
+        expect(missing.code).toBe(1);
+        expect(missing.stderr).toMatch(
+          /^wharf: no cyclonedx-json SBOM is attached to .*\n {2}hint: build and push it with --sbom cyclonedx-json\n$/,
+        );
         const base = attached.packages[1];
         expect(base.name).toBe('node:20-alpine');
         const [provenanceRef] = await listReferrers(

@@ -13,6 +13,7 @@ import { registerLint } from './commands/lint.js';
 import { registerLogin } from './commands/login.js';
 import { registerPull } from './commands/pull.js';
 import { registerPush } from './commands/push.js';
+import { registerSbom } from './commands/sbom.js';
 import { exitCodeFor, handleStopSignals, interruptedBy, stopListening } from './interrupt.js';
 import { version } from './version.js';
 
@@ -34,6 +35,7 @@ export function createProgram(): Command {
   registerLint(program);
   registerPull(program);
   registerPush(program);
+  registerSbom(program);
   registerLogin(program);
   registerCache(program);
   for (const command of program.commands) command.exitOverride();

@@ -9,7 +9,7 @@ import { RegistryClient, type RegistryOptions } from '../registry/index.js';
 import { type BaseImage, generateSbom, SBOM_MEDIA_TYPES, type SbomFormat } from '../sbom/index.js';
 import { gitSource } from './git.js';
 import { type ProvenanceMode, provenanceStatement } from './provenance.js';
-import { type Artifact, attachArtifact } from './referrers.js';
+import { type Artifact, attachArtifact, fetchArtifact, listReferrers } from './referrers.js';
 
 /** in-toto statements, as BuildKit and cosign store them. */
 export const IN_TOTO_MEDIA_TYPE = 'application/vnd.in-toto+json';
@@ -100,4 +100,28 @@ export async function attestPushed(
     }
   }
   return attached;
+}
+
+/**
+ * The newest artifact of `artifactType` attached to the image `reference` names (a tag is resolved to its
+ * manifest digest first), as bytes; `undefined` when none is attached.
+ */
+export async function readAttached(
+  reference: string,
+  artifactType: string,
+  registry: RegistryOptions = {},
+): Promise<{ readonly digest: Digest; readonly bytes: Uint8Array } | undefined> {
+  const ref = parseReference(reference);
+  const client = new RegistryClient(ref.registry, registry);
+  try {
+    const repository = client.repository(ref.repository, 'pull');
+    const digest = ref.digest ?? (await repository.fetchManifest(ref.tag ?? 'latest')).digest;
+    const found = await listReferrers(repository, digest, artifactType);
+    const newest = found.at(-1);
+    if (!newest) return undefined;
+    const [blob] = await fetchArtifact(repository, newest);
+    return blob ? { digest, bytes: blob.bytes } : undefined;
+  } finally {
+    await client.close();
+  }
 }

@@ -1,7 +1,7 @@
 /** Supply-chain attestations: SLSA v1 provenance, the git source of a context, OCI 1.1 referrers. */
 
 export type { AttestOptions } from './attest.js';
-export { attestPushed, IN_TOTO_MEDIA_TYPE } from './attest.js';
+export { attestPushed, IN_TOTO_MEDIA_TYPE, readAttached } from './attest.js';
 export { gitSource, redactRemote } from './git.js';
 export type { ProvenanceInput, ProvenanceMode } from './provenance.js';
 export {
