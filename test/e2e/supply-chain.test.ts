@@ -6,6 +6,8 @@ import { lstatSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from '
 import { join } from 'node:path';
 import { Spec, Validation } from '@cyclonedx/cyclonedx-library';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { build } from '../../packages/core/src/build.js';
+import { stage } from '../../packages/core/src/dsl/index.js';
 import { appendLayers } from '../../packages/core/src/image/index.js';
 import { readLayout } from '../../packages/core/src/layout/index.js';
 import { MediaType } from '../../packages/core/src/oci/index.js';
@@ -316,6 +318,44 @@ describe.skipIf(noDocker())('supply chain: SBOM and provenance attached as OCI 1
       const [blob] = await fetchArtifact(repository, found[0] as (typeof found)[0]);
       expect(Buffer.from(blob?.bytes ?? []).equals(sbom)).toBe(true);
       expect(JSON.parse(sbom.toString()).packages.map((p: { name: string }) => p.name)).toContain('ms');
+    } finally {
+      await client.close();
+    }
+  });
+});
+
+describe.skipIf(noDocker())('supply chain: build() API options', () => {
+  let registry: Registry;
+  beforeAll(async () => {
+    registry = await startRegistry();
+  });
+  afterAll(() => registry?.stop());
+
+  it('build({ sbom, provenance }) attaches both to the pushed image', async () => {
+    const work = tempDir('wharf-sbom-api-');
+    writeTree(work, { 'node_modules/ms/package.json': JSON.stringify({ name: 'ms', version: '2.1.3' }) });
+    const app = stage('app').from('scratch').copy('node_modules', '/app/node_modules');
+    const { digest } = await build(app, {
+      contextDir: work,
+      cacheDir: join(work, 'cache'),
+      output: 'type=registry',
+      tags: [`${registry.host}/wharf/api:1`],
+      sbom: 'cyclonedx-json',
+      provenance: 'max',
+    });
+    const client = new RegistryClient(registry.host);
+    try {
+      const repository = client.repository('wharf/api', 'pull');
+      const [cdxRef] = await listReferrers(repository, digest, 'application/vnd.cyclonedx+json');
+      const [cdxFile] = await fetchArtifact(repository, cdxRef as NonNullable<typeof cdxRef>);
+      const cdx = Buffer.from(cdxFile?.bytes ?? []).toString();
+      expect(await new Validation.JsonStrictValidator(Spec.Version.v1dot6).validate(cdx)).toBeNull();
+      expect(JSON.parse(cdx).components.map((c: { purl: string }) => c.purl)).toEqual(['pkg:npm/ms@2.1.3']);
+      const [provRef] = await listReferrers(repository, digest, 'application/vnd.in-toto+json');
+      const [provFile] = await fetchArtifact(repository, provRef as NonNullable<typeof provRef>);
+      const statement = JSON.parse(Buffer.from(provFile?.bytes ?? []).toString());
+      expect(statement.predicate.buildDefinition.externalParameters.definition.path).toBe('build graph');
+      expect(statement.predicate.buildDefinition.internalParameters.buildGraph.stages[0].name).toBe('app');
     } finally {
       await client.close();
     }
