@@ -14,6 +14,7 @@ import { registerLint } from './commands/lint.js';
 import { registerLogin } from './commands/login.js';
 import { registerPull } from './commands/pull.js';
 import { registerPush } from './commands/push.js';
+import { registerSbom } from './commands/sbom.js';
 import { exitCodeFor, handleStopSignals, interruptedBy, stopListening } from './interrupt.js';
 import { version } from './version.js';
 
@@ -47,6 +48,7 @@ export function createProgram(): Command {
   registerInit(program);
   registerPull(program);
   registerPush(program);
+  registerSbom(program);
   registerLogin(program);
   registerCache(program);
   for (const command of program.commands) command.exitOverride();

@@ -35,7 +35,8 @@ const allowed: Record<string, readonly string[]> = {
   cache: ['store', 'oci', 'errors'],
   runtime: ['layer', 'tar', 'fsutil', 'image', 'store', 'oci', 'errors'],
   export: ['layout', 'archive', 'registry', 'image', 'oci', 'errors'],
-  sign: ['registry', 'image', 'oci', 'errors'],
+  sbom: ['image', 'oci', 'tar', 'errors'],
+  sign: ['registry', 'image', 'oci', 'sbom', 'errors'],
   engine: [
     'tar',
     'fsutil',

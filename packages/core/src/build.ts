@@ -18,8 +18,10 @@ import { WharfError } from './errors.js';
 import type { BuildEvent } from './events.js';
 import { exportImage } from './export/export.js';
 import { type OutputSpec, parseOutput } from './export/output.js';
-import type { Digest } from './oci/index.js';
+import { canonicalJson, type Digest, sha256Digest } from './oci/index.js';
 import type { PushOptions } from './registry/index.js';
+import type { SbomFormat } from './sbom/index.js';
+import { attestPushed, type ProvenanceMode } from './sign/index.js';
 
 export interface BuildApiOptions extends Omit<BuildOptions, 'contextDir'> {
   /** The folder context paths are relative to; default the current directory. */
@@ -30,6 +32,12 @@ export interface BuildApiOptions extends Omit<BuildOptions, 'contextDir'> {
   readonly tags?: readonly string[];
   /** Registry settings for pushing. */
   readonly push?: PushOptions;
+  /** Attach an SBOM to each pushed image (`--sbom`): SPDX 2.3 JSON unless a format is named. */
+  readonly sbom?: boolean | SbomFormat;
+  /** Attach SLSA v1 provenance to each pushed image (`--provenance`): mode min unless `'max'`. */
+  readonly provenance?: boolean | ProvenanceMode;
+  /** The builder named in provenance; default `https://wharf.dev/builder/wharf-api`, version `unknown`. */
+  readonly builder?: { readonly id: string; readonly version: string };
 }
 
 /** Every option `build()` takes: the compiler keeps this in step with {@link BuildApiOptions}. */
@@ -53,6 +61,9 @@ const OPTION_NAMES = Object.keys({
   compressEarly: true,
   signal: true,
   onEvent: true,
+  sbom: true,
+  provenance: true,
+  builder: true,
 } satisfies Record<keyof BuildApiOptions, true>);
 
 /** A misspelt option (`cachedir`, `outputs`) would be silently ignored: refuse it instead. */
@@ -88,6 +99,7 @@ export async function build(
   options: BuildApiOptions = {},
 ): Promise<BuildApiResult> {
   checkOptionNames(options);
+  const startedOn = new Date();
   const steps: StepTiming[] = [];
   const onEvent = (event: BuildEvent) => {
     if (event.type === 'step-finished') {
@@ -113,10 +125,36 @@ export async function build(
   for (const output of outputs as (OutputSpec | string)[]) {
     const spec = typeof output === 'string' ? parseOutput(output) : output;
     // docker-archive holds tars: the layers as built, no compression needed.
-    await exportImage(spec.type === 'docker-archive' ? result.uncompressedImage : result.image, spec, {
-      tags: options.tags ?? [],
-      ...(options.push ? { push: options.push } : {}),
-    });
+    const done = await exportImage(
+      spec.type === 'docker-archive' ? result.uncompressedImage : result.image,
+      spec,
+      {
+        tags: options.tags ?? [],
+        ...(options.push ? { push: options.push } : {}),
+      },
+    );
+    if (done.type === 'registry' && (options.sbom || options.provenance)) {
+      const config = await result.image.config();
+      await attestPushed(result.image, done.names, {
+        sbom: options.sbom === true ? 'spdx-json' : options.sbom || undefined,
+        provenance: options.provenance
+          ? {
+              mode: options.provenance === 'max' ? 'max' : 'min',
+              // an API build has no definition file: the build graph (IR) stands for it
+              definition: { path: 'build graph', digest: sha256Digest(canonicalJson(graph)) },
+              target: options.target,
+              buildArgs: options.buildArgs ?? {},
+              platforms: [[config.os, config.architecture, config.variant].filter(Boolean).join('/')],
+              contextDir: options.contextDir ?? process.cwd(),
+              builder: options.builder ?? { id: 'https://wharf.dev/builder/wharf-api', version: 'unknown' },
+              startedOn,
+              buildGraph: graph,
+            }
+          : undefined,
+        bases: result.bases ?? [],
+        ...(options.push ? { registry: options.push } : {}),
+      });
+    }
   }
   const manifest = await result.image.manifest();
   // Steps finish out of order (layers are written concurrently): report them in build order.

@@ -109,6 +109,7 @@ export type {
   UploadSession,
   UploadSessions,
 } from './registry/index.js';
+/** The registry endpoint `sign.attachArtifact` and `sign.listReferrers` speak through. */
 export {
   fileUploadSessions,
   login,
@@ -117,10 +118,15 @@ export {
   pullImage,
   pushImage,
   pushIndex,
+  RegistryClient,
   RegistryError,
   registrySettings,
   remoteImage,
   remoteIndex,
 } from './registry/index.js';
+/** SBOMs: catalogue an image's packages (dpkg, apk, node_modules, python) → SPDX 2.3 / CycloneDX 1.6 JSON. */
+export * as sbom from './sbom/index.js';
+/** Attestations: SLSA v1 provenance statements, the git source of a context, OCI 1.1 referrers. */
+export * as sign from './sign/index.js';
 export type { BlobStore } from './store/index.js';
 export { defaultStoreRoot, openStore } from './store/index.js';

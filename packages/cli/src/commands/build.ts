@@ -35,9 +35,16 @@ import {
 import { interruptSignal } from '../interrupt.js';
 import { type LoadedDefinition, loadDefinition } from '../load-definition.js';
 import { PROGRESS_MODES, type ProgressMode, progressSink } from '../render/progress.js';
+import {
+  type AttestFlags,
+  attachAfterPush,
+  parseAttestFlags,
+  provenanceOption,
+  sbomOption,
+} from './attest.js';
 import { type LintMode, lintBeforeBuild, lintInput, lintModeOption } from './lint.js';
 
-interface BuildFlags {
+interface BuildFlags extends AttestFlags {
   readonly file?: string;
   readonly output?: string[];
   readonly tag?: string[];
@@ -115,7 +122,10 @@ export function registerBuild(program: Command): void {
     )
     .option('--ca-file <pem>', 'trust this CA for registries (besides the system CAs)')
     .addOption(lintModeOption())
+    .addOption(sbomOption())
+    .addOption(provenanceOption())
     .action(async (definition: string | undefined, flags: BuildFlags) => {
+      const startedOn = new Date();
       const platform = parsePlatformFlag(flags.platform);
       // Bad -o specs and --allow values fail before any work is done.
       const allow = parseAllow(flags.allow);
@@ -131,6 +141,10 @@ export function registerBuild(program: Command): void {
           hint: 'add -t registry.example.com/app:1.0',
         });
       }
+      const attestation = parseAttestFlags(
+        flags,
+        outputs.some((o) => o.type === 'registry'),
+      );
       const { graph, contextDir, lint } = await loadGraph(definition, flags);
       const progress = progressSink(flags.progress);
       const onEvent = progress.sink;
@@ -187,6 +201,18 @@ export function registerBuild(program: Command): void {
               sessions: fileUploadSessions(join(flags.cacheDir ?? defaultStoreRoot(), 'uploads')),
             },
           });
+          if (done.type === 'registry') {
+            await attachAfterPush(image, done.names, attestation, {
+              definitionFile: flags.file ?? definition ?? 'build.ts',
+              contextDir,
+              graph,
+              target: flags.target,
+              buildArgs: common.buildArgs,
+              bases: result.bases,
+              startedOn,
+              registry: registrySettings(flags),
+            });
+          }
           written.push(
             (docker ? imageId : printed).then((d) =>
               onEvent({ type: 'output-written', kind: done.type, dest: done.dest ?? '', digest: d }),
@@ -208,6 +234,7 @@ type CommonOptions = Omit<BuildOptions, 'cacheDir' | 'store' | 'epoch'>;
 interface Built {
   readonly image: Image;
   readonly uncompressedImage: Image;
+  readonly bases?: BuildResult['bases'];
   digest(): Promise<BuildResult['digest']>;
 }
 

@@ -117,6 +117,8 @@ export interface BuiltImage {
   readonly uncompressedImage: Image;
   /** The stage that was built. */
   readonly target: string;
+  /** Every FROM image the build resolved, as written and by manifest digest (for SBOMs and provenance). */
+  readonly bases?: readonly { readonly reference: string; readonly digest: Digest }[];
 }
 
 export interface BuildResult extends BuiltImage {
@@ -292,7 +294,13 @@ export async function buildImage(graph: BuildGraph, options: BuildOptions): Prom
   // Every uncompressed tar layer gets its gzip form (compressedLayer leaves compressed ones alone): by
   // media type, not by identity — a cached step's layer or one re-typed for a Docker base is a new object.
   const image = mapLayers(uncompressedImage, (layer) => gzip(layer));
-  return { image, uncompressedImage, target };
+  const bases = await Promise.all(
+    [...baseOptions.images].map(async ([reference, base]) => ({
+      reference,
+      digest: await (await base).digest(),
+    })),
+  );
+  return { image, uncompressedImage, target, bases };
 }
 
 interface BaseOptions {

@@ -1,0 +1,196 @@
+/**
+ * OCI 1.1 referrers: an artifact (an SBOM, a provenance statement, a signature bundle) pushed as an image
+ * manifest whose `subject` is the image, found again through the referrers API, or — on registries
+ * without it, such as Debian's docker-registry 2.8 — through the referrers tag schema: the tag
+ * `<alg>-<hex>` of the subject's digest points at an OCI index of its referrers, updated read-modify-write
+ * (distribution-spec v1.1, "Pushing Manifests with Subject" / "Referrers Tag Schema").
+ */
+import { WharfError } from '../errors.js';
+import { readAll } from '../image/index.js';
+import {
+  type Descriptor,
+  type Digest,
+  descriptorOf,
+  digestAlgorithm,
+  digestHex,
+  encodeDocument,
+  MediaType,
+  parseDigest,
+} from '../oci/index.js';
+import { RegistryError, type RemoteRepository } from '../registry/index.js';
+
+const REFERRERS_LIMIT = 4 * 1024 * 1024;
+/** The empty JSON config an artifact without a config points at (image-spec "Guidance for an Empty Descriptor"). */
+const EMPTY_CONFIG = new Uint8Array([0x7b, 0x7d]);
+
+/** One file of an artifact: its media type and bytes. */
+export interface ArtifactBlob {
+  readonly mediaType: string;
+  readonly bytes: Uint8Array;
+}
+
+export interface Artifact {
+  readonly artifactType: string;
+  readonly blobs: readonly ArtifactBlob[];
+  readonly annotations?: Readonly<Record<string, string>>;
+}
+
+/** The tag that holds `digest`'s referrers index where the API is missing: `sha256-<hex>`. */
+export function referrersTag(digest: Digest): string {
+  return `${digestAlgorithm(digest)}-${digestHex(digest)}`;
+}
+
+/** The artifact manifest for `artifact` about `subject`, and its descriptor (for the referrers index). */
+export function artifactManifest(subject: Descriptor, artifact: Artifact) {
+  const manifest = {
+    schemaVersion: 2,
+    mediaType: MediaType.ociManifest,
+    artifactType: artifact.artifactType,
+    config: descriptorOf(MediaType.ociEmpty, EMPTY_CONFIG),
+    layers: artifact.blobs.map((blob) => descriptorOf(blob.mediaType, blob.bytes)),
+    subject: { mediaType: subject.mediaType, digest: subject.digest, size: subject.size },
+    ...(artifact.annotations ? { annotations: { ...artifact.annotations } } : {}),
+  };
+  return encodeDocument(MediaType.ociManifest, manifest, {
+    artifactType: artifact.artifactType,
+    ...(artifact.annotations ? { annotations: artifact.annotations } : {}),
+  });
+}
+
+async function pushBlob(repository: RemoteRepository, bytes: Uint8Array): Promise<void> {
+  const { digest } = descriptorOf('application/octet-stream', bytes);
+  if ((await repository.checkExistingBlob(digest)) !== undefined) return;
+  const upload = await repository.initiateUpload();
+  if (upload.mounted) return;
+  await repository.commitBlob(upload.location, digest, bytes);
+}
+
+/** GET the referrers API: the index, or `undefined` when the registry has no such API (404). */
+async function referrersApi(
+  repository: RemoteRepository,
+  subject: Digest,
+): Promise<Descriptor[] | undefined> {
+  const context = {
+    registry: repository.client.registry,
+    repository: repository.name,
+    operation: 'list referrers',
+  };
+  const what = `referrers of ${subject} in ${repository.client.registry}/${repository.name}`;
+  const response = await repository.client.send(
+    {
+      method: 'GET',
+      url: `/v2/${repository.name}/referrers/${parseDigest(subject)}`,
+      headers: { accept: MediaType.ociIndex },
+      scopes: repository.scopes,
+      buffer: { limit: REFERRERS_LIMIT, what },
+    },
+    context,
+  );
+  const type = response.headers['content-type'];
+  const contentType = Array.isArray(type) ? type[0] : type;
+  if (response.status !== 200 || !contentType?.startsWith(MediaType.ociIndex)) {
+    await response.body.dump();
+    return undefined;
+  }
+  return manifestsOf(await response.body.bytes(REFERRERS_LIMIT, what), what);
+}
+
+/** The descriptors of a referrers index, each checked (digest, size) before use: the registry is untrusted. */
+function manifestsOf(bytes: Uint8Array, what: string): Descriptor[] {
+  let doc: { manifests?: unknown };
+  try {
+    doc = JSON.parse(Buffer.from(bytes).toString('utf8')) as typeof doc;
+  } catch (cause) {
+    throw new WharfError('SIGN_BAD_REFERRERS', `${what} is not JSON`, {
+      cause,
+      hint: 'the registry returned a damaged referrers index',
+    });
+  }
+  if (!Array.isArray(doc.manifests)) return [];
+  return doc.manifests.map((entry: unknown) => {
+    const d = entry as Partial<Descriptor>;
+    if (typeof d?.mediaType !== 'string' || !Number.isSafeInteger(d.size) || (d.size as number) < 0) {
+      throw new WharfError('SIGN_BAD_REFERRERS', `${what} lists a malformed descriptor`, {
+        hint: 'the referrers index was altered; remove the tag and push the artifacts again',
+      });
+    }
+    return { ...d, digest: parseDigest(d.digest, what) } as Descriptor;
+  });
+}
+
+/** The referrers tag's index, or undefined when the tag does not exist. */
+async function tagIndex(repository: RemoteRepository, subject: Digest): Promise<Descriptor[] | undefined> {
+  try {
+    const fetched = await repository.fetchManifest(referrersTag(subject));
+    return manifestsOf(fetched.bytes, `referrers tag ${referrersTag(subject)}`);
+  } catch (error) {
+    if (error instanceof RegistryError && error.code === 'REGISTRY_NOT_FOUND') return undefined;
+    throw error;
+  }
+}
+
+/**
+ * Pushes `artifact` (its blobs, then its manifest by digest) as a referrer of `subject`, and adds it to
+ * the referrers tag when the registry has no referrers API. Returns the artifact manifest's descriptor.
+ */
+export async function attachArtifact(
+  repository: RemoteRepository,
+  subject: Descriptor,
+  artifact: Artifact,
+): Promise<Descriptor> {
+  await pushBlob(repository, EMPTY_CONFIG);
+  for (const blob of artifact.blobs) await pushBlob(repository, blob.bytes);
+  const { bytes, descriptor } = artifactManifest(subject, artifact);
+  await repository.commitManifest(descriptor.digest, bytes, MediaType.ociManifest);
+  if ((await referrersApi(repository, subject.digest)) !== undefined) return descriptor;
+  // read-modify-write of the fallback index; a racing writer can drop an entry, as the spec accepts
+  const existing = (await tagIndex(repository, subject.digest)) ?? [];
+  if (existing.some((d) => d.digest === descriptor.digest)) return descriptor;
+  const index = { schemaVersion: 2, mediaType: MediaType.ociIndex, manifests: [...existing, descriptor] };
+  const encoded = encodeDocument(MediaType.ociIndex, index);
+  await repository.commitManifest(referrersTag(subject.digest), encoded.bytes, MediaType.ociIndex);
+  return descriptor;
+}
+
+/** The referrers of `subject` (API first, then the tag), optionally only those of `artifactType`. */
+export async function listReferrers(
+  repository: RemoteRepository,
+  subject: Digest,
+  artifactType?: string,
+): Promise<Descriptor[]> {
+  const all = (await referrersApi(repository, subject)) ?? (await tagIndex(repository, subject)) ?? [];
+  return artifactType === undefined ? all : all.filter((d) => d.artifactType === artifactType);
+}
+
+/** Artifact files read back are bounded (SBOMs of large images are a few MiB). */
+const ARTIFACT_BLOB_LIMIT = 64 * 1024 * 1024;
+
+/** The files of the artifact manifest `descriptor` points at, each verified against its digest. */
+export async function fetchArtifact(
+  repository: RemoteRepository,
+  descriptor: Descriptor,
+): Promise<ArtifactBlob[]> {
+  const fetched = await repository.fetchManifest(descriptor.digest);
+  const { layers } = JSON.parse(Buffer.from(fetched.bytes).toString('utf8')) as { layers?: Descriptor[] };
+  const blobs: ArtifactBlob[] = [];
+  for (const layer of layers ?? []) {
+    const what = `artifact blob ${layer.digest}`;
+    if (!(layer.size <= ARTIFACT_BLOB_LIMIT)) {
+      throw new WharfError(
+        'SIGN_ARTIFACT_TOO_LARGE',
+        `${what} is ${layer.size} bytes; the limit is ${ARTIFACT_BLOB_LIMIT}`,
+        {
+          hint: 'the referrer is not an SBOM or attestation wharf made',
+        },
+      );
+    }
+    const bytes = await readAll(await repository.fetchBlob(layer), ARTIFACT_BLOB_LIMIT, what);
+    if (descriptorOf(layer.mediaType, bytes).digest !== layer.digest) {
+      throw new WharfError('SIGN_DIGEST_MISMATCH', `${what} does not hash to its digest`, {
+        hint: 'the registry returned altered content; push the artifact again',
+      });
+    }
+    blobs.push({ mediaType: layer.mediaType, bytes });
+  }
+  return blobs;
+}
