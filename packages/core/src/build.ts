@@ -46,6 +46,9 @@ const OPTION_NAMES = Object.keys({
   output: true,
   tags: true,
   push: true,
+  sbom: true,
+  provenance: true,
+  builder: true,
   target: true,
   platform: true,
   buildArgs: true,
@@ -61,9 +64,6 @@ const OPTION_NAMES = Object.keys({
   compressEarly: true,
   signal: true,
   onEvent: true,
-  sbom: true,
-  provenance: true,
-  builder: true,
 } satisfies Record<keyof BuildApiOptions, true>);
 
 /** A misspelt option (`cachedir`, `outputs`) would be silently ignored: refuse it instead. */
