@@ -4,24 +4,26 @@
 // with wharf's docker-archive reader, one layer with /hello.txt appended, Cmd set.
 import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-// Relative imports until these names are exported from '@wharf/core' (and '@wharf/core/testing').
 import {
-  dockerArchiveManifest,
-  openOciArchive,
+  archive,
+  exportImage,
+  type Image,
+  images,
+  layout,
   readDockerArchive,
+  readLayout,
   readOciArchive,
-  writeDockerArchive,
-  writeOciArchive,
-} from '../../packages/core/src/archive/index.js';
-import { exportImage } from '../../packages/core/src/export/index.js';
-import { appendLayers, type Image, withConfig } from '../../packages/core/src/image/index.js';
-import { openLayout, readLayout, writeLayout } from '../../packages/core/src/layout/index.js';
-import { fileLayer, validateImage, validateIndex } from '../../packages/core/src/testing/index.js';
+} from '@wharf/core';
+import { fileLayer, validateImage, validateIndex } from '@wharf/core/testing';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { docker, dockerInspectImage, dockerRun } from '../helpers/docker.js';
 import { noDocker, testEnv } from '../helpers/env.js';
 import { tempDir } from '../helpers/paths.js';
 import { requireTool, skopeoCopy, skopeoInspect, umociUnpack } from '../helpers/tools.js';
+
+const { dockerArchiveManifest, openOciArchive, writeDockerArchive, writeOciArchive } = archive;
+const { appendLayers, withConfig } = images;
+const { openLayout, writeLayout } = layout;
 
 const HELLO = 'hello from wharf\n';
 const TAGS = {
