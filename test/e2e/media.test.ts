@@ -1,35 +1,29 @@
 // The media wharf writes, read by the real tools: `docker load` + `docker run` (docker-archive), skopeo
-// (oci-archive, layout), umoci (layout), and the OCI JSON schemas for every document written.
+// (oci-archive, layout), umoci (layout). (The OCI JSON schemas check what wharf writes in test/conformance/.)
 // Starts from a real Docker image: `docker save busybox` (pulled through the loopback mirror), read
 // with wharf's docker-archive reader, one layer with /hello.txt appended, Cmd set.
-import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import AjvDraft04 from 'ajv-draft-04';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-// Relative imports until these names are exported from '@wharf/core' (and '@wharf/core/testing').
 import {
-  dockerArchiveManifest,
-  openOciArchive,
+  archive,
+  exportImage,
+  type Image,
+  images,
+  layout,
   readDockerArchive,
+  readLayout,
   readOciArchive,
-  writeDockerArchive,
-  writeOciArchive,
-} from '../../packages/core/src/archive/index.js';
-import { exportImage } from '../../packages/core/src/export/index.js';
-import { appendLayers, type Image, withConfig } from '../../packages/core/src/image/index.js';
-import { openLayout, readLayout, writeLayout } from '../../packages/core/src/layout/index.js';
-import {
-  checkLayoutDocuments,
-  fileLayer,
-  schemaChecker,
-  validateImage,
-  validateIndex,
-} from '../../packages/core/src/testing/index.js';
+} from '@wharf/core';
+import { fileLayer, validateImage, validateIndex } from '@wharf/core/testing';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { docker, dockerInspectImage, dockerRun } from '../helpers/docker.js';
 import { noDocker, testEnv } from '../helpers/env.js';
-import { peerSuitesDir, tempDir } from '../helpers/paths.js';
+import { tempDir } from '../helpers/paths.js';
 import { requireTool, skopeoCopy, skopeoInspect, umociUnpack } from '../helpers/tools.js';
+
+const { dockerArchiveManifest, openOciArchive, writeDockerArchive, writeOciArchive } = archive;
+const { appendLayers, withConfig } = images;
+const { openLayout, writeLayout } = layout;
 
 const HELLO = 'hello from wharf\n';
 const TAGS = {
@@ -40,7 +34,6 @@ const TAGS = {
 describe.skipIf(noDocker())('media written by wharf, read by docker, skopeo and umoci', () => {
   let work: string;
   let image: Image;
-  const schemas = schemaChecker(AjvDraft04.default, join(peerSuitesDir, 'oci-image-spec'));
 
   beforeAll(async () => {
     work = tempDir('wharf-media-');
@@ -101,16 +94,9 @@ describe.skipIf(noDocker())('media written by wharf, read by docker, skopeo and 
     const back = await readOciArchive(file, { ref: 'wharf-test/media:oci' });
     expect(await back.digest()).toBe(await image.digest());
     await validateIndex(await openOciArchive(file));
-    // Its documents pass the OCI schemas once extracted.
-    const extracted = join(work, 'oci-extracted');
-    mkdirSync(extracted);
-    execFileSync('tar', ['-xf', file, '-C', extracted]);
-    const { problems, checked } = checkLayoutDocuments(schemas, extracted);
-    expect(problems).toEqual([]);
-    expect(checked).toBe(4);
   });
 
-  it('OCI layout: umoci unpacks it (rootfs has /hello.txt), skopeo reads it, every document passes the schemas', async () => {
+  it('OCI layout: umoci unpacks it (rootfs has /hello.txt), skopeo reads it', async () => {
     expect(requireTool('umoci')).toBe(true);
     const dir = join(work, 'layout');
     await writeLayout(dir, { image, names: ['wharf-test/media:layout'] });
@@ -123,9 +109,6 @@ describe.skipIf(noDocker())('media written by wharf, read by docker, skopeo and 
     expect(runtime.process.args).toEqual(['cat', '/hello.txt']);
     const info = await skopeoInspect(`oci:${dir}:layout`);
     expect(info.Digest).toBe(await image.digest());
-    const { problems, checked } = checkLayoutDocuments(schemas, dir);
-    expect(problems).toEqual([]);
-    expect(checked).toBe(4);
     const back = await readLayout(dir, { ref: 'wharf-test/media:layout' });
     await validateImage(back);
     await validateIndex(await openLayout(dir));
@@ -139,6 +122,5 @@ describe.skipIf(noDocker())('media written by wharf, read by docker, skopeo and 
     const tar = join(work, 'exported.tar');
     await exportImage(image, tar, { tags: ['hello'] });
     expect((await skopeoInspect(`oci-archive:${tar}:latest`)).Digest).toBe(result.digest);
-    expect(checkLayoutDocuments(schemas, dir).problems).toEqual([]);
   });
 });

@@ -3,17 +3,11 @@
 // credential helpers, and clear errors (with no secrets in them) for wrong passwords.
 import { chmodSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { delimiter, join } from 'node:path';
+import { login, openStore, pullImage, pushImage, type RegistryError } from '@wharf/core';
+import { randomImage, validateImage } from '@wharf/core/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-// Relative imports until these names are exported from '@wharf/core'.
-import {
-  login,
-  pullImage,
-  pushImage,
-  RegistryClient,
-  type RegistryError,
-} from '../../packages/core/src/registry/index.js';
-import { openStore } from '../../packages/core/src/store/index.js';
-import { randomImage, validateImage } from '../../packages/core/src/testing/index.js';
+// The low-level client is not part of the public API; the ping check needs it.
+import { RegistryClient } from '../../packages/core/src/registry/index.js';
 import { noDocker } from '../helpers/env.js';
 import { writeHtpasswd } from '../helpers/htpasswd.js';
 import { tempDir } from '../helpers/paths.js';

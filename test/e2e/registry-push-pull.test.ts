@@ -3,30 +3,28 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Image } from '../../packages/core/src/image/index.js';
-// Relative imports until these names are exported from '@wharf/core' (and '@wharf/core/testing').
 import {
-  appendLayers,
-  buildIndex,
-  indexFromManifest,
-  withConfig,
-} from '../../packages/core/src/image/index.js';
-import { type Digest, MediaType } from '../../packages/core/src/oci/index.js';
-import {
+  type Image,
+  images,
+  oci,
+  openStore,
   pullImage,
   pushImage,
   pushIndex,
   type RegistryEvent,
   remoteImage,
-} from '../../packages/core/src/registry/index.js';
-import { openStore } from '../../packages/core/src/store/index.js';
-import { fileLayer, randomImage, randomLayer, validateImage } from '../../packages/core/src/testing/index.js';
+} from '@wharf/core';
+import { fileLayer, randomImage, randomLayer, validateImage } from '@wharf/core/testing';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { docker, dockerRun } from '../helpers/docker.js';
 import { noDocker, testEnv } from '../helpers/env.js';
 import { tempDir } from '../helpers/paths.js';
 import { type Registry, startRegistry } from '../helpers/registry.js';
 import { skopeoInspect } from '../helpers/tools.js';
+
+const { appendLayers, buildIndex, indexFromManifest, withConfig } = images;
+const { MediaType } = oci;
+type Digest = oci.Digest;
 
 /** A blob opener over the manifests, configs and layers of `images` (an in-memory "layout"). */
 async function blobOpener(images: readonly Image[]): Promise<(d: { digest: string }) => Promise<Readable>> {

@@ -1,16 +1,16 @@
 // Push throughput to the loopback registry, side by side with `skopeo copy` of the same image from an
 // OCI layout. WHARF_THROUGHPUT_MB (default 64) sets the image size, over 4 gzip layers (random bytes, so
 // gzip does not shrink them; skopeo would compress uncompressed layers and time that too).
+
+import { layout, openStore, pushImage } from '@wharf/core';
+import { randomImage } from '@wharf/core/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-// Relative imports until these names are exported from '@wharf/core'.
-import { writeLayout } from '../../packages/core/src/layout/index.js';
-import { pushImage } from '../../packages/core/src/registry/index.js';
-import { openStore } from '../../packages/core/src/store/index.js';
-import { randomImage } from '../../packages/core/src/testing/index.js';
 import { noDocker } from '../helpers/env.js';
 import { tempDir } from '../helpers/paths.js';
 import { type Registry, startRegistry } from '../helpers/registry.js';
 import { skopeoCopy, skopeoInspect } from '../helpers/tools.js';
+
+const { writeLayout } = layout;
 
 const MB = 1024 * 1024;
 const SIZE_MB = Number(process.env.WHARF_THROUGHPUT_MB || 64);

@@ -10,18 +10,17 @@
 import { spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
+import { fileUploadSessions, layout, oci, openStore, pushImage, type RegistryEvent } from '@wharf/core';
+import { randomImage } from '@wharf/core/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-// Relative imports until these names are exported from '@wharf/core'.
-import { readLayout, writeLayout } from '../../packages/core/src/layout/index.js';
-import { MediaType } from '../../packages/core/src/oci/index.js';
-import { fileUploadSessions, pushImage, type RegistryEvent } from '../../packages/core/src/registry/index.js';
-import { openStore } from '../../packages/core/src/store/index.js';
-import { randomImage } from '../../packages/core/src/testing/index.js';
 import { noDocker } from '../helpers/env.js';
 import { type FaultProxy, startFaultProxy } from '../helpers/fault-proxy.js';
 import { tempDir } from '../helpers/paths.js';
 import { type Registry, startRegistry } from '../helpers/registry.js';
 import { skopeoInspect } from '../helpers/tools.js';
+
+const { readLayout, writeLayout } = layout;
+const { MediaType } = oci;
 
 const MB = 1024 * 1024;
 const BLOB_MB = Number(process.env.WHARF_RESUME_MB || 300);

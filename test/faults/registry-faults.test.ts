@@ -1,22 +1,17 @@
 // Pushes and pulls through a proxy that drops connections mid-body, answers 500/503/429 (Retry-After),
 // stalls and cuts responses: they complete with the right digests. Corrupt blobs are rejected and not
 // stored. Sizes: WHARF_FAULT_PUSH_MB (default 300, as the issue asks) spread over 3 layers.
+
+import { oci, openStore, pullImage, pushImage, type RegistryError, type RegistryEvent } from '@wharf/core';
+import { randomImage, validateImage } from '@wharf/core/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-// Relative imports until these names are exported from '@wharf/core'.
-import { MediaType } from '../../packages/core/src/oci/index.js';
-import {
-  pullImage,
-  pushImage,
-  type RegistryError,
-  type RegistryEvent,
-} from '../../packages/core/src/registry/index.js';
-import { openStore } from '../../packages/core/src/store/index.js';
-import { randomImage, validateImage } from '../../packages/core/src/testing/index.js';
 import { noDocker } from '../helpers/env.js';
 import { type Fault, type FaultProxy, seededRandom, startFaultProxy } from '../helpers/fault-proxy.js';
 import { tempDir } from '../helpers/paths.js';
 import { type Registry, startRegistry } from '../helpers/registry.js';
 import { skopeoInspect } from '../helpers/tools.js';
+
+const { MediaType } = oci;
 
 const MB = 1024 * 1024;
 const TOTAL_MB = Number(process.env.WHARF_FAULT_PUSH_MB || 300);

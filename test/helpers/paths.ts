@@ -1,4 +1,4 @@
-// Where things live: the checkout, the peer suites beside it, the persistent test state, scratch dirs.
+// Where things live: the checkout, the persistent test state, scratch dirs. (The peer suites: conformance/peer-suites.ts.)
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { homedir, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -9,9 +9,6 @@ const onTestFinished = process.env.VITEST_POOL_ID ? (await import('vitest')).onT
 
 /** The monorepo root (this file is test/helpers/paths.ts). */
 export const repoRoot: string = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
-
-/** Peer material: in CI and in dev, `shared/` sits beside the checkout. */
-export const peerSuitesDir: string = resolve(repoRoot, '../shared/peer-suites');
 
 /**
  * Persistent state shared by test runs (mirror storage, dockerd log, base-image markers).

@@ -1,5 +1,3 @@
-import { readFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { WharfError } from '../errors.js';
 import {
@@ -11,28 +9,7 @@ import {
   parseDockerignore,
 } from './ignore.js';
 
-// Peer suite: moby/patternmatcher v0.6.1 cases, read in place from <repo>/../shared/peer-suites.
-const repoRoot = fileURLToPath(new URL('../../../../', import.meta.url));
-const peerDir = `${repoRoot}../shared/peer-suites/dockerignore/`;
-
-interface PeerCase {
-  readonly patterns: string[];
-  readonly path: string;
-  readonly excluded: boolean;
-  readonly error?: string;
-  readonly api: string;
-  readonly source: string;
-}
-interface ReadAllCase {
-  readonly name: string;
-  readonly content: string;
-  readonly patterns: string[];
-}
-
-const cases = JSON.parse(readFileSync(`${peerDir}dockerignore-cases.json`, 'utf8')) as PeerCase[];
-const readAllCases = JSON.parse(
-  readFileSync(`${peerDir}ignorefile-readall-cases.json`, 'utf8'),
-) as ReadAllCase[];
+// moby/patternmatcher's cases are in the conformance project (test/conformance/dockerignore.test.ts).
 
 /** What BuildKit's walk computes: parent results threaded from the top-level ancestor down. */
 function matchLikeWalker(matcher: IgnoreMatcher, file: string): boolean {
@@ -46,47 +23,6 @@ function matchLikeWalker(matcher: IgnoreMatcher, file: string): boolean {
   });
   return excluded;
 }
-
-describe('peer suite: moby/patternmatcher cases', () => {
-  it('has all 138 cases', () => {
-    expect(cases).toHaveLength(138);
-    expect(cases.filter((c) => c.error !== undefined)).toHaveLength(18);
-  });
-
-  it.each(cases.map((c, i) => [i, c] as const))('case %i: %j', (_i, c) => {
-    if (c.error !== undefined) {
-      expect(() => createIgnoreMatcher(c.patterns).matches(c.path)).toThrow(WharfError);
-      // upstream: repeated calls keep failing, they never start to succeed
-      let matcher: IgnoreMatcher | undefined;
-      try {
-        matcher = createIgnoreMatcher(c.patterns);
-      } catch {}
-      if (matcher) {
-        expect(() => matcher.matches(c.path)).toThrow(WharfError);
-        expect(() => matcher.matches(c.path)).toThrow(WharfError);
-      }
-      return;
-    }
-    const matcher = createIgnoreMatcher(c.patterns);
-    expect(matcher.matches(c.path)).toBe(c.excluded);
-    if (c.api === 'MatchesOrParentMatches' && goClean(c.path) !== '.' && !goClean(c.path).startsWith('/')) {
-      // upstream also runs these through MatchesUsingParentResults, with and without parent context
-      expect(matcher.matchWithParent(goClean(c.path)).excluded).toBe(c.excluded);
-      expect(matchLikeWalker(matcher, c.path)).toBe(c.excluded);
-    }
-  });
-
-  it.each(readAllCases)('ReadAll: $name', (c) => {
-    expect(parseDockerignore(c.content)).toEqual(c.patterns);
-  });
-
-  it('rejects the bare "!" that ReadAll lets through', () => {
-    const patterns = parseDockerignore(readAllCases[0]?.content ?? '');
-    expect(() => createIgnoreMatcher(patterns)).toThrow(
-      expect.objectContaining({ code: 'IGNORE_ILLEGAL_EXCLUSION' }),
-    );
-  });
-});
 
 describe('parseDockerignore reading rules', () => {
   it('strips a BOM from the first line only', () => {

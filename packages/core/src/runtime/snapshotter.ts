@@ -18,7 +18,7 @@
  * `cp -a` for the step, and the change set comes from a stat-based comparison ({@link scanChanges}).
  * A committed copy becomes the flattened tree of the next chain.
  *
- * Layout under `root` (default `<store root>/../snapshots`):
+ * Layout under `root` (default `<store root>/snapshots`):
  * ```
  * layers/<hex>/fs   extracted layer (or a symlink to a committed run)   overlay mode
  * chains/<hex>/fs   flattened chain (or a symlink to a committed run)   copy mode; deep chains
@@ -82,7 +82,7 @@ export interface PrepareOptions {
   readonly signal?: AbortSignal;
 }
 
-/** The default root: beside the blob store (`<store root>/../snapshots`). */
+/** The default root: inside the blob store's folder (`<store root>/snapshots`). */
 export function defaultSnapshotRoot(storeRoot: string): string {
   // Inside the cache dir, so `--cache-dir` keeps everything a build writes in one place.
   return join(storeRoot, 'snapshots');

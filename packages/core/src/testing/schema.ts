@@ -1,6 +1,6 @@
 /**
  * The OCI image-spec JSON schemas (draft-04) as a checker for documents wharf writes, following the
- * recipe in `../shared/peer-suites/oci-image-spec/SOURCE.md` (the same setup as oci/schema.test.ts).
+ * recipe in `../shared/peer-suites/oci-image-spec/SOURCE.md` (the same setup as test/conformance/oci-schemas.test.ts).
  *
  * ajv is a dev dependency of the repository, not of @wharf/core, so the caller passes its constructor
  * (`import AjvDraft04 from 'ajv-draft-04'; schemaChecker(AjvDraft04.default, suiteDir)`); the schemas

@@ -1,18 +1,15 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import AjvDraft04 from 'ajv-draft-04';
 import { afterAll, describe, expect, it } from 'vitest';
 import { hashStream, uncompressedSize } from '../image/index.js';
 import { MediaType } from '../oci/index.js';
 import { openStore } from '../store/index.js';
 import { fileLayer, randomImage, randomLayer, tarOf } from './random.js';
-import { schemaChecker } from './schema.js';
 import { validateImage } from './validate.js';
 
 const scratch = mkdtempSync(join(tmpdir(), 'wharf-testing-test-'));
 afterAll(() => rmSync(scratch, { recursive: true, force: true }));
-const SUITE = join(import.meta.dirname, '../../../../../shared/peer-suites/oci-image-spec');
 
 describe('fixtures', () => {
   it('randomLayer: files and bytes as asked, in memory or in a store', async () => {
@@ -42,25 +39,5 @@ describe('fixtures', () => {
     await validateImage(one);
     expect(await one.layers()).toHaveLength(3);
     expect(await (await randomImage(3)).digest()).not.toBe(await one.digest());
-  });
-});
-
-describe('schemaChecker', () => {
-  const checker = schemaChecker(AjvDraft04.default, SUITE);
-  it('passes what wharf writes and fails broken documents', async () => {
-    const img = await randomImage(1);
-    expect(checker.check('manifest', await img.rawManifest())).toEqual([]);
-    expect(checker.check('config', await img.rawConfig())).toEqual([]);
-    expect(checker.check('layout', '{"imageLayoutVersion":"1.0.0"}')).toEqual([]);
-    expect(checker.check('manifest', '{"schemaVersion":2}').join()).toMatch(/config/);
-    expect(
-      checker
-        .check(
-          'config',
-          '{"architecture":"amd64","os":"linux","rootfs":{"type":"layers","diff_ids":[]},"config":{"Env":["NOVALUE"]}}',
-        )
-        .join(),
-    ).toMatch(/KEY=VALUE/);
-    expect(checker.check('index', 'nope').join()).toMatch(/not JSON/);
   });
 });

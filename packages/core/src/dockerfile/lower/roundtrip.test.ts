@@ -26,16 +26,10 @@ import { lowerDockerfile } from './index.js';
 const strip = (value: unknown, keys: readonly string[] = ['source']): unknown =>
   JSON.parse(JSON.stringify(value, (key, v) => (keys.includes(key) ? undefined : v)));
 
-const peer = new URL('../../../../../../shared/peer-suites/buildkit-parser/testfiles/', import.meta.url);
 const testdata = new URL('testdata/', import.meta.url);
 
 function dockerfiles(): [string, string][] {
   const out: [string, string][] = [];
-  for (const name of readdirSync(peer).sort()) {
-    const text = readFileSync(new URL(`${name}/Dockerfile`, peer), 'utf8');
-    out.push([`peer/${name}`, text]);
-    if (!/^\s*from/im.test(text)) out.push([`peer/${name} (with FROM)`, `FROM scratch\n${text}`]);
-  }
   for (const name of readdirSync(testdata).sort()) {
     if (!name.startsWith('error-')) {
       out.push([`testdata/${name}`, readFileSync(new URL(`${name}/Dockerfile`, testdata), 'utf8')]);
@@ -46,8 +40,6 @@ function dockerfiles(): [string, string][] {
 
 /** Dockerfiles the emitter cannot write back (its documented limits), with its reason. */
 const EMIT_LIMITS: Readonly<Record<string, string>> = {
-  // `CMD ["…\u0000…"]`: a NUL cannot be passed to a process.
-  'peer/json (with FROM)': 'contains a NUL character',
   // `${D:-'$lit'}`: expansions are copied verbatim, so their default word cannot hold quotes or `\$`.
   'testdata/words': 'containing a quote, backslash or newline',
 };
@@ -64,7 +56,7 @@ describe('lower(emit(lower(x))) = lower(x)', () => {
       try {
         graph = lowerDockerfile(text);
       } catch (error) {
-        if (isWharfError(error)) return; // rejected as BuildKit rejects it: see peer.test.ts
+        if (isWharfError(error)) return; // rejected as BuildKit rejects it
         throw error;
       }
       const { dockerfile } = emitDockerfile(graph);

@@ -1,35 +1,8 @@
-import { readFileSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { parsePortSpec, parsePortSpecs } from './ports.js';
+import { parsePortSpec } from './ports.js';
 
-const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '../../../../..');
-const file = join(
-  repoRoot,
-  '..',
-  'shared',
-  'peer-suites',
-  'buildkit-parser',
-  'extracted',
-  'expose-ports.json',
-);
-
-interface ExposePorts {
-  parsePort: { spec: string; ports?: string[]; error?: string }[];
-  parsePorts: { specs: string[]; ports?: string[]; error?: string }[];
-}
-const spec = JSON.parse(readFileSync(file, 'utf8')) as ExposePorts;
-
-describe('EXPOSE port specs (extracted/expose-ports.json)', () => {
-  it.each(spec.parsePort)('parsePortSpec($spec)', (c) => {
-    if (c.error !== undefined) expect(() => parsePortSpec(c.spec)).toThrow(c.error);
-    else expect(parsePortSpec(c.spec)).toEqual(c.ports);
-  });
-  it.each(spec.parsePorts)('parsePortSpecs($specs)', (c) => {
-    if (c.error !== undefined) expect(() => parsePortSpecs(c.specs)).toThrow();
-    else expect(parsePortSpecs(c.specs)).toEqual(c.ports);
-  });
+// BuildKit's EXPOSE tables are in the conformance project (test/conformance/expose-ports.test.ts).
+describe('EXPOSE port specs', () => {
   it('rejects bad protocols, ports and ranges', () => {
     expect(() => parsePortSpec('80/http')).toThrow('invalid port: "80/http": invalid proto: http');
     expect(() => parsePortSpec('65536')).toThrow('invalid containerPort: 65536');

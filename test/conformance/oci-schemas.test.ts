@@ -1,28 +1,32 @@
 /**
  * Validates documents against the OCI image-spec JSON schemas and the upstream validator's verdicts,
- * read from the peer suite in `<repo>/../shared/peer-suites/oci-image-spec/` (see its SOURCE.md for
+ * read from the peer suite `oci-image-spec/` (see its SOURCE.md for
  * the ajv recipe). Nothing from there is copied into this repository.
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import AjvDraft04 from 'ajv-draft-04';
 import { describe, expect, it } from 'vitest';
-import { parseDigest, sha256Digest } from './digest.js';
-import { EMPTY_DESCRIPTOR, encodeDocument } from './json.js';
-import { MediaType } from './media-types.js';
-import { parsePlatform } from './platform.js';
-import type { ImageConfig, ImageIndex, ImageLayout, ImageManifest } from './types.js';
+import { parseDigest, sha256Digest } from '../../packages/core/src/oci/digest.js';
+import { EMPTY_DESCRIPTOR, encodeDocument } from '../../packages/core/src/oci/json.js';
+import { MediaType } from '../../packages/core/src/oci/media-types.js';
+import { parsePlatform } from '../../packages/core/src/oci/platform.js';
+import type {
+  ImageConfig,
+  ImageIndex,
+  ImageLayout,
+  ImageManifest,
+} from '../../packages/core/src/oci/types.js';
 import {
   type ValidationProblem,
   validateConfig,
   validateDescriptor,
   validateIndex,
   validateManifest,
-} from './validate.js';
+} from '../../packages/core/src/oci/validate.js';
+import { peerSuite } from './peer-suites.js';
 
-const REPO_ROOT = fileURLToPath(new URL('../../../../', import.meta.url));
-const SUITE = join(REPO_ROOT, '..', 'shared', 'peer-suites', 'oci-image-spec');
+const SUITE = peerSuite('oci-image-spec');
 const BASE = 'https://opencontainers.org/schema/image/';
 
 type SchemaFile =

@@ -1,17 +1,19 @@
 /**
- * BuildKit's own cases for this layer (../shared/peer-suites/buildkit-parser, read in place): every parser
+ * BuildKit's own cases for this layer (the peer suite buildkit-parser, read in place): every parser
  * testfile lowers (or fails the way BuildKit fails), and the instruction-level tables of
  * `extracted/instruction-cases.json` (argument counts, flags, ONBUILD rules, heredocs, HEALTHCHECK,
  * duration minimum, doc comments) hold.
  */
 import { readdirSync, readFileSync } from 'node:fs';
+import { pathToFileURL } from 'node:url';
 import { describe, expect, test } from 'vitest';
-import { isWharfError } from '../../errors.js';
-import type { Instruction } from '../../ir/types.js';
-import { chompHeredocContent, parseDockerfile } from '../parse/index.js';
-import { docComment, lowerDockerfile } from './index.js';
+import { docComment, lowerDockerfile } from '../../packages/core/src/dockerfile/lower/index.js';
+import { chompHeredocContent, parseDockerfile } from '../../packages/core/src/dockerfile/parse/index.js';
+import { isWharfError } from '../../packages/core/src/errors.js';
+import type { Instruction } from '../../packages/core/src/ir/types.js';
+import { peerSuite } from './peer-suites.js';
 
-const peer = new URL('../../../../../../shared/peer-suites/buildkit-parser/', import.meta.url);
+const peer = pathToFileURL(`${peerSuite('buildkit-parser')}/`);
 const testfiles = new URL('testfiles/', peer);
 const cases = JSON.parse(readFileSync(new URL('extracted/instruction-cases.json', peer), 'utf8')) as {
   errors: { dockerfile: string; expectedErrorContains: string }[];

@@ -2,18 +2,18 @@ import { readFileSync } from 'node:fs';
 import { mkdir, mkdtemp, readdir, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { walkContext } from './context-walk.js';
-import { openContextSource, type SourceTree } from './source.js';
+import { walkContext } from '../../packages/core/src/layer/context-walk.js';
+import { openContextSource, type SourceTree } from '../../packages/core/src/layer/source.js';
+import { peerSuite } from './peer-suites.js';
 
 // The lazy context source (directories read when a COPY looks into them) must see exactly what the
 // whole walk sees. The tree and the pattern lists come from the peer suite's patternmatcher cases
-// (moby/patternmatcher v0.6.1, read in place from <repo>/../shared/peer-suites).
-const repoRoot = fileURLToPath(new URL('../../../../', import.meta.url));
-const cases = JSON.parse(
-  readFileSync(`${repoRoot}../shared/peer-suites/dockerignore/dockerignore-cases.json`, 'utf8'),
-) as { patterns: string[]; path: string }[];
+// (moby/patternmatcher v0.6.1, read in place from the peer suites).
+const cases = JSON.parse(readFileSync(peerSuite('dockerignore', 'dockerignore-cases.json'), 'utf8')) as {
+  patterns: string[];
+  path: string;
+}[];
 
 let dir: string;
 beforeAll(async () => {

@@ -1,25 +1,28 @@
 // Charliecloud's COPY-semantics suite (aligned to BuildKit), read in place from
-// <repo>/../shared/peer-suites/charliecloud-copy/. The context is copied to a temp dir only because
+// the peer suite charliecloud-copy/. The context is copied to a temp dir only because
 // the suite's symlinks must be created (SOURCE.md step 1). The Dockerfile's RUN lines are replayed
 // by a tiny interpreter over an in-memory view; each COPY is planned and its entries applied in
 // order; the resulting /test tree is printed the way the suite's three commands print it
 // (`ls -1FR .`, `find -type f … | sort`, `find -type l … | sort`) and compared with expected/.
 import { execFileSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
 import { mkdtemp, readFile, rm, symlink } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { WharfError } from '../errors.js';
-import { planCopy } from './copy-plan.js';
-import { applyEntries, type LayerEntry } from './entry.js';
-import { cleanImagePath, joinImagePath, MemoryFsView, parentOf, resolveInView } from './fs-view.js';
-import { openContextSource, type SourceTree } from './source.js';
+import { WharfError } from '../../packages/core/src/errors.js';
+import { planCopy } from '../../packages/core/src/layer/copy-plan.js';
+import { applyEntries, type LayerEntry } from '../../packages/core/src/layer/entry.js';
+import {
+  cleanImagePath,
+  joinImagePath,
+  MemoryFsView,
+  parentOf,
+  resolveInView,
+} from '../../packages/core/src/layer/fs-view.js';
+import { openContextSource, type SourceTree } from '../../packages/core/src/layer/source.js';
+import { peerSuite } from './peer-suites.js';
 
-const repo = fileURLToPath(new URL('../../../../', import.meta.url));
-const suite = path.join(repo, '..', 'shared', 'peer-suites', 'charliecloud-copy');
-const present = existsSync(path.join(suite, 'Dockerfile'));
+const suite = peerSuite('charliecloud-copy');
 
 /** An image under construction: the view plus file contents (the view itself keeps none). */
 class Image {
@@ -163,7 +166,7 @@ async function copy(image: Image, source: SourceTree, args: string): Promise<voi
   await image.apply(plan.entries);
 }
 
-describe.skipIf(!present)('Charliecloud COPY suite (BuildKit expectations)', () => {
+describe('Charliecloud COPY suite (BuildKit expectations)', () => {
   let context: string;
   let source: SourceTree;
 
