@@ -295,8 +295,9 @@ export async function buildImage(graph: BuildGraph, options: BuildOptions): Prom
   // media type, not by identity — a cached step's layer or one re-typed for a Docker base is a new object.
   const image = mapLayers(uncompressedImage, (layer) => gzip(layer));
   const bases = await Promise.all(
-    [...baseOptions.images].map(async ([reference, base]) => ({
-      reference,
+    // keyed `<platform> <reference>` (imageBase): a platform has no space, so the rest is the reference
+    [...baseOptions.images].map(async ([key, base]) => ({
+      reference: key.slice(key.indexOf(' ') + 1),
       digest: await (await base).digest(),
     })),
   );
