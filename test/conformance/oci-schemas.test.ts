@@ -3,7 +3,7 @@
  * read from the peer suite `oci-image-spec/` (see its SOURCE.md for
  * the ajv recipe). Nothing from there is copied into this repository.
  */
-import { readdirSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import AjvDraft04 from 'ajv-draft-04';
 import { describe, expect, it } from 'vitest';
@@ -24,10 +24,11 @@ import {
   validateIndex,
   validateManifest,
 } from '../../packages/core/src/oci/validate.js';
+import { loadOciSchemas, OCI_SCHEMA_BASE } from '../../packages/core/src/testing/schema.js';
 import { peerSuite } from './peer-suites.js';
 
 const SUITE = peerSuite('oci-image-spec');
-const BASE = 'https://opencontainers.org/schema/image/';
+const BASE = OCI_SCHEMA_BASE;
 
 type SchemaFile =
   | 'image-manifest-schema.json'
@@ -44,42 +45,13 @@ const RULES: Record<SchemaFile, (doc: unknown) => ValidationProblem[]> = {
   'image-layout-schema.json': () => [],
 };
 
-function stripIds(value: unknown): unknown {
-  if (Array.isArray(value)) return value.map(stripIds);
-  if (value === null || typeof value !== 'object') return value;
-  const out: Record<string, unknown> = {};
-  for (const [key, item] of Object.entries(value)) {
-    if (key === 'id' && typeof item === 'string') continue;
-    out[key] = stripIds(item);
-  }
-  return out;
-}
-
-// ajv-formats is not a dependency; these two formats are the only ones the schemas use.
-const URI = /^[A-Za-z][A-Za-z0-9+.-]*:[^\s]*$/;
-const DATE_TIME = /^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(?:\.\d+)?(?:[Zz]|[+-]\d{2}:\d{2})$/;
-
-function makeAjv() {
-  const ajv = new AjvDraft04.default({ strict: false, allErrors: true });
-  ajv.addFormat('uri', (s: string) => URI.test(s) && URL.canParse(s));
-  ajv.addFormat('date-time', (s: string) => DATE_TIME.test(s) && !Number.isNaN(Date.parse(s)));
-  for (const file of readdirSync(join(SUITE, 'schema'))) {
-    if (!file.endsWith('.json')) continue;
-    ajv.addSchema(
-      stripIds(JSON.parse(readFileSync(join(SUITE, 'schema', file), 'utf8'))) as object,
-      BASE + file,
-    );
-  }
-  return ajv;
-}
-
-const ajv = makeAjv();
+const ajv = loadOciSchemas(AjvDraft04.default, SUITE);
 
 function schemaValid(schema: SchemaFile, doc: unknown): { valid: boolean; errors: string } {
   const validate = ajv.getSchema(BASE + schema);
   if (!validate) throw new Error(`schema ${schema} not registered`);
   const valid = validate(doc) === true;
-  return { valid, errors: ajv.errorsText(validate.errors) };
+  return { valid, errors: ajv.errorsText(validate.errors as never) };
 }
 
 /** Schema and wharf's rules together; a parse failure is a failure. */

@@ -37,7 +37,9 @@ const FILES: Readonly<Record<SchemaKind, string>> = {
   descriptor: 'content-descriptor.json',
   layout: 'image-layout-schema.json',
 };
-const BASE = 'https://opencontainers.org/schema/image/';
+/** The key prefix of each schema {@link loadOciSchemas} registers. */
+export const OCI_SCHEMA_BASE = 'https://opencontainers.org/schema/image/';
+const BASE = OCI_SCHEMA_BASE;
 const URI = /^[A-Za-z][A-Za-z0-9+.-]*:[^\s]*$/;
 const DATE_TIME = /^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(?:\.\d+)?(?:[Zz]|[+-]\d{2}:\d{2})$/;
 
@@ -67,8 +69,11 @@ export interface SchemaChecker {
   check(kind: SchemaKind, bytes: Uint8Array | string): string[];
 }
 
-/** A checker over the schemas in `<suiteDir>/schema` (suiteDir: the `oci-image-spec` peer suite). */
-export function schemaChecker(Ajv: AjvConstructor, suiteDir: string): SchemaChecker {
+/**
+ * An ajv with every schema of `<suiteDir>/schema` registered under `OCI_SCHEMA_BASE + file name`, their
+ * `id`s stripped (draft-04 ids clash with the keys) and the two formats they use.
+ */
+export function loadOciSchemas(Ajv: AjvConstructor, suiteDir: string): AjvLike {
   const ajv = new Ajv({ strict: false, allErrors: true });
   ajv.addFormat('uri', (s) => URI.test(s) && URL.canParse(s));
   ajv.addFormat('date-time', (s) => DATE_TIME.test(s) && !Number.isNaN(Date.parse(s)));
@@ -77,6 +82,13 @@ export function schemaChecker(Ajv: AjvConstructor, suiteDir: string): SchemaChec
     if (!file.endsWith('.json')) continue;
     ajv.addSchema(stripIds(JSON.parse(readFileSync(join(dir, file), 'utf8'))) as object, BASE + file);
   }
+  return ajv;
+}
+
+/** A checker over the schemas in `<suiteDir>/schema` (suiteDir: the `oci-image-spec` peer suite). */
+export function schemaChecker(Ajv: AjvConstructor, suiteDir: string): SchemaChecker {
+  const ajv = loadOciSchemas(Ajv, suiteDir);
+  const dir = join(suiteDir, 'schema');
   return {
     check(kind, bytes) {
       let doc: unknown;
