@@ -11,31 +11,12 @@ import { docComment, lowerDockerfile } from '../../packages/core/src/dockerfile/
 import { chompHeredocContent, parseDockerfile } from '../../packages/core/src/dockerfile/parse/index.js';
 import { isWharfError } from '../../packages/core/src/errors.js';
 import type { Instruction } from '../../packages/core/src/ir/types.js';
+import { instructionCases } from './buildkit-instruction-cases.js';
 import { peerSuite } from './peer-suites.js';
 
 const peer = pathToFileURL(`${peerSuite('buildkit-parser')}/`);
 const testfiles = new URL('testfiles/', peer);
-const cases = JSON.parse(readFileSync(new URL('extracted/instruction-cases.json', peer), 'utf8')) as {
-  errors: { dockerfile: string; expectedErrorContains: string }[];
-  copyHeredoc: {
-    cases: {
-      dockerfile: string;
-      destPath: string;
-      sourcePaths: string[] | null;
-      sourceContents: { path: string; data: string; expand: boolean }[] | null;
-    }[];
-  };
-  runHeredoc: {
-    cases: {
-      dockerfile: string;
-      prependShell: boolean;
-      cmdLine: string[];
-      files: { name: string; data: string; chomp: boolean }[] | null;
-    }[];
-  };
-  durationFlags: { cases: { value: string; ok?: true; errorContains?: string }[] };
-  docComments: { dockerfile: string };
-};
+const cases = instructionCases();
 
 /**
  * Testfiles BuildKit itself rejects when it turns the AST into instructions (the parser accepts them all):

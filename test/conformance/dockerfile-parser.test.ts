@@ -12,6 +12,7 @@ import { type Node, nodeArgs } from '../../packages/core/src/dockerfile/parse/no
 import { DockerfileParseError } from '../../packages/core/src/dockerfile/parse/parse-error.js';
 import { parseDockerfile } from '../../packages/core/src/dockerfile/parse/parser.js';
 import { WharfError } from '../../packages/core/src/errors.js';
+import { instructionCases } from './buildkit-instruction-cases.js';
 import { peerSuite } from './peer-suites.js';
 
 const suite = peerSuite('buildkit-parser');
@@ -161,27 +162,7 @@ describe('JSON arrays (extracted/json-arrays.json)', () => {
 });
 
 describe('instruction-level cases (extracted/instruction-cases.json), at the AST level', () => {
-  interface InstructionCases {
-    errors: { dockerfile: string }[];
-    copyHeredoc: {
-      cases: {
-        dockerfile: string;
-        destPath: string;
-        sourcePaths: string[] | null;
-        sourceContents: { path: string; data: string; expand: boolean }[] | null;
-      }[];
-    };
-    runHeredoc: {
-      cases: {
-        dockerfile: string;
-        prependShell: boolean;
-        cmdLine: string[];
-        files: { name: string; data: string; chomp: boolean }[] | null;
-      }[];
-    };
-    docComments: { dockerfile: string };
-  }
-  const spec = readJson<InstructionCases>('instruction-cases.json');
+  const spec = instructionCases();
 
   it.each(spec.errors)(
     '$dockerfile parses (the error is raised when typing the instruction)',
