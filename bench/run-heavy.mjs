@@ -7,10 +7,14 @@
 // write a 64 MiB file, useradd. Counted: wharf `build -f` writing a docker-archive (fresh --cache-dir)
 // vs `docker builder prune -af` + `DOCKER_BUILDKIT=1 docker build` (+ `docker save`, shown apart);
 // then wharf's no-change rebuild (whole CLI process, and buildGraph alone in-process).
+// `--before DIR [--rounds N]` instead compares this checkout's CLI with another checkout's
+// (DIR/packages/cli/dist/main.js, e.g. the commit before the RUN sandbox, built as run-startup.mjs
+// says): N alternating cold builds each (fresh --cache-dir, docker-archive output), medians and ratio.
 import { existsSync, mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
+import { parseArgs } from 'node:util';
 import {
   docker,
   inProcessRebuild,
@@ -23,8 +27,13 @@ import {
   settle,
   table,
   tempDir,
+  WHARF,
   wharf,
 } from './lib.mjs';
+
+const { values: flags } = parseArgs({
+  options: { before: { type: 'string' }, rounds: { type: 'string', default: '3' } },
+});
 
 const BASE = '127.0.0.1:5151/wharf-bench/debian:bookworm';
 const cacheHome = join(process.env.XDG_CACHE_HOME || join(homedir(), '.cache'), 'wharf-bench');
@@ -77,6 +86,42 @@ async function ensureBase() {
   return 'imported and pushed';
 }
 
+const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+
+/** `--before DIR`: alternating cold builds with this checkout's CLI and DIR's; no BuildKit. */
+async function beforeAndAfter({ dockerfile, ctx, before }) {
+  const times = { before: [], after: [] };
+  for (let round = 0; round < Number(flags.rounds); round++) {
+    for (const [name, cli] of [
+      ['before', before],
+      ['after', WHARF],
+    ]) {
+      const dir = tempDir(`run-heavy-${name}`);
+      await settle();
+      const result = await run(process.execPath, [
+        cli,
+        ...['build', '-f', dockerfile, ctx, '--cache-dir', join(dir, 'cache')],
+        ...['-o', `type=docker-archive,dest=${join(dir, 'out.tar')}`, '--progress', 'quiet'],
+      ]);
+      rmSync(dir, { recursive: true, force: true });
+      times[name].push(result.seconds);
+      log(`round ${round + 1} ${name}: ${s(result.seconds)} s`);
+    }
+  }
+  const [b, a] = [median(times.before), median(times.after)];
+  table([{ phase: 'cold (median)', before: b, after: a, 'after/before': a / b, target: '<= 1.05' }]);
+  console.log(
+    JSON.stringify({
+      bench: 'run-heavy --before',
+      date: new Date().toISOString(),
+      machine: machine(),
+      before: times.before.map(s),
+      after: times.after.map(s),
+      medians: { before: s(b), after: s(a), ratio: s(a / b) },
+    }),
+  );
+}
+
 const work = tempDir('run-heavy');
 const tag = `wharf-bench/run-heavy:${process.pid}`;
 const cleanup = async () => {
@@ -110,6 +155,11 @@ try {
       '--progress',
       progress,
     ]);
+
+  if (flags.before) {
+    await beforeAndAfter({ dockerfile, ctx, before: join(flags.before, 'packages/cli/dist/main.js') });
+    process.exit(0);
+  }
 
   log('wharf cold build…');
   await settle();
