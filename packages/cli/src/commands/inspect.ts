@@ -6,7 +6,7 @@ import { existsSync } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { archive, type Image, layout, WharfError } from '@wharf/core';
 import type { Command } from 'commander';
-import { formatBytes } from '../render/progress.js';
+import { formatBytes } from '../render/size.js';
 import { inspectRemote } from './inspect-remote.js';
 import { type RegistryFlags, registryOptions, registryOptionsFrom } from './pull.js';
 
