@@ -4,8 +4,8 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { wharf } from '../helpers/cli.js';
-import { noDocker, testEnv } from '../helpers/env.js';
+import { buildDockerfile, type wharf } from '../helpers/cli.js';
+import { noDocker } from '../helpers/env.js';
 import { tempDir } from '../helpers/paths.js';
 
 const DOCKERFILE = [
@@ -32,22 +32,11 @@ function project(): { dir: string; build: (progress: string) => ReturnType<typeo
   writeFileSync(join(dir, 'a.txt'), 'a\n');
   writeFileSync(join(dir, 'b.txt'), 'b\n');
   const build = (progress: string) =>
-    wharf([
-      'build',
-      '-f',
-      join(dir, 'Dockerfile'),
-      dir,
-      '--progress',
+    buildDockerfile(join(dir, 'Dockerfile'), dir, {
       progress,
-      '--lint',
-      'off',
-      '--cache-dir',
-      join(dir, 'cache'),
-      '--registry-mirror',
-      testEnv().mirror.url,
-      '-o',
-      `type=oci,dest=${join(dir, 'out')}`,
-    ]);
+      cacheDir: join(dir, 'cache'),
+      args: ['-o', `type=oci,dest=${join(dir, 'out')}`],
+    });
   return { dir, build };
 }
 

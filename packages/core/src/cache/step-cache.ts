@@ -7,8 +7,7 @@
  * JSON files written to a temp name and renamed, so concurrent builds never see a half-written entry.
  *
  * Every miss is explained: each step position (context folder + stage + step number) remembers the
- * inputs of its last build, and a miss names what differs (`src/app.ts content`, `build arg VERSION`,
- * `the base image`, …).
+ * inputs of its last build, and a miss names what differs (see miss-explanation.ts).
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
