@@ -13,7 +13,7 @@ export function field(name: string, value: string): string {
 }
 
 /** A field whose value is a list: the first item beside the label, the others below it; `-` when empty. */
-export function listField(name: string, items: readonly string[]): string {
+function listField(name: string, items: readonly string[]): string {
   return field(name, items.length ? items.join(`\n${' '.repeat(14)}`) : '-');
 }
 
