@@ -118,7 +118,7 @@ describe.skipIf(noDocker())('what wharf build writes runs in Docker and reads in
       env: { WHARF_DOCKER: '/nonexistent/docker' },
     });
     expect(missing.code).toBe(1);
-    expect(missing.stderr).toMatch(/cannot run \/nonexistent\/docker: not found/);
+    expect(missing.stderr).toMatch(/cannot build with WHARF_DOCKER=\/nonexistent\/docker: not found/);
   });
 
   it('--backend docker passes --secret, --no-cache and --pull to docker build', () => {

@@ -161,7 +161,10 @@ describe.skipIf(noDocker())('examples/node-app with the direct backend', () => {
         expect(step.miss, key).toBeUndefined();
       }
     }
-    expect(steps.get('build 5')).toMatchObject({ text: 'COPY . .', miss: 'src/server.js content' });
+    expect(steps.get('build 5')).toMatchObject({
+      text: 'COPY . .',
+      miss: 'context file src/server.js changed (copied to /app/src/server.js)',
+    });
     // The steps after it say why they ran (an earlier step / the stage they copy from changed).
     for (const key of ['build 6', 'runtime 4', 'runtime 5'])
       expect(steps.get(key)?.miss, key).not.toMatch(/src\/server\.js/);

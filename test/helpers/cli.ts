@@ -2,6 +2,7 @@
 import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
+import { testEnv } from './env.js';
 import { repoRoot } from './paths.js';
 
 export const cliPath = join(repoRoot, 'packages/cli/dist/main.js');
@@ -35,4 +36,30 @@ export function wharf(
     timeout: 120_000,
   });
   return { code: result.status ?? -1, stdout: result.stdout, stderr: result.stderr };
+}
+
+/**
+ * `wharf build -f <dockerfile> <context>` as a test needs it: base images through the test mirror, lint
+ * off, `--progress` as asked, a cache of its own; `args` go last (`--build-arg`, `-o`).
+ */
+export function buildDockerfile(
+  dockerfile: string,
+  context: string,
+  options: { readonly cacheDir: string; readonly progress: string; readonly args?: readonly string[] },
+): CliResult {
+  return wharf([
+    'build',
+    '-f',
+    dockerfile,
+    context,
+    '--progress',
+    options.progress,
+    '--lint',
+    'off',
+    '--cache-dir',
+    options.cacheDir,
+    '--registry-mirror',
+    testEnv().mirror.url,
+    ...(options.args ?? []),
+  ]);
 }

@@ -15,7 +15,8 @@ const src = fileURLToPath(new URL('.', import.meta.url));
  * a base image's triggers, which are Dockerfile text. `tar` (header encoding and parsing, no I/O) is
  * shared by the modules that write or read tar: layer, archive, runtime and engine. `fsutil` (the one
  * resolver of paths inside a root) is a leaf like `tar`, used by layer, runtime and engine. lint may import
- * dockerfile (pure) to read the spellings the IR normalises away (keyword case, `ENV key value`).
+ * dockerfile (pure) to read the spellings the IR normalises away (keyword case, `ENV key value`). cache
+ * may import ir (pure) for `looksSecret`, so a miss explanation hides the values lint calls secret.
  */
 const allowed: Record<string, readonly string[]> = {
   errors: [],
@@ -33,7 +34,7 @@ const allowed: Record<string, readonly string[]> = {
   layout: ['image', 'oci', 'errors', 'events'],
   archive: ['tar', 'image', 'oci', 'errors', 'events'],
   layer: ['tar', 'fsutil', 'image', 'store', 'oci', 'errors'],
-  cache: ['store', 'oci', 'errors'],
+  cache: ['store', 'ir', 'oci', 'errors'],
   runtime: ['layer', 'tar', 'fsutil', 'image', 'store', 'oci', 'errors'],
   export: ['layout', 'archive', 'registry', 'image', 'oci', 'errors'],
   sbom: ['image', 'oci', 'tar', 'errors'],

@@ -26,13 +26,65 @@ export type BuildEvent =
     }
   | { readonly type: 'warning'; readonly message: string; readonly hint?: string }
   /** A line of output from a step or a tool (RUN output, docker build with --backend docker). */
-  | { readonly type: 'log'; readonly text: string; readonly stage?: string }
+  | { readonly type: 'log'; readonly text: string; readonly stage?: string; readonly step?: number }
+  /** An output is complete: `kind` is its `-o type=`, `digest` the manifest digest (image ID for docker-archive). */
   | {
       readonly type: 'output-written';
       readonly kind: string;
       readonly dest: string;
       readonly digest: string;
-    };
+      /** The references a registry output pushed (`registry.example.com/app:1.0`). */
+      readonly references?: readonly string[];
+    }
+  | PushEvent;
+
+/**
+ * Pushing to a registry, for the image `reference`: each blob sent, already there, or mounted from
+ * another repository of the registry, and each manifest stored. Sizes are compressed bytes as stored.
+ */
+export type PushEvent =
+  | {
+      readonly type: 'blob-pushed';
+      readonly reference: string;
+      readonly digest: string;
+      readonly size: number;
+      /** Bytes this process sent (less than `size` when an earlier upload was resumed). */
+      readonly sent: number;
+    }
+  | {
+      readonly type: 'blob-exists';
+      readonly reference: string;
+      readonly digest: string;
+      readonly size: number;
+    }
+  | {
+      readonly type: 'blob-mounted';
+      readonly reference: string;
+      readonly digest: string;
+      readonly size: number;
+      readonly from: string;
+    }
+  | { readonly type: 'manifest-pushed'; readonly reference: string; readonly digest: string };
+
+const PUSH_EVENT_TYPES: ReadonlySet<string> = new Set([
+  'blob-pushed',
+  'blob-exists',
+  'blob-mounted',
+  'manifest-pushed',
+]);
+
+/**
+ * A registry client event as a build event when it is one of the push events above (with `reference`
+ * added where the registry event has none); undefined for the others (progress, retries, pulls).
+ * For a push's `onEvent`: `(e) => { const b = pushEvent(ref, e); if (b) onEvent(b); }`.
+ */
+export function pushEvent(
+  reference: string,
+  event: { readonly type: string; readonly reference?: string },
+): PushEvent | undefined {
+  if (!PUSH_EVENT_TYPES.has(event.type)) return undefined;
+  return { ...event, reference: event.reference ?? reference } as PushEvent;
+}
 
 export type EventSink = (event: BuildEvent) => void;
 

@@ -8,7 +8,7 @@ import {
   WharfError,
 } from '@wharf/core';
 import type { Command } from 'commander';
-import { formatBytes } from '../render/progress.js';
+import { formatBytes } from '../render/size.js';
 
 interface CacheFlags {
   readonly cacheDir?: string;

@@ -2,17 +2,13 @@
  * `wharf inspect REF` for images in a registry: manifest digest and media type, platform, config
  * (entrypoint, cmd, env, user, workdir, labels), layers with sizes; `--json` for the raw documents.
  * A multi-platform image (an index) is shown as one: each platform's manifest digest and size, and the
- * index digest to pin; `--platform` shows one of its images. Nothing is downloaded but the manifest and the config. `inspectRemote` is exported so a local
- * `inspect` (layouts and archives) can hand registry references to it.
+ * index digest to pin; `--platform` shows one of its images. Nothing is downloaded but the manifest
+ * and the config. `inspectRemote` is exported so a local `inspect` (layouts and archives) can hand
+ * registry references to it.
  */
 import { isWharfError, oci, remoteImage, remoteIndex } from '@wharf/core';
-
-const size = (bytes: number): string =>
-  bytes >= 1024 * 1024
-    ? `${(bytes / 1024 / 1024).toFixed(1)} MB`
-    : bytes >= 1024
-      ? `${(bytes / 1024).toFixed(1)} kB`
-      : `${bytes} B`;
+import { configLines, field } from '../render/image-config.js';
+import { formatBytes } from '../render/size.js';
 
 /** The report for a remote image, as text or JSON. */
 export async function inspectRemote(
@@ -37,26 +33,25 @@ export async function inspectRemote(
     return `${JSON.stringify({ reference, digest, mediaType, manifest, config }, null, 2)}\n`;
   }
   const total = manifest.layers.reduce((n, l) => n + l.size, 0);
-  const c = config.config ?? {};
   const lines = [
-    `Name:         ${reference}`,
-    `Digest:       ${digest}`,
-    `MediaType:    ${mediaType}`,
-    `Platform:     ${oci.formatPlatform({ os: config.os, architecture: config.architecture, ...(config.variant ? { variant: config.variant } : {}) })}`,
-    ...(config.created ? [`Created:      ${config.created}`] : []),
-    `Config:       ${configDescriptor.digest} (${size(configDescriptor.size)})`,
-    ...(c.User ? [`User:         ${c.User}`] : []),
-    ...(c.WorkingDir ? [`WorkingDir:   ${c.WorkingDir}`] : []),
-    ...(c.Entrypoint ? [`Entrypoint:   ${JSON.stringify(c.Entrypoint)}`] : []),
-    ...(c.Cmd ? [`Cmd:          ${JSON.stringify(c.Cmd)}`] : []),
-    ...(c.Env?.length ? ['Env:', ...c.Env.map((e) => `  ${e}`)] : []),
-    ...(c.ExposedPorts ? [`Ports:        ${Object.keys(c.ExposedPorts).join(' ')}`] : []),
-    ...(c.Labels && Object.keys(c.Labels).length
-      ? ['Labels:', ...Object.entries(c.Labels).map(([k, v]) => `  ${k}=${v}`)]
-      : []),
-    `Layers:       ${manifest.layers.length} (${size(total)} compressed)`,
+    field('Name', reference),
+    field('Digest', digest),
+    field('MediaType', mediaType),
+    field(
+      'Platform',
+      oci.formatPlatform({
+        os: config.os,
+        architecture: config.architecture,
+        ...(config.variant ? { variant: config.variant } : {}),
+      }),
+    ),
+    field('Created', config.created ?? '-'),
+    field('Config', `${configDescriptor.digest} (${formatBytes(configDescriptor.size)})`),
+    ...configLines(config),
+    field('Layers', `${manifest.layers.length} (${formatBytes(total)} compressed)`),
     ...manifest.layers.map(
-      (l, i) => `  ${String(i + 1).padStart(2)}  ${l.digest}  ${size(l.size).padStart(9)}  ${l.mediaType}`,
+      (l, i) =>
+        `  ${String(i + 1).padStart(2)}  ${l.digest}  ${formatBytes(l.size).padStart(9)}  ${l.mediaType}`,
     ),
   ];
   return `${lines.join('\n')}\n`;
@@ -82,12 +77,13 @@ async function inspectIndex(
   const platformOf = (d: oci.Descriptor) => (d.platform ? oci.formatPlatform(d.platform) : '-');
   const width = Math.max(...manifest.manifests.map((d) => platformOf(d).length), 0);
   const lines = [
-    `Name:         ${reference}`,
-    `Digest:       ${digest} (the index: pin this one)`,
-    `MediaType:    ${mediaType}`,
-    `Manifests:    ${manifest.manifests.length} (--platform os/arch shows one)`,
+    field('Name', reference),
+    field('Digest', `${digest} (the index: pin this one)`),
+    field('MediaType', mediaType),
+    field('Manifests', `${manifest.manifests.length} (--platform os/arch shows one)`),
     ...manifest.manifests.map(
-      (d) => `  ${platformOf(d).padEnd(width)}  ${d.digest}  ${size(d.size).padStart(9)}  ${d.mediaType}`,
+      (d) =>
+        `  ${platformOf(d).padEnd(width)}  ${d.digest}  ${formatBytes(d.size).padStart(9)}  ${d.mediaType}`,
     ),
   ];
   return `${lines.join('\n')}\n`;

@@ -6,7 +6,8 @@ import { existsSync } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { archive, type Image, layout, WharfError } from '@wharf/core';
 import type { Command } from 'commander';
-import { formatBytes } from '../render/progress.js';
+import { configLines, field } from '../render/image-config.js';
+import { formatBytes } from '../render/size.js';
 import { inspectRemote } from './inspect-remote.js';
 import { type RegistryFlags, registryOptions, registryOptionsFrom } from './pull.js';
 
@@ -48,28 +49,17 @@ export function registerInspect(program: Command): void {
       process.stdout.write(`${JSON.stringify({ digest, manifest, config }, null, 2)}\n`);
       return;
     }
-    const c = config.config ?? {};
     const total = manifest.layers.reduce((sum, l) => sum + l.size, 0);
+    const history = config.history?.filter((h) => !h.empty_layer) ?? [];
     const lines = [
-      `Digest:     ${digest}`,
-      `MediaType:  ${manifest.mediaType ?? (await image.mediaType())}`,
-      `Platform:   ${[config.os, config.architecture, config.variant].filter(Boolean).join('/')}`,
-      `Created:    ${config.created ?? '-'}`,
-      `User:       ${c.User || '(root)'}`,
-      `WorkingDir: ${c.WorkingDir || '/'}`,
-      `Entrypoint: ${JSON.stringify(c.Entrypoint ?? null)}`,
-      `Cmd:        ${JSON.stringify(c.Cmd ?? null)}`,
-      `Env:        ${(c.Env ?? []).join('\n            ') || '-'}`,
-      `Ports:      ${Object.keys(c.ExposedPorts ?? {}).join(' ') || '-'}`,
-      `Labels:     ${
-        Object.entries(c.Labels ?? {})
-          .map(([k, v]) => `${k}=${v}`)
-          .join('\n            ') || '-'
-      }`,
-      `Layers:     ${layers.length} (${formatBytes(total)} compressed)`,
-      ...manifest.layers.map(
-        (l, i) =>
-          `  ${l.digest}  ${formatBytes(l.size).padStart(8)}  ${config.history?.filter((h) => !h.empty_layer)[i]?.created_by ?? ''}`,
+      field('Digest', digest),
+      field('MediaType', manifest.mediaType ?? (await image.mediaType())),
+      field('Platform', [config.os, config.architecture, config.variant].filter(Boolean).join('/')),
+      field('Created', config.created ?? '-'),
+      ...configLines(config),
+      field('Layers', `${layers.length} (${formatBytes(total)} compressed)`),
+      ...manifest.layers.map((l, i) =>
+        `  ${l.digest}  ${formatBytes(l.size).padStart(8)}  ${history[i]?.created_by ?? ''}`.trimEnd(),
       ),
     ];
     process.stdout.write(`${lines.join('\n')}\n`);

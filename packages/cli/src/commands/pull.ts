@@ -13,6 +13,7 @@ import {
   recordBase,
 } from '@wharf/core';
 import type { Command } from 'commander';
+import { formatBytes } from '../render/size.js';
 
 /** Flags every registry command takes. */
 export interface RegistryFlags {
@@ -47,7 +48,7 @@ export function registryOptionsFrom(flags: RegistryFlags, command: Command): Reg
 }
 
 const short = (digest: string): string => digest.replace(/^sha256:/, '').slice(0, 12);
-const mb = (bytes: number): string => `${(bytes / 1024 / 1024).toFixed(1)} MB`;
+const mb = formatBytes;
 
 /** One line per finished blob (progress in between is left to the tty renderer). */
 export function renderEvent(event: RegistryEvent): void {
@@ -125,7 +126,7 @@ export function registerPull(program: Command): void {
     process.stdout.write(`${result.reference.toString()}@${result.digest}\n`);
     if (!flags.quiet) {
       process.stderr.write(
-        `pulled ${result.fetched} blob(s), ${(result.bytes / 1024 / 1024).toFixed(1)} MB; ${result.cached} already in the store\n`,
+        `pulled ${result.fetched} blob(s), ${formatBytes(result.bytes)}; ${result.cached} already in the store\n`,
       );
     }
   });

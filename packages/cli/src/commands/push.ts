@@ -16,6 +16,7 @@ import {
   WharfError,
 } from '@wharf/core';
 import type { Command } from 'commander';
+import { formatBytes } from '../render/size.js';
 import { type RegistryFlags, registryOptions, registryOptionsFrom } from './pull.js';
 
 interface PushFlags extends RegistryFlags {
@@ -77,7 +78,7 @@ export function registerPush(program: Command): void {
     if (!flags.quiet) {
       const s = result.stats;
       process.stderr.write(
-        `${s.uploaded} uploaded (${(s.bytesSent / 1024 / 1024).toFixed(1)} MB sent${s.resumed ? `, ${s.resumed} resumed` : ''}), ${s.existing} already there, ${s.mounted} mounted\n`,
+        `${s.uploaded} uploaded (${formatBytes(s.bytesSent)} sent${s.resumed ? `, ${s.resumed} resumed` : ''}), ${s.existing} already there, ${s.mounted} mounted\n`,
       );
     }
   });

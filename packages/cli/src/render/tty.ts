@@ -2,14 +2,12 @@
  * The live terminal view: finished steps print once (as in plain mode) and scroll up; below them, one
  * line per running step with a spinner and its elapsed time, redrawn in place ten times a second.
  */
-import type { BuildEvent, EventSink } from '@wharf/core';
+import type { BuildEvent } from '@wharf/core';
+import type { Progress } from './progress.js';
 
 const frames = ['⠋', '⠙', '⠹', '⠸', '⠼', '⠴', '⠦', '⠧', '⠇', '⠏'];
 
-export function ttySink(
-  out: NodeJS.WriteStream,
-  plain: (out: NodeJS.WritableStream) => EventSink,
-): { sink: EventSink; close(): void } {
+export function ttySink(out: NodeJS.WriteStream, plain: (out: NodeJS.WritableStream) => Progress): Progress {
   const running = new Map<string, { text: string; started: number }>();
   let drawn = 0;
   let frame = 0;
@@ -51,7 +49,7 @@ export function ttySink(
           started: Date.now(),
         });
       if (event.type === 'step-finished') running.delete(`${event.stage}/${event.step}`);
-      above(event);
+      above.sink(event);
       if (event.type === 'step-started') {
         clear();
         draw();
@@ -59,6 +57,8 @@ export function ttySink(
     },
     close() {
       clearInterval(timer);
+      running.clear();
+      above.close();
       clear();
     },
   };

@@ -205,13 +205,13 @@ describe('buildGraph (direct backend)', async () => {
     writeFileSync(join(dir, 'src/app.ts'), 'v2');
     const changed = await run();
     expect(changed.steps.map((s) => s.cached ?? false)).toEqual([true, true, false]);
-    expect(changed.steps[2]?.miss).toBe('src/app.ts content');
+    expect(changed.steps[2]?.miss).toBe('context file src/app.ts changed (copied to /app/src/app.ts)');
 
     writeFileSync(join(dir, 'package.json'), '{"name":"x"}');
     const earlier = await run();
     expect(earlier.steps.map((s) => s.miss)).toEqual([
       undefined,
-      'package.json content',
+      'context file package.json changed (copied to /app/package.json)',
       'an earlier step changed',
     ]);
 
@@ -230,7 +230,7 @@ describe('buildGraph (direct backend)', async () => {
     expect(epochSteps.sort((a, b) => a.step - b.step)[0]?.miss).toBe('SOURCE_DATE_EPOCH');
 
     const arg = await run({ VERSION: '2' });
-    expect(arg.steps[0]?.miss).toBe('build arg VERSION; SOURCE_DATE_EPOCH');
+    expect(arg.steps[0]?.miss).toBe('build arg VERSION "1" → "2"; SOURCE_DATE_EPOCH');
     expect((await run({}, true)).steps.map((s) => s.miss)).toEqual([
       '--no-cache',
       '--no-cache',

@@ -20,6 +20,7 @@ import { assertValidGraph } from '../ir/validate.js';
 import { formatPlatform, type Platform } from '../oci/index.js';
 import type { SecretSource } from '../runtime/mounts.js';
 import type { BuildResult } from './build.js';
+import { findDocker } from './docker-client.js';
 
 export interface DockerBuildOptions {
   readonly contextDir: string;
@@ -35,7 +36,7 @@ export interface DockerBuildOptions {
   /** Entitlements granted (`--allow`), checked as the direct backend does. */
   readonly allow?: readonly Entitlement[];
   readonly onEvent?: EventSink;
-  /** The docker CLI; default `$WHARF_DOCKER`, else `docker` on PATH. */
+  /** The docker CLI; default `$WHARF_DOCKER`, else the first `docker` on PATH whose BuildKit works (docker-client.ts). */
   readonly docker?: string;
 }
 
@@ -52,9 +53,9 @@ export async function buildWithDocker(
   for (const warning of assertValidGraph(graph)) {
     onEvent({ type: 'warning', message: warning.message, ...(warning.hint ? { hint: warning.hint } : {}) });
   }
-  const docker = options.docker ?? process.env.WHARF_DOCKER ?? 'docker';
   const target = options.target ?? targetName(graph);
   assertEntitled(pruneToTarget(graph, target), options.allow);
+  const docker = (await findDocker(options.docker === undefined ? {} : { docker: options.docker })).path;
   const work = await mkdtemp(join(tmpdir(), 'wharf-docker-'));
   try {
     const { dockerfile, dockerignore } = emitDockerfile(graph);
@@ -147,9 +148,13 @@ function runDocker(docker: string, args: readonly string[], onEvent: EventSink):
         new WharfError(
           'DOCKER_BUILD_FAILED',
           `docker ${args[0]} failed (exit ${code}):\n${tail.join('\n')}`,
-          {
-            hint: "the lines above are docker's; run with --progress plain for the whole log",
-          },
+          // Every line of docker's output went out as a log event (shown with the progress): no advice
+          // to show it again, but where the Dockerfile docker read comes from.
+          args[0] === 'build'
+            ? {
+                hint: 'docker built the Dockerfile wharf emits for this definition (`wharf dockerfile` prints it): fix the step docker names',
+              }
+            : {},
         ),
       );
     });

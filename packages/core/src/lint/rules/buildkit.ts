@@ -7,6 +7,7 @@
 
 import { type Node, nodeArgs } from '../../dockerfile/parse/index.js';
 import type { SourceLocation } from '../../errors.js';
+import { looksSecret } from '../../ir/secret-names.js';
 import type { Instruction, Stage } from '../../ir/types.js';
 import type { LintContext } from '../context.js';
 import { defineRule, hit } from './define.js';
@@ -26,9 +27,6 @@ const BASE_IMAGE_ENV = new Set([
   'SHELL',
   'PWD',
 ]);
-
-const SECRET_WORD = /(?:^|_)(?:api_?key|auth|credentials?|key|pass(?:word)?|secret|token)(?:_|$)/i;
-const PUBLIC_WORD = /(?:^|_)public(?:_|$)/i;
 
 /** Names a Word refers to without a default (`$A`, `${A}`, `${A#x}`; not `${A:-x}`, `${A+x}`, `${A?x}`). */
 export function bareVariables(word: string): string[] {
@@ -64,15 +62,14 @@ export const SecretsUsedInArgOrEnv = defineRule<{ keyword: string; name: string 
     `${keyword} ${name} looks like a secret: ARG and ENV values are kept in the image's history and config`,
   fix: () => 'pass it as a secret mount: RUN --mount=type=secret,id=… (secret() in build.ts)',
   *check(ctx) {
-    const secret = (name: string) => SECRET_WORD.test(name) && !PUBLIC_WORD.test(name);
     for (const arg of ctx.graph.args) {
-      if (secret(arg.name))
+      if (looksSecret(arg.name))
         yield hit(globalArgLocation(ctx, arg.name), { keyword: 'ARG', name: arg.name }, arg.name);
     }
     for (const { instruction: i } of ctx.instructions) {
       const names =
         i.kind === 'arg' ? i.args.map((a) => a.name) : i.kind === 'env' ? i.vars.map((v) => v.key) : [];
-      for (const name of names.filter(secret))
+      for (const name of names.filter(looksSecret))
         yield hit(i.source, { keyword: i.kind.toUpperCase(), name }, name);
     }
   },
