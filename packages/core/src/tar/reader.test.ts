@@ -152,7 +152,8 @@ describe('TarReader', () => {
     expect(await readAll(slowly(chunked(mixed, 1000)))).toEqual(expected);
     // plain Uint8Arrays, not Buffers
     expect(await readAll(chunked(mixed, 3000).map((b) => new Uint8Array(b)))).toEqual(expected);
-  });
+    // one-byte chunks of ~110 kB are ~110k reads: ~1 s alone, 8 s on two loaded cores
+  }, 30_000);
 
   it('gives content as views of the input: one piece when one chunk holds it', async () => {
     const reader = new TarReader([mixed]);
