@@ -27,7 +27,7 @@
  * ```
  */
 import { randomBytes } from 'node:crypto';
-import { lstatSync, type Stats } from 'node:fs';
+import type { Stats } from 'node:fs';
 import { chmod, lstat, mkdir, mkdtemp, rename, rm, rmdir, stat, symlink } from 'node:fs/promises';
 import { join, posix, resolve } from 'node:path';
 import type { Readable } from 'node:stream';
@@ -435,18 +435,7 @@ export class Snapshot {
     const common = { ...options, ...(mapOwner ? { mapOwner } : {}) };
     if (this.mode === 'overlay') {
       const opaqueXattr = this.#snapshotter.opaqueXattr;
-      // The upper dir holds only what changed, and the stubs are gone: what is left at a mount target was
-      // put there by the step (moving the target's parent away and making it again). It goes into the
-      // change set: this dir becomes the layer's snapshot, which must hold nothing the layer does not.
-      const exclude = [...(options.exclude ?? [])].filter(
-        (p) => !lstatSync(join(dir, p), { throwIfNoEntry: false }),
-      );
-      return overlayChanges(dir, {
-        ...common,
-        exclude,
-        opaqueXattr,
-        lowerStat: (p) => this.#lowerStat(p),
-      });
+      return overlayChanges(dir, { ...common, opaqueXattr, lowerStat: (p) => this.#lowerStat(p) });
     }
     return scanChanges(this.#lower as string, dir, { ...common, since: options.since ?? this.#prepared });
   }
