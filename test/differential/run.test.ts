@@ -101,6 +101,19 @@ describe.skipIf(noDocker())('RUN matches BuildKit', () => {
       expect(direct.tree.get('/etc/group')?.sha256).toBe(sha('root:x:0:\nextra:x:2000:\n'));
     });
 
+    it('appending to a file hard-linked in an earlier layer changes that name only (overlay copy-up breaks the link)', async () => {
+      const target = stage('run-hardlink-append')
+        .from('busybox')
+        .run('mkdir /h && echo one > /h/a && ln /h/a /h/b && ln /h/a /h/c')
+        .run('echo two >> /h/a && chmod 600 /h/c && cat /h/b > /h/b-seen');
+      const { direct } = await compare('run-hardlink-append', target);
+      const content = (path: string) => direct.tree.get(path)?.sha256;
+      expect(content('/h/a')).toBe(sha('one\ntwo\n'));
+      // /h/b is still the earlier layer's file (the tree names it as that layer's hard link)
+      expect(content('/h/b-seen')).toBe(sha('one\n'));
+      expect(direct.tree.get('/h/c')).toMatchObject({ mode: '600', sha256: sha('one\n') });
+    });
+
     it('USER before RUN owns what it creates; WORKDIR is created, and RUN runs in it', async () => {
       const target = stage('run-user')
         .from('busybox')

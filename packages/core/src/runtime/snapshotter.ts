@@ -214,7 +214,16 @@ export class Snapshotter {
         diffIds.length === 0
           ? join(this.root, 'empty')
           : join(await this.#chainDir(layers, diffIds, diffIds.length, options.signal), 'fs');
-      const copy = await execTool('cp', ['-a', '--reflink=auto', chain, join(runDir, 'fs')]);
+      // Hard links are not kept in the step's copy: overlayfs (index=off, as BuildKit's snapshotter
+      // mounts it) copies a linked lower file up on its first write and the other names keep the old
+      // inode, so writing through one name changes that name only.
+      const copy = await execTool('cp', [
+        '-a',
+        '--no-preserve=links',
+        '--reflink=auto',
+        chain,
+        join(runDir, 'fs'),
+      ]);
       if (copy.code !== 0) {
         throw new RuntimeError('RUNTIME_SNAPSHOT_FAILED', `cannot copy the root filesystem: ${copy.stderr}`);
       }
