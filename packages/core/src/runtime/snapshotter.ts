@@ -363,7 +363,7 @@ export class Snapshotter {
 }
 
 export interface DiffOptions extends ChangeOptions {
-  /** Stub paths created for the step (mount targets that did not exist): deleted before the diff. */
+  /** Mount stubs to delete before the diff (`mountStubs`: file stubs, points below another mount), deepest first. */
   readonly remove?: readonly string[];
   /** When the step started; default: when the snapshot was prepared. */
   readonly since?: number;
@@ -424,7 +424,8 @@ export class Snapshot {
 
   /**
    * What the step changed. Unmounts the overlay first (the rootfs is unusable afterwards), deletes
-   * the stubs in `remove` (and their parents when the stubs were all they held).
+   * the stubs in `remove` (a directory only if the step left it empty). Nothing else is left out: the
+   * change set describes exactly the tree this snapshot keeps.
    */
   async diff(options: DiffOptions = {}): Promise<ChangeSet> {
     await this.#unmount();
