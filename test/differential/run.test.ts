@@ -4,9 +4,10 @@
 // snapshots and with the copy fallback.
 import { createHash, randomUUID } from 'node:crypto';
 import { bind, cache, define, type Stage, secret, sh, stage, tmpfs, toGraph } from '@wharf/core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { type BothResults, type BuildBoth, buildBoth, trees } from '../helpers/differential.js';
 import { noDocker, testEnv } from '../helpers/env.js';
+import { useSnapshotter } from '../helpers/snapshotter.js';
 
 const files = {
   'a.txt': 'alpha\n',
@@ -23,13 +24,6 @@ const files = {
 const RUNTIME_MOUNT_POINTS = ['/proc', '/dev', '/sys'];
 
 interface CompareOptions extends Partial<Omit<BuildBoth, 'name' | 'graph'>> {
-  /**
-   * Mount targets (and the parents the step had to create for them) that did not exist in the image.
-   * dockerd 20.10's BuildKit (v0.8) leaves them behind as empty directories; current BuildKit removes
-   * them again after the step (executor.MountStubsCleaner, parents included), and so does wharf. Only
-   * BuildKit's tree is filtered: the direct backend must not keep them.
-   */
-  readonly mountStubs?: readonly string[];
   /** Compare `/proc`, `/dev`, `/sys` too (default: left out, see RUNTIME_MOUNT_POINTS). */
   readonly runtimeMountPoints?: boolean;
 }
@@ -38,7 +32,7 @@ interface CompareOptions extends Partial<Omit<BuildBoth, 'name' | 'graph'>> {
 async function compare(
   name: string,
   target: Stage,
-  { mountStubs = [], runtimeMountPoints = false, ...extra }: CompareOptions = {},
+  { runtimeMountPoints = false, ...extra }: CompareOptions = {},
 ): Promise<BothResults & { lines: string[] }> {
   const results = await buildBoth({
     name,
@@ -47,12 +41,11 @@ async function compare(
     registry: { mirrors: [testEnv().mirror.url] },
     ...extra,
   });
-  const stubLine = (paths: readonly string[]) => (line: string) =>
-    !paths.some((p) => line === `${p} dir 755 0:0`);
   const skipped = runtimeMountPoints ? [] : RUNTIME_MOUNT_POINTS;
+  const kept = (line: string) => !skipped.some((p) => line === `${p} dir 755 0:0`);
   const all = trees(results);
-  const buildkit = all.buildkit.filter(stubLine([...skipped, ...mountStubs]));
-  const direct = all.direct.filter(stubLine(skipped));
+  const buildkit = all.buildkit.filter(kept);
+  const direct = all.direct.filter(kept);
   if (process.env.WHARF_DEBUG_TREES) console.log(`${name}:\n${all.buildkit.join('\n')}`);
   expect(direct).toEqual(buildkit);
   expect(results.direct.config).toEqual(results.buildkit.config);
@@ -66,14 +59,7 @@ describe.skipIf(noDocker())('RUN matches BuildKit', () => {
   // Every case twice: overlay snapshots (the upper dir is the change set) and the copy fallback
   // (a stat-based scan), which must give the same layers.
   describe.each(['overlay', 'copy'] as const)('with %s snapshots', (mode) => {
-    const saved = process.env.WHARF_SNAPSHOTTER;
-    beforeAll(() => {
-      process.env.WHARF_SNAPSHOTTER = mode;
-    });
-    afterAll(() => {
-      if (saved === undefined) delete process.env.WHARF_SNAPSHOTTER;
-      else process.env.WHARF_SNAPSHOTTER = saved;
-    });
+    useSnapshotter(mode);
 
     it('creates, modifies and deletes files; deletes and recreates a directory; chmod; symlinks; hardlinks', async () => {
       const target = stage('run-files')
@@ -115,6 +101,19 @@ describe.skipIf(noDocker())('RUN matches BuildKit', () => {
       expect(direct.tree.get('/etc/group')?.sha256).toBe(sha('root:x:0:\nextra:x:2000:\n'));
     });
 
+    it('appending to a file hard-linked in an earlier layer changes that name only (overlay copy-up breaks the link)', async () => {
+      const target = stage('run-hardlink-append')
+        .from('busybox')
+        .run('mkdir /h && echo one > /h/a && ln /h/a /h/b && ln /h/a /h/c')
+        .run('echo two >> /h/a && chmod 600 /h/c && cat /h/b > /h/b-seen');
+      const { direct } = await compare('run-hardlink-append', target);
+      const content = (path: string) => direct.tree.get(path)?.sha256;
+      expect(content('/h/a')).toBe(sha('one\ntwo\n'));
+      // /h/b is still the earlier layer's file (the tree names it as that layer's hard link)
+      expect(content('/h/b-seen')).toBe(sha('one\n'));
+      expect(direct.tree.get('/h/c')).toMatchObject({ mode: '600', sha256: sha('one\n') });
+    });
+
     it('USER before RUN owns what it creates; WORKDIR is created, and RUN runs in it', async () => {
       const target = stage('run-user')
         .from('busybox')
@@ -153,9 +152,10 @@ describe.skipIf(noDocker())('RUN matches BuildKit', () => {
           mounts: [tmpfs('/scratch')],
         })
         .run('echo again > /var/cache/thing/again', { mounts: [cache('/var/cache/thing', { id })] });
-      const { lines, direct } = await compare('run-mounts', target, {
-        mountStubs: ['/cache', '/var/cache', '/var/cache/thing', '/ctx', '/other', '/scratch'],
-      });
+      const { lines, direct } = await compare('run-mounts', target);
+      // the mount points the steps needed stay as empty directories (BuildKit 20.10's runc executor)
+      for (const dir of ['/cache', '/var/cache', '/var/cache/thing', '/ctx', '/other', '/scratch'])
+        expect(lines).toContain(`${dir} dir 755 0:0`);
       const content = (path: string) => direct.tree.get(path)?.sha256;
       expect(content('/from-context.txt')).toBe(sha('alpha\n'));
       expect(content('/ctx-mode')).toBe(sha('read-only\n'));
@@ -223,10 +223,7 @@ describe.skipIf(noDocker())('RUN matches BuildKit', () => {
         .run('cut -c1-3 /etc/api-key > /api-prefix && ls -l /etc/api-key | cut -c1-10 > /api-mode', {
           mounts: [secret('api', { target: '/etc/api-key', required: true, mode: '0440' })],
         });
-      const { lines, direct } = await compare('run-secret', target, {
-        secrets: { token, api: apiKey },
-        mountStubs: ['/run', '/run/secrets'],
-      });
+      const { lines, direct } = await compare('run-secret', target, { secrets: { token, api: apiKey } });
       const contents = [...direct.tree.values()].map((e) => e.sha256);
       expect(contents).not.toContain(sha(token));
       expect(contents).not.toContain(sha(apiKey));
@@ -234,6 +231,40 @@ describe.skipIf(noDocker())('RUN matches BuildKit', () => {
       expect(direct.tree.get('/api-prefix')?.sha256).toBe(sha('api\n'));
       expect(lines.some((l) => l.startsWith('/run/secrets/token '))).toBe(false);
       expect(lines.some((l) => l.startsWith('/etc/api-key '))).toBe(false);
+      // the secret's parents were made for it and stay; the file stub does not
+      expect(lines).toEqual(expect.arrayContaining(['/run dir 755 0:0', '/run/secrets dir 755 0:0']));
+    });
+
+    it('mount targets missing from the image: directories made for them stay empty in the layer, file stubs and nested points do not', async () => {
+      const id = `wharf-run-points-${randomUUID()}`;
+      const target = stage('run-new-points')
+        .from('busybox')
+        .workdir('/w')
+        .run('ls /new/cache/dir /new/cache/dir/nested > /dev/null && cat /files/deep/a.txt > /seen-a', {
+          mounts: [
+            cache('/new/cache/dir', { id }),
+            tmpfs('/new/cache/dir/nested'),
+            bind('/files/deep/a.txt', { source: 'a.txt' }),
+          ],
+        })
+        .run('cat /opt/sec/token > /dev/null && ls rel > /dev/null && ls /home/app > /home-listed', {
+          mounts: [secret('tok', { target: '/opt/sec/token' }), tmpfs('rel'), tmpfs('/home/app')],
+        })
+        .run('ls -A /new/cache/dir /files/deep /opt/sec /w/rel > /listing');
+      const { lines, direct } = await compare('run-new-points', target, { secrets: { tok: 'value\n' } });
+      for (const dir of [
+        '/new',
+        '/new/cache',
+        '/new/cache/dir',
+        '/files',
+        '/files/deep',
+        '/opt/sec',
+        '/w/rel',
+      ])
+        expect(lines).toContain(`${dir} dir 755 0:0`);
+      for (const gone of ['/new/cache/dir/nested', '/files/deep/a.txt', '/opt/sec/token'])
+        expect(direct.tree.has(gone)).toBe(false);
+      expect(direct.tree.get('/seen-a')?.sha256).toBe(sha('alpha\n'));
     });
 
     it('mount points: a base without /proc, /dev, /sys gets them as empty directories, as with BuildKit', async () => {

@@ -177,7 +177,8 @@ describe.skipIf(noDocker() || !isRoot)('runtime: RUN steps with runc', () => {
     await sh('echo run >> /root/.cache/x/count', { mounts });
     const second = await sh('echo run >> /root/.cache/x/count; cat /root/.cache/x/count', { mounts });
     expect(second.lines).toEqual(['run', 'run']);
-    expect(paths(second)).toEqual([]);
+    // the mount point made for it stays, empty (BuildKit 20.10); nothing written in the cache does
+    expect(paths(second)).toEqual(['root', 'root/.cache', 'root/.cache/x']);
   });
 
   it('cache sharing=locked serialises two steps', async () => {
@@ -197,7 +198,8 @@ describe.skipIf(noDocker() || !isRoot)('runtime: RUN steps with runc', () => {
       secrets: { token: { value: 's3cr3t' } },
     });
     expect(r.lines).toEqual(['s3cr3t', '400', 's3cr3t']);
-    expect(paths(r)).toEqual([]);
+    // the parents made for the secret stay (BuildKit 20.10), the file stub does not
+    expect(paths(r)).toEqual(['run', 'run/secrets']);
     const missing = await sh('true', { mounts: [{ type: 'secret', id: 'nope', required: true }] }).catch(
       (e: unknown) => e,
     );
@@ -236,7 +238,7 @@ describe.skipIf(noDocker() || !isRoot)('runtime: RUN steps with runc', () => {
     );
     expect(r.lines).toEqual(['from-context', 'ro', 'rw', 'tmp']);
     expect(existsSync(join(ctx, 'new'))).toBe(false);
-    expect(paths(r)).toEqual([]);
+    expect(paths(r)).toEqual(['ctx', 'rw', 'tmpfs']); // empty mount points, as BuildKit 20.10 leaves them
   });
 
   it('abort and timeout kill the container', async () => {

@@ -12,6 +12,7 @@ import { extractLayer } from '../../packages/core/src/runtime/extract.js';
 import { noDocker, testEnv } from '../helpers/env.js';
 import { readSavedImage } from '../helpers/image-tree.js';
 import { tempDir } from '../helpers/paths.js';
+import { useSnapshotter } from '../helpers/snapshotter.js';
 
 const isRoot = process.getuid?.() === 0;
 
@@ -89,26 +90,58 @@ async function expectHostUntouched(members: (victimDir: string) => Member[]): Pr
 }
 
 describe.skipIf(noDocker() || !isRoot)('review: a step cannot hide files from its layer', () => {
-  it('a file planted at a mount target (its parent moved away and made again) is in the layer, not only in the snapshot', async () => {
-    // The next step sees what the layer holds: with the snapshot holding a file the layer left out,
-    // `RUN cat` saw it here while the image (and a rebuild from it, or another build sharing the
-    // snapshot of that layer) did not have it.
-    const work = tempDir('wharf-review-');
-    const result = await buildGraph(
-      lowerDockerfile(
-        `FROM busybox
+  // Both snapshotters, whatever WHARF_SNAPSHOTTER the run has: the overlay upper dir and the copy are
+  // each the tree the next step starts from, so each must give a layer that holds what it holds.
+  describe.each(['overlay', 'copy'] as const)('with %s snapshots', (mode) => {
+    useSnapshotter(mode);
+
+    it('a file planted at a mount target (its parent moved away and made again) is in the layer, not only in the snapshot', async () => {
+      // The next step sees what the layer holds: with the snapshot holding a file the layer left out,
+      // `RUN cat` saw it here while the image (and a rebuild from it, or another build sharing the
+      // snapshot of that layer) did not have it.
+      const work = tempDir('wharf-review-');
+      const result = await buildGraph(
+        lowerDockerfile(
+          `FROM busybox
 RUN --mount=type=tmpfs,target=/x/m sh -c 'mv /x /y && mkdir -p /x/m && echo HIDDEN > /x/m/evil'
 RUN cat /x/m/evil > /seen
 `,
-        { file: 'Dockerfile' },
-      ),
-      { contextDir: work, cacheDir: join(work, 'cache'), registry: { mirrors: [testEnv().mirror.url] } },
-    );
-    const saved = join(work, 'image.tar');
-    await exportImage(result.image, { type: 'docker-archive', dest: saved, names: [] });
-    const { tree } = await readSavedImage(saved);
-    expect(tree.get('/seen')?.size).toBe('HIDDEN\n'.length);
-    expect(tree.get('/x/m/evil')?.size).toBe('HIDDEN\n'.length);
+          { file: 'Dockerfile' },
+        ),
+        { contextDir: work, cacheDir: join(work, 'cache'), registry: { mirrors: [testEnv().mirror.url] } },
+      );
+      const saved = join(work, 'image.tar');
+      await exportImage(result.image, { type: 'docker-archive', dest: saved, names: [] });
+      const { tree } = await readSavedImage(saved);
+      expect(tree.get('/seen')?.size).toBe('HIDDEN\n'.length);
+      expect(tree.get('/x/m/evil')?.size).toBe('HIDDEN\n'.length);
+    });
+
+    it('a file planted over a runtime-provided file (/etc/hosts, after moving /etc away) is in the layer too', async () => {
+      // A bind mount from a stage reads that stage's snapshot; the image has its layers: both must agree.
+      const work = tempDir('wharf-review-');
+      writeFileSync(join(work, 'hosts'), 'original\n');
+      const result = await buildGraph(
+        lowerDockerfile(
+          `FROM busybox AS a
+COPY hosts /etc/hosts
+RUN sh -c 'cp -a /etc /etc2 && mv /etc /etc3 && mv /etc2 /etc && echo PLANTED > /etc/hosts || true'
+FROM a
+RUN --mount=type=bind,from=a,target=/a cp /a/etc/hosts /seen-hosts
+`,
+          { file: 'Dockerfile' },
+        ),
+        { contextDir: work, cacheDir: join(work, 'cache'), registry: { mirrors: [testEnv().mirror.url] } },
+      );
+      const saved = join(work, 'image.tar');
+      await exportImage(result.image, { type: 'docker-archive', dest: saved, names: [] });
+      const { tree } = await readSavedImage(saved);
+      // overlayfs cannot rename a lower directory holding mount points (EXDEV, then EBUSY): there the
+      // attack fails and both see the original
+      const planted = mode === 'copy' ? 'PLANTED\n' : 'original\n';
+      expect(tree.get('/etc/hosts')?.size).toBe(planted.length);
+      expect(tree.get('/seen-hosts')?.sha256).toBe(tree.get('/etc/hosts')?.sha256);
+    });
   });
 });
 

@@ -41,16 +41,17 @@ describe.skipIf(!isRoot)('overlayChanges: an upper directory → layer entries',
     const upper = scratch();
     mkdirSync(join(upper, 'etc'));
     writeFileSync(join(upper, 'etc/app.conf'), 'x=1\n');
-    writeFileSync(join(upper, 'etc/resolv.conf'), ''); // runtime-provided: never committed
     mkdirSync(join(upper, 'var/cache'), { recursive: true });
     writeFileSync(join(upper, 'var/cache/new'), 'n');
-    mkdirSync(join(upper, 'mnt/cache'), { recursive: true }); // a mount target
-    writeFileSync(join(upper, 'mnt/cache/leak'), 'never');
+    // a mount point the step left (an empty directory) and what it put there itself: all in the upper
+    // dir is the step's, mounts never write into it
+    mkdirSync(join(upper, 'mnt/cache'), { recursive: true });
+    writeFileSync(join(upper, 'mnt/cache/planted'), 'kept');
     symlinkSync('app.conf', join(upper, 'etc/link'));
     writeFileSync(join(upper, 'big'), 'same inode');
     linkSync(join(upper, 'big'), join(upper, 'etc/alias'));
     await writeOverlayAttrs(upper, ['bin/ls', 'gone'], [{ path: 'var/cache', mode: 0o755, uid: 0, gid: 0 }]);
-    const changes = await overlayChanges(upper, { exclude: ['mnt/cache'] });
+    const changes = await overlayChanges(upper);
     expect(summary(changes.entries)).toEqual([
       'file:.wh.gone',
       'file:big',
@@ -61,6 +62,8 @@ describe.skipIf(!isRoot)('overlayChanges: an upper directory → layer entries',
       'file:etc/app.conf',
       'symlink:etc/link->app.conf',
       'dir:mnt',
+      'dir:mnt/cache',
+      'file:mnt/cache/planted',
       'dir:var',
       'dir:var/cache',
       'file:var/cache/.wh..wh..opq',
@@ -165,7 +168,8 @@ describe('scanChanges: the copy fallback', () => {
     rmSync(join(upper, 'file-then-dir'));
     mkdirSync(join(upper, 'file-then-dir'));
     writeFileSync(join(upper, 'file-then-dir/x'), 'x');
-    writeFileSync(join(upper, 'etc/resolv.conf'), 'never committed');
+    // mounts never write into the copy: a file there is the step's own, even at a mount target
+    writeFileSync(join(upper, 'etc/resolv.conf'), 'planted');
     const changes = await scanChanges(lower, upper, { since });
     expect(summary(changes.entries)).toEqual([
       'file:.wh.gone',
@@ -173,6 +177,7 @@ describe('scanChanges: the copy fallback', () => {
       'file:etc/chmod',
       'file:etc/edited',
       'symlink:etc/link->edited',
+      'file:etc/resolv.conf',
       'file:etc/sneaky',
       'dir:file-then-dir',
       'file:file-then-dir/x',

@@ -32,9 +32,6 @@ export interface ChangeSet {
 export const WHITEOUT_PREFIX = '.wh.';
 export const OPAQUE_MARKER = '.wh..wh..opq';
 
-/** Paths never part of a RUN's change set: provided by the runtime, bind-mounted, not committed. */
-export const RUNTIME_PROVIDED: readonly string[] = ['etc/resolv.conf', 'etc/hosts', 'etc/hostname'];
-
 /** Keeps `view` in step with a change set: opaque directories emptied, deletions removed, entries set. */
 export function applyChangeSet(view: MemoryFsView, changes: ChangeSet): void {
   for (const dir of changes.opaque) for (const name of view.list(dir)) view.remove(join2(dir, name));
@@ -46,8 +43,6 @@ export function applyChangeSet(view: MemoryFsView, changes: ChangeSet): void {
 }
 
 export interface ChangeOptions {
-  /** Clean paths left out of the change set, with everything below them (mount targets, runtime files). */
-  readonly exclude?: Iterable<string>;
   /**
    * lstat of a path in the layers below (overlay mode). A directory that is only in the upper dir
    * because it was copied up, with its mode and owner unchanged and nothing changed below it, is left
@@ -95,16 +90,6 @@ function marker(path: string): LayerEntry {
   };
 }
 
-class Excluder {
-  readonly #paths: Set<string>;
-  constructor(paths: Iterable<string> | undefined) {
-    this.#paths = new Set([...RUNTIME_PROVIDED, ...(paths ?? [])]);
-  }
-  has(path: string): boolean {
-    return this.#paths.has(path);
-  }
-}
-
 /** Tracks hard links among emitted files: the second name of an inode becomes a `hardlink` entry. */
 class Links {
   readonly #seen = new Map<string, string>();
@@ -144,14 +129,13 @@ const isWhiteoutDevice = (st: Stats): boolean => st.isCharacterDevice() && st.rd
  * with `trusted.overlay.opaque=y` (or `options.opaqueXattr`) are opaque, everything else is an added or modified entry.
  */
 export async function overlayChanges(upper: string, options: ChangeOptions = {}): Promise<ChangeSet> {
-  const exclude = new Excluder(options.exclude);
   interface Item {
     path: string;
     st: Stats;
   }
   const items: Item[] = [];
   const walk = async (dir: string): Promise<void> => {
-    const names = (await listSorted(join(upper, dir))).filter((n) => !exclude.has(join2(dir, n)));
+    const names = await listSorted(join(upper, dir));
     const stats = await lstatMany(join(upper, dir), names);
     for (const [i, name] of names.entries()) {
       const path = join2(dir, name);
@@ -263,7 +247,6 @@ export interface ScanOptions extends ChangeOptions {
  * born during the step where one was before is opaque (it was deleted and made again).
  */
 export async function scanChanges(lower: string, upper: string, options: ScanOptions): Promise<ChangeSet> {
-  const exclude = new Excluder(options.exclude);
   const entries: LayerEntry[] = [];
   const deletions: string[] = [];
   const opaque: string[] = [];
@@ -277,7 +260,7 @@ export async function scanChanges(lower: string, upper: string, options: ScanOpt
     const owner = ownerOf(st, options.mapOwner);
     if (st.isDirectory()) {
       entries.push({ type: 'dir', path, ...owner });
-      const names = (await listSorted(abs)).filter((n) => !exclude.has(join2(path, n)));
+      const names = await listSorted(abs);
       const stats = await lstatMany(abs, names);
       for (const [i, name] of names.entries()) await addTree(join2(path, name), stats[i] as Stats);
     } else if (st.isSymbolicLink()) {
@@ -290,8 +273,8 @@ export async function scanChanges(lower: string, upper: string, options: ScanOpt
 
   /** Compares directory `dir` (present in both); returns true if anything below changed. */
   const compareDir = async (dir: string): Promise<boolean> => {
-    const lowerNames = (await listSorted(join(lower, dir))).filter((n) => !exclude.has(join2(dir, n)));
-    const upperNames = (await listSorted(join(upper, dir))).filter((n) => !exclude.has(join2(dir, n)));
+    const lowerNames = await listSorted(join(lower, dir));
+    const upperNames = await listSorted(join(upper, dir));
     const names = [...new Set([...lowerNames, ...upperNames])].sort(compareNames);
     const inLower = new Set(lowerNames);
     const inUpper = new Set(upperNames);

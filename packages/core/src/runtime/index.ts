@@ -15,7 +15,6 @@ export {
   applyChangeSet,
   OPAQUE_MARKER,
   overlayChanges,
-  RUNTIME_PROVIDED,
   rootlessOwnerMap,
   scanChanges,
   WHITEOUT_PREFIX,

@@ -2,8 +2,9 @@
  * `RUN --mount` for the runtime: the engine resolves the IR's mounts (Words expanded, `from` turned
  * into a directory on disk) into {@link ResolvedMount}s; this module prepares each on the host (cache
  * directories and their locks, secret files, copy-on-write binds) and describes it for the bundle.
- * Nothing a mount provides is ever part of the change set: targets are excluded, and targets that had
- * to be created as mount points are removed again (as BuildKit does).
+ * Nothing a mount provides is ever part of the change set: mounts never write into the snapshot's
+ * tree. Mount points that had to be created stay as empty directories, as BuildKit 20.10 leaves them;
+ * file stubs are removed again ({@link mountStubs}).
  */
 import { createHash } from 'node:crypto';
 import { chmod, chown, lstat, mkdir, mkdtemp, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
@@ -115,6 +116,34 @@ export interface PreparedMounts {
   readonly env: readonly string[];
   /** Releases locks, unmounts copy-on-write binds, deletes secret files. Always call it. */
   cleanup(): Promise<void>;
+}
+
+/** A mount point as created in the rootfs before the step (`createInRoot`'s result). */
+export interface MadeMountPoint {
+  readonly kind: 'dir' | 'file';
+  /** The resolved clean path of the target (no leading `/`). */
+  readonly path: string;
+  /** Clean paths created for it, parents first. */
+  readonly created: readonly string[];
+}
+
+/**
+ * The created paths to delete again after the step, as BuildKit 20.10's runc executor leaves the
+ * rootfs: runc makes the missing mount points, BuildKit's stub cleaner then removes the empty *files*
+ * it made (a secret's or a file bind's target, `/etc/hosts`…) and keeps the directories (a dir target,
+ * the parents of any target). A point below another directory mount is made by runc inside that
+ * mount, so it never reaches the rootfs: what wharf created for it here goes too. Deeper paths first.
+ */
+export function mountStubs(points: readonly MadeMountPoint[]): string[] {
+  const mounted = points.filter((p) => p.kind === 'dir' && p.path !== '').map((p) => `${p.path}/`);
+  const below = (path: string) => mounted.some((dir) => path.startsWith(dir));
+  const out = new Set<string>();
+  for (const point of points) {
+    for (const path of point.created) {
+      if ((path === point.path && point.kind === 'file') || below(path)) out.add(path);
+    }
+  }
+  return [...out].sort((a, b) => b.length - a.length);
 }
 
 /** Prepares `mounts` on the host. On error everything prepared so far is cleaned up. */

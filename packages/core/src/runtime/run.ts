@@ -23,7 +23,14 @@ import type { ChangeSet } from './changes.js';
 import { findRuntime, type RuntimeInfo } from './detect.js';
 import { RunFailedError, RuntimeError } from './errors.js';
 import { execTool, which } from './exec.js';
-import { checkMountInputs, prepareMounts, type ResolvedMount, type SecretSource } from './mounts.js';
+import {
+  checkMountInputs,
+  type MadeMountPoint,
+  mountStubs,
+  prepareMounts,
+  type ResolvedMount,
+  type SecretSource,
+} from './mounts.js';
 import { acquireStepNetwork, type StepNetwork } from './network.js';
 import { stepPrivateDir } from './private-dir.js';
 import { createInRoot } from './rootfs.js';
@@ -152,7 +159,6 @@ export async function runStep(options: RunStepOptions): Promise<RunStepResult> {
       await privateDir?.remove();
       throw error;
     });
-    const exclude: string[] = [];
     const remove: string[] = [];
     let prepareMs = 0;
     let runMs = 0;
@@ -181,18 +187,19 @@ export async function runStep(options: RunStepOptions): Promise<RunStepResult> {
       // /proc, /dev and /sys stay as empty directories in the change set when a step creates them, as
       // BuildKit leaves them (moby/buildkit#3455); what is mounted on them never reaches the upper dir.
       for (const target of ['/proc', '/dev', '/sys']) await createInRoot(rootfs, target, { kind: 'dir' });
-      // Other mount points are stubs, never part of the change set.
+      // Mount points: what had to be created stays in the layer as BuildKit 20.10 leaves it (empty
+      // directories), except file stubs and stubs below another mount (see mountStubs).
       const points = [
         ...prepared.points,
         { target: '/etc/resolv.conf', kind: 'file' as const },
         { target: '/etc/hosts', kind: 'file' as const },
         { target: '/etc/hostname', kind: 'file' as const },
       ];
+      const made: MadeMountPoint[] = [];
       for (const point of points) {
-        const made = await createInRoot(rootfs, point.target, { kind: point.kind });
-        exclude.push(made.path);
-        remove.push(...made.created);
+        made.push({ ...(await createInRoot(rootfs, point.target, { kind: point.kind })), kind: point.kind });
       }
+      remove.push(...mountStubs(made));
 
       const args = [...options.command];
       if (args.length === 0) throw new RuntimeError('RUN_FAILED', 'RUN needs a command');
@@ -277,7 +284,7 @@ export async function runStep(options: RunStepOptions): Promise<RunStepResult> {
     }
     const diffStarted = Date.now();
     // files whose ctime is older than the container start were not touched by the command (copy mode)
-    const changes = await snapshot.diff({ exclude, remove, since: runStarted });
+    const changes = await snapshot.diff({ remove, since: runStarted });
     const timings = { prepareMs, runMs, diffMs: Date.now() - diffStarted };
     return {
       ...changes,

@@ -27,7 +27,7 @@
  * ```
  */
 import { randomBytes } from 'node:crypto';
-import { lstatSync, type Stats } from 'node:fs';
+import type { Stats } from 'node:fs';
 import { chmod, lstat, mkdir, mkdtemp, rename, rm, rmdir, stat, symlink } from 'node:fs/promises';
 import { join, posix, resolve } from 'node:path';
 import type { Readable } from 'node:stream';
@@ -214,7 +214,16 @@ export class Snapshotter {
         diffIds.length === 0
           ? join(this.root, 'empty')
           : join(await this.#chainDir(layers, diffIds, diffIds.length, options.signal), 'fs');
-      const copy = await execTool('cp', ['-a', '--reflink=auto', chain, join(runDir, 'fs')]);
+      // Hard links are not kept in the step's copy: overlayfs (index=off, as BuildKit's snapshotter
+      // mounts it) copies a linked lower file up on its first write and the other names keep the old
+      // inode, so writing through one name changes that name only.
+      const copy = await execTool('cp', [
+        '-a',
+        '--no-preserve=links',
+        '--reflink=auto',
+        chain,
+        join(runDir, 'fs'),
+      ]);
       if (copy.code !== 0) {
         throw new RuntimeError('RUNTIME_SNAPSHOT_FAILED', `cannot copy the root filesystem: ${copy.stderr}`);
       }
@@ -354,7 +363,7 @@ export class Snapshotter {
 }
 
 export interface DiffOptions extends ChangeOptions {
-  /** Stub paths created for the step (mount targets that did not exist): deleted before the diff. */
+  /** Mount stubs to delete before the diff (`mountStubs`: file stubs, points below another mount), deepest first. */
   readonly remove?: readonly string[];
   /** When the step started; default: when the snapshot was prepared. */
   readonly since?: number;
@@ -415,7 +424,8 @@ export class Snapshot {
 
   /**
    * What the step changed. Unmounts the overlay first (the rootfs is unusable afterwards), deletes
-   * the stubs in `remove` (and their parents when the stubs were all they held).
+   * the stubs in `remove` (a directory only if the step left it empty). Nothing else is left out: the
+   * change set describes exactly the tree this snapshot keeps.
    */
   async diff(options: DiffOptions = {}): Promise<ChangeSet> {
     await this.#unmount();
@@ -435,18 +445,7 @@ export class Snapshot {
     const common = { ...options, ...(mapOwner ? { mapOwner } : {}) };
     if (this.mode === 'overlay') {
       const opaqueXattr = this.#snapshotter.opaqueXattr;
-      // The upper dir holds only what changed, and the stubs are gone: what is left at a mount target was
-      // put there by the step (moving the target's parent away and making it again). It goes into the
-      // change set: this dir becomes the layer's snapshot, which must hold nothing the layer does not.
-      const exclude = [...(options.exclude ?? [])].filter(
-        (p) => !lstatSync(join(dir, p), { throwIfNoEntry: false }),
-      );
-      return overlayChanges(dir, {
-        ...common,
-        exclude,
-        opaqueXattr,
-        lowerStat: (p) => this.#lowerStat(p),
-      });
+      return overlayChanges(dir, { ...common, opaqueXattr, lowerStat: (p) => this.#lowerStat(p) });
     }
     return scanChanges(this.#lower as string, dir, { ...common, since: options.since ?? this.#prepared });
   }
