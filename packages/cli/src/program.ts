@@ -4,6 +4,7 @@
  */
 import { fileSystemProblem, isWharfError } from '@wharf/core';
 import { Command, CommanderError } from 'commander';
+import { registerAttestations } from './commands/attestations.js';
 import { registerBuild } from './commands/build.js';
 import { registerCache } from './commands/cache.js';
 import { registerConvert } from './commands/convert.js';
@@ -15,6 +16,8 @@ import { registerLogin } from './commands/login.js';
 import { registerPull } from './commands/pull.js';
 import { registerPush } from './commands/push.js';
 import { registerSbom } from './commands/sbom.js';
+import { registerSign } from './commands/sign.js';
+import { registerVerify } from './commands/verify.js';
 import { exitCodeFor, handleStopSignals, interruptedBy, stopListening } from './interrupt.js';
 import { version } from './version.js';
 
@@ -30,6 +33,8 @@ const USAGE_CODES: ReadonlySet<string> = new Set([
   'CLI_PRUNE_WHAT', // cache prune without --keep-storage or --all
   'CLI_BAD_BACKEND',
   'CLI_BAD_BUILD_ARG',
+  'CLI_BAD_SIGN', // --sign / wharf sign flags
+  'CLI_BAD_VERIFY', // wharf verify without a key or an identity
 ]);
 
 export function createProgram(): Command {
@@ -49,6 +54,9 @@ export function createProgram(): Command {
   registerPull(program);
   registerPush(program);
   registerSbom(program);
+  registerSign(program);
+  registerVerify(program);
+  registerAttestations(program);
   registerLogin(program);
   registerCache(program);
   for (const command of program.commands) command.exitOverride();

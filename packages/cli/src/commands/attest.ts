@@ -1,6 +1,7 @@
 /**
- * `--sbom` and `--provenance` of `wharf build`: attach an SBOM and SLSA provenance to each pushed image as
- * OCI 1.1 referrers. Only pushes carry them for now (layouts and archives do not: the flags say so).
+ * `--sbom`, `--provenance` and `--sign` of `wharf build` (`--sign` of `wharf push` too): attach an SBOM,
+ * SLSA provenance and Sigstore signatures to each pushed image as OCI 1.1 referrers. Only pushes carry
+ * them for now (layouts and archives do not: the flags say so).
  */
 import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
@@ -11,6 +12,48 @@ import { version } from '../version.js';
 export interface AttestFlags {
   readonly sbom?: string | boolean;
   readonly provenance?: string | boolean;
+  readonly sign?: string;
+}
+
+export function signOption(): Option {
+  return new Option(
+    '--sign <how>',
+    'sign the pushed image and its attestations: key=FILE (PEM ECDSA P-256; COSIGN_PASSWORD if encrypted) | keyless[,fulcio=URL][,rekor=URL]',
+  );
+}
+
+/**
+ * Parses `--sign key=FILE` or `--sign keyless[,fulcio=URL][,rekor=URL]` (keyless takes the CI's OIDC token:
+ * GitHub Actions' request URL and token, or SIGSTORE_ID_TOKEN).
+ */
+export function parseSignSpec(spec: string): sign.SigningOptions {
+  const fields = new Map<string, string>();
+  for (const part of spec.split(',')) {
+    const at = part.indexOf('=');
+    fields.set(at < 0 ? part.trim() : part.slice(0, at).trim(), at < 0 ? '' : part.slice(at + 1));
+  }
+  const bad = (why: string) =>
+    new WharfError('CLI_BAD_SIGN', `--sign ${spec}: ${why}`, {
+      hint: 'use --sign key=cosign.key or --sign keyless (optionally keyless,fulcio=URL,rekor=URL)',
+    });
+  const key = fields.get('key');
+  if (key !== undefined) {
+    if (!key) throw bad('key= needs a file');
+    if (fields.size > 1) throw bad('key= takes no other fields');
+    const passphrase = process.env.COSIGN_PASSWORD;
+    return { kind: 'key', keyFile: key, ...(passphrase ? { passphrase } : {}) };
+  }
+  if (!fields.has('keyless')) throw bad('say key=FILE or keyless');
+  for (const name of fields.keys()) {
+    if (!['keyless', 'fulcio', 'rekor'].includes(name)) throw bad(`unknown field ${name}`);
+  }
+  const url = (name: string) => {
+    const value = fields.get(name);
+    if (value === undefined) return undefined;
+    if (!/^https?:\/\/[^\s]+$/.test(value)) throw bad(`${name}= must be an http(s) URL`);
+    return value;
+  };
+  return { kind: 'keyless', fulcioUrl: url('fulcio'), rekorUrl: url('rekor') };
 }
 
 export function sbomOption(): Option {
@@ -30,6 +73,7 @@ export function provenanceOption(): Option {
 export interface Attestation {
   readonly sbom?: 'spdx-json' | 'cyclonedx-json';
   readonly provenance?: 'min' | 'max';
+  readonly sign?: sign.SigningOptions;
 }
 
 /** Checks the flags before any work: formats and modes, and that something is pushed. */
@@ -53,12 +97,17 @@ export function parseAttestFlags(flags: AttestFlags, pushes: boolean): Attestati
       hint: 'use --provenance, --provenance mode=min or --provenance mode=max',
     });
   }
-  if ((sbom || mode) && !pushes) {
-    throw new WharfError('CLI_ATTEST_NEEDS_PUSH', '--sbom and --provenance are attached to a pushed image', {
+  const signing = flags.sign === undefined ? undefined : parseSignSpec(flags.sign);
+  if ((sbom || mode || signing) && !pushes) {
+    throw new WharfError('CLI_ATTEST_NEEDS_PUSH', '--sbom, --provenance and --sign apply to a pushed image', {
       hint: 'add --push (or -o type=registry) with -t registry.example.com/app:1.0',
     });
   }
-  return { ...(sbom ? { sbom } : {}), ...(mode ? { provenance: mode } : {}) };
+  return {
+    ...(sbom ? { sbom } : {}),
+    ...(mode ? { provenance: mode } : {}),
+    ...(signing ? { sign: signing } : {}),
+  };
 }
 
 export interface AttachContext {
@@ -79,7 +128,7 @@ export async function attachAfterPush(
   attestation: Attestation,
   context: AttachContext,
 ): Promise<void> {
-  if (!attestation.sbom && !attestation.provenance) return;
+  if (!attestation.sbom && !attestation.provenance && !attestation.sign) return;
   const config = await image.config();
   const platform = [config.os, config.architecture, config.variant].filter(Boolean).join('/');
   const definition = await readFile(context.definitionFile);
@@ -101,5 +150,6 @@ export async function attachAfterPush(
       : undefined,
     bases: context.bases ?? [],
     registry: context.registry,
+    sign: attestation.sign,
   });
 }

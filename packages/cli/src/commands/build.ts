@@ -41,6 +41,7 @@ import {
   parseAttestFlags,
   provenanceOption,
   sbomOption,
+  signOption,
 } from './attest.js';
 import { type LintMode, lintBeforeBuild, lintInput, lintModeOption } from './lint.js';
 
@@ -124,6 +125,7 @@ export function registerBuild(program: Command): void {
     .addOption(lintModeOption())
     .addOption(sbomOption())
     .addOption(provenanceOption())
+    .addOption(signOption())
     .action(async (definition: string | undefined, flags: BuildFlags) => {
       const startedOn = new Date();
       const platform = parsePlatformFlag(flags.platform);

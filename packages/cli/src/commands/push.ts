@@ -13,15 +13,18 @@ import {
   readDockerArchive,
   readLayout,
   readOciArchive,
+  sign,
   WharfError,
 } from '@wharf/core';
 import type { Command } from 'commander';
 import { formatBytes } from '../render/size.js';
+import { parseSignSpec, signOption } from './attest.js';
 import { type RegistryFlags, registryOptions, registryOptionsFrom } from './pull.js';
 
 interface PushFlags extends RegistryFlags {
   readonly image?: string;
   readonly platform?: string;
+  readonly sign?: string;
 }
 
 /** Opens SRC: a layout directory, or a tar that is an oci-archive (has index.json) or a docker-archive. */
@@ -64,8 +67,10 @@ export function registerPush(program: Command): void {
     .argument('<src>', 'OCI layout directory, oci-archive or docker-archive file')
     .argument('<ref...>', 'where to push, e.g. ghcr.io/org/app:1.0 (several tags allowed)')
     .option('--image <name>', 'which image in SRC, when it holds several (a tag or name)')
-    .option('--platform <os/arch>', 'which platform in SRC, when it holds several');
+    .option('--platform <os/arch>', 'which platform in SRC, when it holds several')
+    .addOption(signOption());
   registryOptions(command).action(async (src: string, refs: string[], flags: PushFlags, cmd: Command) => {
+    const signing = flags.sign === undefined ? undefined : parseSignSpec(flags.sign);
     const image = await openSource(src, {
       ...(flags.image ? { ref: flags.image } : {}),
       ...(flags.platform ? { platform: flags.platform } : {}),
@@ -74,6 +79,8 @@ export function registerPush(program: Command): void {
       ...registryOptionsFrom(flags, cmd),
       sessions: fileUploadSessions(join(defaultStoreRoot(), 'uploads')),
     });
+    if (signing)
+      await sign.attestPushed(image, refs, { sign: signing, registry: registryOptionsFrom(flags, cmd) });
     for (const ref of result.references) process.stdout.write(`${ref}@${result.digest}\n`);
     if (!flags.quiet) {
       const s = result.stats;

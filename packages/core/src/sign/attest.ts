@@ -1,15 +1,24 @@
 /**
- * After a push: the SBOM and the provenance of the pushed image, each attached as an OCI 1.1 referrer in
- * every repository it was pushed to. Made once, pushed per repository.
+ * After a push: the SBOM and the provenance of the pushed image, and with signing its signature and the
+ * signed attestations (Sigstore bundles), each attached as an OCI 1.1 referrer in every repository it was
+ * pushed to. Made (and signed) once, pushed per repository.
  */
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import type { Image } from '../image/types.js';
-import { type Descriptor, type Digest, parseReference } from '../oci/index.js';
-import { RegistryClient, type RegistryOptions } from '../registry/index.js';
+import { type Descriptor, type Digest, parseReference, type Reference } from '../oci/index.js';
+import { RegistryClient, type RegistryOptions, type RemoteRepository } from '../registry/index.js';
 import { type BaseImage, generateSbom, SBOM_MEDIA_TYPES, type SbomFormat } from '../sbom/index.js';
 import { gitSource } from './git.js';
 import { type ProvenanceMode, provenanceStatement } from './provenance.js';
 import { type Artifact, attachArtifact, fetchArtifact, listReferrers } from './referrers.js';
+import {
+  BUNDLE_MEDIA_TYPE,
+  COSIGN_SIGN_PREDICATE,
+  IN_TOTO_STATEMENT_V1,
+  type SigningOptions,
+  type Statement,
+  statementSigner,
+} from './sigstore.js';
 
 /** in-toto statements, as BuildKit and cosign store them. */
 export const IN_TOTO_MEDIA_TYPE = 'application/vnd.in-toto+json';
@@ -31,11 +40,60 @@ export interface AttestOptions {
     | undefined;
   readonly bases?: readonly BaseImage[];
   readonly registry?: RegistryOptions;
+  /**
+   * Sign the image (cosign's `https://sigstore.dev/cosign/sign/v1` statement) and the SBOM and provenance
+   * (DSSE in-toto statements), each a Sigstore bundle attached as a referrer beside the unsigned artifacts.
+   */
+  readonly sign?: SigningOptions | undefined;
+}
+
+/** The in-toto predicate types of wharf's SBOM formats (what cosign attest uses for them). */
+const SBOM_PREDICATES: Readonly<Record<SbomFormat, string>> = {
+  'spdx-json': 'https://spdx.dev/Document',
+  'cyclonedx-json': 'https://cyclonedx.org/bom',
+};
+
+/** A signed statement as an artifact: cosign's bundle layout (BUNDLE_SPEC.md), with its annotations. */
+export function bundleArtifact(bundle: unknown, predicateType: string): Artifact {
+  const bytes = Buffer.from(JSON.stringify(bundle));
+  const hex = createHash('sha256').update(bytes).digest('hex');
+  return {
+    artifactType: BUNDLE_MEDIA_TYPE,
+    blobs: [
+      {
+        mediaType: BUNDLE_MEDIA_TYPE,
+        bytes,
+        annotations: { 'org.opencontainers.image.title': `sha256-${hex}.sigstore.json` },
+      },
+    ],
+    annotations: {
+      'dev.sigstore.bundle.content': 'dsse-envelope',
+      'dev.sigstore.bundle.predicateType': predicateType,
+      'org.opencontainers.image.created': new Date().toISOString(),
+    },
+  };
+}
+
+/** The subjects of a statement about `digest` pushed as `names`: one per repository. */
+function subjectsOf(names: readonly string[], digest: Digest): Statement['subject'] {
+  return [...new Set(names.map((n) => parseReference(n).name))].map((name) => ({
+    name,
+    digest: { sha256: digest.slice('sha256:'.length) },
+  }));
 }
 
 /** The artifacts to attach to `image` (pushed as `names`): at most an SBOM and a provenance statement. */
 async function artifactsFor(image: Image, names: readonly string[], digest: Digest, options: AttestOptions) {
   const artifacts: Artifact[] = [];
+  // what is signed when options.sign is set: the image itself, then each attestation
+  const statements: Statement[] = [
+    {
+      _type: IN_TOTO_STATEMENT_V1,
+      subject: subjectsOf(names, digest),
+      predicateType: COSIGN_SIGN_PREDICATE,
+      predicate: {},
+    },
+  ];
   const subjectName = parseReference(names[0] as string).name;
   if (options.sbom) {
     const text = await generateSbom(image, {
@@ -45,6 +103,12 @@ async function artifactsFor(image: Image, names: readonly string[], digest: Dige
     });
     const mediaType = SBOM_MEDIA_TYPES[options.sbom];
     artifacts.push({ artifactType: mediaType, blobs: [{ mediaType, bytes: Buffer.from(text) }] });
+    statements.push({
+      _type: IN_TOTO_STATEMENT_V1,
+      subject: subjectsOf(names, digest),
+      predicateType: SBOM_PREDICATES[options.sbom],
+      predicate: JSON.parse(text),
+    });
   }
   const provenance = options.provenance;
   if (provenance) {
@@ -70,6 +134,13 @@ async function artifactsFor(image: Image, names: readonly string[], digest: Dige
       blobs: [{ mediaType: IN_TOTO_MEDIA_TYPE, bytes }],
       annotations: { 'in-toto.io/predicate-type': 'https://slsa.dev/provenance/v1' },
     });
+    statements.push(statement as unknown as Statement);
+  }
+  if (options.sign) {
+    const signer = await statementSigner(options.sign);
+    for (const statement of statements) {
+      artifacts.push(bundleArtifact(await signer.sign(statement), statement.predicateType));
+    }
   }
   return artifacts;
 }
@@ -80,7 +151,7 @@ export async function attestPushed(
   names: readonly string[],
   options: AttestOptions,
 ): Promise<Descriptor[]> {
-  if ((!options.sbom && !options.provenance) || names.length === 0) return [];
+  if ((!options.sbom && !options.provenance && !options.sign) || names.length === 0) return [];
   const digest = await image.digest();
   const subject: Descriptor = {
     mediaType: await image.mediaType(),
@@ -121,6 +192,90 @@ export async function readAttached(
     if (!newest) return undefined;
     const [blob] = await fetchArtifact(repository, newest);
     return blob ? { digest, bytes: blob.bytes } : undefined;
+  } finally {
+    await client.close();
+  }
+}
+
+/** The image a reference names, as a subject descriptor (a tag is resolved to its manifest digest). */
+async function subjectOf(repository: RemoteRepository, reference: Reference): Promise<Descriptor> {
+  const fetched = await repository.fetchManifest(reference.digest ?? reference.tag ?? 'latest');
+  return { mediaType: fetched.mediaType, digest: fetched.digest, size: fetched.bytes.byteLength };
+}
+
+export interface SignImageOptions {
+  readonly sign: SigningOptions;
+  readonly registry?: RegistryOptions;
+}
+
+/**
+ * `wharf sign REF`: signs the image `reference` names (a tag is resolved to its digest first; the
+ * signature binds that digest) and attaches the Sigstore bundle as a referrer. Returns the signed digest
+ * and the bundle artifact's descriptor.
+ *
+ * @example
+ * const { digest } = await signImage('registry.example.com/app:1.0', { sign: { kind: 'key', keyFile: 'cosign.key' } });
+ */
+export async function signImage(
+  reference: string,
+  options: SignImageOptions,
+): Promise<{ readonly digest: Digest; readonly artifact: Descriptor }> {
+  const ref = parseReference(reference);
+  const signer = await statementSigner(options.sign);
+  const client = new RegistryClient(ref.registry, options.registry ?? {});
+  try {
+    const repository = client.repository(ref.repository, 'pull,push');
+    const subject = await subjectOf(repository, ref);
+    const statement: Statement = {
+      _type: IN_TOTO_STATEMENT_V1,
+      subject: subjectsOf([reference], subject.digest),
+      predicateType: COSIGN_SIGN_PREDICATE,
+      predicate: {},
+    };
+    const artifact = bundleArtifact(await signer.sign(statement), COSIGN_SIGN_PREDICATE);
+    return { digest: subject.digest, artifact: await attachArtifact(repository, subject, artifact) };
+  } finally {
+    await client.close();
+  }
+}
+
+/** One referrer of an image, as `wharf attestations` lists it. */
+export interface AttachedArtifact {
+  readonly digest: Digest;
+  readonly artifactType: string;
+  /** `dev.sigstore.bundle.predicateType` or `in-toto.io/predicate-type`, when annotated. */
+  readonly predicateType?: string | undefined;
+  readonly created?: string | undefined;
+}
+
+/**
+ * Every artifact attached to the image `reference` names (referrers API, or the tag fallback), unverified.
+ *
+ * @example
+ * for (const a of (await listAttestations('registry.example.com/app:1.0')).artifacts) console.log(a.artifactType);
+ */
+export async function listAttestations(
+  reference: string,
+  registry: RegistryOptions = {},
+): Promise<{ readonly digest: Digest; readonly artifacts: AttachedArtifact[] }> {
+  const ref = parseReference(reference);
+  const client = new RegistryClient(ref.registry, registry);
+  try {
+    const repository = client.repository(ref.repository, 'pull');
+    const { digest } = await subjectOf(repository, ref);
+    const artifacts = (await listReferrers(repository, digest)).map((d) => {
+      const annotations = d.annotations ?? {};
+      const predicateType =
+        annotations['dev.sigstore.bundle.predicateType'] ?? annotations['in-toto.io/predicate-type'];
+      const created = annotations['org.opencontainers.image.created'];
+      return {
+        digest: d.digest,
+        artifactType: d.artifactType ?? d.mediaType,
+        ...(predicateType ? { predicateType } : {}),
+        ...(created ? { created } : {}),
+      };
+    });
+    return { digest, artifacts };
   } finally {
     await client.close();
   }

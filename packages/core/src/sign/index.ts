@@ -1,7 +1,17 @@
-/** Supply-chain attestations: SLSA v1 provenance, the git source of a context, OCI 1.1 referrers. */
+/**
+ * Supply-chain attestations: SLSA v1 provenance, the git source of a context, OCI 1.1 referrers, and
+ * Sigstore signatures (DSSE bundles, key or keyless) with their verification.
+ */
 
-export type { AttestOptions } from './attest.js';
-export { attestPushed, IN_TOTO_MEDIA_TYPE, readAttached } from './attest.js';
+export type { AttachedArtifact, AttestOptions, SignImageOptions } from './attest.js';
+export {
+  attestPushed,
+  bundleArtifact,
+  IN_TOTO_MEDIA_TYPE,
+  listAttestations,
+  readAttached,
+  signImage,
+} from './attest.js';
 export { gitSource, redactRemote } from './git.js';
 export type { ProvenanceInput, ProvenanceMode } from './provenance.js';
 export {
@@ -12,3 +22,16 @@ export {
 } from './provenance.js';
 export type { Artifact, ArtifactBlob } from './referrers.js';
 export { artifactManifest, attachArtifact, fetchArtifact, listReferrers, referrersTag } from './referrers.js';
+export type { SigningOptions, Statement, StatementSigner } from './sigstore.js';
+export {
+  BUNDLE_MEDIA_TYPE,
+  COSIGN_SIGN_PREDICATE,
+  keyHint,
+  loadPrivateKey,
+  loadPublicKey,
+  preAuthEncoding,
+  statementFor,
+  statementSigner,
+} from './sigstore.js';
+export type { VerifiedStatement, VerifyOptions, VerifyPolicy, VerifyResult } from './verify.js';
+export { verifyImage } from './verify.js';

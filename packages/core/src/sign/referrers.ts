@@ -27,6 +27,8 @@ const EMPTY_CONFIG = new Uint8Array([0x7b, 0x7d]);
 export interface ArtifactBlob {
   readonly mediaType: string;
   readonly bytes: Uint8Array;
+  /** Layer annotations, e.g. `org.opencontainers.image.title` (cosign names bundles `sha256-<hex>.sigstore.json`). */
+  readonly annotations?: Readonly<Record<string, string>>;
 }
 
 export interface Artifact {
@@ -47,7 +49,10 @@ export function artifactManifest(subject: Descriptor, artifact: Artifact) {
     mediaType: MediaType.ociManifest,
     artifactType: artifact.artifactType,
     config: descriptorOf(MediaType.ociEmpty, EMPTY_CONFIG),
-    layers: artifact.blobs.map((blob) => descriptorOf(blob.mediaType, blob.bytes)),
+    layers: artifact.blobs.map((blob) => ({
+      ...descriptorOf(blob.mediaType, blob.bytes),
+      ...(blob.annotations ? { annotations: { ...blob.annotations } } : {}),
+    })),
     subject: { mediaType: subject.mediaType, digest: subject.digest, size: subject.size },
     ...(artifact.annotations ? { annotations: { ...artifact.annotations } } : {}),
   };

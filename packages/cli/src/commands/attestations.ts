@@ -1,0 +1,25 @@
+/** `wharf attestations REF`: list the artifacts attached to a pushed image (signatures, SBOMs, provenance). */
+import { sign } from '@wharf/core';
+import type { Command } from 'commander';
+import { type RegistryFlags, registryOptions, registryOptionsFrom } from './pull.js';
+
+export function registerAttestations(program: Command): void {
+  const command = program
+    .command('attestations')
+    .description(
+      'list the signatures, SBOMs and provenance attached to a pushed image (unverified; see wharf verify)',
+    )
+    .argument('<ref>', 'the image, e.g. registry.example.com/app:1.0 or …@sha256:…');
+  registryOptions(command).action(async (ref: string, flags: RegistryFlags, cmd: Command) => {
+    const { digest, artifacts } = await sign.listAttestations(
+      ref,
+      registryOptionsFrom({ ...flags, quiet: true }, cmd),
+    );
+    if (!flags.quiet) process.stderr.write(`${artifacts.length} attached to ${digest}\n`);
+    for (const a of artifacts) {
+      process.stdout.write(
+        `${[a.digest, a.artifactType, a.predicateType ?? '-', a.created ?? '-'].join('\t')}\n`,
+      );
+    }
+  });
+}

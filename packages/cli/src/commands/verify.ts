@@ -1,0 +1,76 @@
+/**
+ * `wharf verify REF --key PUB | --certificate-identity X --certificate-oidc-issuer Y`: verify the image's
+ * Sigstore signature (bound to the exact manifest digest) and list the attestations that verify.
+ * Exit 1 with one line naming what failed.
+ */
+import { sign, WharfError } from '@wharf/core';
+import type { Command } from 'commander';
+import { type RegistryFlags, registryOptions, registryOptionsFrom } from './pull.js';
+
+interface VerifyFlags extends RegistryFlags {
+  readonly key?: string;
+  readonly certificateIdentity?: string;
+  readonly certificateOidcIssuer?: string;
+  readonly trustedRoot?: string;
+}
+
+function policyFrom(flags: VerifyFlags): sign.VerifyPolicy {
+  const keyless = flags.certificateIdentity !== undefined || flags.certificateOidcIssuer !== undefined;
+  if (Boolean(flags.key) === keyless) {
+    throw new WharfError(
+      'CLI_BAD_VERIFY',
+      'wharf verify needs --key PUB, or --certificate-identity with --certificate-oidc-issuer',
+      { hint: 'e.g. wharf verify REF --key cosign.pub' },
+    );
+  }
+  if (flags.key) return { kind: 'key', keyFile: flags.key };
+  if (!flags.certificateIdentity || !flags.certificateOidcIssuer || !flags.trustedRoot) {
+    throw new WharfError(
+      'CLI_BAD_VERIFY',
+      'keyless verification needs --certificate-identity, --certificate-oidc-issuer and --trusted-root',
+      {
+        hint: 'e.g. --certificate-oidc-issuer https://token.actions.githubusercontent.com --trusted-root trusted_root.json',
+      },
+    );
+  }
+  return {
+    kind: 'identity',
+    identity: flags.certificateIdentity,
+    issuer: flags.certificateOidcIssuer,
+    trustedRootFile: flags.trustedRoot,
+  };
+}
+
+export function registerVerify(program: Command): void {
+  const command = program
+    .command('verify')
+    .description('verify the signature of a pushed image and list its verified attestations')
+    .argument('<ref>', 'the image, e.g. registry.example.com/app:1.0 or …@sha256:…')
+    .option('--key <pub>', 'PEM public key (ECDSA P-256) the image must be signed with')
+    .option(
+      '--certificate-identity <id>',
+      'keyless: the signer identity (certificate SAN), e.g. a workflow URI',
+    )
+    .option('--certificate-oidc-issuer <url>', 'keyless: the OIDC issuer of that identity')
+    .option(
+      '--trusted-root <file>',
+      'keyless: Sigstore trusted_root.json (Fulcio CA, Rekor and CT log keys)',
+    );
+  registryOptions(command).action(async (ref: string, flags: VerifyFlags, cmd: Command) => {
+    const policy = policyFrom(flags);
+    const result = await sign.verifyImage(ref, {
+      policy,
+      registry: registryOptionsFrom({ ...flags, quiet: true }, cmd),
+    });
+    const out: string[] = [];
+    for (const s of result.signatures)
+      out.push(`verified ${result.digest}: signature ${s.artifact} by ${s.signer}`);
+    for (const a of result.attestations)
+      out.push(`verified attestation ${a.predicateType} (${a.artifact}) by ${a.signer}`);
+    process.stdout.write(`${out.join('\n')}\n`);
+    if (!flags.quiet) {
+      for (const r of result.rejected)
+        process.stderr.write(`wharf: warning: ${r.artifact} not verified: ${r.reason}\n`);
+    }
+  });
+}

@@ -1,0 +1,245 @@
+/**
+ * Sigstore signing: in-toto statements wrapped in DSSE envelopes and packed as Sigstore bundles (v0.3),
+ * signed with a PEM ECDSA P-256 key or keylessly (a Fulcio certificate for the ambient OIDC identity plus
+ * a Rekor entry). `@sigstore/sign` does the packing and talks to Fulcio and Rekor; it is loaded only when
+ * something is signed, so other commands do not pay for it.
+ */
+import {
+  createHash,
+  createPrivateKey,
+  createPublicKey,
+  sign as cryptoSign,
+  type KeyObject,
+} from 'node:crypto';
+import { readFile, stat } from 'node:fs/promises';
+import type { Signer, Witness } from '@sigstore/sign';
+import { WharfError } from '../errors.js';
+import { type Digest, digestHex } from '../oci/index.js';
+
+/** The media type (and OCI artifactType) of a Sigstore bundle v0.3, as cosign attaches it. */
+export const BUNDLE_MEDIA_TYPE = 'application/vnd.dev.sigstore.bundle.v0.3+json';
+/** The predicate type of an image signature in cosign's bundle format (an empty predicate). */
+export const COSIGN_SIGN_PREDICATE = 'https://sigstore.dev/cosign/sign/v1';
+/** in-toto Statement v1 and its DSSE payload type. */
+export const IN_TOTO_STATEMENT_V1 = 'https://in-toto.io/Statement/v1';
+export const IN_TOTO_PAYLOAD_TYPE = 'application/vnd.in-toto+json';
+
+/** How to sign: with a private key file, or keylessly through Fulcio and Rekor. */
+export type SigningOptions =
+  | {
+      readonly kind: 'key';
+      /** PEM: PKCS#8 (`BEGIN PRIVATE KEY`, optionally encrypted) or SEC1 (`BEGIN EC PRIVATE KEY`), P-256. */
+      readonly keyFile: string;
+      /** For an encrypted key; the CLI passes `COSIGN_PASSWORD`. */
+      readonly passphrase?: string | undefined;
+    }
+  | {
+      readonly kind: 'keyless';
+      /** Default `https://fulcio.sigstore.dev`. */
+      readonly fulcioUrl?: string | undefined;
+      /** Default `https://rekor.sigstore.dev`. */
+      readonly rekorUrl?: string | undefined;
+      /** An OIDC token; default: the CI's (GitHub Actions' request URL/token, or `SIGSTORE_ID_TOKEN`). */
+      readonly identityToken?: string | undefined;
+    };
+
+/** An in-toto Statement v1 about one or more image digests. */
+export interface Statement {
+  readonly _type: string;
+  readonly subject: readonly { readonly name: string; readonly digest: Readonly<Record<string, string>> }[];
+  readonly predicateType: string;
+  readonly predicate: unknown;
+}
+
+/** A statement whose subject is `digest` of repository `name`. */
+export function statementFor(
+  name: string,
+  digest: Digest,
+  predicateType: string,
+  predicate: unknown,
+): Statement {
+  return {
+    _type: IN_TOTO_STATEMENT_V1,
+    subject: [{ name, digest: { sha256: digestHex(digest) } }],
+    predicateType,
+    predicate,
+  };
+}
+
+/** The keyid cosign and sigstore-js put in a bundle's `publicKey.hint`: sha256 of the DER public key. */
+export function keyHint(key: KeyObject): string {
+  return createHash('sha256')
+    .update(key.export({ format: 'der', type: 'spki' }))
+    .digest('base64');
+}
+
+const KEY_FILE_LIMIT = 64 * 1024;
+
+async function readKeyFile(path: string, what: string): Promise<string> {
+  let size: number;
+  try {
+    size = (await stat(path)).size;
+  } catch (cause) {
+    throw new WharfError('SIGN_BAD_KEY', `${what} ${path} cannot be read`, {
+      cause,
+      hint: 'pass the path of a PEM file (cosign generate-key-pair or openssl ecparam -genkey writes one)',
+    });
+  }
+  if (size > KEY_FILE_LIMIT) {
+    throw new WharfError('SIGN_BAD_KEY', `${what} ${path} is ${size} bytes, not a PEM key`, {
+      hint: 'pass the PEM file of an ECDSA P-256 key',
+    });
+  }
+  return readFile(path, 'utf8');
+}
+
+function checkP256(key: KeyObject, what: string): void {
+  if (key.asymmetricKeyType !== 'ec' || key.asymmetricKeyDetails?.namedCurve !== 'prime256v1') {
+    const kind = key.asymmetricKeyDetails?.namedCurve ?? key.asymmetricKeyType ?? 'unknown';
+    throw new WharfError('SIGN_BAD_KEY', `${what} is a ${kind} key; wharf signs with ECDSA P-256`, {
+      hint: 'make one with: openssl ecparam -name prime256v1 -genkey -noout -out cosign.key',
+    });
+  }
+}
+
+/** Loads a PEM private key (PKCS#8, encrypted PKCS#8 or SEC1) and checks it is ECDSA P-256. */
+export async function loadPrivateKey(path: string, passphrase?: string): Promise<KeyObject> {
+  const pem = await readKeyFile(path, 'signing key');
+  if (/-----BEGIN ENCRYPTED (SIGSTORE|COSIGN) PRIVATE KEY-----/.test(pem)) {
+    throw new WharfError('SIGN_BAD_KEY', `signing key ${path} is in cosign's encrypted key format`, {
+      hint: 'export it as PEM PKCS#8 (e.g. openssl pkcs8 -topk8 from the unencrypted key) and set COSIGN_PASSWORD if it is encrypted',
+    });
+  }
+  let key: KeyObject;
+  try {
+    key = createPrivateKey({ key: pem, format: 'pem', ...(passphrase !== undefined ? { passphrase } : {}) });
+  } catch (cause) {
+    const code = (cause as { code?: string }).code;
+    const encrypted = code === 'ERR_MISSING_PASSPHRASE' || /ENCRYPTED/.test(pem);
+    throw new WharfError(
+      'SIGN_BAD_KEY',
+      encrypted
+        ? `signing key ${path} is encrypted and ${passphrase === undefined ? 'no' : 'the wrong'} password was given`
+        : `signing key ${path} is not a PEM private key`,
+      {
+        cause,
+        hint: encrypted
+          ? 'set COSIGN_PASSWORD to the key password'
+          : 'pass a PEM PKCS#8 (BEGIN PRIVATE KEY) or SEC1 (BEGIN EC PRIVATE KEY) ECDSA P-256 key',
+      },
+    );
+  }
+  checkP256(key, `signing key ${path}`);
+  return key;
+}
+
+/** Loads a PEM public key (SPKI), or the public key of a PEM private key, and checks it is P-256. */
+export async function loadPublicKey(path: string): Promise<KeyObject> {
+  const pem = await readKeyFile(path, 'public key');
+  let key: KeyObject;
+  try {
+    key = createPublicKey({ key: pem, format: 'pem' });
+  } catch (cause) {
+    throw new WharfError('SIGN_BAD_KEY', `public key ${path} is not a PEM public key`, {
+      cause,
+      hint: 'pass the PEM public key (BEGIN PUBLIC KEY) that pairs with the signing key, e.g. cosign.pub',
+    });
+  }
+  checkP256(key, `public key ${path}`);
+  return key;
+}
+
+/** A Signer (sigstore-js's one-method interface) over a local private key. */
+function keySigner(privateKey: KeyObject): Signer {
+  const publicKey = createPublicKey(privateKey);
+  const pem = publicKey.export({ format: 'pem', type: 'spki' }).toString();
+  const hint = keyHint(publicKey);
+  return {
+    sign: async (data: Buffer) => ({
+      signature: cryptoSign('sha256', data, privateKey),
+      key: { $case: 'publicKey', publicKey: pem, hint },
+    }),
+  };
+}
+
+/** Signs statements with one signer (one certificate request per statement when keyless). */
+export interface StatementSigner {
+  /** The DSSE bundle (v0.3, as JSON) of `statement`. */
+  sign(statement: Statement): Promise<unknown>;
+}
+
+/**
+ * A signer for `options`: the key is read (and checked) now, so a bad key fails before anything is pushed.
+ *
+ * @example
+ * const signer = await statementSigner({ kind: 'key', keyFile: 'cosign.key' });
+ * const bundle = await signer.sign(statementFor('registry.example.com/app', digest, COSIGN_SIGN_PREDICATE, {}));
+ */
+export async function statementSigner(options: SigningOptions): Promise<StatementSigner> {
+  const { DSSEBundleBuilder, FulcioSigner, CIContextProvider, RekorWitness } = await import('@sigstore/sign');
+  const { bundleToJSON } = await import('@sigstore/bundle');
+  let signer: Signer;
+  const witnesses: Witness[] = [];
+  if (options.kind === 'key') {
+    signer = keySigner(await loadPrivateKey(options.keyFile, options.passphrase));
+  } else {
+    const token = options.identityToken;
+    const ci = new CIContextProvider('sigstore');
+    signer = new FulcioSigner({
+      identityProvider: {
+        getToken: async () => {
+          if (token) return token;
+          try {
+            return await ci.getToken();
+          } catch (cause) {
+            throw new WharfError('SIGN_NO_IDENTITY', 'keyless signing found no OIDC identity token', {
+              cause,
+              hint: 'run in GitHub Actions with `permissions: id-token: write`, set SIGSTORE_ID_TOKEN, or sign with --sign key=FILE',
+            });
+          }
+        },
+      },
+      ...(options.fulcioUrl ? { fulcioBaseURL: options.fulcioUrl } : {}),
+      timeout: 30_000,
+    });
+    witnesses.push(
+      new RekorWitness({
+        ...(options.rekorUrl ? { rekorBaseURL: options.rekorUrl } : {}),
+        entryType: 'dsse',
+        fetchOnConflict: true,
+        timeout: 30_000,
+      }),
+    );
+  }
+  const builder = new DSSEBundleBuilder({ signer, witnesses, certificateChain: false });
+  return {
+    async sign(statement) {
+      const data = Buffer.from(JSON.stringify(statement));
+      try {
+        return bundleToJSON(await builder.create({ data, type: IN_TOTO_PAYLOAD_TYPE }));
+      } catch (error) {
+        if (error instanceof WharfError) throw error;
+        const cause = (error as { cause?: unknown }).cause;
+        if (cause instanceof WharfError) throw cause;
+        throw new WharfError('SIGN_FAILED', `signing failed: ${(error as Error).message}`, {
+          cause: error,
+          hint:
+            options.kind === 'keyless'
+              ? `check that Fulcio (${options.fulcioUrl ?? 'https://fulcio.sigstore.dev'}) and Rekor (${options.rekorUrl ?? 'https://rekor.sigstore.dev'}) are reachable and accept the token`
+              : 'check the signing key',
+        });
+      }
+    },
+  };
+}
+
+/** DSSE's pre-authentication encoding: the exact bytes a DSSE signature is over. */
+export function preAuthEncoding(payloadType: string, payload: Uint8Array): Buffer {
+  const type = Buffer.from(payloadType);
+  return Buffer.concat([
+    Buffer.from(`DSSEv1 ${type.byteLength} `),
+    type,
+    Buffer.from(` ${payload.byteLength} `),
+    payload,
+  ]);
+}
