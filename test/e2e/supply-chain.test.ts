@@ -377,7 +377,7 @@ describe('supply chain: flags', () => {
     ]);
     expect(noPush.code).toBe(1);
     expect(noPush.stderr).toMatch(
-      /^wharf: --sbom and --provenance are attached to a pushed image\n {2}hint: add --push/,
+      /^wharf: --sbom, --provenance and --sign apply to a pushed image\n {2}hint: add --push/,
     );
     const pushing = (...extra: string[]) =>
       wharf(['build', '-f', join(work, 'Dockerfile'), work, '--push', '-t', '127.0.0.1:1/x:1', ...extra]);

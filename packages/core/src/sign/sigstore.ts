@@ -205,7 +205,9 @@ export async function statementSigner(options: SigningOptions): Promise<Statemen
     witnesses.push(
       new RekorWitness({
         ...(options.rekorUrl ? { rekorBaseURL: options.rekorUrl } : {}),
-        entryType: 'dsse',
+        // intoto v0.0.2 (what cosign attest records): every Rekor canonicalises it the same way, while a
+        // `dsse` entry's logged body differs from the proposed one (and @sigstore/mock logs it as proposed)
+        entryType: 'intoto',
         fetchOnConflict: true,
         timeout: 30_000,
       }),
