@@ -7,6 +7,8 @@ import { execFileSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { build } from '../../packages/core/src/build.js';
+import { stage } from '../../packages/core/src/dsl/index.js';
 import { appendLayers } from '../../packages/core/src/image/index.js';
 import { writeLayout } from '../../packages/core/src/layout/index.js';
 import {
@@ -24,6 +26,7 @@ import {
   listReferrers,
   preAuthEncoding,
   referrersTag,
+  verifyImage,
 } from '../../packages/core/src/sign/index.js';
 import { fileLayer, randomImage } from '../../packages/core/src/testing/index.js';
 import { wharf, wharfAsync } from '../helpers/cli.js';
@@ -317,6 +320,31 @@ describe.skipIf(noDocker())('supply chain: Sigstore signatures with a key', () =
     expect(moved.stderr).toContain('retagged');
   });
 
+  it('build({ sign }) signs from a script; verifyImage() lists the verified signature', async () => {
+    const work = tempDir('wharf-sign-api-');
+    writeFileSync(join(work, 'a.txt'), 'api');
+    const app = stage('app').from('scratch').copy('a.txt', '/a.txt');
+    const { digest } = await build(app, {
+      contextDir: work,
+      cacheDir: join(work, 'cache'),
+      output: 'type=registry',
+      tags: [`${registry.host}/wharf/api-signed:1`],
+      provenance: true,
+      sign: { kind: 'key', keyFile: keys.pkcs8 },
+    });
+    const result = await verifyImage(`${registry.host}/wharf/api-signed:1`, {
+      policy: { kind: 'key', keyFile: keys.pub },
+    });
+    expect(result.digest).toBe(digest);
+    expect(result.signatures).toHaveLength(1);
+    expect(result.attestations.map((a) => a.predicateType)).toEqual(['https://slsa.dev/provenance/v1']);
+    expect(result.rejected).toEqual([]);
+    const wrong = await verifyImage(`${registry.host}/wharf/api-signed:1`, {
+      policy: { kind: 'key', keyFile: other.pub },
+    }).catch((e: unknown) => e);
+    expect((wrong as { code?: string }).code).toBe('SIGN_WRONG_KEY');
+  });
+
   it('bad flags and keys fail before signing with one line', () => {
     const rsa = join(dir, 'rsa.key');
     openssl('genpkey', '-algorithm', 'RSA', '-pkeyopt', 'rsa_keygen_bits:2048', '-out', rsa);
@@ -328,6 +356,20 @@ describe.skipIf(noDocker())('supply chain: Sigstore signatures with a key', () =
     const neither = wharf(['verify', `${registry.host}/wharf/x:1`]);
     expect(neither.code).toBe(2);
     expect(firstLine(neither.stderr)).toContain('wharf verify needs --key PUB');
+    const badBuild = wharf([
+      'build',
+      '-f',
+      join(dir, 'none'),
+      '--push',
+      '-t',
+      `${registry.host}/wharf/x:1`,
+      '--sign',
+      `key=${rsa}`,
+    ]);
+    expect(badBuild.code).toBe(1);
+    expect(firstLine(badBuild.stderr)).toBe(
+      `wharf: signing key ${rsa} is a rsa key; wharf signs with ECDSA P-256`,
+    );
     const badSpec = wharf(['push', dir, `${registry.host}/wharf/x:1`, '--sign', 'cert=x']);
     expect(badSpec.code).toBe(2);
     expect(firstLine(badSpec.stderr)).toBe('wharf: --sign cert=x: say key=FILE or keyless');

@@ -21,7 +21,7 @@ import { type OutputSpec, parseOutput } from './export/output.js';
 import { canonicalJson, type Digest, sha256Digest } from './oci/index.js';
 import type { PushOptions } from './registry/index.js';
 import type { SbomFormat } from './sbom/index.js';
-import { attestPushed, type ProvenanceMode } from './sign/index.js';
+import { attestPushed, type ProvenanceMode, type SigningOptions } from './sign/index.js';
 
 export interface BuildApiOptions extends Omit<BuildOptions, 'contextDir'> {
   /** The folder context paths are relative to; default the current directory. */
@@ -36,6 +36,8 @@ export interface BuildApiOptions extends Omit<BuildOptions, 'contextDir'> {
   readonly sbom?: boolean | SbomFormat;
   /** Attach SLSA v1 provenance to each pushed image (`--provenance`): mode min unless `'max'`. */
   readonly provenance?: boolean | ProvenanceMode;
+  /** Sign each pushed image and its SBOM/provenance (`--sign`): Sigstore bundles attached as referrers. */
+  readonly sign?: SigningOptions;
   /** The builder named in provenance; default `https://wharf.dev/builder/wharf-api`, version `unknown`. */
   readonly builder?: { readonly id: string; readonly version: string };
 }
@@ -48,6 +50,7 @@ const OPTION_NAMES = Object.keys({
   push: true,
   sbom: true,
   provenance: true,
+  sign: true,
   builder: true,
   target: true,
   platform: true,
@@ -133,7 +136,7 @@ export async function build(
         ...(options.push ? { push: options.push } : {}),
       },
     );
-    if (done.type === 'registry' && (options.sbom || options.provenance)) {
+    if (done.type === 'registry' && (options.sbom || options.provenance || options.sign)) {
       const config = await result.image.config();
       await attestPushed(result.image, done.names, {
         sbom: options.sbom === true ? 'spdx-json' : options.sbom || undefined,
@@ -153,6 +156,7 @@ export async function build(
           : undefined,
         bases: result.bases ?? [],
         ...(options.push ? { registry: options.push } : {}),
+        sign: options.sign,
       });
     }
   }

@@ -4,6 +4,7 @@
  * them for now (layouts and archives do not: the flags say so).
  */
 import { createHash } from 'node:crypto';
+import { readFileSync, statSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { type BuildGraph, type Image, type oci, type RegistryOptions, sign, WharfError } from '@wharf/core';
 import { Option } from 'commander';
@@ -20,6 +21,21 @@ export function signOption(): Option {
     '--sign <how>',
     'sign the pushed image and its attestations: key=FILE (PEM ECDSA P-256; COSIGN_PASSWORD if encrypted) | keyless[,fulcio=URL][,rekor=URL]',
   );
+}
+
+/** Reads and parses the signing key (bounded: a PEM key is a few hundred bytes). */
+function checkKeyFile(path: string, passphrase: string | undefined): void {
+  let pem: string;
+  try {
+    if (statSync(path).size > 64 * 1024) throw new Error('larger than 64 KiB');
+    pem = readFileSync(path, 'utf8');
+  } catch (cause) {
+    throw new WharfError('SIGN_BAD_KEY', `signing key ${path} cannot be read`, {
+      cause,
+      hint: 'pass the path of a PEM ECDSA P-256 private key, e.g. --sign key=cosign.key',
+    });
+  }
+  sign.parsePrivateKey(pem, path, passphrase);
 }
 
 /**
@@ -41,6 +57,7 @@ export function parseSignSpec(spec: string): sign.SigningOptions {
     if (!key) throw bad('key= needs a file');
     if (fields.size > 1) throw bad('key= takes no other fields');
     const passphrase = process.env.COSIGN_PASSWORD;
+    checkKeyFile(key, passphrase); // a bad key fails now, before anything is built or pushed
     return { kind: 'key', keyFile: key, ...(passphrase ? { passphrase } : {}) };
   }
   if (!fields.has('keyless')) throw bad('say key=FILE or keyless');

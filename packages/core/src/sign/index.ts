@@ -29,6 +29,7 @@ export {
   keyHint,
   loadPrivateKey,
   loadPublicKey,
+  parsePrivateKey,
   preAuthEncoding,
   statementFor,
   statementSigner,

@@ -104,7 +104,17 @@ function checkP256(key: KeyObject, what: string): void {
 
 /** Loads a PEM private key (PKCS#8, encrypted PKCS#8 or SEC1) and checks it is ECDSA P-256. */
 export async function loadPrivateKey(path: string, passphrase?: string): Promise<KeyObject> {
-  const pem = await readKeyFile(path, 'signing key');
+  return parsePrivateKey(await readKeyFile(path, 'signing key'), path, passphrase);
+}
+
+/**
+ * Parses PEM text read from `path` as an ECDSA P-256 private key (synchronous, so a CLI can check a key
+ * while it checks its flags, before any work).
+ *
+ * @example
+ * parsePrivateKey(readFileSync('cosign.key', 'utf8'), 'cosign.key', process.env.COSIGN_PASSWORD);
+ */
+export function parsePrivateKey(pem: string, path: string, passphrase?: string): KeyObject {
   if (/-----BEGIN ENCRYPTED (SIGSTORE|COSIGN) PRIVATE KEY-----/.test(pem)) {
     throw new WharfError('SIGN_BAD_KEY', `signing key ${path} is in cosign's encrypted key format`, {
       hint: 'export it as PEM PKCS#8 (e.g. openssl pkcs8 -topk8 from the unencrypted key) and set COSIGN_PASSWORD if it is encrypted',

@@ -1,0 +1,92 @@
+import { generateKeyPairSync, verify } from 'node:crypto';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { WharfError } from '../errors.js';
+import type { Digest } from '../oci/index.js';
+import {
+  COSIGN_SIGN_PREDICATE,
+  keyHint,
+  loadPrivateKey,
+  loadPublicKey,
+  preAuthEncoding,
+  statementFor,
+  statementSigner,
+} from './sigstore.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'wharf-sigstore-'));
+const digest = `sha256:${'ab'.repeat(32)}` as Digest;
+
+function p256(name: string, type: 'pkcs8' | 'sec1', passphrase?: string) {
+  const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+  const key = join(dir, `${name}.key`);
+  const pub = join(dir, `${name}.pub`);
+  writeFileSync(
+    key,
+    privateKey.export(
+      passphrase ? { format: 'pem', type, cipher: 'aes-256-cbc', passphrase } : { format: 'pem', type },
+    ),
+  );
+  writeFileSync(pub, publicKey.export({ format: 'pem', type: 'spki' }));
+  return { key, pub, publicKey };
+}
+
+describe('sign/sigstore', () => {
+  it('PAE is the DSSE spec example byte for byte', () => {
+    expect(preAuthEncoding('http://example.com/HelloWorld', Buffer.from('hello world')).toString()).toBe(
+      'DSSEv1 29 http://example.com/HelloWorld 11 hello world',
+    );
+  });
+
+  it('signs a statement with a SEC1 or PKCS#8 key: a v0.3 DSSE bundle whose signature is over PAE', async () => {
+    for (const type of ['sec1', 'pkcs8'] as const) {
+      const { key, publicKey } = p256(`k-${type}`, type);
+      const signer = await statementSigner({ kind: 'key', keyFile: key });
+      const statement = statementFor('registry.example.com/app', digest, COSIGN_SIGN_PREDICATE, {});
+      const bundle = (await signer.sign(statement)) as {
+        mediaType: string;
+        verificationMaterial: { publicKey: { hint: string } };
+        dsseEnvelope: { payload: string; payloadType: string; signatures: { sig: string }[] };
+      };
+      expect(bundle.mediaType).toBe('application/vnd.dev.sigstore.bundle.v0.3+json');
+      expect(bundle.verificationMaterial.publicKey.hint).toBe(keyHint(publicKey));
+      const payload = Buffer.from(bundle.dsseEnvelope.payload, 'base64');
+      expect(JSON.parse(payload.toString())).toEqual(statement);
+      const pae = preAuthEncoding(bundle.dsseEnvelope.payloadType, payload);
+      const sig = Buffer.from(bundle.dsseEnvelope.signatures[0]?.sig ?? '', 'base64');
+      expect(verify('sha256', pae, publicKey, sig)).toBe(true);
+    }
+  });
+
+  it('an encrypted PKCS#8 key needs its password; other key kinds are refused with the fix', async () => {
+    const { key } = p256('enc', 'pkcs8', 'sesame');
+    await expect(loadPrivateKey(key)).rejects.toThrow(/is encrypted and no password was given/);
+    await expect(loadPrivateKey(key, 'wrong')).rejects.toThrow(/the wrong password/);
+    expect((await loadPrivateKey(key, 'sesame')).asymmetricKeyDetails?.namedCurve).toBe('prime256v1');
+    const ed = join(dir, 'ed.key');
+    writeFileSync(ed, generateKeyPairSync('ed25519').privateKey.export({ format: 'pem', type: 'pkcs8' }));
+    const error = await loadPrivateKey(ed).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(WharfError);
+    expect((error as WharfError).message).toBe(
+      `signing key ${ed} is a ed25519 key; wharf signs with ECDSA P-256`,
+    );
+    expect((error as WharfError).hint).toContain('openssl ecparam -name prime256v1');
+    await expect(loadPrivateKey(join(dir, 'missing.key'))).rejects.toThrow(/cannot be read/);
+    const cosign = join(dir, 'cosign.key');
+    writeFileSync(
+      cosign,
+      '-----BEGIN ENCRYPTED SIGSTORE PRIVATE KEY-----\nx\n-----END ENCRYPTED SIGSTORE PRIVATE KEY-----\n',
+    );
+    await expect(loadPrivateKey(cosign)).rejects.toThrow(/cosign's encrypted key format/);
+  });
+
+  it('loads a public key, or the public half of a private key file', async () => {
+    const { key, pub, publicKey } = p256('pub', 'sec1');
+    expect(keyHint(await loadPublicKey(pub))).toBe(keyHint(publicKey));
+    expect(keyHint(await loadPublicKey(key))).toBe(keyHint(publicKey));
+    const text = join(dir, 'text.pub');
+    writeFileSync(text, 'not a key');
+    await expect(loadPublicKey(text)).rejects.toThrow(`public key ${text} is not a PEM public key`);
+  });
+});
