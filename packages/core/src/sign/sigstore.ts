@@ -12,7 +12,6 @@ import {
   type KeyObject,
 } from 'node:crypto';
 import { readFile, stat } from 'node:fs/promises';
-import type { Signer, Witness } from '@sigstore/sign';
 import { WharfError } from '../errors.js';
 import { type Digest, digestHex } from '../oci/index.js';
 
@@ -159,19 +158,6 @@ export async function loadPublicKey(path: string): Promise<KeyObject> {
   return key;
 }
 
-/** A Signer (sigstore-js's one-method interface) over a local private key. */
-function keySigner(privateKey: KeyObject): Signer {
-  const publicKey = createPublicKey(privateKey);
-  const pem = publicKey.export({ format: 'pem', type: 'spki' }).toString();
-  const hint = keyHint(publicKey);
-  return {
-    sign: async (data: Buffer) => ({
-      signature: cryptoSign('sha256', data, privateKey),
-      key: { $case: 'publicKey', publicKey: pem, hint },
-    }),
-  };
-}
-
 /** Signs statements with one signer (one certificate request per statement when keyless). */
 export interface StatementSigner {
   /** The DSSE bundle (v0.3, as JSON) of `statement`. */
@@ -186,44 +172,62 @@ export interface StatementSigner {
  * const bundle = await signer.sign(statementFor('registry.example.com/app', digest, COSIGN_SIGN_PREDICATE, {}));
  */
 export async function statementSigner(options: SigningOptions): Promise<StatementSigner> {
+  return options.kind === 'key' ? keySigner(options) : keylessSigner(options);
+}
+
+/**
+ * With a key, the DSSE signature is made here (ECDSA-SHA256 over PAE) and packed with `@sigstore/bundle`:
+ * `@sigstore/sign` and its HTTP stack (~0.8 s to load) are only needed to reach Fulcio and Rekor.
+ */
+async function keySigner(options: Extract<SigningOptions, { kind: 'key' }>): Promise<StatementSigner> {
+  const privateKey = await loadPrivateKey(options.keyFile, options.passphrase);
+  const hint = keyHint(createPublicKey(privateKey));
+  const { bundleToJSON, toDSSEBundle } = await import('@sigstore/bundle');
+  return {
+    async sign(statement) {
+      const artifact = Buffer.from(JSON.stringify(statement));
+      const signature = cryptoSign('sha256', preAuthEncoding(IN_TOTO_PAYLOAD_TYPE, artifact), privateKey);
+      return bundleToJSON(
+        toDSSEBundle({ artifact, artifactType: IN_TOTO_PAYLOAD_TYPE, signature, keyHint: hint }),
+      );
+    },
+  };
+}
+
+/** Keyless: a Fulcio certificate for the OIDC identity (one per statement), each envelope logged in Rekor. */
+async function keylessSigner(
+  options: Extract<SigningOptions, { kind: 'keyless' }>,
+): Promise<StatementSigner> {
   const { DSSEBundleBuilder, FulcioSigner, CIContextProvider, RekorWitness } = await import('@sigstore/sign');
   const { bundleToJSON } = await import('@sigstore/bundle');
-  let signer: Signer;
-  const witnesses: Witness[] = [];
-  if (options.kind === 'key') {
-    signer = keySigner(await loadPrivateKey(options.keyFile, options.passphrase));
-  } else {
-    const token = options.identityToken;
-    const ci = new CIContextProvider('sigstore');
-    signer = new FulcioSigner({
-      identityProvider: {
-        getToken: async () => {
-          if (token) return token;
-          try {
-            return await ci.getToken();
-          } catch (cause) {
-            throw new WharfError('SIGN_NO_IDENTITY', 'keyless signing found no OIDC identity token', {
-              cause,
-              hint: 'run in GitHub Actions with `permissions: id-token: write`, set SIGSTORE_ID_TOKEN, or sign with --sign key=FILE',
-            });
-          }
-        },
+  const token = options.identityToken;
+  const ci = new CIContextProvider('sigstore');
+  const signer = new FulcioSigner({
+    identityProvider: {
+      getToken: async () => {
+        if (token) return token;
+        try {
+          return await ci.getToken();
+        } catch (cause) {
+          throw new WharfError('SIGN_NO_IDENTITY', 'keyless signing found no OIDC identity token', {
+            cause,
+            hint: 'run in GitHub Actions with `permissions: id-token: write`, set SIGSTORE_ID_TOKEN, or sign with --sign key=FILE',
+          });
+        }
       },
-      ...(options.fulcioUrl ? { fulcioBaseURL: options.fulcioUrl } : {}),
-      timeout: 30_000,
-    });
-    witnesses.push(
-      new RekorWitness({
-        ...(options.rekorUrl ? { rekorBaseURL: options.rekorUrl } : {}),
-        // intoto v0.0.2 (what cosign attest records): every Rekor canonicalises it the same way, while a
-        // `dsse` entry's logged body differs from the proposed one (and @sigstore/mock logs it as proposed)
-        entryType: 'intoto',
-        fetchOnConflict: true,
-        timeout: 30_000,
-      }),
-    );
-  }
-  const builder = new DSSEBundleBuilder({ signer, witnesses, certificateChain: false });
+    },
+    ...(options.fulcioUrl ? { fulcioBaseURL: options.fulcioUrl } : {}),
+    timeout: 30_000,
+  });
+  const witness = new RekorWitness({
+    ...(options.rekorUrl ? { rekorBaseURL: options.rekorUrl } : {}),
+    // intoto v0.0.2 (what cosign attest records): every Rekor canonicalises it the same way, while a
+    // `dsse` entry's logged body differs from the proposed one (and @sigstore/mock logs it as proposed)
+    entryType: 'intoto',
+    fetchOnConflict: true,
+    timeout: 30_000,
+  });
+  const builder = new DSSEBundleBuilder({ signer, witnesses: [witness], certificateChain: false });
   return {
     async sign(statement) {
       const data = Buffer.from(JSON.stringify(statement));
@@ -233,12 +237,9 @@ export async function statementSigner(options: SigningOptions): Promise<Statemen
         if (error instanceof WharfError) throw error;
         const cause = (error as { cause?: unknown }).cause;
         if (cause instanceof WharfError) throw cause;
-        throw new WharfError('SIGN_FAILED', `signing failed: ${(error as Error).message}`, {
+        throw new WharfError('SIGN_FAILED', `keyless signing failed: ${(error as Error).message}`, {
           cause: error,
-          hint:
-            options.kind === 'keyless'
-              ? `check that Fulcio (${options.fulcioUrl ?? 'https://fulcio.sigstore.dev'}) and Rekor (${options.rekorUrl ?? 'https://rekor.sigstore.dev'}) are reachable and accept the token`
-              : 'check the signing key',
+          hint: `check that Fulcio (${options.fulcioUrl ?? 'https://fulcio.sigstore.dev'}) and Rekor (${options.rekorUrl ?? 'https://rekor.sigstore.dev'}) are reachable and accept the token`,
         });
       }
     },

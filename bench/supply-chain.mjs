@@ -1,0 +1,116 @@
+// Benchmark (issue 17): the time `--sbom --provenance --sign key=…` adds to a COPY-heavy Node build and
+// push. Target: under 10 % of the build.
+//   pnpm -s build && node bench/supply-chain.mjs [--runs 3] [--packages 1500] [--context DIR] [--base REF]
+// The context is a node_modules tree (default: generated, N packages × 10 files of ~6 KiB plus a
+// package.json each, pseudo-random so gzip works; --context DIR uses an existing app instead, e.g.
+// ~/.cache/wharf-bench/copy-heavy/ that copy-heavy.mjs makes). Each run builds `FROM <base>` (default
+// scratch; --base node:20-alpine pulls it through the loopback mirror) + `COPY . /app` with a fresh
+// --cache-dir and pushes to a fresh loopback docker-registry, so plain and attested runs do the same
+// work; they alternate (plain, attested, plain, …) so load on the machine hits both alike. The whole CLI
+// process is timed. Prints a table and one JSON line: medians and the ratio (attested − plain) / plain.
+// Requires docker-registry and openssl.
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { log, MIRROR, machine, prng, s, startRegistry, table, tempDir, wharf } from './lib.mjs';
+
+const { values } = parseArgs({
+  options: {
+    runs: { type: 'string', default: '3' },
+    packages: { type: 'string', default: '1500' },
+    context: { type: 'string' },
+    base: { type: 'string', default: 'scratch' },
+  },
+});
+const runs = Number(values.runs);
+const work = tempDir('supply-chain');
+
+/** N packages under node_modules, each a package.json and ten ~6 KiB files of pseudo-random text. */
+function writeNodeModules(dir, count) {
+  const random = prng(0x5c17);
+  for (let i = 0; i < count; i++) {
+    const name = `pkg-${String(i).padStart(4, '0')}`;
+    const pkg = join(dir, 'node_modules', name);
+    mkdirSync(join(pkg, 'lib'), { recursive: true });
+    writeFileSync(
+      join(pkg, 'package.json'),
+      JSON.stringify({ name, version: `1.${i % 10}.${i % 7}`, license: 'MIT', main: 'lib/index.js' }),
+    );
+    for (let f = 0; f < 10; f++) {
+      const words = [];
+      for (let w = 0; w < 700; w++) words.push(random().toString(36));
+      writeFileSync(join(pkg, 'lib', `m${f}.js`), `module.exports = ${JSON.stringify(words.join(' '))};\n`);
+    }
+  }
+  writeFileSync(join(dir, 'package.json'), JSON.stringify({ name: 'bench-app', version: '1.0.0' }));
+}
+
+try {
+  const context = values.context ?? join(work, 'ctx');
+  if (!values.context) {
+    writeNodeModules(context, Number(values.packages));
+    log(`generated ${values.packages} packages under ${context}/node_modules`);
+  }
+  const dockerfile = join(work, 'Dockerfile');
+  writeFileSync(dockerfile, `FROM ${values.base}\nCOPY . /app\n`);
+  const key = join(work, 'cosign.key');
+  execFileSync('openssl', ['ecparam', '-name', 'prime256v1', '-genkey', '-noout', '-out', key]);
+
+  const times = { plain: [], attested: [] };
+  for (let i = 0; i < runs; i++) {
+    for (const kind of ['plain', 'attested']) {
+      const registry = await startRegistry();
+      const cacheDir = join(work, `cache-${kind}-${i}`);
+      const extra = kind === 'attested' ? ['--sbom', '--provenance', '--sign', `key=${key}`] : [];
+      const result = await wharf([
+        'build',
+        '-f',
+        dockerfile,
+        context,
+        '--push',
+        '-t',
+        `${registry.host}/bench/app:${kind}`,
+        '--registry-mirror',
+        MIRROR,
+        '--lint',
+        'off',
+        '--cache-dir',
+        cacheDir,
+        '--progress',
+        'quiet',
+        ...extra,
+      ]);
+      times[kind].push(result.seconds);
+      log(`run ${i + 1} ${kind}: ${s(result.seconds)} s`);
+      await registry.stop();
+      rmSync(cacheDir, { recursive: true, force: true });
+    }
+  }
+  const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+  const plain = median(times.plain);
+  const attested = median(times.attested);
+  const ratio = (attested - plain) / plain;
+  table([
+    { phase: 'build + push', seconds: plain, runs: times.plain.map(s).join(' ') },
+    {
+      phase: 'build + push --sbom --provenance --sign key=',
+      seconds: attested,
+      runs: times.attested.map(s).join(' '),
+    },
+    { phase: 'added', seconds: attested - plain, runs: `${s(ratio * 100)} %` },
+  ]);
+  console.log(
+    JSON.stringify({
+      bench: 'supply-chain',
+      base: values.base,
+      context: values.context ?? `generated ${values.packages} packages`,
+      plainMedianSeconds: s(plain),
+      attestedMedianSeconds: s(attested),
+      addedRatio: Number(ratio.toFixed(3)),
+      machine: machine(),
+    }),
+  );
+} finally {
+  rmSync(work, { recursive: true, force: true });
+}
