@@ -10,7 +10,7 @@ import { RegistryClient, type RegistryOptions, type RemoteRepository } from '../
 import { type BaseImage, generateSbom, SBOM_MEDIA_TYPES, type SbomFormat } from '../sbom/index.js';
 import { gitSource } from './git.js';
 import { type ProvenanceMode, provenanceStatement } from './provenance.js';
-import { type Artifact, attachArtifact, fetchArtifact, listReferrers } from './referrers.js';
+import { type Artifact, attachArtifact, attachArtifacts, fetchArtifact, listReferrers } from './referrers.js';
 import {
   BUNDLE_MEDIA_TYPE,
   COSIGN_SIGN_PREDICATE,
@@ -165,7 +165,7 @@ export async function attestPushed(
     const client = new RegistryClient(reference.registry, options.registry ?? {});
     try {
       const repository = client.repository(reference.repository, 'pull,push');
-      for (const artifact of artifacts) attached.push(await attachArtifact(repository, subject, artifact));
+      attached.push(...(await attachArtifacts(repository, subject, artifacts)));
     } finally {
       await client.close();
     }

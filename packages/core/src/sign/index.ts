@@ -21,7 +21,14 @@ export {
   WHARF_BUILD_TYPE,
 } from './provenance.js';
 export type { Artifact, ArtifactBlob } from './referrers.js';
-export { artifactManifest, attachArtifact, fetchArtifact, listReferrers, referrersTag } from './referrers.js';
+export {
+  artifactManifest,
+  attachArtifact,
+  attachArtifacts,
+  fetchArtifact,
+  listReferrers,
+  referrersTag,
+} from './referrers.js';
 export type { SigningOptions, Statement, StatementSigner } from './sigstore.js';
 export {
   BUNDLE_MEDIA_TYPE,

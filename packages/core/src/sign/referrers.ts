@@ -143,18 +143,45 @@ export async function attachArtifact(
   subject: Descriptor,
   artifact: Artifact,
 ): Promise<Descriptor> {
-  await pushBlob(repository, EMPTY_CONFIG);
-  for (const blob of artifact.blobs) await pushBlob(repository, blob.bytes);
-  const { bytes, descriptor } = artifactManifest(subject, artifact);
-  await repository.commitManifest(descriptor.digest, bytes, MediaType.ociManifest);
-  if ((await referrersApi(repository, subject.digest)) !== undefined) return descriptor;
+  const [descriptor] = await attachArtifacts(repository, subject, [artifact]);
+  return descriptor as Descriptor;
+}
+
+/**
+ * {@link attachArtifact} for several artifacts of one subject: blobs and manifests are pushed
+ * concurrently, the referrers API is asked once, and the fallback tag is read and written once.
+ */
+export async function attachArtifacts(
+  repository: RemoteRepository,
+  subject: Descriptor,
+  artifacts: readonly Artifact[],
+): Promise<Descriptor[]> {
+  const blobs = new Map<Digest, Uint8Array>([
+    [descriptorOf(MediaType.ociEmpty, EMPTY_CONFIG).digest, EMPTY_CONFIG],
+  ]);
+  for (const artifact of artifacts) {
+    for (const blob of artifact.blobs) blobs.set(descriptorOf(blob.mediaType, blob.bytes).digest, blob.bytes);
+  }
+  await Promise.all([...blobs.values()].map((bytes) => pushBlob(repository, bytes)));
+  const manifests = artifacts.map((artifact) => artifactManifest(subject, artifact));
+  await Promise.all(
+    manifests.map(({ bytes, descriptor }) =>
+      repository.commitManifest(descriptor.digest, bytes, MediaType.ociManifest),
+    ),
+  );
+  const descriptors = manifests.map((m) => m.descriptor);
+  if (descriptors.length === 0 || (await referrersApi(repository, subject.digest)) !== undefined) {
+    return descriptors;
+  }
   // read-modify-write of the fallback index; a racing writer can drop an entry, as the spec accepts
   const existing = (await tagIndex(repository, subject.digest)) ?? [];
-  if (existing.some((d) => d.digest === descriptor.digest)) return descriptor;
-  const index = { schemaVersion: 2, mediaType: MediaType.ociIndex, manifests: [...existing, descriptor] };
+  const listed = new Set(existing.map((d) => d.digest));
+  const added = descriptors.filter((d) => !listed.has(d.digest) && listed.add(d.digest));
+  if (added.length === 0) return descriptors;
+  const index = { schemaVersion: 2, mediaType: MediaType.ociIndex, manifests: [...existing, ...added] };
   const encoded = encodeDocument(MediaType.ociIndex, index);
   await repository.commitManifest(referrersTag(subject.digest), encoded.bytes, MediaType.ociIndex);
-  return descriptor;
+  return descriptors;
 }
 
 /** The referrers of `subject` (API first, then the tag), optionally only those of `artifactType`. */
