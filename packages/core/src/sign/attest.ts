@@ -53,7 +53,12 @@ const SBOM_PREDICATES: Readonly<Record<SbomFormat, string>> = {
   'cyclonedx-json': 'https://cyclonedx.org/bom',
 };
 
-/** A signed statement as an artifact: cosign's bundle layout (BUNDLE_SPEC.md), with its annotations. */
+/**
+ * A signed statement as an artifact: cosign's bundle layout (BUNDLE_SPEC.md), with its annotations.
+ *
+ * @example
+ * await attachArtifact(repository, subject, bundleArtifact(await signer.sign(statement), statement.predicateType));
+ */
 export function bundleArtifact(bundle: unknown, predicateType: string): Artifact {
   const bytes = Buffer.from(JSON.stringify(bundle));
   const hex = createHash('sha256').update(bytes).digest('hex');

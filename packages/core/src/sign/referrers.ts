@@ -150,6 +150,9 @@ export async function attachArtifact(
 /**
  * {@link attachArtifact} for several artifacts of one subject: blobs and manifests are pushed
  * concurrently, the referrers API is asked once, and the fallback tag is read and written once.
+ *
+ * @example
+ * const [sbomRef, provenanceRef] = await attachArtifacts(repository, subject, [sbomArtifact, provenanceArtifact]);
  */
 export async function attachArtifacts(
   repository: RemoteRepository,

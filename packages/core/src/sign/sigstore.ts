@@ -50,7 +50,12 @@ export interface Statement {
   readonly predicate: unknown;
 }
 
-/** A statement whose subject is `digest` of repository `name`. */
+/**
+ * A statement whose subject is `digest` of repository `name`.
+ *
+ * @example
+ * statementFor('registry.example.com/app', 'sha256:…', COSIGN_SIGN_PREDICATE, {});
+ */
 export function statementFor(
   name: string,
   digest: Digest,
@@ -65,7 +70,12 @@ export function statementFor(
   };
 }
 
-/** The keyid cosign and sigstore-js put in a bundle's `publicKey.hint`: sha256 of the DER public key. */
+/**
+ * The keyid cosign and sigstore-js put in a bundle's `publicKey.hint`: sha256 of the DER public key.
+ *
+ * @example
+ * keyHint(await loadPublicKey('cosign.pub')); // 'q2kU…=' (base64)
+ */
 export function keyHint(key: KeyObject): string {
   return createHash('sha256')
     .update(key.export({ format: 'der', type: 'spki' }))
@@ -101,7 +111,12 @@ function checkP256(key: KeyObject, what: string): void {
   }
 }
 
-/** Loads a PEM private key (PKCS#8, encrypted PKCS#8 or SEC1) and checks it is ECDSA P-256. */
+/**
+ * Loads a PEM private key (PKCS#8, encrypted PKCS#8 or SEC1) and checks it is ECDSA P-256.
+ *
+ * @example
+ * const key = await loadPrivateKey('cosign.key', process.env.COSIGN_PASSWORD);
+ */
 export async function loadPrivateKey(path: string, passphrase?: string): Promise<KeyObject> {
   return parsePrivateKey(await readKeyFile(path, 'signing key'), path, passphrase);
 }
@@ -142,7 +157,12 @@ export function parsePrivateKey(pem: string, path: string, passphrase?: string):
   return key;
 }
 
-/** Loads a PEM public key (SPKI), or the public key of a PEM private key, and checks it is P-256. */
+/**
+ * Loads a PEM public key (SPKI), or the public key of a PEM private key, and checks it is P-256.
+ *
+ * @example
+ * const pub = await loadPublicKey('cosign.pub');
+ */
 export async function loadPublicKey(path: string): Promise<KeyObject> {
   const pem = await readKeyFile(path, 'public key');
   let key: KeyObject;
@@ -246,7 +266,12 @@ async function keylessSigner(
   };
 }
 
-/** DSSE's pre-authentication encoding: the exact bytes a DSSE signature is over. */
+/**
+ * DSSE's pre-authentication encoding: the exact bytes a DSSE signature is over.
+ *
+ * @example
+ * preAuthEncoding('application/vnd.in-toto+json', payload); // "DSSEv1 28 application/vnd.in-toto+json 412 {…}"
+ */
 export function preAuthEncoding(payloadType: string, payload: Uint8Array): Buffer {
   const type = Buffer.from(payloadType);
   return Buffer.concat([
