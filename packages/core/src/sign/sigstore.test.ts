@@ -90,3 +90,27 @@ describe('sign/sigstore', () => {
     await expect(loadPublicKey(text)).rejects.toThrow(`public key ${text} is not a PEM public key`);
   });
 });
+
+describe('sign/sigstore keyless', () => {
+  it('without an OIDC token in the environment, signing fails naming the fix', async () => {
+    const saved = { ...process.env };
+    for (const name of [
+      'ACTIONS_ID_TOKEN_REQUEST_URL',
+      'ACTIONS_ID_TOKEN_REQUEST_TOKEN',
+      'SIGSTORE_ID_TOKEN',
+    ]) {
+      delete process.env[name];
+    }
+    try {
+      const signer = await statementSigner({ kind: 'keyless', fulcioUrl: 'http://127.0.0.1:9' });
+      const error = await signer
+        .sign(statementFor('registry.example.com/app', digest, COSIGN_SIGN_PREDICATE, {}))
+        .catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(WharfError);
+      expect((error as WharfError).code).toBe('SIGN_NO_IDENTITY');
+      expect((error as WharfError).hint).toContain('SIGSTORE_ID_TOKEN');
+    } finally {
+      process.env = saved;
+    }
+  });
+});
