@@ -3,7 +3,6 @@
 // is checked with `openssl dgst -verify` over the PAE bytes, independently of wharf and sigstore-js.
 // Keyless signing runs against @sigstore/mock's Fulcio and Rekor served on loopback; `wharf verify`
 // checks it with the mock's trust root. Each way verification must fail is one clear line, exit 1.
-import { execFileSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -31,6 +30,7 @@ import {
 import { fileLayer, randomImage } from '../../packages/core/src/testing/index.js';
 import { wharf, wharfAsync } from '../helpers/cli.js';
 import { noDocker } from '../helpers/env.js';
+import { openssl, p256KeyPair } from '../helpers/keys.js';
 import { tempDir } from '../helpers/paths.js';
 import { type Registry, startRegistry } from '../helpers/registry.js';
 import { type SigstoreMock, startSigstoreMock, unsignedToken } from '../helpers/sigstore-mock.js';
@@ -43,19 +43,6 @@ interface Bundle {
     tlogEntries: unknown[];
   };
   dsseEnvelope: { payload: string; payloadType: string; signatures: { sig: string }[] };
-}
-
-const openssl = (...args: string[]) => execFileSync('openssl', args, { encoding: 'utf8', stdio: 'pipe' });
-
-/** A P-256 key pair: SEC1 private key, PKCS#8 copy, SPKI public key. */
-function keyPair(dir: string, name: string) {
-  const sec1 = join(dir, `${name}.key`);
-  const pkcs8 = join(dir, `${name}.p8.key`);
-  const pub = join(dir, `${name}.pub`);
-  openssl('ecparam', '-name', 'prime256v1', '-genkey', '-noout', '-out', sec1);
-  openssl('pkcs8', '-topk8', '-nocrypt', '-in', sec1, '-out', pkcs8);
-  openssl('ec', '-in', sec1, '-pubout', '-out', pub);
-  return { sec1, pkcs8, pub };
 }
 
 /** Bundles attached to `digest`, read back as a client would (tag fallback) and parsed. */
@@ -136,13 +123,13 @@ const firstLine = (text: string) => text.split('\n')[0] ?? '';
 describe.skipIf(noDocker())('supply chain: Sigstore signatures with a key', () => {
   let registry: Registry;
   let dir: string;
-  let keys: ReturnType<typeof keyPair>;
-  let other: ReturnType<typeof keyPair>;
+  let keys: ReturnType<typeof p256KeyPair>;
+  let other: ReturnType<typeof p256KeyPair>;
   beforeAll(async () => {
     registry = await startRegistry();
     dir = tempDir('wharf-sign-');
-    keys = keyPair(dir, 'cosign');
-    other = keyPair(dir, 'other');
+    keys = p256KeyPair(dir, 'cosign');
+    other = p256KeyPair(dir, 'other');
   });
   afterAll(() => registry?.stop());
 
@@ -430,7 +417,7 @@ describe.skipIf(noDocker())('supply chain: keyless signing against mock Fulcio a
       /failed verification: certificate identity error - expected https:\/\/github.com\/evil\/.*, got https:\/\/github.com\/acme\//,
     );
 
-    const someKey = keyPair(tempDir('wharf-keyless-key-'), 'k');
+    const someKey = p256KeyPair(tempDir('wharf-keyless-key-'), 'k');
     const withKey = await wharfAsync(['verify', ref, '--key', someKey.pub]);
     expect(withKey.code).toBe(1);
     expect(firstLine(withKey.stderr)).toMatch(

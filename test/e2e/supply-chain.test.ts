@@ -2,6 +2,7 @@
 // node_modules tree under /usr/local/lib), with a dpkg database and an app's node_modules copied in and one
 // package removed by a RUN (a whiteout). The catalogue must equal what an independent reading of the same
 // image finds: umoci unpacks the layout, the test walks the tree and parses the dpkg database itself.
+// The push is signed too (--sign key=), and `wharf verify` lists the SBOM and provenance as verified.
 import { lstatSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Spec, Validation } from '@cyclonedx/cyclonedx-library';
@@ -23,6 +24,7 @@ import {
 import { fileLayer, randomImage } from '../../packages/core/src/testing/index.js';
 import { wharf } from '../helpers/cli.js';
 import { noDocker, testEnv } from '../helpers/env.js';
+import { p256KeyPair } from '../helpers/keys.js';
 import { tempDir } from '../helpers/paths.js';
 import { type Registry, startRegistry } from '../helpers/registry.js';
 import { requireTool, skopeoCopy, umociUnpack } from '../helpers/tools.js';
@@ -132,6 +134,8 @@ describe.skipIf(noDocker())('supply chain: SBOM of a built image', () => {
         '--sbom',
         '--provenance',
         'mode=max',
+        '--sign',
+        `key=${p256KeyPair(work, 'cosign').sec1}`,
         '--registry-mirror',
         testEnv().mirror.url,
         '--cache-dir',
@@ -213,6 +217,17 @@ describe.skipIf(noDocker())('supply chain: SBOM of a built image', () => {
         );
         const base = attached.packages[1];
         expect(base.name).toBe('node:20-alpine');
+        // --sign key=: the signature binds the pushed digest; the SBOM and provenance verify as attestations
+        const verified = wharf([
+          'verify',
+          `${registry.host}/wharf/sbom:1`,
+          '--key',
+          join(work, 'cosign.pub'),
+        ]);
+        expect(verified.code).toBe(0);
+        expect(verified.stdout).toContain(`verified ${pushedDigest}: signature`);
+        expect(verified.stdout).toContain('verified attestation https://spdx.dev/Document');
+        expect(verified.stdout).toContain('verified attestation https://slsa.dev/provenance/v1');
         const [provenanceRef] = await listReferrers(
           repository,
           await image.digest(),
