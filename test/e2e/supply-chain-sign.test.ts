@@ -41,6 +41,7 @@ interface Bundle {
     publicKey?: { hint: string };
     certificate?: { rawBytes: string };
     tlogEntries: unknown[];
+    timestampVerificationData?: { rfc3161Timestamps: unknown[] };
   };
   dsseEnvelope: { payload: string; payloadType: string; signatures: { sig: string }[] };
 }
@@ -375,7 +376,7 @@ describe.skipIf(noDocker())('supply chain: keyless signing against mock Fulcio a
     registry?.stop();
   });
 
-  it('signs with a Fulcio certificate and a Rekor entry; verify checks the identity under the trust root', async () => {
+  it('signs with a Fulcio certificate, a Rekor entry and a TSA timestamp; verify checks the identity under the trust root', async () => {
     const identity = 'https://github.com/acme/app/.github/workflows/release.yml@refs/heads/main';
     const issuer = 'https://token.actions.githubusercontent.com';
     const ref = `${registry.host}/wharf/keyless:1`;
@@ -386,7 +387,18 @@ describe.skipIf(noDocker())('supply chain: keyless signing against mock Fulcio a
       ACTIONS_ID_TOKEN_REQUEST_TOKEN: '',
     };
     const signed = await wharfAsync(
-      ['sign', ref, '--keyless', '--fulcio-url', sigstore.fulcioUrl, '--rekor-url', sigstore.rekorUrl, '-q'],
+      [
+        'sign',
+        ref,
+        '--keyless',
+        '--fulcio-url',
+        sigstore.fulcioUrl,
+        '--rekor-url',
+        sigstore.rekorUrl,
+        '--tsa-url',
+        sigstore.tsaUrl,
+        '-q',
+      ],
       { env },
     );
     expect(signed.stderr).toBe('');
@@ -397,6 +409,7 @@ describe.skipIf(noDocker())('supply chain: keyless signing against mock Fulcio a
     if (!attached) throw new Error('no bundle was attached');
     expect(attached.bundle.verificationMaterial.certificate?.rawBytes).toBeTruthy();
     expect(attached.bundle.verificationMaterial.tlogEntries).toHaveLength(1);
+    expect(attached.bundle.verificationMaterial.timestampVerificationData?.rfc3161Timestamps).toHaveLength(1);
 
     const verify = (...extra: string[]) =>
       wharfAsync(['verify', ref, '--trusted-root', sigstore.trustedRoot, ...extra]);

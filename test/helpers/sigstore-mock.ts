@@ -1,8 +1,8 @@
 /**
- * Local Sigstore services for keyless tests: @sigstore/mock's Fulcio (a CA with a CT log) and Rekor
- * handlers served over plain HTTP on 127.0.0.1 (the CLI runs as a child process, so nock's in-process
- * interception would not reach it), the trusted_root.json that trusts exactly them, and an unsigned OIDC
- * token (the mock reads claims without checking the token's signature).
+ * Local Sigstore services for keyless tests: @sigstore/mock's Fulcio (a CA with a CT log), Rekor and
+ * timestamp authority handlers served over plain HTTP on 127.0.0.1 (the CLI runs as a child process,
+ * so nock's in-process interception would not reach it), the trusted_root.json that trusts exactly them,
+ * and an unsigned OIDC token (the mock reads claims without checking the token's signature).
  */
 import { createHash, generateKeyPairSync } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
@@ -15,12 +15,16 @@ import {
   initializeCA,
   initializeCTLog,
   initializeTLog,
+  initializeTSA,
   rekorHandler,
+  tsaHandler,
 } from '@sigstore/mock';
 
 export interface SigstoreMock {
   readonly fulcioUrl: string;
   readonly rekorUrl: string;
+  /** An RFC 3161 timestamp authority. */
+  readonly tsaUrl: string;
   /** A trusted_root.json trusting the mock CA, CT log and Rekor. */
   readonly trustedRoot: string;
   close(): Promise<void>;
@@ -70,6 +74,9 @@ export async function startSigstoreMock(dir: string): Promise<SigstoreMock> {
   const rekor = await serve('/api/v1/log/entries', () => rekorFn);
   const tlog = await initializeTLog(urlOf(rekor), ecKeyPair());
   rekorFn = rekorHandler(tlog).fn;
+  const tsaAuthority = await initializeTSA(ecKeyPair());
+  const tsaFn = tsaHandler(tsaAuthority).fn;
+  const tsa = await serve('/api/v1/timestamp', () => tsaFn);
   const start = new Date(Date.now() - 60_000).toISOString();
   const b64 = (view: ArrayBufferView) =>
     Buffer.from(view.buffer, view.byteOffset, view.byteLength).toString('base64');
@@ -107,16 +114,29 @@ export async function startSigstoreMock(dir: string): Promise<SigstoreMock> {
         logId: { keyId: b64(ctlog.logID) },
       },
     ],
-    timestampAuthorities: [],
+    timestampAuthorities: [
+      {
+        subject: { organization: 'sigstore.mock', commonName: 'sigstore-tsa' },
+        uri: urlOf(tsa),
+        certChain: {
+          certificates: [
+            { rawBytes: b64(tsaAuthority.intCertificate) },
+            { rawBytes: b64(tsaAuthority.rootCertificate) },
+          ],
+        },
+        validFor: { start },
+      },
+    ],
   };
   const trustedRoot = join(dir, 'trusted_root.json');
   writeFileSync(trustedRoot, JSON.stringify(root, null, 2));
   return {
     fulcioUrl: urlOf(fulcio),
     rekorUrl: urlOf(rekor),
+    tsaUrl: urlOf(tsa),
     trustedRoot,
     close: async () => {
-      await Promise.all([fulcio, rekor].map((s) => new Promise((resolve) => s.close(resolve))));
+      await Promise.all([fulcio, rekor, tsa].map((s) => new Promise((resolve) => s.close(resolve))));
     },
   };
 }

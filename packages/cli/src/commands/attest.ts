@@ -19,7 +19,7 @@ export interface AttestFlags {
 export function signOption(): Option {
   return new Option(
     '--sign <how>',
-    'sign the pushed image and its attestations: key=FILE (PEM ECDSA P-256; COSIGN_PASSWORD if encrypted) | keyless[,fulcio=URL][,rekor=URL]',
+    'sign the pushed image and its attestations: key=FILE (PEM ECDSA P-256; COSIGN_PASSWORD if encrypted) | keyless[,fulcio=URL][,rekor=URL][,tsa=URL]',
   );
 }
 
@@ -39,7 +39,7 @@ function checkKeyFile(path: string, passphrase: string | undefined): void {
 }
 
 /**
- * Parses `--sign key=FILE` or `--sign keyless[,fulcio=URL][,rekor=URL]` (keyless takes the CI's OIDC token:
+ * Parses `--sign key=FILE` or `--sign keyless[,fulcio=URL][,rekor=URL][,tsa=URL]` (keyless takes the CI's OIDC token:
  * GitHub Actions' request URL and token, or SIGSTORE_ID_TOKEN).
  */
 export function parseSignSpec(spec: string): sign.SigningOptions {
@@ -50,7 +50,7 @@ export function parseSignSpec(spec: string): sign.SigningOptions {
   }
   const bad = (why: string) =>
     new WharfError('CLI_BAD_SIGN', `--sign ${spec}: ${why}`, {
-      hint: 'use --sign key=cosign.key or --sign keyless (optionally keyless,fulcio=URL,rekor=URL)',
+      hint: 'use --sign key=cosign.key or --sign keyless (optionally keyless,fulcio=URL,rekor=URL,tsa=URL)',
     });
   const key = fields.get('key');
   if (key !== undefined) {
@@ -62,7 +62,7 @@ export function parseSignSpec(spec: string): sign.SigningOptions {
   }
   if (!fields.has('keyless')) throw bad('say key=FILE or keyless');
   for (const name of fields.keys()) {
-    if (!['keyless', 'fulcio', 'rekor'].includes(name)) throw bad(`unknown field ${name}`);
+    if (!['keyless', 'fulcio', 'rekor', 'tsa'].includes(name)) throw bad(`unknown field ${name}`);
   }
   const url = (name: string) => {
     const value = fields.get(name);
@@ -70,7 +70,7 @@ export function parseSignSpec(spec: string): sign.SigningOptions {
     if (!/^https?:\/\/[^\s]+$/.test(value)) throw bad(`${name}= must be an http(s) URL`);
     return value;
   };
-  return { kind: 'keyless', fulcioUrl: url('fulcio'), rekorUrl: url('rekor') };
+  return { kind: 'keyless', fulcioUrl: url('fulcio'), rekorUrl: url('rekor'), tsaUrl: url('tsa') };
 }
 
 export function sbomOption(): Option {

@@ -9,6 +9,7 @@ interface SignFlags extends RegistryFlags {
   readonly keyless?: boolean;
   readonly fulcioUrl?: string;
   readonly rekorUrl?: string;
+  readonly tsaUrl?: string;
 }
 
 /** The SigningOptions `--key` / `--keyless` ask for (exactly one of them). */
@@ -22,6 +23,7 @@ function signingFrom(flags: SignFlags): sign.SigningOptions {
   const parts = ['keyless'];
   if (flags.fulcioUrl) parts.push(`fulcio=${flags.fulcioUrl}`);
   if (flags.rekorUrl) parts.push(`rekor=${flags.rekorUrl}`);
+  if (flags.tsaUrl) parts.push(`tsa=${flags.tsaUrl}`);
   return parseSignSpec(parts.join(','));
 }
 
@@ -33,7 +35,8 @@ export function registerSign(program: Command): void {
     .option('--key <file>', 'PEM ECDSA P-256 private key (PKCS#8 or SEC1; COSIGN_PASSWORD if encrypted)')
     .option('--keyless', 'Fulcio certificate for the CI OIDC identity, recorded in Rekor')
     .option('--fulcio-url <url>', 'Fulcio for --keyless (default https://fulcio.sigstore.dev)')
-    .option('--rekor-url <url>', 'Rekor for --keyless (default https://rekor.sigstore.dev)');
+    .option('--rekor-url <url>', 'Rekor for --keyless (default https://rekor.sigstore.dev)')
+    .option('--tsa-url <url>', 'also countersign with this RFC 3161 timestamp authority (--keyless)');
   registryOptions(command).action(async (ref: string, flags: SignFlags, cmd: Command) => {
     const signing = signingFrom(flags);
     const { digest, artifact } = await sign.signImage(ref, {

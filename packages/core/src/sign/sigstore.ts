@@ -38,6 +38,8 @@ export type SigningOptions =
       readonly fulcioUrl?: string | undefined;
       /** Default `https://rekor.sigstore.dev`. */
       readonly rekorUrl?: string | undefined;
+      /** An RFC 3161 timestamp authority to countersign too (optional; none by default). */
+      readonly tsaUrl?: string | undefined;
       /** An OIDC token; default: the CI's (GitHub Actions' request URL/token, or `SIGSTORE_ID_TOKEN`). */
       readonly identityToken?: string | undefined;
     };
@@ -218,7 +220,9 @@ async function keySigner(options: Extract<SigningOptions, { kind: 'key' }>): Pro
 async function keylessSigner(
   options: Extract<SigningOptions, { kind: 'keyless' }>,
 ): Promise<StatementSigner> {
-  const { DSSEBundleBuilder, FulcioSigner, CIContextProvider, RekorWitness } = await import('@sigstore/sign');
+  const { DSSEBundleBuilder, FulcioSigner, CIContextProvider, RekorWitness, TSAWitness } = await import(
+    '@sigstore/sign'
+  );
   const { bundleToJSON } = await import('@sigstore/bundle');
   const token = options.identityToken;
   const ci = new CIContextProvider('sigstore');
@@ -247,7 +251,10 @@ async function keylessSigner(
     fetchOnConflict: true,
     timeout: 30_000,
   });
-  const builder = new DSSEBundleBuilder({ signer, witnesses: [witness], certificateChain: false });
+  const witnesses = options.tsaUrl
+    ? [witness, new TSAWitness({ tsaBaseURL: options.tsaUrl, timeout: 30_000 })]
+    : [witness];
+  const builder = new DSSEBundleBuilder({ signer, witnesses, certificateChain: false });
   return {
     async sign(statement) {
       const data = Buffer.from(JSON.stringify(statement));
@@ -259,7 +266,7 @@ async function keylessSigner(
         if (cause instanceof WharfError) throw cause;
         throw new WharfError('SIGN_FAILED', `keyless signing failed: ${(error as Error).message}`, {
           cause: error,
-          hint: `check that Fulcio (${options.fulcioUrl ?? 'https://fulcio.sigstore.dev'}) and Rekor (${options.rekorUrl ?? 'https://rekor.sigstore.dev'}) are reachable and accept the token`,
+          hint: `check that Fulcio (${options.fulcioUrl ?? 'https://fulcio.sigstore.dev'}) and Rekor (${options.rekorUrl ?? 'https://rekor.sigstore.dev'})${options.tsaUrl ? ` and the TSA (${options.tsaUrl})` : ''} are reachable and accept the token`,
         });
       }
     },
