@@ -430,6 +430,48 @@ describe.skipIf(noDocker())('supply chain: keyless signing against mock Fulcio a
       /failed verification: certificate identity error - expected https:\/\/github.com\/evil\/.*, got https:\/\/github.com\/acme\//,
     );
 
+    // build --push --provenance --sign keyless: one certificate for the image signature and the provenance
+    const context = tempDir('wharf-keyless-build-');
+    writeFileSync(join(context, 'Dockerfile'), 'FROM scratch\nCOPY . /app\n');
+    const before = sigstore.certificatesIssued();
+    const built = await wharfAsync(
+      [
+        'build',
+        '-f',
+        join(context, 'Dockerfile'),
+        context,
+        '--push',
+        '-t',
+        `${registry.host}/wharf/keyless-built:1`,
+        '--provenance',
+        '--sign',
+        `keyless,fulcio=${sigstore.fulcioUrl},rekor=${sigstore.rekorUrl}`,
+        '--lint',
+        'off',
+        '--cache-dir',
+        tempDir('wharf-keyless-cache-'),
+        '--progress',
+        'quiet',
+      ],
+      { env },
+    );
+    expect(built.stderr).toBe('');
+    expect(built.code).toBe(0);
+    expect(sigstore.certificatesIssued() - before).toBe(1);
+    const builtVerified = await wharfAsync([
+      'verify',
+      `${registry.host}/wharf/keyless-built:1`,
+      '--trusted-root',
+      sigstore.trustedRoot,
+      '--certificate-identity',
+      identity,
+      '--certificate-oidc-issuer',
+      issuer,
+    ]);
+    expect(builtVerified.stderr).toBe('');
+    expect(builtVerified.stdout).toContain(`verified attestation https://slsa.dev/provenance/v1`);
+    expect(builtVerified.stdout).toContain(`by ${identity} (${issuer})`);
+
     const someKey = p256KeyPair(tempDir('wharf-keyless-key-'), 'k');
     const withKey = await wharfAsync(['verify', ref, '--key', someKey.pub]);
     expect(withKey.code).toBe(1);

@@ -27,6 +27,8 @@ export interface SigstoreMock {
   readonly tsaUrl: string;
   /** A trusted_root.json trusting the mock CA, CT log and Rekor. */
   readonly trustedRoot: string;
+  /** Certificates Fulcio has issued so far. */
+  certificatesIssued(): number;
   close(): Promise<void>;
 }
 
@@ -68,7 +70,11 @@ export async function startSigstoreMock(dir: string): Promise<SigstoreMock> {
   const ctlog = await initializeCTLog(ecKeyPair());
   const ca = await initializeCA(ecKeyPair(), ctlog);
   const fulcioFn = fulcioHandler(ca).fn;
-  const fulcio = await serve('/api/v2/signingCert', () => fulcioFn);
+  let issued = 0;
+  const fulcio = await serve('/api/v2/signingCert', () => {
+    issued++;
+    return fulcioFn;
+  });
   // the log names itself (host:port) in its checkpoints, and verifiers match that against the root's URL
   let rekorFn: HandlerFn | undefined;
   const rekor = await serve('/api/v1/log/entries', () => rekorFn);
@@ -135,6 +141,7 @@ export async function startSigstoreMock(dir: string): Promise<SigstoreMock> {
     rekorUrl: urlOf(rekor),
     tsaUrl: urlOf(tsa),
     trustedRoot,
+    certificatesIssued: () => issued,
     close: async () => {
       await Promise.all([fulcio, rekor, tsa].map((s) => new Promise((resolve) => s.close(resolve))));
     },

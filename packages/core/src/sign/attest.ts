@@ -5,7 +5,7 @@
  */
 import { createHash, randomUUID } from 'node:crypto';
 import type { Image } from '../image/types.js';
-import { type Descriptor, type Digest, parseReference, type Reference } from '../oci/index.js';
+import { type Descriptor, type Digest, digestHex, parseReference, type Reference } from '../oci/index.js';
 import { RegistryClient, type RegistryOptions, type RemoteRepository } from '../registry/index.js';
 import { type BaseImage, generateSbom, SBOM_MEDIA_TYPES, type SbomFormat } from '../sbom/index.js';
 import { gitSource } from './git.js';
@@ -83,11 +83,14 @@ export function bundleArtifact(bundle: unknown, predicateType: string): Artifact
 function subjectsOf(names: readonly string[], digest: Digest): Statement['subject'] {
   return [...new Set(names.map((n) => parseReference(n).name))].map((name) => ({
     name,
-    digest: { sha256: digest.slice('sha256:'.length) },
+    digest: { sha256: digestHex(digest) },
   }));
 }
 
-/** The artifacts to attach to `image` (pushed as `names`): at most an SBOM and a provenance statement. */
+/**
+ * The artifacts to attach to `image` (pushed as `names`): at most an SBOM and a provenance statement, and
+ * with `options.sign` the image signature and a signed bundle of each.
+ */
 async function artifactsFor(image: Image, names: readonly string[], digest: Digest, options: AttestOptions) {
   const artifacts: Artifact[] = [];
   // what is signed when options.sign is set: the image itself, then each attestation

@@ -9,6 +9,7 @@ import {
   createPrivateKey,
   createPublicKey,
   sign as cryptoSign,
+  generateKeyPairSync,
   type KeyObject,
 } from 'node:crypto';
 import { readFile, stat } from 'node:fs/promises';
@@ -226,7 +227,18 @@ async function keylessSigner(
   const { bundleToJSON } = await import('@sigstore/bundle');
   const token = options.identityToken;
   const ci = new CIContextProvider('sigstore');
-  const signer = new FulcioSigner({
+  // One ephemeral key and one Fulcio certificate for every statement of this run, as cosign does: the
+  // first signature asks Fulcio (proving possession of the key), the rest reuse the certificate.
+  const ephemeral = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+  const publicKeyPem = ephemeral.publicKey.export({ format: 'pem', type: 'spki' }).toString();
+  const keyHolder = {
+    sign: async (data: Buffer) => ({
+      signature: cryptoSign('sha256', data, ephemeral.privateKey),
+      key: { $case: 'publicKey' as const, publicKey: publicKeyPem },
+    }),
+  };
+  const fulcio = new FulcioSigner({
+    keyHolder,
     identityProvider: {
       getToken: async () => {
         if (token) return token;
@@ -243,6 +255,21 @@ async function keylessSigner(
     ...(options.fulcioUrl ? { fulcioBaseURL: options.fulcioUrl } : {}),
     timeout: 30_000,
   });
+  let certificate: Promise<string> | undefined;
+  const signer = {
+    sign: async (data: Buffer) => {
+      if (certificate === undefined) {
+        const first = fulcio.sign(data);
+        certificate = first.then((signature) => (signature.key as { certificate: string }).certificate);
+        certificate.catch(() => {});
+        return first;
+      }
+      return {
+        signature: cryptoSign('sha256', data, ephemeral.privateKey),
+        key: { $case: 'x509Certificate' as const, certificate: await certificate },
+      };
+    },
+  };
   const witness = new RekorWitness({
     ...(options.rekorUrl ? { rekorBaseURL: options.rekorUrl } : {}),
     // intoto v0.0.2 (what cosign attest records): every Rekor canonicalises it the same way, while a
@@ -264,7 +291,9 @@ async function keylessSigner(
         if (error instanceof WharfError) throw error;
         const cause = (error as { cause?: unknown }).cause;
         if (cause instanceof WharfError) throw cause;
-        throw new WharfError('SIGN_FAILED', `keyless signing failed: ${(error as Error).message}`, {
+        // sigstore-js puts the token itself in some messages: never print one
+        const message = (error as Error).message.replace(/eyJ[\w-]*\.[\w-]*\.[\w-]*/g, '<token>');
+        throw new WharfError('SIGN_FAILED', `keyless signing failed: ${message}`, {
           cause: error,
           hint: `check that Fulcio (${options.fulcioUrl ?? 'https://fulcio.sigstore.dev'}) and Rekor (${options.rekorUrl ?? 'https://rekor.sigstore.dev'})${options.tsaUrl ? ` and the TSA (${options.tsaUrl})` : ''} are reachable and accept the token`,
         });
