@@ -121,6 +121,23 @@ async function setReferrers(
 
 const firstLine = (text: string) => text.split('\n')[0] ?? '';
 
+/** `wharf build` of `context`'s Dockerfile pushed to `ref` (lint off, quiet, a fresh cache), plus `extra`. */
+function pushBuild(context: string, ref: string, ...extra: string[]): string[] {
+  const cacheDir = tempDir('wharf-sign-cache-');
+  return [
+    'build',
+    '-f',
+    join(context, 'Dockerfile'),
+    context,
+    '--push',
+    '-t',
+    ref,
+    ...extra,
+    '--lint',
+    'off',
+  ].concat(['--cache-dir', cacheDir, '--progress', 'quiet']);
+}
+
 describe.skipIf(noDocker())('supply chain: Sigstore signatures with a key', () => {
   let registry: Registry;
   let dir: string;
@@ -143,25 +160,7 @@ describe.skipIf(noDocker())('supply chain: Sigstore signatures with a key', () =
       JSON.stringify({ name: 'ms', version: '2.1.3' }),
     );
     const ref = `${registry.host}/wharf/signed:1`;
-    const built = wharf([
-      'build',
-      '-f',
-      join(context, 'Dockerfile'),
-      context,
-      '--push',
-      '-t',
-      ref,
-      '--sbom',
-      '--provenance',
-      '--sign',
-      `key=${keys.sec1}`,
-      '--lint',
-      'off',
-      '--cache-dir',
-      join(dir, 'cache'),
-      '--progress',
-      'quiet',
-    ]);
+    const built = wharf(pushBuild(context, ref, '--sbom', '--provenance', '--sign', `key=${keys.sec1}`));
     expect(built.stderr).toBe('');
     expect(built.code).toBe(0);
     const digest = built.stdout.trim() as Digest;
@@ -435,24 +434,13 @@ describe.skipIf(noDocker())('supply chain: keyless signing against mock Fulcio a
     writeFileSync(join(context, 'Dockerfile'), 'FROM scratch\nCOPY . /app\n');
     const before = sigstore.certificatesIssued();
     const built = await wharfAsync(
-      [
-        'build',
-        '-f',
-        join(context, 'Dockerfile'),
+      pushBuild(
         context,
-        '--push',
-        '-t',
         `${registry.host}/wharf/keyless-built:1`,
         '--provenance',
         '--sign',
         `keyless,fulcio=${sigstore.fulcioUrl},rekor=${sigstore.rekorUrl}`,
-        '--lint',
-        'off',
-        '--cache-dir',
-        tempDir('wharf-keyless-cache-'),
-        '--progress',
-        'quiet',
-      ],
+      ),
       { env },
     );
     expect(built.stderr).toBe('');
