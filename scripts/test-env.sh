@@ -6,7 +6,7 @@
 #   skopeo umoci     independent readers of registries and OCI layouts
 #   runc             OCI runtime (direct backend RUN steps)
 #   busybox-static   /bin/busybox, the base of the look-alike base images
-#   openssl          self-signed CA for TLS registry tests
+#   openssl          self-signed CA for TLS registry tests; signing keys and the independent DSSE check
 #   uidmap           newuidmap/newgidmap: rootless builds with subordinate ids (test/e2e/rootless.test.ts)
 #   time             GNU time: peak RSS of the CLI (test/security/hostile-registry.test.ts)
 #   slirp4netns      the network namespace of each RUN step (runtime/network.ts)
