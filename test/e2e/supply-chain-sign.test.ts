@@ -305,6 +305,26 @@ describe.skipIf(noDocker())('supply chain: Sigstore signatures with a key', () =
       `wharf: ${registry.host}/${repo}:signed (${retagged.digest}) failed verification: it signs ${signed.digest}, not ${retagged.digest}`,
     );
     expect(moved.stderr).toContain('retagged');
+
+    // what a bundle says is quoted printable: a terminal escape in its key hint is not passed through
+    const hostile = await pushRandom(`${registry.host}/${repo}:hostile`, 'hostile');
+    const escaped = {
+      ...original.bundle,
+      verificationMaterial: { ...original.bundle.verificationMaterial, publicKey: { hint: '\u001b[2Jx' } },
+    };
+    const client3 = new RegistryClient(registry.host);
+    try {
+      await attachArtifact(client3.repository(repo, 'pull,push'), hostile.subject, {
+        artifactType: BUNDLE_MEDIA_TYPE,
+        blobs: [{ mediaType: BUNDLE_MEDIA_TYPE, bytes: Buffer.from(JSON.stringify(escaped)) }],
+      });
+    } finally {
+      await client3.close();
+    }
+    const quoted = wharf(['verify', `${registry.host}/${repo}:hostile`, '--key', keys.pub]);
+    expect(quoted.code).toBe(1);
+    expect(quoted.stderr).not.toContain('\u001b');
+    expect(firstLine(quoted.stderr)).toMatch(/it was signed by another key \(keyid +\[2Jx\)$/);
   });
 
   it('build({ sign }) signs from a script; verifyImage() lists the verified signature', async () => {

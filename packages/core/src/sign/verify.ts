@@ -10,6 +10,7 @@ import type { KeyObject } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { WharfError } from '../errors.js';
 import { type Digest, digestHex, parseReference } from '../oci/index.js';
+import { printable } from '../registry/errors.js';
 import { RegistryClient, type RegistryOptions } from '../registry/index.js';
 import { fetchArtifact, listReferrers } from './referrers.js';
 import {
@@ -65,14 +66,18 @@ const FAILURE_ORDER = [
 ] as const;
 type FailureCode = (typeof FAILURE_ORDER)[number];
 
+/** A bundle's failure; the message may quote the bundle (untrusted), so it is made printable (one line). */
 class Rejected extends Error {
   constructor(
     readonly code: FailureCode,
     message: string,
   ) {
-    super(message);
+    super(printable(message));
   }
 }
+
+/** At most this many bundles are read per image (newest first): a registry can list any number. */
+const BUNDLE_LIMIT = 64;
 
 const HINTS: Readonly<Record<FailureCode, string>> = {
   SIGN_TAMPERED:
@@ -234,7 +239,7 @@ export async function verifyImage(reference: string, options: VerifyOptions): Pr
   try {
     const repository = client.repository(ref.repository, 'pull');
     const { digest } = await repository.fetchManifest(ref.digest ?? ref.tag ?? 'latest');
-    const bundles = await listReferrers(repository, digest, BUNDLE_MEDIA_TYPE);
+    const bundles = (await listReferrers(repository, digest, BUNDLE_MEDIA_TYPE)).slice(-BUNDLE_LIMIT);
     const signatures: VerifiedStatement[] = [];
     const attestations: VerifiedStatement[] = [];
     const rejected: { artifact: Digest; reason: string; code: FailureCode; predicateType?: string }[] = [];
