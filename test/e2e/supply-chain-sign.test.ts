@@ -501,4 +501,53 @@ describe.skipIf(noDocker())('supply chain: keyless signing against mock Fulcio a
     );
     expect(opensslVerifiesDsse(attached.bundle, pub, work)).toBe('Verified OK');
   });
+  it('a key signature recorded in Rekor (--key with --rekor-url) verifies with --trusted-root, and says so without', async () => {
+    const keys = p256KeyPair(tempDir('wharf-key-rekor-'), 'k');
+    const ref = `${registry.host}/wharf/key-rekor:1`;
+    const { digest } = await pushRandom(ref, 'key-rekor');
+    const signed = await wharfAsync([
+      'sign',
+      ref,
+      '--key',
+      keys.sec1,
+      '--rekor-url',
+      sigstore.rekorUrl,
+      '-q',
+    ]);
+    expect(signed.stderr).toBe('');
+    expect(signed.code).toBe(0);
+    const [attached] = await bundlesOf(registry, 'wharf/key-rekor', digest);
+    expect(attached?.bundle.verificationMaterial.publicKey?.hint).toBeTruthy();
+    expect(attached?.bundle.verificationMaterial.tlogEntries).toHaveLength(1);
+    const rooted = await wharfAsync([
+      'verify',
+      ref,
+      '--key',
+      keys.pub,
+      '--trusted-root',
+      sigstore.trustedRoot,
+    ]);
+    expect(rooted.stderr).toBe('');
+    expect(rooted.code).toBe(0);
+    expect(rooted.stdout).toContain(`verified ${digest}: signature`);
+    const unrooted = await wharfAsync(['verify', ref, '--key', keys.pub]);
+    expect(unrooted.code).toBe(1);
+    expect(firstLine(unrooted.stderr)).toMatch(
+      /failed verification: it is recorded in a transparency log, which only --trusted-root \(with that Rekor key\) can check$/,
+    );
+    // a key signature without a log entry does not pass where the root asks for one
+    const plain = `${registry.host}/wharf/key-rekor:plain`;
+    await pushRandom(plain, 'key-no-rekor');
+    expect((await wharfAsync(['sign', plain, '--key', keys.sec1, '-q'])).code).toBe(0);
+    const strict = await wharfAsync([
+      'verify',
+      plain,
+      '--key',
+      keys.pub,
+      '--trusted-root',
+      sigstore.trustedRoot,
+    ]);
+    expect(strict.code).toBe(1);
+    expect(firstLine(strict.stderr)).toMatch(/failed verification: .*expected 1 .*got 0/);
+  });
 });

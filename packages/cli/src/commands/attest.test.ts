@@ -36,7 +36,14 @@ describe('--sign', () => {
   it('refuses what it cannot use, each with one line naming the input', () => {
     expect(() => parseSignSpec('cert=x')).toThrow('--sign cert=x: say key=FILE or keyless');
     expect(() => parseSignSpec('key=')).toThrow('--sign key=: key= needs a file');
-    expect(() => parseSignSpec(`key=${key},rekor=x`)).toThrow('key= takes no other fields');
+    expect(() => parseSignSpec(`key=${key},fulcio=https://x`)).toThrow(
+      'key= takes only rekor=URL besides, not fulcio',
+    );
+    expect(parseSignSpec(`key=${key},rekor=https://rekor.internal`)).toEqual({
+      kind: 'key',
+      keyFile: key,
+      rekorUrl: 'https://rekor.internal',
+    });
     expect(() => parseSignSpec('keyless,fulcio=ftp://x')).toThrow('fulcio= must be an http(s) URL');
     expect(() => parseSignSpec('keyless,oidc=x')).toThrow('unknown field oidc');
     expect(() => parseSignSpec(`key=${join(dir, 'missing.key')}`)).toThrow(/cannot be read/);

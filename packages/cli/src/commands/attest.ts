@@ -19,7 +19,7 @@ export interface AttestFlags {
 export function signOption(): Option {
   return new Option(
     '--sign <how>',
-    'sign the pushed image and its attestations: key=FILE (PEM ECDSA P-256; COSIGN_PASSWORD if encrypted) | keyless[,fulcio=URL][,rekor=URL][,tsa=URL]',
+    'sign the pushed image and its attestations: key=FILE[,rekor=URL] (PEM ECDSA P-256; COSIGN_PASSWORD if encrypted) | keyless[,fulcio=URL][,rekor=URL][,tsa=URL]',
   );
 }
 
@@ -52,24 +52,32 @@ export function parseSignSpec(spec: string): sign.SigningOptions {
     new WharfError('CLI_BAD_SIGN', `--sign ${spec}: ${why}`, {
       hint: 'use --sign key=cosign.key or --sign keyless (optionally keyless,fulcio=URL,rekor=URL,tsa=URL)',
     });
-  const key = fields.get('key');
-  if (key !== undefined) {
-    if (!key) throw bad('key= needs a file');
-    if (fields.size > 1) throw bad('key= takes no other fields');
-    const passphrase = process.env.COSIGN_PASSWORD;
-    checkKeyFile(key, passphrase); // a bad key fails now, before anything is built or pushed
-    return { kind: 'key', keyFile: key, ...(passphrase ? { passphrase } : {}) };
-  }
-  if (!fields.has('keyless')) throw bad('say key=FILE or keyless');
-  for (const name of fields.keys()) {
-    if (!['keyless', 'fulcio', 'rekor', 'tsa'].includes(name)) throw bad(`unknown field ${name}`);
-  }
   const url = (name: string) => {
     const value = fields.get(name);
     if (value === undefined) return undefined;
     if (!/^https?:\/\/[^\s]+$/.test(value)) throw bad(`${name}= must be an http(s) URL`);
     return value;
   };
+  const key = fields.get('key');
+  if (key !== undefined) {
+    if (!key) throw bad('key= needs a file');
+    for (const name of fields.keys()) {
+      if (name !== 'key' && name !== 'rekor') throw bad(`key= takes only rekor=URL besides, not ${name}`);
+    }
+    const passphrase = process.env.COSIGN_PASSWORD;
+    checkKeyFile(key, passphrase); // a bad key fails now, before anything is built or pushed
+    const rekorUrl = url('rekor');
+    return {
+      kind: 'key',
+      keyFile: key,
+      ...(passphrase ? { passphrase } : {}),
+      ...(rekorUrl ? { rekorUrl } : {}),
+    };
+  }
+  if (!fields.has('keyless')) throw bad('say key=FILE or keyless');
+  for (const name of fields.keys()) {
+    if (!['keyless', 'fulcio', 'rekor', 'tsa'].includes(name)) throw bad(`unknown field ${name}`);
+  }
   return { kind: 'keyless', fulcioUrl: url('fulcio'), rekorUrl: url('rekor'), tsaUrl: url('tsa') };
 }
 

@@ -19,7 +19,7 @@ function signingFrom(flags: SignFlags): sign.SigningOptions {
       hint: 'use --key cosign.key, or --keyless in CI (GitHub Actions id-token, or SIGSTORE_ID_TOKEN)',
     });
   }
-  if (flags.key) return parseSignSpec(`key=${flags.key}`);
+  if (flags.key) return parseSignSpec(`key=${flags.key}${flags.rekorUrl ? `,rekor=${flags.rekorUrl}` : ''}`);
   const parts = ['keyless'];
   if (flags.fulcioUrl) parts.push(`fulcio=${flags.fulcioUrl}`);
   if (flags.rekorUrl) parts.push(`rekor=${flags.rekorUrl}`);
@@ -35,7 +35,10 @@ export function registerSign(program: Command): void {
     .option('--key <file>', 'PEM ECDSA P-256 private key (PKCS#8 or SEC1; COSIGN_PASSWORD if encrypted)')
     .option('--keyless', 'Fulcio certificate for the CI OIDC identity, recorded in Rekor')
     .option('--fulcio-url <url>', 'Fulcio for --keyless (default https://fulcio.sigstore.dev)')
-    .option('--rekor-url <url>', 'Rekor for --keyless (default https://rekor.sigstore.dev)')
+    .option(
+      '--rekor-url <url>',
+      'Rekor (--keyless: default https://rekor.sigstore.dev; --key: none unless given)',
+    )
     .option('--tsa-url <url>', 'also countersign with this RFC 3161 timestamp authority (--keyless)');
   registryOptions(command).action(async (ref: string, flags: SignFlags, cmd: Command) => {
     const signing = signingFrom(flags);

@@ -23,7 +23,7 @@ function policyFrom(flags: VerifyFlags): sign.VerifyPolicy {
       { hint: 'e.g. wharf verify REF --key cosign.pub' },
     );
   }
-  if (flags.key) return { kind: 'key', keyFile: flags.key };
+  if (flags.key) return { kind: 'key', keyFile: flags.key, trustedRootFile: flags.trustedRoot };
   if (!flags.certificateIdentity || !flags.certificateOidcIssuer || !flags.trustedRoot) {
     throw new WharfError(
       'CLI_BAD_VERIFY',

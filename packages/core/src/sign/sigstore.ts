@@ -32,6 +32,8 @@ export type SigningOptions =
       readonly keyFile: string;
       /** For an encrypted key; the CLI passes `COSIGN_PASSWORD`. */
       readonly passphrase?: string | undefined;
+      /** Also record each signature in this Rekor (as `cosign sign --key` does by default); none by default. */
+      readonly rekorUrl?: string | undefined;
     }
   | {
       readonly kind: 'keyless';
@@ -205,6 +207,7 @@ export async function statementSigner(options: SigningOptions): Promise<Statemen
 async function keySigner(options: Extract<SigningOptions, { kind: 'key' }>): Promise<StatementSigner> {
   const privateKey = await loadPrivateKey(options.keyFile, options.passphrase);
   const hint = keyHint(createPublicKey(privateKey));
+  if (options.rekorUrl) return rekorKeySigner(privateKey, hint, options.rekorUrl);
   const { bundleToJSON, toDSSEBundle } = await import('@sigstore/bundle');
   return {
     async sign(statement) {
@@ -213,6 +216,51 @@ async function keySigner(options: Extract<SigningOptions, { kind: 'key' }>): Pro
       return bundleToJSON(
         toDSSEBundle({ artifact, artifactType: IN_TOTO_PAYLOAD_TYPE, signature, keyHint: hint }),
       );
+    },
+  };
+}
+
+/** A key signature recorded in Rekor: `@sigstore/sign` packs it with the log entry. */
+async function rekorKeySigner(
+  privateKey: KeyObject,
+  hint: string,
+  rekorUrl: string,
+): Promise<StatementSigner> {
+  const { DSSEBundleBuilder, RekorWitness } = await import('@sigstore/sign');
+  const { bundleToJSON } = await import('@sigstore/bundle');
+  const publicKey = createPublicKey(privateKey).export({ format: 'pem', type: 'spki' }).toString();
+  const builder = new DSSEBundleBuilder({
+    signer: {
+      sign: async (data: Buffer) => ({
+        signature: cryptoSign('sha256', data, privateKey),
+        key: { $case: 'publicKey', publicKey, hint },
+      }),
+    },
+    witnesses: [
+      new RekorWitness({
+        rekorBaseURL: rekorUrl,
+        entryType: 'intoto',
+        fetchOnConflict: true,
+        timeout: 30_000,
+      }),
+    ],
+  });
+  return {
+    async sign(statement) {
+      try {
+        return bundleToJSON(
+          await builder.create({ data: Buffer.from(JSON.stringify(statement)), type: IN_TOTO_PAYLOAD_TYPE }),
+        );
+      } catch (error) {
+        throw new WharfError(
+          'SIGN_FAILED',
+          `recording the signature in Rekor failed: ${(error as Error).message}`,
+          {
+            cause: error,
+            hint: `check that Rekor (${rekorUrl}) is reachable`,
+          },
+        );
+      }
     },
   };
 }

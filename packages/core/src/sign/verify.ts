@@ -23,7 +23,12 @@ import {
 
 /** What a signature must have been made with. */
 export type VerifyPolicy =
-  | { readonly kind: 'key'; readonly keyFile: string }
+  | {
+      readonly kind: 'key';
+      readonly keyFile: string;
+      /** To check Rekor entries of keyed bundles (then one is required); without it, keyed bundles must carry none. */
+      readonly trustedRootFile?: string | undefined;
+    }
   | {
       readonly kind: 'identity';
       /** The certificate's subject alternative name, e.g. a workflow URI or an email. */
@@ -93,6 +98,8 @@ interface Loaded {
   readonly verifier: import('@sigstore/verify').Verifier;
   readonly policy: import('@sigstore/verify').VerificationPolicy | undefined;
   readonly key?: KeyObject;
+  /** Whether a trusted root checks transparency-log entries (false: key verification without a root). */
+  readonly logChecked: boolean;
   readonly toSignedEntity: typeof import('@sigstore/verify').toSignedEntity;
   readonly bundleFromJSON: typeof import('@sigstore/bundle').bundleFromJSON;
 }
@@ -105,40 +112,54 @@ async function loadVerifier(policy: VerifyPolicy): Promise<Loaded> {
   const { TrustedRoot } = await import('@sigstore/protobuf-specs');
   if (policy.kind === 'key') {
     const key = await loadPublicKey(policy.keyFile);
-    const empty = TrustedRoot.fromJSON({
-      mediaType: 'application/vnd.dev.sigstore.trustedroot+json;version=0.1',
-      tlogs: [],
-      certificateAuthorities: [],
-      ctlogs: [],
-      timestampAuthorities: [],
+    const root = policy.trustedRootFile
+      ? await readTrustedRoot(policy.trustedRootFile, TrustedRoot)
+      : TrustedRoot.fromJSON({
+          mediaType: 'application/vnd.dev.sigstore.trustedroot+json;version=0.1',
+          tlogs: [],
+          certificateAuthorities: [],
+          ctlogs: [],
+          timestampAuthorities: [],
+        });
+    const material = toTrustMaterial(root, () => ({ publicKey: key, validFor: () => true }));
+    // with a trusted root the signature must be in its Rekor (as cosign verify --key); without, none is checked
+    const logged = policy.trustedRootFile ? 1 : 0;
+    const verifier = new Verifier(material, {
+      tlogThreshold: logged,
+      ctlogThreshold: 0,
+      timestampThreshold: logged,
     });
-    const material = toTrustMaterial(empty, () => ({ publicKey: key, validFor: () => true }));
-    // a key signature carries no certificate; wharf does not log keyed signatures in Rekor
-    const verifier = new Verifier(material, { tlogThreshold: 0, ctlogThreshold: 0, timestampThreshold: 0 });
-    return { verifier, policy: undefined, key, toSignedEntity, bundleFromJSON };
+    return { verifier, policy: undefined, key, logChecked: logged === 1, toSignedEntity, bundleFromJSON };
   }
-  let root: unknown;
+  const root = await readTrustedRoot(policy.trustedRootFile, TrustedRoot);
+  const verifier = new Verifier(toTrustMaterial(root));
+  return {
+    verifier,
+    policy: { subjectAlternativeName: policy.identity, extensions: { issuer: policy.issuer } },
+    logChecked: true,
+    toSignedEntity,
+    bundleFromJSON,
+  };
+}
+
+async function readTrustedRoot(
+  file: string,
+  TrustedRoot: typeof import('@sigstore/protobuf-specs').TrustedRoot,
+): Promise<import('@sigstore/protobuf-specs').TrustedRoot> {
   try {
-    const text = await readFile(policy.trustedRootFile, 'utf8');
+    const text = await readFile(file, 'utf8');
     if (text.length > TRUSTED_ROOT_LIMIT) throw new Error(`larger than ${TRUSTED_ROOT_LIMIT} bytes`);
-    root = TrustedRoot.fromJSON(JSON.parse(text));
+    return TrustedRoot.fromJSON(JSON.parse(text));
   } catch (cause) {
     throw new WharfError(
       'SIGN_BAD_TRUSTED_ROOT',
-      `--trusted-root ${policy.trustedRootFile} cannot be read as a Sigstore trusted root`,
+      `--trusted-root ${file} cannot be read as a Sigstore trusted root`,
       {
         cause,
         hint: 'pass a trusted_root.json (cosign trusted-root create, or the Sigstore TUF repository)',
       },
     );
   }
-  const verifier = new Verifier(toTrustMaterial(root as Parameters<typeof toTrustMaterial>[0]));
-  return {
-    verifier,
-    policy: { subjectAlternativeName: policy.identity, extensions: { issuer: policy.issuer } },
-    toSignedEntity,
-    bundleFromJSON,
-  };
 }
 
 interface BundleJson {
@@ -180,6 +201,12 @@ function verifyBundle(
     throw new Rejected(
       'SIGN_IDENTITY_MISMATCH',
       'it was signed with a key, not a certificate for an identity',
+    );
+  }
+  if (!loaded.logChecked && bundle.verificationMaterial.tlogEntries.length > 0) {
+    throw new Rejected(
+      'SIGN_UNTRUSTED',
+      'it is recorded in a transparency log, which only --trusted-root (with that Rekor key) can check',
     );
   }
   let signer: ReturnType<import('@sigstore/verify').Verifier['verify']>;
