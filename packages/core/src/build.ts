@@ -16,6 +16,7 @@ import type { Stage } from './dsl/stage.js';
 import { type BuildOptions, buildGraph } from './engine/build.js';
 import { WharfError } from './errors.js';
 import type { BuildEvent } from './events.js';
+import { buildCompression } from './export/compression.js';
 import { exportImage } from './export/export.js';
 import { type OutputSpec, parseOutput } from './export/output.js';
 import { canonicalJson, type Digest, sha256Digest } from './oci/index.js';
@@ -62,6 +63,7 @@ const OPTION_NAMES = Object.keys({
   allow: true,
   registry: true,
   compressEarly: true,
+  compression: true,
   signal: true,
   onEvent: true,
 } satisfies Record<keyof BuildApiOptions, true>);
@@ -115,15 +117,17 @@ export async function build(
     options.onEvent?.(event);
   };
   const graph = toGraph(target, options.target ? { target: options.target } : {});
+  const outputs = (
+    options.output === undefined ? [] : Array.isArray(options.output) ? options.output : [options.output]
+  ).map((output: OutputSpec | string) => (typeof output === 'string' ? parseOutput(output) : output));
+  const compression = buildCompression(options.compression, outputs); // `-o compression=zstd` too
   const result = await buildGraph(graph, {
     ...options,
+    ...(compression ? { compression } : {}),
     contextDir: options.contextDir ?? process.cwd(),
     onEvent,
   });
-  const outputs =
-    options.output === undefined ? [] : Array.isArray(options.output) ? options.output : [options.output];
-  for (const output of outputs as (OutputSpec | string)[]) {
-    const spec = typeof output === 'string' ? parseOutput(output) : output;
+  for (const spec of outputs) {
     // docker-archive holds tars: the layers as built, no compression needed.
     const done = await exportImage(
       spec.type === 'docker-archive' ? result.uncompressedImage : result.image,

@@ -42,7 +42,15 @@ export type { SourceLocation, WharfErrorOptions } from './errors.js';
 export { fileSystemProblem, formatLocation, isWharfError, WharfError } from './errors.js';
 export type { BuildEvent, EventSink } from './events.js';
 export type { OutputSpec } from './export/index.js';
-export { checkDestination, checkOutput, exportImage, parseOutput } from './export/index.js';
+export {
+  buildCompression,
+  checkDestination,
+  checkOutput,
+  exportImage,
+  parseCompression,
+  parseOutput,
+} from './export/index.js';
+export type { CompressionSpec } from './image/compression.js';
 /** Image values (ggcr-style): Layer, Image, ImageIndex, and pure mutations over them. */
 export * as images from './image/index.js';
 export type { Image, ImageIndex, Layer } from './image/types.js';

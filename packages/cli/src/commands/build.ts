@@ -9,6 +9,7 @@ import {
   type BuildGraph,
   type BuildOptions,
   type BuildResult,
+  buildCompression,
   buildImage,
   buildWithDocker,
   checkOutput,
@@ -63,6 +64,7 @@ interface BuildFlags extends AttestFlags {
   readonly insecureRegistry?: string[];
   readonly caFile?: string;
   readonly push?: boolean;
+  readonly compression?: string;
   readonly lint: LintMode;
 }
 
@@ -101,6 +103,10 @@ export function registerBuild(program: Command): void {
     )
     .option('--cache-dir <dir>', 'where blobs are kept (default: $XDG_CACHE_HOME/wharf)')
     .option('--backend <name>', 'direct (no daemon) | docker (docker build with BuildKit)', 'direct')
+    .option(
+      '--compression <format>',
+      'layer compression: gzip (default) | zstd[,level=N] (also -o …,compression=zstd)',
+    )
     .option('--push', 'push the image to the registry each -t name points at (same as -o type=registry)')
     .option('--no-cache', 'run every step again (results are still cached for next time)')
     .option('--pull', 'ask the registry for every base image tag (default: reuse one pulled before)')
@@ -133,6 +139,7 @@ export function registerBuild(program: Command): void {
       if (flags.push && !outputs.some((o) => o.type === 'registry'))
         outputs.push(parseOutput('type=registry'));
       for (const output of outputs) await checkOutput(output); // a device node as dest=, before any work
+      const compression = buildCompression(flags.compression, outputs);
       if (
         outputs.some((o) => o.type === 'registry') &&
         !(flags.tag?.length || outputs.some((o) => o.names.length))
@@ -162,6 +169,7 @@ export function registerBuild(program: Command): void {
         pull: flags.pull ?? false,
         secrets: parseSecrets(flags.secret),
         allow,
+        ...(compression ? { compression } : {}),
         ...(flags.target ? { target: flags.target } : {}),
         ...(platform ? { platform } : {}),
         onEvent,

@@ -18,6 +18,7 @@ import { FileDigests } from '../cache/file-digests.js';
 import { StepCache } from '../cache/step-cache.js';
 import { WharfError } from '../errors.js';
 import { discardEvents, type EventSink } from '../events.js';
+import { type CompressionSpec, isDefaultCompression } from '../image/compression.js';
 import { emptyImage } from '../image/empty.js';
 import { mapLayers } from '../image/mutate.js';
 import type { Image, Layer } from '../image/types.js';
@@ -46,7 +47,7 @@ import { defaultSnapshotRoot, Snapshotter } from '../runtime/snapshotter.js';
 import { type BlobStore, openStore } from '../store/store.js';
 import { assertBasePlatform } from './base-platform.js';
 import { cachedBase, recordBase } from './base-records.js';
-import { compressedLayer, knownGzipDigest } from './compress.js';
+import { checkCompression, compressedLayer, knownGzipDigest } from './compress.js';
 import { keepTar } from './kept-tar.js';
 import { LayerViews } from './layer-views.js';
 import { BuildArgs, GlobalScope, predefinedArgs } from './scope.js';
@@ -105,6 +106,12 @@ export interface BuildOptions {
    * output); `buildGraph` always does.
    */
   readonly compressEarly?: boolean;
+  /**
+   * How new layers are compressed in `image`: gzip level 6 (the default, readable everywhere) or
+   * `{ format: 'zstd', level: 3 }` (`application/vnd.oci.image.layer.v1.tar+zstd`, written by the
+   * system `zstd` program). Base layers are distributed as they came.
+   */
+  readonly compression?: CompressionSpec;
   /** Stops the build (Ctrl-C): running steps are killed, nothing is written. */
   readonly signal?: AbortSignal;
   readonly onEvent?: EventSink;
@@ -138,6 +145,7 @@ export async function buildGraph(graph: BuildGraph, options: BuildOptions): Prom
  */
 export async function buildImage(graph: BuildGraph, options: BuildOptions): Promise<BuiltImage> {
   const onEvent = options.onEvent ?? discardEvents;
+  await checkCompression(options.compression); // a bad level or a missing zstd fails before any work
   for (const warning of assertValidGraph(graph)) {
     onEvent({ type: 'warning', message: warning.message, ...(warning.hint ? { hint: warning.hint } : {}) });
   }
@@ -167,7 +175,7 @@ export async function buildImage(graph: BuildGraph, options: BuildOptions): Prom
   const gzip = (layer: Layer): Layer => {
     let compressed = gzipped.get(layer);
     if (!compressed) {
-      compressed = compressedLayer(store, layer);
+      compressed = compressedLayer(store, layer, options.compression);
       gzipped.set(layer, compressed);
     }
     return compressed;
@@ -237,7 +245,8 @@ export async function buildImage(graph: BuildGraph, options: BuildOptions): Prom
                 .digest()
                 .catch(() => {}); // errors surface when asked again
           },
-          gzipWhileWriting: (stage: string) => inTarget.has(stage),
+          gzipWhileWriting: (stage: string) =>
+            inTarget.has(stage) && isDefaultCompression(options.compression),
         }
       : {}),
     ...(options.signal ? { signal: options.signal } : {}),

@@ -1,5 +1,6 @@
 // The public names of `export/`: `-o` parsing and dispatch to layout/ and archive/.
 
+export { buildCompression, parseCompression } from './compression.js';
 export { checkDestination, checkOutput } from './destination.js';
 export type { ExportErrorCode } from './errors.js';
 export { ExportError } from './errors.js';
