@@ -19,7 +19,7 @@ set -euo pipefail
 # machine without udev leaves it 0600.
 if [[ $(id -u) -eq 0 && -c /dev/net/tun ]]; then chmod 0666 /dev/net/tun; fi
 
-packages=(docker.io docker-registry skopeo umoci runc busybox-static openssl uidmap time slirp4netns gcc libc6-dev
+packages=(docker.io docker-registry skopeo umoci runc busybox-static openssl uidmap time slirp4netns gcc libc6-dev zstd
   qemu-user-static binfmt-support)
 
 # busybox-static:arm64 (the arm64 half of busybox:multi, test/helpers/base-images.ts, fetched with
