@@ -1,4 +1,11 @@
-import { describe, expect, it } from 'vitest';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { readOciArchive } from '../archive/oci-archive.js';
+import { build } from '../build.js';
+import { stage } from '../dsl/stage.js';
+import { MediaType } from '../oci/index.js';
 import { buildCompression, parseCompression } from './compression.js';
 import { parseOutput } from './output.js';
 
@@ -73,5 +80,25 @@ describe('layer compression flags', () => {
     expect(() =>
       buildCompression(undefined, [zstd, parseOutput('type=registry,compression=zstd,compression-level=5')]),
     ).toThrow(/type=registry asks for zstd level 5, but type=oci-archive for zstd level 3/);
+  });
+
+  it('build() writes zstd layers when an -o spec says compression=zstd, and refuses a conflicting option', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'wharf-compression-'));
+    afterAll(() => rmSync(dir, { recursive: true, force: true }));
+    writeFileSync(join(dir, 'hello.txt'), 'hi\n'.repeat(100));
+    const app = stage('app').from('scratch').copy('hello.txt', '/hello.txt');
+    const dest = join(dir, 'out.tar');
+    const common = { contextDir: dir, cacheDir: join(dir, 'cache') };
+    const result = await build(app, { ...common, output: `type=oci-archive,dest=${dest},compression=zstd` });
+    const image = await readOciArchive(dest);
+    expect(await image.digest()).toBe(result.digest);
+    expect((await image.manifest()).layers.map((l) => l.mediaType)).toEqual([MediaType.ociLayerZstd]);
+    await expect(
+      build(app, {
+        ...common,
+        compression: { format: 'gzip' },
+        output: `type=oci,dest=${dir}/x,compression=zstd`,
+      }),
+    ).rejects.toMatchObject({ code: 'EXPORT_INVALID_OUTPUT' });
   });
 });
