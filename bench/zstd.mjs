@@ -25,7 +25,9 @@ const context =
   values.context ??
   join(process.env.XDG_CACHE_HOME || join(homedir(), '.cache'), 'wharf-bench', 'copy-heavy');
 if (!existsSync(join(context, 'package.json')) || !existsSync(join(context, 'node_modules'))) {
-  throw new Error(`${context} has no package.json + node_modules: run bench/copy-heavy.mjs once, or pass --context`);
+  throw new Error(
+    `${context} has no package.json + node_modules: run bench/copy-heavy.mjs once, or pass --context`,
+  );
 }
 
 const work = tempDir('zstd');
