@@ -118,7 +118,7 @@ export interface BuildOptions {
 }
 
 export interface BuiltImage {
-  /** The image to distribute (push, oci, oci-archive): gzip layers, compressed lazily when read. */
+  /** The image to distribute (push, oci, oci-archive): gzip (or `compression`) layers, compressed lazily when read. */
   readonly image: Image;
   /** The same image with the layers as built (uncompressed tars): for docker-archive and the like. */
   readonly uncompressedImage: Image;
@@ -170,7 +170,7 @@ export async function buildImage(graph: BuildGraph, options: BuildOptions): Prom
   const buildContexts = parseBuildContexts(options.buildContexts ?? {});
   let contextSource: Promise<SourceTree> | undefined;
   const views = new LayerViews(join(store.root, 'views'), (diffId) => knownGzipDigest(store, diffId));
-  // The gzip form of each built layer, made once: early (in the background) or when first asked for.
+  // The gzip (or `compression`) form of each built layer, made once: early (in the background) or when first asked for.
   const gzipped = new Map<Layer, Layer>();
   const gzip = (layer: Layer): Layer => {
     let compressed = gzipped.get(layer);
