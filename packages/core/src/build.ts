@@ -18,6 +18,7 @@ import { WharfError } from './errors.js';
 import type { BuildEvent } from './events.js';
 import { exportImage } from './export/export.js';
 import { type OutputSpec, parseOutput } from './export/output.js';
+import { lockedGraph } from './lock/index.js';
 import { canonicalJson, type Digest, sha256Digest } from './oci/index.js';
 import type { PushOptions } from './registry/index.js';
 import type { SbomFormat } from './sbom/index.js';
@@ -38,6 +39,8 @@ export interface BuildApiOptions extends Omit<BuildOptions, 'contextDir'> {
   readonly provenance?: boolean | ProvenanceMode;
   /** The builder named in provenance; default `https://wharf.dev/builder/wharf-api`, version `unknown`. */
   readonly builder?: { readonly id: string; readonly version: string };
+  /** Pin bases to the wharf.lock in `dir` (lock/); `locked` fails when one is missing or its tag moved. */
+  readonly lock?: { readonly dir: string; readonly locked?: boolean };
 }
 
 /** Every option `build()` takes: the compiler keeps this in step with {@link BuildApiOptions}. */
@@ -49,6 +52,7 @@ const OPTION_NAMES = Object.keys({
   sbom: true,
   provenance: true,
   builder: true,
+  lock: true,
   target: true,
   platform: true,
   buildArgs: true,
@@ -114,7 +118,8 @@ export async function build(
     }
     options.onEvent?.(event);
   };
-  const graph = toGraph(target, options.target ? { target: options.target } : {});
+  const defined = toGraph(target, options.target ? { target: options.target } : {});
+  const graph = options.lock ? await lockedGraph(defined, { ...options, ...options.lock, onEvent }) : defined;
   const result = await buildGraph(graph, {
     ...options,
     contextDir: options.contextDir ?? process.cwd(),

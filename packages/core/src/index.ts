@@ -87,6 +87,8 @@ export {
   ruleDocsUrl,
   SEVERITIES,
 } from './lint/index.js';
+/** wharf.lock: base image tags pinned to their index digests; `lock.lockedGraph` pins a build to it. */
+export * as lock from './lock/index.js';
 /** OCI image-spec model: digests, media types, platforms, references, documents. */
 export * as oci from './oci/index.js';
 /** The whole build cache (step records, blobs, RUN snapshots, cache mounts): usage and pruning. */
