@@ -11,6 +11,7 @@ import { registerDockerfile } from './commands/dockerfile.js';
 import { registerInit } from './commands/init.js';
 import { registerInspect } from './commands/inspect.js';
 import { registerLint } from './commands/lint.js';
+import { registerLock } from './commands/lock.js';
 import { registerLogin } from './commands/login.js';
 import { registerPull } from './commands/pull.js';
 import { registerPush } from './commands/push.js';
@@ -46,6 +47,7 @@ export function createProgram(): Command {
   registerConvert(program);
   registerLint(program);
   registerInit(program);
+  registerLock(program);
   registerPull(program);
   registerPush(program);
   registerSbom(program);

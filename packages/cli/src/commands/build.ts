@@ -43,6 +43,7 @@ import {
   sbomOption,
 } from './attest.js';
 import { type LintMode, lintBeforeBuild, lintInput, lintModeOption } from './lint.js';
+import { lockedBuildGraph } from './lock.js';
 
 interface BuildFlags extends AttestFlags {
   readonly file?: string;
@@ -64,6 +65,7 @@ interface BuildFlags extends AttestFlags {
   readonly caFile?: string;
   readonly push?: boolean;
   readonly lint: LintMode;
+  readonly locked?: boolean;
 }
 
 export function registerBuild(program: Command): void {
@@ -121,6 +123,7 @@ export function registerBuild(program: Command): void {
       collect,
     )
     .option('--ca-file <pem>', 'trust this CA for registries (besides the system CAs)')
+    .option('--locked', 'fail when a base is missing from wharf.lock or its tag moved since')
     .addOption(lintModeOption())
     .addOption(sbomOption())
     .addOption(provenanceOption())
@@ -145,9 +148,19 @@ export function registerBuild(program: Command): void {
         flags,
         outputs.some((o) => o.type === 'registry'),
       );
-      const { graph, contextDir, lint } = await loadGraph(definition, flags);
+      const { graph: defined, contextDir, lint } = await loadGraph(definition, flags);
       const progress = progressSink(flags.progress);
       const onEvent = progress.sink;
+      const graph = await lockedBuildGraph(
+        defined,
+        definition,
+        flags,
+        registrySettings(flags),
+        onEvent,
+      ).catch((error: unknown) => {
+        progress.close();
+        throw error;
+      });
       await lintBeforeBuild(flags.lint, lintInput(definition, flags), { graph, lint }, onEvent).catch(
         (error) => {
           progress.close();

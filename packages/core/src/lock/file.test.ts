@@ -4,8 +4,9 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { emitDockerfile } from '../dockerfile/emit/index.js';
 import { lowerDockerfile } from '../dockerfile/lower/index.js';
+import { lintDockerfile } from '../lint/index.js';
 import type { Digest } from '../oci/index.js';
-import { formatLock, type LockFile, lockKey, parseLock, readLock } from './file.js';
+import { formatLock, isLocked, type LockFile, lockKey, parseLock, readLock } from './file.js';
 import { baseReferences, pinGraph } from './graph.js';
 
 const d = (c: string) => `sha256:${c.repeat(64)}` as Digest;
@@ -162,5 +163,23 @@ describe('a graph and its lock', () => {
     expect(text).not.toContain(d('2')); // never a platform's digest
     // the graph it was given is unchanged
     expect(emitDockerfile(graph).dockerfile).not.toContain(d('1'));
+  });
+});
+
+describe('lint: BaseNotPinnedByDigest accepts a base pinned in wharf.lock', () => {
+  it('reports the tag without a lock and not with one', () => {
+    const lock: LockFile = { version: 1, images: { 'alpine:3.20': { digest: d('a'), mediaType: MANIFEST } } };
+    const rule = (pinned?: (ref: string) => boolean) =>
+      lintDockerfile('FROM docker.io/library/alpine:3.20\nFROM node:20\n', pinned ? { pinned } : {})
+        .filter((f) => f.rule === 'BaseNotPinnedByDigest')
+        .map((f) => [f.line, f.fix]);
+    expect(rule()).toEqual([
+      [
+        1,
+        'run wharf lock (pins it in wharf.lock), or write FROM docker.io/library/alpine:3.20@sha256:<digest>',
+      ],
+      [2, 'run wharf lock (pins it in wharf.lock), or write FROM node:20@sha256:<digest>'],
+    ]);
+    expect(rule((ref) => isLocked(lock, ref)).map(([line]) => line)).toEqual([2]);
   });
 });

@@ -74,6 +74,21 @@ export function lockKey(ref: string): string | undefined {
   return `${familiarName({ registry: parsed.registry, repository: parsed.repository })}:${parsed.tag ?? 'latest'}`;
 }
 
+/**
+ * True when `lock` pins `ref` (its tag has an entry); false for a malformed reference.
+ *
+ * @example
+ * isLocked(lock, 'docker.io/library/alpine:3.20'); // true when "alpine:3.20" is locked
+ */
+export function isLocked(lock: LockFile, ref: string): boolean {
+  try {
+    const key = lockKey(ref);
+    return key !== undefined && Object.hasOwn(lock.images, key);
+  } catch {
+    return false;
+  }
+}
+
 /** `key` pinned to `digest`: the reference a locked build pulls (`alpine:3.20@sha256:…`). */
 export function pinnedReference(key: string, digest: Digest): string {
   return `${key}@${digest}`;

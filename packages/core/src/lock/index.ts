@@ -4,6 +4,7 @@ export type { LockEntry, LockErrorCode, LockFile } from './file.js';
 export {
   EMPTY_LOCK,
   formatLock,
+  isLocked,
   LOCK_FILE,
   LockError,
   lockKey,
