@@ -10,10 +10,10 @@ import { repoRoot, tempDir } from '../helpers/paths.js';
 
 const fixtures = join(repoRoot, 'test/fixtures/init');
 
-function initIn(name: string, kind = ''): string {
+function initIn(name: string, kind = '', extra: readonly string[] = []): string {
   const dir = join(tempDir(), name);
   cpSync(join(fixtures, name), dir, { recursive: true });
-  const result = wharf(['init', dir]);
+  const result = wharf(['init', dir, ...extra]);
   expect(result.stderr).toBe('');
   expect(result.code).toBe(0);
   expect(result.stdout).toContain(`wrote build.ts and .dockerignore for a ${kind}`);
@@ -79,5 +79,40 @@ describe.skipIf(noDocker())('wharf init: the Node app builds', () => {
     expect(built.stdout.trim()).toMatch(/^sha256:[0-9a-f]{64}$/);
     const index = JSON.parse(readFileSync(join(out, 'index.json'), 'utf8'));
     expect(index.manifests).toHaveLength(1);
+  });
+
+  it('--lock pins the base in wharf.lock: lint finds it pinned, the build uses it with --locked', async () => {
+    const { url } = testEnv().mirror;
+    const dir = initIn('node-app', 'Node.js app (npm)', ['--lock', '--registry-mirror', url]);
+    const mirrored = await fetch(`${url}/v2/library/node/manifests/20-alpine`, {
+      method: 'HEAD',
+      headers: {
+        accept:
+          'application/vnd.oci.image.index.v1+json, application/vnd.oci.image.manifest.v1+json, application/vnd.docker.distribution.manifest.v2+json, application/vnd.docker.distribution.manifest.list.v2+json',
+      },
+    });
+    const digest = mirrored.headers.get('docker-content-digest');
+    const lock = JSON.parse(readFileSync(join(dir, 'wharf.lock'), 'utf8'));
+    expect(Object.keys(lock.images)).toEqual(['node:20-alpine']);
+    expect(lock.images['node:20-alpine'].digest).toBe(digest);
+    expect(readFileSync(join(dir, '.dockerignore'), 'utf8')).toMatch(/^wharf\.lock$/m);
+    const lint = wharf(['lint', join(dir, 'build.ts'), '--format', 'json', '--fail-on', 'info']);
+    expect(JSON.parse(lint.stdout).map((f: { rule: string }) => f.rule)).not.toContain(
+      'BaseNotPinnedByDigest',
+    );
+    const built = wharf([
+      'build',
+      join(dir, 'build.ts'),
+      '--locked',
+      '--registry-mirror',
+      url,
+      '--cache-dir',
+      tempDir(),
+      '--progress',
+      'plain',
+      '--lint=error',
+    ]);
+    expect(built.code, built.stderr).toBe(0);
+    expect(built.stderr).toContain(`wharf.lock: node:20-alpine pinned to ${digest}`);
   });
 });

@@ -38,17 +38,15 @@ export function registerLock(program: Command): void {
       flags.file === undefined
         ? await loadDefinition(definition, flags.target)
         : { graph: await readDockerfile(flags.file, buildArgs), dir: dirname(resolve(flags.file)) };
-    const { lock: next, changes } = await lock.lockBases(graph, {
-      current: (await lock.readLock(dir)) ?? lock.EMPTY_LOCK,
-      ...(flags.update ? { update: flags.update } : {}),
+    const registry = {
+      ...registryOptionsFrom(flags, cmd),
+      ...(flags.registryMirror?.length ? { mirrors: flags.registryMirror } : {}),
+    };
+    const { file, next, changes } = await writeLock(graph, dir, {
+      update: flags.update,
       buildArgs,
-      registry: {
-        ...registryOptionsFrom(flags, cmd),
-        ...(flags.registryMirror?.length ? { mirrors: flags.registryMirror } : {}),
-      },
+      registry,
     });
-    const file = join(dir, lock.LOCK_FILE);
-    await writeFileAtomic(file, lock.formatLock(next));
     for (const change of changes) {
       const was = change.previous ? ` (was ${change.previous})` : '';
       process.stdout.write(`${change.key} ${change.digest} ${change.status}${was}\n`);
@@ -93,4 +91,33 @@ export function lockedBuildGraph(
 export async function lockedBases(definition: string): Promise<(ref: string) => boolean> {
   const found = await lock.readLock(dirname(resolve(definition)));
   return (ref) => found !== undefined && lock.isLocked(found, ref);
+}
+
+/**
+ * Locks `graph`'s bases into the wharf.lock in `dir` (kept entries as they are, the rest asked of the
+ * registry) and writes it: `wharf lock` and `wharf init --lock`.
+ */
+export async function writeLock(
+  graph: BuildGraph,
+  dir: string,
+  options: Omit<lock.LockBasesOptions, 'current'>,
+): Promise<{ file: string; next: lock.LockFile; changes: readonly lock.LockChange[] }> {
+  const { lock: next, changes } = await lock.lockBases(graph, {
+    ...options,
+    current: (await lock.readLock(dir)) ?? lock.EMPTY_LOCK,
+  });
+  const file = join(dir, lock.LOCK_FILE);
+  await writeFileAtomic(file, lock.formatLock(next));
+  return { file, next, changes };
+}
+
+/** Registry settings for locking: the registry flags and `--registry-mirror`. */
+export function lockRegistry(
+  flags: RegistryFlags & { readonly registryMirror?: string[] | undefined },
+  command: Command,
+): RegistryOptions {
+  return {
+    ...registryOptionsFrom(flags, command),
+    ...(flags.registryMirror?.length ? { mirrors: flags.registryMirror } : {}),
+  };
 }
