@@ -6,7 +6,9 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { build } from '../build.js';
 import { lowerDockerfile } from '../dockerfile/lower/index.js';
+import { stage } from '../dsl/index.js';
 import type { BuildEvent } from '../events.js';
 import { type Digest, MediaType, sha256Digest } from '../oci/index.js';
 import { formatLock, type LockFile, readLock } from './file.js';
@@ -164,5 +166,14 @@ describe('lockBases and lockedGraph', () => {
       code: 'LOCK_MISSING',
       hint: expect.stringMatching(/^run wharf lock/),
     });
+  });
+});
+
+describe('build() with lock', () => {
+  it('pins through lockedGraph: --locked without a wharf.lock fails before any work', async () => {
+    const dir = tempDir();
+    await expect(
+      build(stage('app').from('alpine:3.20'), { contextDir: dir, lock: { dir, locked: true } }),
+    ).rejects.toMatchObject({ code: 'LOCK_MISSING', message: `--locked: there is no wharf.lock in ${dir}` });
   });
 });
