@@ -132,6 +132,8 @@ describe('lockBases and lockedGraph', () => {
     const updated = await lockBases(graph, { registry, current: first.lock, update: [base] });
     expect(updated.changes[0]).toEqual({ key: base, digest: two, status: 'updated', previous: one });
     expect(updated.changes[1]?.status).toBe('kept');
+    const all = await lockBases(graph, { registry, current: first.lock, update: true });
+    expect(all.changes.map((c) => c.status)).toEqual(['updated', 'unchanged']);
     await expect(lockBases(graph, { registry, update: ['alpine:3'] })).rejects.toMatchObject({
       code: 'LOCK_UNKNOWN_BASE',
     });
