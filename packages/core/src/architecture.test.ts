@@ -57,7 +57,20 @@ const allowed: Record<string, readonly string[]> = {
     'errors',
   ],
   testing: ['image', 'oci', 'errors', 'store', 'layer'],
-  build: ['dsl', 'engine', 'export', 'image', 'ir', 'registry', 'sbom', 'sign', 'store', 'events', 'oci', 'errors'],
+  build: [
+    'dsl',
+    'engine',
+    'export',
+    'image',
+    'ir',
+    'registry',
+    'sbom',
+    'sign',
+    'store',
+    'events',
+    'oci',
+    'errors',
+  ],
   prune: ['cache', 'runtime', 'store'],
 };
 

@@ -249,10 +249,7 @@ describe('buildPlatforms', () => {
       .from('scratch', { platform: '$BUILDPLATFORM' })
       .arg('TARGETARCH')
       .copy('a.txt', '/for-$TARGETARCH.txt');
-    const app = stage('app')
-      .from('scratch')
-      .copy(tools, '/a.txt', '/tools.txt')
-      .copy(cross, '/', '/cross/');
+    const app = stage('app').from('scratch').copy(tools, '/a.txt', '/tools.txt').copy(cross, '/', '/cross/');
     const events: BuildEvent[] = [];
     const built = await buildPlatforms(toGraph(app), {
       contextDir: dir,
