@@ -202,7 +202,7 @@ export async function build(
     if (several && output.type === 'docker-archive') throw dockerArchiveOfIndex(output.dest);
     if (output.type === 'registry' && output.names.length === 0 && !options.tags?.length) {
       throw new WharfError('BUILD_PUSH_NO_NAME', 'pushing needs an image name', {
-        hint: 'add -t registry.example.com/app:1.0 (tags: [...] in build())',
+        hint: 'name the image: -t registry.example.com/app:1.0 (build(): tags: ["registry.example.com/app:1.0"])',
       });
     }
     await checkOutput(output); // a device node as dest=
