@@ -23,7 +23,7 @@ import { mapLayers } from '../image/mutate.js';
 import type { Image, Layer } from '../image/types.js';
 import { assertEntitled, type Entitlement } from '../ir/entitlements.js';
 import { pruneToTarget, stageDependencies, targetName } from '../ir/graph.js';
-import type { BuildGraph, Stage } from '../ir/types.js';
+import type { BuildGraph, Instruction, Stage } from '../ir/types.js';
 import { assertValidGraph } from '../ir/validate.js';
 import { MemoryFsView } from '../layer/fs-view.js';
 import { openContextSource, type SourceTree } from '../layer/source.js';
@@ -279,7 +279,8 @@ export async function buildPlatforms(
           }
           return (await result).image;
         },
-        image: (ref: string) => imageBase(ref, baseOptions(plan, plan.stagePlatform(stage))),
+        // COPY --from=IMAGE and RUN --mount from=IMAGE: the image for the target platform, as before
+        image: (ref: string) => imageBase(ref, baseOptions(plan, plan.platform)),
         buildContextDir: (ref: string) => {
           const found = findBuildContext(buildContexts, ref);
           return found?.kind === 'dir' ? found.dir : undefined;
@@ -398,14 +399,21 @@ const TARGET_ARG = /TARGET(?:PLATFORM|OS|ARCH|VARIANT)/;
 /**
  * The stages whose result can differ between target platforms although their own platform is fixed:
  * they mention a TARGET* argument (an `ARG TARGETARCH`, a base `$TARGETARCH`), declare an ARG while a
- * global ARG's default mentions one, or use such a stage. Conservative: a stage that is not listed is
- * the same for every target and is built once.
+ * global ARG's default mentions one, read an image (`COPY --from=IMAGE`, a mount from one: resolved
+ * for the target platform), or use such a stage. Conservative: a stage that is not listed is the same
+ * for every target and is built once.
  */
 function targetSensitiveStages(graph: BuildGraph): Set<string> {
   const globalMentions = TARGET_ARG.test(JSON.stringify(graph.args));
+  const readsImage = (instruction: Instruction): boolean =>
+    (instruction.kind === 'copy' && instruction.from?.kind === 'image') ||
+    (instruction.kind === 'run' &&
+      (instruction.mounts ?? []).some((m) => 'from' in m && m.from?.kind === 'image')) ||
+    (instruction.kind === 'onbuild' && readsImage(instruction.instruction));
   const direct = (stage: Stage) =>
     TARGET_ARG.test(JSON.stringify(stage)) ||
-    (globalMentions && JSON.stringify(stage.instructions).includes('"kind":"arg"'));
+    stage.instructions.some(readsImage) ||
+    (globalMentions && stage.instructions.some((i) => i.kind === 'arg'));
   const sensitive = new Set<string>();
   // graph order puts dependencies first (pruneToTarget), so one pass sees each dependency decided
   for (const stage of graph.stages) {
