@@ -128,7 +128,9 @@ describe.skipIf(noDocker())('wharf build with several platforms', () => {
     expect(pushed.stdout.trim()).toBe(`${again}@${indexDigest}`);
     expect(await skopeoInspect(`docker://${again}`, { raw: true })).toEqual(index);
 
-    // The repeated flag is the same request as the comma list: the same index.
+    // The repeated flag is the same request as the comma list; JSON progress shows the push (blobs,
+    // manifests, the index) and each output, the registry one with the references it pushed.
+    const third = `${registry.host}/wharf/multi-json:1`;
     const repeated = build([
       '--platform',
       'linux/amd64',
@@ -136,8 +138,26 @@ describe.skipIf(noDocker())('wharf build with several platforms', () => {
       'linux/arm64',
       '-o',
       `type=oci,dest=${join(out, 'again')}`,
+      '--push',
+      '-t',
+      third,
+      '--progress',
+      'json',
     ]);
     expect(repeated.code, repeated.stderr).toBe(0);
+    const events = repeated.stderr
+      .split('\n')
+      .filter((line) => line.startsWith('{'))
+      .map((line) => JSON.parse(line) as { type: string; reference?: string; references?: string[] });
+    expect(events.some((e) => e.type === 'blob-pushed' && e.reference === third)).toBe(true);
+    // two platform manifests by digest, then the index under the tag
+    expect(events.filter((e) => e.type === 'manifest-pushed').length).toBe(3);
+    const written = events.filter((e) => e.type === 'output-written');
+    expect(written.map((e) => e.references)).toEqual([undefined, [third]]);
+    expect(written.map((e) => (e as { digest?: string }).digest)).toEqual([
+      repeated.stdout.trim(),
+      repeated.stdout.trim(),
+    ]);
     const again2 = JSON.parse(readFileSync(join(out, 'again', 'index.json'), 'utf8')) as IndexJson;
     const nested = blob(join(out, 'again'), again2.manifests[0]?.digest as string);
     // /tools-once differs (a new cache, a new UUID), the platforms and their order do not
