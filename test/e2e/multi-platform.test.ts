@@ -7,9 +7,9 @@ import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BUSYBOX_MULTI } from '../helpers/base-images.js';
-import { type CliResult, wharf } from '../helpers/cli.js';
+import { buildDockerfile, type CliResult, wharf } from '../helpers/cli.js';
 import { docker } from '../helpers/docker.js';
-import { noDocker, testEnv } from '../helpers/env.js';
+import { noDocker } from '../helpers/env.js';
 import { tempDir } from '../helpers/paths.js';
 import { type Registry, startRegistry } from '../helpers/registry.js';
 import { skopeoInspect } from '../helpers/tools.js';
@@ -31,24 +31,12 @@ interface IndexJson {
   manifests: { mediaType: string; digest: string; platform?: { architecture: string; os: string } }[];
 }
 
-/** `wharf build -f Dockerfile CTX --registry-mirror … ARGS` with its own cache. */
+/** `wharf build -f Dockerfile CTX ARGS` (through the loopback mirror) with a cache of its own. */
 function build(args: readonly string[], dockerfile = DOCKERFILE): CliResult & { cacheDir: string } {
   const context = tempDir('wharf-multi-ctx-');
   writeFileSync(join(context, 'Dockerfile'), dockerfile);
   const cacheDir = join(tempDir('wharf-multi-cache-'), 'cache');
-  const result = wharf([
-    'build',
-    '-f',
-    join(context, 'Dockerfile'),
-    context,
-    '--registry-mirror',
-    testEnv().mirror.url,
-    '--progress',
-    'quiet',
-    '--cache-dir',
-    cacheDir,
-    ...args,
-  ]);
+  const result = buildDockerfile(join(context, 'Dockerfile'), context, { cacheDir, progress: 'quiet', args });
   return { ...result, cacheDir };
 }
 
