@@ -29,7 +29,7 @@ import { WharfError } from './errors.js';
 import { type BuildEvent, pushEvent } from './events.js';
 import { checkOutput, dockerArchiveOfIndex, type Exportable, exportImage } from './export/index.js';
 import { type OutputSpec, type OutputType, parseOutput } from './export/output.js';
-import { indexOfImages } from './image/index.js';
+import { indexOfImages, platformOf } from './image/index.js';
 import type { BuildGraph } from './ir/types.js';
 import {
   canonicalJson,
@@ -335,15 +335,7 @@ async function runBackend(
       ...(options.docker ? { docker: options.docker } : {}),
       onEvent: run.onEvent,
     });
-    const config = await result.image.config();
-    const built: BuiltPlatform = {
-      ...result,
-      platform: {
-        os: config.os,
-        architecture: config.architecture,
-        ...(config.variant ? { variant: config.variant } : {}),
-      },
-    };
+    const built: BuiltPlatform = { ...result, platform: platformOf(await result.image.config()) };
     return { images: [built], dispose: () => result.dispose() };
   }
   if (backend !== 'direct') {
@@ -351,6 +343,7 @@ async function runBackend(
       hint: 'use --backend direct or --backend docker',
     });
   }
+  // the engine's options: everything but what only build() reads
   const {
     platform: _one,
     platforms: _many,
