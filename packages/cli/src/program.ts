@@ -27,9 +27,8 @@ const USAGE_CODES: ReadonlySet<string> = new Set([
   'IR_UNKNOWN_TARGET', // --target names no stage
   'DSL_UNKNOWN_TARGET',
   'EXPORT_INVALID_OUTPUT', // -o type=… that is not an output
-  'CLI_PUSH_NO_NAME', // --push without -t
+  'BUILD_PUSH_NO_NAME', // --push without -t
   'CLI_PRUNE_WHAT', // cache prune without --keep-storage or --all
-  'CLI_BAD_BACKEND',
   'CLI_BAD_BUILD_ARG',
 ]);
 

@@ -58,7 +58,21 @@ const allowed: Record<string, readonly string[]> = {
     'errors',
   ],
   testing: ['image', 'oci', 'errors', 'store', 'layer'],
-  build: ['dsl', 'engine', 'export', 'lock', 'registry', 'sbom', 'sign', 'events', 'oci', 'errors'],
+  build: [
+    'dsl',
+    'engine',
+    'export',
+    'image',
+    'ir',
+    'lock',
+    'registry',
+    'sbom',
+    'sign',
+    'store',
+    'events',
+    'oci',
+    'errors',
+  ],
   prune: ['cache', 'runtime', 'store'],
 };
 

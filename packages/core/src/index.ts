@@ -10,7 +10,7 @@
 /** oci-archive and docker-archive tar files: read and write. */
 export * as archive from './archive/index.js';
 export { readDockerArchive, readOciArchive } from './archive/index.js';
-export type { BuildApiOptions, BuildApiResult, StepTiming } from './build.js';
+export type { BuildApiOptions, BuildApiResult, OutputResult, PlatformResult, StepTiming } from './build.js';
 export { build } from './build.js';
 /** The step cache: summary and pruning (`wharf cache`). */
 export type { CacheSummary, PruneOptions } from './cache/index.js';
