@@ -31,6 +31,7 @@ import { checkOutput, dockerArchiveOfIndex, type Exportable, exportImage } from 
 import { type OutputSpec, type OutputType, parseOutput } from './export/output.js';
 import { indexOfImages, platformOf } from './image/index.js';
 import type { BuildGraph } from './ir/types.js';
+import { lockedGraph } from './lock/index.js';
 import {
   canonicalJson,
   type Digest,
@@ -40,7 +41,6 @@ import {
   sha256Digest,
 } from './oci/index.js';
 import { fileUploadSessions, type PushOptions, type PushStats } from './registry/index.js';
-import { lockedGraph } from './lock/index.js';
 import type { SbomFormat } from './sbom/index.js';
 import { attestPushed, type ProvenanceMode } from './sign/index.js';
 import { defaultStoreRoot } from './store/index.js';
