@@ -100,5 +100,9 @@ describe('layer compression flags', () => {
         output: `type=oci,dest=${dir}/x,compression=zstd`,
       }),
     ).rejects.toMatchObject({ code: 'EXPORT_INVALID_OUTPUT' });
+    // the docker backend writes what docker save gives: zstd is refused, before docker is run
+    await expect(
+      build(app, { ...common, backend: 'docker', compression: { format: 'zstd' } }),
+    ).rejects.toMatchObject({ code: 'ENGINE_COMPRESSION_BACKEND', hint: expect.stringContaining('direct') });
   });
 });
