@@ -6,16 +6,9 @@
  */
 import { existsSync, statSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
-import {
-  type BuildGraph,
-  type Definition,
-  defaultStoreRoot,
-  define,
-  isDefinition,
-  isStage,
-  toGraph,
-  WharfError,
-} from '@wharf/core';
+import { type BuildGraph, type Definition, define, toGraph, WharfError } from '@wharf/core';
+import { isDefinition, isStage } from '@wharf/core/dsl';
+import { defaultStoreRoot } from '@wharf/core/engine';
 import { createJiti } from 'jiti';
 
 export interface LoadedDefinition {

@@ -58,7 +58,6 @@ const allowed: Record<string, readonly string[]> = {
   ],
   testing: ['image', 'oci', 'errors', 'store', 'layer'],
   build: ['dsl', 'engine', 'export', 'registry', 'sbom', 'sign', 'events', 'oci', 'errors'],
-  prune: ['cache', 'runtime', 'store'],
 };
 
 /** Modules that must stay pure: no fs, no network, no child processes. */

@@ -7,7 +7,7 @@
  * const app = stage('app').from('alpine:3.20').copy('dist', '/app').cmd(['/app/server']);
  * const { digest, steps } = await build(app, {
  *   contextDir: import.meta.dirname,
- *   output: { type: 'oci-archive', dest: 'out/app.tar', names: [] },
+ *   output: { type: 'oci-archive', dest: 'out/app.tar' },
  *   tags: ['registry.example.com/app:1.0'],
  * });
  */

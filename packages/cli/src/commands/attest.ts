@@ -4,7 +4,11 @@
  */
 import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
-import { type BuildGraph, type Image, type oci, type RegistryOptions, sign, WharfError } from '@wharf/core';
+import { type BuildGraph, WharfError } from '@wharf/core';
+import type { Image } from '@wharf/core/image';
+import type * as oci from '@wharf/core/oci';
+import type { RegistryOptions } from '@wharf/core/registry';
+import * as sign from '@wharf/core/sign';
 import { Option } from 'commander';
 import { version } from '../version.js';
 

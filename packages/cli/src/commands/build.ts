@@ -5,23 +5,18 @@
  */
 import { readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
+import { type BuildGraph, lowerDockerfile, WharfError } from '@wharf/core';
 import {
-  type BuildGraph,
   type BuildOptions,
   type BuildResult,
   buildImage,
   buildWithDocker,
-  checkOutput,
   defaultStoreRoot,
-  exportImage,
-  fileUploadSessions,
-  type Image,
-  lowerDockerfile,
-  type oci,
-  parseOutput,
-  type RegistryOptions,
-  WharfError,
-} from '@wharf/core';
+} from '@wharf/core/engine';
+import { checkOutput, exportImage, parseOutput } from '@wharf/core/export';
+import type { Image } from '@wharf/core/image';
+import type * as oci from '@wharf/core/oci';
+import { fileUploadSessions, type RegistryOptions } from '@wharf/core/registry';
 import { type Command, Option } from 'commander';
 import {
   collect,

@@ -5,16 +5,12 @@
  */
 import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import {
-  defaultStoreRoot,
-  fileUploadSessions,
-  type Image,
-  pushImage,
-  readDockerArchive,
-  readLayout,
-  readOciArchive,
-  WharfError,
-} from '@wharf/core';
+import { WharfError } from '@wharf/core';
+import { readDockerArchive, readOciArchive } from '@wharf/core/archive';
+import { defaultStoreRoot } from '@wharf/core/engine';
+import type { Image } from '@wharf/core/image';
+import { readLayout } from '@wharf/core/layout';
+import { fileUploadSessions, pushImage } from '@wharf/core/registry';
 import type { Command } from 'commander';
 import { formatBytes } from '../render/size.js';
 import { type RegistryFlags, registryOptions, registryOptionsFrom } from './pull.js';

@@ -8,10 +8,11 @@
 
 import { WharfError } from '../errors.js';
 import type { BindMount, CacheMount, SecretMount, SshMount, TmpfsMount } from '../ir/types.js';
-import { MOUNT_BRAND } from './values.js';
+import type { Stage } from './stage.js';
+import { type ContextValue, type ImageValue, MOUNT_BRAND } from './values.js';
 
-/** Anything `copy(from, …)` and `from:` mount options accept besides a plain image reference string. */
-export type SourceValue = object;
+/** What `copy(from, …)` and the `from:` of cache and bind mounts read from, besides an image reference string. */
+export type SourceValue = Stage | ImageValue | ContextValue;
 
 type WithFrom<M> = Omit<M, 'from' | 'type'> & { readonly from?: SourceValue | string };
 

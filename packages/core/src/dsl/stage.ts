@@ -218,12 +218,7 @@ export class Stage {
    * .copy(build, '/app/dist', './dist', { chown: 'node:node' })
    */
   copy(src: CopySource, dest: string, options?: CopyOptions): Stage;
-  copy(
-    from: Stage | ImageValue | SourceValue,
-    src: string | readonly string[],
-    dest: string,
-    options?: CopyOptions,
-  ): Stage;
+  copy(from: SourceValue, src: string | readonly string[], dest: string, options?: CopyOptions): Stage;
   copy(...args: unknown[]): Stage {
     const source = callSite();
     const first = args[0];

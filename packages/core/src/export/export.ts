@@ -65,7 +65,7 @@ export async function exportImage(
   options: ExportOptions = {},
 ): Promise<ExportResult> {
   const spec = typeof output === 'string' ? parseOutput(output) : output;
-  const names = [...new Set([...(options.tags ?? []), ...spec.names])];
+  const names = [...new Set([...(options.tags ?? []), ...(spec.names ?? [])])];
   const exporter = EXPORTERS[spec.type] as Exporter<OutputType>;
   await exporter(image, spec as never, names, options);
   return {

@@ -10,10 +10,10 @@
  */
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { type CacheSummary, cacheSummary, type PruneOptions, pruneCache } from './cache/index.js';
-import { diskBytes, pruneSnapshots, snapshotUsage, sweepStale } from './runtime/snapshot-gc.js';
-import { defaultSnapshotRoot } from './runtime/snapshotter.js';
-import { type BlobStore, whileUnused } from './store/store.js';
+import { type CacheSummary, cacheSummary, type PruneOptions, pruneCache } from '../cache/index.js';
+import { diskBytes, pruneSnapshots, snapshotUsage, sweepStale } from '../runtime/snapshot-gc.js';
+import { defaultSnapshotRoot } from '../runtime/snapshotter.js';
+import { type BlobStore, whileUnused } from '../store/store.js';
 
 export interface BuildCacheUsage extends CacheSummary {
   /** Extracted layers and flattened chains RUN steps keep. */
