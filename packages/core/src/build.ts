@@ -23,6 +23,11 @@ import type { PushOptions } from './registry/index.js';
 import type { SbomFormat } from './sbom/index.js';
 import { attestPushed, type ProvenanceMode } from './sign/index.js';
 
+/**
+ * Options of `build()`: the engine's (target, platform, build args, secrets, cache, registry, events)
+ * plus outputs, tags, push settings and attestations. A misspelt option is an error.
+ * @example await build(app, { contextDir: import.meta.dirname, output: 'type=oci-archive,dest=out/app.tar' })
+ */
 export interface BuildApiOptions extends Omit<BuildOptions, 'contextDir'> {
   /** The folder context paths are relative to; default the current directory. */
   readonly contextDir?: string;
@@ -87,6 +92,10 @@ export interface StepTiming {
   readonly miss?: string;
 }
 
+/**
+ * What `build()` returns: the image digest, its compressed size and each step's timing.
+ * @example const { digest, steps } = await build(app); console.log(digest, steps.filter((s) => !s.cached).length);
+ */
 export interface BuildApiResult {
   readonly digest: Digest;
   /** Compressed size of the image's layers, in bytes. */
@@ -94,6 +103,15 @@ export interface BuildApiResult {
   readonly steps: readonly StepTiming[];
 }
 
+/**
+ * Builds a stage or `define()` value with the direct backend (no daemon) and writes its outputs.
+ * @example
+ * const { digest } = await build(app, {
+ *   contextDir: import.meta.dirname,
+ *   output: { type: 'oci-archive', dest: 'out/app.tar' },
+ *   tags: ['registry.example.com/app:1.0'],
+ * });
+ */
 export async function build(
   target: Stage | Definition,
   options: BuildApiOptions = {},

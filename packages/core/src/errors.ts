@@ -51,6 +51,13 @@ export function formatLocation(location: SourceLocation): string {
     : `${location.file}:${location.line}:${location.column}`;
 }
 
+/**
+ * Whether `value` is a `WharfError` (every error wharf throws about input, the environment or a peer).
+ * @example
+ * try { await build(app); } catch (error) {
+ *   if (isWharfError(error)) console.error(error.describe()); else throw error;
+ * }
+ */
 export function isWharfError(value: unknown): value is WharfError {
   return value instanceof WharfError;
 }

@@ -13,18 +13,10 @@
  * console.log(emitDockerfile(toGraph(app)).dockerfile);
  */
 
-// Building with the direct backend and writing outputs.
-export type { BuildApiOptions, BuildApiResult } from './build.js';
-export { build } from './build.js';
-// Dockerfiles: emit one from the IR, read one into the IR, convert the IR to build.ts.
-export { generateBuildTs } from './dockerfile/codegen/index.js';
-export { emitDockerfile } from './dockerfile/emit/index.js';
-export { lowerDockerfile } from './dockerfile/lower/index.js';
-// The DSL: stages, sources, mounts and the definition.
-export type { ContextValue, Definition, ImageValue, MountValue, Stage } from './dsl/index.js';
-// Presets for a good final image: a non-root user, OCI labels, an HTTP health check, apt installs.
+// ── The DSL: stages, sources, mounts, the definition, and presets for a good final image ──
+
+export type { ContextValue, Definition, ImageValue, Stage } from './dsl/index.js';
 export {
-  APT_KEEP_CACHE,
   aptInstall,
   bind,
   cache,
@@ -42,12 +34,26 @@ export {
   tmpfs,
   toGraph,
 } from './dsl/index.js';
-// Errors and events.
-export type { SourceLocation } from './errors.js';
-export { isWharfError, WharfError } from './errors.js';
-export type { BuildEvent, EventSink } from './events.js';
+
+// ── Building with the direct backend and writing outputs ──
+
+export type { BuildApiOptions, BuildApiResult } from './build.js';
+export { build } from './build.js';
 export type { OutputSpec } from './export/index.js';
+
+// ── Dockerfiles: emit one from the IR, read one into the IR, convert the IR to build.ts ──
+
+export { generateBuildTs } from './dockerfile/codegen/index.js';
+export { emitDockerfile } from './dockerfile/emit/index.js';
+export { lowerDockerfile } from './dockerfile/lower/index.js';
 export type { BuildGraph } from './ir/types.js';
-// Lint: best-practice findings over the IR.
+
+// ── Lint: best-practice findings over the IR ──
+
 export type { Finding } from './lint/index.js';
 export { lintDockerfile, lintGraph } from './lint/index.js';
+
+// ── Errors and events ──
+
+export { isWharfError, WharfError } from './errors.js';
+export type { BuildEvent, EventSink } from './events.js';

@@ -58,6 +58,11 @@ const DEFINITION_KEYS = ['target', 'targets', 'args', 'context', 'directives', '
 
 export const DEFINITION_BRAND = Symbol.for('wharf.definition');
 
+/**
+ * A whole build, made by `define()`: what a build.ts exports by default, and what `build()`, `toGraph()`
+ * and the CLI take.
+ * @example export default define({ target: app, targets: { test } });
+ */
 export interface Definition extends DefinitionInput {
   readonly [DEFINITION_BRAND]: true;
 }

@@ -18,7 +18,8 @@ const HOST = /^[A-Za-z0-9.-]+$|^\[[0-9A-Fa-f:]+\]$/;
 
 /**
  * A HEALTHCHECK test that GETs `http://<host>:<port><path>` and fails on an error status or no answer.
- * Needs `/bin/sh` in the image, and one of wget, curl or node.
+ * Needs `/bin/sh` in the image, and one of wget, curl or node (tried in that order when the check runs).
+ * @example stage('app').from('node:20-alpine').expose(3000).healthcheck(http(3000, '/health'), { interval: '30s' })
  */
 export function http(port: number, path = '/', options: HttpCheckOptions = {}): ShellForm {
   const host = options.host ?? '127.0.0.1';

@@ -29,7 +29,10 @@ export interface OciLabels {
   readonly base?: { readonly name?: string; readonly digest?: string };
 }
 
-/** `org.opencontainers.image.<key>` labels for the given fields (absent ones are left out). */
+/**
+ * `org.opencontainers.image.<key>` labels for the given fields (absent ones are left out).
+ * @example .label(ociLabels({ title: 'app', source: 'https://github.com/me/app', licenses: 'MIT' }))
+ */
 export function ociLabels(labels: OciLabels): Record<string, string> {
   const { ref, base, ...plain } = labels;
   const out: Record<string, string> = {};

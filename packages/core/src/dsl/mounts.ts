@@ -14,12 +14,20 @@ import { type ContextValue, type ImageValue, MOUNT_BRAND } from './values.js';
 /** What `copy(from, …)` and the `from:` of cache and bind mounts read from, besides an image reference string. */
 export type SourceValue = Stage | ImageValue | ContextValue;
 
-type WithFrom<M> = Omit<M, 'from' | 'type'> & { readonly from?: SourceValue | string };
+type WithFrom<M> = Omit<M, 'from' | 'type'> & {
+  /** A stage, `image()` or `context()` value (or an image reference) to read from, with `source` a path in it. */
+  readonly from?: SourceValue | string;
+};
 
+/** Options of `cache()` and its presets: `id`, `sharing`, `from`/`source` to seed it, owner and mode. */
 export type CacheMountOptions = Omit<WithFrom<CacheMount>, 'target'>;
+/** Options of `bind()`: `from` (default the build context), `source` in it, `readwrite`. */
 export type BindMountOptions = Omit<WithFrom<BindMount>, 'target'>;
+/** Options of `secret()`: `target` file or `env` variable, `required`, owner and mode. */
 export type SecretMountOptions = Omit<SecretMount, 'type' | 'id'>;
+/** Options of `ssh()`: the agent `id`, socket `target`, `required`, owner and mode. */
 export type SshMountOptions = Omit<SshMount, 'type'>;
+/** Options of `tmpfs()`: its `size` in bytes. */
 export type TmpfsMountOptions = Omit<TmpfsMount, 'type' | 'target'>;
 
 /** A mount before stage references are resolved to names (that happens in `toGraph`). */
@@ -30,6 +38,10 @@ export type MountDraft =
   | SshMount
   | TmpfsMount;
 
+/**
+ * A `RUN --mount` value, made by `cache()`, `bind()`, `secret()`, `ssh()`, `tmpfs()` or a cache preset.
+ * @example const mounts: MountValue[] = [cache.npm(), secret('npmrc', { target: '/root/.npmrc' })];
+ */
 export interface MountValue {
   readonly [MOUNT_BRAND]: true;
   readonly draft: MountDraft;
@@ -39,7 +51,11 @@ function mount(draft: MountDraft): MountValue {
   return { [MOUNT_BRAND]: true, draft };
 }
 
-/** A persistent cache directory (`--mount=type=cache`), kept across builds and never in the image. */
+/**
+ * A persistent cache directory (`--mount=type=cache`), kept across builds and never in the image. For
+ * package managers use a preset (`cache.npm()`, `cache.apt()`, …: the directories they download into).
+ * @example .run('make', { mounts: [cache('/root/.ccache', { id: 'ccache', sharing: 'locked' })] })
+ */
 export function cache(target: string, options: CacheMountOptions = {}): MountValue {
   return mount({ type: 'cache', target, ...options });
 }
@@ -53,7 +69,10 @@ export function cache(target: string, options: CacheMountOptions = {}): MountVal
 const preset = (target: string, id: string, options: CacheMountOptions, defaults: CacheMountOptions = {}) =>
   cache(target, { ...defaults, ...options, id: options.id === undefined ? id : `${options.id}-${id}` });
 
-/** npm's download cache, `/root/.npm` (id `npm`). */
+/**
+ * npm's download cache, `/root/.npm` (id `npm`).
+ * @example .run('npm ci', { mounts: [cache.npm()] })
+ */
 cache.npm = (options: CacheMountOptions = {}): MountValue => cache('/root/.npm', { id: 'npm', ...options });
 
 /**
@@ -61,33 +80,43 @@ cache.npm = (options: CacheMountOptions = {}): MountValue => cache('/root/.npm',
  * `apt-lib`), both `sharing: 'locked'` (apt takes its own lock; two builds must not interleave). Debian
  * images delete downloads after each install (`/etc/apt/apt.conf.d/docker-clean`): run
  * {@link aptInstall}, or start the RUN with {@link APT_KEEP_CACHE}, so the cache keeps them.
- * @example .run(`${APT_KEEP_CACHE} && apt-get update && apt-get install -y --no-install-recommends curl`, { mounts: [...cache.apt()] })
+ * @example
+ * .run(`${APT_KEEP_CACHE} && apt-get update && apt-get install -y --no-install-recommends curl`, { mounts: cache.apt() })
+ * .run(...aptInstall(['curl'])) // the same, in one call
  */
 cache.apt = (options: CacheMountOptions = {}): MountValue[] => [
   preset('/var/cache/apt', 'apt-cache', options, { sharing: 'locked' }),
   preset('/var/lib/apt', 'apt-lib', options, { sharing: 'locked' }),
 ];
 
-/** pip's download and wheel cache, `/root/.cache/pip` (id `pip`). */
+/**
+ * pip's download and wheel cache, `/root/.cache/pip` (id `pip`).
+ * @example .run('pip install -r requirements.txt', { mounts: [cache.pip()] })
+ */
 cache.pip = (options: CacheMountOptions = {}): MountValue =>
   cache('/root/.cache/pip', { id: 'pip', ...options });
 
 /**
  * Go's build cache (`/root/.cache/go-build`, id `go-build`) and module cache (`/go/pkg/mod`, the official
- * images' `GOMODCACHE`, id `go-mod`).
+ * images' `GOMODCACHE`, id `go-mod`). An array: spread it, or pass it as `mounts`.
+ * @example .run('go build -o /out/app ./cmd/app', { mounts: cache.go() })
  */
 cache.go = (options: CacheMountOptions = {}): MountValue[] => [
   preset('/root/.cache/go-build', 'go-build', options),
   preset('/go/pkg/mod', 'go-mod', options),
 ];
 
-/** pnpm's content-addressed store at its Linux default for root, `/root/.local/share/pnpm/store` (id `pnpm`). */
+/**
+ * pnpm's content-addressed store at its Linux default for root, `/root/.local/share/pnpm/store` (id `pnpm`).
+ * @example .run('pnpm install --frozen-lockfile', { mounts: [cache.pnpm()] })
+ */
 cache.pnpm = (options: CacheMountOptions = {}): MountValue =>
   cache('/root/.local/share/pnpm/store', { id: 'pnpm', ...options });
 
 /**
  * Yarn 1's cache as root, `/usr/local/share/.cache/yarn` (id `yarn`). Yarn 2+ keeps its cache in the
  * project (`.yarn/cache`) or `/root/.yarn/berry/cache`: use `cache('/root/.yarn/berry/cache')` there.
+ * @example .run('yarn install --frozen-lockfile', { mounts: [cache.yarn()] })
  */
 cache.yarn = (options: CacheMountOptions = {}): MountValue =>
   cache('/usr/local/share/.cache/yarn', { id: 'yarn', ...options });
@@ -96,27 +125,38 @@ cache.yarn = (options: CacheMountOptions = {}): MountValue =>
  * Cargo's registry index and crates (`/usr/local/cargo/registry`, id `cargo-registry`) and git
  * dependencies (`/usr/local/cargo/git`, id `cargo-git`), under the official rust images' `CARGO_HOME`.
  * Not `target/`: build outputs must stay in the layer to be copied out.
+ * @example .run('cargo build --release --locked', { mounts: cache.cargo() })
  */
 cache.cargo = (options: CacheMountOptions = {}): MountValue[] => [
   preset('/usr/local/cargo/registry', 'cargo-registry', options),
   preset('/usr/local/cargo/git', 'cargo-git', options),
 ];
 
-/** Maven's local repository, `/root/.m2/repository` (id `maven`). */
+/**
+ * Maven's local repository, `/root/.m2/repository` (id `maven`).
+ * @example .run('mvn -B package', { mounts: [cache.maven()] })
+ */
 cache.maven = (options: CacheMountOptions = {}): MountValue =>
   cache('/root/.m2/repository', { id: 'maven', ...options });
 
-/** Gradle's dependency and build caches, `/root/.gradle/caches` (id `gradle`). */
+/**
+ * Gradle's dependency and build caches, `/root/.gradle/caches` (id `gradle`).
+ * @example .run('gradle build --no-daemon', { mounts: [cache.gradle()] })
+ */
 cache.gradle = (options: CacheMountOptions = {}): MountValue =>
   cache('/root/.gradle/caches', { id: 'gradle', ...options });
 
-/** Bun's package cache, `/root/.bun/install/cache` (id `bun`). */
+/**
+ * Bun's package cache, `/root/.bun/install/cache` (id `bun`).
+ * @example .run('bun install --frozen-lockfile', { mounts: [cache.bun()] })
+ */
 cache.bun = (options: CacheMountOptions = {}): MountValue =>
   cache('/root/.bun/install/cache', { id: 'bun', ...options });
 
 /**
  * Shell commands that stop Debian's and Ubuntu's `docker-clean` apt hook from deleting downloaded
  * packages after each install, as BuildKit's documentation shows: without them, `cache.apt()` stays empty.
+ * @example .run(`${APT_KEEP_CACHE} && apt-get update && apt-get install -y --no-install-recommends curl`, { mounts: cache.apt() })
  */
 export const APT_KEEP_CACHE =
   'rm -f /etc/apt/apt.conf.d/docker-clean; echo \'Binary::apt::APT::Keep-Downloaded-Packages "true";\' > /etc/apt/apt.conf.d/keep-cache';
@@ -142,22 +182,36 @@ export function aptInstall(
   return [`${APT_KEEP_CACHE} && ${install}`, { mounts: cache.apt(options) }];
 }
 
-/** A read-only bind of the context (or of `from`: a stage, image or context) at `target`. */
+/**
+ * A read-only bind of the context (or of `from`: a stage, image or context) at `target`: files a step
+ * reads without copying them into a layer.
+ * @example .run('go build -o /out/app .', { mounts: [bind('/src', { source: 'cmd' }), ...cache.go()] })
+ */
 export function bind(target: string, options: BindMountOptions = {}): MountValue {
   return mount({ type: 'bind', target, ...options });
 }
 
-/** A secret file (default `/run/secrets/<id>`) present only while the step runs. */
+/**
+ * A secret file (default `/run/secrets/<id>`) present only while the step runs, never in a layer.
+ * Give its value with `--secret id=…,src=…` (or `build({ secrets })`).
+ * @example .run('npm ci', { mounts: [secret('npmrc', { target: '/root/.npmrc' })] })
+ */
 export function secret(id: string, options: SecretMountOptions = {}): MountValue {
   return mount({ type: 'secret', id, ...options });
 }
 
-/** The SSH agent socket forwarded into the step. */
+/**
+ * The SSH agent socket forwarded into the step (`--ssh default`), for `git clone` of private repositories.
+ * @example .run('git clone git@github.com:me/private.git', { mounts: [ssh({ required: true })] })
+ */
 export function ssh(options: SshMountOptions = {}): MountValue {
   return mount({ type: 'ssh', ...options });
 }
 
-/** An empty tmpfs at `target`. */
+/**
+ * An empty tmpfs at `target`, gone after the step.
+ * @example .run('make test', { mounts: [tmpfs('/tmp', { size: 64 * 2 ** 20 })] })
+ */
 export function tmpfs(target: string, options: TmpfsMountOptions = {}): MountValue {
   return mount({ type: 'tmpfs', target, ...options });
 }

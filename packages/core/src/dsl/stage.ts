@@ -58,6 +58,7 @@ type Link =
   | { readonly kind: 'instruction'; readonly instruction: DraftInstruction }
   | { readonly kind: 'rename'; readonly name: string };
 
+/** Options of `from()`. */
 export interface FromOptions {
   /** `FROM --platform=…`, e.g. `'linux/arm64'` or `'$BUILDPLATFORM'`. */
   readonly platform?: string;
@@ -66,7 +67,12 @@ export interface FromOptions {
 export interface RunOptions {
   /** `--mount` values from `cache()`, `bind()`, `secret()`, `ssh()`, `tmpfs()`. */
   readonly mounts?: readonly MountValue[];
+  /**
+   * `RUN --network`: `'none'` runs without a network; `'host'` shares the host's (needs the
+   * `network.host` entitlement, `--allow network.host`). Default: a network of the step's own.
+   */
   readonly network?: 'default' | 'none' | 'host';
+  /** `RUN --security=insecure`: a privileged step (needs `--allow security.insecure`). Default `'sandbox'`. */
   readonly security?: 'sandbox' | 'insecure';
   /**
    * Run a multi-line string as the script it is (dedented), without joining its lines with `&&`: the
@@ -80,14 +86,31 @@ interface FileCopyOptions {
   readonly chown?: string | number;
   /** Octal mode as a string, e.g. `'755'` or `'0644'` (a number would be ambiguous: is 755 octal?). */
   readonly chmod?: string;
+  /**
+   * `--link`: the files become a layer of their own, independent of the layers below, so a rebuild
+   * after a base change reuses it (and BuildKit can rebase it without copying). Destinations are not
+   * read through symlinks of earlier layers.
+   * @example .copy(build, '/app/dist', '/srv/www', { link: true })
+   */
   readonly link?: boolean;
+  /**
+   * `--exclude`: `.dockerignore`-style patterns of sources to leave out.
+   * @example .copy('.', '/app', { exclude: ['*.test.ts', 'docs/'] })
+   */
   readonly exclude?: readonly string[];
 }
 
+/** Options of `copy()`: ownership, mode, `--link`, `--exclude`, `--parents`. */
 export interface CopyOptions extends FileCopyOptions {
+  /**
+   * `--parents`: keep each source's parent directories under `dest` (a `./` in a source marks where the
+   * kept part starts), instead of copying every match flat into `dest`.
+   * @example .copy(['packages/a/package.json', 'packages/b/package.json'], '/app/', { parents: true }) // → /app/packages/a/package.json, /app/packages/b/package.json
+   */
   readonly parents?: boolean;
 }
 
+/** Options of `add()`: those of `copy()` (but `parents`) and, for URL and git sources, `checksum` and `keepGitDir`. */
 export interface AddOptions extends FileCopyOptions {
   /** `sha256:…` checksum of a URL source. */
   readonly checksum?: string;
@@ -95,12 +118,17 @@ export interface AddOptions extends FileCopyOptions {
   readonly keepGitDir?: boolean;
 }
 
+/** HEALTHCHECK timings: Go durations (`'30s'`, `'1m30s'`) or seconds; Docker's defaults when left out. */
 export interface HealthcheckOptions {
-  /** Go duration (`'30s'`, `'1m30s'`) or seconds. */
+  /** Time between checks (default 30s). */
   readonly interval?: string | number;
+  /** A check running longer than this fails (default 30s). */
   readonly timeout?: string | number;
+  /** Time the container has to start before failures count (default 0s). */
   readonly startPeriod?: string | number;
+  /** Time between checks during the start period (default 5s; BuildKit 1.6 Dockerfile syntax and later). */
   readonly startInterval?: string | number;
+  /** Consecutive failures before the container is unhealthy (default 3). */
   readonly retries?: number;
 }
 
@@ -109,6 +137,13 @@ export type CommandInput = readonly string[] | ShellForm;
 /** COPY/ADD sources: paths or globs, and `heredoc()` files. */
 export type CopySource = string | HeredocValue | readonly (string | HeredocValue)[];
 
+/**
+ * A build stage: an immutable value that each method extends by one instruction, returning a new
+ * `Stage` (the one called on is unchanged, so a base can be branched). Start one with `stage()`.
+ * @example
+ * const base = stage('base').from('node:20-alpine').workdir('/app');
+ * const test = base.copy('.', '.').run('npm test'); // base is unchanged
+ */
 export class Stage {
   readonly [STAGE_BRAND] = true as const;
   readonly #parent: Stage | undefined;
@@ -120,7 +155,10 @@ export class Stage {
     this.#link = link;
   }
 
-  /** The stage name: the last `.as()` or the `stage(name)` it started with; `undefined` if anonymous. */
+  /**
+   * The stage name: the last `.as()` or the `stage(name)` it started with; `undefined` if anonymous.
+   * @example stage('build').from('alpine:3.20').name // 'build'
+   */
   get name(): string | undefined {
     for (let node: Stage | undefined = this; node; node = node.#parent) {
       const link = node.#link;
@@ -150,6 +188,7 @@ export class Stage {
    * Names this stage (`FROM … AS name`). An anonymous chain is renamed. On a named one, the calls made
    * since it was named become the new stage, FROM the named one: `base.run(…).as('app')` leaves `base`
    * a stage (and a `--target`) of its own.
+   * @example const app = base.copy('.', '.').as('app') // FROM base AS app, then COPY
    */
   as(name: string): Stage {
     const at = callSite();
@@ -175,6 +214,9 @@ export class Stage {
    * `RUN`. A string runs in the shell; an array runs in exec form. A multi-line string is dedented; when
    * each line is a complete simple command the lines are joined with `&&` (the step stops at the first
    * failing line), otherwise the script is kept as written (a heredoc in the Dockerfile).
+   * @example
+   * .run('npm ci', { mounts: [cache.npm()] })
+   * .run(['/bin/app', '--migrate'])
    */
   run(command: string | readonly string[], options: RunOptions = {}): Stage {
     const source = callSite();
@@ -248,7 +290,11 @@ export class Stage {
     });
   }
 
-  /** `ADD`: local files and archives (extracted), URLs (`checksum`), git repositories (`keepGitDir`). */
+  /**
+   * `ADD`: local files and archives (extracted), URLs (`checksum`), git repositories (`keepGitDir`).
+   * Prefer `copy()` for local files that are not archives.
+   * @example .add('https://example.com/tool.tgz', '/opt/', { checksum: 'sha256:…' })
+   */
   add(src: CopySource, dest: string, options: AddOptions = {}): Stage {
     const source = callSite();
     checkOptions('add()', options, ['chown', 'chmod', 'link', 'exclude', 'checksum', 'keepGitDir'], source);
@@ -261,12 +307,18 @@ export class Stage {
     });
   }
 
-  /** `WORKDIR`: relative paths resolve against the previous WORKDIR; the directory is created. */
+  /**
+   * `WORKDIR`: relative paths resolve against the previous WORKDIR; the directory is created.
+   * @example .workdir('/app')
+   */
   workdir(path: string): Stage {
     return this.#with(located({ kind: 'workdir', path }));
   }
 
-  /** `ENV` with one or more variables; values may reference `$VAR`s, `\$` is a literal dollar. */
+  /**
+   * `ENV` with one or more variables; values may reference `$VAR`s, `\$` is a literal dollar.
+   * @example .env({ NODE_ENV: 'production', PATH: '/app/bin:$PATH' })
+   */
   env(vars: Readonly<Record<string, string | number>>): Stage {
     return this.#with(located({ kind: 'env', vars: keyValues(vars) }));
   }
@@ -274,6 +326,7 @@ export class Stage {
   /**
    * `ARG` inside the stage: `arg('VERSION')`, `arg('VERSION', '1.0')`, or `arg({ A: '1', B: undefined })`.
    * Re-declare a global ARG here to use it in the stage.
+   * @example .arg('VERSION', '1.0').run('echo building $VERSION')
    */
   arg(name: string, defaultValue?: string): Stage;
   arg(args: Readonly<Record<string, string | undefined>>): Stage;
@@ -282,33 +335,51 @@ export class Stage {
     return this.#with(located({ kind: 'arg', args: argDecls(args) }));
   }
 
-  /** `LABEL`s, e.g. `{ 'org.opencontainers.image.source': 'https://…' }`. */
+  /**
+   * `LABEL`s; `ociLabels()` writes the OCI annotation keys for you.
+   * @example .label({ 'org.opencontainers.image.source': 'https://github.com/me/app' })
+   */
   label(labels: Readonly<Record<string, string>>): Stage {
     return this.#with(located({ kind: 'label', labels: keyValues(labels) }));
   }
 
-  /** `EXPOSE 3000`, `expose(53, '53/udp')`, `expose('8000-8010')`. */
+  /**
+   * `EXPOSE`: ports the image listens on (documentation for whoever runs it).
+   * @example .expose(3000) // also expose(53, '53/udp') and expose('8000-8010')
+   */
   expose(...ports: readonly (number | string)[]): Stage {
     return this.#with(located({ kind: 'expose', ports: ports.map(String) }));
   }
 
-  /** `VOLUME` mount points. */
+  /**
+   * `VOLUME` mount points.
+   * @example .volume('/data')
+   */
   volume(...paths: readonly string[]): Stage {
     return this.#with(located({ kind: 'volume', paths: [...paths] }));
   }
 
-  /** `USER name`, `user(1000)`, `user('node', 'node')` → `node:node`. */
+  /**
+   * `USER`: a name or uid, optionally with a group. `nonRootUser()` creates one and switches to it.
+   * @example .user('node') // also user(1000) and user('node', 'node') → USER node:node
+   */
   user(user: string | number, group?: string | number): Stage {
     const value = group === undefined ? String(user) : `${user}:${group}`;
     return this.#with(located({ kind: 'user', user: value }));
   }
 
-  /** `CMD` in exec form (`['node', 'server.js']`); `sh('…')` for shell form. */
+  /**
+   * `CMD` in exec form; `sh('…')` for shell form.
+   * @example .cmd(['node', 'server.js'])
+   */
   cmd(command: CommandInput): Stage {
     return this.#with(located({ kind: 'cmd', command: commandOf('cmd', command) }));
   }
 
-  /** `ENTRYPOINT` in exec form; `sh('…')` for shell form. It clears an inherited CMD. */
+  /**
+   * `ENTRYPOINT` in exec form; `sh('…')` for shell form. It clears an inherited CMD.
+   * @example .entrypoint(['/usr/bin/tini', '--']).cmd(['node', 'server.js'])
+   */
   entrypoint(command: CommandInput): Stage {
     return this.#with(located({ kind: 'entrypoint', command: commandOf('entrypoint', command) }));
   }
@@ -330,17 +401,27 @@ export class Stage {
     return this.#with(located({ kind: 'healthcheck', check }));
   }
 
-  /** `STOPSIGNAL SIGTERM` (or a number). */
+  /**
+   * `STOPSIGNAL`: the signal `docker stop` sends (a name or number).
+   * @example .stopsignal('SIGINT')
+   */
   stopsignal(signal: string | number): Stage {
     return this.#with(located({ kind: 'stopsignal', signal: String(signal) }));
   }
 
-  /** `SHELL ["/bin/bash", "-o", "pipefail", "-c"]`: the shell for later shell-form commands. */
+  /**
+   * `SHELL`: the shell for later shell-form commands.
+   * @example .shell(['/bin/bash', '-o', 'pipefail', '-c'])
+   */
   shell(argv: readonly string[]): Stage {
     return this.#with(located({ kind: 'shell', argv: [...argv] }));
   }
 
-  /** `MAINTAINER` (deprecated in Dockerfiles): the image config's `author` field. */
+  /**
+   * `MAINTAINER` (deprecated in Dockerfiles): the image config's `author` field. Prefer
+   * `label(ociLabels({ authors }))`.
+   * @example .maintainer('Jane Doe <jane@example.com>')
+   */
   maintainer(name: string): Stage {
     return this.#with(located({ kind: 'maintainer', name }));
   }
@@ -363,11 +444,15 @@ export class Stage {
   }
 }
 
-/** What `stage()` returns: a stage without a base yet; `.from()` gives it one. */
+/**
+ * What `stage()` returns: a stage without a base yet; `.from()` gives it one.
+ * @example stage('app').from('node:20-alpine')
+ */
 export interface StageStart {
   /**
    * `FROM`: an image reference (`'node:20-alpine'`, `'alpine@sha256:…'`), `'scratch'`, an `image()` value,
    * or another stage value.
+   * @example stage('app').from('alpine:3.20', { platform: 'linux/arm64' })
    */
   from(base: string | Stage | ImageValue, options?: FromOptions): Stage;
 }

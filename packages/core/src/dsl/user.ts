@@ -23,7 +23,10 @@ export interface NonRootUserOptions {
 
 const NAME = /^[a-z_][a-z0-9_-]{0,31}$/;
 
-/** The stage with an unprivileged user created and set as USER `uid:gid`. */
+/**
+ * The stage with an unprivileged user created (`useradd`, or busybox `adduser`) and set as USER `uid:gid`.
+ * @example nonRootUser(stage('app').from('node:20-alpine'), { name: 'app', uid: 10001 }).cmd(['node', 'server.js'])
+ */
 export function nonRootUser(stage: Stage, options: NonRootUserOptions = {}): Stage {
   const name = options.name ?? 'app';
   const uid = options.uid ?? 10001;

@@ -24,7 +24,11 @@ export function image(ref: string): ImageValue {
   return { [IMAGE_BRAND]: true, ref };
 }
 
-/** A build context: the main one (`define({ context })`) or a named one used as a COPY source. */
+/**
+ * A build context: the main one (`define({ context })`) or a named one used as a COPY source. Made by
+ * `context()`.
+ * @example define({ target: app, context: context('.').ignore(['node_modules']) })
+ */
 export class ContextValue {
   readonly [CONTEXT_BRAND] = true as const;
   constructor(
@@ -33,12 +37,18 @@ export class ContextValue {
     readonly ignorePatterns: readonly string[] | undefined,
   ) {}
 
-  /** Returns a context with these `.dockerignore` patterns (they replace any `.dockerignore` file). */
+  /**
+   * Returns a context with these `.dockerignore` patterns (they replace any `.dockerignore` file).
+   * @example context('.').ignore(['node_modules', '.git', '*.log'])
+   */
   ignore(patterns: readonly string[]): ContextValue {
     return new ContextValue(this.dir, this.name, [...(this.ignorePatterns ?? []), ...patterns]);
   }
 
-  /** The context as IR. */
+  /**
+   * The context as IR.
+   * @example context('.').ignore(['.git']).toSpec() // { dir: '.', ignore: ['.git'] }
+   */
   toSpec(): ContextSpec {
     return this.ignorePatterns === undefined
       ? { dir: this.dir }
