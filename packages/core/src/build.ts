@@ -14,7 +14,7 @@
 import { type Definition, toGraph } from './dsl/graph.js';
 import type { Stage } from './dsl/stage.js';
 import { type BuildOptions, buildGraph } from './engine/build.js';
-import { WharfError } from './errors.js';
+import { unknownNameHint, WharfError } from './errors.js';
 import type { BuildEvent } from './events.js';
 import { exportImage } from './export/export.js';
 import { type OutputSpec, parseOutput } from './export/output.js';
@@ -78,7 +78,7 @@ function checkOptionNames(options: object): void {
     throw new WharfError(
       'BUILD_UNKNOWN_OPTION',
       `build(): unknown option${unknown.length > 1 ? 's' : ''} ${unknown.map((n) => JSON.stringify(n)).join(', ')}`,
-      { hint: `the options are ${OPTION_NAMES.join(', ')}` },
+      { hint: unknownNameHint(unknown, OPTION_NAMES, 'the options are') },
     );
   }
 }

@@ -6,7 +6,7 @@
  * same content are one stage; two different stages with one name are an error. Anonymous stages get
  * `stage-N` by their position.
  */
-import { WharfError } from '../errors.js';
+import { unknownNameHint, WharfError } from '../errors.js';
 import type {
   ArgDecl,
   BaseRef,
@@ -21,6 +21,7 @@ import type {
 import { callSite } from './call-site.js';
 import type { MountDraft } from './mounts.js';
 import { type DraftFrom, type DraftInstruction, isStage, type Stage } from './stage.js';
+import { describe } from './usage.js';
 import { type ContextValue, isContextValue, isImageValue } from './values.js';
 
 export interface DefinitionInput {
@@ -83,8 +84,7 @@ export function define(input: DefinitionInput): Definition {
   };
   if (typeof input !== 'object' || input === null) fail('expects an object: define({ target: app })');
   for (const key of Object.keys(input)) {
-    if (!DEFINITION_KEYS.includes(key))
-      fail(`has no option "${key}"`, `options: ${DEFINITION_KEYS.join(', ')}`);
+    if (!DEFINITION_KEYS.includes(key)) fail(`has no option "${key}"`, unknownNameHint(key, DEFINITION_KEYS));
   }
   if (!input.target && !input.targets) {
     throw new WharfError('DSL_NO_TARGET', 'define() needs a target stage or targets', {
@@ -186,7 +186,12 @@ function pickTarget(definition: Definition, name: string | undefined): Stage {
       throw new WharfError(
         name === undefined ? 'DSL_CHOOSE_TARGET' : 'DSL_UNKNOWN_TARGET',
         name === undefined ? `several targets are defined: ${names.join(', ')}` : `no target named "${name}"`,
-        { hint: `choose one with --target (${names.join(', ')})` },
+        {
+          hint:
+            name === undefined
+              ? `choose one with --target (${names.join(', ')})`
+              : unknownNameHint(name, names, 'the targets are'),
+        },
       );
     }
     return stage;
@@ -333,7 +338,13 @@ class StageCollector {
       this.namedContexts[name] = spec;
       return { kind: 'context', name };
     }
-    throw new TypeError('copy()/mount from: expected a stage, image() or context() value');
+    throw new WharfError(
+      'DSL_USAGE',
+      `copy()/mount from: expected a stage, image() or context() value, got ${describe(from)}`,
+      {
+        hint: "pass the stage variable, image('nginx:1.27') or context('../dir')",
+      },
+    );
   }
 
   #mount(mount: MountDraft): Mount {

@@ -9,6 +9,7 @@
 import { WharfError } from '../errors.js';
 import type { BindMount, CacheMount, SecretMount, SshMount, TmpfsMount } from '../ir/types.js';
 import type { Stage } from './stage.js';
+import { checkOptions, optionNames } from './usage.js';
 import { type ContextValue, type ImageValue, MOUNT_BRAND } from './values.js';
 
 /** What `copy(from, …)` and the `from:` of cache and bind mounts read from, besides an image reference string. */
@@ -47,6 +48,35 @@ export interface MountValue {
   readonly draft: MountDraft;
 }
 
+const CACHE_OPTIONS = optionNames<CacheMountOptions>({
+  id: true,
+  sharing: true,
+  readonly: true,
+  from: true,
+  source: true,
+  mode: true,
+  uid: true,
+  gid: true,
+});
+const BIND_OPTIONS = optionNames<BindMountOptions>({ from: true, source: true, readwrite: true });
+const SECRET_OPTIONS = optionNames<SecretMountOptions>({
+  target: true,
+  env: true,
+  required: true,
+  mode: true,
+  uid: true,
+  gid: true,
+});
+const SSH_OPTIONS = optionNames<SshMountOptions>({
+  id: true,
+  target: true,
+  required: true,
+  mode: true,
+  uid: true,
+  gid: true,
+});
+const TMPFS_OPTIONS = optionNames<TmpfsMountOptions>({ size: true });
+
 function mount(draft: MountDraft): MountValue {
   return { [MOUNT_BRAND]: true, draft };
 }
@@ -57,6 +87,7 @@ function mount(draft: MountDraft): MountValue {
  * @example .run('make', { mounts: [cache('/root/.ccache', { id: 'ccache', sharing: 'locked' })] })
  */
 export function cache(target: string, options: CacheMountOptions = {}): MountValue {
+  checkOptions('cache()', options, CACHE_OPTIONS);
   return mount({ type: 'cache', target, ...options });
 }
 
@@ -188,6 +219,7 @@ export function aptInstall(
  * @example .run('go build -o /out/app .', { mounts: [bind('/src', { source: 'cmd' }), ...cache.go()] })
  */
 export function bind(target: string, options: BindMountOptions = {}): MountValue {
+  checkOptions('bind()', options, BIND_OPTIONS);
   return mount({ type: 'bind', target, ...options });
 }
 
@@ -197,6 +229,7 @@ export function bind(target: string, options: BindMountOptions = {}): MountValue
  * @example .run('npm ci', { mounts: [secret('npmrc', { target: '/root/.npmrc' })] })
  */
 export function secret(id: string, options: SecretMountOptions = {}): MountValue {
+  checkOptions('secret()', options, SECRET_OPTIONS);
   return mount({ type: 'secret', id, ...options });
 }
 
@@ -205,6 +238,7 @@ export function secret(id: string, options: SecretMountOptions = {}): MountValue
  * @example .run('git clone git@github.com:me/private.git', { mounts: [ssh({ required: true })] })
  */
 export function ssh(options: SshMountOptions = {}): MountValue {
+  checkOptions('ssh()', options, SSH_OPTIONS);
   return mount({ type: 'ssh', ...options });
 }
 
@@ -213,6 +247,7 @@ export function ssh(options: SshMountOptions = {}): MountValue {
  * @example .run('make test', { mounts: [tmpfs('/tmp', { size: 64 * 2 ** 20 })] })
  */
 export function tmpfs(target: string, options: TmpfsMountOptions = {}): MountValue {
+  checkOptions('tmpfs()', options, TMPFS_OPTIONS);
   return mount({ type: 'tmpfs', target, ...options });
 }
 

@@ -8,7 +8,7 @@
  * const deps = base.as('deps').copy(['package.json', 'package-lock.json'], './').run('npm ci');
  * const app = stage('app').from(deps).copy('.', '.').user('node').cmd(['node', 'server.js']);
  */
-import { type SourceLocation, WharfError } from '../errors.js';
+import type { SourceLocation } from '../errors.js';
 import { normalizeScript } from '../ir/script.js';
 import type {
   ArgDecl,
@@ -24,6 +24,7 @@ import type {
 } from '../ir/types.js';
 import { callSite } from './call-site.js';
 import { isMountValue, type MountDraft, type MountValue, type SourceValue } from './mounts.js';
+import { checkOptions, describe, optionNames, usage } from './usage.js';
 import {
   type HeredocValue,
   type ImageValue,
@@ -134,6 +135,31 @@ export interface HealthcheckOptions {
 
 export type CommandInput = readonly string[] | ShellForm;
 
+const RUN_OPTIONS = optionNames<RunOptions>({ mounts: true, network: true, security: true, asScript: true });
+const COPY_OPTIONS = optionNames<CopyOptions>({
+  chown: true,
+  chmod: true,
+  link: true,
+  exclude: true,
+  parents: true,
+});
+const ADD_OPTIONS = optionNames<AddOptions>({
+  chown: true,
+  chmod: true,
+  link: true,
+  exclude: true,
+  checksum: true,
+  keepGitDir: true,
+});
+const FROM_OPTIONS = optionNames<FromOptions>({ platform: true });
+const HEALTHCHECK_OPTIONS = optionNames<HealthcheckOptions>({
+  interval: true,
+  timeout: true,
+  startPeriod: true,
+  startInterval: true,
+  retries: true,
+});
+
 /** COPY/ADD sources: paths or globs, and `heredoc()` files. */
 export type CopySource = string | HeredocValue | readonly (string | HeredocValue)[];
 
@@ -227,7 +253,7 @@ export class Stage {
         "run('npm ci')",
         source,
       );
-    checkOptions('run()', options, ['mounts', 'network', 'security', 'asScript'], source);
+    checkOptions('run()', options, RUN_OPTIONS, source);
     const cmd: Command =
       typeof command === 'string'
         ? { form: 'shell', script: normalizeScript(command, { join: !options.asScript }) }
@@ -280,7 +306,7 @@ export class Stage {
       string,
       CopyOptions | undefined,
     ];
-    checkOptions('copy()', options, ['chown', 'chmod', 'link', 'exclude', 'parents'], source);
+    checkOptions('copy()', options, COPY_OPTIONS, source);
     return this.#with({
       kind: 'copy',
       ...fileCopyFields('copy()', src, dest, options, source),
@@ -297,7 +323,7 @@ export class Stage {
    */
   add(src: CopySource, dest: string, options: AddOptions = {}): Stage {
     const source = callSite();
-    checkOptions('add()', options, ['chown', 'chmod', 'link', 'exclude', 'checksum', 'keepGitDir'], source);
+    checkOptions('add()', options, ADD_OPTIONS, source);
     return this.#with({
       kind: 'add',
       ...fileCopyFields('add()', src, dest, options, source),
@@ -389,6 +415,7 @@ export class Stage {
    * @example .healthcheck(['wget', '-qO-', 'http://localhost:3000/health'], { interval: '30s', retries: 3 })
    */
   healthcheck(test: CommandInput | 'none', options: HealthcheckOptions = {}): Stage {
+    checkOptions('healthcheck()', options, HEALTHCHECK_OPTIONS);
     const check: HealthcheckSpec =
       test === 'none'
         ? { test: 'none' }
@@ -435,9 +462,15 @@ export class Stage {
     const recorded = record(stage().from('scratch')).unwind().instructions;
     let next: Stage = this;
     for (const instruction of recorded) {
-      if (instruction.kind === 'onbuild') throw new TypeError('onbuild(): ONBUILD cannot be nested');
+      if (instruction.kind === 'onbuild')
+        usage('onbuild()', 'cannot record an ONBUILD (ONBUILD cannot be nested)', undefined, source);
       if (instruction.kind === 'maintainer')
-        throw new TypeError('onbuild(): MAINTAINER cannot be a trigger (BuildKit refuses it)');
+        usage(
+          'onbuild()',
+          'cannot record MAINTAINER (BuildKit refuses it as a trigger)',
+          'label(ociLabels({ authors })) instead',
+          source,
+        );
       next = next.#with({ kind: 'onbuild', instruction, ...(source ? { source } : {}) });
     }
     return next;
@@ -468,7 +501,7 @@ export function stage(name?: string): StageStart {
   return {
     from(base, options = {}) {
       const source = callSite();
-      checkOptions('from()', options, ['platform'], source);
+      checkOptions('from()', options, FROM_OPTIONS, source);
       const root: StageRoot = {
         name,
         base: baseOf(base, source),
@@ -498,38 +531,8 @@ function baseOf(base: string | Stage | ImageValue, at: SourceLocation | undefine
   return ref === 'scratch' ? { kind: 'scratch' } : { kind: 'image', ref };
 }
 
-/** A misuse of a DSL method: one line naming the method, at the build.ts line that called it. */
-function usage(
-  method: string,
-  message: string,
-  hint: string | undefined,
-  at: SourceLocation | undefined,
-): never {
-  throw new WharfError('DSL_USAGE', `${method} ${message}`, { hint, location: at });
-}
-
-function describe(value: unknown): string {
-  if (typeof value === 'string') return value === '' ? 'an empty string' : JSON.stringify(value);
-  if (value === null || value === undefined) return String(value);
-  return Array.isArray(value) ? 'an array' : typeof value;
-}
-
 function isStringArray(value: unknown): value is readonly string[] {
   return Array.isArray(value) && value.every((v) => typeof v === 'string');
-}
-
-/** Options must be a plain object with known keys: a misspelt option is an error, not ignored. */
-function checkOptions(
-  method: string,
-  options: unknown,
-  known: readonly string[],
-  at: SourceLocation | undefined,
-): void {
-  if (typeof options !== 'object' || options === null || Array.isArray(options) || isStage(options))
-    usage(method, `expects an options object as its last argument, got ${describe(options)}`, undefined, at);
-  for (const key of Object.keys(options)) {
-    if (!known.includes(key)) usage(method, `has no option "${key}"`, `options: ${known.join(', ')}`, at);
-  }
 }
 
 function located<T extends DraftInstruction>(instruction: T): T {
@@ -590,13 +593,20 @@ function argDecls(record: Readonly<Record<string, string | undefined>>): ArgDecl
 }
 
 function commandOf(method: string, command: CommandInput): Command {
-  if (typeof command === 'string') {
-    throw new TypeError(
-      `${method}(): pass an exec-form array like ['node', 'server.js'], or sh('${command}') for shell form`,
+  const input: unknown = command; // a build.ts in plain JavaScript passes anything
+  if (typeof input === 'string') {
+    usage(
+      `${method}()`,
+      `got the string ${describe(input)}: exec form is an array`,
+      `${method}(${JSON.stringify(input.trim().split(/\s+/))}), or ${method}(sh(${JSON.stringify(input)})) for shell form`,
     );
   }
-  if (!isShellForm(command) && !Array.isArray(command)) {
-    throw new TypeError(`${method}(): expected an array of strings or sh('…')`);
+  if (!isShellForm(command) && !isStringArray(command)) {
+    usage(
+      `${method}()`,
+      `expects an array of strings or sh('…'), got ${describe(command)}`,
+      `${method}(['node', 'server.js'])`,
+    );
   }
   return toCommand(command);
 }

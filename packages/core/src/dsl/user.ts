@@ -6,6 +6,7 @@
  */
 import { WharfError } from '../errors.js';
 import type { Stage } from './stage.js';
+import { checkOptions, optionNames } from './usage.js';
 
 export interface NonRootUserOptions {
   /** User and group name. Default `app`. */
@@ -28,6 +29,11 @@ const NAME = /^[a-z_][a-z0-9_-]{0,31}$/;
  * @example nonRootUser(stage('app').from('node:20-alpine'), { name: 'app', uid: 10001 }).cmd(['node', 'server.js'])
  */
 export function nonRootUser(stage: Stage, options: NonRootUserOptions = {}): Stage {
+  checkOptions(
+    'nonRootUser()',
+    options,
+    optionNames<NonRootUserOptions>({ name: true, uid: true, gid: true, create: true }),
+  );
   const name = options.name ?? 'app';
   const uid = options.uid ?? 10001;
   const gid = options.gid ?? uid;
