@@ -4,7 +4,7 @@
  * The root holds what a build.ts author and a build script need: the DSL, `define`, `build`, Dockerfile
  * emit / read / convert, lint, errors and event types. Lower-level modules are subpath exports
  * (`@wharf/core/oci`, `/registry`, `/image`, `/layout`, `/archive`, `/engine`, `/dockerfile`, `/ir`,
- * `/lint`, `/export`, `/sbom`, `/sign`, `/dsl`, `/testing`; README "Subpath exports").
+ * `/lint`, `/export`, `/sbom`, `/sign`, `/dsl`, `/testing`; README "Root and subpath exports").
  * `public-api.test.ts` keeps this list short (at most 40 names) and documented. One export block per area.
  *
  * @example
