@@ -30,7 +30,7 @@ export type {
   StageStart,
 } from './stage.js';
 export { isStage, stage } from './stage.js';
-export type { NonRootUserOptions } from './user.js';
+export type { NonRootUser, NonRootUserOptions } from './user.js';
 export { nonRootUser } from './user.js';
 export type {
   ContextOptions,

@@ -158,6 +158,25 @@ describe('final-image helpers', () => {
     }
   });
 
+  test('.user(nonRootUser()) in the chain is the same as wrapping the stage', () => {
+    const options = { name: 'svc', uid: 2000 };
+    const chained = stage('a').from('alpine:3.20').user(nonRootUser(options)).cmd(['/app']);
+    const wrapped = nonRootUser(stage('a').from('alpine:3.20'), options).cmd(['/app']);
+    const strip = (graph: unknown) =>
+      JSON.parse(JSON.stringify(graph, (k, v) => (k === 'source' ? undefined : v)));
+    expect(strip(toGraph(chained))).toEqual(strip(toGraph(wrapped)));
+    const [run, user] = toGraph(chained).stages[0]?.instructions ?? [];
+    expect([run?.kind, user]).toEqual(['run', expect.objectContaining({ kind: 'user', user: '2000:2000' })]);
+    expect(run?.source?.file).toMatch(/presets\.test\.ts$/); // the build.ts line, not the DSL's
+    const bare = stage('b')
+      .from('scratch')
+      .user(nonRootUser({ create: false }));
+    expect(toGraph(bare).stages[0]?.instructions).toEqual([
+      expect.objectContaining({ kind: 'user', user: '10001:10001' }),
+    ]);
+    expect(() => stage('c').from('scratch').user(nonRootUser(), 'root')).toThrow(/takes no group/);
+  });
+
   test('ociLabels: org.opencontainers.image.* keys for the fields given', () => {
     expect(ociLabels({ title: 'app', revision: 'abc', base: { name: 'alpine:3.20' } })).toEqual({
       'org.opencontainers.image.title': 'app',

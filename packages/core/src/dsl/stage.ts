@@ -25,6 +25,7 @@ import type {
 import { callSite } from './call-site.js';
 import { isMountValue, type MountDraft, type MountValue, type SourceValue } from './mounts.js';
 import { checkOptions, describe, optionNames, usage } from './usage.js';
+import { isNonRootUser, type NonRootUser } from './user.js';
 import {
   type HeredocValue,
   type ImageValue,
@@ -386,10 +387,15 @@ export class Stage {
   }
 
   /**
-   * `USER`: a name or uid, optionally with a group. `nonRootUser()` creates one and switches to it.
-   * @example .user('node') // also user(1000) and user('node', 'node') → USER node:node
+   * `USER`: a name or uid, optionally with a group; or `nonRootUser()`, which creates an unprivileged
+   * user (a RUN) and switches to it by number.
+   * @example .user('node') // also user(1000), user('node', 'node') → USER node:node, and user(nonRootUser())
    */
-  user(user: string | number, group?: string | number): Stage {
+  user(user: string | number | NonRootUser, group?: string | number): Stage {
+    if (isNonRootUser(user)) {
+      if (group !== undefined) usage('user()', 'takes no group with nonRootUser()', 'nonRootUser({ gid })');
+      return (user.script === undefined ? this : this.run(user.script)).user(user.uid, user.gid);
+    }
     const value = group === undefined ? String(user) : `${user}:${group}`;
     return this.#with(located({ kind: 'user', user: value }));
   }
