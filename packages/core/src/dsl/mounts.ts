@@ -94,17 +94,25 @@ export function cache(target: string, options: CacheMountOptions = {}): MountVal
 /**
  * Presets: the directories package managers download into, with stable ids so every build (and every
  * stage) shares them. Single-directory presets return one mount (`mounts: [cache.npm()]`); the ones
- * that need two return an array to spread (`mounts: [...cache.apt()]`). `options` apply to every mount
- * of a preset; an `id` given there becomes the prefix of each mount's id.
+ * that need two return an array (`mounts: cache.apt()`, or spread it among others). `options` apply to
+ * every mount of a preset; there an `id` becomes the prefix of each mount's id, while a single-directory
+ * preset's `id` replaces its own.
  */
 const preset = (target: string, id: string, options: CacheMountOptions, defaults: CacheMountOptions = {}) =>
   cache(target, { ...defaults, ...options, id: options.id === undefined ? id : `${options.id}-${id}` });
+
+/** A preset's options, checked under the preset's own name (`cache.npm() has no option …`). */
+const presetOptions = (name: string, options: CacheMountOptions): CacheMountOptions => {
+  checkOptions(`cache.${name}()`, options, CACHE_OPTIONS);
+  return options;
+};
 
 /**
  * npm's download cache, `/root/.npm` (id `npm`).
  * @example .run('npm ci', { mounts: [cache.npm()] })
  */
-cache.npm = (options: CacheMountOptions = {}): MountValue => cache('/root/.npm', { id: 'npm', ...options });
+cache.npm = (options: CacheMountOptions = {}): MountValue =>
+  cache('/root/.npm', { id: 'npm', ...presetOptions('npm', options) });
 
 /**
  * apt's package downloads (`/var/cache/apt`, id `apt-cache`) and package lists (`/var/lib/apt`, id
@@ -115,34 +123,37 @@ cache.npm = (options: CacheMountOptions = {}): MountValue => cache('/root/.npm',
  * .run(`${APT_KEEP_CACHE} && apt-get update && apt-get install -y --no-install-recommends curl`, { mounts: cache.apt() })
  * .run(...aptInstall(['curl'])) // the same, in one call
  */
-cache.apt = (options: CacheMountOptions = {}): MountValue[] => [
-  preset('/var/cache/apt', 'apt-cache', options, { sharing: 'locked' }),
-  preset('/var/lib/apt', 'apt-lib', options, { sharing: 'locked' }),
-];
+cache.apt = (options: CacheMountOptions = {}): MountValue[] => {
+  const checked = presetOptions('apt', options);
+  return [
+    preset('/var/cache/apt', 'apt-cache', checked, { sharing: 'locked' }),
+    preset('/var/lib/apt', 'apt-lib', checked, { sharing: 'locked' }),
+  ];
+};
 
 /**
  * pip's download and wheel cache, `/root/.cache/pip` (id `pip`).
  * @example .run('pip install -r requirements.txt', { mounts: [cache.pip()] })
  */
 cache.pip = (options: CacheMountOptions = {}): MountValue =>
-  cache('/root/.cache/pip', { id: 'pip', ...options });
+  cache('/root/.cache/pip', { id: 'pip', ...presetOptions('pip', options) });
 
 /**
  * Go's build cache (`/root/.cache/go-build`, id `go-build`) and module cache (`/go/pkg/mod`, the official
  * images' `GOMODCACHE`, id `go-mod`). An array: spread it, or pass it as `mounts`.
  * @example .run('go build -o /out/app ./cmd/app', { mounts: cache.go() })
  */
-cache.go = (options: CacheMountOptions = {}): MountValue[] => [
-  preset('/root/.cache/go-build', 'go-build', options),
-  preset('/go/pkg/mod', 'go-mod', options),
-];
+cache.go = (options: CacheMountOptions = {}): MountValue[] => {
+  const checked = presetOptions('go', options);
+  return [preset('/root/.cache/go-build', 'go-build', checked), preset('/go/pkg/mod', 'go-mod', checked)];
+};
 
 /**
  * pnpm's content-addressed store at its Linux default for root, `/root/.local/share/pnpm/store` (id `pnpm`).
  * @example .run('pnpm install --frozen-lockfile', { mounts: [cache.pnpm()] })
  */
 cache.pnpm = (options: CacheMountOptions = {}): MountValue =>
-  cache('/root/.local/share/pnpm/store', { id: 'pnpm', ...options });
+  cache('/root/.local/share/pnpm/store', { id: 'pnpm', ...presetOptions('pnpm', options) });
 
 /**
  * Yarn 1's cache as root, `/usr/local/share/.cache/yarn` (id `yarn`). Yarn 2+ keeps its cache in the
@@ -150,7 +161,7 @@ cache.pnpm = (options: CacheMountOptions = {}): MountValue =>
  * @example .run('yarn install --frozen-lockfile', { mounts: [cache.yarn()] })
  */
 cache.yarn = (options: CacheMountOptions = {}): MountValue =>
-  cache('/usr/local/share/.cache/yarn', { id: 'yarn', ...options });
+  cache('/usr/local/share/.cache/yarn', { id: 'yarn', ...presetOptions('yarn', options) });
 
 /**
  * Cargo's registry index and crates (`/usr/local/cargo/registry`, id `cargo-registry`) and git
@@ -158,31 +169,34 @@ cache.yarn = (options: CacheMountOptions = {}): MountValue =>
  * Not `target/`: build outputs must stay in the layer to be copied out.
  * @example .run('cargo build --release --locked', { mounts: cache.cargo() })
  */
-cache.cargo = (options: CacheMountOptions = {}): MountValue[] => [
-  preset('/usr/local/cargo/registry', 'cargo-registry', options),
-  preset('/usr/local/cargo/git', 'cargo-git', options),
-];
+cache.cargo = (options: CacheMountOptions = {}): MountValue[] => {
+  const checked = presetOptions('cargo', options);
+  return [
+    preset('/usr/local/cargo/registry', 'cargo-registry', checked),
+    preset('/usr/local/cargo/git', 'cargo-git', checked),
+  ];
+};
 
 /**
  * Maven's local repository, `/root/.m2/repository` (id `maven`).
  * @example .run('mvn -B package', { mounts: [cache.maven()] })
  */
 cache.maven = (options: CacheMountOptions = {}): MountValue =>
-  cache('/root/.m2/repository', { id: 'maven', ...options });
+  cache('/root/.m2/repository', { id: 'maven', ...presetOptions('maven', options) });
 
 /**
  * Gradle's dependency and build caches, `/root/.gradle/caches` (id `gradle`).
  * @example .run('gradle build --no-daemon', { mounts: [cache.gradle()] })
  */
 cache.gradle = (options: CacheMountOptions = {}): MountValue =>
-  cache('/root/.gradle/caches', { id: 'gradle', ...options });
+  cache('/root/.gradle/caches', { id: 'gradle', ...presetOptions('gradle', options) });
 
 /**
  * Bun's package cache, `/root/.bun/install/cache` (id `bun`).
  * @example .run('bun install --frozen-lockfile', { mounts: [cache.bun()] })
  */
 cache.bun = (options: CacheMountOptions = {}): MountValue =>
-  cache('/root/.bun/install/cache', { id: 'bun', ...options });
+  cache('/root/.bun/install/cache', { id: 'bun', ...presetOptions('bun', options) });
 
 /**
  * Shell commands that stop Debian's and Ubuntu's `docker-clean` apt hook from deleting downloaded
