@@ -75,6 +75,18 @@ describe('the DSL', () => {
     return found.symbol;
   };
 
+  it('every function and constant of @wharf/core/dsl has JSDoc with an @example', () => {
+    const dsl = program.getSourceFile(`${src}dsl/index.ts`);
+    const module = dsl && checker.getSymbolAtLocation(dsl);
+    if (!module) throw new Error('dsl/index.ts has no module symbol');
+    const missing = checker
+      .getExportsOfModule(module)
+      .map((exported) => [exported.getName(), checker.getAliasedSymbol(exported)] as const)
+      .filter(([, symbol]) => isValue(symbol) && !docs(symbol).tags.includes('example'))
+      .map(([name]) => name);
+    expect(missing).toEqual([]);
+  });
+
   it('every Stage method has JSDoc with an @example', () => {
     const stage = exported('Stage');
     const missing = checker

@@ -100,11 +100,18 @@ export function define(input: DefinitionInput): Definition {
   return { ...input, [DEFINITION_BRAND]: true };
 }
 
+/**
+ * Whether `value` was made by `define()` (by any copy of @wharf/core: the check reads a `Symbol.for` brand).
+ * @example isDefinition((await import('./build.ts')).default)
+ */
 export function isDefinition(value: unknown): value is Definition {
   return typeof value === 'object' && value !== null && DEFINITION_BRAND in value;
 }
 
-/** The names of a definition's targets (a single `target` is named after its stage, or `default`). */
+/**
+ * The names of a definition's targets (a single `target` is named after its stage, or `default`).
+ * @example targetNames(define({ target: app, targets: { test } })) // ['app', 'test']
+ */
 export function targetNames(definition: Definition): string[] {
   const main = definition.target ? [definition.target.name ?? 'default'] : [];
   return [...new Set([...main, ...Object.keys(definition.targets ?? {})])];

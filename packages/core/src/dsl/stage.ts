@@ -519,6 +519,10 @@ export function stage(name?: string): StageStart {
   };
 }
 
+/**
+ * Whether `value` is a stage value (by any copy of @wharf/core: the check reads a `Symbol.for` brand).
+ * @example isStage(stage('app').from('alpine')) // true
+ */
 export function isStage(value: unknown): value is Stage {
   return typeof value === 'object' && value !== null && STAGE_BRAND in value;
 }
