@@ -36,6 +36,10 @@ export interface BuildCachePruneResult {
 
 const cacheMountsOf = (store: BlobStore) => join(store.root, 'cache-mounts');
 
+/**
+ * What the build cache holds: step records, blobs, RUN snapshots and cache mounts, with their sizes.
+ * @example const usage = await buildCacheUsage(await openStore()); // as `wharf cache ls`
+ */
 export async function buildCacheUsage(store: BlobStore): Promise<BuildCacheUsage> {
   const [summary, snapshots] = await Promise.all([
     cacheSummary(store),
@@ -54,6 +58,7 @@ export async function buildCacheUsage(store: BlobStore): Promise<BuildCacheUsage
  * size, then the most recently used snapshots in what is left of it; pulled base blobs stay.
  * While another process builds (it holds a lease on the store), nothing is removed and its pid is
  * returned in `inUse`: a build must not lose the blobs and snapshots it reads.
+ * @example await pruneBuildCache(await openStore(), { keepBytes: 10e9 }); // or { all: true }, as `wharf cache prune`
  */
 export async function pruneBuildCache(
   store: BlobStore,
