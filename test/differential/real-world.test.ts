@@ -3,7 +3,9 @@
 // The file trees, the configs and the config's author must match. docs/dockerfile-compat.md lists them.
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { buildGraph, exportImage, lowerDockerfile } from '@wharf/core';
+import { lowerDockerfile } from '@wharf/core';
+import { buildImage } from '@wharf/core/engine';
+import { exportImage } from '@wharf/core/export';
 import { describe, expect, it } from 'vitest';
 import { comparableConfig, writeContext } from '../helpers/differential.js';
 import { docker, dockerBuild } from '../helpers/docker.js';
@@ -42,7 +44,7 @@ async function buildText(name: string, dockerfile: string, options: Options = {}
 
   const buildArgs = options.buildArgs ?? {};
   const graph = lowerDockerfile(dockerfile, { file: dockerfilePath, buildArgs });
-  const direct = await buildGraph(graph, {
+  const direct = await buildImage(graph, {
     contextDir,
     cacheDir: join(dir, 'cache'),
     buildArgs,
@@ -50,7 +52,7 @@ async function buildText(name: string, dockerfile: string, options: Options = {}
     registry: { mirrors: [testEnv().mirror.url] },
   });
   const ours = join(dir, 'direct.tar');
-  await exportImage(direct.image, { type: 'docker-archive', dest: ours, names: [] });
+  await exportImage(direct.image, { type: 'docker-archive', dest: ours });
   const [bk, wh] = await Promise.all([readSavedImage(saved), readSavedImage(ours)]);
   return {
     buildkit: {

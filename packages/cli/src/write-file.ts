@@ -6,7 +6,8 @@
 import { randomBytes } from 'node:crypto';
 import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
-import { checkDestination, fileSystemProblem, WharfError } from '@wharf/core';
+import { WharfError } from '@wharf/core';
+import { checkDestination, fileSystemProblem } from '@wharf/core/export';
 
 export async function writeFileAtomic(path: string, content: string): Promise<void> {
   await checkDestination(path, 'file');

@@ -73,7 +73,6 @@ const allowed: Record<string, readonly string[]> = {
     'oci',
     'errors',
   ],
-  prune: ['cache', 'runtime', 'store'],
 };
 
 /** Modules that must stay pure: no fs, no network, no child processes. */

@@ -231,7 +231,12 @@ describe('stage methods', () => {
 
   it('refuses a string CMD with a hint towards exec form', () => {
     // @ts-expect-error — a string is not a CommandInput
-    expect(() => stage().from('x').cmd('node server.js')).toThrowError(/\['node', 'server.js'\]|sh\(/);
+    expect(() => stage().from('x').cmd('node server.js')).toThrowError(
+      expect.objectContaining({
+        code: 'DSL_USAGE',
+        hint: expect.stringMatching(/\["node","server.js"\]|sh\(/),
+      }),
+    );
   });
 });
 

@@ -69,6 +69,10 @@ const DSL_NAMES = [
 ] as const;
 type DslName = (typeof DSL_NAMES)[number];
 
+/**
+ * An idiomatic build.ts for a graph (`wharf convert`): loading it gives the graph back.
+ * @example writeFileSync('build.ts', generateBuildTs(lowerDockerfile(readFileSync('Dockerfile', 'utf8'))))
+ */
 export function generateBuildTs(graph: BuildGraph, options: CodegenOptions = {}): string {
   const gen = new Generator(graph);
   const stages = graph.stages.map((stage) => gen.stage(stage));

@@ -56,6 +56,12 @@ interface StageHeader {
   readonly source: SourceLocation;
 }
 
+/**
+ * A Dockerfile's graph (the IR), with BuildKit's rules; errors name the instruction's `file:line:col`.
+ * @example
+ * const graph = lowerDockerfile(readFileSync('Dockerfile', 'utf8'), { file: 'Dockerfile' });
+ * graph.stages.map((s) => s.name) // ['build', 'app']
+ */
 export function lowerDockerfile(input: string | ParseResult, options: LowerOptions = {}): BuildGraph {
   const file = options.file ?? 'Dockerfile';
   const parsed = typeof input === 'string' ? parseDockerfile(input, { file }) : input;
