@@ -43,6 +43,8 @@ export { fileSystemProblem, formatLocation, isWharfError, WharfError } from './e
 export type { BuildEvent, EventSink } from './events.js';
 export type { OutputSpec } from './export/index.js';
 export { checkDestination, checkOutput, exportImage, parseOutput } from './export/index.js';
+export type { WriteFileAtomicOptions } from './fsutil/files.js';
+export { writeFileAtomic } from './fsutil/files.js';
 /** Image values (ggcr-style): Layer, Image, ImageIndex, and pure mutations over them. */
 export * as images from './image/index.js';
 export type { Image, ImageIndex, Layer } from './image/types.js';

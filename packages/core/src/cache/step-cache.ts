@@ -9,9 +9,10 @@
  * Every miss is explained: each step position (context folder + stage + step number) remembers the
  * inputs of its last build, and a miss names what differs (see miss-explanation.ts).
  */
-import { createHash, randomBytes } from 'node:crypto';
-import { mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
+import { createHash } from 'node:crypto';
+import { readdir, readFile, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { writeFileAtomic } from '../fsutil/files.js';
 import type { Digest } from '../oci/index.js';
 import { explainDifference } from './miss-explanation.js';
 
@@ -136,16 +137,9 @@ export class StepCache {
   }
 }
 
-async function writeAtomic(path: string, text: string): Promise<void> {
-  await mkdir(dirname(path), { recursive: true });
-  const temp = `${path}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
-  try {
-    await writeFile(temp, text);
-    await rename(temp, path);
-  } catch (error) {
-    await rm(temp, { force: true });
-    throw error;
-  }
+/** Records are rebuilt by the next build when lost, so they skip the fsyncs (a step costs two writes). */
+function writeAtomic(path: string, text: string): Promise<void> {
+  return writeFileAtomic(path, text, { durable: false });
 }
 
 /** Total compressed bytes of the layers a set of records point at (for `cache ls` and pruning). */

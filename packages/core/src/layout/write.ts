@@ -12,6 +12,7 @@ import { createReadStream } from 'node:fs';
 import { lstat, mkdir, readdir, readFile, rename, stat } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { WharfError } from '../errors.js';
+import { isNotFound, syncDirectory } from '../fsutil/files.js';
 import {
   ANNOTATION_IMAGE_NAME,
   ANNOTATION_REF_NAME,
@@ -31,7 +32,7 @@ import {
   type ImageIndex as OciImageIndex,
 } from '../oci/index.js';
 import { LayoutError } from './errors.js';
-import { removeQuietly, siblingTemp, syncDirectory, writeNewFile } from './files.js';
+import { removeQuietly, siblingTemp, writeNewFile } from './files.js';
 import { fileBehind, linkingDisabled, placeFile, sameFile } from './place.js';
 import { blobPath } from './read.js';
 
@@ -49,10 +50,6 @@ function entriesOf(input: LayoutInput): readonly NamedImage[] {
   if (Array.isArray(input)) return input as readonly NamedImage[];
   if ('image' in (input as NamedImage)) return [input as NamedImage];
   return [{ image: input as Image }];
-}
-
-function isNotFound(error: unknown): boolean {
-  return (error as NodeJS.ErrnoException | undefined)?.code === 'ENOENT';
 }
 
 /** Writing failed for a reason that is not already a WharfError: say where. */
