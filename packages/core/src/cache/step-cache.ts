@@ -44,6 +44,15 @@ export interface CachedLayer {
   readonly uncompressedSize?: number;
 }
 
+/** What {@link StepCache.get} found for a key. */
+export type StepLookup =
+  /** The step made this layer (its blob may since have left the store: check before use). */
+  | { readonly kind: 'hit'; readonly layer: CachedLayer }
+  /** The step ran and changed nothing: no layer. */
+  | { readonly kind: 'hit-empty' }
+  /** Nothing recorded; `explanation` names what changed since the last build at the step's position. */
+  | { readonly kind: 'miss'; readonly explanation?: string };
+
 interface Record_ {
   readonly key: string;
   readonly layer: CachedLayer | null;
@@ -70,14 +79,28 @@ export function stepKey(inputs: StepInputs): string {
 export class StepCache {
   constructor(private readonly root: string) {}
 
-  /** The layer recorded for `key` (null: the step produced no layer), or undefined on a miss. */
-  async get(key: string): Promise<CachedLayer | null | undefined> {
+  /**
+   * What is recorded for `key`: its layer, a step that made none, or a miss. With `history`, a miss
+   * says why: what differs from the last build at that step position (see {@link explain}).
+   *
+   * @example
+   * const found = await cache.get(stepKey(inputs), { slot, inputs });
+   * if (found.kind === 'miss') console.log(found.explanation ?? 'first build of this step');
+   */
+  async get(
+    key: string,
+    history?: { readonly slot: string; readonly inputs: StepInputs },
+  ): Promise<StepLookup> {
+    let record: Record_ | undefined;
     try {
-      const record = JSON.parse(await readFile(this.#path(key), 'utf8')) as Record_;
-      return record.key === key ? record.layer : undefined;
+      record = JSON.parse(await readFile(this.#path(key), 'utf8')) as Record_;
     } catch {
-      return undefined;
+      record = undefined; // none, or torn: a miss
     }
+    if (record?.key === key)
+      return record.layer === null ? { kind: 'hit-empty' } : { kind: 'hit', layer: record.layer };
+    const explanation = history ? await this.explain(history.slot, history.inputs) : undefined;
+    return explanation === undefined ? { kind: 'miss' } : { kind: 'miss', explanation };
   }
 
   async put(key: string, layer: CachedLayer | null): Promise<void> {

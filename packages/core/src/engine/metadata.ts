@@ -24,7 +24,7 @@ export const DEFAULT_SHELL: readonly string[] = ['/bin/sh', '-c'];
 /** BuildKit gives a stage with no PATH this one (Linux). */
 export const DEFAULT_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
 
-type MetadataInstruction = Extract<
+export type MetadataInstruction = Extract<
   Instruction,
   {
     kind:
