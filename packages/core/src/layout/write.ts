@@ -12,7 +12,7 @@ import { createReadStream } from 'node:fs';
 import { lstat, mkdir, readdir, readFile, rename, stat } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { WharfError } from '../errors.js';
-import { isNotFound, syncDirectory } from '../fsutil/files.js';
+import { isNotFound, syncDirectory, writeFileAtomic } from '../fsutil/files.js';
 import {
   ANNOTATION_IMAGE_NAME,
   ANNOTATION_REF_NAME,
@@ -206,11 +206,7 @@ export async function appendImage(dir: string, input: LayoutInput): Promise<Layo
       ...added.manifests,
     ];
     const index: OciImageIndex = { ...existing, manifests };
-    const temp = siblingTemp(join(dir, 'index.json'), 'tmp');
-    created.push(temp);
-    await writeNewFile(temp, encodeJson(index));
-    await rename(temp, join(dir, 'index.json'));
-    await syncDirectory(dir);
+    await writeFileAtomic(join(dir, 'index.json'), encodeJson(index)); // fsyncs the file and `dir`
     return { index, dir };
   } catch (error) {
     for (const path of created) await removeQuietly(path);
