@@ -4,13 +4,11 @@
  * key is known before anything is planned (the source's digest), so a hit costs no snapshot at all.
  */
 import { WharfError } from '../../errors.js';
-import { expandWord, type Lookup } from '../../ir/expand.js';
+import { expandWord } from '../../ir/expand.js';
 import type { AddInstruction, CopyInstruction, FromRef } from '../../ir/types.js';
 import { resolveChown } from '../../layer/chown.js';
 import { planCopy } from '../../layer/copy-plan.js';
-import type { ContainerConfig } from '../../oci/types.js';
 import { openFrom, withBuildContext } from '../sources.js';
-import type { StageBase, StageContext } from '../stage.js';
 import type { StepContext } from './context.js';
 import { entriesStep, entryDigests, type PlannedEntries } from './entries.js';
 
@@ -24,7 +22,7 @@ export async function copyStep(
       ? withBuildContext(instruction.from, ctx.resolver, (word) => expandWord(word, lookup))
       : undefined;
   if (from !== undefined && from.kind !== 'context') {
-    const identity = await sourceIdentity(from, lookup, ctx);
+    const identity = await sourceIdentity(from, step);
     const layer = await step.runner.probe(
       step.slot,
       step.facts({ [`--from=${fromName(from)}`]: identity }),
@@ -37,17 +35,16 @@ export async function copyStep(
       return;
     }
   }
-  await entriesStep(await copyEntries(instruction, step.state.config, base, lookup, ctx), step);
+  await entriesStep(await copyEntries(instruction, step), step);
 }
 
 /** The entries of a COPY/ADD and what they read: file digests, or the --from source's digest. */
 async function copyEntries(
   instruction: CopyInstruction | AddInstruction,
-  config: ContainerConfig,
-  base: StageBase,
-  lookup: Lookup,
-  ctx: StageContext,
+  step: StepContext,
 ): Promise<PlannedEntries> {
+  const { base, ctx, lookup } = step;
+  const config = step.state.config;
   const expand = (word: string) => expandWord(word, lookup);
   if (instruction.heredocs?.length) {
     throw new WharfError(
@@ -101,7 +98,7 @@ async function copyEntries(
 }
 
 /** The content identity of a --from stage or image: its manifest digest. */
-async function sourceIdentity(from: FromRef, lookup: Lookup, ctx: StageContext): Promise<string> {
+async function sourceIdentity(from: FromRef, { ctx, lookup }: StepContext): Promise<string> {
   if (from.kind === 'stage') return (await ctx.resolver.stageImage(from.stage)).digest();
   if (from.kind === 'image') return (await ctx.resolver.image(expandWord(from.ref, lookup))).digest();
   throw new Error('unreachable: named contexts are keyed by file digests');

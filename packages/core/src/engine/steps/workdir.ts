@@ -3,31 +3,26 @@
  * by the stage's USER (a name is resolved in the image's /etc/passwd), as BuildKit does.
  */
 import { WharfError } from '../../errors.js';
-import { expandWord, type Lookup } from '../../ir/expand.js';
+import { expandWord } from '../../ir/expand.js';
 import type { WorkdirInstruction } from '../../ir/types.js';
 import { resolveChown } from '../../layer/chown.js';
 import type { LayerEntry } from '../../layer/entry.js';
 import { resolveInView } from '../../layer/fs-view.js';
-import type { ContainerConfig } from '../../oci/types.js';
 import { applyMetadata, resolveWorkdir } from '../metadata.js';
-import type { StageBase } from '../stage.js';
 import type { StepContext } from './context.js';
 import { entriesStep, entryDigests } from './entries.js';
 
 export async function workdirStep(instruction: WorkdirInstruction, step: StepContext): Promise<void> {
-  const entries = await workdirEntries(instruction, step.state.config, step.base, step.lookup);
+  const entries = await workdirEntries(instruction, step);
   const files = await entryDigests(entries, step.ctx);
   step.setState(applyMetadata(step.state, instruction, step.lookup));
   await entriesStep({ entries, files, release: async () => {} }, step);
 }
 
 /** The directories WORKDIR creates, with the parents already there (as BuildKit's differ writes them). */
-async function workdirEntries(
-  instruction: WorkdirInstruction,
-  config: ContainerConfig,
-  base: StageBase,
-  lookup: Lookup,
-): Promise<LayerEntry[]> {
+async function workdirEntries(instruction: WorkdirInstruction, step: StepContext): Promise<LayerEntry[]> {
+  const { base, lookup } = step;
+  const config = step.state.config;
   const path = resolveWorkdir(config.WorkingDir, expandWord(instruction.path, lookup));
   if (path === '/') return [];
   const owner = config.User ? await resolveChown(config.User, (file) => base.files.read(file)) : undefined;
