@@ -42,22 +42,6 @@ export type MetadataInstruction = Extract<
   }
 >;
 
-export function isMetadataInstruction(instruction: Instruction): instruction is MetadataInstruction {
-  return [
-    'env',
-    'label',
-    'user',
-    'expose',
-    'volume',
-    'stopsignal',
-    'cmd',
-    'entrypoint',
-    'healthcheck',
-    'shell',
-    'workdir',
-  ].includes(instruction.kind);
-}
-
 /** Applies one metadata instruction; `lookup` expands Words (ENV, then declared ARGs). */
 export function applyMetadata(
   state: ConfigState,
