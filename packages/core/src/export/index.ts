@@ -2,6 +2,9 @@
 // and the one-line message for a filesystem error (full disk, permissions) where an output is written.
 
 export { fileSystemProblem } from '../errors.js';
+// The one atomic file writer (temp file beside the target, fsync, rename), for the CLI's own files.
+export type { WriteFileAtomicOptions } from '../fsutil/files.js';
+export { writeFileAtomic } from '../fsutil/files.js';
 export { checkDestination, checkOutput } from './destination.js';
 export type { ExportErrorCode } from './errors.js';
 export { ExportError } from './errors.js';
