@@ -166,6 +166,24 @@ describe.skipIf(noDocker())('real-world Dockerfiles build as BuildKit builds the
     expect(buildkit.config.Env).toEqual(expect.arrayContaining(['C=x', 'E=arg', 'D=env-again']));
   });
 
+  it('a literal backslash right before $VAR stays apart from the expansion', async () => {
+    const buildkit = await same(
+      'backslash-before-dollar',
+      [
+        'FROM busybox',
+        'ARG V=val',
+        'ENV A=a\\\\$V B="b\\\\${V}" C="c\\\\\\$V" D=C:\\\\dir\\\\x',
+        'WORKDIR /w\\\\$V',
+        'RUN echo "$A $B $C $D" > seen',
+        '',
+      ].join('\n'),
+    );
+    expect(buildkit.config.Env).toEqual(
+      expect.arrayContaining(['A=a\\val', 'B=b\\val', 'C=c\\$V', 'D=C:\\dir\\x']),
+    );
+    expect(buildkit.config.WorkingDir).toBe('/w\\val');
+  });
+
   it('every stage is a target', async () => {
     const dockerfile = [
       'FROM busybox AS test',

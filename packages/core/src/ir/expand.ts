@@ -3,7 +3,10 @@
  * `${NAME:+word}`, `${NAME+word}`, `${NAME:?message}`, `${NAME?message}` and the pattern forms
  * `${NAME#p}`, `${NAME##p}`, `${NAME%p}`, `${NAME%%p}`, `${NAME/p/r}`, `${NAME//p/r}`, as BuildKit
  * expands them in FROM, WORKDIR, ENV, LABEL, USER, EXPOSE, VOLUME, STOPSIGNAL and COPY/ADD.
- * `\$` is a literal dollar; every other character is literal (quotes were removed by the front end).
+ * `\$` is a literal dollar; in a run of backslashes right before a `$`, each pair `\\` is one literal
+ * backslash (so `\\$HOME` is a backslash and then the value of HOME, `\\\$` a backslash and a dollar).
+ * Every other character, backslashes not before a `$` included, is literal (quotes were removed by the
+ * front end).
  *
  * Definitions are untrusted: an expanded value is limited to {@link MAX_EXPANDED_LENGTH} characters and
  * `${…}` nesting to {@link MAX_EXPANSION_DEPTH} levels (`IR_EXPANSION_LIMIT`, naming the variable and the
@@ -35,6 +38,22 @@ export function expandWordWithUse(word: string, lookup: Lookup): Expansion {
     return lookup(name);
   }).expand();
   return { value, used: [...used] };
+}
+
+/**
+ * A Word with no expansion as the literal text it stands for (`\$` → `$`, `\\$` → `\$`).
+ *
+ * @example literalWord('price: \\$5') // 'price: $5'
+ */
+export function literalWord(word: string): string {
+  return expandWord(word, () => undefined);
+}
+
+/** The length of the run of backslashes at `at` when a `$` follows it, else 0. */
+function backslashesBeforeDollar(text: string, at: number): number {
+  let end = at;
+  while (text[end] === '\\') end++;
+  return text[end] === '$' ? end - at : 0;
 }
 
 const nameStart = /[A-Za-z_]/;
@@ -71,9 +90,14 @@ class Expander {
     while (this.#pos < this.text.length) {
       const c = this.text[this.#pos] as string;
       if (stop?.includes(c)) return out;
-      if (c === '\\' && this.text[this.#pos + 1] === '$') {
-        out += '$';
-        this.#pos += 2;
+      const run = c === '\\' ? backslashesBeforeDollar(this.text, this.#pos) : 0;
+      if (run > 0) {
+        out += '\\'.repeat(Math.floor(run / 2));
+        this.#pos += run;
+        if (run % 2 === 1) {
+          out += '$';
+          this.#pos++;
+        }
       } else if (c === '\\' && stop !== undefined && stop.includes(this.text[this.#pos + 1] ?? '')) {
         out += this.text[this.#pos + 1];
         this.#pos += 2;

@@ -77,10 +77,17 @@ export function generateBuildTs(graph: BuildGraph, options: CodegenOptions = {})
   const from = options.importFrom ?? '@wharf/core';
   const header = [
     `// Converted from ${options.sourceName ?? 'a Dockerfile'} by \`wharf convert\`.`,
-    ...(graph.comments ?? []).map((c) => (c === '' ? '//' : `// ${c}`)),
+    ...commentLines(graph.comments, ''),
   ].join('\n');
   const parts = [header, `import { ${imports.join(', ')} } from ${inline(from)};`, ...stages, footer];
   return `${parts.join('\n\n')}\n`;
+}
+
+/** Dockerfile comment lines as `//` lines (a comment holding a newline becomes several). */
+function commentLines(comments: readonly string[] | undefined, indent: string): string[] {
+  return (comments ?? []).flatMap((comment) =>
+    comment.split(/\r?\n/).map((text) => (text === '' ? `${indent}//` : `${indent}// ${text}`)),
+  );
 }
 
 class Generator {
@@ -136,9 +143,9 @@ class Generator {
         calls.push({ call, comments: i === 0 ? (instruction.comments ?? []) : [] });
       });
     }
-    const lines = [`const ${variable} = ${start}`];
+    const lines = [...commentLines(stage.comments, ''), `const ${variable} = ${start}`];
     for (const { call, comments } of calls) {
-      for (const comment of comments) lines.push(comment === '' ? '  //' : `  // ${comment}`);
+      lines.push(...commentLines(comments, '  '));
       const head = `  .${call.callee}(`;
       lines.push(`${head}${renderArgs(call.args, '  ', head.length)})`);
     }

@@ -62,7 +62,8 @@ export function assertText(text: string, what: string): void {
 }
 
 // ---------------------------------------------------------------------------------------------------------
-// Words: literal text plus `$NAME` / `${…}` expansions; `\$` is a literal dollar (see ir/types.ts).
+// Words: literal text plus `$NAME` / `${…}` expansions; `\$` is a literal dollar, `\\` before a `$` a
+// literal backslash (see ir/types.ts).
 
 export type WordPart =
   | { readonly kind: 'text'; readonly text: string }
@@ -79,10 +80,16 @@ export function parseWord(word: string): WordPart[] {
   let i = 0;
   while (i < word.length) {
     const ch = word[i] as string;
-    if (ch === '\\' && word[i + 1] === '$') {
-      text += '$';
-      i += 2;
-      continue;
+    if (ch === '\\') {
+      // a run of backslashes before a `$`: pairs are literal backslashes, an odd one makes the `$` literal
+      let end = i;
+      while (word[end] === '\\') end++;
+      if (word[end] === '$') {
+        const run = end - i;
+        text += '\\'.repeat(Math.floor(run / 2)) + (run % 2 === 1 ? '$' : '');
+        i = end + (run % 2);
+        continue;
+      }
     }
     if (ch === '$') {
       const end = expansionEnd(word, i);

@@ -20,6 +20,7 @@ const base = stage('base')
         echo eleven twelve thirteen fourteen fifteen
   `);
 
+// the unit tests: `docker build --target test`
 const test = stage('test')
   .from(base)
   .run('echo test');
