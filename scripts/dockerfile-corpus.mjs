@@ -2,9 +2,12 @@
 // Conformance run over a folder of Dockerfiles (kept outside the repository: they are others' code):
 // for each file, `wharf dockerfile --check` (lower + validate), `wharf convert` (build.ts), compile the
 // build.ts back (load it, toGraph), and compare the lowered IR of the original with the build.ts's, for
-// the default target and for every named stage as --target. Prints the counts and each failure.
+// the default target and for every named stage as --target. With --typecheck, the generated files also go
+// through `tsc --strict --noUnusedLocals` and Biome's recommended rules. Prints a table of the counts per
+// phase and each failure (the first 40; all with --verbose).
 //
-//   pnpm -s build && node scripts/dockerfile-corpus.mjs /work/corpus [--verbose]
+//   pnpm -s build && node scripts/dockerfile-corpus.mjs /work/corpus [--typecheck] [--verbose]
+import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
@@ -22,8 +25,10 @@ const { createJiti } = createRequire(join(repo, 'packages/cli/package.json'))('j
 
 const dir = process.argv[2];
 const verbose = process.argv.includes('--verbose');
-if (!dir) {
-  process.stderr.write('usage: node scripts/dockerfile-corpus.mjs DIR [--verbose]\n');
+const typecheck = process.argv.includes('--typecheck');
+const unknown = process.argv.slice(3).filter((a) => a !== '--verbose' && a !== '--typecheck');
+if (!dir || dir.startsWith('--') || unknown.length) {
+  process.stderr.write('usage: node scripts/dockerfile-corpus.mjs DIR [--typecheck] [--verbose]\n');
   process.exit(2);
 }
 
@@ -109,6 +114,8 @@ const jiti = createJiti(import.meta.url, {
   moduleCache: false,
 });
 const counts = { files: files.length, check: 0, convert: 0, compile: 0, sameDefault: 0, sameAllStages: 0 };
+/** Generated build.ts files (`<index>/build.ts` in `work`) → the Dockerfile's name, for --typecheck. */
+const generated = new Map();
 const stageCounts = { stages: 0, same: 0 };
 const failures = [];
 
@@ -135,6 +142,7 @@ for (const [index, file] of files.entries()) {
   const out = join(work, `${index}`);
   mkdirSync(out, { recursive: true });
   writeFileSync(join(out, 'build.ts'), code);
+  generated.set(`${index}/build.ts`, name);
   let definition;
   try {
     definition = (await jiti.import(join(out, 'build.ts'))).default;
@@ -168,12 +176,88 @@ for (const [index, file] of files.entries()) {
   }
   if (all) counts.sameAllStages++;
 }
+
+const rows = [
+  ['Dockerfiles', counts.files],
+  ['check (lower + validate)', counts.check],
+  ['convert (build.ts)', counts.convert],
+  ['compile back (load, toGraph)', counts.compile],
+  ['same IR, default target', counts.sameDefault],
+  ['same IR, every named stage', counts.sameAllStages],
+  ['  named stages with the same IR', `${stageCounts.same}/${stageCounts.stages}`],
+];
+if (typecheck && generated.size) {
+  const { tsc, biome } = checkGenerated();
+  rows.push(['tsc --strict --noUnusedLocals', `${generated.size - tsc.size}/${generated.size}`]);
+  rows.push(['Biome recommended, no finding', `${generated.size - biome.size}/${generated.size}`]);
+  for (const [file, message] of tsc) failures.push(`${'tsc'.padEnd(12)} ${generated.get(file)}: ${message}`);
+  for (const [file, message] of biome)
+    failures.push(`${'biome'.padEnd(12)} ${generated.get(file)}: ${message}`);
+}
 rmSync(work, { recursive: true, force: true });
 
+const width = Math.max(...rows.map(([label]) => label.length));
 process.stdout.write(
-  `${counts.files} Dockerfiles: ${counts.check} check, ${counts.convert} convert, ${counts.compile} compile back, ` +
-    `${counts.sameDefault} same IR (default target), ${counts.sameAllStages} same IR for every named stage ` +
-    `(${stageCounts.same}/${stageCounts.stages} stages)\n`,
+  `${rows.map(([label, value]) => `${label.padEnd(width)}  ${String(value).padStart(7)}`).join('\n')}\n`,
 );
-if (failures.length)
-  process.stdout.write(`${verbose ? failures.join('\n') : failures.slice(0, 40).join('\n')}\n`);
+if (failures.length) {
+  const shown = verbose ? failures : failures.slice(0, 40);
+  const more = failures.length - shown.length;
+  process.stdout.write(`\n${shown.join('\n')}\n${more ? `… ${more} more (--verbose)\n` : ''}`);
+}
+
+/**
+ * Type-checks every generated build.ts at once (strict, no unused locals, `@wharf/core` from the built
+ * package) and lints them with Biome's recommended rules. Returns the first finding per file, by file.
+ */
+function checkGenerated() {
+  writeFileSync(
+    join(work, 'tsconfig.json'),
+    JSON.stringify({
+      extends: join(repo, 'tsconfig.base.json'),
+      compilerOptions: {
+        noEmit: true,
+        declaration: false,
+        sourceMap: false,
+        strict: true,
+        noUnusedLocals: true,
+        paths: { '@wharf/core': [join(core, 'index.d.ts')] },
+      },
+      include: ['*/build.ts'],
+    }),
+  );
+  const tsc = new Map();
+  const tscBin = createRequire(join(repo, 'package.json')).resolve('typescript/bin/tsc');
+  for (const line of run(process.execPath, [tscBin, '-p', join(work, 'tsconfig.json')]).split('\n')) {
+    const found = /^(\d+\/build\.ts)\((\d+),\d+\): (error .*)$/.exec(line.trim());
+    if (found && !tsc.has(found[1])) tsc.set(found[1], `line ${found[2]}: ${found[3]}`);
+  }
+  writeFileSync(
+    join(work, 'biome.json'),
+    JSON.stringify({
+      root: true,
+      files: { includes: ['*/build.ts'] },
+      linter: { rules: { preset: 'recommended' } },
+      formatter: { enabled: false },
+      assist: { enabled: false },
+    }),
+  );
+  const biome = new Map();
+  const biomeBin = join(repo, 'node_modules/.bin/biome');
+  for (const line of run(biomeBin, ['lint', '--reporter=github', '--max-diagnostics=none', work]).split(
+    '\n',
+  )) {
+    const found = /title=([^,]*),file=(?:[^,]*\/)?(\d+\/build\.ts),line=(\d+).*?::(.*)$/.exec(line);
+    if (found && !biome.has(found[2])) biome.set(found[2], `line ${found[3]}: ${found[1]}: ${found[4]}`);
+  }
+  return { tsc, biome };
+}
+
+/** A tool's output (stdout and stderr), whether it exits 0 or not. */
+function run(command, args) {
+  try {
+    return execFileSync(command, args, { cwd: work, encoding: 'utf8', stdio: 'pipe', timeout: 600_000 });
+  } catch (error) {
+    return `${error.stdout ?? ''}${error.stderr ?? ''}`;
+  }
+}
