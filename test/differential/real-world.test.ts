@@ -129,6 +129,20 @@ describe.skipIf(noDocker())('real-world Dockerfiles build as BuildKit builds the
     await same(`from-stage-arg-${'buildArgs' in options ? 'a' : 'b'}`, dockerfile, options);
   });
 
+  it('FROM base-${TARGETARCH} names the stage for the target platform', async () => {
+    const dockerfile = [
+      'FROM busybox AS base-amd64',
+      'RUN echo amd64 > /arch',
+      'FROM busybox AS base-arm64',
+      'RUN echo arm64 > /arch',
+      'FROM base-${TARGETARCH}',
+      'RUN cp /arch /chosen',
+      '',
+    ].join('\n');
+    const buildkit = await same('from-platform-arg-stage', dockerfile);
+    expect(line(buildkit.tree, '/chosen')).toBeDefined();
+  });
+
   it('a repeated global ARG: each default expands against the ones before', async () => {
     const buildkit = await same(
       'repeated-global-arg',

@@ -22,7 +22,7 @@ import { emptyImage } from '../image/empty.js';
 import { mapLayers } from '../image/mutate.js';
 import type { Image, Layer } from '../image/types.js';
 import { assertEntitled, type Entitlement } from '../ir/entitlements.js';
-import { pruneToTarget, stageDependencies, targetName } from '../ir/graph.js';
+import { pruneToTarget, resolveStageBases, stageDependencies, targetName } from '../ir/graph.js';
 import type { BuildGraph, Stage } from '../ir/types.js';
 import { assertValidGraph } from '../ir/validate.js';
 import { MemoryFsView } from '../layer/fs-view.js';
@@ -142,12 +142,16 @@ export async function buildImage(graph: BuildGraph, options: BuildOptions): Prom
     onEvent({ type: 'warning', message: warning.message, ...(warning.hint ? { hint: warning.hint } : {}) });
   }
   const target = options.target ?? targetName(graph);
-  const pruned = pruneToTarget(graph, target);
-  assertEntitled(pruned, options.allow);
   const platform = normalizePlatform(options.platform ?? { ...hostPlatform(), os: 'linux' });
   const buildPlatform = normalizePlatform({ ...hostPlatform(), os: 'linux' });
   const buildArgs = new BuildArgs(options.buildArgs ?? {});
-  const global = new GlobalScope(pruned.args, buildArgs, predefinedArgs(platform, buildPlatform));
+  const global = new GlobalScope(graph.args, buildArgs, predefinedArgs(platform, buildPlatform));
+  // `FROM base-${TARGETARCH}` names a stage once the platform is known, as in BuildKit
+  const pruned = pruneToTarget(
+    resolveStageBases(graph, (word) => global.expand(word)),
+    target,
+  );
+  assertEntitled(pruned, options.allow);
   // Each stage's platform: FROM --platform (`$BUILDPLATFORM` makes a native stage, as BuildKit), else the
   // target. Parsed here, so a bad one fails before any work.
   const platforms = new Map(

@@ -40,6 +40,11 @@ export function expandWordWithUse(word: string, lookup: Lookup): Expansion {
   return { value, used: [...used] };
 }
 
+/** True when the Word references a variable: a `$` after an even run of backslashes (none included). */
+export function hasExpansion(word: string): boolean {
+  return /(^|[^\\])(\\\\)*\$/.test(word);
+}
+
 /**
  * A Word with no expansion as the literal text it stands for (`\$` → `$`, `\\$` → `\$`).
  *

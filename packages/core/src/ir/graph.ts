@@ -2,6 +2,7 @@
  * Stage-graph utilities over the IR: which stages a stage uses, dependency order, pruning to a target.
  */
 import { WharfError } from '../errors.js';
+import { hasExpansion } from './expand.js';
 import type { BuildGraph, FromRef, Instruction, Stage } from './types.js';
 
 /**
@@ -80,6 +81,35 @@ export function dependencyOrder(graph: BuildGraph, roots?: readonly string[]): S
   };
   for (const name of roots ?? graph.stages.map((s) => s.name)) visit(name);
   return order;
+}
+
+/**
+ * The graph with each stage whose FROM word has variables and, expanded once the build's values are known
+ * (global ARGs, build args, the platform ARGs), names another stage (case-insensitively) based on that
+ * stage, as BuildKit resolves `FROM base-${TARGETARCH}` against stage names before image references.
+ * `lowerDockerfile` resolves what global ARG defaults and build args decide; the platform is known only
+ * when the build starts. A word that fails to expand stays an image reference (its error comes later).
+ *
+ * @example resolveStageBases(graph, (word) => expandWord(word, (n) => (n === 'TARGETARCH' ? 'amd64' : undefined)))
+ */
+export function resolveStageBases(graph: BuildGraph, expand: (word: string) => string): BuildGraph {
+  const names = new Map(graph.stages.map((s) => [s.name.toLowerCase(), s.name]));
+  const stages = graph.stages.map((stage): Stage => {
+    if (stage.base.kind !== 'image' || !hasExpansion(stage.base.ref)) return stage;
+    let expanded: string;
+    try {
+      expanded = expand(stage.base.ref);
+    } catch {
+      return stage;
+    }
+    const named = names.get(expanded.toLowerCase());
+    return named === undefined || named === stage.name
+      ? stage
+      : { ...stage, base: { kind: 'stage', stage: named } };
+  });
+  return stages.every((s, i) => s === graph.stages[i])
+    ? graph
+    : { ...graph, stages: dependencyOrder({ ...graph, stages }) };
 }
 
 /** The name of the stage the graph builds: `graph.target`, else the last stage. */

@@ -19,10 +19,7 @@ export function toWord(raw: string, escapeToken: EscapeToken = '\\'): Word {
   return new WordReader(Array.from(raw), escapeToken).read();
 }
 
-/** True when the Word references a variable (a `$` after an even run of backslashes, none included). */
-export function hasExpansion(word: Word): boolean {
-  return /(^|[^\\])(\\\\)*\$/.test(word);
-}
+export { hasExpansion } from '../../ir/expand.js';
 
 class WordReader {
   #out = '';

@@ -1,0 +1,45 @@
+import { describe, expect, it } from 'vitest';
+import { lowerDockerfile } from '../dockerfile/lower/index.js';
+import { expandWord } from './expand.js';
+import { pruneToTarget, resolveStageBases } from './graph.js';
+
+const dockerfile = [
+  'FROM busybox AS base-amd64',
+  'RUN echo amd64 > /arch',
+  'FROM busybox AS Base-ARM64',
+  'RUN echo arm64 > /arch',
+  'FROM base-${TARGETARCH}',
+  'RUN cp /arch /chosen',
+  'FROM base-${TARGETARCH}-${MISSING:?unset} AS broken',
+  '',
+].join('\n');
+
+const platform = (arch: string) => (word: string) =>
+  expandWord(word, (name) => (name === 'TARGETARCH' ? arch : undefined));
+
+describe('resolveStageBases', () => {
+  it('turns a FROM word that expands to a stage name (any case) into that stage, once the platform is known', () => {
+    const graph = lowerDockerfile(dockerfile);
+    expect(graph.stages.find((s) => s.name === 'stage-2')?.base).toEqual({
+      kind: 'image',
+      ref: 'base-${TARGETARCH}',
+    });
+    const arm = pruneToTarget(resolveStageBases(graph, platform('arm64')), 'stage-2');
+    expect(arm.stages.map((s) => s.name)).toEqual(['base-arm64', 'stage-2']);
+    expect(arm.stages.at(-1)?.base).toEqual({ kind: 'stage', stage: 'base-arm64' });
+    const amd = pruneToTarget(resolveStageBases(graph, platform('amd64')), 'stage-2');
+    expect(amd.stages.map((s) => s.name)).toEqual(['base-amd64', 'stage-2']);
+  });
+
+  it('leaves image references, and words that fail to expand, as they are', () => {
+    const graph = lowerDockerfile(dockerfile);
+    const riscv = resolveStageBases(graph, platform('riscv64'));
+    expect(riscv.stages.find((s) => s.name === 'stage-2')?.base).toEqual({
+      kind: 'image',
+      ref: 'base-${TARGETARCH}',
+    });
+    expect(riscv.stages.find((s) => s.name === 'broken')?.base.kind).toBe('image');
+    const plain = lowerDockerfile('FROM alpine:3.20\nRUN true\n');
+    expect(resolveStageBases(plain, platform('amd64'))).toBe(plain);
+  });
+});
