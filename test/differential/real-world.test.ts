@@ -198,6 +198,24 @@ describe.skipIf(noDocker())('real-world Dockerfiles build as BuildKit builds the
     expect(buildkit.config.WorkingDir).toBe('/w\\val');
   });
 
+  it('# escape=` : backslashes are literal (also right before $VAR), a backtick escapes and continues', async () => {
+    const buildkit = await same(
+      'escape-backtick',
+      [
+        '# escape=`',
+        'FROM busybox',
+        'ARG V=val',
+        'ENV A=C:\\dir\\$V B="x`$V" C=a\\\\b',
+        'WORKDIR /w\\sub',
+        'RUN echo "$A $B $C" `',
+        '  > seen',
+        '',
+      ].join('\n'),
+    );
+    expect(buildkit.config.Env).toEqual(expect.arrayContaining(['A=C:\\dir\\val', 'B=x$V', 'C=a\\\\b']));
+    expect(buildkit.config.WorkingDir).toBe('/w\\sub');
+  });
+
   it('every stage is a target', async () => {
     const dockerfile = [
       'FROM busybox AS test',
