@@ -20,6 +20,8 @@ const { assertValidGraph, generateBuildTs, lowerDockerfile, pruneToTarget, toGra
   pathToFileURL(join(core, 'index.js')).href
 );
 const { heredocScript } = await import(pathToFileURL(join(core, 'dockerfile/codegen/index.js')).href);
+const { resolveStageBases } = await import(pathToFileURL(join(core, 'ir/graph.js')).href);
+const { expandWord } = await import(pathToFileURL(join(core, 'ir/expand.js')).href);
 const { normalizeScript } = await import(pathToFileURL(join(core, 'ir/script.js')).href);
 const { createJiti } = createRequire(join(repo, 'packages/cli/package.json'))('jiti');
 
@@ -46,12 +48,12 @@ function dockerfiles(root) {
 const ANONYMOUS = /^stage-\d+(-\d+)*$/;
 
 /**
- * The IR as both sides can give it: pruned to the target, anonymous stages named by position, no
+ * The IR as both sides can give it: FROM words that name a stage on linux/amd64 resolved, pruned to the target, anonymous stages named by position, no
  * locations, comments or directives' absence, RUN heredocs as the one script BuildKit runs, a secret's
  * default id written out, keys sorted.
  */
 function canonical(graph, target) {
-  const pruned = pruneToTarget(graph, target);
+  const pruned = pruneToTarget(resolveStageBases(graph, globalExpander(graph)), target);
   const names = new Map(
     pruned.stages.map((s, i) => [s.name, ANONYMOUS.test(s.name) ? `anonymous-${i}` : s.name]),
   );
@@ -89,6 +91,35 @@ function canonical(graph, target) {
   }));
   const { comments: _, ...rest } = pruned;
   return sorted({ ...rest, stages, target: rename(pruned.target) });
+}
+
+/**
+ * Expands a FROM word as a linux/amd64 build would (the platform ARGs, then the global ARG defaults), so a
+ * `FROM base-${TARGETARCH}` that names a stage is compared as the stage the build uses.
+ */
+function globalExpander(graph) {
+  const values = new Map(
+    Object.entries({
+      TARGETPLATFORM: 'linux/amd64',
+      TARGETOS: 'linux',
+      TARGETARCH: 'amd64',
+      TARGETVARIANT: '',
+      BUILDPLATFORM: 'linux/amd64',
+      BUILDOS: 'linux',
+      BUILDARCH: 'amd64',
+      BUILDVARIANT: '',
+    }),
+  );
+  // as the engine (and BuildKit 20.10): a global ARG without a default is unset, platform ARGs included
+  for (const decl of graph.args) {
+    if (decl.default === undefined) values.delete(decl.name);
+    else
+      values.set(
+        decl.name,
+        expandWord(decl.default, (name) => values.get(name)),
+      );
+  }
+  return (word) => expandWord(word, (name) => values.get(name));
 }
 
 function sorted(value) {

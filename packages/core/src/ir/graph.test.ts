@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { lowerDockerfile } from '../dockerfile/lower/index.js';
 import { expandWord } from './expand.js';
-import { pruneToTarget, resolveStageBases } from './graph.js';
+import { pruneToTarget, resolveStageBases, stageNamePattern } from './graph.js';
 
 const dockerfile = [
   'FROM busybox AS base-amd64',
@@ -41,5 +41,25 @@ describe('resolveStageBases', () => {
     expect(riscv.stages.find((s) => s.name === 'broken')?.base.kind).toBe('image');
     const plain = lowerDockerfile('FROM alpine:3.20\nRUN true\n');
     expect(resolveStageBases(plain, platform('amd64'))).toBe(plain);
+  });
+});
+
+describe('stageNamePattern', () => {
+  it.each([
+    ['base-${TARGETARCH}', 'BASE-arm64', true],
+    ['base-$TARGETARCH', 'base-amd64', true],
+    ['build_${TARGETARCH}${TARGETVARIANT}', 'build_armv7', true],
+    ['runtime-${A:-${B}}', 'runtime-x', true],
+    ['base-${TARGETARCH}', 'other-amd64', false],
+    ['lit\\$-${X}', 'lit$-y', true],
+    ['a.b-${X}', 'aXb-y', false],
+  ])('%s matches %s: %s', (word, name, expected) => {
+    expect(stageNamePattern(word)?.test(name)).toBe(expected);
+  });
+
+  it('has no pattern for a word without variables or without literal text', () => {
+    expect(stageNamePattern('alpine:3.20')).toBeUndefined();
+    expect(stageNamePattern('${BASE}')).toBeUndefined();
+    expect(stageNamePattern('$A$B')).toBeUndefined();
   });
 });

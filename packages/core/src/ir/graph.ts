@@ -2,7 +2,7 @@
  * Stage-graph utilities over the IR: which stages a stage uses, dependency order, pruning to a target.
  */
 import { WharfError } from '../errors.js';
-import { hasExpansion } from './expand.js';
+import { hasExpansion, parseWord } from './expand.js';
 import type { BuildGraph, FromRef, Instruction, Stage } from './types.js';
 
 /**
@@ -110,6 +110,23 @@ export function resolveStageBases(graph: BuildGraph, expand: (word: string) => s
   return stages.every((s, i) => s === graph.stages[i])
     ? graph
     : { ...graph, stages: dependencyOrder({ ...graph, stages }) };
+}
+
+/**
+ * The stage names a FROM word with variables can expand to, as a pattern: its literal text with each
+ * expansion matching anything (case-insensitive, as stage names are). `undefined` for a word without
+ * variables or without literal text (`${BASE}` could name any stage: none is implied).
+ *
+ * @example stageNamePattern('base-${TARGETARCH}')?.test('base-arm64') // true
+ */
+export function stageNamePattern(word: string): RegExp | undefined {
+  if (!hasExpansion(word)) return undefined;
+  const parts = parseWord(word);
+  if (!parts.some((part) => part.kind === 'text')) return undefined;
+  const source = parts
+    .map((part) => (part.kind === 'text' ? part.text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&') : '.*'))
+    .join('');
+  return new RegExp(`^${source}$`, 'i');
 }
 
 /** The name of the stage the graph builds: `graph.target`, else the last stage. */
