@@ -435,6 +435,10 @@ function scriptValue(script: string): { value: Value; asScript: boolean } {
   if (normalizeScript(block.value) === script) return { value: new Raw(block.code), asScript: false };
   if (normalizeScript(block.value, { join: false }) === script)
     return { value: new Raw(block.code), asScript: true };
+  // lines that all share an indentation (a heredoc body written indented): the block layout would lose it,
+  // so the template literal starts right at the text, which `run()` keeps as it is
+  if (normalizeScript(script, { join: false }) === script)
+    return { value: new Raw(exactTemplate(script)), asScript: true };
   return { value: script, asScript: true };
 }
 
