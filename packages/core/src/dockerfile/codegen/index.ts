@@ -418,13 +418,15 @@ function foldForReading(script: string): string[] {
 }
 
 /**
- * A RUN script as the DSL's `run()` gives it back exactly: a short line as a string; a long line folded at
+ * A RUN script as the DSL's `run()` gives it back exactly: a short line as a string; a long line (or one
+ * with tabs, the indentation of joined continuation lines) folded at
  * its top-level `&&` into `\`-continued lines (the DSL joins them as a Dockerfile does); several lines as an
  * indented template literal, with `asScript` when joining them with `&&` would change the script.
  */
 function scriptValue(script: string): { value: Value; asScript: boolean } {
   if (!script.includes('\n')) {
-    const lines = script.length > FOLD_WIDTH ? foldForReading(script) : [script];
+    // a tab is a joined continuation line's indentation: fold it back rather than write a `\t` escape
+    const lines = script.length > FOLD_WIDTH || script.includes('\t') ? foldForReading(script) : [script];
     if (lines.length > 1) {
       const block = templateBlock(lines.join('\n'), '  ');
       if (normalizeScript(block.value) === script) return { value: new Raw(block.code), asScript: false };

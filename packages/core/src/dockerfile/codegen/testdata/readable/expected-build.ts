@@ -27,7 +27,12 @@ const test = stage('test')
 
 const lint = stage('lint')
   .from(base)
-  .run('echo lint');
+  .run('echo lint')
+  .run(`
+    set -eux; \\
+    	addgroup app; \\
+    	adduser -D -G app app
+  `);
 
 const final = stage()
   .from(base)
