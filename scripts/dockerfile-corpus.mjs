@@ -53,7 +53,7 @@ const ANONYMOUS = /^stage-\d+(-\d+)*$/;
  * default id written out, keys sorted.
  */
 function canonical(graph, target) {
-  const pruned = pruneToTarget(resolveStageBases(graph, globalExpander(graph)), target);
+  const pruned = pruneToTarget(resolveStageBases(graph, [globalExpander(graph)]), target);
   const names = new Map(
     pruned.stages.map((s, i) => [s.name, ANONYMOUS.test(s.name) ? `anonymous-${i}` : s.name]),
   );

@@ -11,6 +11,7 @@ import { registerDockerfile } from './commands/dockerfile.js';
 import { registerInit } from './commands/init.js';
 import { registerInspect } from './commands/inspect.js';
 import { registerLint } from './commands/lint.js';
+import { registerLock } from './commands/lock.js';
 import { registerLogin } from './commands/login.js';
 import { registerPull } from './commands/pull.js';
 import { registerPush } from './commands/push.js';
@@ -26,9 +27,8 @@ const USAGE_CODES: ReadonlySet<string> = new Set([
   'IR_UNKNOWN_TARGET', // --target names no stage
   'DSL_UNKNOWN_TARGET',
   'EXPORT_INVALID_OUTPUT', // -o type=… that is not an output
-  'CLI_PUSH_NO_NAME', // --push without -t
+  'BUILD_PUSH_NO_NAME', // --push without -t
   'CLI_PRUNE_WHAT', // cache prune without --keep-storage or --all
-  'CLI_BAD_BACKEND',
   'CLI_BAD_BUILD_ARG',
 ]);
 
@@ -46,6 +46,7 @@ export function createProgram(): Command {
   registerConvert(program);
   registerLint(program);
   registerInit(program);
+  registerLock(program);
   registerPull(program);
   registerPush(program);
   registerSbom(program);

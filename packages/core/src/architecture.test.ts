@@ -39,6 +39,7 @@ const allowed: Record<string, readonly string[]> = {
   export: ['layout', 'archive', 'registry', 'image', 'oci', 'errors'],
   sbom: ['image', 'oci', 'tar', 'errors'],
   sign: ['registry', 'image', 'oci', 'sbom', 'errors'],
+  lock: ['ir', 'registry', 'oci', 'events', 'errors'],
   engine: [
     'tar',
     'fsutil',
@@ -57,7 +58,21 @@ const allowed: Record<string, readonly string[]> = {
     'errors',
   ],
   testing: ['image', 'oci', 'errors', 'store', 'layer'],
-  build: ['dsl', 'engine', 'export', 'registry', 'sbom', 'sign', 'events', 'oci', 'errors'],
+  build: [
+    'dsl',
+    'engine',
+    'export',
+    'image',
+    'ir',
+    'lock',
+    'registry',
+    'sbom',
+    'sign',
+    'store',
+    'events',
+    'oci',
+    'errors',
+  ],
   prune: ['cache', 'runtime', 'store'],
 };
 

@@ -10,7 +10,7 @@
 /** oci-archive and docker-archive tar files: read and write. */
 export * as archive from './archive/index.js';
 export { readDockerArchive, readOciArchive } from './archive/index.js';
-export type { BuildApiOptions, BuildApiResult, StepTiming } from './build.js';
+export type { BuildApiOptions, BuildApiResult, OutputResult, PlatformResult, StepTiming } from './build.js';
 export { build } from './build.js';
 /** The step cache: summary and pruning (`wharf cache`). */
 export type { CacheSummary, PruneOptions } from './cache/index.js';
@@ -87,6 +87,8 @@ export {
   ruleDocsUrl,
   SEVERITIES,
 } from './lint/index.js';
+/** wharf.lock: base image tags pinned to their index digests; `lock.lockedGraph` pins a build to it. */
+export * as lock from './lock/index.js';
 /** OCI image-spec model: digests, media types, platforms, references, documents. */
 export * as oci from './oci/index.js';
 /** The whole build cache (step records, blobs, RUN snapshots, cache mounts): usage and pruning. */

@@ -45,7 +45,11 @@ export async function checkDockerfile(file: string): Promise<Problem[]> {
   return assertValidGraph(await readDockerfile(file));
 }
 
-async function readDockerfile(file: string): Promise<BuildGraph> {
+/** A Dockerfile lowered to the IR; build args decide which stage a `FROM ${ARG}` names, as in BuildKit. */
+export async function readDockerfile(
+  file: string,
+  buildArgs?: Readonly<Record<string, string>>,
+): Promise<BuildGraph> {
   let text: string;
   try {
     text = await readFile(file, 'utf8');
@@ -55,5 +59,5 @@ async function readDockerfile(file: string): Promise<BuildGraph> {
       cause: error,
     });
   }
-  return lowerDockerfile(text, { file });
+  return lowerDockerfile(text, { file, ...(buildArgs ? { buildArgs } : {}) });
 }

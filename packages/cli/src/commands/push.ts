@@ -1,15 +1,20 @@
 /**
  * `wharf push SRC REF [REF…]`: push an image from an OCI layout directory, an oci-archive or a
- * docker-archive to one or more references. Large blobs upload in chunks whose sessions are saved
+ * docker-archive to one or more references; a multi-platform image (a layout or oci-archive holding
+ * one index) is pushed whole: every platform's image, then the index. Large blobs upload in chunks whose sessions are saved
  * under the store, so a push that was interrupted (even killed) continues where the registry stopped.
  */
 import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import {
+  archive,
   defaultStoreRoot,
   fileUploadSessions,
   type Image,
+  type ImageIndex,
+  layout,
   pushImage,
+  pushIndex,
   readDockerArchive,
   readLayout,
   readOciArchive,
@@ -52,6 +57,19 @@ export async function openSource(
   }
 }
 
+/**
+ * The multi-platform image SRC holds, when it holds just that (a layout or oci-archive whose
+ * `index.json` lists one index, under any number of names, and no single image); else undefined.
+ */
+async function sourceIndex(src: string): Promise<ImageIndex | undefined> {
+  const isDir = (await stat(src)).isDirectory();
+  const top = await (isDir ? layout.openLayout(src) : archive.openOciArchive(src)).catch(() => undefined);
+  if (top === undefined) return undefined; // a docker-archive: images only
+  const [images, nested] = await Promise.all([top.images(), top.indexes()]);
+  const digests = new Set(nested.map((n) => n.descriptor.digest));
+  return images.length === 0 && digests.size === 1 ? nested[0]?.index : undefined;
+}
+
 function parsePlatformLoose(value: string) {
   const [os = 'linux', architecture = '', variant] = value.split('/');
   return { os, architecture, ...(variant ? { variant } : {}) };
@@ -64,16 +82,27 @@ export function registerPush(program: Command): void {
     .argument('<src>', 'OCI layout directory, oci-archive or docker-archive file')
     .argument('<ref...>', 'where to push, e.g. ghcr.io/org/app:1.0 (several tags allowed)')
     .option('--image <name>', 'which image in SRC, when it holds several (a tag or name)')
-    .option('--platform <os/arch>', 'which platform in SRC, when it holds several');
+    .option(
+      '--platform <os/arch>',
+      'push only this platform of a multi-platform SRC (default: the whole index, every platform)',
+    );
   registryOptions(command).action(async (src: string, refs: string[], flags: PushFlags, cmd: Command) => {
-    const image = await openSource(src, {
-      ...(flags.image ? { ref: flags.image } : {}),
-      ...(flags.platform ? { platform: flags.platform } : {}),
-    });
-    const result = await pushImage(image, refs, {
+    const options = {
       ...registryOptionsFrom(flags, cmd),
       sessions: fileUploadSessions(join(defaultStoreRoot(), 'uploads')),
-    });
+    };
+    // A multi-platform image goes up whole (its images, then the index) unless one image is picked.
+    const index = flags.image || flags.platform ? undefined : await sourceIndex(src).catch(() => undefined);
+    const result = index
+      ? await pushIndex(index, refs, options)
+      : await pushImage(
+          await openSource(src, {
+            ...(flags.image ? { ref: flags.image } : {}),
+            ...(flags.platform ? { platform: flags.platform } : {}),
+          }),
+          refs,
+          options,
+        );
     for (const ref of result.references) process.stdout.write(`${ref}@${result.digest}\n`);
     if (!flags.quiet) {
       const s = result.stats;

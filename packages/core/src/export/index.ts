@@ -3,7 +3,7 @@
 export { checkDestination, checkOutput } from './destination.js';
 export type { ExportErrorCode } from './errors.js';
 export { ExportError } from './errors.js';
-export type { ExportOptions, ExportResult } from './export.js';
-export { EXPORTERS, exportImage } from './export.js';
+export type { Exportable, ExportOptions, ExportResult } from './export.js';
+export { dockerArchiveOfIndex, EXPORTERS, exportImage } from './export.js';
 export type { OutputSpec, OutputType } from './output.js';
 export { parseOutput, splitCsv } from './output.js';

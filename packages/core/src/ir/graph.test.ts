@@ -24,23 +24,37 @@ describe('resolveStageBases', () => {
       kind: 'image',
       ref: 'base-${TARGETARCH}',
     });
-    const arm = pruneToTarget(resolveStageBases(graph, platform('arm64')), 'stage-2');
+    const arm = pruneToTarget(resolveStageBases(graph, [platform('arm64')]), 'stage-2');
     expect(arm.stages.map((s) => s.name)).toEqual(['base-arm64', 'stage-2']);
     expect(arm.stages.at(-1)?.base).toEqual({ kind: 'stage', stage: 'base-arm64' });
-    const amd = pruneToTarget(resolveStageBases(graph, platform('amd64')), 'stage-2');
+    const amd = pruneToTarget(resolveStageBases(graph, [platform('amd64')]), 'stage-2');
     expect(amd.stages.map((s) => s.name)).toEqual(['base-amd64', 'stage-2']);
   });
 
   it('leaves image references, and words that fail to expand, as they are', () => {
     const graph = lowerDockerfile(dockerfile);
-    const riscv = resolveStageBases(graph, platform('riscv64'));
+    const riscv = resolveStageBases(graph, [platform('riscv64')]);
     expect(riscv.stages.find((s) => s.name === 'stage-2')?.base).toEqual({
       kind: 'image',
       ref: 'base-${TARGETARCH}',
     });
     expect(riscv.stages.find((s) => s.name === 'broken')?.base.kind).toBe('image');
     const plain = lowerDockerfile('FROM alpine:3.20\nRUN true\n');
-    expect(resolveStageBases(plain, platform('amd64'))).toBe(plain);
+    expect(resolveStageBases(plain, [platform('amd64')])).toBe(plain);
+  });
+});
+
+describe('resolveStageBases with several target platforms', () => {
+  it('resolves a word that names the same stage for all of them, and refuses one that does not', () => {
+    const graph = lowerDockerfile(dockerfile);
+    const same = resolveStageBases(graph, [platform('amd64'), platform('AMD64')]);
+    expect(same.stages.find((s) => s.name === 'stage-2')?.base).toEqual({
+      kind: 'stage',
+      stage: 'base-amd64',
+    });
+    expect(() => resolveStageBases(graph, [platform('amd64'), platform('arm64')])).toThrow(
+      /stage "stage-2": FROM base-\$\{TARGETARCH\} names stage "base-amd64" or stage "base-arm64" depending on the target platform/,
+    );
   });
 });
 

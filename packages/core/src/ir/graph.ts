@@ -88,24 +88,40 @@ export function dependencyOrder(graph: BuildGraph, roots?: readonly string[]): S
  * (global ARGs, build args, the platform ARGs), names another stage (case-insensitively) based on that
  * stage, as BuildKit resolves `FROM base-${TARGETARCH}` against stage names before image references.
  * `lowerDockerfile` resolves what global ARG defaults and build args decide; the platform is known only
- * when the build starts. A word that fails to expand stays an image reference (its error comes later).
+ * when the build starts. One expander per target platform of the build: a word must name the same stage
+ * (or none) for all of them (`IR_PLATFORM_STAGE` otherwise). A word that fails to expand stays an image
+ * reference (its error comes later).
  *
- * @example resolveStageBases(graph, (word) => expandWord(word, (n) => (n === 'TARGETARCH' ? 'amd64' : undefined)))
+ * @example resolveStageBases(graph, [(word) => expandWord(word, (n) => (n === 'TARGETARCH' ? 'amd64' : undefined))])
  */
-export function resolveStageBases(graph: BuildGraph, expand: (word: string) => string): BuildGraph {
+export function resolveStageBases(
+  graph: BuildGraph,
+  expanders: readonly ((word: string) => string)[],
+): BuildGraph {
   const names = new Map(graph.stages.map((s) => [s.name.toLowerCase(), s.name]));
-  const stages = graph.stages.map((stage): Stage => {
-    if (stage.base.kind !== 'image' || !hasExpansion(stage.base.ref)) return stage;
+  const named = (stage: Stage, word: string, expand: (word: string) => string): string | undefined => {
     let expanded: string;
     try {
-      expanded = expand(stage.base.ref);
+      expanded = expand(word);
     } catch {
-      return stage;
+      return undefined;
     }
-    const named = names.get(expanded.toLowerCase());
-    return named === undefined || named === stage.name
-      ? stage
-      : { ...stage, base: { kind: 'stage', stage: named } };
+    const name = names.get(expanded.toLowerCase());
+    return name === stage.name ? undefined : name;
+  };
+  const stages = graph.stages.map((stage): Stage => {
+    if (stage.base.kind !== 'image' || !hasExpansion(stage.base.ref)) return stage;
+    const word = stage.base.ref;
+    const chosen = [...new Set(expanders.map((expand) => named(stage, word, expand)))];
+    if (chosen.length > 1) {
+      throw new WharfError(
+        'IR_PLATFORM_STAGE',
+        `stage "${stage.name}": FROM ${word} names ${chosen.map((n) => (n === undefined ? 'an image' : `stage "${n}"`)).join(' or ')} depending on the target platform`,
+        { hint: 'build one --platform at a time', ...(stage.source ? { location: stage.source } : {}) },
+      );
+    }
+    const [name] = chosen;
+    return name === undefined ? stage : { ...stage, base: { kind: 'stage', stage: name } };
   });
   return stages.every((s, i) => s === graph.stages[i])
     ? graph

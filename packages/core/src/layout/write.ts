@@ -20,7 +20,9 @@ import {
   hashStream,
   type Image,
   type ImageBlob,
+  type ImageIndex,
   type NamedImage,
+  type NamedIndex,
   OCI_LAYOUT_BYTES,
   verified,
 } from '../image/index.js';
@@ -42,13 +44,19 @@ export interface LayoutResult {
   readonly dir: string;
 }
 
-/** What to write: one image, one image with names, or several. */
-export type LayoutInput = Image | NamedImage | readonly NamedImage[];
+/** What to write: one image, one image or multi-platform index with names, or several. */
+export type LayoutInput = Image | NamedImage | NamedIndex | readonly (NamedImage | NamedIndex)[];
 
-function entriesOf(input: LayoutInput): readonly NamedImage[] {
-  if (Array.isArray(input)) return input as readonly NamedImage[];
-  if ('image' in (input as NamedImage)) return [input as NamedImage];
+function entriesOf(input: LayoutInput): readonly (NamedImage | NamedIndex)[] {
+  if (Array.isArray(input)) return input as readonly (NamedImage | NamedIndex)[];
+  if ('image' in (input as NamedImage) || 'index' in (input as NamedIndex))
+    return [input as NamedImage | NamedIndex];
   return [{ image: input as Image }];
+}
+
+/** What an entry points at: the image, or the index of a multi-platform image. */
+function contentOf(entry: NamedImage | NamedIndex): Image | ImageIndex {
+  return 'index' in entry ? entry.index : entry.image;
 }
 
 function isNotFound(error: unknown): boolean {
@@ -128,7 +136,7 @@ export async function writeLayout(dir: string, input: LayoutInput): Promise<Layo
   const entries = entriesOf(input);
   const exists = await checkReplaceable(dir);
   const { index, bytes } = await buildIndex(entries);
-  const blobs = await blobsOf(entries.map((e) => e.image));
+  const blobs = await blobsOf(entries.map(contentOf));
   await mkdir(dirname(dir), { recursive: true });
   const temp = siblingTemp(dir, 'tmp');
   try {
@@ -192,7 +200,7 @@ export async function appendImage(dir: string, input: LayoutInput): Promise<Layo
   const existing = JSON.parse(rawIndex.toString('utf8')) as OciImageIndex;
   const entries = entriesOf(input);
   const { index: added } = await buildIndex(entries);
-  const blobs = await blobsOf(entries.map((e) => e.image));
+  const blobs = await blobsOf(entries.map(contentOf));
   const created: string[] = [];
   try {
     for (const blob of blobs) {

@@ -50,6 +50,8 @@ export interface LintOptions {
   readonly dockerfile?: DockerfileSource;
   /** Other source texts by file name (a build.ts), for inline ignores and exact columns. */
   readonly sources?: Readonly<Record<string, string>>;
+  /** Base references pinned outside the definition (in wharf.lock): BaseNotPinnedByDigest accepts them. */
+  readonly pinned?: (ref: string) => boolean;
 }
 
 export function lintGraph(graph: BuildGraph, options: LintOptions = {}): Finding[] {
@@ -87,7 +89,7 @@ export function lintDockerfile(text: string, options: LintDockerfileOptions = {}
 
 function run(graph: BuildGraph, options: LintOptions, rules: readonly Rule[]): Finding[] {
   const severities = ruleSeverities(lintRules, options.configs ?? []);
-  const ctx = lintContext(graph, options.dockerfile);
+  const ctx = lintContext(graph, options.dockerfile, options.pinned);
   const texts = new Map(Object.entries(options.sources ?? {}));
   if (options.dockerfile) texts.set(options.dockerfile.file, options.dockerfile.text);
   const ignores = new Map([...texts].map(([file, text]) => [file, ignoreIndex(text)]));
