@@ -7,6 +7,7 @@
  * `stage-N` by their position.
  */
 import { unknownNameHint, WharfError } from '../errors.js';
+import { stageNamePattern } from '../ir/graph.js';
 import type {
   ArgDecl,
   BaseRef,
@@ -130,6 +131,7 @@ export function toGraph(input: Stage | Definition, options: ToGraphOptions = {})
   const definition = isDefinition(input) ? input : define({ target: input });
   const target = pickTarget(definition, options.target);
   const collector = new StageCollector();
+  for (const candidate of stagesNamedByVariables(definition, target)) collector.visit(candidate);
   const targetEntry = collector.visit(target);
   const stages = collector.finish();
   const context: ContextSpec = definition.context?.toSpec() ?? { dir: '.' };
@@ -236,6 +238,42 @@ function findStage(definition: Definition, name: string): Stage | undefined {
     if (found) return found;
   }
   return undefined;
+}
+
+/**
+ * Stages of the definition that a FROM word with variables, in the target or a stage it uses, can name
+ * (`from('base-${TARGETARCH}')` with stages `base-amd64` and `base-arm64`): kept in the graph, before the
+ * target, so the build picks one once the platform is known (`resolveStageBases`), as BuildKit does with
+ * the emitted Dockerfile.
+ */
+function stagesNamedByVariables(definition: Definition, target: Stage): Stage[] {
+  const closure = (roots: readonly Stage[]): Stage[] => {
+    const seen: Stage[] = [];
+    const visit = (value: Stage) => {
+      if (seen.includes(value)) return;
+      seen.push(value);
+      for (const used of usedStages(value)) visit(used);
+    };
+    for (const root of roots) visit(root);
+    return seen;
+  };
+  const all = closure([
+    ...(definition.target ? [definition.target] : []),
+    ...Object.values(definition.targets ?? {}),
+  ]);
+  const out: Stage[] = [];
+  const queue = closure([target]);
+  for (let stage = queue.shift(); stage !== undefined; stage = queue.shift()) {
+    const base = stage.unwind().root.base;
+    const pattern = !isStage(base) && base.kind === 'image' ? stageNamePattern(base.ref) : undefined;
+    if (pattern === undefined) continue;
+    for (const candidate of all) {
+      if (candidate === stage || out.includes(candidate) || !pattern.test(candidate.name ?? '')) continue;
+      out.push(candidate);
+      queue.push(...closure([candidate]));
+    }
+  }
+  return out;
 }
 
 /** The stage values a stage uses: its base and its COPY --from / mount from stages. */

@@ -7,7 +7,9 @@
  * - **Words** (`Word`) are Dockerfile words *after* quote removal and *before* variable expansion:
  *   `$NAME`, `${NAME}`, `${NAME:-default}` … expand where BuildKit expands (FROM, WORKDIR, ENV, LABEL,
  *   USER, EXPOSE, VOLUME, STOPSIGNAL, COPY/ADD paths and flags, ARG defaults), and `\$` stands for a
- *   literal `$`. Everything else is literal, including spaces and quotes.
+ *   literal `$`, and in a run of backslashes right before a `$` each `\\` stands for one literal backslash
+ *   (`\\$HOME`: a backslash, then HOME's value). Everything else is literal, including spaces, quotes and
+ *   other backslashes (`C:\dir`).
  * - **Shell scripts** (`ShellCommand.script`) are passed to the shell verbatim: no expansion by the
  *   builder (the shell expands), no quote removal.
  * - **Exec arguments** (`ExecCommand.argv`) are literal strings, never expanded.
@@ -69,6 +71,11 @@ export interface ArgDecl {
 export interface Stage {
   /** Unique in the graph. Anonymous DSL stages get stable generated names (`stage-0`, `stage-1`…). */
   readonly name: string;
+  /**
+   * Comment lines right above the stage's FROM line (without `#`). Those above the file's first instruction
+   * are the graph's `comments` instead.
+   */
+  readonly comments?: readonly string[];
   readonly base: BaseRef;
   /** FROM --platform (a Word, e.g. `linux/arm64` or `$BUILDPLATFORM`). */
   readonly platform?: Word;

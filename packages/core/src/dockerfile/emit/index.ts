@@ -208,7 +208,7 @@ function emitStage(stage: Stage, state: EmitState): string[] {
     const flags = stage.platform === undefined ? [] : [flagWord('platform', stage.platform, 'platform')];
     return line('FROM', flags, `${baseRef(stage.base, state)} AS ${stage.name}`);
   });
-  const lines = [from];
+  const lines = [...commentLines(stage.comments), from];
   for (const [index, instruction] of stage.instructions.entries()) {
     const where = { stage: stage.name, index, keyword: keywordOf(instruction) };
     const rendered = located(where, instruction.source, () => emitInstruction(instruction, state));
