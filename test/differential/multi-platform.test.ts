@@ -4,7 +4,10 @@
 // target-independent native stage, RUN in both kinds of stages and COPY between them.
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { build, exportImage, layout, lowerDockerfile, oci } from '@wharf/core';
+import { build, lowerDockerfile } from '@wharf/core';
+import { exportImage } from '@wharf/core/export';
+import * as layout from '@wharf/core/layout';
+import * as oci from '@wharf/core/oci';
 import { describe, expect, it } from 'vitest';
 import { BUSYBOX_MULTI } from '../helpers/base-images.js';
 import { comparableConfig } from '../helpers/differential.js';

@@ -1,5 +1,8 @@
 /** Parsers for buildx-compatible flags: repeatable values, `--build-arg K=V`, `--platform`. */
-import { type Entitlement, oci, parseEntitlement, WharfError } from '@wharf/core';
+
+import { WharfError } from '@wharf/core';
+import { type Entitlement, parseEntitlement } from '@wharf/core/ir';
+import * as oci from '@wharf/core/oci';
 import { InvalidArgumentError } from 'commander';
 
 /** commander reducer for repeatable options. */

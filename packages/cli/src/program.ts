@@ -2,7 +2,8 @@
  * The `wharf` program: commander wiring and the one place that turns errors into exit codes
  * (1 for user errors, 2 for usage errors) and messages (no stack trace unless `--debug`).
  */
-import { fileSystemProblem, isWharfError } from '@wharf/core';
+import { isWharfError } from '@wharf/core';
+import { fileSystemProblem } from '@wharf/core/export';
 import { Command, CommanderError } from 'commander';
 import { registerBuild } from './commands/build.js';
 import { registerCache } from './commands/cache.js';

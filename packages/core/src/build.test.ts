@@ -47,14 +47,16 @@ it('builds a stage value, writes the output, and reports digest, size and step t
   expect(second.steps[0]?.cached).toBe(true);
 });
 
-it('refuses a misspelt option, listing the valid ones (it was silently ignored)', async () => {
+it('refuses a misspelt option, naming the closest ones and listing the valid ones (it was silently ignored)', async () => {
   const app = stage('app').from('scratch').cmd(['/hello']);
   const misspelt = { contextDir: dir, cachedir: join(dir, 'cache'), outputs: 'type=oci' };
   await expect(build(app, misspelt as never)).rejects.toThrow(
     expect.objectContaining({
       code: 'BUILD_UNKNOWN_OPTION',
       message: 'build(): unknown options "cachedir", "outputs"',
-      hint: expect.stringMatching(/^the options are contextDir, output, tags, .*cacheDir, .*onEvent$/),
+      hint: expect.stringMatching(
+        /^did you mean "cacheDir", "output"\? the options are contextDir, output, tags, .*cacheDir, .*onEvent$/,
+      ),
     }),
   );
 });

@@ -25,7 +25,7 @@ import { type Definition, isDefinition, toGraph } from './dsl/graph.js';
 import type { Stage } from './dsl/stage.js';
 import { type BuildOptions, type BuiltPlatform, buildPlatforms } from './engine/build.js';
 import { buildWithDocker } from './engine/docker-backend.js';
-import { WharfError } from './errors.js';
+import { unknownNameHint, WharfError } from './errors.js';
 import { type BuildEvent, pushEvent } from './events.js';
 import {
   buildCompression,
@@ -34,7 +34,7 @@ import {
   type Exportable,
   exportImage,
 } from './export/index.js';
-import { type OutputSpec, type OutputType, parseOutput } from './export/output.js';
+import { type OutputSpec, type OutputType, type ParsedOutput, parseOutput } from './export/output.js';
 import { indexOfImages, platformOf } from './image/index.js';
 import type { BuildGraph } from './ir/types.js';
 import { lockedGraph } from './lock/index.js';
@@ -51,6 +51,11 @@ import type { SbomFormat } from './sbom/index.js';
 import { attestPushed, type ProvenanceMode } from './sign/index.js';
 import { defaultStoreRoot } from './store/index.js';
 
+/**
+ * Options of `build()`: the engine's (target, platform, build args, secrets, cache, registry, events)
+ * plus outputs, tags, push settings and attestations. A misspelt option is an error.
+ * @example await build(app, { contextDir: import.meta.dirname, output: 'type=oci-archive,dest=out/app.tar' })
+ */
 export interface BuildApiOptions extends Omit<BuildOptions, 'contextDir' | 'compressEarly'> {
   /** The folder context paths are relative to; default the current directory. */
   readonly contextDir?: string;
@@ -119,11 +124,12 @@ function checkOptionNames(options: object): void {
     throw new WharfError(
       'BUILD_UNKNOWN_OPTION',
       `build(): unknown option${unknown.length > 1 ? 's' : ''} ${unknown.map((n) => JSON.stringify(n)).join(', ')}`,
-      { hint: `the options are ${OPTION_NAMES.join(', ')}` },
+      { hint: unknownNameHint(unknown, OPTION_NAMES, 'the options are') },
     );
   }
 }
 
+/** One step's timing in a build result: its stage, label, whether the cache answered, and seconds spent. */
 export interface StepTiming {
   /** The stage; `linux/arm64 app` when several platforms were built. */
   readonly stage: string;
@@ -157,6 +163,11 @@ export interface OutputResult {
   readonly references: readonly string[];
 }
 
+/**
+ * What `build()` returns: the digest to print and pin, the image ID, per-platform and per-output results,
+ * what was pushed, and each step's timing.
+ * @example const { digest, imageId, steps } = await build(app); console.log(digest, imageId, steps.filter((s) => !s.cached).length);
+ */
 export interface BuildApiResult {
   /** What to print and pin: the index digest (several platforms), else the manifest digest, else the image ID. */
   readonly digest: Digest;
@@ -207,7 +218,10 @@ export async function build(
   const several = new Set(platforms.map((p) => formatPlatform(p))).size > 1;
   const outputs = (
     options.output === undefined ? [] : Array.isArray(options.output) ? options.output : [options.output]
-  ).map((o: OutputSpec | string) => (typeof o === 'string' ? parseOutput(o) : o));
+  ).map(
+    (o: OutputSpec | string): ParsedOutput =>
+      typeof o === 'string' ? parseOutput(o) : { ...o, names: o.names ?? [] },
+  );
   // Everything that can be refused is refused before any work.
   for (const output of outputs) {
     if (several && output.type === 'docker-archive') throw dockerArchiveOfIndex(output.dest);

@@ -5,16 +5,10 @@
  */
 import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
-import {
-  type BuildGraph,
-  build,
-  lowerDockerfile,
-  type oci,
-  parseCompression,
-  parseOutput,
-  type RegistryOptions,
-  WharfError,
-} from '@wharf/core';
+import { type BuildGraph, build, lowerDockerfile, WharfError } from '@wharf/core';
+import { parseCompression, parseOutput } from '@wharf/core/export';
+import type * as oci from '@wharf/core/oci';
+import type { RegistryOptions } from '@wharf/core/registry';
 import { type Command, Option } from 'commander';
 import {
   collect,

@@ -5,15 +5,8 @@
  */
 import { readFile } from 'node:fs/promises';
 import { basename } from 'node:path';
-import {
-  assertValidGraph,
-  type BuildGraph,
-  generateBuildTs,
-  lowerDockerfile,
-  type Problem,
-  validateGraph,
-  WharfError,
-} from '@wharf/core';
+import { type BuildGraph, generateBuildTs, lowerDockerfile, WharfError } from '@wharf/core';
+import { assertValidGraph, type Problem, validateGraph } from '@wharf/core/ir';
 import type { Command } from 'commander';
 import { printWarnings } from '../render/warnings.js';
 import { writeFileAtomic } from '../write-file.js';

@@ -1,6 +1,8 @@
 /** `wharf dockerfile [build.ts] [-o Dockerfile]`: compile a build definition to a Dockerfile. */
 import { dirname, join, relative, resolve } from 'node:path';
-import { assertValidGraph, emitDockerfile, lock } from '@wharf/core';
+import { emitDockerfile } from '@wharf/core';
+import { assertValidGraph } from '@wharf/core/ir';
+import * as lock from '@wharf/core/lock';
 import type { Command } from 'commander';
 import { loadDefinition } from '../load-definition.js';
 import { printWarnings } from '../render/warnings.js';

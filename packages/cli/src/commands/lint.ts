@@ -11,21 +11,23 @@ import {
   type BuildGraph,
   type EventSink,
   type Finding,
+  lintDockerfile,
+  lintGraph,
+  WharfError,
+} from '@wharf/core';
+import {
   formatFindings,
   LINT_CONFIG_FILE,
   LINT_FORMATS,
   type LintConfig,
   type LintFormat,
-  lintDockerfile,
-  lintGraph,
   lintRules,
   parseLintConfig,
   reaches,
   ruleDocsUrl,
   SEVERITIES,
   type Severity,
-  WharfError,
-} from '@wharf/core';
+} from '@wharf/core/lint';
 import { type Command, Option } from 'commander';
 import { loadDefinition } from '../load-definition.js';
 import { version } from '../version.js';

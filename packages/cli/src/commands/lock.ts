@@ -6,7 +6,9 @@
  * is missing from the lock or its tag has moved.
  */
 import { dirname, join, relative, resolve } from 'node:path';
-import { type BuildGraph, type EventSink, lock, type RegistryOptions } from '@wharf/core';
+import type { BuildGraph, EventSink } from '@wharf/core';
+import * as lock from '@wharf/core/lock';
+import type { RegistryOptions } from '@wharf/core/registry';
 import type { Command } from 'commander';
 import { collect, parseBuildArgs, parseBuildContextFlags } from '../flags.js';
 import { loadDefinition } from '../load-definition.js';

@@ -6,20 +6,14 @@
  */
 import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import {
-  archive,
-  defaultStoreRoot,
-  fileUploadSessions,
-  type Image,
-  type ImageIndex,
-  layout,
-  pushImage,
-  pushIndex,
-  readDockerArchive,
-  readLayout,
-  readOciArchive,
-  WharfError,
-} from '@wharf/core';
+import { WharfError } from '@wharf/core';
+import * as archive from '@wharf/core/archive';
+import { readDockerArchive, readOciArchive } from '@wharf/core/archive';
+import { defaultStoreRoot } from '@wharf/core/engine';
+import type { Image, ImageIndex } from '@wharf/core/image';
+import * as layout from '@wharf/core/layout';
+import { readLayout } from '@wharf/core/layout';
+import { fileUploadSessions, pushImage, pushIndex } from '@wharf/core/registry';
 import type { Command } from 'commander';
 import { formatBytes } from '../render/size.js';
 import { type RegistryFlags, registryOptions, registryOptionsFrom } from './pull.js';

@@ -23,7 +23,7 @@ import { emptyImage } from '../image/empty.js';
 import { mapLayers } from '../image/mutate.js';
 import type { Image, Layer } from '../image/types.js';
 import { assertEntitled, type Entitlement } from '../ir/entitlements.js';
-import { pruneToTarget, stageDependencies, targetName } from '../ir/graph.js';
+import { pruneToTarget, resolveStageBases, stageDependencies, targetName } from '../ir/graph.js';
 import type { BuildGraph, Instruction, Stage } from '../ir/types.js';
 import { assertValidGraph } from '../ir/validate.js';
 import { MemoryFsView } from '../layer/fs-view.js';
@@ -183,12 +183,22 @@ export async function buildPlatforms(
     onEvent({ type: 'warning', message: warning.message, ...(warning.hint ? { hint: warning.hint } : {}) });
   }
   const target = options.target ?? targetName(graph);
-  const pruned = pruneToTarget(graph, target);
-  assertEntitled(pruned, options.allow);
   const buildPlatform = normalizePlatform({ ...hostPlatform(), os: 'linux' });
   const targets = distinctPlatforms(options.platforms ?? [buildPlatform]);
   const several = targets.length > 1;
   const buildArgs = new BuildArgs(options.buildArgs ?? {});
+  // `FROM base-${TARGETARCH}` names a stage once the platform is known, as in BuildKit
+  const scopes = targets.map(
+    (platform) => new GlobalScope(graph.args, buildArgs, predefinedArgs(platform, buildPlatform)),
+  );
+  const pruned = pruneToTarget(
+    resolveStageBases(
+      graph,
+      scopes.map((scope) => (word: string) => scope.expand(word)),
+    ),
+    target,
+  );
+  assertEntitled(pruned, options.allow);
   // Per target platform: its scope (TARGET* values) and each stage's platform — FROM --platform
   // (`$BUILDPLATFORM` makes a native stage, as BuildKit), else the target. Parsed here, so a bad one
   // fails before any work.

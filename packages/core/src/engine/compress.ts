@@ -15,11 +15,12 @@
  * otherwise, nothing stored), so a hostile image cannot make a later build ship its layer for
  * another's diffID. Records written before this check (scheme without `verified`) are not used.
  */
-import { randomBytes } from 'node:crypto';
-import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
+import { writeFileAtomic } from '../fsutil/files.js';
+import { Semaphore } from '../fsutil/limit.js';
 import {
   type CompressionSpec,
   isDefaultCompression,
@@ -30,7 +31,6 @@ import { layerFromStore, uncompressedSize } from '../image/partial.js';
 import type { Layer } from '../image/types.js';
 import { createZstdCompress, zstdVersion } from '../image/zstd.js';
 import { createParallelGzip, GZIP_BLOCK_SIZE } from '../layer/parallel-gzip.js';
-import { Semaphore } from '../layer/semaphore.js';
 import { createDigester, type Digest, digestHex, parseDigest } from '../oci/index.js';
 import type { BlobStore } from '../store/store.js';
 import { assertTarDigest, layerMismatch } from './layer-views.js';
@@ -226,18 +226,12 @@ export async function rememberCompressed(
   scheme: Scheme = DEFAULT_SCHEME,
 ): Promise<void> {
   const path = recordPath(store, diffId, scheme);
-  await mkdir(join(store.root, 'compressed'), { recursive: true });
-  const temp = `${path}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
-  try {
-    await writeFile(
-      temp,
-      JSON.stringify({ digest: compressed.digest, size: compressed.size, scheme: scheme.scheme }),
-    );
-    await rename(temp, path);
-  } catch (error) {
-    await rm(temp, { force: true });
-    throw error;
-  }
+  // a record beside the blobs: lost in a crash, the layer is compressed again, so no fsync
+  await writeFileAtomic(
+    path,
+    JSON.stringify({ digest: compressed.digest, size: compressed.size, scheme: scheme.scheme }),
+    { durable: false },
+  );
 }
 
 // At most one layer per core at a time (its blocks share the cores too; hashing is on the main thread).

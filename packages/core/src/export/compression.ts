@@ -20,7 +20,10 @@ function invalid(input: string, what: string, why: string, hint: string): Export
   });
 }
 
-/** `format` and optional `level` checked and completed (`level` as text, from a flag or `-o`). */
+/**
+ * `format` and optional `level` checked and completed (`level` as text, from a flag or `-o`).
+ * @example compressionOf('zstd', '9', 'compression=zstd,compression-level=9', 'output'); // { format: 'zstd', level: 9 }
+ */
 export function compressionOf(
   format: string,
   level: string | undefined,
@@ -45,7 +48,10 @@ export function compressionOf(
   }
 }
 
-/** Parses `--compression` text: `gzip`, `zstd`, `zstd,level=N` (throws `EXPORT_INVALID_OUTPUT`). */
+/**
+ * Parses `--compression` text: `gzip`, `zstd`, `zstd,level=N` (throws `EXPORT_INVALID_OUTPUT`).
+ * @example parseCompression('zstd,level=9'); // { format: 'zstd', level: 9 }
+ */
 export function parseCompression(input: string, what = '--compression'): CompressionSpec {
   const [format = '', ...rest] = input.split(',');
   let level: string | undefined;
@@ -65,6 +71,7 @@ const same = (a: CompressionSpec, b: CompressionSpec) => a.format === b.format &
 /**
  * The compression a build writes: `flag` (`--compression`, text or a spec) and what the outputs ask
  * for must agree; `undefined` when nothing asks (gzip 6). Throws `EXPORT_INVALID_OUTPUT` when two disagree.
+ * @example buildCompression('zstd', [parseOutput('type=registry')]); // { format: 'zstd', level: 3 }
  */
 export function buildCompression(
   flag: string | CompressionSpec | undefined,

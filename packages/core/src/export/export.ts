@@ -95,7 +95,7 @@ export async function exportImage(
   options: ExportOptions = {},
 ): Promise<ExportResult> {
   const spec = typeof output === 'string' ? parseOutput(output) : output;
-  const names = [...new Set([...(options.tags ?? []), ...spec.names])];
+  const names = [...new Set([...(options.tags ?? []), ...(spec.names ?? [])])];
   const exporter = EXPORTERS[spec.type] as Exporter<OutputType>;
   const pushed = await exporter(content, spec as never, names, options);
   return {

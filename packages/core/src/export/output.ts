@@ -26,16 +26,24 @@ import { ExportError } from './errors.js';
 
 export type OutputType = 'oci' | 'oci-archive' | 'docker-archive' | 'registry';
 
-/** `compression=` / `compression-level=` of an output, with the level filled in. */
+/** `compression=` / `compression-level=` of an output (see compression.ts); a docker-archive takes none. */
 interface Compressed {
   readonly compression?: CompressionSpec;
 }
 
+/**
+ * Where `build()` writes an image: an OCI layout directory, an oci-archive or docker-archive tar, or a
+ * registry. `names` (the `-o name=` values) add to the build's `tags`; leave them out to use the tags alone.
+ * `compression` chooses the layer compression (gzip by default; a build writes one).
+ * @example
+ * await build(app, { output: { type: 'oci-archive', dest: 'out/app.tar' }, tags: ['app:1.0'] });
+ * await build(app, { output: [{ type: 'oci', dest: 'out/layout' }, 'type=registry'], tags: ['registry.example.com/app:1.0'] });
+ */
 export type OutputSpec =
-  | ({ readonly type: 'oci'; readonly dest: string; readonly names: readonly string[] } & Compressed)
-  | ({ readonly type: 'oci-archive'; readonly dest: string; readonly names: readonly string[] } & Compressed)
-  | { readonly type: 'docker-archive'; readonly dest: string; readonly names: readonly string[] }
-  | ({ readonly type: 'registry'; readonly names: readonly string[] } & Compressed);
+  | ({ readonly type: 'oci'; readonly dest: string; readonly names?: readonly string[] } & Compressed)
+  | ({ readonly type: 'oci-archive'; readonly dest: string; readonly names?: readonly string[] } & Compressed)
+  | { readonly type: 'docker-archive'; readonly dest: string; readonly names?: readonly string[] }
+  | ({ readonly type: 'registry'; readonly names?: readonly string[] } & Compressed);
 
 const KNOWN_KEYS = new Set(['type', 'dest', 'name', 'tar', 'push', 'compression', 'compression-level']);
 
@@ -88,8 +96,14 @@ function bool(input: string, key: string, value: string): boolean {
   throw invalid(input, `${key}=${value} is not a boolean`, `write ${key}=true or ${key}=false`);
 }
 
-/** Parses one `-o` value (see the module doc); throws `EXPORT_INVALID_OUTPUT` / `EXPORT_UNSUPPORTED`. */
-export function parseOutput(input: string): OutputSpec {
+/** An `OutputSpec` as `parseOutput` returns it: `names` always present (empty without `name=`). */
+export type ParsedOutput = OutputSpec & { readonly names: readonly string[] };
+
+/**
+ * Parses one `-o` value (see the module doc); throws `EXPORT_INVALID_OUTPUT` / `EXPORT_UNSUPPORTED`.
+ * @example parseOutput('type=oci-archive,dest=out/app.tar') // { type: 'oci-archive', dest: 'out/app.tar', names: [] }
+ */
+export function parseOutput(input: string): ParsedOutput {
   const text = input.trim();
   if (text === '') throw invalid(input, 'it is empty', 'write type=oci,dest=DIR or a path');
   if (!text.includes('=')) {

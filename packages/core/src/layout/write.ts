@@ -12,6 +12,7 @@ import { createReadStream } from 'node:fs';
 import { lstat, mkdir, readdir, readFile, rename, stat } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { WharfError } from '../errors.js';
+import { isNotFound, syncDirectory, writeFileAtomic } from '../fsutil/files.js';
 import {
   ANNOTATION_IMAGE_NAME,
   ANNOTATION_REF_NAME,
@@ -33,7 +34,7 @@ import {
   type ImageIndex as OciImageIndex,
 } from '../oci/index.js';
 import { LayoutError } from './errors.js';
-import { removeQuietly, siblingTemp, syncDirectory, writeNewFile } from './files.js';
+import { removeQuietly, siblingTemp, writeNewFile } from './files.js';
 import { fileBehind, linkingDisabled, placeFile, sameFile } from './place.js';
 import { blobPath } from './read.js';
 
@@ -57,10 +58,6 @@ function entriesOf(input: LayoutInput): readonly (NamedImage | NamedIndex)[] {
 /** What an entry points at: the image, or the index of a multi-platform image. */
 function contentOf(entry: NamedImage | NamedIndex): Image | ImageIndex {
   return 'index' in entry ? entry.index : entry.image;
-}
-
-function isNotFound(error: unknown): boolean {
-  return (error as NodeJS.ErrnoException | undefined)?.code === 'ENOENT';
 }
 
 /** Writing failed for a reason that is not already a WharfError: say where. */
@@ -217,11 +214,7 @@ export async function appendImage(dir: string, input: LayoutInput): Promise<Layo
       ...added.manifests,
     ];
     const index: OciImageIndex = { ...existing, manifests };
-    const temp = siblingTemp(join(dir, 'index.json'), 'tmp');
-    created.push(temp);
-    await writeNewFile(temp, encodeJson(index));
-    await rename(temp, join(dir, 'index.json'));
-    await syncDirectory(dir);
+    await writeFileAtomic(join(dir, 'index.json'), encodeJson(index)); // fsyncs the file and `dir`
     return { index, dir };
   } catch (error) {
     for (const path of created) await removeQuietly(path);

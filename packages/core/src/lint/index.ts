@@ -54,6 +54,10 @@ export interface LintOptions {
   readonly pinned?: (ref: string) => boolean;
 }
 
+/**
+ * Best-practice findings for a graph (a build.ts's `toGraph()`), each located at the call site that made it.
+ * @example lintGraph(toGraph(stage('app').from('node:latest').cmd(['node', 'server.js']))) // [{ rule: 'DL3007', … }, …]
+ */
 export function lintGraph(graph: BuildGraph, options: LintOptions = {}): Finding[] {
   return run(graph, options, lintRules);
 }
@@ -66,6 +70,7 @@ export interface LintDockerfileOptions extends Omit<LintOptions, 'dockerfile'> {
 /**
  * Parses, lowers and lints a Dockerfile. Parse errors throw. When lowering fails on something a syntax
  * rule reports as an error (a duplicate stage name), those findings are returned instead of the error.
+ * @example lintDockerfile('FROM node\nRUN npm install express\n', { file: 'Dockerfile' }) // [{ rule: 'DL3006', line: 1, … }, …]
  */
 export function lintDockerfile(text: string, options: LintDockerfileOptions = {}): Finding[] {
   const file = options.file ?? 'Dockerfile';

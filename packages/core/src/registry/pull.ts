@@ -10,6 +10,7 @@
 
 import { Readable, Transform, type Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
+import { mapLimit } from '../fsutil/limit.js';
 import {
   defaultPlatform,
   type Image,
@@ -42,7 +43,6 @@ import {
   type RemoteRepository,
 } from './client.js';
 import { errorFromNetwork, isConnectionError, RegistryError } from './errors.js';
-import { mapLimit } from './pool.js';
 import { registrySettings } from './settings.js';
 import { DEFAULT_RETRY_POLICY, retrying } from './transport/retry.js';
 

@@ -11,6 +11,7 @@
  * longer matches the bytes it holds), that blob starts again from byte 0.
  */
 import { Readable } from 'node:stream';
+import { mapLimit } from '../fsutil/limit.js';
 import type { Image, ImageIndex, Layer } from '../image/index.js';
 import {
   type Descriptor,
@@ -22,7 +23,6 @@ import {
 } from '../oci/index.js';
 import { RegistryClient, type RegistryOptions, type RemoteRepository } from './client.js';
 import { isRetryable, RegistryError } from './errors.js';
-import { mapLimit } from './pool.js';
 import { originOf } from './pull.js';
 import { memoryUploadSessions, type UploadSessions } from './sessions.js';
 import { backoffDelay, resolvePolicy, sleep } from './transport/retry.js';
