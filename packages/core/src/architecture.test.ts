@@ -37,7 +37,7 @@ const allowed: Record<string, readonly string[]> = {
   layer: ['tar', 'fsutil', 'image', 'store', 'oci', 'errors'],
   cache: ['store', 'fsutil', 'ir', 'oci', 'errors'],
   runtime: ['layer', 'tar', 'fsutil', 'image', 'store', 'oci', 'errors'],
-  export: ['layout', 'archive', 'registry', 'image', 'oci', 'errors'],
+  export: ['layout', 'archive', 'registry', 'image', 'oci', 'fsutil', 'errors'],
   sbom: ['image', 'oci', 'tar', 'errors'],
   sign: ['registry', 'image', 'oci', 'sbom', 'errors'],
   lock: ['ir', 'registry', 'oci', 'events', 'errors'],
