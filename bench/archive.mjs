@@ -13,10 +13,11 @@ import { createReadStream, mkdtempSync, rmSync, statSync } from 'node:fs';
 import { cpus, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import * as core from '../packages/core/dist/bundle/index.js';
+import * as archive from '../packages/core/dist/bundle/archive/index.js';
+import { openStore } from '../packages/core/dist/bundle/engine/index.js';
+import * as images from '../packages/core/dist/bundle/image/index.js';
+import * as oci from '../packages/core/dist/bundle/oci/index.js';
 import { END_OF_ARCHIVE, encodeHeader, paddingFor } from '../packages/core/dist/tar/header.js';
-
-const { archive, images, oci, openStore } = core;
 
 const { values } = parseArgs({
   options: {

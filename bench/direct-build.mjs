@@ -8,9 +8,11 @@ import { closeSync, mkdirSync, mkdtempSync, openSync, rmSync, writeFileSync, wri
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import * as core from '../packages/core/dist/bundle/index.js';
+import { loadCore } from './lib.mjs';
 
-const { buildGraph, exportImage, stage, toGraph } = core;
+const { core, engine, output, buildDigest } = await loadCore();
+const { stage, toGraph } = core;
+const { exportImage } = output;
 
 const { values } = parseArgs({
   options: { 'big-mib': { type: 'string', default: '256' }, small: { type: 'string', default: '2000' } },
@@ -73,27 +75,26 @@ async function measure(name, bytes, fn) {
 const inputBytes = bigMiB * 2 ** 20 + smallCount * 1024;
 const cacheDir = join(work, 'cache');
 const cold = await measure('build (cold store)', inputBytes, () =>
-  buildGraph(graph, { contextDir: ctx, cacheDir }),
+  buildDigest(graph, { contextDir: ctx, cacheDir }),
 );
 await measure('build (warm store, same inputs)', inputBytes, () =>
-  buildGraph(graph, { contextDir: ctx, cacheDir }),
+  buildDigest(graph, { contextDir: ctx, cacheDir }),
 );
 await measure('write oci-archive', inputBytes, () =>
-  exportImage(cold.image, { type: 'oci-archive', dest: join(work, 'out.tar'), names: [] }),
+  exportImage(cold.image, { type: 'oci-archive', dest: join(work, 'out.tar') }),
 );
 await measure('write docker-archive', inputBytes, () =>
   exportImage(cold.uncompressedImage ?? cold.image, {
     type: 'docker-archive',
     dest: join(work, 'out-docker.tar'),
-    names: [],
   }),
 );
 // Since layers are built uncompressed: the build alone (what a docker-archive output waits for), then
 // the gzip that the digest (and any oci/registry output) needs, once per layer.
-if (core.buildImage) {
+if (engine.buildImage) {
   const fresh = join(work, 'cache-2');
   const built = await measure('build only, no compression (cold store, buildImage)', inputBytes, () =>
-    core.buildImage(graph, { contextDir: ctx, cacheDir: fresh }),
+    engine.buildImage(graph, { contextDir: ctx, cacheDir: fresh }),
   );
   await measure('then the digest (gzips the new layers)', inputBytes, () => built.image.digest());
 }

@@ -2,9 +2,12 @@
 // Conformance run over a folder of Dockerfiles (kept outside the repository: they are others' code):
 // for each file, `wharf dockerfile --check` (lower + validate), `wharf convert` (build.ts), compile the
 // build.ts back (load it, toGraph), and compare the lowered IR of the original with the build.ts's, for
-// the default target and for every named stage as --target. Prints the counts and each failure.
+// the default target and for every named stage as --target. With --typecheck, the generated files also go
+// through `tsc --strict --noUnusedLocals` and Biome's recommended rules. Prints a table of the counts per
+// phase and each failure (the first 40; all with --verbose).
 //
-//   pnpm -s build && node scripts/dockerfile-corpus.mjs /work/corpus [--verbose]
+//   pnpm -s build && node scripts/dockerfile-corpus.mjs /work/corpus [--typecheck] [--verbose]
+import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
@@ -17,13 +20,17 @@ const { assertValidGraph, generateBuildTs, lowerDockerfile, pruneToTarget, toGra
   pathToFileURL(join(core, 'index.js')).href
 );
 const { heredocScript } = await import(pathToFileURL(join(core, 'dockerfile/codegen/index.js')).href);
+const { resolveStageBases } = await import(pathToFileURL(join(core, 'ir/graph.js')).href);
+const { expandWord } = await import(pathToFileURL(join(core, 'ir/expand.js')).href);
 const { normalizeScript } = await import(pathToFileURL(join(core, 'ir/script.js')).href);
 const { createJiti } = createRequire(join(repo, 'packages/cli/package.json'))('jiti');
 
 const dir = process.argv[2];
 const verbose = process.argv.includes('--verbose');
-if (!dir) {
-  process.stderr.write('usage: node scripts/dockerfile-corpus.mjs DIR [--verbose]\n');
+const typecheck = process.argv.includes('--typecheck');
+const unknown = process.argv.slice(3).filter((a) => a !== '--verbose' && a !== '--typecheck');
+if (!dir || dir.startsWith('--') || unknown.length) {
+  process.stderr.write('usage: node scripts/dockerfile-corpus.mjs DIR [--typecheck] [--verbose]\n');
   process.exit(2);
 }
 
@@ -41,12 +48,12 @@ function dockerfiles(root) {
 const ANONYMOUS = /^stage-\d+(-\d+)*$/;
 
 /**
- * The IR as both sides can give it: pruned to the target, anonymous stages named by position, no
+ * The IR as both sides can give it: FROM words that name a stage on linux/amd64 resolved, pruned to the target, anonymous stages named by position, no
  * locations, comments or directives' absence, RUN heredocs as the one script BuildKit runs, a secret's
  * default id written out, keys sorted.
  */
 function canonical(graph, target) {
-  const pruned = pruneToTarget(graph, target);
+  const pruned = pruneToTarget(resolveStageBases(graph, [globalExpander(graph)]), target);
   const names = new Map(
     pruned.stages.map((s, i) => [s.name, ANONYMOUS.test(s.name) ? `anonymous-${i}` : s.name]),
   );
@@ -86,6 +93,35 @@ function canonical(graph, target) {
   return sorted({ ...rest, stages, target: rename(pruned.target) });
 }
 
+/**
+ * Expands a FROM word as a linux/amd64 build would (the platform ARGs, then the global ARG defaults), so a
+ * `FROM base-${TARGETARCH}` that names a stage is compared as the stage the build uses.
+ */
+function globalExpander(graph) {
+  const values = new Map(
+    Object.entries({
+      TARGETPLATFORM: 'linux/amd64',
+      TARGETOS: 'linux',
+      TARGETARCH: 'amd64',
+      TARGETVARIANT: '',
+      BUILDPLATFORM: 'linux/amd64',
+      BUILDOS: 'linux',
+      BUILDARCH: 'amd64',
+      BUILDVARIANT: '',
+    }),
+  );
+  // as the engine (and BuildKit 20.10): a global ARG without a default is unset, platform ARGs included
+  for (const decl of graph.args) {
+    if (decl.default === undefined) values.delete(decl.name);
+    else
+      values.set(
+        decl.name,
+        expandWord(decl.default, (name) => values.get(name)),
+      );
+  }
+  return (word) => expandWord(word, (name) => values.get(name));
+}
+
 function sorted(value) {
   return JSON.stringify(value, (key, v) => {
     if (key === 'source' || key === 'comments') return undefined;
@@ -109,6 +145,8 @@ const jiti = createJiti(import.meta.url, {
   moduleCache: false,
 });
 const counts = { files: files.length, check: 0, convert: 0, compile: 0, sameDefault: 0, sameAllStages: 0 };
+/** Generated build.ts files (`<index>/build.ts` in `work`) → the Dockerfile's name, for --typecheck. */
+const generated = new Map();
 const stageCounts = { stages: 0, same: 0 };
 const failures = [];
 
@@ -135,6 +173,7 @@ for (const [index, file] of files.entries()) {
   const out = join(work, `${index}`);
   mkdirSync(out, { recursive: true });
   writeFileSync(join(out, 'build.ts'), code);
+  generated.set(`${index}/build.ts`, name);
   let definition;
   try {
     definition = (await jiti.import(join(out, 'build.ts'))).default;
@@ -168,12 +207,88 @@ for (const [index, file] of files.entries()) {
   }
   if (all) counts.sameAllStages++;
 }
+
+const rows = [
+  ['Dockerfiles', counts.files],
+  ['check (lower + validate)', counts.check],
+  ['convert (build.ts)', counts.convert],
+  ['compile back (load, toGraph)', counts.compile],
+  ['same IR, default target', counts.sameDefault],
+  ['same IR, every named stage', counts.sameAllStages],
+  ['  named stages with the same IR', `${stageCounts.same}/${stageCounts.stages}`],
+];
+if (typecheck && generated.size) {
+  const { tsc, biome } = checkGenerated();
+  rows.push(['tsc --strict --noUnusedLocals', `${generated.size - tsc.size}/${generated.size}`]);
+  rows.push(['Biome recommended, no finding', `${generated.size - biome.size}/${generated.size}`]);
+  for (const [file, message] of tsc) failures.push(`${'tsc'.padEnd(12)} ${generated.get(file)}: ${message}`);
+  for (const [file, message] of biome)
+    failures.push(`${'biome'.padEnd(12)} ${generated.get(file)}: ${message}`);
+}
 rmSync(work, { recursive: true, force: true });
 
+const width = Math.max(...rows.map(([label]) => label.length));
 process.stdout.write(
-  `${counts.files} Dockerfiles: ${counts.check} check, ${counts.convert} convert, ${counts.compile} compile back, ` +
-    `${counts.sameDefault} same IR (default target), ${counts.sameAllStages} same IR for every named stage ` +
-    `(${stageCounts.same}/${stageCounts.stages} stages)\n`,
+  `${rows.map(([label, value]) => `${label.padEnd(width)}  ${String(value).padStart(7)}`).join('\n')}\n`,
 );
-if (failures.length)
-  process.stdout.write(`${verbose ? failures.join('\n') : failures.slice(0, 40).join('\n')}\n`);
+if (failures.length) {
+  const shown = verbose ? failures : failures.slice(0, 40);
+  const more = failures.length - shown.length;
+  process.stdout.write(`\n${shown.join('\n')}\n${more ? `… ${more} more (--verbose)\n` : ''}`);
+}
+
+/**
+ * Type-checks every generated build.ts at once (strict, no unused locals, `@wharf/core` from the built
+ * package) and lints them with Biome's recommended rules. Returns the first finding per file, by file.
+ */
+function checkGenerated() {
+  writeFileSync(
+    join(work, 'tsconfig.json'),
+    JSON.stringify({
+      extends: join(repo, 'tsconfig.base.json'),
+      compilerOptions: {
+        noEmit: true,
+        declaration: false,
+        sourceMap: false,
+        strict: true,
+        noUnusedLocals: true,
+        paths: { '@wharf/core': [join(core, 'index.d.ts')] },
+      },
+      include: ['*/build.ts'],
+    }),
+  );
+  const tsc = new Map();
+  const tscBin = createRequire(join(repo, 'package.json')).resolve('typescript/bin/tsc');
+  for (const line of run(process.execPath, [tscBin, '-p', join(work, 'tsconfig.json')]).split('\n')) {
+    const found = /^(\d+\/build\.ts)\((\d+),\d+\): (error .*)$/.exec(line.trim());
+    if (found && !tsc.has(found[1])) tsc.set(found[1], `line ${found[2]}: ${found[3]}`);
+  }
+  writeFileSync(
+    join(work, 'biome.json'),
+    JSON.stringify({
+      root: true,
+      files: { includes: ['*/build.ts'] },
+      linter: { rules: { preset: 'recommended' } },
+      formatter: { enabled: false },
+      assist: { enabled: false },
+    }),
+  );
+  const biome = new Map();
+  const biomeBin = join(repo, 'node_modules/.bin/biome');
+  for (const line of run(biomeBin, ['lint', '--reporter=github', '--max-diagnostics=none', work]).split(
+    '\n',
+  )) {
+    const found = /title=([^,]*),file=(?:[^,]*\/)?(\d+\/build\.ts),line=(\d+).*?::(.*)$/.exec(line);
+    if (found && !biome.has(found[2])) biome.set(found[2], `line ${found[3]}: ${found[1]}: ${found[4]}`);
+  }
+  return { tsc, biome };
+}
+
+/** A tool's output (stdout and stderr), whether it exits 0 or not. */
+function run(command, args) {
+  try {
+    return execFileSync(command, args, { cwd: work, encoding: 'utf8', stdio: 'pipe', timeout: 600_000 });
+  } catch (error) {
+    return `${error.stdout ?? ''}${error.stderr ?? ''}`;
+  }
+}

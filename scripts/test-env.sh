@@ -11,6 +11,7 @@
 #   time             GNU time: peak RSS of the CLI (test/security/hostile-registry.test.ts)
 #   slirp4netns      the network namespace of each RUN step (runtime/network.ts)
 #   gcc libc6-dev    a static packet sniffer the sandbox test runs inside a step (test/security/)
+#   golang-go        the Go toolchain in the look-alike golang image (test/helpers/go-image.ts, wharf init)
 #   qemu-user-static binfmt-support  QEMU emulation (binfmt_misc entries with the F flag) for RUN in
 #                    foreign-platform builds; test/helpers/binfmt.ts mounts binfmt_misc and enables them
 set -euo pipefail
@@ -19,8 +20,8 @@ set -euo pipefail
 # machine without udev leaves it 0600.
 if [[ $(id -u) -eq 0 && -c /dev/net/tun ]]; then chmod 0666 /dev/net/tun; fi
 
-packages=(docker.io docker-registry skopeo umoci runc busybox-static openssl uidmap time slirp4netns gcc libc6-dev
-  qemu-user-static binfmt-support)
+packages=(docker.io docker-registry skopeo umoci runc busybox-static openssl uidmap time slirp4netns gcc libc6-dev zstd
+  qemu-user-static binfmt-support golang-go)
 
 # busybox-static:arm64 (the arm64 half of busybox:multi, test/helpers/base-images.ts, fetched with
 # `apt-get download`) needs arm64 among dpkg's architectures.

@@ -3,7 +3,9 @@
 // The file trees, the configs and the config's author must match. docs/dockerfile-compat.md lists them.
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { buildGraph, exportImage, lowerDockerfile } from '@wharf/core';
+import { lowerDockerfile } from '@wharf/core';
+import { buildImage } from '@wharf/core/engine';
+import { exportImage } from '@wharf/core/export';
 import { describe, expect, it } from 'vitest';
 import { comparableConfig, writeContext } from '../helpers/differential.js';
 import { docker, dockerBuild } from '../helpers/docker.js';
@@ -42,7 +44,7 @@ async function buildText(name: string, dockerfile: string, options: Options = {}
 
   const buildArgs = options.buildArgs ?? {};
   const graph = lowerDockerfile(dockerfile, { file: dockerfilePath, buildArgs });
-  const direct = await buildGraph(graph, {
+  const direct = await buildImage(graph, {
     contextDir,
     cacheDir: join(dir, 'cache'),
     buildArgs,
@@ -50,7 +52,7 @@ async function buildText(name: string, dockerfile: string, options: Options = {}
     registry: { mirrors: [testEnv().mirror.url] },
   });
   const ours = join(dir, 'direct.tar');
-  await exportImage(direct.image, { type: 'docker-archive', dest: ours, names: [] });
+  await exportImage(direct.image, { type: 'docker-archive', dest: ours });
   const [bk, wh] = await Promise.all([readSavedImage(saved), readSavedImage(ours)]);
   return {
     buildkit: {
@@ -129,6 +131,20 @@ describe.skipIf(noDocker())('real-world Dockerfiles build as BuildKit builds the
     await same(`from-stage-arg-${'buildArgs' in options ? 'a' : 'b'}`, dockerfile, options);
   });
 
+  it('FROM base-${TARGETARCH} names the stage for the target platform', async () => {
+    const dockerfile = [
+      'FROM busybox AS base-amd64',
+      'RUN echo amd64 > /arch',
+      'FROM busybox AS base-arm64',
+      'RUN echo arm64 > /arch',
+      'FROM base-${TARGETARCH}',
+      'RUN cp /arch /chosen',
+      '',
+    ].join('\n');
+    const buildkit = await same('from-platform-arg-stage', dockerfile);
+    expect(line(buildkit.tree, '/chosen')).toBeDefined();
+  });
+
   it('a repeated global ARG: each default expands against the ones before', async () => {
     const buildkit = await same(
       'repeated-global-arg',
@@ -164,6 +180,42 @@ describe.skipIf(noDocker())('real-world Dockerfiles build as BuildKit builds the
       ].join('\n'),
     );
     expect(buildkit.config.Env).toEqual(expect.arrayContaining(['C=x', 'E=arg', 'D=env-again']));
+  });
+
+  it('a literal backslash right before $VAR stays apart from the expansion', async () => {
+    const buildkit = await same(
+      'backslash-before-dollar',
+      [
+        'FROM busybox',
+        'ARG V=val',
+        'ENV A=a\\\\$V B="b\\\\${V}" C="c\\\\\\$V" D=C:\\\\dir\\\\x',
+        'WORKDIR /w\\\\$V',
+        'RUN echo "$A $B $C $D" > seen',
+        '',
+      ].join('\n'),
+    );
+    expect(buildkit.config.Env).toEqual(
+      expect.arrayContaining(['A=a\\val', 'B=b\\val', 'C=c\\$V', 'D=C:\\dir\\x']),
+    );
+    expect(buildkit.config.WorkingDir).toBe('/w\\val');
+  });
+
+  it('# escape=` : backslashes are literal (also right before $VAR), a backtick escapes and continues', async () => {
+    const buildkit = await same(
+      'escape-backtick',
+      [
+        '# escape=`',
+        'FROM busybox',
+        'ARG V=val',
+        'ENV A=C:\\dir\\$V B="x`$V" C=a\\\\b',
+        'WORKDIR /w\\sub',
+        'RUN echo "$A $B $C" `',
+        '  > seen',
+        '',
+      ].join('\n'),
+    );
+    expect(buildkit.config.Env).toEqual(expect.arrayContaining(['A=C:\\dir\\val', 'B=x$V', 'C=a\\\\b']));
+    expect(buildkit.config.WorkingDir).toBe('/w\\sub');
   });
 
   it('every stage is a target', async () => {

@@ -71,12 +71,14 @@ describe.skipIf(noDocker())('what wharf build writes runs in Docker and reads in
   it('docker load + docker run of the hello example prints its greeting', async () => {
     const dir = tempDir();
     const file = join(dir, 'hello.docker.tar');
-    expect(
-      build([hello, '-o', `type=docker-archive,dest=${file}`, '-t', 'wharf-e2e/hello:direct']).code,
-    ).toBe(0);
+    const built = build([hello, '-o', `type=docker-archive,dest=${file}`, '-t', 'wharf-e2e/hello:direct']);
+    expect(built.code, built.stderr).toBe(0);
     expect(await docker(['load', '-i', file])).toContain('Loaded image: wharf-e2e/hello:direct');
     expect(await dockerRun({ image: 'wharf-e2e/hello:direct' })).toBe('Hello from wharf!\n');
-    const config = (await dockerInspectImage('wharf-e2e/hello:direct')).Config;
+    const inspected = await dockerInspectImage('wharf-e2e/hello:direct');
+    // With only a docker-archive, stdout is the image ID build() returns: the one Docker gives the image.
+    expect(built.digest).toBe(inspected.Id);
+    const config = inspected.Config;
     expect(config).toMatchObject({ User: '1000:1000', WorkingDir: '/app', Cmd: ['/usr/local/bin/hello'] });
   });
 

@@ -60,6 +60,26 @@ describe('wharf dockerfile', () => {
     expect(result.stdout).toMatch(/FROM alpine AS x\nRUN true/);
   });
 
+  it("resolves the subpath exports in a build.ts to the CLI's copy too", () => {
+    const file = join(scratch, 'build.ts');
+    writeFileSync(
+      file,
+      [
+        "import { stage } from '@wharf/core';",
+        "import { APT_KEEP_CACHE, type RunOptions } from '@wharf/core/dsl';",
+        "import { parseReference } from '@wharf/core/oci';",
+        "const options: RunOptions = { network: 'none' };",
+        "export default stage('x').from(parseReference('alpine').repository).run(APT_KEEP_CACHE, options);",
+        '',
+      ].join('\n'),
+    );
+    const result = wharf(['dockerfile', file], { cwd: scratch });
+    expect(result.stderr).toBe('');
+    expect(result.stdout).toMatch(
+      /FROM library\/alpine AS x\nRUN --network=none rm -f \/etc\/apt\/apt.conf.d\/docker-clean/,
+    );
+  });
+
   it('warns about a relative COPY destination with no WORKDIR, and still emits', () => {
     const result = wharf(['dockerfile', fixture('relative-dest.ts')]);
     expect(result.code).toBe(0);

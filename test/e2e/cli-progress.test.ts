@@ -48,7 +48,8 @@ describe.skipIf(noDocker())('build progress', () => {
     const lines = result.stderr.split('\n');
     for (const stage of ['build', 'api']) {
       const steps = lines
-        .map((l) => new RegExp(`^\\[${stage} (\\d+)\\] `).exec(l)?.[1])
+        // a step's own line (its instruction in capitals), not the RUN output it printed (`[api 6] progress-line-1`)
+        .map((l) => new RegExp(`^\\[${stage} (\\d+)\\] [A-Z]+ `).exec(l)?.[1])
         .filter((n): n is string => n !== undefined)
         .map(Number);
       const count = stage === 'build' ? 3 : 9;
@@ -58,6 +59,7 @@ describe.skipIf(noDocker())('build progress', () => {
     const run = lines.findIndex((l) => l.startsWith('[api 6] RUN'));
     expect(output).toBeGreaterThan(-1);
     expect(output).toBeLessThan(run); // printed live, before the step's line
+    expect(lines[output]).toBe('[api 6] progress-line-1'); // log events carry their step
     expect(lines.find((l) => l.startsWith('[api 5] COPY b.txt .'))).toMatch(/ \d+(\.\d)? kB$/);
   });
 

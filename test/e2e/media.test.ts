@@ -4,16 +4,13 @@
 // with wharf's docker-archive reader, one layer with /hello.txt appended, Cmd set.
 import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import {
-  archive,
-  exportImage,
-  type Image,
-  images,
-  layout,
-  readDockerArchive,
-  readLayout,
-  readOciArchive,
-} from '@wharf/core';
+import * as archive from '@wharf/core/archive';
+import { readDockerArchive, readOciArchive } from '@wharf/core/archive';
+import { exportImage } from '@wharf/core/export';
+import type { Image } from '@wharf/core/image';
+import * as images from '@wharf/core/image';
+import * as layout from '@wharf/core/layout';
+import { readLayout } from '@wharf/core/layout';
 import { fileLayer, validateImage, validateIndex } from '@wharf/core/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { docker, dockerInspectImage, dockerRun } from '../helpers/docker.js';

@@ -3,7 +3,8 @@
 // credential helpers, and clear errors (with no secrets in them) for wrong passwords.
 import { chmodSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { delimiter, join } from 'node:path';
-import { login, openStore, pullImage, pushImage, type RegistryError } from '@wharf/core';
+import { openStore } from '@wharf/core/engine';
+import { login, pullImage, pushImage, type RegistryError } from '@wharf/core/registry';
 import { randomImage, validateImage } from '@wharf/core/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 // The low-level client is not part of the public API; the ping check needs it.

@@ -3,17 +3,11 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
-import {
-  type Image,
-  images,
-  oci,
-  openStore,
-  pullImage,
-  pushImage,
-  pushIndex,
-  type RegistryEvent,
-  remoteImage,
-} from '@wharf/core';
+import { openStore } from '@wharf/core/engine';
+import type { Image } from '@wharf/core/image';
+import * as images from '@wharf/core/image';
+import * as oci from '@wharf/core/oci';
+import { pullImage, pushImage, pushIndex, type RegistryEvent, remoteImage } from '@wharf/core/registry';
 import { fileLayer, randomImage, randomLayer, validateImage } from '@wharf/core/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { docker, dockerRun } from '../helpers/docker.js';

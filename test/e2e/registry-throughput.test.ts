@@ -2,7 +2,9 @@
 // OCI layout. WHARF_THROUGHPUT_MB (default 64) sets the image size, over 4 gzip layers (random bytes, so
 // gzip does not shrink them; skopeo would compress uncompressed layers and time that too).
 
-import { layout, openStore, pushImage } from '@wharf/core';
+import { openStore } from '@wharf/core/engine';
+import * as layout from '@wharf/core/layout';
+import { pushImage } from '@wharf/core/registry';
 import { randomImage } from '@wharf/core/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { noDocker } from '../helpers/env.js';

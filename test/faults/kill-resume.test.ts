@@ -10,7 +10,10 @@
 import { spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
-import { fileUploadSessions, layout, oci, openStore, pushImage, type RegistryEvent } from '@wharf/core';
+import { openStore } from '@wharf/core/engine';
+import * as layout from '@wharf/core/layout';
+import * as oci from '@wharf/core/oci';
+import { fileUploadSessions, pushImage, type RegistryEvent } from '@wharf/core/registry';
 import { randomImage } from '@wharf/core/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { noDocker } from '../helpers/env.js';

@@ -2,7 +2,9 @@
 // stalls and cuts responses: they complete with the right digests. Corrupt blobs are rejected and not
 // stored. Sizes: WHARF_FAULT_PUSH_MB (default 300, as the issue asks) spread over 3 layers.
 
-import { oci, openStore, pullImage, pushImage, type RegistryError, type RegistryEvent } from '@wharf/core';
+import { openStore } from '@wharf/core/engine';
+import * as oci from '@wharf/core/oci';
+import { pullImage, pushImage, type RegistryError, type RegistryEvent } from '@wharf/core/registry';
 import { randomImage, validateImage } from '@wharf/core/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { noDocker } from '../helpers/env.js';

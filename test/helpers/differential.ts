@@ -4,17 +4,13 @@
 // must be the same.
 import { mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import {
-  archive,
-  type BuildGraph,
-  buildGraph,
-  emitDockerfile,
-  exportImage,
-  layout,
-  lowerDockerfile,
-  oci,
-  type RegistryOptions,
-} from '@wharf/core';
+import { type BuildGraph, emitDockerfile, lowerDockerfile } from '@wharf/core';
+import * as archive from '@wharf/core/archive';
+import { buildImage } from '@wharf/core/engine';
+import { exportImage } from '@wharf/core/export';
+import * as layout from '@wharf/core/layout';
+import * as oci from '@wharf/core/oci';
+import type { RegistryOptions } from '@wharf/core/registry';
 import { docker, dockerBuild } from './docker.js';
 import { readSavedImage, type Tree, treeLines } from './image-tree.js';
 import { tempDir } from './paths.js';
@@ -145,7 +141,8 @@ export async function buildBoth(spec: BuildBoth): Promise<BothResults> {
     ...(spec.buildContexts ? { buildContexts: spec.buildContexts } : {}),
     ...(spec.platform ? { platform: oci.parsePlatform(spec.platform) } : {}),
   };
-  const direct = await buildGraph(spec.directGraph ?? spec.graph, {
+  const direct = await buildImage(spec.directGraph ?? spec.graph, {
+    compressEarly: true,
     contextDir,
     cacheDir: join(dir, 'cache'),
     ...(spec.buildArgs ? { buildArgs: spec.buildArgs } : {}),
@@ -154,20 +151,25 @@ export async function buildBoth(spec: BuildBoth): Promise<BothResults> {
   });
   // The Dockerfile path (wharf build -f): lowering the emitted Dockerfile builds the very same image.
   const directDockerfile = emitDockerfile(spec.directGraph ?? spec.graph).dockerfile;
-  const viaDockerfile = await buildGraph(lowerDockerfile(directDockerfile, { file: 'Dockerfile' }), {
+  const viaDockerfile = await buildImage(lowerDockerfile(directDockerfile, { file: 'Dockerfile' }), {
+    compressEarly: true,
     contextDir,
     cacheDir: join(dir, 'cache'),
     ...(spec.buildArgs ? { buildArgs: spec.buildArgs } : {}),
     ...(spec.target ? { target: spec.target } : {}),
     ...directOptions,
   });
-  if (viaDockerfile.digest !== direct.digest) {
+  const [viaDockerfileDigest, directDigest] = [
+    await viaDockerfile.image.digest(),
+    await direct.image.digest(),
+  ];
+  if (viaDockerfileDigest !== directDigest) {
     throw new Error(
-      `${spec.name}: building the emitted Dockerfile gave ${viaDockerfile.digest}, build.ts gave ${direct.digest}`,
+      `${spec.name}: building the emitted Dockerfile gave ${viaDockerfileDigest}, build.ts gave ${directDigest}`,
     );
   }
   const ours = join(dir, 'direct.tar');
-  await exportImage(direct.image, { type: 'docker-archive', dest: ours, names: [] });
+  await exportImage(direct.image, { type: 'docker-archive', dest: ours });
 
   const [bk, wh] = await Promise.all([readSavedImage(saved), readSavedImage(ours)]);
   return {

@@ -14,6 +14,7 @@ const PACKAGE_OF: Record<string, string> = {
   runc: 'runc',
   busybox: 'busybox-static',
   openssl: 'openssl',
+  go: 'golang-go',
 };
 
 /** CI=true (or any value but "false"/"0"): missing peers are failures, never skips. */

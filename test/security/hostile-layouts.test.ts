@@ -18,16 +18,10 @@ import {
 } from 'node:fs';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
-import {
-  buildGraph,
-  isWharfError,
-  lowerDockerfile,
-  pushImage,
-  readLayout,
-  type Stage,
-  stage,
-  toGraph,
-} from '@wharf/core';
+import { isWharfError, lowerDockerfile, type Stage, stage, toGraph } from '@wharf/core';
+import { type BuildOptions, buildImage } from '@wharf/core/engine';
+import { readLayout } from '@wharf/core/layout';
+import { pushImage } from '@wharf/core/registry';
 import fc from 'fast-check';
 import { pack } from 'tar-stream';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
@@ -36,6 +30,11 @@ import { tempDir } from '../helpers/paths.js';
 import { type Registry, startRegistry } from '../helpers/registry.js';
 
 const sha256 = (bytes: Uint8Array | string) => `sha256:${createHash('sha256').update(bytes).digest('hex')}`;
+/** Builds and computes the digest, so every layer is read and compressed, as a push would. */
+const buildDigest = async (graph: Parameters<typeof buildImage>[0], options: BuildOptions) => {
+  const built = await buildImage(graph, { compressEarly: true, ...options });
+  return { ...built, digest: await built.image.digest() };
+};
 const ARCH = process.arch === 'x64' ? 'amd64' : process.arch;
 const LAYER = 'application/vnd.oci.image.layer.v1.tar';
 const LAYER_GZIP = 'application/vnd.oci.image.layer.v1.tar+gzip';
@@ -263,15 +262,15 @@ describe('cache poisoning through a claimed diffID', () => {
     it(`${kind}: hostile then honest, and honest then hostile, in one cache`, async () => {
       const context = tempDir();
       await layouts(context, gzip);
-      const fresh = await buildGraph(toGraph(app('oci-layout://honest:latest')), {
+      const fresh = await buildDigest(toGraph(app('oci-layout://honest:latest')), {
         contextDir: context,
         cacheDir: join(context, 'fresh-cache'),
       });
       const shared = join(context, 'shared-cache');
       const hostile = () =>
-        buildGraph(toGraph(app('oci-layout://evil:latest')), { contextDir: context, cacheDir: shared });
+        buildDigest(toGraph(app('oci-layout://evil:latest')), { contextDir: context, cacheDir: shared });
       const honest = () =>
-        buildGraph(toGraph(app('oci-layout://honest:latest')), { contextDir: context, cacheDir: shared });
+        buildDigest(toGraph(app('oci-layout://honest:latest')), { contextDir: context, cacheDir: shared });
 
       const first = await hostile().then(
         () => undefined,
@@ -468,7 +467,7 @@ describe('local layouts only from the context or the command line', () => {
       'oci-layout://link',
     ]) {
       await expect(
-        buildGraph(graph(ref), { contextDir: context, cacheDir: join(context, 'c') }),
+        buildDigest(graph(ref), { contextDir: context, cacheDir: join(context, 'c') }),
       ).rejects.toThrow(/outside the build definition's folder and context/);
     }
   });
@@ -495,8 +494,8 @@ describe('local layouts only from the context or the command line', () => {
     const image = await readLayout(out);
     expect((await image.layers()).length).toBe(3);
 
-    // the library: build({ buildContexts }) / buildGraph
-    const built = await buildGraph(lowerDockerfile('FROM base\n', { file: 'Dockerfile' }), {
+    // the library: build({ buildContexts }) / buildImage
+    const built = await buildDigest(lowerDockerfile('FROM base\n', { file: 'Dockerfile' }), {
       contextDir: context,
       cacheDir: join(context, '.cache'),
       buildContexts: { base: `oci-layout://${outside}:latest` },
@@ -507,7 +506,7 @@ describe('local layouts only from the context or the command line', () => {
     await pushImage(await readLayout(outside), pushed);
     for (const contexts of [{ base: `docker-image://${pushed}` }, { [pushed]: `docker-image://${pushed}` }]) {
       const from = Object.keys(contexts)[0] as string;
-      const viaRegistry = await buildGraph(lowerDockerfile(`FROM ${from}\n`, { file: 'Dockerfile' }), {
+      const viaRegistry = await buildDigest(lowerDockerfile(`FROM ${from}\n`, { file: 'Dockerfile' }), {
         contextDir: context,
         cacheDir: join(context, '.cache'),
         buildContexts: contexts,
@@ -517,7 +516,7 @@ describe('local layouts only from the context or the command line', () => {
     // a relative layout inside the context needs no flag
     await honestLayout(join(context, 'inside'));
     await expect(
-      buildGraph(lowerDockerfile('FROM oci-layout://inside:latest\n', { file: 'Dockerfile' }), {
+      buildDigest(lowerDockerfile('FROM oci-layout://inside:latest\n', { file: 'Dockerfile' }), {
         contextDir: context,
         cacheDir: join(context, '.cache'),
       }),
@@ -632,7 +631,7 @@ describe('property: random corruptions of a layout', () => {
               return pushImage(await readLayout(join(context, 'base')), `${registry.host}/prop/r${run}:1`);
             }
             writeFileSync(join(context, 'f'), 'f');
-            return buildGraph(toGraph(stage('p').from('oci-layout://base:latest').copy('f', '/f')), {
+            return buildDigest(toGraph(stage('p').from('oci-layout://base:latest').copy('f', '/f')), {
               contextDir: context,
               cacheDir,
             });

@@ -7,7 +7,9 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { type BuildEvent, buildGraph, exportImage, lowerDockerfile } from '@wharf/core';
+import { type BuildEvent, lowerDockerfile } from '@wharf/core';
+import { buildImage } from '@wharf/core/engine';
+import { exportImage } from '@wharf/core/export';
 import { pack } from 'tar-stream';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { type ContextFile, writeContext } from '../helpers/differential.js';
@@ -50,14 +52,14 @@ async function buildDirect(c: Case, contextDir: string, cacheDir: string): Promi
     if (e.type === 'log') lines.push(e.text);
   };
   try {
-    const result = await buildGraph(lowerDockerfile(c.dockerfile, { file: 'Dockerfile' }), {
+    const result = await buildImage(lowerDockerfile(c.dockerfile, { file: 'Dockerfile' }), {
       contextDir,
       cacheDir,
       registry: { mirrors: [testEnv().mirror.url] },
       onEvent,
     });
     const saved = join(cacheDir, '..', 'direct.tar');
-    await exportImage(result.image, { type: 'docker-archive', dest: saved, names: [] });
+    await exportImage(result.image, { type: 'docker-archive', dest: saved });
     return { ok: true, tree: (await readSavedImage(saved)).tree, output: lines.join('\n') };
   } catch (error) {
     const e = error as Error & { hint?: string };

@@ -5,7 +5,9 @@
 import { randomUUID } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { buildGraph, exportImage, lowerDockerfile } from '@wharf/core';
+import { lowerDockerfile } from '@wharf/core';
+import { buildImage } from '@wharf/core/engine';
+import { exportImage } from '@wharf/core/export';
 import { pack } from 'tar-stream';
 import { describe, expect, it } from 'vitest';
 import { extractLayer } from '../../packages/core/src/runtime/extract.js';
@@ -26,7 +28,7 @@ async function buildDirect(
   mkdirSync(contextDir);
   for (const [name, text] of Object.entries(files)) writeFileSync(join(contextDir, name), text);
   try {
-    await buildGraph(lowerDockerfile(dockerfile, { file: 'Dockerfile' }), {
+    await buildImage(lowerDockerfile(dockerfile, { file: 'Dockerfile' }), {
       contextDir,
       cacheDir: join(work, 'cache'),
       registry: { mirrors: [testEnv().mirror.url] },
@@ -100,7 +102,7 @@ describe.skipIf(noDocker() || !isRoot)('review: a step cannot hide files from it
       // `RUN cat` saw it here while the image (and a rebuild from it, or another build sharing the
       // snapshot of that layer) did not have it.
       const work = tempDir('wharf-review-');
-      const result = await buildGraph(
+      const result = await buildImage(
         lowerDockerfile(
           `FROM busybox
 RUN --mount=type=tmpfs,target=/x/m sh -c 'mv /x /y && mkdir -p /x/m && echo HIDDEN > /x/m/evil'
@@ -111,7 +113,7 @@ RUN cat /x/m/evil > /seen
         { contextDir: work, cacheDir: join(work, 'cache'), registry: { mirrors: [testEnv().mirror.url] } },
       );
       const saved = join(work, 'image.tar');
-      await exportImage(result.image, { type: 'docker-archive', dest: saved, names: [] });
+      await exportImage(result.image, { type: 'docker-archive', dest: saved });
       const { tree } = await readSavedImage(saved);
       expect(tree.get('/seen')?.size).toBe('HIDDEN\n'.length);
       expect(tree.get('/x/m/evil')?.size).toBe('HIDDEN\n'.length);
@@ -121,7 +123,7 @@ RUN cat /x/m/evil > /seen
       // A bind mount from a stage reads that stage's snapshot; the image has its layers: both must agree.
       const work = tempDir('wharf-review-');
       writeFileSync(join(work, 'hosts'), 'original\n');
-      const result = await buildGraph(
+      const result = await buildImage(
         lowerDockerfile(
           `FROM busybox AS a
 COPY hosts /etc/hosts
@@ -134,7 +136,7 @@ RUN --mount=type=bind,from=a,target=/a cp /a/etc/hosts /seen-hosts
         { contextDir: work, cacheDir: join(work, 'cache'), registry: { mirrors: [testEnv().mirror.url] } },
       );
       const saved = join(work, 'image.tar');
-      await exportImage(result.image, { type: 'docker-archive', dest: saved, names: [] });
+      await exportImage(result.image, { type: 'docker-archive', dest: saved });
       const { tree } = await readSavedImage(saved);
       // overlayfs cannot rename a lower directory holding mount points (EXDEV, then EBUSY): there the
       // attack fails and both see the original

@@ -1,6 +1,6 @@
 import { InvalidArgumentError } from 'commander';
 import { describe, expect, it } from 'vitest';
-import { collectPlatforms, parsePlatformFlag } from './flags.js';
+import { collectPlatforms } from './flags.js';
 
 describe('--platform', () => {
   it('keeps every value of a comma list and of a repeated flag, never only the last', () => {
@@ -16,21 +16,5 @@ describe('--platform', () => {
   it('rejects garbage as a usage error naming the value', () => {
     expect(() => collectPlatforms('garbage')).toThrow(InvalidArgumentError);
     expect(() => collectPlatforms('linux/amd64,linux/nonsense')).toThrow(/nonsense/);
-  });
-
-  it('builds one platform; several fail naming each and the fix', () => {
-    expect(parsePlatformFlag(undefined)).toBeUndefined();
-    expect(parsePlatformFlag(collectPlatforms('linux/arm64'))?.architecture).toBe('arm64');
-    // The same platform twice is one platform.
-    expect(parsePlatformFlag(collectPlatforms('linux/arm64,linux/aarch64'))?.architecture).toBe('arm64');
-    let error: unknown;
-    try {
-      parsePlatformFlag(collectPlatforms('linux/amd64,linux/arm64'));
-    } catch (e) {
-      error = e;
-    }
-    expect(error).toMatchObject({ code: 'CLI_MULTI_PLATFORM' });
-    expect(String((error as Error).message)).toContain('linux/amd64,linux/arm64');
-    expect((error as { hint: string }).hint).toContain('--platform linux/arm64');
   });
 });

@@ -1,5 +1,8 @@
 /** Parsers for buildx-compatible flags: repeatable values, `--build-arg K=V`, `--platform`. */
-import { type Entitlement, oci, parseEntitlement, WharfError } from '@wharf/core';
+
+import { WharfError } from '@wharf/core';
+import { type Entitlement, parseEntitlement } from '@wharf/core/ir';
+import * as oci from '@wharf/core/oci';
 import { InvalidArgumentError } from 'commander';
 
 /** commander reducer for repeatable options. */
@@ -59,20 +62,6 @@ export function collectPlatforms(value: string, previous: oci.Platform[] = []): 
     }
   });
   return [...previous, ...parsed];
-}
-
-/** The one platform to build, from `--platform` values; several fail naming the fix. */
-export function parsePlatformFlag(values: readonly oci.Platform[] | undefined): oci.Platform | undefined {
-  if (values === undefined || values.length === 0) return undefined;
-  const distinct = [...new Set(values.map((p) => oci.formatPlatform(p)))];
-  if (distinct.length > 1) {
-    throw new WharfError(
-      'CLI_MULTI_PLATFORM',
-      `--platform ${distinct.join(',')}: building several platforms in one run is not supported yet`,
-      { hint: `build one platform per run: ${distinct.map((p) => `--platform ${p}`).join(', then ')}` },
-    );
-  }
-  return values[0];
 }
 
 /** `--allow network.host --allow security.insecure` (buildx's entitlements; commas accepted too). */

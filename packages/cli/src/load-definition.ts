@@ -6,16 +6,9 @@
  */
 import { existsSync, statSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
-import {
-  type BuildGraph,
-  type Definition,
-  defaultStoreRoot,
-  define,
-  isDefinition,
-  isStage,
-  toGraph,
-  WharfError,
-} from '@wharf/core';
+import { type BuildGraph, type Definition, define, toGraph, WharfError } from '@wharf/core';
+import { isDefinition, isStage } from '@wharf/core/dsl';
+import { defaultStoreRoot } from '@wharf/core/engine';
 import { createJiti } from 'jiti';
 
 export interface LoadedDefinition {
@@ -49,9 +42,38 @@ export async function loadDefinition(
   };
 }
 
+/** @wharf/core's subpath exports (its package.json `exports`), which a build.ts may import too. */
+const CORE_SUBPATHS = [
+  'archive',
+  'dockerfile',
+  'dsl',
+  'engine',
+  'export',
+  'image',
+  'ir',
+  'layout',
+  'lint',
+  'lock',
+  'oci',
+  'registry',
+  'sbom',
+  'sign',
+  'testing',
+];
+
+/** `@wharf/core` and each subpath → the CLI's own copy (jiti tries the longer aliases first). */
+function coreAliases(): Record<string, string> {
+  return Object.fromEntries(
+    ['@wharf/core', ...CORE_SUBPATHS.map((name) => `@wharf/core/${name}`)].map((specifier) => [
+      specifier,
+      import.meta.resolve(specifier),
+    ]),
+  );
+}
+
 async function importDefault(path: string, shown: string, cacheDir: string): Promise<unknown> {
   const jiti = createJiti(import.meta.url, {
-    alias: { '@wharf/core': import.meta.resolve('@wharf/core') },
+    alias: coreAliases(),
     // Transpiled build.ts files are cached (by content) beside wharf's other caches: a warm start
     // skips loading the TypeScript transform.
     fsCache: join(cacheDir, 'jiti'),

@@ -2,7 +2,8 @@
  * The `wharf` program: commander wiring and the one place that turns errors into exit codes
  * (1 for user errors, 2 for usage errors) and messages (no stack trace unless `--debug`).
  */
-import { fileSystemProblem, isWharfError } from '@wharf/core';
+import { isWharfError } from '@wharf/core';
+import { fileSystemProblem } from '@wharf/core/export';
 import { Command, CommanderError } from 'commander';
 import { registerAttestations } from './commands/attestations.js';
 import { registerBuild } from './commands/build.js';
@@ -12,6 +13,7 @@ import { registerDockerfile } from './commands/dockerfile.js';
 import { registerInit } from './commands/init.js';
 import { registerInspect } from './commands/inspect.js';
 import { registerLint } from './commands/lint.js';
+import { registerLock } from './commands/lock.js';
 import { registerLogin } from './commands/login.js';
 import { registerPull } from './commands/pull.js';
 import { registerPush } from './commands/push.js';
@@ -29,9 +31,8 @@ const USAGE_CODES: ReadonlySet<string> = new Set([
   'IR_UNKNOWN_TARGET', // --target names no stage
   'DSL_UNKNOWN_TARGET',
   'EXPORT_INVALID_OUTPUT', // -o type=… that is not an output
-  'CLI_PUSH_NO_NAME', // --push without -t
+  'BUILD_PUSH_NO_NAME', // --push without -t
   'CLI_PRUNE_WHAT', // cache prune without --keep-storage or --all
-  'CLI_BAD_BACKEND',
   'CLI_BAD_BUILD_ARG',
   'CLI_BAD_SIGN', // --sign / wharf sign flags
   'CLI_BAD_VERIFY', // wharf verify without a key or an identity
@@ -51,6 +52,7 @@ export function createProgram(): Command {
   registerConvert(program);
   registerLint(program);
   registerInit(program);
+  registerLock(program);
   registerPull(program);
   registerPush(program);
   registerSbom(program);

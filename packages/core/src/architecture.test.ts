@@ -14,7 +14,8 @@ const src = fileURLToPath(new URL('.', import.meta.url));
  * Beyond DESIGN.md: engine may import dockerfile (pure), to record ONBUILD triggers as text and to run
  * a base image's triggers, which are Dockerfile text. `tar` (header encoding and parsing, no I/O) is
  * shared by the modules that write or read tar: layer, archive, runtime and engine. `fsutil` (the one
- * resolver of paths inside a root) is a leaf like `tar`, used by layer, runtime and engine. lint may import
+ * resolver of paths inside a root, the one atomic file write and directory fsync, the one concurrency
+ * limiter) is a leaf like `tar`, used by store, layer, cache, runtime, registry, layout, archive and engine. lint may import
  * dockerfile (pure) to read the spellings the IR normalises away (keyword case, `ENV key value`). cache
  * may import ir (pure) for `looksSecret`, so a miss explanation hides the values lint calls secret.
  */
@@ -26,19 +27,20 @@ const allowed: Record<string, readonly string[]> = {
   fsutil: ['errors'],
   ir: ['errors', 'oci'],
   image: ['oci', 'errors'],
-  store: ['oci', 'errors'],
+  store: ['fsutil', 'oci', 'errors'],
   dsl: ['ir', 'oci', 'errors'],
   dockerfile: ['ir', 'oci', 'errors'],
   lint: ['ir', 'dockerfile', 'oci', 'errors'],
-  registry: ['image', 'oci', 'errors', 'events'],
-  layout: ['image', 'oci', 'errors', 'events'],
-  archive: ['tar', 'image', 'oci', 'errors', 'events'],
+  registry: ['fsutil', 'image', 'oci', 'errors', 'events'],
+  layout: ['fsutil', 'image', 'oci', 'errors', 'events'],
+  archive: ['tar', 'fsutil', 'image', 'oci', 'errors', 'events'],
   layer: ['tar', 'fsutil', 'image', 'store', 'oci', 'errors'],
-  cache: ['store', 'ir', 'oci', 'errors'],
+  cache: ['store', 'fsutil', 'ir', 'oci', 'errors'],
   runtime: ['layer', 'tar', 'fsutil', 'image', 'store', 'oci', 'errors'],
-  export: ['layout', 'archive', 'registry', 'image', 'oci', 'errors'],
+  export: ['layout', 'archive', 'registry', 'image', 'oci', 'fsutil', 'errors'],
   sbom: ['image', 'oci', 'tar', 'errors'],
   sign: ['registry', 'image', 'oci', 'sbom', 'errors'],
+  lock: ['ir', 'registry', 'oci', 'events', 'errors'],
   engine: [
     'tar',
     'fsutil',
@@ -57,8 +59,21 @@ const allowed: Record<string, readonly string[]> = {
     'errors',
   ],
   testing: ['image', 'oci', 'errors', 'store', 'layer'],
-  build: ['dsl', 'engine', 'export', 'registry', 'sbom', 'sign', 'events', 'oci', 'errors'],
-  prune: ['cache', 'runtime', 'store'],
+  build: [
+    'dsl',
+    'engine',
+    'export',
+    'image',
+    'ir',
+    'lock',
+    'registry',
+    'sbom',
+    'sign',
+    'store',
+    'events',
+    'oci',
+    'errors',
+  ],
 };
 
 /** Modules that must stay pure: no fs, no network, no child processes. */

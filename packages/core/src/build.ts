@@ -1,36 +1,74 @@
 /**
- * `build()`: the programmatic API for scripts (monorepos building many images with one shared cache).
- * Takes a stage or `define()` value, builds it with the direct backend and writes the outputs.
+ * `build()`: the one way wharf builds — the API for scripts (monorepos building many images with one
+ * shared cache) and what `wharf build` calls. Takes a stage, a `define()` value or a build graph (a
+ * lowered Dockerfile), builds it for one or several platforms (direct backend, or `docker build`),
+ * writes every output and reports what it did: the image ID (as `docker load` shows it), the manifest
+ * digest, the index digest of a multi-platform image, each output, the pushed references and push
+ * counts, and each step's time.
+ *
+ * Only what an output needs is computed: with only a docker-archive output (or none) no layer is ever
+ * gzip-compressed, since a docker-archive holds the tars and the image ID is the config's digest.
  *
  * @example
  * import { build, stage } from '@wharf/core';
  * const app = stage('app').from('alpine:3.20').copy('dist', '/app').cmd(['/app/server']);
- * const { digest, steps } = await build(app, {
+ * const { digest, imageId, steps } = await build(app, {
  *   contextDir: import.meta.dirname,
- *   output: { type: 'oci-archive', dest: 'out/app.tar', names: [] },
+ *   output: 'type=oci-archive,dest=out/app.tar',
  *   tags: ['registry.example.com/app:1.0'],
+ *   platforms: ['linux/amd64', 'linux/arm64'],
  * });
  */
-import { type Definition, toGraph } from './dsl/graph.js';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { type Definition, isDefinition, toGraph } from './dsl/graph.js';
 import type { Stage } from './dsl/stage.js';
-import { type BuildOptions, buildGraph } from './engine/build.js';
-import { WharfError } from './errors.js';
-import type { BuildEvent } from './events.js';
-import { exportImage } from './export/export.js';
-import { type OutputSpec, parseOutput } from './export/output.js';
-import { canonicalJson, type Digest, sha256Digest } from './oci/index.js';
-import type { PushOptions } from './registry/index.js';
+import { type BuildOptions, type BuiltPlatform, buildPlatforms } from './engine/build.js';
+import { buildWithDocker } from './engine/docker-backend.js';
+import { unknownNameHint, WharfError } from './errors.js';
+import { type BuildEvent, pushEvent } from './events.js';
+import {
+  buildCompression,
+  checkOutput,
+  dockerArchiveOfIndex,
+  type Exportable,
+  exportImage,
+} from './export/index.js';
+import { type OutputSpec, type OutputType, type ParsedOutput, parseOutput } from './export/output.js';
+import { indexOfImages, platformOf } from './image/index.js';
+import type { BuildGraph } from './ir/types.js';
+import { lockedGraph } from './lock/index.js';
+import {
+  canonicalJson,
+  type Digest,
+  formatPlatform,
+  type Platform,
+  parsePlatform,
+  sha256Digest,
+} from './oci/index.js';
+import { fileUploadSessions, type PushOptions, type PushStats } from './registry/index.js';
 import type { SbomFormat } from './sbom/index.js';
 import { attestPushed, type ProvenanceMode, type SigningOptions } from './sign/index.js';
+import { defaultStoreRoot } from './store/index.js';
 
-export interface BuildApiOptions extends Omit<BuildOptions, 'contextDir'> {
+/**
+ * Options of `build()`: the engine's (target, platform, build args, secrets, cache, registry, events)
+ * plus outputs, tags, push settings and attestations. A misspelt option is an error.
+ * @example await build(app, { contextDir: import.meta.dirname, output: 'type=oci-archive,dest=out/app.tar' })
+ */
+export interface BuildApiOptions extends Omit<BuildOptions, 'contextDir' | 'compressEarly'> {
   /** The folder context paths are relative to; default the current directory. */
   readonly contextDir?: string;
+  /**
+   * Target platforms (`'linux/arm64'` or parsed), built concurrently in one run; several make one OCI
+   * index (for `oci`, `oci-archive` and `registry` outputs). Joined with `platform` when both are given.
+   */
+  readonly platforms?: readonly (Platform | string)[];
   /** Where to write the image (a spec or `-o` text); several allowed. None: build only. */
   readonly output?: OutputSpec | string | readonly (OutputSpec | string)[];
   /** Image names recorded in outputs (and pushed to, for `type=registry`). */
   readonly tags?: readonly string[];
-  /** Registry settings for pushing. */
+  /** Registry settings for pushing; default `registry`, with upload sessions kept under the cache dir. */
   readonly push?: PushOptions;
   /** Attach an SBOM to each pushed image (`--sbom`): SPDX 2.3 JSON unless a format is named. */
   readonly sbom?: boolean | SbomFormat;
@@ -40,6 +78,14 @@ export interface BuildApiOptions extends Omit<BuildOptions, 'contextDir'> {
   readonly sign?: SigningOptions;
   /** The builder named in provenance; default `https://wharf.dev/builder/wharf-api`, version `unknown`. */
   readonly builder?: { readonly id: string; readonly version: string };
+  /** The file the build was defined in (build.ts, a Dockerfile), named and hashed in provenance; default the build graph. */
+  readonly definitionFile?: string;
+  /** `direct` (default: no daemon) or `docker` (`docker build` with BuildKit; one platform). */
+  readonly backend?: 'direct' | 'docker';
+  /** For the docker backend: the docker CLI; default `$WHARF_DOCKER`, else the first working `docker` on PATH. */
+  readonly docker?: string;
+  /** Pin bases to the wharf.lock in `dir` (lock/); `locked` fails when one is missing or its tag moved. */
+  readonly lock?: { readonly dir: string; readonly locked?: boolean };
 }
 
 /** Every option `build()` takes: the compiler keeps this in step with {@link BuildApiOptions}. */
@@ -52,8 +98,13 @@ const OPTION_NAMES = Object.keys({
   provenance: true,
   sign: true,
   builder: true,
+  definitionFile: true,
+  backend: true,
+  docker: true,
+  lock: true,
   target: true,
   platform: true,
+  platforms: true,
   buildArgs: true,
   buildContexts: true,
   store: true,
@@ -64,7 +115,7 @@ const OPTION_NAMES = Object.keys({
   secrets: true,
   allow: true,
   registry: true,
-  compressEarly: true,
+  compression: true,
   signal: true,
   onEvent: true,
 } satisfies Record<keyof BuildApiOptions, true>);
@@ -76,12 +127,14 @@ function checkOptionNames(options: object): void {
     throw new WharfError(
       'BUILD_UNKNOWN_OPTION',
       `build(): unknown option${unknown.length > 1 ? 's' : ''} ${unknown.map((n) => JSON.stringify(n)).join(', ')}`,
-      { hint: `the options are ${OPTION_NAMES.join(', ')}` },
+      { hint: unknownNameHint(unknown, OPTION_NAMES, 'the options are') },
     );
   }
 }
 
+/** One step's timing in a build result: its stage, label, whether the cache answered, and seconds spent. */
 export interface StepTiming {
+  /** The stage; `linux/arm64 app` when several platforms were built. */
   readonly stage: string;
   readonly step: number;
   readonly text: string;
@@ -90,20 +143,106 @@ export interface StepTiming {
   readonly miss?: string;
 }
 
-export interface BuildApiResult {
+/** One platform's image of a build. */
+export interface PlatformResult {
+  /** `linux/arm64`. */
+  readonly platform: string;
+  /** The image ID: the config's digest, what `docker load` and `docker images --no-trunc` show. */
+  readonly imageId: Digest;
+  /** The manifest digest of the gzip image; present when an output holds it (oci, oci-archive, registry). */
+  readonly manifestDigest?: Digest;
+  /** Compressed size of the image's layers in bytes, with `manifestDigest`. */
+  readonly size?: number;
+}
+
+/** One output a build wrote. */
+export interface OutputResult {
+  readonly type: OutputType;
+  /** The file or directory written (not for `registry`). */
+  readonly dest?: string;
+  /** What it holds: the index digest (several platforms), the manifest digest, or the image ID (docker-archive). */
   readonly digest: Digest;
-  /** Compressed size of the image's layers, in bytes. */
-  readonly size: number;
+  /** The names it carries; for `registry`, the references pushed. */
+  readonly references: readonly string[];
+}
+
+/**
+ * What `build()` returns: the digest to print and pin, the image ID, per-platform and per-output results,
+ * what was pushed, and each step's timing.
+ * @example const { digest, imageId, steps } = await build(app); console.log(digest, imageId, steps.filter((s) => !s.cached).length);
+ */
+export interface BuildApiResult {
+  /** What to print and pin: the index digest (several platforms), else the manifest digest, else the image ID. */
+  readonly digest: Digest;
+  /** The image ID of the (first) platform: the config digest `docker load` reports. */
+  readonly imageId: Digest;
+  /** The manifest digest (one platform), when an output holds the gzip image. */
+  readonly manifestDigest?: Digest;
+  /** The OCI index listing every platform's image, when several were built and an output holds it. */
+  readonly indexDigest?: Digest;
+  /** Compressed size of the image's layers in bytes (one platform), with `manifestDigest`. */
+  readonly size?: number;
+  /** Each platform's image, in the order asked for. */
+  readonly platforms: readonly PlatformResult[];
+  readonly outputs: readonly OutputResult[];
+  /** Every reference pushed, `registry.example.com/app:1.0@sha256:…`. */
+  readonly pushed: readonly string[];
+  /** What the pushes sent, summed over registry outputs (absent when nothing was pushed). */
+  readonly pushStats?: PushStats;
+  /** Each step, in build order. */
   readonly steps: readonly StepTiming[];
 }
 
+/** What a backend built, per platform, and what frees it once every output is written. */
+interface Built {
+  readonly images: readonly BuiltPlatform[];
+  dispose(): Promise<void>;
+}
+
+/**
+ * Builds `target` (a stage, a `define()` value, or a build graph from `lowerDockerfile`) and writes
+ * every output; see the module doc.
+ *
+ * @example
+ * const result = await build(app, { output: 'type=docker-archive,dest=app.tar', tags: ['app:dev'] });
+ * console.log(result.imageId); // the ID `docker load -i app.tar` prints
+ */
 export async function build(
-  target: Stage | Definition,
+  target: Stage | Definition | BuildGraph,
   options: BuildApiOptions = {},
 ): Promise<BuildApiResult> {
   checkOptionNames(options);
   const startedOn = new Date();
+  const contextDir = options.contextDir ?? process.cwd();
+  const platforms = [
+    ...(options.platform ? [options.platform] : []),
+    ...(options.platforms ?? []).map((p) => (typeof p === 'string' ? parsePlatform(p) : p)),
+  ];
+  const several = new Set(platforms.map((p) => formatPlatform(p))).size > 1;
+  const outputs = (
+    options.output === undefined ? [] : Array.isArray(options.output) ? options.output : [options.output]
+  ).map(
+    (o: OutputSpec | string): ParsedOutput =>
+      typeof o === 'string' ? parseOutput(o) : { ...o, names: o.names ?? [] },
+  );
+  // Everything that can be refused is refused before any work.
+  for (const output of outputs) {
+    if (several && output.type === 'docker-archive') throw dockerArchiveOfIndex(output.dest);
+    if (output.type === 'registry' && output.names.length === 0 && !options.tags?.length) {
+      throw new WharfError('BUILD_PUSH_NO_NAME', 'pushing needs an image name', {
+        hint: 'name the image: -t registry.example.com/app:1.0 (build(): tags: ["registry.example.com/app:1.0"])',
+      });
+    }
+    await checkOutput(output); // a device node as dest=
+  }
+  const compression = buildCompression(options.compression, outputs); // `-o …,compression=zstd` too
+  if (several && options.backend === 'docker') {
+    throw new WharfError('BUILD_DOCKER_PLATFORMS', 'the docker backend builds one platform per run', {
+      hint: 'drop --backend docker to build several platforms into one index, or build one platform per run',
+    });
+  }
   const steps: StepTiming[] = [];
+  const userSink = options.onEvent;
   const onEvent = (event: BuildEvent) => {
     if (event.type === 'step-finished') {
       steps.push({
@@ -115,54 +254,234 @@ export async function build(
         ...(event.miss ? { miss: event.miss } : {}),
       });
     }
-    options.onEvent?.(event);
+    userSink?.(event);
   };
-  const graph = toGraph(target, options.target ? { target: options.target } : {});
-  const result = await buildGraph(graph, {
-    ...options,
-    contextDir: options.contextDir ?? process.cwd(),
+  const defined = isBuildGraph(target)
+    ? target
+    : toGraph(target, options.target ? { target: options.target } : {});
+  const graph = options.lock ? await lockedGraph(defined, { ...options, ...options.lock, onEvent }) : defined;
+  // The gzip form is made only when an output holds it; docker-archive holds the tars.
+  const needsGzip = outputs.some((o) => o.type !== 'docker-archive');
+  const built = await runBackend(graph, compression ? { ...options, compression } : options, {
+    contextDir,
+    platforms,
+    needsGzip,
     onEvent,
   });
-  const outputs =
-    options.output === undefined ? [] : Array.isArray(options.output) ? options.output : [options.output];
-  for (const output of outputs as (OutputSpec | string)[]) {
-    const spec = typeof output === 'string' ? parseOutput(output) : output;
-    // docker-archive holds tars: the layers as built, no compression needed.
-    const done = await exportImage(
-      spec.type === 'docker-archive' ? result.uncompressedImage : result.image,
-      spec,
-      {
+  try {
+    const images = built.images;
+    const index = several ? indexOfImages(images.map((b) => b.image)) : undefined;
+    const platformResults = images.map((b) => platformResult(b, needsGzip));
+    // Started now, awaited after the outputs: computing digests may compress layers.
+    const digests = Promise.all(platformResults);
+    digests.catch(() => {});
+    const written: OutputResult[] = [];
+    const pushed: string[] = [];
+    let pushStats: PushStats | undefined;
+    for (const output of outputs) {
+      const first = images[0] as BuiltPlatform;
+      const content: Exportable =
+        index ?? (output.type === 'docker-archive' ? first.uncompressedImage : first.image);
+      const done = await exportImage(content, output, {
         tags: options.tags ?? [],
-        ...(options.push ? { push: options.push } : {}),
-      },
-    );
-    if (done.type === 'registry' && (options.sbom || options.provenance || options.sign)) {
-      const config = await result.image.config();
-      await attestPushed(result.image, done.names, {
-        sbom: options.sbom === true ? 'spdx-json' : options.sbom || undefined,
-        provenance: options.provenance
-          ? {
-              mode: options.provenance === 'max' ? 'max' : 'min',
-              // an API build has no definition file: the build graph (IR) stands for it
-              definition: { path: 'build graph', digest: sha256Digest(canonicalJson(graph)) },
-              target: options.target,
-              buildArgs: options.buildArgs ?? {},
-              platforms: [[config.os, config.architecture, config.variant].filter(Boolean).join('/')],
-              contextDir: options.contextDir ?? process.cwd(),
-              builder: options.builder ?? { id: 'https://wharf.dev/builder/wharf-api', version: 'unknown' },
-              startedOn,
-              buildGraph: graph,
-            }
-          : undefined,
-        bases: result.bases ?? [],
-        ...(options.push ? { registry: options.push } : {}),
-        sign: options.sign,
+        push: pushOptions(options, onEvent, output.names[0] ?? options.tags?.[0] ?? ''),
+      });
+      const digest = output.type === 'docker-archive' ? (await digests)[0]?.imageId : done.digest;
+      if (done.pushed) {
+        pushed.push(...done.pushed.references.map((r) => `${r}@${done.digest}`));
+        pushStats = sumStats(pushStats, done.pushed.stats);
+        await attest(images, done.names, graph, options, contextDir, startedOn);
+      }
+      const result: OutputResult = {
+        type: done.type,
+        ...(done.dest !== undefined ? { dest: done.dest } : {}),
+        digest: digest as Digest,
+        references: done.pushed?.references ?? done.names,
+      };
+      written.push(result);
+      onEvent({
+        type: 'output-written',
+        kind: result.type,
+        dest: result.dest ?? '',
+        digest: result.digest,
+        ...(done.pushed ? { references: done.pushed.references } : {}),
       });
     }
+    const perPlatform = await digests;
+    const one = perPlatform[0] as PlatformResult;
+    const indexDigest = index && needsGzip ? await index.digest() : undefined;
+    // Steps finish out of order (layers are written concurrently): report them in build order.
+    const stageOrder = new Map(graph.stages.map((s, i) => [s.name, i]));
+    const order = (stage: string) => stageOrder.get(stage.slice(stage.lastIndexOf(' ') + 1)) ?? 0;
+    steps.sort(
+      (a, b) => order(a.stage) - order(b.stage) || a.stage.localeCompare(b.stage) || a.step - b.step,
+    );
+    return {
+      digest: indexDigest ?? (several ? one.imageId : (one.manifestDigest ?? one.imageId)),
+      imageId: one.imageId,
+      ...(!several && one.manifestDigest ? { manifestDigest: one.manifestDigest } : {}),
+      ...(indexDigest ? { indexDigest } : {}),
+      ...(!several && one.size !== undefined ? { size: one.size } : {}),
+      platforms: perPlatform,
+      outputs: written,
+      pushed,
+      ...(pushStats ? { pushStats } : {}),
+      steps,
+    };
+  } finally {
+    await built.dispose();
   }
-  const manifest = await result.image.manifest();
-  // Steps finish out of order (layers are written concurrently): report them in build order.
-  const stageOrder = new Map(graph.stages.map((s, i) => [s.name, i]));
-  steps.sort((a, b) => (stageOrder.get(a.stage) ?? 0) - (stageOrder.get(b.stage) ?? 0) || a.step - b.step);
-  return { digest: result.digest, size: manifest.layers.reduce((sum, l) => sum + l.size, 0), steps };
+}
+
+/** A build graph (plain IR data) rather than a DSL value. */
+function isBuildGraph(value: Stage | Definition | BuildGraph): value is BuildGraph {
+  return (
+    !isDefinition(value) && (value as BuildGraph).version === 1 && Array.isArray((value as BuildGraph).stages)
+  );
+}
+
+async function runBackend(
+  graph: BuildGraph,
+  options: BuildApiOptions,
+  run: {
+    readonly contextDir: string;
+    readonly platforms: readonly Platform[];
+    readonly needsGzip: boolean;
+    readonly onEvent: (event: BuildEvent) => void;
+  },
+): Promise<Built> {
+  const backend = options.backend ?? 'direct';
+  if (backend === 'docker') {
+    if (options.buildContexts && Object.keys(options.buildContexts).length > 0) {
+      throw new WharfError('BUILD_CONTEXT_BACKEND', '--build-context needs the direct backend', {
+        hint: 'drop --backend docker (docker build 20.10 has no --build-context), or use docker buildx build',
+      });
+    }
+    const platform = run.platforms[0];
+    const result = await buildWithDocker(graph, {
+      contextDir: run.contextDir,
+      ...(options.target ? { target: options.target } : {}),
+      ...(platform ? { platform } : {}),
+      ...(options.buildArgs ? { buildArgs: options.buildArgs } : {}),
+      ...(options.noCache ? { noCache: true } : {}),
+      ...(options.pull ? { pull: true } : {}),
+      ...(options.secrets ? { secrets: options.secrets } : {}),
+      ...(options.allow ? { allow: options.allow } : {}),
+      ...(options.docker ? { docker: options.docker } : {}),
+      ...(options.compression ? { compression: options.compression } : {}), // refused unless gzip
+      onEvent: run.onEvent,
+    });
+    const built: BuiltPlatform = { ...result, platform: platformOf(await result.image.config()) };
+    return { images: [built], dispose: () => result.dispose() };
+  }
+  if (backend !== 'direct') {
+    throw new WharfError('BUILD_BAD_BACKEND', `unknown backend "${String(backend)}"`, {
+      hint: 'use --backend direct or --backend docker',
+    });
+  }
+  // the engine's options: everything but what only build() reads
+  const {
+    platform: _one,
+    platforms: _many,
+    output: _o,
+    tags: _t,
+    push: _p,
+    sbom: _s,
+    provenance: _v,
+    builder: _b,
+    definitionFile: _d,
+    backend: _k,
+    docker: _c,
+    ...engine
+  } = options;
+  const images = await buildPlatforms(graph, {
+    ...engine,
+    contextDir: run.contextDir,
+    ...(run.platforms.length ? { platforms: run.platforms } : {}),
+    // An output will need the gzip layers: make the target's new ones as they are written.
+    compressEarly: run.needsGzip,
+    onEvent: run.onEvent,
+  });
+  return { images, dispose: async () => {} };
+}
+
+/** One platform's IDs: the image ID always, the manifest digest and size when the gzip form is wanted. */
+async function platformResult(built: BuiltPlatform, needsGzip: boolean): Promise<PlatformResult> {
+  const imageId = (await built.uncompressedImage.configDescriptor()).digest;
+  const platform = formatPlatform(built.platform);
+  if (!needsGzip) return { platform, imageId };
+  const manifest = await built.image.manifest();
+  return {
+    platform,
+    imageId,
+    manifestDigest: await built.image.digest(),
+    size: manifest.layers.reduce((sum, l) => sum + l.size, 0),
+  };
+}
+
+/** Push settings: `push`, else `registry`; resumable sessions under the cache; push events forwarded. */
+function pushOptions(
+  options: BuildApiOptions,
+  onEvent: (event: BuildEvent) => void,
+  reference: string,
+): PushOptions {
+  const base = options.push ?? options.registry ?? {};
+  const root = options.store?.root ?? options.cacheDir ?? defaultStoreRoot();
+  return {
+    ...base,
+    sessions: options.push?.sessions ?? fileUploadSessions(join(root, 'uploads')),
+    onEvent: (event) => {
+      base.onEvent?.(event);
+      const forwarded = pushEvent(reference, event);
+      if (forwarded) onEvent(forwarded);
+    },
+  };
+}
+
+function sumStats(a: PushStats | undefined, b: PushStats): PushStats {
+  if (!a) return { ...b };
+  return {
+    uploaded: a.uploaded + b.uploaded,
+    existing: a.existing + b.existing,
+    mounted: a.mounted + b.mounted,
+    resumed: a.resumed + b.resumed,
+    bytesSent: a.bytesSent + b.bytesSent,
+  };
+}
+
+/** Attaches the SBOM, provenance and signatures asked for to each pushed platform image. */
+async function attest(
+  images: readonly BuiltPlatform[],
+  names: readonly string[],
+  graph: BuildGraph,
+  options: BuildApiOptions,
+  contextDir: string,
+  startedOn: Date,
+): Promise<void> {
+  if (!options.sbom && !options.provenance && !options.sign) return;
+  const definition = options.definitionFile
+    ? { path: options.definitionFile, digest: sha256Digest(await readFile(options.definitionFile)) }
+    : // an API build may have no definition file: the build graph (IR) stands for it
+      { path: 'build graph', digest: sha256Digest(canonicalJson(graph)) };
+  for (const built of images) {
+    await attestPushed(built.image, names, {
+      sbom: options.sbom === true ? 'spdx-json' : options.sbom || undefined,
+      provenance: options.provenance
+        ? {
+            mode: options.provenance === 'max' ? 'max' : 'min',
+            definition,
+            target: options.target,
+            buildArgs: options.buildArgs ?? {},
+            platforms: [formatPlatform(built.platform)],
+            contextDir,
+            builder: options.builder ?? { id: 'https://wharf.dev/builder/wharf-api', version: 'unknown' },
+            startedOn,
+            buildGraph: graph,
+          }
+        : undefined,
+      bases: built.bases ?? [],
+      ...(options.push || options.registry ? { registry: options.push ?? options.registry } : {}),
+      sign: options.sign,
+    });
+  }
 }

@@ -51,8 +51,61 @@ export function formatLocation(location: SourceLocation): string {
     : `${location.file}:${location.line}:${location.column}`;
 }
 
+/**
+ * Whether `value` is a `WharfError` (every error wharf throws about input, the environment or a peer).
+ * @example
+ * try { await build(app); } catch (error) {
+ *   if (isWharfError(error)) console.error(error.describe()); else throw error;
+ * }
+ */
 export function isWharfError(value: unknown): value is WharfError {
   return value instanceof WharfError;
+}
+
+/**
+ * The candidate closest to `name` by edit distance, ignoring case, when at most 2 edits away: the
+ * "did you mean" of unknown options, targets and variables.
+ * @example closest('cachedir', ['cacheDir', 'noCache']) // 'cacheDir'
+ */
+export function closest(name: string, candidates: Iterable<string>): string | undefined {
+  let best: string | undefined;
+  let bestDistance = 3;
+  for (const candidate of candidates) {
+    const distance = editDistance(name.toLowerCase(), candidate.toLowerCase());
+    if (distance < bestDistance) [best, bestDistance] = [candidate, distance];
+  }
+  return best;
+}
+
+/**
+ * The hint for names that are not among `known`: `did you mean "…"?` with the close ones, then the list.
+ * @example unknownNameHint('mount', ['mounts', 'network']) // 'did you mean "mounts"? options: mounts, network'
+ */
+export function unknownNameHint(
+  names: string | readonly string[],
+  known: readonly string[],
+  what = 'options:',
+): string {
+  const near = (typeof names === 'string' ? [names] : names).flatMap((name) => closest(name, known) ?? []);
+  const guess = near.length === 0 ? '' : `did you mean ${near.map((n) => `"${n}"`).join(', ')}? `;
+  return `${guess}${what} ${known.join(', ')}`;
+}
+
+/** Levenshtein distance (insertions, deletions, substitutions). */
+function editDistance(a: string, b: string): number {
+  let row = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const next = [i];
+    for (let j = 1; j <= b.length; j++) {
+      next[j] = Math.min(
+        (row[j] as number) + 1,
+        (next[j - 1] as number) + 1,
+        (row[j - 1] as number) + (a[i - 1] === b[j - 1] ? 0 : 1),
+      );
+    }
+    row = next;
+  }
+  return row[b.length] as number;
 }
 
 /*

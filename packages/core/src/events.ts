@@ -86,6 +86,10 @@ export function pushEvent(
   return { ...event, reference: event.reference ?? reference } as PushEvent;
 }
 
+/**
+ * Receives a build's events (`build({ onEvent })`); core never writes to the terminal itself.
+ * @example await build(app, { onEvent: (e) => { if (e.type === 'step-finished') console.log(e.text, e.ms); } })
+ */
 export type EventSink = (event: BuildEvent) => void;
 
 /** The default sink: the library is silent unless asked. */

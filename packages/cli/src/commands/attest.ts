@@ -3,12 +3,10 @@
  * SLSA provenance and Sigstore signatures to each pushed image as OCI 1.1 referrers. Only pushes carry
  * them for now (layouts and archives do not: the flags say so).
  */
-import { createHash } from 'node:crypto';
 import { readFileSync, statSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
-import { type BuildGraph, type Image, type oci, type RegistryOptions, sign, WharfError } from '@wharf/core';
+import { WharfError } from '@wharf/core';
+import * as sign from '@wharf/core/sign';
 import { Option } from 'commander';
-import { version } from '../version.js';
 
 export interface AttestFlags {
   readonly sbom?: string | boolean;
@@ -133,48 +131,4 @@ export function parseAttestFlags(flags: AttestFlags, pushes: boolean): Attestati
     ...(mode ? { provenance: mode } : {}),
     ...(signing ? { sign: signing } : {}),
   };
-}
-
-export interface AttachContext {
-  readonly definitionFile: string;
-  readonly contextDir: string;
-  readonly graph: BuildGraph;
-  readonly target?: string | undefined;
-  readonly buildArgs: Readonly<Record<string, string>>;
-  readonly bases?: readonly { readonly reference: string; readonly digest: oci.Digest }[] | undefined;
-  readonly startedOn: Date;
-  readonly registry: RegistryOptions;
-}
-
-/** Attaches what `attestation` asks for to `image`, pushed as `names`. */
-export async function attachAfterPush(
-  image: Image,
-  names: readonly string[],
-  attestation: Attestation,
-  context: AttachContext,
-): Promise<void> {
-  if (!attestation.sbom && !attestation.provenance && !attestation.sign) return;
-  const config = await image.config();
-  const platform = [config.os, config.architecture, config.variant].filter(Boolean).join('/');
-  const definition = await readFile(context.definitionFile);
-  const digest = `sha256:${createHash('sha256').update(definition).digest('hex')}` as oci.Digest;
-  await sign.attestPushed(image, names, {
-    sbom: attestation.sbom,
-    provenance: attestation.provenance
-      ? {
-          mode: attestation.provenance,
-          definition: { path: context.definitionFile, digest },
-          target: context.target,
-          buildArgs: context.buildArgs,
-          platforms: [platform],
-          contextDir: context.contextDir,
-          builder: { id: 'https://wharf.dev/builder/wharf-cli', version },
-          startedOn: context.startedOn,
-          buildGraph: context.graph,
-        }
-      : undefined,
-    bases: context.bases ?? [],
-    registry: context.registry,
-    sign: attestation.sign,
-  });
 }

@@ -1,5 +1,5 @@
 /** `wharf attestations REF`: list the artifacts attached to a pushed image (signatures, SBOMs, provenance). */
-import { sign } from '@wharf/core';
+import * as sign from '@wharf/core/sign';
 import type { Command } from 'commander';
 import { type RegistryFlags, registryOptions, registryOptionsFrom } from './pull.js';
 

@@ -4,24 +4,11 @@
  * `wharf build -f Dockerfile [context]` builds a Dockerfile the same way.
  */
 import { readFile } from 'node:fs/promises';
-import { join, resolve } from 'node:path';
-import {
-  type BuildGraph,
-  type BuildOptions,
-  type BuildResult,
-  buildImage,
-  buildWithDocker,
-  checkOutput,
-  defaultStoreRoot,
-  exportImage,
-  fileUploadSessions,
-  type Image,
-  lowerDockerfile,
-  type oci,
-  parseOutput,
-  type RegistryOptions,
-  WharfError,
-} from '@wharf/core';
+import { resolve } from 'node:path';
+import { type BuildGraph, build, lowerDockerfile, WharfError } from '@wharf/core';
+import { parseCompression, parseOutput } from '@wharf/core/export';
+import type * as oci from '@wharf/core/oci';
+import type { RegistryOptions } from '@wharf/core/registry';
 import { type Command, Option } from 'commander';
 import {
   collect,
@@ -29,23 +16,18 @@ import {
   parseAllow,
   parseBuildArgs,
   parseBuildContextFlags,
-  parsePlatformFlag,
   parseSecrets,
 } from '../flags.js';
 import { interruptSignal } from '../interrupt.js';
 import { type LoadedDefinition, loadDefinition } from '../load-definition.js';
 import { PROGRESS_MODES, type ProgressMode, progressSink } from '../render/progress.js';
-import {
-  type AttestFlags,
-  attachAfterPush,
-  parseAttestFlags,
-  provenanceOption,
-  sbomOption,
-  signOption,
-} from './attest.js';
+import { version } from '../version.js';
+import { type AttestFlags, parseAttestFlags, provenanceOption, sbomOption, signOption } from './attest.js';
 import { type LintMode, lintBeforeBuild, lintInput, lintModeOption } from './lint.js';
+import { lockedBuildGraph } from './lock.js';
 
 interface BuildFlags extends AttestFlags {
+  readonly locked?: boolean;
   readonly file?: string;
   readonly output?: string[];
   readonly tag?: string[];
@@ -55,7 +37,7 @@ interface BuildFlags extends AttestFlags {
   readonly platform?: oci.Platform[];
   readonly progress: ProgressMode;
   readonly cacheDir?: string;
-  readonly backend: string;
+  readonly backend: 'direct' | 'docker';
   readonly cache: boolean;
   readonly pull?: boolean;
   readonly secret?: string[];
@@ -64,6 +46,7 @@ interface BuildFlags extends AttestFlags {
   readonly insecureRegistry?: string[];
   readonly caFile?: string;
   readonly push?: boolean;
+  readonly compression?: string;
   readonly lint: LintMode;
 }
 
@@ -91,7 +74,7 @@ export function registerBuild(program: Command): void {
     )
     .option(
       '--platform <os/arch>',
-      'target platform (default: linux on this machine); one per run for now',
+      'target platform(s): linux/amd64,linux/arm64 (comma list or repeated; several make one OCI index)',
       collectPlatforms,
     )
     // an unknown mode (`fancy`) is a usage error (exit 2), not silently plain output
@@ -101,7 +84,15 @@ export function registerBuild(program: Command): void {
         .default('auto'),
     )
     .option('--cache-dir <dir>', 'where blobs are kept (default: $XDG_CACHE_HOME/wharf)')
-    .option('--backend <name>', 'direct (no daemon) | docker (docker build with BuildKit)', 'direct')
+    .addOption(
+      new Option('--backend <name>', 'direct (no daemon) | docker (docker build with BuildKit)')
+        .choices(['direct', 'docker'])
+        .default('direct'),
+    )
+    .option(
+      '--compression <format>',
+      'layer compression: gzip (default) | zstd[,level=N] (also -o …,compression=zstd)',
+    )
     .option('--push', 'push the image to the registry each -t name points at (same as -o type=registry)')
     .option('--no-cache', 'run every step again (results are still cached for next time)')
     .option('--pull', 'ask the registry for every base image tag (default: reuse one pulled before)')
@@ -122,52 +113,24 @@ export function registerBuild(program: Command): void {
       collect,
     )
     .option('--ca-file <pem>', 'trust this CA for registries (besides the system CAs)')
+    .option('--locked', 'fail when a base is missing from wharf.lock or its tag moved since')
     .addOption(lintModeOption())
     .addOption(sbomOption())
     .addOption(provenanceOption())
     .addOption(signOption())
     .action(async (definition: string | undefined, flags: BuildFlags) => {
-      const startedOn = new Date();
-      const platform = parsePlatformFlag(flags.platform);
-      // Bad -o specs and --allow values fail before any work is done.
+      // Bad -o specs, --allow values and attestation flags fail before any work is done.
       const allow = parseAllow(flags.allow);
       const outputs = (flags.output ?? []).map((spec) => parseOutput(spec));
       if (flags.push && !outputs.some((o) => o.type === 'registry'))
         outputs.push(parseOutput('type=registry'));
-      for (const output of outputs) await checkOutput(output); // a device node as dest=, before any work
-      if (
-        outputs.some((o) => o.type === 'registry') &&
-        !(flags.tag?.length || outputs.some((o) => o.names.length))
-      ) {
-        throw new WharfError('CLI_PUSH_NO_NAME', 'pushing needs an image name', {
-          hint: 'add -t registry.example.com/app:1.0',
-        });
-      }
       const attestation = parseAttestFlags(
         flags,
         outputs.some((o) => o.type === 'registry'),
       );
-      const { graph, contextDir, lint } = await loadGraph(definition, flags);
+      const { graph: defined, contextDir, lint } = await loadGraph(definition, flags);
       const progress = progressSink(flags.progress);
       const onEvent = progress.sink;
-      await lintBeforeBuild(flags.lint, lintInput(definition, flags), { graph, lint }, onEvent).catch(
-        (error) => {
-          progress.close();
-          throw error;
-        },
-      );
-      const common = {
-        contextDir,
-        buildArgs: parseBuildArgs(flags.buildArg),
-        // both backends: docker build gets --no-cache, --pull and --secret
-        noCache: !flags.cache,
-        pull: flags.pull ?? false,
-        secrets: parseSecrets(flags.secret),
-        allow,
-        ...(flags.target ? { target: flags.target } : {}),
-        ...(platform ? { platform } : {}),
-        onEvent,
-      };
       if (outputs.length === 0) {
         onEvent({
           type: 'warning',
@@ -175,105 +138,42 @@ export function registerBuild(program: Command): void {
           hint: 'add -o type=oci-archive,dest=image.tar',
         });
       }
-      // What stdout gets: the manifest digest of the distributable (gzip) image when an output holds
-      // it (oci, oci-archive, registry); otherwise the image ID, as `docker build -q` prints it, so a
-      // docker-archive or a build with no output never waits for gzip.
-      const needsManifest = outputs.some((o) => o.type !== 'docker-archive');
-      let built: Awaited<ReturnType<typeof runBackend>>;
+      let result: Awaited<ReturnType<typeof build>>;
       try {
-        built = await runBackend(flags, graph, common, needsManifest);
+        const graph = await lockedBuildGraph(defined, definition, flags, registrySettings(flags), onEvent);
+        await lintBeforeBuild(flags.lint, lintInput(definition, flags), { graph, lint }, onEvent);
+        const registry = registrySettings(flags);
+        result = await build(graph, {
+          contextDir,
+          output: outputs,
+          tags: flags.tag ?? [],
+          buildArgs: parseBuildArgs(flags.buildArg),
+          buildContexts: parseBuildContextFlags(flags.buildContext),
+          noCache: !flags.cache,
+          pull: flags.pull ?? false,
+          secrets: parseSecrets(flags.secret),
+          allow,
+          ...(flags.compression ? { compression: parseCompression(flags.compression) } : {}),
+          ...(flags.target ? { target: flags.target } : {}),
+          ...(flags.platform?.length ? { platforms: flags.platform } : {}),
+          ...(flags.cacheDir ? { cacheDir: flags.cacheDir } : {}),
+          backend: flags.backend,
+          registry,
+          ...(attestation.sbom ? { sbom: attestation.sbom } : {}),
+          ...(attestation.provenance ? { provenance: attestation.provenance } : {}),
+          ...(attestation.sign ? { sign: attestation.sign } : {}),
+          definitionFile: flags.file ?? definition ?? 'build.ts',
+          builder: { id: 'https://wharf.dev/builder/wharf-cli', version },
+          signal: interruptSignal(),
+          onEvent,
+        });
       } finally {
         progress.close();
       }
-      const { result, dispose } = built;
-      const imageId = result.uncompressedImage.configDescriptor().then((d) => d.digest);
-      // Computing the manifest digest may compress new layers, so it runs alongside the outputs.
-      const printed = needsManifest ? result.digest() : imageId;
-      printed.catch(() => {});
-      imageId.catch(() => {});
-      try {
-        const written: Promise<void>[] = [];
-        for (const output of outputs) {
-          const docker = output.type === 'docker-archive';
-          const image = docker ? result.uncompressedImage : result.image;
-          const done = await exportImage(image, output, {
-            tags: flags.tag ?? [],
-            push: {
-              ...registrySettings(flags),
-              sessions: fileUploadSessions(join(flags.cacheDir ?? defaultStoreRoot(), 'uploads')),
-            },
-          });
-          if (done.type === 'registry') {
-            await attachAfterPush(image, done.names, attestation, {
-              definitionFile: flags.file ?? definition ?? 'build.ts',
-              contextDir,
-              graph,
-              target: flags.target,
-              buildArgs: common.buildArgs,
-              bases: result.bases,
-              startedOn,
-              registry: registrySettings(flags),
-            });
-          }
-          written.push(
-            (docker ? imageId : printed).then((d) =>
-              onEvent({ type: 'output-written', kind: done.type, dest: done.dest ?? '', digest: d }),
-            ),
-          );
-        }
-        await Promise.all(written);
-        await printed;
-      } finally {
-        await dispose();
-      }
-      process.stdout.write(`${await printed}\n`);
+      // stdout: the index digest (several platforms), the manifest digest when an output holds the
+      // gzip image (oci, oci-archive, registry), else the image ID, as `docker build -q` prints it.
+      process.stdout.write(`${result.digest}\n`);
     });
-}
-
-type CommonOptions = Omit<BuildOptions, 'cacheDir' | 'store' | 'epoch'>;
-
-/** What a backend built: the images, the (lazily computed) digest, and what frees them once exported. */
-interface Built {
-  readonly image: Image;
-  readonly uncompressedImage: Image;
-  readonly bases?: BuildResult['bases'];
-  digest(): Promise<BuildResult['digest']>;
-}
-
-/** Runs the chosen backend; `dispose` frees what the image is read from once it is exported. */
-async function runBackend(
-  flags: BuildFlags,
-  graph: BuildGraph,
-  common: CommonOptions,
-  needsManifest: boolean,
-): Promise<{ result: Built; dispose: () => Promise<void> }> {
-  switch (flags.backend) {
-    case 'direct': {
-      const built = await buildImage(graph, {
-        ...common,
-        buildContexts: parseBuildContextFlags(flags.buildContext),
-        ...(flags.cacheDir ? { cacheDir: flags.cacheDir } : {}),
-        // The manifest digest will be printed: gzip the target's new layers as they are made.
-        compressEarly: needsManifest,
-        registry: registrySettings(flags),
-        signal: interruptSignal(),
-      });
-      return { result: { ...built, digest: () => built.image.digest() }, dispose: async () => {} };
-    }
-    case 'docker': {
-      if (flags.buildContext?.length) {
-        throw new WharfError('CLI_BUILD_CONTEXT_BACKEND', '--build-context needs the direct backend', {
-          hint: 'drop --backend docker (docker build 20.10 has no --build-context), or use docker buildx build',
-        });
-      }
-      const result = await buildWithDocker(graph, common);
-      return { result: { ...result, digest: async () => result.digest }, dispose: result.dispose };
-    }
-    default:
-      throw new WharfError('CLI_BAD_BACKEND', `unknown backend "${flags.backend}"`, {
-        hint: 'use --backend direct or --backend docker',
-      });
-  }
 }
 
 async function loadGraph(

@@ -1,12 +1,6 @@
 /** `wharf cache ls` and `wharf cache prune [--keep-storage SIZE | --all]`: the build cache on disk. */
-import {
-  buildCacheUsage,
-  defaultStoreRoot,
-  openStore,
-  parseSize,
-  pruneBuildCache,
-  WharfError,
-} from '@wharf/core';
+import { WharfError } from '@wharf/core';
+import { buildCacheUsage, defaultStoreRoot, openStore, parseSize, pruneBuildCache } from '@wharf/core/engine';
 import type { Command } from 'commander';
 import { formatBytes } from '../render/size.js';
 

@@ -5,15 +5,8 @@
  */
 import { readFile } from 'node:fs/promises';
 import { basename } from 'node:path';
-import {
-  assertValidGraph,
-  type BuildGraph,
-  generateBuildTs,
-  lowerDockerfile,
-  type Problem,
-  validateGraph,
-  WharfError,
-} from '@wharf/core';
+import { type BuildGraph, generateBuildTs, lowerDockerfile, WharfError } from '@wharf/core';
+import { assertValidGraph, type Problem, validateGraph } from '@wharf/core/ir';
 import type { Command } from 'commander';
 import { printWarnings } from '../render/warnings.js';
 import { writeFileAtomic } from '../write-file.js';
@@ -45,7 +38,11 @@ export async function checkDockerfile(file: string): Promise<Problem[]> {
   return assertValidGraph(await readDockerfile(file));
 }
 
-async function readDockerfile(file: string): Promise<BuildGraph> {
+/** A Dockerfile lowered to the IR; build args decide which stage a `FROM ${ARG}` names, as in BuildKit. */
+export async function readDockerfile(
+  file: string,
+  buildArgs?: Readonly<Record<string, string>>,
+): Promise<BuildGraph> {
   let text: string;
   try {
     text = await readFile(file, 'utf8');
@@ -55,5 +52,5 @@ async function readDockerfile(file: string): Promise<BuildGraph> {
       cause: error,
     });
   }
-  return lowerDockerfile(text, { file });
+  return lowerDockerfile(text, { file, ...(buildArgs ? { buildArgs } : {}) });
 }

@@ -1,6 +1,8 @@
 /** `wharf dockerfile [build.ts] [-o Dockerfile]`: compile a build definition to a Dockerfile. */
 import { dirname, join, relative, resolve } from 'node:path';
-import { assertValidGraph, emitDockerfile } from '@wharf/core';
+import { emitDockerfile } from '@wharf/core';
+import { assertValidGraph } from '@wharf/core/ir';
+import * as lock from '@wharf/core/lock';
 import type { Command } from 'commander';
 import { loadDefinition } from '../load-definition.js';
 import { printWarnings } from '../render/warnings.js';
@@ -33,7 +35,12 @@ export function registerDockerfile(program: Command): void {
         );
         return;
       }
-      const { graph, dir } = await loadDefinition(file, flags.target);
+      const { graph: defined, dir } = await loadDefinition(file, flags.target);
+      // bases locked in wharf.lock are emitted as FROM name:tag@sha256:… (no registry is asked)
+      const graph = await lock.lockedGraph(defined, {
+        dir,
+        onEvent: (e) => e.type === 'warning' && printWarnings([{ ...e, severity: 'warning', code: 'LOCK' }]),
+      });
       printWarnings(assertValidGraph(graph));
       const { dockerfile, dockerignore } = emitDockerfile(graph);
       if (!flags.output) {

@@ -2,40 +2,55 @@
  * `wharf init [dir] [--force]`: looks at the project in a folder (a Node app or workspace with npm, pnpm
  * or yarn; a Go module; a Python app; a static site) and writes a build.ts and a .dockerignore that
  * follow the lint rules: dependencies installed from the manifests before the sources are copied, cache
- * mounts, a non-root user, exec-form CMD, OCI labels, a health check where a port is served.
+ * mounts, a non-root user, exec-form CMD, OCI labels, a health check where a port is served. With
+ * `--lock`, also a wharf.lock pinning the bases by digest (so BaseNotPinnedByDigest has nothing to say).
  */
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
 import { WharfError } from '@wharf/core';
 import type { Command } from 'commander';
+import { collect } from '../flags.js';
+import { loadDefinition } from '../load-definition.js';
 import { writeFileAtomic } from '../write-file.js';
+import { lockRegistry, writeLock } from './lock.js';
+import { type RegistryFlags, registryOptions } from './pull.js';
 
-interface InitFlags {
+interface InitFlags extends RegistryFlags {
   readonly force?: boolean;
+  readonly lock?: boolean;
+  readonly registryMirror?: string[];
 }
 
 export function registerInit(program: Command): void {
-  program
+  const command = program
     .command('init')
     .description('write a build.ts and .dockerignore for the project in a folder (Node, Go, Python, static)')
     .argument('[dir]', 'the project folder', '.')
     .option('--force', 'replace an existing build.ts and .dockerignore')
-    .action(async (dir: string, flags: InitFlags) => {
-      const root = resolve(dir);
-      const project = detectProject(root);
-      const files = { 'build.ts': project.buildTs, '.dockerignore': `${project.ignore.join('\n')}\n` };
-      for (const name of Object.keys(files)) {
-        if (!flags.force && existsSync(join(root, name))) {
-          throw new WharfError('INIT_EXISTS', `${join(dir, name)} already exists`, {
-            hint: 'keep it, or run wharf init --force to replace it',
-          });
-        }
+    .option('--lock', 'also pin the base images by digest in wharf.lock (asks their registries)')
+    .option('--registry-mirror <url>', 'with --lock: try this mirror first for Docker Hub images', collect);
+  registryOptions(command).action(async (dir: string, flags: InitFlags, cmd: Command) => {
+    const root = resolve(dir);
+    const project = detectProject(root);
+    const files = { 'build.ts': project.buildTs, '.dockerignore': `${project.ignore.join('\n')}\n` };
+    for (const name of Object.keys(files)) {
+      if (!flags.force && existsSync(join(root, name))) {
+        throw new WharfError('INIT_EXISTS', `${join(dir, name)} already exists`, {
+          hint: 'keep it, or run wharf init --force to replace it',
+        });
       }
-      for (const [name, text] of Object.entries(files)) await writeFileAtomic(join(root, name), text);
-      process.stdout.write(
-        `wrote build.ts and .dockerignore for a ${project.kind} (check with: wharf lint ${join(dir, 'build.ts')})\n`,
-      );
-    });
+    }
+    for (const [name, text] of Object.entries(files)) await writeFileAtomic(join(root, name), text);
+    process.stdout.write(
+      `wrote build.ts and .dockerignore for a ${project.kind} (check with: wharf lint ${join(dir, 'build.ts')})\n`,
+    );
+    if (flags.lock) {
+      const { graph } = await loadDefinition(join(root, 'build.ts'));
+      const { next } = await writeLock(graph, root, { registry: lockRegistry(flags, cmd) });
+      const bases = Object.entries(next.images).map(([key, entry]) => `${key}@${entry.digest}`);
+      process.stdout.write(`wrote wharf.lock: ${bases.join(', ') || 'no bases to pin'}\n`);
+    }
+  });
 }
 
 interface Project {
@@ -75,7 +90,7 @@ const title = (name: string | undefined, root: string) => name?.replace(/^@[^/]+
 const header = (what: string) =>
   `// Written by \`wharf init\` for ${what}. Edit freely: \`wharf lint\` checks it, \`wharf build\` builds it.\n`;
 
-const COMMON_IGNORE = ['.git', 'build.ts', '.wharf-lint.json', '.dockerignore', '*.log'];
+const COMMON_IGNORE = ['.git', 'build.ts', 'wharf.lock', '.wharf-lint.json', '.dockerignore', '*.log'];
 
 // ---- Node.js -------------------------------------------------------------------------------------
 

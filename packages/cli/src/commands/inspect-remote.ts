@@ -6,7 +6,10 @@
  * and the config. `inspectRemote` is exported so a local `inspect` (layouts and archives) can hand
  * registry references to it.
  */
-import { isWharfError, oci, remoteImage, remoteIndex } from '@wharf/core';
+
+import { isWharfError } from '@wharf/core';
+import * as oci from '@wharf/core/oci';
+import { remoteImage, remoteIndex } from '@wharf/core/registry';
 import { configLines, field } from '../render/image-config.js';
 import { formatBytes } from '../render/size.js';
 

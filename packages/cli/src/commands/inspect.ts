@@ -4,7 +4,10 @@
  */
 import { existsSync } from 'node:fs';
 import { stat } from 'node:fs/promises';
-import { archive, type Image, layout, WharfError } from '@wharf/core';
+import { WharfError } from '@wharf/core';
+import * as archive from '@wharf/core/archive';
+import type { Image } from '@wharf/core/image';
+import * as layout from '@wharf/core/layout';
 import type { Command } from 'commander';
 import { configLines, field } from '../render/image-config.js';
 import { formatBytes } from '../render/size.js';

@@ -11,24 +11,27 @@ import {
   type BuildGraph,
   type EventSink,
   type Finding,
+  lintDockerfile,
+  lintGraph,
+  WharfError,
+} from '@wharf/core';
+import {
   formatFindings,
   LINT_CONFIG_FILE,
   LINT_FORMATS,
   type LintConfig,
   type LintFormat,
-  lintDockerfile,
-  lintGraph,
   lintRules,
   parseLintConfig,
   reaches,
   ruleDocsUrl,
   SEVERITIES,
   type Severity,
-  WharfError,
-} from '@wharf/core';
+} from '@wharf/core/lint';
 import { type Command, Option } from 'commander';
 import { loadDefinition } from '../load-definition.js';
 import { version } from '../version.js';
+import { lockedBases } from './lock.js';
 
 interface LintFlags {
   readonly file?: string;
@@ -87,7 +90,8 @@ export async function lintBuildInput(
       'pass the path of a Dockerfile: wharf lint -f Dockerfile',
     );
     const configs = await fileConfig(input.dockerfile);
-    return lintDockerfile(text, { file: shown(input.dockerfile), configs });
+    const pinned = await lockedBases(input.dockerfile);
+    return lintDockerfile(text, { file: shown(input.dockerfile), configs, pinned });
   }
   const { graph, lint } = loaded ?? (await loadDefinition(input.definition, input.target));
   const path = resolve(input.definition);
@@ -96,7 +100,11 @@ export async function lintBuildInput(
     ...(lint ? [{ config: lint, where: `define({ lint }) in ${shown(path)}` }] : []),
     ...(await fileConfig(path)),
   ];
-  return lintGraph(graph, { configs, sources: { [path]: text } }).map((f) => ({ ...f, file: shown(f.file) }));
+  const pinned = await lockedBases(path);
+  return lintGraph(graph, { configs, sources: { [path]: text }, pinned }).map((f) => ({
+    ...f,
+    file: shown(f.file),
+  }));
 }
 
 /** `.wharf-lint.json` beside the definition or Dockerfile, when there is one. */

@@ -2,7 +2,7 @@
  * `wharf login [-u USER] [--password-stdin] [REGISTRY]`: check credentials against the registry and save
  * them in Docker's config (`$DOCKER_CONFIG/config.json`, through its credential helper when one is set).
  */
-import { login } from '@wharf/core';
+import { login } from '@wharf/core/registry';
 import type { Command } from 'commander';
 import { type RegistryFlags, registryOptions, registryOptionsFrom } from './pull.js';
 

@@ -3,15 +3,9 @@
  * (config and layers verified, blobs already there skipped) and optionally write it out. Also home of
  * the registry flags and the progress lines the other registry commands share.
  */
-import {
-  defaultStoreRoot,
-  exportImage,
-  openStore,
-  pullImage,
-  type RegistryEvent,
-  type RegistryOptions,
-  recordBase,
-} from '@wharf/core';
+import { defaultStoreRoot, openStore, recordBase } from '@wharf/core/engine';
+import { exportImage } from '@wharf/core/export';
+import { pullImage, type RegistryEvent, type RegistryOptions } from '@wharf/core/registry';
 import type { Command } from 'commander';
 import { formatBytes } from '../render/size.js';
 

@@ -1,21 +1,21 @@
 /**
  * `wharf push SRC REF [REF…]`: push an image from an OCI layout directory, an oci-archive or a
- * docker-archive to one or more references. Large blobs upload in chunks whose sessions are saved
+ * docker-archive to one or more references; a multi-platform image (a layout or oci-archive holding
+ * one index) is pushed whole: every platform's image, then the index. Large blobs upload in chunks whose sessions are saved
  * under the store, so a push that was interrupted (even killed) continues where the registry stopped.
  */
 import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import {
-  defaultStoreRoot,
-  fileUploadSessions,
-  type Image,
-  pushImage,
-  readDockerArchive,
-  readLayout,
-  readOciArchive,
-  sign,
-  WharfError,
-} from '@wharf/core';
+import { WharfError } from '@wharf/core';
+import * as archive from '@wharf/core/archive';
+import { readDockerArchive, readOciArchive } from '@wharf/core/archive';
+import { defaultStoreRoot } from '@wharf/core/engine';
+import type { Image, ImageIndex } from '@wharf/core/image';
+import * as layout from '@wharf/core/layout';
+import { readLayout } from '@wharf/core/layout';
+import { parseReference } from '@wharf/core/oci';
+import { fileUploadSessions, pushImage, pushIndex } from '@wharf/core/registry';
+import * as sign from '@wharf/core/sign';
 import type { Command } from 'commander';
 import { formatBytes } from '../render/size.js';
 import { parseSignSpec, signOption } from './attest.js';
@@ -55,6 +55,19 @@ export async function openSource(
   }
 }
 
+/**
+ * The multi-platform image SRC holds, when it holds just that (a layout or oci-archive whose
+ * `index.json` lists one index, under any number of names, and no single image); else undefined.
+ */
+async function sourceIndex(src: string): Promise<ImageIndex | undefined> {
+  const isDir = (await stat(src)).isDirectory();
+  const top = await (isDir ? layout.openLayout(src) : archive.openOciArchive(src)).catch(() => undefined);
+  if (top === undefined) return undefined; // a docker-archive: images only
+  const [images, nested] = await Promise.all([top.images(), top.indexes()]);
+  const digests = new Set(nested.map((n) => n.descriptor.digest));
+  return images.length === 0 && digests.size === 1 ? nested[0]?.index : undefined;
+}
+
 function parsePlatformLoose(value: string) {
   const [os = 'linux', architecture = '', variant] = value.split('/');
   return { os, architecture, ...(variant ? { variant } : {}) };
@@ -67,20 +80,37 @@ export function registerPush(program: Command): void {
     .argument('<src>', 'OCI layout directory, oci-archive or docker-archive file')
     .argument('<ref...>', 'where to push, e.g. ghcr.io/org/app:1.0 (several tags allowed)')
     .option('--image <name>', 'which image in SRC, when it holds several (a tag or name)')
-    .option('--platform <os/arch>', 'which platform in SRC, when it holds several')
+    .option(
+      '--platform <os/arch>',
+      'push only this platform of a multi-platform SRC (default: the whole index, every platform)',
+    )
     .addOption(signOption());
   registryOptions(command).action(async (src: string, refs: string[], flags: PushFlags, cmd: Command) => {
-    const signing = flags.sign === undefined ? undefined : parseSignSpec(flags.sign);
-    const image = await openSource(src, {
-      ...(flags.image ? { ref: flags.image } : {}),
-      ...(flags.platform ? { platform: flags.platform } : {}),
-    });
-    const result = await pushImage(image, refs, {
+    const signing = flags.sign === undefined ? undefined : parseSignSpec(flags.sign); // before any upload
+    const options = {
       ...registryOptionsFrom(flags, cmd),
       sessions: fileUploadSessions(join(defaultStoreRoot(), 'uploads')),
-    });
-    if (signing)
-      await sign.attestPushed(image, refs, { sign: signing, registry: registryOptionsFrom(flags, cmd) });
+    };
+    // A multi-platform image goes up whole (its images, then the index) unless one image is picked.
+    const index = flags.image || flags.platform ? undefined : await sourceIndex(src).catch(() => undefined);
+    const result = index
+      ? await pushIndex(index, refs, options)
+      : await pushImage(
+          await openSource(src, {
+            ...(flags.image ? { ref: flags.image } : {}),
+            ...(flags.platform ? { platform: flags.platform } : {}),
+          }),
+          refs,
+          options,
+        );
+    // --sign: the pushed digest (the index, for a whole multi-platform image), once per repository
+    const repositories = new Set(refs.map((ref) => parseReference(ref).name));
+    for (const repository of signing ? repositories : []) {
+      await sign.signImage(`${repository}@${result.digest}`, {
+        sign: signing as sign.SigningOptions,
+        registry: registryOptionsFrom(flags, cmd),
+      });
+    }
     for (const ref of result.references) process.stdout.write(`${ref}@${result.digest}\n`);
     if (!flags.quiet) {
       const s = result.stats;

@@ -1,5 +1,8 @@
 /** `wharf sbom REF [--format spdx-json|cyclonedx-json]`: print the SBOM attached to a pushed image. */
-import { sbom, sign, WharfError } from '@wharf/core';
+
+import { WharfError } from '@wharf/core';
+import * as sbom from '@wharf/core/sbom';
+import * as sign from '@wharf/core/sign';
 import type { Command } from 'commander';
 import { type RegistryFlags, registryOptions, registryOptionsFrom } from './pull.js';
 

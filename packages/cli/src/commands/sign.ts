@@ -1,5 +1,6 @@
 /** `wharf sign REF --key FILE | --keyless`: sign a pushed image and attach the Sigstore bundle as a referrer. */
-import { sign, WharfError } from '@wharf/core';
+import { WharfError } from '@wharf/core';
+import * as sign from '@wharf/core/sign';
 import type { Command } from 'commander';
 import { parseSignSpec } from './attest.js';
 import { type RegistryFlags, registryOptions, registryOptionsFrom } from './pull.js';

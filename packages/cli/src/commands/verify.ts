@@ -3,7 +3,8 @@
  * Sigstore signature (bound to the exact manifest digest) and list the attestations that verify.
  * Exit 1 with one line naming what failed.
  */
-import { sign, WharfError } from '@wharf/core';
+import { WharfError } from '@wharf/core';
+import * as sign from '@wharf/core/sign';
 import type { Command } from 'commander';
 import { type RegistryFlags, registryOptions, registryOptionsFrom } from './pull.js';
 

@@ -1,4 +1,4 @@
-import type { oci } from '@wharf/core';
+import type * as oci from '@wharf/core/oci';
 import { describe, expect, it } from 'vitest';
 import { configLines, healthcheckText } from './image-config.js';
 

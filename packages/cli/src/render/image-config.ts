@@ -2,7 +2,7 @@
  * An image config as `wharf inspect` prints it, the same for a local layout or archive and a registry
  * image: labels padded to one column, lists one item a line, sizes by formatBytes (SI).
  */
-import type { oci } from '@wharf/core';
+import type * as oci from '@wharf/core/oci';
 
 type ImageConfig = oci.ImageConfig;
 type HealthConfig = oci.HealthConfig;

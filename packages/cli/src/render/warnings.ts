@@ -1,4 +1,4 @@
-import { formatLocation, type Problem } from '@wharf/core';
+import { formatLocation, type Problem } from '@wharf/core/ir';
 
 /** Prints validation warnings to stderr, one line each (with the hint indented below). */
 export function printWarnings(warnings: readonly Problem[]): void {

@@ -10,7 +10,7 @@ export {
 } from './docker-archive.js';
 export type { ArchiveErrorCode } from './errors.js';
 export { ArchiveError } from './errors.js';
-export type { ArchiveInput, ArchiveResult } from './oci-archive.js';
+export type { ArchiveInput, ArchiveResult, OciArchiveInput } from './oci-archive.js';
 export { ociArchiveStream, openOciArchive, readOciArchive, writeOciArchive } from './oci-archive.js';
 export type { TarEntry } from './tar-index.js';
 export { indexTar, openEntry } from './tar-index.js';

@@ -12,6 +12,7 @@ import {
   indexFromManifest,
   MANIFEST_LIMIT,
   type NamedImage,
+  type NamedIndex,
   OCI_LAYOUT_BYTES,
   type SelectOptions,
   selectImage,
@@ -37,13 +38,22 @@ export function entriesOf(input: ArchiveInput): readonly NamedImage[] {
   return [{ image: input as Image }];
 }
 
+/** What an oci-archive holds: what a docker-archive can, or multi-platform images (indexes). */
+export type OciArchiveInput = ArchiveInput | NamedIndex | readonly (NamedImage | NamedIndex)[];
+
+function ociEntriesOf(input: OciArchiveInput): readonly (NamedImage | NamedIndex)[] {
+  if (Array.isArray(input)) return input as readonly (NamedImage | NamedIndex)[];
+  if ('index' in (input as NamedIndex)) return [input as NamedIndex];
+  return entriesOf(input as ArchiveInput);
+}
+
 /** The tar entries of the layout for `input`, in write order (reads manifests, not layers). */
 export async function ociArchiveFiles(
-  input: ArchiveInput,
+  input: OciArchiveInput,
 ): Promise<{ index: OciImageIndex; files: TarFile[] }> {
-  const entries = entriesOf(input);
+  const entries = ociEntriesOf(input);
   const { index, bytes } = await buildIndex(entries);
-  const blobs = await blobsOf(entries.map((e) => e.image));
+  const blobs = await blobsOf(entries.map((e) => ('index' in e ? e.index : e.image)));
   const algorithms = [...new Set(blobs.map((b) => digestAlgorithm(b.descriptor.digest)))].sort();
   const files: TarFile[] = [
     { name: 'oci-layout', bytes: OCI_LAYOUT_BYTES },
@@ -71,7 +81,7 @@ export interface ArchiveResult {
 /** Writes `input` as an oci-archive at `file` (streaming, temp file + rename). Names as in layout/. */
 export async function writeOciArchive(
   file: string,
-  input: ArchiveInput,
+  input: OciArchiveInput,
   options: TarOptions = {},
 ): Promise<ArchiveResult & { index: OciImageIndex }> {
   const { index, files } = await ociArchiveFiles(input);
@@ -80,7 +90,7 @@ export async function writeOciArchive(
 }
 
 /** The oci-archive of `input` as a stream (for `dest=-`). */
-export async function ociArchiveStream(input: ArchiveInput, options: TarOptions = {}) {
+export async function ociArchiveStream(input: OciArchiveInput, options: TarOptions = {}) {
   return tarStream((await ociArchiveFiles(input)).files, options);
 }
 

@@ -18,6 +18,7 @@ import { type FileHandle, mkdir, open, rename, unlink } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { Readable } from 'node:stream';
 import { WharfError } from '../errors.js';
+import { syncDirectory } from '../fsutil/files.js';
 import { type Expected, ImageError, storedBlobOf } from '../image/index.js';
 import { createDigester, type Digester, digestAlgorithm } from '../oci/index.js';
 import { END_OF_ARCHIVE, headerLength, paddingFor, type TarHeader } from '../tar/header.js';
@@ -169,18 +170,6 @@ async function writeAll(handle: FileHandle, chunk: Buffer): Promise<void> {
   while (offset < chunk.byteLength) {
     const { bytesWritten } = await handle.write(chunk, offset, chunk.byteLength - offset);
     offset += bytesWritten;
-  }
-}
-
-async function syncDirectory(dir: string): Promise<void> {
-  let handle: FileHandle | undefined;
-  try {
-    handle = await open(dir, 'r');
-    await handle.sync();
-  } catch {
-    // best effort
-  } finally {
-    await handle?.close().catch(() => {});
   }
 }
 

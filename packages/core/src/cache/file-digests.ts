@@ -5,8 +5,8 @@
  */
 import { createHash } from 'node:crypto';
 import { closeSync, createReadStream, openSync, readSync, statSync } from 'node:fs';
-import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
+import { readFile } from 'node:fs/promises';
+import { writeFileAtomic } from '../fsutil/files.js';
 import { hashFiles } from './hash-pool.js';
 
 /** Files up to this size are read with one call. */
@@ -168,10 +168,8 @@ export class FileDigests {
   /** Writes the cache back (atomically) if anything changed. */
   async save(): Promise<void> {
     if (!this.#dirty) return;
-    await mkdir(dirname(this.file), { recursive: true });
-    const temp = join(dirname(this.file), `.file-digests.${process.pid}.${Date.now()}.tmp`);
-    await writeFile(temp, JSON.stringify(Object.fromEntries(this.#entries)));
-    await rename(temp, this.file);
+    // a stat cache: lost in a crash, it is rebuilt by hashing again, so no fsync
+    await writeFileAtomic(this.file, JSON.stringify(Object.fromEntries(this.#entries)), { durable: false });
     this.#dirty = false;
   }
 }

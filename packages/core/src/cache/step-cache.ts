@@ -9,9 +9,10 @@
  * Every miss is explained: each step position (context folder + stage + step number) remembers the
  * inputs of its last build, and a miss names what differs (see miss-explanation.ts).
  */
-import { createHash, randomBytes } from 'node:crypto';
-import { mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
+import { createHash } from 'node:crypto';
+import { readdir, readFile, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { writeFileAtomic } from '../fsutil/files.js';
 import type { Digest } from '../oci/index.js';
 import { explainDifference } from './miss-explanation.js';
 
@@ -43,6 +44,15 @@ export interface CachedLayer {
   readonly uncompressedSize?: number;
 }
 
+/** What {@link StepCache.get} found for a key. */
+export type StepLookup =
+  /** The step made this layer (its blob may since have left the store: check before use). */
+  | { readonly kind: 'hit'; readonly layer: CachedLayer }
+  /** The step ran and changed nothing: no layer. */
+  | { readonly kind: 'hit-empty' }
+  /** Nothing recorded; `explanation` names what changed since the last build at the step's position. */
+  | { readonly kind: 'miss'; readonly explanation?: string };
+
 interface Record_ {
   readonly key: string;
   readonly layer: CachedLayer | null;
@@ -69,14 +79,28 @@ export function stepKey(inputs: StepInputs): string {
 export class StepCache {
   constructor(private readonly root: string) {}
 
-  /** The layer recorded for `key` (null: the step produced no layer), or undefined on a miss. */
-  async get(key: string): Promise<CachedLayer | null | undefined> {
+  /**
+   * What is recorded for `key`: its layer, a step that made none, or a miss. With `history`, a miss
+   * says why: what differs from the last build at that step position (see {@link explain}).
+   *
+   * @example
+   * const found = await cache.get(stepKey(inputs), { slot, inputs });
+   * if (found.kind === 'miss') console.log(found.explanation ?? 'first build of this step');
+   */
+  async get(
+    key: string,
+    history?: { readonly slot: string; readonly inputs: StepInputs },
+  ): Promise<StepLookup> {
+    let record: Record_ | undefined;
     try {
-      const record = JSON.parse(await readFile(this.#path(key), 'utf8')) as Record_;
-      return record.key === key ? record.layer : undefined;
+      record = JSON.parse(await readFile(this.#path(key), 'utf8')) as Record_;
     } catch {
-      return undefined;
+      record = undefined; // none, or torn: a miss
     }
+    if (record?.key === key)
+      return record.layer === null ? { kind: 'hit-empty' } : { kind: 'hit', layer: record.layer };
+    const explanation = history ? await this.explain(history.slot, history.inputs) : undefined;
+    return explanation === undefined ? { kind: 'miss' } : { kind: 'miss', explanation };
   }
 
   async put(key: string, layer: CachedLayer | null): Promise<void> {
@@ -136,16 +160,9 @@ export class StepCache {
   }
 }
 
-async function writeAtomic(path: string, text: string): Promise<void> {
-  await mkdir(dirname(path), { recursive: true });
-  const temp = `${path}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
-  try {
-    await writeFile(temp, text);
-    await rename(temp, path);
-  } catch (error) {
-    await rm(temp, { force: true });
-    throw error;
-  }
+/** Records are rebuilt by the next build when lost, so they skip the fsyncs (a step costs two writes). */
+function writeAtomic(path: string, text: string): Promise<void> {
+  return writeFileAtomic(path, text, { durable: false });
 }
 
 /** Total compressed bytes of the layers a set of records point at (for `cache ls` and pruning). */

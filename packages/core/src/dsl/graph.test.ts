@@ -231,7 +231,12 @@ describe('stage methods', () => {
 
   it('refuses a string CMD with a hint towards exec form', () => {
     // @ts-expect-error — a string is not a CommandInput
-    expect(() => stage().from('x').cmd('node server.js')).toThrowError(/\['node', 'server.js'\]|sh\(/);
+    expect(() => stage().from('x').cmd('node server.js')).toThrowError(
+      expect.objectContaining({
+        code: 'DSL_USAGE',
+        hint: expect.stringMatching(/\["node","server.js"\]|sh\(/),
+      }),
+    );
   });
 });
 
@@ -286,5 +291,19 @@ describe('DSL traps are usage errors at the build.ts line', () => {
     const def = define({ target: app, targets: { test } });
     expect(toGraph(def).target).toBe('app');
     expect(toGraph(def, { target: 'test' }).target).toBe('test');
+  });
+});
+
+describe('a FROM word with variables that can name a stage', () => {
+  it('keeps the stages it can name in the graph, before the target (`base-${TARGETARCH}`)', () => {
+    const amd = stage('base-amd64').from('alpine:3.20');
+    const arm = stage('base-arm64').from('arm64v8/alpine:3.20');
+    const other = stage('test').from('alpine:3.20').run('true');
+    const app = stage().from('base-${TARGETARCH}').run('true');
+    const graph = toGraph(define({ target: app, targets: { amd, arm, other } }));
+    expect(graph.stages.map((s) => s.name)).toEqual(['base-amd64', 'base-arm64', 'stage-2']);
+    expect(graph.target).toBe('stage-2');
+    // a word that is all variables names no stage in particular
+    expect(toGraph(define({ target: stage().from('${BASE}'), targets: { amd } })).stages).toHaveLength(1);
   });
 });

@@ -6,7 +6,8 @@
  * same content are one stage; two different stages with one name are an error. Anonymous stages get
  * `stage-N` by their position.
  */
-import { WharfError } from '../errors.js';
+import { unknownNameHint, WharfError } from '../errors.js';
+import { stageNamePattern } from '../ir/graph.js';
 import type {
   ArgDecl,
   BaseRef,
@@ -21,6 +22,7 @@ import type {
 import { callSite } from './call-site.js';
 import type { MountDraft } from './mounts.js';
 import { type DraftFrom, type DraftInstruction, isStage, type Stage } from './stage.js';
+import { describe } from './usage.js';
 import { type ContextValue, isContextValue, isImageValue } from './values.js';
 
 export interface DefinitionInput {
@@ -58,6 +60,11 @@ const DEFINITION_KEYS = ['target', 'targets', 'args', 'context', 'directives', '
 
 export const DEFINITION_BRAND = Symbol.for('wharf.definition');
 
+/**
+ * A whole build, made by `define()`: what a build.ts exports by default, and what `build()`, `toGraph()`
+ * and the CLI take.
+ * @example export default define({ target: app, targets: { test } });
+ */
 export interface Definition extends DefinitionInput {
   readonly [DEFINITION_BRAND]: true;
 }
@@ -78,8 +85,7 @@ export function define(input: DefinitionInput): Definition {
   };
   if (typeof input !== 'object' || input === null) fail('expects an object: define({ target: app })');
   for (const key of Object.keys(input)) {
-    if (!DEFINITION_KEYS.includes(key))
-      fail(`has no option "${key}"`, `options: ${DEFINITION_KEYS.join(', ')}`);
+    if (!DEFINITION_KEYS.includes(key)) fail(`has no option "${key}"`, unknownNameHint(key, DEFINITION_KEYS));
   }
   if (!input.target && !input.targets) {
     throw new WharfError('DSL_NO_TARGET', 'define() needs a target stage or targets', {
@@ -95,11 +101,18 @@ export function define(input: DefinitionInput): Definition {
   return { ...input, [DEFINITION_BRAND]: true };
 }
 
+/**
+ * Whether `value` was made by `define()` (by any copy of @wharf/core: the check reads a `Symbol.for` brand).
+ * @example isDefinition((await import('./build.ts')).default)
+ */
 export function isDefinition(value: unknown): value is Definition {
   return typeof value === 'object' && value !== null && DEFINITION_BRAND in value;
 }
 
-/** The names of a definition's targets (a single `target` is named after its stage, or `default`). */
+/**
+ * The names of a definition's targets (a single `target` is named after its stage, or `default`).
+ * @example targetNames(define({ target: app, targets: { test } })) // ['app', 'test']
+ */
 export function targetNames(definition: Definition): string[] {
   const main = definition.target ? [definition.target.name ?? 'default'] : [];
   return [...new Set([...main, ...Object.keys(definition.targets ?? {})])];
@@ -118,6 +131,7 @@ export function toGraph(input: Stage | Definition, options: ToGraphOptions = {})
   const definition = isDefinition(input) ? input : define({ target: input });
   const target = pickTarget(definition, options.target);
   const collector = new StageCollector();
+  for (const candidate of stagesNamedByVariables(definition, target)) collector.visit(candidate);
   const targetEntry = collector.visit(target);
   const stages = collector.finish();
   const context: ContextSpec = definition.context?.toSpec() ?? { dir: '.' };
@@ -181,7 +195,12 @@ function pickTarget(definition: Definition, name: string | undefined): Stage {
       throw new WharfError(
         name === undefined ? 'DSL_CHOOSE_TARGET' : 'DSL_UNKNOWN_TARGET',
         name === undefined ? `several targets are defined: ${names.join(', ')}` : `no target named "${name}"`,
-        { hint: `choose one with --target (${names.join(', ')})` },
+        {
+          hint:
+            name === undefined
+              ? `choose one with --target (${names.join(', ')})`
+              : unknownNameHint(name, names, 'the targets are'),
+        },
       );
     }
     return stage;
@@ -219,6 +238,42 @@ function findStage(definition: Definition, name: string): Stage | undefined {
     if (found) return found;
   }
   return undefined;
+}
+
+/**
+ * Stages of the definition that a FROM word with variables, in the target or a stage it uses, can name
+ * (`from('base-${TARGETARCH}')` with stages `base-amd64` and `base-arm64`): kept in the graph, before the
+ * target, so the build picks one once the platform is known (`resolveStageBases`), as BuildKit does with
+ * the emitted Dockerfile.
+ */
+function stagesNamedByVariables(definition: Definition, target: Stage): Stage[] {
+  const closure = (roots: readonly Stage[]): Stage[] => {
+    const seen: Stage[] = [];
+    const visit = (value: Stage) => {
+      if (seen.includes(value)) return;
+      seen.push(value);
+      for (const used of usedStages(value)) visit(used);
+    };
+    for (const root of roots) visit(root);
+    return seen;
+  };
+  const all = closure([
+    ...(definition.target ? [definition.target] : []),
+    ...Object.values(definition.targets ?? {}),
+  ]);
+  const out: Stage[] = [];
+  const queue = closure([target]);
+  for (let stage = queue.shift(); stage !== undefined; stage = queue.shift()) {
+    const base = stage.unwind().root.base;
+    const pattern = !isStage(base) && base.kind === 'image' ? stageNamePattern(base.ref) : undefined;
+    if (pattern === undefined) continue;
+    for (const candidate of all) {
+      if (candidate === stage || out.includes(candidate) || !pattern.test(candidate.name ?? '')) continue;
+      out.push(candidate);
+      queue.push(...closure([candidate]));
+    }
+  }
+  return out;
 }
 
 /** The stage values a stage uses: its base and its COPY --from / mount from stages. */
@@ -328,7 +383,13 @@ class StageCollector {
       this.namedContexts[name] = spec;
       return { kind: 'context', name };
     }
-    throw new TypeError('copy()/mount from: expected a stage, image() or context() value');
+    throw new WharfError(
+      'DSL_USAGE',
+      `copy()/mount from: expected a stage, image() or context() value, got ${describe(from)}`,
+      {
+        hint: "pass the stage variable, image('nginx:1.27') or context('../dir')",
+      },
+    );
   }
 
   #mount(mount: MountDraft): Mount {

@@ -5,6 +5,7 @@
  * @example stage('app').from('node:20-alpine').expose(3000).healthcheck(http(3000, '/health'), { interval: '30s' })
  */
 import { WharfError } from '../errors.js';
+import { checkOptions, optionNames } from './usage.js';
 import { type ShellForm, sh } from './values.js';
 
 export interface HttpCheckOptions {
@@ -18,9 +19,11 @@ const HOST = /^[A-Za-z0-9.-]+$|^\[[0-9A-Fa-f:]+\]$/;
 
 /**
  * A HEALTHCHECK test that GETs `http://<host>:<port><path>` and fails on an error status or no answer.
- * Needs `/bin/sh` in the image, and one of wget, curl or node.
+ * Needs `/bin/sh` in the image, and one of wget, curl or node (tried in that order when the check runs).
+ * @example stage('app').from('node:20-alpine').expose(3000).healthcheck(http(3000, '/health'), { interval: '30s' })
  */
 export function http(port: number, path = '/', options: HttpCheckOptions = {}): ShellForm {
+  checkOptions('http()', options, optionNames<HttpCheckOptions>({ host: true }));
   const host = options.host ?? '127.0.0.1';
   if (!Number.isInteger(port) || port < 1 || port > 65535) {
     throw new WharfError('DSL_BAD_HEALTHCHECK', `http(): ${port} is not a port`, {

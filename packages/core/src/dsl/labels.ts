@@ -5,6 +5,8 @@
  * @example stage('app').from('alpine:3.20').label(ociLabels({ title: 'app', source: 'https://github.com/me/app' }))
  */
 
+import { checkOptions, optionNames } from './usage.js';
+
 export interface OciLabels {
   /** Human-readable title of the image. */
   readonly title?: string;
@@ -29,8 +31,28 @@ export interface OciLabels {
   readonly base?: { readonly name?: string; readonly digest?: string };
 }
 
-/** `org.opencontainers.image.<key>` labels for the given fields (absent ones are left out). */
+const OCI_LABEL_FIELDS = optionNames<OciLabels>({
+  title: true,
+  description: true,
+  source: true,
+  url: true,
+  documentation: true,
+  version: true,
+  revision: true,
+  licenses: true,
+  vendor: true,
+  authors: true,
+  created: true,
+  ref: true,
+  base: true,
+});
+
+/**
+ * `org.opencontainers.image.<key>` labels for the given fields (absent ones are left out).
+ * @example .label(ociLabels({ title: 'app', source: 'https://github.com/me/app', licenses: 'MIT' }))
+ */
 export function ociLabels(labels: OciLabels): Record<string, string> {
+  checkOptions('ociLabels()', labels, OCI_LABEL_FIELDS);
   const { ref, base, ...plain } = labels;
   const out: Record<string, string> = {};
   for (const [key, value] of Object.entries(plain)) {

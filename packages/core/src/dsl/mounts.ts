@@ -8,17 +8,27 @@
 
 import { WharfError } from '../errors.js';
 import type { BindMount, CacheMount, SecretMount, SshMount, TmpfsMount } from '../ir/types.js';
-import { MOUNT_BRAND } from './values.js';
+import type { Stage } from './stage.js';
+import { checkOptions, optionNames } from './usage.js';
+import { type ContextValue, type ImageValue, MOUNT_BRAND } from './values.js';
 
-/** Anything `copy(from, …)` and `from:` mount options accept besides a plain image reference string. */
-export type SourceValue = object;
+/** What `copy(from, …)` and the `from:` of cache and bind mounts read from, besides an image reference string. */
+export type SourceValue = Stage | ImageValue | ContextValue;
 
-type WithFrom<M> = Omit<M, 'from' | 'type'> & { readonly from?: SourceValue | string };
+type WithFrom<M> = Omit<M, 'from' | 'type'> & {
+  /** A stage, `image()` or `context()` value (or an image reference) to read from, with `source` a path in it. */
+  readonly from?: SourceValue | string;
+};
 
+/** Options of `cache()` and its presets: `id`, `sharing`, `from`/`source` to seed it, owner and mode. */
 export type CacheMountOptions = Omit<WithFrom<CacheMount>, 'target'>;
+/** Options of `bind()`: `from` (default the build context), `source` in it, `readwrite`. */
 export type BindMountOptions = Omit<WithFrom<BindMount>, 'target'>;
+/** Options of `secret()`: `target` file or `env` variable, `required`, owner and mode. */
 export type SecretMountOptions = Omit<SecretMount, 'type' | 'id'>;
+/** Options of `ssh()`: the agent `id`, socket `target`, `required`, owner and mode. */
 export type SshMountOptions = Omit<SshMount, 'type'>;
+/** Options of `tmpfs()`: its `size` in bytes. */
 export type TmpfsMountOptions = Omit<TmpfsMount, 'type' | 'target'>;
 
 /** A mount before stage references are resolved to names (that happens in `toGraph`). */
@@ -29,93 +39,169 @@ export type MountDraft =
   | SshMount
   | TmpfsMount;
 
+/**
+ * A `RUN --mount` value, made by `cache()`, `bind()`, `secret()`, `ssh()`, `tmpfs()` or a cache preset.
+ * @example const mounts: MountValue[] = [cache.npm(), secret('npmrc', { target: '/root/.npmrc' })];
+ */
 export interface MountValue {
   readonly [MOUNT_BRAND]: true;
   readonly draft: MountDraft;
 }
 
+const CACHE_OPTIONS = optionNames<CacheMountOptions>({
+  id: true,
+  sharing: true,
+  readonly: true,
+  from: true,
+  source: true,
+  mode: true,
+  uid: true,
+  gid: true,
+});
+const BIND_OPTIONS = optionNames<BindMountOptions>({ from: true, source: true, readwrite: true });
+const SECRET_OPTIONS = optionNames<SecretMountOptions>({
+  target: true,
+  env: true,
+  required: true,
+  mode: true,
+  uid: true,
+  gid: true,
+});
+const SSH_OPTIONS = optionNames<SshMountOptions>({
+  id: true,
+  target: true,
+  required: true,
+  mode: true,
+  uid: true,
+  gid: true,
+});
+const TMPFS_OPTIONS = optionNames<TmpfsMountOptions>({ size: true });
+
 function mount(draft: MountDraft): MountValue {
   return { [MOUNT_BRAND]: true, draft };
 }
 
-/** A persistent cache directory (`--mount=type=cache`), kept across builds and never in the image. */
+/**
+ * A persistent cache directory (`--mount=type=cache`), kept across builds and never in the image. For
+ * package managers use a preset (`cache.npm()`, `cache.apt()`, …: the directories they download into).
+ * @example .run('make', { mounts: [cache('/root/.ccache', { id: 'ccache', sharing: 'locked' })] })
+ */
 export function cache(target: string, options: CacheMountOptions = {}): MountValue {
+  checkOptions('cache()', options, CACHE_OPTIONS);
   return mount({ type: 'cache', target, ...options });
 }
 
 /**
  * Presets: the directories package managers download into, with stable ids so every build (and every
  * stage) shares them. Single-directory presets return one mount (`mounts: [cache.npm()]`); the ones
- * that need two return an array to spread (`mounts: [...cache.apt()]`). `options` apply to every mount
- * of a preset; an `id` given there becomes the prefix of each mount's id.
+ * that need two return an array (`mounts: cache.apt()`, or spread it among others). `options` apply to
+ * every mount of a preset; there an `id` becomes the prefix of each mount's id, while a single-directory
+ * preset's `id` replaces its own.
  */
 const preset = (target: string, id: string, options: CacheMountOptions, defaults: CacheMountOptions = {}) =>
   cache(target, { ...defaults, ...options, id: options.id === undefined ? id : `${options.id}-${id}` });
 
-/** npm's download cache, `/root/.npm` (id `npm`). */
-cache.npm = (options: CacheMountOptions = {}): MountValue => cache('/root/.npm', { id: 'npm', ...options });
+/** A preset's options, checked under the preset's own name (`cache.npm() has no option …`). */
+const presetOptions = (name: string, options: CacheMountOptions): CacheMountOptions => {
+  checkOptions(`cache.${name}()`, options, CACHE_OPTIONS);
+  return options;
+};
+
+/**
+ * npm's download cache, `/root/.npm` (id `npm`).
+ * @example .run('npm ci', { mounts: [cache.npm()] })
+ */
+cache.npm = (options: CacheMountOptions = {}): MountValue =>
+  cache('/root/.npm', { id: 'npm', ...presetOptions('npm', options) });
 
 /**
  * apt's package downloads (`/var/cache/apt`, id `apt-cache`) and package lists (`/var/lib/apt`, id
  * `apt-lib`), both `sharing: 'locked'` (apt takes its own lock; two builds must not interleave). Debian
  * images delete downloads after each install (`/etc/apt/apt.conf.d/docker-clean`): run
  * {@link aptInstall}, or start the RUN with {@link APT_KEEP_CACHE}, so the cache keeps them.
- * @example .run(`${APT_KEEP_CACHE} && apt-get update && apt-get install -y --no-install-recommends curl`, { mounts: [...cache.apt()] })
+ * @example
+ * .run(`${APT_KEEP_CACHE} && apt-get update && apt-get install -y --no-install-recommends curl`, { mounts: cache.apt() })
+ * .run(...aptInstall(['curl'])) // the same, in one call
  */
-cache.apt = (options: CacheMountOptions = {}): MountValue[] => [
-  preset('/var/cache/apt', 'apt-cache', options, { sharing: 'locked' }),
-  preset('/var/lib/apt', 'apt-lib', options, { sharing: 'locked' }),
-];
+cache.apt = (options: CacheMountOptions = {}): MountValue[] => {
+  const checked = presetOptions('apt', options);
+  return [
+    preset('/var/cache/apt', 'apt-cache', checked, { sharing: 'locked' }),
+    preset('/var/lib/apt', 'apt-lib', checked, { sharing: 'locked' }),
+  ];
+};
 
-/** pip's download and wheel cache, `/root/.cache/pip` (id `pip`). */
+/**
+ * pip's download and wheel cache, `/root/.cache/pip` (id `pip`).
+ * @example .run('pip install -r requirements.txt', { mounts: [cache.pip()] })
+ */
 cache.pip = (options: CacheMountOptions = {}): MountValue =>
-  cache('/root/.cache/pip', { id: 'pip', ...options });
+  cache('/root/.cache/pip', { id: 'pip', ...presetOptions('pip', options) });
 
 /**
  * Go's build cache (`/root/.cache/go-build`, id `go-build`) and module cache (`/go/pkg/mod`, the official
- * images' `GOMODCACHE`, id `go-mod`).
+ * images' `GOMODCACHE`, id `go-mod`). An array: spread it, or pass it as `mounts`.
+ * @example .run('go build -o /out/app ./cmd/app', { mounts: cache.go() })
  */
-cache.go = (options: CacheMountOptions = {}): MountValue[] => [
-  preset('/root/.cache/go-build', 'go-build', options),
-  preset('/go/pkg/mod', 'go-mod', options),
-];
+cache.go = (options: CacheMountOptions = {}): MountValue[] => {
+  const checked = presetOptions('go', options);
+  return [preset('/root/.cache/go-build', 'go-build', checked), preset('/go/pkg/mod', 'go-mod', checked)];
+};
 
-/** pnpm's content-addressed store at its Linux default for root, `/root/.local/share/pnpm/store` (id `pnpm`). */
+/**
+ * pnpm's content-addressed store at its Linux default for root, `/root/.local/share/pnpm/store` (id `pnpm`).
+ * @example .run('pnpm install --frozen-lockfile', { mounts: [cache.pnpm()] })
+ */
 cache.pnpm = (options: CacheMountOptions = {}): MountValue =>
-  cache('/root/.local/share/pnpm/store', { id: 'pnpm', ...options });
+  cache('/root/.local/share/pnpm/store', { id: 'pnpm', ...presetOptions('pnpm', options) });
 
 /**
  * Yarn 1's cache as root, `/usr/local/share/.cache/yarn` (id `yarn`). Yarn 2+ keeps its cache in the
  * project (`.yarn/cache`) or `/root/.yarn/berry/cache`: use `cache('/root/.yarn/berry/cache')` there.
+ * @example .run('yarn install --frozen-lockfile', { mounts: [cache.yarn()] })
  */
 cache.yarn = (options: CacheMountOptions = {}): MountValue =>
-  cache('/usr/local/share/.cache/yarn', { id: 'yarn', ...options });
+  cache('/usr/local/share/.cache/yarn', { id: 'yarn', ...presetOptions('yarn', options) });
 
 /**
  * Cargo's registry index and crates (`/usr/local/cargo/registry`, id `cargo-registry`) and git
  * dependencies (`/usr/local/cargo/git`, id `cargo-git`), under the official rust images' `CARGO_HOME`.
  * Not `target/`: build outputs must stay in the layer to be copied out.
+ * @example .run('cargo build --release --locked', { mounts: cache.cargo() })
  */
-cache.cargo = (options: CacheMountOptions = {}): MountValue[] => [
-  preset('/usr/local/cargo/registry', 'cargo-registry', options),
-  preset('/usr/local/cargo/git', 'cargo-git', options),
-];
+cache.cargo = (options: CacheMountOptions = {}): MountValue[] => {
+  const checked = presetOptions('cargo', options);
+  return [
+    preset('/usr/local/cargo/registry', 'cargo-registry', checked),
+    preset('/usr/local/cargo/git', 'cargo-git', checked),
+  ];
+};
 
-/** Maven's local repository, `/root/.m2/repository` (id `maven`). */
+/**
+ * Maven's local repository, `/root/.m2/repository` (id `maven`).
+ * @example .run('mvn -B package', { mounts: [cache.maven()] })
+ */
 cache.maven = (options: CacheMountOptions = {}): MountValue =>
-  cache('/root/.m2/repository', { id: 'maven', ...options });
+  cache('/root/.m2/repository', { id: 'maven', ...presetOptions('maven', options) });
 
-/** Gradle's dependency and build caches, `/root/.gradle/caches` (id `gradle`). */
+/**
+ * Gradle's dependency and build caches, `/root/.gradle/caches` (id `gradle`).
+ * @example .run('gradle build --no-daemon', { mounts: [cache.gradle()] })
+ */
 cache.gradle = (options: CacheMountOptions = {}): MountValue =>
-  cache('/root/.gradle/caches', { id: 'gradle', ...options });
+  cache('/root/.gradle/caches', { id: 'gradle', ...presetOptions('gradle', options) });
 
-/** Bun's package cache, `/root/.bun/install/cache` (id `bun`). */
+/**
+ * Bun's package cache, `/root/.bun/install/cache` (id `bun`).
+ * @example .run('bun install --frozen-lockfile', { mounts: [cache.bun()] })
+ */
 cache.bun = (options: CacheMountOptions = {}): MountValue =>
-  cache('/root/.bun/install/cache', { id: 'bun', ...options });
+  cache('/root/.bun/install/cache', { id: 'bun', ...presetOptions('bun', options) });
 
 /**
  * Shell commands that stop Debian's and Ubuntu's `docker-clean` apt hook from deleting downloaded
  * packages after each install, as BuildKit's documentation shows: without them, `cache.apt()` stays empty.
+ * @example .run(`${APT_KEEP_CACHE} && apt-get update && apt-get install -y --no-install-recommends curl`, { mounts: cache.apt() })
  */
 export const APT_KEEP_CACHE =
   'rm -f /etc/apt/apt.conf.d/docker-clean; echo \'Binary::apt::APT::Keep-Downloaded-Packages "true";\' > /etc/apt/apt.conf.d/keep-cache';
@@ -141,23 +227,41 @@ export function aptInstall(
   return [`${APT_KEEP_CACHE} && ${install}`, { mounts: cache.apt(options) }];
 }
 
-/** A read-only bind of the context (or of `from`: a stage, image or context) at `target`. */
+/**
+ * A read-only bind of the context (or of `from`: a stage, image or context) at `target`: files a step
+ * reads without copying them into a layer.
+ * @example .run('go build -o /out/app .', { mounts: [bind('/src', { source: 'cmd' }), ...cache.go()] })
+ */
 export function bind(target: string, options: BindMountOptions = {}): MountValue {
+  checkOptions('bind()', options, BIND_OPTIONS);
   return mount({ type: 'bind', target, ...options });
 }
 
-/** A secret file (default `/run/secrets/<id>`) present only while the step runs. */
+/**
+ * A secret file (default `/run/secrets/<id>`) present only while the step runs, never in a layer.
+ * Give its value with `--secret id=…,src=…` (or `build({ secrets })`).
+ * @example .run('npm ci', { mounts: [secret('npmrc', { target: '/root/.npmrc' })] })
+ */
 export function secret(id: string, options: SecretMountOptions = {}): MountValue {
+  checkOptions('secret()', options, SECRET_OPTIONS);
   return mount({ type: 'secret', id, ...options });
 }
 
-/** The SSH agent socket forwarded into the step. */
+/**
+ * The SSH agent socket forwarded into the step (`--ssh default`), for `git clone` of private repositories.
+ * @example .run('git clone git@github.com:me/private.git', { mounts: [ssh({ required: true })] })
+ */
 export function ssh(options: SshMountOptions = {}): MountValue {
+  checkOptions('ssh()', options, SSH_OPTIONS);
   return mount({ type: 'ssh', ...options });
 }
 
-/** An empty tmpfs at `target`. */
+/**
+ * An empty tmpfs at `target`, gone after the step.
+ * @example .run('make test', { mounts: [tmpfs('/tmp', { size: 64 * 2 ** 20 })] })
+ */
 export function tmpfs(target: string, options: TmpfsMountOptions = {}): MountValue {
+  checkOptions('tmpfs()', options, TMPFS_OPTIONS);
   return mount({ type: 'tmpfs', target, ...options });
 }
 

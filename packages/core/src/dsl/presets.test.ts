@@ -47,6 +47,54 @@ describe('cache presets', () => {
     expect(targets(mounts)).toEqual(expected);
   });
 
+  test.each([
+    ['npm', cache.npm(), '--mount=type=cache,target=/root/.npm,id=npm'],
+    [
+      'apt',
+      cache.apt(),
+      '--mount=type=cache,target=/var/cache/apt,id=apt-cache,sharing=locked --mount=type=cache,target=/var/lib/apt,id=apt-lib,sharing=locked',
+    ],
+    ['pip', cache.pip(), '--mount=type=cache,target=/root/.cache/pip,id=pip'],
+    [
+      'go',
+      cache.go(),
+      '--mount=type=cache,target=/root/.cache/go-build,id=go-build --mount=type=cache,target=/go/pkg/mod,id=go-mod',
+    ],
+    ['pnpm', cache.pnpm(), '--mount=type=cache,target=/root/.local/share/pnpm/store,id=pnpm'],
+    ['yarn', cache.yarn(), '--mount=type=cache,target=/usr/local/share/.cache/yarn,id=yarn'],
+    [
+      'cargo',
+      cache.cargo(),
+      '--mount=type=cache,target=/usr/local/cargo/registry,id=cargo-registry --mount=type=cache,target=/usr/local/cargo/git,id=cargo-git',
+    ],
+    ['maven', cache.maven(), '--mount=type=cache,target=/root/.m2/repository,id=maven'],
+    ['gradle', cache.gradle(), '--mount=type=cache,target=/root/.gradle/caches,id=gradle'],
+    ['bun', cache.bun(), '--mount=type=cache,target=/root/.bun/install/cache,id=bun'],
+  ])('cache.%s() in the emitted Dockerfile', (_, mounts, flags) => {
+    const app = stage('app')
+      .from(BASE)
+      .run('make', { mounts: [mounts].flat() });
+    expect(emitDockerfile(toGraph(app)).dockerfile.split('\n')).toContain(`RUN ${flags} make`);
+  });
+
+  test('cache.apt() with the keep-cache prelude, as BuildKit documents it', () => {
+    const app = stage('app')
+      .from(BASE)
+      .run(`${APT_KEEP_CACHE} && apt-get update && apt-get install -y --no-install-recommends gcc`, {
+        mounts: cache.apt(),
+      });
+    // The long line is folded at `&&` with continuation lines: unfold it to compare.
+    const run = emitDockerfile(toGraph(app))
+      .dockerfile.replace(/ \\\n\s*/g, ' ')
+      .split('\n')
+      .find((line) => line.startsWith('RUN '));
+    expect(run).toBe(
+      'RUN --mount=type=cache,target=/var/cache/apt,id=apt-cache,sharing=locked --mount=type=cache,target=/var/lib/apt,id=apt-lib,sharing=locked ' +
+        'rm -f /etc/apt/apt.conf.d/docker-clean; echo \'Binary::apt::APT::Keep-Downloaded-Packages "true";\' > /etc/apt/apt.conf.d/keep-cache' +
+        ' && apt-get update && apt-get install -y --no-install-recommends gcc',
+    );
+  });
+
   test('options apply to every mount of a preset; an id becomes a prefix', () => {
     expect(targets(cache.go({ id: 'arm64', sharing: 'private' }))).toEqual([
       '/root/.cache/go-build id=arm64-go-build private',
@@ -108,6 +156,25 @@ describe('final-image helpers', () => {
       }
       expect(isWharfError(error) && error.code).toBe('DSL_BAD_USER');
     }
+  });
+
+  test('.user(nonRootUser()) in the chain is the same as wrapping the stage', () => {
+    const options = { name: 'svc', uid: 2000 };
+    const chained = stage('a').from('alpine:3.20').user(nonRootUser(options)).cmd(['/app']);
+    const wrapped = nonRootUser(stage('a').from('alpine:3.20'), options).cmd(['/app']);
+    const strip = (graph: unknown) =>
+      JSON.parse(JSON.stringify(graph, (k, v) => (k === 'source' ? undefined : v)));
+    expect(strip(toGraph(chained))).toEqual(strip(toGraph(wrapped)));
+    const [run, user] = toGraph(chained).stages[0]?.instructions ?? [];
+    expect([run?.kind, user]).toEqual(['run', expect.objectContaining({ kind: 'user', user: '2000:2000' })]);
+    expect(run?.source?.file).toMatch(/presets\.test\.ts$/); // the build.ts line, not the DSL's
+    const bare = stage('b')
+      .from('scratch')
+      .user(nonRootUser({ create: false }));
+    expect(toGraph(bare).stages[0]?.instructions).toEqual([
+      expect.objectContaining({ kind: 'user', user: '10001:10001' }),
+    ]);
+    expect(() => stage('c').from('scratch').user(nonRootUser(), 'root')).toThrow(/takes no group/);
   });
 
   test('ociLabels: org.opencontainers.image.* keys for the fields given', () => {

@@ -8,7 +8,7 @@
  * const deps = base.as('deps').copy(['package.json', 'package-lock.json'], './').run('npm ci');
  * const app = stage('app').from(deps).copy('.', '.').user('node').cmd(['node', 'server.js']);
  */
-import { type SourceLocation, WharfError } from '../errors.js';
+import type { SourceLocation } from '../errors.js';
 import { normalizeScript } from '../ir/script.js';
 import type {
   ArgDecl,
@@ -24,6 +24,8 @@ import type {
 } from '../ir/types.js';
 import { callSite } from './call-site.js';
 import { isMountValue, type MountDraft, type MountValue, type SourceValue } from './mounts.js';
+import { checkOptions, describe, optionNames, usage } from './usage.js';
+import { isNonRootUser, type NonRootUser } from './user.js';
 import {
   type HeredocValue,
   type ImageValue,
@@ -58,6 +60,7 @@ type Link =
   | { readonly kind: 'instruction'; readonly instruction: DraftInstruction }
   | { readonly kind: 'rename'; readonly name: string };
 
+/** Options of `from()`. */
 export interface FromOptions {
   /** `FROM --platform=…`, e.g. `'linux/arm64'` or `'$BUILDPLATFORM'`. */
   readonly platform?: string;
@@ -66,7 +69,12 @@ export interface FromOptions {
 export interface RunOptions {
   /** `--mount` values from `cache()`, `bind()`, `secret()`, `ssh()`, `tmpfs()`. */
   readonly mounts?: readonly MountValue[];
+  /**
+   * `RUN --network`: `'none'` runs without a network; `'host'` shares the host's (needs the
+   * `network.host` entitlement, `--allow network.host`). Default: a network of the step's own.
+   */
   readonly network?: 'default' | 'none' | 'host';
+  /** `RUN --security=insecure`: a privileged step (needs `--allow security.insecure`). Default `'sandbox'`. */
   readonly security?: 'sandbox' | 'insecure';
   /**
    * Run a multi-line string as the script it is (dedented), without joining its lines with `&&`: the
@@ -80,14 +88,31 @@ interface FileCopyOptions {
   readonly chown?: string | number;
   /** Octal mode as a string, e.g. `'755'` or `'0644'` (a number would be ambiguous: is 755 octal?). */
   readonly chmod?: string;
+  /**
+   * `--link`: the files become a layer of their own, independent of the layers below, so a rebuild
+   * after a base change reuses it (and BuildKit can rebase it without copying). Destinations are not
+   * read through symlinks of earlier layers.
+   * @example .copy(build, '/app/dist', '/srv/www', { link: true })
+   */
   readonly link?: boolean;
+  /**
+   * `--exclude`: `.dockerignore`-style patterns of sources to leave out.
+   * @example .copy('.', '/app', { exclude: ['*.test.ts', 'docs/'] })
+   */
   readonly exclude?: readonly string[];
 }
 
+/** Options of `copy()`: ownership, mode, `--link`, `--exclude`, `--parents`. */
 export interface CopyOptions extends FileCopyOptions {
+  /**
+   * `--parents`: keep each source's parent directories under `dest` (a `./` in a source marks where the
+   * kept part starts), instead of copying every match flat into `dest`.
+   * @example .copy(['packages/a/package.json', 'packages/b/package.json'], '/app/', { parents: true }) // → /app/packages/a/package.json, /app/packages/b/package.json
+   */
   readonly parents?: boolean;
 }
 
+/** Options of `add()`: those of `copy()` (but `parents`) and, for URL and git sources, `checksum` and `keepGitDir`. */
 export interface AddOptions extends FileCopyOptions {
   /** `sha256:…` checksum of a URL source. */
   readonly checksum?: string;
@@ -95,20 +120,57 @@ export interface AddOptions extends FileCopyOptions {
   readonly keepGitDir?: boolean;
 }
 
+/** HEALTHCHECK timings: Go durations (`'30s'`, `'1m30s'`) or seconds; Docker's defaults when left out. */
 export interface HealthcheckOptions {
-  /** Go duration (`'30s'`, `'1m30s'`) or seconds. */
+  /** Time between checks (default 30s). */
   readonly interval?: string | number;
+  /** A check running longer than this fails (default 30s). */
   readonly timeout?: string | number;
+  /** Time the container has to start before failures count (default 0s). */
   readonly startPeriod?: string | number;
+  /** Time between checks during the start period (default 5s; BuildKit 1.6 Dockerfile syntax and later). */
   readonly startInterval?: string | number;
+  /** Consecutive failures before the container is unhealthy (default 3). */
   readonly retries?: number;
 }
 
 export type CommandInput = readonly string[] | ShellForm;
 
+const RUN_OPTIONS = optionNames<RunOptions>({ mounts: true, network: true, security: true, asScript: true });
+const COPY_OPTIONS = optionNames<CopyOptions>({
+  chown: true,
+  chmod: true,
+  link: true,
+  exclude: true,
+  parents: true,
+});
+const ADD_OPTIONS = optionNames<AddOptions>({
+  chown: true,
+  chmod: true,
+  link: true,
+  exclude: true,
+  checksum: true,
+  keepGitDir: true,
+});
+const FROM_OPTIONS = optionNames<FromOptions>({ platform: true });
+const HEALTHCHECK_OPTIONS = optionNames<HealthcheckOptions>({
+  interval: true,
+  timeout: true,
+  startPeriod: true,
+  startInterval: true,
+  retries: true,
+});
+
 /** COPY/ADD sources: paths or globs, and `heredoc()` files. */
 export type CopySource = string | HeredocValue | readonly (string | HeredocValue)[];
 
+/**
+ * A build stage: an immutable value that each method extends by one instruction, returning a new
+ * `Stage` (the one called on is unchanged, so a base can be branched). Start one with `stage()`.
+ * @example
+ * const base = stage('base').from('node:20-alpine').workdir('/app');
+ * const test = base.copy('.', '.').run('npm test'); // base is unchanged
+ */
 export class Stage {
   readonly [STAGE_BRAND] = true as const;
   readonly #parent: Stage | undefined;
@@ -120,7 +182,10 @@ export class Stage {
     this.#link = link;
   }
 
-  /** The stage name: the last `.as()` or the `stage(name)` it started with; `undefined` if anonymous. */
+  /**
+   * The stage name: the last `.as()` or the `stage(name)` it started with; `undefined` if anonymous.
+   * @example stage('build').from('alpine:3.20').name // 'build'
+   */
   get name(): string | undefined {
     for (let node: Stage | undefined = this; node; node = node.#parent) {
       const link = node.#link;
@@ -150,6 +215,7 @@ export class Stage {
    * Names this stage (`FROM … AS name`). An anonymous chain is renamed. On a named one, the calls made
    * since it was named become the new stage, FROM the named one: `base.run(…).as('app')` leaves `base`
    * a stage (and a `--target`) of its own.
+   * @example const app = base.copy('.', '.').as('app') // FROM base AS app, then COPY
    */
   as(name: string): Stage {
     const at = callSite();
@@ -175,6 +241,9 @@ export class Stage {
    * `RUN`. A string runs in the shell; an array runs in exec form. A multi-line string is dedented; when
    * each line is a complete simple command the lines are joined with `&&` (the step stops at the first
    * failing line), otherwise the script is kept as written (a heredoc in the Dockerfile).
+   * @example
+   * .run('npm ci', { mounts: [cache.npm()] })
+   * .run(['/bin/app', '--migrate'])
    */
   run(command: string | readonly string[], options: RunOptions = {}): Stage {
     const source = callSite();
@@ -185,7 +254,7 @@ export class Stage {
         "run('npm ci')",
         source,
       );
-    checkOptions('run()', options, ['mounts', 'network', 'security', 'asScript'], source);
+    checkOptions('run()', options, RUN_OPTIONS, source);
     const cmd: Command =
       typeof command === 'string'
         ? { form: 'shell', script: normalizeScript(command, { join: !options.asScript }) }
@@ -218,12 +287,7 @@ export class Stage {
    * .copy(build, '/app/dist', './dist', { chown: 'node:node' })
    */
   copy(src: CopySource, dest: string, options?: CopyOptions): Stage;
-  copy(
-    from: Stage | ImageValue | SourceValue,
-    src: string | readonly string[],
-    dest: string,
-    options?: CopyOptions,
-  ): Stage;
+  copy(from: SourceValue, src: string | readonly string[], dest: string, options?: CopyOptions): Stage;
   copy(...args: unknown[]): Stage {
     const source = callSite();
     const first = args[0];
@@ -243,7 +307,7 @@ export class Stage {
       string,
       CopyOptions | undefined,
     ];
-    checkOptions('copy()', options, ['chown', 'chmod', 'link', 'exclude', 'parents'], source);
+    checkOptions('copy()', options, COPY_OPTIONS, source);
     return this.#with({
       kind: 'copy',
       ...fileCopyFields('copy()', src, dest, options, source),
@@ -253,10 +317,14 @@ export class Stage {
     });
   }
 
-  /** `ADD`: local files and archives (extracted), URLs (`checksum`), git repositories (`keepGitDir`). */
+  /**
+   * `ADD`: local files and archives (extracted), URLs (`checksum`), git repositories (`keepGitDir`).
+   * Prefer `copy()` for local files that are not archives.
+   * @example .add('https://example.com/tool.tgz', '/opt/', { checksum: 'sha256:…' })
+   */
   add(src: CopySource, dest: string, options: AddOptions = {}): Stage {
     const source = callSite();
-    checkOptions('add()', options, ['chown', 'chmod', 'link', 'exclude', 'checksum', 'keepGitDir'], source);
+    checkOptions('add()', options, ADD_OPTIONS, source);
     return this.#with({
       kind: 'add',
       ...fileCopyFields('add()', src, dest, options, source),
@@ -266,12 +334,18 @@ export class Stage {
     });
   }
 
-  /** `WORKDIR`: relative paths resolve against the previous WORKDIR; the directory is created. */
+  /**
+   * `WORKDIR`: relative paths resolve against the previous WORKDIR; the directory is created.
+   * @example .workdir('/app')
+   */
   workdir(path: string): Stage {
     return this.#with(located({ kind: 'workdir', path }));
   }
 
-  /** `ENV` with one or more variables; values may reference `$VAR`s, `\$` is a literal dollar. */
+  /**
+   * `ENV` with one or more variables; values may reference `$VAR`s, `\$` is a literal dollar.
+   * @example .env({ NODE_ENV: 'production', PATH: '/app/bin:$PATH' })
+   */
   env(vars: Readonly<Record<string, string | number>>): Stage {
     return this.#with(located({ kind: 'env', vars: keyValues(vars) }));
   }
@@ -279,6 +353,7 @@ export class Stage {
   /**
    * `ARG` inside the stage: `arg('VERSION')`, `arg('VERSION', '1.0')`, or `arg({ A: '1', B: undefined })`.
    * Re-declare a global ARG here to use it in the stage.
+   * @example .arg('VERSION', '1.0').run('echo building $VERSION')
    */
   arg(name: string, defaultValue?: string): Stage;
   arg(args: Readonly<Record<string, string | undefined>>): Stage;
@@ -287,33 +362,56 @@ export class Stage {
     return this.#with(located({ kind: 'arg', args: argDecls(args) }));
   }
 
-  /** `LABEL`s, e.g. `{ 'org.opencontainers.image.source': 'https://…' }`. */
+  /**
+   * `LABEL`s; `ociLabels()` writes the OCI annotation keys for you.
+   * @example .label({ 'org.opencontainers.image.source': 'https://github.com/me/app' })
+   */
   label(labels: Readonly<Record<string, string>>): Stage {
     return this.#with(located({ kind: 'label', labels: keyValues(labels) }));
   }
 
-  /** `EXPOSE 3000`, `expose(53, '53/udp')`, `expose('8000-8010')`. */
+  /**
+   * `EXPOSE`: ports the image listens on (documentation for whoever runs it).
+   * @example .expose(3000) // also expose(53, '53/udp') and expose('8000-8010')
+   */
   expose(...ports: readonly (number | string)[]): Stage {
     return this.#with(located({ kind: 'expose', ports: ports.map(String) }));
   }
 
-  /** `VOLUME` mount points. */
+  /**
+   * `VOLUME` mount points.
+   * @example .volume('/data')
+   */
   volume(...paths: readonly string[]): Stage {
     return this.#with(located({ kind: 'volume', paths: [...paths] }));
   }
 
-  /** `USER name`, `user(1000)`, `user('node', 'node')` → `node:node`. */
-  user(user: string | number, group?: string | number): Stage {
+  /**
+   * `USER`: a name or uid, optionally with a group; or `nonRootUser()`, which creates an unprivileged
+   * user (a RUN) and switches to it by number.
+   * @example .user('node') // also user(1000), user('node', 'node') → USER node:node, and user(nonRootUser())
+   */
+  user(user: string | number | NonRootUser, group?: string | number): Stage {
+    if (isNonRootUser(user)) {
+      if (group !== undefined) usage('user()', 'takes no group with nonRootUser()', 'nonRootUser({ gid })');
+      return (user.script === undefined ? this : this.run(user.script)).user(user.uid, user.gid);
+    }
     const value = group === undefined ? String(user) : `${user}:${group}`;
     return this.#with(located({ kind: 'user', user: value }));
   }
 
-  /** `CMD` in exec form (`['node', 'server.js']`); `sh('…')` for shell form. */
+  /**
+   * `CMD` in exec form; `sh('…')` for shell form.
+   * @example .cmd(['node', 'server.js'])
+   */
   cmd(command: CommandInput): Stage {
     return this.#with(located({ kind: 'cmd', command: commandOf('cmd', command) }));
   }
 
-  /** `ENTRYPOINT` in exec form; `sh('…')` for shell form. It clears an inherited CMD. */
+  /**
+   * `ENTRYPOINT` in exec form; `sh('…')` for shell form. It clears an inherited CMD.
+   * @example .entrypoint(['/usr/bin/tini', '--']).cmd(['node', 'server.js'])
+   */
   entrypoint(command: CommandInput): Stage {
     return this.#with(located({ kind: 'entrypoint', command: commandOf('entrypoint', command) }));
   }
@@ -323,6 +421,7 @@ export class Stage {
    * @example .healthcheck(['wget', '-qO-', 'http://localhost:3000/health'], { interval: '30s', retries: 3 })
    */
   healthcheck(test: CommandInput | 'none', options: HealthcheckOptions = {}): Stage {
+    checkOptions('healthcheck()', options, HEALTHCHECK_OPTIONS);
     const check: HealthcheckSpec =
       test === 'none'
         ? { test: 'none' }
@@ -335,17 +434,27 @@ export class Stage {
     return this.#with(located({ kind: 'healthcheck', check }));
   }
 
-  /** `STOPSIGNAL SIGTERM` (or a number). */
+  /**
+   * `STOPSIGNAL`: the signal `docker stop` sends (a name or number).
+   * @example .stopsignal('SIGINT')
+   */
   stopsignal(signal: string | number): Stage {
     return this.#with(located({ kind: 'stopsignal', signal: String(signal) }));
   }
 
-  /** `SHELL ["/bin/bash", "-o", "pipefail", "-c"]`: the shell for later shell-form commands. */
+  /**
+   * `SHELL`: the shell for later shell-form commands.
+   * @example .shell(['/bin/bash', '-o', 'pipefail', '-c'])
+   */
   shell(argv: readonly string[]): Stage {
     return this.#with(located({ kind: 'shell', argv: [...argv] }));
   }
 
-  /** `MAINTAINER` (deprecated in Dockerfiles): the image config's `author` field. */
+  /**
+   * `MAINTAINER` (deprecated in Dockerfiles): the image config's `author` field. Prefer
+   * `label(ociLabels({ authors }))`.
+   * @example .maintainer('Jane Doe <jane@example.com>')
+   */
   maintainer(name: string): Stage {
     return this.#with(located({ kind: 'maintainer', name }));
   }
@@ -359,20 +468,30 @@ export class Stage {
     const recorded = record(stage().from('scratch')).unwind().instructions;
     let next: Stage = this;
     for (const instruction of recorded) {
-      if (instruction.kind === 'onbuild') throw new TypeError('onbuild(): ONBUILD cannot be nested');
+      if (instruction.kind === 'onbuild')
+        usage('onbuild()', 'cannot record an ONBUILD (ONBUILD cannot be nested)', undefined, source);
       if (instruction.kind === 'maintainer')
-        throw new TypeError('onbuild(): MAINTAINER cannot be a trigger (BuildKit refuses it)');
+        usage(
+          'onbuild()',
+          'cannot record MAINTAINER (BuildKit refuses it as a trigger)',
+          'label(ociLabels({ authors })) instead',
+          source,
+        );
       next = next.#with({ kind: 'onbuild', instruction, ...(source ? { source } : {}) });
     }
     return next;
   }
 }
 
-/** What `stage()` returns: a stage without a base yet; `.from()` gives it one. */
+/**
+ * What `stage()` returns: a stage without a base yet; `.from()` gives it one.
+ * @example stage('app').from('node:20-alpine')
+ */
 export interface StageStart {
   /**
    * `FROM`: an image reference (`'node:20-alpine'`, `'alpine@sha256:…'`), `'scratch'`, an `image()` value,
    * or another stage value.
+   * @example stage('app').from('alpine:3.20', { platform: 'linux/arm64' })
    */
   from(base: string | Stage | ImageValue, options?: FromOptions): Stage;
 }
@@ -388,7 +507,7 @@ export function stage(name?: string): StageStart {
   return {
     from(base, options = {}) {
       const source = callSite();
-      checkOptions('from()', options, ['platform'], source);
+      checkOptions('from()', options, FROM_OPTIONS, source);
       const root: StageRoot = {
         name,
         base: baseOf(base, source),
@@ -400,6 +519,10 @@ export function stage(name?: string): StageStart {
   };
 }
 
+/**
+ * Whether `value` is a stage value (by any copy of @wharf/core: the check reads a `Symbol.for` brand).
+ * @example isStage(stage('app').from('alpine')) // true
+ */
 export function isStage(value: unknown): value is Stage {
   return typeof value === 'object' && value !== null && STAGE_BRAND in value;
 }
@@ -418,38 +541,8 @@ function baseOf(base: string | Stage | ImageValue, at: SourceLocation | undefine
   return ref === 'scratch' ? { kind: 'scratch' } : { kind: 'image', ref };
 }
 
-/** A misuse of a DSL method: one line naming the method, at the build.ts line that called it. */
-function usage(
-  method: string,
-  message: string,
-  hint: string | undefined,
-  at: SourceLocation | undefined,
-): never {
-  throw new WharfError('DSL_USAGE', `${method} ${message}`, { hint, location: at });
-}
-
-function describe(value: unknown): string {
-  if (typeof value === 'string') return value === '' ? 'an empty string' : JSON.stringify(value);
-  if (value === null || value === undefined) return String(value);
-  return Array.isArray(value) ? 'an array' : typeof value;
-}
-
 function isStringArray(value: unknown): value is readonly string[] {
   return Array.isArray(value) && value.every((v) => typeof v === 'string');
-}
-
-/** Options must be a plain object with known keys: a misspelt option is an error, not ignored. */
-function checkOptions(
-  method: string,
-  options: unknown,
-  known: readonly string[],
-  at: SourceLocation | undefined,
-): void {
-  if (typeof options !== 'object' || options === null || Array.isArray(options) || isStage(options))
-    usage(method, `expects an options object as its last argument, got ${describe(options)}`, undefined, at);
-  for (const key of Object.keys(options)) {
-    if (!known.includes(key)) usage(method, `has no option "${key}"`, `options: ${known.join(', ')}`, at);
-  }
 }
 
 function located<T extends DraftInstruction>(instruction: T): T {
@@ -510,13 +603,20 @@ function argDecls(record: Readonly<Record<string, string | undefined>>): ArgDecl
 }
 
 function commandOf(method: string, command: CommandInput): Command {
-  if (typeof command === 'string') {
-    throw new TypeError(
-      `${method}(): pass an exec-form array like ['node', 'server.js'], or sh('${command}') for shell form`,
+  const input: unknown = command; // a build.ts in plain JavaScript passes anything
+  if (typeof input === 'string') {
+    usage(
+      `${method}()`,
+      `got the string ${describe(input)}: exec form is an array`,
+      `${method}(${JSON.stringify(input.trim().split(/\s+/))}), or ${method}(sh(${JSON.stringify(input)})) for shell form`,
     );
   }
-  if (!isShellForm(command) && !Array.isArray(command)) {
-    throw new TypeError(`${method}(): expected an array of strings or sh('…')`);
+  if (!isShellForm(command) && !isStringArray(command)) {
+    usage(
+      `${method}()`,
+      `expects an array of strings or sh('…'), got ${describe(command)}`,
+      `${method}(['node', 'server.js'])`,
+    );
   }
   return toCommand(command);
 }

@@ -2,10 +2,11 @@
  * A non-root user for the final image: create it (when the base has a shell) and switch to it, by number
  * so USER works even where no passwd entry could be written.
  *
- * @example nonRootUser(stage('app').from('node:20-alpine').copy('.', '/app')).cmd(['node', '/app/server.js'])
+ * @example stage('app').from('node:20-alpine').copy('.', '/app').user(nonRootUser()).cmd(['node', '/app/server.js'])
  */
 import { WharfError } from '../errors.js';
-import type { Stage } from './stage.js';
+import { isStage, type Stage } from './stage.js';
+import { checkOptions, optionNames } from './usage.js';
 
 export interface NonRootUserOptions {
   /** User and group name. Default `app`. */
@@ -23,8 +24,37 @@ export interface NonRootUserOptions {
 
 const NAME = /^[a-z_][a-z0-9_-]{0,31}$/;
 
-/** The stage with an unprivileged user created and set as USER `uid:gid`. */
-export function nonRootUser(stage: Stage, options: NonRootUserOptions = {}): Stage {
+export const NON_ROOT_USER_BRAND = Symbol.for('wharf.nonRootUser');
+
+/** What `.user()` takes to create an unprivileged user and switch to it: made by `nonRootUser()`. */
+export interface NonRootUser {
+  readonly [NON_ROOT_USER_BRAND]: true;
+  readonly uid: number;
+  readonly gid: number;
+  /** The RUN that creates the user and group; absent with `create: false`. */
+  readonly script: string | undefined;
+}
+
+/**
+ * An unprivileged user for the final image: `.user(nonRootUser())` creates it (`useradd`, or busybox
+ * `adduser`) and sets USER `uid:gid`. `nonRootUser(stage, options)` does the same to `stage`.
+ * @example
+ * stage('app').from('node:20-alpine').copy('.', '/app').user(nonRootUser({ name: 'app', uid: 10001 })).cmd(['node', '/app/server.js'])
+ * nonRootUser(stage('app').from('node:20-alpine'), { name: 'app' }) // the same, wrapping the stage
+ */
+export function nonRootUser(options?: NonRootUserOptions): NonRootUser;
+export function nonRootUser(stage: Stage, options?: NonRootUserOptions): Stage;
+export function nonRootUser(
+  first: Stage | NonRootUserOptions = {},
+  second: NonRootUserOptions = {},
+): NonRootUser | Stage {
+  if (isStage(first)) return first.user(nonRootUser(second));
+  const options = first;
+  checkOptions(
+    'nonRootUser()',
+    options,
+    optionNames<NonRootUserOptions>({ name: true, uid: true, gid: true, create: true }),
+  );
   const name = options.name ?? 'app';
   const uid = options.uid ?? 10001;
   const gid = options.gid ?? uid;
@@ -43,10 +73,15 @@ export function nonRootUser(stage: Stage, options: NonRootUserOptions = {}): Sta
       });
     }
   }
-  if (options.create === false) return stage.user(uid, gid);
   const script =
-    `if command -v useradd >/dev/null 2>&1; then groupadd --gid ${gid} ${name} && ` +
-    `useradd --uid ${uid} --gid ${gid} --no-create-home --shell /usr/sbin/nologin ${name}; ` +
-    `else addgroup -g ${gid} ${name} && adduser -D -H -u ${uid} -G ${name} -s /sbin/nologin ${name}; fi`;
-  return stage.run(script).user(uid, gid);
+    options.create === false
+      ? undefined
+      : `if command -v useradd >/dev/null 2>&1; then groupadd --gid ${gid} ${name} && ` +
+        `useradd --uid ${uid} --gid ${gid} --no-create-home --shell /usr/sbin/nologin ${name}; ` +
+        `else addgroup -g ${gid} ${name} && adduser -D -H -u ${uid} -G ${name} -s /sbin/nologin ${name}; fi`;
+  return { [NON_ROOT_USER_BRAND]: true, uid, gid, script };
+}
+
+export function isNonRootUser(value: unknown): value is NonRootUser {
+  return typeof value === 'object' && value !== null && NON_ROOT_USER_BRAND in value;
 }

@@ -3,6 +3,7 @@
  * Each carries a brand (`Symbol.for`) so values made by another copy of @wharf/core are still recognised.
  */
 import type { Command, ContextSpec, Heredoc, Mount } from '../ir/types.js';
+import { checkOptions, optionNames, usage } from './usage.js';
 
 export const IMAGE_BRAND = Symbol.for('wharf.image');
 export const CONTEXT_BRAND = Symbol.for('wharf.context');
@@ -24,7 +25,11 @@ export function image(ref: string): ImageValue {
   return { [IMAGE_BRAND]: true, ref };
 }
 
-/** A build context: the main one (`define({ context })`) or a named one used as a COPY source. */
+/**
+ * A build context: the main one (`define({ context })`) or a named one used as a COPY source. Made by
+ * `context()`.
+ * @example define({ target: app, context: context('.').ignore(['node_modules']) })
+ */
 export class ContextValue {
   readonly [CONTEXT_BRAND] = true as const;
   constructor(
@@ -33,12 +38,18 @@ export class ContextValue {
     readonly ignorePatterns: readonly string[] | undefined,
   ) {}
 
-  /** Returns a context with these `.dockerignore` patterns (they replace any `.dockerignore` file). */
+  /**
+   * Returns a context with these `.dockerignore` patterns (they replace any `.dockerignore` file).
+   * @example context('.').ignore(['node_modules', '.git', '*.log'])
+   */
   ignore(patterns: readonly string[]): ContextValue {
     return new ContextValue(this.dir, this.name, [...(this.ignorePatterns ?? []), ...patterns]);
   }
 
-  /** The context as IR. */
+  /**
+   * The context as IR.
+   * @example context('.').ignore(['.git']).toSpec() // { dir: '.', ignore: ['.git'] }
+   */
   toSpec(): ContextSpec {
     return this.ignorePatterns === undefined
       ? { dir: this.dir }
@@ -58,6 +69,8 @@ export interface ContextOptions {
  * stage('app').from('alpine').copy(context('../shared', { name: 'shared' }), 'config/', '/etc/app/')
  */
 export function context(dir: string, options: ContextOptions = {}): ContextValue {
+  if (typeof dir !== 'string' || dir === '') usage('context()', 'expects a directory', "context('.')");
+  checkOptions('context()', options, optionNames<ContextOptions>({ name: true }));
   return new ContextValue(dir, options.name, undefined);
 }
 
@@ -106,8 +119,13 @@ export interface HeredocOptions {
  * @example stage('app').from('alpine').copy(heredoc('hello.sh', '#!/bin/sh\necho hi\n'), '/usr/local/bin/')
  */
 export function heredoc(name: string, content: string, options: HeredocOptions = {}): HeredocValue {
+  checkOptions('heredoc()', options, optionNames<HeredocOptions>({ expand: true, chomp: true }));
   if (!/^[A-Za-z0-9_.-]+$/.test(name ?? '') || typeof content !== 'string') {
-    throw new TypeError(`heredoc(): expects a file name (letters, digits, "_", "-", ".") and the content`);
+    usage(
+      'heredoc()',
+      'expects a file name (letters, digits, "_", "-", ".") and the content',
+      "heredoc('hello.sh', '#!/bin/sh\\necho hi\\n')",
+    );
   }
   return {
     [HEREDOC_BRAND]: true,

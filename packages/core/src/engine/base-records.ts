@@ -13,9 +13,9 @@
  * const image = cached ?? (await pullAndRecord(...));
  * ```
  */
-import { randomBytes } from 'node:crypto';
-import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { writeFileAtomic } from '../fsutil/files.js';
 import { type Image, imageFromManifest } from '../image/index.js';
 import {
   type Digest,
@@ -73,15 +73,8 @@ export async function recordBase(
     resolvedAt: new Date().toISOString(),
   };
   const path = recordPath(store, ref, platform);
-  await mkdir(join(store.root, 'bases'), { recursive: true });
-  const temp = `${path}.${randomBytes(4).toString('hex')}.tmp`;
-  try {
-    await writeFile(temp, `${JSON.stringify(record)}\n`);
-    await rename(temp, path);
-  } catch (error) {
-    await rm(temp, { force: true });
-    throw error;
-  }
+  // lost in a crash, the base is resolved again, so no fsync
+  await writeFileAtomic(path, `${JSON.stringify(record)}\n`, { durable: false });
 }
 
 /**

@@ -6,10 +6,12 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { define, toGraph } from '../dsl/graph.js';
 import { stage } from '../dsl/stage.js';
 import { context } from '../dsl/values.js';
+import type { BuildEvent } from '../events.js';
 import type { Image } from '../image/types.js';
+import { formatPlatform, hostPlatform, parsePlatform } from '../oci/index.js';
 import { openStore } from '../store/store.js';
 import { validateImage } from '../testing/validate.js';
-import { buildGraph, buildImage } from './build.js';
+import { buildGraph, buildImage, buildPlatforms } from './build.js';
 
 const scratchDir = mkdtempSync(join(tmpdir(), 'wharf-engine-'));
 afterAll(() => rmSync(scratchDir, { recursive: true, force: true }));
@@ -236,5 +238,48 @@ describe('buildGraph (direct backend)', async () => {
       '--no-cache',
       '--no-cache',
     ]);
+  });
+});
+
+describe('buildPlatforms', () => {
+  it('builds a target-independent $BUILDPLATFORM stage once for every platform, the rest per platform', async () => {
+    const dir = makeContext({ 'a.txt': 'a\n' });
+    const tools = stage('tools').from('scratch', { platform: '$BUILDPLATFORM' }).copy('a.txt', '/a.txt');
+    const cross = stage('cross')
+      .from('scratch', { platform: '$BUILDPLATFORM' })
+      .arg('TARGETARCH')
+      .copy('a.txt', '/for-$TARGETARCH.txt');
+    const app = stage('app').from('scratch').copy(tools, '/a.txt', '/tools.txt').copy(cross, '/', '/cross/');
+    const events: BuildEvent[] = [];
+    const built = await buildPlatforms(toGraph(app), {
+      contextDir: dir,
+      cacheDir: join(scratchDir, 'platforms-store'),
+      platforms: [parsePlatform('linux/amd64'), parsePlatform('linux/arm64')],
+      onEvent: (e) => events.push(e),
+    });
+    const native = formatPlatform({ ...hostPlatform(), os: 'linux' });
+    const stagesRun = events
+      .filter((e) => e.type === 'step-finished')
+      .map((e) => (e as { stage: string }).stage)
+      .sort();
+    expect(stagesRun).toEqual(
+      [
+        `${native} tools`, // once, shared
+        'linux/amd64 cross', // reads TARGETARCH: natively, once per target (ARG and COPY)
+        'linux/amd64 cross',
+        'linux/arm64 cross',
+        'linux/arm64 cross',
+        'linux/amd64 app',
+        'linux/amd64 app',
+        'linux/arm64 app',
+        'linux/arm64 app',
+      ].sort(),
+    );
+    expect(built.map((b) => formatPlatform(b.platform))).toEqual(['linux/amd64', 'linux/arm64']);
+    const configs = await Promise.all(built.map((b) => b.uncompressedImage.config()));
+    expect(configs.map((c) => c.architecture)).toEqual(['amd64', 'arm64']);
+    const listings = await Promise.all(built.map((b) => layerListings(b.uncompressedImage)));
+    expect(listings[0]?.flat()).toContain('cross/for-amd64.txt file 644 0:0');
+    expect(listings[1]?.flat()).toContain('cross/for-arm64.txt file 644 0:0');
   });
 });

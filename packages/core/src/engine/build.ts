@@ -17,13 +17,14 @@ import { join, resolve } from 'node:path';
 import { FileDigests } from '../cache/file-digests.js';
 import { StepCache } from '../cache/step-cache.js';
 import { WharfError } from '../errors.js';
-import { discardEvents, type EventSink } from '../events.js';
+import { type BuildEvent, discardEvents, type EventSink } from '../events.js';
+import { type CompressionSpec, isDefaultCompression } from '../image/compression.js';
 import { emptyImage } from '../image/empty.js';
 import { mapLayers } from '../image/mutate.js';
 import type { Image, Layer } from '../image/types.js';
 import { assertEntitled, type Entitlement } from '../ir/entitlements.js';
-import { pruneToTarget, stageDependencies, targetName } from '../ir/graph.js';
-import type { BuildGraph, Stage } from '../ir/types.js';
+import { pruneToTarget, resolveStageBases, stageDependencies, targetName } from '../ir/graph.js';
+import type { BuildGraph, Instruction, Stage } from '../ir/types.js';
 import { assertValidGraph } from '../ir/validate.js';
 import { MemoryFsView } from '../layer/fs-view.js';
 import { openContextSource, type SourceTree } from '../layer/source.js';
@@ -46,7 +47,7 @@ import { defaultSnapshotRoot, Snapshotter } from '../runtime/snapshotter.js';
 import { type BlobStore, openStore } from '../store/store.js';
 import { assertBasePlatform } from './base-platform.js';
 import { cachedBase, recordBase } from './base-records.js';
-import { compressedLayer, knownGzipDigest } from './compress.js';
+import { checkCompression, compressedLayer, knownGzipDigest } from './compress.js';
 import { keepTar } from './kept-tar.js';
 import { LayerViews } from './layer-views.js';
 import { BuildArgs, GlobalScope, predefinedArgs } from './scope.js';
@@ -59,7 +60,7 @@ import {
   parseBuildContexts,
   parseLayoutSpec,
 } from './sources.js';
-import { runStage, type StageBase, type StageResult } from './stage.js';
+import { runStage, type StageBase, type StageContext, type StageResult } from './stage.js';
 import { StageFiles } from './stage-files.js';
 
 export interface BuildOptions {
@@ -105,13 +106,19 @@ export interface BuildOptions {
    * output); `buildGraph` always does.
    */
   readonly compressEarly?: boolean;
+  /**
+   * How new layers are compressed in `image`: gzip level 6 (the default, readable everywhere) or
+   * `{ format: 'zstd', level: 3 }` (`application/vnd.oci.image.layer.v1.tar+zstd`, written by the
+   * system `zstd` program). Base layers are distributed as they came.
+   */
+  readonly compression?: CompressionSpec;
   /** Stops the build (Ctrl-C): running steps are killed, nothing is written. */
   readonly signal?: AbortSignal;
   readonly onEvent?: EventSink;
 }
 
 export interface BuiltImage {
-  /** The image to distribute (push, oci, oci-archive): gzip layers, compressed lazily when read. */
+  /** The image to distribute (push, oci, oci-archive): gzip (or `compression`) layers, compressed lazily when read. */
   readonly image: Image;
   /** The same image with the layers as built (uncompressed tars): for docker-archive and the like. */
   readonly uncompressedImage: Image;
@@ -137,37 +144,98 @@ export async function buildGraph(graph: BuildGraph, options: BuildOptions): Prom
  * its manifest, digest or layer blobs, so callers can do that concurrently with other work.
  */
 export async function buildImage(graph: BuildGraph, options: BuildOptions): Promise<BuiltImage> {
+  const { platform, ...rest } = options;
+  const [built] = await buildPlatforms(graph, { ...rest, ...(platform ? { platforms: [platform] } : {}) });
+  return built as BuiltPlatform;
+}
+
+export interface PlatformsOptions extends Omit<BuildOptions, 'platform'> {
+  /** The target platforms, built concurrently; default Linux on this machine's architecture. */
+  readonly platforms?: readonly Platform[];
+}
+
+/** One platform's image from {@link buildPlatforms}. */
+export interface BuiltPlatform extends BuiltImage {
+  /** The target platform this image is for. */
+  readonly platform: Platform;
+}
+
+/**
+ * Builds `graph` for every platform in one run, concurrently, sharing what BuildKit shares: a stage
+ * whose `FROM --platform` names a fixed platform (`$BUILDPLATFORM`: a native stage) and that reads no
+ * TARGET* argument, nor depends on a stage that does, is built once and used by every target platform
+ * (cross-compilation without emulation). Other stages are built per platform. The images come back
+ * in the order of `platforms`; nothing is compressed yet (see {@link buildImage}).
+ *
+ * @example
+ * const [amd64, arm64] = await buildPlatforms(graph, {
+ *   contextDir: process.cwd(),
+ *   platforms: [parsePlatform('linux/amd64'), parsePlatform('linux/arm64')],
+ * });
+ */
+export async function buildPlatforms(
+  graph: BuildGraph,
+  options: PlatformsOptions,
+): Promise<readonly BuiltPlatform[]> {
   const onEvent = options.onEvent ?? discardEvents;
+  await checkCompression(options.compression); // a bad level or a missing zstd fails before any work
   for (const warning of assertValidGraph(graph)) {
     onEvent({ type: 'warning', message: warning.message, ...(warning.hint ? { hint: warning.hint } : {}) });
   }
   const target = options.target ?? targetName(graph);
-  const pruned = pruneToTarget(graph, target);
-  assertEntitled(pruned, options.allow);
-  const platform = normalizePlatform(options.platform ?? { ...hostPlatform(), os: 'linux' });
   const buildPlatform = normalizePlatform({ ...hostPlatform(), os: 'linux' });
+  const targets = distinctPlatforms(options.platforms ?? [buildPlatform]);
+  const several = targets.length > 1;
   const buildArgs = new BuildArgs(options.buildArgs ?? {});
-  const global = new GlobalScope(pruned.args, buildArgs, predefinedArgs(platform, buildPlatform));
-  // Each stage's platform: FROM --platform (`$BUILDPLATFORM` makes a native stage, as BuildKit), else the
-  // target. Parsed here, so a bad one fails before any work.
-  const platforms = new Map(
-    pruned.stages.map((s) => [
-      s.name,
-      s.platform === undefined ? platform : parsePlatform(global.expand(s.platform)),
-    ]),
+  // `FROM base-${TARGETARCH}` names a stage once the platform is known, as in BuildKit
+  const scopes = targets.map(
+    (platform) => new GlobalScope(graph.args, buildArgs, predefinedArgs(platform, buildPlatform)),
   );
-  const stagePlatform = (stage: Stage): Platform => platforms.get(stage.name) ?? platform;
+  const pruned = pruneToTarget(
+    resolveStageBases(
+      graph,
+      scopes.map((scope) => (word: string) => scope.expand(word)),
+    ),
+    target,
+  );
+  assertEntitled(pruned, options.allow);
+  // Per target platform: its scope (TARGET* values) and each stage's platform — FROM --platform
+  // (`$BUILDPLATFORM` makes a native stage, as BuildKit), else the target. Parsed here, so a bad one
+  // fails before any work.
+  const plans = targets.map((platform) => {
+    const global = new GlobalScope(pruned.args, buildArgs, predefinedArgs(platform, buildPlatform));
+    const platforms = new Map(
+      pruned.stages.map((s) => [
+        s.name,
+        s.platform === undefined ? platform : parsePlatform(global.expand(s.platform)),
+      ]),
+    );
+    return { platform, global, stagePlatform: (stage: Stage) => platforms.get(stage.name) ?? platform };
+  });
+  const targetSensitive = targetSensitiveStages(pruned);
+  /** Which built stage a (target platform, stage) uses: shared ones have one key for all targets. */
+  const stageKey = (plan: (typeof plans)[number], stage: Stage): string => {
+    const own = formatPlatform(plan.stagePlatform(stage));
+    const shared = stage.platform !== undefined && !targetSensitive.has(stage.name);
+    return shared ? `${own}\0${stage.name}` : `${own}\0${stage.name}\0${formatPlatform(plan.platform)}`;
+  };
+  /** What events call the stage: its name, prefixed with its platform when several are built (BuildKit's habit). */
+  const stageLabel = (plan: (typeof plans)[number], stage: Stage): string => {
+    if (!several) return stage.name;
+    const shared = stage.platform !== undefined && !targetSensitive.has(stage.name);
+    return `${formatPlatform(shared ? plan.stagePlatform(stage) : plan.platform)} ${stage.name}`;
+  };
   const store = options.store ?? (await openStore(options.cacheDir ? { root: options.cacheDir } : {}));
   const contextDir = resolve(options.contextDir, pruned.context.dir);
   const buildContexts = parseBuildContexts(options.buildContexts ?? {});
   let contextSource: Promise<SourceTree> | undefined;
   const views = new LayerViews(join(store.root, 'views'), (diffId) => knownGzipDigest(store, diffId));
-  // The gzip form of each built layer, made once: early (in the background) or when first asked for.
+  // The gzip (or `compression`) form of each built layer, made once: early (in the background) or when first asked for.
   const gzipped = new Map<Layer, Layer>();
   const gzip = (layer: Layer): Layer => {
     let compressed = gzipped.get(layer);
     if (!compressed) {
-      compressed = compressedLayer(store, layer);
+      compressed = compressedLayer(store, layer, options.compression);
       gzipped.set(layer, compressed);
     }
     return compressed;
@@ -179,110 +247,134 @@ export async function buildImage(graph: BuildGraph, options: BuildOptions): Prom
     const base: Stage['base'] | undefined = pruned.stages.find((s) => s.name === name)?.base;
     name = base?.kind === 'stage' ? base.stage : undefined;
   }
-  const ctx = {
-    store,
-    global,
-    context: () => {
-      contextSource ??= openContextSource(
-        contextDir,
-        pruned.context.ignore ? { ignore: pruned.context.ignore } : {},
-      );
-      return contextSource;
-    },
-    stageNames: graph.stages.map((s) => s.name),
-    epoch: options.epoch ?? sourceDateEpoch(),
-    onEvent,
-    cache: new StepCache(store.root),
-    fileDigests: await FileDigests.open(join(store.root, 'file-digests.json')),
-    noCache: options.noCache ?? false,
-    contextRoot: contextDir,
-    slotPrefix: `${contextDir}\0${pruned.stages.map((s) => s.name).join(',')}`,
-    resolver: {
-      stageImage: async (name: string) => {
-        const result = results.get(name);
-        // only a base image's ONBUILD trigger can name a stage the graph did not schedule
-        if (result === undefined) {
-          throw new WharfError('ENGINE_STAGE_NOT_BUILT', `stage "${name}" is not part of this build`, {
-            hint: `an ONBUILD trigger of a base image names it: make the target use stage "${name}", or rename it`,
-          });
-        }
-        return (await result).image;
-      },
-      image: (ref: string) => imageBase(ref, baseOptions),
-      buildContextDir: (ref: string) => {
-        const found = findBuildContext(buildContexts, ref);
-        return found?.kind === 'dir' ? found.dir : undefined;
-      },
-      namedContext: (name: string) => {
-        const spec = pruned.namedContexts[name];
-        const flag = findBuildContext(buildContexts, name);
-        if (!spec) return flag?.kind === 'dir' ? { dir: flag.dir } : undefined;
-        return {
-          dir: resolve(options.contextDir, spec.dir),
-          ...(spec.ignore ? { ignore: spec.ignore } : {}),
-        };
-      },
-      snapshotter: () => {
-        snapshotter ??= Snapshotter.open({ root: defaultSnapshotRoot(store.root) });
-        return snapshotter;
-      },
-    },
-    secrets: options.secrets ?? {},
-    views,
-    ...(options.compressEarly
-      ? {
-          onLayer: (layer: Layer, stage: string) => {
-            if (inTarget.has(stage))
-              gzip(layer)
-                .digest()
-                .catch(() => {}); // errors surface when asked again
-          },
-          gzipWhileWriting: (stage: string) => inTarget.has(stage),
-        }
-      : {}),
-    ...(options.signal ? { signal: options.signal } : {}),
-  };
-
   const results = new Map<string, Promise<StageResult>>();
-  if (pruned.stages.some((s) => s.instructions.some((i) => i.kind === 'run'))) {
-    // Fail before doing any work when RUN cannot run here (no runtime, or no emulator for the platform).
-    await findRuntime();
-    for (const stage of pruned.stages.filter((s) => s.instructions.some((i) => i.kind === 'run'))) {
-      await checkEmulation(stagePlatform(stage));
-    }
-  }
+  const fileDigests = await FileDigests.open(join(store.root, 'file-digests.json'));
+  const cache = new StepCache(store.root);
   let snapshotter: Promise<Snapshotter> | undefined;
-  const baseOptions: BaseOptions = {
+  const images = new Map<string, Promise<Image>>();
+  const baseOptions = (plan: (typeof plans)[number], platform: Platform): BaseOptions => ({
     platform,
-    global,
+    global: plan.global,
     layoutRoots: [resolve(options.contextDir), contextDir],
     buildContexts,
     store,
     views,
-    images: new Map(),
+    images,
     pull: options.pull ?? false,
     ...(options.registry ? { registry: options.registry } : {}),
+  });
+  /** The context a stage runs in, for one target platform. */
+  const stageContext = (plan: (typeof plans)[number], stage: Stage): StageContext => {
+    const label = stageLabel(plan, stage);
+    return {
+      store,
+      global: plan.global,
+      context: () => {
+        contextSource ??= openContextSource(
+          contextDir,
+          pruned.context.ignore ? { ignore: pruned.context.ignore } : {},
+        );
+        return contextSource;
+      },
+      stageNames: graph.stages.map((s) => s.name),
+      epoch: options.epoch ?? sourceDateEpoch(),
+      onEvent: label === stage.name ? onEvent : (event) => onEvent(relabel(event, stage.name, label)),
+      cache,
+      fileDigests,
+      noCache: options.noCache ?? false,
+      contextRoot: contextDir,
+      // each platform's step positions are their own (a miss is explained against the same platform)
+      slotPrefix: `${contextDir}\0${pruned.stages.map((s) => s.name).join(',')}${several ? `\0${label}` : ''}`,
+      resolver: {
+        stageImage: async (name: string) => {
+          const dep = pruned.stages.find((s) => s.name === name);
+          const result = dep && results.get(stageKey(plan, dep));
+          // only a base image's ONBUILD trigger can name a stage the graph did not schedule
+          if (result === undefined) {
+            throw new WharfError('ENGINE_STAGE_NOT_BUILT', `stage "${name}" is not part of this build`, {
+              hint: `an ONBUILD trigger of a base image names it: make the target use stage "${name}", or rename it`,
+            });
+          }
+          return (await result).image;
+        },
+        // COPY --from=IMAGE and RUN --mount from=IMAGE: the image for the target platform, as before
+        image: (ref: string) => imageBase(ref, baseOptions(plan, plan.platform)),
+        buildContextDir: (ref: string) => {
+          const found = findBuildContext(buildContexts, ref);
+          return found?.kind === 'dir' ? found.dir : undefined;
+        },
+        namedContext: (name: string) => {
+          const spec = pruned.namedContexts[name];
+          const flag = findBuildContext(buildContexts, name);
+          if (!spec) return flag?.kind === 'dir' ? { dir: flag.dir } : undefined;
+          return {
+            dir: resolve(options.contextDir, spec.dir),
+            ...(spec.ignore ? { ignore: spec.ignore } : {}),
+          };
+        },
+        snapshotter: () => {
+          snapshotter ??= Snapshotter.open({ root: defaultSnapshotRoot(store.root) });
+          return snapshotter;
+        },
+      },
+      secrets: options.secrets ?? {},
+      views,
+      ...(options.compressEarly
+        ? {
+            onLayer: (layer: Layer, name: string) => {
+              if (inTarget.has(name))
+                gzip(layer)
+                  .digest()
+                  .catch(() => {}); // errors surface when asked again
+            },
+            gzipWhileWriting: (name: string) =>
+              inTarget.has(name) && isDefaultCompression(options.compression),
+          }
+        : {}),
+      ...(options.signal ? { signal: options.signal } : {}),
+    };
   };
-  for (const stage of pruned.stages) {
-    const deps = stageDependencies(stage);
-    results.set(
-      stage.name,
-      (async () => {
-        const done = new Map<string, StageResult>();
-        for (const dep of deps) done.set(dep, await (results.get(dep) as Promise<StageResult>));
-        const base = await resolveBase(stage, done, { ...baseOptions, platform: stagePlatform(stage) });
-        return runStage(stage, base, ctx);
-      })(),
-    );
+
+  const runs = pruned.stages.filter((s) => s.instructions.some((i) => i.kind === 'run'));
+  if (runs.length > 0) {
+    // Fail before doing any work when RUN cannot run here (no runtime, or no emulator for a platform).
+    await findRuntime();
+    const checked = new Set<string>();
+    for (const plan of plans) {
+      for (const stage of runs) {
+        const platform = plan.stagePlatform(stage);
+        if (checked.has(formatPlatform(platform))) continue;
+        checked.add(formatPlatform(platform));
+        await checkEmulation(platform);
+      }
+    }
+  }
+  for (const plan of plans) {
+    for (const stage of pruned.stages) {
+      const key = stageKey(plan, stage);
+      if (results.has(key)) continue; // a shared stage another platform scheduled
+      const deps = stageDependencies(stage);
+      results.set(
+        key,
+        (async () => {
+          const done = new Map<string, StageResult>();
+          for (const dep of deps) {
+            const depStage = pruned.stages.find((s) => s.name === dep) as Stage;
+            done.set(dep, await (results.get(stageKey(plan, depStage)) as Promise<StageResult>));
+          }
+          const base = await resolveBase(stage, done, baseOptions(plan, plan.stagePlatform(stage)));
+          return runStage(stage, base, stageContext(plan, stage));
+        })(),
+      );
+    }
   }
   // Settle every stage so a failing one does not leave others running unobserved.
   const settled = await Promise.allSettled(results.values());
   // RUN steps are over: a rootless snapshotter's user namespace can go (the layers' files stay).
   await (await snapshotter?.catch(() => undefined))?.close();
-  await ctx.fileDigests.save();
+  await fileDigests.save();
   const failure = settled.find((s): s is PromiseRejectedResult => s.status === 'rejected');
   if (failure) throw failure.reason;
-  const result = await (results.get(target) as Promise<StageResult>);
   for (const name of buildArgs.unused()) {
     onEvent({
       type: 'warning',
@@ -290,18 +382,68 @@ export async function buildImage(graph: BuildGraph, options: BuildOptions): Prom
       hint: `declare it with ARG ${name}`,
     });
   }
-  const uncompressedImage = result.image;
-  // Every uncompressed tar layer gets its gzip form (compressedLayer leaves compressed ones alone): by
-  // media type, not by identity — a cached step's layer or one re-typed for a Docker base is a new object.
-  const image = mapLayers(uncompressedImage, (layer) => gzip(layer));
   const bases = await Promise.all(
     // keyed `<platform> <reference>` (imageBase): a platform has no space, so the rest is the reference
-    [...baseOptions.images].map(async ([key, base]) => ({
+    [...images].map(async ([key, base]) => ({
       reference: key.slice(key.indexOf(' ') + 1),
       digest: await (await base).digest(),
     })),
   );
-  return { image, uncompressedImage, target, bases };
+  const targetStage = pruned.stages.find((s) => s.name === target) as Stage;
+  return Promise.all(
+    plans.map(async (plan) => {
+      const uncompressedImage = (await (results.get(stageKey(plan, targetStage)) as Promise<StageResult>))
+        .image;
+      // Every uncompressed tar layer gets its gzip form (compressedLayer leaves compressed ones alone): by
+      // media type, not by identity — a cached step's layer or one re-typed for a Docker base is a new object.
+      const image = mapLayers(uncompressedImage, (layer) => gzip(layer));
+      return { image, uncompressedImage, target, bases, platform: plan.platform };
+    }),
+  );
+}
+
+/** The platforms, normalized, each once (`--platform` given twice keeps one), in order. */
+function distinctPlatforms(platforms: readonly Platform[]): Platform[] {
+  const seen = new Map<string, Platform>();
+  for (const platform of platforms) {
+    const normalized = normalizePlatform(platform);
+    const key = formatPlatform(normalized);
+    if (!seen.has(key)) seen.set(key, normalized);
+  }
+  return [...seen.values()];
+}
+
+const TARGET_ARG = /TARGET(?:PLATFORM|OS|ARCH|VARIANT)/;
+
+/**
+ * The stages whose result can differ between target platforms although their own platform is fixed:
+ * they mention a TARGET* argument (an `ARG TARGETARCH`, a base `$TARGETARCH`), declare an ARG while a
+ * global ARG's default mentions one, read an image (`COPY --from=IMAGE`, a mount from one: resolved
+ * for the target platform), or use such a stage. Conservative: a stage that is not listed is the same
+ * for every target and is built once.
+ */
+function targetSensitiveStages(graph: BuildGraph): Set<string> {
+  const globalMentions = TARGET_ARG.test(JSON.stringify(graph.args));
+  const readsImage = (instruction: Instruction): boolean =>
+    (instruction.kind === 'copy' && instruction.from?.kind === 'image') ||
+    (instruction.kind === 'run' &&
+      (instruction.mounts ?? []).some((m) => 'from' in m && m.from?.kind === 'image')) ||
+    (instruction.kind === 'onbuild' && readsImage(instruction.instruction));
+  const direct = (stage: Stage) =>
+    TARGET_ARG.test(JSON.stringify(stage)) ||
+    stage.instructions.some(readsImage) ||
+    (globalMentions && stage.instructions.some((i) => i.kind === 'arg'));
+  const sensitive = new Set<string>();
+  // graph order puts dependencies first (pruneToTarget), so one pass sees each dependency decided
+  for (const stage of graph.stages) {
+    if (direct(stage) || stageDependencies(stage).some((d) => sensitive.has(d))) sensitive.add(stage.name);
+  }
+  return sensitive;
+}
+
+/** A stage's event with its stage name replaced by `label` (`linux/arm64 app`). */
+function relabel(event: BuildEvent, name: string, label: string): BuildEvent {
+  return 'stage' in event && event.stage === name ? ({ ...event, stage: label } as BuildEvent) : event;
 }
 
 interface BaseOptions {

@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -5,9 +6,10 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { toGraph } from '../dsl/graph.js';
 import { stage } from '../dsl/stage.js';
 import { layerFromStore } from '../image/partial.js';
+import { zstdVersion } from '../image/zstd.js';
 import type { LayerEntry } from '../layer/entry.js';
 import { writeLayer } from '../layer/layer-writer.js';
-import { digestHex, MediaType } from '../oci/index.js';
+import { digestHex, MediaType, sha256Digest } from '../oci/index.js';
 import { openStore } from '../store/store.js';
 import { buildGraph, buildImage } from './build.js';
 import { compressedLayer } from './compress.js';
@@ -96,5 +98,57 @@ describe('uncompressed layers, compressed on demand', async () => {
     // A second build (another store object on the same root) finds the compressed blobs.
     const again = await buildGraph(graph, { contextDir: dir, cacheDir: root, epoch: 0 });
     expect(again.digest).toBe(await built.image.digest());
+  });
+
+  it('compresses with zstd when asked: its own media type, record and digest, the same each time', async () => {
+    const tar = await writeLayer(store, entries(40), { mtime: 0, compression: 'none' });
+    const zstd = compressedLayer(store, layerFromStore(store, tar), { format: 'zstd' });
+    expect(await zstd.mediaType()).toBe(MediaType.ociLayerZstd);
+    expect(await zstd.diffId()).toBe(tar.diffId);
+    const digest = await zstd.digest();
+    const record = JSON.parse(
+      readFileSync(join(store.root, 'compressed', `${digestHex(tar.diffId)}.zstd-3.json`), 'utf8'),
+    );
+    expect(record).toEqual({
+      digest,
+      size: await zstd.size(),
+      scheme: `zstd-3-T0-check-v${await zstdVersion()}-verified`,
+    });
+    // the blob is the zstd program's output for that tar, and decompresses to it
+    const blob = readFileSync(join(store.root, 'blobs/sha256', digestHex(digest)));
+    const plain = readFileSync(join(store.root, 'blobs/sha256', digestHex(tar.diffId)));
+    expect(sha256Digest(execFileSync('zstd', ['-q', '-c', '-3', '--check'], { input: plain }))).toBe(digest);
+    expect(sha256Digest(execFileSync('zstd', ['-q', '-d', '-c'], { input: blob }))).toBe(tar.diffId);
+    // a fresh store computes the same digest; another level another one; gzip is untouched
+    const other = await openStore({ root: join(scratchDir, 'store-zstd') });
+    const copy = await writeLayer(other, entries(40), { mtime: 0, compression: 'none' });
+    expect(await compressedLayer(other, layerFromStore(other, copy), { format: 'zstd' }).digest()).toBe(
+      digest,
+    );
+    const level9 = compressedLayer(other, layerFromStore(other, copy), { format: 'zstd', level: 9 });
+    expect(await level9.digest()).not.toBe(digest);
+    expect(await compressedLayer(store, layerFromStore(store, tar)).mediaType()).toBe(MediaType.ociLayerGzip);
+    expect(() => compressedLayer(store, layerFromStore(store, tar), { format: 'zstd', level: 40 })).toThrow(
+      expect.objectContaining({ code: 'IMAGE_UNSUPPORTED_COMPRESSION' }),
+    );
+  });
+
+  it('builds with zstd layers (buildGraph compression option)', async () => {
+    const dir = join(scratchDir, 'zstd-context');
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(join(dir, 'a.txt'), 'a\n'.repeat(1000));
+    const graph = toGraph(stage('app').from('scratch').copy('a.txt', '/a.txt'));
+    const root = join(scratchDir, 'zstd-build');
+    const built = await buildGraph(graph, {
+      contextDir: dir,
+      cacheDir: root,
+      epoch: 0,
+      compression: { format: 'zstd' },
+    });
+    const manifest = await built.image.manifest();
+    expect(manifest.layers.map((l) => l.mediaType)).toEqual([MediaType.ociLayerZstd]);
+    const gzip = await buildGraph(graph, { contextDir: dir, cacheDir: root, epoch: 0 });
+    expect(gzip.digest).not.toBe(built.digest);
+    expect((await gzip.image.configDescriptor()).digest).toBe((await built.image.configDescriptor()).digest);
   });
 });

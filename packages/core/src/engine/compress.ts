@@ -1,61 +1,103 @@
 /**
  * Compression on demand, cached by diffID (BuildKit's way): the engine writes layers as plain tars,
- * and an output that needs gzip asks {@link compressedLayer} for the compressed form. The first time,
- * the tar is streamed through gzip (level 6, Node's fixed header: mtime 0, no name; blocks of the
- * layer deflated on all cores, see `layer/parallel-gzip.ts`) into the store and
- * `<store root>/compressed/<diffID hex>.json` records `{digest, size, scheme}` (temp file + rename);
- * later builds find the blob through that record and pay nothing. A record of another scheme (an older
- * wharf's single-stream gzip) is ignored, so a cache never gives another digest than a fresh one.
+ * and an output that needs gzip (or zstd) asks {@link compressedLayer} for the compressed form. The
+ * first time, the tar is streamed through gzip (level 6 by default, Node's fixed header: mtime 0, no
+ * name; blocks of the layer deflated on all cores, see `layer/parallel-gzip.ts`) or through the
+ * system `zstd` program (`image/zstd.ts`: level 3 by default, all cores, same bytes for any thread
+ * count) into the store, and `<store root>/compressed/<diffID hex>.json` (`<hex>.<format>-<level>.json`
+ * for anything but gzip 6) records `{digest, size, scheme}` (temp file + rename); later builds find
+ * the blob through that record and pay nothing. A record of another scheme (an older wharf's
+ * single-stream gzip; zstd of another `zstd` version, whose bytes may differ) is ignored, so a cache
+ * never gives another digest than a fresh one.
  *
  * The diffID of a base layer is only what its image's config claims: the tar is hashed as it is
  * compressed and a record is written only when it hashes to that diffID (`ENGINE_LAYER_MISMATCH`
  * otherwise, nothing stored), so a hostile image cannot make a later build ship its layer for
  * another's diffID. Records written before this check (scheme without `verified`) are not used.
  */
-import { randomBytes } from 'node:crypto';
-import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
+import { writeFileAtomic } from '../fsutil/files.js';
+import { Semaphore } from '../fsutil/limit.js';
+import {
+  type CompressionSpec,
+  isDefaultCompression,
+  layerMediaTypeFor,
+  normalizeCompression,
+} from '../image/compression.js';
 import { layerFromStore, uncompressedSize } from '../image/partial.js';
 import type { Layer } from '../image/types.js';
+import { createZstdCompress, zstdVersion } from '../image/zstd.js';
 import { createParallelGzip, GZIP_BLOCK_SIZE } from '../layer/parallel-gzip.js';
-import { Semaphore } from '../layer/semaphore.js';
-import { createDigester, type Digest, digestHex, MediaType, parseDigest } from '../oci/index.js';
+import { createDigester, type Digest, digestHex, parseDigest } from '../oci/index.js';
 import type { BlobStore } from '../store/store.js';
 import { assertTarDigest, layerMismatch } from './layer-views.js';
 
 /** gzip level of compressed layers: part of what makes the image digest, so fixed. */
 export const GZIP_LEVEL = 6;
-/** What the recorded digests were made with; records of any other scheme are not used. */
-const SCHEME = `gzip-${GZIP_LEVEL}-blocks-${GZIP_BLOCK_SIZE}-verified`;
 
-/** Uncompressed layer media type → its gzip counterpart; other layers are returned unchanged. */
-const GZIP_OF: Readonly<Record<string, string>> = {
-  [MediaType.ociLayer]: MediaType.ociLayerGzip,
-  [MediaType.dockerLayer]: MediaType.dockerLayerGzip,
-};
+/**
+ * How a compressed form is made and recorded: `scheme` is what the recorded digests were made with
+ * (records of any other scheme are not used), `file` the record's name suffix.
+ */
+interface Scheme {
+  readonly spec: Required<CompressionSpec>;
+  readonly scheme: string;
+  readonly suffix: string;
+}
+
+/**
+ * Fails now, before any build work, when `spec` cannot be written here: a bad level, or zstd without
+ * the `zstd` program (`IMAGE_UNSUPPORTED_COMPRESSION`, hint: install zstd).
+ */
+export async function checkCompression(spec: CompressionSpec | undefined): Promise<void> {
+  await schemeOf(spec);
+}
+
+/** The scheme of `spec`; for zstd it names the program's version (its bytes may change between versions). */
+async function schemeOf(spec: CompressionSpec | undefined): Promise<Scheme> {
+  const full = normalizeCompression(spec);
+  if (isDefaultCompression(full)) return DEFAULT_SCHEME;
+  if (full.format === 'gzip') {
+    return {
+      spec: full,
+      scheme: `gzip-${full.level}-blocks-${GZIP_BLOCK_SIZE}-verified`,
+      suffix: `.gzip-${full.level}`,
+    };
+  }
+  return {
+    spec: full,
+    scheme: `zstd-${full.level}-T0-check-v${await zstdVersion()}-verified`,
+    suffix: `.zstd-${full.level}`,
+  };
+}
 
 interface Compressed {
   readonly digest: Digest;
   readonly size: number;
 }
 
-/** The gzip form of `layer` when it is an uncompressed tar (same diffID), else `layer` itself. Lazy. */
-export function compressedLayer(store: BlobStore, layer: Layer): Layer {
+/**
+ * The compressed form of `layer` (gzip 6 unless `compression` says otherwise) when it is an
+ * uncompressed tar (same diffID), else `layer` itself. Lazy. `compression` is checked now.
+ */
+export function compressedLayer(store: BlobStore, layer: Layer, compression?: CompressionSpec): Layer {
+  const spec = normalizeCompression(compression);
   let resolved: Promise<Layer> | undefined;
   const get = () => {
     resolved ??= (async () => {
-      const gzipType = GZIP_OF[await layer.mediaType()];
-      if (gzipType === undefined) return layer;
+      const compressedType = layerMediaTypeFor(await layer.mediaType(), spec);
+      if (compressedType === undefined) return layer;
       const diffId = await layer.diffId();
       await assertTarDigest(layer, diffId, `the layer with diffID ${diffId}`);
-      const { digest, size } = await compressOnce(store, layer, diffId);
+      const { digest, size } = await compressOnce(store, layer, diffId, await schemeOf(spec));
       return layerFromStore(store, {
         digest,
         size,
         diffId,
-        mediaType: gzipType,
+        mediaType: compressedType,
         uncompressedSize: await uncompressedSize(layer),
       });
     })();
@@ -67,7 +109,7 @@ export function compressedLayer(store: BlobStore, layer: Layer): Layer {
     size: async () => (await get()).size(),
     mediaType: async () => {
       const mediaType = await layer.mediaType();
-      return GZIP_OF[mediaType] ?? mediaType;
+      return layerMediaTypeFor(mediaType, spec) ?? mediaType;
     },
     compressed: async () => (await get()).compressed(),
     // The tar is at hand: no need to gunzip what was just gzipped.
@@ -79,35 +121,42 @@ export function compressedLayer(store: BlobStore, layer: Layer): Layer {
 /** Compressions under way in this process, by store root and diffID: each layer is compressed once. */
 const inFlight = new Map<string, { layer: Layer; done: Promise<Compressed> }>();
 
-function compressOnce(store: BlobStore, layer: Layer, diffId: Digest): Promise<Compressed> {
-  const key = `${store.root}\0${diffId}`;
+function compressOnce(store: BlobStore, layer: Layer, diffId: Digest, scheme: Scheme): Promise<Compressed> {
+  const key = `${store.root}\0${diffId}\0${scheme.scheme}`;
   const pending = inFlight.get(key);
   // Another layer claiming the same diffID: its failure (it was not that tar) is not this one's.
   if (pending) {
     return pending.layer === layer
       ? pending.done
-      : pending.done.catch(() => lookupOrCompress(store, layer, diffId));
+      : pending.done.catch(() => lookupOrCompress(store, layer, diffId, scheme));
   }
-  const done = lookupOrCompress(store, layer, diffId).finally(() => inFlight.delete(key));
+  const done = lookupOrCompress(store, layer, diffId, scheme).finally(() => inFlight.delete(key));
   inFlight.set(key, { layer, done });
   return done;
 }
 
-function recordPath(store: BlobStore, diffId: Digest): string {
-  return join(store.root, 'compressed', `${digestHex(diffId)}.json`);
+function recordPath(store: BlobStore, diffId: Digest, scheme: Scheme | undefined): string {
+  return join(store.root, 'compressed', `${digestHex(diffId)}${scheme?.suffix ?? ''}.json`);
 }
+
+/** The scheme of wharf's default (gzip 6), known without asking any program. */
+const DEFAULT_SCHEME: Scheme = {
+  spec: { format: 'gzip', level: GZIP_LEVEL },
+  scheme: `gzip-${GZIP_LEVEL}-blocks-${GZIP_BLOCK_SIZE}-verified`,
+  suffix: '',
+};
 
 /** The gzip digest recorded for the tar `diffId` (written only after verifying), if its blob is stored. */
 export async function knownGzipDigest(store: BlobStore, diffId: Digest): Promise<Digest | undefined> {
-  return (await lookup(store, diffId))?.digest;
+  return (await lookup(store, diffId, DEFAULT_SCHEME))?.digest;
 }
 
-async function lookup(store: BlobStore, diffId: Digest): Promise<Compressed | undefined> {
+async function lookup(store: BlobStore, diffId: Digest, scheme: Scheme): Promise<Compressed | undefined> {
   try {
-    const record = JSON.parse(await readFile(recordPath(store, diffId), 'utf8')) as Partial<
+    const record = JSON.parse(await readFile(recordPath(store, diffId, scheme), 'utf8')) as Partial<
       Compressed & { scheme: string }
     >;
-    if (record.scheme !== SCHEME || typeof record.size !== 'number') return undefined;
+    if (record.scheme !== scheme.scheme || typeof record.size !== 'number') return undefined;
     const digest = parseDigest(String(record.digest));
     return (await store.has(digest)) ? { digest, size: record.size } : undefined;
   } catch {
@@ -115,22 +164,36 @@ async function lookup(store: BlobStore, diffId: Digest): Promise<Compressed | un
   }
 }
 
-async function lookupOrCompress(store: BlobStore, layer: Layer, diffId: Digest): Promise<Compressed> {
-  const known = await lookup(store, diffId);
+async function lookupOrCompress(
+  store: BlobStore,
+  layer: Layer,
+  diffId: Digest,
+  scheme: Scheme,
+): Promise<Compressed> {
+  const known = await lookup(store, diffId, scheme);
   if (known) return known;
   await layers.acquire();
   try {
-    const compressed = await compress(store, layer, diffId);
-    await rememberCompressed(store, diffId, compressed);
+    const compressed = await compress(store, layer, diffId, scheme.spec);
+    await rememberCompressed(store, diffId, compressed, scheme);
     return compressed;
   } finally {
     layers.release();
   }
 }
 
-async function compress(store: BlobStore, layer: Layer, diffId: Digest): Promise<Compressed> {
-  // Fixed header (mtime 0, no name) and fixed blocks: same tar, same bytes, on any machine.
-  const gzip = createParallelGzip({ level: GZIP_LEVEL });
+async function compress(
+  store: BlobStore,
+  layer: Layer,
+  diffId: Digest,
+  spec: Required<CompressionSpec>,
+): Promise<Compressed> {
+  // gzip: fixed header (mtime 0, no name) and fixed blocks: same tar, same bytes, on any machine.
+  // zstd: one writer (the zstd program) everywhere, see image/zstd.ts.
+  const compressor =
+    spec.format === 'zstd'
+      ? createZstdCompress({ level: spec.level })
+      : createParallelGzip({ level: spec.level });
   const writer = store.putWriter();
   const digester = createDigester();
   try {
@@ -142,7 +205,7 @@ async function compress(store: BlobStore, layer: Layer, diffId: Digest): Promise
       const actual = digester.digest();
       if (actual !== diffId) throw layerMismatch(`the layer with diffID ${diffId}`, diffId, actual);
     };
-    await pipeline(await layer.uncompressed(), hashed, gzip, writer);
+    await pipeline(await layer.uncompressed(), hashed, compressor, writer);
     const info = await writer.commit();
     return { digest: info.digest, size: info.size };
   } catch (error) {
@@ -152,28 +215,23 @@ async function compress(store: BlobStore, layer: Layer, diffId: Digest): Promise
 }
 
 /**
- * Records `compressed` as the gzip form of the tar `diffId` (temp file + rename): after a compression
- * here, and for a layer gzipped in the pass that wrote it (`writeLayer(…, { alsoGzip: true,
- * gzipLevel: GZIP_LEVEL })`), so no later pass is needed.
+ * Records `compressed` as the compressed form of the tar `diffId` (temp file + rename): after a
+ * compression here, and (default gzip scheme) for a layer gzipped in the pass that wrote it
+ * (`writeLayer(…, { alsoGzip: true, gzipLevel: GZIP_LEVEL })`), so no later pass is needed.
  */
 export async function rememberCompressed(
   store: BlobStore,
   diffId: Digest,
   compressed: Compressed,
+  scheme: Scheme = DEFAULT_SCHEME,
 ): Promise<void> {
-  const path = recordPath(store, diffId);
-  await mkdir(join(store.root, 'compressed'), { recursive: true });
-  const temp = `${path}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
-  try {
-    await writeFile(
-      temp,
-      JSON.stringify({ digest: compressed.digest, size: compressed.size, scheme: SCHEME }),
-    );
-    await rename(temp, path);
-  } catch (error) {
-    await rm(temp, { force: true });
-    throw error;
-  }
+  const path = recordPath(store, diffId, scheme);
+  // a record beside the blobs: lost in a crash, the layer is compressed again, so no fsync
+  await writeFileAtomic(
+    path,
+    JSON.stringify({ digest: compressed.digest, size: compressed.size, scheme: scheme.scheme }),
+    { durable: false },
+  );
 }
 
 // At most one layer per core at a time (its blocks share the cores too; hashing is on the main thread).

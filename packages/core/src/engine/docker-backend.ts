@@ -13,6 +13,7 @@ import { readDockerArchive } from '../archive/docker-archive.js';
 import { emitDockerfile } from '../dockerfile/emit/index.js';
 import { WharfError } from '../errors.js';
 import { discardEvents, type EventSink } from '../events.js';
+import type { CompressionSpec } from '../image/compression.js';
 import { assertEntitled, type Entitlement } from '../ir/entitlements.js';
 import { pruneToTarget, targetName } from '../ir/graph.js';
 import type { BuildGraph } from '../ir/types.js';
@@ -36,6 +37,8 @@ export interface DockerBuildOptions {
   /** Entitlements granted (`--allow`), checked as the direct backend does. */
   readonly allow?: readonly Entitlement[];
   readonly onEvent?: EventSink;
+  /** Only gzip (or none): `docker save` gives tars, and this backend does not write zstd layers. */
+  readonly compression?: CompressionSpec;
   /** The docker CLI; default `$WHARF_DOCKER`, else the first `docker` on PATH whose BuildKit works (docker-client.ts). */
   readonly docker?: string;
 }
@@ -50,6 +53,13 @@ export async function buildWithDocker(
   options: DockerBuildOptions,
 ): Promise<DockerBuildResult> {
   const onEvent = options.onEvent ?? discardEvents;
+  if (options.compression !== undefined && options.compression.format !== 'gzip') {
+    throw new WharfError(
+      'ENGINE_COMPRESSION_BACKEND',
+      `the docker backend cannot write ${options.compression.format} layers`,
+      { hint: 'build with the direct backend (drop --backend docker) for zstd layers' },
+    );
+  }
   for (const warning of assertValidGraph(graph)) {
     onEvent({ type: 'warning', message: warning.message, ...(warning.hint ? { hint: warning.hint } : {}) });
   }

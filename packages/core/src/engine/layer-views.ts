@@ -8,10 +8,10 @@
  * claims another layer's diffID fails (`ENGINE_LAYER_MISMATCH`) instead of poisoning the view that a
  * later, honest build of that layer would read.
  */
-import { randomBytes } from 'node:crypto';
-import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { WharfError } from '../errors.js';
+import { writeFileAtomic } from '../fsutil/files.js';
 import type { Layer } from '../image/types.js';
 import type { LayerEntry } from '../layer/entry.js';
 import {
@@ -138,14 +138,7 @@ export class LayerViews {
 
   /** Best effort: a view that cannot be saved is read from the tar again next time. */
   async #save(file: string, text: string): Promise<void> {
-    const temp = `${file}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
-    try {
-      await mkdir(dirname(file), { recursive: true });
-      await writeFile(temp, text);
-      await rename(temp, file);
-    } catch {
-      await rm(temp, { force: true }).catch(() => {});
-    }
+    await writeFileAtomic(file, text, { durable: false }).catch(() => {});
   }
 }
 

@@ -1,21 +1,19 @@
 import { describe, expect, it } from 'vitest';
-import type { Instruction } from '../ir/types.js';
 import {
   applyMetadata,
   type ConfigState,
   expandPortSpec,
-  isMetadataInstruction,
+  type MetadataInstruction,
   parseDuration,
 } from './metadata.js';
 import { envLookup } from './scope.js';
 
 function apply(
-  instructions: Instruction[],
+  instructions: MetadataInstruction[],
   start: ConfigState = { config: {}, cmdSet: false },
   args: Record<string, string> = {},
 ) {
   return instructions.reduce((state, instruction) => {
-    if (!isMetadataInstruction(instruction)) throw new Error(`not metadata: ${instruction.kind}`);
     const env = envLookup(state.config.Env);
     return applyMetadata(state, instruction, (n) => env(n) ?? args[n]);
   }, start);
@@ -44,7 +42,7 @@ describe('applyMetadata', () => {
   // issue 13 item 10: 5 ENV lines of 1 MiB each (each under the value limit) wrote a 5 MiB config
   it('bounds the total of Env and Labels at 4 MiB, naming the instruction', () => {
     const mib = 'x'.repeat(1024 * 1024 - 2);
-    const env = (n: number): Instruction[] =>
+    const env = (n: number): MetadataInstruction[] =>
       Array.from({ length: n }, (_, i) => ({ kind: 'env', vars: [{ key: `V${i}`, value: '$MIB' }] }));
     expect(apply(env(3), undefined, { MIB: mib }).config.Env).toHaveLength(3);
     expect(() => apply(env(5), undefined, { MIB: mib })).toThrow(

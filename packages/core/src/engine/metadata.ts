@@ -24,7 +24,7 @@ export const DEFAULT_SHELL: readonly string[] = ['/bin/sh', '-c'];
 /** BuildKit gives a stage with no PATH this one (Linux). */
 export const DEFAULT_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
 
-type MetadataInstruction = Extract<
+export type MetadataInstruction = Extract<
   Instruction,
   {
     kind:
@@ -41,22 +41,6 @@ type MetadataInstruction = Extract<
       | 'workdir';
   }
 >;
-
-export function isMetadataInstruction(instruction: Instruction): instruction is MetadataInstruction {
-  return [
-    'env',
-    'label',
-    'user',
-    'expose',
-    'volume',
-    'stopsignal',
-    'cmd',
-    'entrypoint',
-    'healthcheck',
-    'shell',
-    'workdir',
-  ].includes(instruction.kind);
-}
 
 /** Applies one metadata instruction; `lookup` expands Words (ENV, then declared ARGs). */
 export function applyMetadata(

@@ -16,19 +16,36 @@
  * Differences from buildx, on purpose: `type=oci` without `tar=` writes a directory (BuildKit writes a
  * tar), because wharf has `type=oci-archive` for that; a bare path is an image layout or an
  * oci-archive, never BuildKit's `type=local` (a filesystem export, which wharf does not do).
- * `name=` adds names to those given with `-t`.
+ * `name=` adds names to those given with `-t`. `compression=gzip|zstd` and `compression-level=N`
+ * (BuildKit's keys) choose the layer compression of `oci`, `oci-archive` and `registry` outputs (see
+ * compression.ts); a `docker-archive` is always uncompressed and refuses them.
  */
+import type { CompressionSpec } from '../image/compression.js';
+import { compressionOf } from './compression.js';
 import { ExportError } from './errors.js';
 
 export type OutputType = 'oci' | 'oci-archive' | 'docker-archive' | 'registry';
 
-export type OutputSpec =
-  | { readonly type: 'oci'; readonly dest: string; readonly names: readonly string[] }
-  | { readonly type: 'oci-archive'; readonly dest: string; readonly names: readonly string[] }
-  | { readonly type: 'docker-archive'; readonly dest: string; readonly names: readonly string[] }
-  | { readonly type: 'registry'; readonly names: readonly string[] };
+/** `compression=` / `compression-level=` of an output (see compression.ts); a docker-archive takes none. */
+interface Compressed {
+  readonly compression?: CompressionSpec;
+}
 
-const KNOWN_KEYS = new Set(['type', 'dest', 'name', 'tar', 'push']);
+/**
+ * Where `build()` writes an image: an OCI layout directory, an oci-archive or docker-archive tar, or a
+ * registry. `names` (the `-o name=` values) add to the build's `tags`; leave them out to use the tags alone.
+ * `compression` chooses the layer compression (gzip by default; a build writes one).
+ * @example
+ * await build(app, { output: { type: 'oci-archive', dest: 'out/app.tar' }, tags: ['app:1.0'] });
+ * await build(app, { output: [{ type: 'oci', dest: 'out/layout' }, 'type=registry'], tags: ['registry.example.com/app:1.0'] });
+ */
+export type OutputSpec =
+  | ({ readonly type: 'oci'; readonly dest: string; readonly names?: readonly string[] } & Compressed)
+  | ({ readonly type: 'oci-archive'; readonly dest: string; readonly names?: readonly string[] } & Compressed)
+  | { readonly type: 'docker-archive'; readonly dest: string; readonly names?: readonly string[] }
+  | ({ readonly type: 'registry'; readonly names?: readonly string[] } & Compressed);
+
+const KNOWN_KEYS = new Set(['type', 'dest', 'name', 'tar', 'push', 'compression', 'compression-level']);
 
 function invalid(input: string, why: string, hint: string): ExportError {
   return new ExportError('EXPORT_INVALID_OUTPUT', `invalid output ${JSON.stringify(input)}: ${why}`, {
@@ -79,8 +96,14 @@ function bool(input: string, key: string, value: string): boolean {
   throw invalid(input, `${key}=${value} is not a boolean`, `write ${key}=true or ${key}=false`);
 }
 
-/** Parses one `-o` value (see the module doc); throws `EXPORT_INVALID_OUTPUT` / `EXPORT_UNSUPPORTED`. */
-export function parseOutput(input: string): OutputSpec {
+/** An `OutputSpec` as `parseOutput` returns it: `names` always present (empty without `name=`). */
+export type ParsedOutput = OutputSpec & { readonly names: readonly string[] };
+
+/**
+ * Parses one `-o` value (see the module doc); throws `EXPORT_INVALID_OUTPUT` / `EXPORT_UNSUPPORTED`.
+ * @example parseOutput('type=oci-archive,dest=out/app.tar') // { type: 'oci-archive', dest: 'out/app.tar', names: [] }
+ */
+export function parseOutput(input: string): ParsedOutput {
   const text = input.trim();
   if (text === '') throw invalid(input, 'it is empty', 'write type=oci,dest=DIR or a path');
   if (!text.includes('=')) {
@@ -112,6 +135,22 @@ export function parseOutput(input: string): OutputSpec {
     .map((n) => n.trim())
     .filter((n) => n !== '');
   const dest = attrs.get('dest');
+  const format = attrs.get('compression');
+  const level = attrs.get('compression-level');
+  if (level !== undefined && format === undefined) {
+    throw invalid(input, 'compression-level= needs compression=', 'add compression=zstd (or gzip)');
+  }
+  const compression =
+    format === undefined ? {} : { compression: compressionOf(format, level, input, 'output') };
+  if (format !== undefined && (type === 'docker-archive' || type === 'docker')) {
+    throw new ExportError(
+      'EXPORT_UNSUPPORTED',
+      `type=${type} holds uncompressed layers; it takes no compression=`,
+      {
+        hint: 'drop compression= (docker load needs tars; docker 20.10 cannot read zstd), or use type=oci-archive for zstd layers',
+      },
+    );
+  }
   const needDest = (kind: string): string => {
     if (dest === undefined || dest === '') {
       throw invalid(input, `type=${kind} needs dest=`, `add the destination: type=${kind},dest=PATH`);
@@ -130,10 +169,10 @@ export function parseOutput(input: string): OutputSpec {
   switch (type) {
     case 'oci': {
       const tar = attrs.has('tar') ? bool(input, 'tar', attrs.get('tar') as string) : false;
-      return { type: tar ? 'oci-archive' : 'oci', dest: needDest('oci'), names };
+      return { type: tar ? 'oci-archive' : 'oci', dest: needDest('oci'), names, ...compression };
     }
     case 'oci-archive':
-      return { type: 'oci-archive', dest: needDest(type), names };
+      return { type: 'oci-archive', dest: needDest(type), names, ...compression };
     case 'docker-archive':
       return { type: 'docker-archive', dest: needDest(type), names };
     case 'docker':
@@ -148,10 +187,10 @@ export function parseOutput(input: string): OutputSpec {
       }
       return { type: 'docker-archive', dest: needDest(type), names };
     case 'registry':
-      return { type: 'registry', names };
+      return { type: 'registry', names, ...compression };
     case 'image':
       if (attrs.has('push') && bool(input, 'push', attrs.get('push') as string))
-        return { type: 'registry', names };
+        return { type: 'registry', names, ...compression };
       throw new ExportError(
         'EXPORT_UNSUPPORTED',
         'type=image without push=true (an image store) is not supported',

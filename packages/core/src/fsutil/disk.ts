@@ -6,12 +6,8 @@ import { constants, lstatSync } from 'node:fs';
 import { type FileHandle, lstat, open, readlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { WharfError } from '../errors.js';
+import { isNotFound } from './files.js';
 import { type FsutilErrorCode, pathComponents, type ResolveOptions, resolveInRoot } from './resolve.js';
-
-function isMissing(error: unknown): boolean {
-  const code = (error as NodeJS.ErrnoException).code;
-  return code === 'ENOENT' || code === 'ENOTDIR';
-}
 
 /** The link target at `rel` inside `root` on disk, or undefined (not a link, or absent). */
 export function diskReadLink(root: string): (rel: string) => Promise<string | undefined> {
@@ -20,7 +16,7 @@ export function diskReadLink(root: string): (rel: string) => Promise<string | un
       const st = await lstat(join(root, rel));
       return st.isSymbolicLink() ? await readlink(join(root, rel)) : undefined;
     } catch (error) {
-      if (isMissing(error)) return undefined;
+      if (isNotFound(error, { notDirectory: true })) return undefined;
       throw error;
     }
   };
@@ -39,7 +35,7 @@ export function isRealDirectory(root: string, rel: string, known = new Set<strin
     try {
       if (!lstatSync(join(root, sub)).isDirectory()) return false;
     } catch (error) {
-      if (isMissing(error)) return false;
+      if (isNotFound(error, { notDirectory: true })) return false;
       throw error;
     }
     known.add(sub);
@@ -95,7 +91,7 @@ export async function openResolved(root: string, rel: string): Promise<OpenedInR
   try {
     handle = await open(root, constants.O_RDONLY | constants.O_DIRECTORY);
   } catch (error) {
-    if (isMissing(error)) return undefined;
+    if (isNotFound(error, { notDirectory: true })) return undefined;
     throw error;
   }
   let isDirectory = true;

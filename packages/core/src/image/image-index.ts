@@ -340,18 +340,87 @@ export interface NamedImage {
   readonly names?: readonly (string | Reference)[];
 }
 
-/** The canonical `index.json` for `entries`: one descriptor per name (or one unnamed), in order. */
+/** A multi-platform image (an index) to write into a layout or oci-archive, with its names. */
+export interface NamedIndex {
+  readonly index: ImageIndex;
+  /** Image references; each becomes one `index.json` entry pointing at the index. */
+  readonly names?: readonly (string | Reference)[];
+}
+
+/** A descriptor pointing at `index`'s bytes (no platform: an index spans several), with annotations. */
+export async function indexDescriptor(index: ImageIndex, annotations?: Annotations): Promise<Descriptor> {
+  const [mediaType, digest, raw] = await Promise.all([
+    index.mediaType(),
+    index.digest(),
+    index.rawManifest(),
+  ]);
+  return {
+    mediaType,
+    digest,
+    size: raw.byteLength,
+    ...(annotations && Object.keys(annotations).length ? { annotations } : {}),
+  };
+}
+
+/**
+ * The canonical `index.json` for `entries`: one descriptor per name (or one unnamed), in order. An
+ * image entry points at its manifest, an index entry at its index (BuildKit's layout for several platforms).
+ */
 export async function buildIndex(
-  entries: readonly NamedImage[],
+  entries: readonly (NamedImage | NamedIndex)[],
 ): Promise<{ index: OciImageIndex; bytes: Uint8Array }> {
   const manifests: Descriptor[] = [];
   for (const entry of entries) {
+    const describe = (annotations?: Annotations) =>
+      'index' in entry
+        ? indexDescriptor(entry.index, annotations)
+        : imageDescriptor(entry.image, annotations);
     const names = entry.names ?? [];
-    if (names.length === 0) manifests.push(await imageDescriptor(entry.image));
-    for (const name of names) manifests.push(await imageDescriptor(entry.image, nameAnnotations(name)));
+    if (names.length === 0) manifests.push(await describe());
+    for (const name of names) manifests.push(await describe(nameAnnotations(name)));
   }
   const index: OciImageIndex = { schemaVersion: 2, mediaType: MediaType.ociIndex, manifests };
   return { index, bytes: encodeJson(index) };
+}
+
+/**
+ * A new OCI image index listing `images` (each with the platform its config names), in order: what a
+ * multi-platform build writes. Its bytes are computed once, when first asked for.
+ *
+ * @example
+ * const index = indexOfImages([amd64, arm64]);
+ * await pushIndex(index, 'registry.example.com/app:1.0');
+ */
+export function indexOfImages(images: readonly Image[]): ImageIndex {
+  let built: Promise<{ index: OciImageIndex; bytes: Uint8Array; entries: IndexEntry[] }> | undefined;
+  const build = () => {
+    built ??= (async () => {
+      const entries: IndexEntry[] = [];
+      for (const image of images) {
+        const descriptor = await imageDescriptor(image);
+        entries.push({
+          descriptor,
+          ...(descriptor.platform ? { platform: descriptor.platform } : {}),
+          image,
+        });
+      }
+      const index: OciImageIndex = {
+        schemaVersion: 2,
+        mediaType: MediaType.ociIndex,
+        manifests: entries.map((e) => e.descriptor),
+      };
+      return { index, bytes: encodeJson(index), entries };
+    })();
+    return built;
+  };
+  return {
+    mediaType: async () => MediaType.ociIndex,
+    manifest: async () => (await build()).index,
+    rawManifest: async () => (await build()).bytes,
+    digest: async () => sha256Digest((await build()).bytes),
+    images: async () => (await build()).entries,
+    indexes: async () => [],
+  };
 }
 
 /** The `oci-layout` file. */
@@ -368,11 +437,11 @@ export interface ImageBlob {
 }
 
 /**
- * Every blob of `images` once, in a deterministic order a crash-safe writer can follow: per image its
- * layers (base first), its config, then its manifest (so a manifest is only written after all it
- * points at).
+ * Every blob of `items` once, in a deterministic order a crash-safe writer can follow: per image its
+ * layers (base first), its config, then its manifest; per index its images so, then the index (so a
+ * manifest or index is only written after all it points at).
  */
-export async function blobsOf(images: readonly Image[]): Promise<ImageBlob[]> {
+export async function blobsOf(items: readonly (Image | ImageIndex)[]): Promise<ImageBlob[]> {
   const seen = new Set<string>();
   const out: ImageBlob[] = [];
   const add = (blob: ImageBlob) => {
@@ -380,35 +449,62 @@ export async function blobsOf(images: readonly Image[]): Promise<ImageBlob[]> {
     seen.add(blob.descriptor.digest);
     out.push(blob);
   };
-  for (const image of images) {
-    const [manifest, layers, rawConfig, rawManifest, mediaType, digest] = await Promise.all([
-      image.manifest(),
-      image.layers(),
-      image.rawConfig(),
-      image.rawManifest(),
-      image.mediaType(),
-      image.digest(),
+  for (const item of items) {
+    if (!isImageIndex(item)) {
+      await addImageBlobs(item, add);
+      continue;
+    }
+    // an index: its images' blobs first, then (nested indexes and) its own bytes
+    const [entries, nested, raw, mediaType, digest] = await Promise.all([
+      item.images(),
+      item.indexes(),
+      item.rawManifest(),
+      item.mediaType(),
+      item.digest(),
     ]);
-    manifest.layers.forEach((descriptor, i) => {
-      const layer = layers[i];
-      if (!layer) {
-        throw new ImageError(
-          'IMAGE_INVALID_MANIFEST',
-          `image ${digest} lists more layer descriptors than layers`,
-        );
-      }
-      add({ descriptor, what: `layer ${i + 1} of ${digest}`, open: () => layer.compressed() });
-    });
+    for (const entry of entries) await addImageBlobs(entry.image, add);
+    for (const blob of await blobsOf(nested.map((n) => n.index))) add(blob);
     add({
-      descriptor: manifest.config,
-      what: `config of ${digest}`,
-      open: async () => Readable.from([Buffer.from(rawConfig)]),
-    });
-    add({
-      descriptor: { mediaType, digest, size: rawManifest.byteLength },
-      what: `manifest ${digest}`,
-      open: async () => Readable.from([Buffer.from(rawManifest)]),
+      descriptor: { mediaType, digest, size: raw.byteLength },
+      what: `index ${digest}`,
+      open: async () => Readable.from([Buffer.from(raw)]),
     });
   }
   return out;
+}
+
+/** Whether `value` is an index (it lists images) rather than one image. */
+export function isImageIndex(value: Image | ImageIndex): value is ImageIndex {
+  return typeof (value as ImageIndex).images === 'function';
+}
+
+async function addImageBlobs(image: Image, add: (blob: ImageBlob) => void): Promise<void> {
+  const [manifest, layers, rawConfig, rawManifest, mediaType, digest] = await Promise.all([
+    image.manifest(),
+    image.layers(),
+    image.rawConfig(),
+    image.rawManifest(),
+    image.mediaType(),
+    image.digest(),
+  ]);
+  manifest.layers.forEach((descriptor, i) => {
+    const layer = layers[i];
+    if (!layer) {
+      throw new ImageError(
+        'IMAGE_INVALID_MANIFEST',
+        `image ${digest} lists more layer descriptors than layers`,
+      );
+    }
+    add({ descriptor, what: `layer ${i + 1} of ${digest}`, open: () => layer.compressed() });
+  });
+  add({
+    descriptor: manifest.config,
+    what: `config of ${digest}`,
+    open: async () => Readable.from([Buffer.from(rawConfig)]),
+  });
+  add({
+    descriptor: { mediaType, digest, size: rawManifest.byteLength },
+    what: `manifest ${digest}`,
+    open: async () => Readable.from([Buffer.from(rawManifest)]),
+  });
 }

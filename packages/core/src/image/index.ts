@@ -5,14 +5,17 @@ export { verifiedRange } from './blob-range.js';
 export { defaultPlatform, emptyImage } from './empty.js';
 export type { ImageErrorCode } from './errors.js';
 export { ImageError } from './errors.js';
-export type { ImageBlob, IndexSource, NamedImage, SelectOptions } from './image-index.js';
+export type { ImageBlob, IndexSource, NamedImage, NamedIndex, SelectOptions } from './image-index.js';
 export {
   ANNOTATION_IMAGE_NAME,
   ANNOTATION_REF_NAME,
   blobsOf,
   buildIndex,
   imageDescriptor,
+  indexDescriptor,
   indexFromManifest,
+  indexOfImages,
+  isImageIndex,
   nameAnnotations,
   OCI_LAYOUT_BYTES,
   platformOf,

@@ -3,7 +3,10 @@
  * `${NAME:+word}`, `${NAME+word}`, `${NAME:?message}`, `${NAME?message}` and the pattern forms
  * `${NAME#p}`, `${NAME##p}`, `${NAME%p}`, `${NAME%%p}`, `${NAME/p/r}`, `${NAME//p/r}`, as BuildKit
  * expands them in FROM, WORKDIR, ENV, LABEL, USER, EXPOSE, VOLUME, STOPSIGNAL and COPY/ADD.
- * `\$` is a literal dollar; every other character is literal (quotes were removed by the front end).
+ * `\$` is a literal dollar; in a run of backslashes right before a `$`, each pair `\\` is one literal
+ * backslash (so `\\$HOME` is a backslash and then the value of HOME, `\\\$` a backslash and a dollar).
+ * Every other character, backslashes not before a `$` included, is literal (quotes were removed by the
+ * front end).
  *
  * Definitions are untrusted: an expanded value is limited to {@link MAX_EXPANDED_LENGTH} characters and
  * `${…}` nesting to {@link MAX_EXPANSION_DEPTH} levels (`IR_EXPANSION_LIMIT`, naming the variable and the
@@ -35,6 +38,88 @@ export function expandWordWithUse(word: string, lookup: Lookup): Expansion {
     return lookup(name);
   }).expand();
   return { value, used: [...used] };
+}
+
+// Words split into literal text and expansions (for writers that must treat the two apart: the emitter,
+// stage-name patterns).
+
+export type WordPart =
+  | { readonly kind: 'text'; readonly text: string }
+  | { readonly kind: 'expansion'; readonly text: string };
+
+// BuildKit's processName: a run of digits, or a letter/underscore followed by letters, digits, underscores
+// (Unicode classes, as Go's unicode.IsLetter/IsDigit), or one special parameter.
+const NAME = /^(?:\p{Nd}+|[\p{L}_][\p{L}\p{Nd}_]*|[@*#?\-$!])/u;
+
+/** Split a Word into literal text and expansions. A `$` that starts no expansion is literal (as in BuildKit). */
+export function parseWord(word: string): WordPart[] {
+  const parts: WordPart[] = [];
+  let text = '';
+  let i = 0;
+  while (i < word.length) {
+    const ch = word[i] as string;
+    if (ch === '\\') {
+      // a run of backslashes before a `$`: pairs are literal backslashes, an odd one makes the `$` literal
+      let end = i;
+      while (word[end] === '\\') end++;
+      if (word[end] === '$') {
+        const run = end - i;
+        text += '\\'.repeat(Math.floor(run / 2)) + (run % 2 === 1 ? '$' : '');
+        i = end + (run % 2);
+        continue;
+      }
+    }
+    if (ch === '$') {
+      const end = expansionEnd(word, i);
+      if (end > i + 1) {
+        if (text !== '') parts.push({ kind: 'text', text });
+        text = '';
+        parts.push({ kind: 'expansion', text: word.slice(i, end) });
+        i = end;
+        continue;
+      }
+    }
+    text += ch;
+    i += 1;
+  }
+  if (text !== '') parts.push({ kind: 'text', text });
+  return parts;
+}
+
+function expansionEnd(word: string, dollar: number): number {
+  if (word[dollar + 1] === '{') {
+    let depth = 0;
+    for (let j = dollar + 1; j < word.length; j++) {
+      const ch = word[j];
+      if (ch === '\\') j++;
+      else if (ch === '{') depth++;
+      else if (ch === '}' && --depth === 0) return j + 1;
+    }
+    return word.length; // unterminated: BuildKit reports "missing '}'" for the user's text as written
+  }
+  const name = NAME.exec(word.slice(dollar + 1));
+  return name ? dollar + 1 + name[0].length : dollar + 1;
+}
+
+/** True when the Word references a variable: a `$` after an even run of backslashes (none included). */
+export function hasExpansion(word: string): boolean {
+  return /(^|[^\\])(\\\\)*\$/.test(word);
+}
+
+/**
+ * A Word with no expansion as the literal text it stands for (`\$` → `$`, `\\$` → `\$`).
+ *
+ * @example literalWord('price: \\$5') // 'price: $5'
+ */
+export function literalWord(word: string): string {
+  return expandWord(word, () => undefined);
+}
+
+/** The length of the run of backslashes at `at` when a `$` follows it, else 0. */
+function backslashesBeforeDollar(text: string, at: number): number {
+  let end = at;
+  while (text[end] === '\\') end++;
+  return text[end] === '$' ? end - at : 0;
 }
 
 const nameStart = /[A-Za-z_]/;
@@ -71,9 +156,14 @@ class Expander {
     while (this.#pos < this.text.length) {
       const c = this.text[this.#pos] as string;
       if (stop?.includes(c)) return out;
-      if (c === '\\' && this.text[this.#pos + 1] === '$') {
-        out += '$';
-        this.#pos += 2;
+      const run = c === '\\' ? backslashesBeforeDollar(this.text, this.#pos) : 0;
+      if (run > 0) {
+        out += '\\'.repeat(Math.floor(run / 2));
+        this.#pos += run;
+        if (run % 2 === 1) {
+          out += '$';
+          this.#pos++;
+        }
       } else if (c === '\\' && stop !== undefined && stop.includes(this.text[this.#pos + 1] ?? '')) {
         out += this.text[this.#pos + 1];
         this.#pos += 2;

@@ -2,6 +2,7 @@
  * Stage-graph utilities over the IR: which stages a stage uses, dependency order, pruning to a target.
  */
 import { WharfError } from '../errors.js';
+import { hasExpansion, parseWord } from './expand.js';
 import type { BuildGraph, FromRef, Instruction, Stage } from './types.js';
 
 /**
@@ -80,6 +81,68 @@ export function dependencyOrder(graph: BuildGraph, roots?: readonly string[]): S
   };
   for (const name of roots ?? graph.stages.map((s) => s.name)) visit(name);
   return order;
+}
+
+/**
+ * The graph with each stage whose FROM word has variables and, expanded once the build's values are known
+ * (global ARGs, build args, the platform ARGs), names another stage (case-insensitively) based on that
+ * stage, as BuildKit resolves `FROM base-${TARGETARCH}` against stage names before image references.
+ * `lowerDockerfile` resolves what global ARG defaults and build args decide; the platform is known only
+ * when the build starts. One expander per target platform of the build: a word must name the same stage
+ * (or none) for all of them (`IR_PLATFORM_STAGE` otherwise). A word that fails to expand stays an image
+ * reference (its error comes later).
+ *
+ * @example resolveStageBases(graph, [(word) => expandWord(word, (n) => (n === 'TARGETARCH' ? 'amd64' : undefined))])
+ */
+export function resolveStageBases(
+  graph: BuildGraph,
+  expanders: readonly ((word: string) => string)[],
+): BuildGraph {
+  const names = new Map(graph.stages.map((s) => [s.name.toLowerCase(), s.name]));
+  const named = (stage: Stage, word: string, expand: (word: string) => string): string | undefined => {
+    let expanded: string;
+    try {
+      expanded = expand(word);
+    } catch {
+      return undefined;
+    }
+    const name = names.get(expanded.toLowerCase());
+    return name === stage.name ? undefined : name;
+  };
+  const stages = graph.stages.map((stage): Stage => {
+    if (stage.base.kind !== 'image' || !hasExpansion(stage.base.ref)) return stage;
+    const word = stage.base.ref;
+    const chosen = [...new Set(expanders.map((expand) => named(stage, word, expand)))];
+    if (chosen.length > 1) {
+      throw new WharfError(
+        'IR_PLATFORM_STAGE',
+        `stage "${stage.name}": FROM ${word} names ${chosen.map((n) => (n === undefined ? 'an image' : `stage "${n}"`)).join(' or ')} depending on the target platform`,
+        { hint: 'build one --platform at a time', ...(stage.source ? { location: stage.source } : {}) },
+      );
+    }
+    const [name] = chosen;
+    return name === undefined ? stage : { ...stage, base: { kind: 'stage', stage: name } };
+  });
+  return stages.every((s, i) => s === graph.stages[i])
+    ? graph
+    : { ...graph, stages: dependencyOrder({ ...graph, stages }) };
+}
+
+/**
+ * The stage names a FROM word with variables can expand to, as a pattern: its literal text with each
+ * expansion matching anything (case-insensitive, as stage names are). `undefined` for a word without
+ * variables or without literal text (`${BASE}` could name any stage: none is implied).
+ *
+ * @example stageNamePattern('base-${TARGETARCH}')?.test('base-arm64') // true
+ */
+export function stageNamePattern(word: string): RegExp | undefined {
+  if (!hasExpansion(word)) return undefined;
+  const parts = parseWord(word);
+  if (!parts.some((part) => part.kind === 'text')) return undefined;
+  const source = parts
+    .map((part) => (part.kind === 'text' ? part.text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&') : '.*'))
+    .join('');
+  return new RegExp(`^${source}$`, 'i');
 }
 
 /** The name of the stage the graph builds: `graph.target`, else the last stage. */

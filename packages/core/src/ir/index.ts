@@ -1,3 +1,5 @@
+export type { SourceLocation } from '../errors.js';
+export { formatLocation } from '../errors.js';
 export type { Entitlement } from './entitlements.js';
 export { assertEntitled, ENTITLEMENTS, parseEntitlement } from './entitlements.js';
 export { dependencyOrder, pruneToTarget, stageDependencies, targetName } from './graph.js';

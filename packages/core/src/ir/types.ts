@@ -7,7 +7,9 @@
  * - **Words** (`Word`) are Dockerfile words *after* quote removal and *before* variable expansion:
  *   `$NAME`, `${NAME}`, `${NAME:-default}` … expand where BuildKit expands (FROM, WORKDIR, ENV, LABEL,
  *   USER, EXPOSE, VOLUME, STOPSIGNAL, COPY/ADD paths and flags, ARG defaults), and `\$` stands for a
- *   literal `$`. Everything else is literal, including spaces and quotes.
+ *   literal `$`, and in a run of backslashes right before a `$` each `\\` stands for one literal backslash
+ *   (`\\$HOME`: a backslash, then HOME's value). Everything else is literal, including spaces, quotes and
+ *   other backslashes (`C:\dir`).
  * - **Shell scripts** (`ShellCommand.script`) are passed to the shell verbatim: no expansion by the
  *   builder (the shell expands), no quote removal.
  * - **Exec arguments** (`ExecCommand.argv`) are literal strings, never expanded.
@@ -17,6 +19,11 @@ import type { SourceLocation } from '../errors.js';
 /** A Dockerfile word: literal text with `$VAR` references that the builder expands (see module doc). */
 export type Word = string;
 
+/**
+ * The IR: a whole build as plain JSON data (global ARGs, stages of typed instructions, contexts, the
+ * target), made by `toGraph()` from a build.ts or by `lowerDockerfile()` from a Dockerfile.
+ * @example toGraph(stage('app').from('alpine:3.20').cmd(['sh'])).stages[0].instructions // [{ kind: 'cmd', … }]
+ */
 export interface BuildGraph {
   readonly version: 1;
   /** Global ARGs (declared before the first FROM); usable in FROM lines and re-declarable in stages. */
@@ -64,6 +71,11 @@ export interface ArgDecl {
 export interface Stage {
   /** Unique in the graph. Anonymous DSL stages get stable generated names (`stage-0`, `stage-1`…). */
   readonly name: string;
+  /**
+   * Comment lines right above the stage's FROM line (without `#`). Those above the file's first instruction
+   * are the graph's `comments` instead.
+   */
+  readonly comments?: readonly string[];
   readonly base: BaseRef;
   /** FROM --platform (a Word, e.g. `linux/arm64` or `$BUILDPLATFORM`). */
   readonly platform?: Word;
@@ -146,46 +158,66 @@ export type Mount = CacheMount | BindMount | SecretMount | SshMount | TmpfsMount
 export interface CacheMount {
   readonly type: 'cache';
   readonly target: Word;
+  /** The cache's name: mounts with one id share one directory (default: the target path). */
   readonly id?: Word;
+  /** Concurrent builds: `shared` (default) all write at once, `private` each gets its own, `locked` take turns. */
   readonly sharing?: 'shared' | 'private' | 'locked';
+  /** Mount read-only. */
   readonly readonly?: boolean;
+  /** Seed an empty cache from this stage, image or context (with `source`, a path in it). */
   readonly from?: FromRef;
+  /** The path in `from` to mount (default its root). */
   readonly source?: Word;
   /** Octal string, e.g. `0755`. */
   readonly mode?: string;
+  /** Owner of a new cache directory (default 0). */
   readonly uid?: number;
+  /** Group of a new cache directory (default 0). */
   readonly gid?: number;
 }
 
 export interface BindMount {
   readonly type: 'bind';
   readonly target: Word;
+  /** The path in `from` to mount (default its root). */
   readonly source?: Word;
   /** Default: the main build context. */
   readonly from?: FromRef;
+  /** Allow writes (they are thrown away after the step). */
   readonly readwrite?: boolean;
 }
 
 export interface SecretMount {
   readonly type: 'secret';
+  /** The secret's id (`--secret id=…`). */
   readonly id?: Word;
   /** Default `/run/secrets/<id>`. */
   readonly target?: Word;
   /** Expose the secret as this environment variable instead of (or as well as) a file. */
   readonly env?: string;
+  /** Fail the step when the secret is not given (default: an empty mount). */
   readonly required?: boolean;
+  /** Octal file mode (default `0400`). */
   readonly mode?: string;
+  /** Owner of the file (default 0). */
   readonly uid?: number;
+  /** Group of the file (default 0). */
   readonly gid?: number;
 }
 
 export interface SshMount {
   readonly type: 'ssh';
+  /** The agent's id (`--ssh id=…`; default `default`). */
   readonly id?: Word;
+  /** Socket path (default `/run/buildkit/ssh_agent.<n>`, in `SSH_AUTH_SOCK`). */
   readonly target?: Word;
+  /** Fail the step when no agent is forwarded. */
   readonly required?: boolean;
+  /** Octal socket mode (default `0600`). */
   readonly mode?: string;
+  /** Owner of the socket (default 0). */
   readonly uid?: number;
+  /** Group of the socket (default 0). */
   readonly gid?: number;
 }
 

@@ -10,6 +10,7 @@ import { type Dirent, lstatSync, readdirSync, readlinkSync } from 'node:fs';
 import { readdir, readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { WharfError } from '../errors.js';
+import { isNotFound } from '../fsutil/files.js';
 import {
   createIgnoreMatcher,
   type IgnoreMatcher,
@@ -60,7 +61,7 @@ export async function readContextIgnore(dir: string): Promise<string[]> {
   try {
     text = await readFile(file, 'utf8');
   } catch (cause) {
-    if (errorCode(cause) === 'ENOENT') return [];
+    if (isNotFound(cause)) return [];
     throw new WharfError<ContextErrorCode>('CONTEXT_READ_FAILED', `cannot read ${file}`, { cause });
   }
   return parseDockerignore(text);
@@ -92,7 +93,7 @@ export async function openContextRoot(dir: string, options: WalkContextOptions =
   try {
     rootStat = await stat(root);
   } catch (cause) {
-    if (errorCode(cause) === 'ENOENT') {
+    if (isNotFound(cause)) {
       throw new WharfError<ContextErrorCode>('CONTEXT_NOT_FOUND', `build context ${root} does not exist`, {
         hint: 'pass an existing directory as the build context',
         cause,
@@ -149,8 +150,7 @@ export async function listContextDir(
     // synchronous, like the lstats: a COPY of node_modules lists thousands of directories in a row
     dirents = readdirSync(absDir, { withFileTypes: true });
   } catch (cause) {
-    const code = errorCode(cause);
-    if (code === 'ENOENT' || code === 'ENOTDIR') return [];
+    if (isNotFound(cause, { notDirectory: true })) return [];
     throw readFailed(relDir || '.', absDir, cause);
   }
   const listed: ListedEntry[] = [];
@@ -196,7 +196,7 @@ async function* walkDir(
   } catch (cause) {
     const code = errorCode(cause);
     // Vanished meanwhile; or unreadable but excluded anyway (fsutil ignores permission errors there).
-    if (code === 'ENOENT' || code === 'ENOTDIR') return;
+    if (isNotFound(cause, { notDirectory: true })) return;
     if (dirExcluded && (code === 'EACCES' || code === 'EPERM')) return;
     throw readFailed(relDir || '.', absDir, cause);
   }
@@ -275,7 +275,7 @@ function statEntry(relPath: string, absPath: string): ContextEntry | undefined {
     if (type !== 'symlink') return base;
     return { ...base, linkTarget: readlinkSync(absPath) };
   } catch (cause) {
-    if (errorCode(cause) === 'ENOENT') return undefined;
+    if (isNotFound(cause)) return undefined;
     throw readFailed(relPath, absPath, cause);
   }
 }

@@ -15,7 +15,7 @@
 import { availableParallelism } from 'node:os';
 import { Transform, type TransformCallback } from 'node:stream';
 import { constants, crc32, deflateRaw } from 'node:zlib';
-import { Semaphore } from './semaphore.js';
+import { Semaphore } from '../fsutil/limit.js';
 
 /** Input per block. Part of what makes the bytes (and so the digest) of inputs bigger than one block. */
 export const GZIP_BLOCK_SIZE = 1024 * 1024;

@@ -12,6 +12,7 @@ import { lstatSync, readlinkSync } from 'node:fs';
 import { readdir } from 'node:fs/promises';
 import path from 'node:path';
 import { WharfError } from '../errors.js';
+import { isNotFound } from '../fsutil/files.js';
 import { PathOutsideRootError, resolveInRoot, resolveInRootSync } from '../fsutil/resolve.js';
 import {
   type ContextEntry,
@@ -180,8 +181,7 @@ export function openDirSource(dir: string, options: DirSourceOptions = {}): Sour
         // synchronous: a COPY --from walks thousands of entries one after another
         st = lstatSync(absPath, { bigint: true });
       } catch (cause) {
-        const code = (cause as NodeJS.ErrnoException).code;
-        if (code === 'ENOENT' || code === 'ENOTDIR') return undefined;
+        if (isNotFound(cause, { notDirectory: true })) return undefined;
         throw readFailed(relPath, cause);
       }
       const type = st.isFile()

@@ -39,16 +39,3 @@ async function writeAll(handle: FileHandle, chunk: Buffer): Promise<void> {
 export async function removeQuietly(path: string): Promise<void> {
   await rm(path, { recursive: true, force: true }).catch(() => {});
 }
-
-/** Best-effort directory fsync (makes renames durable where the platform allows it). */
-export async function syncDirectory(dir: string): Promise<void> {
-  let handle: FileHandle | undefined;
-  try {
-    handle = await open(dir, 'r');
-    await handle.sync();
-  } catch {
-    // not supported here; the rename is still atomic
-  } finally {
-    await handle?.close().catch(() => {});
-  }
-}

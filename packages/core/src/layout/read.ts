@@ -6,6 +6,7 @@ import { constants, type Stats } from 'node:fs';
 import { type FileHandle, lstat, open, readlink, realpath } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
+import { isNotFound } from '../fsutil/files.js';
 import {
   type Image,
   type ImageIndex,
@@ -27,10 +28,6 @@ export function blobPath(dir: string, digest: string): string {
 function blobNames(digest: string): string[] {
   const valid = parseDigest(digest);
   return ['blobs', digestAlgorithm(valid), digestHex(valid)];
-}
-
-function isNotFound(error: unknown): boolean {
-  return (error as NodeJS.ErrnoException | undefined)?.code === 'ENOENT';
 }
 
 function kindOf(stats: Stats): string {

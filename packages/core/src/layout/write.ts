@@ -12,6 +12,7 @@ import { createReadStream } from 'node:fs';
 import { lstat, mkdir, readdir, readFile, rename, stat } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { WharfError } from '../errors.js';
+import { isNotFound, syncDirectory, writeFileAtomic } from '../fsutil/files.js';
 import {
   ANNOTATION_IMAGE_NAME,
   ANNOTATION_REF_NAME,
@@ -20,7 +21,9 @@ import {
   hashStream,
   type Image,
   type ImageBlob,
+  type ImageIndex,
   type NamedImage,
+  type NamedIndex,
   OCI_LAYOUT_BYTES,
   verified,
 } from '../image/index.js';
@@ -31,7 +34,7 @@ import {
   type ImageIndex as OciImageIndex,
 } from '../oci/index.js';
 import { LayoutError } from './errors.js';
-import { removeQuietly, siblingTemp, syncDirectory, writeNewFile } from './files.js';
+import { removeQuietly, siblingTemp, writeNewFile } from './files.js';
 import { fileBehind, linkingDisabled, placeFile, sameFile } from './place.js';
 import { blobPath } from './read.js';
 
@@ -42,17 +45,19 @@ export interface LayoutResult {
   readonly dir: string;
 }
 
-/** What to write: one image, one image with names, or several. */
-export type LayoutInput = Image | NamedImage | readonly NamedImage[];
+/** What to write: one image, one image or multi-platform index with names, or several. */
+export type LayoutInput = Image | NamedImage | NamedIndex | readonly (NamedImage | NamedIndex)[];
 
-function entriesOf(input: LayoutInput): readonly NamedImage[] {
-  if (Array.isArray(input)) return input as readonly NamedImage[];
-  if ('image' in (input as NamedImage)) return [input as NamedImage];
+function entriesOf(input: LayoutInput): readonly (NamedImage | NamedIndex)[] {
+  if (Array.isArray(input)) return input as readonly (NamedImage | NamedIndex)[];
+  if ('image' in (input as NamedImage) || 'index' in (input as NamedIndex))
+    return [input as NamedImage | NamedIndex];
   return [{ image: input as Image }];
 }
 
-function isNotFound(error: unknown): boolean {
-  return (error as NodeJS.ErrnoException | undefined)?.code === 'ENOENT';
+/** What an entry points at: the image, or the index of a multi-platform image. */
+function contentOf(entry: NamedImage | NamedIndex): Image | ImageIndex {
+  return 'index' in entry ? entry.index : entry.image;
 }
 
 /** Writing failed for a reason that is not already a WharfError: say where. */
@@ -128,7 +133,7 @@ export async function writeLayout(dir: string, input: LayoutInput): Promise<Layo
   const entries = entriesOf(input);
   const exists = await checkReplaceable(dir);
   const { index, bytes } = await buildIndex(entries);
-  const blobs = await blobsOf(entries.map((e) => e.image));
+  const blobs = await blobsOf(entries.map(contentOf));
   await mkdir(dirname(dir), { recursive: true });
   const temp = siblingTemp(dir, 'tmp');
   try {
@@ -192,7 +197,7 @@ export async function appendImage(dir: string, input: LayoutInput): Promise<Layo
   const existing = JSON.parse(rawIndex.toString('utf8')) as OciImageIndex;
   const entries = entriesOf(input);
   const { index: added } = await buildIndex(entries);
-  const blobs = await blobsOf(entries.map((e) => e.image));
+  const blobs = await blobsOf(entries.map(contentOf));
   const created: string[] = [];
   try {
     for (const blob of blobs) {
@@ -209,11 +214,7 @@ export async function appendImage(dir: string, input: LayoutInput): Promise<Layo
       ...added.manifests,
     ];
     const index: OciImageIndex = { ...existing, manifests };
-    const temp = siblingTemp(join(dir, 'index.json'), 'tmp');
-    created.push(temp);
-    await writeNewFile(temp, encodeJson(index));
-    await rename(temp, join(dir, 'index.json'));
-    await syncDirectory(dir);
+    await writeFileAtomic(join(dir, 'index.json'), encodeJson(index)); // fsyncs the file and `dir`
     return { index, dir };
   } catch (error) {
     for (const path of created) await removeQuietly(path);

@@ -46,6 +46,8 @@ export interface LintContext {
   readonly dockerfile: DockerfileSource | undefined;
   /** A fallback location for graph-wide findings: the final stage's FROM. */
   readonly finalLocation: SourceLocation | undefined;
+  /** True for a base reference pinned outside the definition (its tag is in wharf.lock). */
+  readonly pinnedElsewhere: (ref: string) => boolean;
 }
 
 /** The final stage of a graph without stages (a Dockerfile that did not lower: only syntax rules run). */
@@ -53,7 +55,11 @@ const NO_STAGE: Stage = { name: '', base: { kind: 'scratch' }, instructions: [] 
 const DEFAULT_SHELL = ['/bin/sh', '-c'];
 const SHELLS = new Set(['sh', 'bash', 'ash', 'dash', 'zsh', 'ksh']);
 
-export function lintContext(graph: BuildGraph, dockerfile?: DockerfileSource): LintContext {
+export function lintContext(
+  graph: BuildGraph,
+  dockerfile?: DockerfileSource,
+  pinnedElsewhere: (ref: string) => boolean = () => false,
+): LintContext {
   const byName = new Map(graph.stages.map((s) => [s.name, s]));
   const chains = new Map<Stage, Stage[]>();
   const chainOf = (stage: Stage): Stage[] => {
@@ -113,6 +119,7 @@ export function lintContext(graph: BuildGraph, dockerfile?: DockerfileSource): L
     },
     dockerfile,
     finalLocation: final.source,
+    pinnedElsewhere,
   };
 }
 

@@ -50,8 +50,14 @@ export interface LintOptions {
   readonly dockerfile?: DockerfileSource;
   /** Other source texts by file name (a build.ts), for inline ignores and exact columns. */
   readonly sources?: Readonly<Record<string, string>>;
+  /** Base references pinned outside the definition (in wharf.lock): BaseNotPinnedByDigest accepts them. */
+  readonly pinned?: (ref: string) => boolean;
 }
 
+/**
+ * Best-practice findings for a graph (a build.ts's `toGraph()`), each located at the call site that made it.
+ * @example lintGraph(toGraph(stage('app').from('node:latest').cmd(['node', 'server.js']))) // [{ rule: 'DL3007', … }, …]
+ */
 export function lintGraph(graph: BuildGraph, options: LintOptions = {}): Finding[] {
   return run(graph, options, lintRules);
 }
@@ -64,6 +70,7 @@ export interface LintDockerfileOptions extends Omit<LintOptions, 'dockerfile'> {
 /**
  * Parses, lowers and lints a Dockerfile. Parse errors throw. When lowering fails on something a syntax
  * rule reports as an error (a duplicate stage name), those findings are returned instead of the error.
+ * @example lintDockerfile('FROM node\nRUN npm install express\n', { file: 'Dockerfile' }) // [{ rule: 'DL3006', line: 1, … }, …]
  */
 export function lintDockerfile(text: string, options: LintDockerfileOptions = {}): Finding[] {
   const file = options.file ?? 'Dockerfile';
@@ -87,7 +94,7 @@ export function lintDockerfile(text: string, options: LintDockerfileOptions = {}
 
 function run(graph: BuildGraph, options: LintOptions, rules: readonly Rule[]): Finding[] {
   const severities = ruleSeverities(lintRules, options.configs ?? []);
-  const ctx = lintContext(graph, options.dockerfile);
+  const ctx = lintContext(graph, options.dockerfile, options.pinned);
   const texts = new Map(Object.entries(options.sources ?? {}));
   if (options.dockerfile) texts.set(options.dockerfile.file, options.dockerfile.text);
   const ignores = new Map([...texts].map(([file, text]) => [file, ignoreIndex(text)]));

@@ -33,7 +33,7 @@ export { discardRegistryEvents } from './events.js';
 export type { LoginOptions, LoginResult } from './login.js';
 export { login } from './login.js';
 export type { BlobOrigin, PullOptions, PullResult, PullStore } from './pull.js';
-export { originOf, pullImage, remoteImage, remoteIndex } from './pull.js';
+export { fetchRootManifest, originOf, pullImage, remoteImage, remoteIndex } from './pull.js';
 export type { PushOptions, PushResult, PushStats } from './push.js';
 export { pushImage, pushIndex } from './push.js';
 export type { UploadSession, UploadSessions } from './sessions.js';

@@ -10,6 +10,7 @@
 
 import { Readable, Transform, type Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
+import { mapLimit } from '../fsutil/limit.js';
 import {
   defaultPlatform,
   type Image,
@@ -42,7 +43,6 @@ import {
   type RemoteRepository,
 } from './client.js';
 import { errorFromNetwork, isConnectionError, RegistryError } from './errors.js';
-import { mapLimit } from './pool.js';
 import { registrySettings } from './settings.js';
 import { DEFAULT_RETRY_POLICY, retrying } from './transport/retry.js';
 
@@ -128,6 +128,22 @@ async function resolveManifest(
     }
   }
   throw new RegistryError('REGISTRY_NOT_FOUND', `no source for ${ref.toString()}`);
+}
+
+/**
+ * What `ref` names now: its root manifest or index (exact bytes, media type, digest) as the first source
+ * that has it serves it (mirrors first for Docker Hub). For pinning a tag (`wharf lock`): the digest is
+ * the index's for a multi-platform image, never one platform's.
+ *
+ * @example
+ * const { digest, mediaType } = await fetchRootManifest('alpine:3.20', { mirrors: ['http://127.0.0.1:5151'] });
+ */
+export async function fetchRootManifest(
+  ref: string | Reference,
+  options: RegistryOptions = {},
+): Promise<FetchedManifest> {
+  const reference = toReference(ref);
+  return (await resolveManifest(reference, sourcesFor(reference, options), options)).manifest;
 }
 
 /** Fetches blobs and child manifests from the sources, preferring the one that served the root. */

@@ -11,6 +11,7 @@
  * longer matches the bytes it holds), that blob starts again from byte 0.
  */
 import { Readable } from 'node:stream';
+import { mapLimit } from '../fsutil/limit.js';
 import type { Image, ImageIndex, Layer } from '../image/index.js';
 import {
   type Descriptor,
@@ -22,7 +23,6 @@ import {
 } from '../oci/index.js';
 import { RegistryClient, type RegistryOptions, type RemoteRepository } from './client.js';
 import { isRetryable, RegistryError } from './errors.js';
-import { mapLimit } from './pool.js';
 import { originOf } from './pull.js';
 import { memoryUploadSessions, type UploadSessions } from './sessions.js';
 import { backoffDelay, resolvePolicy, sleep } from './transport/retry.js';
@@ -550,7 +550,8 @@ export async function pushImage(
 }
 
 /**
- * Pushes a multi-platform image: each image by digest, then the index under every reference. Takes an
+ * Pushes a multi-platform image: the blobs of all its images concurrently (a blob shared by several
+ * platforms once), each image's manifest by digest, then the index under every reference. Takes an
  * ImageIndex (its images, in order) and pushes its exact index bytes.
  */
 export async function pushIndex(
@@ -584,7 +585,20 @@ export async function pushIndex(
         stats,
         options.mountFrom ?? [],
       );
-      for (const entry of entries) await pushImageInto(pusher, entry.image, []);
+      // Every platform's blobs at once, each blob once (platforms share base layers), then each
+      // platform's manifest by digest, then the index under each tag.
+      const blobs = (await Promise.all(entries.map((e) => blobsOfImage(e.image)))).flat();
+      const seen = new Set<string>();
+      const unique = blobs.filter((b) => !seen.has(b.descriptor.digest) && seen.add(b.descriptor.digest));
+      await mapLimit(unique, pusher.options.concurrency ?? 4, (blob) => pusher.pushBlob(blob));
+      for (const { image } of entries) {
+        const [bytes, type, digest] = await Promise.all([
+          image.rawManifest(),
+          image.mediaType(),
+          image.digest(),
+        ]);
+        await pusher.pushManifest(digest, bytes, type);
+      }
       for (const tag of tagsOf(group)) await pusher.pushManifest(tag, raw, mediaType);
     }
   } finally {

@@ -8,9 +8,10 @@
  * per (registry, repository, digest) in a directory (the engine passes `<store root>/uploads`), written
  * atomically, mode 0600 (a Location is a capability for that upload).
  */
-import { createHash, randomUUID } from 'node:crypto';
-import { mkdir, readFile, rename, unlink, writeFile } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
+import { readFile, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
+import { writeFileAtomic } from '../fsutil/files.js';
 
 export interface UploadSession {
   readonly registry: string;
@@ -64,11 +65,9 @@ export function fileUploadSessions(dir: string): UploadSessions & {
       }
     },
     async put(session) {
-      await mkdir(dir, { recursive: true, mode: 0o700 });
       const file = fileFor(session.digest, session.registry, session.repository);
-      const temp = `${file}.${randomUUID()}.tmp`;
-      await writeFile(temp, JSON.stringify(session), { mode: 0o600 });
-      await rename(temp, file);
+      // lost in a crash, the upload starts over, so no fsync
+      await writeFileAtomic(file, JSON.stringify(session), { mode: 0o600, dirMode: 0o700, durable: false });
     },
     async delete(digest, registry, repository) {
       await unlink(fileFor(digest, registry, repository)).catch(() => {});

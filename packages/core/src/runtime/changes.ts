@@ -14,6 +14,7 @@ import {
   type Stats,
 } from 'node:fs';
 import { join } from 'node:path';
+import { isNotFound } from '../fsutil/files.js';
 import type { LayerEntry } from '../layer/entry.js';
 import { applyEntries } from '../layer/entry.js';
 import { compareNames, type MemoryFsView } from '../layer/fs-view.js';
@@ -113,7 +114,7 @@ async function listSorted(dir: string): Promise<string[]> {
   try {
     return readdir(dir).sort(compareNames);
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return [];
+    if (isNotFound(error)) return [];
     throw error;
   }
 }

@@ -40,6 +40,7 @@ import { type FileHandle, open as openAsync } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { isRealDirectory } from '../fsutil/disk.js';
+import { isNotFound } from '../fsutil/files.js';
 import { type TarEntry, TarError, TarReader } from '../tar/reader.js';
 import { RuntimeError } from './errors.js';
 import { type DirAttrs, writeOverlayAttrs } from './overlay-attrs.js';
@@ -263,8 +264,7 @@ class LayerExtractor {
     try {
       return lstatSync(this.#abs(path));
     } catch (error) {
-      const code = (error as NodeJS.ErrnoException).code;
-      if (code === 'ENOENT' || code === 'ENOTDIR') return undefined;
+      if (isNotFound(error, { notDirectory: true })) return undefined;
       throw error;
     }
   }

@@ -7,17 +7,14 @@ import { constants, type Stats } from 'node:fs';
 import { chown, lstat, mkdir, open } from 'node:fs/promises';
 import { join } from 'node:path';
 import { openInRoot, resolveOnDisk } from '../fsutil/disk.js';
+import { isNotFound } from '../fsutil/files.js';
 import { RuntimeError } from './errors.js';
 
 async function lstatOrUndefined(path: string): Promise<Stats | undefined> {
   try {
     return await lstat(path);
   } catch (error) {
-    if (
-      (error as NodeJS.ErrnoException).code === 'ENOENT' ||
-      (error as NodeJS.ErrnoException).code === 'ENOTDIR'
-    )
-      return undefined;
+    if (isNotFound(error, { notDirectory: true })) return undefined;
     throw error;
   }
 }

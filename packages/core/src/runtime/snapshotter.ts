@@ -32,6 +32,7 @@ import { chmod, lstat, mkdir, mkdtemp, rename, rm, rmdir, stat, symlink } from '
 import { join, posix, resolve } from 'node:path';
 import type { Readable } from 'node:stream';
 import { isRealDirectory } from '../fsutil/disk.js';
+import { mapLimit } from '../fsutil/limit.js';
 import { createDigester, type Digest, digestHex, sha256Digest } from '../oci/index.js';
 import {
   type ChangeOptions,
@@ -245,16 +246,12 @@ export class Snapshotter {
     if (layers.length > this.#maxLower) flatten = layers.length - this.#maxLower + 1;
     const dirs: string[] = [];
     // Extract up to 4 layers at a time; each is independent.
-    const queue = layers.map((layer, i) => ({ layer, i })).slice(flatten);
-    const results = new Array<string>(layers.length);
-    const worker = async () => {
-      for (let next = queue.shift(); next; next = queue.shift()) {
-        signal?.throwIfAborted();
-        results[next.i] = await this.#layerDir(next.layer, diffIds[next.i] as Digest);
-      }
-    };
+    const extracting = mapLimit(layers.slice(flatten), 4, async (layer, i) => {
+      signal?.throwIfAborted();
+      return this.#layerDir(layer, diffIds[flatten + i] as Digest);
+    });
     const flat = flatten > 0 ? this.#chainDir(layers, diffIds, flatten, signal) : undefined;
-    await Promise.all([worker(), worker(), worker(), worker(), flat]);
+    await Promise.all([extracting, flat]);
     for (let i = layers.length - 1; i >= flatten; i--)
       dirs.push(`layers/${digestHex(diffIds[i] as Digest)}/fs`);
     if (flat) dirs.push(`chains/${digestHex(chainIds(diffIds.slice(0, flatten)).at(-1) as Digest)}/fs`);

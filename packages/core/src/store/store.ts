@@ -15,6 +15,7 @@ import { dirname, isAbsolute, join } from 'node:path';
 import { pipeline, type Readable, Transform, Writable } from 'node:stream';
 import { finished } from 'node:stream/promises';
 import { fileSystemProblem } from '../errors.js';
+import { isNotFound, syncDirectory } from '../fsutil/files.js';
 import {
   createDigester,
   type Digest,
@@ -166,10 +167,6 @@ export async function whileUnused<T>(
   } finally {
     await lock?.release();
   }
-}
-
-function isNotFound(error: unknown): boolean {
-  return (error as NodeJS.ErrnoException | undefined)?.code === 'ENOENT';
 }
 
 function notFound(digest: Digest, cause?: unknown): StoreError {
@@ -473,19 +470,6 @@ async function sizeIfPresent(store: BlobStore, digest: Digest): Promise<number |
   } catch (error) {
     if (isNotFound(error)) return undefined;
     throw error;
-  }
-}
-
-/** Makes a rename durable. Best effort: some platforms cannot open or fsync a directory. */
-async function syncDirectory(dir: string): Promise<void> {
-  let handle: FileHandle | undefined;
-  try {
-    handle = await open(dir, 'r');
-    await handle.sync();
-  } catch {
-    // not supported here (e.g. Windows); the rename itself is still atomic
-  } finally {
-    await handle?.close().catch(() => {});
   }
 }
 

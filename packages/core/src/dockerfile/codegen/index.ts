@@ -69,6 +69,10 @@ const DSL_NAMES = [
 ] as const;
 type DslName = (typeof DSL_NAMES)[number];
 
+/**
+ * An idiomatic build.ts for a graph (`wharf convert`): loading it gives the graph back.
+ * @example writeFileSync('build.ts', generateBuildTs(lowerDockerfile(readFileSync('Dockerfile', 'utf8'))))
+ */
 export function generateBuildTs(graph: BuildGraph, options: CodegenOptions = {}): string {
   const gen = new Generator(graph);
   const stages = graph.stages.map((stage) => gen.stage(stage));
@@ -77,10 +81,17 @@ export function generateBuildTs(graph: BuildGraph, options: CodegenOptions = {})
   const from = options.importFrom ?? '@wharf/core';
   const header = [
     `// Converted from ${options.sourceName ?? 'a Dockerfile'} by \`wharf convert\`.`,
-    ...(graph.comments ?? []).map((c) => (c === '' ? '//' : `// ${c}`)),
+    ...commentLines(graph.comments, ''),
   ].join('\n');
   const parts = [header, `import { ${imports.join(', ')} } from ${inline(from)};`, ...stages, footer];
   return `${parts.join('\n\n')}\n`;
+}
+
+/** Dockerfile comment lines as `//` lines (a comment holding a newline becomes several). */
+function commentLines(comments: readonly string[] | undefined, indent: string): string[] {
+  return (comments ?? []).flatMap((comment) =>
+    comment.split(/\r?\n/).map((text) => (text === '' ? `${indent}//` : `${indent}// ${text}`)),
+  );
 }
 
 class Generator {
@@ -136,9 +147,9 @@ class Generator {
         calls.push({ call, comments: i === 0 ? (instruction.comments ?? []) : [] });
       });
     }
-    const lines = [`const ${variable} = ${start}`];
+    const lines = [...commentLines(stage.comments, ''), `const ${variable} = ${start}`];
     for (const { call, comments } of calls) {
-      for (const comment of comments) lines.push(comment === '' ? '  //' : `  // ${comment}`);
+      lines.push(...commentLines(comments, '  '));
       const head = `  .${call.callee}(`;
       lines.push(`${head}${renderArgs(call.args, '  ', head.length)})`);
     }
@@ -411,13 +422,15 @@ function foldForReading(script: string): string[] {
 }
 
 /**
- * A RUN script as the DSL's `run()` gives it back exactly: a short line as a string; a long line folded at
+ * A RUN script as the DSL's `run()` gives it back exactly: a short line as a string; a long line (or one
+ * with tabs, the indentation of joined continuation lines) folded at
  * its top-level `&&` into `\`-continued lines (the DSL joins them as a Dockerfile does); several lines as an
  * indented template literal, with `asScript` when joining them with `&&` would change the script.
  */
 function scriptValue(script: string): { value: Value; asScript: boolean } {
   if (!script.includes('\n')) {
-    const lines = script.length > FOLD_WIDTH ? foldForReading(script) : [script];
+    // a tab is a joined continuation line's indentation: fold it back rather than write a `\t` escape
+    const lines = script.length > FOLD_WIDTH || script.includes('\t') ? foldForReading(script) : [script];
     if (lines.length > 1) {
       const block = templateBlock(lines.join('\n'), '  ');
       if (normalizeScript(block.value) === script) return { value: new Raw(block.code), asScript: false };
@@ -428,6 +441,10 @@ function scriptValue(script: string): { value: Value; asScript: boolean } {
   if (normalizeScript(block.value) === script) return { value: new Raw(block.code), asScript: false };
   if (normalizeScript(block.value, { join: false }) === script)
     return { value: new Raw(block.code), asScript: true };
+  // lines that all share an indentation (a heredoc body written indented): the block layout would lose it,
+  // so the template literal starts right at the text, which `run()` keeps as it is
+  if (normalizeScript(script, { join: false }) === script)
+    return { value: new Raw(exactTemplate(script)), asScript: true };
   return { value: script, asScript: true };
 }
 

@@ -6,15 +6,8 @@
  */
 import fc from 'fast-check';
 import { describe, expect, test } from 'vitest';
-import {
-  flagWord,
-  jsonArray,
-  jsonElement,
-  mountFlag,
-  parseWord,
-  shellWord,
-  Unrepresentable,
-} from './quote.js';
+import { parseWord } from '../../ir/expand.js';
+import { flagWord, jsonArray, jsonElement, mountFlag, shellWord, Unrepresentable } from './quote.js';
 
 /** The Word in canonical spelling: literal `$` as `\$`, expansions verbatim. */
 const canonical = (word: string): string =>

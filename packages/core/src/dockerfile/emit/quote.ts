@@ -19,6 +19,8 @@
  * so non-ASCII flag values are mangled), `instructions/commands_runmount.go` (`parseMount`: csv then expand).
  */
 
+import { parseWord } from '../../ir/expand.js';
+
 /** Thrown by encoders; `emitDockerfile` turns it into a `WharfError` naming the stage and instruction. */
 export class Unrepresentable extends Error {
   override readonly name = 'Unrepresentable';
@@ -62,59 +64,8 @@ export function assertText(text: string, what: string): void {
 }
 
 // ---------------------------------------------------------------------------------------------------------
-// Words: literal text plus `$NAME` / `${…}` expansions; `\$` is a literal dollar (see ir/types.ts).
-
-export type WordPart =
-  | { readonly kind: 'text'; readonly text: string }
-  | { readonly kind: 'expansion'; readonly text: string };
-
-// BuildKit's processName: a run of digits, or a letter/underscore followed by letters, digits, underscores
-// (Unicode classes, as Go's unicode.IsLetter/IsDigit), or one special parameter.
-const NAME = /^(?:\p{Nd}+|[\p{L}_][\p{L}\p{Nd}_]*|[@*#?\-$!])/u;
-
-/** Split a Word into literal text and expansions. A `$` that starts no expansion is literal (as in BuildKit). */
-export function parseWord(word: string): WordPart[] {
-  const parts: WordPart[] = [];
-  let text = '';
-  let i = 0;
-  while (i < word.length) {
-    const ch = word[i] as string;
-    if (ch === '\\' && word[i + 1] === '$') {
-      text += '$';
-      i += 2;
-      continue;
-    }
-    if (ch === '$') {
-      const end = expansionEnd(word, i);
-      if (end > i + 1) {
-        if (text !== '') parts.push({ kind: 'text', text });
-        text = '';
-        parts.push({ kind: 'expansion', text: word.slice(i, end) });
-        i = end;
-        continue;
-      }
-    }
-    text += ch;
-    i += 1;
-  }
-  if (text !== '') parts.push({ kind: 'text', text });
-  return parts;
-}
-
-function expansionEnd(word: string, dollar: number): number {
-  if (word[dollar + 1] === '{') {
-    let depth = 0;
-    for (let j = dollar + 1; j < word.length; j++) {
-      const ch = word[j];
-      if (ch === '\\') j++;
-      else if (ch === '{') depth++;
-      else if (ch === '}' && --depth === 0) return j + 1;
-    }
-    return word.length; // unterminated: BuildKit reports "missing '}'" for the user's text as written
-  }
-  const name = NAME.exec(word.slice(dollar + 1));
-  return name ? dollar + 1 + name[0].length : dollar + 1;
-}
+// Words: literal text plus `$NAME` / `${…}` expansions; `\$` is a literal dollar, `\\` before a `$` a
+// literal backslash (see ir/types.ts).
 
 /** Expansions are copied verbatim; they must not contain characters that the outer layers re-interpret. */
 function checkExpansion(text: string, what: string): void {

@@ -10,7 +10,7 @@
  * graph.stages[0].instructions[0] // { kind: 'run', command: { form: 'shell', script: 'apk add curl' }, … }
  */
 import type { SourceLocation } from '../../errors.js';
-import { expandWord, type Lookup } from '../../ir/expand.js';
+import { expandWord, type Lookup, literalWord } from '../../ir/expand.js';
 import { dependencyOrder } from '../../ir/graph.js';
 import type {
   ArgDecl,
@@ -56,6 +56,12 @@ interface StageHeader {
   readonly source: SourceLocation;
 }
 
+/**
+ * A Dockerfile's graph (the IR), with BuildKit's rules; errors name the instruction's `file:line:col`.
+ * @example
+ * const graph = lowerDockerfile(readFileSync('Dockerfile', 'utf8'), { file: 'Dockerfile' });
+ * graph.stages.map((s) => s.name) // ['build', 'app']
+ */
 export function lowerDockerfile(input: string | ParseResult, options: LowerOptions = {}): BuildGraph {
   const file = options.file ?? 'Dockerfile';
   const parsed = typeof input === 'string' ? parseDockerfile(input, { file }) : input;
@@ -78,7 +84,7 @@ export function lowerDockerfile(input: string | ParseResult, options: LowerOptio
   const byName = new Map(headers.filter((h) => h.explicit).map((h) => [h.name, h.name]));
   const resolveFrom = (word: Word): FromRef => {
     if (hasExpansion(word)) return { kind: 'image', ref: word };
-    const literal = word.replaceAll('\\$', '$');
+    const literal = literalWord(word);
     const stage = byName.get(literal.toLowerCase());
     if (stage !== undefined) return { kind: 'stage', stage };
     if (/^\d+$/.test(literal)) {
@@ -126,8 +132,13 @@ export function lowerDockerfile(input: string | ParseResult, options: LowerOptio
   }
 
   const globals = globalValues(args, options.buildArgs ?? {});
+  const firstInstruction = parsed.ast.children[0];
   const irStages: Stage[] = stages.map(({ header, instructions }, index) => ({
     name: header.name,
+    // the comments above the file's first instruction are the graph's (`comments` below)
+    ...(header.node !== firstInstruction && header.node.prevComment.length
+      ? { comments: [...header.node.prevComment] }
+      : {}),
     base: at(header.node, () => baseRef(header, headers.slice(0, index), globals)),
     ...(header.platform === undefined ? {} : { platform: header.platform }),
     instructions,
@@ -206,7 +217,7 @@ function readStageHeaders(
  */
 function baseRef(header: StageHeader, earlier: readonly StageHeader[], globals: Lookup): BaseRef {
   const word = header.baseWord;
-  const literal = hasExpansion(word) ? expandedOrUndefined(word, globals) : word.replaceAll('\\$', '$');
+  const literal = hasExpansion(word) ? expandedOrUndefined(word, globals) : literalWord(word);
   if (literal !== undefined) {
     const stage = earlier.find((h) => h.explicit && h.name === literal.toLowerCase());
     if (stage) return { kind: 'stage', stage: stage.name };

@@ -113,8 +113,13 @@ describe('toWord', () => {
     expect(toWord('"a`"b"', '`')).toBe('a"b');
   });
 
-  test('a literal backslash before an expansion is refused', () => {
-    expect(() => toWord("'\\'$HOME")).toThrow(/literal backslash right before \$HOME/);
+  test('a literal backslash before a $ is doubled, so it stays apart from the expansion or the dollar', () => {
+    expect(toWord("'\\'$HOME")).toBe('\\\\$HOME');
+    expect(toWord('a\\\\$HOME')).toBe('a\\\\$HOME');
+    expect(toWord('"a\\\\$HOME"')).toBe('a\\\\$HOME');
+    expect(toWord('"a\\\\\\$HOME"')).toBe('a\\\\\\$HOME');
+    expect(toWord("'\\\\$x'")).toBe('\\\\\\\\\\$x');
+    expect(toWord('C:\\\\dir\\\\')).toBe('C:\\dir\\');
   });
 
   test("BuildKit's lexer errors", () => {

@@ -3,6 +3,8 @@
  * (default `bind`), values go through the shell lexer (here: to Words), then each key is checked for the
  * mount type. Keys the IR mount type has no field for are errors.
  */
+
+import { literalWord } from '../../ir/expand.js';
 import type { FromRef, Mount, Word } from '../../ir/types.js';
 import type { EscapeToken } from '../parse/index.js';
 import { problem, unsupported } from './errors.js';
@@ -77,7 +79,7 @@ export function parseMount(value: string, context: MountContext): Mount {
       if (hasExpansion(word)) {
         throw unsupported(`mount ${what} "${word}" uses a variable`, `write the ${what} literally`);
       }
-      return word.replaceAll('\\$', '$');
+      return literalWord(word);
     };
     switch (key) {
       case 'type':

@@ -70,12 +70,25 @@ describe('lower(emit(lower(x))) = lower(x)', () => {
 
 const pick = <T extends string | boolean>(...values: T[]) => fc.constantFrom(...values);
 const name = fc.stringMatching(/^[A-Z_][A-Z0-9_]{0,5}$/);
-const textChar = fc.constantFrom(...'abcXYZ019/._-:@+=,"\'{}[]()!#%&*'.split(''), ' ', '\\$');
+const textChar = fc.constantFrom(...'abcXYZ019/._-:@+=,"\'{}[]()!#%&*'.split(''), ' ', '\\$', '\\');
 const expansion = fc.oneof(
   name.map((n) => `$${n}`),
   name.map((n) => `\${${n}}`),
   fc.tuple(name, fc.stringMatching(/^[a-z0-9/._-]{0,4}$/)).map(([n, d]) => `\${${n}:-${d}}`),
 );
+/** Joins Word parts; a literal backslash (a `\\` part) right before a `$` is written `\\\\` (see ir/types.ts). */
+function canonicalJoin(parts: readonly string[]): string {
+  let out = '';
+  let backslashes = 0;
+  for (const part of parts) {
+    if (part === '\\') backslashes++;
+    else {
+      out += '\\'.repeat(/^\\?\$/.test(part) ? 2 * backslashes : backslashes) + part;
+      backslashes = 0;
+    }
+  }
+  return out + '\\'.repeat(backslashes);
+}
 /** A canonical Word; `spaces: false` for positions BuildKit splits at whitespace. */
 const word = (spaces = true, min = 1) =>
   fc
@@ -83,7 +96,7 @@ const word = (spaces = true, min = 1) =>
       minLength: min,
       maxLength: 8,
     })
-    .map((parts) => parts.join(''))
+    .map(canonicalJoin)
     .filter((w) => (spaces || !w.includes(' ')) && !w.includes('\\$' + '{') && w !== '');
 const plainWord = fc.stringMatching(/^[a-z0-9][a-z0-9/._-]{0,8}$/);
 const path = fc.stringMatching(/^\/?[a-z0-9][a-z0-9/._-]{0,10}$/);

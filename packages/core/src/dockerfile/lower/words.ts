@@ -1,13 +1,12 @@
 /**
  * Raw Dockerfile text → IR Words (see `ir/types.ts`): quote removal and the escape character applied as
  * BuildKit's shell lexer does, but variable references kept as written (`$NAME`, `${NAME:-default}`) and a
- * literal `$` written as `\$`. Syntax errors are BuildKit's (`failed to process "…": …`), found by running
+ * literal `$` written as `\$` (and a literal backslash right before a `$` as `\\`). Syntax errors are BuildKit's (`failed to process "…": …`), found by running
  * the real lexer with every variable unset and kept.
  */
 import type { Word } from '../../ir/types.js';
 import type { EscapeToken } from '../parse/index.js';
 import { processWord } from '../parse/index.js';
-import { unsupported } from './errors.js';
 
 const LETTER_OR_DIGIT = /^[\p{L}\p{Nd}_]$/u;
 const DIGIT = /^\p{Nd}$/u;
@@ -20,15 +19,12 @@ export function toWord(raw: string, escapeToken: EscapeToken = '\\'): Word {
   return new WordReader(Array.from(raw), escapeToken).read();
 }
 
-/** True when the Word references a variable (a `$` not written as `\$`). */
-export function hasExpansion(word: Word): boolean {
-  return /(^|[^\\])\$/.test(word);
-}
+export { hasExpansion } from '../../ir/expand.js';
 
 class WordReader {
   #out = '';
-  /** The output ends with a literal backslash (ambiguous before an expansion). */
-  #pendingBackslash = false;
+  /** Literal backslashes at the end of the output, written once each: doubled if a `$` follows. */
+  #trailingBackslashes = 0;
 
   constructor(
     private readonly chars: readonly string[],
@@ -60,18 +56,21 @@ class WordReader {
   }
 
   #literal(ch: string) {
-    this.#out += ch === '$' ? '\\$' : ch;
-    this.#pendingBackslash = ch === '\\';
+    if (ch === '$') this.#beforeDollar('\\$');
+    else {
+      this.#out += ch;
+      this.#trailingBackslashes = ch === '\\' ? this.#trailingBackslashes + 1 : 0;
+    }
   }
 
   #expansion(text: string) {
-    if (this.#pendingBackslash) {
-      throw unsupported(
-        `a literal backslash right before ${text} cannot be kept apart from the expansion`,
-        'IR Words spell a literal "$" as "\\$"; move the backslash or use a different escape',
-      );
-    }
-    this.#out += text;
+    this.#beforeDollar(text);
+  }
+
+  /** Appends text that starts with a `$` (or `\$`): the literal backslashes before it are doubled. */
+  #beforeDollar(text: string) {
+    this.#out += '\\'.repeat(this.#trailingBackslashes) + text;
+    this.#trailingBackslashes = 0;
   }
 
   /** After the opening quote; returns the index after the closing quote. */

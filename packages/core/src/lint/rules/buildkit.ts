@@ -6,7 +6,7 @@
  */
 
 import { type Node, nodeArgs } from '../../dockerfile/parse/index.js';
-import type { SourceLocation } from '../../errors.js';
+import { closest, type SourceLocation } from '../../errors.js';
 import { looksSecret } from '../../ir/secret-names.js';
 import type { Instruction, Stage } from '../../ir/types.js';
 import type { LintContext } from '../context.js';
@@ -129,33 +129,6 @@ function envOfChain(ctx: LintContext, stage: Stage): Set<string> {
     for (const i of base.instructions) if (i.kind === 'env') for (const v of i.vars) names.add(v.key);
   }
   return names;
-}
-
-/** The closest name by edit distance (at most 2), for "did you mean". */
-function closest(name: string, candidates: Iterable<string>): string | undefined {
-  let best: string | undefined;
-  let bestDistance = 3;
-  for (const c of candidates) {
-    const d = editDistance(name.toLowerCase(), c.toLowerCase());
-    if (d < bestDistance) [best, bestDistance] = [c, d];
-  }
-  return best;
-}
-
-function editDistance(a: string, b: string): number {
-  let row = Array.from({ length: b.length + 1 }, (_, j) => j);
-  for (let i = 1; i <= a.length; i++) {
-    const next = [i];
-    for (let j = 1; j <= b.length; j++) {
-      next[j] = Math.min(
-        (row[j] as number) + 1,
-        (next[j - 1] as number) + 1,
-        (row[j - 1] as number) + (a[i - 1] === b[j - 1] ? 0 : 1),
-      );
-    }
-    row = next;
-  }
-  return row[b.length] as number;
 }
 
 export const UndefinedVar = defineRule<{ name: string; suggestion: string | undefined }>({

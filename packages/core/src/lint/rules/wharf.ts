@@ -48,10 +48,12 @@ export const BaseNotPinnedByDigest = defineRule<{ ref: string }>({
   summary: 'Base images should be pinned by digest',
   message: ({ ref }) =>
     `FROM ${ref} is not pinned by digest: the same build can get a different base tomorrow`,
-  fix: ({ ref }) => `FROM ${ref}@sha256:<digest> (wharf pull ${ref} prints it)`,
+  fix: ({ ref }) => `run wharf lock (pins it in wharf.lock), or write FROM ${ref}@sha256:<digest>`,
   *check(ctx) {
     for (const { stage, ref } of imageBases(ctx)) {
-      if (splitImageRef(ref).digest === undefined) yield hit(stage.source, { ref }, ref);
+      if (splitImageRef(ref).digest === undefined && !ctx.pinnedElsewhere(ref)) {
+        yield hit(stage.source, { ref }, ref);
+      }
     }
   },
 });

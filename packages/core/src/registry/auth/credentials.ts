@@ -9,10 +9,10 @@
  * (refresh) token. `store` takes the same JSON on stdin.
  */
 import { spawn } from 'node:child_process';
-import { randomUUID } from 'node:crypto';
-import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
+import { isNotFound, writeFileAtomic } from '../../fsutil/files.js';
 import { RegistryError } from '../errors.js';
 import { redact, rememberBasic, rememberSecret } from './redact.js';
 
@@ -77,7 +77,7 @@ export async function readDockerConfig(options: DockerConfigOptions = {}): Promi
   try {
     text = await readFile(file, 'utf8');
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return {};
+    if (isNotFound(error)) return {};
     throw new RegistryError('REGISTRY_CREDENTIALS', `cannot read ${file}: ${(error as Error).message}`, {
       cause: error,
     });
@@ -291,9 +291,6 @@ export async function storeCredentials(
     const auth = Buffer.from(`${credentials.username}:${credentials.password}`).toString('base64');
     config.auths = { ...(config.auths ?? {}), [server]: { auth } };
   }
-  await mkdir(dirname(file), { recursive: true, mode: 0o700 });
-  const temp = `${file}.${randomUUID()}.tmp`;
-  await writeFile(temp, `${JSON.stringify(config, null, '\t')}\n`, { mode: 0o600 });
-  await rename(temp, file);
+  await writeFileAtomic(file, `${JSON.stringify(config, null, '\t')}\n`, { mode: 0o600, dirMode: 0o700 });
   return helper ? { file, helper } : { file };
 }

@@ -20,13 +20,19 @@ const base = stage('base')
         echo eleven twelve thirteen fourteen fifteen
   `);
 
+// the unit tests: `docker build --target test`
 const test = stage('test')
   .from(base)
   .run('echo test');
 
 const lint = stage('lint')
   .from(base)
-  .run('echo lint');
+  .run('echo lint')
+  .run(`
+    set -eux; \\
+    	addgroup app; \\
+    	adduser -D -G app app
+  `);
 
 const final = stage()
   .from(base)

@@ -17,6 +17,8 @@ const final = stage()
   .run(`
     #!/usr/bin/env python3
     print("script")
-  `);
+  `)
+  .run(`  set -e
+  echo "indented body, kept as written"`, { asScript: true });
 
 export default final;

@@ -10,10 +10,10 @@
  */
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { type CacheSummary, cacheSummary, type PruneOptions, pruneCache } from './cache/index.js';
-import { diskBytes, pruneSnapshots, snapshotUsage, sweepStale } from './runtime/snapshot-gc.js';
-import { defaultSnapshotRoot } from './runtime/snapshotter.js';
-import { type BlobStore, whileUnused } from './store/store.js';
+import { type CacheSummary, cacheSummary, type PruneOptions, pruneCache } from '../cache/index.js';
+import { diskBytes, pruneSnapshots, snapshotUsage, sweepStale } from '../runtime/snapshot-gc.js';
+import { defaultSnapshotRoot } from '../runtime/snapshotter.js';
+import { type BlobStore, whileUnused } from '../store/store.js';
 
 export interface BuildCacheUsage extends CacheSummary {
   /** Extracted layers and flattened chains RUN steps keep. */
@@ -36,6 +36,10 @@ export interface BuildCachePruneResult {
 
 const cacheMountsOf = (store: BlobStore) => join(store.root, 'cache-mounts');
 
+/**
+ * What the build cache holds: step records, blobs, RUN snapshots and cache mounts, with their sizes.
+ * @example const usage = await buildCacheUsage(await openStore()); // as `wharf cache ls`
+ */
 export async function buildCacheUsage(store: BlobStore): Promise<BuildCacheUsage> {
   const [summary, snapshots] = await Promise.all([
     cacheSummary(store),
@@ -54,6 +58,7 @@ export async function buildCacheUsage(store: BlobStore): Promise<BuildCacheUsage
  * size, then the most recently used snapshots in what is left of it; pulled base blobs stay.
  * While another process builds (it holds a lease on the store), nothing is removed and its pid is
  * returned in `inUse`: a build must not lose the blobs and snapshots it reads.
+ * @example await pruneBuildCache(await openStore(), { keepBytes: 10e9 }); // or { all: true }, as `wharf cache prune`
  */
 export async function pruneBuildCache(
   store: BlobStore,

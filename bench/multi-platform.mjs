@@ -1,0 +1,101 @@
+// Benchmark (issue 16): two platforms in one run vs two single-platform runs one after the other.
+//   pnpm -s build && node bench/multi-platform.mjs [--rounds 3] [--files 2000] [--mib 32]
+// The Dockerfile cross-compiles the usual way: a `FROM --platform=$BUILDPLATFORM` stage packs a
+// generated source tree natively (shared by both platforms), the target stage copies the result and a
+// large incompressible asset, and RUNs once (emulated for arm64). Base: the two-platform
+// `busybox:multi` the test setup pushes to the loopback mirror (`pnpm test:e2e` leaves it there).
+// Each round, in turn: `wharf build --platform linux/amd64,linux/arm64 -o type=oci-archive` with a
+// fresh cache, and `--platform linux/amd64` then `--platform linux/arm64` (two processes, each
+// writing its oci-archive) sharing another fresh cache; both include pulling the base. Prints the
+// median of each and their ratio (one run / sequential), one JSON line.
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { log, MIRROR, machine, s, settle, tempDir, wharf, writeRandomFile, writeSourceTree } from './lib.mjs';
+
+const { values } = parseArgs({
+  options: {
+    rounds: { type: 'string', default: '3' },
+    files: { type: 'string', default: '2000' },
+    mib: { type: 'string', default: '32' },
+  },
+});
+const rounds = Number(values.rounds);
+const base = `${MIRROR.replace(/^https?:\/\//, '')}/library/busybox:multi`;
+
+const made = [];
+/** A temp dir removed at the end. */
+const scratch = (prefix) => {
+  const dir = tempDir(prefix);
+  made.push(dir);
+  return dir;
+};
+const context = scratch('multi-platform');
+mkdirSync(join(context, 'src'));
+writeSourceTree(join(context, 'src'), Number(values.files), 4096);
+mkdirSync(join(context, 'assets'));
+writeRandomFile(join(context, 'assets', 'blob.bin'), Number(values.mib) * 2 ** 20, 'multi-platform');
+writeFileSync(
+  join(context, 'Dockerfile'),
+  `FROM --platform=$BUILDPLATFORM ${base} AS build
+COPY src/ /src/
+RUN tar -C /src -cf /out.tar . && uname -m > /built-on
+FROM ${base}
+COPY --from=build /out.tar /built-on /app/
+COPY assets/ /assets/
+RUN uname -m > /arch
+`,
+);
+
+const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+
+/** One `wharf build` process with the given platforms, writing an oci-archive under `out`. */
+async function build(platforms, cacheDir, out) {
+  const result = await wharf([
+    'build',
+    '-f',
+    join(context, 'Dockerfile'),
+    context,
+    '--registry-mirror',
+    MIRROR,
+    '--progress',
+    'quiet',
+    '--cache-dir',
+    cacheDir,
+    '--platform',
+    platforms,
+    '-o',
+    `type=oci-archive,dest=${join(out, `${platforms.replaceAll('/', '-').replaceAll(',', '+')}.tar`)}`,
+  ]);
+  return result.seconds;
+}
+
+const oneRun = [];
+const sequential = [];
+for (let round = 0; round < rounds; round++) {
+  const out = scratch('multi-platform-out');
+  await settle();
+  oneRun.push(await build('linux/amd64,linux/arm64', join(scratch('multi-cache'), 'cache'), out));
+  log(`round ${round + 1}: one run ${s(oneRun.at(-1))} s`);
+  await settle();
+  const cacheDir = join(scratch('multi-cache'), 'cache');
+  const amd64 = await build('linux/amd64', cacheDir, out);
+  const arm64 = await build('linux/arm64', cacheDir, out);
+  sequential.push(amd64 + arm64);
+  log(`round ${round + 1}: sequential ${s(amd64)} + ${s(arm64)} = ${s(amd64 + arm64)} s`);
+}
+for (const dir of made) rmSync(dir, { recursive: true, force: true });
+console.log(
+  JSON.stringify({
+    bench: 'multi-platform',
+    rounds,
+    files: Number(values.files),
+    assetMiB: Number(values.mib),
+    oneRunMedianS: s(median(oneRun)),
+    sequentialMedianS: s(median(sequential)),
+    ratio: s(median(oneRun) / median(sequential)),
+    oneRun: oneRun.map(s),
+    sequential: sequential.map(s),
+    machine: machine(),
+  }),
+);

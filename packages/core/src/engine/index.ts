@@ -1,0 +1,14 @@
+// The public names of `engine/` (`@wharf/core/engine`): the direct builder one level below `build()` (a graph
+// in, an Image value out, no outputs written), the docker backend, the build cache on disk (its store, usage
+// and pruning) and the base-image records `wharf pull` keeps.
+
+export { parseSize } from '../cache/index.js';
+export type { BlobStore, OpenStoreOptions } from '../store/index.js';
+export { defaultStoreRoot, openStore } from '../store/index.js';
+export { cachedBase, recordBase } from './base-records.js';
+export type { BuildOptions, BuildResult, BuiltImage } from './build.js';
+export { buildImage } from './build.js';
+export type { DockerBuildOptions, DockerBuildResult } from './docker-backend.js';
+export { buildWithDocker } from './docker-backend.js';
+export type { BuildCachePruneResult, BuildCacheUsage } from './prune.js';
+export { buildCacheUsage, pruneBuildCache } from './prune.js';

@@ -1,0 +1,172 @@
+/**
+ * The one step runner: every layer-producing step (RUN, COPY, ADD, WORKDIR) goes key → hit/miss →
+ * execute → record through here. A stage owns one runner; it carries the chain of step keys (the base
+ * image's key first, then each layer step's key), so a step's key covers everything below it.
+ *
+ * A hit is used only while its blob is still in the store; otherwise the step runs again. Every hit
+ * and every run records the step's inputs at its position (the slot), so the next miss there can say
+ * what changed; `--no-cache` skips the lookups but still records.
+ */
+import type { CachedLayer, StepCache, StepInputs } from '../cache/step-cache.js';
+import { stepKey } from '../cache/step-cache.js';
+import { layerFromStore } from '../image/partial.js';
+import type { Layer } from '../image/types.js';
+import type { BlobStore } from '../store/store.js';
+
+/** What the runner needs from the build. */
+export interface StepRunnerOptions {
+  readonly store: BlobStore;
+  readonly cache: StepCache;
+  /** Skip lookups (every step runs; results are still recorded). */
+  readonly noCache: boolean;
+  /** What the first step's key builds on: the base image's digest (or scratch + platform). */
+  readonly baseKey: string;
+}
+
+/** How a step's end is reported: the stage and step number are already known to it. */
+export interface StepReport {
+  finished(result?: FinishedStep): void;
+}
+
+/** A step's end, for its `step-finished` event. */
+export interface FinishedStep {
+  readonly layer?: { readonly digest: string; readonly size: number };
+  readonly cached?: boolean;
+  /** Why the cache missed (the last build at this position differed), or `--no-cache`. */
+  readonly miss?: string;
+  /** Phase times of a RUN in ms (prepare, run, diff, write). */
+  readonly phases?: Readonly<Record<string, number>>;
+}
+
+/** The parts of a step's key that the step itself knows (the runner adds the chain). */
+export type StepFacts = Omit<StepInputs, 'parent' | 'parentIsBase'>;
+
+/** A layer-producing step for {@link StepRunner.run}. */
+export interface LayerStep {
+  /** The step's position (build definition + stage + index), for explaining misses. */
+  readonly slot: string;
+  readonly facts: StepFacts;
+  /** Makes the step's layer on a miss (its blob already in the store); no layer: it changed nothing. */
+  execute(): Promise<Executed>;
+  /**
+   * The step always makes a layer (COPY, ADD, WORKDIR with entries): a record of none cannot be its
+   * own and is run again. A RUN that changed nothing is recorded as none, and that is a hit.
+   */
+  readonly alwaysLayer?: boolean;
+}
+
+/** What {@link LayerStep.execute} made. */
+export interface Executed {
+  readonly layer?: CachedLayer;
+  readonly phases?: Readonly<Record<string, number>>;
+  /** Cleans up after the step is recorded and reported (a RUN's snapshot), so its time is not the step's. */
+  release?(): Promise<void>;
+}
+
+/** What a step came to: a layer (from the cache or just made), or none. */
+export type StepOutcome =
+  | { readonly kind: 'layer'; readonly layer: Layer; readonly cached: boolean }
+  | { readonly kind: 'empty'; readonly cached: boolean };
+
+/**
+ * Runs the layer steps of one stage, in order.
+ *
+ * @example
+ * const runner = new StepRunner({ store, cache, noCache: false, baseKey: base.key });
+ * const outcome = await runner.run({ slot, facts, execute: () => writeMyLayer() }, report);
+ * if (outcome.kind === 'layer') layers.push(outcome.layer);
+ */
+export class StepRunner {
+  readonly #options: StepRunnerOptions;
+  #parent: string;
+  #parentIsBase = true;
+
+  constructor(options: StepRunnerOptions) {
+    this.#options = options;
+    this.#parent = options.baseKey;
+  }
+
+  /**
+   * Looks the step up and returns its layer on a hit (the chain moves on to its key); on a miss
+   * nothing is recorded and the chain stays. For steps whose key is known before their work is
+   * planned (COPY --from a stage or image: the source's digest), so a hit costs no planning at all.
+   */
+  async probe(slot: string, facts: StepFacts, report: StepReport): Promise<Layer | undefined> {
+    if (this.#options.noCache) return undefined;
+    const inputs = this.#inputs(facts);
+    const key = stepKey(inputs);
+    const found = await this.#options.cache.get(key);
+    if (found.kind !== 'hit' || !(await this.#options.store.has(found.layer.digest))) return undefined;
+    this.#advance(key);
+    const outcome = await this.#hit(found.layer, slot, inputs, report);
+    return outcome.kind === 'layer' ? outcome.layer : undefined;
+  }
+
+  /**
+   * Runs a step through the cache: its layer from the cache when recorded and still stored,
+   * otherwise `execute()`, recorded under the step's key. The chain moves on to the step's key at
+   * once (before the returned promise settles), so the next step can be keyed while this one writes.
+   */
+  run(step: LayerStep, report: StepReport): Promise<StepOutcome> {
+    const inputs = this.#inputs(step.facts);
+    const key = stepKey(inputs);
+    this.#advance(key);
+    return this.#run(key, inputs, step, report);
+  }
+
+  async #run(key: string, inputs: StepInputs, step: LayerStep, report: StepReport): Promise<StepOutcome> {
+    const { cache, store, noCache } = this.#options;
+    let miss: string | undefined = '--no-cache';
+    if (!noCache) {
+      const found = await cache.get(key, { slot: step.slot, inputs });
+      if (found.kind === 'hit-empty' && !step.alwaysLayer)
+        return this.#hit(undefined, step.slot, inputs, report);
+      if (found.kind === 'hit' && (await store.has(found.layer.digest)))
+        return this.#hit(found.layer, step.slot, inputs, report);
+      // A hit whose blob left the store (pruned), or no layer for a step that always makes one, runs
+      // again; the explanation compares the inputs.
+      miss = found.kind === 'miss' ? found.explanation : await cache.explain(step.slot, inputs);
+    }
+    const executed = await step.execute();
+    const layer = executed.layer;
+    try {
+      await cache.put(key, layer ?? null);
+      await cache.remember(step.slot, inputs);
+      report.finished({
+        ...(layer ? { layer: { digest: layer.digest, size: layer.size } } : {}),
+        cached: false,
+        ...(miss ? { miss } : {}),
+        ...(executed.phases ? { phases: executed.phases } : {}),
+      });
+    } finally {
+      await executed.release?.();
+    }
+    return layer
+      ? { kind: 'layer', layer: layerFromStore(store, layer), cached: false }
+      : { kind: 'empty', cached: false };
+  }
+
+  async #hit(
+    layer: CachedLayer | undefined,
+    slot: string,
+    inputs: StepInputs,
+    report: StepReport,
+  ): Promise<StepOutcome> {
+    await this.#options.cache.remember(slot, inputs);
+    if (!layer) {
+      report.finished({ cached: true });
+      return { kind: 'empty', cached: true };
+    }
+    report.finished({ layer: { digest: layer.digest, size: layer.size }, cached: true });
+    return { kind: 'layer', layer: layerFromStore(this.#options.store, layer), cached: true };
+  }
+
+  #inputs(facts: StepFacts): StepInputs {
+    return { parent: this.#parent, parentIsBase: this.#parentIsBase, ...facts };
+  }
+
+  #advance(key: string): void {
+    this.#parent = key;
+    this.#parentIsBase = false;
+  }
+}

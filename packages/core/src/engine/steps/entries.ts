@@ -1,0 +1,127 @@
+/**
+ * The layer of a step that planned its entries in memory (COPY, ADD, WORKDIR): the entries go into the
+ * stage's view at once (the next step plans against it), and their layer goes through the step runner
+ * in the background (tar and hash, uncompressed: outputs compress on demand, see compress.ts).
+ */
+import { createHash } from 'node:crypto';
+import { relative } from 'node:path';
+import type { FileIdentity } from '../../cache/file-digests.js';
+import type { Layer } from '../../image/types.js';
+import { applyEntries, type LayerEntry } from '../../layer/entry.js';
+import { writeLayer } from '../../layer/layer-writer.js';
+import { GZIP_LEVEL, rememberCompressed } from '../compress.js';
+import type { StageContext } from '../stage.js';
+import type { Executed } from '../step-runner.js';
+import type { StepContext } from './context.js';
+
+/** A step's planned entries, what they read (for the cache key), and what to release once written. */
+export interface PlannedEntries {
+  readonly entries: readonly LayerEntry[];
+  readonly files: Record<string, string>;
+  release(): Promise<void>;
+}
+
+/**
+ * Finishes a step that planned `planned`: no entries, no layer; otherwise the view is updated and the
+ * layer is taken from the cache or written, while the next steps go on.
+ */
+export async function entriesStep(planned: PlannedEntries, step: StepContext): Promise<void> {
+  const { entries } = planned;
+  if (entries.length === 0) {
+    await planned.release();
+    step.record();
+    step.report.finished();
+    return;
+  }
+  const { base, ctx } = step;
+  applyEntries(base.view, entries);
+  base.files.record(entries);
+  const gzipToo = ctx.gzipWhileWriting?.(step.stage.name) ?? false;
+  const layer = step.runner
+    .run(
+      {
+        slot: step.slot,
+        facts: step.facts(planned.files),
+        alwaysLayer: true,
+        execute: () => writeEntries(entries, ctx, gzipToo),
+      },
+      step.report,
+    )
+    .then((outcome): Layer => {
+      if (outcome.kind !== 'layer') throw new Error('unreachable: a step with entries always has a layer');
+      return outcome.layer;
+    })
+    .finally(() => planned.release());
+  // Keep going: the next step only needs the view, which is already updated. Errors surface at the end.
+  layer.catch(() => {});
+  step.record(layer);
+}
+
+/** Writes the layer of `entries` into the store, remembering its view (and gzip form, if made). */
+async function writeEntries(
+  entries: readonly LayerEntry[],
+  ctx: StageContext,
+  gzipToo: boolean,
+): Promise<Executed> {
+  const info = await writeLayer(ctx.store, entries, {
+    mtime: ctx.epoch,
+    compression: 'none',
+    ...(gzipToo ? { alsoGzip: true, gzipLevel: GZIP_LEVEL } : {}),
+  });
+  if (info.gzip) await rememberCompressed(ctx.store, info.diffId, info.gzip);
+  await ctx.views.remember(info.diffId, entries);
+  return { layer: info };
+}
+
+/**
+ * What a step's entries read, for its cache key: file contents by digest (through the stat cache),
+ * and the metadata of every entry. Context files are named by their context path.
+ */
+export async function entryDigests(
+  entries: readonly LayerEntry[],
+  ctx: StageContext,
+): Promise<Record<string, string>> {
+  // Every file read from disk is hashed in one call, so the misses of a big COPY use all cores.
+  const files: { path: string; stat?: FileIdentity }[] = [];
+  for (const entry of entries) {
+    if (entry.type !== 'file') continue;
+    const content = entry.content;
+    if (content.kind === 'path') {
+      files.push({
+        path: content.path,
+        ...(content.seen
+          ? {
+              stat: {
+                size: entry.size,
+                mtimeNs: content.seen.mtimeNs,
+                ino: content.seen.ino,
+                dev: content.seen.dev,
+              },
+            }
+          : {}),
+      });
+    } else if (content.kind === 'archive') files.push({ path: content.archive });
+  }
+  const digests = await ctx.fileDigests.digestMany(files);
+  let next = 0;
+  const out: Record<string, string> = {};
+  for (const entry of entries) {
+    const meta = `${entry.type}:${entry.mode.toString(8)}:${entry.uid}:${entry.gid}`;
+    if (entry.type === 'file') {
+      const content = entry.content;
+      if (content.kind === 'path') {
+        const shown = relative(ctx.contextRoot, content.path);
+        const name = shown.startsWith('..') ? content.path : shown;
+        out[name] = `${meta}:/${entry.path}:${digests[next++]}`;
+      } else if (content.kind === 'archive') {
+        const shown = relative(ctx.contextRoot, content.archive);
+        out[`${shown}#${content.member}`] = `${meta}:/${entry.path}:${digests[next++]}`;
+      } else {
+        out[`/${entry.path}`] = `${meta}:${createHash('sha256').update(content.data).digest('hex')}`;
+      }
+    } else {
+      out[`/${entry.path}`] = entry.type === 'dir' ? meta : `${meta}:${entry.linkTarget}`;
+    }
+  }
+  return out;
+}

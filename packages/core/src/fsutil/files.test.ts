@@ -1,0 +1,65 @@
+import { mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { isNotFound, syncDirectory, writeFileAtomic } from './files.js';
+
+let dir: string;
+beforeEach(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'wharf-files-'));
+});
+afterEach(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+describe('writeFileAtomic', () => {
+  it('creates missing parents, replaces the old content and leaves no temp file', async () => {
+    const file = join(dir, 'a', 'b', 'record.json');
+    await writeFileAtomic(file, 'one');
+    await writeFileAtomic(file, new TextEncoder().encode('two'), { durable: false });
+    expect(await readFile(file, 'utf8')).toBe('two');
+    expect(await readdir(join(dir, 'a', 'b'))).toEqual(['record.json']);
+  });
+
+  it('applies the file and directory modes', async () => {
+    const file = join(dir, 'private', 'config.json');
+    const umask = process.umask(0);
+    try {
+      await writeFileAtomic(file, '{}', { mode: 0o600, dirMode: 0o700 });
+    } finally {
+      process.umask(umask);
+    }
+    expect((await stat(file)).mode & 0o777).toBe(0o600);
+    expect((await stat(join(dir, 'private'))).mode & 0o777).toBe(0o700);
+  });
+
+  it('keeps the old file and removes its temp file when the rename fails', async () => {
+    const target = join(dir, 'taken');
+    await writeFile(join(dir, 'keep'), 'x');
+    await writeFileAtomic(join(target, 'inner'), 'old');
+    // a directory that is not empty cannot be replaced by a file
+    await expect(writeFileAtomic(target, 'new')).rejects.toMatchObject({ code: 'EISDIR' });
+    expect((await readdir(dir)).sort()).toEqual(['keep', 'taken']);
+    expect(await readFile(join(target, 'inner'), 'utf8')).toBe('old');
+  });
+});
+
+describe('syncDirectory', () => {
+  it('never throws, even for a missing directory', async () => {
+    await expect(syncDirectory(join(dir, 'absent'))).resolves.toBeUndefined();
+    await expect(syncDirectory(dir)).resolves.toBeUndefined();
+  });
+});
+
+describe('isNotFound', () => {
+  it('is ENOENT, and ENOTDIR only when asked', async () => {
+    const missing = await readFile(join(dir, 'absent')).catch((e: unknown) => e);
+    await writeFile(join(dir, 'file'), '');
+    const notDir = await readFile(join(dir, 'file', 'below')).catch((e: unknown) => e);
+    expect(isNotFound(missing)).toBe(true);
+    expect(isNotFound(notDir)).toBe(false);
+    expect(isNotFound(notDir, { notDirectory: true })).toBe(true);
+    expect(isNotFound(new Error('other'))).toBe(false);
+    expect(isNotFound(undefined)).toBe(false);
+  });
+});

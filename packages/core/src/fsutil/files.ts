@@ -1,0 +1,86 @@
+/**
+ * Writing files so that readers see the old content or the new, never a torn one: the one
+ * temp-file-then-rename writer, the one directory fsync and the one "is this a missing file" test.
+ */
+import { randomBytes } from 'node:crypto';
+import { type FileHandle, mkdir, open, rename, rm } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
+
+/** How {@link writeFileAtomic} writes. */
+export interface WriteFileAtomicOptions {
+  /** The new file's mode (default 0o644, before the umask). */
+  readonly mode?: number;
+  /** The mode of directories created on the way (default 0o777, before the umask). */
+  readonly dirMode?: number;
+  /**
+   * fsync the file before the rename and its directory after (default true). Records that can be
+   * rebuilt from the store (cache indexes, views) pass false: a crash loses the record, never the data.
+   */
+  readonly durable?: boolean;
+}
+
+/**
+ * Writes `data` to `path` atomically: a temp file beside it (same filesystem), fsync, rename over
+ * `path`, fsync the directory. Missing parent directories are created; on failure the temp file is
+ * removed and the error is rethrown, and `path` keeps its old content.
+ *
+ * @example
+ * await writeFileAtomic('/cache/steps/abc.json', JSON.stringify(record));
+ * await writeFileAtomic(configFile, text, { mode: 0o600, dirMode: 0o700 });
+ */
+export async function writeFileAtomic(
+  path: string,
+  data: string | Uint8Array,
+  options: WriteFileAtomicOptions = {},
+): Promise<void> {
+  const durable = options.durable ?? true;
+  const dir = dirname(path);
+  await mkdir(dir, { recursive: true, ...(options.dirMode === undefined ? {} : { mode: options.dirMode }) });
+  const temp = join(dir, `.${basename(path)}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`);
+  try {
+    const handle = await open(temp, 'wx', options.mode ?? 0o644);
+    try {
+      await handle.writeFile(data);
+      if (durable) await handle.sync();
+    } finally {
+      await handle.close();
+    }
+    await rename(temp, path);
+  } catch (error) {
+    await rm(temp, { force: true }).catch(() => {});
+    throw error;
+  }
+  if (durable) await syncDirectory(dir);
+}
+
+/**
+ * Makes the renames in `dir` durable (fsync of the directory). Best effort: some platforms cannot
+ * open or fsync a directory, and the rename itself is atomic anyway.
+ *
+ * @example
+ * await rename(temp, join(dir, 'index.json'));
+ * await syncDirectory(dir);
+ */
+export async function syncDirectory(dir: string): Promise<void> {
+  let handle: FileHandle | undefined;
+  try {
+    handle = await open(dir, 'r');
+    await handle.sync();
+  } catch {
+    // not supported here; the rename is still atomic
+  } finally {
+    await handle?.close().catch(() => {});
+  }
+}
+
+/**
+ * Whether `error` says the path does not exist (`ENOENT`); with `notDirectory`, also when a component
+ * on the way is not a directory (`ENOTDIR`), which means the same for a lookup.
+ *
+ * @example
+ * const text = await readFile(file, 'utf8').catch((e) => (isNotFound(e) ? undefined : Promise.reject(e)));
+ */
+export function isNotFound(error: unknown, options: { readonly notDirectory?: boolean } = {}): boolean {
+  const code = (error as NodeJS.ErrnoException | undefined)?.code;
+  return code === 'ENOENT' || (options.notDirectory === true && code === 'ENOTDIR');
+}

@@ -1,0 +1,69 @@
+// Two platforms in one direct build vs BuildKit building each: `build({ platforms: [amd64, arm64] })`
+// writes one index whose images each equal `docker build --platform X` of the same Dockerfile (file
+// trees and configs), with a `FROM --platform=$BUILDPLATFORM` stage (native, reading TARGETARCH), a
+// target-independent native stage, RUN in both kinds of stages and COPY between them.
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { build, lowerDockerfile } from '@wharf/core';
+import { exportImage } from '@wharf/core/export';
+import * as layout from '@wharf/core/layout';
+import * as oci from '@wharf/core/oci';
+import { describe, expect, it } from 'vitest';
+import { BUSYBOX_MULTI } from '../helpers/base-images.js';
+import { comparableConfig } from '../helpers/differential.js';
+import { docker, dockerBuild } from '../helpers/docker.js';
+import { noDocker, testEnv } from '../helpers/env.js';
+import { readSavedImage, treeLines } from '../helpers/image-tree.js';
+import { tempDir } from '../helpers/paths.js';
+
+const dockerfile = `ARG BASE=${BUSYBOX_MULTI.ref}
+FROM --platform=$BUILDPLATFORM $BASE AS tools
+ARG TARGETARCH
+ARG TARGETPLATFORM
+ARG BUILDPLATFORM
+RUN echo "$(uname -m) for $TARGETARCH $TARGETPLATFORM on $BUILDPLATFORM" > /tools-note
+FROM --platform=$BUILDPLATFORM $BASE AS shared
+RUN uname -m > /shared-arch
+FROM $BASE
+ARG TARGETARCH
+COPY --from=tools /tools-note /tools-note
+COPY --from=shared /shared-arch /shared-arch
+RUN uname -m > /arch && echo "arch=$TARGETARCH" >> /arch
+`;
+
+describe.skipIf(noDocker())('two platforms in one direct build match BuildKit per platform', () => {
+  it('each image of the index equals docker build --platform X (files and config)', async () => {
+    const dir = tempDir('wharf-diff-multi-');
+    const contextDir = join(dir, 'context');
+    mkdirSync(contextDir);
+    writeFileSync(join(dir, 'Dockerfile'), dockerfile);
+    const platforms = ['linux/amd64', 'linux/arm64'];
+    const result = await build(lowerDockerfile(dockerfile, { file: 'Dockerfile' }), {
+      contextDir,
+      cacheDir: join(dir, 'cache'),
+      platforms,
+      output: `type=oci,dest=${join(dir, 'layout')}`,
+      registry: { mirrors: [testEnv().mirror.url] },
+    });
+    expect(result.indexDigest).toBe(result.digest);
+    expect(result.platforms.map((p) => p.platform)).toEqual(platforms);
+    for (const platform of platforms) {
+      const tag = `wharf-diff/multi-${platform.replace('/', '-')}:latest`;
+      await dockerBuild({
+        contextDir,
+        dockerfile: join(dir, 'Dockerfile'),
+        tag,
+        args: ['--platform', platform],
+      });
+      const saved = join(dir, `buildkit-${platform.replace('/', '-')}.tar`);
+      await docker(['save', '-o', saved, tag]);
+      const image = await layout.readLayout(join(dir, 'layout'), { platform: oci.parsePlatform(platform) });
+      const ours = join(dir, `direct-${platform.replace('/', '-')}.tar`);
+      await exportImage(image, { type: 'docker-archive', dest: ours, names: [] });
+      const [bk, wh] = await Promise.all([readSavedImage(saved), readSavedImage(ours)]);
+      expect(treeLines(wh.tree), platform).toEqual(treeLines(bk.tree));
+      expect(comparableConfig(wh.config), platform).toEqual(comparableConfig(bk.config));
+      await docker(['rmi', tag]);
+    }
+  });
+});
