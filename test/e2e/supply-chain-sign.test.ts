@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { build } from '../../packages/core/src/build.js';
 import { stage } from '../../packages/core/src/dsl/index.js';
-import { appendLayers } from '../../packages/core/src/image/index.js';
+import { appendLayers, indexOfImages } from '../../packages/core/src/image/index.js';
 import { writeLayout } from '../../packages/core/src/layout/index.js';
 import {
   type Descriptor,
@@ -230,6 +230,25 @@ describe.skipIf(noDocker())('supply chain: Sigstore signatures with a key', () =
     const verified = wharf(['verify', `${registry.host}/wharf/later@${digest}`, '--key', keys.pub]);
     expect(verified.code).toBe(0);
     const [only] = await bundlesOf(registry, 'wharf/later', digest);
+    expect(only && opensslVerifiesDsse(only.bundle, keys.pub, dir)).toBe('Verified OK');
+  });
+
+  it('wharf push --sign of a multi-platform layout signs the index digest', async () => {
+    const amd64 = await randomImage(1, { platform: { os: 'linux', architecture: 'amd64' } });
+    const arm64 = await randomImage(1, { platform: { os: 'linux', architecture: 'arm64' } });
+    const index = indexOfImages([amd64, arm64]);
+    const layout = join(dir, 'index-layout');
+    await writeLayout(layout, { index });
+    const ref = `${registry.host}/wharf/multi:1`;
+    const pushed = wharf(['push', layout, ref, '--sign', `key=${keys.sec1}`, '-q']);
+    expect(pushed.stderr).toBe('');
+    expect(pushed.code).toBe(0);
+    const digest = await index.digest();
+    expect(pushed.stdout.trim()).toBe(`${ref}@${digest}`);
+    const verified = wharf(['verify', ref, '--key', keys.pub]);
+    expect(verified.stderr).toBe('');
+    expect(verified.stdout).toContain(`verified ${digest}: signature`);
+    const [only] = await bundlesOf(registry, 'wharf/multi', digest);
     expect(only && opensslVerifiesDsse(only.bundle, keys.pub, dir)).toBe('Verified OK');
   });
 
