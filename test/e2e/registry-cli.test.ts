@@ -103,7 +103,7 @@ describe.skipIf(noDocker())('registry through the CLI', () => {
     const index = (await skopeoInspect(`docker://${source}`, { raw: true })) as {
       manifests: { digest: string; platform: { architecture: string } }[];
     };
-    const indexDigest = (await skopeoInspect(`docker://${source}`)).Digest;
+    const indexDigest = (await skopeoInspect(`docker://${source}`)).Digest as string;
     const dir = tempDir();
     const cacheDir = tempDir();
 
