@@ -48,9 +48,10 @@ describe.skipIf(noDocker())('RUN <<EOF with a shebang matches BuildKit', () => {
         registry: { mirrors: [testEnv().mirror.url] },
       });
       const all = trees(results);
-      // As a non-root user, BuildKit 20.10 leaves empty 0755 stubs of /etc/hosts and /etc/resolv.conf in
-      // the layer (its executor's stub cleaner, not the heredoc: the same RUN as root leaves none).
-      const stub = (line: string) => user !== 'root' && /^\/etc\/(hosts|resolv\.conf) file 755 /.test(line);
+      // BuildKit 20.10 here at times leaves empty 0755 stubs of /etc/hosts and /etc/resolv.conf in a RUN
+      // layer (its stub cleaner; seen on the BuildKit side of run.test.ts too, as root and not): not this
+      // feature, so they are left out of BuildKit's tree; the direct tree must have none.
+      const stub = (line: string) => /^\/etc\/(hosts|resolv\.conf) file 755 /.test(line);
       expect(all.direct).toEqual(all.buildkit.filter((line) => !stub(line)));
       expect(results.direct.config).toEqual(results.buildkit.config);
       // $0 is the file, which is executable and read-only, run as the stage's user
