@@ -1,7 +1,7 @@
 // The registry through the CLI, against the real docker-registry on loopback: wharf build --push an
 // image, docker pull + run it, skopeo inspect it; docker push an image and use it as a base for a
 // direct build with RUN; wharf pull and wharf push round trip.
-import { writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { wharf } from '../helpers/cli.js';
@@ -96,6 +96,65 @@ describe.skipIf(noDocker())('registry through the CLI', () => {
       skopeoInspect(`docker://${target}`),
     ]);
     expect(b.Digest).toBe(a.Digest);
+  });
+
+  it('wharf pull -o type=oci of a multi-platform image keeps the whole index; --platform picks one', async () => {
+    const source = `${testEnv().mirror.host}/library/busybox:multi`;
+    const index = (await skopeoInspect(`docker://${source}`, { raw: true })) as {
+      manifests: { digest: string; platform: { architecture: string } }[];
+    };
+    const indexDigest = (await skopeoInspect(`docker://${source}`)).Digest as string;
+    const dir = tempDir();
+    const cacheDir = tempDir();
+
+    // no --platform, an OCI output: the index itself, every platform's blobs in the layout (as crane)
+    const whole = wharf(['pull', source, '-o', `type=oci,dest=${join(dir, 'all')}`, '--cache-dir', cacheDir]);
+    expect(whole.code, whole.stderr).toBe(0);
+    expect(whole.stdout.trim()).toBe(`${source}@${indexDigest}`);
+    expect(whole.stderr).toMatch(/ for linux\/amd64, linux\/arm64, /);
+    const layout = JSON.parse(readFileSync(join(dir, 'all', 'index.json'), 'utf8')) as {
+      manifests: { digest: string; mediaType: string }[];
+    };
+    expect(layout.manifests.map((m) => m.digest)).toEqual([indexDigest]);
+    const blob = (digest: string) => join(dir, 'all', 'blobs', ...digest.split(':'));
+    expect(JSON.parse(readFileSync(blob(indexDigest), 'utf8'))).toEqual(index);
+    for (const child of index.manifests) {
+      const manifest = JSON.parse(readFileSync(blob(child.digest), 'utf8')) as {
+        config: { digest: string };
+        layers: { digest: string }[];
+      };
+      for (const d of [manifest.config, ...manifest.layers])
+        expect(existsSync(blob(d.digest)), d.digest).toBe(true);
+    }
+    // and wharf push sends the same index back
+    const target = `${registry.host}/wharf/multi-copy:1`;
+    const pushed = wharf(['push', join(dir, 'all'), target, '--quiet']);
+    expect(pushed.code, pushed.stderr).toBe(0);
+    expect((await skopeoInspect(`docker://${target}`)).Digest).toBe(indexDigest);
+
+    // --platform all without an output: every platform into the store
+    const all = wharf(['pull', source, '--platform', 'all', '--cache-dir', tempDir()]);
+    expect(all.code, all.stderr).toBe(0);
+    expect(all.stdout.trim()).toBe(`${source}@${indexDigest}`);
+
+    // --platform linux/arm64: that platform's image alone
+    const arm = index.manifests.find((m) => m.platform.architecture === 'arm64');
+    const one = wharf([
+      'pull',
+      source,
+      '--platform',
+      'linux/arm64',
+      '-o',
+      `type=oci,dest=${join(dir, 'arm64')}`,
+      '--cache-dir',
+      cacheDir,
+    ]);
+    expect(one.code, one.stderr).toBe(0);
+    expect(one.stdout.trim()).toBe(`${source}@${arm?.digest}`);
+    const armLayout = JSON.parse(readFileSync(join(dir, 'arm64', 'index.json'), 'utf8')) as {
+      manifests: { digest: string }[];
+    };
+    expect(armLayout.manifests.map((m) => m.digest)).toEqual([arm?.digest]);
   });
 
   it('a missing image is a clear error naming the registry and repository', () => {

@@ -186,6 +186,12 @@ describe.skipIf(noDocker())('registry client: push and pull against docker-regis
     const armPulled = await pullImage(ref, { store, platform: 'linux/arm64' });
     expect(armPulled.digest).toBe(await arm.digest());
     expect(armPulled.rootDigest).toBe(result.digest);
+    // a second repository of the same registry gets every blob by cross-repository mount (as pushImage does)
+    const twice = await pushIndex(index, [
+      `${registry.host}/wharf/multi-a:1`,
+      `${registry.host}/wharf/multi-b:1`,
+    ]);
+    expect(twice.stats).toMatchObject({ uploaded: 4, mounted: 4 });
   });
 
   it('pulls docker.io names through a mirror, skipping a dead mirror first', async () => {

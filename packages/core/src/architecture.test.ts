@@ -40,7 +40,7 @@ const allowed: Record<string, readonly string[]> = {
   export: ['layout', 'archive', 'registry', 'image', 'oci', 'fsutil', 'errors'],
   sbom: ['image', 'oci', 'tar', 'errors'],
   sign: ['registry', 'image', 'oci', 'sbom', 'errors'],
-  lock: ['ir', 'registry', 'oci', 'events', 'errors'],
+  lock: ['ir', 'registry', 'fsutil', 'oci', 'events', 'errors'],
   engine: [
     'tar',
     'fsutil',

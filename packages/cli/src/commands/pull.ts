@@ -1,11 +1,16 @@
 /**
- * `wharf pull REF [-o type=oci,dest=DIR] [--platform os/arch]`: fetch an image into the local store
- * (config and layers verified, blobs already there skipped) and optionally write it out. Also home of
- * the registry flags and the progress lines the other registry commands share.
+ * `wharf pull REF [-o type=oci,dest=DIR] [--platform os/arch|all]`: fetch an image into the local store
+ * (config and layers verified, blobs already there skipped) and optionally write it out. A
+ * multi-platform image is kept whole (its index, every platform) with `--platform all`, and for an
+ * `-o type=oci|oci-archive` output when no `--platform` is given, as crane's `pull --format=oci` does;
+ * otherwise one platform is picked (this machine's by default). Also home of the registry flags and the
+ * progress lines the other registry commands share.
  */
 import { defaultStoreRoot, openStore, recordBase } from '@wharf/core/engine';
-import { exportImage } from '@wharf/core/export';
-import { pullImage, type RegistryEvent, type RegistryOptions } from '@wharf/core/registry';
+import { exportImage, parseOutput } from '@wharf/core/export';
+import type { Image, ImageIndex } from '@wharf/core/image';
+import type { Reference } from '@wharf/core/oci';
+import { pullAll, pullImage, type RegistryEvent, type RegistryOptions } from '@wharf/core/registry';
 import type { Command } from 'commander';
 import { formatBytes } from '../render/size.js';
 
@@ -101,26 +106,49 @@ export function registerPull(program: Command): void {
       'also write it: type=oci,dest=DIR | type=oci-archive,dest=FILE | type=docker-archive,dest=FILE',
     )
     .option(
-      '--platform <os/arch>',
-      'the platform to pick from a multi-platform image (default: linux on this machine)',
+      '--platform <os/arch|all>',
+      'the platform to pick from a multi-platform image, or all to keep the whole index (default: all for -o type=oci|oci-archive, else linux on this machine)',
     )
     .option('--registry-mirror <url>', 'try this mirror first for Docker Hub images (repeatable)', collect)
     .option('--cache-dir <dir>', 'the cache to pull into (default: $XDG_CACHE_HOME/wharf), as for build');
   registryOptions(command).action(async (ref: string, flags: PullFlags, cmd: Command) => {
+    const output = flags.output === undefined ? undefined : parseOutput(flags.output);
+    const whole =
+      flags.platform === 'all' ||
+      (flags.platform === undefined && (output?.type === 'oci' || output?.type === 'oci-archive'));
     const store = await openStore({ root: flags.cacheDir ?? defaultStoreRoot() });
-    const result = await pullImage(ref, {
+    const options = {
       ...registryOptionsFrom(flags, cmd),
       store,
-      ...(flags.platform ? { platform: flags.platform } : {}),
       ...(flags.registryMirror?.length ? { mirrors: flags.registryMirror } : {}),
-    });
-    // a build FROM this reference can use it without the registry (until --pull)
-    await recordBase(store, ref, flags.platform, result.image);
-    if (flags.output) await exportImage(result.image, flags.output, { tags: [result.reference.toString()] });
-    process.stdout.write(`${result.reference.toString()}@${result.digest}\n`);
+    };
+    let pulled: {
+      content: Image | ImageIndex;
+      reference: Reference;
+      digest: string;
+      platforms: readonly string[];
+    };
+    let counts: { fetched: number; cached: number; bytes: number };
+    if (whole) {
+      const result = await pullAll(ref, options);
+      pulled = result;
+      counts = result;
+    } else {
+      const result = await pullImage(ref, {
+        ...options,
+        ...(flags.platform ? { platform: flags.platform } : {}),
+      });
+      // a build FROM this reference can use it without the registry (until --pull)
+      await recordBase(store, ref, flags.platform, result.image);
+      pulled = { content: result.image, reference: result.reference, digest: result.digest, platforms: [] };
+      counts = result;
+    }
+    if (output) await exportImage(pulled.content, output, { tags: [pulled.reference.toString()] });
+    process.stdout.write(`${pulled.reference.toString()}@${pulled.digest}\n`);
     if (!flags.quiet) {
+      const platforms = pulled.platforms.length ? ` for ${pulled.platforms.join(', ')}` : '';
       process.stderr.write(
-        `pulled ${result.fetched} blob(s), ${formatBytes(result.bytes)}; ${result.cached} already in the store\n`,
+        `pulled ${counts.fetched} blob(s)${platforms}, ${formatBytes(counts.bytes)}; ${counts.cached} already in the store\n`,
       );
     }
   });

@@ -13,12 +13,11 @@
  * `writeTarFile` writes to a temp file beside the destination and renames it into place at the end;
  * any failure removes the temp file, and an existing destination is replaced only on success.
  */
-import { randomUUID } from 'node:crypto';
 import { type FileHandle, mkdir, open, rename, unlink } from 'node:fs/promises';
-import { basename, dirname, join } from 'node:path';
+import { dirname } from 'node:path';
 import { Readable } from 'node:stream';
 import { WharfError } from '../errors.js';
-import { syncDirectory } from '../fsutil/files.js';
+import { siblingTemp, syncDirectory, writeAll } from '../fsutil/files.js';
 import { type Expected, ImageError, storedBlobOf } from '../image/index.js';
 import { createDigester, type Digester, digestAlgorithm } from '../oci/index.js';
 import { END_OF_ARCHIVE, headerLength, paddingFor, type TarHeader } from '../tar/header.js';
@@ -165,14 +164,6 @@ export function tarStream(files: Files, options: TarOptions = {}): Readable {
   return Readable.from(tarChunks(files, options), { objectMode: false });
 }
 
-async function writeAll(handle: FileHandle, chunk: Buffer): Promise<void> {
-  let offset = 0;
-  while (offset < chunk.byteLength) {
-    const { bytesWritten } = await handle.write(chunk, offset, chunk.byteLength - offset);
-    offset += bytesWritten;
-  }
-}
-
 /**
  * Writes the tar of `files` to `dest` atomically (temp file + rename); returns the archive's size.
  * One chunk is written while the next is filled. Errors that are not WharfErrors are wrapped as
@@ -183,7 +174,7 @@ export async function writeTarFile(
   files: Files,
   options: TarOptions = {},
 ): Promise<{ size: number }> {
-  const temp = join(dirname(dest), `.${basename(dest)}.tmp-${process.pid}-${randomUUID()}`);
+  const temp = siblingTemp(dest);
   let handle: FileHandle | undefined;
   let writing: Promise<void> | undefined;
   let size = 0;

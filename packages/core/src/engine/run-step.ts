@@ -4,7 +4,8 @@
  * The step cache key covers what the command can see: the parent chain, the config, the ARGs, the
  * command, and the content of what is bound into it (never secret values, never cache mounts).
  */
-import { lstat } from 'node:fs/promises';
+import { chmod, lstat, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join, posix } from 'node:path';
 import { WharfError } from '../errors.js';
 import { resolveOnDisk } from '../fsutil/disk.js';
@@ -41,10 +42,28 @@ export interface ResolvedRun {
   release(): Promise<void>;
 }
 
-/** The argv to run: exec form, shell form under SHELL, or a lone heredoc's script under SHELL. */
-export function runCommand(instruction: RunInstruction, config: ContainerConfig): string[] {
+/** Where a lone heredoc with a shebang is mounted, as BuildKit's Dockerfile frontend mounts it. */
+export const HEREDOC_SCRIPT_DIR = '/dev/pipes';
+
+/** What a RUN runs: the argv, and for a lone heredoc that starts with `#!` the script file it names. */
+export interface RunCommand {
+  readonly argv: string[];
+  /** Written as `<HEREDOC_SCRIPT_DIR>/<name>`, mode 0755, and mounted read-only; `argv` runs it. */
+  readonly script?: { readonly name: string; readonly content: string };
+}
+
+/**
+ * The command of a RUN: exec form, shell form under SHELL, or a lone heredoc (`RUN <<EOF`). A lone
+ * heredoc whose body starts with `#!` is a script file run by its own interpreter, as BuildKit runs it
+ * (written to `/dev/pipes/<NAME>`, mode 0755, on a read-only mount); any other lone heredoc's body is
+ * the script of SHELL (`/bin/sh -c <body>`).
+ *
+ * @example
+ * runCommand(run, config); // RUN <<EOF\n#!/usr/bin/env python3\n… → { argv: ['/dev/pipes/EOF'], script: { name: 'EOF', … } }
+ */
+export function runCommand(instruction: RunInstruction, config: ContainerConfig): RunCommand {
   const heredocs = instruction.heredocs ?? [];
-  if (heredocs.length === 0) return commandArgv(instruction.command, config);
+  if (heredocs.length === 0) return { argv: commandArgv(instruction.command, config) };
   const only = heredocs[0];
   const lone =
     heredocs.length === 1 &&
@@ -61,7 +80,19 @@ export function runCommand(instruction: RunInstruction, config: ContainerConfig)
     );
   }
   const content = only.chomp ? only.content.replace(/^\t+/gm, '') : only.content;
-  return commandArgv({ form: 'shell', script: content }, config);
+  if (content.startsWith('#!')) {
+    if (/^\.+$/.test(only.name)) {
+      throw new WharfError(
+        'ENGINE_HEREDOC_UNSUPPORTED',
+        `RUN <<${only.name}: a script heredoc needs a file name`,
+        {
+          hint: 'name the heredoc with a word such as EOF: its body is run as /dev/pipes/<name>',
+        },
+      );
+    }
+    return { argv: [posix.join(HEREDOC_SCRIPT_DIR, only.name)], script: { name: only.name, content } };
+  }
+  return { argv: commandArgv({ form: 'shell', script: content }, config) };
 }
 
 /** Resolves the IR mounts of a RUN to runtime mounts (Words expanded, `from` made into host paths). */
@@ -76,18 +107,29 @@ export async function resolveRun(
   const inputs: Record<string, string> = {};
   const secretIds: string[] = [];
   const mounts: ResolvedMount[] = [];
+  let scriptDir: string | undefined;
   const release = async () => {
     for (const tree of opened) await tree.release();
+    if (scriptDir !== undefined) await rm(scriptDir, { recursive: true, force: true });
   };
+  const command = runCommand(instruction, config);
   try {
     for (const mount of instruction.mounts ?? []) {
       mounts.push(await resolveMount(mount));
+    }
+    if (command.script) {
+      scriptDir = await mkdtemp(join(tmpdir(), 'wharf-heredoc-'));
+      await chmod(scriptDir, 0o755); // readable by the step's user, whoever it is
+      await writeFile(join(scriptDir, command.script.name), command.script.content, { mode: 0o755 });
+      await chmod(join(scriptDir, command.script.name), 0o755); // not narrowed by the umask
+      mounts.push({ type: 'bind', target: HEREDOC_SCRIPT_DIR, source: scriptDir });
+      inputs[`script ${command.argv[0]}`] = 'heredoc'; // the body is in the key already; this marks how it runs
     }
   } catch (error) {
     await release();
     throw error;
   }
-  return { command: runCommand(instruction, config), mounts, inputs, secretIds, release };
+  return { command: command.argv, mounts, inputs, secretIds, release };
 
   /**
    * A bind or cache source: `path` resolved inside its tree (the context, a stage's or an image's root

@@ -1,8 +1,9 @@
 /**
  * Writing files so that readers see the old content or the new, never a torn one: the one
- * temp-file-then-rename writer, the one directory fsync and the one "is this a missing file" test.
+ * temp-file-then-rename writer, the one temp name beside a file, the one full write of a chunk, the
+ * one directory fsync and the one "is this a missing file" test.
  */
-import { randomBytes } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import { type FileHandle, mkdir, open, rename, rm } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 
@@ -36,7 +37,7 @@ export async function writeFileAtomic(
   const durable = options.durable ?? true;
   const dir = dirname(path);
   await mkdir(dir, { recursive: true, ...(options.dirMode === undefined ? {} : { mode: options.dirMode }) });
-  const temp = join(dir, `.${basename(path)}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`);
+  const temp = siblingTemp(path);
   try {
     const handle = await open(temp, 'wx', options.mode ?? 0o644);
     try {
@@ -51,6 +52,32 @@ export async function writeFileAtomic(
     throw error;
   }
   if (durable) await syncDirectory(dir);
+}
+
+/**
+ * A unique name beside `path` for a file or directory that is renamed onto it (same filesystem, so the
+ * rename is atomic): `<dir>/.<name>.<kind>-<pid>-<uuid>`. Writers that stream (the blob store's
+ * verified puts, layout directories, archives) build their temp-and-rename on it.
+ *
+ * @example
+ * const temp = siblingTemp('/out/image.tar'); // '/out/.image.tar.tmp-4242-1b9d…'
+ */
+export function siblingTemp(path: string, kind = 'tmp'): string {
+  return join(dirname(path), `.${basename(path)}.${kind}-${process.pid}-${randomUUID()}`);
+}
+
+/**
+ * Writes all of `chunk` at the handle's position (a write may take fewer bytes than asked).
+ *
+ * @example
+ * for await (const chunk of source) await writeAll(handle, chunk);
+ */
+export async function writeAll(handle: FileHandle, chunk: Uint8Array): Promise<void> {
+  let offset = 0;
+  while (offset < chunk.byteLength) {
+    const { bytesWritten } = await handle.write(chunk, offset, chunk.byteLength - offset);
+    offset += bytesWritten;
+  }
 }
 
 /**

@@ -11,8 +11,8 @@
  *   machine with the same `zstd` version. Multi-threaded output does not depend on the thread count
  *   (`-T1` … `-T8` give the same bytes; `zstd.test.ts` checks), so `-T0` (all cores) is safe.
  *
- * The program is found on `PATH` and spawned with an argument array (never a shell) and an empty
- * environment (`ZSTD_CLEVEL`/`ZSTD_NBTHREADS` cannot change the output). A missing program is
+ * The program is found on `PATH` and run through image/program.ts (an argument array, never a shell,
+ * and an empty environment: `ZSTD_CLEVEL`/`ZSTD_NBTHREADS` cannot change the output). A missing program is
  * `IMAGE_UNSUPPORTED_COMPRESSION` with the fix; a failing one (corrupt input, a killed process)
  * `IMAGE_COMPRESSION_FAILED` with its stderr.
  *
@@ -20,13 +20,12 @@
  * await pipeline(createReadStream('layer.tar'), createZstdCompress({ level: 3 }), createWriteStream('layer.tar.zst'));
  * await pipeline(createReadStream('layer.tar.zst'), createZstdDecompress(), createWriteStream('layer.tar'));
  */
-import { type ChildProcessByStdio, execFile, spawn } from 'node:child_process';
-import { accessSync, constants, statSync } from 'node:fs';
-import { delimiter, isAbsolute, join } from 'node:path';
-import { Duplex, type Readable, type Transform, type Writable } from 'node:stream';
+import { execFile } from 'node:child_process';
+import type { Duplex, Transform } from 'node:stream';
 import { promisify } from 'node:util';
 import * as zlib from 'node:zlib';
 import { ImageError } from './errors.js';
+import { findProgram, programStream } from './program.js';
 
 /** zstd's own default level, and BuildKit's for `compression=zstd`. */
 export const ZSTD_DEFAULT_LEVEL = 3;
@@ -42,25 +41,9 @@ function nodeZstdDecompress(): ((options?: zlib.ZlibOptions) => Transform) | und
   return (zlib as unknown as ZstdZlib).createZstdDecompress;
 }
 
-const found = new Map<string, string | undefined>();
-
-/** The absolute path of the `zstd` program on `PATH` (looked up once per `PATH` value), if any. */
+/** The absolute path of the `zstd` program on `PATH`, if any (see {@link findProgram}). */
 export function zstdProgram(): string | undefined {
-  const path = process.env.PATH ?? '';
-  if (found.has(path)) return found.get(path);
-  let program: string | undefined;
-  for (const dir of path.split(delimiter)) {
-    if (!isAbsolute(dir)) continue; // a relative PATH entry would depend on the working directory
-    const candidate = join(dir, 'zstd');
-    try {
-      accessSync(candidate, constants.X_OK);
-      if (!statSync(candidate).isFile()) continue;
-      program = candidate;
-      break;
-    } catch {}
-  }
-  found.set(path, program);
-  return program;
+  return findProgram('zstd');
 }
 
 const versions = new Map<string, Promise<string>>();
@@ -123,7 +106,9 @@ export function createZstdCompress(options: ZstdCompressOptions = {}): Duplex {
     });
   }
   const program = requireProgram('compress layers with zstd', 'install zstd (apt install zstd)');
-  return programStream(program, ['-q', '-c', `-${level}`, '-T0', '--check'], 'zstd compression');
+  return programStream(program, ['-q', '-c', `-${level}`, '-T0', '--check'], {
+    failure: compressionFailed('zstd compression'),
+  });
 }
 
 /** True when zstd layers can be read here: Node's zstd or a `zstd` program on PATH. */
@@ -149,106 +134,16 @@ export function createZstdDecompress(options: ZstdDecompressOptions = {}): Trans
   // 1 MiB output chunks, as for gunzip (image/stream.ts).
   if (native) return native({ chunkSize: 1024 * 1024 });
   const program = requireProgram(`decompress ${what}`, INSTALL_HINT);
-  return programStream(program, ['-q', '-d', '-c'], `zstd decompression of ${what}`);
+  return programStream(program, ['-q', '-d', '-c'], {
+    failure: compressionFailed(`zstd decompression of ${what}`),
+  });
 }
 
-type Child = ChildProcessByStdio<Writable, Readable, Readable>;
-
-/**
- * `program args…` as a duplex: what is written goes to its stdin, its stdout is what is read. The
- * readable side ends only after the program exited 0; any other exit (or a spawn failure) destroys
- * the stream with `IMAGE_COMPRESSION_FAILED` naming `what` and the program's stderr. Destroying the
- * stream kills the program.
- */
-function programStream(program: string, args: readonly string[], what: string): Duplex {
-  let child: Child | undefined;
-  let stderr = '';
-  let exited = false;
-  let stdoutEnded = false;
-  let exitCode: number | null = null;
-  let signal: NodeJS.Signals | null = null;
-  const duplex = new Duplex({
-    readableHighWaterMark: 1024 * 1024,
-    writableHighWaterMark: 1024 * 1024,
-    read() {
-      child?.stdout.resume();
-    },
-    write(chunk: Buffer, _encoding, callback) {
-      if (!child || exited) {
-        callback(failure());
-        return;
-      }
-      if (child.stdin.write(chunk)) callback();
-      else {
-        // A program that dies leaves no 'drain': its close event reports the failure instead.
-        const onDrain = () => {
-          child?.removeListener('close', onClose);
-          callback();
-        };
-        const onClose = () => {
-          child?.stdin.removeListener('drain', onDrain);
-          callback(failure());
-        };
-        child.stdin.once('drain', onDrain);
-        child.once('close', onClose);
-      }
-    },
-    final(callback) {
-      if (!child || exited) {
-        callback(exitCode === 0 ? null : failure());
-        return;
-      }
-      child.stdin.end();
-      callback();
-    },
-    destroy(error, callback) {
-      if (child && !exited) child.kill('SIGKILL');
-      callback(error);
-    },
-  });
-  const failure = (cause?: unknown) =>
-    new ImageError(
-      'IMAGE_COMPRESSION_FAILED',
-      `${what} failed: ${program} ${exitCode !== null ? `exited ${exitCode}` : signal ? `was killed (${signal})` : 'did not run'}${stderr.trim() ? `: ${stderr.trim().split('\n')[0]}` : ''}`,
-      {
-        hint: 'the data is corrupt or truncated, or the zstd program failed; check it with zstd -t',
-        ...(cause === undefined ? {} : { cause }),
-      },
-    );
-  const finish = () => {
-    if (!exited || !stdoutEnded || duplex.destroyed) return;
-    if (exitCode === 0) duplex.push(null);
-    else duplex.destroy(failure());
-  };
-  try {
-    child = spawn(program, [...args], { stdio: ['pipe', 'pipe', 'pipe'], env: {} });
-  } catch (error) {
-    process.nextTick(() => duplex.destroy(failure(error)));
-    return duplex;
-  }
-  const running = child;
-  running.stdin.on('error', () => {}); // EPIPE when the program died: its exit status says why
-  running.stderr.setEncoding('utf8');
-  running.stderr.on('data', (text: string) => {
-    if (stderr.length < 4096) stderr += text;
-  });
-  running.stdout.on('data', (chunk: Buffer) => {
-    if (!duplex.push(chunk)) running.stdout.pause();
-  });
-  running.stdout.on('end', () => {
-    stdoutEnded = true;
-    finish();
-  });
-  running.on('error', (error) => {
-    exited = true;
-    duplex.destroy(failure(error));
-  });
-  running.on('close', (code, killedBy) => {
-    exited = true;
-    exitCode = code;
-    signal = killedBy;
-    stdoutEnded = true; // close comes after stdio closed
-    finish();
-  });
-  return duplex;
+/** The error of a failed zstd run: `IMAGE_COMPRESSION_FAILED` naming `what` and how the program ended. */
+function compressionFailed(what: string): (detail: string, cause?: unknown) => Error {
+  return (detail, cause) =>
+    new ImageError('IMAGE_COMPRESSION_FAILED', `${what} failed: ${detail}`, {
+      hint: 'the data is corrupt or truncated, or the zstd program failed; check it with zstd -t',
+      ...(cause === undefined ? {} : { cause }),
+    });
 }

@@ -3,14 +3,14 @@
  * does (gzip `1f 8b 08`, bzip2 `BZh`, xz `fd 37 7a 58 5a 00`, zstd `28 b5 2f fd`, else plain), then
  * "is it a tar?" = the tar reader's first `next()` gives a member, like Go's `tar.Reader.Next()`
  * succeeding. gzip is decompressed with Node's zlib; bzip2, xz and zstd by the system's `bzip2`, `xz`
- * and `zstd` programs (see README for why). Members are read with tar/reader.ts (the one tar parser).
+ * and `zstd` programs, run through image/program.ts (see README for why). Members are read with tar/reader.ts (the one tar parser).
  */
-import { spawn } from 'node:child_process';
 import { createReadStream } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { PassThrough, type Readable } from 'node:stream';
 import { createGunzip } from 'node:zlib';
 import { WharfError } from '../errors.js';
+import { findProgram, programStream } from '../image/program.js';
 import { MAX_EXTENDED_HEADER, type TarEntry, TarReader } from '../tar/reader.js';
 
 export type ArchiveErrorCode = 'ADD_DECOMPRESSOR_MISSING' | 'ADD_ARCHIVE_FAILED';
@@ -43,57 +43,29 @@ export function openDecompressed(file: string, compression: Compression): Readab
     input.on('error', (error) => gunzip.destroy(error));
     return input.pipe(gunzip);
   }
-  const program = PROGRAMS[compression];
-  const out = new PassThrough();
-  const child = spawn(program, ['-dc', '--', file], { stdio: ['ignore', 'pipe', 'pipe'] });
-  let stderr = '';
-  child.stderr.setEncoding('utf8');
-  child.stderr.on('data', (s: string) => {
-    if (stderr.length < 4096) stderr += s;
-  });
-  child.on('error', (cause) => {
-    const missing = (cause as NodeJS.ErrnoException).code === 'ENOENT';
-    out.destroy(
-      missing
-        ? new WharfError<ArchiveErrorCode>(
-            'ADD_DECOMPRESSOR_MISSING',
-            `cannot unpack ${file}: the ${program} program is not installed`,
-            {
-              hint: `install it (Debian: apt-get install ${program === 'xz' ? 'xz-utils' : program})`,
-              cause,
-            },
-          )
-        : new WharfError<ArchiveErrorCode>('ADD_ARCHIVE_FAILED', `cannot run ${program} for ${file}`, {
-            cause,
-          }),
+  const name = PROGRAMS[compression];
+  const program = findProgram(name);
+  if (program === undefined) {
+    const missing = new WharfError<ArchiveErrorCode>(
+      'ADD_DECOMPRESSOR_MISSING',
+      `cannot unpack ${file}: the ${name} program is not installed`,
+      { hint: `install it (Debian: apt-get install ${name === 'xz' ? 'xz-utils' : name})` },
     );
+    const failed = new PassThrough();
+    process.nextTick(() => failed.destroy(missing));
+    return failed;
+  }
+  const input = createReadStream(file);
+  const out = programStream(program, ['-dc'], {
+    failure: (detail, cause) =>
+      new WharfError<ArchiveErrorCode>('ADD_ARCHIVE_FAILED', `cannot unpack ${file}: ${detail}`, {
+        hint: 'the archive is corrupt or truncated; check it with the program named',
+        ...(cause === undefined ? {} : { cause }),
+      }),
   });
-  child.stdout.pipe(out, { end: false });
-  let exited: number | null | undefined;
-  let stdoutEnded = false;
-  const finish = () => {
-    if (exited === undefined || !stdoutEnded) return;
-    if (exited === 0) out.end();
-    else
-      out.destroy(
-        new WharfError<ArchiveErrorCode>(
-          'ADD_ARCHIVE_FAILED',
-          `${program} failed on ${file}: ${stderr.trim() || `exit ${exited}`}`,
-        ),
-      );
-  };
-  child.stdout.on('end', () => {
-    stdoutEnded = true;
-    finish();
-  });
-  child.on('close', (code) => {
-    exited = code;
-    finish();
-  });
-  out.on('close', () => {
-    if (exited === undefined) child.kill();
-  });
-  return out;
+  input.on('error', (error) => out.destroy(error));
+  out.on('close', () => input.destroy());
+  return input.pipe(out);
 }
 
 /** The first `limit` bytes (about) of a stream; leaving early destroys it. */

@@ -23,6 +23,17 @@ export type ContextErrorCode = 'CONTEXT_NOT_FOUND' | 'CONTEXT_NOT_DIRECTORY' | '
 /** `other` is a socket, fifo or device node: callers decide whether to reject it. */
 export type ContextEntryType = 'file' | 'dir' | 'symlink' | 'other';
 
+/** The {@link ContextEntryType} of an `lstat` result. */
+export function entryTypeOf(st: {
+  isFile(): boolean;
+  isDirectory(): boolean;
+  isSymbolicLink(): boolean;
+}): ContextEntryType {
+  if (st.isFile()) return 'file';
+  if (st.isDirectory()) return 'dir';
+  return st.isSymbolicLink() ? 'symlink' : 'other';
+}
+
 export interface ContextEntry {
   /** Slash-separated path relative to the context root, without a leading `./`. */
   readonly relPath: string;
@@ -251,13 +262,7 @@ async function* walkDir(
 function statEntry(relPath: string, absPath: string): ContextEntry | undefined {
   try {
     const st = lstatSync(absPath, { bigint: true });
-    const type: ContextEntryType = st.isFile()
-      ? 'file'
-      : st.isDirectory()
-        ? 'dir'
-        : st.isSymbolicLink()
-          ? 'symlink'
-          : 'other';
+    const type = entryTypeOf(st);
     const base = {
       relPath,
       absPath,

@@ -17,6 +17,7 @@ import { PathOutsideRootError, resolveInRoot, resolveInRootSync } from '../fsuti
 import {
   type ContextEntry,
   type ContextRoot,
+  entryTypeOf,
   type ListedEntry,
   listContextDir,
   openContextRoot,
@@ -184,13 +185,7 @@ export function openDirSource(dir: string, options: DirSourceOptions = {}): Sour
         if (isNotFound(cause, { notDirectory: true })) return undefined;
         throw readFailed(relPath, cause);
       }
-      const type = st.isFile()
-        ? 'file'
-        : st.isDirectory()
-          ? 'dir'
-          : st.isSymbolicLink()
-            ? 'symlink'
-            : 'other';
+      const type = entryTypeOf(st);
       const onDisk = { uid: Number(st.uid), gid: Number(st.gid) };
       const owner = options.ownerOf ? options.ownerOf(relPath, onDisk) : onDisk;
       return {

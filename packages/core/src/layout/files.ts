@@ -1,13 +1,7 @@
 // Small file helpers for the layout writer: stream into a new file with fsync, and remove quietly.
-import { randomUUID } from 'node:crypto';
 import { type FileHandle, open, rm } from 'node:fs/promises';
-import { basename, dirname, join } from 'node:path';
 import type { Readable } from 'node:stream';
-
-/** A unique sibling name for `path`: `<dir>/.<name>.<kind>-<pid>-<uuid>` (same filesystem, so rename is atomic). */
-export function siblingTemp(path: string, kind: string): string {
-  return join(dirname(path), `.${basename(path)}.${kind}-${process.pid}-${randomUUID()}`);
-}
+import { writeAll } from '../fsutil/files.js';
 
 /** Writes `source` into a new file at `path` (exclusive create), fsyncs and closes it. */
 export async function writeNewFile(path: string, source: Readable | Uint8Array): Promise<void> {
@@ -24,14 +18,6 @@ export async function writeNewFile(path: string, source: Readable | Uint8Array):
     throw error;
   } finally {
     await handle.close();
-  }
-}
-
-async function writeAll(handle: FileHandle, chunk: Buffer): Promise<void> {
-  let offset = 0;
-  while (offset < chunk.byteLength) {
-    const { bytesWritten } = await handle.write(chunk, offset, chunk.byteLength - offset);
-    offset += bytesWritten;
   }
 }
 

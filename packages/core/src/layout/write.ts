@@ -12,7 +12,7 @@ import { createReadStream } from 'node:fs';
 import { lstat, mkdir, readdir, readFile, rename, stat } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { WharfError } from '../errors.js';
-import { isNotFound, syncDirectory, writeFileAtomic } from '../fsutil/files.js';
+import { isNotFound, siblingTemp, syncDirectory, writeFileAtomic } from '../fsutil/files.js';
 import {
   ANNOTATION_IMAGE_NAME,
   ANNOTATION_REF_NAME,
@@ -34,7 +34,7 @@ import {
   type ImageIndex as OciImageIndex,
 } from '../oci/index.js';
 import { LayoutError } from './errors.js';
-import { removeQuietly, siblingTemp, writeNewFile } from './files.js';
+import { removeQuietly, writeNewFile } from './files.js';
 import { fileBehind, linkingDisabled, placeFile, sameFile } from './place.js';
 import { blobPath } from './read.js';
 
@@ -204,7 +204,7 @@ export async function appendImage(dir: string, input: LayoutInput): Promise<Layo
       const path = blobPath(dir, blob.descriptor.digest);
       if (await alreadyThere(blob, path)) continue;
       await mkdir(dirname(path), { recursive: true });
-      const temp = siblingTemp(path, 'tmp');
+      const temp = siblingTemp(path);
       created.push(temp);
       await writeBlob(blob, temp);
       await rename(temp, path);

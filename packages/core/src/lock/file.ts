@@ -21,6 +21,7 @@
 import { open } from 'node:fs/promises';
 import { join } from 'node:path';
 import { WharfError } from '../errors.js';
+import { isNotFound } from '../fsutil/files.js';
 import { type Digest, familiarName, isDigest, parseReference } from '../oci/index.js';
 
 /** The file name, beside the build definition (build.ts or Dockerfile). */
@@ -184,7 +185,7 @@ export async function readLock(dir: string): Promise<LockFile | undefined> {
   try {
     handle = await open(file, 'r');
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    if (isNotFound(error)) return undefined;
     throw new LockError('LOCK_INVALID', `cannot read ${file}: ${(error as Error).message}`, {
       hint: 'check its permissions, or delete it and run wharf lock',
       cause: error,

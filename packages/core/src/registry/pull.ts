@@ -419,7 +419,14 @@ export async function pullImage(
   ref: string | Reference,
   options: PullOptions & { readonly store: PullStore },
 ): Promise<PullResult> {
-  const resolved = await resolve(ref, options);
+  return fetchImage(await resolve(ref, options), options);
+}
+
+/** {@link pullImage} of a resolved reference. */
+async function fetchImage(
+  resolved: Resolved,
+  options: PullOptions & { readonly store: PullStore },
+): Promise<PullResult> {
   const image = await imageOf(resolved, options);
   const manifest = await image.manifest();
   const blobs = [manifest.config, ...manifest.layers];
@@ -434,5 +441,83 @@ export async function pullImage(
     fetched,
     cached: blobs.length - fetched,
     bytes: blobs.reduce((n, d, i) => n + (downloaded[i] ? d.size : 0), 0),
+  };
+}
+
+/** What {@link pullAll} fetched. */
+export interface PullAllResult {
+  /** Every platform of a multi-platform image, as its index; or the image, when `ref` names one image. */
+  readonly content: Image | ImageIndex;
+  readonly reference: Reference;
+  /** The digest `ref` resolved to: the index's (pin this), or the single image's. */
+  readonly digest: Digest;
+  /** The platforms of the index's images (`linux/amd64`, `unknown/unknown` for attestations), in order. */
+  readonly platforms: readonly string[];
+  readonly fetched: number;
+  readonly cached: number;
+  readonly bytes: number;
+}
+
+/**
+ * Resolves `ref` and fetches everything it names into `options.store`: for an index, the config and
+ * layers of every image in it (nested indexes too; a blob shared by several platforms once), so the
+ * whole index can be written to an OCI layout or archive as crane's `pull --format=oci` does; for a
+ * single image, that image (`options.platform` is not used).
+ *
+ * @example
+ * const pulled = await pullAll('ghcr.io/org/app:1.0', { store });
+ * await exportImage(pulled.content, 'type=oci,dest=./app'); // the index, every platform
+ */
+export async function pullAll(
+  ref: string | Reference,
+  options: PullOptions & { readonly store: PullStore },
+): Promise<PullAllResult> {
+  const resolved = await resolve(ref, options);
+  const { root, content } = resolved;
+  if (!isIndex(root.mediaType)) {
+    const pulled = await fetchImage(resolved, options);
+    return {
+      content: pulled.image,
+      reference: pulled.reference,
+      digest: pulled.digest,
+      platforms: [],
+      fetched: pulled.fetched,
+      cached: pulled.cached,
+      bytes: pulled.bytes,
+    };
+  }
+  const blobs = new Map<Digest, Descriptor>();
+  const platforms: string[] = [];
+  const walk = async (bytes: Uint8Array, depth: number): Promise<void> => {
+    if (depth > 4)
+      throw new RegistryError('REGISTRY_PROTOCOL', `${resolved.ref.toString()}: indexes nested too deeply`);
+    const index = JSON.parse(Buffer.from(bytes).toString('utf8')) as OciImageIndex;
+    for (const child of index.manifests) {
+      if (isIndex(child.mediaType)) {
+        await walk((await content.manifest(child.digest)).bytes, depth + 1);
+      } else if (isManifest(child.mediaType)) {
+        platforms.push(child.platform ? formatPlatform(child.platform) : 'unknown');
+        const manifest = JSON.parse(
+          Buffer.from((await content.manifest(child.digest)).bytes).toString('utf8'),
+        ) as {
+          config: Descriptor;
+          layers?: Descriptor[];
+        };
+        for (const blob of [manifest.config, ...(manifest.layers ?? [])]) blobs.set(blob.digest, blob);
+      }
+    }
+  };
+  await walk(root.bytes, 0);
+  const all = [...blobs.values()];
+  const downloaded = await mapLimit(all, options.concurrency ?? 4, (d) => content.ensure(d));
+  const fetched = downloaded.filter(Boolean).length;
+  return {
+    content: indexFromManifest({ rawManifest: root.bytes, mediaType: root.mediaType, blob: content.opener }),
+    reference: resolved.ref,
+    digest: root.digest,
+    platforms,
+    fetched,
+    cached: all.length - fetched,
+    bytes: all.reduce((n, d, i) => n + (downloaded[i] ? d.size : 0), 0),
   };
 }

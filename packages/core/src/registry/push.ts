@@ -519,8 +519,31 @@ export async function pushImage(
 ): Promise<PushResult> {
   const references = toReferences(refs);
   const stats = newStats();
-  const clients = new Map<string, RegistryClient>();
   let result: { digest: Digest; mediaType: string } | undefined;
+  await eachRepository(references, options, stats, async (pusher, group) => {
+    result = await pushImageInto(pusher, image, tagsOf(group));
+  });
+  const done = result as { digest: Digest; mediaType: string };
+  return {
+    references: references.map((r) => r.toString()),
+    digest: done.digest,
+    mediaType: done.mediaType,
+    stats,
+  };
+}
+
+/**
+ * Runs `push` once per repository of `references` (grouped by {@link byRepository}), with a Pusher
+ * for it: one client per registry, and blobs mounted from the repositories pushed before it on the
+ * same registry (besides `options.mountFrom`). Closes the clients at the end.
+ */
+async function eachRepository(
+  references: readonly Reference[],
+  options: PushOptions,
+  stats: PushStats,
+  push: (pusher: Pusher, group: readonly Reference[]) => Promise<void>,
+): Promise<void> {
+  const clients = new Map<string, RegistryClient>();
   const pushed: string[] = [];
   try {
     for (const group of byRepository(references)) {
@@ -533,26 +556,22 @@ export async function pushImage(
           .filter((p) => p.startsWith(`${target.registry}/`))
           .map((p) => p.slice(target.registry.length + 1)),
       ];
-      const pusher = new Pusher(client.repository(target.repository, 'pull,push'), options, stats, mountFrom);
-      result = await pushImageInto(pusher, image, tagsOf(group));
+      await push(
+        new Pusher(client.repository(target.repository, 'pull,push'), options, stats, mountFrom),
+        group,
+      );
       pushed.push(target.name);
     }
   } finally {
     await Promise.all([...clients.values()].map((c) => c.close()));
   }
-  const done = result as { digest: Digest; mediaType: string };
-  return {
-    references: references.map((r) => r.toString()),
-    digest: done.digest,
-    mediaType: done.mediaType,
-    stats,
-  };
 }
 
 /**
  * Pushes a multi-platform image: the blobs of all its images concurrently (a blob shared by several
  * platforms once), each image's manifest by digest, then the index under every reference. Takes an
- * ImageIndex (its images, in order) and pushes its exact index bytes.
+ * ImageIndex (its images, in order) and pushes its exact index bytes. References in other
+ * repositories of the same registry get their blobs by cross-repository mount from the first.
  */
 export async function pushIndex(
   index: ImageIndex,
@@ -561,7 +580,6 @@ export async function pushIndex(
 ): Promise<PushResult> {
   const references = toReferences(refs);
   const stats = newStats();
-  const clients = new Map<string, RegistryClient>();
   const [raw, mediaType, digest, entries, nested] = await Promise.all([
     index.rawManifest(),
     index.mediaType(),
@@ -574,35 +592,22 @@ export async function pushIndex(
       hint: 'push each inner index on its own',
     });
   }
-  try {
-    for (const group of byRepository(references)) {
-      const target = group[0] as Reference;
-      const client = clients.get(target.registry) ?? new RegistryClient(target.registry, options);
-      clients.set(target.registry, client);
-      const pusher = new Pusher(
-        client.repository(target.repository, 'pull,push'),
-        options,
-        stats,
-        options.mountFrom ?? [],
-      );
-      // Every platform's blobs at once, each blob once (platforms share base layers), then each
-      // platform's manifest by digest, then the index under each tag.
-      const blobs = (await Promise.all(entries.map((e) => blobsOfImage(e.image)))).flat();
-      const seen = new Set<string>();
-      const unique = blobs.filter((b) => !seen.has(b.descriptor.digest) && seen.add(b.descriptor.digest));
-      await mapLimit(unique, pusher.options.concurrency ?? 4, (blob) => pusher.pushBlob(blob));
-      for (const { image } of entries) {
-        const [bytes, type, digest] = await Promise.all([
-          image.rawManifest(),
-          image.mediaType(),
-          image.digest(),
-        ]);
-        await pusher.pushManifest(digest, bytes, type);
-      }
-      for (const tag of tagsOf(group)) await pusher.pushManifest(tag, raw, mediaType);
+  await eachRepository(references, options, stats, async (pusher, group) => {
+    // Every platform's blobs at once, each blob once (platforms share base layers), then each
+    // platform's manifest by digest, then the index under each tag.
+    const blobs = (await Promise.all(entries.map((e) => blobsOfImage(e.image)))).flat();
+    const seen = new Set<string>();
+    const unique = blobs.filter((b) => !seen.has(b.descriptor.digest) && seen.add(b.descriptor.digest));
+    await mapLimit(unique, pusher.options.concurrency ?? 4, (blob) => pusher.pushBlob(blob));
+    for (const { image } of entries) {
+      const [bytes, type, digest] = await Promise.all([
+        image.rawManifest(),
+        image.mediaType(),
+        image.digest(),
+      ]);
+      await pusher.pushManifest(digest, bytes, type);
     }
-  } finally {
-    await Promise.all([...clients.values()].map((c) => c.close()));
-  }
+    for (const tag of tagsOf(group)) await pusher.pushManifest(tag, raw, mediaType);
+  });
   return { references: references.map((r) => r.toString()), digest, mediaType, stats };
 }

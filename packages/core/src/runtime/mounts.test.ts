@@ -27,4 +27,9 @@ describe('mountStubs', () => {
       ]),
     ).toEqual(['n/c/t/u', 'n/c/t', 'n/c/f']);
   });
+
+  it('removes what was created below /proc, /dev and /sys: runc mounts them first (a script heredoc at /dev/pipes)', () => {
+    expect(mountStubs([{ kind: 'dir', path: 'dev/pipes', created: ['dev/pipes'] }])).toEqual(['dev/pipes']);
+    expect(mountStubs([{ kind: 'dir', path: 'devices', created: ['devices'] }])).toEqual([]);
+  });
 });

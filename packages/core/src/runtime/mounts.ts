@@ -127,15 +127,22 @@ export interface MadeMountPoint {
   readonly created: readonly string[];
 }
 
+/** What runc mounts over the rootfs before the step's own mounts (clean paths, with a trailing `/`). */
+const RUNTIME_MOUNTS = ['proc/', 'dev/', 'sys/'];
+
 /**
  * The created paths to delete again after the step, as BuildKit 20.10's runc executor leaves the
  * rootfs: runc makes the missing mount points, BuildKit's stub cleaner then removes the empty *files*
  * it made (a secret's or a file bind's target, `/etc/hosts`…) and keeps the directories (a dir target,
  * the parents of any target). A point below another directory mount is made by runc inside that
- * mount, so it never reaches the rootfs: what wharf created for it here goes too. Deeper paths first.
+ * mount, so it never reaches the rootfs: what wharf created for it here goes too — below `/proc`,
+ * `/dev` and `/sys` as well, which runc mounts first (a script heredoc's `/dev/pipes`). Deeper paths first.
  */
 export function mountStubs(points: readonly MadeMountPoint[]): string[] {
-  const mounted = points.filter((p) => p.kind === 'dir' && p.path !== '').map((p) => `${p.path}/`);
+  const mounted = [
+    ...RUNTIME_MOUNTS,
+    ...points.filter((p) => p.kind === 'dir' && p.path !== '').map((p) => `${p.path}/`),
+  ];
   const below = (path: string) => mounted.some((dir) => path.startsWith(dir));
   const out = new Set<string>();
   for (const point of points) {
