@@ -2,7 +2,19 @@
  * Which declared licences are SPDX license expressions. Databases hold free text too ("GPL-2+",
  * "BSD-like"); those are kept as text, never passed off as an expression.
  */
-import { SPDX } from '@cyclonedx/cyclonedx-library';
+import { createRequire } from 'node:module';
+
+// The library (and the ajv it loads) costs ~60 ms at start-up: loaded on the first licence checked,
+// so a CLI command that makes no SBOM never pays for it.
+let spdx: typeof import('@cyclonedx/cyclonedx-library').SPDX | undefined;
+function spdxIds(): typeof import('@cyclonedx/cyclonedx-library').SPDX {
+  spdx ??= (
+    createRequire(import.meta.url)(
+      '@cyclonedx/cyclonedx-library',
+    ) as typeof import('@cyclonedx/cyclonedx-library')
+  ).SPDX;
+  return spdx;
+}
 
 const OPERATORS = new Set(['AND', 'OR', 'WITH']);
 
@@ -24,7 +36,7 @@ export function isSpdxExpression(text: string): boolean {
       if (!expectOperand) return false;
       const id = token.endsWith('+') ? token.slice(0, -1) : token;
       if (
-        !SPDX.isSupportedSpdxId(id) &&
+        !spdxIds().isSupportedSpdxId(id) &&
         !/^(?:DocumentRef-[A-Za-z0-9.-]+:)?LicenseRef-[A-Za-z0-9.-]+$/.test(id)
       ) {
         return false;
