@@ -6,6 +6,10 @@
  * A hit is used only while its blob is still in the store; otherwise the step runs again. Every hit
  * and every run records the step's inputs at its position (the slot), so the next miss there can say
  * what changed; `--no-cache` skips the lookups but still records.
+ *
+ * Steps are single-flight per key across the process: when concurrent builds (`bake()`, or two
+ * `build()` calls over one cache) reach the same step, the second waits for the first to record its
+ * result and then takes it from the cache instead of running the step again.
  */
 import type { CachedLayer, StepCache, StepInputs } from '../cache/step-cache.js';
 import { stepKey } from '../cache/step-cache.js';
@@ -111,7 +115,8 @@ export class StepRunner {
     const inputs = this.#inputs(step.facts);
     const key = stepKey(inputs);
     this.#advance(key);
-    return this.#run(key, inputs, step, report);
+    if (this.#options.noCache) return this.#run(key, inputs, step, report);
+    return oneAtATime(key, () => this.#run(key, inputs, step, report));
   }
 
   async #run(key: string, inputs: StepInputs, step: LayerStep, report: StepReport): Promise<StepOutcome> {
@@ -168,5 +173,28 @@ export class StepRunner {
   #advance(key: string): void {
     this.#parent = key;
     this.#parentIsBase = false;
+  }
+}
+
+/** Work per step key in this process: the tail of each key's queue. */
+const flights = new Map<string, Promise<unknown>>();
+
+/**
+ * Runs `work` once every earlier `work` under `key` in this process has settled, so a step two builds
+ * reach at once runs once: the second finds the first's record in the cache.
+ * @example await oneAtATime(key, () => runStep())
+ */
+export async function oneAtATime<T>(key: string, work: () => Promise<T>): Promise<T> {
+  const before = flights.get(key) ?? Promise.resolve();
+  const mine = before.then(work, work);
+  const tail = mine.then(
+    () => {},
+    () => {},
+  );
+  flights.set(key, tail);
+  try {
+    return await mine;
+  } finally {
+    if (flights.get(key) === tail) flights.delete(key);
   }
 }
