@@ -45,6 +45,7 @@ export async function loadDefinition(
 /** @wharf/core's subpath exports (its package.json `exports`), which a build.ts may import too. */
 const CORE_SUBPATHS = [
   'archive',
+  'bake',
   'dockerfile',
   'dsl',
   'engine',

@@ -13,6 +13,7 @@
  */
 import type { CachedLayer, StepCache, StepInputs } from '../cache/step-cache.js';
 import { stepKey } from '../cache/step-cache.js';
+import { keyedQueue } from '../fsutil/limit.js';
 import { layerFromStore } from '../image/partial.js';
 import type { Layer } from '../image/types.js';
 import type { BlobStore } from '../store/store.js';
@@ -176,25 +177,8 @@ export class StepRunner {
   }
 }
 
-/** Work per step key in this process: the tail of each key's queue. */
-const flights = new Map<string, Promise<unknown>>();
-
 /**
- * Runs `work` once every earlier `work` under `key` in this process has settled, so a step two builds
- * reach at once runs once: the second finds the first's record in the cache.
- * @example await oneAtATime(key, () => runStep())
+ * One run of a step key at a time in this process: a step two builds reach at once runs once, as the
+ * second finds the first's record in the cache.
  */
-export async function oneAtATime<T>(key: string, work: () => Promise<T>): Promise<T> {
-  const before = flights.get(key) ?? Promise.resolve();
-  const mine = before.then(work, work);
-  const tail = mine.then(
-    () => {},
-    () => {},
-  );
-  flights.set(key, tail);
-  try {
-    return await mine;
-  } finally {
-    if (flights.get(key) === tail) flights.delete(key);
-  }
-}
+const oneAtATime = keyedQueue();
