@@ -555,7 +555,9 @@ async function pushImageInto(
     const unique = blobs.filter((b) => !seen.has(b.descriptor.digest) && seen.add(b.descriptor.digest));
     await mapLimit(unique, pusher.options.concurrency ?? 4, (blob) => pusher.pushBlob(blob));
   } else {
-    pusher.stats.existing += (await image.manifest()).layers.length + 1;
+    const manifest = await image.manifest();
+    pusher.stats.existing += manifest.layers.length + 1;
+    pusher.stats.bytesExisting += [manifest.config, ...manifest.layers].reduce((sum, d) => sum + d.size, 0);
   }
   if (tags.length === 0) await pusher.pushManifest(digest, raw, mediaType);
   for (const [i, tag] of tags.entries()) {
