@@ -6,8 +6,9 @@ import { readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { wharf } from '../helpers/cli.js';
+import { docker, dockerRun } from '../helpers/docker.js';
 import { noDocker, testEnv } from '../helpers/env.js';
-import { tempDir } from '../helpers/paths.js';
+import { repoRoot, tempDir } from '../helpers/paths.js';
 import { type Registry, startRegistry } from '../helpers/registry.js';
 import { skopeoInspect } from '../helpers/tools.js';
 
@@ -132,5 +133,42 @@ describe.skipIf(noDocker())('wharf bake', () => {
       /pushed: 0 blobs uploaded \(0 B\), 0 mounted \(0 B\), 8 already there \([\d.]+ MB\)/,
     );
     expect(readFileSync(counters[0] as string, 'utf8')).toBe('ran\n');
+  });
+
+  it('examples/monorepo: three services on one base, pushed with each shared blob uploaded once; each image runs', async () => {
+    const example = join(repoRoot, 'examples/monorepo');
+    const run = (...args: string[]) =>
+      wharf(
+        [
+          'bake',
+          join(example, 'build.ts'),
+          '--progress',
+          'plain',
+          '--cache-dir',
+          cacheDir,
+          '--registry-mirror',
+          testEnv().mirror.url,
+          '--push',
+          ...args,
+        ],
+        { env: { REGISTRY: `${registry.host}/monorepo` } },
+      );
+    const result = run();
+    expect(result.code, result.stderr).toBe(0);
+    const stats = /pushed: (\d+) blobs uploaded \([^)]*\), (\d+) mounted/.exec(result.stderr);
+    // Per service: its COPY layer and config are its own; the node base's layers and the base stage's
+    // layers are shared, uploaded for one repository and mounted into the other two.
+    const [uploaded, mounted] = [Number(stats?.[1]), Number(stats?.[2])];
+    const shared = mounted / 2;
+    expect(shared).toBeGreaterThanOrEqual(4); // node's layer(s) + WORKDIR, two COPYs and the RUN
+    expect(uploaded).toBe(shared + 3 * 2);
+    for (const name of ['api', 'worker', 'web']) {
+      const ref = `${registry.host}/monorepo/${name}:dev`;
+      await docker(['pull', ref]);
+      expect(await dockerRun({ image: ref })).toBe(`${name}: hello from the shared library\n`);
+    }
+    const again = run();
+    expect(again.code, again.stderr).toBe(0);
+    expect(again.stderr).toMatch(/pushed: 0 blobs uploaded \(0 B\), 0 mounted \(0 B\)/);
   });
 });
