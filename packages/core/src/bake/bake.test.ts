@@ -32,7 +32,13 @@ it('builds every target of the default group concurrently, a shared stage once, 
     groups: { default: ['api', 'web'] },
   });
   const options = { contextDir: dir, cacheDir: join(dir, 'cache') };
-  const result = await bake(definition, options);
+  const stages = new Set<string>();
+  const result = await bake(definition, {
+    ...options,
+    onEvent: (e) => e.type === 'step-finished' && stages.add(e.stage),
+  });
+  // progress names the target before each stage, as both build a stage named base
+  expect([...stages].sort()).toEqual(['api api', 'api base', 'web base', 'web web']);
   expect(Object.keys(result.targets)).toEqual(['api', 'web']);
   const api = result.targets.api;
   const web = result.targets.web;
@@ -52,7 +58,7 @@ it('builds every target of the default group concurrently, a shared stage once, 
   });
   expect(result.pushStats).toBeUndefined();
   // again: everything from the cache, the same digests
-  const again = await bake(definition, { ...options, targets: ['web', 'api'] });
+  const again = await bake(definition, { ...options, targets: ['web', 'api'], concurrency: 1 });
   expect(Object.keys(again.targets)).toEqual(['web', 'api']);
   expect(again.targets.api?.digest).toBe(api?.digest);
   expect(again.targets.web?.steps.filter((s) => !s.cached)).toEqual([]);

@@ -4,10 +4,13 @@
  * the process), and pushes share one {@link BlobLocations}, so a blob is uploaded once per registry
  * and cross-repository-mounted into the other repositories.
  */
+import { availableParallelism } from 'node:os';
 import { type BuildApiOptions, type BuildApiResult, build } from '../build.js';
 import { type Definition, define, targetStage } from '../dsl/graph.js';
 import type { Stage } from '../dsl/stage.js';
 import { WharfError } from '../errors.js';
+import type { BuildEvent } from '../events.js';
+import { mapLimit } from '../fsutil/limit.js';
 import { BlobLocations, type PushOptions, type PushStats } from '../registry/index.js';
 import { type BakePlan, resolvePlan, targetEntries } from './plan.js';
 
@@ -29,6 +32,8 @@ export interface BakeOptions
   readonly push?: boolean;
   /** Registry settings for pushes (upload concurrency, sessions); default `registry`. */
   readonly pushOptions?: PushOptions;
+  /** Targets built at once; default the machine's parallelism (at least 2). */
+  readonly concurrency?: number;
 }
 
 /** One target's result: `build()`'s, with the target's tags. */
@@ -62,7 +67,7 @@ export interface BakeResult {
  * const { targets } = await bake(definition, { push: true, contextDir: import.meta.dirname });
  */
 export async function bake(definition: Definition, options: BakeOptions = {}): Promise<BakeResult> {
-  const { targets: names, set, push, pushOptions, buildArgs, ...shared } = options;
+  const { targets: names, set, push, pushOptions, buildArgs, concurrency, onEvent, ...shared } = options;
   const plan = resolvePlan(definition, {
     ...(names ? { targets: names } : {}),
     ...(set ? { set } : {}),
@@ -71,21 +76,27 @@ export async function bake(definition: Definition, options: BakeOptions = {}): P
   const entries = targetEntries(definition);
   const blobs = new BlobLocations();
   const registry = pushOptions ?? options.registry ?? {};
-  const settled = await Promise.allSettled(
-    Object.entries(plan.target).map(async ([name, target]): Promise<[string, BakeTargetResult]> => {
-      const stage = targetStage(entries.get(name) as Stage);
-      const labelled = Object.keys(target.labels).length > 0 ? stage.label(target.labels) : stage;
-      const result = await build(alone(definition, name, labelled), {
-        ...shared,
-        target: name,
-        tags: target.tags,
-        platforms: target.platforms,
-        output: target.output,
-        buildArgs: { ...buildArgs, ...target.args },
-        push: { ...registry, blobs },
-      });
-      return [name, { ...result, tags: target.tags }];
-    }),
+  const several = Object.keys(plan.target).length > 1;
+  // A target waiting for a step another target runs never holds up that target: it is running.
+  const settled = await mapLimit(
+    Object.entries(plan.target),
+    Math.max(1, concurrency ?? Math.max(2, availableParallelism())),
+    ([name, target]) =>
+      settle(async (): Promise<[string, BakeTargetResult]> => {
+        const stage = targetStage(entries.get(name) as Stage);
+        const labelled = Object.keys(target.labels).length > 0 ? stage.label(target.labels) : stage;
+        const result = await build(alone(definition, name, labelled), {
+          ...shared,
+          target: name,
+          tags: target.tags,
+          platforms: target.platforms,
+          output: target.output,
+          buildArgs: { ...buildArgs, ...target.args },
+          push: { ...registry, blobs },
+          ...(onEvent ? { onEvent: several ? (event) => onEvent(namedFor(name, event)) : onEvent } : {}),
+        });
+        return [name, { ...result, tags: target.tags }];
+      }),
   );
   const failed = settled.flatMap((s, i) => (s.status === 'rejected' ? [[i, s.reason] as const] : []));
   if (failed.length > 0) {
@@ -103,6 +114,22 @@ export async function bake(definition: Definition, options: BakeOptions = {}): P
   ) as Record<string, BakeTargetResult>;
   const stats = Object.values(targets).flatMap((t) => (t.pushStats ? [t.pushStats] : []));
   return { plan, targets, ...(stats.length ? { pushStats: sum(stats) } : {}) };
+}
+
+/** A promise's outcome as a value, as `Promise.allSettled` gives it. */
+async function settle<T>(work: () => Promise<T>): Promise<PromiseSettledResult<T>> {
+  try {
+    return { status: 'fulfilled', value: await work() };
+  } catch (reason) {
+    return { status: 'rejected', reason };
+  }
+}
+
+/** A build event with the target's name before its stage (`api base`), when several targets build. */
+function namedFor(target: string, event: BuildEvent): BuildEvent {
+  return 'stage' in event && typeof event.stage === 'string'
+    ? { ...event, stage: `${target} ${event.stage}` }
+    : event;
 }
 
 /** The definition with one target: its args, context and directives kept. */
