@@ -83,6 +83,11 @@ describe('resolvePlan', () => {
     expect(() => resolvePlan(definition, { targets: ['test'], push: true })).toThrowError(
       /target "test" is pushed but has no tags/,
     );
+    const named = resolvePlan(definition, {
+      targets: ['test'],
+      set: ['test.output=type=registry,name=r.example/t:1'],
+    });
+    expect(named.target.test?.output).toEqual(['type=registry,name=r.example/t:1']);
   });
 
   it.each([

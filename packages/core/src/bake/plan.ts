@@ -128,7 +128,8 @@ export function resolvePlan(
     if (options.push && !value.output.some((o) => /(^|,)type=registry(,|$)/.test(o))) {
       value.output = [...value.output, 'type=registry'];
     }
-    if (value.output.some((o) => /(^|,)type=registry(,|$)/.test(o)) && value.tags.length === 0) {
+    const unnamed = value.output.some((o) => /(^|,)type=registry(,|$)/.test(o) && !/(^|,)name=/.test(o));
+    if (unnamed && value.tags.length === 0) {
       throw new WharfError('BAKE_PUSH_NO_TAG', `target "${name}" is pushed but has no tags`, {
         hint: `give it tags in build.ts ({ stage, tags: ['registry.example.com/${name}:1.0'] }) or --set ${name}.tags=…`,
       });
