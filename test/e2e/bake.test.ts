@@ -2,7 +2,7 @@
 // to a file in a cache mount) baked in one process and pushed to a loopback registry. The shared RUN
 // runs once, the shared layers are uploaded once and mounted into the other repository, skopeo
 // confirms the --metadata-file digests, and a second bake builds and uploads nothing.
-import { readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { cpSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { wharf } from '../helpers/cli.js';
@@ -136,7 +136,12 @@ describe.skipIf(noDocker())('wharf bake', () => {
   });
 
   it('examples/monorepo: three services on one base, pushed with each shared blob uploaded once; each image runs', async () => {
-    const example = join(repoRoot, 'examples/monorepo');
+    // A copy, so the one-file change below does not touch the checkout.
+    const example = join(tempDir(), 'monorepo');
+    cpSync(join(repoRoot, 'examples/monorepo'), example, {
+      recursive: true,
+      filter: (src) => !src.includes('node_modules'),
+    });
     const run = (...args: string[]) =>
       wharf(
         [
@@ -170,5 +175,19 @@ describe.skipIf(noDocker())('wharf bake', () => {
     const again = run();
     expect(again.code, again.stderr).toBe(0);
     expect(again.stderr).toMatch(/pushed: 0 blobs uploaded \(0 B\), 0 mounted \(0 B\)/);
+    // After a one-file change in one service, only that target's step runs and only its new layer
+    // and config go up.
+    const main = join(example, 'repo/services/web/main.js');
+    writeFileSync(main, readFileSync(main, 'utf8').replace("greeting('web')", "greeting('web (changed)')"));
+    const changed = run();
+    expect(changed.code, changed.stderr).toBe(0);
+    expect(
+      changed.stderr.match(/^\[\w+ \w+ \d+\] (COPY|RUN|WORKDIR) .*$/gm)?.filter((l) => !l.endsWith('CACHED')),
+    ).toEqual([expect.stringMatching(/^\[web web 1\] COPY services\/web /)]);
+    expect(changed.stderr).toMatch(/pushed: 2 blobs uploaded \([\d.]+ kB\), 0 mounted \(0 B\)/);
+    await docker(['pull', `${registry.host}/monorepo/web:dev`]);
+    expect(await dockerRun({ image: `${registry.host}/monorepo/web:dev` })).toBe(
+      'web (changed): hello from the shared library\n',
+    );
   });
 });
