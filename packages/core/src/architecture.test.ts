@@ -59,7 +59,7 @@ const allowed: Record<string, readonly string[]> = {
     'errors',
   ],
   testing: ['image', 'oci', 'errors', 'store', 'layer'],
-  bake: ['build', 'dsl', 'registry', 'fsutil', 'events', 'errors'],
+  bake: ['build', 'dsl', 'export', 'registry', 'fsutil', 'events', 'oci', 'errors'],
   build: [
     'dsl',
     'engine',

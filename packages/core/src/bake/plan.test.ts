@@ -95,6 +95,9 @@ describe('resolvePlan', () => {
     [{ set: ['api-tags=x'] }, /--set api-tags=x: expected TARGET\.KEY=VALUE/],
     [{ set: ['api.tag=x'] }, /--set api\.tag=x: no key "tag"/],
     [{ set: ['nope.tags=x'] }, /--set nope\.tags=x: no target named "nope"/],
+    [{ set: ['web.tags=r.example/api:1'] }, /targets "api" and "web" both have the tag r\.example\/api:1/],
+    [{ set: ['api.output=type=zip'] }, /^target "api": .*type=zip/],
+    [{ set: ['api.platforms=linux/'] }, /^target "api": .*linux\//],
   ])('refuses bad input in one line: %j', (options, message) => {
     expect(() => resolvePlan(definition, options)).toThrowError(message);
   });

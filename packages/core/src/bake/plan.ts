@@ -5,7 +5,9 @@
  */
 import type { Definition, TargetSpec } from '../dsl/graph.js';
 import { isStage, type Stage } from '../dsl/stage.js';
-import { unknownNameHint, WharfError } from '../errors.js';
+import { isWharfError, unknownNameHint, WharfError } from '../errors.js';
+import { parseOutput } from '../export/output.js';
+import { parsePlatform } from '../oci/index.js';
 
 /** One target of a plan, as `--print` shows it (the stage is its name in the definition). */
 export interface BakePlanTarget {
@@ -124,15 +126,31 @@ export function resolvePlan(
     }
   }
   const target: Record<string, BakePlanTarget> = {};
+  const tagged = new Map<string, string>();
   for (const [name, value] of plan) {
-    if (options.push && !value.output.some((o) => /(^|,)type=registry(,|$)/.test(o))) {
+    const outputs = checked(name, () => value.output.map((o) => parseOutput(o)));
+    checked(name, () => value.platforms.map((p) => parsePlatform(p)));
+    if (options.push && !outputs.some((o) => o.type === 'registry')) {
       value.output = [...value.output, 'type=registry'];
+      outputs.push(parseOutput('type=registry'));
     }
-    const unnamed = value.output.some((o) => /(^|,)type=registry(,|$)/.test(o) && !/(^|,)name=/.test(o));
-    if (unnamed && value.tags.length === 0) {
+    if (outputs.some((o) => o.type === 'registry' && o.names.length === 0) && value.tags.length === 0) {
       throw new WharfError('BAKE_PUSH_NO_TAG', `target "${name}" is pushed but has no tags`, {
         hint: `give it tags in build.ts ({ stage, tags: ['registry.example.com/${name}:1.0'] }) or --set ${name}.tags=…`,
       });
+    }
+    for (const tag of value.tags) {
+      const other = tagged.get(tag);
+      if (other !== undefined) {
+        throw new WharfError(
+          'BAKE_DUPLICATE_TAG',
+          `targets "${other}" and "${name}" both have the tag ${tag}`,
+          {
+            hint: 'give each target its own tags (--set TARGET.tags=… replaces them)',
+          },
+        );
+      }
+      tagged.set(tag, name);
     }
     target[name] = value;
   }
@@ -143,6 +161,19 @@ export function resolvePlan(
   }
   if (Object.keys(group).length === 0) group.default = { targets: chosen };
   return { group, target };
+}
+
+/** Runs a check of one target's settings; its error names the target. */
+function checked<T>(name: string, check: () => T): T {
+  try {
+    return check();
+  } catch (error) {
+    if (!isWharfError(error)) throw error;
+    throw new WharfError('BAKE_BAD_TARGET', `target "${name}": ${error.message}`, {
+      ...(error.hint ? { hint: error.hint } : {}),
+      cause: error,
+    });
+  }
 }
 
 function applySet(
