@@ -113,6 +113,12 @@ export function registerBake(program: Command): void {
     });
 }
 
+/** `cached/all` over the steps that make layers (config-only steps such as CMD are never cached). */
+function cachedOfLayerSteps(steps: BakeResult['targets'][string]['steps']): string {
+  const layered = steps.filter((s) => /^(RUN|COPY|ADD|WORKDIR)\b/.test(s.text));
+  return `${layered.filter((s) => s.cached).length}/${layered.length}`;
+}
+
 function isRegularFile(path: string): boolean {
   return existsSync(path) && statSync(path).isFile();
 }
@@ -125,7 +131,7 @@ export function summary(result: BakeResult): string {
       name,
       t.digest.slice(0, 19),
       t.size === undefined ? '-' : formatBytes(t.size),
-      `${t.steps.filter((s) => s.cached).length}/${t.steps.length}`,
+      cachedOfLayerSteps(t.steps),
       t.pushed.length ? t.pushed.map((r) => r.replace(/@sha256:.*$/, '')).join(' ') : '-',
     ]),
   ];
