@@ -26,25 +26,44 @@ export async function loadDefinition(
   target?: string,
   options: { readonly cacheDir?: string } = {},
 ): Promise<LoadedDefinition> {
+  const { file: path, dir, definition } = await loadDefinitionValue(file, options);
+  return {
+    file: path,
+    dir,
+    graph: toGraph(definition, target === undefined ? {} : { target }),
+    ...(definition.lint ? { lint: definition.lint } : {}),
+  };
+}
+
+/** Loads a build.ts as a `define()` value (a bare stage or object of stages becomes one), for `wharf bake`. */
+export async function loadDefinitionValue(
+  file: string,
+  options: { readonly cacheDir?: string } = {},
+): Promise<{ readonly file: string; readonly dir: string; readonly definition: Definition }> {
+  const path = checkedPath(file);
+  const exported = await importDefault(path, file, options.cacheDir ?? defaultStoreRoot());
+  const value = asDefinition(exported, file);
+  return {
+    file: path,
+    dir: dirname(path),
+    definition: isDefinition(value) ? value : define({ target: value }),
+  };
+}
+
+function checkedPath(file: string): string {
   const path = resolve(file);
   if (!existsSync(path) || !statSync(path).isFile()) {
     throw new WharfError('DEFINITION_NOT_FOUND', `build definition not found: ${file}`, {
       hint: 'pass the path of your build.ts, e.g. wharf dockerfile ./build.ts',
     });
   }
-  const exported = await importDefault(path, file, options.cacheDir ?? defaultStoreRoot());
-  const definition = asDefinition(exported, file);
-  return {
-    file: path,
-    dir: dirname(path),
-    graph: toGraph(definition, target === undefined ? {} : { target }),
-    ...(isDefinition(definition) && definition.lint ? { lint: definition.lint } : {}),
-  };
+  return path;
 }
 
 /** @wharf/core's subpath exports (its package.json `exports`), which a build.ts may import too. */
 const CORE_SUBPATHS = [
   'archive',
+  'bake',
   'dockerfile',
   'dsl',
   'engine',

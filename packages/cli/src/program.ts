@@ -6,6 +6,7 @@ import { isWharfError } from '@wharf/core';
 import { fileSystemProblem } from '@wharf/core/export';
 import { Command, CommanderError } from 'commander';
 import { registerAttestations } from './commands/attestations.js';
+import { registerBake } from './commands/bake.js';
 import { registerBuild } from './commands/build.js';
 import { registerCache } from './commands/cache.js';
 import { registerConvert } from './commands/convert.js';
@@ -47,6 +48,7 @@ export function createProgram(): Command {
     .exitOverride()
     .configureOutput({ writeErr: (text) => process.stderr.write(text) });
   registerBuild(program);
+  registerBake(program);
   registerDockerfile(program);
   registerInspect(program);
   registerConvert(program);

@@ -59,6 +59,7 @@ const allowed: Record<string, readonly string[]> = {
     'errors',
   ],
   testing: ['image', 'oci', 'errors', 'store', 'layer'],
+  bake: ['build', 'dsl', 'export', 'registry', 'fsutil', 'events', 'oci', 'errors'],
   build: [
     'dsl',
     'engine',

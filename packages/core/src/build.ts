@@ -446,6 +446,8 @@ function sumStats(a: PushStats | undefined, b: PushStats): PushStats {
     mounted: a.mounted + b.mounted,
     resumed: a.resumed + b.resumed,
     bytesSent: a.bytesSent + b.bytesSent,
+    bytesMounted: a.bytesMounted + b.bytesMounted,
+    bytesExisting: a.bytesExisting + b.bytesExisting,
   };
 }
 

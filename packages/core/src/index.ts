@@ -3,7 +3,7 @@
  *
  * The root holds what a build.ts author and a build script need: the DSL, `define`, `build`, Dockerfile
  * emit / read / convert, lint, errors and event types. Lower-level modules are subpath exports
- * (`@wharf/core/oci`, `/registry`, `/image`, `/layout`, `/archive`, `/engine`, `/dockerfile`, `/ir`,
+ * (`@wharf/core/oci`, `/bake`, `/registry`, `/image`, `/layout`, `/archive`, `/engine`, `/dockerfile`, `/ir`,
  * `/lint`, `/export`, `/sbom`, `/sign`, `/dsl`, `/testing`; README "Root and subpath exports").
  * `public-api.test.ts` keeps this list short (at most 40 names) and documented. One export block per area.
  *
@@ -37,6 +37,7 @@ export {
 
 // ── Building with the direct backend and writing outputs ──
 
+export { bake } from './bake/index.js';
 export type {
   BuildApiOptions,
   BuildApiResult,

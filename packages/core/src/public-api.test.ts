@@ -164,6 +164,7 @@ describe('subpath exports', () => {
       [
         '.',
         './archive',
+        './bake',
         './dockerfile',
         './dsl',
         './engine',

@@ -102,17 +102,9 @@ export function registerBuild(program: Command): void {
       'grant network.host (RUN --network=host) or security.insecure (RUN --security=insecure) (repeatable)',
       collect,
     )
-    .option(
-      '--registry-mirror <url>',
-      'pull Docker Hub images through this mirror first (repeatable)',
-      collect,
-    )
-    .option(
-      '--insecure-registry <host>',
-      'reach this registry over plain HTTP (repeatable; loopback always)',
-      collect,
-    )
-    .option('--ca-file <pem>', 'trust this CA for registries (besides the system CAs)')
+    .addOption(registryMirrorOption())
+    .addOption(insecureRegistryOption())
+    .addOption(caFileOption())
     .option('--locked', 'fail when a base is missing from wharf.lock or its tag moved since')
     .addOption(lintModeOption())
     .addOption(sbomOption())
@@ -205,8 +197,24 @@ async function loadGraph(
   return { graph, contextDir: resolve(definition ?? '.') };
 }
 
+/** `--registry-mirror`, `--insecure-registry`, `--ca-file`: how build and bake reach registries. */
+export const registryMirrorOption = () =>
+  new Option(
+    '--registry-mirror <url>',
+    'pull Docker Hub images through this mirror first (repeatable)',
+  ).argParser(collect);
+export const insecureRegistryOption = () =>
+  new Option(
+    '--insecure-registry <host>',
+    'reach this registry over plain HTTP (repeatable; loopback always)',
+  ).argParser(collect);
+export const caFileOption = () =>
+  new Option('--ca-file <pem>', 'trust this CA for registries (besides the system CAs)');
+
 /** Registry settings from the flags (mirrors, insecure hosts, CA). */
-function registrySettings(flags: BuildFlags): RegistryOptions {
+export function registrySettings(
+  flags: Pick<BuildFlags, 'registryMirror' | 'insecureRegistry' | 'caFile'>,
+): RegistryOptions {
   return {
     ...(flags.registryMirror?.length ? { mirrors: flags.registryMirror } : {}),
     ...(flags.insecureRegistry?.length ? { insecure: flags.insecureRegistry } : {}),

@@ -292,6 +292,37 @@ describe('DSL traps are usage errors at the build.ts line', () => {
     expect(toGraph(def).target).toBe('app');
     expect(toGraph(def, { target: 'test' }).target).toBe('test');
   });
+
+  it('define({ targets }): a target may be { stage, tags, … }; bare stages keep working', () => {
+    const base = stage('base').from('alpine').run('echo shared');
+    const api = stage('api').from(base).run('true');
+    const web = stage('web').from(base).run('false');
+    const def = define({
+      targets: { api: { stage: api, tags: ['r.example/api:1'], platforms: ['linux/amd64'] }, web },
+      groups: { default: ['api', 'web'] },
+    });
+    expect(toGraph(def, { target: 'api' }).stages.map((s) => s.name)).toEqual(['base', 'api']);
+    expect(toGraph(def, { target: 'web' }).target).toBe('web');
+    // any stage a target uses is still reachable by name
+    expect(toGraph(def, { target: 'base' }).target).toBe('base');
+  });
+
+  it.each([
+    [{ targets: { api: { tags: ['x'] } } }, /targets\.api must be a stage or \{ stage, tags\?, … \}/],
+    [{ targets: { api: { stage: stage('a').from('x'), tag: ['x'] } } }, /targets\.api has no option "tag"/],
+    [{ targets: { api: { stage: stage('a').from('x'), tags: 'x' } } }, /targets\.api\.tags must be a list/],
+    [{ targets: { api: { stage: stage('a').from('x'), args: { A: 1 } } } }, /targets\.api\.args must map/],
+    [
+      { targets: { api: stage('a').from('x') }, groups: { default: ['apii'] } },
+      /groups\.default names "apii"/,
+    ],
+    [
+      { targets: { api: stage('a').from('x') }, groups: { api: ['api'] } },
+      /"api" is both a target and a group/,
+    ],
+  ])('define() refuses a bad target or group: %j', (input, message) => {
+    expect(() => define(input as never)).toThrowError(message);
+  });
 });
 
 describe('a FROM word with variables that can name a stage', () => {

@@ -25,6 +25,27 @@ import { type DraftFrom, type DraftInstruction, isStage, type Stage } from './st
 import { describe } from './usage.js';
 import { type ContextValue, isContextValue, isImageValue } from './values.js';
 
+/**
+ * A target of `define({ targets })` with what `wharf bake` / `bake()` needs to build and publish it:
+ * its tags, platforms, build args, labels and outputs. A bare stage is a target with none of these.
+ * @example define({ targets: { api: { stage: api, tags: ['registry.example.com/api:1.0'], platforms: ['linux/amd64'] } } })
+ */
+export interface TargetSpec {
+  readonly stage: Stage;
+  /** Image names (`registry.example.com/api:1.0`); `wharf bake --push` pushes to each. */
+  readonly tags?: readonly string[];
+  /** Platforms to build (`linux/amd64`); several make one OCI index. */
+  readonly platforms?: readonly string[];
+  /** Build args for this target (over the definition's `args` defaults). */
+  readonly args?: Readonly<Record<string, string>>;
+  /** Labels added to this target's image config. */
+  readonly labels?: Readonly<Record<string, string>>;
+  /** Outputs (`-o` text: `type=oci-archive,dest=out/api.tar`). */
+  readonly output?: string | readonly string[];
+}
+
+const TARGET_KEYS = ['stage', 'tags', 'platforms', 'args', 'labels', 'output'];
+
 export interface DefinitionInput {
   /** The stage to build by default. */
   readonly target?: Stage;
@@ -32,7 +53,12 @@ export interface DefinitionInput {
    * Named targets (pick one with `--target`). With `target` too, they are the other stages a user may
    * build (`docker build --target test`); without it, the one to build must be chosen when there are several.
    */
-  readonly targets?: Readonly<Record<string, Stage>>;
+  readonly targets?: Readonly<Record<string, Stage | TargetSpec>>;
+  /**
+   * Named lists of targets for `wharf bake` (`default` is built when no target is named), like bake's.
+   * @example define({ targets: { api, web, test }, groups: { default: ['api', 'web'] } })
+   */
+  readonly groups?: Readonly<Record<string, readonly string[]>>;
   /**
    * Global ARGs (usable in FROM lines) with their defaults; `undefined` for no default. As a list of
    * `[name, default?]` pairs a name may repeat (`ARG X=one` then `ARG X=${X}-two`), each default expanded
@@ -56,7 +82,7 @@ export interface DefinitionInput {
   readonly directives?: Directives;
 }
 
-const DEFINITION_KEYS = ['target', 'targets', 'args', 'context', 'directives', 'lint'];
+const DEFINITION_KEYS = ['target', 'targets', 'groups', 'args', 'context', 'directives', 'lint'];
 
 export const DEFINITION_BRAND = Symbol.for('wharf.definition');
 
@@ -95,10 +121,73 @@ export function define(input: DefinitionInput): Definition {
   }
   if (input.target !== undefined && !isStage(input.target))
     fail('target must be a stage value', "define({ target: stage('app').from('…') })");
-  for (const [name, value] of Object.entries(input.targets ?? {})) {
-    if (!isStage(value)) fail(`targets.${name} must be a stage value`);
-  }
+  for (const [name, value] of Object.entries(input.targets ?? {})) checkTarget(name, value, fail);
+  checkGroups(input, fail);
   return { ...input, [DEFINITION_BRAND]: true };
+}
+
+type Fail = (message: string, hint?: string) => never;
+
+function checkTarget(name: string, value: unknown, fail: Fail): void {
+  if (isStage(value)) return;
+  if (typeof value !== 'object' || value === null || !isStage((value as TargetSpec).stage)) {
+    fail(
+      `targets.${name} must be a stage or { stage, tags?, … }`,
+      `targets: { ${name}: { stage: ${name} } }`,
+    );
+  }
+  const spec = value as TargetSpec;
+  for (const key of Object.keys(spec)) {
+    if (!TARGET_KEYS.includes(key))
+      fail(`targets.${name} has no option "${key}"`, unknownNameHint(key, TARGET_KEYS));
+  }
+  const strings = (what: string, list: unknown) => {
+    if (list !== undefined && (!Array.isArray(list) || list.some((t) => typeof t !== 'string')))
+      fail(`targets.${name}.${what} must be a list of strings`, `${what}: ['…']`);
+  };
+  const record = (what: string, map: unknown) => {
+    if (
+      map !== undefined &&
+      (typeof map !== 'object' || map === null || Object.values(map).some((v) => typeof v !== 'string'))
+    )
+      fail(`targets.${name}.${what} must map names to strings`, `${what}: { NAME: 'value' }`);
+  };
+  strings('tags', spec.tags);
+  strings('platforms', spec.platforms);
+  record('args', spec.args);
+  record('labels', spec.labels);
+  if (typeof spec.output !== 'string') strings('output', spec.output);
+}
+
+function checkGroups(input: DefinitionInput, fail: Fail): void {
+  const targets = Object.keys(input.targets ?? {});
+  const groups = input.groups ?? {};
+  for (const [group, members] of Object.entries(groups)) {
+    if (!Array.isArray(members)) fail(`groups.${group} must be a list of target names`);
+    for (const member of members) {
+      if (!targets.includes(member) && !(member in groups)) {
+        fail(
+          `groups.${group} names "${member}", which is neither a target nor a group`,
+          unknownNameHint(member, [...targets, ...Object.keys(groups)], 'the targets and groups are'),
+        );
+      }
+    }
+    if (targets.includes(group))
+      fail(`"${group}" is both a target and a group`, 'give the group another name');
+  }
+}
+
+/**
+ * The stage of a target entry (a bare stage, or `{ stage, … }`).
+ * @example targetStage({ stage: api, tags: ['api:1'] }) === api
+ */
+export function targetStage(target: Stage | TargetSpec): Stage {
+  return isStage(target) ? target : target.stage;
+}
+
+/** The definition's named targets as stages. */
+function targetStages(definition: DefinitionInput): Record<string, Stage> {
+  return Object.fromEntries(Object.entries(definition.targets ?? {}).map(([n, t]) => [n, targetStage(t)]));
 }
 
 /**
@@ -188,9 +277,10 @@ function pickTarget(definition: Definition, name: string | undefined): Stage {
   }
   if (name === undefined && definition.target) return definition.target;
   if (definition.targets) {
-    const names = Object.keys(definition.targets);
+    const targets = targetStages(definition);
+    const names = Object.keys(targets);
     const chosen = name ?? (names.length === 1 ? names[0] : undefined);
-    const stage = chosen === undefined ? undefined : definition.targets[chosen];
+    const stage = chosen === undefined ? undefined : targets[chosen];
     if (!stage) {
       throw new WharfError(
         name === undefined ? 'DSL_CHOOSE_TARGET' : 'DSL_UNKNOWN_TARGET',
@@ -216,12 +306,10 @@ function pickTarget(definition: Definition, name: string | undefined): Stage {
 
 /** A named target, or a stage named `name` that some target uses (directly or through other stages). */
 function findStage(definition: Definition, name: string): Stage | undefined {
-  const named = definition.targets?.[name];
+  const targets = targetStages(definition);
+  const named = Object.hasOwn(targets, name) ? targets[name] : undefined;
   if (named) return named;
-  const roots = [
-    ...(definition.target ? [definition.target] : []),
-    ...Object.values(definition.targets ?? {}),
-  ];
+  const roots = [...(definition.target ? [definition.target] : []), ...Object.values(targets)];
   const seen = new Set<Stage>();
   const visit = (value: Stage): Stage | undefined => {
     if (seen.has(value)) return undefined;
@@ -259,7 +347,7 @@ function stagesNamedByVariables(definition: Definition, target: Stage): Stage[] 
   };
   const all = closure([
     ...(definition.target ? [definition.target] : []),
-    ...Object.values(definition.targets ?? {}),
+    ...Object.values(targetStages(definition)),
   ]);
   const out: Stage[] = [];
   const queue = closure([target]);

@@ -2,8 +2,8 @@
 // the option types, the preset option types and the guards tools use to load a build.ts. `Stage` is a
 // type only: stages start with `stage()`.
 
-export type { Definition, DefinitionInput, ToGraphOptions } from './graph.js';
-export { define, isDefinition, targetNames, toGraph } from './graph.js';
+export type { Definition, DefinitionInput, TargetSpec, ToGraphOptions } from './graph.js';
+export { define, isDefinition, targetNames, targetStage, toGraph } from './graph.js';
 export type { HttpCheckOptions } from './healthcheck.js';
 export { http } from './healthcheck.js';
 export type { OciLabels } from './labels.js';

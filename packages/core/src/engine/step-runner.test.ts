@@ -76,6 +76,29 @@ describe('StepRunner', () => {
       expect(await hit.layer.digest()).toBe(await made.layer.digest());
   });
 
+  it('runs a step two concurrent runners reach once: the second waits and takes it from the cache', async () => {
+    const runs = { count: 0 };
+    const step = { slot: 's0', facts: facts('RUN shared'), execute: writing('shared', runs) };
+    const [a, b] = [reports(), reports()];
+    // Two runners (two builds over one cache, each with its own StepCache value) reach one key at once.
+    const [one, two] = await Promise.all([
+      new StepRunner({ store, cache, noCache: false, baseKey: 'base' }).run(step, a.report),
+      new StepRunner({ store, cache: new StepCache(store.root), noCache: false, baseKey: 'base' }).run(
+        step,
+        b.report,
+      ),
+    ]);
+    expect(runs.count).toBe(1);
+    expect([one.cached, two.cached].sort()).toEqual([false, true]);
+    const failing = { ...step, facts: facts('RUN fails'), execute: () => Promise.reject(new Error('boom')) };
+    const settled = await Promise.allSettled([
+      new StepRunner({ store, cache, noCache: false, baseKey: 'base' }).run(failing, a.report),
+      new StepRunner({ store, cache, noCache: false, baseKey: 'base' }).run(failing, b.report),
+    ]);
+    // A failure does not stick: the waiter runs the step itself (and fails on its own).
+    expect(settled.map((s) => s.status)).toEqual(['rejected', 'rejected']);
+  });
+
   it('explains a miss against the last build at the same slot, and says --no-cache', async () => {
     const runs = { count: 0 };
     await new StepRunner({ store, cache, noCache: false, baseKey: 'base' }).run(

@@ -6,9 +6,14 @@
  * A hit is used only while its blob is still in the store; otherwise the step runs again. Every hit
  * and every run records the step's inputs at its position (the slot), so the next miss there can say
  * what changed; `--no-cache` skips the lookups but still records.
+ *
+ * Steps are single-flight per key across the process: when concurrent builds (`bake()`, or two
+ * `build()` calls over one cache) reach the same step, the second waits for the first to record its
+ * result and then takes it from the cache instead of running the step again.
  */
 import type { CachedLayer, StepCache, StepInputs } from '../cache/step-cache.js';
 import { stepKey } from '../cache/step-cache.js';
+import { keyedQueue } from '../fsutil/limit.js';
 import { layerFromStore } from '../image/partial.js';
 import type { Layer } from '../image/types.js';
 import type { BlobStore } from '../store/store.js';
@@ -111,7 +116,8 @@ export class StepRunner {
     const inputs = this.#inputs(step.facts);
     const key = stepKey(inputs);
     this.#advance(key);
-    return this.#run(key, inputs, step, report);
+    if (this.#options.noCache) return this.#run(key, inputs, step, report);
+    return oneAtATime(key, () => this.#run(key, inputs, step, report));
   }
 
   async #run(key: string, inputs: StepInputs, step: LayerStep, report: StepReport): Promise<StepOutcome> {
@@ -170,3 +176,9 @@ export class StepRunner {
     this.#parentIsBase = false;
   }
 }
+
+/**
+ * One run of a step key at a time in this process: a step two builds reach at once runs once, as the
+ * second finds the first's record in the cache.
+ */
+const oneAtATime = keyedQueue();

@@ -62,3 +62,28 @@ export async function mapLimit<T, R>(
   if (failed) throw failed.error;
   return results;
 }
+
+/**
+ * A queue per key: the returned function runs `work` once every earlier `work` under the same key has
+ * settled (fulfilled or not), so work on one key is never done twice at once.
+ * @example
+ * const oneAtATime = keyedQueue();
+ * await Promise.all([oneAtATime('k', build), oneAtATime('k', build)]); // the second starts after the first
+ */
+export function keyedQueue(): <T>(key: string, work: () => Promise<T>) => Promise<T> {
+  const tails = new Map<string, Promise<void>>();
+  return async <T>(key: string, work: () => Promise<T>): Promise<T> => {
+    const before = tails.get(key) ?? Promise.resolve();
+    const mine = before.then(work, work);
+    const tail = mine.then(
+      () => {},
+      () => {},
+    );
+    tails.set(key, tail);
+    try {
+      return await mine;
+    } finally {
+      if (tails.get(key) === tail) tails.delete(key);
+    }
+  };
+}

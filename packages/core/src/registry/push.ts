@@ -11,7 +11,7 @@
  * longer matches the bytes it holds), that blob starts again from byte 0.
  */
 import { Readable } from 'node:stream';
-import { mapLimit } from '../fsutil/limit.js';
+import { keyedQueue, mapLimit } from '../fsutil/limit.js';
 import type { Image, ImageIndex, Layer } from '../image/index.js';
 import {
   type Descriptor,
@@ -36,6 +36,42 @@ export interface PushOptions extends RegistryOptions {
   readonly chunkSize?: number;
   /** Other repositories on the target registry to try mounting blobs from. */
   readonly mountFrom?: readonly string[];
+  /**
+   * Shared by the pushes of one run (`bake()`): which repositories of each registry hold which blobs.
+   * A blob another push of the run uploaded is mounted from there, and one being uploaded is waited
+   * for (then mounted), so each distinct blob goes up once per registry.
+   */
+  readonly blobs?: BlobLocations;
+}
+
+/**
+ * What the pushes of one run know about where blobs are: per registry and digest, the repositories
+ * that hold it; and one push of a blob to a registry at a time.
+ * @example
+ * const blobs = new BlobLocations();
+ * await Promise.all([pushImage(api, 'r.example/api:1', { blobs }), pushImage(web, 'r.example/web:1', { blobs })]);
+ */
+export class BlobLocations {
+  readonly #holders = new Map<string, string[]>();
+  readonly #queue = keyedQueue();
+
+  /** Repositories of `registry` known to hold `digest`. */
+  holders(registry: string, digest: Digest): readonly string[] {
+    return this.#holders.get(`${registry} ${digest}`) ?? [];
+  }
+
+  /** Records that `repository` of `registry` holds `digest`. */
+  add(registry: string, digest: Digest, repository: string): void {
+    const key = `${registry} ${digest}`;
+    const list = this.#holders.get(key) ?? [];
+    if (!list.includes(repository)) list.push(repository);
+    this.#holders.set(key, list);
+  }
+
+  /** Runs `work` once no other push of `digest` to `registry` in this run is in progress. */
+  exclusive<T>(registry: string, digest: Digest, work: () => Promise<T>): Promise<T> {
+    return this.#queue(`${registry} ${digest}`, work);
+  }
 }
 
 export interface PushStats {
@@ -49,6 +85,10 @@ export interface PushStats {
   resumed: number;
   /** Blob bytes this process sent. */
   bytesSent: number;
+  /** Bytes of the blobs mounted from another repository (not sent). */
+  bytesMounted: number;
+  /** Bytes of the blobs the repository already had (not sent). */
+  bytesExisting: number;
 }
 
 export interface PushResult {
@@ -86,7 +126,15 @@ function byRepository(refs: readonly Reference[]): Reference[][] {
 }
 
 function newStats(): PushStats {
-  return { uploaded: 0, existing: 0, mounted: 0, resumed: 0, bytesSent: 0 };
+  return {
+    uploaded: 0,
+    existing: 0,
+    mounted: 0,
+    resumed: 0,
+    bytesSent: 0,
+    bytesMounted: 0,
+    bytesExisting: 0,
+  };
 }
 
 /** Reads a stream in exact-size pieces (the last may be shorter); `skip` discards. */
@@ -158,11 +206,22 @@ class Pusher {
     return this.options.chunkSize ?? DEFAULT_CHUNK;
   }
 
-  /** HEAD → mount → upload, for one blob. */
+  /** HEAD → mount → upload, for one blob; with `blobs`, one push of it per registry at a time. */
   async pushBlob(blob: PushBlob): Promise<void> {
+    const shared = this.options.blobs;
+    if (!shared) return this.#pushBlob(blob);
+    const { digest } = blob.descriptor;
+    await shared.exclusive(this.registry, digest, async () => {
+      await this.#pushBlob(blob);
+      shared.add(this.registry, digest, this.repo.name);
+    });
+  }
+
+  async #pushBlob(blob: PushBlob): Promise<void> {
     const { digest, size } = blob.descriptor;
     if ((await this.repo.checkExistingBlob(digest)) !== undefined) {
       this.stats.existing++;
+      this.stats.bytesExisting += size;
       this.options.onEvent?.({ type: 'blob-exists', digest, size });
       return;
     }
@@ -177,6 +236,7 @@ class Pusher {
     const list = [
       ...(origin && origin.registry === this.registry ? [origin.repository] : []),
       ...this.#mountFrom,
+      ...(this.options.blobs?.holders(this.registry, blob.descriptor.digest) ?? []),
     ];
     return [...new Set(list)].filter((r) => r !== this.repo.name);
   }
@@ -190,6 +250,7 @@ class Pusher {
       if (started.mounted) {
         if (location) await this.repo.cancelUpload(location);
         this.stats.mounted++;
+        this.stats.bytesMounted += size;
         this.options.onEvent?.({ type: 'blob-mounted', digest, size, from });
         return 'mounted';
       }
@@ -494,7 +555,9 @@ async function pushImageInto(
     const unique = blobs.filter((b) => !seen.has(b.descriptor.digest) && seen.add(b.descriptor.digest));
     await mapLimit(unique, pusher.options.concurrency ?? 4, (blob) => pusher.pushBlob(blob));
   } else {
-    pusher.stats.existing += (await image.manifest()).layers.length + 1;
+    const manifest = await image.manifest();
+    pusher.stats.existing += manifest.layers.length + 1;
+    pusher.stats.bytesExisting += [manifest.config, ...manifest.layers].reduce((sum, d) => sum + d.size, 0);
   }
   if (tags.length === 0) await pusher.pushManifest(digest, raw, mediaType);
   for (const [i, tag] of tags.entries()) {

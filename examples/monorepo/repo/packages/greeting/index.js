@@ -1,0 +1,3 @@
+export function greeting(service) {
+  return `${service}: hello from the shared library`;
+}

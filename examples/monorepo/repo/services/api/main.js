@@ -1,0 +1,3 @@
+import { greeting } from '../../packages/greeting/dist/index.js';
+
+console.log(greeting('api'));

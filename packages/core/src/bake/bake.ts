@@ -1,0 +1,176 @@
+/**
+ * `bake()`: every chosen target of a definition built in one process, concurrently, over one cache.
+ * A stage several targets share is built once (the step runner is single-flight per step key across
+ * the process), and pushes share one {@link BlobLocations}, so a blob is uploaded once per registry
+ * and cross-repository-mounted into the other repositories.
+ */
+import { availableParallelism } from 'node:os';
+import { type BuildApiOptions, type BuildApiResult, build } from '../build.js';
+import { type Definition, define, targetStage } from '../dsl/graph.js';
+import type { Stage } from '../dsl/stage.js';
+import { WharfError } from '../errors.js';
+import type { BuildEvent } from '../events.js';
+import { mapLimit } from '../fsutil/limit.js';
+import { BlobLocations, type PushOptions, type PushStats } from '../registry/index.js';
+import { type BakePlan, resolvePlan, targetEntries } from './plan.js';
+
+/**
+ * Options of `bake()`: the targets or groups to build, `--set` overrides, `push`, and the build options
+ * every target shares (cache, registry settings, build args under each target's own, events).
+ * @example await bake(definition, { targets: ['default'], push: true, set: ['api.tags=r.example/api:dev'] })
+ */
+export interface BakeOptions
+  extends Omit<
+    BuildApiOptions,
+    'target' | 'output' | 'tags' | 'platform' | 'platforms' | 'push' | 'backend' | 'docker'
+  > {
+  /** Targets or groups to build; default the `default` group, else every target. */
+  readonly targets?: readonly string[];
+  /** Overrides, `TARGET.KEY=VALUE` (`*` for every target): tags, platforms, output, args.NAME, labels.NAME. */
+  readonly set?: readonly string[];
+  /** Push every target to its tags (adds `type=registry` to each target's outputs). */
+  readonly push?: boolean;
+  /** Registry settings for pushes (upload concurrency, sessions); default `registry`. */
+  readonly pushOptions?: PushOptions;
+  /** Targets built at once; default the machine's parallelism (at least 2). */
+  readonly concurrency?: number;
+}
+
+/** One target's result: `build()`'s, with the target's tags. */
+export interface BakeTargetResult extends BuildApiResult {
+  readonly tags: readonly string[];
+}
+
+/**
+ * What `bake()` returns: the plan it built and each target's build result, plus the pushes' totals.
+ * @example const { targets } = await bake(definition); console.log(targets.api?.digest)
+ */
+export interface BakeResult {
+  readonly plan: BakePlan;
+  readonly targets: Readonly<Record<string, BakeTargetResult>>;
+  /** What every push sent, mounted and found, summed (absent when nothing was pushed). */
+  readonly pushStats?: PushStats;
+}
+
+/**
+ * Builds the chosen targets of `definition` (see the module doc) and writes each target's outputs.
+ *
+ * @example
+ * import { bake, define, stage } from '@wharf/core';
+ * const base = stage('base').from('node:20-alpine').run('npm ci');
+ * const definition = define({
+ *   targets: {
+ *     api: { stage: stage('api').from(base).cmd(['node', 'api.js']), tags: ['r.example/api:1.0'] },
+ *     web: { stage: stage('web').from(base).cmd(['node', 'web.js']), tags: ['r.example/web:1.0'] },
+ *   },
+ * });
+ * const { targets } = await bake(definition, { push: true, contextDir: import.meta.dirname });
+ */
+export async function bake(definition: Definition, options: BakeOptions = {}): Promise<BakeResult> {
+  const { targets: names, set, push, pushOptions, buildArgs, concurrency, onEvent, ...shared } = options;
+  const plan = resolvePlan(definition, {
+    ...(names ? { targets: names } : {}),
+    ...(set ? { set } : {}),
+    ...(push ? { push } : {}),
+  });
+  const entries = targetEntries(definition);
+  const blobs = new BlobLocations();
+  const registry = pushOptions ?? options.registry ?? {};
+  const several = Object.keys(plan.target).length > 1;
+  // A target waiting for a step another target runs never holds up that target: it is running.
+  const settled = await mapLimit(
+    Object.entries(plan.target),
+    Math.max(1, concurrency ?? Math.max(2, availableParallelism())),
+    ([name, target]) =>
+      settle(async (): Promise<[string, BakeTargetResult]> => {
+        const stage = targetStage(entries.get(name) as Stage);
+        const labelled = Object.keys(target.labels).length > 0 ? stage.label(target.labels) : stage;
+        const result = await build(alone(definition, name, labelled), {
+          ...shared,
+          target: name,
+          tags: target.tags,
+          platforms: target.platforms,
+          output: target.output,
+          buildArgs: { ...buildArgs, ...target.args },
+          push: { ...registry, blobs },
+          ...(onEvent ? { onEvent: several ? (event) => onEvent(namedFor(name, event)) : onEvent } : {}),
+        });
+        return [name, { ...result, tags: target.tags }];
+      }),
+  );
+  const failed = settled.flatMap((s, i) => (s.status === 'rejected' ? [[i, s.reason] as const] : []));
+  if (failed.length > 0) {
+    const [index, reason] = failed[0] as readonly [number, unknown];
+    const name = Object.keys(plan.target)[index] ?? '';
+    if (failed.length === 1 && reason instanceof WharfError) throw reason;
+    throw new WharfError(
+      'BAKE_FAILED',
+      `bake: ${failed.length} of ${settled.length} targets failed (${name}: ${(reason as Error).message})`,
+      { hint: 'fix the first error above and bake again; targets that built are cached', cause: reason },
+    );
+  }
+  const targets = Object.fromEntries(
+    settled.flatMap((s) => (s.status === 'fulfilled' ? [s.value] : [])),
+  ) as Record<string, BakeTargetResult>;
+  const stats = Object.values(targets).flatMap((t) => (t.pushStats ? [t.pushStats] : []));
+  return { plan, targets, ...(stats.length ? { pushStats: sum(stats) } : {}) };
+}
+
+/** A promise's outcome as a value, as `Promise.allSettled` gives it. */
+async function settle<T>(work: () => Promise<T>): Promise<PromiseSettledResult<T>> {
+  try {
+    return { status: 'fulfilled', value: await work() };
+  } catch (reason) {
+    return { status: 'rejected', reason };
+  }
+}
+
+/** A build event with the target's name before its stage (`api base`), when several targets build. */
+function namedFor(target: string, event: BuildEvent): BuildEvent {
+  return 'stage' in event && typeof event.stage === 'string'
+    ? { ...event, stage: `${target} ${event.stage}` }
+    : event;
+}
+
+/** The definition with one target: its args, context and directives kept. */
+function alone(definition: Definition, name: string, stage: Stage): Definition {
+  return define({
+    ...(definition.args ? { args: definition.args } : {}),
+    ...(definition.context ? { context: definition.context } : {}),
+    ...(definition.directives ? { directives: definition.directives } : {}),
+    targets: { [name]: stage },
+  });
+}
+
+function sum(stats: readonly PushStats[]): PushStats {
+  const total: PushStats = {
+    uploaded: 0,
+    existing: 0,
+    mounted: 0,
+    resumed: 0,
+    bytesSent: 0,
+    bytesMounted: 0,
+    bytesExisting: 0,
+  };
+  for (const s of stats) for (const key of Object.keys(total) as (keyof PushStats)[]) total[key] += s[key];
+  return total;
+}
+
+/**
+ * Bake's metadata file (`--metadata-file`): per target its manifest (or index) digest, config digest,
+ * names and pushed references, in buildx bake's keys where they map.
+ * @example await writeFile('metadata.json', JSON.stringify(bakeMetadata(result), null, 2))
+ */
+export function bakeMetadata(result: BakeResult): Record<string, Record<string, unknown>> {
+  return Object.fromEntries(
+    Object.entries(result.targets).map(([name, t]) => [
+      name,
+      {
+        'containerimage.digest': t.digest,
+        'containerimage.config.digest': t.imageId,
+        'image.name': t.tags.join(','),
+        'wharf.pushed': t.pushed,
+      },
+    ]),
+  );
+}

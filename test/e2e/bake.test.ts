@@ -1,0 +1,193 @@
+// `wharf bake` end to end: a small monorepo (two services on one shared base stage whose RUN appends
+// to a file in a cache mount) baked in one process and pushed to a loopback registry. The shared RUN
+// runs once, the shared layers are uploaded once and mounted into the other repository, skopeo
+// confirms the --metadata-file digests, and a second bake builds and uploads nothing.
+import { cpSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { wharf } from '../helpers/cli.js';
+import { docker, dockerRun } from '../helpers/docker.js';
+import { noDocker, testEnv } from '../helpers/env.js';
+import { repoRoot, tempDir } from '../helpers/paths.js';
+import { type Registry, startRegistry } from '../helpers/registry.js';
+import { skopeoInspect } from '../helpers/tools.js';
+
+/** Every file named `name` under `dir`. */
+function findFiles(dir: string, name: string): string[] {
+  return readdirSync(dir).flatMap((entry) => {
+    const path = join(dir, entry);
+    const stat = statSync(path, { throwIfNoEntry: false });
+    if (!stat) return [];
+    if (stat.isDirectory()) return findFiles(path, name);
+    return entry === name ? [path] : [];
+  });
+}
+
+describe.skipIf(noDocker())('wharf bake', () => {
+  let registry: Registry;
+  let dir: string;
+  let cacheDir: string;
+  beforeAll(async () => {
+    registry = await startRegistry();
+    dir = tempDir();
+    cacheDir = tempDir();
+    writeFileSync(join(dir, 'api.txt'), 'api\n');
+    writeFileSync(join(dir, 'web.txt'), 'web\n');
+    writeFileSync(
+      join(dir, 'build.ts'),
+      [
+        "import { cache, define, stage } from '@wharf/core';",
+        "const base = stage('base').from('busybox')",
+        "  .run('echo ran >> /counter/runs && dd if=/dev/urandom of=/shared.bin bs=1k count=256', { mounts: [cache('/counter')] });",
+        "const api = stage('api').from(base).copy('api.txt', '/srv/').cmd(['cat', '/srv/api.txt']);",
+        "const web = stage('web').from(base).copy('web.txt', '/srv/').cmd(['cat', '/srv/web.txt']);",
+        'export default define({',
+        '  targets: {',
+        `    api: { stage: api, tags: ['${'${REGISTRY}'}/mono/api:1'] },`,
+        `    web: { stage: web, tags: ['${'${REGISTRY}'}/mono/web:1'] },`,
+        "    test: stage('test').from(base).run('true'),",
+        '  },',
+        "  groups: { default: ['api', 'web'] },",
+        '});',
+        '',
+      ]
+        .join('\n')
+        .replaceAll('${REGISTRY}', registry.host),
+    );
+  });
+  afterAll(async () => {
+    await registry?.stop();
+  });
+
+  const bake = (...args: string[]) =>
+    wharf([
+      'bake',
+      join(dir, 'build.ts'),
+      '--progress',
+      'quiet',
+      '--cache-dir',
+      cacheDir,
+      '--registry-mirror',
+      testEnv().mirror.url,
+      ...args,
+    ]);
+
+  it('--print shows the resolved plan as stable JSON, --set applied, without building', () => {
+    const printed = bake('--print', '--set', 'web.tags=r.example/web:dev', '--set', '*.args.V=2');
+    expect(printed.stderr).toBe('');
+    expect(printed.code).toBe(0);
+    expect(JSON.parse(printed.stdout)).toEqual({
+      group: { default: { targets: ['api', 'web'] } },
+      target: {
+        api: {
+          args: { V: '2' },
+          labels: {},
+          output: [],
+          platforms: [],
+          tags: [`${registry.host}/mono/api:1`],
+        },
+        web: { args: { V: '2' }, labels: {}, output: [], platforms: [], tags: ['r.example/web:dev'] },
+      },
+    });
+    expect(bake('--print', '--set', 'web.tags=r.example/web:dev', '--set', '*.args.V=2').stdout).toBe(
+      printed.stdout,
+    );
+    expect(findFiles(cacheDir, 'runs')).toEqual([]);
+    const bad = bake('--print', 'wbe');
+    expect(bad.code).toBe(1);
+    expect(bad.stderr).toMatch(/no target or group named "wbe".*\n.*did you mean "web"/);
+  });
+
+  it('--push: the shared RUN runs once, shared blobs go up once and are mounted; skopeo confirms the metadata', async () => {
+    const metadataFile = join(dir, 'metadata.json');
+    const result = bake('--push', '--metadata-file', metadataFile, '--progress', 'plain');
+    expect(result.code, result.stderr).toBe(0);
+    // The shared base RUN ran once for both targets (the cache mount's counter has one line).
+    const counters = findFiles(cacheDir, 'runs');
+    expect(counters).toHaveLength(1);
+    expect(readFileSync(counters[0] as string, 'utf8')).toBe('ran\n');
+    // busybox (1) + the shared RUN's layer (1) + each service's COPY layer and config (2 + 2): the
+    // two shared layers go up once and are mounted into the second repository.
+    expect(result.stderr).toMatch(/pushed: 6 blobs uploaded \([\d.]+ [kM]B\), 2 mounted \([\d.]+ [kM]B\)/);
+    const metadata = JSON.parse(readFileSync(metadataFile, 'utf8')) as Record<
+      string,
+      Record<string, unknown>
+    >;
+    expect(Object.keys(metadata)).toEqual(['api', 'web']);
+    for (const name of ['api', 'web']) {
+      const ref = `${registry.host}/mono/${name}:1`;
+      expect(metadata[name]?.['image.name']).toBe(ref);
+      expect((await skopeoInspect(`docker://${ref}`)).Digest).toBe(metadata[name]?.['containerimage.digest']);
+      expect(metadata[name]?.['wharf.pushed']).toEqual([
+        `${ref}@${metadata[name]?.['containerimage.digest']}`,
+      ]);
+      expect(result.stdout).toContain(`${name} ${metadata[name]?.['containerimage.digest']}\n`);
+    }
+    expect(result.stderr).toMatch(/^TARGET +DIGEST +SIZE +CACHED +PUSHED$/m);
+    // a second bake builds nothing and uploads nothing
+    const again = bake('--push', '--progress', 'plain');
+    expect(again.code, again.stderr).toBe(0);
+    expect(again.stderr).toMatch(/^api +sha256:[0-9a-f]{12} +[\d.]+ [kM]?B +2\/2 /m);
+    expect(again.stderr).toMatch(/^web +sha256:[0-9a-f]{12} +[\d.]+ [kM]?B +2\/2 /m);
+    expect(again.stderr).toMatch(
+      /pushed: 0 blobs uploaded \(0 B\), 0 mounted \(0 B\), 8 already there \([\d.]+ MB\)/,
+    );
+    expect(readFileSync(counters[0] as string, 'utf8')).toBe('ran\n');
+  });
+
+  it('examples/monorepo: three services on one base, pushed with each shared blob uploaded once; each image runs', async () => {
+    // A copy, so the one-file change below does not touch the checkout.
+    const example = join(tempDir(), 'monorepo');
+    cpSync(join(repoRoot, 'examples/monorepo'), example, {
+      recursive: true,
+      filter: (src) => !src.includes('node_modules'),
+    });
+    const run = (...args: string[]) =>
+      wharf(
+        [
+          'bake',
+          join(example, 'build.ts'),
+          '--progress',
+          'plain',
+          '--cache-dir',
+          cacheDir,
+          '--registry-mirror',
+          testEnv().mirror.url,
+          '--push',
+          ...args,
+        ],
+        { env: { REGISTRY: `${registry.host}/monorepo` } },
+      );
+    const result = run();
+    expect(result.code, result.stderr).toBe(0);
+    const stats = /pushed: (\d+) blobs uploaded \([^)]*\), (\d+) mounted/.exec(result.stderr);
+    // Per service: its COPY layer and config are its own; the node base's layers and the base stage's
+    // layers are shared, uploaded for one repository and mounted into the other two.
+    const [uploaded, mounted] = [Number(stats?.[1]), Number(stats?.[2])];
+    const shared = mounted / 2;
+    expect(shared).toBeGreaterThanOrEqual(4); // node's layer(s) + WORKDIR, two COPYs and the RUN
+    expect(uploaded).toBe(shared + 3 * 2);
+    for (const name of ['api', 'worker', 'web']) {
+      const ref = `${registry.host}/monorepo/${name}:dev`;
+      await docker(['pull', ref]);
+      expect(await dockerRun({ image: ref })).toBe(`${name}: hello from the shared library\n`);
+    }
+    const again = run();
+    expect(again.code, again.stderr).toBe(0);
+    expect(again.stderr).toMatch(/pushed: 0 blobs uploaded \(0 B\), 0 mounted \(0 B\)/);
+    // After a one-file change in one service, only that target's step runs and only its new layer
+    // and config go up.
+    const main = join(example, 'repo/services/web/main.js');
+    writeFileSync(main, readFileSync(main, 'utf8').replace("greeting('web')", "greeting('web (changed)')"));
+    const changed = run();
+    expect(changed.code, changed.stderr).toBe(0);
+    expect(
+      changed.stderr.match(/^\[\w+ \w+ \d+\] (COPY|RUN|WORKDIR) .*$/gm)?.filter((l) => !l.endsWith('CACHED')),
+    ).toEqual([expect.stringMatching(/^\[web web 1\] COPY services\/web /)]);
+    expect(changed.stderr).toMatch(/pushed: 2 blobs uploaded \([\d.]+ kB\), 0 mounted \(0 B\)/);
+    await docker(['pull', `${registry.host}/monorepo/web:dev`]);
+    expect(await dockerRun({ image: `${registry.host}/monorepo/web:dev` })).toBe(
+      'web (changed): hello from the shared library\n',
+    );
+  });
+});
