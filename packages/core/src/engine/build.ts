@@ -15,7 +15,16 @@
  */
 import { join, resolve } from 'node:path';
 import { FileDigests } from '../cache/file-digests.js';
-import { StepCache } from '../cache/step-cache.js';
+import {
+  type CacheSource,
+  type CacheSpec,
+  describeCacheSpec,
+  exportCache,
+  importCache,
+  parseCacheSpec,
+} from '../cache/remote.js';
+import type { CacheRecord } from '../cache/remote-format.js';
+import { type CachedLayer, StepCache } from '../cache/step-cache.js';
 import { WharfError } from '../errors.js';
 import { type BuildEvent, discardEvents, type EventSink } from '../events.js';
 import { type CompressionSpec, isDefaultCompression } from '../image/compression.js';
@@ -87,6 +96,18 @@ export interface BuildOptions {
   readonly epoch?: number;
   /** Rebuild every step (results are still recorded for later builds). */
   readonly noCache?: boolean;
+  /**
+   * `--cache-from`: caches to import (`type=registry,ref=REF`, `type=local,src=DIR`, or parsed), tried
+   * in order for keys the local cache lacks. Their records are read first; a layer is downloaded only
+   * when a step hits it. A cache that cannot be read is a warning, never a failure.
+   */
+  readonly cacheFrom?: readonly (CacheSpec | string)[];
+  /**
+   * `--cache-to`: where to export this build's step records and layers when it succeeds
+   * (`type=registry,ref=REF[,mode=min|max]`, `type=local,dest=DIR`); `mode=min` (default) the
+   * target's steps, `max` every stage's. A failed export is a warning.
+   */
+  readonly cacheTo?: readonly (CacheSpec | string)[];
   /**
    * Ask the registry what each base image tag names now, as `docker build --pull`. Default: a base
    * pulled before (its record and every blob still in the store) is used as it was, without the network.
@@ -179,6 +200,10 @@ export async function buildPlatforms(
 ): Promise<readonly BuiltPlatform[]> {
   const onEvent = options.onEvent ?? discardEvents;
   await checkCompression(options.compression); // a bad level or a missing zstd fails before any work
+  const cacheFrom = (options.cacheFrom ?? []).map((c) =>
+    typeof c === 'string' ? parseCacheSpec(c, 'from') : c,
+  );
+  const cacheTo = (options.cacheTo ?? []).map((c) => (typeof c === 'string' ? parseCacheSpec(c, 'to') : c));
   for (const warning of assertValidGraph(graph)) {
     onEvent({ type: 'warning', message: warning.message, ...(warning.hint ? { hint: warning.hint } : {}) });
   }
@@ -250,6 +275,10 @@ export async function buildPlatforms(
   const results = new Map<string, Promise<StageResult>>();
   const fileDigests = await FileDigests.open(join(store.root, 'file-digests.json'));
   const cache = new StepCache(store.root);
+  const sources = options.noCache ? [] : await importCaches(cacheFrom, store, options.registry, onEvent);
+  cache.attach(sources, (message, hint) => onEvent({ type: 'warning', message, ...(hint ? { hint } : {}) }));
+  /** Every step's key and result in this build, with its stage (what `--cache-to` exports). */
+  const stepRecords = new Map<string, { readonly layer: CachedLayer | null; readonly stage: string }>();
   let snapshotter: Promise<Snapshotter> | undefined;
   const images = new Map<string, Promise<Image>>();
   const baseOptions = (plan: (typeof plans)[number], platform: Platform): BaseOptions => ({
@@ -280,6 +309,7 @@ export async function buildPlatforms(
       epoch: options.epoch ?? sourceDateEpoch(),
       onEvent: label === stage.name ? onEvent : (event) => onEvent(relabel(event, stage.name, label)),
       cache,
+      onStepRecord: (key, layer) => stepRecords.set(key, { layer, stage: stage.name }),
       fileDigests,
       noCache: options.noCache ?? false,
       contextRoot: contextDir,
@@ -370,11 +400,19 @@ export async function buildPlatforms(
   }
   // Settle every stage so a failing one does not leave others running unobserved.
   const settled = await Promise.allSettled(results.values());
+  await Promise.all(sources.map((s) => s.close().catch(() => {})));
   // RUN steps are over: a rootless snapshotter's user namespace can go (the layers' files stay).
   await (await snapshotter?.catch(() => undefined))?.close();
   await fileDigests.save();
   const failure = settled.find((s): s is PromiseRejectedResult => s.status === 'rejected');
   if (failure) throw failure.reason;
+  for (const spec of cacheTo) {
+    const mode = spec.mode ?? 'min';
+    const records: CacheRecord[] = [...stepRecords]
+      .filter(([, r]) => mode === 'max' || inTarget.has(r.stage))
+      .map(([key, r]) => ({ key, layer: r.layer }));
+    await exportCacheQuietly(spec, records, store, options.registry, onEvent);
+  }
   for (const name of buildArgs.unused()) {
     onEvent({
       type: 'warning',
@@ -400,6 +438,63 @@ export async function buildPlatforms(
       return { image, uncompressedImage, target, bases, platform: plan.platform };
     }),
   );
+}
+
+/** Imports each cache (concurrently; kept in the given order); one that cannot be read is a warning. */
+async function importCaches(
+  specs: readonly CacheSpec[],
+  store: BlobStore,
+  registry: RegistryOptions | undefined,
+  onEvent: EventSink,
+): Promise<CacheSource[]> {
+  const settled = await Promise.allSettled(
+    specs.map((spec) => importCache(spec, { store, ...(registry ? { registry } : {}) })),
+  );
+  const sources: CacheSource[] = [];
+  settled.forEach((result, i) => {
+    if (result.status === 'fulfilled') {
+      sources.push(result.value);
+      onEvent({
+        type: 'log',
+        text: `cache import from ${result.value.name}: ${result.value.records.size} step records`,
+      });
+    } else {
+      onEvent({
+        type: 'warning',
+        message: `cache import from ${describeCacheSpec(specs[i] as CacheSpec)} failed: ${reason(result.reason)}`,
+        hint: 'the build goes on without it; check the ref, credentials and registry',
+      });
+    }
+  });
+  return sources;
+}
+
+/** Exports one cache; a failure is a warning naming the ref and the reason. */
+async function exportCacheQuietly(
+  spec: CacheSpec,
+  records: readonly CacheRecord[],
+  store: BlobStore,
+  registry: RegistryOptions | undefined,
+  onEvent: EventSink,
+): Promise<void> {
+  const name = describeCacheSpec(spec);
+  try {
+    const done = await exportCache(spec, records, { store, ...(registry ? { registry } : {}) });
+    onEvent({
+      type: 'log',
+      text: `cache exported to ${name}: ${done.records} step records, ${done.layers} layers (${done.digest})`,
+    });
+  } catch (error) {
+    onEvent({
+      type: 'warning',
+      message: `cache export to ${name} failed: ${reason(error)}`,
+      hint: 'the image is unaffected; check the ref, credentials and registry',
+    });
+  }
+}
+
+function reason(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
 }
 
 /** The platforms, normalized, each once (`--platform` given twice keeps one), in order. */

@@ -21,6 +21,8 @@ export interface StepRunnerOptions {
   readonly noCache: boolean;
   /** What the first step's key builds on: the base image's digest (or scratch + platform). */
   readonly baseKey: string;
+  /** Told of every step's key and result, hit or run (what `--cache-to` exports). */
+  readonly onRecord?: (key: string, layer: CachedLayer | null) => void;
 }
 
 /** How a step's end is reported: the stage and step number are already known to it. */
@@ -96,8 +98,10 @@ export class StepRunner {
     const inputs = this.#inputs(facts);
     const key = stepKey(inputs);
     const found = await this.#options.cache.get(key);
-    if (found.kind !== 'hit' || !(await this.#options.store.has(found.layer.digest))) return undefined;
+    if (found.kind !== 'hit' || !(await this.#options.cache.available(key, found.layer, this.#options.store)))
+      return undefined;
     this.#advance(key);
+    this.#options.onRecord?.(key, found.layer);
     const outcome = await this.#hit(found.layer, slot, inputs, report);
     return outcome.kind === 'layer' ? outcome.layer : undefined;
   }
@@ -119,10 +123,14 @@ export class StepRunner {
     let miss: string | undefined = '--no-cache';
     if (!noCache) {
       const found = await cache.get(key, { slot: step.slot, inputs });
-      if (found.kind === 'hit-empty' && !step.alwaysLayer)
+      if (found.kind === 'hit-empty' && !step.alwaysLayer) {
+        this.#options.onRecord?.(key, null);
         return this.#hit(undefined, step.slot, inputs, report);
-      if (found.kind === 'hit' && (await store.has(found.layer.digest)))
+      }
+      if (found.kind === 'hit' && (await cache.available(key, found.layer, store))) {
+        this.#options.onRecord?.(key, found.layer);
         return this.#hit(found.layer, step.slot, inputs, report);
+      }
       // A hit whose blob left the store (pruned), or no layer for a step that always makes one, runs
       // again; the explanation compares the inputs.
       miss = found.kind === 'miss' ? found.explanation : await cache.explain(step.slot, inputs);
@@ -131,6 +139,7 @@ export class StepRunner {
     const layer = executed.layer;
     try {
       await cache.put(key, layer ?? null);
+      this.#options.onRecord?.(key, layer ?? null);
       await cache.remember(step.slot, inputs);
       report.finished({
         ...(layer ? { layer: { digest: layer.digest, size: layer.size } } : {}),
