@@ -82,6 +82,10 @@ describe('cache manifest format', () => {
       [new TextEncoder().encode('{not json'), /not JSON/],
       [encode({ ...manifest, schemaVersion: 1 }), /not an OCI image manifest/],
       [
+        encode({ ...manifest, mediaType: MediaType.ociIndex }),
+        /"application\/vnd.oci.image.index.v1\+json", not an OCI image manifest/,
+      ],
+      [
         encode({ ...manifest, config: { ...manifest.config, mediaType: MediaType.ociConfig } }),
         /not a wharf cache/,
       ],

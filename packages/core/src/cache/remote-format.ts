@@ -111,9 +111,16 @@ export function parseCacheManifest(bytes: Uint8Array): CacheManifest {
   } catch {
     throw invalid('the manifest is not JSON');
   }
-  const manifest = value as { schemaVersion?: unknown; config?: unknown; layers?: unknown };
+  const manifest = value as {
+    schemaVersion?: unknown;
+    mediaType?: unknown;
+    config?: unknown;
+    layers?: unknown;
+  };
   if (typeof value !== 'object' || value === null || manifest.schemaVersion !== 2)
     throw invalid('not an OCI image manifest');
+  if (manifest.mediaType !== undefined && manifest.mediaType !== MediaType.ociManifest)
+    throw invalid(`it is ${JSON.stringify(manifest.mediaType)}, not an OCI image manifest`);
   const config = descriptor(manifest.config, 'config');
   if (config.mediaType !== CACHE_CONFIG_MEDIA_TYPE) {
     throw invalid(

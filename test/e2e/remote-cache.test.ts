@@ -1,0 +1,192 @@
+// --cache-to / --cache-from (issue 19): a multi-stage RUN build on "machine A" exports its step cache to
+// the loopback docker-registry (and to a directory); "machine B" (a fresh cache dir) imports it, runs no
+// RUN and gets the same digest; a one-file change reruns only the steps after it; a missing ref or a
+// corrupt cache manifest is a warning and the build still succeeds.
+import { createHash } from 'node:crypto';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { buildDockerfile } from '../helpers/cli.js';
+import { noDocker, testEnv } from '../helpers/env.js';
+import { tempDir } from '../helpers/paths.js';
+import { type Registry, startRegistry } from '../helpers/registry.js';
+
+const DOCKERFILE = [
+  'FROM busybox AS deps',
+  'RUN echo deps > /deps && sleep 1',
+  'FROM busybox AS build',
+  'COPY --from=deps /deps /deps',
+  'COPY src /src',
+  'RUN cat /deps /src/a.txt /src/b.txt > /out',
+  'FROM busybox',
+  'WORKDIR /app',
+  'COPY --from=build /out /app/out',
+  'RUN echo final > /app/final',
+  '',
+].join('\n');
+
+interface StepEvent {
+  readonly type: string;
+  readonly stage?: string;
+  readonly text?: string;
+  readonly cached?: boolean;
+  readonly miss?: string;
+  readonly message?: string;
+}
+
+describe.skipIf(noDocker())('remote cache: --cache-to / --cache-from', () => {
+  let registry: Registry;
+  let project: string;
+  let context: string;
+  let dockerfile: string;
+
+  beforeAll(async () => {
+    registry = await startRegistry();
+    project = tempDir();
+    context = join(project, 'context');
+    mkdirSync(join(context, 'src'), { recursive: true });
+    writeFileSync(join(context, 'src', 'a.txt'), 'a\n');
+    writeFileSync(join(context, 'src', 'b.txt'), 'b\n');
+    dockerfile = join(project, 'Dockerfile');
+    writeFileSync(dockerfile, DOCKERFILE);
+  }, 60_000);
+
+  afterAll(async () => {
+    await registry?.stop();
+  });
+
+  /** One build on a machine whose cache dir is `cacheDir`; its events, digest and warnings. */
+  const build = (cacheDir: string, args: readonly string[]) => {
+    const out = join(tempDir(), 'image');
+    const result = buildDockerfile(dockerfile, context, {
+      progress: 'json',
+      cacheDir,
+      args: ['-o', `type=oci,dest=${out}`, '--insecure-registry', registry.host, ...args],
+    });
+    expect(result.code, result.stderr).toBe(0);
+    const events = result.stderr
+      .trim()
+      .split('\n')
+      .filter((line) => line.startsWith('{'))
+      .map((line) => JSON.parse(line) as StepEvent);
+    const steps = events.filter((e) => e.type === 'step-finished');
+    return {
+      digest: result.stdout.trim(),
+      steps,
+      ran: steps.filter((e) => !e.cached).map((e) => `${e.stage}: ${e.text}`),
+      runs: steps.filter((e) => !e.cached && e.text?.startsWith('RUN')),
+      warnings: events.filter((e) => e.type === 'warning').map((e) => e.message ?? ''),
+    };
+  };
+
+  it('machine B hits every step from the registry cache of machine A: no RUN runs, same digest', () => {
+    const ref = `${registry.host}/app/cache:main`;
+    const a = build(tempDir(), ['--cache-to', `type=registry,ref=${ref},mode=max`]);
+    expect(a.runs).toHaveLength(3);
+    expect(a.warnings).toEqual([]);
+
+    const b = build(tempDir(), ['--cache-from', `type=registry,ref=${ref}`]);
+    expect(b.warnings).toEqual([]);
+    expect(b.ran).toEqual([]);
+    expect(b.steps.length).toBe(a.steps.length);
+    expect(b.digest).toBe(a.digest);
+    expect(b.digest).toMatch(/^sha256:[0-9a-f]{64}$/);
+
+    // A one-file change: only the steps from the COPY that reads it on run (deps is untouched).
+    writeFileSync(join(context, 'src', 'b.txt'), 'b changed\n');
+    try {
+      const c = build(tempDir(), ['--cache-from', `type=registry,ref=${ref}`]);
+      expect(c.ran).toEqual([
+        'build: COPY src /src',
+        'build: RUN cat /deps /src/a.txt /src/b.txt > /out',
+        'stage-2: COPY --from=build /out /app/out',
+        'stage-2: RUN echo final > /app/final',
+      ]);
+      expect(c.digest).not.toBe(a.digest);
+    } finally {
+      writeFileSync(join(context, 'src', 'b.txt'), 'b\n');
+    }
+  }, 240_000);
+
+  it('mode=min exports only the target stage; a builder stage then runs on machine B', () => {
+    const ref = `${registry.host}/app/cache:min`;
+    const a = build(tempDir(), ['--cache-to', `type=registry,ref=${ref}`]);
+    const b = build(tempDir(), ['--cache-from', `type=registry,ref=${ref}`]);
+    expect(b.digest).toBe(a.digest);
+    // deps and build are not in the target image: they run; the target's own steps then hit
+    expect(b.runs.map((e) => e.stage)).toEqual(['deps', 'build']);
+    expect(b.ran.filter((s) => s.startsWith('stage-2'))).toEqual([]);
+  }, 240_000);
+
+  it('type=local: the cache travels as a directory', () => {
+    const dir = join(tempDir(), 'ci-cache');
+    const a = build(tempDir(), ['--cache-to', `type=local,dest=${dir},mode=max`]);
+    const b = build(tempDir(), ['--cache-from', `type=local,src=${dir}`]);
+    expect(b.ran).toEqual([]);
+    expect(b.digest).toBe(a.digest);
+  }, 240_000);
+
+  it('several --cache-from: a missing ref is a warning and the next one is used', () => {
+    const ref = `${registry.host}/app/cache:main`;
+    build(tempDir(), ['--cache-to', `type=registry,ref=${ref},mode=max`]);
+    const b = build(tempDir(), [
+      '--cache-from',
+      `type=registry,ref=${registry.host}/app/cache:no-such-branch`,
+      '--cache-from',
+      `type=registry,ref=${ref}`,
+    ]);
+    expect(b.warnings).toHaveLength(1);
+    expect(b.warnings[0]).toMatch(/^cache import from .*app\/cache:no-such-branch failed: /);
+    expect(b.ran).toEqual([]);
+  }, 240_000);
+
+  it('a corrupt cache manifest, another image under the ref, an unreachable registry: warnings, same image', async () => {
+    const repo = 'app/corrupt';
+    // a manifest that says it is a wharf cache but whose config is not one
+    const config = Buffer.from('{"wharfCache": "nope"}');
+    const configDigest = `sha256:${createHash('sha256').update(config).digest('hex')}`;
+    const started = await fetch(`${registry.url}/v2/${repo}/blobs/uploads/`, { method: 'POST' });
+    const location = new URL(started.headers.get('location') as string, registry.url);
+    location.searchParams.set('digest', configDigest);
+    expect((await fetch(location, { method: 'PUT', body: config })).status).toBe(201);
+    const manifest = JSON.stringify({
+      schemaVersion: 2,
+      mediaType: 'application/vnd.oci.image.manifest.v1+json',
+      config: {
+        mediaType: 'application/vnd.wharf.cache.config.v1+json',
+        digest: configDigest,
+        size: config.length,
+      },
+      layers: [],
+    });
+    const put = await fetch(`${registry.url}/v2/${repo}/manifests/bad`, {
+      method: 'PUT',
+      headers: { 'content-type': 'application/vnd.oci.image.manifest.v1+json' },
+      body: manifest,
+    });
+    expect(put.status).toBe(201);
+
+    const cold = build(tempDir(), []);
+    const b = build(tempDir(), [
+      '--cache-from',
+      `type=registry,ref=${registry.host}/${repo}:bad`,
+      '--cache-from',
+      `type=registry,ref=${testEnv().mirror.host}/library/busybox:latest`,
+      '--cache-from',
+      'type=registry,ref=127.0.0.1:1/app/cache:main',
+      '--cache-to',
+      'type=registry,ref=127.0.0.1:1/app/cache:main',
+    ]);
+    expect(b.digest).toBe(cold.digest);
+    expect(b.warnings).toEqual([
+      expect.stringMatching(
+        /^cache import from .*app\/corrupt:bad failed: not a usable wharf cache: cache format version "nope"/,
+      ),
+      expect.stringMatching(
+        /^cache import from .*library\/busybox:latest failed: not a usable wharf cache: /,
+      ),
+      expect.stringMatching(/^cache import from 127\.0\.0\.1:1\/app\/cache:main failed: /),
+      expect.stringMatching(/^cache export to 127\.0\.0\.1:1\/app\/cache:main failed: /),
+    ]);
+  }, 240_000);
+});
