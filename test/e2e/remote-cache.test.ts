@@ -5,11 +5,15 @@
 import { createHash } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { login } from '@wharf/core/registry';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildDockerfile } from '../helpers/cli.js';
+import { type CliResult, wharf, wharfAsync } from '../helpers/cli.js';
 import { noDocker, testEnv } from '../helpers/env.js';
+import { type FaultProxy, seededRandom, startFaultProxy } from '../helpers/fault-proxy.js';
+import { writeHtpasswd } from '../helpers/htpasswd.js';
 import { tempDir } from '../helpers/paths.js';
 import { type Registry, startRegistry } from '../helpers/registry.js';
+import { makeSelfSignedCA, type TestCA } from '../helpers/tls.js';
 
 const DOCKERFILE = [
   'FROM busybox AS deps',
@@ -34,50 +38,71 @@ interface StepEvent {
   readonly message?: string;
 }
 
+/** `wharf build` of `dockerfile` on a machine whose cache dir is `cacheDir`, into a fresh OCI layout. */
+function buildArgs(dockerfile: string, context: string, cacheDir: string, args: readonly string[]): string[] {
+  const out = join(tempDir(), 'image');
+  return [
+    'build',
+    '-f',
+    dockerfile,
+    context,
+    '--progress',
+    'json',
+    '--lint',
+    'off',
+    '--cache-dir',
+    cacheDir,
+    '--registry-mirror',
+    testEnv().mirror.url,
+    '-o',
+    `type=oci,dest=${out}`,
+    ...args,
+  ];
+}
+
+/** A successful build's digest, step events (which ran), and warnings. */
+function parsed(result: CliResult) {
+  expect(result.code, result.stderr).toBe(0);
+  const events = result.stderr
+    .trim()
+    .split('\n')
+    .filter((line) => line.startsWith('{'))
+    .map((line) => JSON.parse(line) as StepEvent);
+  const steps = events.filter((e) => e.type === 'step-finished');
+  return {
+    digest: result.stdout.trim(),
+    steps,
+    ran: steps.filter((e) => !e.cached).map((e) => `${e.stage}: ${e.text}`),
+    runs: steps.filter((e) => !e.cached && e.text?.startsWith('RUN')),
+    warnings: events.filter((e) => e.type === 'warning').map((e) => e.message ?? ''),
+  };
+}
+
+/** A project with the multi-stage definition: its Dockerfile and context. */
+function project(): { dockerfile: string; context: string } {
+  const dir = tempDir();
+  const context = join(dir, 'context');
+  mkdirSync(join(context, 'src'), { recursive: true });
+  writeFileSync(join(context, 'src', 'a.txt'), 'a\n');
+  writeFileSync(join(context, 'src', 'b.txt'), 'b\n');
+  writeFileSync(join(dir, 'Dockerfile'), DOCKERFILE);
+  return { dockerfile: join(dir, 'Dockerfile'), context };
+}
+
 describe.skipIf(noDocker())('remote cache: --cache-to / --cache-from', () => {
   let registry: Registry;
-  let project: string;
-  let context: string;
-  let dockerfile: string;
+  const { dockerfile, context } = project();
 
   beforeAll(async () => {
     registry = await startRegistry();
-    project = tempDir();
-    context = join(project, 'context');
-    mkdirSync(join(context, 'src'), { recursive: true });
-    writeFileSync(join(context, 'src', 'a.txt'), 'a\n');
-    writeFileSync(join(context, 'src', 'b.txt'), 'b\n');
-    dockerfile = join(project, 'Dockerfile');
-    writeFileSync(dockerfile, DOCKERFILE);
   }, 60_000);
 
   afterAll(async () => {
     await registry?.stop();
   });
 
-  /** One build on a machine whose cache dir is `cacheDir`; its events, digest and warnings. */
-  const build = (cacheDir: string, args: readonly string[]) => {
-    const out = join(tempDir(), 'image');
-    const result = buildDockerfile(dockerfile, context, {
-      progress: 'json',
-      cacheDir,
-      args: ['-o', `type=oci,dest=${out}`, '--insecure-registry', registry.host, ...args],
-    });
-    expect(result.code, result.stderr).toBe(0);
-    const events = result.stderr
-      .trim()
-      .split('\n')
-      .filter((line) => line.startsWith('{'))
-      .map((line) => JSON.parse(line) as StepEvent);
-    const steps = events.filter((e) => e.type === 'step-finished');
-    return {
-      digest: result.stdout.trim(),
-      steps,
-      ran: steps.filter((e) => !e.cached).map((e) => `${e.stage}: ${e.text}`),
-      runs: steps.filter((e) => !e.cached && e.text?.startsWith('RUN')),
-      warnings: events.filter((e) => e.type === 'warning').map((e) => e.message ?? ''),
-    };
-  };
+  const build = (cacheDir: string, args: readonly string[]) =>
+    parsed(wharf(buildArgs(dockerfile, context, cacheDir, ['--insecure-registry', registry.host, ...args])));
 
   it('machine B hits every step from the registry cache of machine A: no RUN runs, same digest', () => {
     const ref = `${registry.host}/app/cache:main`;
@@ -188,5 +213,122 @@ describe.skipIf(noDocker())('remote cache: --cache-to / --cache-from', () => {
       expect.stringMatching(/^cache import from 127\.0\.0\.1:1\/app\/cache:main failed: /),
       expect.stringMatching(/^cache export to 127\.0\.0\.1:1\/app\/cache:main failed: /),
     ]);
+  }, 240_000);
+});
+
+describe.skipIf(noDocker())('remote cache: auth and registry faults', () => {
+  const PASSWORD = 'cache-Pa55word!';
+  const { dockerfile, context } = project();
+  let secure: Registry;
+  let ca: TestCA;
+  let plain: Registry;
+  let proxy: FaultProxy;
+
+  beforeAll(async () => {
+    const dir = tempDir();
+    ca = await makeSelfSignedCA(dir);
+    const htpasswd = await writeHtpasswd(join(dir, 'htpasswd'), { alice: PASSWORD });
+    secure = await startRegistry({ tls: { certFile: ca.certFile, keyFile: ca.keyFile }, htpasswd });
+    plain = await startRegistry();
+    const random = seededRandom(19);
+    proxy = await startFaultProxy({
+      upstream: plain.url,
+      stallMs: 1500,
+      decide: () => {
+        const r = random();
+        return r < 0.2
+          ? 'status-503'
+          : r < 0.3
+            ? 'drop-request'
+            : r < 0.35
+              ? 'stall'
+              : r < 0.4
+                ? 'cut-response'
+                : 'pass';
+      },
+    });
+  }, 60_000);
+
+  afterAll(async () => {
+    await proxy?.stop();
+    await Promise.all([secure?.stop(), plain?.stop()]);
+  });
+
+  it('with credentials (wharf login, TLS + Basic) the cache travels; without them: a warning, same image', async () => {
+    const configDir = tempDir();
+    const env = { DOCKER_CONFIG: configDir };
+    await login(secure.host, 'alice', PASSWORD, { caFile: ca.caFile, configDir });
+    const ref = `${secure.host}/app/cache:main`;
+    const tls = ['--ca-file', ca.caFile];
+    const a = parsed(
+      wharf(
+        buildArgs(dockerfile, context, tempDir(), [
+          ...tls,
+          '--cache-to',
+          `type=registry,ref=${ref},mode=max`,
+        ]),
+        {
+          env,
+        },
+      ),
+    );
+    expect(a.warnings).toEqual([]);
+    const b = parsed(
+      wharf(buildArgs(dockerfile, context, tempDir(), [...tls, '--cache-from', `type=registry,ref=${ref}`]), {
+        env,
+      }),
+    );
+    expect(b.ran).toEqual([]);
+    expect(b.digest).toBe(a.digest);
+
+    const anonymous = { DOCKER_CONFIG: tempDir() };
+    const c = parsed(
+      wharf(
+        buildArgs(dockerfile, context, tempDir(), [
+          ...tls,
+          '--cache-from',
+          `type=registry,ref=${ref}`,
+          '--cache-to',
+          `type=registry,ref=${ref}`,
+        ]),
+        { env: anonymous },
+      ),
+    );
+    expect(c.digest).toBe(a.digest);
+    expect(c.runs).toHaveLength(3);
+    expect(c.warnings).toEqual([
+      expect.stringMatching(
+        /^cache import from .*app\/cache:main failed: .*(unauthorized|authentication|credentials|HTTP 401)/i,
+      ),
+      expect.stringMatching(
+        /^cache export to .*app\/cache:main failed: .*(unauthorized|authentication|credentials|HTTP 401)/i,
+      ),
+    ]);
+  }, 240_000);
+
+  it('through a proxy that drops, 503s, stalls and cuts: the build succeeds with the same image', async () => {
+    const ref = `${proxy.host}/app/cache:faults`;
+    const insecure = ['--insecure-registry', proxy.host];
+    const cold = parsed(await wharfAsync(buildArgs(dockerfile, context, tempDir(), [])));
+    const a = parsed(
+      await wharfAsync(
+        buildArgs(dockerfile, context, tempDir(), [
+          ...insecure,
+          '--cache-to',
+          `type=registry,ref=${ref},mode=max`,
+        ]),
+      ),
+    );
+    const b = parsed(
+      await wharfAsync(
+        buildArgs(dockerfile, context, tempDir(), [...insecure, '--cache-from', `type=registry,ref=${ref}`]),
+      ),
+    );
+    expect(a.digest).toBe(cold.digest);
+    expect(b.digest).toBe(cold.digest);
+    const faults = proxy.counts['status-503'] + proxy.counts['drop-request'] + proxy.counts.stall;
+    expect(faults).toBeGreaterThan(0);
+    // every warning names the ref; retries usually get the cache through
+    for (const warning of [...a.warnings, ...b.warnings]) expect(warning).toContain(ref);
   }, 240_000);
 });
