@@ -75,6 +75,7 @@ function parsed(result: CliResult) {
     ran: steps.filter((e) => !e.cached).map((e) => `${e.stage}: ${e.text}`),
     runs: steps.filter((e) => !e.cached && e.text?.startsWith('RUN')),
     warnings: events.filter((e) => e.type === 'warning').map((e) => e.message ?? ''),
+    logs: events.filter((e) => e.type === 'log').map((e) => e.text ?? ''),
   };
 }
 
@@ -131,6 +132,20 @@ describe.skipIf(noDocker())('remote cache: --cache-to / --cache-from', () => {
     } finally {
       writeFileSync(join(context, 'src', 'b.txt'), 'b\n');
     }
+  }, 240_000);
+
+  it('exporting to another repository of the same registry mounts the imported layers', () => {
+    const main = `${registry.host}/app/cache-main:latest`;
+    const branch = `${registry.host}/app/cache-branch:latest`;
+    build(tempDir(), ['--cache-to', `type=registry,ref=${main},mode=max`]);
+    const b = build(tempDir(), ['--cache-from', main, '--cache-to', `type=registry,ref=${branch},mode=max`]);
+    expect(b.ran).toEqual([]);
+    // every blob came from app/cache-main (the same records make the same config): mounted, none uploaded
+    const line = b.logs.find((t) => t.startsWith(`cache exported to ${branch}`)) ?? '';
+    const [, layers, mounted] =
+      /(\d+) layers \(blobs: 0 uploaded, 0 already there, (\d+) mounted\)/.exec(line) ?? [];
+    expect(Number(mounted), line).toBe(Number(layers) + 1);
+    expect(Number(layers)).toBeGreaterThan(3);
   }, 240_000);
 
   it('mode=min exports only the target stage; a builder stage then runs on machine B', () => {

@@ -44,6 +44,8 @@ export interface EncodedCache {
   readonly configDescriptor: Descriptor;
   /** The layer descriptors, in manifest order. */
   readonly layers: readonly Descriptor[];
+  /** How many step records the config lists. */
+  readonly records: number;
 }
 
 const KEY = /^[0-9a-f]{64}$/;
@@ -94,7 +96,14 @@ export function encodeCacheManifest(records: readonly CacheRecord[]): EncodedCac
       annotations: { 'dev.wharf.cache.records': String(out.length) },
     }),
   );
-  return { manifest, manifestDigest: sha256Digest(manifest), config, configDescriptor, layers };
+  return {
+    manifest,
+    manifestDigest: sha256Digest(manifest),
+    config,
+    configDescriptor,
+    layers,
+    records: out.length,
+  };
 }
 
 /** What {@link parseCacheManifest} finds in manifest bytes: the config to fetch and the layers. */

@@ -31,7 +31,7 @@ import {
   sha256Digest,
 } from '../oci/index.js';
 import { RegistryClient, type RegistryOptions } from '../registry/client.js';
-import { pushImage } from '../registry/push.js';
+import { type PushStats, pushImage } from '../registry/push.js';
 import type { BlobStore } from '../store/store.js';
 import {
   type CacheRecord,
@@ -128,6 +128,11 @@ export interface RemoteCacheOptions {
   readonly store: BlobStore;
   /** Registry settings (mirrors, insecure hosts, credentials) for `type=registry`. */
   readonly registry?: RegistryOptions;
+  /**
+   * Export: repositories of the target registry to cross-repository-mount layers from (the caches
+   * imported from there), so a layer that came from one is not uploaded again.
+   */
+  readonly mountFrom?: readonly string[];
 }
 
 /** Reads a cache's manifest and records; layers are fetched later, through {@link CacheSource.fetch}. */
@@ -137,18 +142,33 @@ export async function importCache(spec: CacheSpec, options: RemoteCacheOptions):
     : importFromDirectory(spec.dir, options);
 }
 
+/** What {@link exportCache} wrote. */
+export interface ExportedCache {
+  /** The cache manifest's digest. */
+  readonly digest: Digest;
+  readonly records: number;
+  readonly layers: number;
+  /** For `type=registry`: blobs uploaded, already there, or mounted from another repository. */
+  readonly pushed?: PushStats;
+}
+
 /** Writes `records` (and their layers, from the store) as a cache; the manifest digest is returned. */
 export async function exportCache(
   spec: CacheSpec,
   records: readonly CacheRecord[],
   options: RemoteCacheOptions,
-): Promise<{ readonly digest: Digest; readonly records: number; readonly layers: number }> {
+): Promise<ExportedCache> {
   const encoded = encodeCacheManifest(records);
-  if (spec.type === 'registry')
-    await pushImage(cacheImage(encoded, options.store), spec.ref, options.registry ?? {});
-  else await writeCacheDirectory(resolve(spec.dir), encoded, options.store);
-  const count = JSON.parse(new TextDecoder().decode(encoded.config)).records.length as number;
-  return { digest: encoded.manifestDigest, records: count, layers: encoded.layers.length };
+  const done = { digest: encoded.manifestDigest, records: encoded.records, layers: encoded.layers.length };
+  if (spec.type === 'local') {
+    await writeCacheDirectory(resolve(spec.dir), encoded, options.store);
+    return done;
+  }
+  const pushed = await pushImage(cacheImage(encoded, options.store), spec.ref, {
+    ...options.registry,
+    ...(options.mountFrom?.length ? { mountFrom: options.mountFrom } : {}),
+  });
+  return { ...done, pushed: pushed.stats };
 }
 
 function sourceOf(

@@ -22,6 +22,7 @@ import {
   exportCache,
   importCache,
   parseCacheSpec,
+  type RemoteCacheOptions,
 } from '../cache/remote.js';
 import type { CacheRecord } from '../cache/remote-format.js';
 import { type CachedLayer, StepCache } from '../cache/step-cache.js';
@@ -46,6 +47,7 @@ import {
   normalizePlatform,
   type Platform,
   parsePlatform,
+  parseReference,
 } from '../oci/index.js';
 import type { RegistryOptions } from '../registry/client.js';
 import { pullImage } from '../registry/pull.js';
@@ -275,6 +277,7 @@ export async function buildPlatforms(
   const results = new Map<string, Promise<StageResult>>();
   const fileDigests = await FileDigests.open(join(store.root, 'file-digests.json'));
   const cache = new StepCache(store.root);
+  const registry = options.registry ? { registry: options.registry } : {};
   const sources = options.noCache ? [] : await importCaches(cacheFrom, store, options.registry, onEvent);
   cache.attach(sources, (message, hint) => onEvent({ type: 'warning', message, ...(hint ? { hint } : {}) }));
   /** Every step's key and result in this build, with its stage (what `--cache-to` exports). */
@@ -411,7 +414,12 @@ export async function buildPlatforms(
     const records: CacheRecord[] = [...stepRecords]
       .filter(([, r]) => mode === 'max' || inTarget.has(r.stage))
       .map(([key, r]) => ({ key, layer: r.layer }));
-    await exportCacheQuietly(spec, records, store, options.registry, onEvent);
+    await exportCacheQuietly(
+      spec,
+      records,
+      { store, mountFrom: mountSources(spec, cacheFrom), ...registry },
+      onEvent,
+    );
   }
   for (const name of buildArgs.unused()) {
     onEvent({
@@ -473,16 +481,19 @@ async function importCaches(
 async function exportCacheQuietly(
   spec: CacheSpec,
   records: readonly CacheRecord[],
-  store: BlobStore,
-  registry: RegistryOptions | undefined,
+  options: RemoteCacheOptions,
   onEvent: EventSink,
 ): Promise<void> {
   const name = describeCacheSpec(spec);
   try {
-    const done = await exportCache(spec, records, { store, ...(registry ? { registry } : {}) });
+    const done = await exportCache(spec, records, options);
     onEvent({
       type: 'log',
-      text: `cache exported to ${name}: ${done.records} step records, ${done.layers} layers (${done.digest})`,
+      text: `cache exported to ${name}: ${done.records} step records, ${done.layers} layers${
+        done.pushed
+          ? ` (blobs: ${done.pushed.uploaded} uploaded, ${done.pushed.existing} already there, ${done.pushed.mounted} mounted)`
+          : ''
+      } ${done.digest}`,
     });
   } catch (error) {
     onEvent({
@@ -491,6 +502,19 @@ async function exportCacheQuietly(
       hint: 'the image is unaffected; check the ref, credentials and registry',
     });
   }
+}
+
+/** The repositories of the imported registry caches on `spec`'s registry: layers can be mounted from them. */
+function mountSources(spec: CacheSpec, imported: readonly CacheSpec[]): string[] {
+  if (spec.type !== 'registry') return [];
+  const target = parseReference(spec.ref);
+  return imported.flatMap((from) => {
+    if (from.type !== 'registry') return [];
+    const source = parseReference(from.ref);
+    return source.registry === target.registry && source.repository !== target.repository
+      ? [source.repository]
+      : [];
+  });
 }
 
 function reason(error: unknown): string {
