@@ -278,8 +278,6 @@ export async function buildPlatforms(
   const fileDigests = await FileDigests.open(join(store.root, 'file-digests.json'));
   const cache = new StepCache(store.root);
   const registry = options.registry ? { registry: options.registry } : {};
-  const sources = options.noCache ? [] : await importCaches(cacheFrom, store, options.registry, onEvent);
-  cache.attach(sources, (message, hint) => onEvent({ type: 'warning', message, ...(hint ? { hint } : {}) }));
   /** Every step's key and result in this build, with its stage (what `--cache-to` exports). */
   const stepRecords = new Map<string, { readonly layer: CachedLayer | null; readonly stage: string }>();
   let snapshotter: Promise<Snapshotter> | undefined;
@@ -382,6 +380,9 @@ export async function buildPlatforms(
       }
     }
   }
+  // Imported caches hold connections until every stage has settled (a hit fetches its layer then).
+  const sources = options.noCache ? [] : await importCaches(cacheFrom, store, options.registry, onEvent);
+  cache.attach(sources, (message, hint) => onEvent({ type: 'warning', message, ...(hint ? { hint } : {}) }));
   for (const plan of plans) {
     for (const stage of pruned.stages) {
       const key = stageKey(plan, stage);
