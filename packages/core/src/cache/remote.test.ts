@@ -127,4 +127,20 @@ describe('type=local', () => {
     expect(await cache.available(key(1), a.layer, storeB)).toBe(false);
     expect(warnings[0]).toMatch(/cache import from local:.*layer sha256:.* could not be fetched/);
   });
+
+  it('a layer blob longer than its record is cut off and not stored', async () => {
+    const a = await machineA();
+    const dir = join(await temp(), 'cache');
+    await exportCache({ type: 'local', dir }, a.records, { store: a.store });
+    const blob = join(dir, 'blobs', 'sha256', a.layer.digest.slice(7));
+    await rm(blob);
+    await writeFile(blob, 'x'.repeat(a.layer.size * 100));
+    const storeB = await openStore({ root: await temp() });
+    const cache = new StepCache(storeB.root);
+    const warnings: string[] = [];
+    cache.attach([await importCache({ type: 'local', dir }, { store: storeB })], (m) => warnings.push(m));
+    expect(await cache.available(key(1), a.layer, storeB)).toBe(false);
+    expect(warnings[0]).toMatch(/read more than \d+ bytes/);
+    expect(await storeB.has(a.layer.digest)).toBe(false);
+  });
 });

@@ -13,6 +13,7 @@
  * await exportCache(spec, records, { store });
  * const source = await importCache(parseCacheSpec('type=registry,ref=registry.example.com/app:cache', 'from'), { store });
  */
+import { randomUUID } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { copyFile, mkdir, rename, rm, stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
@@ -20,7 +21,7 @@ import type { Readable } from 'node:stream';
 import { WharfError } from '../errors.js';
 import { isNotFound, writeFileAtomic } from '../fsutil/files.js';
 import { layerFromStore } from '../image/partial.js';
-import { readAll } from '../image/stream.js';
+import { readAll, verified } from '../image/stream.js';
 import type { Image, Layer } from '../image/types.js';
 import {
   type Descriptor,
@@ -30,7 +31,7 @@ import {
   parseReference,
   sha256Digest,
 } from '../oci/index.js';
-import { RegistryClient, type RegistryOptions } from '../registry/client.js';
+import { MANIFEST_LIMIT, RegistryClient, type RegistryOptions } from '../registry/client.js';
 import { type PushStats, pushImage } from '../registry/push.js';
 import type { BlobStore } from '../store/store.js';
 import {
@@ -191,10 +192,12 @@ async function importFromRegistry(ref: string, options: RemoteCacheOptions): Pro
     const config = await readVerified(await repo.fetchBlob(manifest.config), manifest.config);
     const records = parseCacheConfig(config, manifest);
     const fetch = async (layer: CachedLayer) => {
-      await options.store.put(
-        await repo.fetchBlob({ mediaType: layer.mediaType, digest: layer.digest, size: layer.size }),
-        { expected: layer.digest, size: layer.size },
-      );
+      const blob = await repo.fetchBlob({
+        mediaType: layer.mediaType,
+        digest: layer.digest,
+        size: layer.size,
+      });
+      await putLayer(options.store, blob, layer);
     };
     return sourceOf(ref, records, fetch, () => client.close());
   } catch (error) {
@@ -235,10 +238,10 @@ async function importFromDirectory(dir: string, options: RemoteCacheOptions): Pr
   }
   const descriptors = Array.isArray(index.manifests) ? (index.manifests as Descriptor[]) : [];
   const pointer = descriptors.find((d) => d?.mediaType === MediaType.ociManifest);
-  if (!pointer || typeof pointer.size !== 'number') {
+  if (!pointer || typeof pointer.size !== 'number' || pointer.size > MANIFEST_LIMIT) {
     throw new WharfError(
       'CACHE_REMOTE_INVALID',
-      `not a usable wharf cache: ${root}/index.json lists no image manifest`,
+      `not a usable wharf cache: ${root}/index.json lists no image manifest (of at most 4 MiB)`,
     );
   }
   const open = async (d: Descriptor) => createReadStream(blobFile(root, d.digest));
@@ -249,12 +252,18 @@ async function importFromDirectory(dir: string, options: RemoteCacheOptions): Pr
     manifest,
   );
   const fetch = async (layer: CachedLayer) => {
-    await options.store.put(createReadStream(blobFile(root, layer.digest)), {
-      expected: layer.digest,
-      size: layer.size,
-    });
+    await putLayer(options.store, createReadStream(blobFile(root, layer.digest)), layer);
   };
   return sourceOf(`local:${dir}`, records, fetch, async () => {});
+}
+
+/** A layer into the store; a source that sends more bytes than the record says is cut off at once. */
+async function putLayer(store: BlobStore, source: Readable, layer: CachedLayer): Promise<void> {
+  const what = `cache layer ${layer.digest}`;
+  await store.put(verified(source, { digest: layer.digest, size: layer.size, what }), {
+    expected: layer.digest,
+    size: layer.size,
+  });
 }
 
 /** A small blob (manifest, config), read within its descriptor's size and checked against its digest. */
@@ -306,7 +315,7 @@ async function writeCacheDirectory(dir: string, encoded: EncodedCache, store: Bl
   for (const layer of encoded.layers) {
     const path = blobFile(dir, layer.digest);
     if (await present(path, layer.size)) continue;
-    const temp = `${path}.${process.pid}.tmp`;
+    const temp = `${path}.${process.pid}.${randomUUID()}.tmp`;
     try {
       await copyFile(store.path(layer.digest), temp);
       await rename(temp, path);
