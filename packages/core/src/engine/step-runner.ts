@@ -3,7 +3,8 @@
  * execute → record through here. A stage owns one runner; it carries the chain of step keys (the base
  * image's key first, then each layer step's key), so a step's key covers everything below it.
  *
- * A hit is used only while its blob is still in the store; otherwise the step runs again. Every hit
+ * A hit is used only while its blob is in the store, or can be fetched into it from a cache imported
+ * with `--cache-from` (`StepCache.available`); otherwise the step runs again. Every hit
  * and every run records the step's inputs at its position (the slot), so the next miss there can say
  * what changed; `--no-cache` skips the lookups but still records.
  */
@@ -131,8 +132,8 @@ export class StepRunner {
         this.#options.onRecord?.(key, found.layer);
         return this.#hit(found.layer, step.slot, inputs, report);
       }
-      // A hit whose blob left the store (pruned), or no layer for a step that always makes one, runs
-      // again; the explanation compares the inputs.
+      // A hit whose blob left the store (pruned) and no imported cache has, or no layer for a step that
+      // always makes one, runs again; the explanation compares the inputs.
       miss = found.kind === 'miss' ? found.explanation : await cache.explain(step.slot, inputs);
     }
     const executed = await step.execute();
