@@ -129,6 +129,11 @@ describe.skipIf(noDocker())('remote cache: --cache-to / --cache-from', () => {
         'stage-2: RUN echo final > /app/final',
       ]);
       expect(c.digest).not.toBe(a.digest);
+      // a fresh machine has no history of its own: the miss is explained against the cache's record
+      const copy = c.steps.find((e) => e.text === 'COPY src /src');
+      expect(copy?.miss).toMatch(
+        /^remote cache .*app\/cache:main had [0-9a-f]{12}: context file src\/b\.txt changed/,
+      );
     } finally {
       writeFileSync(join(context, 'src', 'b.txt'), 'b\n');
     }

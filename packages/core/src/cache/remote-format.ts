@@ -14,7 +14,7 @@
  */
 import { WharfError } from '../errors.js';
 import { type Descriptor, type Digest, isDigest, MediaType, sha256Digest } from '../oci/index.js';
-import type { CachedLayer } from './step-cache.js';
+import type { CachedLayer, StepInputs } from './step-cache.js';
 
 /** The config media type of a wharf cache manifest. */
 export const CACHE_CONFIG_MEDIA_TYPE = 'application/vnd.wharf.cache.config.v1+json';
@@ -28,12 +28,24 @@ export interface CacheRecord {
   /** The step key (hex sha256, `stepKey(inputs)`). */
   readonly key: string;
   readonly layer: CachedLayer | null;
+  /**
+   * Where the step stands (hex sha256 of its position: stage list, stage, step number — never the
+   * machine's paths) and its inputs as `portableInputs` makes them: a miss on another machine at the
+   * same position is explained against them.
+   */
+  readonly at?: string;
+  readonly inputs?: StepInputs;
 }
 
 /** The config document of a cache manifest. */
 interface CacheConfig {
   readonly wharfCache: number;
-  readonly records: readonly { readonly key: string; readonly layer: number | null }[];
+  readonly records: readonly {
+    readonly key: string;
+    readonly layer: number | null;
+    readonly at?: string;
+    readonly inputs?: StepInputs;
+  }[];
 }
 
 /** A cache manifest and its config, as bytes (what is pushed or written), with their digests. */
@@ -55,20 +67,22 @@ const KEY = /^[0-9a-f]{64}$/;
  * its diffID); a record pointing at anything else is left out, since an importer could not use it.
  */
 export function encodeCacheManifest(records: readonly CacheRecord[]): EncodedCache {
-  const byKey = new Map<string, CachedLayer | null>();
+  const byKey = new Map<string, CacheRecord>();
   for (const record of records) {
     if (!KEY.test(record.key)) continue;
     if (record.layer && record.layer.digest !== record.layer.diffId) continue;
-    byKey.set(record.key, record.layer);
+    byKey.set(record.key, record);
   }
   const keys = [...byKey.keys()].sort();
   const layers: Descriptor[] = [];
   const indexOf = new Map<string, number>();
-  const out: { key: string; layer: number | null }[] = [];
+  const out: CacheConfig['records'][number][] = [];
   for (const key of keys) {
-    const layer = byKey.get(key) ?? null;
+    const record = byKey.get(key) as CacheRecord;
+    const where = record.at && record.inputs ? { at: record.at, inputs: record.inputs } : {};
+    const layer = record.layer;
     if (!layer) {
-      out.push({ key, layer: null });
+      out.push({ key, layer: null, ...where });
       continue;
     }
     let index = indexOf.get(layer.digest);
@@ -77,7 +91,7 @@ export function encodeCacheManifest(records: readonly CacheRecord[]): EncodedCac
       indexOf.set(layer.digest, index);
       layers.push({ mediaType: MediaType.ociLayer, digest: layer.digest, size: layer.size });
     }
-    out.push({ key, layer: index });
+    out.push({ key, layer: index, ...where });
   }
   const config = new TextEncoder().encode(
     JSON.stringify({ wharfCache: CACHE_FORMAT_VERSION, records: out } satisfies CacheConfig),
@@ -168,10 +182,15 @@ export function parseCacheConfig(bytes: Uint8Array, manifest: CacheManifest): Ca
   }
   if (!Array.isArray(config.records)) throw invalid('the cache config has no records');
   return config.records.map((record, i): CacheRecord => {
-    const r = record as { key?: unknown; layer?: unknown } | null;
+    const r = record as { key?: unknown; layer?: unknown; at?: unknown; inputs?: unknown } | null;
     if (typeof r !== 'object' || r === null || typeof r.key !== 'string' || !KEY.test(r.key))
       throw invalid(`record ${i} has no valid key`);
-    if (r.layer === null) return { key: r.key, layer: null };
+    // inputs only explain misses: ones that are malformed are dropped, the record stays
+    const where =
+      typeof r.at === 'string' && KEY.test(r.at) && isStepInputs(r.inputs)
+        ? { at: r.at, inputs: r.inputs }
+        : {};
+    if (r.layer === null) return { key: r.key, layer: null, ...where };
     const layer = typeof r.layer === 'number' ? manifest.layers[r.layer] : undefined;
     if (!layer) throw invalid(`record ${i} names layer ${JSON.stringify(r.layer)}, which the manifest lacks`);
     return {
@@ -183,8 +202,31 @@ export function parseCacheConfig(bytes: Uint8Array, manifest: CacheManifest): Ca
         mediaType: layer.mediaType,
         uncompressedSize: layer.size,
       },
+      ...where,
     };
   });
+}
+
+const isStrings = (v: unknown): v is string[] => Array.isArray(v) && v.every((e) => typeof e === 'string');
+
+/** Whether `value` has the shape of {@link StepInputs} (what `explainDifference` reads). */
+function isStepInputs(value: unknown): value is StepInputs {
+  const v = value as Partial<Record<keyof StepInputs, unknown>> | null;
+  return (
+    typeof v === 'object' &&
+    v !== null &&
+    typeof v.parent === 'string' &&
+    typeof v.parentIsBase === 'boolean' &&
+    typeof v.config === 'string' &&
+    isStrings(v.args) &&
+    typeof v.instruction === 'string' &&
+    typeof v.files === 'object' &&
+    v.files !== null &&
+    !Array.isArray(v.files) &&
+    Object.values(v.files).every((f) => typeof f === 'string') &&
+    (v.secrets === undefined || isStrings(v.secrets)) &&
+    typeof v.epoch === 'number'
+  );
 }
 
 /** Both halves: manifest and config bytes → records. */

@@ -6,6 +6,7 @@ import { MediaType } from '../oci/index.js';
 import { openStore } from '../store/store.js';
 import { exportCache, importCache, parseCacheSpec } from './remote.js';
 import type { CacheRecord } from './remote-format.js';
+import { portableInputs, portablePosition } from './remote-inputs.js';
 import { StepCache } from './step-cache.js';
 
 const dirs: string[] = [];
@@ -57,6 +58,48 @@ describe('parseCacheSpec', () => {
     expect(() => parseCacheSpec('type=registry,ref=r/a,mode=all', 'to')).toThrow(/mode must be min or max/);
     expect(() => parseCacheSpec('type=registry', 'from')).toThrow(/--cache-from .*needs ref=REF/);
     expect(() => parseCacheSpec('type=registry,ref=r/a,mounts=true', 'to')).toThrow(/unknown field mounts/);
+  });
+});
+
+describe('miss explanations across machines', () => {
+  it('a miss with no local history is explained against the imported record at the same position', async () => {
+    const a = await machineA();
+    const inputs = {
+      parent: 'p',
+      parentIsBase: false,
+      config: JSON.stringify({ Env: ['PATH=/bin', 'NPM_TOKEN=s3cret'] }),
+      args: ['VERSION=1'],
+      instruction: 'COPY src /src',
+      files: { 'src/a.ts': 'file:644:0:0:/src/a.ts:sha256:aa' },
+      epoch: 0,
+    };
+    const slot = `/home/a/project\0app\0app\x000`;
+    const records = [
+      { ...a.records[0], at: portablePosition(slot), inputs: portableInputs(inputs) } as CacheRecord,
+    ];
+    const dir = join(await temp(), 'cache');
+    await exportCache({ type: 'local', dir }, records, { store: a.store });
+    const blobs = join(dir, 'blobs', 'sha256');
+    const texts = await Promise.all((await readdir(blobs)).map((n) => readFile(join(blobs, n), 'utf8')));
+    expect(texts.some((t) => t.includes('"records"'))).toBe(true);
+    // every ARG value and secret-looking ENV values are hashed
+    expect(texts.filter((t) => t.includes('s3cret') || t.includes('VERSION=1'))).toEqual([]);
+
+    const storeB = await openStore({ root: await temp() });
+    const cache = new StepCache(storeB.root);
+    cache.attach([await importCache({ type: 'local', dir }, { store: storeB })], () => {});
+    // another machine, another context path, the same position; one file edited, the ARG changed
+    const changed = {
+      ...inputs,
+      args: ['VERSION=2'],
+      files: { 'src/a.ts': 'file:644:0:0:/src/a.ts:sha256:bb' },
+    };
+    expect(cache.explainFromSources(`/ci/build\0app\0app\x000`, changed)).toMatch(
+      new RegExp(
+        `^remote cache local:.* had ${key(1).slice(0, 12)}: build arg VERSION .*; context file src/a.ts changed`,
+      ),
+    );
+    expect(cache.explainFromSources(`/ci/build\0app\0app\x001`, changed)).toBeUndefined();
   });
 });
 

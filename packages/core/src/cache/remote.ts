@@ -41,7 +41,7 @@ import {
   parseCacheConfig,
   parseCacheManifest,
 } from './remote-format.js';
-import type { CachedLayer } from './step-cache.js';
+import type { CachedLayer, StepInputs } from './step-cache.js';
 
 /** Where a cache goes or comes from: `type=registry,ref=REF` or `type=local,dest=DIR` / `src=DIR`. */
 export type CacheSpec =
@@ -118,6 +118,8 @@ export interface CacheSource {
   readonly records: ReadonlyMap<string, CachedLayer | null>;
   /** The layer digests the records name. */
   readonly digests: ReadonlySet<string>;
+  /** The records that say where their step stands (`portablePosition`), by position. */
+  readonly positions: ReadonlyMap<string, { readonly key: string; readonly inputs: StepInputs }>;
   /** Downloads (or copies) `layer`'s blob into the store, verified against its digest and size. */
   fetch(layer: CachedLayer): Promise<void>;
   /** Releases connections. */
@@ -179,7 +181,10 @@ function sourceOf(
   close: () => Promise<void>,
 ): CacheSource {
   const digests = new Set(records.flatMap((r) => (r.layer ? [r.layer.digest] : [])));
-  return { name, records: new Map(records.map((r) => [r.key, r.layer])), digests, fetch, close };
+  const positions = new Map(
+    records.flatMap((r) => (r.at && r.inputs ? [[r.at, { key: r.key, inputs: r.inputs }] as const] : [])),
+  );
+  return { name, records: new Map(records.map((r) => [r.key, r.layer])), digests, positions, fetch, close };
 }
 
 async function importFromRegistry(ref: string, options: RemoteCacheOptions): Promise<CacheSource> {

@@ -17,6 +17,7 @@ import type { Digest } from '../oci/index.js';
 import type { BlobStore } from '../store/store.js';
 import { explainDifference } from './miss-explanation.js';
 import type { CacheSource } from './remote.js';
+import { portableInputs, portablePosition } from './remote-inputs.js';
 
 /** The parts of a step key, kept so a later miss can say which one changed. */
 export interface StepInputs {
@@ -190,6 +191,21 @@ export class StepCache {
       return undefined;
     }
     return explainDifference(previous, inputs);
+  }
+
+  /**
+   * Why `inputs` missed, from an imported cache's record at the same position (another machine's
+   * build): one line naming the cache and what differs, or undefined when no cache has one.
+   */
+  explainFromSources(slot: string, inputs: StepInputs): string | undefined {
+    const at = portablePosition(slot);
+    for (const source of this.#sources) {
+      const found = source.positions.get(at);
+      if (!found) continue;
+      const why = explainDifference(found.inputs, portableInputs(inputs));
+      return `remote cache ${source.name} had ${found.key.slice(0, 12)}: ${why}`;
+    }
+    return undefined;
   }
 
   /** Every record with its size on disk, newest first. */

@@ -25,6 +25,7 @@ import {
   type RemoteCacheOptions,
 } from '../cache/remote.js';
 import type { CacheRecord } from '../cache/remote-format.js';
+import { portableInputs, portablePosition } from '../cache/remote-inputs.js';
 import { type CachedLayer, StepCache } from '../cache/step-cache.js';
 import { WharfError } from '../errors.js';
 import { type BuildEvent, discardEvents, type EventSink } from '../events.js';
@@ -73,6 +74,7 @@ import {
 } from './sources.js';
 import { runStage, type StageBase, type StageContext, type StageResult } from './stage.js';
 import { StageFiles } from './stage-files.js';
+import type { RecordedStep } from './step-runner.js';
 
 export interface BuildOptions {
   /** The folder the graph's context paths are relative to (the build definition's folder). */
@@ -279,7 +281,10 @@ export async function buildPlatforms(
   const cache = new StepCache(store.root);
   const registry = options.registry ? { registry: options.registry } : {};
   /** Every step's key and result in this build, with its stage (what `--cache-to` exports). */
-  const stepRecords = new Map<string, { readonly layer: CachedLayer | null; readonly stage: string }>();
+  const stepRecords = new Map<
+    string,
+    { readonly layer: CachedLayer | null; readonly stage: string; readonly step: RecordedStep }
+  >();
   let snapshotter: Promise<Snapshotter> | undefined;
   const images = new Map<string, Promise<Image>>();
   const baseOptions = (plan: (typeof plans)[number], platform: Platform): BaseOptions => ({
@@ -310,7 +315,7 @@ export async function buildPlatforms(
       epoch: options.epoch ?? sourceDateEpoch(),
       onEvent: label === stage.name ? onEvent : (event) => onEvent(relabel(event, stage.name, label)),
       cache,
-      onStepRecord: (key, layer) => stepRecords.set(key, { layer, stage: stage.name }),
+      onStepRecord: (key, layer, step) => stepRecords.set(key, { layer, stage: stage.name, step }),
       fileDigests,
       noCache: options.noCache ?? false,
       contextRoot: contextDir,
@@ -414,7 +419,12 @@ export async function buildPlatforms(
     const mode = spec.mode ?? 'min';
     const records: CacheRecord[] = [...stepRecords]
       .filter(([, r]) => mode === 'max' || inTarget.has(r.stage))
-      .map(([key, r]) => ({ key, layer: r.layer }));
+      .map(([key, r]) => ({
+        key,
+        layer: r.layer,
+        at: portablePosition(r.step.slot),
+        inputs: portableInputs(r.step.inputs),
+      }));
     await exportCacheQuietly(
       spec,
       records,

@@ -26,7 +26,7 @@ import { type ConfigState, DEFAULT_PATH, envValue, setEnv } from './metadata.js'
 import { envLookup, type GlobalScope, StageScope } from './scope.js';
 import type { SourceResolver } from './sources.js';
 import type { StageFiles } from './stage-files.js';
-import { type FinishedStep, StepRunner } from './step-runner.js';
+import { type FinishedStep, type RecordedStep, StepRunner } from './step-runner.js';
 import { runInstruction, type StepContext } from './steps/index.js';
 
 /** What a stage starts from. */
@@ -55,7 +55,7 @@ export interface StageContext {
   /** The step cache and the context files' stat cache; `noCache` skips lookups (results are still recorded). */
   readonly cache: StepCache;
   /** Told of every layer step's key and result in this stage, hit or run (for `--cache-to`). */
-  readonly onStepRecord?: (key: string, layer: CachedLayer | null) => void;
+  readonly onStepRecord?: (key: string, layer: CachedLayer | null, step: RecordedStep) => void;
   readonly fileDigests: FileDigests;
   readonly noCache: boolean;
   /** The main context folder, for naming changed files in cache-miss explanations. */
