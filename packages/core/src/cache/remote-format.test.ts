@@ -75,6 +75,26 @@ describe('cache manifest format', () => {
     expect(encoded.layers).toEqual([]);
   });
 
+  it('keeps step inputs for explanations, and drops them all when they would near the size limit', () => {
+    const inputs = {
+      parent: 'p',
+      parentIsBase: false,
+      config: '{}',
+      args: [],
+      instruction: 'RUN make',
+      files: {},
+      epoch: 0,
+    };
+    const small = encodeCacheManifest([{ key: key(1), layer: null, at: key(7), inputs }]);
+    expect(decodeCacheManifest(small.manifest, small.config)).toEqual([
+      { key: key(1), layer: null, at: key(7), inputs },
+    ]);
+    const huge = { ...inputs, config: 'x'.repeat(9 * 1024 * 1024) };
+    const big = encodeCacheManifest([{ key: key(1), layer: null, at: key(7), inputs: huge }]);
+    expect(big.config.byteLength).toBeLessThan(1000);
+    expect(decodeCacheManifest(big.manifest, big.config)).toEqual([{ key: key(1), layer: null }]);
+  });
+
   it('refuses what is not a wharf cache, naming why (CACHE_REMOTE_INVALID)', () => {
     const encoded = encodeCacheManifest(records);
     const manifest = JSON.parse(new TextDecoder().decode(encoded.manifest));

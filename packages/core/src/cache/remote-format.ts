@@ -67,6 +67,13 @@ const KEY = /^[0-9a-f]{64}$/;
  * its diffID); a record pointing at anything else is left out, since an importer could not use it.
  */
 export function encodeCacheManifest(records: readonly CacheRecord[]): EncodedCache {
+  const encoded = encodeRecords(records);
+  // Inputs only explain misses: past half the limit a reader could refuse, they go and the keys stay.
+  if (encoded.config.byteLength <= CACHE_CONFIG_LIMIT / 2) return encoded;
+  return encodeRecords(records.map(({ key, layer }) => ({ key, layer })));
+}
+
+function encodeRecords(records: readonly CacheRecord[]): EncodedCache {
   const byKey = new Map<string, CacheRecord>();
   for (const record of records) {
     if (!KEY.test(record.key)) continue;

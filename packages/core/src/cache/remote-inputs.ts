@@ -22,8 +22,15 @@ export function portablePosition(slot: string): string {
   return sha256(at < 0 ? slot : slot.slice(at + 1));
 }
 
-/** `inputs` with ARG values and secret-looking ENV values as `sha256:<hex>`. */
-export function portableInputs(inputs: StepInputs): StepInputs {
+/** Files listed per step at most; a step reading more (a whole node_modules) exports no inputs. */
+export const PORTABLE_FILES_LIMIT = 2000;
+
+/**
+ * `inputs` with ARG values and secret-looking ENV values as `sha256:<hex>`; undefined for a step that
+ * reads more than {@link PORTABLE_FILES_LIMIT} files (its record would outweigh the rest).
+ */
+export function portableInputs(inputs: StepInputs): StepInputs | undefined {
+  if (Object.keys(inputs.files).length > PORTABLE_FILES_LIMIT) return undefined;
   return { ...inputs, args: inputs.args.map((a) => hashed(a, true)), config: hashedEnv(inputs.config) };
 }
 

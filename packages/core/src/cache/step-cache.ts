@@ -202,7 +202,9 @@ export class StepCache {
     for (const source of this.#sources) {
       const found = source.positions.get(at);
       if (!found) continue;
-      const why = explainDifference(found.inputs, portableInputs(inputs));
+      const portable = portableInputs(inputs);
+      if (!portable) return undefined;
+      const why = explainDifference(found.inputs, portable);
       return `remote cache ${source.name} had ${found.key.slice(0, 12)}: ${why}`;
     }
     return undefined;

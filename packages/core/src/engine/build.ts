@@ -419,12 +419,10 @@ export async function buildPlatforms(
     const mode = spec.mode ?? 'min';
     const records: CacheRecord[] = [...stepRecords]
       .filter(([, r]) => mode === 'max' || inTarget.has(r.stage))
-      .map(([key, r]) => ({
-        key,
-        layer: r.layer,
-        at: portablePosition(r.step.slot),
-        inputs: portableInputs(r.step.inputs),
-      }));
+      .map(([key, r]): CacheRecord => {
+        const inputs = portableInputs(r.step.inputs);
+        return { key, layer: r.layer, ...(inputs ? { at: portablePosition(r.step.slot), inputs } : {}) };
+      });
     await exportCacheQuietly(
       spec,
       records,
