@@ -17,7 +17,8 @@ const src = fileURLToPath(new URL('.', import.meta.url));
  * resolver of paths inside a root, the one atomic file write and directory fsync, the one concurrency
  * limiter) is a leaf like `tar`, used by store, layer, cache, runtime, registry, layout, archive and engine. lint may import
  * dockerfile (pure) to read the spellings the IR normalises away (keyword case, `ENV key value`). cache
- * may import ir (pure) for `looksSecret`, so a miss explanation hides the values lint calls secret.
+ * may import ir (pure) for `looksSecret`, so a miss explanation hides the values lint calls secret, and
+ * registry and image for the remote cache (--cache-to/--cache-from push and pull cache manifests).
  */
 const allowed: Record<string, readonly string[]> = {
   errors: [],
@@ -35,7 +36,7 @@ const allowed: Record<string, readonly string[]> = {
   layout: ['fsutil', 'image', 'oci', 'errors', 'events'],
   archive: ['tar', 'fsutil', 'image', 'oci', 'errors', 'events'],
   layer: ['tar', 'fsutil', 'image', 'store', 'oci', 'errors'],
-  cache: ['store', 'fsutil', 'ir', 'oci', 'errors'],
+  cache: ['store', 'fsutil', 'ir', 'image', 'registry', 'oci', 'errors'],
   runtime: ['layer', 'tar', 'fsutil', 'image', 'store', 'oci', 'errors'],
   export: ['layout', 'archive', 'registry', 'image', 'oci', 'fsutil', 'errors'],
   sbom: ['image', 'oci', 'tar', 'errors'],

@@ -111,6 +111,8 @@ const OPTION_NAMES = Object.keys({
   cacheDir: true,
   epoch: true,
   noCache: true,
+  cacheFrom: true,
+  cacheTo: true,
   pull: true,
   secrets: true,
   allow: true,
@@ -352,6 +354,11 @@ async function runBackend(
 ): Promise<Built> {
   const backend = options.backend ?? 'direct';
   if (backend === 'docker') {
+    if (options.cacheFrom?.length || options.cacheTo?.length) {
+      throw new WharfError('BUILD_CACHE_BACKEND', '--cache-to and --cache-from need the direct backend', {
+        hint: 'drop --backend docker (wharf cache images are read and written by the direct backend)',
+      });
+    }
     if (options.buildContexts && Object.keys(options.buildContexts).length > 0) {
       throw new WharfError('BUILD_CONTEXT_BACKEND', '--build-context needs the direct backend', {
         hint: 'drop --backend docker (docker build 20.10 has no --build-context), or use docker buildx build',

@@ -39,6 +39,8 @@ interface BuildFlags extends AttestFlags {
   readonly cacheDir?: string;
   readonly backend: 'direct' | 'docker';
   readonly cache: boolean;
+  readonly cacheTo?: string[];
+  readonly cacheFrom?: string[];
   readonly pull?: boolean;
   readonly secret?: string[];
   readonly allow?: string[];
@@ -95,6 +97,16 @@ export function registerBuild(program: Command): void {
     )
     .option('--push', 'push the image to the registry each -t name points at (same as -o type=registry)')
     .option('--no-cache', 'run every step again (results are still cached for next time)')
+    .option(
+      '--cache-to <type=registry,ref=REF[,mode=min|max]|type=local,dest=DIR>',
+      'export the step cache after a successful build (repeatable)',
+      collect,
+    )
+    .option(
+      '--cache-from <type=registry,ref=REF|type=local,src=DIR>',
+      'import a step cache exported before; several are tried in order (repeatable)',
+      collect,
+    )
     .option('--pull', 'ask the registry for every base image tag (default: reuse one pulled before)')
     .option('--secret <id=…,src=…|env=…>', 'a secret for RUN --mount=type=secret (repeatable)', collect)
     .option(
@@ -142,6 +154,8 @@ export function registerBuild(program: Command): void {
           buildArgs: parseBuildArgs(flags.buildArg),
           buildContexts: parseBuildContextFlags(flags.buildContext),
           noCache: !flags.cache,
+          ...(flags.cacheTo?.length ? { cacheTo: flags.cacheTo } : {}),
+          ...(flags.cacheFrom?.length ? { cacheFrom: flags.cacheFrom } : {}),
           pull: flags.pull ?? false,
           secrets: parseSecrets(flags.secret),
           allow,

@@ -14,7 +14,10 @@ import { readdir, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { writeFileAtomic } from '../fsutil/files.js';
 import type { Digest } from '../oci/index.js';
+import type { BlobStore } from '../store/store.js';
 import { explainDifference } from './miss-explanation.js';
+import type { CacheSource } from './remote.js';
+import { portableInputs, portablePosition } from './remote-inputs.js';
 
 /** The parts of a step key, kept so a later miss can say which one changed. */
 export interface StepInputs {
@@ -77,7 +80,26 @@ export function stepKey(inputs: StepInputs): string {
 }
 
 export class StepCache {
+  /** Imported caches (`--cache-from`), consulted in order after the local records. */
+  #sources: readonly CacheSource[] = [];
+  #onWarning: (message: string, hint?: string) => void = () => {};
+  /** Layers fetched (or being fetched) from a source in this build, by digest: each once. */
+  readonly #fetching = new Map<string, Promise<boolean>>();
+
   constructor(private readonly root: string) {}
+
+  /**
+   * Consults `sources` (imported with `importCache`, tried in order) for keys the local cache lacks.
+   * A layer's blob is fetched when a hit needs it ({@link available}); a fetch that fails is a warning
+   * and the step runs.
+   *
+   * @example
+   * cache.attach([await importCache(spec, { store })], (message) => console.warn(message));
+   */
+  attach(sources: readonly CacheSource[], onWarning: (message: string, hint?: string) => void): void {
+    this.#sources = sources;
+    this.#onWarning = onWarning;
+  }
 
   /**
    * What is recorded for `key`: its layer, a step that made none, or a miss. With `history`, a miss
@@ -99,8 +121,53 @@ export class StepCache {
     }
     if (record?.key === key)
       return record.layer === null ? { kind: 'hit-empty' } : { kind: 'hit', layer: record.layer };
+    for (const source of this.#sources) {
+      const layer = source.records.get(key);
+      if (layer === undefined) continue;
+      if (layer === null) {
+        await this.put(key, null); // known locally from now on
+        return { kind: 'hit-empty' };
+      }
+      return { kind: 'hit', layer };
+    }
     const explanation = history ? await this.explain(history.slot, history.inputs) : undefined;
     return explanation === undefined ? { kind: 'miss' } : { kind: 'miss', explanation };
+  }
+
+  /**
+   * Whether a hit's layer blob is in `store`: already there, or fetched now from an imported cache
+   * that has it (then `key` is recorded locally too). False when no source has it or the fetch fails
+   * (a warning naming the source): the step runs again.
+   *
+   * @example
+   * if (found.kind === 'hit' && (await cache.available(key, found.layer, store))) useLayer(found.layer);
+   */
+  async available(key: string, layer: CachedLayer, store: BlobStore): Promise<boolean> {
+    if (await store.has(layer.digest)) return true;
+    let fetching = this.#fetching.get(layer.digest);
+    if (!fetching) {
+      fetching = this.#fetch(layer);
+      this.#fetching.set(layer.digest, fetching);
+    }
+    if (!(await fetching)) return false;
+    await this.put(key, layer);
+    return true;
+  }
+
+  async #fetch(layer: CachedLayer): Promise<boolean> {
+    for (const source of this.#sources) {
+      if (!source.digests.has(layer.digest)) continue;
+      try {
+        await source.fetch(layer);
+        return true;
+      } catch (error) {
+        this.#onWarning(
+          `cache import from ${source.name}: layer ${layer.digest} could not be fetched (${(error as Error).message}); the step runs`,
+          'the build is unaffected; check the cache ref and the registry',
+        );
+      }
+    }
+    return false;
   }
 
   async put(key: string, layer: CachedLayer | null): Promise<void> {
@@ -124,6 +191,23 @@ export class StepCache {
       return undefined;
     }
     return explainDifference(previous, inputs);
+  }
+
+  /**
+   * Why `inputs` missed, from an imported cache's record at the same position (another machine's
+   * build): one line naming the cache and what differs, or undefined when no cache has one.
+   */
+  explainFromSources(slot: string, inputs: StepInputs): string | undefined {
+    const at = portablePosition(slot);
+    for (const source of this.#sources) {
+      const found = source.positions.get(at);
+      if (!found) continue;
+      const portable = portableInputs(inputs);
+      if (!portable) return undefined;
+      const why = explainDifference(found.inputs, portable);
+      return `remote cache ${source.name} had ${found.key.slice(0, 12)}: ${why}`;
+    }
+    return undefined;
   }
 
   /** Every record with its size on disk, newest first. */

@@ -15,7 +15,18 @@
  */
 import { join, resolve } from 'node:path';
 import { FileDigests } from '../cache/file-digests.js';
-import { StepCache } from '../cache/step-cache.js';
+import {
+  type CacheSource,
+  type CacheSpec,
+  describeCacheSpec,
+  exportCache,
+  importCache,
+  parseCacheSpec,
+  type RemoteCacheOptions,
+} from '../cache/remote.js';
+import type { CacheRecord } from '../cache/remote-format.js';
+import { portableInputs, portablePosition } from '../cache/remote-inputs.js';
+import { type CachedLayer, StepCache } from '../cache/step-cache.js';
 import { WharfError } from '../errors.js';
 import { type BuildEvent, discardEvents, type EventSink } from '../events.js';
 import { type CompressionSpec, isDefaultCompression } from '../image/compression.js';
@@ -37,6 +48,7 @@ import {
   normalizePlatform,
   type Platform,
   parsePlatform,
+  parseReference,
 } from '../oci/index.js';
 import type { RegistryOptions } from '../registry/client.js';
 import { pullImage } from '../registry/pull.js';
@@ -62,6 +74,7 @@ import {
 } from './sources.js';
 import { runStage, type StageBase, type StageContext, type StageResult } from './stage.js';
 import { StageFiles } from './stage-files.js';
+import type { RecordedStep } from './step-runner.js';
 
 export interface BuildOptions {
   /** The folder the graph's context paths are relative to (the build definition's folder). */
@@ -87,6 +100,18 @@ export interface BuildOptions {
   readonly epoch?: number;
   /** Rebuild every step (results are still recorded for later builds). */
   readonly noCache?: boolean;
+  /**
+   * `--cache-from`: caches to import (`type=registry,ref=REF`, `type=local,src=DIR`, or parsed), tried
+   * in order for keys the local cache lacks. Their records are read first; a layer is downloaded only
+   * when a step hits it. A cache that cannot be read is a warning, never a failure.
+   */
+  readonly cacheFrom?: readonly (CacheSpec | string)[];
+  /**
+   * `--cache-to`: where to export this build's step records and layers when it succeeds
+   * (`type=registry,ref=REF[,mode=min|max]`, `type=local,dest=DIR`); `mode=min` (default) the
+   * target's steps, `max` every stage's. A failed export is a warning.
+   */
+  readonly cacheTo?: readonly (CacheSpec | string)[];
   /**
    * Ask the registry what each base image tag names now, as `docker build --pull`. Default: a base
    * pulled before (its record and every blob still in the store) is used as it was, without the network.
@@ -179,6 +204,10 @@ export async function buildPlatforms(
 ): Promise<readonly BuiltPlatform[]> {
   const onEvent = options.onEvent ?? discardEvents;
   await checkCompression(options.compression); // a bad level or a missing zstd fails before any work
+  const cacheFrom = (options.cacheFrom ?? []).map((c) =>
+    typeof c === 'string' ? parseCacheSpec(c, 'from') : c,
+  );
+  const cacheTo = (options.cacheTo ?? []).map((c) => (typeof c === 'string' ? parseCacheSpec(c, 'to') : c));
   for (const warning of assertValidGraph(graph)) {
     onEvent({ type: 'warning', message: warning.message, ...(warning.hint ? { hint: warning.hint } : {}) });
   }
@@ -250,6 +279,12 @@ export async function buildPlatforms(
   const results = new Map<string, Promise<StageResult>>();
   const fileDigests = await FileDigests.open(join(store.root, 'file-digests.json'));
   const cache = new StepCache(store.root);
+  const registry = options.registry ? { registry: options.registry } : {};
+  /** Every step's key and result in this build, with its stage (what `--cache-to` exports). */
+  const stepRecords = new Map<
+    string,
+    { readonly layer: CachedLayer | null; readonly stage: string; readonly step: RecordedStep }
+  >();
   let snapshotter: Promise<Snapshotter> | undefined;
   const images = new Map<string, Promise<Image>>();
   const baseOptions = (plan: (typeof plans)[number], platform: Platform): BaseOptions => ({
@@ -280,6 +315,7 @@ export async function buildPlatforms(
       epoch: options.epoch ?? sourceDateEpoch(),
       onEvent: label === stage.name ? onEvent : (event) => onEvent(relabel(event, stage.name, label)),
       cache,
+      onStepRecord: (key, layer, step) => stepRecords.set(key, { layer, stage: stage.name, step }),
       fileDigests,
       noCache: options.noCache ?? false,
       contextRoot: contextDir,
@@ -349,6 +385,9 @@ export async function buildPlatforms(
       }
     }
   }
+  // Imported caches hold connections until every stage has settled (a hit fetches its layer then).
+  const sources = options.noCache ? [] : await importCaches(cacheFrom, store, options.registry, onEvent);
+  cache.attach(sources, (message, hint) => onEvent({ type: 'warning', message, ...(hint ? { hint } : {}) }));
   for (const plan of plans) {
     for (const stage of pruned.stages) {
       const key = stageKey(plan, stage);
@@ -370,11 +409,27 @@ export async function buildPlatforms(
   }
   // Settle every stage so a failing one does not leave others running unobserved.
   const settled = await Promise.allSettled(results.values());
+  await Promise.all(sources.map((s) => s.close().catch(() => {})));
   // RUN steps are over: a rootless snapshotter's user namespace can go (the layers' files stay).
   await (await snapshotter?.catch(() => undefined))?.close();
   await fileDigests.save();
   const failure = settled.find((s): s is PromiseRejectedResult => s.status === 'rejected');
   if (failure) throw failure.reason;
+  for (const spec of cacheTo) {
+    const mode = spec.mode ?? 'min';
+    const records: CacheRecord[] = [...stepRecords]
+      .filter(([, r]) => mode === 'max' || inTarget.has(r.stage))
+      .map(([key, r]): CacheRecord => {
+        const inputs = portableInputs(r.step.inputs);
+        return { key, layer: r.layer, ...(inputs ? { at: portablePosition(r.step.slot), inputs } : {}) };
+      });
+    await exportCacheQuietly(
+      spec,
+      records,
+      { store, mountFrom: mountSources(spec, cacheFrom), ...registry },
+      onEvent,
+    );
+  }
   for (const name of buildArgs.unused()) {
     onEvent({
       type: 'warning',
@@ -400,6 +455,79 @@ export async function buildPlatforms(
       return { image, uncompressedImage, target, bases, platform: plan.platform };
     }),
   );
+}
+
+/** Imports each cache (concurrently; kept in the given order); one that cannot be read is a warning. */
+async function importCaches(
+  specs: readonly CacheSpec[],
+  store: BlobStore,
+  registry: RegistryOptions | undefined,
+  onEvent: EventSink,
+): Promise<CacheSource[]> {
+  const settled = await Promise.allSettled(
+    specs.map((spec) => importCache(spec, { store, ...(registry ? { registry } : {}) })),
+  );
+  const sources: CacheSource[] = [];
+  settled.forEach((result, i) => {
+    if (result.status === 'fulfilled') {
+      sources.push(result.value);
+      onEvent({
+        type: 'log',
+        text: `cache import from ${result.value.name}: ${result.value.records.size} step records`,
+      });
+    } else {
+      onEvent({
+        type: 'warning',
+        message: `cache import from ${describeCacheSpec(specs[i] as CacheSpec)} failed: ${reason(result.reason)}`,
+        hint: 'the build goes on without it; check the ref, credentials and registry',
+      });
+    }
+  });
+  return sources;
+}
+
+/** Exports one cache; a failure is a warning naming the ref and the reason. */
+async function exportCacheQuietly(
+  spec: CacheSpec,
+  records: readonly CacheRecord[],
+  options: RemoteCacheOptions,
+  onEvent: EventSink,
+): Promise<void> {
+  const name = describeCacheSpec(spec);
+  try {
+    const done = await exportCache(spec, records, options);
+    onEvent({
+      type: 'log',
+      text: `cache exported to ${name}: ${done.records} step records, ${done.layers} layers${
+        done.pushed
+          ? ` (blobs: ${done.pushed.uploaded} uploaded, ${done.pushed.existing} already there, ${done.pushed.mounted} mounted)`
+          : ''
+      } ${done.digest}`,
+    });
+  } catch (error) {
+    onEvent({
+      type: 'warning',
+      message: `cache export to ${name} failed: ${reason(error)}`,
+      hint: 'the image is unaffected; check the ref, credentials and registry',
+    });
+  }
+}
+
+/** The repositories of the imported registry caches on `spec`'s registry: layers can be mounted from them. */
+function mountSources(spec: CacheSpec, imported: readonly CacheSpec[]): string[] {
+  if (spec.type !== 'registry') return [];
+  const target = parseReference(spec.ref);
+  return imported.flatMap((from) => {
+    if (from.type !== 'registry') return [];
+    const source = parseReference(from.ref);
+    return source.registry === target.registry && source.repository !== target.repository
+      ? [source.repository]
+      : [];
+  });
+}
+
+function reason(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
 }
 
 /** The platforms, normalized, each once (`--platform` given twice keeps one), in order. */

@@ -1,8 +1,10 @@
 // The public names of `engine/` (`@wharf/core/engine`): the direct builder one level below `build()` (a graph
 // in, an Image value out, no outputs written), the docker backend, the build cache on disk (its store, usage
-// and pruning) and the base-image records `wharf pull` keeps.
+// and pruning), the remote cache's spec parser (`--cache-to`/`--cache-from`) and the base-image records
+// `wharf pull` keeps.
 
-export { parseSize } from '../cache/index.js';
+export type { CacheMode, CacheSpec } from '../cache/index.js';
+export { CACHE_CONFIG_MEDIA_TYPE, parseCacheSpec, parseSize } from '../cache/index.js';
 export type { BlobStore, OpenStoreOptions } from '../store/index.js';
 export { defaultStoreRoot, openStore } from '../store/index.js';
 export { cachedBase, recordBase } from './base-records.js';

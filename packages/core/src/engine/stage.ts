@@ -7,7 +7,7 @@
  */
 
 import type { FileDigests } from '../cache/file-digests.js';
-import type { StepCache } from '../cache/step-cache.js';
+import type { CachedLayer, StepCache } from '../cache/step-cache.js';
 import { instructionText } from '../dockerfile/emit/index.js';
 import { lowerDockerfile } from '../dockerfile/lower/index.js';
 import type { SourceLocation } from '../errors.js';
@@ -26,7 +26,7 @@ import { type ConfigState, DEFAULT_PATH, envValue, setEnv } from './metadata.js'
 import { envLookup, type GlobalScope, StageScope } from './scope.js';
 import type { SourceResolver } from './sources.js';
 import type { StageFiles } from './stage-files.js';
-import { type FinishedStep, StepRunner } from './step-runner.js';
+import { type FinishedStep, type RecordedStep, StepRunner } from './step-runner.js';
 import { runInstruction, type StepContext } from './steps/index.js';
 
 /** What a stage starts from. */
@@ -54,6 +54,8 @@ export interface StageContext {
   readonly onEvent: EventSink;
   /** The step cache and the context files' stat cache; `noCache` skips lookups (results are still recorded). */
   readonly cache: StepCache;
+  /** Told of every layer step's key and result in this stage, hit or run (for `--cache-to`). */
+  readonly onStepRecord?: (key: string, layer: CachedLayer | null, step: RecordedStep) => void;
   readonly fileDigests: FileDigests;
   readonly noCache: boolean;
   /** The main context folder, for naming changed files in cache-miss explanations. */
@@ -112,7 +114,13 @@ export async function runStage(stage: Stage, base: StageBase, ctx: StageContext)
     progress,
     scope: new StageScope(ctx.global),
     // The chain of step keys starts at the base: its digest, or scratch for the target platform.
-    runner: new StepRunner({ store: ctx.store, cache: ctx.cache, noCache: ctx.noCache, baseKey: base.key }),
+    runner: new StepRunner({
+      store: ctx.store,
+      cache: ctx.cache,
+      noCache: ctx.noCache,
+      baseKey: base.key,
+      ...(ctx.onStepRecord ? { onRecord: ctx.onStepRecord } : {}),
+    }),
   };
   ctx.onEvent({ type: 'stage-started', stage: stage.name, base: base.description });
   for (const [index, instruction] of instructions.entries()) {

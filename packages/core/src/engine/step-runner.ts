@@ -3,7 +3,8 @@
  * execute → record through here. A stage owns one runner; it carries the chain of step keys (the base
  * image's key first, then each layer step's key), so a step's key covers everything below it.
  *
- * A hit is used only while its blob is still in the store; otherwise the step runs again. Every hit
+ * A hit is used only while its blob is in the store, or can be fetched into it from a cache imported
+ * with `--cache-from` (`StepCache.available`); otherwise the step runs again. Every hit
  * and every run records the step's inputs at its position (the slot), so the next miss there can say
  * what changed; `--no-cache` skips the lookups but still records.
  *
@@ -26,6 +27,14 @@ export interface StepRunnerOptions {
   readonly noCache: boolean;
   /** What the first step's key builds on: the base image's digest (or scratch + platform). */
   readonly baseKey: string;
+  /** Told of every step's key and result, hit or run, with its slot and inputs (what `--cache-to` exports). */
+  readonly onRecord?: (key: string, layer: CachedLayer | null, step: RecordedStep) => void;
+}
+
+/** Where a recorded step stands and what it read. */
+export interface RecordedStep {
+  readonly slot: string;
+  readonly inputs: StepInputs;
 }
 
 /** How a step's end is reported: the stage and step number are already known to it. */
@@ -101,8 +110,10 @@ export class StepRunner {
     const inputs = this.#inputs(facts);
     const key = stepKey(inputs);
     const found = await this.#options.cache.get(key);
-    if (found.kind !== 'hit' || !(await this.#options.store.has(found.layer.digest))) return undefined;
+    if (found.kind !== 'hit' || !(await this.#options.cache.available(key, found.layer, this.#options.store)))
+      return undefined;
     this.#advance(key);
+    this.#options.onRecord?.(key, found.layer, { slot, inputs });
     const outcome = await this.#hit(found.layer, slot, inputs, report);
     return outcome.kind === 'layer' ? outcome.layer : undefined;
   }
@@ -125,18 +136,25 @@ export class StepRunner {
     let miss: string | undefined = '--no-cache';
     if (!noCache) {
       const found = await cache.get(key, { slot: step.slot, inputs });
-      if (found.kind === 'hit-empty' && !step.alwaysLayer)
+      if (found.kind === 'hit-empty' && !step.alwaysLayer) {
+        this.#options.onRecord?.(key, null, { slot: step.slot, inputs });
         return this.#hit(undefined, step.slot, inputs, report);
-      if (found.kind === 'hit' && (await store.has(found.layer.digest)))
+      }
+      if (found.kind === 'hit' && (await cache.available(key, found.layer, store))) {
+        this.#options.onRecord?.(key, found.layer, { slot: step.slot, inputs });
         return this.#hit(found.layer, step.slot, inputs, report);
-      // A hit whose blob left the store (pruned), or no layer for a step that always makes one, runs
-      // again; the explanation compares the inputs.
+      }
+      // A hit whose blob left the store (pruned) and no imported cache has, or no layer for a step that
+      // always makes one, runs again; the explanation compares the inputs.
       miss = found.kind === 'miss' ? found.explanation : await cache.explain(step.slot, inputs);
+      // No history here (a fresh machine): an imported cache's record at this position may say why.
+      miss ??= cache.explainFromSources(step.slot, inputs);
     }
     const executed = await step.execute();
     const layer = executed.layer;
     try {
       await cache.put(key, layer ?? null);
+      this.#options.onRecord?.(key, layer ?? null, { slot: step.slot, inputs });
       await cache.remember(step.slot, inputs);
       report.finished({
         ...(layer ? { layer: { digest: layer.digest, size: layer.size } } : {}),

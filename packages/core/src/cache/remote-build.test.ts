@@ -1,0 +1,83 @@
+// build({ cacheTo, cacheFrom }) through the API, with type=local (no registry, no RUN: runs anywhere).
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, expect, it } from 'vitest';
+import { build } from '../build.js';
+import { stage } from '../dsl/stage.js';
+import type { BuildEvent } from '../events.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'wharf-remote-build-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+const base = stage('base').from('scratch').copy('a.txt', '/a.txt');
+const app = stage('app').from('scratch').copy('b.txt', '/b.txt').copy(base, '/a.txt', '/a.txt');
+
+it('a fresh cache dir importing a local cache hits every step and builds the same image', async () => {
+  writeFileSync(join(dir, 'a.txt'), 'a\n');
+  writeFileSync(join(dir, 'b.txt'), 'b\n');
+  const cache = join(dir, 'ci-cache');
+  const output = { type: 'oci', dest: join(dir, 'out-a'), names: [] } as const;
+  const events: BuildEvent[] = [];
+  const a = await build(app, {
+    contextDir: dir,
+    cacheDir: join(dir, 'machine-a'),
+    output,
+    cacheTo: [`type=local,dest=${cache},mode=max`],
+    onEvent: (e) => events.push(e),
+  });
+  expect(a.steps.every((s) => !s.cached)).toBe(true);
+  // three COPY steps; base's and app's copies of a.txt make the same layer, listed once
+  expect(events).toContainEqual(
+    expect.objectContaining({
+      type: 'log',
+      text: expect.stringMatching(/^cache exported to local:.*: 3 step records, 2 layers sha256:/),
+    }),
+  );
+  const b = await build(app, {
+    contextDir: dir,
+    cacheDir: join(dir, 'machine-b'),
+    output: { ...output, dest: join(dir, 'out-b') },
+    cacheFrom: [{ type: 'local', dir: cache }],
+  });
+  expect(b.steps.filter((s) => s.text.startsWith('COPY')).map((s) => s.cached)).toEqual([true, true, true]);
+  expect(b.digest).toBe(a.digest);
+});
+
+it('mode=min (the default) leaves out the stages the target only copies from', async () => {
+  const cache = join(dir, 'min-cache');
+  const events: BuildEvent[] = [];
+  await build(app, {
+    contextDir: dir,
+    cacheDir: join(dir, 'machine-c'),
+    cacheTo: [{ type: 'local', dir: cache }],
+    onEvent: (e) => events.push(e),
+  });
+  // app's two COPYs; base's COPY is not part of the target image
+  expect(events).toContainEqual(
+    expect.objectContaining({ type: 'log', text: expect.stringMatching(/: 2 step records, 2 layers /) }),
+  );
+});
+
+it('a cache that cannot be read is a warning; a bad spec and the docker backend are refused', async () => {
+  const events: BuildEvent[] = [];
+  const result = await build(app, {
+    contextDir: dir,
+    cacheDir: join(dir, 'machine-d'),
+    cacheFrom: [`type=local,src=${join(dir, 'nowhere')}`],
+    onEvent: (e) => events.push(e),
+  });
+  expect(result.steps.every((s) => !s.cached)).toBe(true);
+  expect(events).toContainEqual(
+    expect.objectContaining({
+      type: 'warning',
+      message: expect.stringMatching(/^cache import from local:.*nowhere failed: no cache in /),
+    }),
+  );
+  await expect(build(app, { contextDir: dir, cacheTo: ['type=s3,bucket=x'] })).rejects.toThrow(
+    expect.objectContaining({ code: 'CACHE_BAD_SPEC' }),
+  );
+  await expect(
+    build(app, { contextDir: dir, backend: 'docker', cacheFrom: ['registry.example.com/app:cache'] }),
+  ).rejects.toThrow(expect.objectContaining({ code: 'BUILD_CACHE_BACKEND' }));
+});

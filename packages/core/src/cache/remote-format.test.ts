@@ -1,0 +1,143 @@
+import { describe, expect, it } from 'vitest';
+import { MediaType, sha256Digest } from '../oci/index.js';
+import {
+  CACHE_CONFIG_MEDIA_TYPE,
+  type CacheRecord,
+  decodeCacheManifest,
+  encodeCacheManifest,
+  parseCacheManifest,
+} from './remote-format.js';
+
+const key = (n: number) => n.toString(16).padStart(64, '0');
+const tar = (text: string) => {
+  const digest = sha256Digest(new TextEncoder().encode(text));
+  return {
+    digest,
+    diffId: digest,
+    size: text.length,
+    mediaType: MediaType.ociLayer,
+    uncompressedSize: text.length,
+  };
+};
+const encode = (value: unknown) => new TextEncoder().encode(JSON.stringify(value));
+
+describe('cache manifest format', () => {
+  const records: CacheRecord[] = [
+    { key: key(3), layer: tar('b') },
+    { key: key(1), layer: tar('a') },
+    { key: key(2), layer: null },
+    { key: key(4), layer: tar('a') }, // two steps, one layer: listed once
+  ];
+
+  it('round-trips records: keys exactly, layers by digest, empty steps as null', () => {
+    const encoded = encodeCacheManifest(records);
+    const back = decodeCacheManifest(encoded.manifest, encoded.config);
+    expect(back.map((r) => [r.key, r.layer?.digest ?? null])).toEqual([
+      [key(1), tar('a').digest],
+      [key(2), null],
+      [key(3), tar('b').digest],
+      [key(4), tar('a').digest],
+    ]);
+    expect(encoded.layers).toHaveLength(2);
+    expect(back[0]?.layer).toEqual(tar('a'));
+  });
+
+  it('is a plain OCI image manifest with the wharf cache config media type', () => {
+    const encoded = encodeCacheManifest(records);
+    const manifest = JSON.parse(new TextDecoder().decode(encoded.manifest));
+    expect(manifest.schemaVersion).toBe(2);
+    expect(manifest.mediaType).toBe(MediaType.ociManifest);
+    expect(manifest.config).toEqual({
+      mediaType: CACHE_CONFIG_MEDIA_TYPE,
+      digest: sha256Digest(encoded.config),
+      size: encoded.config.byteLength,
+    });
+    expect(manifest.layers.every((l: { mediaType: string }) => l.mediaType === MediaType.ociLayer)).toBe(
+      true,
+    );
+    expect(encoded.manifestDigest).toBe(sha256Digest(encoded.manifest));
+  });
+
+  it('is deterministic whatever the order of the records', () => {
+    const a = encodeCacheManifest(records);
+    const b = encodeCacheManifest([...records].reverse());
+    expect(b.manifestDigest).toBe(a.manifestDigest);
+  });
+
+  it('leaves out records it could not be read back from: bad keys, compressed layers', () => {
+    const gzip = { ...tar('z'), digest: sha256Digest(new TextEncoder().encode('gz')) };
+    const encoded = encodeCacheManifest([
+      { key: 'not-a-key', layer: null },
+      { key: key(9), layer: gzip },
+      { key: key(1), layer: null },
+    ]);
+    expect(decodeCacheManifest(encoded.manifest, encoded.config).map((r) => r.key)).toEqual([key(1)]);
+    expect(encoded.layers).toEqual([]);
+  });
+
+  it('keeps step inputs for explanations, and drops them all when they would near the size limit', () => {
+    const inputs = {
+      parent: 'p',
+      parentIsBase: false,
+      config: '{}',
+      args: [],
+      instruction: 'RUN make',
+      files: {},
+      epoch: 0,
+    };
+    const small = encodeCacheManifest([{ key: key(1), layer: null, at: key(7), inputs }]);
+    expect(decodeCacheManifest(small.manifest, small.config)).toEqual([
+      { key: key(1), layer: null, at: key(7), inputs },
+    ]);
+    const huge = { ...inputs, config: 'x'.repeat(9 * 1024 * 1024) };
+    const big = encodeCacheManifest([{ key: key(1), layer: null, at: key(7), inputs: huge }]);
+    expect(big.config.byteLength).toBeLessThan(1000);
+    expect(decodeCacheManifest(big.manifest, big.config)).toEqual([{ key: key(1), layer: null }]);
+  });
+
+  it('refuses what is not a wharf cache, naming why (CACHE_REMOTE_INVALID)', () => {
+    const encoded = encodeCacheManifest(records);
+    const manifest = JSON.parse(new TextDecoder().decode(encoded.manifest));
+    const cases: [Uint8Array, RegExp][] = [
+      [new TextEncoder().encode('{not json'), /not JSON/],
+      [encode({ ...manifest, schemaVersion: 1 }), /not an OCI image manifest/],
+      [
+        encode({ ...manifest, mediaType: MediaType.ociIndex }),
+        /"application\/vnd.oci.image.index.v1\+json", not an OCI image manifest/,
+      ],
+      [
+        encode({ ...manifest, config: { ...manifest.config, mediaType: MediaType.ociConfig } }),
+        /not a wharf cache/,
+      ],
+      [encode({ ...manifest, config: { ...manifest.config, digest: '../../etc' } }), /config descriptor/],
+      [
+        encode({ ...manifest, layers: [{ ...manifest.layers[0], mediaType: MediaType.ociLayerGzip }] }),
+        /layer 0 is/,
+      ],
+    ];
+    for (const [bytes, message] of cases) {
+      expect(() => parseCacheManifest(bytes)).toThrow(message);
+      try {
+        parseCacheManifest(bytes);
+      } catch (error) {
+        expect((error as { code: string }).code).toBe('CACHE_REMOTE_INVALID');
+      }
+    }
+  });
+
+  it('refuses a config that does not match, has another version, or names a missing layer', () => {
+    const encoded = encodeCacheManifest(records);
+    expect(() => decodeCacheManifest(encoded.manifest, encode({ wharfCache: 1, records: [] }))).toThrow(
+      /does not match its digest/,
+    );
+    const withConfig = (config: unknown) => {
+      const bytes = encode(config);
+      const manifest = JSON.parse(new TextDecoder().decode(encoded.manifest));
+      manifest.config = { ...manifest.config, digest: sha256Digest(bytes), size: bytes.byteLength };
+      return () => decodeCacheManifest(encode(manifest), bytes);
+    };
+    expect(withConfig({ wharfCache: 2, records: [] })).toThrow(/format version 2/);
+    expect(withConfig({ wharfCache: 1, records: [{ key: key(1), layer: 7 }] })).toThrow(/names layer 7/);
+    expect(withConfig({ wharfCache: 1, records: [{ key: 'x', layer: null }] })).toThrow(/no valid key/);
+  });
+});

@@ -1,0 +1,268 @@
+/**
+ * The remote cache format: a plain OCI 1.1 image manifest whose config is a wharf cache config
+ * ({@link CACHE_CONFIG_MEDIA_TYPE}) and whose layers are the step layers, as tars (digest = diffID),
+ * so every registry that stores images stores it. The config lists step records: the step key exactly
+ * as the local cache computes it (`stepKey`) → the index of its layer in the manifest, or `null` for a
+ * step that made no layer. See docs/remote-cache.md.
+ *
+ * Encoding is deterministic (records sorted by key, layers by first use), so exporting the same records
+ * twice gives the same manifest digest and a registry tag does not move.
+ *
+ * @example
+ * const { manifest, config } = encodeCacheManifest(records);
+ * const back = decodeCacheManifest(manifest, config); // the same records
+ */
+import { WharfError } from '../errors.js';
+import { type Descriptor, type Digest, isDigest, MediaType, sha256Digest } from '../oci/index.js';
+import type { CachedLayer, StepInputs } from './step-cache.js';
+
+/** The config media type of a wharf cache manifest. */
+export const CACHE_CONFIG_MEDIA_TYPE = 'application/vnd.wharf.cache.config.v1+json';
+/** The format version in the config; a reader refuses any other. */
+export const CACHE_FORMAT_VERSION = 1;
+/** Largest cache config read (about 150 000 records). */
+export const CACHE_CONFIG_LIMIT = 16 * 1024 * 1024;
+
+/** One step record: a step key → the layer it made, or null (the step changed nothing). */
+export interface CacheRecord {
+  /** The step key (hex sha256, `stepKey(inputs)`). */
+  readonly key: string;
+  readonly layer: CachedLayer | null;
+  /**
+   * Where the step stands (hex sha256 of its position: stage list, stage, step number — never the
+   * machine's paths) and its inputs as `portableInputs` makes them: a miss on another machine at the
+   * same position is explained against them.
+   */
+  readonly at?: string;
+  readonly inputs?: StepInputs;
+}
+
+/** The config document of a cache manifest. */
+interface CacheConfig {
+  readonly wharfCache: number;
+  readonly records: readonly {
+    readonly key: string;
+    readonly layer: number | null;
+    readonly at?: string;
+    readonly inputs?: StepInputs;
+  }[];
+}
+
+/** A cache manifest and its config, as bytes (what is pushed or written), with their digests. */
+export interface EncodedCache {
+  readonly manifest: Uint8Array;
+  readonly manifestDigest: Digest;
+  readonly config: Uint8Array;
+  readonly configDescriptor: Descriptor;
+  /** The layer descriptors, in manifest order. */
+  readonly layers: readonly Descriptor[];
+  /** How many step records the config lists. */
+  readonly records: number;
+}
+
+const KEY = /^[0-9a-f]{64}$/;
+
+/**
+ * Encodes records into a cache manifest and config. Only tar layers travel (a layer whose digest is
+ * its diffID); a record pointing at anything else is left out, since an importer could not use it.
+ */
+export function encodeCacheManifest(records: readonly CacheRecord[]): EncodedCache {
+  const encoded = encodeRecords(records);
+  // Inputs only explain misses: past half the limit a reader could refuse, they go and the keys stay.
+  if (encoded.config.byteLength <= CACHE_CONFIG_LIMIT / 2) return encoded;
+  return encodeRecords(records.map(({ key, layer }) => ({ key, layer })));
+}
+
+function encodeRecords(records: readonly CacheRecord[]): EncodedCache {
+  const byKey = new Map<string, CacheRecord>();
+  for (const record of records) {
+    if (!KEY.test(record.key)) continue;
+    if (record.layer && record.layer.digest !== record.layer.diffId) continue;
+    byKey.set(record.key, record);
+  }
+  const keys = [...byKey.keys()].sort();
+  const layers: Descriptor[] = [];
+  const indexOf = new Map<string, number>();
+  const out: CacheConfig['records'][number][] = [];
+  for (const key of keys) {
+    const record = byKey.get(key) as CacheRecord;
+    const where = record.at && record.inputs ? { at: record.at, inputs: record.inputs } : {};
+    const layer = record.layer;
+    if (!layer) {
+      out.push({ key, layer: null, ...where });
+      continue;
+    }
+    let index = indexOf.get(layer.digest);
+    if (index === undefined) {
+      index = layers.length;
+      indexOf.set(layer.digest, index);
+      layers.push({ mediaType: MediaType.ociLayer, digest: layer.digest, size: layer.size });
+    }
+    out.push({ key, layer: index, ...where });
+  }
+  const config = new TextEncoder().encode(
+    JSON.stringify({ wharfCache: CACHE_FORMAT_VERSION, records: out } satisfies CacheConfig),
+  );
+  const configDescriptor: Descriptor = {
+    mediaType: CACHE_CONFIG_MEDIA_TYPE,
+    digest: sha256Digest(config),
+    size: config.byteLength,
+  };
+  const manifest = new TextEncoder().encode(
+    JSON.stringify({
+      schemaVersion: 2,
+      mediaType: MediaType.ociManifest,
+      config: configDescriptor,
+      layers,
+      annotations: { 'dev.wharf.cache.records': String(out.length) },
+    }),
+  );
+  return {
+    manifest,
+    manifestDigest: sha256Digest(manifest),
+    config,
+    configDescriptor,
+    layers,
+    records: out.length,
+  };
+}
+
+/** What {@link parseCacheManifest} finds in manifest bytes: the config to fetch and the layers. */
+export interface CacheManifest {
+  readonly config: Descriptor;
+  readonly layers: readonly Descriptor[];
+}
+
+/** Reads a cache manifest; `CACHE_REMOTE_INVALID` unless it is one (another image, corrupt JSON). */
+export function parseCacheManifest(bytes: Uint8Array): CacheManifest {
+  let value: unknown;
+  try {
+    value = JSON.parse(new TextDecoder().decode(bytes));
+  } catch {
+    throw invalid('the manifest is not JSON');
+  }
+  const manifest = value as {
+    schemaVersion?: unknown;
+    mediaType?: unknown;
+    config?: unknown;
+    layers?: unknown;
+  };
+  if (typeof value !== 'object' || value === null || manifest.schemaVersion !== 2)
+    throw invalid('not an OCI image manifest');
+  if (manifest.mediaType !== undefined && manifest.mediaType !== MediaType.ociManifest)
+    throw invalid(`it is ${JSON.stringify(manifest.mediaType)}, not an OCI image manifest`);
+  const config = descriptor(manifest.config, 'config');
+  if (config.mediaType !== CACHE_CONFIG_MEDIA_TYPE) {
+    throw invalid(
+      `its config is ${JSON.stringify(config.mediaType)}, not a wharf cache (${CACHE_CONFIG_MEDIA_TYPE})`,
+    );
+  }
+  if (config.size > CACHE_CONFIG_LIMIT)
+    throw invalid(`its config is ${config.size} bytes (limit ${CACHE_CONFIG_LIMIT})`);
+  if (!Array.isArray(manifest.layers)) throw invalid('the manifest has no layers list');
+  const layers = manifest.layers.map((l, i) => {
+    const layer = descriptor(l, `layer ${i}`);
+    if (layer.mediaType !== MediaType.ociLayer) {
+      throw invalid(
+        `layer ${i} is ${JSON.stringify(layer.mediaType)}; this wharf reads ${MediaType.ociLayer}`,
+      );
+    }
+    return layer;
+  });
+  return { config, layers };
+}
+
+/** The records of a cache config, each layer from the manifest; `CACHE_REMOTE_INVALID` when malformed. */
+export function parseCacheConfig(bytes: Uint8Array, manifest: CacheManifest): CacheRecord[] {
+  let value: unknown;
+  try {
+    value = JSON.parse(new TextDecoder().decode(bytes));
+  } catch {
+    throw invalid('the cache config is not JSON');
+  }
+  const config = value as Partial<CacheConfig> | null;
+  if (typeof config !== 'object' || config === null) throw invalid('the cache config is not an object');
+  if (config.wharfCache !== CACHE_FORMAT_VERSION) {
+    throw invalid(
+      `cache format version ${JSON.stringify(config.wharfCache)} (this wharf reads ${CACHE_FORMAT_VERSION})`,
+    );
+  }
+  if (!Array.isArray(config.records)) throw invalid('the cache config has no records');
+  return config.records.map((record, i): CacheRecord => {
+    const r = record as { key?: unknown; layer?: unknown; at?: unknown; inputs?: unknown } | null;
+    if (typeof r !== 'object' || r === null || typeof r.key !== 'string' || !KEY.test(r.key))
+      throw invalid(`record ${i} has no valid key`);
+    // inputs only explain misses: ones that are malformed are dropped, the record stays
+    const where =
+      typeof r.at === 'string' && KEY.test(r.at) && isStepInputs(r.inputs)
+        ? { at: r.at, inputs: r.inputs }
+        : {};
+    if (r.layer === null) return { key: r.key, layer: null, ...where };
+    const layer = typeof r.layer === 'number' ? manifest.layers[r.layer] : undefined;
+    if (!layer) throw invalid(`record ${i} names layer ${JSON.stringify(r.layer)}, which the manifest lacks`);
+    return {
+      key: r.key,
+      layer: {
+        digest: layer.digest,
+        diffId: layer.digest,
+        size: layer.size,
+        mediaType: layer.mediaType,
+        uncompressedSize: layer.size,
+      },
+      ...where,
+    };
+  });
+}
+
+const isStrings = (v: unknown): v is string[] => Array.isArray(v) && v.every((e) => typeof e === 'string');
+
+/** Whether `value` has the shape of {@link StepInputs} (what `explainDifference` reads). */
+function isStepInputs(value: unknown): value is StepInputs {
+  const v = value as Partial<Record<keyof StepInputs, unknown>> | null;
+  return (
+    typeof v === 'object' &&
+    v !== null &&
+    typeof v.parent === 'string' &&
+    typeof v.parentIsBase === 'boolean' &&
+    typeof v.config === 'string' &&
+    isStrings(v.args) &&
+    typeof v.instruction === 'string' &&
+    typeof v.files === 'object' &&
+    v.files !== null &&
+    !Array.isArray(v.files) &&
+    Object.values(v.files).every((f) => typeof f === 'string') &&
+    (v.secrets === undefined || isStrings(v.secrets)) &&
+    typeof v.epoch === 'number'
+  );
+}
+
+/** Both halves: manifest and config bytes → records. */
+export function decodeCacheManifest(manifest: Uint8Array, config: Uint8Array): CacheRecord[] {
+  const parsed = parseCacheManifest(manifest);
+  if (sha256Digest(config) !== parsed.config.digest)
+    throw invalid('the cache config does not match its digest');
+  return parseCacheConfig(config, parsed);
+}
+
+function descriptor(value: unknown, what: string): Descriptor {
+  const d = value as Partial<Descriptor> | null;
+  if (
+    typeof d !== 'object' ||
+    d === null ||
+    typeof d.mediaType !== 'string' ||
+    typeof d.digest !== 'string' ||
+    !isDigest(d.digest) ||
+    !d.digest.startsWith('sha256:') ||
+    typeof d.size !== 'number' ||
+    !Number.isSafeInteger(d.size) ||
+    d.size < 0
+  )
+    throw invalid(`its ${what} descriptor is malformed`);
+  return { mediaType: d.mediaType, digest: d.digest, size: d.size };
+}
+
+function invalid(reason: string): WharfError {
+  return new WharfError('CACHE_REMOTE_INVALID', `not a usable wharf cache: ${reason}`, {
+    hint: 'export the cache again with --cache-to (an older or newer wharf, or another tool, wrote this one)',
+  });
+}

@@ -1,0 +1,353 @@
+/**
+ * Exporting and importing the step cache through a registry or a directory (`--cache-to`,
+ * `--cache-from`), in the format of remote-format.ts.
+ *
+ * Import reads the manifest and the records only; a layer's blob is downloaded into the store when a
+ * step that hits needs it (`CacheSource.fetch`, called by `StepCache.available`). Export writes the
+ * blobs first and the manifest last: a registry tag, or a directory's `index.json` (temp file and
+ * rename), only ever points at a complete cache. Nothing here is fatal to a build: the engine turns
+ * every error into a warning naming the ref and the reason.
+ *
+ * @example
+ * const spec = parseCacheSpec('type=registry,ref=registry.example.com/app:cache,mode=max', 'to');
+ * await exportCache(spec, records, { store });
+ * const source = await importCache(parseCacheSpec('type=registry,ref=registry.example.com/app:cache', 'from'), { store });
+ */
+import { randomUUID } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { copyFile, mkdir, rename, rm, stat } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import type { Readable } from 'node:stream';
+import { WharfError } from '../errors.js';
+import { isNotFound, writeFileAtomic } from '../fsutil/files.js';
+import { layerFromStore } from '../image/partial.js';
+import { readAll, verified } from '../image/stream.js';
+import type { Image, Layer } from '../image/types.js';
+import {
+  type Descriptor,
+  type Digest,
+  isDigest,
+  MediaType,
+  parseReference,
+  sha256Digest,
+} from '../oci/index.js';
+import { MANIFEST_LIMIT, RegistryClient, type RegistryOptions } from '../registry/client.js';
+import { type PushStats, pushImage } from '../registry/push.js';
+import type { BlobStore } from '../store/store.js';
+import {
+  type CacheRecord,
+  type EncodedCache,
+  encodeCacheManifest,
+  parseCacheConfig,
+  parseCacheManifest,
+} from './remote-format.js';
+import type { CachedLayer, StepInputs } from './step-cache.js';
+
+/** Where a cache goes or comes from: `type=registry,ref=REF` or `type=local,dest=DIR` / `src=DIR`. */
+export type CacheSpec =
+  | { readonly type: 'registry'; readonly ref: string; readonly mode?: CacheMode }
+  | { readonly type: 'local'; readonly dir: string; readonly mode?: CacheMode };
+
+/** `min`: the target's steps (the stages its image is made of); `max`: every step of every stage built. */
+export type CacheMode = 'min' | 'max';
+
+/**
+ * Parses a buildx-style `--cache-to` / `--cache-from` value: `type=registry,ref=REF[,mode=min|max]`,
+ * `type=local,dest=DIR` (to) or `type=local,src=DIR` (from). A bare `REF` means `type=registry,ref=REF`.
+ *
+ * @example
+ * parseCacheSpec('type=local,dest=.cache/wharf', 'to'); // { type: 'local', dir: '.cache/wharf' }
+ */
+export function parseCacheSpec(text: string, direction: 'to' | 'from'): CacheSpec {
+  const flag = direction === 'to' ? '--cache-to' : '--cache-from';
+  const fields = new Map<string, string>();
+  if (!text.includes('=')) return { type: 'registry', ref: text };
+  for (const part of text.split(',')) {
+    const at = part.indexOf('=');
+    if (at <= 0) throw badSpec(flag, text, `"${part}" is not key=value`);
+    fields.set(part.slice(0, at).trim(), part.slice(at + 1).trim());
+  }
+  const type = fields.get('type') ?? 'registry';
+  const mode = fields.get('mode');
+  if (mode !== undefined && mode !== 'min' && mode !== 'max')
+    throw badSpec(flag, text, `mode must be min or max`);
+  const known =
+    type === 'registry'
+      ? ['type', 'ref', 'mode']
+      : type === 'local'
+        ? ['type', direction === 'to' ? 'dest' : 'src', 'mode']
+        : [];
+  if (known.length === 0) throw badSpec(flag, text, `type must be registry or local, not "${type}"`);
+  const unknown = [...fields.keys()].filter((k) => !known.includes(k));
+  if (unknown.length > 0) {
+    throw badSpec(
+      flag,
+      text,
+      `unknown field${unknown.length > 1 ? 's' : ''} ${unknown.join(', ')} (type=${type} takes ${known.join(', ')})`,
+    );
+  }
+  const withMode = mode ? { mode: mode as CacheMode } : {};
+  if (type === 'registry') {
+    const ref = fields.get('ref');
+    if (!ref) throw badSpec(flag, text, 'type=registry needs ref=REF');
+    parseReference(ref); // a bad reference fails now, naming it
+    return { type, ref, ...withMode };
+  }
+  const key = direction === 'to' ? 'dest' : 'src';
+  const dir = fields.get(key);
+  if (!dir) throw badSpec(flag, text, `type=local needs ${key}=DIR`);
+  return { type: 'local', dir, ...withMode };
+}
+
+function badSpec(flag: string, text: string, reason: string): WharfError {
+  return new WharfError('CACHE_BAD_SPEC', `${flag} ${JSON.stringify(text)}: ${reason}`, {
+    hint: `write ${flag} type=registry,ref=registry.example.com/app:cache or type=local,${flag === '--cache-to' ? 'dest' : 'src'}=DIR`,
+  });
+}
+
+/** How a spec is named in warnings: the ref or the directory. */
+export function describeCacheSpec(spec: CacheSpec): string {
+  return spec.type === 'registry' ? spec.ref : `local:${spec.dir}`;
+}
+
+/** An imported cache: its records, and how to bring a layer's blob into the store. */
+export interface CacheSource {
+  /** The ref or directory, for warnings. */
+  readonly name: string;
+  /** Step key → its layer (null: the step made none). */
+  readonly records: ReadonlyMap<string, CachedLayer | null>;
+  /** The layer digests the records name. */
+  readonly digests: ReadonlySet<string>;
+  /** The records that say where their step stands (`portablePosition`), by position. */
+  readonly positions: ReadonlyMap<string, { readonly key: string; readonly inputs: StepInputs }>;
+  /** Downloads (or copies) `layer`'s blob into the store, verified against its digest and size. */
+  fetch(layer: CachedLayer): Promise<void>;
+  /** Releases connections. */
+  close(): Promise<void>;
+}
+
+/** What import and export need. */
+export interface RemoteCacheOptions {
+  readonly store: BlobStore;
+  /** Registry settings (mirrors, insecure hosts, credentials) for `type=registry`. */
+  readonly registry?: RegistryOptions;
+  /**
+   * Export: repositories of the target registry to cross-repository-mount layers from (the caches
+   * imported from there), so a layer that came from one is not uploaded again.
+   */
+  readonly mountFrom?: readonly string[];
+}
+
+/** Reads a cache's manifest and records; layers are fetched later, through {@link CacheSource.fetch}. */
+export async function importCache(spec: CacheSpec, options: RemoteCacheOptions): Promise<CacheSource> {
+  return spec.type === 'registry'
+    ? importFromRegistry(spec.ref, options)
+    : importFromDirectory(spec.dir, options);
+}
+
+/** What {@link exportCache} wrote. */
+export interface ExportedCache {
+  /** The cache manifest's digest. */
+  readonly digest: Digest;
+  readonly records: number;
+  readonly layers: number;
+  /** For `type=registry`: blobs uploaded, already there, or mounted from another repository. */
+  readonly pushed?: PushStats;
+}
+
+/** Writes `records` (and their layers, from the store) as a cache; the manifest digest is returned. */
+export async function exportCache(
+  spec: CacheSpec,
+  records: readonly CacheRecord[],
+  options: RemoteCacheOptions,
+): Promise<ExportedCache> {
+  const encoded = encodeCacheManifest(records);
+  const done = { digest: encoded.manifestDigest, records: encoded.records, layers: encoded.layers.length };
+  if (spec.type === 'local') {
+    await writeCacheDirectory(resolve(spec.dir), encoded, options.store);
+    return done;
+  }
+  const pushed = await pushImage(cacheImage(encoded, options.store), spec.ref, {
+    ...options.registry,
+    ...(options.mountFrom?.length ? { mountFrom: options.mountFrom } : {}),
+  });
+  return { ...done, pushed: pushed.stats };
+}
+
+function sourceOf(
+  name: string,
+  records: readonly CacheRecord[],
+  fetch: (layer: CachedLayer) => Promise<void>,
+  close: () => Promise<void>,
+): CacheSource {
+  const digests = new Set(records.flatMap((r) => (r.layer ? [r.layer.digest] : [])));
+  const positions = new Map(
+    records.flatMap((r) => (r.at && r.inputs ? [[r.at, { key: r.key, inputs: r.inputs }] as const] : [])),
+  );
+  return { name, records: new Map(records.map((r) => [r.key, r.layer])), digests, positions, fetch, close };
+}
+
+async function importFromRegistry(ref: string, options: RemoteCacheOptions): Promise<CacheSource> {
+  const reference = parseReference(ref);
+  const client = new RegistryClient(reference.registry, options.registry ?? {});
+  try {
+    const repo = client.repository(reference.repository, 'pull');
+    const fetched = await repo.fetchManifest(reference.digest ?? reference.tag ?? 'latest');
+    const manifest = parseCacheManifest(fetched.bytes);
+    const config = await readVerified(await repo.fetchBlob(manifest.config), manifest.config);
+    const records = parseCacheConfig(config, manifest);
+    const fetch = async (layer: CachedLayer) => {
+      const blob = await repo.fetchBlob({
+        mediaType: layer.mediaType,
+        digest: layer.digest,
+        size: layer.size,
+      });
+      await putLayer(options.store, blob, layer);
+    };
+    return sourceOf(ref, records, fetch, () => client.close());
+  } catch (error) {
+    await client.close();
+    throw error;
+  }
+}
+
+/** A cache directory's blob, by digest (checked, so a hostile manifest cannot name a path outside it). */
+function blobFile(dir: string, digest: string): string {
+  if (!isDigest(digest))
+    throw new WharfError(
+      'CACHE_REMOTE_INVALID',
+      `not a usable wharf cache: bad digest ${JSON.stringify(digest)}`,
+    );
+  const [algorithm, hex] = digest.split(':') as [string, string];
+  return join(dir, 'blobs', algorithm, hex);
+}
+
+async function importFromDirectory(dir: string, options: RemoteCacheOptions): Promise<CacheSource> {
+  const root = resolve(dir);
+  let indexBytes: Buffer;
+  try {
+    indexBytes = await readAll(createReadStream(join(root, 'index.json')), 1024 * 1024, 'index.json');
+  } catch (error) {
+    if (isNotFound(error)) {
+      throw new WharfError('CACHE_REMOTE_MISSING', `no cache in ${root} (no index.json)`, {
+        hint: 'the first build with --cache-to type=local,dest=DIR writes it',
+      });
+    }
+    throw error;
+  }
+  let index: { manifests?: unknown };
+  try {
+    index = JSON.parse(indexBytes.toString('utf8'));
+  } catch {
+    throw new WharfError('CACHE_REMOTE_INVALID', `not a usable wharf cache: ${root}/index.json is not JSON`);
+  }
+  const descriptors = Array.isArray(index.manifests) ? (index.manifests as Descriptor[]) : [];
+  const pointer = descriptors.find((d) => d?.mediaType === MediaType.ociManifest);
+  if (!pointer || typeof pointer.size !== 'number' || pointer.size > MANIFEST_LIMIT) {
+    throw new WharfError(
+      'CACHE_REMOTE_INVALID',
+      `not a usable wharf cache: ${root}/index.json lists no image manifest (of at most 4 MiB)`,
+    );
+  }
+  const open = async (d: Descriptor) => createReadStream(blobFile(root, d.digest));
+  const manifestBytes = await readVerified(await open(pointer), pointer);
+  const manifest = parseCacheManifest(manifestBytes);
+  const records = parseCacheConfig(
+    await readVerified(await open(manifest.config), manifest.config),
+    manifest,
+  );
+  const fetch = async (layer: CachedLayer) => {
+    await putLayer(options.store, createReadStream(blobFile(root, layer.digest)), layer);
+  };
+  return sourceOf(`local:${dir}`, records, fetch, async () => {});
+}
+
+/** A layer into the store; a source that sends more bytes than the record says is cut off at once. */
+async function putLayer(store: BlobStore, source: Readable, layer: CachedLayer): Promise<void> {
+  const what = `cache layer ${layer.digest}`;
+  await store.put(verified(source, { digest: layer.digest, size: layer.size, what }), {
+    expected: layer.digest,
+    size: layer.size,
+  });
+}
+
+/** A small blob (manifest, config), read within its descriptor's size and checked against its digest. */
+async function readVerified(stream: Readable, descriptor: Descriptor): Promise<Uint8Array> {
+  const bytes = await readAll(stream, descriptor.size, descriptor.digest);
+  if (bytes.byteLength !== descriptor.size || sha256Digest(bytes) !== descriptor.digest) {
+    throw new WharfError(
+      'CACHE_REMOTE_INVALID',
+      `not a usable wharf cache: blob ${descriptor.digest} does not match its digest`,
+      {
+        hint: 'export the cache again with --cache-to',
+      },
+    );
+  }
+  return new Uint8Array(bytes);
+}
+
+/** The cache as an Image value for `pushImage` (manifest and config as encoded; layers from the store). */
+function cacheImage(encoded: EncodedCache, store: BlobStore): Image {
+  const layers: Layer[] = encoded.layers.map((d) =>
+    layerFromStore(store, { digest: d.digest, diffId: d.digest, size: d.size, mediaType: d.mediaType }),
+  );
+  return {
+    mediaType: async () => MediaType.ociManifest,
+    manifest: async () => JSON.parse(new TextDecoder().decode(encoded.manifest)),
+    rawManifest: async () => encoded.manifest,
+    digest: async () => encoded.manifestDigest,
+    config: async () => {
+      throw new WharfError('CACHE_NOT_AN_IMAGE', 'a cache manifest has no image config');
+    },
+    rawConfig: async () => encoded.config,
+    configDescriptor: async () => encoded.configDescriptor,
+    layers: async () => layers,
+  };
+}
+
+/**
+ * Writes the cache as an OCI image layout in `dir`: blobs first (each a temp file renamed onto its
+ * digest; ones already there are kept), `index.json` last and atomically, so a reader sees the old
+ * cache or the new one. Blobs of older exports stay (a later export may share them).
+ */
+async function writeCacheDirectory(dir: string, encoded: EncodedCache, store: BlobStore): Promise<void> {
+  await mkdir(join(dir, 'blobs', 'sha256'), { recursive: true });
+  const present = async (path: string, size: number) =>
+    stat(path).then(
+      (s) => s.size === size,
+      () => false,
+    );
+  for (const layer of encoded.layers) {
+    const path = blobFile(dir, layer.digest);
+    if (await present(path, layer.size)) continue;
+    const temp = `${path}.${process.pid}.${randomUUID()}.tmp`;
+    try {
+      await copyFile(store.path(layer.digest), temp);
+      await rename(temp, path);
+    } catch (error) {
+      await rm(temp, { force: true });
+      throw error;
+    }
+  }
+  for (const [digest, bytes] of [
+    [encoded.configDescriptor.digest, encoded.config],
+    [encoded.manifestDigest, encoded.manifest],
+  ] as const) {
+    const path = blobFile(dir, digest);
+    if (!(await present(path, bytes.byteLength))) await writeFileAtomic(path, bytes);
+  }
+  await writeFileAtomic(join(dir, 'oci-layout'), '{"imageLayoutVersion":"1.0.0"}');
+  const index = {
+    schemaVersion: 2,
+    mediaType: MediaType.ociIndex,
+    manifests: [
+      {
+        mediaType: MediaType.ociManifest,
+        digest: encoded.manifestDigest,
+        size: encoded.manifest.byteLength,
+        annotations: { 'org.opencontainers.image.ref.name': 'cache' },
+      },
+    ],
+  };
+  await writeFileAtomic(join(dir, 'index.json'), JSON.stringify(index));
+}

@@ -1,0 +1,354 @@
+// --cache-to / --cache-from (issue 19): a multi-stage RUN build on "machine A" exports its step cache to
+// the loopback docker-registry (and to a directory); "machine B" (a fresh cache dir) imports it, runs no
+// RUN and gets the same digest; a one-file change reruns only the steps after it; a missing ref or a
+// corrupt cache manifest is a warning and the build still succeeds.
+import { createHash } from 'node:crypto';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { login } from '@wharf/core/registry';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type CliResult, wharf, wharfAsync } from '../helpers/cli.js';
+import { noDocker, testEnv } from '../helpers/env.js';
+import { type FaultProxy, seededRandom, startFaultProxy } from '../helpers/fault-proxy.js';
+import { writeHtpasswd } from '../helpers/htpasswd.js';
+import { tempDir } from '../helpers/paths.js';
+import { type Registry, startRegistry } from '../helpers/registry.js';
+import { makeSelfSignedCA, type TestCA } from '../helpers/tls.js';
+
+const DOCKERFILE = [
+  'FROM busybox AS deps',
+  'RUN echo deps > /deps && sleep 1',
+  'FROM busybox AS build',
+  'COPY --from=deps /deps /deps',
+  'COPY src /src',
+  'RUN cat /deps /src/a.txt /src/b.txt > /out',
+  'FROM busybox',
+  'WORKDIR /app',
+  'COPY --from=build /out /app/out',
+  'RUN echo final > /app/final',
+  '',
+].join('\n');
+
+interface StepEvent {
+  readonly type: string;
+  readonly stage?: string;
+  readonly text?: string;
+  readonly cached?: boolean;
+  readonly miss?: string;
+  readonly message?: string;
+}
+
+/** `wharf build` of `dockerfile` on a machine whose cache dir is `cacheDir`, into a fresh OCI layout. */
+function buildArgs(dockerfile: string, context: string, cacheDir: string, args: readonly string[]): string[] {
+  const out = join(tempDir(), 'image');
+  return [
+    'build',
+    '-f',
+    dockerfile,
+    context,
+    '--progress',
+    'json',
+    '--lint',
+    'off',
+    '--cache-dir',
+    cacheDir,
+    '--registry-mirror',
+    testEnv().mirror.url,
+    '-o',
+    `type=oci,dest=${out}`,
+    ...args,
+  ];
+}
+
+/** A successful build's digest, step events (which ran), and warnings. */
+function parsed(result: CliResult) {
+  expect(result.code, result.stderr).toBe(0);
+  const events = result.stderr
+    .trim()
+    .split('\n')
+    .filter((line) => line.startsWith('{'))
+    .map((line) => JSON.parse(line) as StepEvent);
+  const steps = events.filter((e) => e.type === 'step-finished');
+  return {
+    digest: result.stdout.trim(),
+    steps,
+    ran: steps.filter((e) => !e.cached).map((e) => `${e.stage}: ${e.text}`),
+    runs: steps.filter((e) => !e.cached && e.text?.startsWith('RUN')),
+    warnings: events.filter((e) => e.type === 'warning').map((e) => e.message ?? ''),
+    logs: events.filter((e) => e.type === 'log').map((e) => e.text ?? ''),
+  };
+}
+
+/** A project with the multi-stage definition: its Dockerfile and context. */
+function project(): { dockerfile: string; context: string } {
+  const dir = tempDir();
+  const context = join(dir, 'context');
+  mkdirSync(join(context, 'src'), { recursive: true });
+  writeFileSync(join(context, 'src', 'a.txt'), 'a\n');
+  writeFileSync(join(context, 'src', 'b.txt'), 'b\n');
+  writeFileSync(join(dir, 'Dockerfile'), DOCKERFILE);
+  return { dockerfile: join(dir, 'Dockerfile'), context };
+}
+
+describe.skipIf(noDocker())('remote cache: --cache-to / --cache-from', () => {
+  let registry: Registry;
+  const { dockerfile, context } = project();
+
+  beforeAll(async () => {
+    registry = await startRegistry();
+  }, 60_000);
+
+  afterAll(async () => {
+    await registry?.stop();
+  });
+
+  const build = (cacheDir: string, args: readonly string[]) =>
+    parsed(wharf(buildArgs(dockerfile, context, cacheDir, ['--insecure-registry', registry.host, ...args])));
+
+  it('machine B hits every step from the registry cache of machine A: no RUN runs, same digest', () => {
+    const ref = `${registry.host}/app/cache:main`;
+    const a = build(tempDir(), ['--cache-to', `type=registry,ref=${ref},mode=max`]);
+    expect(a.runs).toHaveLength(3);
+    expect(a.warnings).toEqual([]);
+
+    const b = build(tempDir(), ['--cache-from', `type=registry,ref=${ref}`]);
+    expect(b.warnings).toEqual([]);
+    expect(b.ran).toEqual([]);
+    expect(b.steps.length).toBe(a.steps.length);
+    expect(b.digest).toBe(a.digest);
+    expect(b.digest).toMatch(/^sha256:[0-9a-f]{64}$/);
+
+    // A one-file change: only the steps from the COPY that reads it on run (deps is untouched).
+    writeFileSync(join(context, 'src', 'b.txt'), 'b changed\n');
+    try {
+      const c = build(tempDir(), ['--cache-from', `type=registry,ref=${ref}`]);
+      expect(c.ran).toEqual([
+        'build: COPY src /src',
+        'build: RUN cat /deps /src/a.txt /src/b.txt > /out',
+        'stage-2: COPY --from=build /out /app/out',
+        'stage-2: RUN echo final > /app/final',
+      ]);
+      expect(c.digest).not.toBe(a.digest);
+      // a fresh machine has no history of its own: the miss is explained against the cache's record
+      const copy = c.steps.find((e) => e.text === 'COPY src /src');
+      expect(copy?.miss).toMatch(
+        /^remote cache .*app\/cache:main had [0-9a-f]{12}: context file src\/b\.txt changed/,
+      );
+    } finally {
+      writeFileSync(join(context, 'src', 'b.txt'), 'b\n');
+    }
+  }, 240_000);
+
+  it('exporting to another repository of the same registry mounts the imported layers', () => {
+    const main = `${registry.host}/app/cache-main:latest`;
+    const branch = `${registry.host}/app/cache-branch:latest`;
+    build(tempDir(), ['--cache-to', `type=registry,ref=${main},mode=max`]);
+    const b = build(tempDir(), ['--cache-from', main, '--cache-to', `type=registry,ref=${branch},mode=max`]);
+    expect(b.ran).toEqual([]);
+    // every blob came from app/cache-main (the same records make the same config): mounted, none uploaded
+    const line = b.logs.find((t) => t.startsWith(`cache exported to ${branch}`)) ?? '';
+    const [, layers, mounted] =
+      /(\d+) layers \(blobs: 0 uploaded, 0 already there, (\d+) mounted\)/.exec(line) ?? [];
+    expect(Number(mounted), line).toBe(Number(layers) + 1);
+    expect(Number(layers)).toBeGreaterThan(3);
+  }, 240_000);
+
+  it('mode=min exports only the target stage; a builder stage then runs on machine B', () => {
+    const ref = `${registry.host}/app/cache:min`;
+    const a = build(tempDir(), ['--cache-to', `type=registry,ref=${ref}`]);
+    const b = build(tempDir(), ['--cache-from', `type=registry,ref=${ref}`]);
+    expect(b.digest).toBe(a.digest);
+    // deps and build are not in the target image: they run; the target's own steps then hit
+    expect(b.runs.map((e) => e.stage)).toEqual(['deps', 'build']);
+    expect(b.ran.filter((s) => s.startsWith('stage-2'))).toEqual([]);
+  }, 240_000);
+
+  it('type=local: the cache travels as a directory', () => {
+    const dir = join(tempDir(), 'ci-cache');
+    const a = build(tempDir(), ['--cache-to', `type=local,dest=${dir},mode=max`]);
+    const b = build(tempDir(), ['--cache-from', `type=local,src=${dir}`]);
+    expect(b.ran).toEqual([]);
+    expect(b.digest).toBe(a.digest);
+  }, 240_000);
+
+  it('several --cache-from: a missing ref is a warning and the next one is used', () => {
+    const ref = `${registry.host}/app/cache:main`;
+    build(tempDir(), ['--cache-to', `type=registry,ref=${ref},mode=max`]);
+    const b = build(tempDir(), [
+      '--cache-from',
+      `type=registry,ref=${registry.host}/app/cache:no-such-branch`,
+      '--cache-from',
+      `type=registry,ref=${ref}`,
+    ]);
+    expect(b.warnings).toHaveLength(1);
+    expect(b.warnings[0]).toMatch(/^cache import from .*app\/cache:no-such-branch failed: /);
+    expect(b.ran).toEqual([]);
+  }, 240_000);
+
+  it('a corrupt cache manifest, another image under the ref, an unreachable registry: warnings, same image', async () => {
+    const repo = 'app/corrupt';
+    // a manifest that says it is a wharf cache but whose config is not one
+    const config = Buffer.from('{"wharfCache": "nope"}');
+    const configDigest = `sha256:${createHash('sha256').update(config).digest('hex')}`;
+    const started = await fetch(`${registry.url}/v2/${repo}/blobs/uploads/`, { method: 'POST' });
+    const location = new URL(started.headers.get('location') as string, registry.url);
+    location.searchParams.set('digest', configDigest);
+    expect((await fetch(location, { method: 'PUT', body: config })).status).toBe(201);
+    const manifest = JSON.stringify({
+      schemaVersion: 2,
+      mediaType: 'application/vnd.oci.image.manifest.v1+json',
+      config: {
+        mediaType: 'application/vnd.wharf.cache.config.v1+json',
+        digest: configDigest,
+        size: config.length,
+      },
+      layers: [],
+    });
+    const put = await fetch(`${registry.url}/v2/${repo}/manifests/bad`, {
+      method: 'PUT',
+      headers: { 'content-type': 'application/vnd.oci.image.manifest.v1+json' },
+      body: manifest,
+    });
+    expect(put.status).toBe(201);
+
+    const cold = build(tempDir(), []);
+    const b = build(tempDir(), [
+      '--cache-from',
+      `type=registry,ref=${registry.host}/${repo}:bad`,
+      '--cache-from',
+      `type=registry,ref=${testEnv().mirror.host}/library/busybox:latest`,
+      '--cache-from',
+      'type=registry,ref=127.0.0.1:1/app/cache:main',
+      '--cache-to',
+      'type=registry,ref=127.0.0.1:1/app/cache:main',
+    ]);
+    expect(b.digest).toBe(cold.digest);
+    expect(b.warnings).toEqual([
+      expect.stringMatching(
+        /^cache import from .*app\/corrupt:bad failed: not a usable wharf cache: cache format version "nope"/,
+      ),
+      expect.stringMatching(
+        /^cache import from .*library\/busybox:latest failed: not a usable wharf cache: /,
+      ),
+      expect.stringMatching(/^cache import from 127\.0\.0\.1:1\/app\/cache:main failed: /),
+      expect.stringMatching(/^cache export to 127\.0\.0\.1:1\/app\/cache:main failed: /),
+    ]);
+  }, 240_000);
+});
+
+describe.skipIf(noDocker())('remote cache: auth and registry faults', () => {
+  const PASSWORD = 'cache-Pa55word!';
+  const { dockerfile, context } = project();
+  let secure: Registry;
+  let ca: TestCA;
+  let plain: Registry;
+  let proxy: FaultProxy;
+
+  beforeAll(async () => {
+    const dir = tempDir();
+    ca = await makeSelfSignedCA(dir);
+    const htpasswd = await writeHtpasswd(join(dir, 'htpasswd'), { alice: PASSWORD });
+    secure = await startRegistry({ tls: { certFile: ca.certFile, keyFile: ca.keyFile }, htpasswd });
+    plain = await startRegistry();
+    const random = seededRandom(19);
+    proxy = await startFaultProxy({
+      upstream: plain.url,
+      stallMs: 1500,
+      decide: () => {
+        const r = random();
+        return r < 0.2
+          ? 'status-503'
+          : r < 0.3
+            ? 'drop-request'
+            : r < 0.35
+              ? 'stall'
+              : r < 0.4
+                ? 'cut-response'
+                : 'pass';
+      },
+    });
+  }, 60_000);
+
+  afterAll(async () => {
+    await proxy?.stop();
+    await Promise.all([secure?.stop(), plain?.stop()]);
+  });
+
+  it('with credentials (wharf login, TLS + Basic) the cache travels; without them: a warning, same image', async () => {
+    const configDir = tempDir();
+    const env = { DOCKER_CONFIG: configDir };
+    await login(secure.host, 'alice', PASSWORD, { caFile: ca.caFile, configDir });
+    const ref = `${secure.host}/app/cache:main`;
+    const tls = ['--ca-file', ca.caFile];
+    const a = parsed(
+      wharf(
+        buildArgs(dockerfile, context, tempDir(), [
+          ...tls,
+          '--cache-to',
+          `type=registry,ref=${ref},mode=max`,
+        ]),
+        {
+          env,
+        },
+      ),
+    );
+    expect(a.warnings).toEqual([]);
+    const b = parsed(
+      wharf(buildArgs(dockerfile, context, tempDir(), [...tls, '--cache-from', `type=registry,ref=${ref}`]), {
+        env,
+      }),
+    );
+    expect(b.ran).toEqual([]);
+    expect(b.digest).toBe(a.digest);
+
+    const anonymous = { DOCKER_CONFIG: tempDir() };
+    const c = parsed(
+      wharf(
+        buildArgs(dockerfile, context, tempDir(), [
+          ...tls,
+          '--cache-from',
+          `type=registry,ref=${ref}`,
+          '--cache-to',
+          `type=registry,ref=${ref}`,
+        ]),
+        { env: anonymous },
+      ),
+    );
+    expect(c.digest).toBe(a.digest);
+    expect(c.runs).toHaveLength(3);
+    expect(c.warnings).toEqual([
+      expect.stringMatching(
+        /^cache import from .*app\/cache:main failed: .*(unauthorized|authentication|credentials|HTTP 401)/i,
+      ),
+      expect.stringMatching(
+        /^cache export to .*app\/cache:main failed: .*(unauthorized|authentication|credentials|HTTP 401)/i,
+      ),
+    ]);
+  }, 240_000);
+
+  it('through a proxy that drops, 503s, stalls and cuts: the build succeeds with the same image', async () => {
+    const ref = `${proxy.host}/app/cache:faults`;
+    const insecure = ['--insecure-registry', proxy.host];
+    const cold = parsed(await wharfAsync(buildArgs(dockerfile, context, tempDir(), [])));
+    const a = parsed(
+      await wharfAsync(
+        buildArgs(dockerfile, context, tempDir(), [
+          ...insecure,
+          '--cache-to',
+          `type=registry,ref=${ref},mode=max`,
+        ]),
+      ),
+    );
+    const b = parsed(
+      await wharfAsync(
+        buildArgs(dockerfile, context, tempDir(), [...insecure, '--cache-from', `type=registry,ref=${ref}`]),
+      ),
+    );
+    expect(a.digest).toBe(cold.digest);
+    expect(b.digest).toBe(cold.digest);
+    const faults = proxy.counts['status-503'] + proxy.counts['drop-request'] + proxy.counts.stall;
+    expect(faults).toBeGreaterThan(0);
+    // every warning names the ref; retries usually get the cache through
+    for (const warning of [...a.warnings, ...b.warnings]) expect(warning).toContain(ref);
+  }, 240_000);
+});
