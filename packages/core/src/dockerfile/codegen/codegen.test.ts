@@ -51,7 +51,11 @@ async function examples(): Promise<[string, BuildGraph][]> {
     const file = join(dir, name, 'build.ts');
     if (!existsSync(file)) continue;
     const mod = (await import(/* @vite-ignore */ pathToFileURL(file).href)) as { default: Definition };
-    out.push([`example-${name}`, toGraph(mod.default)]);
+    // A definition with several targets and no default (a bake file): each target is a case.
+    const targets = mod.default.target === undefined ? Object.keys(mod.default.targets ?? {}) : [];
+    if (targets.length > 1) {
+      for (const target of targets) out.push([`example-${name}-${target}`, toGraph(mod.default, { target })]);
+    } else out.push([`example-${name}`, toGraph(mod.default)]);
   }
   return out;
 }
