@@ -95,9 +95,7 @@ function build(dockerfile: string, args: readonly string[] = []): Promise<Build>
     child.once('error', reject);
     child.once('close', (code) => {
       // A RUN's output lines: `[stage-0 N] text` (N = the step).
-      const lines = stderr
-        .split('\n')
-        .flatMap((line) => /^\[stage-0 \d+\] (.*)$/.exec(line)?.[1] ?? []);
+      const lines = stderr.split('\n').flatMap((line) => /^\[stage-0 \d+\] (.*)$/.exec(line)?.[1] ?? []);
       resolve({ code: code ?? -1, stdout, stderr, lines });
     });
   });
