@@ -46,7 +46,7 @@ import {
   parsePlatform,
   sha256Digest,
 } from './oci/index.js';
-import { fileUploadSessions, type PushOptions, type PushStats } from './registry/index.js';
+import { fileUploadSessions, type PushOptions, type PushStats, sumPushStats } from './registry/index.js';
 import type { SbomFormat } from './sbom/index.js';
 import { attestPushed, type ProvenanceMode, type SigningOptions } from './sign/index.js';
 import { defaultStoreRoot } from './store/index.js';
@@ -291,7 +291,7 @@ export async function build(
       const digest = output.type === 'docker-archive' ? (await digests)[0]?.imageId : done.digest;
       if (done.pushed) {
         pushed.push(...done.pushed.references.map((r) => `${r}@${done.digest}`));
-        pushStats = sumStats(pushStats, done.pushed.stats);
+        pushStats = sumPushStats(pushStats ? [pushStats, done.pushed.stats] : [done.pushed.stats]);
         await attest(images, done.names, graph, options, contextDir, startedOn);
       }
       const result: OutputResult = {
@@ -442,19 +442,6 @@ function pushOptions(
       const forwarded = pushEvent(reference, event);
       if (forwarded) onEvent(forwarded);
     },
-  };
-}
-
-function sumStats(a: PushStats | undefined, b: PushStats): PushStats {
-  if (!a) return { ...b };
-  return {
-    uploaded: a.uploaded + b.uploaded,
-    existing: a.existing + b.existing,
-    mounted: a.mounted + b.mounted,
-    resumed: a.resumed + b.resumed,
-    bytesSent: a.bytesSent + b.bytesSent,
-    bytesMounted: a.bytesMounted + b.bytesMounted,
-    bytesExisting: a.bytesExisting + b.bytesExisting,
   };
 }
 

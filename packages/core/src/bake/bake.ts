@@ -11,7 +11,7 @@ import type { Stage } from '../dsl/stage.js';
 import { WharfError } from '../errors.js';
 import type { BuildEvent } from '../events.js';
 import { mapLimit } from '../fsutil/limit.js';
-import { BlobLocations, type PushOptions, type PushStats } from '../registry/index.js';
+import { BlobLocations, type PushOptions, type PushStats, sumPushStats } from '../registry/index.js';
 import { type BakePlan, resolvePlan, targetEntries } from './plan.js';
 
 /**
@@ -113,7 +113,7 @@ export async function bake(definition: Definition, options: BakeOptions = {}): P
     settled.flatMap((s) => (s.status === 'fulfilled' ? [s.value] : [])),
   ) as Record<string, BakeTargetResult>;
   const stats = Object.values(targets).flatMap((t) => (t.pushStats ? [t.pushStats] : []));
-  return { plan, targets, ...(stats.length ? { pushStats: sum(stats) } : {}) };
+  return { plan, targets, ...(stats.length ? { pushStats: sumPushStats(stats) } : {}) };
 }
 
 /** A promise's outcome as a value, as `Promise.allSettled` gives it. */
@@ -140,20 +140,6 @@ function alone(definition: Definition, name: string, stage: Stage): Definition {
     ...(definition.directives ? { directives: definition.directives } : {}),
     targets: { [name]: stage },
   });
-}
-
-function sum(stats: readonly PushStats[]): PushStats {
-  const total: PushStats = {
-    uploaded: 0,
-    existing: 0,
-    mounted: 0,
-    resumed: 0,
-    bytesSent: 0,
-    bytesMounted: 0,
-    bytesExisting: 0,
-  };
-  for (const s of stats) for (const key of Object.keys(total) as (keyof PushStats)[]) total[key] += s[key];
-  return total;
 }
 
 /**

@@ -35,7 +35,7 @@ export { login } from './login.js';
 export type { BlobOrigin, PullAllResult, PullOptions, PullResult, PullStore } from './pull.js';
 export { fetchRootManifest, originOf, pullAll, pullImage, remoteImage, remoteIndex } from './pull.js';
 export type { PushOptions, PushResult, PushStats } from './push.js';
-export { BlobLocations, pushImage, pushIndex } from './push.js';
+export { BlobLocations, pushImage, pushIndex, sumPushStats } from './push.js';
 export type { UploadSession, UploadSessions } from './sessions.js';
 export { fileUploadSessions, memoryUploadSessions, sessionFileName } from './sessions.js';
 export type { RegistrySettings, RegistrySettingsOptions } from './settings.js';

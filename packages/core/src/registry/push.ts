@@ -137,6 +137,13 @@ function newStats(): PushStats {
   };
 }
 
+/** The counts of several pushes added up (one build's platforms, one bake's targets). */
+export function sumPushStats(stats: readonly PushStats[]): PushStats {
+  const total = newStats();
+  for (const s of stats) for (const key of Object.keys(total) as (keyof PushStats)[]) total[key] += s[key];
+  return total;
+}
+
 /** Reads a stream in exact-size pieces (the last may be shorter); `skip` discards. */
 class ChunkReader {
   readonly #iterator: AsyncIterator<Buffer>;
