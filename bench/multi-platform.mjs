@@ -1,4 +1,5 @@
-// Benchmark (issue 16): two platforms in one run vs two single-platform runs one after the other.
+// Benchmark (issue 16): two platforms in one wharf run vs BuildKit building both, and vs two
+// single-platform wharf runs one after the other.
 //   pnpm -s build && node bench/multi-platform.mjs [--rounds 3] [--files 2000] [--mib 32]
 // The Dockerfile cross-compiles the usual way: a `FROM --platform=$BUILDPLATFORM` stage packs a
 // generated source tree natively (shared by both platforms), the target stage copies the result and a
@@ -6,12 +7,28 @@
 // `busybox:multi` the test setup pushes to the loopback mirror (`pnpm test:e2e` leaves it there).
 // Each round, in turn: `wharf build --platform linux/amd64,linux/arm64 -o type=oci-archive` with a
 // fresh cache, and `--platform linux/amd64` then `--platform linux/arm64` (two processes, each
-// writing its oci-archive) sharing another fresh cache; both include pulling the base. Prints the
-// median of each and their ratio (one run / sequential), one JSON line.
+// writing its oci-archive) sharing another fresh cache; both include pulling the base. BuildKit:
+// Docker 20.10 has no buildx, so no one `docker build` makes an index; its nearest equivalent is
+// `docker build --platform X` for each in turn after `docker builder prune -af` (the second takes the
+// shared $BUILDPLATFORM stage from the cache; run at once, two builds of this Dockerfile race in 20.10's
+// BuildKit: "failed to chmod …: no such file or directory"), plus `docker save` of each — wharf writes
+// a file too. Prints the medians and the ratios (wharf one run / BuildKit, one run / sequential),
+// one JSON line.
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { log, MIRROR, machine, s, settle, tempDir, wharf, writeRandomFile, writeSourceTree } from './lib.mjs';
+import {
+  docker,
+  log,
+  MIRROR,
+  machine,
+  s,
+  settle,
+  tempDir,
+  wharf,
+  writeRandomFile,
+  writeSourceTree,
+} from './lib.mjs';
 
 const { values } = parseArgs({
   options: {
@@ -70,8 +87,38 @@ async function build(platforms, cacheDir, out) {
   return result.seconds;
 }
 
+/**
+ * BuildKit: `docker build --platform X` for each platform in turn (fresh builder cache first; the second
+ * takes the shared $BUILDPLATFORM stage from the first's cache), each then `docker save`d; seconds.
+ */
+async function buildkit(out) {
+  const tags = ['linux/amd64', 'linux/arm64'].map((p) => [p, `wharf-bench/multi:${p.replace('/', '-')}`]);
+  for (const [, tag] of tags) await docker(['rmi', '-f', tag], { allowFail: true });
+  await docker(['builder', 'prune', '-af']);
+  await settle();
+  let seconds = 0;
+  for (const [platform, tag] of tags) {
+    const built = await docker([
+      'build',
+      '-q',
+      '--platform',
+      platform,
+      '-t',
+      tag,
+      '-f',
+      join(context, 'Dockerfile'),
+      context,
+    ]);
+    const saved = await docker(['save', '-o', join(out, `buildkit-${tag.split(':')[1]}.tar`), tag]);
+    seconds += built.seconds + saved.seconds;
+  }
+  for (const [, tag] of tags) await docker(['rmi', '-f', tag], { allowFail: true });
+  return seconds;
+}
+
 const oneRun = [];
 const sequential = [];
+const buildkitRuns = [];
 for (let round = 0; round < rounds; round++) {
   const out = scratch('multi-platform-out');
   await settle();
@@ -83,6 +130,8 @@ for (let round = 0; round < rounds; round++) {
   const arm64 = await build('linux/arm64', cacheDir, out);
   sequential.push(amd64 + arm64);
   log(`round ${round + 1}: sequential ${s(amd64)} + ${s(arm64)} = ${s(amd64 + arm64)} s`);
+  buildkitRuns.push(await buildkit(out));
+  log(`round ${round + 1}: BuildKit (each platform + docker save) ${s(buildkitRuns.at(-1))} s`);
 }
 for (const dir of made) rmSync(dir, { recursive: true, force: true });
 console.log(
@@ -93,9 +142,12 @@ console.log(
     assetMiB: Number(values.mib),
     oneRunMedianS: s(median(oneRun)),
     sequentialMedianS: s(median(sequential)),
+    buildkitMedianS: s(median(buildkitRuns)),
     ratio: s(median(oneRun) / median(sequential)),
+    ratioToBuildkit: s(median(oneRun) / median(buildkitRuns)),
     oneRun: oneRun.map(s),
     sequential: sequential.map(s),
+    buildkit: buildkitRuns.map(s),
     machine: machine(),
   }),
 );

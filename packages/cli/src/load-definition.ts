@@ -7,7 +7,7 @@
 import { existsSync, statSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 import { type BuildGraph, type Definition, define, toGraph, WharfError } from '@wharf/core';
-import { isDefinition, isStage } from '@wharf/core/dsl';
+import { definitionPlatforms, isDefinition, isStage } from '@wharf/core/dsl';
 import { defaultStoreRoot } from '@wharf/core/engine';
 import { createJiti } from 'jiti';
 
@@ -19,6 +19,8 @@ export interface LoadedDefinition {
   readonly graph: BuildGraph;
   /** `define({ lint })`: the definition's lint settings. */
   readonly lint?: Definition['lint'];
+  /** The platforms the definition (or the chosen target) asks for, used when `--platform` is not given. */
+  readonly platforms?: readonly string[];
 }
 
 export async function loadDefinition(
@@ -32,7 +34,13 @@ export async function loadDefinition(
     dir,
     graph: toGraph(definition, target === undefined ? {} : { target }),
     ...(definition.lint ? { lint: definition.lint } : {}),
+    ...platformsOf(definition, target),
   };
+}
+
+function platformsOf(definition: Definition, target: string | undefined) {
+  const platforms = definitionPlatforms(definition, target);
+  return platforms ? { platforms } : {};
 }
 
 /** Loads a build.ts as a `define()` value (a bare stage or object of stages becomes one), for `wharf bake`. */

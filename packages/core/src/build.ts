@@ -21,10 +21,10 @@
  */
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { type Definition, isDefinition, toGraph } from './dsl/graph.js';
+import { type Definition, definitionPlatforms, isDefinition, toGraph } from './dsl/graph.js';
 import type { Stage } from './dsl/stage.js';
 import { type BuildOptions, type BuiltPlatform, buildPlatforms } from './engine/build.js';
-import { buildWithDocker } from './engine/docker-backend.js';
+import { buildWithDockerPlatforms } from './engine/docker-backend.js';
 import { unknownNameHint, WharfError } from './errors.js';
 import { type BuildEvent, pushEvent } from './events.js';
 import {
@@ -80,7 +80,7 @@ export interface BuildApiOptions extends Omit<BuildOptions, 'contextDir' | 'comp
   readonly builder?: { readonly id: string; readonly version: string };
   /** The file the build was defined in (build.ts, a Dockerfile), named and hashed in provenance; default the build graph. */
   readonly definitionFile?: string;
-  /** `direct` (default: no daemon) or `docker` (`docker build` with BuildKit; one platform). */
+  /** `direct` (default: no daemon) or `docker` (`docker build` with BuildKit; one run per platform, in turn). */
   readonly backend?: 'direct' | 'docker';
   /** For the docker backend: the docker CLI; default `$WHARF_DOCKER`, else the first working `docker` on PATH. */
   readonly docker?: string;
@@ -220,6 +220,9 @@ export async function build(
     ...(options.platform ? [options.platform] : []),
     ...(options.platforms ?? []).map((p) => (typeof p === 'string' ? parsePlatform(p) : p)),
   ];
+  // none asked for: the definition's (`define({ platforms })`, or the target's own)
+  if (platforms.length === 0 && isDefinition(target))
+    platforms.push(...(definitionPlatforms(target, options.target) ?? []).map((p) => parsePlatform(p)));
   const several = new Set(platforms.map((p) => formatPlatform(p))).size > 1;
   const outputs = (
     options.output === undefined ? [] : Array.isArray(options.output) ? options.output : [options.output]
@@ -238,11 +241,6 @@ export async function build(
     await checkOutput(output); // a device node as dest=
   }
   const compression = buildCompression(options.compression, outputs); // `-o …,compression=zstd` too
-  if (several && options.backend === 'docker') {
-    throw new WharfError('BUILD_DOCKER_PLATFORMS', 'the docker backend builds one platform per run', {
-      hint: 'drop --backend docker to build several platforms into one index, or build one platform per run',
-    });
-  }
   const steps: StepTiming[] = [];
   const userSink = options.onEvent;
   const onEvent = (event: BuildEvent) => {
@@ -364,11 +362,10 @@ async function runBackend(
         hint: 'drop --backend docker (docker build 20.10 has no --build-context), or use docker buildx build',
       });
     }
-    const platform = run.platforms[0];
-    const result = await buildWithDocker(graph, {
+    const results = await buildWithDockerPlatforms(graph, {
       contextDir: run.contextDir,
       ...(options.target ? { target: options.target } : {}),
-      ...(platform ? { platform } : {}),
+      platforms: distinct(run.platforms),
       ...(options.buildArgs ? { buildArgs: options.buildArgs } : {}),
       ...(options.noCache ? { noCache: true } : {}),
       ...(options.pull ? { pull: true } : {}),
@@ -378,8 +375,15 @@ async function runBackend(
       ...(options.compression ? { compression: options.compression } : {}), // refused unless gzip
       onEvent: run.onEvent,
     });
-    const built: BuiltPlatform = { ...result, platform: platformOf(await result.image.config()) };
-    return { images: [built], dispose: () => result.dispose() };
+    const images = await Promise.all(
+      results.map(
+        async (result): Promise<BuiltPlatform> => ({
+          ...result,
+          platform: platformOf(await result.image.config()),
+        }),
+      ),
+    );
+    return { images, dispose: async () => void (await Promise.all(results.map((r) => r.dispose()))) };
   }
   if (backend !== 'direct') {
     throw new WharfError('BUILD_BAD_BACKEND', `unknown backend "${String(backend)}"`, {
@@ -410,6 +414,12 @@ async function runBackend(
     onEvent: run.onEvent,
   });
   return { images, dispose: async () => {} };
+}
+
+/** Each platform once (`--platform linux/amd64,linux/amd64` is one), in order. */
+function distinct(platforms: readonly Platform[]): Platform[] {
+  const seen = new Map(platforms.map((p) => [formatPlatform(p), p]));
+  return [...seen.values()];
 }
 
 /** One platform's IDs: the image ID always, the manifest digest and size when the gzip form is wanted. */

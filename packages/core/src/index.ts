@@ -19,6 +19,7 @@ export type { ContextValue, Definition, ImageValue, Stage } from './dsl/index.js
 export {
   aptInstall,
   bind,
+  buildPlatform,
   cache,
   context,
   define,

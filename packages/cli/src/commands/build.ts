@@ -132,7 +132,7 @@ export function registerBuild(program: Command): void {
         flags,
         outputs.some((o) => o.type === 'registry'),
       );
-      const { graph: defined, contextDir, lint } = await loadGraph(definition, flags);
+      const { graph: defined, contextDir, lint, platforms } = await loadGraph(definition, flags);
       const progress = progressSink(flags.progress);
       const onEvent = progress.sink;
       if (outputs.length === 0) {
@@ -161,7 +161,8 @@ export function registerBuild(program: Command): void {
           allow,
           ...(flags.compression ? { compression: parseCompression(flags.compression) } : {}),
           ...(flags.target ? { target: flags.target } : {}),
-          ...(flags.platform?.length ? { platforms: flags.platform } : {}),
+          // --platform, else the definition's `define({ platforms })`
+          ...(flags.platform?.length ? { platforms: flags.platform } : platforms ? { platforms } : {}),
           ...(flags.cacheDir ? { cacheDir: flags.cacheDir } : {}),
           backend: flags.backend,
           registry,
@@ -185,14 +186,24 @@ export function registerBuild(program: Command): void {
 async function loadGraph(
   definition: string | undefined,
   flags: BuildFlags,
-): Promise<{ graph: BuildGraph; contextDir: string; lint?: LoadedDefinition['lint'] }> {
+): Promise<{
+  graph: BuildGraph;
+  contextDir: string;
+  lint?: LoadedDefinition['lint'];
+  platforms?: readonly string[];
+}> {
   if (flags.file === undefined) {
     const loaded = await loadDefinition(
       definition ?? 'build.ts',
       flags.target,
       flags.cacheDir ? { cacheDir: flags.cacheDir } : {},
     );
-    return { graph: loaded.graph, contextDir: loaded.dir, lint: loaded.lint };
+    return {
+      graph: loaded.graph,
+      contextDir: loaded.dir,
+      lint: loaded.lint,
+      ...(loaded.platforms ? { platforms: loaded.platforms } : {}),
+    };
   }
   let text: string;
   try {

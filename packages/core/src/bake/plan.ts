@@ -96,7 +96,7 @@ export function resolvePlan(
     const spec: Partial<TargetSpec> = isStage(entry) ? {} : entry;
     plan.set(name, {
       tags: [...(spec.tags ?? [])],
-      platforms: [...(spec.platforms ?? [])],
+      platforms: [...(spec.platforms ?? definition.platforms ?? [])], // the target's, else define({ platforms })
       args: { ...(spec.args ?? {}) },
       labels: { ...(spec.labels ?? {}) },
       output:

@@ -19,6 +19,7 @@ import type {
   Mount,
   Stage as StageIR,
 } from '../ir/types.js';
+import { parsePlatform } from '../oci/index.js';
 import { callSite } from './call-site.js';
 import type { MountDraft } from './mounts.js';
 import { type DraftFrom, type DraftInstruction, isStage, type Stage } from './stage.js';
@@ -80,9 +81,16 @@ export interface DefinitionInput {
   };
   /** Dockerfile parser directives to keep in the emitted Dockerfile (`# syntax=…`, `# check=…`). */
   readonly directives?: Directives;
+  /**
+   * The platforms to build when none is asked for (`wharf build` without `--platform`, `build()`
+   * without `platforms`): several make one OCI index. A target's own `platforms` win for it. Not part
+   * of the emitted Dockerfile (a Dockerfile cannot say it): pass `--platform` to `docker build`.
+   * @example define({ target: app, platforms: ['linux/amd64', 'linux/arm64'] })
+   */
+  readonly platforms?: readonly string[];
 }
 
-const DEFINITION_KEYS = ['target', 'targets', 'groups', 'args', 'context', 'directives', 'lint'];
+const DEFINITION_KEYS = ['target', 'targets', 'groups', 'args', 'context', 'directives', 'lint', 'platforms'];
 
 export const DEFINITION_BRAND = Symbol.for('wharf.definition');
 
@@ -123,6 +131,7 @@ export function define(input: DefinitionInput): Definition {
     fail('target must be a stage value', "define({ target: stage('app').from('…') })");
   for (const [name, value] of Object.entries(input.targets ?? {})) checkTarget(name, value, fail);
   checkGroups(input, fail);
+  checkPlatforms('platforms', input.platforms, fail);
   return { ...input, [DEFINITION_BRAND]: true };
 }
 
@@ -153,10 +162,43 @@ function checkTarget(name: string, value: unknown, fail: Fail): void {
       fail(`targets.${name}.${what} must map names to strings`, `${what}: { NAME: 'value' }`);
   };
   strings('tags', spec.tags);
-  strings('platforms', spec.platforms);
+  checkPlatforms(`targets.${name}.platforms`, spec.platforms, fail);
   record('args', spec.args);
   record('labels', spec.labels);
   if (typeof spec.output !== 'string') strings('output', spec.output);
+}
+
+/** A list of platforms, each one `parsePlatform` reads (`linux/arm64`), checked when defined. */
+function checkPlatforms(what: string, list: unknown, fail: Fail): void {
+  if (list === undefined) return;
+  if (!Array.isArray(list) || list.length === 0 || list.some((p) => typeof p !== 'string'))
+    fail(
+      `${what} must be a non-empty list of platforms`,
+      `${what.split('.').pop()}: ['linux/amd64', 'linux/arm64']`,
+    );
+  for (const platform of list as string[]) {
+    try {
+      parsePlatform(platform);
+    } catch (error) {
+      fail(`${what}: ${(error as Error).message}`, (error as WharfError).hint ?? "e.g. 'linux/arm64'");
+    }
+  }
+}
+
+/**
+ * The platforms a definition asks for when the build names none: the target's own (`targets: { api:
+ * { stage, platforms } }`), else `define({ platforms })`, else `undefined` (the build's default).
+ * @example definitionPlatforms(define({ target: app, platforms: ['linux/amd64', 'linux/arm64'] })) // both
+ */
+export function definitionPlatforms(definition: Definition, target?: string): readonly string[] | undefined {
+  const entry =
+    target !== undefined && definition.targets && Object.hasOwn(definition.targets, target)
+      ? definition.targets[target]
+      : definition.target === undefined && definition.targets && Object.keys(definition.targets).length === 1
+        ? Object.values(definition.targets)[0]
+        : undefined;
+  const own = entry && !isStage(entry) ? entry.platforms : undefined;
+  return own ?? definition.platforms;
 }
 
 function checkGroups(input: DefinitionInput, fail: Fail): void {

@@ -3,7 +3,7 @@
 // type only: stages start with `stage()`.
 
 export type { Definition, DefinitionInput, TargetSpec, ToGraphOptions } from './graph.js';
-export { define, isDefinition, targetNames, targetStage, toGraph } from './graph.js';
+export { define, definitionPlatforms, isDefinition, targetNames, targetStage, toGraph } from './graph.js';
 export type { HttpCheckOptions } from './healthcheck.js';
 export { http } from './healthcheck.js';
 export type { OciLabels } from './labels.js';
@@ -18,6 +18,8 @@ export type {
   TmpfsMountOptions,
 } from './mounts.js';
 export { APT_KEEP_CACHE, aptInstall, bind, cache, secret, ssh, tmpfs } from './mounts.js';
+export type { PlatformArg, PlatformArgName } from './platform-args.js';
+export { buildPlatform, isPlatformArg, platformArgs } from './platform-args.js';
 export type {
   AddOptions,
   CommandInput,

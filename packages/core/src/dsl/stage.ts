@@ -24,6 +24,7 @@ import type {
 } from '../ir/types.js';
 import { callSite } from './call-site.js';
 import { isMountValue, type MountDraft, type MountValue, type SourceValue } from './mounts.js';
+import { isPlatformArg, type PlatformArg, platformWord } from './platform-args.js';
 import { checkOptions, describe, optionNames, usage } from './usage.js';
 import { isNonRootUser, type NonRootUser } from './user.js';
 import {
@@ -62,8 +63,11 @@ type Link =
 
 /** Options of `from()`. */
 export interface FromOptions {
-  /** `FROM --platform=…`, e.g. `'linux/arm64'` or `'$BUILDPLATFORM'`. */
-  readonly platform?: string;
+  /**
+   * `FROM --platform=…`: `buildPlatform` (`$BUILDPLATFORM`: a native stage, shared by every target
+   * platform), another platform ARG value, or a platform string (`'linux/arm64'`).
+   */
+  readonly platform?: string | PlatformArg;
 }
 
 export interface RunOptions {
@@ -357,7 +361,27 @@ export class Stage {
    */
   arg(name: string, defaultValue?: string): Stage;
   arg(args: Readonly<Record<string, string | undefined>>): Stage;
-  arg(nameOrArgs: string | Readonly<Record<string, string | undefined>>, defaultValue?: string): Stage {
+  /**
+   * Declares automatic platform ARGs in the stage (`ARG TARGETOS TARGETARCH`), which its steps see
+   * only once declared, as in BuildKit.
+   * @example .arg(platformArgs.TARGETARCH).run(`echo building for ${platformArgs.TARGETARCH}`)
+   */
+  arg(...platform: readonly PlatformArg[]): Stage;
+  arg(
+    nameOrArgs: string | PlatformArg | Readonly<Record<string, string | undefined>>,
+    ...rest: readonly (string | PlatformArg | undefined)[]
+  ): Stage {
+    if (isPlatformArg(nameOrArgs)) {
+      const all = [nameOrArgs, ...rest];
+      if (!all.every(isPlatformArg))
+        usage(
+          'arg()',
+          'takes either platform ARG values or a name and default',
+          '.arg(platformArgs.TARGETARCH)',
+        );
+      return this.#with(located({ kind: 'arg', args: all.map((a) => ({ name: (a as PlatformArg).name })) }));
+    }
+    const defaultValue = rest[0] as string | undefined;
     const args = typeof nameOrArgs === 'string' ? { [nameOrArgs]: defaultValue } : nameOrArgs;
     return this.#with(located({ kind: 'arg', args: argDecls(args) }));
   }
@@ -511,7 +535,7 @@ export function stage(name?: string): StageStart {
       const root: StageRoot = {
         name,
         base: baseOf(base, source),
-        platform: options.platform,
+        platform: platformWord(options.platform, 'from()'),
         source,
       };
       return new Stage(undefined, { kind: 'root', root });

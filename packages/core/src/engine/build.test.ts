@@ -2,7 +2,7 @@ import { mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync, writeFileSync
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { extract } from 'tar-stream';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it, vi } from 'vitest';
 import { define, toGraph } from '../dsl/graph.js';
 import { stage } from '../dsl/stage.js';
 import { context } from '../dsl/values.js';
@@ -281,5 +281,53 @@ describe('buildPlatforms', () => {
     const listings = await Promise.all(built.map((b) => layerListings(b.uncompressedImage)));
     expect(listings[0]?.flat()).toContain('cross/for-amd64.txt file 644 0:0');
     expect(listings[1]?.flat()).toContain('cross/for-arm64.txt file 644 0:0');
+  });
+});
+
+describe('buildPlatforms shares layers that do not depend on the platform', () => {
+  const platforms = [parsePlatform('linux/amd64'), parsePlatform('linux/arm64')];
+
+  /** Builds `graph` for both platforms into a fresh store, counting the blobs written (each a tar here). */
+  async function countWrites(graph: ReturnType<typeof toGraph>, dir: string, name: string) {
+    const store = await openStore({ root: join(scratchDir, name) });
+    const writes = vi.spyOn(store, 'putWriter');
+    const built = await buildPlatforms(graph, { contextDir: dir, store, epoch: 0, platforms });
+    const diffIds = await Promise.all(
+      built.map(async (b) => (await b.uncompressedImage.config()).rootfs.diff_ids),
+    );
+    return { built, diffIds, writes: writes.mock.calls.length };
+  }
+
+  it('writes a COPY and a WORKDIR layer once for both platforms when their entries are the same', async () => {
+    const dir = makeContext({ 'a.txt': 'a\n', 'big.bin': 'x'.repeat(100_000) });
+    const app = stage('app').from('scratch').workdir('/app').copy('a.txt', './').copy('big.bin', '/data/');
+    const { built, diffIds, writes } = await countWrites(toGraph(app), dir, 'share-same');
+    expect(diffIds[0]).toHaveLength(3);
+    expect(diffIds[1]).toEqual(diffIds[0]);
+    expect(writes).toBe(3); // three layers, not six
+    expect((await built[1]?.uncompressedImage.config())?.architecture).toBe('arm64');
+  });
+
+  it('writes the layer per platform when the parent filesystem makes the entries differ', async () => {
+    const dir = makeContext({
+      passwd: 'amd64:x:1000:1000::/:/bin/sh\narm64:x:2000:2000::/:/bin/sh\n',
+      'a.txt': 'a\n',
+    });
+    // WORKDIR makes /app owned by the USER, a different one per platform; the COPY passes through
+    // /app, and BuildKit's layer holds /app with its existing owner, so those two layers must differ.
+    const app = stage('app')
+      .from('scratch')
+      .copy('passwd', '/etc/passwd')
+      .arg('TARGETARCH')
+      .user('$TARGETARCH')
+      .workdir('/app')
+      .copy('a.txt', '/app/a.txt');
+    const { built, diffIds, writes } = await countWrites(toGraph(app), dir, 'share-differs');
+    expect(diffIds[0]?.[0]).toBe(diffIds[1]?.[0]); // /etc/passwd: shared
+    expect(diffIds[0]?.[2]).not.toBe(diffIds[1]?.[2]);
+    expect(writes).toBe(5);
+    const [a, b] = await Promise.all(built.map((x) => layerListings(x.uncompressedImage)));
+    expect(a?.[2]).toEqual(['app/ directory 755 1000:1000', 'app/a.txt file 644 0:0']);
+    expect(b?.[2]).toEqual(['app/ directory 755 2000:2000', 'app/a.txt file 644 0:0']);
   });
 });

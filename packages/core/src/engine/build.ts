@@ -74,7 +74,7 @@ import {
 } from './sources.js';
 import { runStage, type StageBase, type StageContext, type StageResult } from './stage.js';
 import { StageFiles } from './stage-files.js';
-import type { RecordedStep } from './step-runner.js';
+import type { Executed, RecordedStep } from './step-runner.js';
 
 export interface BuildOptions {
   /** The folder the graph's context paths are relative to (the build definition's folder). */
@@ -287,6 +287,8 @@ export async function buildPlatforms(
   >();
   let snapshotter: Promise<Snapshotter> | undefined;
   const images = new Map<string, Promise<Image>>();
+  // COPY/ADD/WORKDIR layers by their bytes' inputs: each platform's stage makes the same COPY, written once
+  const layerWrites = new Map<string, Promise<Executed>>();
   const baseOptions = (plan: (typeof plans)[number], platform: Platform): BaseOptions => ({
     platform,
     global: plan.global,
@@ -355,6 +357,7 @@ export async function buildPlatforms(
       },
       secrets: options.secrets ?? {},
       views,
+      layerWrites,
       ...(options.compressEarly
         ? {
             onLayer: (layer: Layer, name: string) => {

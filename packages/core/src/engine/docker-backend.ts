@@ -3,7 +3,8 @@
  * back with `docker save`, so a build definition works wherever Docker does and produces the same
  * outputs as the direct backend (any `-o` type). The user's context folder is not touched: the
  * Dockerfile and its `Dockerfile.dockerignore` (which BuildKit reads beside a Dockerfile) go to a
- * temporary folder.
+ * temporary folder. Several platforms: one `docker build --platform X` each, in turn
+ * ({@link buildWithDockerPlatforms}).
  */
 import { spawn } from 'node:child_process';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
@@ -104,6 +105,49 @@ export async function buildWithDocker(
     };
   } catch (error) {
     await rm(work, { recursive: true, force: true });
+    throw error;
+  }
+}
+
+/**
+ * Several platforms with Docker 20.10, which has no buildx (one `docker build` makes one platform):
+ * one `docker build --platform X` per platform, one after the other — the later ones take the steps
+ * they share with the first (a `--platform=$BUILDPLATFORM` stage) from BuildKit's cache. Not at once:
+ * two concurrent builds of one Dockerfile race in 20.10's BuildKit (a shared COPY failed with "failed
+ * to chmod …: no such file or directory"). Each is read back with `docker save`; the caller assembles
+ * the index. If one fails, the archives made so far are removed.
+ *
+ * @example
+ * const results = await buildWithDockerPlatforms(graph, { contextDir: '.', platforms: [amd64, arm64] });
+ * try { await writeIndex(results.map((r) => r.image)); } finally { await Promise.all(results.map((r) => r.dispose())); }
+ */
+export async function buildWithDockerPlatforms(
+  graph: BuildGraph,
+  options: Omit<DockerBuildOptions, 'platform'> & { readonly platforms: readonly Platform[] },
+): Promise<DockerBuildResult[]> {
+  const { platforms, ...rest } = options;
+  if (platforms.length <= 1) {
+    const [platform] = platforms;
+    return [await buildWithDocker(graph, { ...rest, ...(platform ? { platform } : {}) })];
+  }
+  const onEvent = options.onEvent ?? discardEvents;
+  const built: DockerBuildResult[] = [];
+  try {
+    for (const platform of platforms) {
+      const label = formatPlatform(platform);
+      built.push(
+        await buildWithDocker(graph, {
+          ...rest,
+          platform,
+          // each line of docker's output says which platform's build it comes from
+          onEvent: (event) =>
+            onEvent(event.type === 'log' ? { ...event, text: `[${label}] ${event.text}` } : event),
+        }),
+      );
+    }
+    return built;
+  } catch (error) {
+    await Promise.all(built.map((b) => b.dispose()));
     throw error;
   }
 }

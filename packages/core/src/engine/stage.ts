@@ -26,7 +26,7 @@ import { type ConfigState, DEFAULT_PATH, envValue, setEnv } from './metadata.js'
 import { envLookup, type GlobalScope, StageScope } from './scope.js';
 import type { SourceResolver } from './sources.js';
 import type { StageFiles } from './stage-files.js';
-import { type FinishedStep, type RecordedStep, StepRunner } from './step-runner.js';
+import { type Executed, type FinishedStep, type RecordedStep, StepRunner } from './step-runner.js';
 import { runInstruction, type StepContext } from './steps/index.js';
 
 /** What a stage starts from. */
@@ -73,6 +73,11 @@ export interface StageContext {
   readonly onLayer?: (layer: Layer, stage: string) => void;
   /** Whether COPY/ADD layers of `stage` are gzipped as they are written (an output will need them). */
   readonly gzipWhileWriting?: (stage: string) => boolean;
+  /**
+   * The build's COPY/ADD/WORKDIR layer writes by what their bytes depend on (steps/entries.ts
+   * `shareKey`): the same entries in several platforms' stages are written once.
+   */
+  readonly layerWrites?: Map<string, Promise<Executed>>;
 }
 
 export interface StageResult {

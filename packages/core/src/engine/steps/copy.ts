@@ -90,7 +90,12 @@ async function copyEntries(
       opened && from !== undefined && from.kind !== 'context'
         ? { [`--from=${fromName(from)}`]: opened.identity }
         : await entryDigests(plan.entries, ctx);
-    return { entries: plan.entries, files, release: () => opened?.release() ?? Promise.resolve() };
+    return {
+      entries: plan.entries,
+      files,
+      ...(opened && from !== undefined && from.kind !== 'context' ? { sourceRoot: opened.dir } : {}),
+      release: () => opened?.release() ?? Promise.resolve(),
+    };
   } catch (error) {
     await opened?.release();
     throw error;

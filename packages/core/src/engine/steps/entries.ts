@@ -2,9 +2,13 @@
  * The layer of a step that planned its entries in memory (COPY, ADD, WORKDIR): the entries go into the
  * stage's view at once (the next step plans against it), and their layer goes through the step runner
  * in the background (tar and hash, uncompressed: outputs compress on demand, see compress.ts).
+ *
+ * A layer's bytes are a function of its entries (paths, metadata, contents) and the epoch alone, so
+ * the same entries planned twice in one build — the same COPY in each platform's stage, on bases whose
+ * existing directories it touches alike — are written once and the layer shared ({@link shareKey}).
  */
 import { createHash } from 'node:crypto';
-import { relative } from 'node:path';
+import { isAbsolute, relative } from 'node:path';
 import type { FileIdentity } from '../../cache/file-digests.js';
 import type { Layer } from '../../image/types.js';
 import { applyEntries, type LayerEntry } from '../../layer/entry.js';
@@ -18,6 +22,11 @@ import type { StepContext } from './context.js';
 export interface PlannedEntries {
   readonly entries: readonly LayerEntry[];
   readonly files: Record<string, string>;
+  /**
+   * The mounted filesystem the entries' `path` contents are read from when `files` names it by
+   * identity (COPY --from a stage or image: its digest) rather than by each file's digest.
+   */
+  readonly sourceRoot?: string;
   release(): Promise<void>;
 }
 
@@ -43,7 +52,7 @@ export async function entriesStep(planned: PlannedEntries, step: StepContext): P
         slot: step.slot,
         facts: step.facts(planned.files),
         alwaysLayer: true,
-        execute: () => writeEntries(entries, ctx, gzipToo),
+        execute: () => writeShared(planned, ctx, gzipToo),
       },
       step.report,
     )
@@ -55,6 +64,60 @@ export async function entriesStep(planned: PlannedEntries, step: StepContext): P
   // Keep going: the next step only needs the view, which is already updated. Errors surface at the end.
   layer.catch(() => {});
   step.record(layer);
+}
+
+/**
+ * Writes the layer of `planned`, or takes the one this build already writes or wrote for the same
+ * entries (another platform's stage): once per {@link shareKey}.
+ */
+function writeShared(planned: PlannedEntries, ctx: StageContext, gzipToo: boolean): Promise<Executed> {
+  const writes = ctx.layerWrites;
+  if (!writes) return writeEntries(planned.entries, ctx, gzipToo);
+  const key = shareKey(planned, ctx.epoch, gzipToo);
+  let write = writes.get(key);
+  if (!write) {
+    write = writeEntries(planned.entries, ctx, gzipToo);
+    writes.set(key, write);
+    // a failed write is not shared: the next step with these entries tries (and reports) on its own
+    write.catch(() => writes.delete(key));
+  }
+  return write;
+}
+
+/**
+ * Everything a layer's bytes depend on: the epoch (every mtime), whether the gzip form is made in the
+ * same pass, each entry in order (type, path, mode, owner, size, link target) with where its content
+ * comes from, and the contents' digests (`files`: per file, or the --from source's digest, with the
+ * paths then relative to that source's root, which is mounted afresh for each step). The parent
+ * filesystem counts through the entries: existing directories a COPY passes through are entries with
+ * their metadata, and an ownership or destination that differs makes different entries.
+ */
+export function shareKey(planned: PlannedEntries, epoch: number, gzipToo: boolean): string {
+  const { sourceRoot } = planned;
+  const located = (path: string): string => {
+    if (sourceRoot === undefined) return path;
+    const inside = relative(sourceRoot, path);
+    return inside.startsWith('..') || isAbsolute(inside) ? path : `<source>/${inside}`;
+  };
+  const hash = createHash('sha256').update(JSON.stringify([epoch, gzipToo, planned.files]));
+  for (const entry of planned.entries) {
+    const { type, path, mode, uid, gid } = entry;
+    const own = [type, path, mode, uid, gid];
+    if (entry.type === 'symlink' || entry.type === 'hardlink') own.push(entry.linkTarget);
+    else if (entry.type === 'file') {
+      const content = entry.content;
+      own.push(
+        entry.size,
+        content.kind === 'path'
+          ? located(content.path)
+          : content.kind === 'archive'
+            ? `${content.archive}#${content.member}:${content.compression}`
+            : createHash('sha256').update(content.data).digest('hex'),
+      );
+    }
+    hash.update(`\n${JSON.stringify(own)}`);
+  }
+  return hash.digest('hex');
 }
 
 /** Writes the layer of `entries` into the store, remembering its view (and gzip form, if made). */
