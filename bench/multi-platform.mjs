@@ -10,9 +10,9 @@
 // writing its oci-archive) sharing another fresh cache; both include pulling the base. BuildKit:
 // Docker 20.10 has no buildx, so no one `docker build` makes an index; its nearest equivalent is
 // `docker build --platform X` for each in turn after `docker builder prune -af` (the second takes the
-// shared $BUILDPLATFORM stage from the cache; run at once, two builds of this Dockerfile race in 20.10's
-// BuildKit: "failed to chmod …: no such file or directory"), plus `docker save` of each — wharf writes
-// a file too. Prints the medians and the ratios (wharf one run / BuildKit, one run / sequential),
+// shared $BUILDPLATFORM stage from the cache), plus `docker save` of each — wharf writes a file too.
+// On a daemon shared with other builds, BuildKit's COPY failed now and then ("failed to chmod …: no
+// such file or directory"); such a round is run again once and the retry logged. Prints the medians and the ratios (wharf one run / BuildKit, one run / sequential),
 // one JSON line.
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -130,7 +130,12 @@ for (let round = 0; round < rounds; round++) {
   const arm64 = await build('linux/arm64', cacheDir, out);
   sequential.push(amd64 + arm64);
   log(`round ${round + 1}: sequential ${s(amd64)} + ${s(arm64)} = ${s(amd64 + arm64)} s`);
-  buildkitRuns.push(await buildkit(out));
+  buildkitRuns.push(
+    await buildkit(out).catch((error) => {
+      log(`round ${round + 1}: BuildKit failed (${String(error.message).split('\n').at(-2)}); once more`);
+      return buildkit(out);
+    }),
+  );
   log(`round ${round + 1}: BuildKit (each platform + docker save) ${s(buildkitRuns.at(-1))} s`);
 }
 for (const dir of made) rmSync(dir, { recursive: true, force: true });

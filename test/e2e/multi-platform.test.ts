@@ -7,9 +7,9 @@ import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BUSYBOX_MULTI } from '../helpers/base-images.js';
-import { buildDockerfile, type CliResult, wharf } from '../helpers/cli.js';
+import { buildDockerfile, type CliResult, wharf, wharfAsync } from '../helpers/cli.js';
 import { docker } from '../helpers/docker.js';
-import { noDocker } from '../helpers/env.js';
+import { noDocker, testEnv } from '../helpers/env.js';
 import { tempDir } from '../helpers/paths.js';
 import { type Registry, startRegistry } from '../helpers/registry.js';
 import { skopeoInspect } from '../helpers/tools.js';
@@ -150,6 +150,65 @@ describe.skipIf(noDocker())('wharf build with several platforms', () => {
     const nested = blob(join(out, 'again'), again2.manifests[0]?.digest as string);
     // /tools-once differs (a new cache, a new UUID), the platforms and their order do not
     expect(nested.manifests.map((m) => m.platform?.architecture)).toEqual(['amd64', 'arm64']);
+  });
+
+  it('a build.ts with define({ platforms }) builds them without --platform, with either backend; docker runs each', async () => {
+    const dir = tempDir('wharf-multi-dsl-');
+    writeFileSync(
+      join(dir, 'build.ts'),
+      `import { buildPlatform, define, stage } from '@wharf/core';
+import { platformArgs } from '@wharf/core/dsl';
+const tools = stage('tools').from('${BUSYBOX_MULTI.ref}', { platform: buildPlatform }).run('uname -m > /built-on');
+const app = stage('app')
+  .from('${BUSYBOX_MULTI.ref}')
+  .arg(platformArgs.TARGETARCH)
+  .copy(tools, '/built-on', '/built-on')
+  .run(\`uname -m > /arch && echo \${platformArgs.TARGETARCH} >> /arch\`);
+export default define({ target: app, platforms: ['linux/amd64', 'linux/arm64'] });
+`,
+    );
+    const common = ['--progress', 'quiet', '--lint', 'off', '--registry-mirror', testEnv().mirror.url];
+    const direct = await wharfAsync([
+      'build',
+      join(dir, 'build.ts'),
+      ...common,
+      '--cache-dir',
+      join(dir, 'cache'),
+      '-o',
+      `type=oci,dest=${join(dir, 'direct')}`,
+    ]);
+    expect(direct.code, direct.stderr).toBe(0);
+    const index = blob(join(dir, 'direct'), direct.stdout.trim());
+    expect(index.manifests.map((m) => m.platform?.architecture)).toEqual(['amd64', 'arm64']);
+
+    // --backend docker: one docker build --platform X each, assembled into one index and pushed.
+    const ref = `${registry.host}/wharf/multi-docker:1`;
+    const viaDocker = await wharfAsync([
+      'build',
+      join(dir, 'build.ts'),
+      ...common,
+      '--backend',
+      'docker',
+      '--push',
+      '-t',
+      ref,
+    ]);
+    expect(viaDocker.code, viaDocker.stderr).toBe(0);
+    const pushed = (await skopeoInspect(`docker://${ref}`, { raw: true })) as IndexJson;
+    expect(pushed.mediaType).toBe('application/vnd.oci.image.index.v1+json');
+    expect(pushed.manifests.map((m) => m.platform?.architecture)).toEqual(['amd64', 'arm64']);
+    const arm64 = pushed.manifests[1]?.digest as string;
+    const out = await docker([
+      'run',
+      '--rm',
+      '--platform',
+      'linux/arm64',
+      `${registry.host}/wharf/multi-docker@${arm64}`,
+      'cat',
+      '/arch',
+      '/built-on',
+    ]);
+    expect(out.split('\n').slice(0, 3)).toEqual(['aarch64', 'arm64', 'x86_64']);
   });
 
   it('refuses a docker-archive of several platforms before any work, naming the fix', () => {

@@ -112,10 +112,9 @@ export async function buildWithDocker(
 /**
  * Several platforms with Docker 20.10, which has no buildx (one `docker build` makes one platform):
  * one `docker build --platform X` per platform, one after the other — the later ones take the steps
- * they share with the first (a `--platform=$BUILDPLATFORM` stage) from BuildKit's cache. Not at once:
- * two concurrent builds of one Dockerfile race in 20.10's BuildKit (a shared COPY failed with "failed
- * to chmod …: no such file or directory"). Each is read back with `docker save`; the caller assembles
- * the index. If one fails, the archives made so far are removed.
+ * they share with the first (a `--platform=$BUILDPLATFORM` stage) from BuildKit's cache, so running
+ * them at once would gain little and doubles what the daemon holds in flight. Each is read back with
+ * `docker save`; the caller assembles the index. If one fails, the archives made so far are removed.
  *
  * @example
  * const results = await buildWithDockerPlatforms(graph, { contextDir: '.', platforms: [amd64, arm64] });
