@@ -194,7 +194,7 @@ export default define({ target: app, platforms: ['linux/amd64', 'linux/arm64'] }
       ref,
     ]);
     expect(viaDocker.code, viaDocker.stderr).toBe(0);
-    const pushed = (await skopeoInspect(`docker://${ref}`, { raw: true })) as IndexJson;
+    const pushed = (await skopeoInspect(`docker://${ref}`, { raw: true })) as unknown as IndexJson;
     expect(pushed.mediaType).toBe('application/vnd.oci.image.index.v1+json');
     expect(pushed.manifests.map((m) => m.platform?.architecture)).toEqual(['amd64', 'arm64']);
     const arm64 = pushed.manifests[1]?.digest as string;

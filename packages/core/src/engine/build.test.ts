@@ -331,3 +331,43 @@ describe('buildPlatforms shares layers that do not depend on the platform', () =
     expect(b?.[2]).toEqual(['app/ directory 755 2000:2000', 'app/a.txt file 644 0:0']);
   });
 });
+
+describe('buildPlatforms with a base stage named by the platform', () => {
+  it('FROM base-${TARGETARCH} uses base-amd64 for amd64 and base-arm64 for arm64 in one run, as BuildKit', async () => {
+    const dir = makeContext({ 'a.txt': 'a\n', 'amd.txt': 'amd\n', 'arm.txt': 'arm\n' });
+    const amd64 = stage('base-amd64').from('scratch').copy('amd.txt', '/which');
+    const arm64 = stage('base-arm64').from('scratch').copy('arm.txt', '/which');
+    // A native stage FROM a platform-named stage differs per target too: never one shared build of it.
+    const tools = stage('tools')
+      .from('base-${TARGETARCH}', { platform: '$BUILDPLATFORM' })
+      .copy('a.txt', '/a');
+    const app = stage('app').from('base-${TARGETARCH}').copy(tools, '/which', '/tools-which');
+    const graph = toGraph(
+      define({ target: app, targets: { tools, 'base-amd64': amd64, 'base-arm64': arm64 } }),
+    );
+    const built = await buildPlatforms(graph, {
+      contextDir: dir,
+      store: await openStore({ root: join(scratchDir, 'platform-named') }),
+      epoch: 0,
+      platforms: [parsePlatform('linux/amd64'), parsePlatform('linux/arm64')],
+    });
+    const files = await Promise.all(
+      built.map(async (b) => {
+        const out: string[] = [];
+        for (const layer of await b.uncompressedImage.layers()) {
+          const ex = extract();
+          (await layer.uncompressed()).pipe(ex);
+          for await (const entry of ex) {
+            const chunks: Buffer[] = [];
+            for await (const chunk of entry) chunks.push(chunk as Buffer);
+            out.push(`${entry.header.name}=${Buffer.concat(chunks).toString().trim()}`);
+          }
+        }
+        return out;
+      }),
+    );
+    expect(files[0]).toEqual(['which=amd', 'tools-which=amd']);
+    expect(files[1]).toEqual(['which=arm', 'tools-which=arm']);
+    expect((await built[1]?.uncompressedImage.config())?.architecture).toBe('arm64');
+  });
+});

@@ -189,7 +189,9 @@ export interface BuiltPlatform extends BuiltImage {
  * Builds `graph` for every platform in one run, concurrently, sharing what BuildKit shares: a stage
  * whose `FROM --platform` names a fixed platform (`$BUILDPLATFORM`: a native stage) and that reads no
  * TARGET* argument, nor depends on a stage that does, is built once and used by every target platform
- * (cross-compilation without emulation). Other stages are built per platform. The images come back
+ * (cross-compilation without emulation). Other stages are built per platform; `FROM base-${TARGETARCH}`
+ * names each platform's own stage. A COPY/ADD/WORKDIR layer that comes out the same in several
+ * platforms' stages is written once (steps/entries.ts). The images come back
  * in the order of `platforms`; nothing is compressed yet (see {@link buildImage}).
  *
  * @example
@@ -216,32 +218,33 @@ export async function buildPlatforms(
   const targets = distinctPlatforms(options.platforms ?? [buildPlatform]);
   const several = targets.length > 1;
   const buildArgs = new BuildArgs(options.buildArgs ?? {});
-  // `FROM base-${TARGETARCH}` names a stage once the platform is known, as in BuildKit
-  const scopes = targets.map(
-    (platform) => new GlobalScope(graph.args, buildArgs, predefinedArgs(platform, buildPlatform)),
-  );
-  const pruned = pruneToTarget(
-    resolveStageBases(
-      graph,
-      scopes.map((scope) => (word: string) => scope.expand(word)),
-    ),
-    target,
-  );
-  assertEntitled(pruned, options.allow);
-  // Per target platform: its scope (TARGET* values) and each stage's platform — FROM --platform
-  // (`$BUILDPLATFORM` makes a native stage, as BuildKit), else the target. Parsed here, so a bad one
-  // fails before any work.
+  // Per target platform: its graph — `FROM base-${TARGETARCH}` names a stage once the platform is known,
+  // as in BuildKit, so each platform may use other stages — its scope (TARGET* values) and each stage's
+  // platform: FROM --platform (`$BUILDPLATFORM` makes a native stage, as BuildKit), else the target.
+  // Parsed here, so a bad one fails before any work.
   const plans = targets.map((platform) => {
-    const global = new GlobalScope(pruned.args, buildArgs, predefinedArgs(platform, buildPlatform));
+    const predefined = predefinedArgs(platform, buildPlatform);
+    const scope = new GlobalScope(graph.args, buildArgs, predefined);
+    const planned = pruneToTarget(resolveStageBases(graph, [(word: string) => scope.expand(word)]), target);
+    assertEntitled(planned, options.allow);
+    const global = new GlobalScope(planned.args, buildArgs, predefined);
     const platforms = new Map(
-      pruned.stages.map((s) => [
+      planned.stages.map((s) => [
         s.name,
         s.platform === undefined ? platform : parsePlatform(global.expand(s.platform)),
       ]),
     );
-    return { platform, global, stagePlatform: (stage: Stage) => platforms.get(stage.name) ?? platform };
+    const stage = (name: string) => planned.stages.find((s) => s.name === name);
+    return {
+      platform,
+      global,
+      graph: planned,
+      stage,
+      stagePlatform: (s: Stage) => platforms.get(s.name) ?? platform,
+    };
   });
-  const targetSensitive = targetSensitiveStages(pruned);
+  const pruned = (plans[0] as (typeof plans)[number]).graph; // context, args, named contexts: the same in every plan
+  const targetSensitive = new Set(plans.flatMap((plan) => [...targetSensitiveStages(plan.graph, graph)]));
   /** Which built stage a (target platform, stage) uses: shared ones have one key for all targets. */
   const stageKey = (plan: (typeof plans)[number], stage: Stage): string => {
     const own = formatPlatform(plan.stagePlatform(stage));
@@ -271,10 +274,14 @@ export async function buildPlatforms(
   };
   // The stages whose layers end up in the target image: the target and the stages it is FROM.
   const inTarget = new Set<string>();
-  for (let name: string | undefined = target; name !== undefined && !inTarget.has(name); ) {
-    inTarget.add(name);
-    const base: Stage['base'] | undefined = pruned.stages.find((s) => s.name === name)?.base;
-    name = base?.kind === 'stage' ? base.stage : undefined;
+  for (const plan of plans) {
+    const chain = new Set<string>();
+    for (let name: string | undefined = target; name !== undefined && !chain.has(name); ) {
+      chain.add(name);
+      inTarget.add(name);
+      const base: Stage['base'] | undefined = plan.stage(name)?.base;
+      name = base?.kind === 'stage' ? base.stage : undefined;
+    }
   }
   const results = new Map<string, Promise<StageResult>>();
   const fileDigests = await FileDigests.open(join(store.root, 'file-digests.json'));
@@ -322,10 +329,10 @@ export async function buildPlatforms(
       noCache: options.noCache ?? false,
       contextRoot: contextDir,
       // each platform's step positions are their own (a miss is explained against the same platform)
-      slotPrefix: `${contextDir}\0${pruned.stages.map((s) => s.name).join(',')}${several ? `\0${label}` : ''}`,
+      slotPrefix: `${contextDir}\0${plan.graph.stages.map((s) => s.name).join(',')}${several ? `\0${label}` : ''}`,
       resolver: {
         stageImage: async (name: string) => {
-          const dep = pruned.stages.find((s) => s.name === name);
+          const dep = plan.stage(name);
           const result = dep && results.get(stageKey(plan, dep));
           // only a base image's ONBUILD trigger can name a stage the graph did not schedule
           if (result === undefined) {
@@ -374,13 +381,15 @@ export async function buildPlatforms(
     };
   };
 
-  const runs = pruned.stages.filter((s) => s.instructions.some((i) => i.kind === 'run'));
-  if (runs.length > 0) {
+  const runs = plans.map((plan) =>
+    plan.graph.stages.filter((s) => s.instructions.some((i) => i.kind === 'run')),
+  );
+  if (runs.some((stages) => stages.length > 0)) {
     // Fail before doing any work when RUN cannot run here (no runtime, or no emulator for a platform).
     await findRuntime();
     const checked = new Set<string>();
-    for (const plan of plans) {
-      for (const stage of runs) {
+    for (const [i, plan] of plans.entries()) {
+      for (const stage of runs[i] ?? []) {
         const platform = plan.stagePlatform(stage);
         if (checked.has(formatPlatform(platform))) continue;
         checked.add(formatPlatform(platform));
@@ -392,7 +401,7 @@ export async function buildPlatforms(
   const sources = options.noCache ? [] : await importCaches(cacheFrom, store, options.registry, onEvent);
   cache.attach(sources, (message, hint) => onEvent({ type: 'warning', message, ...(hint ? { hint } : {}) }));
   for (const plan of plans) {
-    for (const stage of pruned.stages) {
+    for (const stage of plan.graph.stages) {
       const key = stageKey(plan, stage);
       if (results.has(key)) continue; // a shared stage another platform scheduled
       const deps = stageDependencies(stage);
@@ -401,7 +410,7 @@ export async function buildPlatforms(
         (async () => {
           const done = new Map<string, StageResult>();
           for (const dep of deps) {
-            const depStage = pruned.stages.find((s) => s.name === dep) as Stage;
+            const depStage = plan.stage(dep) as Stage;
             done.set(dep, await (results.get(stageKey(plan, depStage)) as Promise<StageResult>));
           }
           const base = await resolveBase(stage, done, baseOptions(plan, plan.stagePlatform(stage)));
@@ -447,9 +456,9 @@ export async function buildPlatforms(
       digest: await (await base).digest(),
     })),
   );
-  const targetStage = pruned.stages.find((s) => s.name === target) as Stage;
   return Promise.all(
     plans.map(async (plan) => {
+      const targetStage = plan.stage(target) as Stage;
       const uncompressedImage = (await (results.get(stageKey(plan, targetStage)) as Promise<StageResult>))
         .image;
       // Every uncompressed tar layer gets its gzip form (compressedLayer leaves compressed ones alone): by
@@ -550,18 +559,23 @@ const TARGET_ARG = /TARGET(?:PLATFORM|OS|ARCH|VARIANT)/;
  * The stages whose result can differ between target platforms although their own platform is fixed:
  * they mention a TARGET* argument (an `ARG TARGETARCH`, a base `$TARGETARCH`), declare an ARG while a
  * global ARG's default mentions one, read an image (`COPY --from=IMAGE`, a mount from one: resolved
- * for the target platform), or use such a stage. Conservative: a stage that is not listed is the same
+ * for the target platform), or use such a stage — `unresolved` is the graph before each platform's
+ * `FROM base-${TARGETARCH}` became a stage name. Conservative: a stage that is not listed is the same
  * for every target and is built once.
  */
-function targetSensitiveStages(graph: BuildGraph): Set<string> {
+function targetSensitiveStages(graph: BuildGraph, unresolved: BuildGraph): Set<string> {
   const globalMentions = TARGET_ARG.test(JSON.stringify(graph.args));
+  // a base resolved for the platform (`FROM base-${TARGETARCH}` → stage base-arm64) still mentions it
+  const mentions = (stage: Stage) =>
+    TARGET_ARG.test(JSON.stringify(stage)) ||
+    TARGET_ARG.test(JSON.stringify(unresolved.stages.find((s) => s.name === stage.name)?.base ?? null));
   const readsImage = (instruction: Instruction): boolean =>
     (instruction.kind === 'copy' && instruction.from?.kind === 'image') ||
     (instruction.kind === 'run' &&
       (instruction.mounts ?? []).some((m) => 'from' in m && m.from?.kind === 'image')) ||
     (instruction.kind === 'onbuild' && readsImage(instruction.instruction));
   const direct = (stage: Stage) =>
-    TARGET_ARG.test(JSON.stringify(stage)) ||
+    mentions(stage) ||
     stage.instructions.some(readsImage) ||
     (globalMentions && stage.instructions.some((i) => i.kind === 'arg'));
   const sensitive = new Set<string>();
