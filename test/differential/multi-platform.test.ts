@@ -10,7 +10,7 @@ import * as layout from '@wharf/core/layout';
 import * as oci from '@wharf/core/oci';
 import { describe, expect, it } from 'vitest';
 import { BUSYBOX_MULTI } from '../helpers/base-images.js';
-import { comparableConfig } from '../helpers/differential.js';
+import { comparableConfig, withoutMountStubs } from '../helpers/differential.js';
 import { docker, dockerBuild } from '../helpers/docker.js';
 import { noDocker, testEnv } from '../helpers/env.js';
 import { readSavedImage, treeLines } from '../helpers/image-tree.js';
@@ -61,7 +61,8 @@ describe.skipIf(noDocker())('two platforms in one direct build match BuildKit pe
       const ours = join(dir, `direct-${platform.replace('/', '-')}.tar`);
       await exportImage(image, { type: 'docker-archive', dest: ours, names: [] });
       const [bk, wh] = await Promise.all([readSavedImage(saved), readSavedImage(ours)]);
-      expect(treeLines(wh.tree), platform).toEqual(treeLines(bk.tree));
+      // BuildKit 20.10's stray empty /etc/hosts and /etc/resolv.conf RUN-mount stubs are not content
+      expect(treeLines(wh.tree), platform).toEqual(treeLines(withoutMountStubs(bk.tree, wh.tree)));
       expect(comparableConfig(wh.config), platform).toEqual(comparableConfig(bk.config));
       await docker(['rmi', tag]);
     }
