@@ -1,13 +1,12 @@
 // Two platforms in one direct build vs BuildKit building each: `build({ platforms: [amd64, arm64] })`
-// writes one index whose images each equal `docker build --platform X` of the same Dockerfile (file
-// trees and configs), with a `FROM --platform=$BUILDPLATFORM` stage (native, reading TARGETARCH), a
+// pushes one index (as `wharf build --platform linux/amd64,linux/arm64 --push`) whose images, read back
+// from the registry, each equal `docker build --platform X` of the same Dockerfile (file trees and configs), with a `FROM --platform=$BUILDPLATFORM` stage (native, reading TARGETARCH), a
 // target-independent native stage, RUN in both kinds of stages and COPY between them.
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { build, lowerDockerfile } from '@wharf/core';
 import { exportImage } from '@wharf/core/export';
-import * as layout from '@wharf/core/layout';
-import * as oci from '@wharf/core/oci';
+import { remoteImage as registryImage } from '@wharf/core/registry';
 import { describe, expect, it } from 'vitest';
 import { BUSYBOX_MULTI } from '../helpers/base-images.js';
 import { comparableConfig, withoutMountStubs } from '../helpers/differential.js';
@@ -15,6 +14,7 @@ import { docker, dockerBuild } from '../helpers/docker.js';
 import { noDocker, testEnv } from '../helpers/env.js';
 import { readSavedImage, treeLines } from '../helpers/image-tree.js';
 import { tempDir } from '../helpers/paths.js';
+import { startRegistry } from '../helpers/registry.js';
 
 const dockerfile = `ARG BASE=${BUSYBOX_MULTI.ref}
 FROM --platform=$BUILDPLATFORM $BASE AS tools
@@ -38,33 +38,53 @@ describe.skipIf(noDocker())('two platforms in one direct build match BuildKit pe
     mkdirSync(contextDir);
     writeFileSync(join(dir, 'Dockerfile'), dockerfile);
     const platforms = ['linux/amd64', 'linux/arm64'];
-    const result = await build(lowerDockerfile(dockerfile, { file: 'Dockerfile' }), {
-      contextDir,
-      cacheDir: join(dir, 'cache'),
-      platforms,
-      output: `type=oci,dest=${join(dir, 'layout')}`,
-      registry: { mirrors: [testEnv().mirror.url] },
-    });
-    expect(result.indexDigest).toBe(result.digest);
-    expect(result.platforms.map((p) => p.platform)).toEqual(platforms);
-    for (const platform of platforms) {
-      const tag = `wharf-diff/multi-${platform.replace('/', '-')}:latest`;
-      await dockerBuild({
+    const registry = await startRegistry();
+    const repo = `${registry.host}/wharf-diff/multi`;
+    const ref = `${repo}:1`;
+    try {
+      const result = await build(lowerDockerfile(dockerfile, { file: 'Dockerfile' }), {
         contextDir,
-        dockerfile: join(dir, 'Dockerfile'),
-        tag,
-        args: ['--platform', platform],
+        cacheDir: join(dir, 'cache'),
+        platforms,
+        output: 'type=registry',
+        tags: [ref],
+        registry: { mirrors: [testEnv().mirror.url] },
       });
-      const saved = join(dir, `buildkit-${platform.replace('/', '-')}.tar`);
-      await docker(['save', '-o', saved, tag]);
-      const image = await layout.readLayout(join(dir, 'layout'), { platform: oci.parsePlatform(platform) });
-      const ours = join(dir, `direct-${platform.replace('/', '-')}.tar`);
-      await exportImage(image, { type: 'docker-archive', dest: ours, names: [] });
-      const [bk, wh] = await Promise.all([readSavedImage(saved), readSavedImage(ours)]);
-      // BuildKit 20.10's stray empty /etc/hosts and /etc/resolv.conf RUN-mount stubs are not content
-      expect(treeLines(wh.tree), platform).toEqual(treeLines(withoutMountStubs(bk.tree, wh.tree)));
-      expect(comparableConfig(wh.config), platform).toEqual(comparableConfig(bk.config));
-      await docker(['rmi', tag]);
+      expect(result.indexDigest).toBe(result.digest);
+      expect(result.pushed).toEqual([`${ref}@${result.digest}`]);
+      expect(result.platforms.map((p) => p.platform)).toEqual(platforms);
+      for (const platform of platforms) {
+        const tag = `wharf-diff/multi-${platform.replace('/', '-')}:latest`;
+        await dockerBuild({
+          contextDir,
+          dockerfile: join(dir, 'Dockerfile'),
+          tag,
+          args: ['--platform', platform],
+        });
+        const saved = join(dir, `buildkit-${platform.replace('/', '-')}.tar`);
+        await docker(['save', '-o', saved, tag]);
+        const image = registryImage(`${repo}@${result.digest}`, { platform });
+        const ours = join(dir, `direct-${platform.replace('/', '-')}.tar`);
+        await exportImage(image, { type: 'docker-archive', dest: ours, names: [] });
+        const [bk, wh] = await Promise.all([readSavedImage(saved), readSavedImage(ours)]);
+        // BuildKit 20.10's stray empty /etc/hosts and /etc/resolv.conf RUN-mount stubs are not content
+        expect(treeLines(wh.tree), platform).toEqual(treeLines(withoutMountStubs(bk.tree, wh.tree)));
+        expect(comparableConfig(wh.config), platform).toEqual(comparableConfig(bk.config));
+        await docker(['rmi', tag]);
+      }
+      // The pushed index runs as each platform: arm64 emulated.
+      const arch = await docker([
+        'run',
+        '--rm',
+        '--platform',
+        'linux/arm64',
+        `${repo}@${result.digest}`,
+        'cat',
+        '/arch',
+      ]);
+      expect(arch.split('\n')[0]).toBe('aarch64');
+    } finally {
+      await registry.stop();
     }
   });
 });
