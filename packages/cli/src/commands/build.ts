@@ -76,7 +76,7 @@ export function registerBuild(program: Command): void {
     )
     .option(
       '--platform <os/arch>',
-      'target platform(s): linux/amd64,linux/arm64 (comma list or repeated; several make one OCI index)',
+      'target platform(s): linux/amd64,linux/arm64 (comma list or repeated; several make one OCI index; default: define({ platforms }), else this machine)',
       collectPlatforms,
     )
     // an unknown mode (`fancy`) is a usage error (exit 2), not silently plain output
