@@ -22,6 +22,13 @@ const definition = define({
 });
 
 describe('resolvePlan', () => {
+  it('gives define({ platforms }) to each target without its own', () => {
+    const both = ['linux/amd64', 'linux/arm64'];
+    const plan = resolvePlan(define({ ...definition, platforms: both }));
+    expect(plan.target.api?.platforms).toEqual(both);
+    expect(plan.target.web?.platforms).toEqual(['linux/amd64']);
+  });
+
   it('builds the default group when no target is named, each target with its settings', () => {
     const plan = resolvePlan(definition);
     expect(plan.group).toEqual({ default: { targets: ['api', 'web'] } });
