@@ -16,7 +16,9 @@ import { execFileSync } from 'node:child_process';
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import * as core from '../packages/core/dist/bundle/index.js';
+import { readLayout } from '../packages/core/dist/bundle/layout/index.js';
+import { pushImage } from '../packages/core/dist/bundle/registry/index.js';
+import * as sign from '../packages/core/dist/bundle/sign/index.js';
 import { log, MIRROR, machine, prng, s, startRegistry, table, tempDir, wharf } from './lib.mjs';
 
 const { values } = parseArgs({
@@ -109,15 +111,15 @@ try {
     '--progress',
     'quiet',
   ]);
-  const image = await core.readLayout(layout);
+  const image = await readLayout(layout);
   const registry = await startRegistry();
   const alone = [];
   try {
     for (let i = 0; i < runs; i++) {
       const name = `${registry.host}/bench/alone${i}:1`;
-      await core.pushImage(image, name);
+      await pushImage(image, name);
       const started = performance.now();
-      await core.sign.attestPushed(image, [name], {
+      await sign.attestPushed(image, [name], {
         sbom: 'spdx-json',
         provenance: {
           mode: 'min',

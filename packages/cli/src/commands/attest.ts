@@ -68,7 +68,7 @@ export function parseSignSpec(spec: string): sign.SigningOptions {
     return {
       kind: 'key',
       keyFile: key,
-      ...(passphrase ? { passphrase } : {}),
+      ...(passphrase !== undefined ? { passphrase } : {}),
       ...(rekorUrl ? { rekorUrl } : {}),
     };
   }
