@@ -199,6 +199,51 @@ describe.skipIf(noDocker())('supply chain: referrers in OCI layouts, signed inde
       expect(result.attestations.map((a) => a.predicateType)).toEqual(['https://slsa.dev/provenance/v1']);
     }
   });
+
+  it('wharf bake --push --sign key=: every target is signed', async () => {
+    const project = join(dir, 'bake');
+    mkdirSync(project, { recursive: true });
+    writeFileSync(join(project, 'a.txt'), 'a\n');
+    writeFileSync(join(project, 'b.txt'), 'b\n');
+    writeFileSync(
+      join(project, 'build.ts'),
+      [
+        "import { define, stage } from '@wharf/core';",
+        'export default define({',
+        '  targets: {',
+        `    a: { stage: stage('a').from('scratch').copy('a.txt', '/'), tags: ['${registry.host}/bake/a:1'] },`,
+        `    b: { stage: stage('b').from('scratch').copy('b.txt', '/'), tags: ['${registry.host}/bake/b:1'] },`,
+        '  },',
+        '});',
+        '',
+      ].join('\n'),
+    );
+    const baked = wharf([
+      'bake',
+      join(project, 'build.ts'),
+      '--push',
+      '--sign',
+      `key=${keys.sec1}`,
+      '--progress',
+      'quiet',
+      '--cache-dir',
+      tempDir('wharf-bake-sign-cache-'),
+    ]);
+    expect(baked.stderr).toBe('');
+    expect(baked.code).toBe(0);
+    for (const name of ['a', 'b']) {
+      const result = await verifyImage(`${registry.host}/bake/${name}:1`, {
+        policy: { kind: 'key', keyFile: keys.pub },
+      });
+      expect(result.signatures).toHaveLength(1);
+    }
+    // a bake that writes nowhere refuses the flags before any work
+    const nowhere = wharf(['bake', join(project, 'build.ts'), '--sbom', '--progress', 'quiet']);
+    expect(nowhere.code).toBe(1);
+    expect(firstLine(nowhere.stderr)).toBe(
+      'wharf: --sbom, --provenance and --sign apply to a pushed image or an OCI layout',
+    );
+  });
 });
 
 describe('supply chain: verify flags', () => {
