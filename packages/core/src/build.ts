@@ -286,13 +286,20 @@ export async function build(
     digests.catch(() => {});
     const written: OutputResult[] = [];
     const pushed: string[] = [];
+    const attestations = new Map<string, Promise<PreparedAttestations[]>>();
     let pushStats: PushStats | undefined;
     for (const output of outputs) {
       const first = images[0] as BuiltPlatform;
       const content: Exportable =
         index ?? (output.type === 'docker-archive' ? first.uncompressedImage : first.image);
       // attestations are made while the push (or layout write) runs: the digests are known before it
-      const attesting = startAttestations(images, index, output, { graph, options, contextDir, startedOn });
+      const attesting = startAttestations(images, index, output, {
+        graph,
+        options,
+        contextDir,
+        startedOn,
+        made: attestations,
+      });
       const done = await exportImage(content, output, {
         tags: options.tags ?? [],
         push: pushOptions(options, onEvent, output.names[0] ?? options.tags?.[0] ?? ''),
@@ -462,12 +469,22 @@ function startAttestations(
   images: readonly BuiltPlatform[],
   index: ImageIndex | undefined,
   output: ParsedOutput,
-  build: { graph: BuildGraph; options: BuildApiOptions; contextDir: string; startedOn: Date },
+  build: {
+    graph: BuildGraph;
+    options: BuildApiOptions;
+    contextDir: string;
+    startedOn: Date;
+    /** By names: outputs with the same names (a layout and a push) share one SBOM and one set of signatures. */
+    made: Map<string, Promise<PreparedAttestations[]>>;
+  },
 ): Promise<PreparedAttestations[]> | undefined {
   const { graph, options, contextDir, startedOn } = build;
   if (!options.sbom && !options.provenance && !options.sign) return undefined;
   if (output.type !== 'registry' && output.type !== 'oci') return undefined;
   const names = [...new Set([...(options.tags ?? []), ...output.names])];
+  const key = JSON.stringify(names);
+  const made = build.made.get(key);
+  if (made) return made;
   const prepared = (async () => {
     const definition = options.definitionFile
       ? { path: options.definitionFile, digest: sha256Digest(await readFile(options.definitionFile)) }
@@ -498,6 +515,7 @@ function startAttestations(
     ]);
   })();
   prepared.catch(() => {}); // awaited after the output; a failed push must not leave it unhandled
+  build.made.set(key, prepared);
   return prepared;
 }
 
