@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { build } from '../../packages/core/src/build.js';
 import { stage } from '../../packages/core/src/dsl/index.js';
 import { appendLayers } from '../../packages/core/src/image/index.js';
-import { readLayout } from '../../packages/core/src/layout/index.js';
+import { readLayout, writeLayout } from '../../packages/core/src/layout/index.js';
 import { MediaType } from '../../packages/core/src/oci/index.js';
 import { pushImage, RegistryClient } from '../../packages/core/src/registry/index.js';
 import { catalogueImage, generateSbom } from '../../packages/core/src/sbom/index.js';
@@ -151,8 +151,12 @@ describe.skipIf(noDocker())('supply chain: SBOM of a built image', () => {
       const { packages } = await catalogueImage(image);
       const catalogueMs = Date.now() - started;
 
-      // umoci reads OCI manifests only; the build keeps the base's Docker media types
-      await skopeoCopy(`oci:${layout}`, `oci:${join(work, 'oci')}:1`, ['--format', 'oci']);
+      // umoci reads OCI manifests only; the build keeps the base's Docker media types. The layout also
+      // lists the SBOM, provenance and signatures (referrers), and skopeo 1.9 finds no Docker-typed
+      // manifest by tag: the image alone goes to a layout of its own first
+      const alone = join(work, 'image-only');
+      await writeLayout(alone, image);
+      await skopeoCopy(`oci:${alone}`, `oci:${join(work, 'oci')}:1`, ['--format', 'oci']);
       const rootfs = join(await umociUnpack(`${join(work, 'oci')}:1`, join(work, 'bundle')), 'rootfs');
       const npm = packages.filter((p) => p.type === 'npm').map((p) => `${p.name}@${p.version}`);
       expect(new Set(npm)).toEqual(nodePackagesIn(rootfs));
@@ -378,7 +382,7 @@ describe.skipIf(noDocker())('supply chain: build() API options', () => {
 });
 
 describe('supply chain: flags', () => {
-  it('--sbom/--provenance without a push, or with an unknown format, fail before any work with one line', () => {
+  it('--sbom/--provenance without a push or a layout, or with an unknown format, fail before any work with one line', () => {
     const work = tempDir('wharf-sbom-flags-');
     writeFileSync(join(work, 'Dockerfile'), 'FROM scratch\n');
     const noPush = wharf([
@@ -387,12 +391,12 @@ describe('supply chain: flags', () => {
       join(work, 'Dockerfile'),
       work,
       '-o',
-      `type=oci,dest=${join(work, 'out')}`,
+      `type=oci-archive,dest=${join(work, 'out.tar')}`,
       '--sbom',
     ]);
     expect(noPush.code).toBe(1);
     expect(noPush.stderr).toMatch(
-      /^wharf: --sbom, --provenance and --sign apply to a pushed image\n {2}hint: add --push/,
+      /^wharf: --sbom, --provenance and --sign apply to a pushed image or an OCI layout\n {2}hint: add --push/,
     );
     const pushing = (...extra: string[]) =>
       wharf(['build', '-f', join(work, 'Dockerfile'), work, '--push', '-t', '127.0.0.1:1/x:1', ...extra]);

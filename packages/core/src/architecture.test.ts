@@ -40,7 +40,7 @@ const allowed: Record<string, readonly string[]> = {
   runtime: ['layer', 'tar', 'fsutil', 'image', 'store', 'oci', 'errors'],
   export: ['layout', 'archive', 'registry', 'image', 'oci', 'fsutil', 'errors'],
   sbom: ['image', 'oci', 'tar', 'errors'],
-  sign: ['registry', 'image', 'oci', 'sbom', 'errors'],
+  sign: ['registry', 'layout', 'image', 'oci', 'sbom', 'fsutil', 'errors'],
   lock: ['ir', 'registry', 'fsutil', 'oci', 'events', 'errors'],
   engine: [
     'tar',

@@ -35,7 +35,7 @@ import {
   exportImage,
 } from './export/index.js';
 import { type OutputSpec, type OutputType, type ParsedOutput, parseOutput } from './export/output.js';
-import { indexOfImages, platformOf } from './image/index.js';
+import { type ImageIndex, indexOfImages, platformOf } from './image/index.js';
 import type { BuildGraph } from './ir/types.js';
 import { lockedGraph } from './lock/index.js';
 import {
@@ -48,7 +48,14 @@ import {
 } from './oci/index.js';
 import { fileUploadSessions, type PushOptions, type PushStats, sumPushStats } from './registry/index.js';
 import type { SbomFormat } from './sbom/index.js';
-import { attestPushed, type ProvenanceMode, type SigningOptions } from './sign/index.js';
+import {
+  attachPrepared,
+  attachToLayout,
+  type PreparedAttestations,
+  type ProvenanceMode,
+  prepareAttestations,
+  type SigningOptions,
+} from './sign/index.js';
 import { defaultStoreRoot } from './store/index.js';
 
 /**
@@ -277,11 +284,20 @@ export async function build(
     digests.catch(() => {});
     const written: OutputResult[] = [];
     const pushed: string[] = [];
+    const attestations = new Map<string, Promise<PreparedAttestations[]>>();
     let pushStats: PushStats | undefined;
     for (const output of outputs) {
       const first = images[0] as BuiltPlatform;
       const content: Exportable =
         index ?? (output.type === 'docker-archive' ? first.uncompressedImage : first.image);
+      // attestations are made while the push (or layout write) runs: the digests are known before it
+      const attesting = startAttestations(images, index, output, {
+        graph,
+        options,
+        contextDir,
+        startedOn,
+        made: attestations,
+      });
       const done = await exportImage(content, output, {
         tags: options.tags ?? [],
         push: pushOptions(options, onEvent, output.names[0] ?? options.tags?.[0] ?? ''),
@@ -290,8 +306,8 @@ export async function build(
       if (done.pushed) {
         pushed.push(...done.pushed.references.map((r) => `${r}@${done.digest}`));
         pushStats = sumPushStats(pushStats ? [pushStats, done.pushed.stats] : [done.pushed.stats]);
-        await attest(images, done.names, graph, options, contextDir, startedOn);
       }
+      if (attesting) await attachAttestations(await attesting, output, done.names, options);
       const result: OutputResult = {
         type: done.type,
         ...(done.dest !== undefined ? { dest: done.dest } : {}),
@@ -455,39 +471,73 @@ function pushOptions(
   };
 }
 
-/** Attaches the SBOM, provenance and signatures asked for to each pushed platform image. */
-async function attest(
+/**
+ * Starts the SBOM, provenance and signatures asked for, about each platform image and (several platforms)
+ * the index, for a registry or `type=oci` output; undefined when none is asked for or the output holds none.
+ */
+function startAttestations(
   images: readonly BuiltPlatform[],
-  names: readonly string[],
-  graph: BuildGraph,
-  options: BuildApiOptions,
-  contextDir: string,
-  startedOn: Date,
-): Promise<void> {
-  if (!options.sbom && !options.provenance && !options.sign) return;
-  const definition = options.definitionFile
-    ? { path: options.definitionFile, digest: sha256Digest(await readFile(options.definitionFile)) }
-    : // an API build may have no definition file: the build graph (IR) stands for it
-      { path: 'build graph', digest: sha256Digest(canonicalJson(graph)) };
-  for (const built of images) {
-    await attestPushed(built.image, names, {
-      sbom: options.sbom === true ? 'spdx-json' : options.sbom || undefined,
+  index: ImageIndex | undefined,
+  output: ParsedOutput,
+  build: {
+    graph: BuildGraph;
+    options: BuildApiOptions;
+    contextDir: string;
+    startedOn: Date;
+    /** By names: outputs with the same names (a layout and a push) share one SBOM and one set of signatures. */
+    made: Map<string, Promise<PreparedAttestations[]>>;
+  },
+): Promise<PreparedAttestations[]> | undefined {
+  const { graph, options, contextDir, startedOn } = build;
+  if (!options.sbom && !options.provenance && !options.sign) return undefined;
+  if (output.type !== 'registry' && output.type !== 'oci') return undefined;
+  const names = [...new Set([...(options.tags ?? []), ...output.names])];
+  const key = JSON.stringify(names);
+  const made = build.made.get(key);
+  if (made) return made;
+  const prepared = (async () => {
+    const definition = options.definitionFile
+      ? { path: options.definitionFile, digest: sha256Digest(await readFile(options.definitionFile)) }
+      : // an API build may have no definition file: the build graph (IR) stands for it
+        { path: 'build graph', digest: sha256Digest(canonicalJson(graph)) };
+    const about = (platforms: readonly BuiltPlatform[]) => ({
+      sbom: options.sbom === true ? ('spdx-json' as const) : options.sbom || undefined,
       provenance: options.provenance
         ? {
-            mode: options.provenance === 'max' ? 'max' : 'min',
+            mode: options.provenance === 'max' ? ('max' as const) : ('min' as const),
             definition,
             target: options.target,
             buildArgs: options.buildArgs ?? {},
-            platforms: [formatPlatform(built.platform)],
+            platforms: platforms.map((b) => formatPlatform(b.platform)),
             contextDir,
             builder: options.builder ?? { id: 'https://wharf.dev/builder/wharf-api', version: 'unknown' },
             startedOn,
             buildGraph: graph,
           }
         : undefined,
-      bases: built.bases ?? [],
-      ...(options.push || options.registry ? { registry: options.push ?? options.registry } : {}),
+      bases: [...new Map(platforms.flatMap((b) => b.bases ?? []).map((b) => [b.digest, b])).values()],
       sign: options.sign,
     });
+    return Promise.all([
+      ...images.map((built) => prepareAttestations(built.image, names, about([built]))),
+      // the index is signed too (and gets a provenance naming every platform; no SBOM: no file tree)
+      ...(index ? [prepareAttestations(index, names, about(images))] : []),
+    ]);
+  })();
+  prepared.catch(() => {}); // awaited after the output; a failed push must not leave it unhandled
+  build.made.set(key, prepared);
+  return prepared;
+}
+
+/** Attaches what {@link startAttestations} made: as referrers in each pushed repository, or in the layout. */
+async function attachAttestations(
+  prepared: readonly PreparedAttestations[],
+  output: ParsedOutput,
+  names: readonly string[],
+  options: BuildApiOptions,
+): Promise<void> {
+  for (const one of prepared) {
+    if (output.type === 'oci') await attachToLayout(output.dest, one);
+    else await attachPrepared(one, names, options.push ?? options.registry ?? {});
   }
 }

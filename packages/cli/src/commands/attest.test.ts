@@ -51,7 +51,7 @@ describe('--sign', () => {
 
   it('needs a push, like --sbom and --provenance', () => {
     expect(() => parseAttestFlags({ sign: `key=${key}` }, false)).toThrow(
-      '--sbom, --provenance and --sign apply to a pushed image',
+      '--sbom, --provenance and --sign apply to a pushed image or an OCI layout',
     );
     expect(parseAttestFlags({ sign: 'keyless' }, true).sign?.kind).toBe('keyless');
   });

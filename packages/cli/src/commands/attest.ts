@@ -1,7 +1,7 @@
 /**
  * `--sbom`, `--provenance` and `--sign` of `wharf build` (`--sign` of `wharf push` too): attach an SBOM,
- * SLSA provenance and Sigstore signatures to each pushed image as OCI 1.1 referrers. Only pushes carry
- * them for now (layouts and archives do not: the flags say so).
+ * SLSA provenance and Sigstore signatures to each pushed image as OCI 1.1 referrers, or store them in
+ * a `-o type=oci` layout (index.json entries with `subject`, as oras does). Archives carry none.
  */
 import { readFileSync, statSync } from 'node:fs';
 import { WharfError } from '@wharf/core';
@@ -68,7 +68,7 @@ export function parseSignSpec(spec: string): sign.SigningOptions {
     return {
       kind: 'key',
       keyFile: key,
-      ...(passphrase ? { passphrase } : {}),
+      ...(passphrase !== undefined ? { passphrase } : {}),
       ...(rekorUrl ? { rekorUrl } : {}),
     };
   }
@@ -82,14 +82,14 @@ export function parseSignSpec(spec: string): sign.SigningOptions {
 export function sbomOption(): Option {
   return new Option(
     '--sbom [format]',
-    'attach an SBOM to the pushed image: spdx-json (default) | cyclonedx-json',
+    'attach an SBOM to the pushed image (or -o type=oci layout): spdx-json (default) | cyclonedx-json',
   );
 }
 
 export function provenanceOption(): Option {
   return new Option(
     '--provenance [mode]',
-    'attach SLSA v1 provenance to the pushed image: mode=min (default) | mode=max',
+    'attach SLSA v1 provenance to the pushed image (or -o type=oci layout): mode=min (default) | mode=max',
   );
 }
 
@@ -99,7 +99,7 @@ export interface Attestation {
   readonly sign?: sign.SigningOptions;
 }
 
-/** Checks the flags before any work: formats and modes, and that something is pushed. */
+/** Checks the flags before any work: formats and modes, and that an output can hold them (a push or a layout). */
 export function parseAttestFlags(flags: AttestFlags, pushes: boolean): Attestation {
   const sbom =
     flags.sbom === undefined || flags.sbom === false
@@ -122,9 +122,13 @@ export function parseAttestFlags(flags: AttestFlags, pushes: boolean): Attestati
   }
   const signing = flags.sign === undefined ? undefined : parseSignSpec(flags.sign);
   if ((sbom || mode || signing) && !pushes) {
-    throw new WharfError('CLI_ATTEST_NEEDS_PUSH', '--sbom, --provenance and --sign apply to a pushed image', {
-      hint: 'add --push (or -o type=registry) with -t registry.example.com/app:1.0',
-    });
+    throw new WharfError(
+      'CLI_ATTEST_NEEDS_PUSH',
+      '--sbom, --provenance and --sign apply to a pushed image or an OCI layout',
+      {
+        hint: 'add --push (or -o type=registry) with -t registry.example.com/app:1.0, or -o type=oci,dest=DIR',
+      },
+    );
   }
   return {
     ...(sbom ? { sbom } : {}),

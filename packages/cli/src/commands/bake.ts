@@ -1,11 +1,13 @@
 /**
  * `wharf bake [build.ts] [TARGET|GROUP…]`: every chosen target of a build.ts in one process over
  * `bake()` (shared stages built once, each blob uploaded once per registry), with `--set`, `--push`,
- * `--print`, `--metadata-file` and a summary table on stderr.
+ * `--print`, `--metadata-file`, `--sbom`/`--provenance`/`--sign` (as `wharf build`'s, for every target) and a
+ * summary table on stderr.
  */
 import { existsSync, statSync } from 'node:fs';
 import { bake } from '@wharf/core';
 import { type BakeResult, bakeMetadata, planJson, resolvePlan } from '@wharf/core/bake';
+import { parseOutput } from '@wharf/core/export';
 import { type Command, Option } from 'commander';
 import { collect, parseAllow, parseBuildArgs, parseSecrets } from '../flags.js';
 import { interruptSignal } from '../interrupt.js';
@@ -13,9 +15,10 @@ import { loadDefinitionValue } from '../load-definition.js';
 import { PROGRESS_MODES, type ProgressMode, progressSink } from '../render/progress.js';
 import { formatBytes } from '../render/size.js';
 import { writeFileAtomic } from '../write-file.js';
+import { type AttestFlags, parseAttestFlags, provenanceOption, sbomOption, signOption } from './attest.js';
 import { caFileOption, insecureRegistryOption, registryMirrorOption, registrySettings } from './build.js';
 
-interface BakeFlags {
+interface BakeFlags extends AttestFlags {
   readonly set?: string[];
   readonly push?: boolean;
   readonly print?: boolean;
@@ -64,6 +67,9 @@ export function registerBake(program: Command): void {
     .addOption(registryMirrorOption())
     .addOption(insecureRegistryOption())
     .addOption(caFileOption())
+    .addOption(sbomOption())
+    .addOption(provenanceOption())
+    .addOption(signOption())
     .action(async (names: string[], flags: BakeFlags) => {
       const [first, ...rest] = names;
       const isFile = first !== undefined && (/\.(m?[jt]s)$/.test(first) || isRegularFile(first));
@@ -83,6 +89,14 @@ export function registerBake(program: Command): void {
         process.stdout.write(planJson(resolvePlan(definition, choice)));
         return;
       }
+      // --sbom/--provenance/--sign: a target must push or write a layout; the key is checked before any work
+      const plan = resolvePlan(definition, choice);
+      const attestation = parseAttestFlags(
+        flags,
+        Object.values(plan.target).some((t) =>
+          t.output.some((o) => ['registry', 'oci'].includes(parseOutput(o).type)),
+        ),
+      );
       const progress = progressSink(flags.progress);
       let result: BakeResult;
       try {
@@ -97,6 +111,9 @@ export function registerBake(program: Command): void {
           ...(flags.cacheDir ? { cacheDir: flags.cacheDir } : {}),
           registry: registrySettings(flags),
           definitionFile: file,
+          ...(attestation.sbom ? { sbom: attestation.sbom } : {}),
+          ...(attestation.provenance ? { provenance: attestation.provenance } : {}),
+          ...(attestation.sign ? { sign: attestation.sign } : {}),
           signal: interruptSignal(),
           onEvent: progress.sink,
         });

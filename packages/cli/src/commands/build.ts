@@ -130,7 +130,7 @@ export function registerBuild(program: Command): void {
         outputs.push(parseOutput('type=registry'));
       const attestation = parseAttestFlags(
         flags,
-        outputs.some((o) => o.type === 'registry'),
+        outputs.some((o) => o.type === 'registry' || o.type === 'oci'),
       );
       const { graph: defined, contextDir, lint, platforms } = await loadGraph(definition, flags);
       const progress = progressSink(flags.progress);

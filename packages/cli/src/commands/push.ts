@@ -63,7 +63,9 @@ async function sourceIndex(src: string): Promise<ImageIndex | undefined> {
   const isDir = (await stat(src)).isDirectory();
   const top = await (isDir ? layout.openLayout(src) : archive.openOciArchive(src)).catch(() => undefined);
   if (top === undefined) return undefined; // a docker-archive: images only
-  const [images, nested] = await Promise.all([top.images(), top.indexes()]);
+  const [entries, nested] = await Promise.all([top.images(), top.indexes()]);
+  // referrers stored beside the images (SBOMs, signatures: entries with artifactType) are not images
+  const images = entries.filter((e) => e.descriptor.artifactType === undefined);
   const digests = new Set(nested.map((n) => n.descriptor.digest));
   return images.length === 0 && digests.size === 1 ? nested[0]?.index : undefined;
 }
@@ -93,16 +95,24 @@ export function registerPush(program: Command): void {
     };
     // A multi-platform image goes up whole (its images, then the index) unless one image is picked.
     const index = flags.image || flags.platform ? undefined : await sourceIndex(src).catch(() => undefined);
+    const pushed: Image | ImageIndex =
+      index ??
+      (await openSource(src, {
+        ...(flags.image ? { ref: flags.image } : {}),
+        ...(flags.platform ? { platform: flags.platform } : {}),
+      }));
     const result = index
       ? await pushIndex(index, refs, options)
-      : await pushImage(
-          await openSource(src, {
-            ...(flags.image ? { ref: flags.image } : {}),
-            ...(flags.platform ? { platform: flags.platform } : {}),
-          }),
-          refs,
-          options,
-        );
+      : await pushImage(pushed as Image, refs, options);
+    // a layout's referrers of what was pushed (SBOMs, provenance, signatures) go with it, unchanged
+    if ((await stat(src)).isDirectory()) {
+      const subjects = [
+        { mediaType: result.mediaType, digest: result.digest, size: (await pushed.rawManifest()).byteLength },
+        ...(index ? (await index.manifest()).manifests : []),
+      ];
+      const carried = await sign.pushLayoutReferrers(src, subjects, refs, registryOptionsFrom(flags, cmd));
+      if (carried > 0 && !flags.quiet) process.stderr.write(`${carried} attached artifacts pushed with it\n`);
+    }
     // --sign: the pushed digest (the index, for a whole multi-platform image), once per repository
     const repositories = new Set(refs.map((ref) => parseReference(ref).name));
     for (const repository of signing ? repositories : []) {

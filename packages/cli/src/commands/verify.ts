@@ -25,12 +25,22 @@ function policyFrom(flags: VerifyFlags): sign.VerifyPolicy {
     );
   }
   if (flags.key) return { kind: 'key', keyFile: flags.key, trustedRootFile: flags.trustedRoot };
-  if (!flags.certificateIdentity || !flags.certificateOidcIssuer || !flags.trustedRoot) {
+  if (!flags.certificateIdentity || !flags.certificateOidcIssuer) {
     throw new WharfError(
       'CLI_BAD_VERIFY',
-      'keyless verification needs --certificate-identity, --certificate-oidc-issuer and --trusted-root',
+      'keyless verification needs --certificate-identity and --certificate-oidc-issuer (and --trusted-root)',
       {
-        hint: 'e.g. --certificate-oidc-issuer https://token.actions.githubusercontent.com --trusted-root trusted_root.json',
+        hint: 'e.g. --certificate-identity https://github.com/org/repo/.github/workflows/ci.yml@refs/heads/main --certificate-oidc-issuer https://token.actions.githubusercontent.com --trusted-root trusted_root.json',
+      },
+    );
+  }
+  if (!flags.trustedRoot) {
+    // no TUF client here: the root of trust is a file the user fetched and trusts
+    throw new WharfError(
+      'CLI_BAD_VERIFY',
+      'keyless verification needs --trusted-root FILE: wharf does not fetch the Sigstore root (TUF) itself',
+      {
+        hint: 'pass --trusted-root trusted_root.json: `cosign initialize` fetches the public one (~/.sigstore/root/tuf-repo-cdn.sigstore.dev/targets/trusted_root.json); `cosign trusted-root create` makes one for a private Sigstore',
       },
     );
   }
@@ -55,7 +65,7 @@ export function registerVerify(program: Command): void {
     .option('--certificate-oidc-issuer <url>', 'keyless: the OIDC issuer of that identity')
     .option(
       '--trusted-root <file>',
-      'keyless: Sigstore trusted_root.json (Fulcio CA, Rekor and CT log keys)',
+      'Sigstore trusted_root.json (Fulcio CA, Rekor, CT log and TSA keys); required for keyless, and checks Rekor entries of keyed signatures (no TUF fetch: see docs/supply-chain.md)',
     );
   registryOptions(command).action(async (ref: string, flags: VerifyFlags, cmd: Command) => {
     const policy = policyFrom(flags);

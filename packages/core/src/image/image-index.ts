@@ -163,7 +163,8 @@ export async function selectImage(index: ImageIndex, options: SelectOptions = {}
   const where = options.source ?? 'the index';
   const platform = options.platform ?? defaultPlatform();
   const manifest = await index.manifest();
-  let candidates = [...manifest.manifests];
+  // an entry with artifactType is a referrer stored beside the images (an SBOM, a signature), not an image
+  let candidates = manifest.manifests.filter((d) => d.artifactType === undefined);
   if (options.ref !== undefined) {
     const full = normalised(options.ref);
     candidates = candidates.filter((d) => {

@@ -4,13 +4,15 @@
  * pushed to. Made (and signed) once, pushed per repository.
  */
 import { createHash, randomUUID } from 'node:crypto';
-import type { Image } from '../image/types.js';
+import { isImageIndex } from '../image/index.js';
+import type { Image, ImageIndex } from '../image/types.js';
 import { type Descriptor, type Digest, digestHex, parseReference, type Reference } from '../oci/index.js';
 import { RegistryClient, type RegistryOptions, type RemoteRepository } from '../registry/index.js';
 import { type BaseImage, generateSbom, SBOM_MEDIA_TYPES, type SbomFormat } from '../sbom/index.js';
 import { gitSource } from './git.js';
+import { layoutArtifactManifests } from './layout.js';
 import { type ProvenanceMode, provenanceStatement } from './provenance.js';
-import { type Artifact, attachArtifact, attachArtifacts, fetchArtifact, listReferrers } from './referrers.js';
+import { type Artifact, attachArtifact, attachArtifacts, attachManifests } from './referrers.js';
 import {
   BUNDLE_MEDIA_TYPE,
   COSIGN_SIGN_PREDICATE,
@@ -19,6 +21,7 @@ import {
   type Statement,
   statementSigner,
 } from './sigstore.js';
+import { openReferrerSource } from './source.js';
 
 /** in-toto statements, as BuildKit and cosign store them. */
 export const IN_TOTO_MEDIA_TYPE = 'application/vnd.in-toto+json';
@@ -79,19 +82,32 @@ export function bundleArtifact(bundle: unknown, predicateType: string): Artifact
   };
 }
 
+/** What a statement calls an image written without a name (a layout output without -t). */
+const UNNAMED = 'image';
+
+/** The repositories of `names` (`UNNAMED` when there are none). */
+function repositoriesOf(names: readonly string[]): string[] {
+  return names.length === 0 ? [UNNAMED] : [...new Set(names.map((n) => parseReference(n).name))];
+}
+
 /** The subjects of a statement about `digest` pushed as `names`: one per repository. */
 function subjectsOf(names: readonly string[], digest: Digest): Statement['subject'] {
-  return [...new Set(names.map((n) => parseReference(n).name))].map((name) => ({
+  return repositoriesOf(names).map((name) => ({
     name,
     digest: { sha256: digestHex(digest) },
   }));
 }
 
 /**
- * The artifacts to attach to `image` (pushed as `names`): at most an SBOM and a provenance statement, and
- * with `options.sign` the image signature and a signed bundle of each.
+ * The artifacts to attach to `subject` (pushed as `names`): at most an SBOM (an image only: an index has
+ * no file tree) and a provenance statement, and with `options.sign` the signature and a signed bundle of each.
  */
-async function artifactsFor(image: Image, names: readonly string[], digest: Digest, options: AttestOptions) {
+async function artifactsFor(
+  subject: Image | ImageIndex,
+  names: readonly string[],
+  digest: Digest,
+  options: AttestOptions,
+) {
   const artifacts: Artifact[] = [];
   // what is signed when options.sign is set: the image itself, then each attestation
   const statements: Statement[] = [
@@ -102,9 +118,12 @@ async function artifactsFor(image: Image, names: readonly string[], digest: Dige
       predicate: {},
     },
   ];
-  const subjectName = parseReference(names[0] as string).name;
-  if (options.sbom) {
-    const text = await generateSbom(image, {
+  const subjectName = repositoriesOf(names)[0] as string;
+  // the signer reads its key (or loads @sigstore/sign) while the SBOM is catalogued
+  const signer = options.sign ? statementSigner(options.sign) : undefined;
+  signer?.catch(() => {});
+  if (options.sbom && !isImageIndex(subject)) {
+    const text = await generateSbom(subject, {
       subject: { name: subjectName, digest },
       bases: options.bases ?? [],
       format: options.sbom,
@@ -122,7 +141,7 @@ async function artifactsFor(image: Image, names: readonly string[], digest: Dige
   if (provenance) {
     const git = provenance.contextDir ? await gitSource(provenance.contextDir) : undefined;
     const statement = provenanceStatement({
-      subjects: [...new Set(names.map((n) => parseReference(n).name))].map((name) => ({ name, digest })),
+      subjects: repositoriesOf(names).map((name) => ({ name, digest })),
       definition: provenance.definition,
       target: provenance.target,
       buildArgs: provenance.buildArgs ?? {},
@@ -144,36 +163,64 @@ async function artifactsFor(image: Image, names: readonly string[], digest: Dige
     });
     statements.push(statement as unknown as Statement);
   }
-  if (options.sign) {
-    const signer = await statementSigner(options.sign);
+  if (signer) {
+    const ready = await signer;
     for (const statement of statements) {
-      artifacts.push(bundleArtifact(await signer.sign(statement), statement.predicateType));
+      artifacts.push(bundleArtifact(await ready.sign(statement), statement.predicateType));
     }
   }
   return artifacts;
 }
 
-/** Attaches the SBOM and provenance `options` asks for to `image`, already pushed as `names`. */
-export async function attestPushed(
-  image: Image,
+/** What {@link prepareAttestations} made: the subject's descriptor and the artifacts to attach to it. */
+export interface PreparedAttestations {
+  readonly subject: Descriptor;
+  readonly artifacts: readonly Artifact[];
+}
+
+/**
+ * Makes (and signs) the SBOM, provenance and signature `options` asks for about `subject` — an image, or
+ * a multi-platform image's index (no SBOM: it has no file tree) — to be pushed as `names` (none: a
+ * layout output without a name), without
+ * touching a registry: the subject's digest is known before its push, so a build makes them while it
+ * pushes and attaches them after ({@link attachPrepared}).
+ *
+ * @example
+ * const prepared = prepareAttestations(image, ['registry.example.com/app:1.0'], { sbom: 'spdx-json' });
+ * await pushImage(image, ['registry.example.com/app:1.0']);
+ * await attachPrepared(await prepared, ['registry.example.com/app:1.0']);
+ */
+export async function prepareAttestations(
+  subject: Image | ImageIndex,
   names: readonly string[],
   options: AttestOptions,
-): Promise<Descriptor[]> {
-  if ((!options.sbom && !options.provenance && !options.sign) || names.length === 0) return [];
-  const digest = await image.digest();
-  const subject: Descriptor = {
-    mediaType: await image.mediaType(),
+): Promise<PreparedAttestations> {
+  const digest = await subject.digest();
+  const descriptor: Descriptor = {
+    mediaType: await subject.mediaType(),
     digest,
-    size: (await image.rawManifest()).byteLength,
+    size: (await subject.rawManifest()).byteLength,
   };
-  const artifacts = await artifactsFor(image, names, digest, options);
+  if (!options.sbom && !options.provenance && !options.sign) {
+    return { subject: descriptor, artifacts: [] };
+  }
+  return { subject: descriptor, artifacts: await artifactsFor(subject, names, digest, options) };
+}
+
+/** Attaches prepared artifacts in every repository of `names` (once per repository). */
+export async function attachPrepared(
+  prepared: PreparedAttestations,
+  names: readonly string[],
+  registry: RegistryOptions = {},
+): Promise<Descriptor[]> {
+  if (prepared.artifacts.length === 0) return [];
   const repositories = new Map(names.map((n) => parseReference(n)).map((r) => [r.name, r]));
   const attached: Descriptor[] = [];
   for (const reference of repositories.values()) {
-    const client = new RegistryClient(reference.registry, options.registry ?? {});
+    const client = new RegistryClient(reference.registry, registry);
     try {
       const repository = client.repository(reference.repository, 'pull,push');
-      attached.push(...(await attachArtifacts(repository, subject, artifacts)));
+      attached.push(...(await attachArtifacts(repository, prepared.subject, prepared.artifacts)));
     } finally {
       await client.close();
     }
@@ -181,27 +228,32 @@ export async function attestPushed(
   return attached;
 }
 
+/** Attaches the SBOM and provenance `options` asks for to `image`, already pushed as `names`. */
+export async function attestPushed(
+  image: Image | ImageIndex,
+  names: readonly string[],
+  options: AttestOptions,
+): Promise<Descriptor[]> {
+  return attachPrepared(await prepareAttestations(image, names, options), names, options.registry);
+}
+
 /**
  * The newest artifact of `artifactType` attached to the image `reference` names (a tag is resolved to its
- * manifest digest first), as bytes; `undefined` when none is attached.
+ * manifest digest first; `oci:DIR[:NAME]` reads a layout), as bytes; `undefined` when none is attached.
  */
 export async function readAttached(
   reference: string,
   artifactType: string,
   registry: RegistryOptions = {},
 ): Promise<{ readonly digest: Digest; readonly bytes: Uint8Array } | undefined> {
-  const ref = parseReference(reference);
-  const client = new RegistryClient(ref.registry, registry);
+  const source = await openReferrerSource(reference, registry);
   try {
-    const repository = client.repository(ref.repository, 'pull');
-    const digest = ref.digest ?? (await repository.fetchManifest(ref.tag ?? 'latest')).digest;
-    const found = await listReferrers(repository, digest, artifactType);
-    const newest = found.at(-1);
+    const newest = (await source.referrers(artifactType)).at(-1);
     if (!newest) return undefined;
-    const [blob] = await fetchArtifact(repository, newest);
-    return blob ? { digest, bytes: blob.bytes } : undefined;
+    const [blob] = await source.files(newest);
+    return blob ? { digest: source.subject.digest, bytes: blob.bytes } : undefined;
   } finally {
-    await client.close();
+    await source.close();
   }
 }
 
@@ -257,7 +309,8 @@ export interface AttachedArtifact {
 }
 
 /**
- * Every artifact attached to the image `reference` names (referrers API, or the tag fallback), unverified.
+ * Every artifact attached to the image `reference` names (referrers API, or the tag fallback; in a layout,
+ * `oci:DIR[:NAME]`, its index.json), unverified.
  *
  * @example
  * for (const a of (await listAttestations('registry.example.com/app:1.0')).artifacts) console.log(a.artifactType);
@@ -266,12 +319,9 @@ export async function listAttestations(
   reference: string,
   registry: RegistryOptions = {},
 ): Promise<{ readonly digest: Digest; readonly artifacts: AttachedArtifact[] }> {
-  const ref = parseReference(reference);
-  const client = new RegistryClient(ref.registry, registry);
+  const source = await openReferrerSource(reference, registry);
   try {
-    const repository = client.repository(ref.repository, 'pull');
-    const { digest } = await subjectOf(repository, ref);
-    const artifacts = (await listReferrers(repository, digest)).map((d) => {
+    const artifacts = (await source.referrers()).map((d) => {
       const annotations = d.annotations ?? {};
       const predicateType =
         annotations['dev.sigstore.bundle.predicateType'] ?? annotations['in-toto.io/predicate-type'];
@@ -283,8 +333,44 @@ export async function listAttestations(
         ...(created ? { created } : {}),
       };
     });
-    return { digest, artifacts };
+    return { digest: source.subject.digest, artifacts };
   } finally {
-    await client.close();
+    await source.close();
   }
+}
+
+/**
+ * `wharf push DIR REF`: the referrers a layout holds about each pushed digest (the image, or an index
+ * and its platforms' images), pushed unchanged (signatures stay valid) beside it in every repository.
+ * Returns how many artifacts were attached per repository.
+ *
+ * @example
+ * await pushLayoutReferrers('out/app', [digest], ['registry.example.com/app:1.0']);
+ */
+export async function pushLayoutReferrers(
+  dir: string,
+  subjects: readonly Descriptor[],
+  names: readonly string[],
+  registry: RegistryOptions = {},
+): Promise<number> {
+  const found = [];
+  for (const subject of subjects) {
+    const manifests = await layoutArtifactManifests(dir, subject.digest);
+    if (manifests.length > 0) found.push({ subject, manifests });
+  }
+  if (found.length === 0) return 0;
+  let attached = 0;
+  const repositories = new Map(names.map((n) => parseReference(n)).map((r) => [r.name, r]));
+  for (const reference of repositories.values()) {
+    const client = new RegistryClient(reference.registry, registry);
+    try {
+      const repository = client.repository(reference.repository, 'pull,push');
+      for (const { subject, manifests } of found) {
+        attached += (await attachManifests(repository, subject, manifests)).length;
+      }
+    } finally {
+      await client.close();
+    }
+  }
+  return attached;
 }

@@ -3,16 +3,26 @@
  * Sigstore signatures (DSSE bundles, key or keyless) with their verification.
  */
 
-export type { AttachedArtifact, AttestOptions, SignImageOptions } from './attest.js';
+export type { AttachedArtifact, AttestOptions, PreparedAttestations, SignImageOptions } from './attest.js';
 export {
+  attachPrepared,
   attestPushed,
   bundleArtifact,
   IN_TOTO_MEDIA_TYPE,
   listAttestations,
+  prepareAttestations,
+  pushLayoutReferrers,
   readAttached,
   signImage,
 } from './attest.js';
 export { gitSource, redactRemote } from './git.js';
+export {
+  attachToLayout,
+  layoutArtifactManifests,
+  layoutReferrers,
+  layoutSubject,
+  storeInLayout,
+} from './layout.js';
 export type { ProvenanceInput, ProvenanceMode } from './provenance.js';
 export {
   IN_TOTO_STATEMENT,
@@ -20,11 +30,13 @@ export {
   SLSA_PROVENANCE_V1,
   WHARF_BUILD_TYPE,
 } from './provenance.js';
-export type { Artifact, ArtifactBlob } from './referrers.js';
+export type { Artifact, ArtifactBlob, ArtifactManifest } from './referrers.js';
 export {
   artifactManifest,
+  artifactManifests,
   attachArtifact,
   attachArtifacts,
+  attachManifests,
   fetchArtifact,
   listReferrers,
   referrersTag,
@@ -41,5 +53,7 @@ export {
   statementFor,
   statementSigner,
 } from './sigstore.js';
+export type { ReferrerSource } from './source.js';
+export { layoutReference, openReferrerSource } from './source.js';
 export type { VerifiedStatement, VerifyOptions, VerifyPolicy, VerifyResult } from './verify.js';
 export { verifyImage } from './verify.js';

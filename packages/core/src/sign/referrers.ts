@@ -5,6 +5,7 @@
  * `<alg>-<hex>` of the subject's digest points at an OCI index of its referrers, updated read-modify-write
  * (distribution-spec v1.1, "Pushing Manifests with Subject" / "Referrers Tag Schema").
  */
+import type { Readable } from 'node:stream';
 import { WharfError } from '../errors.js';
 import { readAll } from '../image/index.js';
 import {
@@ -147,6 +148,27 @@ export async function attachArtifact(
   return descriptor as Descriptor;
 }
 
+/** An artifact manifest ready to store: its bytes, its descriptor (for a referrers index) and its files. */
+export interface ArtifactManifest {
+  readonly bytes: Uint8Array;
+  readonly descriptor: Descriptor;
+  /** The config and layer blobs it points at. */
+  readonly blobs: readonly Uint8Array[];
+}
+
+/**
+ * The artifact manifests of `artifacts` about `subject`, with the blobs each needs (the empty config too).
+ *
+ * @example
+ * const [manifest] = artifactManifests(subject, [sbomArtifact]); // manifest.descriptor.artifactType === 'application/spdx+json'
+ */
+export function artifactManifests(subject: Descriptor, artifacts: readonly Artifact[]): ArtifactManifest[] {
+  return artifacts.map((artifact) => ({
+    ...artifactManifest(subject, artifact),
+    blobs: [EMPTY_CONFIG, ...artifact.blobs.map((b) => b.bytes)],
+  }));
+}
+
 /**
  * {@link attachArtifact} for several artifacts of one subject: blobs and manifests are pushed
  * concurrently, the referrers API is asked once, and the fallback tag is read and written once.
@@ -159,14 +181,24 @@ export async function attachArtifacts(
   subject: Descriptor,
   artifacts: readonly Artifact[],
 ): Promise<Descriptor[]> {
-  const blobs = new Map<Digest, Uint8Array>([
-    [descriptorOf(MediaType.ociEmpty, EMPTY_CONFIG).digest, EMPTY_CONFIG],
-  ]);
-  for (const artifact of artifacts) {
-    for (const blob of artifact.blobs) blobs.set(descriptorOf(blob.mediaType, blob.bytes).digest, blob.bytes);
+  return attachManifests(repository, subject, artifactManifests(subject, artifacts));
+}
+
+/**
+ * Pushes artifact manifests made before (their bytes unchanged: e.g. read from a layout) as referrers
+ * of `subject`, with the referrers tag when the registry has no referrers API.
+ */
+export async function attachManifests(
+  repository: RemoteRepository,
+  subject: Descriptor,
+  manifests: readonly ArtifactManifest[],
+): Promise<Descriptor[]> {
+  const blobs = new Map<Digest, Uint8Array>();
+  for (const manifest of manifests) {
+    for (const bytes of manifest.blobs)
+      blobs.set(descriptorOf('application/octet-stream', bytes).digest, bytes);
   }
   await Promise.all([...blobs.values()].map((bytes) => pushBlob(repository, bytes)));
-  const manifests = artifacts.map((artifact) => artifactManifest(subject, artifact));
   await Promise.all(
     manifests.map(({ bytes, descriptor }) =>
       repository.commitManifest(descriptor.digest, bytes, MediaType.ociManifest),
@@ -206,9 +238,28 @@ export async function fetchArtifact(
   descriptor: Descriptor,
 ): Promise<ArtifactBlob[]> {
   const fetched = await repository.fetchManifest(descriptor.digest);
-  const { layers } = JSON.parse(Buffer.from(fetched.bytes).toString('utf8')) as { layers?: Descriptor[] };
+  return artifactFiles(fetched.bytes, (layer) => repository.fetchBlob(layer));
+}
+
+/**
+ * The files an artifact manifest (`manifest`, its bytes) lists, read through `open` from any medium,
+ * each bounded and verified against its digest.
+ */
+export async function artifactFiles(
+  manifest: Uint8Array,
+  open: (layer: Descriptor) => Promise<Readable>,
+): Promise<ArtifactBlob[]> {
+  let layers: Descriptor[] | undefined;
+  try {
+    ({ layers } = JSON.parse(Buffer.from(manifest).toString('utf8')) as { layers?: Descriptor[] });
+  } catch (cause) {
+    throw new WharfError('SIGN_BAD_REFERRERS', 'an artifact manifest is not JSON', {
+      cause,
+      hint: 'the referrer was altered; attach the artifacts again',
+    });
+  }
   const blobs: ArtifactBlob[] = [];
-  for (const layer of layers ?? []) {
+  for (const layer of Array.isArray(layers) ? layers : []) {
     const what = `artifact blob ${layer.digest}`;
     if (!(layer.size <= ARTIFACT_BLOB_LIMIT)) {
       throw new WharfError(
@@ -219,7 +270,7 @@ export async function fetchArtifact(
         },
       );
     }
-    const bytes = await readAll(await repository.fetchBlob(layer), ARTIFACT_BLOB_LIMIT, what);
+    const bytes = await readAll(await open(layer), ARTIFACT_BLOB_LIMIT, what);
     if (descriptorOf(layer.mediaType, bytes).digest !== layer.digest) {
       throw new WharfError('SIGN_DIGEST_MISMATCH', `${what} does not hash to its digest`, {
         hint: 'the registry returned altered content; push the artifact again',

@@ -1,7 +1,8 @@
-import { generateKeyPairSync, verify } from 'node:crypto';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { createPublicKey, generateKeyPairSync, randomBytes, scryptSync, verify } from 'node:crypto';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import nacl from 'tweetnacl';
 import { describe, expect, it } from 'vitest';
 import { WharfError } from '../errors.js';
 import type { Digest } from '../oci/index.js';
@@ -73,13 +74,71 @@ describe('sign/sigstore', () => {
     );
     expect((error as WharfError).hint).toContain('openssl ecparam -name prime256v1');
     await expect(loadPrivateKey(join(dir, 'missing.key'))).rejects.toThrow(/cannot be read/);
-    const cosign = join(dir, 'cosign.key');
-    writeFileSync(
-      cosign,
-      '-----BEGIN ENCRYPTED SIGSTORE PRIVATE KEY-----\nx\n-----END ENCRYPTED SIGSTORE PRIVATE KEY-----\n',
-    );
-    await expect(loadPrivateKey(cosign)).rejects.toThrow(/cosign's encrypted key format/);
   });
+
+  it("reads cosign's encrypted key format (scrypt + NaCl secretbox over PKCS#8) with COSIGN_PASSWORD", async () => {
+    // made here from the format cosign documents, with tweetnacl and Node's scrypt, not with wharf's reader
+    const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+    const write = (name: string, password: string, label = 'SIGSTORE', params = { N: 32768, r: 8, p: 1 }) => {
+      const salt = randomBytes(32);
+      const nonce = randomBytes(24);
+      const box = scryptSync(password, salt, 32, { ...params, maxmem: 64 * 1024 * 1024 });
+      const der = privateKey.export({ format: 'der', type: 'pkcs8' });
+      const ciphertext = nacl.secretbox(new Uint8Array(der), new Uint8Array(nonce), new Uint8Array(box));
+      const json = JSON.stringify({
+        kdf: { name: 'scrypt', params, salt: salt.toString('base64') },
+        cipher: { name: 'nacl/secretbox', nonce: nonce.toString('base64') },
+        ciphertext: Buffer.from(ciphertext).toString('base64'),
+      });
+      const body = Buffer.from(json).toString('base64').replace(/.{64}/g, '$&\n');
+      const file = join(dir, name);
+      writeFileSync(
+        file,
+        `-----BEGIN ENCRYPTED ${label} PRIVATE KEY-----\n${body}\n-----END ENCRYPTED ${label} PRIVATE KEY-----\n`,
+      );
+      return file;
+    };
+    const key = write('cosign.key', 'sesame');
+    const loaded = await loadPrivateKey(key, 'sesame');
+    expect(keyHint(createPublicKey(loaded))).toBe(keyHint(publicKey));
+    const signer = await statementSigner({ kind: 'key', keyFile: key, passphrase: 'sesame' });
+    const bundle = (await signer.sign(statementFor('r.example/app', digest, COSIGN_SIGN_PREDICATE, {}))) as {
+      dsseEnvelope: { payload: string; payloadType: string; signatures: { sig: string }[] };
+    };
+    const pae = preAuthEncoding(
+      bundle.dsseEnvelope.payloadType,
+      Buffer.from(bundle.dsseEnvelope.payload, 'base64'),
+    );
+    const sig = Buffer.from(bundle.dsseEnvelope.signatures[0]?.sig ?? '', 'base64');
+    expect(verify('sha256', pae, publicKey, sig)).toBe(true);
+
+    await expect(loadPrivateKey(key, 'wrong')).rejects.toThrow(
+      `signing key ${key} is encrypted and the wrong password was given`,
+    );
+    await expect(loadPrivateKey(key)).rejects.toThrow(/no password was given/);
+    // cosign's older label, and an empty password (COSIGN_PASSWORD= ) that an unset one also tries
+    expect(await loadPrivateKey(write('old.key', '', 'COSIGN', { N: 1024, r: 8, p: 1 }))).toBeDefined();
+    // a hostile file asking scrypt for gigabytes is refused before any work
+    const greedy = write('greedy.key', 'x', 'SIGSTORE', { N: 2, r: 1, p: 1 });
+    const text = readFileSync(greedy, 'utf8');
+    const envelope = JSON.parse(Buffer.from(text.split('\n').slice(1, -2).join(''), 'base64').toString());
+    envelope.kdf.params.N = 2 ** 30;
+    writeFileSync(
+      greedy,
+      `-----BEGIN ENCRYPTED SIGSTORE PRIVATE KEY-----\n${Buffer.from(JSON.stringify(envelope)).toString('base64')}\n-----END ENCRYPTED SIGSTORE PRIVATE KEY-----\n`,
+    );
+    await expect(loadPrivateKey(greedy, 'x')).rejects.toThrow(
+      /scrypt parameters N=1073741824 r=1 p=1 are out of range/,
+    );
+    const junk = join(dir, 'junk.key');
+    writeFileSync(
+      junk,
+      '-----BEGIN ENCRYPTED SIGSTORE PRIVATE KEY-----\neA==\n-----END ENCRYPTED SIGSTORE PRIVATE KEY-----\n',
+    );
+    await expect(loadPrivateKey(junk)).rejects.toThrow(
+      `signing key ${junk} is not a valid cosign key: its PEM body is not JSON`,
+    );
+  }, 30_000);
 
   it('loads a public key, or the public half of a private key file', async () => {
     const { key, pub, publicKey } = p256('pub', 'sec1');

@@ -11,8 +11,10 @@ import {
   sign as cryptoSign,
   generateKeyPairSync,
   type KeyObject,
+  scryptSync,
 } from 'node:crypto';
 import { readFile, stat } from 'node:fs/promises';
+import { createRequire } from 'node:module';
 import { WharfError } from '../errors.js';
 import { type Digest, digestHex } from '../oci/index.js';
 
@@ -28,7 +30,10 @@ export const IN_TOTO_PAYLOAD_TYPE = 'application/vnd.in-toto+json';
 export type SigningOptions =
   | {
       readonly kind: 'key';
-      /** PEM: PKCS#8 (`BEGIN PRIVATE KEY`, optionally encrypted) or SEC1 (`BEGIN EC PRIVATE KEY`), P-256. */
+      /**
+       * PEM, P-256: PKCS#8 (`BEGIN PRIVATE KEY`, optionally encrypted), SEC1 (`BEGIN EC PRIVATE KEY`), or
+       * cosign's encrypted format (`BEGIN ENCRYPTED SIGSTORE PRIVATE KEY`, scrypt + NaCl secretbox).
+       */
       readonly keyFile: string;
       /** For an encrypted key; the CLI passes `COSIGN_PASSWORD`. */
       readonly passphrase?: string | undefined;
@@ -117,13 +122,94 @@ function checkP256(key: KeyObject, what: string): void {
 }
 
 /**
- * Loads a PEM private key (PKCS#8, encrypted PKCS#8 or SEC1) and checks it is ECDSA P-256.
+ * Loads a PEM private key (PKCS#8, encrypted PKCS#8, SEC1 or cosign's encrypted format) and checks it is
+ * ECDSA P-256.
  *
  * @example
  * const key = await loadPrivateKey('cosign.key', process.env.COSIGN_PASSWORD);
  */
 export async function loadPrivateKey(path: string, passphrase?: string): Promise<KeyObject> {
   return parsePrivateKey(await readKeyFile(path, 'signing key'), path, passphrase);
+}
+
+/** cosign's own key file: `ENCRYPTED SIGSTORE PRIVATE KEY` (cosign ≥ 2) or `ENCRYPTED COSIGN PRIVATE KEY`. */
+const COSIGN_KEY =
+  /-----BEGIN ENCRYPTED (SIGSTORE|COSIGN) PRIVATE KEY-----([A-Za-z0-9+/=\s]*)-----END ENCRYPTED \1 PRIVATE KEY-----/;
+/** scrypt costs accepted from a key file: cosign writes N=32768, r=8, p=1; a hostile file must not ask for GiBs. */
+const SCRYPT_MAX = { N: 1 << 20, r: 32, p: 16 };
+
+/** The JSON envelope inside cosign's PEM block. */
+interface CosignEnvelope {
+  readonly kdf?: { name?: unknown; params?: { N?: unknown; r?: unknown; p?: unknown }; salt?: unknown };
+  readonly cipher?: { name?: unknown; nonce?: unknown };
+  readonly ciphertext?: unknown;
+}
+
+/**
+ * Decrypts cosign's encrypted key format: a PEM block holding JSON — scrypt (N, r, p, salt) derives a
+ * 32-byte key from the password, and NaCl secretbox (XSalsa20-Poly1305, 24-byte nonce) seals the PKCS#8
+ * DER of the private key (cosign's `generate-key-pair` and `import-key-pair` write it). Node has scrypt;
+ * secretbox comes from `tweetnacl`, loaded only here. No password (COSIGN_PASSWORD unset) tries the empty
+ * one, as `cosign generate-key-pair` makes with an empty COSIGN_PASSWORD.
+ */
+function decryptCosignKey(pem: string, path: string, passphrase: string | undefined): KeyObject {
+  const bad = (why: string, cause?: unknown) =>
+    new WharfError('SIGN_BAD_KEY', `signing key ${path} is not a valid cosign key: ${why}`, {
+      ...(cause === undefined ? {} : { cause }),
+      hint: 'make one with cosign generate-key-pair, or pass a PEM PKCS#8 ECDSA P-256 key',
+    });
+  const body = (COSIGN_KEY.exec(pem)?.[2] ?? '').replace(/\s+/g, '');
+  let envelope: CosignEnvelope;
+  try {
+    envelope = JSON.parse(Buffer.from(body, 'base64').toString('utf8')) as CosignEnvelope;
+  } catch (cause) {
+    throw bad('its PEM body is not JSON', cause);
+  }
+  const { kdf, cipher } = envelope;
+  if (kdf?.name !== 'scrypt' || cipher?.name !== 'nacl/secretbox') {
+    throw bad(
+      `unsupported encryption ${String(kdf?.name)} / ${String(cipher?.name)} (scrypt / nacl/secretbox expected)`,
+    );
+  }
+  const { N, r, p } = kdf.params ?? {};
+  const valid = (v: unknown, max: number): v is number =>
+    Number.isSafeInteger(v) && (v as number) >= 1 && (v as number) <= max;
+  if (
+    !valid(N, SCRYPT_MAX.N) ||
+    (N & (N - 1)) !== 0 ||
+    N < 2 ||
+    !valid(r, SCRYPT_MAX.r) ||
+    !valid(p, SCRYPT_MAX.p)
+  ) {
+    throw bad(`scrypt parameters N=${String(N)} r=${String(r)} p=${String(p)} are out of range`);
+  }
+  const bytes = (v: unknown) => (typeof v === 'string' ? Buffer.from(v, 'base64') : Buffer.alloc(0));
+  const salt = bytes(kdf.salt);
+  const nonce = bytes(cipher.nonce);
+  const sealed = bytes(envelope.ciphertext);
+  if (salt.length === 0 || nonce.length !== 24 || sealed.length <= 16) {
+    throw bad('the salt, nonce (24 bytes) or ciphertext is missing');
+  }
+  const key = scryptSync(passphrase ?? '', salt, 32, { N, r, p, maxmem: 256 * N * r + 1024 * 1024 });
+  const { secretbox } = loadTweetnacl();
+  const opened = secretbox.open(new Uint8Array(sealed), new Uint8Array(nonce), new Uint8Array(key));
+  if (!opened) {
+    throw new WharfError(
+      'SIGN_BAD_KEY',
+      `signing key ${path} is encrypted and ${passphrase === undefined ? 'no' : 'the wrong'} password was given`,
+      { hint: 'set COSIGN_PASSWORD to the password the key was made with (cosign generate-key-pair)' },
+    );
+  }
+  try {
+    return createPrivateKey({ key: Buffer.from(opened), format: 'der', type: 'pkcs8' });
+  } catch (cause) {
+    throw bad('the decrypted key is not PKCS#8', cause);
+  }
+}
+
+/** `tweetnacl`, required on first use (a CommonJS package; parsePrivateKey is synchronous). */
+function loadTweetnacl(): typeof import('tweetnacl') {
+  return createRequire(import.meta.url)('tweetnacl') as typeof import('tweetnacl');
 }
 
 /**
@@ -134,10 +220,10 @@ export async function loadPrivateKey(path: string, passphrase?: string): Promise
  * parsePrivateKey(readFileSync('cosign.key', 'utf8'), 'cosign.key', process.env.COSIGN_PASSWORD);
  */
 export function parsePrivateKey(pem: string, path: string, passphrase?: string): KeyObject {
-  if (/-----BEGIN ENCRYPTED (SIGSTORE|COSIGN) PRIVATE KEY-----/.test(pem)) {
-    throw new WharfError('SIGN_BAD_KEY', `signing key ${path} is in cosign's encrypted key format`, {
-      hint: 'export it as PEM PKCS#8 (e.g. openssl pkcs8 -topk8 from the unencrypted key) and set COSIGN_PASSWORD if it is encrypted',
-    });
+  if (COSIGN_KEY.test(pem)) {
+    const key = decryptCosignKey(pem, path, passphrase);
+    checkP256(key, `signing key ${path}`);
+    return key;
   }
   let key: KeyObject;
   try {

@@ -9,10 +9,9 @@
 import type { KeyObject } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { WharfError } from '../errors.js';
-import { type Digest, digestHex, parseReference } from '../oci/index.js';
+import { type Digest, digestHex } from '../oci/index.js';
 import { printable } from '../registry/errors.js';
-import { RegistryClient, type RegistryOptions } from '../registry/index.js';
-import { fetchArtifact, listReferrers } from './referrers.js';
+import type { RegistryOptions } from '../registry/index.js';
 import {
   BUNDLE_MEDIA_TYPE,
   COSIGN_SIGN_PREDICATE,
@@ -20,6 +19,7 @@ import {
   keyHint,
   loadPublicKey,
 } from './sigstore.js';
+import { openReferrerSource } from './source.js';
 
 /** What a signature must have been made with. */
 export type VerifyPolicy =
@@ -261,12 +261,10 @@ function verifyBundle(
  */
 export async function verifyImage(reference: string, options: VerifyOptions): Promise<VerifyResult> {
   const loaded = await loadVerifier(options.policy);
-  const ref = parseReference(reference);
-  const client = new RegistryClient(ref.registry, options.registry ?? {});
+  const source = await openReferrerSource(reference, options.registry ?? {});
   try {
-    const repository = client.repository(ref.repository, 'pull');
-    const { digest } = await repository.fetchManifest(ref.digest ?? ref.tag ?? 'latest');
-    const bundles = (await listReferrers(repository, digest, BUNDLE_MEDIA_TYPE)).slice(-BUNDLE_LIMIT);
+    const digest = source.subject.digest;
+    const bundles = (await source.referrers(BUNDLE_MEDIA_TYPE)).slice(-BUNDLE_LIMIT);
     const signatures: VerifiedStatement[] = [];
     const attestations: VerifiedStatement[] = [];
     const rejected: { artifact: Digest; reason: string; code: FailureCode; predicateType?: string }[] = [];
@@ -275,10 +273,12 @@ export async function verifyImage(reference: string, options: VerifyOptions): Pr
       try {
         let blob: Uint8Array | undefined;
         try {
-          [blob] = (await fetchArtifact(repository, descriptor)).map((b) => b.bytes);
+          [blob] = (await source.files(descriptor)).map((b) => b.bytes);
         } catch (error) {
-          if (error instanceof WharfError && error.code === 'SIGN_DIGEST_MISMATCH') {
-            throw new Rejected('SIGN_TAMPERED', error.message);
+          // a blob that does not hash to its digest: the registry's, or a layout's (verified as read)
+          const code = error instanceof WharfError ? error.code : undefined;
+          if (code === 'SIGN_DIGEST_MISMATCH' || code === 'IMAGE_DIGEST_MISMATCH') {
+            throw new Rejected('SIGN_TAMPERED', (error as Error).message);
           }
           throw error;
         }
@@ -334,6 +334,6 @@ export async function verifyImage(reference: string, options: VerifyOptions): Pr
       rejected: rejected.map(({ artifact, reason }) => ({ artifact, reason })),
     };
   } finally {
-    await client.close();
+    await source.close();
   }
 }
