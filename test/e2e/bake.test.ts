@@ -135,6 +135,29 @@ describe.skipIf(noDocker())('wharf bake', () => {
     expect(readFileSync(counters[0] as string, 'utf8')).toBe('ran\n');
   });
 
+  it('--backend docker: each target built by docker build, pushed by wharf; skopeo confirms the metadata', async () => {
+    const metadataFile = join(dir, 'metadata-docker.json');
+    const result = bake(
+      '--backend',
+      'docker',
+      '--push',
+      '--set',
+      `api.tags=${registry.host}/mono-docker/api:1`,
+      '--set',
+      `web.tags=${registry.host}/mono-docker/web:1`,
+      '--metadata-file',
+      metadataFile,
+    );
+    expect(result.code, result.stderr).toBe(0);
+    const metadata = JSON.parse(readFileSync(metadataFile, 'utf8')) as Record<string, Record<string, string>>;
+    for (const name of ['api', 'web']) {
+      const ref = `${registry.host}/mono-docker/${name}:1`;
+      expect((await skopeoInspect(`docker://${ref}`)).Digest).toBe(metadata[name]?.['containerimage.digest']);
+      await docker(['pull', ref]);
+      expect(await dockerRun({ image: ref })).toBe(`${name}\n`);
+    }
+  });
+
   it('examples/monorepo: three services on one base, pushed with each shared blob uploaded once; each image runs', async () => {
     // A copy, so the one-file change below does not touch the checkout.
     const example = join(tempDir(), 'monorepo');

@@ -30,6 +30,7 @@ interface BakeFlags {
   readonly registryMirror?: string[];
   readonly insecureRegistry?: string[];
   readonly caFile?: string;
+  readonly backend: 'direct' | 'docker';
 }
 
 export function registerBake(program: Command): void {
@@ -54,6 +55,11 @@ export function registerBake(program: Command): void {
       new Option('--progress <mode>', 'auto | plain | tty | json | quiet')
         .choices(PROGRESS_MODES)
         .default('auto'),
+    )
+    .addOption(
+      new Option('--backend <name>', 'direct (no daemon) | docker (docker build with BuildKit, per target)')
+        .choices(['direct', 'docker'])
+        .default('direct'),
     )
     .option('--cache-dir <dir>', 'where blobs are kept (default: $XDG_CACHE_HOME/wharf)')
     .option('--no-cache', 'run every step again (results are still cached for next time)')
@@ -90,6 +96,7 @@ export function registerBake(program: Command): void {
           ...choice,
           contextDir: dir,
           buildArgs: parseBuildArgs(flags.buildArg),
+          backend: flags.backend,
           noCache: !flags.cache,
           pull: flags.pull ?? false,
           secrets: parseSecrets(flags.secret),

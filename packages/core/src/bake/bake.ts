@@ -20,10 +20,7 @@ import { type BakePlan, resolvePlan, targetEntries } from './plan.js';
  * @example await bake(definition, { targets: ['default'], push: true, set: ['api.tags=r.example/api:dev'] })
  */
 export interface BakeOptions
-  extends Omit<
-    BuildApiOptions,
-    'target' | 'output' | 'tags' | 'platform' | 'platforms' | 'push' | 'backend' | 'docker'
-  > {
+  extends Omit<BuildApiOptions, 'target' | 'output' | 'tags' | 'platform' | 'platforms' | 'push'> {
   /** Targets or groups to build; default the `default` group, else every target. */
   readonly targets?: readonly string[];
   /** Overrides, `TARGET.KEY=VALUE` (`*` for every target): tags, platforms, output, args.NAME, labels.NAME. */
