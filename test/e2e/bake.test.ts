@@ -1,7 +1,9 @@
 // `wharf bake` end to end: a small monorepo (two services on one shared base stage whose RUN appends
 // to a file in a cache mount) baked in one process and pushed to a loopback registry. The shared RUN
 // runs once, the shared layers are uploaded once and mounted into the other repository, skopeo
-// confirms the --metadata-file digests, and a second bake builds and uploads nothing.
+// confirms the --metadata-file digests, and a second bake builds and uploads nothing; --changed-since
+// skips the target whose inputs did not change; --backend docker bakes through docker build.
+import { execFileSync } from 'node:child_process';
 import { cpSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -133,6 +135,30 @@ describe.skipIf(noDocker())('wharf bake', () => {
       /pushed: 0 blobs uploaded \(0 B\), 0 mounted \(0 B\), 8 already there \([\d.]+ MB\)/,
     );
     expect(readFileSync(counters[0] as string, 'utf8')).toBe('ran\n');
+  });
+
+  it('--changed-since REF builds only the targets whose inputs changed, and says why the others were skipped', () => {
+    const git = (...args: string[]) =>
+      execFileSync('git', ['-c', 'user.name=t', '-c', 'user.email=t@example.com', ...args], { cwd: dir });
+    git('init', '-q', '-b', 'main');
+    git('add', 'build.ts', 'api.txt', 'web.txt');
+    git('commit', '-q', '-m', 'one');
+    writeFileSync(join(dir, 'web.txt'), 'web, changed\n');
+    const result = bake('--changed-since', 'main', '--push', '--progress', 'plain');
+    expect(result.code, result.stderr).toBe(0);
+    expect(result.stdout).toMatch(/^web sha256:[0-9a-f]{64}\n$/);
+    expect(result.stderr).toMatch(/^web: built — web\.txt changed since main \([0-9a-f]{7}\)$/m);
+    expect(result.stderr).toMatch(
+      /^api: skipped — none of its inputs changed since main \([0-9a-f]{7}\) \(\d+ files? changed; it reads api\.txt\)$/m,
+    );
+    // only web's new COPY layer and config go up
+    expect(result.stderr).toMatch(/pushed: 2 blobs uploaded \([\d.]+ k?B\), 0 mounted/);
+    const bad = bake('--changed-since', 'nope');
+    expect(bad.code).toBe(1);
+    expect(bad.stderr).toMatch(
+      /^wharf: --changed-since nope: no commit of that name in .*\n {2}hint: fetch it first/,
+    );
+    writeFileSync(join(dir, 'web.txt'), 'web\n');
   });
 
   it('--backend docker: each target built by docker build, pushed by wharf; skopeo confirms the metadata', async () => {

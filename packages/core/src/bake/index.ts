@@ -4,6 +4,7 @@
 
 export type { BakeOptions, BakeResult, BakeTargetResult } from './bake.js';
 export { bake, bakeMetadata } from './bake.js';
+export type { TargetChange } from './changes.js';
 export type { GitState, ImageTagOptions, OciLabelOptions } from './git.js';
 export { gitState, imageTags, ociLabels, packageVersion, semverTags } from './git.js';
 export type { BakePlan, BakePlanTarget } from './plan.js';
