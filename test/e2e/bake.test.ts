@@ -2,7 +2,8 @@
 // to a file in a cache mount) baked in one process and pushed to a loopback registry. The shared RUN
 // runs once, the shared layers are uploaded once and mounted into the other repository, skopeo
 // confirms the --metadata-file digests, and a second bake builds and uploads nothing; --changed-since
-// skips the target whose inputs did not change; --backend docker bakes through docker build.
+// skips the target whose inputs did not change; --backend docker bakes through docker build. Uploads
+// and mounts are counted in the registry's own access log.
 import { execFileSync } from 'node:child_process';
 import { cpSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -30,7 +31,7 @@ describe.skipIf(noDocker())('wharf bake', () => {
   let dir: string;
   let cacheDir: string;
   beforeAll(async () => {
-    registry = await startRegistry();
+    registry = await startRegistry({ accessLog: true });
     dir = tempDir();
     cacheDir = tempDir();
     writeFileSync(join(dir, 'api.txt'), 'api\n');
@@ -207,8 +208,35 @@ describe.skipIf(noDocker())('wharf bake', () => {
         ],
         { env: { REGISTRY: `${registry.host}/monorepo` } },
       );
+    // The registry's own access log: blob uploads end with PUT …/blobs/uploads/<id>?digest=…, and
+    // cross-repository mounts are POST …/blobs/uploads/?mount=<digest>&from=<repo> answered 201.
+    const digestIn = (path: string) => /[?&](?:digest|mount)=([^&]+)/.exec(path)?.[1]?.replace('%3A', ':');
+    const since = (mark: number) => {
+      const requests = registry
+        .requests()
+        .slice(mark)
+        .filter((r) => r.path.startsWith('/v2/monorepo/'));
+      const puts = requests.filter(
+        (r) => r.method === 'PUT' && r.path.includes('/blobs/uploads/') && r.status === 201,
+      );
+      const mounts = requests.filter(
+        (r) => r.method === 'POST' && r.path.includes('mount=') && r.status === 201,
+      );
+      return { puts, mounts };
+    };
+    const mark = registry.requests().length;
     const result = run();
     expect(result.code, result.stderr).toBe(0);
+    const log = since(mark);
+    // every blob went up once, whatever the repository; each shared one went up once and was mounted
+    // into the two other repositories
+    const putDigests = log.puts.map((r) => digestIn(r.path));
+    expect(new Set(putDigests).size).toBe(putDigests.length);
+    const mountedDigests = log.mounts.map((r) => digestIn(r.path));
+    for (const digest of new Set(mountedDigests)) {
+      expect(putDigests.filter((d) => d === digest)).toHaveLength(1);
+      expect(mountedDigests.filter((d) => d === digest)).toHaveLength(2);
+    }
     const stats = /pushed: (\d+) blobs uploaded \([^)]*\), (\d+) mounted/.exec(result.stderr);
     // Per service: its COPY layer and config are its own; the node base's layers and the base stage's
     // layers are shared, uploaded for one repository and mounted into the other two.
@@ -216,20 +244,30 @@ describe.skipIf(noDocker())('wharf bake', () => {
     const shared = mounted / 2;
     expect(shared).toBeGreaterThanOrEqual(4); // node's layer(s) + WORKDIR, two COPYs and the RUN
     expect(uploaded).toBe(shared + 3 * 2);
+    expect([log.puts.length, log.mounts.length]).toEqual([uploaded, mounted]);
     for (const name of ['api', 'worker', 'web']) {
       const ref = `${registry.host}/monorepo/${name}:dev`;
       await docker(['pull', ref]);
       expect(await dockerRun({ image: ref })).toBe(`${name}: hello from the shared library\n`);
     }
+    const mark2 = registry.requests().length;
     const again = run();
     expect(again.code, again.stderr).toBe(0);
     expect(again.stderr).toMatch(/pushed: 0 blobs uploaded \(0 B\), 0 mounted \(0 B\)/);
+    expect(since(mark2)).toEqual({ puts: [], mounts: [] });
     // After a one-file change in one service, only that target's step runs and only its new layer
     // and config go up.
     const main = join(example, 'repo/services/web/main.js');
     writeFileSync(main, readFileSync(main, 'utf8').replace("greeting('web')", "greeting('web (changed)')"));
+    const mark3 = registry.requests().length;
     const changed = run();
     expect(changed.code, changed.stderr).toBe(0);
+    const changedLog = since(mark3);
+    expect(changedLog.mounts).toEqual([]);
+    expect(changedLog.puts.map((r) => r.path.split('/blobs/')[0])).toEqual([
+      '/v2/monorepo/web',
+      '/v2/monorepo/web',
+    ]);
     expect(
       changed.stderr.match(/^\[\w+ \w+ \d+\] (COPY|RUN|WORKDIR) .*$/gm)?.filter((l) => !l.endsWith('CACHED')),
     ).toEqual([expect.stringMatching(/^\[web web 1\] COPY services\/web /)]);
