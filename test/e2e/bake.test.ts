@@ -1,7 +1,10 @@
 // `wharf bake` end to end: a small monorepo (two services on one shared base stage whose RUN appends
 // to a file in a cache mount) baked in one process and pushed to a loopback registry. The shared RUN
 // runs once, the shared layers are uploaded once and mounted into the other repository, skopeo
-// confirms the --metadata-file digests, and a second bake builds and uploads nothing.
+// confirms the --metadata-file digests, and a second bake builds and uploads nothing; --changed-since
+// skips the target whose inputs did not change; --backend docker bakes through docker build. Uploads
+// and mounts are counted in the registry's own access log.
+import { execFileSync } from 'node:child_process';
 import { cpSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -28,7 +31,7 @@ describe.skipIf(noDocker())('wharf bake', () => {
   let dir: string;
   let cacheDir: string;
   beforeAll(async () => {
-    registry = await startRegistry();
+    registry = await startRegistry({ accessLog: true });
     dir = tempDir();
     cacheDir = tempDir();
     writeFileSync(join(dir, 'api.txt'), 'api\n');
@@ -135,6 +138,53 @@ describe.skipIf(noDocker())('wharf bake', () => {
     expect(readFileSync(counters[0] as string, 'utf8')).toBe('ran\n');
   });
 
+  it('--changed-since REF builds only the targets whose inputs changed, and says why the others were skipped', () => {
+    const git = (...args: string[]) =>
+      execFileSync('git', ['-c', 'user.name=t', '-c', 'user.email=t@example.com', ...args], { cwd: dir });
+    git('init', '-q', '-b', 'main');
+    git('add', 'build.ts', 'api.txt', 'web.txt');
+    git('commit', '-q', '-m', 'one');
+    writeFileSync(join(dir, 'web.txt'), 'web, changed\n');
+    const result = bake('--changed-since', 'main', '--push', '--progress', 'plain');
+    expect(result.code, result.stderr).toBe(0);
+    expect(result.stdout).toMatch(/^web sha256:[0-9a-f]{64}\n$/);
+    expect(result.stderr).toMatch(/^web: built — web\.txt changed since main \([0-9a-f]{7}\)$/m);
+    expect(result.stderr).toMatch(
+      /^api: skipped — none of its inputs changed since main \([0-9a-f]{7}\) \(\d+ files? changed; it reads api\.txt\)$/m,
+    );
+    // only web's new COPY layer and config go up
+    expect(result.stderr).toMatch(/pushed: 2 blobs uploaded \([\d.]+ k?B\), 0 mounted/);
+    const bad = bake('--changed-since', 'nope');
+    expect(bad.code).toBe(1);
+    expect(bad.stderr).toMatch(
+      /^wharf: --changed-since nope: no commit of that name in .*\n {2}hint: fetch it first/,
+    );
+    writeFileSync(join(dir, 'web.txt'), 'web\n');
+  });
+
+  it('--backend docker: each target built by docker build, pushed by wharf; skopeo confirms the metadata', async () => {
+    const metadataFile = join(dir, 'metadata-docker.json');
+    const result = bake(
+      '--backend',
+      'docker',
+      '--push',
+      '--set',
+      `api.tags=${registry.host}/mono-docker/api:1`,
+      '--set',
+      `web.tags=${registry.host}/mono-docker/web:1`,
+      '--metadata-file',
+      metadataFile,
+    );
+    expect(result.code, result.stderr).toBe(0);
+    const metadata = JSON.parse(readFileSync(metadataFile, 'utf8')) as Record<string, Record<string, string>>;
+    for (const name of ['api', 'web']) {
+      const ref = `${registry.host}/mono-docker/${name}:1`;
+      expect((await skopeoInspect(`docker://${ref}`)).Digest).toBe(metadata[name]?.['containerimage.digest']);
+      await docker(['pull', ref]);
+      expect(await dockerRun({ image: ref })).toBe(`${name}\n`);
+    }
+  });
+
   it('examples/monorepo: three services on one base, pushed with each shared blob uploaded once; each image runs', async () => {
     // A copy, so the one-file change below does not touch the checkout.
     const example = join(tempDir(), 'monorepo');
@@ -158,8 +208,35 @@ describe.skipIf(noDocker())('wharf bake', () => {
         ],
         { env: { REGISTRY: `${registry.host}/monorepo` } },
       );
+    // The registry's own access log: blob uploads end with PUT …/blobs/uploads/<id>?digest=…, and
+    // cross-repository mounts are POST …/blobs/uploads/?mount=<digest>&from=<repo> answered 201.
+    const digestIn = (path: string) => /[?&](?:digest|mount)=([^&]+)/.exec(path)?.[1]?.replace('%3A', ':');
+    const since = (mark: number) => {
+      const requests = registry
+        .requests()
+        .slice(mark)
+        .filter((r) => r.path.startsWith('/v2/monorepo/'));
+      const puts = requests.filter(
+        (r) => r.method === 'PUT' && r.path.includes('/blobs/uploads/') && r.status === 201,
+      );
+      const mounts = requests.filter(
+        (r) => r.method === 'POST' && r.path.includes('mount=') && r.status === 201,
+      );
+      return { puts, mounts };
+    };
+    const mark = registry.requests().length;
     const result = run();
     expect(result.code, result.stderr).toBe(0);
+    const log = since(mark);
+    // every blob went up once, whatever the repository; each shared one went up once and was mounted
+    // into the two other repositories
+    const putDigests = log.puts.map((r) => digestIn(r.path));
+    expect(new Set(putDigests).size).toBe(putDigests.length);
+    const mountedDigests = log.mounts.map((r) => digestIn(r.path));
+    for (const digest of new Set(mountedDigests)) {
+      expect(putDigests.filter((d) => d === digest)).toHaveLength(1);
+      expect(mountedDigests.filter((d) => d === digest)).toHaveLength(2);
+    }
     const stats = /pushed: (\d+) blobs uploaded \([^)]*\), (\d+) mounted/.exec(result.stderr);
     // Per service: its COPY layer and config are its own; the node base's layers and the base stage's
     // layers are shared, uploaded for one repository and mounted into the other two.
@@ -167,20 +244,30 @@ describe.skipIf(noDocker())('wharf bake', () => {
     const shared = mounted / 2;
     expect(shared).toBeGreaterThanOrEqual(4); // node's layer(s) + WORKDIR, two COPYs and the RUN
     expect(uploaded).toBe(shared + 3 * 2);
+    expect([log.puts.length, log.mounts.length]).toEqual([uploaded, mounted]);
     for (const name of ['api', 'worker', 'web']) {
       const ref = `${registry.host}/monorepo/${name}:dev`;
       await docker(['pull', ref]);
       expect(await dockerRun({ image: ref })).toBe(`${name}: hello from the shared library\n`);
     }
+    const mark2 = registry.requests().length;
     const again = run();
     expect(again.code, again.stderr).toBe(0);
     expect(again.stderr).toMatch(/pushed: 0 blobs uploaded \(0 B\), 0 mounted \(0 B\)/);
+    expect(since(mark2)).toEqual({ puts: [], mounts: [] });
     // After a one-file change in one service, only that target's step runs and only its new layer
     // and config go up.
     const main = join(example, 'repo/services/web/main.js');
     writeFileSync(main, readFileSync(main, 'utf8').replace("greeting('web')", "greeting('web (changed)')"));
+    const mark3 = registry.requests().length;
     const changed = run();
     expect(changed.code, changed.stderr).toBe(0);
+    const changedLog = since(mark3);
+    expect(changedLog.mounts).toEqual([]);
+    expect(changedLog.puts.map((r) => r.path.split('/blobs/')[0])).toEqual([
+      '/v2/monorepo/web',
+      '/v2/monorepo/web',
+    ]);
     expect(
       changed.stderr.match(/^\[\w+ \w+ \d+\] (COPY|RUN|WORKDIR) .*$/gm)?.filter((l) => !l.endsWith('CACHED')),
     ).toEqual([expect.stringMatching(/^\[web web 1\] COPY services\/web /)]);

@@ -3,7 +3,7 @@
 //  - ensureMirror(): the persistent mirror on a FIXED port that dockerd uses as `--registry-mirror`,
 //    so `FROM busybox` resolves to our look-alike without Docker Hub.
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { request as httpRequest } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { createServer } from 'node:net';
@@ -24,6 +24,16 @@ export interface RegistryOptions {
   tls?: { certFile: string; keyFile: string };
   /** Require basic auth; a bcrypt htpasswd file (`htpasswd -nbB user pass`). */
   htpasswd?: string;
+  /** Keep the registry's own access log (one line per request), read with `Registry.requests()`. */
+  accessLog?: boolean;
+}
+
+/** One request from the registry's access log. */
+export interface LoggedRequest {
+  method: string;
+  /** Path and query, as requested. */
+  path: string;
+  status: number;
 }
 
 export interface Registry {
@@ -33,6 +43,8 @@ export interface Registry {
   url: string;
   port: number;
   storageDir: string;
+  /** The requests the registry logged so far (empty unless started with `accessLog: true`). */
+  requests(): LoggedRequest[];
   stop(): Promise<void>;
 }
 
@@ -59,7 +71,7 @@ export function registryConfig(
     'version: 0.1',
     'log:',
     '  level: warn',
-    '  accesslog: { disabled: true }',
+    `  accesslog: { disabled: ${opts.accessLog ? 'false' : 'true'} }`,
     'storage:',
     `  filesystem: { rootdirectory: ${q(opts.storageDir)} }`,
     '  delete: { enabled: true }',
@@ -110,10 +122,24 @@ export async function startRegistry(opts: RegistryOptions = {}): Promise<Registr
   const configFile = join(dir, 'config.yml');
   writeFileSync(configFile, registryConfig({ ...opts, port, storageDir }));
 
+  // distribution writes its access log (combined log format) to stdout: into a file, so a test that
+  // blocks in spawnSync (the wharf CLI) never leaves the registry stuck on a full pipe.
+  const accessLogFile = join(dir, 'access.log');
+  const accessLog = opts.accessLog ? openSync(accessLogFile, 'a') : 'ignore';
   const child = spawn('docker-registry', ['serve', configFile], {
-    stdio: ['ignore', 'ignore', 'pipe'],
+    stdio: ['ignore', accessLog, 'pipe'],
     env: registryEnv(),
   });
+  if (typeof accessLog === 'number') closeSync(accessLog);
+  const requests = (): LoggedRequest[] =>
+    opts.accessLog
+      ? readFileSync(accessLogFile, 'utf8')
+          .split('\n')
+          .flatMap((line) => {
+            const m = /"([A-Z]+) (\S+) HTTP\/[\d.]+" (\d{3}) /.exec(line);
+            return m ? [{ method: m[1] as string, path: m[2] as string, status: Number(m[3]) }] : [];
+          })
+      : [];
   children.set(child, dir);
   let log = '';
   child.stderr?.on('data', (b: Buffer) => {
@@ -143,7 +169,7 @@ export async function startRegistry(opts: RegistryOptions = {}): Promise<Registr
     await stop();
     throw e;
   }
-  return { host, url, port, storageDir, stop };
+  return { host, url, port, storageDir, requests, stop };
 }
 
 export interface Mirror {

@@ -19,6 +19,8 @@ const src = fileURLToPath(new URL('.', import.meta.url));
  * dockerfile (pure) to read the spellings the IR normalises away (keyword case, `ENV key value`). cache
  * may import ir (pure) for `looksSecret`, so a miss explanation hides the values lint calls secret, and
  * registry and image for the remote cache (--cache-to/--cache-from push and pull cache manifests).
+ * bake may import ir (pure) and layer for the one `.dockerignore` matcher and COPY glob, to tell which
+ * targets read a changed file (`--changed-since`).
  */
 const allowed: Record<string, readonly string[]> = {
   errors: [],
@@ -60,7 +62,7 @@ const allowed: Record<string, readonly string[]> = {
     'errors',
   ],
   testing: ['image', 'oci', 'errors', 'store', 'layer'],
-  bake: ['build', 'dsl', 'export', 'registry', 'fsutil', 'events', 'oci', 'errors'],
+  bake: ['build', 'dsl', 'ir', 'layer', 'export', 'registry', 'fsutil', 'events', 'oci', 'errors'],
   build: [
     'dsl',
     'engine',

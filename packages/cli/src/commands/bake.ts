@@ -33,6 +33,8 @@ interface BakeFlags extends AttestFlags {
   readonly registryMirror?: string[];
   readonly insecureRegistry?: string[];
   readonly caFile?: string;
+  readonly backend: 'direct' | 'docker';
+  readonly changedSince?: string;
 }
 
 export function registerBake(program: Command): void {
@@ -52,11 +54,20 @@ export function registerBake(program: Command): void {
     )
     .option('--push', 'push every target to its tags (adds -o type=registry to each)')
     .option('--print', 'print the resolved plan as JSON and build nothing')
+    .option(
+      '--changed-since <ref>',
+      'build only the targets whose inputs (context files they read, build.ts and its imports) changed since a git ref',
+    )
     .option('--metadata-file <file>', "write each target's digest, names and pushed references as JSON")
     .addOption(
       new Option('--progress <mode>', 'auto | plain | tty | json | quiet')
         .choices(PROGRESS_MODES)
         .default('auto'),
+    )
+    .addOption(
+      new Option('--backend <name>', 'direct (no daemon) | docker (docker build with BuildKit, per target)')
+        .choices(['direct', 'docker'])
+        .default('direct'),
     )
     .option('--cache-dir <dir>', 'where blobs are kept (default: $XDG_CACHE_HOME/wharf)')
     .option('--no-cache', 'run every step again (results are still cached for next time)')
@@ -104,6 +115,8 @@ export function registerBake(program: Command): void {
           ...choice,
           contextDir: dir,
           buildArgs: parseBuildArgs(flags.buildArg),
+          backend: flags.backend,
+          ...(flags.changedSince !== undefined ? { changedSince: flags.changedSince } : {}),
           noCache: !flags.cache,
           pull: flags.pull ?? false,
           secrets: parseSecrets(flags.secret),
@@ -140,8 +153,14 @@ function isRegularFile(path: string): boolean {
   return existsSync(path) && statSync(path).isFile();
 }
 
-/** The table at the end: target, digest, size, cached steps, pushed references; then the push totals. */
+/**
+ * The table at the end: target, digest, size, cached steps, pushed references; then the push totals.
+ * With --changed-since, first a line per target: built or skipped, and why.
+ */
 export function summary(result: BakeResult): string {
+  const changes = Object.entries(result.changes ?? {}).map(
+    ([name, c]) => `${name}: ${c.build ? 'built' : 'skipped'} — ${c.reason}`,
+  );
   const rows = [
     ['TARGET', 'DIGEST', 'SIZE', 'CACHED', 'PUSHED'],
     ...Object.entries(result.targets).map(([name, t]) => [
@@ -165,5 +184,5 @@ export function summary(result: BakeResult): string {
       `pushed: ${s.uploaded} blobs uploaded (${formatBytes(s.bytesSent)}), ${s.mounted} mounted (${formatBytes(s.bytesMounted)}), ${s.existing} already there (${formatBytes(s.bytesExisting)})`,
     );
   }
-  return `${lines.join('\n')}\n`;
+  return `${[...changes, ...lines].join('\n')}\n`;
 }

@@ -5,13 +5,15 @@
  * and cross-repository-mounted into the other repositories.
  */
 import { availableParallelism } from 'node:os';
+import { resolve } from 'node:path';
 import { type BuildApiOptions, type BuildApiResult, build } from '../build.js';
-import { type Definition, define, targetStage } from '../dsl/graph.js';
+import { type Definition, define, targetStage, toGraph } from '../dsl/graph.js';
 import type { Stage } from '../dsl/stage.js';
 import { WharfError } from '../errors.js';
 import type { BuildEvent } from '../events.js';
 import { mapLimit } from '../fsutil/limit.js';
 import { BlobLocations, type PushOptions, type PushStats, sumPushStats } from '../registry/index.js';
+import { changedFiles, type TargetChange, targetChanges } from './changes.js';
 import { type BakePlan, resolvePlan, targetEntries } from './plan.js';
 
 /**
@@ -20,10 +22,7 @@ import { type BakePlan, resolvePlan, targetEntries } from './plan.js';
  * @example await bake(definition, { targets: ['default'], push: true, set: ['api.tags=r.example/api:dev'] })
  */
 export interface BakeOptions
-  extends Omit<
-    BuildApiOptions,
-    'target' | 'output' | 'tags' | 'platform' | 'platforms' | 'push' | 'backend' | 'docker'
-  > {
+  extends Omit<BuildApiOptions, 'target' | 'output' | 'tags' | 'platform' | 'platforms' | 'push'> {
   /** Targets or groups to build; default the `default` group, else every target. */
   readonly targets?: readonly string[];
   /** Overrides, `TARGET.KEY=VALUE` (`*` for every target): tags, platforms, output, args.NAME, labels.NAME. */
@@ -34,6 +33,12 @@ export interface BakeOptions
   readonly pushOptions?: PushOptions;
   /** Targets built at once; default the machine's parallelism (at least 2). */
   readonly concurrency?: number;
+  /**
+   * A git ref (`origin/main`): build only the targets whose inputs changed since it — context files
+   * they read (after `.dockerignore`) or the definition file and its local imports. The others are
+   * skipped; {@link BakeResult.changes} says why for each.
+   */
+  readonly changedSince?: string;
 }
 
 /** One target's result: `build()`'s, with the target's tags. */
@@ -50,6 +55,8 @@ export interface BakeResult {
   readonly targets: Readonly<Record<string, BakeTargetResult>>;
   /** What every push sent, mounted and found, summed (absent when nothing was pushed). */
   readonly pushStats?: PushStats;
+  /** With `changedSince`: each chosen target, built or skipped, and why. */
+  readonly changes?: Readonly<Record<string, TargetChange>>;
 }
 
 /**
@@ -67,7 +74,17 @@ export interface BakeResult {
  * const { targets } = await bake(definition, { push: true, contextDir: import.meta.dirname });
  */
 export async function bake(definition: Definition, options: BakeOptions = {}): Promise<BakeResult> {
-  const { targets: names, set, push, pushOptions, buildArgs, concurrency, onEvent, ...shared } = options;
+  const {
+    targets: names,
+    set,
+    push,
+    pushOptions,
+    buildArgs,
+    concurrency,
+    changedSince,
+    onEvent,
+    ...shared
+  } = options;
   const plan = resolvePlan(definition, {
     ...(names ? { targets: names } : {}),
     ...(set ? { set } : {}),
@@ -76,10 +93,27 @@ export async function bake(definition: Definition, options: BakeOptions = {}): P
   const entries = targetEntries(definition);
   const blobs = new BlobLocations();
   const registry = pushOptions ?? options.registry ?? {};
-  const several = Object.keys(plan.target).length > 1;
+  let chosen = Object.entries(plan.target);
+  let changes: Map<string, TargetChange> | undefined;
+  if (changedSince !== undefined) {
+    const contextDir = resolve(shared.contextDir ?? '.');
+    const graphs = new Map(
+      chosen.map(([name]) => [
+        name,
+        toGraph(alone(definition, name, targetStage(entries.get(name) as Stage))),
+      ]),
+    );
+    changes = targetChanges(graphs, await changedFiles(contextDir, changedSince), {
+      contextDir,
+      ...(shared.definitionFile ? { definitionFile: shared.definitionFile } : {}),
+      buildContexts: Object.keys(shared.buildContexts ?? {}),
+    });
+    chosen = chosen.filter(([name]) => changes?.get(name)?.build);
+  }
+  const several = chosen.length > 1;
   // A target waiting for a step another target runs never holds up that target: it is running.
   const settled = await mapLimit(
-    Object.entries(plan.target),
+    chosen,
     Math.max(1, concurrency ?? Math.max(2, availableParallelism())),
     ([name, target]) =>
       settle(async (): Promise<[string, BakeTargetResult]> => {
@@ -101,7 +135,7 @@ export async function bake(definition: Definition, options: BakeOptions = {}): P
   const failed = settled.flatMap((s, i) => (s.status === 'rejected' ? [[i, s.reason] as const] : []));
   if (failed.length > 0) {
     const [index, reason] = failed[0] as readonly [number, unknown];
-    const name = Object.keys(plan.target)[index] ?? '';
+    const name = chosen[index]?.[0] ?? '';
     if (failed.length === 1 && reason instanceof WharfError) throw reason;
     throw new WharfError(
       'BAKE_FAILED',
@@ -113,7 +147,12 @@ export async function bake(definition: Definition, options: BakeOptions = {}): P
     settled.flatMap((s) => (s.status === 'fulfilled' ? [s.value] : [])),
   ) as Record<string, BakeTargetResult>;
   const stats = Object.values(targets).flatMap((t) => (t.pushStats ? [t.pushStats] : []));
-  return { plan, targets, ...(stats.length ? { pushStats: sumPushStats(stats) } : {}) };
+  return {
+    plan,
+    targets,
+    ...(stats.length ? { pushStats: sumPushStats(stats) } : {}),
+    ...(changes ? { changes: Object.fromEntries(changes) } : {}),
+  };
 }
 
 /** A promise's outcome as a value, as `Promise.allSettled` gives it. */
