@@ -9,7 +9,6 @@ import { dirname, join, relative, resolve } from 'node:path';
 import { type BuildGraph, type Definition, define, toGraph, WharfError } from '@wharf/core';
 import { isDefinition, isStage } from '@wharf/core/dsl';
 import { defaultStoreRoot } from '@wharf/core/engine';
-import { createJiti } from 'jiti';
 
 export interface LoadedDefinition {
   /** Absolute path of the build definition file. */
@@ -91,6 +90,9 @@ function coreAliases(): Record<string, string> {
 }
 
 async function importDefault(path: string, shown: string, cacheDir: string): Promise<unknown> {
+  // Loaded here, not at start-up: jiti is 190 KB of CommonJS that Node lexes on import, and only
+  // commands that read a build.ts need it.
+  const { createJiti } = await import('jiti');
   const jiti = createJiti(import.meta.url, {
     alias: coreAliases(),
     // Transpiled build.ts files are cached (by content) beside wharf's other caches: a warm start
