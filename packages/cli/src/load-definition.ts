@@ -5,6 +5,7 @@
  * folder — with or without @wharf/core installed beside it — and its values come from the same module.
  */
 import { existsSync, statSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { dirname, join, relative, resolve } from 'node:path';
 import { type BuildGraph, type Definition, define, toGraph, WharfError } from '@wharf/core';
 import { isDefinition, isStage } from '@wharf/core/dsl';
@@ -90,9 +91,9 @@ function coreAliases(): Record<string, string> {
 }
 
 async function importDefault(path: string, shown: string, cacheDir: string): Promise<unknown> {
-  // Loaded here, not at start-up: jiti is 190 KB of CommonJS that Node lexes on import, and only
-  // commands that read a build.ts need it.
-  const { createJiti } = await import('jiti');
+  // Loaded here, not at start-up (only commands that read a build.ts need it), and required: jiti is
+  // 190 KB of CommonJS, which an ESM import would first scan for its export names.
+  const { createJiti } = createRequire(import.meta.url)('jiti') as typeof import('jiti');
   const jiti = createJiti(import.meta.url, {
     alias: coreAliases(),
     // Transpiled build.ts files are cached (by content) beside wharf's other caches: a warm start
