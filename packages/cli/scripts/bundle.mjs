@@ -33,6 +33,11 @@ await build({
     js: "import { createRequire as __wharfCreateRequire } from 'node:module';\nconst require = __wharfCreateRequire(import.meta.url);",
   },
   define: { WHARF_CLI_VERSION: JSON.stringify(pkg.version) },
+  // Whitespace and syntax minified (names kept): V8 parses the smaller file faster at every start
+  // (measured on core.js: 849 → 633 kB, its import ~20 % faster). `NODE_OPTIONS=--enable-source-maps`
+  // maps --debug stack traces back to src/.
+  minifyWhitespace: true,
+  minifySyntax: true,
   sourcemap: 'linked',
   logLevel: 'warning',
 });
