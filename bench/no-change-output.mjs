@@ -4,13 +4,15 @@
 //   - wharf streaming copies (WHARF_LAYOUT_COPY=1: the pre-link behaviour, every blob read, hashed, written),
 //   - wharf with no output,
 //   - BuildKit's no-change `DOCKER_BUILDKIT=1 docker build -q -t TAG` (no export), for reference.
-//   pnpm -s build && node bench/no-change-output.mjs [--runs 5] [--mib 55] [--layers 3]
+//   pnpm -s build && node bench/no-change-output.mjs [--runs 5] [--mib 55] [--layers 3] [--before DIR]
+// `--before DIR` adds a row: the linked run with another checkout's CLI (DIR/packages/cli/dist/main.js),
+// interleaved with the rest, sharing the cache.
 // Image: FROM scratch + one COPY per incompressible file (no base to pull, no runc). Runs of the four
 // kinds are interleaved (so the machine's load hits them alike), each after a `sync`; every wharf run
 // writes a new directory. Prints a table and one JSON line.
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { docker, log, machine, s, settle, table, tempDir, wharf, writeRandomFile } from './lib.mjs';
+import { docker, log, machine, run, s, settle, table, tempDir, WHARF, writeRandomFile } from './lib.mjs';
 
 const args = process.argv.slice(2);
 const opt = (name, fallback) => {
@@ -21,6 +23,7 @@ const RUNS = opt('runs', 5);
 const MIB = opt('mib', 55);
 const LAYERS = opt('layers', 3);
 const TAG = 'wharf-bench/no-change-output:latest';
+const BEFORE = args.includes('--before') ? args[args.indexOf('--before') + 1] : undefined;
 
 const median = (xs) => {
   const sorted = [...xs].sort((a, b) => a - b);
@@ -39,9 +42,11 @@ try {
   }
   writeFileSync(join(context, 'Dockerfile'), dockerfile);
   const cache = join(work, 'cache');
-  const build = (extra, env) =>
-    wharf(
+  const build = (extra, env, cli = WHARF) =>
+    run(
+      process.execPath,
       [
+        cli,
         'build',
         '--progress',
         'quiet',
@@ -57,10 +62,10 @@ try {
       },
     );
   let n = 0;
-  const layoutRun = async (env) => {
+  const layoutRun = async (env, cli) => {
     await settle();
     const dest = join(work, `out-${n++}`);
-    const { seconds } = await build(['-o', `type=oci,dest=${dest}`], env);
+    const { seconds } = await build(['-o', `type=oci,dest=${dest}`], env, cli);
     rmSync(dest, { recursive: true, force: true });
     return seconds;
   };
@@ -70,10 +75,11 @@ try {
   rmSync(join(work, 'cold'), { recursive: true, force: true });
   await docker(['build', '-q', '-t', TAG, context]);
 
-  const times = { link: [], copy: [], noOutput: [], buildkit: [] };
+  const times = { link: [], copy: [], noOutput: [], buildkit: [], ...(BEFORE ? { linkBefore: [] } : {}) };
   for (let i = 0; i < RUNS; i++) {
     log(`round ${i + 1}/${RUNS}`);
     times.link.push(await layoutRun({}));
+    if (BEFORE) times.linkBefore.push(await layoutRun({}, join(BEFORE, 'packages/cli/dist/main.js')));
     times.copy.push(await layoutRun({ WHARF_LAYOUT_COPY: '1' }));
     await settle();
     times.noOutput.push((await build([])).seconds);
@@ -100,6 +106,16 @@ try {
       'vs copy': s(m.noOutput / m.copy),
       'vs BuildKit': s(m.noOutput / m.buildkit),
     },
+    ...(BEFORE
+      ? [
+          {
+            phase: 'no change, -o type=oci (link), --before CLI',
+            seconds: m.linkBefore,
+            'vs copy': s(m.linkBefore / m.copy),
+            'vs BuildKit': s(m.linkBefore / m.buildkit),
+          },
+        ]
+      : []),
     {
       phase: 'BuildKit no-change docker build',
       seconds: m.buildkit,

@@ -4,12 +4,15 @@
  * `@wharf/core` imports inside build.ts resolve to the CLI's own copy, so a build.ts works from any
  * folder — with or without @wharf/core installed beside it — and its values come from the same module.
  */
-import { existsSync, statSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
+import { createRequire, isBuiltin } from 'node:module';
 import { dirname, join, relative, resolve } from 'node:path';
+import { runInThisContext } from 'node:vm';
 import { type BuildGraph, type Definition, define, toGraph, WharfError } from '@wharf/core';
 import { definitionPlatforms, isDefinition, isStage } from '@wharf/core/dsl';
 import { defaultStoreRoot } from '@wharf/core/engine';
-import { createJiti } from 'jiti';
+import { version } from './version.js';
 
 export interface LoadedDefinition {
   /** Absolute path of the build definition file. */
@@ -89,27 +92,21 @@ const CORE_SUBPATHS = [
 ];
 
 /** `@wharf/core` and each subpath → the CLI's own copy (jiti tries the longer aliases first). */
+let aliases: Record<string, string> | undefined;
 function coreAliases(): Record<string, string> {
-  return Object.fromEntries(
+  aliases ??= Object.fromEntries(
     ['@wharf/core', ...CORE_SUBPATHS.map((name) => `@wharf/core/${name}`)].map((specifier) => [
       specifier,
       import.meta.resolve(specifier),
     ]),
   );
+  return aliases;
 }
 
 async function importDefault(path: string, shown: string, cacheDir: string): Promise<unknown> {
-  const jiti = createJiti(import.meta.url, {
-    alias: coreAliases(),
-    // Transpiled build.ts files are cached (by content) beside wharf's other caches: a warm start
-    // skips loading the TypeScript transform.
-    fsCache: join(cacheDir, 'jiti'),
-    moduleCache: false,
-    interopDefault: false,
-  });
   let module: { default?: unknown };
   try {
-    module = (await untilSettledOrStuck(jiti.import(path), shown)) as { default?: unknown };
+    module = (await untilSettledOrStuck(importModule(path, cacheDir), shown)) as { default?: unknown };
   } catch (error) {
     if (error instanceof WharfError) throw error;
     const syntax = syntaxError(error, path, shown);
@@ -126,6 +123,94 @@ async function importDefault(path: string, shown: string, cacheDir: string): Pro
     });
   }
   return module.default;
+}
+
+/**
+ * The module's exports: from wharf's own copy of its transpiled code when it has one (no jiti to
+ * load), else through jiti, keeping that copy when the module can run without jiti.
+ */
+async function importModule(path: string, cacheDir: string): Promise<unknown> {
+  const fast = /\.[cm]?ts$/.test(path) ? transpiledCopy(path, cacheDir) : undefined;
+  if (fast?.code !== undefined && runsWithoutJiti(fast.code)) return runTranspiled(fast.code, path);
+  // Loaded here, not at start-up (only commands that read a build.ts need it), and required: jiti is
+  // 190 KB of CommonJS, which an ESM import would first scan for its export names.
+  const { createJiti } = createRequire(import.meta.url)('jiti') as typeof import('jiti');
+  const jiti = createJiti(import.meta.url, {
+    alias: coreAliases(),
+    // Transpiled build.ts files are cached (by content) beside wharf's other caches: a warm start
+    // skips loading the TypeScript transform.
+    fsCache: join(cacheDir, 'jiti'),
+    moduleCache: false,
+    interopDefault: false,
+  });
+  const module = await jiti.import(path);
+  if (fast) {
+    // jiti's own options for a TypeScript import (its fsCache answers: nothing is transpiled twice).
+    const code = jiti.transform({ filename: path, source: fast.source, ts: true, async: true });
+    if (runsWithoutJiti(code)) keepCopy(fast.file, code);
+  }
+  return module;
+}
+
+/**
+ * A warm start without jiti (~190 KB of loader, Node modules it requires, its resolver): a build.ts
+ * importing only `@wharf/core` and Node's modules — the usual one — is kept transpiled under the
+ * cache dir, by content, and run the way jiti runs it (same wrapper, same file name, so stack frames
+ * and the DSL's source locations are the same).
+ */
+function transpiledCopy(
+  path: string,
+  cacheDir: string,
+): { source: string; file: string; code?: string } | undefined {
+  let source: string;
+  try {
+    source = readFileSync(path, 'utf8');
+  } catch {
+    return undefined;
+  }
+  const key = createHash('sha256').update(`wharf ${version}\0${path}\0${source}`).digest('hex');
+  const file = join(cacheDir, 'definitions', `${key}.js`);
+  try {
+    return { source, file, code: readFileSync(file, 'utf8') };
+  } catch {
+    return { source, file };
+  }
+}
+
+/** The specifiers a kept copy may import: @wharf/core's entries and Node's modules. */
+const ALLOWED_IMPORT = /jitiImport\("([^"]+)"\)/g;
+
+function runsWithoutJiti(code: string): boolean {
+  const imports = [...code.matchAll(ALLOWED_IMPORT)];
+  const jitiNames = code.match(/\bjiti\w*/g) ?? [];
+  return (
+    jitiNames.length === imports.length &&
+    imports.every(([, id = '']) => Object.hasOwn(coreAliases(), id) || isBuiltin(id)) &&
+    !/\brequire\s*\(|\bimport\s*[(.]/.test(code)
+  );
+}
+
+function keepCopy(file: string, code: string): void {
+  try {
+    mkdirSync(dirname(file), { recursive: true });
+    const temp = `${file}.${process.pid}.tmp`;
+    writeFileSync(temp, code);
+    renameSync(temp, file);
+  } catch {
+    // only a start-up shortcut: the next run loads through jiti again
+  }
+}
+
+async function runTranspiled(code: string, path: string): Promise<unknown> {
+  const wrapped = runInThisContext(
+    `(async function (exports, require, module, __filename, __dirname, jitiImport, jitiESMResolve) { ${code}\n});`,
+    { filename: path, lineOffset: 0 },
+  ) as (...args: unknown[]) => Promise<void>;
+  const core = coreAliases();
+  const jitiImport = (id: string) => import(core[id] ?? id);
+  const module = { exports: {} as Record<string, unknown> };
+  await wrapped(module.exports, undefined, module, path, dirname(path), jitiImport, undefined);
+  return module.exports;
 }
 
 /**

@@ -329,9 +329,9 @@ export async function build(
     // Steps finish out of order (layers are written concurrently): report them in build order.
     const stageOrder = new Map(graph.stages.map((s, i) => [s.name, i]));
     const order = (stage: string) => stageOrder.get(stage.slice(stage.lastIndexOf(' ') + 1)) ?? 0;
-    steps.sort(
-      (a, b) => order(a.stage) - order(b.stage) || a.stage.localeCompare(b.stage) || a.step - b.step,
-    );
+    // `<`, not localeCompare: its first call loads ICU's collation data (50–120 ms).
+    const byText = (x: string, y: string) => (x < y ? -1 : x > y ? 1 : 0);
+    steps.sort((a, b) => order(a.stage) - order(b.stage) || byText(a.stage, b.stage) || a.step - b.step);
     return {
       digest: indexDigest ?? (several ? one.imageId : (one.manifestDigest ?? one.imageId)),
       imageId: one.imageId,

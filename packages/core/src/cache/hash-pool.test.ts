@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
-import { hashFiles } from './hash-pool.js';
+import { hashFiles, runningHashWorkers } from './hash-pool.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'wharf-hash-pool-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -23,6 +23,22 @@ describe('hashFiles', () => {
     }
     const digests = await hashFiles(files);
     expect(digests).toEqual(files.map((f) => sha(f.data)));
+  });
+
+  it('stops idle workers, and starts new ones for the next files', async () => {
+    const files = Array.from({ length: 300 }, (_, i) => {
+      const path = join(dir, `idle${i}`);
+      writeFileSync(path, `file ${i}`);
+      return { path, size: 6 };
+    });
+    await hashFiles(files);
+    expect(runningHashWorkers()).toBeGreaterThan(0);
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+    expect(runningHashWorkers()).toBe(0);
+    expect(await hashFiles(files.slice(0, 2))).toEqual([
+      sha(Buffer.from('file 0')),
+      sha(Buffer.from('file 1')),
+    ]);
   });
 
   it('rejects with the code and path of a file it cannot read', async () => {

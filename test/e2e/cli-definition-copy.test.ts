@@ -1,0 +1,86 @@
+// A warm start runs wharf's kept transpiled copy of a build.ts (no jiti): same result and source
+// locations as jiti gives, the definition still evaluated on every run, and no copy for a build.ts
+// that imports more than @wharf/core and Node's modules.
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { wharf } from '../helpers/cli.js';
+
+const scratch = mkdtempSync(join(tmpdir(), 'wharf-definition-copy-'));
+afterAll(() => rmSync(scratch, { recursive: true, force: true }));
+
+function project(name: string, files: Record<string, string>): { dir: string; cache: string } {
+  const dir = join(scratch, name);
+  mkdirSync(dir, { recursive: true });
+  for (const [file, text] of Object.entries(files)) writeFileSync(join(dir, file), text);
+  return { dir, cache: join(dir, 'xdg') };
+}
+
+const copies = (cache: string) => {
+  try {
+    return readdirSync(join(cache, 'wharf', 'definitions')).filter((f) => f.endsWith('.js'));
+  } catch {
+    return [];
+  }
+};
+
+describe('kept transpiled build definitions', () => {
+  it('keeps a copy on the first run and runs it on the next, evaluating the definition again', () => {
+    const { dir, cache } = project('plain', {
+      'build.ts': [
+        "import { join } from 'node:path';",
+        "import { stage } from '@wharf/core';",
+        'const greeting: string = process.env.GREETING ?? "none";',
+        "export default stage('app').from('scratch').env({ GREETING: greeting, WHERE: join('a', 'b') }).cmd(['/x']);",
+        '',
+      ].join('\n'),
+    });
+    const run = (greeting: string) =>
+      wharf(['dockerfile', join(dir, 'build.ts')], { env: { XDG_CACHE_HOME: cache, GREETING: greeting } });
+    const cold = run('one');
+    expect(cold.code).toBe(0);
+    expect(cold.stdout).toMatch(/^ENV GREETING=one WHERE=a\/b$/m);
+    const kept = copies(cache);
+    expect(kept).toHaveLength(1);
+    const warm = run('two');
+    expect(warm.code).toBe(0);
+    expect(warm.stdout).toBe(cold.stdout.replace('GREETING=one', 'GREETING=two'));
+    // The warm run ran the copy: an edit to it shows.
+    const file = join(cache, 'wharf', 'definitions', kept[0] as string);
+    writeFileSync(file, readFileSync(file, 'utf8').replace('"none"', '"from the copy"'));
+    expect(
+      wharf(['dockerfile', join(dir, 'build.ts')], { env: { XDG_CACHE_HOME: cache, GREETING: undefined } })
+        .stdout,
+    ).toMatch(/^ENV GREETING="from the copy" WHERE=a\/b$/m);
+  });
+
+  it('reports the same source locations from the copy as through jiti', () => {
+    const { cache } = project('locations', {});
+    const lint = () => wharf(['lint', 'examples/hello/build.ts'], { env: { XDG_CACHE_HOME: cache } });
+    const cold = lint();
+    expect(cold.stdout).toMatch(/examples\/hello\/build\.ts:16:1: warning ServiceWithoutHealthcheck/);
+    expect(copies(cache)).toHaveLength(1);
+    const warm = lint();
+    expect(warm.stdout).toBe(cold.stdout);
+    expect(warm.code).toBe(cold.code);
+  });
+
+  it('keeps no copy of a build.ts importing a local module, which still loads every time', () => {
+    const { dir, cache } = project('local-import', {
+      'helper.ts': "export const base: string = 'scratch';\n",
+      'build.ts': [
+        "import { stage } from '@wharf/core';",
+        "import { base } from './helper.ts';",
+        "export default stage('app').from(base).cmd(['/x']);",
+        '',
+      ].join('\n'),
+    });
+    for (let i = 0; i < 2; i++) {
+      const result = wharf(['dockerfile', join(dir, 'build.ts')], { env: { XDG_CACHE_HOME: cache } });
+      expect(result.code).toBe(0);
+      expect(result.stdout).toMatch(/^FROM scratch AS app$/m);
+    }
+    expect(copies(cache)).toHaveLength(0);
+  });
+});
