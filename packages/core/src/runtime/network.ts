@@ -104,9 +104,11 @@ export async function openStepNetwork(options: StepNetworkOptions = {}): Promise
       );
     }
     // slirp4netns joins the holder's user namespace itself when it is not the initial one.
+    const [slirpProgram, ...slirpHead] = [...slirpPrefix(unshare), slirp];
     slirpProcess = spawn(
-      slirp,
+      slirpProgram as string,
       [
+        ...slirpHead,
         '--configure',
         '--mtu=65520',
         '--disable-host-loopback',
@@ -162,6 +164,20 @@ export async function openStepNetwork(options: StepNetworkOptions = {}): Promise
     holder.kill('SIGKILL');
     throw error;
   }
+}
+
+/**
+ * Root starts slirp4netns in a mount namespace of its own whose mounts are all slaves (`unshare --mount
+ * --propagation slave`). Its `--enable-sandbox` makes a new mount namespace, marks only `/` private,
+ * and lazily unmounts the old root: run straight from root's namespace, where mounts are shared (dockerd
+ * makes /var/lib/docker shared; systemd makes `/` shared), that unmount propagates back and takes the
+ * host's mounts below a shared one with it — BuildKit's RUN rootfs, a container's overlay — so a build
+ * beside wharf failed with `exec: "/bin/sh": … no such file or directory`. A slave never propagates back.
+ * Not root, slirp4netns makes its namespace in a user namespace that is not the initial one, where the
+ * kernel turns every copied shared mount into a slave itself.
+ */
+function slirpPrefix(unshare: string, uid = process.getuid?.()): string[] {
+  return uid === 0 ? [unshare, '--mount', '--propagation', 'slave', '--'] : [];
 }
 
 /** The first line the process prints (empty when it exits first), with its stderr on failure. */
