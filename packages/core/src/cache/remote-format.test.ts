@@ -5,6 +5,7 @@ import {
   type CacheRecord,
   decodeCacheManifest,
   encodeCacheManifest,
+  parseCacheContents,
   parseCacheManifest,
 } from './remote-format.js';
 
@@ -40,6 +41,29 @@ describe('cache manifest format', () => {
     ]);
     expect(encoded.layers).toHaveLength(2);
     expect(back[0]?.layer).toEqual(tar('a'));
+  });
+
+  it('carries cache mounts by id, sorted, their layers after the step layers; without mounts the bytes are as before', () => {
+    const mounts = [
+      { id: 'pip', layer: tar('p') },
+      { id: 'npm', layer: tar('a') }, // shares a step's layer: listed once
+    ];
+    const encoded = encodeCacheManifest(records, mounts);
+    expect(encoded.mounts).toBe(2);
+    expect(encoded.layers.map((l) => l.digest)).toEqual([tar('a').digest, tar('b').digest, tar('p').digest]);
+    const manifest = parseCacheManifest(encoded.manifest);
+    const back = parseCacheContents(encoded.config, manifest);
+    expect(back.mounts).toEqual([
+      { id: 'npm', layer: tar('a') },
+      { id: 'pip', layer: tar('p') },
+    ]);
+    expect(encodeCacheManifest(records, [...mounts].reverse()).manifestDigest).toBe(encoded.manifestDigest);
+    expect(encodeCacheManifest(records, []).manifestDigest).toBe(encodeCacheManifest(records).manifestDigest);
+    expect(new TextDecoder().decode(encodeCacheManifest(records).config)).not.toContain('mounts');
+    const bad = encode({ wharfCache: 1, records: [], mounts: [{ id: 'x', layer: 9 }] });
+    expect(() => parseCacheContents(bad, manifest)).toThrow(/mount 0 names layer 9/);
+    const noId = encode({ wharfCache: 1, records: [], mounts: [{ id: '', layer: 0 }] });
+    expect(() => parseCacheContents(noId, manifest)).toThrow(/mount 0 has no valid id/);
   });
 
   it('is a plain OCI image manifest with the wharf cache config media type', () => {

@@ -37,9 +37,24 @@ export interface CacheRecord {
   readonly inputs?: StepInputs;
 }
 
+/**
+ * One exported cache mount (`--cache-to …,mounts=true`): the content of `RUN --mount=type=cache,id=ID`
+ * as a tar layer, restored on another machine before the first step that uses the id must run.
+ */
+export interface CacheMountRecord {
+  /** The cache mount's id (its `id=`, or its target path when none is given). */
+  readonly id: string;
+  readonly layer: CachedLayer;
+}
+
+/** Longest cache mount id read. */
+const MOUNT_ID_LIMIT = 4096;
+
 /** The config document of a cache manifest. */
 interface CacheConfig {
   readonly wharfCache: number;
+  /** Present only when mounts were exported, so a cache without them encodes as before. */
+  readonly mounts?: readonly { readonly id: string; readonly layer: number }[];
   readonly records: readonly {
     readonly key: string;
     readonly layer: number | null;
@@ -58,6 +73,8 @@ export interface EncodedCache {
   readonly layers: readonly Descriptor[];
   /** How many step records the config lists. */
   readonly records: number;
+  /** How many cache mounts it lists. */
+  readonly mounts: number;
 }
 
 const KEY = /^[0-9a-f]{64}$/;
@@ -66,14 +83,20 @@ const KEY = /^[0-9a-f]{64}$/;
  * Encodes records into a cache manifest and config. Only tar layers travel (a layer whose digest is
  * its diffID); a record pointing at anything else is left out, since an importer could not use it.
  */
-export function encodeCacheManifest(records: readonly CacheRecord[]): EncodedCache {
-  const encoded = encodeRecords(records);
+export function encodeCacheManifest(
+  records: readonly CacheRecord[],
+  mounts: readonly CacheMountRecord[] = [],
+): EncodedCache {
+  const encoded = encodeRecords(records, mounts);
   // Inputs only explain misses: past half the limit a reader could refuse, they go and the keys stay.
   if (encoded.config.byteLength <= CACHE_CONFIG_LIMIT / 2) return encoded;
-  return encodeRecords(records.map(({ key, layer }) => ({ key, layer })));
+  return encodeRecords(
+    records.map(({ key, layer }) => ({ key, layer })),
+    mounts,
+  );
 }
 
-function encodeRecords(records: readonly CacheRecord[]): EncodedCache {
+function encodeRecords(records: readonly CacheRecord[], mounts: readonly CacheMountRecord[]): EncodedCache {
   const byKey = new Map<string, CacheRecord>();
   for (const record of records) {
     if (!KEY.test(record.key)) continue;
@@ -100,8 +123,27 @@ function encodeRecords(records: readonly CacheRecord[]): EncodedCache {
     }
     out.push({ key, layer: index, ...where });
   }
+  // Mounts sorted by id, their layers after the step layers (one shared with a step is listed once).
+  const mountsOut: { id: string; layer: number }[] = [];
+  const byId = new Map(
+    mounts.filter((m) => validMountId(m.id) && m.layer.digest === m.layer.diffId).map((m) => [m.id, m]),
+  );
+  for (const id of [...byId.keys()].sort()) {
+    const layer = (byId.get(id) as CacheMountRecord).layer;
+    let index = indexOf.get(layer.digest);
+    if (index === undefined) {
+      index = layers.length;
+      indexOf.set(layer.digest, index);
+      layers.push({ mediaType: MediaType.ociLayer, digest: layer.digest, size: layer.size });
+    }
+    mountsOut.push({ id, layer: index });
+  }
   const config = new TextEncoder().encode(
-    JSON.stringify({ wharfCache: CACHE_FORMAT_VERSION, records: out } satisfies CacheConfig),
+    JSON.stringify({
+      wharfCache: CACHE_FORMAT_VERSION,
+      records: out,
+      ...(mountsOut.length > 0 ? { mounts: mountsOut } : {}),
+    } satisfies CacheConfig),
   );
   const configDescriptor: Descriptor = {
     mediaType: CACHE_CONFIG_MEDIA_TYPE,
@@ -124,6 +166,7 @@ function encodeRecords(records: readonly CacheRecord[]): EncodedCache {
     configDescriptor,
     layers,
     records: out.length,
+    mounts: mountsOut.length,
   };
 }
 
@@ -172,8 +215,19 @@ export function parseCacheManifest(bytes: Uint8Array): CacheManifest {
   return { config, layers };
 }
 
+const validMountId = (id: unknown): id is string =>
+  typeof id === 'string' && id.length > 0 && id.length <= MOUNT_ID_LIMIT && !id.includes('\0');
+
 /** The records of a cache config, each layer from the manifest; `CACHE_REMOTE_INVALID` when malformed. */
 export function parseCacheConfig(bytes: Uint8Array, manifest: CacheManifest): CacheRecord[] {
+  return parseCacheContents(bytes, manifest).records;
+}
+
+/** A cache config's step records and cache mounts (`CACHE_REMOTE_INVALID` when malformed). */
+export function parseCacheContents(
+  bytes: Uint8Array,
+  manifest: CacheManifest,
+): { readonly records: CacheRecord[]; readonly mounts: CacheMountRecord[] } {
   let value: unknown;
   try {
     value = JSON.parse(new TextDecoder().decode(bytes));
@@ -188,7 +242,27 @@ export function parseCacheConfig(bytes: Uint8Array, manifest: CacheManifest): Ca
     );
   }
   if (!Array.isArray(config.records)) throw invalid('the cache config has no records');
-  return config.records.map((record, i): CacheRecord => {
+  const layerOf = (index: number) => {
+    const layer = manifest.layers[index] as Descriptor;
+    return {
+      digest: layer.digest,
+      diffId: layer.digest,
+      size: layer.size,
+      mediaType: layer.mediaType,
+      uncompressedSize: layer.size,
+    };
+  };
+  if (config.mounts !== undefined && !Array.isArray(config.mounts))
+    throw invalid('its mounts are not a list');
+  const mounts = (config.mounts ?? []).map((mount, i): CacheMountRecord => {
+    const m = mount as { id?: unknown; layer?: unknown } | null;
+    if (typeof m !== 'object' || m === null || !validMountId(m.id))
+      throw invalid(`mount ${i} has no valid id`);
+    if (typeof m.layer !== 'number' || !manifest.layers[m.layer])
+      throw invalid(`mount ${i} names layer ${JSON.stringify(m.layer)}, which the manifest lacks`);
+    return { id: m.id, layer: layerOf(m.layer) };
+  });
+  const records = config.records.map((record, i): CacheRecord => {
     const r = record as { key?: unknown; layer?: unknown; at?: unknown; inputs?: unknown } | null;
     if (typeof r !== 'object' || r === null || typeof r.key !== 'string' || !KEY.test(r.key))
       throw invalid(`record ${i} has no valid key`);
@@ -198,20 +272,11 @@ export function parseCacheConfig(bytes: Uint8Array, manifest: CacheManifest): Ca
         ? { at: r.at, inputs: r.inputs }
         : {};
     if (r.layer === null) return { key: r.key, layer: null, ...where };
-    const layer = typeof r.layer === 'number' ? manifest.layers[r.layer] : undefined;
-    if (!layer) throw invalid(`record ${i} names layer ${JSON.stringify(r.layer)}, which the manifest lacks`);
-    return {
-      key: r.key,
-      layer: {
-        digest: layer.digest,
-        diffId: layer.digest,
-        size: layer.size,
-        mediaType: layer.mediaType,
-        uncompressedSize: layer.size,
-      },
-      ...where,
-    };
+    if (typeof r.layer !== 'number' || !manifest.layers[r.layer])
+      throw invalid(`record ${i} names layer ${JSON.stringify(r.layer)}, which the manifest lacks`);
+    return { key: r.key, layer: layerOf(r.layer), ...where };
   });
+  return { records, mounts };
 }
 
 const isStrings = (v: unknown): v is string[] => Array.isArray(v) && v.every((e) => typeof e === 'string');

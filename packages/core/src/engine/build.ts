@@ -18,13 +18,14 @@ import { FileDigests } from '../cache/file-digests.js';
 import {
   type CacheSource,
   type CacheSpec,
+  DEFAULT_MOUNT_LIMIT,
   describeCacheSpec,
   exportCache,
   importCache,
   parseCacheSpec,
   type RemoteCacheOptions,
 } from '../cache/remote.js';
-import type { CacheRecord } from '../cache/remote-format.js';
+import type { CacheMountRecord, CacheRecord } from '../cache/remote-format.js';
 import { portableInputs, portablePosition } from '../cache/remote-inputs.js';
 import { type CachedLayer, StepCache } from '../cache/step-cache.js';
 import { WharfError } from '../errors.js';
@@ -55,10 +56,12 @@ import { pullImage } from '../registry/pull.js';
 import { findRuntime } from '../runtime/detect.js';
 import { checkEmulation } from '../runtime/emulation.js';
 import type { SecretSource } from '../runtime/mounts.js';
+import { defaultCacheRoot } from '../runtime/run.js';
 import { defaultSnapshotRoot, Snapshotter } from '../runtime/snapshotter.js';
 import { type BlobStore, openStore } from '../store/store.js';
 import { assertBasePlatform } from './base-platform.js';
 import { cachedBase, recordBase } from './base-records.js';
+import { packCacheMount } from './cache-mounts.js';
 import { checkCompression, compressedLayer, knownGzipDigest } from './compress.js';
 import { keepTar } from './kept-tar.js';
 import { LayerViews } from './layer-views.js';
@@ -423,11 +426,23 @@ export async function buildPlatforms(
         const inputs = portableInputs(r.step.inputs);
         return { key, layer: r.layer, ...(inputs ? { at: portablePosition(r.step.slot), inputs } : {}) };
       });
+    const mounts = spec.mounts
+      ? await exportedMounts(
+          cache,
+          store,
+          [...cache.mountsUsed].filter(
+            ([, stages]) => mode === 'max' || [...stages].some((s) => inTarget.has(s)),
+          ),
+          spec.mountLimit ?? DEFAULT_MOUNT_LIMIT,
+          onEvent,
+        )
+      : [];
     await exportCacheQuietly(
       spec,
       records,
       { store, mountFrom: mountSources(spec, cacheFrom), ...registry },
       onEvent,
+      mounts,
     );
   }
   for (const name of buildArgs.unused()) {
@@ -486,19 +501,56 @@ async function importCaches(
   return sources;
 }
 
+/**
+ * The cache mounts to export (`mounts=true`): each used id's content packed from this machine, or,
+ * when this machine never filled it (every step using it was a hit), the imported cache's layer
+ * carried on. A mount that cannot be packed is a warning and stays out.
+ */
+async function exportedMounts(
+  cache: StepCache,
+  store: BlobStore,
+  used: readonly (readonly [string, ReadonlySet<string>])[],
+  limit: number,
+  onEvent: EventSink,
+): Promise<CacheMountRecord[]> {
+  const cacheRoot = defaultCacheRoot(defaultSnapshotRoot(store.root));
+  const out: CacheMountRecord[] = [];
+  for (const [id] of used) {
+    try {
+      const packed = await packCacheMount(store, cacheRoot, id, limit);
+      if (packed?.dropped) {
+        onEvent({
+          type: 'log',
+          text: `cache mount "${id}": ${packed.dropped} least recently used files left out (mount-limit)`,
+        });
+      }
+      const layer = packed?.layer ?? (await cache.importedMount(id, store));
+      if (layer) out.push({ id, layer });
+    } catch (error) {
+      onEvent({
+        type: 'warning',
+        message: `cache mount "${id}" was not exported: ${reason(error)}`,
+        hint: 'the step records are exported without it',
+      });
+    }
+  }
+  return out;
+}
+
 /** Exports one cache; a failure is a warning naming the ref and the reason. */
 async function exportCacheQuietly(
   spec: CacheSpec,
   records: readonly CacheRecord[],
   options: RemoteCacheOptions,
   onEvent: EventSink,
+  mounts: readonly CacheMountRecord[],
 ): Promise<void> {
   const name = describeCacheSpec(spec);
   try {
-    const done = await exportCache(spec, records, options);
+    const done = await exportCache(spec, records, options, mounts);
     onEvent({
       type: 'log',
-      text: `cache exported to ${name}: ${done.records} step records, ${done.layers} layers${
+      text: `cache exported to ${name}: ${done.records} step records, ${done.layers} layers${done.mounts ? ` (${done.mounts} cache mounts)` : ''}${
         done.pushed
           ? ` (blobs: ${done.pushed.uploaded} uploaded, ${done.pushed.existing} already there, ${done.pushed.mounted} mounted)`
           : ''
