@@ -14,7 +14,19 @@
  * const packed = await packCacheMount(store, cacheRoot, 'npm', 1 << 30);
  */
 import { createReadStream, lstatSync, readdirSync, readlinkSync } from 'node:fs';
-import { chmod, chown, mkdir, mkdtemp, rename, rm, stat, writeFile } from 'node:fs/promises';
+import {
+  chmod,
+  chown,
+  lstat,
+  mkdir,
+  mkdtemp,
+  readdir,
+  readFile,
+  rename,
+  rm,
+  stat,
+  writeFile,
+} from 'node:fs/promises';
 import { join } from 'node:path';
 import type { CachedLayer, StepCache } from '../cache/step-cache.js';
 import type { LayerEntry } from '../layer/entry.js';
@@ -22,6 +34,7 @@ import { compareNames } from '../layer/fs-view.js';
 import { writeLayer } from '../layer/layer-writer.js';
 import { extractLayer } from '../runtime/extract.js';
 import { cacheMountBase, cacheMountId, type ResolvedMount } from '../runtime/mounts.js';
+import { diskBytes } from '../runtime/snapshot-gc.js';
 import type { BlobStore } from '../store/store.js';
 
 /** A packed cache mount. */
@@ -174,4 +187,59 @@ async function restoreOne(
     if (await stat(data).catch(() => undefined)) return;
     throw error;
   }
+}
+
+/** One cache mount on this machine, for `wharf cache ls` and pruning. */
+export interface CacheMountEntry {
+  /** Its id (what `id=` or the target said); undefined for a directory an older wharf left without one. */
+  readonly id: string | undefined;
+  /** Bytes on disk. */
+  readonly bytes: number;
+  /** When it was last used (ms since the epoch): the newest access or change of the mount or its top entries. */
+  readonly lastUsedMs: number;
+  /** Its directory (`<cacheRoot>/<hash>`). */
+  readonly dir: string;
+}
+
+/** The cache mounts under `cacheRoot`, most recently used first. */
+export async function listCacheMounts(cacheRoot: string): Promise<CacheMountEntry[]> {
+  const out: CacheMountEntry[] = [];
+  for (const name of await readdir(cacheRoot).catch(() => [] as string[])) {
+    const dir = join(cacheRoot, name);
+    const data = join(dir, 'data');
+    const id = await readFile(join(dir, 'id'), 'utf8').catch(() => undefined);
+    let lastUsedMs = 0;
+    // listing reads `data` (which may move its atime): only its mtime counts, its entries' atimes too
+    for (const path of [dir, data])
+      lastUsedMs = Math.max(lastUsedMs, (await lstat(path).catch(() => undefined))?.mtimeMs ?? 0);
+    for (const name of await readdir(data).catch(() => [] as string[])) {
+      const st = await lstat(join(data, name)).catch(() => undefined);
+      if (st) lastUsedMs = Math.max(lastUsedMs, st.atimeMs, st.mtimeMs);
+    }
+    out.push({ id, bytes: diskBytes(dir), lastUsedMs, dir });
+  }
+  return out.sort((a, b) => b.lastUsedMs - a.lastUsedMs || (a.dir < b.dir ? -1 : 1));
+}
+
+/**
+ * `--keep-storage` for cache mounts: the most recently used kept up to `keepBytes`, the others removed.
+ * Call only while no build runs (engine/prune.ts holds the store's lease check).
+ */
+export async function pruneCacheMounts(
+  cacheRoot: string,
+  keepBytes: number,
+): Promise<{ readonly removed: number; readonly bytes: number; readonly keptBytes: number }> {
+  let keptBytes = 0;
+  let removed = 0;
+  let bytes = 0;
+  for (const mount of await listCacheMounts(cacheRoot)) {
+    if (keptBytes + mount.bytes <= keepBytes) {
+      keptBytes += mount.bytes;
+      continue;
+    }
+    await rm(mount.dir, { recursive: true, force: true });
+    removed++;
+    bytes += mount.bytes;
+  }
+  return { removed, bytes, keptBytes };
 }
