@@ -19,6 +19,9 @@ export interface LoadedDefinition {
   readonly graph: BuildGraph;
   /** `define({ lint })`: the definition's lint settings. */
   readonly lint?: Definition['lint'];
+  /** `define({ cacheFrom, cacheTo })`: used when the command line gives none. */
+  readonly cacheFrom?: readonly string[];
+  readonly cacheTo?: readonly string[];
 }
 
 export async function loadDefinition(
@@ -32,6 +35,8 @@ export async function loadDefinition(
     dir,
     graph: toGraph(definition, target === undefined ? {} : { target }),
     ...(definition.lint ? { lint: definition.lint } : {}),
+    ...(definition.cacheFrom ? { cacheFrom: definition.cacheFrom } : {}),
+    ...(definition.cacheTo ? { cacheTo: definition.cacheTo } : {}),
   };
 }
 

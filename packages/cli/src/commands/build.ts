@@ -132,7 +132,7 @@ export function registerBuild(program: Command): void {
         flags,
         outputs.some((o) => o.type === 'registry'),
       );
-      const { graph: defined, contextDir, lint } = await loadGraph(definition, flags);
+      const { graph: defined, contextDir, lint, cacheFrom, cacheTo } = await loadGraph(definition, flags);
       const progress = progressSink(flags.progress);
       const onEvent = progress.sink;
       if (outputs.length === 0) {
@@ -154,8 +154,12 @@ export function registerBuild(program: Command): void {
           buildArgs: parseBuildArgs(flags.buildArg),
           buildContexts: parseBuildContextFlags(flags.buildContext),
           noCache: !flags.cache,
-          ...(flags.cacheTo?.length ? { cacheTo: flags.cacheTo } : {}),
-          ...(flags.cacheFrom?.length ? { cacheFrom: flags.cacheFrom } : {}),
+          ...((flags.cacheTo?.length ? flags.cacheTo : cacheTo)?.length
+            ? { cacheTo: flags.cacheTo?.length ? flags.cacheTo : cacheTo }
+            : {}),
+          ...((flags.cacheFrom?.length ? flags.cacheFrom : cacheFrom)?.length
+            ? { cacheFrom: flags.cacheFrom?.length ? flags.cacheFrom : cacheFrom }
+            : {}),
           pull: flags.pull ?? false,
           secrets: parseSecrets(flags.secret),
           allow,
@@ -185,14 +189,16 @@ export function registerBuild(program: Command): void {
 async function loadGraph(
   definition: string | undefined,
   flags: BuildFlags,
-): Promise<{ graph: BuildGraph; contextDir: string; lint?: LoadedDefinition['lint'] }> {
+): Promise<
+  Pick<LoadedDefinition, 'lint' | 'cacheFrom' | 'cacheTo'> & { graph: BuildGraph; contextDir: string }
+> {
   if (flags.file === undefined) {
     const loaded = await loadDefinition(
       definition ?? 'build.ts',
       flags.target,
       flags.cacheDir ? { cacheDir: flags.cacheDir } : {},
     );
-    return { graph: loaded.graph, contextDir: loaded.dir, lint: loaded.lint };
+    return { ...loaded, graph: loaded.graph, contextDir: loaded.dir };
   }
   let text: string;
   try {
