@@ -394,7 +394,10 @@ describe.skipIf(noDocker())('remote cache: cache mounts travel (mounts=true)', (
 
   it('machine C reruns a step that uses the mount and finds machine A’s files in it', () => {
     const ref = `${registry.host}/app/cache:mounts`;
-    const a = build(tempDir(), ['--cache-to', `type=registry,ref=${ref},mode=max,mounts=true`]);
+    const a = build(tempDir(), [
+      '--cache-to',
+      `type=registry,ref=${ref},mode=max,mounts=true,compression=gzip`,
+    ]);
     expect(a.warnings).toEqual([]);
     expect(a.logs.find((t) => t.startsWith(`cache exported to ${ref}`))).toMatch(/\(1 cache mounts\)/);
 
@@ -408,7 +411,7 @@ describe.skipIf(noDocker())('remote cache: cache mounts travel (mounts=true)', (
         '--cache-from',
         ref,
         '--cache-to',
-        `type=registry,ref=${ref},mode=max,mounts=true`,
+        `type=registry,ref=${ref},mode=max,mounts=true,compression=gzip`,
       ]);
       expect(c.warnings).toEqual([]);
       // deps (the "download") hits; the final RUN reruns with the restored mount, so it succeeds

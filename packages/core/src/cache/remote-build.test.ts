@@ -1,5 +1,5 @@
 // build({ cacheTo, cacheFrom }) through the API, with type=local (no registry, no RUN: runs anywhere).
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, expect, it } from 'vitest';
@@ -124,3 +124,36 @@ it('define({ cacheTo, cacheFrom }) exports and imports; build() options replace 
     /define\(\) cacheTo must be a list of strings/,
   );
 });
+
+it.each(['gzip', 'zstd'])(
+  'compression=%s: layers travel compressed and come back as the same tars',
+  async (format) => {
+    writeFileSync(join(dir, 'a.txt'), 'a\n');
+    writeFileSync(join(dir, 'b.txt'), 'b\n');
+    const cache = join(dir, `${format}-cache`);
+    const output = { type: 'oci', dest: join(dir, `out-${format}-a`), names: [] } as const;
+    const a = await build(app, {
+      contextDir: dir,
+      cacheDir: join(dir, `${format}-a`),
+      output,
+      cacheTo: [`type=local,dest=${cache},mode=max,compression=${format}`],
+    });
+    const index = JSON.parse(readFileSync(join(cache, 'index.json'), 'utf8'));
+    const hex = (d: string) => d.slice('sha256:'.length);
+    const manifest = JSON.parse(
+      readFileSync(join(cache, 'blobs/sha256', hex(index.manifests[0].digest)), 'utf8'),
+    );
+    expect(manifest.layers.map((l: { mediaType: string }) => l.mediaType)).toEqual([
+      `application/vnd.oci.image.layer.v1.tar+${format}`,
+      `application/vnd.oci.image.layer.v1.tar+${format}`,
+    ]);
+    const b = await build(app, {
+      contextDir: dir,
+      cacheDir: join(dir, `${format}-b`),
+      output: { ...output, dest: join(dir, `out-${format}-b`) },
+      cacheFrom: [`type=local,src=${cache}`],
+    });
+    expect(b.steps.every((s) => s.cached)).toBe(true);
+    expect(b.digest).toBe(a.digest);
+  },
+);

@@ -66,6 +66,21 @@ describe('cache manifest format', () => {
     expect(() => parseCacheContents(noId, manifest)).toThrow(/mount 0 has no valid id/);
   });
 
+  it('a compressed layer names the tar it holds; records name the tar, the manifest the compressed blob', () => {
+    const gz = { mediaType: MediaType.ociLayerGzip, digest: tar('a.gz').digest, size: 2 };
+    const encoded = encodeCacheManifest(records, [], new Map([[tar('a').digest, gz]]));
+    expect(encoded.layers).toEqual([gz, { mediaType: MediaType.ociLayer, digest: tar('b').digest, size: 1 }]);
+    const manifest = parseCacheManifest(encoded.manifest);
+    const back = parseCacheContents(encoded.config, manifest);
+    expect(back.records.find((r) => r.key === key(1))?.layer).toEqual(tar('a'));
+    expect(back.transports.get(tar('a').digest)).toEqual(gz);
+    // a compressed layer without its tar, or a tar that claims one, is not a usable cache
+    const without = encode({ wharfCache: 1, records: [], tars: [null, null] });
+    expect(() => parseCacheContents(without, manifest)).toThrow(/compressed layer 0 has no tar/);
+    const claims = encode({ wharfCache: 1, records: [], tars: [null, { diffId: tar('x').digest, size: 1 }] });
+    expect(() => parseCacheContents(claims, manifest)).toThrow(/layer 0 has no tar|layer 1 is a tar/);
+  });
+
   it('is a plain OCI image manifest with the wharf cache config media type', () => {
     const encoded = encodeCacheManifest(records);
     const manifest = JSON.parse(new TextDecoder().decode(encoded.manifest));
@@ -135,7 +150,7 @@ describe('cache manifest format', () => {
       ],
       [encode({ ...manifest, config: { ...manifest.config, digest: '../../etc' } }), /config descriptor/],
       [
-        encode({ ...manifest, layers: [{ ...manifest.layers[0], mediaType: MediaType.ociLayerGzip }] }),
+        encode({ ...manifest, layers: [{ ...manifest.layers[0], mediaType: MediaType.dockerLayerGzip }] }),
         /layer 0 is/,
       ],
     ];

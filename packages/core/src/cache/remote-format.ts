@@ -55,6 +55,11 @@ interface CacheConfig {
   readonly wharfCache: number;
   /** Present only when mounts were exported, so a cache without them encodes as before. */
   readonly mounts?: readonly { readonly id: string; readonly layer: number }[];
+  /**
+   * Present only when layers travel compressed (`compression=gzip|zstd`): for each manifest layer,
+   * the tar it decompresses to (diffID and size), or null for a layer that is a tar already.
+   */
+  readonly tars?: readonly ({ readonly diffId: string; readonly size: number } | null)[];
   readonly records: readonly {
     readonly key: string;
     readonly layer: number | null;
@@ -86,17 +91,28 @@ const KEY = /^[0-9a-f]{64}$/;
 export function encodeCacheManifest(
   records: readonly CacheRecord[],
   mounts: readonly CacheMountRecord[] = [],
+  compressed: CompressedForms = new Map(),
 ): EncodedCache {
-  const encoded = encodeRecords(records, mounts);
+  const encoded = encodeRecords(records, mounts, compressed);
   // Inputs only explain misses: past half the limit a reader could refuse, they go and the keys stay.
   if (encoded.config.byteLength <= CACHE_CONFIG_LIMIT / 2) return encoded;
   return encodeRecords(
     records.map(({ key, layer }) => ({ key, layer })),
     mounts,
+    compressed,
   );
 }
 
-function encodeRecords(records: readonly CacheRecord[], mounts: readonly CacheMountRecord[]): EncodedCache {
+/** A tar layer's compressed form to send instead of the tar, by the tar's digest (its diffID). */
+export type CompressedForms = ReadonlyMap<string, Descriptor>;
+
+const COMPRESSED_TYPES: readonly string[] = [MediaType.ociLayerGzip, MediaType.ociLayerZstd];
+
+function encodeRecords(
+  records: readonly CacheRecord[],
+  mounts: readonly CacheMountRecord[],
+  compressed: CompressedForms,
+): EncodedCache {
   const byKey = new Map<string, CacheRecord>();
   for (const record of records) {
     if (!KEY.test(record.key)) continue;
@@ -105,6 +121,16 @@ function encodeRecords(records: readonly CacheRecord[], mounts: readonly CacheMo
   }
   const keys = [...byKey.keys()].sort();
   const layers: Descriptor[] = [];
+  const tars: ({ diffId: string; size: number } | null)[] = [];
+  // The descriptor a layer travels as: its compressed form when there is one, else the tar.
+  const sent = (layer: CachedLayer): Descriptor => {
+    const form = compressed.get(layer.digest);
+    const usable = form && COMPRESSED_TYPES.includes(form.mediaType);
+    tars.push(usable ? { diffId: layer.digest, size: layer.size } : null);
+    return usable
+      ? { mediaType: form.mediaType, digest: form.digest, size: form.size }
+      : { mediaType: MediaType.ociLayer, digest: layer.digest, size: layer.size };
+  };
   const indexOf = new Map<string, number>();
   const out: CacheConfig['records'][number][] = [];
   for (const key of keys) {
@@ -119,7 +145,7 @@ function encodeRecords(records: readonly CacheRecord[], mounts: readonly CacheMo
     if (index === undefined) {
       index = layers.length;
       indexOf.set(layer.digest, index);
-      layers.push({ mediaType: MediaType.ociLayer, digest: layer.digest, size: layer.size });
+      layers.push(sent(layer));
     }
     out.push({ key, layer: index, ...where });
   }
@@ -134,7 +160,7 @@ function encodeRecords(records: readonly CacheRecord[], mounts: readonly CacheMo
     if (index === undefined) {
       index = layers.length;
       indexOf.set(layer.digest, index);
-      layers.push({ mediaType: MediaType.ociLayer, digest: layer.digest, size: layer.size });
+      layers.push(sent(layer));
     }
     mountsOut.push({ id, layer: index });
   }
@@ -143,6 +169,7 @@ function encodeRecords(records: readonly CacheRecord[], mounts: readonly CacheMo
       wharfCache: CACHE_FORMAT_VERSION,
       records: out,
       ...(mountsOut.length > 0 ? { mounts: mountsOut } : {}),
+      ...(tars.some((t) => t !== null) ? { tars } : {}),
     } satisfies CacheConfig),
   );
   const configDescriptor: Descriptor = {
@@ -205,9 +232,9 @@ export function parseCacheManifest(bytes: Uint8Array): CacheManifest {
   if (!Array.isArray(manifest.layers)) throw invalid('the manifest has no layers list');
   const layers = manifest.layers.map((l, i) => {
     const layer = descriptor(l, `layer ${i}`);
-    if (layer.mediaType !== MediaType.ociLayer) {
+    if (layer.mediaType !== MediaType.ociLayer && !COMPRESSED_TYPES.includes(layer.mediaType)) {
       throw invalid(
-        `layer ${i} is ${JSON.stringify(layer.mediaType)}; this wharf reads ${MediaType.ociLayer}`,
+        `layer ${i} is ${JSON.stringify(layer.mediaType)}; this wharf reads ${[MediaType.ociLayer, ...COMPRESSED_TYPES].join(', ')}`,
       );
     }
     return layer;
@@ -227,7 +254,12 @@ export function parseCacheConfig(bytes: Uint8Array, manifest: CacheManifest): Ca
 export function parseCacheContents(
   bytes: Uint8Array,
   manifest: CacheManifest,
-): { readonly records: CacheRecord[]; readonly mounts: CacheMountRecord[] } {
+): {
+  readonly records: CacheRecord[];
+  readonly mounts: CacheMountRecord[];
+  /** Each layer's descriptor in the manifest (the tar, or its compressed form), by the tar's digest. */
+  readonly transports: ReadonlyMap<string, Descriptor>;
+} {
   let value: unknown;
   try {
     value = JSON.parse(new TextDecoder().decode(bytes));
@@ -242,14 +274,17 @@ export function parseCacheContents(
     );
   }
   if (!Array.isArray(config.records)) throw invalid('the cache config has no records');
-  const layerOf = (index: number) => {
-    const layer = manifest.layers[index] as Descriptor;
+  const tars = tarsOf(config.tars, manifest);
+  // Records name the tar (what the local cache stores); a compressed layer is its transport only.
+  const layerOf = (index: number): CachedLayer => {
+    const sent = manifest.layers[index] as Descriptor;
+    const tar = tars[index] ?? { diffId: sent.digest as Digest, size: sent.size };
     return {
-      digest: layer.digest,
-      diffId: layer.digest,
-      size: layer.size,
-      mediaType: layer.mediaType,
-      uncompressedSize: layer.size,
+      digest: tar.diffId,
+      diffId: tar.diffId,
+      size: tar.size,
+      mediaType: MediaType.ociLayer,
+      uncompressedSize: tar.size,
     };
   };
   if (config.mounts !== undefined && !Array.isArray(config.mounts))
@@ -276,7 +311,43 @@ export function parseCacheContents(
       throw invalid(`record ${i} names layer ${JSON.stringify(r.layer)}, which the manifest lacks`);
     return { key: r.key, layer: layerOf(r.layer), ...where };
   });
-  return { records, mounts };
+  return { records, mounts, transports: transportsOf(manifest, tars) };
+}
+
+/** The `tars` list of a config, checked: one entry per compressed manifest layer, none for a tar. */
+function tarsOf(value: unknown, manifest: CacheManifest): ({ diffId: Digest; size: number } | null)[] {
+  if (value !== undefined && (!Array.isArray(value) || value.length !== manifest.layers.length))
+    throw invalid('its tars list does not match the manifest layers');
+  return manifest.layers.map((layer, i) => {
+    const t = (value as unknown[] | undefined)?.[i] as
+      | { diffId?: unknown; size?: unknown }
+      | null
+      | undefined;
+    if (layer.mediaType === MediaType.ociLayer) {
+      if (t) throw invalid(`layer ${i} is a tar but the config names another tar for it`);
+      return null;
+    }
+    if (
+      typeof t !== 'object' ||
+      t === null ||
+      typeof t.diffId !== 'string' ||
+      !isDigest(t.diffId) ||
+      !t.diffId.startsWith('sha256:') ||
+      typeof t.size !== 'number' ||
+      !Number.isSafeInteger(t.size) ||
+      t.size < 0
+    )
+      throw invalid(`compressed layer ${i} has no tar (diffID and size) in the config`);
+    return { diffId: t.diffId as Digest, size: t.size };
+  });
+}
+
+/** How each tar layer (by diffID) travels: the manifest descriptor to fetch. */
+function transportsOf(
+  manifest: CacheManifest,
+  tars: readonly ({ diffId: Digest; size: number } | null)[],
+): Map<string, Descriptor> {
+  return new Map(manifest.layers.map((layer, i) => [tars[i]?.diffId ?? layer.digest, layer]));
 }
 
 const isStrings = (v: unknown): v is string[] => Array.isArray(v) && v.every((e) => typeof e === 'string');

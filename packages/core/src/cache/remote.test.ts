@@ -60,7 +60,7 @@ describe('parseCacheSpec', () => {
       /--cache-to "type=gha": type must be registry or local/,
     );
     expect(() => parseCacheSpec('type=local,src=x', 'to')).toThrow(
-      /unknown field src .*takes type, dest, mode, mounts, mount-limit/,
+      /unknown field src .*takes type, dest, mode, mounts, mount-limit, compression, compression-level/,
     );
     expect(() => parseCacheSpec('type=registry,ref=r/a,mode=all', 'to')).toThrow(/mode must be min or max/);
     expect(() => parseCacheSpec('type=registry', 'from')).toThrow(/--cache-from .*needs ref=REF/);

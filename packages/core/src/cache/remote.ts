@@ -20,8 +20,9 @@ import { join, resolve } from 'node:path';
 import type { Readable } from 'node:stream';
 import { WharfError } from '../errors.js';
 import { isNotFound, writeFileAtomic } from '../fsutil/files.js';
+import { type CompressionSpec, normalizeCompression } from '../image/compression.js';
 import { layerFromStore } from '../image/partial.js';
-import { readAll, verified } from '../image/stream.js';
+import { decompress, readAll, verified } from '../image/stream.js';
 import type { Image, Layer } from '../image/types.js';
 import {
   type Descriptor,
@@ -37,6 +38,7 @@ import type { BlobStore } from '../store/store.js';
 import {
   type CacheMountRecord,
   type CacheRecord,
+  type CompressedForms,
   type EncodedCache,
   encodeCacheManifest,
   parseCacheContents,
@@ -59,6 +61,11 @@ export interface CacheExportOptions {
    * {@link DEFAULT_MOUNT_LIMIT}); past it, the least recently used files stay behind.
    */
   readonly mountLimit?: number;
+  /**
+   * `compression=gzip|zstd[,compression-level=N]`: layers travel compressed (made once per layer and
+   * kept in the store, as an image output's); default uncompressed tars.
+   */
+  readonly compression?: CompressionSpec;
 }
 
 /** The default `mount-limit`: 1 GiB per cache mount id. */
@@ -87,7 +94,8 @@ export function parseCacheSpec(text: string, direction: 'to' | 'from'): CacheSpe
   const mode = fields.get('mode');
   if (mode !== undefined && mode !== 'min' && mode !== 'max')
     throw badSpec(flag, text, `mode must be min or max`);
-  const exportFields = direction === 'to' ? ['mode', 'mounts', 'mount-limit'] : ['mode'];
+  const exportFields =
+    direction === 'to' ? ['mode', 'mounts', 'mount-limit', 'compression', 'compression-level'] : ['mode'];
   const known =
     type === 'registry'
       ? ['type', 'ref', ...exportFields]
@@ -115,7 +123,25 @@ export function parseCacheSpec(text: string, direction: 'to' | 'from'): CacheSpe
       throw badSpec(flag, text, `mount-limit must be a size such as 512MB or 2GiB, not "${limitText}"`);
     }
   }
+  const format = fields.get('compression');
+  if (format !== undefined && !['uncompressed', 'gzip', 'zstd'].includes(format))
+    throw badSpec(flag, text, `compression must be uncompressed, gzip or zstd, not "${format}"`);
+  const levelText = fields.get('compression-level');
+  if (levelText !== undefined && (format === undefined || format === 'uncompressed'))
+    throw badSpec(flag, text, 'compression-level needs compression=gzip or zstd');
+  let compression: CompressionSpec | undefined;
+  if (format === 'gzip' || format === 'zstd') {
+    try {
+      compression = normalizeCompression({
+        format,
+        ...(levelText !== undefined ? { level: Number(levelText) } : {}),
+      });
+    } catch (error) {
+      throw badSpec(flag, text, (error as Error).message);
+    }
+  }
   const withMode = {
+    ...(compression ? { compression } : {}),
     ...(mode ? { mode: mode as CacheMode } : {}),
     ...(mounts === 'true' ? { mounts: true } : {}),
     ...(mountLimit !== undefined ? { mountLimit } : {}),
@@ -201,8 +227,9 @@ export async function exportCache(
   records: readonly CacheRecord[],
   options: RemoteCacheOptions,
   mounts: readonly CacheMountRecord[] = [],
+  compressed: CompressedForms = new Map(),
 ): Promise<ExportedCache> {
-  const encoded = encodeCacheManifest(records, mounts);
+  const encoded = encodeCacheManifest(records, mounts, compressed);
   const done = {
     digest: encoded.manifestDigest,
     records: encoded.records,
@@ -254,12 +281,8 @@ async function importFromRegistry(ref: string, options: RemoteCacheOptions): Pro
     const config = await readVerified(await repo.fetchBlob(manifest.config), manifest.config);
     const contents = parseCacheContents(config, manifest);
     const fetch = async (layer: CachedLayer) => {
-      const blob = await repo.fetchBlob({
-        mediaType: layer.mediaType,
-        digest: layer.digest,
-        size: layer.size,
-      });
-      await putLayer(options.store, blob, layer);
+      const sent = transportOf(contents.transports, layer);
+      await putLayer(options.store, await repo.fetchBlob(sent), layer, sent);
     };
     return sourceOf(ref, contents, fetch, () => client.close());
   } catch (error) {
@@ -314,18 +337,40 @@ async function importFromDirectory(dir: string, options: RemoteCacheOptions): Pr
     manifest,
   );
   const fetch = async (layer: CachedLayer) => {
-    await putLayer(options.store, createReadStream(blobFile(root, layer.digest)), layer);
+    const sent = transportOf(contents.transports, layer);
+    await putLayer(options.store, createReadStream(blobFile(root, sent.digest)), layer, sent);
   };
   return sourceOf(`local:${dir}`, contents, fetch, async () => {});
 }
 
-/** A layer into the store; a source that sends more bytes than the record says is cut off at once. */
-async function putLayer(store: BlobStore, source: Readable, layer: CachedLayer): Promise<void> {
+/** How `layer` (a tar) travels in a cache: its manifest descriptor. */
+function transportOf(transports: ReadonlyMap<string, Descriptor>, layer: CachedLayer): Descriptor {
+  return (
+    transports.get(layer.digest) ?? { mediaType: layer.mediaType, digest: layer.digest, size: layer.size }
+  );
+}
+
+/**
+ * A layer's tar into the store, from the blob `sent` (the tar, or its gzip/zstd form: checked against
+ * its own digest, then decompressed and checked against the tar's). A source that sends more bytes
+ * than described is cut off at once.
+ */
+async function putLayer(
+  store: BlobStore,
+  source: Readable,
+  layer: CachedLayer,
+  sent: Descriptor,
+): Promise<void> {
   const what = `cache layer ${layer.digest}`;
-  await store.put(verified(source, { digest: layer.digest, size: layer.size, what }), {
-    expected: layer.digest,
-    size: layer.size,
-  });
+  const blob = verified(source, { digest: sent.digest, size: sent.size, what: `cache blob ${sent.digest}` });
+  const tar = sent.digest === layer.digest ? blob : decompress(blob, sent.mediaType);
+  await store.put(
+    sent.digest === layer.digest ? tar : verified(tar, { digest: layer.digest, size: layer.size, what }),
+    {
+      expected: layer.digest,
+      size: layer.size,
+    },
+  );
 }
 
 /** A small blob (manifest, config), read within its descriptor's size and checked against its digest. */

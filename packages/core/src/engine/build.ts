@@ -33,6 +33,7 @@ import { type BuildEvent, discardEvents, type EventSink } from '../events.js';
 import { type CompressionSpec, isDefaultCompression } from '../image/compression.js';
 import { emptyImage } from '../image/empty.js';
 import { mapLayers } from '../image/mutate.js';
+import { layerFromStore } from '../image/partial.js';
 import type { Image, Layer } from '../image/types.js';
 import { assertEntitled, type Entitlement } from '../ir/entitlements.js';
 import { pruneToTarget, resolveStageBases, stageDependencies, targetName } from '../ir/graph.js';
@@ -43,6 +44,7 @@ import { openContextSource, type SourceTree } from '../layer/source.js';
 import { sourceDateEpoch } from '../layer/tar-writer.js';
 import { readLayout } from '../layout/read.js';
 import {
+  type Descriptor,
   type Digest,
   formatPlatform,
   hostPlatform,
@@ -537,6 +539,25 @@ async function exportedMounts(
   return out;
 }
 
+/** `compression=…`: each tar layer's compressed form, made (once, kept in the store) as for an image output. */
+async function compressedForms(
+  store: BlobStore,
+  layers: readonly (CachedLayer | null)[],
+  compression: CompressionSpec,
+): Promise<Map<string, Descriptor>> {
+  const forms = new Map<string, Descriptor>();
+  for (const layer of layers) {
+    if (!layer || layer.digest !== layer.diffId || forms.has(layer.digest)) continue;
+    const compressed = compressedLayer(store, layerFromStore(store, layer), compression);
+    forms.set(layer.digest, {
+      mediaType: await compressed.mediaType(),
+      digest: await compressed.digest(),
+      size: await compressed.size(),
+    });
+  }
+  return forms;
+}
+
 /** Exports one cache; a failure is a warning naming the ref and the reason. */
 async function exportCacheQuietly(
   spec: CacheSpec,
@@ -547,7 +568,14 @@ async function exportCacheQuietly(
 ): Promise<void> {
   const name = describeCacheSpec(spec);
   try {
-    const done = await exportCache(spec, records, options, mounts);
+    const compressed = spec.compression
+      ? await compressedForms(
+          options.store,
+          [...records.map((r) => r.layer), ...mounts.map((m) => m.layer)],
+          spec.compression,
+        )
+      : undefined;
+    const done = await exportCache(spec, records, options, mounts, compressed);
     onEvent({
       type: 'log',
       text: `cache exported to ${name}: ${done.records} step records, ${done.layers} layers${done.mounts ? ` (${done.mounts} cache mounts)` : ''}${
