@@ -98,8 +98,8 @@ export function registerBuild(program: Command): void {
     .option('--push', 'push the image to the registry each -t name points at (same as -o type=registry)')
     .option('--no-cache', 'run every step again (results are still cached for next time)')
     .option(
-      '--cache-to <type=registry,ref=REF[,mode=min|max]|type=local,dest=DIR>',
-      'export the step cache after a successful build (repeatable)',
+      '--cache-to <type=registry,ref=REF|type=local,dest=DIR>',
+      'export the step cache after a successful build (repeatable); options: mode=min|max, mounts=true (cache mounts too), mount-limit=SIZE, compression=gzip|zstd (docs/remote-cache.md)',
       collect,
     )
     .option(
