@@ -55,11 +55,33 @@ describe('wharf cache', () => {
     // the base layer plus the two RUN layers, kept extracted for the next RUN
     expect(listed).toMatch(/Snapshots: +3 extracted layers \(\d/);
     expect(listed).not.toMatch(/Cache mounts: +0 B/);
-    // a size that keeps no step layer keeps no snapshot either
+    expect(listed).toMatch(/\nCACHE MOUNT .*\n\/c +[\d.]+ [kM]?B +20\d\d-/);
+    expect(listed).toMatch(/\nSTEP KEY .*\n[0-9a-f]{12} +sha256:[0-9a-f]{12} /);
+    const json = JSON.parse(wharf(['cache', 'ls', '--json', '--cache-dir', cacheDir]).stdout) as {
+      usage: { records: number; blobs: number };
+      steps: { key: string; layer: { digest: string } | null }[];
+      cacheMounts: { id: string; bytes: number; lastUsedMs: number }[];
+    };
+    expect(json.usage.records).toBe(2);
+    expect(json.steps.map((s) => s.layer?.digest)).toEqual([
+      expect.stringMatching(/^sha256:/),
+      expect.stringMatching(/^sha256:/),
+    ]);
+    expect(json.cacheMounts).toEqual([
+      { id: '/c', bytes: expect.any(Number), lastUsedMs: expect.any(Number) },
+    ]);
+    expect(json.usage.blobs).toBeGreaterThan(2); // the base image's blobs and gzip copies too
+    // --keep-storage holds for every kind: a size that keeps no step layer keeps no snapshot, no
+    // cache mount and no other blob (the base's) either
     const some = wharf(['cache', 'prune', '--cache-dir', cacheDir, '--keep-storage', '1B']);
-    expect(some.stdout).toMatch(/^removed 2 step records, .* of blobs, 3 snapshots \(/);
+    expect(some.stdout).toMatch(
+      /^removed 2 step records, .* of blobs, 3 snapshots \(.*\), [\d.]+ [kM]?B of cache mounts\n$/,
+    );
     expect(readdirSync(join(cacheDir, 'snapshots', 'layers'))).toEqual([]);
-    expect(existsSync(join(cacheDir, 'cache-mounts'))).toBe(true); // only --all removes cache mounts
+    const after = JSON.parse(wharf(['cache', 'ls', '--json', '--cache-dir', cacheDir]).stdout);
+    expect(after.usage.blobs).toBe(0);
+    expect(after.usage.storeBytes).toBe(0);
+    expect(after.cacheMounts).toEqual([]);
     expect(build().code).toBe(0);
     const all = wharf(['cache', 'prune', '--cache-dir', cacheDir, '--all']);
     expect(all.stdout).toMatch(/, 3 snapshots \(.*\), [\d.]+ [kM]?B of cache mounts\n$/);

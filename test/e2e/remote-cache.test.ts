@@ -1,7 +1,8 @@
 // --cache-to / --cache-from (issue 19): a multi-stage RUN build on "machine A" exports its step cache to
 // the loopback docker-registry (and to a directory); "machine B" (a fresh cache dir) imports it, runs no
 // RUN and gets the same digest; a one-file change reruns only the steps after it; a missing ref or a
-// corrupt cache manifest is a warning and the build still succeeds.
+// corrupt cache manifest is a warning and the build still succeeds. With mounts=true a cache mount
+// travels too: machine C must rerun a later step that uses the mount, and it fails unless A's files are there.
 import { createHash } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -350,5 +351,107 @@ describe.skipIf(noDocker())('remote cache: auth and registry faults', () => {
     expect(faults).toBeGreaterThan(0);
     // every warning names the ref; retries usually get the cache through
     for (const warning of [...a.warnings, ...b.warnings]) expect(warning).toContain(ref);
+  }, 240_000);
+});
+
+const MOUNTS_DOCKERFILE = [
+  'FROM busybox AS deps',
+  // the slow branch (a "download") runs only when the cache mount lacks the marker
+  "RUN --mount=type=cache,target=/cache,id=pkgs sh -c 'test -f /cache/marker || { sleep 1; echo fetched > /cache/marker; }; cp /cache/marker /deps'",
+  'FROM busybox',
+  'COPY --from=deps /deps /deps',
+  'COPY src /src',
+  // fails unless the mount holds what machine A put there
+  "RUN --mount=type=cache,target=/cache,id=pkgs sh -c 'test -f /cache/marker && cat /cache/marker /src/a.txt > /status'",
+  '',
+].join('\n');
+
+describe.skipIf(noDocker())('remote cache: cache mounts travel (mounts=true)', () => {
+  let registry: Registry;
+  const dir = tempDir();
+  const context = join(dir, 'context');
+  mkdirSync(join(context, 'src'), { recursive: true });
+  writeFileSync(join(context, 'src', 'a.txt'), 'a\n');
+  writeFileSync(join(dir, 'Dockerfile'), MOUNTS_DOCKERFILE);
+
+  beforeAll(async () => {
+    registry = await startRegistry();
+  }, 60_000);
+  afterAll(async () => {
+    await registry?.stop();
+  });
+
+  const build = (cacheDir: string, args: readonly string[]) =>
+    parsed(
+      wharf(
+        buildArgs(join(dir, 'Dockerfile'), context, cacheDir, [
+          '--insecure-registry',
+          registry.host,
+          ...args,
+        ]),
+      ),
+    );
+
+  it('machine C reruns a step that uses the mount and finds machine A’s files in it', () => {
+    const ref = `${registry.host}/app/cache:mounts`;
+    const a = build(tempDir(), [
+      '--cache-to',
+      `type=registry,ref=${ref},mode=max,mounts=true,compression=gzip`,
+    ]);
+    expect(a.warnings).toEqual([]);
+    expect(a.logs.find((t) => t.startsWith(`cache exported to ${ref}`))).toMatch(/\(1 cache mounts\)/);
+
+    const b = build(tempDir(), ['--cache-from', ref]);
+    expect(b.ran).toEqual([]);
+    expect(b.digest).toBe(a.digest);
+
+    writeFileSync(join(context, 'src', 'a.txt'), 'a changed\n');
+    try {
+      const c = build(tempDir(), [
+        '--cache-from',
+        ref,
+        '--cache-to',
+        `type=registry,ref=${ref},mode=max,mounts=true,compression=gzip`,
+      ]);
+      expect(c.warnings).toEqual([]);
+      // deps (the "download") hits; the final RUN reruns with the restored mount, so it succeeds
+      expect(c.ran).toEqual([
+        'stage-1: COPY src /src',
+        "stage-1: RUN --mount=type=cache,target=/cache,id=pkgs sh -c 'test -f /cache/marker && cat /cache/marker /src/a.txt > /status'",
+      ]);
+      // the mount is unchanged: its layer is already in the registry (only the new step layers go up)
+      const line = c.logs.find((t) => t.startsWith(`cache exported to ${ref}`)) ?? '';
+      expect(line).toMatch(/\(1 cache mounts\)/);
+      expect(line).toMatch(/blobs: 3 uploaded/);
+    } finally {
+      writeFileSync(join(context, 'src', 'a.txt'), 'a\n');
+    }
+  }, 240_000);
+
+  it('without mounts=true the mount stays behind, and the step that needs it fails', () => {
+    const ref = `${registry.host}/app/cache:no-mounts`;
+    build(tempDir(), ['--cache-to', `type=registry,ref=${ref},mode=max`]);
+    writeFileSync(join(context, 'src', 'a.txt'), 'a again\n');
+    try {
+      const c = wharf([
+        'build',
+        '-f',
+        join(dir, 'Dockerfile'),
+        context,
+        '--lint',
+        'off',
+        '--cache-dir',
+        tempDir(),
+        '--registry-mirror',
+        testEnv().mirror.url,
+        '--insecure-registry',
+        registry.host,
+        '--cache-from',
+        ref,
+      ]);
+      expect(c.code).toBe(1);
+    } finally {
+      writeFileSync(join(context, 'src', 'a.txt'), 'a\n');
+    }
   }, 240_000);
 });

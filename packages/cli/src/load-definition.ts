@@ -24,6 +24,9 @@ export interface LoadedDefinition {
   readonly lint?: Definition['lint'];
   /** The platforms the definition (or the chosen target) asks for, used when `--platform` is not given. */
   readonly platforms?: readonly string[];
+  /** `define({ cacheFrom, cacheTo })`: used when the command line gives none. */
+  readonly cacheFrom?: readonly string[];
+  readonly cacheTo?: readonly string[];
 }
 
 export async function loadDefinition(
@@ -38,6 +41,8 @@ export async function loadDefinition(
     graph: toGraph(definition, target === undefined ? {} : { target }),
     ...(definition.lint ? { lint: definition.lint } : {}),
     ...platformsOf(definition, target),
+    ...(definition.cacheFrom ? { cacheFrom: definition.cacheFrom } : {}),
+    ...(definition.cacheTo ? { cacheTo: definition.cacheTo } : {}),
   };
 }
 

@@ -267,6 +267,8 @@ export async function build(
     ? target
     : toGraph(target, options.target ? { target: options.target } : {});
   const graph = options.lock ? await lockedGraph(defined, { ...options, ...options.lock, onEvent }) : defined;
+  // define({ cacheFrom, cacheTo }) unless the call names its own
+  if (isDefinition(target)) options = withDefinitionCaches(options, target);
   // The gzip form is made only when an output holds it; docker-archive holds the tars.
   const needsGzip = outputs.some((o) => o.type !== 'docker-archive');
   const built = await runBackend(graph, compression ? { ...options, compression } : options, {
@@ -354,6 +356,14 @@ function isBuildGraph(value: Stage | Definition | BuildGraph): value is BuildGra
   return (
     !isDefinition(value) && (value as BuildGraph).version === 1 && Array.isArray((value as BuildGraph).stages)
   );
+}
+
+function withDefinitionCaches(options: BuildApiOptions, definition: Definition): BuildApiOptions {
+  return {
+    ...options,
+    ...(options.cacheFrom === undefined && definition.cacheFrom ? { cacheFrom: definition.cacheFrom } : {}),
+    ...(options.cacheTo === undefined && definition.cacheTo ? { cacheTo: definition.cacheTo } : {}),
+  };
 }
 
 async function runBackend(

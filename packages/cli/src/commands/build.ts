@@ -98,8 +98,8 @@ export function registerBuild(program: Command): void {
     .option('--push', 'push the image to the registry each -t name points at (same as -o type=registry)')
     .option('--no-cache', 'run every step again (results are still cached for next time)')
     .option(
-      '--cache-to <type=registry,ref=REF[,mode=min|max]|type=local,dest=DIR>',
-      'export the step cache after a successful build (repeatable)',
+      '--cache-to <type=registry,ref=REF|type=local,dest=DIR>',
+      'export the step cache after a successful build (repeatable); options: mode=min|max, mounts=true (cache mounts too), mount-limit=SIZE, compression=gzip|zstd (docs/remote-cache.md)',
       collect,
     )
     .option(
@@ -132,7 +132,14 @@ export function registerBuild(program: Command): void {
         flags,
         outputs.some((o) => o.type === 'registry' || o.type === 'oci'),
       );
-      const { graph: defined, contextDir, lint, platforms } = await loadGraph(definition, flags);
+      const {
+        graph: defined,
+        contextDir,
+        lint,
+        platforms,
+        cacheFrom,
+        cacheTo,
+      } = await loadGraph(definition, flags);
       const progress = progressSink(flags.progress);
       const onEvent = progress.sink;
       if (outputs.length === 0) {
@@ -154,8 +161,12 @@ export function registerBuild(program: Command): void {
           buildArgs: parseBuildArgs(flags.buildArg),
           buildContexts: parseBuildContextFlags(flags.buildContext),
           noCache: !flags.cache,
-          ...(flags.cacheTo?.length ? { cacheTo: flags.cacheTo } : {}),
-          ...(flags.cacheFrom?.length ? { cacheFrom: flags.cacheFrom } : {}),
+          ...((flags.cacheTo?.length ? flags.cacheTo : cacheTo)?.length
+            ? { cacheTo: flags.cacheTo?.length ? flags.cacheTo : cacheTo }
+            : {}),
+          ...((flags.cacheFrom?.length ? flags.cacheFrom : cacheFrom)?.length
+            ? { cacheFrom: flags.cacheFrom?.length ? flags.cacheFrom : cacheFrom }
+            : {}),
           pull: flags.pull ?? false,
           secrets: parseSecrets(flags.secret),
           allow,
@@ -186,24 +197,19 @@ export function registerBuild(program: Command): void {
 async function loadGraph(
   definition: string | undefined,
   flags: BuildFlags,
-): Promise<{
-  graph: BuildGraph;
-  contextDir: string;
-  lint?: LoadedDefinition['lint'];
-  platforms?: readonly string[];
-}> {
+): Promise<
+  Pick<LoadedDefinition, 'lint' | 'platforms' | 'cacheFrom' | 'cacheTo'> & {
+    graph: BuildGraph;
+    contextDir: string;
+  }
+> {
   if (flags.file === undefined) {
     const loaded = await loadDefinition(
       definition ?? 'build.ts',
       flags.target,
       flags.cacheDir ? { cacheDir: flags.cacheDir } : {},
     );
-    return {
-      graph: loaded.graph,
-      contextDir: loaded.dir,
-      lint: loaded.lint,
-      ...(loaded.platforms ? { platforms: loaded.platforms } : {}),
-    };
+    return { ...loaded, graph: loaded.graph, contextDir: loaded.dir };
   }
   let text: string;
   try {

@@ -1,6 +1,6 @@
 /** `wharf cache ls` and `wharf cache prune [--keep-storage SIZE | --all]`: the build cache on disk. */
 import { WharfError } from '@wharf/core';
-import { buildCacheUsage, defaultStoreRoot, openStore, parseSize, pruneBuildCache } from '@wharf/core/engine';
+import { defaultStoreRoot, listBuildCache, openStore, parseSize, pruneBuildCache } from '@wharf/core/engine';
 import type { Command } from 'commander';
 import { formatBytes } from '../render/size.js';
 
@@ -8,6 +8,7 @@ interface CacheFlags {
   readonly cacheDir?: string;
   readonly keepStorage?: string;
   readonly all?: boolean;
+  readonly json?: boolean;
 }
 
 export function registerCache(program: Command): void {
@@ -18,20 +19,42 @@ export function registerCache(program: Command): void {
     );
   cache
     .command('ls')
-    .description('how much the cache holds')
+    .description('what the cache holds: totals, then each cache mount and step record')
     .option('--cache-dir <dir>', 'the cache (default: $XDG_CACHE_HOME/wharf)')
+    .option('--json', 'one JSON document: root, usage, steps[], cacheMounts[]')
     .action(async (flags: CacheFlags) => {
       const store = await openStore({ root: flags.cacheDir ?? defaultStoreRoot() });
-      const usage = await buildCacheUsage(store);
-      process.stdout.write(
-        `${[
-          `Cache:        ${store.root}`,
-          `Step records: ${usage.records} (${formatBytes(usage.layerBytes)} of layers)`,
-          `Blobs:        ${usage.blobs} (${formatBytes(usage.storeBytes)})`,
-          `Snapshots:    ${usage.snapshotLayers} extracted layer${usage.snapshotLayers === 1 ? '' : 's'} (${formatBytes(usage.snapshotBytes)})`,
-          `Cache mounts: ${formatBytes(usage.cacheMountBytes)}`,
-        ].join('\n')}\n`,
-      );
+      const listing = await listBuildCache(store);
+      if (flags.json) {
+        process.stdout.write(`${JSON.stringify(listing, null, 2)}\n`);
+        return;
+      }
+      const { usage } = listing;
+      const lines = [
+        `Cache:        ${store.root}`,
+        `Step records: ${usage.records} (${formatBytes(usage.layerBytes)} of layers)`,
+        `Blobs:        ${usage.blobs} (${formatBytes(usage.storeBytes)})`,
+        `Snapshots:    ${usage.snapshotLayers} extracted layer${usage.snapshotLayers === 1 ? '' : 's'} (${formatBytes(usage.snapshotBytes)})`,
+        `Cache mounts: ${formatBytes(usage.cacheMountBytes)}`,
+      ];
+      if (listing.cacheMounts.length > 0) {
+        lines.push('', 'CACHE MOUNT                               SIZE        LAST USED');
+        for (const mount of listing.cacheMounts) {
+          lines.push(
+            `${(mount.id ?? '(unnamed)').padEnd(40)}  ${formatBytes(mount.bytes).padEnd(10)}  ${new Date(mount.lastUsedMs).toISOString()}`,
+          );
+        }
+      }
+      if (listing.steps.length > 0) {
+        lines.push('', 'STEP KEY       LAYER                SIZE        CREATED');
+        for (const step of listing.steps) {
+          const layer = step.layer ? step.layer.digest.slice(0, 19) : '(none)';
+          lines.push(
+            `${step.key.slice(0, 12)}   ${layer.padEnd(19)}  ${formatBytes(step.layer?.size ?? 0).padEnd(10)}  ${step.created}`,
+          );
+        }
+      }
+      process.stdout.write(`${lines.join('\n')}\n`);
     });
   cache
     .command('prune')
@@ -39,7 +62,7 @@ export function registerCache(program: Command): void {
     .option('--cache-dir <dir>', 'the cache (default: $XDG_CACHE_HOME/wharf)')
     .option(
       '--keep-storage <size>',
-      'keep at most this much of step layers and RUN snapshots, most recent first (e.g. 10GB)',
+      'keep at most this much in all: step layers, RUN snapshots, cache mounts, other blobs — most recent first (e.g. 10GB)',
     )
     .option('--all', 'remove every step record, blob, snapshot and cache mount')
     .action(async (flags: CacheFlags) => {
@@ -67,7 +90,7 @@ export function registerCache(program: Command): void {
         `${result.records} step records`,
         `${formatBytes(result.bytes)} of blobs`,
         `${result.snapshotLayers} snapshots (${formatBytes(result.snapshotBytes)})`,
-        ...(flags.all ? [`${formatBytes(result.cacheMountBytes)} of cache mounts`] : []),
+        `${formatBytes(result.cacheMountBytes)} of cache mounts`,
       ];
       process.stdout.write(`removed ${removed.join(', ')}\n`);
       if (result.inUse.length > 0) {

@@ -3,7 +3,7 @@
  * deleting the layer blobs no remaining record points at. Blobs pulled for base images, and the tars
  * of their layers kept after first use (engine/kept-tar.ts), are kept unless `all` is set.
  */
-import { readFile, rm } from 'node:fs/promises';
+import { readdir, readFile, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { type Digest, digestHex, isDigest } from '../oci/index.js';
 import type { BlobStore } from '../store/store.js';
@@ -82,5 +82,81 @@ async function compressedCopy(store: BlobStore, diffId: Digest): Promise<Digest 
     return typeof digest === 'string' && isDigest(digest) ? digest : undefined;
   } catch {
     return undefined;
+  }
+}
+
+/** What {@link pruneUnrecordedBlobs} removed. */
+export interface UnrecordedPruneResult {
+  readonly blobs: number;
+  readonly bytes: number;
+  /** Bytes of blobs it kept (for the caller's budget). */
+  readonly keptBytes: number;
+}
+
+/**
+ * `--keep-storage` for the blobs no step record points at — pulled base images, the gzip copies of
+ * layers, blobs fetched for a remote cache's mounts: the most recently written kept up to `keepBytes`,
+ * the rest deleted; then the records describing deleted blobs go too (`compressed/`, layer `views/`).
+ * A base whose blobs went is pulled again by the next build (engine/base-records.ts checks them).
+ */
+export async function pruneUnrecordedBlobs(
+  store: BlobStore,
+  keepBytes: number,
+): Promise<UnrecordedPruneResult> {
+  const recorded = new Set<string>();
+  for (const record of await new StepCache(store.root).list()) {
+    if (record.layer) recorded.add(record.layer.digest);
+  }
+  const others: { digest: Digest; size: number; mtimeMs: number }[] = [];
+  for (const digest of await store.list()) {
+    if (recorded.has(digest)) continue;
+    const st = await stat(store.path(digest)).catch(() => undefined);
+    if (st) others.push({ digest, size: st.size, mtimeMs: st.mtimeMs });
+  }
+  others.sort((a, b) => b.mtimeMs - a.mtimeMs || (a.digest < b.digest ? -1 : 1));
+  let keptBytes = 0;
+  let blobs = 0;
+  let bytes = 0;
+  for (const blob of others) {
+    if (keptBytes + blob.size <= keepBytes) {
+      keptBytes += blob.size;
+      continue;
+    }
+    if (await store.delete(blob.digest)) {
+      blobs++;
+      bytes += blob.size;
+    }
+  }
+  if (blobs > 0) await forgetMissing(store);
+  return { blobs, bytes, keptBytes };
+}
+
+/** Drops `compressed/` records and layer views whose blobs are no longer in the store. */
+async function forgetMissing(store: BlobStore): Promise<void> {
+  const present = new Set<string>((await store.list()).map((d) => digestHex(d)));
+  const compressedDir = join(store.root, 'compressed');
+  for (const name of await readdir(compressedDir).catch(() => [] as string[])) {
+    const file = join(compressedDir, name);
+    const digest = await readFile(file, 'utf8')
+      .then((t) => (JSON.parse(t) as { digest?: string }).digest)
+      .catch(() => undefined);
+    if (typeof digest !== 'string' || !isDigest(digest) || !present.has(digestHex(digest)))
+      await rm(file, { force: true });
+  }
+  // views/<diffID hex>.v3.json and views/pairs/<blob hex> (→ the diffID it holds), engine/layer-views.ts
+  const views = join(store.root, 'views');
+  const pairs = join(views, 'pairs');
+  const described = new Set(present);
+  for (const name of await readdir(pairs).catch(() => [] as string[])) {
+    if (!present.has(name)) {
+      await rm(join(pairs, name), { force: true });
+      continue;
+    }
+    const diffId = await readFile(join(pairs, name), 'utf8').catch(() => '');
+    if (isDigest(diffId.trim())) described.add(digestHex(diffId.trim() as Digest));
+  }
+  for (const name of await readdir(views).catch(() => [] as string[])) {
+    const hex = /^([0-9a-f]{64})\./.exec(name)?.[1];
+    if (hex && !described.has(hex)) await rm(join(views, name), { force: true });
   }
 }

@@ -1,9 +1,10 @@
 // build({ cacheTo, cacheFrom }) through the API, with type=local (no registry, no RUN: runs anywhere).
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, expect, it } from 'vitest';
 import { build } from '../build.js';
+import { define } from '../dsl/graph.js';
 import { stage } from '../dsl/stage.js';
 import type { BuildEvent } from '../events.js';
 
@@ -81,3 +82,78 @@ it('a cache that cannot be read is a warning; a bad spec and the docker backend 
     build(app, { contextDir: dir, backend: 'docker', cacheFrom: ['registry.example.com/app:cache'] }),
   ).rejects.toThrow(expect.objectContaining({ code: 'BUILD_CACHE_BACKEND' }));
 });
+
+it('define({ cacheTo, cacheFrom }) exports and imports; build() options replace them; bad values are refused', async () => {
+  writeFileSync(join(dir, 'a.txt'), 'a\n');
+  writeFileSync(join(dir, 'b.txt'), 'b\n');
+  const cache = join(dir, 'define-cache');
+  const output = { type: 'oci', dest: join(dir, 'out-define-a'), names: [] } as const;
+  const definition = define({
+    target: app,
+    cacheTo: [`type=local,dest=${cache},mode=max`],
+    cacheFrom: [`type=local,src=${cache}`],
+  });
+  const events: BuildEvent[] = [];
+  const a = await build(definition, {
+    contextDir: dir,
+    cacheDir: join(dir, 'define-a'),
+    output,
+    onEvent: (e) => events.push(e),
+  });
+  // the first build finds no cache yet (a warning), then exports one
+  expect(events.filter((e) => e.type === 'log').map((e) => (e as { text: string }).text)).toContainEqual(
+    expect.stringMatching(/^cache exported to local:.*define-cache: 3 step records/),
+  );
+  const b = await build(definition, {
+    contextDir: dir,
+    cacheDir: join(dir, 'define-b'),
+    output: { ...output, dest: join(dir, 'out-define-b') },
+  });
+  expect(b.steps.every((s) => s.cached)).toBe(true);
+  expect(b.digest).toBe(a.digest);
+  // the call's own (empty) list wins: nothing imported, every step runs
+  const c = await build(definition, {
+    contextDir: dir,
+    cacheDir: join(dir, 'define-c'),
+    output: { ...output, dest: join(dir, 'out-define-c') },
+    cacheFrom: [],
+    cacheTo: [],
+  });
+  expect(c.steps.some((s) => s.cached)).toBe(false);
+  expect(() => define({ target: app, cacheTo: 'type=local,dest=x' as unknown as string[] })).toThrow(
+    /define\(\) cacheTo must be a list of strings/,
+  );
+});
+
+it.each(['gzip', 'zstd'])(
+  'compression=%s: layers travel compressed and come back as the same tars',
+  async (format) => {
+    writeFileSync(join(dir, 'a.txt'), 'a\n');
+    writeFileSync(join(dir, 'b.txt'), 'b\n');
+    const cache = join(dir, `${format}-cache`);
+    const output = { type: 'oci', dest: join(dir, `out-${format}-a`), names: [] } as const;
+    const a = await build(app, {
+      contextDir: dir,
+      cacheDir: join(dir, `${format}-a`),
+      output,
+      cacheTo: [`type=local,dest=${cache},mode=max,compression=${format}`],
+    });
+    const index = JSON.parse(readFileSync(join(cache, 'index.json'), 'utf8'));
+    const hex = (d: string) => d.slice('sha256:'.length);
+    const manifest = JSON.parse(
+      readFileSync(join(cache, 'blobs/sha256', hex(index.manifests[0].digest)), 'utf8'),
+    );
+    expect(manifest.layers.map((l: { mediaType: string }) => l.mediaType)).toEqual([
+      `application/vnd.oci.image.layer.v1.tar+${format}`,
+      `application/vnd.oci.image.layer.v1.tar+${format}`,
+    ]);
+    const b = await build(app, {
+      contextDir: dir,
+      cacheDir: join(dir, `${format}-b`),
+      output: { ...output, dest: join(dir, `out-${format}-b`) },
+      cacheFrom: [`type=local,src=${cache}`],
+    });
+    expect(b.steps.every((s) => s.cached)).toBe(true);
+    expect(b.digest).toBe(a.digest);
+  },
+);

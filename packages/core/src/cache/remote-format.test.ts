@@ -5,6 +5,7 @@ import {
   type CacheRecord,
   decodeCacheManifest,
   encodeCacheManifest,
+  parseCacheContents,
   parseCacheManifest,
 } from './remote-format.js';
 
@@ -40,6 +41,44 @@ describe('cache manifest format', () => {
     ]);
     expect(encoded.layers).toHaveLength(2);
     expect(back[0]?.layer).toEqual(tar('a'));
+  });
+
+  it('carries cache mounts by id, sorted, their layers after the step layers; without mounts the bytes are as before', () => {
+    const mounts = [
+      { id: 'pip', layer: tar('p') },
+      { id: 'npm', layer: tar('a') }, // shares a step's layer: listed once
+    ];
+    const encoded = encodeCacheManifest(records, mounts);
+    expect(encoded.mounts).toBe(2);
+    expect(encoded.layers.map((l) => l.digest)).toEqual([tar('a').digest, tar('b').digest, tar('p').digest]);
+    const manifest = parseCacheManifest(encoded.manifest);
+    const back = parseCacheContents(encoded.config, manifest);
+    expect(back.mounts).toEqual([
+      { id: 'npm', layer: tar('a') },
+      { id: 'pip', layer: tar('p') },
+    ]);
+    expect(encodeCacheManifest(records, [...mounts].reverse()).manifestDigest).toBe(encoded.manifestDigest);
+    expect(encodeCacheManifest(records, []).manifestDigest).toBe(encodeCacheManifest(records).manifestDigest);
+    expect(new TextDecoder().decode(encodeCacheManifest(records).config)).not.toContain('mounts');
+    const bad = encode({ wharfCache: 1, records: [], mounts: [{ id: 'x', layer: 9 }] });
+    expect(() => parseCacheContents(bad, manifest)).toThrow(/mount 0 names layer 9/);
+    const noId = encode({ wharfCache: 1, records: [], mounts: [{ id: '', layer: 0 }] });
+    expect(() => parseCacheContents(noId, manifest)).toThrow(/mount 0 has no valid id/);
+  });
+
+  it('a compressed layer names the tar it holds; records name the tar, the manifest the compressed blob', () => {
+    const gz = { mediaType: MediaType.ociLayerGzip, digest: tar('a.gz').digest, size: 2 };
+    const encoded = encodeCacheManifest(records, [], new Map([[tar('a').digest, gz]]));
+    expect(encoded.layers).toEqual([gz, { mediaType: MediaType.ociLayer, digest: tar('b').digest, size: 1 }]);
+    const manifest = parseCacheManifest(encoded.manifest);
+    const back = parseCacheContents(encoded.config, manifest);
+    expect(back.records.find((r) => r.key === key(1))?.layer).toEqual(tar('a'));
+    expect(back.transports.get(tar('a').digest)).toEqual(gz);
+    // a compressed layer without its tar, or a tar that claims one, is not a usable cache
+    const without = encode({ wharfCache: 1, records: [], tars: [null, null] });
+    expect(() => parseCacheContents(without, manifest)).toThrow(/compressed layer 0 has no tar/);
+    const claims = encode({ wharfCache: 1, records: [], tars: [null, { diffId: tar('x').digest, size: 1 }] });
+    expect(() => parseCacheContents(claims, manifest)).toThrow(/layer 0 has no tar|layer 1 is a tar/);
   });
 
   it('is a plain OCI image manifest with the wharf cache config media type', () => {
@@ -111,7 +150,7 @@ describe('cache manifest format', () => {
       ],
       [encode({ ...manifest, config: { ...manifest.config, digest: '../../etc' } }), /config descriptor/],
       [
-        encode({ ...manifest, layers: [{ ...manifest.layers[0], mediaType: MediaType.ociLayerGzip }] }),
+        encode({ ...manifest, layers: [{ ...manifest.layers[0], mediaType: MediaType.dockerLayerGzip }] }),
         /layer 0 is/,
       ],
     ];

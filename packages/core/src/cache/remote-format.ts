@@ -37,9 +37,29 @@ export interface CacheRecord {
   readonly inputs?: StepInputs;
 }
 
+/**
+ * One exported cache mount (`--cache-to …,mounts=true`): the content of `RUN --mount=type=cache,id=ID`
+ * as a tar layer, restored on another machine before the first step that uses the id must run.
+ */
+export interface CacheMountRecord {
+  /** The cache mount's id (its `id=`, or its target path when none is given). */
+  readonly id: string;
+  readonly layer: CachedLayer;
+}
+
+/** Longest cache mount id read. */
+const MOUNT_ID_LIMIT = 4096;
+
 /** The config document of a cache manifest. */
 interface CacheConfig {
   readonly wharfCache: number;
+  /** Present only when mounts were exported, so a cache without them encodes as before. */
+  readonly mounts?: readonly { readonly id: string; readonly layer: number }[];
+  /**
+   * Present only when layers travel compressed (`compression=gzip|zstd`): for each manifest layer,
+   * the tar it decompresses to (diffID and size), or null for a layer that is a tar already.
+   */
+  readonly tars?: readonly ({ readonly diffId: string; readonly size: number } | null)[];
   readonly records: readonly {
     readonly key: string;
     readonly layer: number | null;
@@ -58,6 +78,8 @@ export interface EncodedCache {
   readonly layers: readonly Descriptor[];
   /** How many step records the config lists. */
   readonly records: number;
+  /** How many cache mounts it lists. */
+  readonly mounts: number;
 }
 
 const KEY = /^[0-9a-f]{64}$/;
@@ -66,14 +88,31 @@ const KEY = /^[0-9a-f]{64}$/;
  * Encodes records into a cache manifest and config. Only tar layers travel (a layer whose digest is
  * its diffID); a record pointing at anything else is left out, since an importer could not use it.
  */
-export function encodeCacheManifest(records: readonly CacheRecord[]): EncodedCache {
-  const encoded = encodeRecords(records);
+export function encodeCacheManifest(
+  records: readonly CacheRecord[],
+  mounts: readonly CacheMountRecord[] = [],
+  compressed: CompressedForms = new Map(),
+): EncodedCache {
+  const encoded = encodeRecords(records, mounts, compressed);
   // Inputs only explain misses: past half the limit a reader could refuse, they go and the keys stay.
   if (encoded.config.byteLength <= CACHE_CONFIG_LIMIT / 2) return encoded;
-  return encodeRecords(records.map(({ key, layer }) => ({ key, layer })));
+  return encodeRecords(
+    records.map(({ key, layer }) => ({ key, layer })),
+    mounts,
+    compressed,
+  );
 }
 
-function encodeRecords(records: readonly CacheRecord[]): EncodedCache {
+/** A tar layer's compressed form to send instead of the tar, by the tar's digest (its diffID). */
+export type CompressedForms = ReadonlyMap<string, Descriptor>;
+
+const COMPRESSED_TYPES: readonly string[] = [MediaType.ociLayerGzip, MediaType.ociLayerZstd];
+
+function encodeRecords(
+  records: readonly CacheRecord[],
+  mounts: readonly CacheMountRecord[],
+  compressed: CompressedForms,
+): EncodedCache {
   const byKey = new Map<string, CacheRecord>();
   for (const record of records) {
     if (!KEY.test(record.key)) continue;
@@ -82,6 +121,16 @@ function encodeRecords(records: readonly CacheRecord[]): EncodedCache {
   }
   const keys = [...byKey.keys()].sort();
   const layers: Descriptor[] = [];
+  const tars: ({ diffId: string; size: number } | null)[] = [];
+  // The descriptor a layer travels as: its compressed form when there is one, else the tar.
+  const sent = (layer: CachedLayer): Descriptor => {
+    const form = compressed.get(layer.digest);
+    const usable = form && COMPRESSED_TYPES.includes(form.mediaType);
+    tars.push(usable ? { diffId: layer.digest, size: layer.size } : null);
+    return usable
+      ? { mediaType: form.mediaType, digest: form.digest, size: form.size }
+      : { mediaType: MediaType.ociLayer, digest: layer.digest, size: layer.size };
+  };
   const indexOf = new Map<string, number>();
   const out: CacheConfig['records'][number][] = [];
   for (const key of keys) {
@@ -96,12 +145,32 @@ function encodeRecords(records: readonly CacheRecord[]): EncodedCache {
     if (index === undefined) {
       index = layers.length;
       indexOf.set(layer.digest, index);
-      layers.push({ mediaType: MediaType.ociLayer, digest: layer.digest, size: layer.size });
+      layers.push(sent(layer));
     }
     out.push({ key, layer: index, ...where });
   }
+  // Mounts sorted by id, their layers after the step layers (one shared with a step is listed once).
+  const mountsOut: { id: string; layer: number }[] = [];
+  const byId = new Map(
+    mounts.filter((m) => validMountId(m.id) && m.layer.digest === m.layer.diffId).map((m) => [m.id, m]),
+  );
+  for (const id of [...byId.keys()].sort()) {
+    const layer = (byId.get(id) as CacheMountRecord).layer;
+    let index = indexOf.get(layer.digest);
+    if (index === undefined) {
+      index = layers.length;
+      indexOf.set(layer.digest, index);
+      layers.push(sent(layer));
+    }
+    mountsOut.push({ id, layer: index });
+  }
   const config = new TextEncoder().encode(
-    JSON.stringify({ wharfCache: CACHE_FORMAT_VERSION, records: out } satisfies CacheConfig),
+    JSON.stringify({
+      wharfCache: CACHE_FORMAT_VERSION,
+      records: out,
+      ...(mountsOut.length > 0 ? { mounts: mountsOut } : {}),
+      ...(tars.some((t) => t !== null) ? { tars } : {}),
+    } satisfies CacheConfig),
   );
   const configDescriptor: Descriptor = {
     mediaType: CACHE_CONFIG_MEDIA_TYPE,
@@ -124,6 +193,7 @@ function encodeRecords(records: readonly CacheRecord[]): EncodedCache {
     configDescriptor,
     layers,
     records: out.length,
+    mounts: mountsOut.length,
   };
 }
 
@@ -162,9 +232,9 @@ export function parseCacheManifest(bytes: Uint8Array): CacheManifest {
   if (!Array.isArray(manifest.layers)) throw invalid('the manifest has no layers list');
   const layers = manifest.layers.map((l, i) => {
     const layer = descriptor(l, `layer ${i}`);
-    if (layer.mediaType !== MediaType.ociLayer) {
+    if (layer.mediaType !== MediaType.ociLayer && !COMPRESSED_TYPES.includes(layer.mediaType)) {
       throw invalid(
-        `layer ${i} is ${JSON.stringify(layer.mediaType)}; this wharf reads ${MediaType.ociLayer}`,
+        `layer ${i} is ${JSON.stringify(layer.mediaType)}; this wharf reads ${[MediaType.ociLayer, ...COMPRESSED_TYPES].join(', ')}`,
       );
     }
     return layer;
@@ -172,8 +242,24 @@ export function parseCacheManifest(bytes: Uint8Array): CacheManifest {
   return { config, layers };
 }
 
+const validMountId = (id: unknown): id is string =>
+  typeof id === 'string' && id.length > 0 && id.length <= MOUNT_ID_LIMIT && !id.includes('\0');
+
 /** The records of a cache config, each layer from the manifest; `CACHE_REMOTE_INVALID` when malformed. */
 export function parseCacheConfig(bytes: Uint8Array, manifest: CacheManifest): CacheRecord[] {
+  return parseCacheContents(bytes, manifest).records;
+}
+
+/** A cache config's step records and cache mounts (`CACHE_REMOTE_INVALID` when malformed). */
+export function parseCacheContents(
+  bytes: Uint8Array,
+  manifest: CacheManifest,
+): {
+  readonly records: CacheRecord[];
+  readonly mounts: CacheMountRecord[];
+  /** Each layer's descriptor in the manifest (the tar, or its compressed form), by the tar's digest. */
+  readonly transports: ReadonlyMap<string, Descriptor>;
+} {
   let value: unknown;
   try {
     value = JSON.parse(new TextDecoder().decode(bytes));
@@ -188,7 +274,30 @@ export function parseCacheConfig(bytes: Uint8Array, manifest: CacheManifest): Ca
     );
   }
   if (!Array.isArray(config.records)) throw invalid('the cache config has no records');
-  return config.records.map((record, i): CacheRecord => {
+  const tars = tarsOf(config.tars, manifest);
+  // Records name the tar (what the local cache stores); a compressed layer is its transport only.
+  const layerOf = (index: number): CachedLayer => {
+    const sent = manifest.layers[index] as Descriptor;
+    const tar = tars[index] ?? { diffId: sent.digest as Digest, size: sent.size };
+    return {
+      digest: tar.diffId,
+      diffId: tar.diffId,
+      size: tar.size,
+      mediaType: MediaType.ociLayer,
+      uncompressedSize: tar.size,
+    };
+  };
+  if (config.mounts !== undefined && !Array.isArray(config.mounts))
+    throw invalid('its mounts are not a list');
+  const mounts = (config.mounts ?? []).map((mount, i): CacheMountRecord => {
+    const m = mount as { id?: unknown; layer?: unknown } | null;
+    if (typeof m !== 'object' || m === null || !validMountId(m.id))
+      throw invalid(`mount ${i} has no valid id`);
+    if (typeof m.layer !== 'number' || !manifest.layers[m.layer])
+      throw invalid(`mount ${i} names layer ${JSON.stringify(m.layer)}, which the manifest lacks`);
+    return { id: m.id, layer: layerOf(m.layer) };
+  });
+  const records = config.records.map((record, i): CacheRecord => {
     const r = record as { key?: unknown; layer?: unknown; at?: unknown; inputs?: unknown } | null;
     if (typeof r !== 'object' || r === null || typeof r.key !== 'string' || !KEY.test(r.key))
       throw invalid(`record ${i} has no valid key`);
@@ -198,20 +307,47 @@ export function parseCacheConfig(bytes: Uint8Array, manifest: CacheManifest): Ca
         ? { at: r.at, inputs: r.inputs }
         : {};
     if (r.layer === null) return { key: r.key, layer: null, ...where };
-    const layer = typeof r.layer === 'number' ? manifest.layers[r.layer] : undefined;
-    if (!layer) throw invalid(`record ${i} names layer ${JSON.stringify(r.layer)}, which the manifest lacks`);
-    return {
-      key: r.key,
-      layer: {
-        digest: layer.digest,
-        diffId: layer.digest,
-        size: layer.size,
-        mediaType: layer.mediaType,
-        uncompressedSize: layer.size,
-      },
-      ...where,
-    };
+    if (typeof r.layer !== 'number' || !manifest.layers[r.layer])
+      throw invalid(`record ${i} names layer ${JSON.stringify(r.layer)}, which the manifest lacks`);
+    return { key: r.key, layer: layerOf(r.layer), ...where };
   });
+  return { records, mounts, transports: transportsOf(manifest, tars) };
+}
+
+/** The `tars` list of a config, checked: one entry per compressed manifest layer, none for a tar. */
+function tarsOf(value: unknown, manifest: CacheManifest): ({ diffId: Digest; size: number } | null)[] {
+  if (value !== undefined && (!Array.isArray(value) || value.length !== manifest.layers.length))
+    throw invalid('its tars list does not match the manifest layers');
+  return manifest.layers.map((layer, i) => {
+    const t = (value as unknown[] | undefined)?.[i] as
+      | { diffId?: unknown; size?: unknown }
+      | null
+      | undefined;
+    if (layer.mediaType === MediaType.ociLayer) {
+      if (t) throw invalid(`layer ${i} is a tar but the config names another tar for it`);
+      return null;
+    }
+    if (
+      typeof t !== 'object' ||
+      t === null ||
+      typeof t.diffId !== 'string' ||
+      !isDigest(t.diffId) ||
+      !t.diffId.startsWith('sha256:') ||
+      typeof t.size !== 'number' ||
+      !Number.isSafeInteger(t.size) ||
+      t.size < 0
+    )
+      throw invalid(`compressed layer ${i} has no tar (diffID and size) in the config`);
+    return { diffId: t.diffId as Digest, size: t.size };
+  });
+}
+
+/** How each tar layer (by diffID) travels: the manifest descriptor to fetch. */
+function transportsOf(
+  manifest: CacheManifest,
+  tars: readonly ({ diffId: Digest; size: number } | null)[],
+): Map<string, Descriptor> {
+  return new Map(manifest.layers.map((layer, i) => [tars[i]?.diffId ?? layer.digest, layer]));
 }
 
 const isStrings = (v: unknown): v is string[] => Array.isArray(v) && v.every((e) => typeof e === 'string');

@@ -46,6 +46,13 @@ describe('parseCacheSpec', () => {
     });
     expect(parseCacheSpec('type=local,dest=out/cache', 'to')).toEqual({ type: 'local', dir: 'out/cache' });
     expect(parseCacheSpec('type=local,src=out/cache', 'from')).toEqual({ type: 'local', dir: 'out/cache' });
+    expect(parseCacheSpec('type=local,dest=c,mode=max,mounts=true,mount-limit=2GiB', 'to')).toEqual({
+      type: 'local',
+      dir: 'c',
+      mode: 'max',
+      mounts: true,
+      mountLimit: 2 * 2 ** 30,
+    });
   });
 
   it('refuses bad specs with one line naming the flag and the fix (CACHE_BAD_SPEC)', () => {
@@ -53,11 +60,17 @@ describe('parseCacheSpec', () => {
       /--cache-to "type=gha": type must be registry or local/,
     );
     expect(() => parseCacheSpec('type=local,src=x', 'to')).toThrow(
-      /unknown field src .*takes type, dest, mode/,
+      /unknown field src .*takes type, dest, mode, mounts, mount-limit, compression, compression-level/,
     );
     expect(() => parseCacheSpec('type=registry,ref=r/a,mode=all', 'to')).toThrow(/mode must be min or max/);
     expect(() => parseCacheSpec('type=registry', 'from')).toThrow(/--cache-from .*needs ref=REF/);
-    expect(() => parseCacheSpec('type=registry,ref=r/a,mounts=true', 'to')).toThrow(/unknown field mounts/);
+    expect(() => parseCacheSpec('type=registry,ref=r/a,mounts=true', 'from')).toThrow(/unknown field mounts/);
+    expect(() => parseCacheSpec('type=registry,ref=r/a,mounts=yes', 'to')).toThrow(
+      /mounts must be true or false/,
+    );
+    expect(() => parseCacheSpec('type=registry,ref=r/a,mount-limit=lots', 'to')).toThrow(
+      /mount-limit must be a size/,
+    );
   });
 });
 

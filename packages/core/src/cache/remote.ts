@@ -20,8 +20,9 @@ import { join, resolve } from 'node:path';
 import type { Readable } from 'node:stream';
 import { WharfError } from '../errors.js';
 import { isNotFound, writeFileAtomic } from '../fsutil/files.js';
+import { type CompressionSpec, normalizeCompression } from '../image/compression.js';
 import { layerFromStore } from '../image/partial.js';
-import { readAll, verified } from '../image/stream.js';
+import { decompress, readAll, verified } from '../image/stream.js';
 import type { Image, Layer } from '../image/types.js';
 import {
   type Descriptor,
@@ -35,18 +36,40 @@ import { MANIFEST_LIMIT, RegistryClient, type RegistryOptions } from '../registr
 import { type PushStats, pushImage } from '../registry/push.js';
 import type { BlobStore } from '../store/store.js';
 import {
+  type CacheMountRecord,
   type CacheRecord,
+  type CompressedForms,
   type EncodedCache,
   encodeCacheManifest,
-  parseCacheConfig,
+  parseCacheContents,
   parseCacheManifest,
 } from './remote-format.js';
-import type { CachedLayer, StepInputs } from './step-cache.js';
+import { type CachedLayer, parseSize, type StepInputs } from './step-cache.js';
 
 /** Where a cache goes or comes from: `type=registry,ref=REF` or `type=local,dest=DIR` / `src=DIR`. */
 export type CacheSpec =
-  | { readonly type: 'registry'; readonly ref: string; readonly mode?: CacheMode }
-  | { readonly type: 'local'; readonly dir: string; readonly mode?: CacheMode };
+  | ({ readonly type: 'registry'; readonly ref: string } & CacheExportOptions)
+  | ({ readonly type: 'local'; readonly dir: string } & CacheExportOptions);
+
+/** What a `--cache-to` exports besides the step records (ignored by `--cache-from`). */
+export interface CacheExportOptions {
+  readonly mode?: CacheMode;
+  /** `mounts=true`: export the content of the cache mounts (`RUN --mount=type=cache`) the steps use. */
+  readonly mounts?: boolean;
+  /**
+   * `mount-limit=SIZE`: most bytes of file content exported per cache mount id (default
+   * {@link DEFAULT_MOUNT_LIMIT}); past it, the least recently used files stay behind.
+   */
+  readonly mountLimit?: number;
+  /**
+   * `compression=gzip|zstd[,compression-level=N]`: layers travel compressed (made once per layer and
+   * kept in the store, as an image output's); default uncompressed tars.
+   */
+  readonly compression?: CompressionSpec;
+}
+
+/** The default `mount-limit`: 1 GiB per cache mount id. */
+export const DEFAULT_MOUNT_LIMIT = 2 ** 30;
 
 /** `min`: the target's steps (the stages its image is made of); `max`: every step of every stage built. */
 export type CacheMode = 'min' | 'max';
@@ -71,11 +94,13 @@ export function parseCacheSpec(text: string, direction: 'to' | 'from'): CacheSpe
   const mode = fields.get('mode');
   if (mode !== undefined && mode !== 'min' && mode !== 'max')
     throw badSpec(flag, text, `mode must be min or max`);
+  const exportFields =
+    direction === 'to' ? ['mode', 'mounts', 'mount-limit', 'compression', 'compression-level'] : ['mode'];
   const known =
     type === 'registry'
-      ? ['type', 'ref', 'mode']
+      ? ['type', 'ref', ...exportFields]
       : type === 'local'
-        ? ['type', direction === 'to' ? 'dest' : 'src', 'mode']
+        ? ['type', direction === 'to' ? 'dest' : 'src', ...exportFields]
         : [];
   if (known.length === 0) throw badSpec(flag, text, `type must be registry or local, not "${type}"`);
   const unknown = [...fields.keys()].filter((k) => !known.includes(k));
@@ -86,7 +111,41 @@ export function parseCacheSpec(text: string, direction: 'to' | 'from'): CacheSpe
       `unknown field${unknown.length > 1 ? 's' : ''} ${unknown.join(', ')} (type=${type} takes ${known.join(', ')})`,
     );
   }
-  const withMode = mode ? { mode: mode as CacheMode } : {};
+  const mounts = fields.get('mounts');
+  if (mounts !== undefined && mounts !== 'true' && mounts !== 'false')
+    throw badSpec(flag, text, 'mounts must be true or false');
+  const limitText = fields.get('mount-limit');
+  let mountLimit: number | undefined;
+  if (limitText !== undefined) {
+    try {
+      mountLimit = parseSize(limitText);
+    } catch {
+      throw badSpec(flag, text, `mount-limit must be a size such as 512MB or 2GiB, not "${limitText}"`);
+    }
+  }
+  const format = fields.get('compression');
+  if (format !== undefined && !['uncompressed', 'gzip', 'zstd'].includes(format))
+    throw badSpec(flag, text, `compression must be uncompressed, gzip or zstd, not "${format}"`);
+  const levelText = fields.get('compression-level');
+  if (levelText !== undefined && (format === undefined || format === 'uncompressed'))
+    throw badSpec(flag, text, 'compression-level needs compression=gzip or zstd');
+  let compression: CompressionSpec | undefined;
+  if (format === 'gzip' || format === 'zstd') {
+    try {
+      compression = normalizeCompression({
+        format,
+        ...(levelText !== undefined ? { level: Number(levelText) } : {}),
+      });
+    } catch (error) {
+      throw badSpec(flag, text, (error as Error).message);
+    }
+  }
+  const withMode = {
+    ...(compression ? { compression } : {}),
+    ...(mode ? { mode: mode as CacheMode } : {}),
+    ...(mounts === 'true' ? { mounts: true } : {}),
+    ...(mountLimit !== undefined ? { mountLimit } : {}),
+  };
   if (type === 'registry') {
     const ref = fields.get('ref');
     if (!ref) throw badSpec(flag, text, 'type=registry needs ref=REF');
@@ -120,6 +179,8 @@ export interface CacheSource {
   readonly digests: ReadonlySet<string>;
   /** The records that say where their step stands (`portablePosition`), by position. */
   readonly positions: ReadonlyMap<string, { readonly key: string; readonly inputs: StepInputs }>;
+  /** Exported cache mounts: mount id → the layer holding its content. */
+  readonly mounts: ReadonlyMap<string, CachedLayer>;
   /** Downloads (or copies) `layer`'s blob into the store, verified against its digest and size. */
   fetch(layer: CachedLayer): Promise<void>;
   /** Releases connections. */
@@ -151,18 +212,30 @@ export interface ExportedCache {
   readonly digest: Digest;
   readonly records: number;
   readonly layers: number;
+  /** Cache mounts exported. */
+  readonly mounts: number;
   /** For `type=registry`: blobs uploaded, already there, or mounted from another repository. */
   readonly pushed?: PushStats;
 }
 
-/** Writes `records` (and their layers, from the store) as a cache; the manifest digest is returned. */
+/**
+ * Writes `records` and `mounts` (their layers from the store) as a cache; the manifest digest is
+ * returned.
+ */
 export async function exportCache(
   spec: CacheSpec,
   records: readonly CacheRecord[],
   options: RemoteCacheOptions,
+  mounts: readonly CacheMountRecord[] = [],
+  compressed: CompressedForms = new Map(),
 ): Promise<ExportedCache> {
-  const encoded = encodeCacheManifest(records);
-  const done = { digest: encoded.manifestDigest, records: encoded.records, layers: encoded.layers.length };
+  const encoded = encodeCacheManifest(records, mounts, compressed);
+  const done = {
+    digest: encoded.manifestDigest,
+    records: encoded.records,
+    layers: encoded.layers.length,
+    mounts: encoded.mounts,
+  };
   if (spec.type === 'local') {
     await writeCacheDirectory(resolve(spec.dir), encoded, options.store);
     return done;
@@ -176,15 +249,26 @@ export async function exportCache(
 
 function sourceOf(
   name: string,
-  records: readonly CacheRecord[],
+  { records, mounts }: { records: readonly CacheRecord[]; mounts: readonly CacheMountRecord[] },
   fetch: (layer: CachedLayer) => Promise<void>,
   close: () => Promise<void>,
 ): CacheSource {
-  const digests = new Set(records.flatMap((r) => (r.layer ? [r.layer.digest] : [])));
+  const digests = new Set([
+    ...records.flatMap((r) => (r.layer ? [r.layer.digest] : [])),
+    ...mounts.map((m) => m.layer.digest),
+  ]);
   const positions = new Map(
     records.flatMap((r) => (r.at && r.inputs ? [[r.at, { key: r.key, inputs: r.inputs }] as const] : [])),
   );
-  return { name, records: new Map(records.map((r) => [r.key, r.layer])), digests, positions, fetch, close };
+  return {
+    name,
+    records: new Map(records.map((r) => [r.key, r.layer])),
+    digests,
+    positions,
+    mounts: new Map(mounts.map((m) => [m.id, m.layer])),
+    fetch,
+    close,
+  };
 }
 
 async function importFromRegistry(ref: string, options: RemoteCacheOptions): Promise<CacheSource> {
@@ -195,16 +279,12 @@ async function importFromRegistry(ref: string, options: RemoteCacheOptions): Pro
     const fetched = await repo.fetchManifest(reference.digest ?? reference.tag ?? 'latest');
     const manifest = parseCacheManifest(fetched.bytes);
     const config = await readVerified(await repo.fetchBlob(manifest.config), manifest.config);
-    const records = parseCacheConfig(config, manifest);
+    const contents = parseCacheContents(config, manifest);
     const fetch = async (layer: CachedLayer) => {
-      const blob = await repo.fetchBlob({
-        mediaType: layer.mediaType,
-        digest: layer.digest,
-        size: layer.size,
-      });
-      await putLayer(options.store, blob, layer);
+      const sent = transportOf(contents.transports, layer);
+      await putLayer(options.store, await repo.fetchBlob(sent), layer, sent);
     };
-    return sourceOf(ref, records, fetch, () => client.close());
+    return sourceOf(ref, contents, fetch, () => client.close());
   } catch (error) {
     await client.close();
     throw error;
@@ -252,23 +332,45 @@ async function importFromDirectory(dir: string, options: RemoteCacheOptions): Pr
   const open = async (d: Descriptor) => createReadStream(blobFile(root, d.digest));
   const manifestBytes = await readVerified(await open(pointer), pointer);
   const manifest = parseCacheManifest(manifestBytes);
-  const records = parseCacheConfig(
+  const contents = parseCacheContents(
     await readVerified(await open(manifest.config), manifest.config),
     manifest,
   );
   const fetch = async (layer: CachedLayer) => {
-    await putLayer(options.store, createReadStream(blobFile(root, layer.digest)), layer);
+    const sent = transportOf(contents.transports, layer);
+    await putLayer(options.store, createReadStream(blobFile(root, sent.digest)), layer, sent);
   };
-  return sourceOf(`local:${dir}`, records, fetch, async () => {});
+  return sourceOf(`local:${dir}`, contents, fetch, async () => {});
 }
 
-/** A layer into the store; a source that sends more bytes than the record says is cut off at once. */
-async function putLayer(store: BlobStore, source: Readable, layer: CachedLayer): Promise<void> {
+/** How `layer` (a tar) travels in a cache: its manifest descriptor. */
+function transportOf(transports: ReadonlyMap<string, Descriptor>, layer: CachedLayer): Descriptor {
+  return (
+    transports.get(layer.digest) ?? { mediaType: layer.mediaType, digest: layer.digest, size: layer.size }
+  );
+}
+
+/**
+ * A layer's tar into the store, from the blob `sent` (the tar, or its gzip/zstd form: checked against
+ * its own digest, then decompressed and checked against the tar's). A source that sends more bytes
+ * than described is cut off at once.
+ */
+async function putLayer(
+  store: BlobStore,
+  source: Readable,
+  layer: CachedLayer,
+  sent: Descriptor,
+): Promise<void> {
   const what = `cache layer ${layer.digest}`;
-  await store.put(verified(source, { digest: layer.digest, size: layer.size, what }), {
-    expected: layer.digest,
-    size: layer.size,
-  });
+  const blob = verified(source, { digest: sent.digest, size: sent.size, what: `cache blob ${sent.digest}` });
+  const tar = sent.digest === layer.digest ? blob : decompress(blob, sent.mediaType);
+  await store.put(
+    sent.digest === layer.digest ? tar : verified(tar, { digest: layer.digest, size: layer.size, what }),
+    {
+      expected: layer.digest,
+      size: layer.size,
+    },
+  );
 }
 
 /** A small blob (manifest, config), read within its descriptor's size and checked against its digest. */

@@ -154,6 +154,38 @@ export class StepCache {
     return true;
   }
 
+  /**
+   * The layer an imported cache holds for cache mount `id` (`--cache-to …,mounts=true`), brought into
+   * `store`; undefined when no source has one or its fetch fails (a warning).
+   *
+   * @example
+   * const layer = await cache.importedMount('npm', store); // then extract it into the mount's directory
+   */
+  async importedMount(id: string, store: BlobStore): Promise<CachedLayer | undefined> {
+    for (const source of this.#sources) {
+      const layer = source.mounts.get(id);
+      if (!layer) continue;
+      if (await store.has(layer.digest)) return layer;
+      let fetching = this.#fetching.get(layer.digest);
+      if (!fetching) {
+        fetching = this.#fetch(layer);
+        this.#fetching.set(layer.digest, fetching);
+      }
+      return (await fetching) ? layer : undefined;
+    }
+    return undefined;
+  }
+
+  /** Cache mount ids the build's RUN steps use → the stages using them (what `mounts=true` exports). */
+  readonly mountsUsed = new Map<string, Set<string>>();
+
+  /** Notes that a RUN step of `stage` uses cache mount `id` (hit or run). */
+  useMount(id: string, stage: string): void {
+    const stages = this.mountsUsed.get(id) ?? new Set<string>();
+    stages.add(stage);
+    this.mountsUsed.set(id, stages);
+  }
+
   async #fetch(layer: CachedLayer): Promise<boolean> {
     for (const source of this.#sources) {
       if (!source.digests.has(layer.digest)) continue;

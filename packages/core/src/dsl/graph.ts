@@ -88,9 +88,32 @@ export interface DefinitionInput {
    * @example define({ target: app, platforms: ['linux/amd64', 'linux/arm64'] })
    */
   readonly platforms?: readonly string[];
+  /**
+   * Remote build caches to import, as `--cache-from` takes them (docs/remote-cache.md); `--cache-from`
+   * on the command line, or `build()`'s `cacheFrom`, replaces them.
+   * @example define({ target: app, cacheFrom: ['type=registry,ref=registry.example.com/app:cache'] })
+   */
+  readonly cacheFrom?: readonly string[];
+  /**
+   * Where to export the build cache, as `--cache-to` takes it; `--cache-to` or `build()`'s `cacheTo`
+   * replaces it.
+   * @example define({ target: app, cacheTo: ['type=registry,ref=registry.example.com/app:cache,mode=max,mounts=true'] })
+   */
+  readonly cacheTo?: readonly string[];
 }
 
-const DEFINITION_KEYS = ['target', 'targets', 'groups', 'args', 'context', 'directives', 'lint', 'platforms'];
+const DEFINITION_KEYS = [
+  'target',
+  'targets',
+  'groups',
+  'args',
+  'context',
+  'directives',
+  'lint',
+  'platforms',
+  'cacheFrom',
+  'cacheTo',
+];
 
 export const DEFINITION_BRAND = Symbol.for('wharf.definition');
 
@@ -132,6 +155,14 @@ export function define(input: DefinitionInput): Definition {
   for (const [name, value] of Object.entries(input.targets ?? {})) checkTarget(name, value, fail);
   checkGroups(input, fail);
   checkPlatforms('platforms', input.platforms, fail);
+  for (const key of ['cacheFrom', 'cacheTo'] as const) {
+    const value = input[key];
+    if (value !== undefined && (!Array.isArray(value) || !value.every((v) => typeof v === 'string')))
+      fail(
+        `${key} must be a list of strings`,
+        `define({ ${key}: ['type=registry,ref=registry.example.com/app:cache'] })`,
+      );
+  }
   return { ...input, [DEFINITION_BRAND]: true };
 }
 

@@ -18,13 +18,14 @@ import { FileDigests } from '../cache/file-digests.js';
 import {
   type CacheSource,
   type CacheSpec,
+  DEFAULT_MOUNT_LIMIT,
   describeCacheSpec,
   exportCache,
   importCache,
   parseCacheSpec,
   type RemoteCacheOptions,
 } from '../cache/remote.js';
-import type { CacheRecord } from '../cache/remote-format.js';
+import type { CacheMountRecord, CacheRecord } from '../cache/remote-format.js';
 import { portableInputs, portablePosition } from '../cache/remote-inputs.js';
 import { type CachedLayer, StepCache } from '../cache/step-cache.js';
 import { WharfError } from '../errors.js';
@@ -32,6 +33,7 @@ import { type BuildEvent, discardEvents, type EventSink } from '../events.js';
 import { type CompressionSpec, isDefaultCompression } from '../image/compression.js';
 import { emptyImage } from '../image/empty.js';
 import { mapLayers } from '../image/mutate.js';
+import { layerFromStore } from '../image/partial.js';
 import type { Image, Layer } from '../image/types.js';
 import { assertEntitled, type Entitlement } from '../ir/entitlements.js';
 import { pruneToTarget, resolveStageBases, stageDependencies, targetName } from '../ir/graph.js';
@@ -42,6 +44,7 @@ import { openContextSource, type SourceTree } from '../layer/source.js';
 import { sourceDateEpoch } from '../layer/tar-writer.js';
 import { readLayout } from '../layout/read.js';
 import {
+  type Descriptor,
   type Digest,
   formatPlatform,
   hostPlatform,
@@ -55,10 +58,12 @@ import { pullImage } from '../registry/pull.js';
 import { findRuntime } from '../runtime/detect.js';
 import { checkEmulation } from '../runtime/emulation.js';
 import type { SecretSource } from '../runtime/mounts.js';
+import { defaultCacheRoot } from '../runtime/run.js';
 import { defaultSnapshotRoot, Snapshotter } from '../runtime/snapshotter.js';
 import { type BlobStore, openStore } from '../store/store.js';
 import { assertBasePlatform } from './base-platform.js';
 import { cachedBase, recordBase } from './base-records.js';
+import { packCacheMount } from './cache-mounts.js';
 import { checkCompression, compressedLayer, knownGzipDigest } from './compress.js';
 import { keepTar } from './kept-tar.js';
 import { LayerViews } from './layer-views.js';
@@ -435,11 +440,23 @@ export async function buildPlatforms(
         const inputs = portableInputs(r.step.inputs);
         return { key, layer: r.layer, ...(inputs ? { at: portablePosition(r.step.slot), inputs } : {}) };
       });
+    const mounts = spec.mounts
+      ? await exportedMounts(
+          cache,
+          store,
+          [...cache.mountsUsed].filter(
+            ([, stages]) => mode === 'max' || [...stages].some((s) => inTarget.has(s)),
+          ),
+          spec.mountLimit ?? DEFAULT_MOUNT_LIMIT,
+          onEvent,
+        )
+      : [];
     await exportCacheQuietly(
       spec,
       records,
       { store, mountFrom: mountSources(spec, cacheFrom), ...registry },
       onEvent,
+      mounts,
     );
   }
   for (const name of buildArgs.unused()) {
@@ -498,19 +515,82 @@ async function importCaches(
   return sources;
 }
 
+/**
+ * The cache mounts to export (`mounts=true`): each used id's content packed from this machine, or,
+ * when this machine never filled it (every step using it was a hit), the imported cache's layer
+ * carried on. A mount that cannot be packed is a warning and stays out.
+ */
+async function exportedMounts(
+  cache: StepCache,
+  store: BlobStore,
+  used: readonly (readonly [string, ReadonlySet<string>])[],
+  limit: number,
+  onEvent: EventSink,
+): Promise<CacheMountRecord[]> {
+  const cacheRoot = defaultCacheRoot(defaultSnapshotRoot(store.root));
+  const out: CacheMountRecord[] = [];
+  for (const [id] of used) {
+    try {
+      const packed = await packCacheMount(store, cacheRoot, id, limit);
+      if (packed?.dropped) {
+        onEvent({
+          type: 'log',
+          text: `cache mount "${id}": ${packed.dropped} least recently used files left out (mount-limit)`,
+        });
+      }
+      const layer = packed?.layer ?? (await cache.importedMount(id, store));
+      if (layer) out.push({ id, layer });
+    } catch (error) {
+      onEvent({
+        type: 'warning',
+        message: `cache mount "${id}" was not exported: ${reason(error)}`,
+        hint: 'the step records are exported without it',
+      });
+    }
+  }
+  return out;
+}
+
+/** `compression=…`: each tar layer's compressed form, made (once, kept in the store) as for an image output. */
+async function compressedForms(
+  store: BlobStore,
+  layers: readonly (CachedLayer | null)[],
+  compression: CompressionSpec,
+): Promise<Map<string, Descriptor>> {
+  const forms = new Map<string, Descriptor>();
+  for (const layer of layers) {
+    if (!layer || layer.digest !== layer.diffId || forms.has(layer.digest)) continue;
+    const compressed = compressedLayer(store, layerFromStore(store, layer), compression);
+    forms.set(layer.digest, {
+      mediaType: await compressed.mediaType(),
+      digest: await compressed.digest(),
+      size: await compressed.size(),
+    });
+  }
+  return forms;
+}
+
 /** Exports one cache; a failure is a warning naming the ref and the reason. */
 async function exportCacheQuietly(
   spec: CacheSpec,
   records: readonly CacheRecord[],
   options: RemoteCacheOptions,
   onEvent: EventSink,
+  mounts: readonly CacheMountRecord[],
 ): Promise<void> {
   const name = describeCacheSpec(spec);
   try {
-    const done = await exportCache(spec, records, options);
+    const compressed = spec.compression
+      ? await compressedForms(
+          options.store,
+          [...records.map((r) => r.layer), ...mounts.map((m) => m.layer)],
+          spec.compression,
+        )
+      : undefined;
+    const done = await exportCache(spec, records, options, mounts, compressed);
     onEvent({
       type: 'log',
-      text: `cache exported to ${name}: ${done.records} step records, ${done.layers} layers${
+      text: `cache exported to ${name}: ${done.records} step records, ${done.layers} layers${done.mounts ? ` (${done.mounts} cache mounts)` : ''}${
         done.pushed
           ? ` (blobs: ${done.pushed.uploaded} uploaded, ${done.pushed.existing} already there, ${done.pushed.mounted} mounted)`
           : ''

@@ -12,5 +12,5 @@ export type { BuildOptions, BuildResult, BuiltImage } from './build.js';
 export { buildImage } from './build.js';
 export type { DockerBuildOptions, DockerBuildResult } from './docker-backend.js';
 export { buildWithDocker } from './docker-backend.js';
-export type { BuildCachePruneResult, BuildCacheUsage } from './prune.js';
-export { buildCacheUsage, pruneBuildCache } from './prune.js';
+export type { BuildCacheListing, BuildCachePruneResult, BuildCacheUsage } from './prune.js';
+export { buildCacheUsage, listBuildCache, pruneBuildCache } from './prune.js';

@@ -10,10 +10,13 @@
  */
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { type CacheSummary, cacheSummary, type PruneOptions, pruneCache } from '../cache/index.js';
+import { type CacheSummary, cacheSummary, type PruneOptions, pruneCache, StepCache } from '../cache/index.js';
+import { pruneUnrecordedBlobs } from '../cache/prune.js';
+import type { CachedLayer } from '../cache/step-cache.js';
 import { diskBytes, pruneSnapshots, snapshotUsage, sweepStale } from '../runtime/snapshot-gc.js';
 import { defaultSnapshotRoot } from '../runtime/snapshotter.js';
 import { type BlobStore, whileUnused } from '../store/store.js';
+import { type CacheMountEntry, listCacheMounts, pruneCacheMounts } from './cache-mounts.js';
 
 export interface BuildCacheUsage extends CacheSummary {
   /** Extracted layers and flattened chains RUN steps keep. */
@@ -53,9 +56,42 @@ export async function buildCacheUsage(store: BlobStore): Promise<BuildCacheUsage
   };
 }
 
+/** Everything `wharf cache ls --json` lists: the totals, each step record and each cache mount. */
+export interface BuildCacheListing {
+  readonly root: string;
+  readonly usage: BuildCacheUsage;
+  /** Step records (local, and imported ones a build used), newest first. */
+  readonly steps: readonly {
+    readonly key: string;
+    readonly layer: CachedLayer | null;
+    readonly created: string;
+  }[];
+  /** Cache mounts, most recently used first. */
+  readonly cacheMounts: readonly Omit<CacheMountEntry, 'dir'>[];
+}
+
 /**
- * `all`: every record, blob, snapshot and cache mount. `keepBytes`: the newest step layers up to that
- * size, then the most recently used snapshots in what is left of it; pulled base blobs stay.
+ * The build cache entry by entry.
+ * @example const { steps, cacheMounts } = await listBuildCache(await openStore()); // as `wharf cache ls --json`
+ */
+export async function listBuildCache(store: BlobStore): Promise<BuildCacheListing> {
+  const [usage, steps, mounts] = await Promise.all([
+    buildCacheUsage(store),
+    new StepCache(store.root).list(),
+    listCacheMounts(cacheMountsOf(store)),
+  ]);
+  return {
+    root: store.root,
+    usage,
+    steps,
+    cacheMounts: mounts.map(({ dir: _dir, ...mount }) => mount),
+  };
+}
+
+/**
+ * `all`: every record, blob, snapshot and cache mount. `keepBytes`: one budget for every kind — the
+ * newest step layers up to that size, then the most recently used snapshots and cache mounts in what
+ * is left of it, then the newest of the other blobs (pulled bases, gzip copies); the rest is removed.
  * While another process builds (it holds a lease on the store), nothing is removed and its pid is
  * returned in `inUse`: a build must not lose the blobs and snapshots it reads.
  * @example await pruneBuildCache(await openStore(), { keepBytes: 10e9 }); // or { all: true }, as `wharf cache prune`
@@ -73,16 +109,29 @@ export async function pruneBuildCache(
     // Slots stay: they explain the next miss.
     if (options.all) await rm(join(store.root, 'views'), { recursive: true, force: true });
     const keptLayers = options.all ? 0 : (await cacheSummary(store)).layerBytes;
-    const snapshots = await pruneSnapshots(defaultSnapshotRoot(store.root), {
-      keepBytes: options.all ? 0 : Math.max(0, (options.keepBytes ?? Number.POSITIVE_INFINITY) - keptLayers),
+    // One budget for every kind, spent in this order: step layers (newest first), RUN snapshots and
+    // cache mounts (most recently used first), then the blobs no step record points at (newest first).
+    let left = Math.max(0, (options.keepBytes ?? Number.POSITIVE_INFINITY) - keptLayers);
+    const snapshotRoot = defaultSnapshotRoot(store.root);
+    const snapshots = await pruneSnapshots(snapshotRoot, {
+      keepBytes: options.all ? 0 : left,
       ...(options.all ? { also: [cacheMountsOf(store)] } : {}),
     });
+    let cacheMountBytes = snapshots.alsoBytes;
+    let bytes = blobs.bytes;
+    if (!options.all && options.keepBytes !== undefined && snapshots.inUse.length === 0) {
+      left = Math.max(0, left - (await snapshotUsage(snapshotRoot)).bytes);
+      const mounts = await pruneCacheMounts(cacheMountsOf(store), left);
+      cacheMountBytes += mounts.bytes;
+      left = Math.max(0, left - mounts.keptBytes);
+      bytes += (await pruneUnrecordedBlobs(store, left)).bytes;
+    }
     return {
       records: blobs.records,
-      bytes: blobs.bytes,
+      bytes,
       snapshotLayers: snapshots.layers,
       snapshotBytes: snapshots.bytes,
-      cacheMountBytes: snapshots.alsoBytes,
+      cacheMountBytes,
       inUse: snapshots.inUse,
     };
   });

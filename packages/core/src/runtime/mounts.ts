@@ -284,6 +284,16 @@ function bind(destination: string, source: string, writable: boolean): SpecMount
   return { destination, type: 'bind', source, options: ['rbind', writable ? 'rw' : 'ro'] };
 }
 
+/** A cache mount's id: its `id=`, else its target made absolute against the step's working directory. */
+export function cacheMountId(mount: { readonly id?: string; readonly target: string }, cwd: string): string {
+  return mount.id || absoluteTarget(mount.target, cwd);
+}
+
+/** Where cache mount `id` lives: `<cacheRoot>/<hash>`, holding `data` (the content) and `id`. */
+export function cacheMountBase(cacheRoot: string, id: string): string {
+  return join(cacheRoot, createHash('sha256').update(id).digest('hex').slice(0, 32));
+}
+
 /** The cache's directory (created, seeded, owned as asked on first use), with its sharing applied. */
 async function prepareCache(
   mount: Extract<ResolvedMount, { type: 'cache' }>,
@@ -291,8 +301,8 @@ async function prepareCache(
   n: number,
   cleanups: (() => Promise<void>)[],
 ): Promise<string> {
-  const id = mount.id || absoluteTarget(mount.target, ctx.cwd);
-  const base = join(ctx.cacheRoot, createHash('sha256').update(id).digest('hex').slice(0, 32));
+  const id = cacheMountId(mount, ctx.cwd);
+  const base = cacheMountBase(ctx.cacheRoot, id);
   const data = join(base, 'data');
   try {
     await mkdir(base, { recursive: true, mode: 0o700 });

@@ -146,7 +146,7 @@ export async function runStep(options: RunStepOptions): Promise<RunStepResult> {
     const privateDir = await stepPrivateDir(snapshot.id);
     const prepared = await prepareMounts(mounts, {
       cwd,
-      cacheRoot: options.cacheRoot ?? join(dirname(options.snapshotter.root), 'cache-mounts'),
+      cacheRoot: options.cacheRoot ?? defaultCacheRoot(options.snapshotter.root),
       scratch: snapshot.scratch,
       // writable binds get an overlay mounted in wharf's namespace, which a namespaced runtime cannot see
       overlay: snapshot.mode === 'overlay' && snapshot.runtimePrefix.length === 0,
@@ -463,4 +463,9 @@ async function runtimeErrors(logFile: string): Promise<string | undefined> {
     }
   }
   return messages.length ? messages.join('; ') : undefined;
+}
+
+/** Where `--mount=type=cache` directories live by default: beside the snapshotter's root. */
+export function defaultCacheRoot(snapshotterRoot: string): string {
+  return join(dirname(snapshotterRoot), 'cache-mounts');
 }

@@ -6,7 +6,9 @@
 import type { Layer } from '../../image/types.js';
 import type { RunInstruction } from '../../ir/types.js';
 import { writeLayer } from '../../layer/layer-writer.js';
-import { runStep } from '../../runtime/run.js';
+import { cacheMountId } from '../../runtime/mounts.js';
+import { defaultCacheRoot, runStep } from '../../runtime/run.js';
+import { restoreCacheMounts } from '../cache-mounts.js';
 import { type ResolvedRun, type RunMountContext, resolveRun } from '../run-step.js';
 import { openFrom, treeIdentity } from '../sources.js';
 import type { StageContext } from '../stage.js';
@@ -18,6 +20,10 @@ export async function runInstructionStep(instruction: RunInstruction, step: Step
   // RUN sees the layers below it, so earlier layers of the stage must be written first.
   const below = await step.layersBelow();
   const resolved = await resolveRun(instruction, step.state.config, step.lookup, runMountContext(ctx));
+  const cwd = step.state.config.WorkingDir || '/';
+  for (const mount of resolved.mounts) {
+    if (mount.type === 'cache') ctx.cache.useMount(cacheMountId(mount, cwd), step.stage.name);
+  }
   let outcome: StepOutcome;
   try {
     outcome = await step.runner.run(
@@ -51,8 +57,16 @@ interface ExecuteOptions {
 async function execute({ instruction, resolved, below, step }: ExecuteOptions): Promise<Executed> {
   const { ctx } = step;
   const config = step.state.config;
+  const snapshotter = await ctx.resolver.snapshotter();
+  // --cache-from with mounts: a cache mount this machine lacks is filled before its first use
+  await restoreCacheMounts(
+    resolved.mounts,
+    config.WorkingDir || '/',
+    { cache: ctx.cache, store: ctx.store, cacheRoot: defaultCacheRoot(snapshotter.root) },
+    (message) => ctx.onEvent({ type: 'warning', message }),
+  );
   const result = await runStep({
-    snapshotter: await ctx.resolver.snapshotter(),
+    snapshotter,
     layers: below,
     command: resolved.command,
     // ARG and ENV of one name: the later assignment wins (scope.ts).
