@@ -16,11 +16,12 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 
 const repo = fileURLToPath(new URL('..', import.meta.url));
 const core = join(repo, 'packages/core/dist');
-const { assertValidGraph, generateBuildTs, lowerDockerfile, pruneToTarget, toGraph } = await import(
+const { generateBuildTs, lowerDockerfile, toGraph } = await import(
   pathToFileURL(join(core, 'index.js')).href
 );
+const { assertValidGraph } = await import(pathToFileURL(join(core, 'ir/validate.js')).href);
 const { heredocScript } = await import(pathToFileURL(join(core, 'dockerfile/codegen/index.js')).href);
-const { resolveStageBases } = await import(pathToFileURL(join(core, 'ir/graph.js')).href);
+const { pruneToTarget, resolveStageBases } = await import(pathToFileURL(join(core, 'ir/graph.js')).href);
 const { expandWord } = await import(pathToFileURL(join(core, 'ir/expand.js')).href);
 const { normalizeScript } = await import(pathToFileURL(join(core, 'ir/script.js')).href);
 const { createJiti } = createRequire(join(repo, 'packages/cli/package.json'))('jiti');

@@ -114,6 +114,19 @@ describe.skipIf(noDocker())('real-world Dockerfiles build as BuildKit builds the
     expect(line(buildkit.tree, '/numeric/c.txt')).toMatch(/ 0:2000/);
   });
 
+  it('several COPY sources into a path not written as a directory: copied in turn, the last file wins', async () => {
+    // kaniko's Dockerfile_test_copy: `COPY context/bar/doesnotexist* context/foo hello`. BuildKit has no
+    // "must end with a /" rule (the classic builder's); an existing directory takes them all.
+    const buildkit = await same(
+      'copy-many-to-file',
+      ['FROM busybox', 'COPY a.txt b.txt /one', 'COPY none* c.txt /two', 'COPY a.txt b.txt /bin', ''].join(
+        '\n',
+      ),
+    );
+    expect(line(buildkit.tree, '/one')).toMatch(/^\/one file 644 0:0 /);
+    expect(line(buildkit.tree, '/bin/b.txt')).toBeDefined();
+  });
+
   it.each([
     ['default', {}],
     ['build arg', { buildArgs: { VARIANT: 'a' } }],

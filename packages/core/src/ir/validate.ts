@@ -153,13 +153,9 @@ function checkInstruction(instruction: Instruction, at: At, state: StageState): 
       for (const s of instruction.sources) if (s.trim() === '') at('IR_EMPTY_PATH', 'a source path is empty');
       if (instruction.dest.trim() === '')
         at('IR_EMPTY_PATH', 'the destination is empty', 'use "." for WORKDIR');
-      if (count > 1 && !namesDirectory(instruction.dest) && !instruction.dest.includes('$')) {
-        at(
-          'IR_COPY_DEST_NOT_DIR',
-          `copying ${count} sources to "${instruction.dest}", which is not a directory`,
-          `with more than one source the destination must end with "/": "${instruction.dest}/"`,
-        );
-      }
+      // Several sources into a destination that is not written as a directory are not an error:
+      // BuildKit copies them one after another (into it when it is a directory in the image, else
+      // each replaces the one before) — `COPY a b /usr/local/bin` is common.
       if (!isAbsolute(instruction.dest) && !state.hasWorkdir && !instruction.dest.includes('$')) {
         at(
           'IR_RELATIVE_DEST',
@@ -239,9 +235,6 @@ function checkInstruction(instruction: Instruction, at: At, state: StageState): 
 function assertNever(value: never): never {
   throw new Error(`unhandled instruction ${JSON.stringify(value)}`);
 }
-
-/** A destination BuildKit copies *into*: a trailing `/` (or Windows `\`), `.` or `…/.` (the WORKDIR). */
-const namesDirectory = (dest: string) => /(^|[/\\])\.?$|[/\\]$/.test(dest) || dest === '.';
 
 /** Whether a location is in a build definition (DSL hints apply) rather than a Dockerfile. */
 const fromDsl = (source: SourceLocation | undefined) =>
