@@ -177,6 +177,24 @@ describe('what real-world Dockerfiles rely on (BuildKit accepts it)', () => {
     expect(errorsOf(instruction)).toEqual([]);
   });
 
+  it('refuses an image name BuildKit cannot parse, written out (not one that still has a $)', () => {
+    // BuildKit 20.10: failed to parse stage name "Busybox": invalid reference format (a corpus template
+    // has `FROM debian:%%DEBIAN-SUITE%%-slim`).
+    const bad = (ref: string) =>
+      validateGraph(graphOf(stageOf('app', [], { kind: 'image', ref }))).map((p) => p.message);
+    expect(bad('Busybox')).toEqual([
+      'stage "app": FROM names no image: invalid image reference "Busybox": repository name "library/Busybox" must be lowercase',
+    ]);
+    expect(bad('debian:%%SUITE%%-slim')[0]).toMatch(/FROM names no image: .*invalid tag/);
+    expect(bad('debian:${SUITE}-slim')).toEqual([]);
+    expect(bad(`ghcr.io/org/app:1.0@sha256:${'a'.repeat(64)}`)).toEqual([]);
+    expect(
+      errorsOf({ kind: 'copy', sources: ['/x'], dest: '/x', from: { kind: 'image', ref: 'Tool' } }),
+    ).toEqual([
+      'stage "app": COPY from names no image: invalid image reference "Tool": repository name "library/Tool" must be lowercase',
+    ]);
+  });
+
   it('still refuses "user:"; several sources into a path not written as a directory are copied in turn', () => {
     expect(errorsOf({ kind: 'copy', sources: ['a'], dest: '/a', chown: 'app:' })).toHaveLength(1);
     // BuildKit 20.10 builds `COPY a b /a` (kaniko's Dockerfile_test_copy relies on it): no error here.
