@@ -127,6 +127,17 @@ describe.skipIf(noDocker())('real-world Dockerfiles build as BuildKit builds the
     expect(line(buildkit.tree, '/bin/b.txt')).toBeDefined();
   });
 
+  it('a JSON array followed by other text is the exec form (the text is ignored); ENTRYPOINT clears CMD', async () => {
+    // kaniko's Dockerfile_test_cmd. BuildKit reads the array with Go's json.Decoder (first value only).
+    const buildkit = await same(
+      'json-then-text',
+      ['FROM busybox AS first', 'CMD ["mycmd"]', 'FROM first', 'ENTRYPOINT ["echo"] # clears CMD', ''].join(
+        '\n',
+      ),
+    );
+    expect(buildkit.config).toMatchObject({ Entrypoint: ['echo'] });
+  });
+
   it.each([
     ['default', {}],
     ['build arg', { buildArgs: { VARIANT: 'a' } }],
