@@ -187,7 +187,7 @@ const EMPTY_SHA256 = 'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b78
  * serves that layer to every later build). Only such stubs the direct tree lacks are dropped, so a real
  * difference in those files still shows.
  */
-function withoutMountStubs(buildkit: Tree, direct: Tree): Tree {
+export function withoutMountStubs(buildkit: Tree, direct: Tree): Tree {
   const out = new Map(buildkit);
   for (const path of ['/etc/hosts', '/etc/resolv.conf']) {
     const entry = out.get(path);
