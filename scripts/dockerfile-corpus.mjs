@@ -68,6 +68,19 @@ function canonical(graph, target) {
     switch (i.kind) {
       case 'run': {
         const { heredocs, ...rest } = i;
+        const [only] = heredocs ?? [];
+        // A lone `#!` heredoc is a script file on both sides: its bytes must match exactly (the
+        // delimiter's name and quoting are the author's; convert writes EOF).
+        const script =
+          heredocs?.length === 1 && /^<<-?(["']?)[^\s"']+\1$/.test(i.command.script?.trim() ?? '')
+            ? heredocScript(i.command.script, heredocs)
+            : undefined;
+        if (only && script?.startsWith('#!'))
+          return {
+            ...rest,
+            command: { form: 'script', content: `${script}\n` },
+            ...(i.mounts ? { mounts: i.mounts.map(mount) } : {}),
+          };
         const command = heredocs?.length
           ? {
               form: 'shell',
