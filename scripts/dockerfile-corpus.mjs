@@ -16,11 +16,12 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 
 const repo = fileURLToPath(new URL('..', import.meta.url));
 const core = join(repo, 'packages/core/dist');
-const { assertValidGraph, generateBuildTs, lowerDockerfile, pruneToTarget, toGraph } = await import(
+const { generateBuildTs, lowerDockerfile, toGraph } = await import(
   pathToFileURL(join(core, 'index.js')).href
 );
+const { assertValidGraph } = await import(pathToFileURL(join(core, 'ir/validate.js')).href);
 const { heredocScript } = await import(pathToFileURL(join(core, 'dockerfile/codegen/index.js')).href);
-const { resolveStageBases } = await import(pathToFileURL(join(core, 'ir/graph.js')).href);
+const { pruneToTarget, resolveStageBases } = await import(pathToFileURL(join(core, 'ir/graph.js')).href);
 const { expandWord } = await import(pathToFileURL(join(core, 'ir/expand.js')).href);
 const { normalizeScript } = await import(pathToFileURL(join(core, 'ir/script.js')).href);
 const { createJiti } = createRequire(join(repo, 'packages/cli/package.json'))('jiti');
@@ -67,6 +68,19 @@ function canonical(graph, target) {
     switch (i.kind) {
       case 'run': {
         const { heredocs, ...rest } = i;
+        const [only] = heredocs ?? [];
+        // A lone `#!` heredoc is a script file on both sides: its bytes must match exactly (the
+        // delimiter's name and quoting are the author's; convert writes EOF).
+        const script =
+          heredocs?.length === 1 && /^<<-?(["']?)[^\s"']+\1$/.test(i.command.script?.trim() ?? '')
+            ? heredocScript(i.command.script, heredocs)
+            : undefined;
+        if (only && script?.startsWith('#!'))
+          return {
+            ...rest,
+            command: { form: 'script', content: `${script}\n` },
+            ...(i.mounts ? { mounts: i.mounts.map(mount) } : {}),
+          };
         const command = heredocs?.length
           ? {
               form: 'shell',

@@ -7,7 +7,7 @@ import { lowerDockerfile } from '@wharf/core';
 import { buildImage } from '@wharf/core/engine';
 import { exportImage } from '@wharf/core/export';
 import { describe, expect, it } from 'vitest';
-import { comparableConfig, writeContext } from '../helpers/differential.js';
+import { comparableConfig, withoutMountStubs, writeContext } from '../helpers/differential.js';
 import { docker, dockerBuild } from '../helpers/docker.js';
 import { noDocker, testEnv } from '../helpers/env.js';
 import { readSavedImage, treeLines } from '../helpers/image-tree.js';
@@ -56,7 +56,7 @@ async function buildText(name: string, dockerfile: string, options: Options = {}
   const [bk, wh] = await Promise.all([readSavedImage(saved), readSavedImage(ours)]);
   return {
     buildkit: {
-      tree: treeLines(bk.tree).filter(runtimeMountPoint),
+      tree: treeLines(withoutMountStubs(bk.tree, wh.tree)).filter(runtimeMountPoint),
       config: comparableConfig(bk.config),
       author: bk.config.author,
     },
@@ -112,6 +112,30 @@ describe.skipIf(noDocker())('real-world Dockerfiles build as BuildKit builds the
     expect(line(buildkit.tree, '/w/a.txt')).toBeDefined();
     expect(line(buildkit.tree, '/w/c.txt')).toMatch(/ 0:1000/);
     expect(line(buildkit.tree, '/numeric/c.txt')).toMatch(/ 0:2000/);
+  });
+
+  it('several COPY sources into a path not written as a directory: copied in turn, the last file wins', async () => {
+    // kaniko's Dockerfile_test_copy: `COPY context/bar/doesnotexist* context/foo hello`. BuildKit has no
+    // "must end with a /" rule (the classic builder's); an existing directory takes them all.
+    const buildkit = await same(
+      'copy-many-to-file',
+      ['FROM busybox', 'COPY a.txt b.txt /one', 'COPY none* c.txt /two', 'COPY a.txt b.txt /bin', ''].join(
+        '\n',
+      ),
+    );
+    expect(line(buildkit.tree, '/one')).toMatch(/^\/one file 644 0:0 /);
+    expect(line(buildkit.tree, '/bin/b.txt')).toBeDefined();
+  });
+
+  it('a JSON array followed by other text is the exec form (the text is ignored); ENTRYPOINT clears CMD', async () => {
+    // kaniko's Dockerfile_test_cmd. BuildKit reads the array with Go's json.Decoder (first value only).
+    const buildkit = await same(
+      'json-then-text',
+      ['FROM busybox AS first', 'CMD ["mycmd"]', 'FROM first', 'ENTRYPOINT ["echo"] # clears CMD', ''].join(
+        '\n',
+      ),
+    );
+    expect(buildkit.config).toMatchObject({ Entrypoint: ['echo'] });
   });
 
   it.each([
@@ -216,6 +240,24 @@ describe.skipIf(noDocker())('real-world Dockerfiles build as BuildKit builds the
     );
     expect(buildkit.config.Env).toEqual(expect.arrayContaining(['A=C:\\dir\\val', 'B=x$V', 'C=a\\\\b']));
     expect(buildkit.config.WorkingDir).toBe('/w\\sub');
+  });
+
+  it('WORKDIR below a dangling symlink creates the link target, then COPY and RUN use it', async () => {
+    // buildah's workdir-symlink/Dockerfile-3: /tempest -> /var/lib/tempest, which does not exist yet.
+    const buildkit = await same(
+      'workdir-dangling-link',
+      [
+        'FROM busybox',
+        'RUN ln -sf /var/lib/tempest /tempest',
+        'WORKDIR /tempest/lowerdir',
+        'COPY a.txt ./a.txt',
+        'COPY b.txt /tempest/b.txt',
+        'RUN pwd > /where',
+        '',
+      ].join('\n'),
+    );
+    expect(line(buildkit.tree, '/var/lib/tempest/lowerdir/a.txt')).toBeDefined();
+    expect(line(buildkit.tree, '/var/lib/tempest/b.txt')).toBeDefined();
   });
 
   it('every stage is a target', async () => {

@@ -9,7 +9,7 @@
  * const app = stage('app').from(deps).copy('.', '.').user('node').cmd(['node', 'server.js']);
  */
 import type { SourceLocation } from '../errors.js';
-import { normalizeScript } from '../ir/script.js';
+import { normalizeScript, shebangHeredoc } from '../ir/script.js';
 import type {
   ArgDecl,
   BaseRef,
@@ -273,9 +273,12 @@ export class Stage {
         );
       return m.draft;
     });
+    // A `#!` script runs as a file (the shebang picks the interpreter) on both backends, as `RUN <<EOF` does.
+    const asFile = cmd.form === 'shell' ? shebangHeredoc(cmd.script) : undefined;
     return this.#with({
       kind: 'run',
-      command: cmd,
+      command: asFile?.command ?? cmd,
+      ...(asFile ? { heredocs: asFile.heredocs } : {}),
       ...(mounts?.length ? { mounts } : {}),
       ...(options.network ? { network: options.network } : {}),
       ...(options.security ? { security: options.security } : {}),

@@ -1,3 +1,5 @@
+import type { Heredoc } from './types.js';
+
 /**
  * RUN script normalisation for multi-line template literals:
  *
@@ -103,4 +105,23 @@ function quotesBalanced(text: string): boolean {
     }
   }
   return quote === undefined && depth === 0;
+}
+
+/**
+ * A multi-line RUN script that starts with `#!` is a script file, not `sh -c` text: the Dockerfile holds it
+ * as a lone `RUN <<EOF` heredoc, which BuildKit (and the direct backend) write to a file and run, so the
+ * shebang chooses the interpreter. The heredoc's content is the script and the line break that ends its
+ * last line (the one the `EOF` line follows), so `heredocScript` gives the script back byte for byte.
+ */
+export function shebangHeredoc(
+  script: string,
+): { command: { form: 'shell'; script: string }; heredocs: Heredoc[] } | undefined {
+  if (!script.startsWith('#!') || !script.includes('\n')) return undefined;
+  const lines = new Set(script.split('\n'));
+  let name = 'EOF';
+  for (let n = 1; lines.has(name); n++) name = `EOF${n}`;
+  return {
+    command: { form: 'shell', script: `<<${name}` },
+    heredocs: [{ name, content: `${script}\n`, expand: true, chomp: false }],
+  };
 }

@@ -4,6 +4,7 @@
  * Words that contain `$` are checked after expansion by the back end, not here.
  */
 import { type SourceLocation, WharfError } from '../errors.js';
+import { parseReference } from '../oci/reference.js';
 import { dependencyOrder } from './graph.js';
 import type { BuildGraph, Command, HealthcheckSpec, Instruction, Mount, Stage } from './types.js';
 
@@ -21,6 +22,7 @@ export function validateGraph(graph: BuildGraph): Problem[] {
   const report = (p: Problem) => problems.push(p);
   checkStageNames(graph, report);
   checkReferences(graph, report);
+  checkImageReferences(graph, report);
   for (const arg of graph.args) checkArgName(arg.name, 'global ARG', report, undefined);
   // A stage inherits its base stage's WORKDIR (stages come in dependency order).
   const setsWorkdir = new Map<string, boolean>();
@@ -131,6 +133,45 @@ function checkReferences(graph: BuildGraph, report: Report) {
   }
 }
 
+/**
+ * Image names written out (no `$`): BuildKit parses each before it builds anything and refuses the
+ * build ("failed to parse stage name …: invalid reference format") — `FROM Busybox`, a template's
+ * `FROM debian:%%SUITE%%-slim`, `COPY --from=Tool …`. Words with `$` are checked once expanded.
+ */
+function checkImageReferences(graph: BuildGraph, report: Report) {
+  for (const stage of graph.stages) {
+    const refs: { ref: string; what: string; location?: SourceLocation }[] = [];
+    if (stage.base.kind === 'image') refs.push({ ref: stage.base.ref, what: 'FROM', location: stage.source });
+    for (const i of stage.instructions) {
+      const froms =
+        i.kind === 'copy' || i.kind === 'add'
+          ? [i.kind === 'copy' ? i.from : undefined]
+          : i.kind === 'run'
+            ? (i.mounts ?? []).map((m) => ('from' in m ? m.from : undefined))
+            : [];
+      for (const from of froms) {
+        if (from?.kind === 'image')
+          refs.push({ ref: from.ref, what: `${i.kind.toUpperCase()} from`, location: i.source });
+      }
+    }
+    for (const { ref, what, location } of refs) {
+      if (ref.includes('$')) continue;
+      try {
+        parseReference(ref);
+      } catch (error) {
+        if (!(error instanceof WharfError)) throw error;
+        report({
+          severity: 'error',
+          code: 'IR_INVALID_IMAGE_REF',
+          message: `stage "${stage.name}": ${what} names no image: ${error.message}`,
+          hint: error.hint ?? 'write "<repository>[:tag][@digest]" in lowercase, e.g. "node:20"',
+          ...(location ? { location } : {}),
+        });
+      }
+    }
+  }
+}
+
 function loc(error: WharfError) {
   return error.location ? { location: error.location } : {};
 }
@@ -153,13 +194,9 @@ function checkInstruction(instruction: Instruction, at: At, state: StageState): 
       for (const s of instruction.sources) if (s.trim() === '') at('IR_EMPTY_PATH', 'a source path is empty');
       if (instruction.dest.trim() === '')
         at('IR_EMPTY_PATH', 'the destination is empty', 'use "." for WORKDIR');
-      if (count > 1 && !namesDirectory(instruction.dest) && !instruction.dest.includes('$')) {
-        at(
-          'IR_COPY_DEST_NOT_DIR',
-          `copying ${count} sources to "${instruction.dest}", which is not a directory`,
-          `with more than one source the destination must end with "/": "${instruction.dest}/"`,
-        );
-      }
+      // Several sources into a destination that is not written as a directory are not an error:
+      // BuildKit copies them one after another (into it when it is a directory in the image, else
+      // each replaces the one before) — `COPY a b /usr/local/bin` is common.
       if (!isAbsolute(instruction.dest) && !state.hasWorkdir && !instruction.dest.includes('$')) {
         at(
           'IR_RELATIVE_DEST',
@@ -239,9 +276,6 @@ function checkInstruction(instruction: Instruction, at: At, state: StageState): 
 function assertNever(value: never): never {
   throw new Error(`unhandled instruction ${JSON.stringify(value)}`);
 }
-
-/** A destination BuildKit copies *into*: a trailing `/` (or Windows `\`), `.` or `…/.` (the WORKDIR). */
-const namesDirectory = (dest: string) => /(^|[/\\])\.?$|[/\\]$/.test(dest) || dest === '.';
 
 /** Whether a location is in a build definition (DSL hints apply) rather than a Dockerfile. */
 const fromDsl = (source: SourceLocation | undefined) =>

@@ -162,11 +162,18 @@ describe('planCopy', () => {
     await expect(plan({ sources: ['[a-'], dest: '/t/' })).rejects.toMatchObject({ code: 'COPY_BAD_PATTERN' });
   });
 
-  it('needs a directory destination for several sources', async () => {
-    await expect(plan({ sources: ['*.txt'], dest: '/file' })).rejects.toMatchObject({
-      code: 'COPY_DEST_NOT_DIRECTORY',
-      message:
-        'When using COPY with more than one source file, the destination must be a directory and end with a /',
+  it('copies several sources to a destination that is not written as a directory one after another', async () => {
+    // BuildKit 20.10 and current: no "must end with a /" error (that is the classic builder's); each
+    // source is copied in turn, so the last file wins when the destination is not a directory.
+    const onto = await planCopy({
+      source,
+      view: new MemoryFsView(),
+      sources: ['one.txt', 'two.txt'],
+      dest: '/file',
+    });
+    expect(onto.entries.map((e) => [e.path, e.type])).toEqual([['file', 'file']]);
+    expect(onto.entries[0]).toMatchObject({
+      content: { kind: 'path', path: expect.stringMatching(/two\.txt$/) },
     });
     // `.` means the WORKDIR as a directory, and an existing directory is fine without a slash.
     expect(await plan({ sources: ['*.txt'], dest: '.', workdir: '/w' })).toHaveLength(3);

@@ -42,7 +42,6 @@ import { cleanSourcePath, resolveSource, type SourceStat, type SourceTree } from
 export type CopyPlanErrorCode =
   | 'COPY_SOURCE_NOT_FOUND'
   | 'COPY_SPECIAL_FILE'
-  | 'COPY_DEST_NOT_DIRECTORY'
   | 'COPY_CANNOT_REPLACE_DIRECTORY'
   | 'COPY_NOT_A_DIRECTORY'
   | 'COPY_UNSUPPORTED_SOURCE'
@@ -139,21 +138,9 @@ class Planner {
     const items: SourceItem[] = [];
     for (const given of this.#o.sources) items.push(...(await this.#expand(given)));
 
-    if (items.length > 1 && !dirHint && !this.#o.parents) {
-      const existing = this.#work.lookup(resolveInView(this.#work, destClean));
-      if (existing?.type !== 'dir') {
-        throw new WharfError<CopyPlanErrorCode>(
-          'COPY_DEST_NOT_DIRECTORY',
-          `When using ${this.#verb} with more than one source file, the destination must be a directory and end with a /`,
-          {
-            hint: `write the destination as ${this.#o.dest.replace(/\/*$/, '')}/ (${items.length} sources: ${items
-              .slice(0, 3)
-              .map((i) => i.path || '.')
-              .join(', ')}${items.length > 3 ? ', …' : ''})`,
-          },
-        );
-      }
-    }
+    // Several sources and a destination not written as a directory: BuildKit copies each in turn,
+    // so they go into it when it is (or becomes) a directory, and each file replaces the one before
+    // otherwise. No error (the classic builder's "must end with a /" is not BuildKit's).
     for (const item of items) await this.#copyItem(item, destClean, dirHint);
   }
 

@@ -9,7 +9,7 @@ import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { afterAll, describe, expect, test } from 'vitest';
-import { type Definition, type Stage as DslStage, toGraph } from '../../dsl/index.js';
+import { type Definition, type Stage as DslStage, stage as dslStage, toGraph } from '../../dsl/index.js';
 import { isWharfError } from '../../errors.js';
 import { pruneToTarget } from '../../ir/graph.js';
 import { normalizeScript } from '../../ir/script.js';
@@ -100,6 +100,29 @@ describe('golden cases', () => {
       }
     });
   }
+});
+
+describe('a #! heredoc script', () => {
+  test('converts byte for byte and stays a script file (the shebang picks the interpreter) on both backends', () => {
+    // issue 15: `RUN <<EOF` + `#!/usr/bin/env rev` lost its trailing blank line, and the converted run()
+    // became `sh -c` text on the direct backend while the emitted Dockerfile ran it through rev.
+    const original = lowerDockerfile('FROM busybox\nRUN <<EOF\n#!/usr/bin/env rev\nabc\n\nEOF\n');
+    const run = original.stages[0]?.instructions[0];
+    if (run?.kind !== 'run' || run.command.form !== 'shell' || !run.heredocs)
+      throw new Error('expected a RUN heredoc');
+    const script = heredocScript(run.command.script, run.heredocs);
+    const back = toGraph(dslStage().from('busybox').run(script, { asScript: true }));
+    const { source: _a, ...converted } = (back.stages[0]?.instructions[0] ?? {}) as Instruction;
+    const { source: _b, ...lowered } = run;
+    expect(converted).toEqual(lowered);
+    expect(lowered).toMatchObject({
+      command: { form: 'shell', script: '<<EOF' },
+      heredocs: [{ name: 'EOF', content: '#!/usr/bin/env rev\nabc\n\n' }],
+    });
+    // a script that has an `EOF` line gets another delimiter
+    const eof = toGraph(dslStage().from('busybox').run('#!/bin/sh\ncat <<EOF\nx\nEOF', { asScript: true }));
+    expect(eof.stages[0]?.instructions[0]).toMatchObject({ command: { script: '<<EOF1' } });
+  });
 });
 
 describe('naming', () => {

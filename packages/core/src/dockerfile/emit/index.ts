@@ -23,6 +23,7 @@ import type {
   RunInstruction,
   Stage,
 } from '../../ir/types.js';
+import { parseJsonArray } from '../parse/json-form.js';
 import { FOLD_WIDTH, foldScript } from './fold.js';
 import { freshDelimiter, heredocBody, heredocToken } from './heredoc.js';
 import {
@@ -404,12 +405,12 @@ function shellLineProblem(script: string): string | undefined {
   return undefined;
 }
 
+/** Whether BuildKit's parser reads the text as a JSON array (also one followed by other text, or not of strings). */
 function looksLikeJsonArray(text: string): boolean {
-  if (!text.startsWith('[')) return false;
   try {
-    return Array.isArray(JSON.parse(text));
+    return parseJsonArray(text) !== undefined;
   } catch {
-    return false;
+    return true;
   }
 }
 

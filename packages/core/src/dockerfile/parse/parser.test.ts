@@ -32,8 +32,16 @@ describe('heredocs and JSON arrays', () => {
     expect(dump(onbuild)).toBe('(from "a")\n(onbuild (run "<<EOF"))\n(run "b")');
   });
   it('falls back to the shell form for anything that is not a JSON array', () => {
-    for (const rest of ['[1e999]', "['a']", '["a"] x', '["a"', 'a'])
+    for (const rest of ['[1e999]', "['a']", '["a"', '["a" "b"]', 'a', '["a\\"]'])
       expect(parseJsonArray(rest)).toBeUndefined();
+  });
+  it("reads the first JSON array and ignores what follows, as Go's json.Decoder does", () => {
+    // kaniko's Dockerfile_test_cmd: `ENTRYPOINT ["myentrypoint"] # This should clear out CMD`;
+    // BuildKit 20.10 sets Entrypoint ["myentrypoint"].
+    expect(parseJsonArray('["myentrypoint"] # This should clear out CMD')).toEqual(['myentrypoint']);
+    expect(parseJsonArray('["a", "]"]x')).toEqual(['a', ']']);
+    expect(parseJsonArray('["a\\"", "b"] ["c"]')).toEqual(['a"', 'b']);
+    expect(() => parseJsonArray('["a", ["b"]] tail')).toThrow(/arrays must be comprised of strings only/);
   });
 });
 
