@@ -2,9 +2,10 @@ import { describe, expect, it } from 'vitest';
 import { emitDockerfile } from '../dockerfile/emit/index.js';
 import { lowerDockerfile } from '../dockerfile/lower/index.js';
 import { isWharfError } from '../errors.js';
+import { lintGraph } from '../lint/index.js';
 import { define, definitionPlatforms, toGraph } from './graph.js';
 import { buildPlatform, platformArgs } from './platform-args.js';
-import { stage } from './stage.js';
+import { type Stage, stage } from './stage.js';
 
 const { TARGETOS, TARGETARCH, BUILDPLATFORM } = platformArgs;
 
@@ -56,6 +57,23 @@ describe('platform ARG values', () => {
         .from('alpine')
         .arg(TARGETARCH, 'x' as unknown as typeof TARGETOS),
     ).toThrowError(/arg\(\) takes either platform ARG values/);
+  });
+});
+
+describe('platform ARG scoping (BuildKit: automatic in FROM, declared with ARG inside a stage)', () => {
+  const undefinedVars = (app: Stage) =>
+    lintGraph(toGraph(app))
+      .filter((f) => f.rule === 'UndefinedVar')
+      .map((f) => f.message);
+
+  it('wharf lint reports a use inside a stage before .arg() declares it, and not after', () => {
+    const used = stage('app').from(`alpine-${TARGETARCH}`).copy('a', `/out-${TARGETARCH}`);
+    expect(undefinedVars(used)).toEqual(['$TARGETARCH is not defined here']);
+    expect(
+      undefinedVars(
+        stage('app').from(`alpine-${TARGETARCH}`).arg(TARGETARCH).copy('a', `/out-${TARGETARCH}`),
+      ),
+    ).toEqual([]);
   });
 });
 

@@ -6,7 +6,7 @@
  * Their scoping is BuildKit's, because the emitted Dockerfile is the same: in a FROM line (the base
  * reference, `--platform`) they are defined automatically; inside a stage a step sees one only after
  * `.arg(platformArgs.TARGETARCH)` declares it (`ARG TARGETARCH`), else it is empty (`wharf lint`
- * reports such a use as UndefinedVar). A value interpolates as `${NAME}` in any string.
+ * reports such a use in COPY/ENV/WORKDIR… as UndefinedVar; a RUN's shell sees an empty variable). A value interpolates as `${NAME}` in any string.
  */
 import { usage } from './usage.js';
 
