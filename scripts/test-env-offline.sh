@@ -23,9 +23,9 @@ if command -v apt-get >/dev/null; then
     grep -E '^[a-z0-9]' | grep -v ':' |
     grep -vxE 'debconf|cdebconf|dpkg|install-info|tar|perl|perl-base|perl-modules-.*|libperl.*|openssl|ca-certificates|readline-common|mailcap|mime-support|libnewt.*|libslang.*|libtextwrap.*|libdebian-installer.*|gcc-[0-9]+-base' |
     sort -u)
-  if [[ "$(cat "$offline/debs/python/.complete" 2>/dev/null)" != "$(printf '%s\n' "${closure[@]}")" ]]; then
+  if [[ "$(cat "$offline/debs/python/.complete" 2> >(grep -v 'unsandboxed' >&2))" != "$(printf '%s\n' "${closure[@]}")" ]]; then
     rm -rf "$offline/debs/python" && mkdir -p "$offline/debs/python"
-    (cd "$offline/debs/python" && apt-get download -qq "${closure[@]}" 2>/dev/null)
+    (cd "$offline/debs/python" && apt-get download -qq "${closure[@]}" 2> >(grep -v 'unsandboxed' >&2))
     printf '%s\n' "${closure[@]}" >"$offline/debs/python/.complete"
     echo "test-env: fetched ${#closure[@]} Debian packages for the look-alike python image"
   fi
@@ -37,7 +37,7 @@ fi
 if [[ ! -f $offline/wheelhouse/.complete ]] && command -v apt-get >/dev/null && command -v python3 >/dev/null; then
   rm -rf "$offline/wheelhouse" "$offline/debs/wheels" && mkdir -p "$offline/debs/wheels"
   mapfile -t pins < <(grep -oE '^[A-Za-z0-9_.-]+==' "$fixtures/python-app/requirements.txt" | sed 's/==$//')
-  (cd "$offline/debs/wheels" && apt-get download -qq "${pins[@]/#/python3-}" 2>/dev/null)
+  (cd "$offline/debs/wheels" && apt-get download -qq "${pins[@]/#/python3-}" 2> >(grep -v 'unsandboxed' >&2))
   python3 "$here/debian-wheels.py" "$offline/wheelhouse" "$offline"/debs/wheels/*.deb >/dev/null
   touch "$offline/wheelhouse/.complete"
   echo "test-env: made wheels for ${pins[*]}"
