@@ -58,4 +58,19 @@ describe('wharf init: the command a Node workspace image runs', () => {
     });
     expect(detectProject(dir).buildTs).toContain(".cmd(['npm', 'start'])");
   });
+
+  it('keeps corepack’s compile cache out of the layers (a tmpfs on /tmp) for pnpm and yarn, not npm', () => {
+    const files = { 'packages/api/package.json': api };
+    const pnpm = detectProject(
+      project({
+        ...files,
+        'package.json': { name: 'm' },
+        'pnpm-workspace.yaml': 'packages:\n  - "packages/*"\n',
+      }),
+    ).buildTs;
+    expect(pnpm).toContain("{ mounts: [cache.pnpm(), tmpfs('/tmp')] }");
+    expect(pnpm).toContain("import { cache, define, http, ociLabels, stage, tmpfs } from '@wharf/core';");
+    const npm = detectProject(project({ 'package.json': { name: 'm' } })).buildTs;
+    expect(npm).not.toContain('tmpfs');
+  });
 });

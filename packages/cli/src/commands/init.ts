@@ -151,9 +151,13 @@ function nodeProject(root: string): Project {
           ? [pm, 'start']
           : ['node', 'index.js'];
   const kind = `Node.js ${workspaceDirs.length ? 'workspace' : 'app'} (${pm})`;
+  // pnpm and yarn run through corepack, whose V8 compile cache lands in /tmp (~1 MB a step, in the
+  // layer): a tmpfs there keeps it out.
+  const corepack = pm !== 'npm';
+  const tmp = corepack ? ", tmpfs('/tmp')" : '';
   const lines = [
     header(`a ${kind}`),
-    "import { cache, define, http, ociLabels, stage } from '@wharf/core';",
+    `import { cache, define, http, ociLabels, stage${corepack ? ', tmpfs' : ''} } from '@wharf/core';`,
     '',
     "const node = 'node:20-alpine';",
     '',
@@ -161,15 +165,15 @@ function nodeProject(root: string): Project {
     "const deps = stage('deps')",
     '  .from(node)',
     "  .workdir('/app')",
-    ...(pm === 'npm' ? [] : ["  .run('corepack enable')"]),
+    ...(corepack ? ["  .run('corepack enable')"] : []),
     `  .copy(${list(manifests)}, './')`,
     ...workspaceDirs.map((d) => `  .copy(${q(`${d}/package.json`)}, ${q(`./${d}/`)})`),
-    `  .run(${q(install)}, { mounts: [cache.${pm}()] });`,
+    `  .run(${q(install)}, { mounts: [cache.${pm}()${tmp}] });`,
     '',
     "const build = stage('build')",
     '  .from(deps)',
     "  .copy('.', '.')",
-    ...(buildScript ? [`  .run(${q(buildScript)})`] : []),
+    ...(buildScript ? [`  .run(${q(buildScript)}${corepack ? `, { mounts: [${tmp.slice(2)}] }` : ''})`] : []),
     "  .env({ NODE_ENV: 'production' });",
     '',
     "const app = stage('app')",
