@@ -22,6 +22,8 @@ if [[ $(id -u) -eq 0 && -c /dev/net/tun ]]; then chmod 0666 /dev/net/tun; fi
 
 packages=(docker.io docker-registry skopeo umoci runc busybox-static openssl uidmap time slirp4netns gcc libc6-dev zstd
   qemu-user-static binfmt-support golang-go)
+# python3: runs scripts/debian-wheels.py (the offline wheelhouse of scripts/test-env-offline.sh)
+packages+=(python3)
 
 # busybox-static:arm64 (the arm64 half of busybox:multi, test/helpers/base-images.ts, fetched with
 # `apt-get download`) needs arm64 among dpkg's architectures.
@@ -42,6 +44,7 @@ done
 
 if ((${#missing[@]} == 0)); then
   echo "test-env: Debian packages present (${packages[*]})"
+  bash "$(dirname "$0")/test-env-offline.sh"
   exit 0
 fi
 
@@ -56,3 +59,7 @@ echo "test-env: installing ${missing[*]}"
 apt-get update -qq
 apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 echo "test-env: installed ${missing[*]}"
+
+# What the wharf init build tests need offline (Debian's python3 .debs, wheels, pnpm): fetched now, while
+# the network is there.
+bash "$(dirname "$0")/test-env-offline.sh"

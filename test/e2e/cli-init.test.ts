@@ -1,23 +1,27 @@
 // `wharf init` on four fixture projects (test/fixtures/init/): the build.ts it writes lints clean (no
-// finding at warning or above); the Node app's builds with the direct backend against the loopback
-// mirror's look-alike node:20-alpine, and the Go module's (with --lock) against a look-alike
-// golang:1.22-alpine made of Debian's Go toolchain, and runs in Docker.
+// finding at warning or above) and builds with the direct backend against loopback look-alike bases:
+// the Node app's FROM the mirror's node:20-alpine; the Go module's (with --lock) FROM a look-alike
+// golang:1.22-alpine made of Debian's Go toolchain; the Python app's FROM a look-alike python:3.12-slim
+// made of Debian's python3 .debs, pip installing Flask from wheels in it; the pnpm workspace's FROM a
+// node:20-alpine whose corepack already holds the pinned pnpm (test/helpers/init-bases.ts). The Go,
+// Python and pnpm images run in Docker and answer.
 import { cpSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
-import { wharf } from '../helpers/cli.js';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { wharfAsync } from '../helpers/cli.js';
 import { docker } from '../helpers/docker.js';
 import { noDocker, testEnv } from '../helpers/env.js';
 import { ensureGoImage } from '../helpers/go-image.js';
+import { type InitBases, missingOfflineInputs, startInitBases } from '../helpers/init-bases.js';
 import { repoRoot, tempDir } from '../helpers/paths.js';
-import { requireTool } from '../helpers/tools.js';
+import { isCI, requireTool } from '../helpers/tools.js';
 
 const fixtures = join(repoRoot, 'test/fixtures/init');
 
-function initIn(name: string, kind = '', extra: readonly string[] = []): string {
+async function initIn(name: string, kind = '', extra: readonly string[] = []): Promise<string> {
   const dir = join(tempDir(), name);
   cpSync(join(fixtures, name), dir, { recursive: true });
-  const result = wharf(['init', dir, ...extra]);
+  const result = await wharfAsync(['init', dir, ...extra]);
   expect(result.stderr).toBe('');
   expect(result.code).toBe(0);
   expect(result.stdout).toContain(`wrote build.ts and .dockerignore for a ${kind}`);
@@ -38,23 +42,23 @@ describe('wharf init', () => {
       'Python app',
       /\.run\('pip install -r requirements\.txt', \{ mounts: \[cache\.pip\(\)\] \}\)/,
     ],
-  ])('%s: detected as a %s; the build.ts lints clean', (name, kind, step) => {
-    const dir = initIn(name, kind);
+  ])('%s: detected as a %s; the build.ts lints clean', async (name, kind, step) => {
+    const dir = await initIn(name, kind);
     const buildTs = readFileSync(join(dir, 'build.ts'), 'utf8');
     expect(buildTs).toMatch(step);
     expect(readFileSync(join(dir, '.dockerignore'), 'utf8')).toMatch(/^\.git$/m);
-    const lint = wharf(['lint', join(dir, 'build.ts'), '--format', 'json']);
+    const lint = await wharfAsync(['lint', join(dir, 'build.ts'), '--format', 'json']);
     expect(lint.stderr).toBe('');
     expect(lint.code).toBe(0);
     const findings = JSON.parse(lint.stdout) as { rule: string; severity: string }[];
     expect(findings.filter((f) => f.severity !== 'info')).toEqual([]);
-    const again = wharf(['init', dir]);
+    const again = await wharfAsync(['init', dir]);
     expect([again.code, again.stdout]).toEqual([1, '']);
     expect(again.stderr).toMatch(/already exists\n {2}hint: .*--force/);
   });
 
-  it('says what it looks for in a folder it does not recognise', () => {
-    const result = wharf(['init', tempDir()]);
+  it('says what it looks for in a folder it does not recognise', async () => {
+    const result = await wharfAsync(['init', tempDir()]);
     expect(result.code).toBe(1);
     expect(result.stderr).toMatch(
       /^wharf: no project wharf init knows in .*\n {2}hint: it looks for go\.mod/,
@@ -62,13 +66,16 @@ describe('wharf init', () => {
   });
 });
 
-/** `wharf build DIR/build.ts` through the test mirror, in a fresh cache, lint findings failing it. */
-function buildInit(dir: string, extra: readonly string[]) {
-  return wharf([
+/**
+ * `wharf build DIR/build.ts` through a mirror (the test mirror), in a fresh cache, lint findings failing
+ * it. Not blocking the worker: a build can outlast vitest's RPC timeout on a busy machine.
+ */
+function buildInit(dir: string, extra: readonly string[], mirror = testEnv().mirror.url) {
+  return wharfAsync([
     'build',
     join(dir, 'build.ts'),
     '--registry-mirror',
-    testEnv().mirror.url,
+    mirror,
     '--cache-dir',
     tempDir(),
     '--progress',
@@ -79,10 +86,10 @@ function buildInit(dir: string, extra: readonly string[]) {
 }
 
 describe.skipIf(noDocker())('wharf init: the generated build.ts builds', () => {
-  it('with the direct backend, FROM the mirror look-alike node:20-alpine', () => {
-    const dir = initIn('node-app');
+  it('with the direct backend, FROM the mirror look-alike node:20-alpine', async () => {
+    const dir = await initIn('node-app');
     const out = join(tempDir(), 'app.oci');
-    const built = buildInit(dir, ['-o', `type=oci,dest=${out}`]);
+    const built = await buildInit(dir, ['-o', `type=oci,dest=${out}`]);
     expect(built.code, built.stderr).toBe(0);
     expect(built.stdout.trim()).toMatch(/^sha256:[0-9a-f]{64}$/);
     const index = JSON.parse(readFileSync(join(out, 'index.json'), 'utf8'));
@@ -91,7 +98,7 @@ describe.skipIf(noDocker())('wharf init: the generated build.ts builds', () => {
 
   it('--lock pins the base in wharf.lock: lint finds it pinned, the build uses it with --locked', async () => {
     const { url } = testEnv().mirror;
-    const dir = initIn('node-app', 'Node.js app (npm)', ['--lock', '--registry-mirror', url]);
+    const dir = await initIn('node-app', 'Node.js app (npm)', ['--lock', '--registry-mirror', url]);
     const mirrored = await fetch(`${url}/v2/library/node/manifests/20-alpine`, {
       method: 'HEAD',
       headers: {
@@ -104,11 +111,11 @@ describe.skipIf(noDocker())('wharf init: the generated build.ts builds', () => {
     expect(Object.keys(lock.images)).toEqual(['node:20-alpine']);
     expect(lock.images['node:20-alpine'].digest).toBe(digest);
     expect(readFileSync(join(dir, '.dockerignore'), 'utf8')).toMatch(/^wharf\.lock$/m);
-    const lint = wharf(['lint', join(dir, 'build.ts'), '--format', 'json', '--fail-on', 'info']);
+    const lint = await wharfAsync(['lint', join(dir, 'build.ts'), '--format', 'json', '--fail-on', 'info']);
     expect(JSON.parse(lint.stdout).map((f: { rule: string }) => f.rule)).not.toContain(
       'BaseNotPinnedByDigest',
     );
-    const built = buildInit(dir, ['--locked']);
+    const built = await buildInit(dir, ['--locked']);
     expect(built.code, built.stderr).toBe(0);
     expect(built.stderr).toContain(`wharf.lock: node:20-alpine pinned to ${digest}`);
   });
@@ -118,13 +125,13 @@ describe.skipIf(noDocker())('wharf init: the generated build.ts builds', () => {
     async () => {
       const { url } = testEnv().mirror;
       await ensureGoImage(testEnv().mirror);
-      const dir = initIn('go-module', 'Go module', ['--lock', '--registry-mirror', url]);
+      const dir = await initIn('go-module', 'Go module', ['--lock', '--registry-mirror', url]);
       expect(Object.keys(JSON.parse(readFileSync(join(dir, 'wharf.lock'), 'utf8')).images)).toEqual([
         'golang:1.22-alpine',
       ]);
       const out = join(tempDir(), 'app.tar');
       const tag = 'wharf-e2e/init-go:latest';
-      const built = buildInit(dir, ['--locked', '-t', tag, '-o', `type=docker-archive,dest=${out}`]);
+      const built = await buildInit(dir, ['--locked', '-t', tag, '-o', `type=docker-archive,dest=${out}`]);
       expect(built.code, built.stderr).toBe(0);
       expect(built.stderr).toContain('wharf.lock: golang:1.22-alpine pinned to sha256:');
       expect(await docker(['load', '-i', out])).toContain(`Loaded image: ${tag}`);
@@ -132,4 +139,93 @@ describe.skipIf(noDocker())('wharf init: the generated build.ts builds', () => {
     },
     600_000,
   );
+});
+
+/**
+ * Runs `tag` detached, waits until `probe` (run in the container; it should print `id -u` last) succeeds
+ * and then until `ready` says yes, and removes the container. Returns the probe's output. A failure
+ * carries the container's state and log.
+ */
+async function runAndProbe(
+  tag: string,
+  runFlags: readonly string[],
+  probe: readonly string[],
+  ready: (id: string) => Promise<boolean> = async () => true,
+): Promise<string> {
+  const id = (await docker(['run', '-d', ...runFlags, tag])).trim();
+  try {
+    const deadline = Date.now() + 60_000;
+    let answer: string | Error = new Error('not probed');
+    for (;;) {
+      if (typeof answer !== 'string') answer = await docker(['exec', id, ...probe]).catch((e: Error) => e);
+      if (typeof answer === 'string' && (await ready(id))) return answer;
+      if (Date.now() > deadline) {
+        const state = await docker(['inspect', '-f', '{{json .State}}', id]).catch((e: Error) => e.message);
+        const log = await docker(['logs', id]).catch((e: Error) => e.message);
+        const last = typeof answer === 'string' ? 'not ready' : answer.message;
+        throw new Error(`${tag}: ${last}\nstate: ${state}\nlog: ${log}`);
+      }
+      await new Promise((r) => setTimeout(r, 300));
+    }
+  } finally {
+    await docker(['rm', '-f', id]).catch(() => undefined);
+  }
+}
+
+describe.skipIf(noDocker())('wharf init: the Python app and the pnpm workspace build offline and run', () => {
+  let bases: InitBases | undefined;
+  beforeAll(async () => {
+    // CI runs scripts/test-env.sh first and never skips; elsewhere the tests say what is missing.
+    if (missingOfflineInputs() && !isCI) return;
+    bases = await startInitBases();
+  }, 600_000);
+  afterAll(async () => {
+    await bases?.registry.stop();
+  });
+
+  it('the Python app: pip installs Flask from the wheelhouse; the image serves as a non-root user', async (ctx) => {
+    if (!bases) return ctx.skip(`no offline inputs: ${missingOfflineInputs()}`);
+    const dir = await initIn('python-app', 'Python app');
+    const out = join(tempDir(), 'app.tar');
+    const tag = 'wharf-e2e/init-python:latest';
+    const built = await buildInit(
+      dir,
+      ['-t', tag, '-o', `type=docker-archive,dest=${out}`],
+      bases.registry.url,
+    );
+    expect(built.code, built.stderr).toBe(0);
+    expect(built.stdout + built.stderr).toMatch(/Successfully installed .*flask-2\.2\.2/i);
+    expect(await docker(['load', '-i', out])).toContain(`Loaded image: ${tag}`);
+    try {
+      const get =
+        "import os, urllib.request as u; print(u.urlopen('http://127.0.0.1:8000/').read().decode() + str(os.getuid()))";
+      expect(await runAndProbe(tag, [], ['python', '-c', get])).toBe('hello from flask\n10001\n');
+    } finally {
+      await docker(['rmi', tag]).catch(() => undefined);
+    }
+  }, 600_000);
+
+  it('the pnpm workspace: pnpm from corepack links the workspace dependency; the image turns healthy', async (ctx) => {
+    if (!bases) return ctx.skip(`no offline inputs: ${missingOfflineInputs()}`);
+    const dir = await initIn('pnpm-workspace', 'Node.js workspace (pnpm)');
+    const out = join(tempDir(), 'app.tar');
+    const tag = 'wharf-e2e/init-pnpm:latest';
+    const built = await buildInit(
+      dir,
+      ['-t', tag, '-o', `type=docker-archive,dest=${out}`],
+      bases.registry.url,
+    );
+    expect(built.code, built.stderr).toBe(0);
+    expect(await docker(['load', '-i', out])).toContain(`Loaded image: ${tag}`);
+    try {
+      // The image's own HEALTHCHECK (http(3000, '/')), every 300 ms instead of every 30 s.
+      const healthy = async (id: string) =>
+        (await docker(['inspect', '-f', '{{.State.Health.Status}}', id])).trim() === 'healthy';
+      const get = ['sh', '-c', 'wget -qO- http://127.0.0.1:3000/ && id -u'];
+      const answer = await runAndProbe(tag, ['--health-interval', '300ms'], get, healthy);
+      expect(answer).toBe('hello from api\n1000\n');
+    } finally {
+      await docker(['rmi', tag]).catch(() => undefined);
+    }
+  }, 600_000);
 });

@@ -53,7 +53,7 @@ export function registerInit(program: Command): void {
   });
 }
 
-interface Project {
+export interface Project {
   readonly kind: string;
   readonly buildTs: string;
   readonly ignore: readonly string[];
@@ -68,7 +68,8 @@ function readSmall(file: string): string | undefined {
   return readFileSync(file, 'utf8');
 }
 
-function detectProject(root: string): Project {
+/** What `wharf init` would write for the project in `root` (exported for its unit test). */
+export function detectProject(root: string): Project {
   const has = (name: string) => existsSync(join(root, name));
   if (has('go.mod')) return goModule(root);
   if (has('package.json')) return nodeProject(root);
@@ -135,18 +136,28 @@ function nodeProject(root: string): Project {
     : pkg.scripts?.build
       ? `${pm} run build`
       : undefined;
-  const start = /^node\s+([\w./-]+)$/.exec(pkg.scripts?.start?.trim() ?? '')?.[1];
-  const cmd = start
-    ? ['node', start]
-    : pkg.main
-      ? ['node', pkg.main]
-      : pkg.scripts?.start
-        ? [pm, 'start']
-        : ['node', 'index.js'];
+  const start = nodeStart(pkg);
+  // A workspace root whose start hands over to one package (`pnpm --filter api start`): run that
+  // package's `node <file>` directly, from its folder, so the image needs no package manager at run
+  // time (corepack would download pnpm again for the non-root user, at every container start).
+  const member = startedWorkspace(root, pkg, workspaceDirs);
+  const cmd = member
+    ? ['node', member.start]
+    : start
+      ? ['node', start]
+      : pkg.main
+        ? ['node', pkg.main]
+        : pkg.scripts?.start
+          ? [pm, 'start']
+          : ['node', 'index.js'];
   const kind = `Node.js ${workspaceDirs.length ? 'workspace' : 'app'} (${pm})`;
+  // pnpm and yarn run through corepack, whose V8 compile cache lands in /tmp (~1 MB a step, in the
+  // layer): a tmpfs there keeps it out.
+  const corepack = pm !== 'npm';
+  const tmp = corepack ? ", tmpfs('/tmp')" : '';
   const lines = [
     header(`a ${kind}`),
-    "import { cache, define, http, ociLabels, stage } from '@wharf/core';",
+    `import { cache, define, http, ociLabels, stage${corepack ? ', tmpfs' : ''} } from '@wharf/core';`,
     '',
     "const node = 'node:20-alpine';",
     '',
@@ -154,20 +165,21 @@ function nodeProject(root: string): Project {
     "const deps = stage('deps')",
     '  .from(node)',
     "  .workdir('/app')",
-    ...(pm === 'npm' ? [] : ["  .run('corepack enable')"]),
+    ...(corepack ? ["  .run('corepack enable')"] : []),
     `  .copy(${list(manifests)}, './')`,
     ...workspaceDirs.map((d) => `  .copy(${q(`${d}/package.json`)}, ${q(`./${d}/`)})`),
-    `  .run(${q(install)}, { mounts: [cache.${pm}()] });`,
+    `  .run(${q(install)}, { mounts: [cache.${pm}()${tmp}] });`,
     '',
     "const build = stage('build')",
     '  .from(deps)',
     "  .copy('.', '.')",
-    ...(buildScript ? [`  .run(${q(buildScript)})`] : []),
+    ...(buildScript ? [`  .run(${q(buildScript)}${corepack ? `, { mounts: [${tmp.slice(2)}] }` : ''})`] : []),
     "  .env({ NODE_ENV: 'production' });",
     '',
     "const app = stage('app')",
     '  .from(build)',
     `  .label(ociLabels({ title: ${q(title(pkg.name, root))} }))`,
+    ...(member ? [`  .workdir(${q(`/app/${member.dir}`)})`] : []),
     "  .user('node')",
     '  .expose(3000)',
     '  // Point the check at a route that answers 200 (it fails on 4xx/5xx).',
@@ -181,6 +193,40 @@ function nodeProject(root: string): Project {
     buildTs: `${lines.join('\n')}\n`,
     ignore: ['node_modules', '**/node_modules', 'dist', ...COMMON_IGNORE],
   };
+}
+
+/** The file of a `node <file>` start script. */
+function nodeStart(pkg: PackageJson): string | undefined {
+  return /^node\s+([\w./-]+)$/.exec(pkg.scripts?.start?.trim() ?? '')?.[1];
+}
+
+/**
+ * The workspace package a root start script hands over to (`pnpm --filter api start`,
+ * `npm start -w api`, `yarn workspace api start`), when its own start is `node <file>`.
+ */
+function startedWorkspace(
+  root: string,
+  pkg: PackageJson,
+  workspaceDirs: readonly string[],
+): { dir: string; start: string } | undefined {
+  const script = pkg.scripts?.start?.trim() ?? '';
+  const name =
+    /^pnpm\s+(?:--filter|-F)[\s=]+['"]?([^\s'"]+)['"]?\s+(?:run\s+)?start$/.exec(script)?.[1] ??
+    /^npm\s+(?:run\s+)?start\s+(?:-w|--workspace)[\s=]+['"]?([^\s'"]+)['"]?$/.exec(script)?.[1] ??
+    /^yarn\s+workspace\s+['"]?([^\s'"]+)['"]?\s+(?:run\s+)?start$/.exec(script)?.[1];
+  if (!name) return undefined;
+  for (const dir of workspaceDirs) {
+    let member: PackageJson;
+    try {
+      member = JSON.parse(readSmall(join(root, dir, 'package.json')) ?? '') as PackageJson;
+    } catch {
+      continue;
+    }
+    if (member.name !== name && dir !== name && basename(dir) !== name) continue;
+    const start = nodeStart(member);
+    return start ? { dir, start } : undefined;
+  }
+  return undefined;
 }
 
 /** The `packages:` globs of a pnpm-workspace.yaml (the simple list form). */
