@@ -1,19 +1,28 @@
 // Benchmark (issue 18): examples/monorepo's three images built and pushed, `wharf bake --push` (one
 // process: the shared base stage once, shared blobs uploaded once and mounted) vs three sequential
 // `DOCKER_BUILDKIT=1 docker build` + `docker push` of the Dockerfiles `wharf dockerfile --target` emits,
-// in the same run, to a fresh loopback `docker-registry` each.
-//   pnpm -s build && node bench/bake.mjs
-// Phases: (a) cold: wharf with a fresh --cache-dir; BuildKit after `docker builder prune -af`.
-//         (b) one-file change in services/web, both warm.
-// Base node:20-alpine comes from the loopback mirror (127.0.0.1:5151). Prints a table and one JSON line.
-import { cpSync, rmSync, writeFileSync } from 'node:fs';
+// in the same run, to a fresh loopback `docker-registry` each round.
+//   pnpm -s build && node bench/bake.mjs [--runs 3]
+// Each round:
+//   cold         BuildKit after `docker builder prune -af`: no build cache, but dockerd still holds the
+//                node:20-alpine image (the test environment pulled it), so BuildKit neither pulls nor
+//                unpacks it. wharf in the same state: a cache dir holding only the pulled and unpacked
+//                base (copied from a seed cache made once, untimed), no step of the example.
+//   cold, empty  wharf with an empty --cache-dir: the base pull and unpack included (BuildKit has no
+//                such row here: removing dockerd's node image would break the shared test environment).
+//   one-file     a change in services/web (a new one each round), both tools warm from their cold run.
+// Base node:20-alpine comes from the loopback mirror (127.0.0.1:5151). Prints medians, the ratios of
+// the medians, and one JSON line with every round.
+import { cpSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { parseArgs } from 'node:util';
 import {
   docker,
   log,
   MIRROR,
   machine,
   ROOT,
+  run,
   s,
   settle,
   startRegistry,
@@ -22,110 +31,134 @@ import {
   wharf,
 } from './lib.mjs';
 
+const { values } = parseArgs({ options: { runs: { type: 'string', default: '3' } } });
+const runs = Math.max(1, Number(values.runs));
 const TARGETS = ['api', 'worker', 'web'];
 const work = tempDir('bake');
-const registry = await startRegistry();
+const tagged = new Set();
 const cleanup = async () => {
-  for (const name of TARGETS)
-    await docker(['rmi', '-f', `${registry.host}/d/${name}:dev`], { allowFail: true });
-  await registry.stop();
+  for (const ref of tagged) await docker(['rmi', '-f', ref], { allowFail: true });
   rmSync(work, { recursive: true, force: true });
 };
 process.on('SIGINT', () => cleanup().then(() => process.exit(130)));
 
+const median = (xs) => {
+  const sorted = [...xs].sort((a, b) => a - b);
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
+};
+
 try {
-  const proj = join(work, 'monorepo');
-  cpSync(join(ROOT, 'examples/monorepo'), proj, {
-    recursive: true,
-    filter: (src) => !src.includes('node_modules'),
-  });
-  for (const name of TARGETS) {
-    await wharf([
-      'dockerfile',
-      join(proj, 'build.ts'),
-      '--target',
-      name,
-      '-o',
-      join(proj, 'repo', `Dockerfile.${name}`),
-    ]);
-  }
-  const cacheDir = join(work, 'cache');
-  const bake = () =>
-    wharf(
-      [
-        'bake',
-        join(proj, 'build.ts'),
-        '--push',
-        '--progress',
-        'plain',
-        '--cache-dir',
-        cacheDir,
-        '--registry-mirror',
-        MIRROR,
-      ],
-      { env: { REGISTRY: `${registry.host}/w` } },
-    );
-  const buildkit = async () => {
-    let seconds = 0;
-    for (const name of TARGETS) {
-      const ref = `${registry.host}/d/${name}:dev`;
-      seconds += (
-        await docker([
-          'build',
-          '-q',
-          '-t',
-          ref,
-          '-f',
-          join(proj, 'repo', `Dockerfile.${name}`),
-          join(proj, 'repo'),
-        ])
-      ).seconds;
-      seconds += (await docker(['push', ref])).seconds;
-    }
-    return seconds;
-  };
-  const pushLine = (run) => /pushed: .*$/m.exec(run.stderr)?.[0] ?? '';
-
-  log('wharf bake --push, cold…');
-  await settle();
-  const wCold = await bake();
-  log('BuildKit: 3 × docker build + docker push, cold (after docker builder prune -af)…');
-  for (const name of TARGETS)
-    await docker(['rmi', '-f', `${registry.host}/d/${name}:dev`], { allowFail: true });
-  await docker(['builder', 'prune', '-af']);
-  await settle();
-  const dCold = await buildkit();
-
+  // The seed: node:20-alpine pulled and unpacked (a RUN needs its rootfs), nothing of the example.
+  const seedCache = join(work, 'seed-cache');
+  mkdirSync(join(work, 'seed'));
   writeFileSync(
-    join(proj, 'repo/services/web/main.js'),
-    "import { greeting } from '../../packages/greeting/dist/index.js';\n\nconsole.log(greeting('web'), '(changed)');\n",
+    join(work, 'seed/build.ts'),
+    "import { stage } from '@wharf/core';\nexport default stage('seed').from('node:20-alpine').run('true');\n",
   );
-  log('one-file change in services/web: wharf bake --push…');
-  await settle();
-  const wWarm = await bake();
-  log('one-file change: BuildKit…');
-  await settle();
-  const dWarm = await buildkit();
+  log('seeding a wharf cache with the pulled and unpacked node base (untimed)…');
+  await wharf(['build', join(work, 'seed/build.ts'), '--cache-dir', seedCache, '--registry-mirror', MIRROR]);
 
-  table([
-    { phase: 'cold', wharf: s(wCold.seconds), buildkit: s(dCold), ratio: s(wCold.seconds / dCold) },
-    {
-      phase: 'one-file change',
-      wharf: s(wWarm.seconds),
-      buildkit: s(dWarm),
-      ratio: s(wWarm.seconds / dWarm),
-    },
-  ]);
-  log(`cold ${pushLine(wCold)}`);
-  log(`change ${pushLine(wWarm)}`);
-  console.log(
-    JSON.stringify({
-      bench: 'bake',
-      machine: machine(),
+  const rounds = [];
+  for (let round = 1; round <= runs; round++) {
+    const registry = await startRegistry();
+    const proj = join(work, `monorepo-${round}`);
+    cpSync(join(ROOT, 'examples/monorepo'), proj, {
+      recursive: true,
+      filter: (src) => !src.includes('node_modules'),
+    });
+    for (const name of TARGETS) {
+      await wharf([
+        'dockerfile',
+        join(proj, 'build.ts'),
+        '--target',
+        name,
+        '-o',
+        join(proj, 'repo', `Dockerfile.${name}`),
+      ]);
+    }
+    const bake = (cacheDir, repo) =>
+      wharf(
+        [
+          'bake',
+          join(proj, 'build.ts'),
+          '--push',
+          '--progress',
+          'plain',
+          '--cache-dir',
+          cacheDir,
+          '--registry-mirror',
+          MIRROR,
+        ],
+        { env: { REGISTRY: `${registry.host}/${repo}` } },
+      );
+    const buildkit = async () => {
+      let seconds = 0;
+      for (const name of TARGETS) {
+        const ref = `${registry.host}/d/${name}:dev`;
+        tagged.add(ref);
+        const file = join(proj, 'repo', `Dockerfile.${name}`);
+        seconds += (await docker(['build', '-q', '-t', ref, '-f', file, join(proj, 'repo')])).seconds;
+        seconds += (await docker(['push', ref])).seconds;
+      }
+      return seconds;
+    };
+    const pushLine = (r) => /pushed: .*$/m.exec(r.stderr)?.[0] ?? '';
+
+    log(`round ${round}/${runs}: wharf bake --push, cold with the base present…`);
+    const cacheDir = join(work, `cache-${round}`);
+    await run('cp', ['-a', seedCache, cacheDir]);
+    await settle();
+    const wCold = await bake(cacheDir, 'w');
+    log(`round ${round}/${runs}: wharf bake --push, empty cache (base pull and unpack included)…`);
+    const emptyCache = join(work, `empty-${round}`);
+    await settle();
+    const wEmpty = await bake(emptyCache, 'e');
+    rmSync(emptyCache, { recursive: true, force: true });
+    log(`round ${round}/${runs}: BuildKit 3 × docker build + docker push, after docker builder prune -af…`);
+    await docker(['builder', 'prune', '-af']);
+    await settle();
+    const dCold = await buildkit();
+
+    writeFileSync(
+      join(proj, 'repo/services/web/main.js'),
+      `import { greeting } from '../../packages/greeting/dist/index.js';\n\nconsole.log(greeting('web'), '(change ${round})');\n`,
+    );
+    log(`round ${round}/${runs}: one-file change in services/web, wharf…`);
+    await settle();
+    const wChange = await bake(cacheDir, 'w');
+    log(`round ${round}/${runs}: one-file change, BuildKit…`);
+    await settle();
+    const dChange = await buildkit();
+    rounds.push({
       cold: { wharf: s(wCold.seconds), buildkit: s(dCold), push: pushLine(wCold) },
-      change: { wharf: s(wWarm.seconds), buildkit: s(dWarm), push: pushLine(wWarm) },
-    }),
-  );
+      coldEmpty: { wharf: s(wEmpty.seconds), push: pushLine(wEmpty) },
+      change: { wharf: s(wChange.seconds), buildkit: s(dChange), push: pushLine(wChange) },
+    });
+    log(`round ${round}: ${JSON.stringify(rounds.at(-1))}`);
+    rmSync(cacheDir, { recursive: true, force: true });
+    await registry.stop();
+    for (const ref of tagged) await docker(['rmi', '-f', ref], { allowFail: true });
+    tagged.clear();
+  }
+
+  const m = (phase, tool) => median(rounds.map((r) => r[phase][tool]));
+  const rows = [
+    {
+      phase: 'cold (base present in both)',
+      wharf: s(m('cold', 'wharf')),
+      buildkit: s(m('cold', 'buildkit')),
+    },
+    {
+      phase: 'cold, wharf cache empty',
+      wharf: s(m('coldEmpty', 'wharf')),
+      buildkit: s(m('cold', 'buildkit')),
+    },
+    { phase: 'one-file change', wharf: s(m('change', 'wharf')), buildkit: s(m('change', 'buildkit')) },
+  ].map((row) => ({ ...row, ratio: s(row.wharf / row.buildkit) }));
+  table(rows);
+  log(`medians of ${runs} rounds; cold ${rounds[0].cold.push}; change ${rounds[0].change.push}`);
+  console.log(JSON.stringify({ bench: 'bake', machine: machine(), runs, medians: rows, rounds }));
 } finally {
   await cleanup();
 }

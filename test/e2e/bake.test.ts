@@ -7,6 +7,7 @@
 import { execFileSync } from 'node:child_process';
 import { cpSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { build, cache, define, stage } from '@wharf/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { wharf } from '../helpers/cli.js';
 import { docker, dockerRun } from '../helpers/docker.js';
@@ -276,5 +277,33 @@ describe.skipIf(noDocker())('wharf bake', () => {
     expect(await dockerRun({ image: `${registry.host}/monorepo/web:dev` })).toBe(
       'web (changed): hello from the shared library\n',
     );
+  });
+});
+
+// Two concurrent `build()` calls (not bake) of targets that share a stage, over one cache in one
+// process: the shared RUN runs once. Its side effect — a line appended to a file in a cache mount —
+// counts the executions; the second build waits for the first's step and takes it from the cache.
+describe.skipIf(noDocker())('concurrent build() calls share in-flight steps', () => {
+  it('two builds of targets sharing a stage run its RUN once', async () => {
+    const dir = tempDir();
+    const cacheDir = tempDir();
+    writeFileSync(join(dir, 'a.txt'), 'a\n');
+    writeFileSync(join(dir, 'b.txt'), 'b\n');
+    const base = stage('base')
+      .from('busybox')
+      .run('echo ran >> /counter/runs && sleep 1 && echo shared > /shared.txt', {
+        mounts: [cache('/counter', { id: 'bake-concurrent-counter' })],
+      });
+    const a = define({ target: stage('a').from(base).copy('a.txt', '/a.txt') });
+    const b = define({ target: stage('b').from(base).copy('b.txt', '/b.txt') });
+    const options = { contextDir: dir, cacheDir, registry: { mirrors: [testEnv().mirror.url] } };
+    const [ra, rb] = await Promise.all([build(a, options), build(b, options)]);
+    const counters = findFiles(cacheDir, 'runs');
+    expect(counters).toHaveLength(1);
+    expect(readFileSync(counters[0] as string, 'utf8')).toBe('ran\n');
+    const shared = [ra, rb].map(
+      (r) => r.steps.find((s) => s.text.startsWith('RUN ') && s.text.includes('echo ran'))?.cached,
+    );
+    expect(shared.sort()).toEqual([false, true]);
   });
 });

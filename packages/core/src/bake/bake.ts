@@ -31,7 +31,11 @@ export interface BakeOptions
   readonly push?: boolean;
   /** Registry settings for pushes (upload concurrency, sessions); default `registry`. */
   readonly pushOptions?: PushOptions;
-  /** Targets built at once; default the machine's parallelism (at least 2). */
+  /**
+   * Targets built at once; default twice the machine's parallelism, at least 4. Targets spend much of
+   * their time waiting for shared steps or for the registry, so a small limit left the last targets
+   * idle until a whole earlier target, push included, was done.
+   */
   readonly concurrency?: number;
   /**
    * A git ref (`origin/main`): build only the targets whose inputs changed since it — context files
@@ -114,7 +118,7 @@ export async function bake(definition: Definition, options: BakeOptions = {}): P
   // A target waiting for a step another target runs never holds up that target: it is running.
   const settled = await mapLimit(
     chosen,
-    Math.max(1, concurrency ?? Math.max(2, availableParallelism())),
+    Math.max(1, concurrency ?? Math.max(4, 2 * availableParallelism())),
     ([name, target]) =>
       settle(async (): Promise<[string, BakeTargetResult]> => {
         const stage = targetStage(entries.get(name) as Stage);

@@ -90,6 +90,7 @@ it('builds the targets that read a changed file; says why the others are skipped
   expect(Object.values(await decide()).every((c) => c.build)).toBe(true);
   git('checkout', '-q', '--', '.');
   git('reset', '-q', '--hard');
+  git('clean', '-fdq');
 });
 
 it('a change in the definition or a module it imports builds every target', async () => {
@@ -110,4 +111,19 @@ it('a bad ref is one clear error; an option-like ref is refused before git sees 
   );
   await expect(changedFiles(dir, '--output=/tmp/x')).rejects.toMatchObject({ code: 'BAKE_BAD_REF' });
   await expect(changedFiles(tmpdir(), 'main')).rejects.toMatchObject({ code: 'GIT_NOT_A_REPOSITORY' });
+});
+
+it('a named context’s ignore rules decide its inputs (a workspace subset leaves other packages out)', async () => {
+  const subset = context('repo', { name: 'api-workspace' }).ignore(['*', '!package.json', '!services/api']);
+  const api = toGraph(define({ target: stage('api').from('node:20').copy(subset, '.', '/repo') }));
+  const decideApi = async () =>
+    targetChanges(new Map([['api', api]]), await changedFiles(dir, 'main'), { contextDir: dir }).get('api');
+  write('repo/packages/greeting/index.js', 'export const y = 2\n');
+  expect(await decideApi()).toMatchObject({ build: false });
+  write('repo/services/api/main.js', '3\n');
+  expect(await decideApi()).toMatchObject({
+    build: true,
+    reason: expect.stringMatching(/^repo\/services\/api\/main\.js changed/),
+  });
+  git('checkout', '-q', '--', '.');
 });

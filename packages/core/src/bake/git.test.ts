@@ -3,7 +3,7 @@ import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, describe, expect, it, vi } from 'vitest';
-import { browsableUrl, gitState, imageTags, ociLabels, packageVersion, semverTags } from './git.js';
+import { browsableUrl, gitLabels, gitState, imageTags, packageVersion, semverTags } from './git.js';
 
 const root = mkdtempSync(join(tmpdir(), 'wharf-git-'));
 afterAll(() => rmSync(root, { recursive: true, force: true }));
@@ -120,18 +120,18 @@ describe('tags and labels', () => {
   });
 
   it('OCI labels: created from SOURCE_DATE_EPOCH, else the commit time — never the clock', () => {
-    expect(ociLabels({ git, version: 'v1.2.3' })).toEqual({
+    expect(gitLabels({ git, version: 'v1.2.3' })).toEqual({
       'org.opencontainers.image.revision': git.commit,
       'org.opencontainers.image.source': 'https://git.example.com/acme/mono',
       'org.opencontainers.image.version': '1.2.3',
       'org.opencontainers.image.created': '2023-11-14T22:13:20.000Z',
     });
     vi.stubEnv('SOURCE_DATE_EPOCH', '0');
-    expect(ociLabels({ git })['org.opencontainers.image.created']).toBe('1970-01-01T00:00:00.000Z');
+    expect(gitLabels({ git })['org.opencontainers.image.created']).toBe('1970-01-01T00:00:00.000Z');
     vi.stubEnv('SOURCE_DATE_EPOCH', 'yesterday');
-    expect(() => ociLabels({ git })).toThrow(/SOURCE_DATE_EPOCH="yesterday" is not a number/);
+    expect(() => gitLabels({ git })).toThrow(/SOURCE_DATE_EPOCH="yesterday" is not a number/);
     vi.stubEnv('SOURCE_DATE_EPOCH', '');
-    expect(ociLabels({ version: 'edge' })).toEqual({ 'org.opencontainers.image.version': 'edge' });
+    expect(gitLabels({ version: 'edge' })).toEqual({ 'org.opencontainers.image.version': 'edge' });
   });
 
   it('remote URLs become browsable addresses without credentials', () => {

@@ -2,7 +2,7 @@
  * Tags and labels from the repository: the git state a build.ts reads once per run (commit, branch,
  * tag, dirty flag, commit time, origin), a workspace package's `package.json` version, semver
  * expansions (`v1.2.3` → `1.2.3`, `1.2`, `1`), `sha-<short>` tags and the OCI labels
- * (`org.opencontainers.image.revision`, `source`, `version`, `created`).
+ * (`org.opencontainers.image.revision`, `source`, `version`, `created`, through the DSL's `ociLabels`).
  *
  * git runs as a child process without a shell, with a timeout and an output cap, and with the
  * repository's `core.fsmonitor` hook turned off (a hostile checkout could name a program there that
@@ -11,6 +11,7 @@
 import { execFile } from 'node:child_process';
 import { open } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
+import { ociLabels } from '../dsl/labels.js';
 import { WharfError } from '../errors.js';
 
 /** What {@link gitState} reads from a checkout. */
@@ -222,8 +223,8 @@ export function imageTags(image: string, options: ImageTagOptions): string[] {
   return tags.map((tag) => `${image}:${tag}`);
 }
 
-/** Options of {@link ociLabels}. */
-export interface OciLabelOptions {
+/** Options of {@link gitLabels}. */
+export interface GitLabelOptions {
   readonly git?: GitState;
   /** `org.opencontainers.image.version` (a `v` before a semver is dropped). */
   readonly version?: string;
@@ -237,23 +238,21 @@ export interface OciLabelOptions {
 }
 
 /**
- * The OCI annotation keys as labels: `revision` (the commit), `source`, `version`, `created`.
- * @example labels: ociLabels({ git: await gitState(), version: '1.2.3' })
+ * The OCI annotation labels that come from the repository — `revision` (the commit), `source`,
+ * `version`, `created` — spelt by the DSL's {@link ociLabels}; spread the DSL's for the others.
+ * @example labels: { ...gitLabels({ git: await gitState(), version: '1.2.3' }), ...ociLabels({ title: 'api' }) }
  */
-export function ociLabels(options: OciLabelOptions): Record<string, string> {
-  const labels: Record<string, string> = {};
-  const key = (name: string) => `org.opencontainers.image.${name}`;
+export function gitLabels(options: GitLabelOptions): Record<string, string> {
   const { git } = options;
-  if (git) labels[key('revision')] = git.commit;
   const source = options.source ?? git?.source;
-  if (source) labels[key('source')] = source;
-  if (options.version !== undefined) {
-    const version = options.version.trim();
-    labels[key('version')] = parseSemver(version) ? version.replace(/^v/, '') : version;
-  }
+  const version = options.version?.trim();
   const created = options.created ?? sourceDateEpoch() ?? git?.commitTime;
-  if (created !== undefined) labels[key('created')] = new Date(created * 1000).toISOString();
-  return labels;
+  return ociLabels({
+    ...(git ? { revision: git.commit } : {}),
+    ...(source ? { source } : {}),
+    ...(version !== undefined ? { version: parseSemver(version) ? version.replace(/^v/, '') : version } : {}),
+    ...(created !== undefined ? { created: new Date(created * 1000).toISOString() } : {}),
+  });
 }
 
 /** `SOURCE_DATE_EPOCH` as seconds, or `undefined` when unset; a malformed value is an error. */

@@ -6,8 +6,8 @@
 export type { BakeOptions, BakeResult, BakeTargetResult } from './bake.js';
 export { bake, bakeMetadata } from './bake.js';
 export type { TargetChange } from './changes.js';
-export type { GitState, ImageTagOptions, OciLabelOptions } from './git.js';
-export { gitState, imageTags, ociLabels, packageVersion, semverTags } from './git.js';
+export type { GitLabelOptions, GitState, ImageTagOptions } from './git.js';
+export { gitLabels, gitState, imageTags, packageVersion, semverTags } from './git.js';
 export type { BakePlan, BakePlanTarget } from './plan.js';
 export { planJson, resolvePlan } from './plan.js';
 export type { WorkspaceContextOptions, WorkspaceSubset } from './workspace.js';
