@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { extract } from 'tar-stream';
 import { afterAll, describe, expect, it, vi } from 'vitest';
+import { lowerDockerfile } from '../dockerfile/index.js';
 import { define, toGraph } from '../dsl/graph.js';
 import { stage } from '../dsl/stage.js';
 import { context } from '../dsl/values.js';
@@ -369,5 +370,28 @@ describe('buildPlatforms with a base stage named by the platform', () => {
     expect(files[0]).toEqual(['which=amd', 'tools-which=amd']);
     expect(files[1]).toEqual(['which=arm', 'tools-which=arm']);
     expect((await built[1]?.uncompressedImage.config())?.architecture).toBe('arm64');
+  });
+});
+
+describe('COPY --from a --build-context folder', async () => {
+  const store = await openStore({ root: join(scratchDir, 'store-build-context') });
+
+  it('is keyed on the folder’s files, so a changed file is copied again', async () => {
+    const extra = makeContext({ 'f.txt': 'one\n' });
+    const graph = lowerDockerfile('FROM scratch\nCOPY --from=extra f.txt /f.txt\n');
+    const build = () =>
+      buildGraph(graph, { contextDir: makeContext({}), store, epoch: 0, buildContexts: { extra } });
+    const first = await build();
+    writeFileSync(join(extra, 'f.txt'), 'two\n');
+    const second = await build();
+    expect(second.image.digest()).not.toBe(first.image.digest());
+    const [layer] = await second.image.layers();
+    const ex = extract();
+    (await layer!.uncompressed()).pipe(ex);
+    for await (const entry of ex) {
+      const chunks: Buffer[] = [];
+      for await (const chunk of entry) chunks.push(chunk as Buffer);
+      expect(`${entry.header.name}: ${Buffer.concat(chunks)}`).toBe('f.txt: two\n');
+    }
   });
 });

@@ -1,11 +1,14 @@
 // RUN's command in the direct backend: a lone heredoc that starts with `#!` runs as a script file
 // (BuildKit's /dev/pipes/<NAME>, mode 0755, read-only), any other lone heredoc under SHELL.
-import { readFile, stat } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { FileDigests } from '../cache/file-digests.js';
 import { lowerDockerfile } from '../dockerfile/index.js';
 import type { RunInstruction } from '../ir/types.js';
 import { resolveRun, runCommand } from './run-step.js';
+import { openMountSource, type SourceResolver } from './sources.js';
 
 /** The one RUN of `FROM scratch` + `run`, lowered from Dockerfile text. */
 function run(text: string): RunInstruction {
@@ -64,5 +67,41 @@ describe('resolveRun', () => {
     expect(resolved.inputs).toEqual({ 'script /dev/pipes/EOF': 'heredoc' });
     await resolved.release();
     await expect(stat(source)).rejects.toMatchObject({ code: 'ENOENT' });
+  });
+});
+
+describe('a RUN bind from a context folder (named context or --build-context)', () => {
+  it('is keyed by the folder’s files, not its name: a changed file changes the key', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'wharf-bind-ctx-'));
+    try {
+      await writeFile(join(dir, 'f.txt'), 'one\n');
+      const digests = await FileDigests.open(join(dir, '..', `${Date.now()}-digests.json`));
+      const resolver = {
+        namedContext: (name: string) => (name === 'extra' ? { dir } : undefined),
+        buildContextDir: (ref: string) => (ref === 'extra' ? dir : undefined),
+      };
+      const mountContext = {
+        contextDir: '/nonexistent',
+        contextIdentity: async () => '',
+        openFrom: (from: Parameters<typeof openMountSource>[0]) =>
+          openMountSource(from, resolver as unknown as SourceResolver, digests),
+      };
+      const inputs = async () => {
+        const resolved = await resolveRun(
+          run('RUN --mount=type=bind,from=extra,target=/src cat /src/f.txt'),
+          {},
+          () => undefined,
+          mountContext,
+        );
+        await resolved.release();
+        return resolved.inputs['bind /src'];
+      };
+      const before = await inputs();
+      expect(before).toMatch(/^sha256:/);
+      await writeFile(join(dir, 'f.txt'), 'two\n');
+      expect(await inputs()).not.toBe(before);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });

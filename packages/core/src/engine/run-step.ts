@@ -21,6 +21,8 @@ export interface MountedTree {
   readonly dir: string;
   /** A digest (or content summary) of the tree, for the step's cache key. */
   readonly identity: string;
+  /** For a tree with no digest (a context folder): the content identity of a path in it. */
+  identityOf?(path: string): Promise<string>;
   release(): Promise<void>;
 }
 
@@ -158,7 +160,11 @@ export async function resolveRun(
         },
       );
     }
-    const identity = tree ? `${tree.identity}:/${rel}` : await ctx.contextIdentity(rel);
+    const identity = !tree
+      ? await ctx.contextIdentity(rel)
+      : tree.identityOf
+        ? await tree.identityOf(rel)
+        : `${tree.identity}:/${rel}`;
     return { root, path: rel, identity };
   }
 

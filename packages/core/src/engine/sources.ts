@@ -77,9 +77,27 @@ export async function openFrom(from: FromRef, resolver: SourceResolver, expand: 
         });
       }
       const tree = await openContextSource(spec.dir, spec.ignore ? { ignore: spec.ignore } : {});
-      return { dir: resolve(spec.dir), identity: `context:${from.name}`, tree, release: async () => {} };
+      return {
+        dir: resolve(spec.dir),
+        identity: `context:${from.name}`,
+        tree,
+        // a folder has no digest: what a RUN binds from it is keyed by the files themselves
+        contentIdentity: (path: string, digests: FileDigests) => treeIdentity(tree, path, digests),
+        release: async () => {},
+      };
     }
   }
+}
+
+/**
+ * `openFrom` for a RUN mount source: a context folder has no digest, so what a RUN binds from it is
+ * keyed by its files (`identityOf`), never by its name.
+ */
+export async function openMountSource(from: FromRef, resolver: SourceResolver, digests: FileDigests) {
+  const opened = await openFrom(from, resolver, (word) => word);
+  if (!('contentIdentity' in opened)) return opened;
+  const { contentIdentity } = opened;
+  return { ...opened, identityOf: (path: string) => contentIdentity(path, digests) };
 }
 
 /**

@@ -35,12 +35,13 @@ export async function copyStep(
       return;
     }
   }
-  await entriesStep(await copyEntries(instruction, step), step);
+  await entriesStep(await copyEntries(instruction, from, step), step);
 }
 
 /** The entries of a COPY/ADD and what they read: file digests, or the --from source's digest. */
 async function copyEntries(
   instruction: CopyInstruction | AddInstruction,
+  from: FromRef | undefined, // with a --build-context folder already resolved to a context: keyed by its files
   step: StepContext,
 ): Promise<PlannedEntries> {
   const { base, ctx, lookup } = step;
@@ -70,7 +71,6 @@ async function copyEntries(
     instruction.chown === undefined
       ? undefined
       : await resolveChown(expand(instruction.chown), (path) => base.files.read(path));
-  const from = instruction.kind === 'copy' ? instruction.from : undefined;
   const opened = from === undefined ? undefined : await openFrom(from, ctx.resolver, expand);
   try {
     const plan = await planCopy({

@@ -10,7 +10,7 @@ import { cacheMountId } from '../../runtime/mounts.js';
 import { defaultCacheRoot, runStep } from '../../runtime/run.js';
 import { restoreCacheMounts } from '../cache-mounts.js';
 import { type ResolvedRun, type RunMountContext, resolveRun } from '../run-step.js';
-import { openFrom, treeIdentity } from '../sources.js';
+import { openMountSource, treeIdentity } from '../sources.js';
 import type { StageContext } from '../stage.js';
 import type { Executed, StepOutcome } from '../step-runner.js';
 import type { StepContext } from './context.js';
@@ -100,6 +100,6 @@ function runMountContext(ctx: StageContext): RunMountContext {
   return {
     contextDir: ctx.contextRoot,
     contextIdentity: async (path) => treeIdentity(await ctx.context(), path, ctx.fileDigests),
-    openFrom: (from) => openFrom(from, ctx.resolver, (word) => word),
+    openFrom: (from) => openMountSource(from, ctx.resolver, ctx.fileDigests),
   };
 }
