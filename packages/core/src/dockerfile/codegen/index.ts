@@ -56,6 +56,7 @@ export interface CodegenOptions {
 /** The names the generated file can import; a stage variable must not shadow them. */
 const DSL_NAMES = [
   'bind',
+  'buildPlatform',
   'cache',
   'context',
   'define',
@@ -117,6 +118,11 @@ class Generator {
     return name;
   }
 
+  /** `--platform=$BUILDPLATFORM` reads as the typed `buildPlatform`; any other value stays text. */
+  #platform(platform: string): Value {
+    return platform === '$BUILDPLATFORM' ? new Raw(this.#use('buildPlatform')) : platform;
+  }
+
   #var(stage: string): Raw {
     const name = this.#vars.get(stage);
     if (name === undefined) throw new WharfError('CODEGEN_UNSUPPORTED', `unknown stage "${stage}"`);
@@ -136,7 +142,10 @@ class Generator {
           : this.#var(stage.base.stage);
     const calls: { call: Call; comments: readonly string[] }[] = [
       {
-        call: new Call('from', stage.platform === undefined ? [base] : [base, { platform: stage.platform }]),
+        call: new Call(
+          'from',
+          stage.platform === undefined ? [base] : [base, { platform: this.#platform(stage.platform) }],
+        ),
         comments: [],
       },
     ];

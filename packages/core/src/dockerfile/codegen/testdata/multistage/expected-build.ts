@@ -1,9 +1,9 @@
 // Converted from Dockerfile by `wharf convert`.
 
-import { define, image, stage } from '@wharf/core';
+import { buildPlatform, define, image, stage } from '@wharf/core';
 
 const buildEnv = stage('build-env')
-  .from(`node:\${NODE_VERSION}-alpine`, { platform: '$BUILDPLATFORM' })
+  .from(`node:\${NODE_VERSION}-alpine`, { platform: buildPlatform })
   .workdir('/app')
   .copy(['package.json', 'package-lock.json'], './')
   // Install dependencies first so the layer stays cached
