@@ -9,7 +9,10 @@ export function registerAttestations(program: Command): void {
     .description(
       'list the signatures, SBOMs and provenance attached to a pushed image (unverified; see wharf verify)',
     )
-    .argument('<ref>', 'the image, e.g. registry.example.com/app:1.0 or …@sha256:…');
+    .argument(
+      '<ref>',
+      'the image: registry.example.com/app:1.0, …@sha256:…, or an OCI layout oci:DIR[:NAME]',
+    );
   registryOptions(command).action(async (ref: string, flags: RegistryFlags, cmd: Command) => {
     const { digest, artifacts } = await sign.listAttestations(
       ref,

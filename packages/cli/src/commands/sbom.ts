@@ -13,8 +13,10 @@ interface SbomFlags extends RegistryFlags {
 export function registerSbom(program: Command): void {
   const command = program
     .command('sbom')
-    .description('print the SBOM attached to a pushed image (wharf build --push --sbom)')
-    .argument('<ref>', 'the image, e.g. registry.example.com/app:1.0 or …@sha256:…')
+    .description(
+      'print the SBOM attached to a pushed image or stored in a layout (wharf build --push --sbom)',
+    )
+    .argument('<ref>', 'the image: registry.example.com/app:1.0, …@sha256:…, or an OCI layout oci:DIR[:NAME]')
     .option('--format <format>', 'spdx-json | cyclonedx-json', 'spdx-json');
   registryOptions(command).action(async (ref: string, flags: SbomFlags, cmd: Command) => {
     if (flags.format !== 'spdx-json' && flags.format !== 'cyclonedx-json') {

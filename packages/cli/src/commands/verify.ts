@@ -56,7 +56,7 @@ export function registerVerify(program: Command): void {
   const command = program
     .command('verify')
     .description('verify the signature of a pushed image and list its verified attestations')
-    .argument('<ref>', 'the image, e.g. registry.example.com/app:1.0 or …@sha256:…')
+    .argument('<ref>', 'the image: registry.example.com/app:1.0, …@sha256:…, or an OCI layout oci:DIR[:NAME]')
     .option('--key <pub>', 'PEM public key (ECDSA P-256) the image must be signed with')
     .option(
       '--certificate-identity <id>',
