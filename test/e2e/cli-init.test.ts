@@ -141,6 +141,10 @@ describe.skipIf(noDocker())('wharf init: the generated build.ts builds', () => {
   );
 });
 
+/** Whether the container's own HEALTHCHECK says it is healthy. */
+const healthy = async (id: string) =>
+  (await docker(['inspect', '-f', '{{.State.Health.Status}}', id])).trim() === 'healthy';
+
 /**
  * Runs `tag` detached, waits until `probe` (run in the container; it should print `id -u` last) succeeds
  * and then until `ready` says yes, and removes the container. Returns the probe's output. A failure
@@ -183,7 +187,7 @@ describe.skipIf(noDocker())('wharf init: the Python app and the pnpm workspace b
     await bases?.registry.stop();
   });
 
-  it('the Python app: pip installs Flask from the wheelhouse; the image serves as a non-root user', async (ctx) => {
+  it('the Python app: pip installs Flask from the wheelhouse; the image serves as a non-root user and turns healthy', async (ctx) => {
     if (!bases) return ctx.skip(`no offline inputs: ${missingOfflineInputs()}`);
     const dir = await initIn('python-app', 'Python app');
     const out = join(tempDir(), 'app.tar');
@@ -199,7 +203,9 @@ describe.skipIf(noDocker())('wharf init: the Python app and the pnpm workspace b
     try {
       const get =
         "import os, urllib.request as u; print(u.urlopen('http://127.0.0.1:8000/').read().decode() + str(os.getuid()))";
-      expect(await runAndProbe(tag, [], ['python', '-c', get])).toBe('hello from flask\n10001\n');
+      // The image's own HEALTHCHECK (http(8000, '/'), through python3), every 300 ms instead of every 30 s.
+      const answer = await runAndProbe(tag, ['--health-interval', '300ms'], ['python', '-c', get], healthy);
+      expect(answer).toBe('hello from flask\n10001\n');
     } finally {
       await docker(['rmi', tag]).catch(() => undefined);
     }
@@ -219,8 +225,6 @@ describe.skipIf(noDocker())('wharf init: the Python app and the pnpm workspace b
     expect(await docker(['load', '-i', out])).toContain(`Loaded image: ${tag}`);
     try {
       // The image's own HEALTHCHECK (http(3000, '/')), every 300 ms instead of every 30 s.
-      const healthy = async (id: string) =>
-        (await docker(['inspect', '-f', '{{.State.Health.Status}}', id])).trim() === 'healthy';
       const get = ['sh', '-c', 'wget -qO- http://127.0.0.1:3000/ && id -u'];
       const answer = await runAndProbe(tag, ['--health-interval', '300ms'], get, healthy);
       expect(answer).toBe('hello from api\n1000\n');

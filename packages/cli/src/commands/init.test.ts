@@ -74,3 +74,27 @@ describe('wharf init: the command a Node workspace image runs', () => {
     expect(npm).not.toContain('tmpfs');
   });
 });
+
+describe('wharf init: a Python app', () => {
+  it.each([
+    ['requirements.txt', { 'requirements.txt': 'Flask==2.2.2\nclick==8.1.3\n', 'app.py': '' }],
+    [
+      'pyproject.toml',
+      { 'pyproject.toml': '[project]\nname = "svc"\ndependencies = [\n  "fastapi>=0.100",\n]\n' },
+    ],
+  ])('with a web framework in %s is a service: EXPOSE 8000 and an http() health check', (_file, files) => {
+    const { buildTs } = detectProject(project(files));
+    expect(buildTs).toContain('  .expose(8000)');
+    expect(buildTs).toContain(
+      "  .healthcheck(http(8000, '/'), { interval: '30s', timeout: '3s', retries: 3 })",
+    );
+    expect(buildTs).toMatch(/^import \{ cache, define, http, nonRootUser, ociLabels, stage \}/m);
+  });
+
+  it('without one (a script or a worker) gets neither', () => {
+    const { buildTs } = detectProject(project({ 'requirements.txt': 'requests==2.31.0\n', 'main.py': '' }));
+    expect(buildTs).not.toContain('.expose(');
+    expect(buildTs).not.toContain('healthcheck');
+    expect(buildTs).toMatch(/^import \{ cache, define, nonRootUser, ociLabels, stage \}/m);
+  });
+});

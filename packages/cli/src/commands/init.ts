@@ -305,6 +305,10 @@ function goModule(root: string): Project {
 
 // ---- Python --------------------------------------------------------------------------------------
 
+/** A dependency line naming a web framework or server (requirements.txt or pyproject.toml). */
+const WEB_FRAMEWORK =
+  /^\s*["']?(flask|django|fastapi|starlette|uvicorn|gunicorn|aiohttp|tornado|bottle|sanic|quart|falcon)\b/im;
+
 function pythonApp(root: string): Project {
   const requirements = existsSync(join(root, 'requirements.txt'));
   const pyproject = readSmall(join(root, 'pyproject.toml'));
@@ -317,15 +321,25 @@ function pythonApp(root: string): Project {
         "  .copy('.', '.')",
       ]
     : ["  .copy('.', '.')", "  .run('pip install .', { mounts: [cache.pip()] })"];
+  // A web framework among the dependencies makes it a service: expose and check the port gunicorn,
+  // uvicorn and Django's runserver default to (the comment tells the user where to change it).
+  const web = WEB_FRAMEWORK.test(`${readSmall(join(root, 'requirements.txt')) ?? ''}\n${pyproject ?? ''}`);
+  const service = web
+    ? [
+        '  .expose(8000) // the port the app listens on',
+        "  .healthcheck(http(8000, '/'), { interval: '30s', timeout: '3s', retries: 3 })",
+      ]
+    : [];
   const lines = [
     header('a Python app'),
-    "import { cache, define, nonRootUser, ociLabels, stage } from '@wharf/core';",
+    `import { cache, define, ${web ? 'http, ' : ''}nonRootUser, ociLabels, stage } from '@wharf/core';`,
     '',
     "const app = stage('app')",
     "  .from('python:3.12-slim')",
     "  .workdir('/app')",
     "  .env({ PYTHONDONTWRITEBYTECODE: '1', PYTHONUNBUFFERED: '1' })",
     ...install,
+    ...service,
     `  .label(ociLabels({ title: ${q(title(name, root))} }));`,
     '',
     `export default define({ target: nonRootUser(app).cmd(['python', ${q(entry)}]) });`,

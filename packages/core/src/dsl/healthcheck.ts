@@ -1,6 +1,7 @@
 /**
- * An HTTP health check that works with whatever the image has: `wget` (busybox, Alpine), `curl`, or
- * `node`, picked when the check runs (the DSL does no I/O, so it cannot look inside the base).
+ * An HTTP health check that works with whatever the image has: `wget` (busybox, Alpine), `curl`,
+ * `node` or `python3` (the slim Python images have none of the others), picked when the check runs
+ * (the DSL does no I/O, so it cannot look inside the base).
  *
  * @example stage('app').from('node:20-alpine').expose(3000).healthcheck(http(3000, '/health'), { interval: '30s' })
  */
@@ -19,7 +20,8 @@ const HOST = /^[A-Za-z0-9.-]+$|^\[[0-9A-Fa-f:]+\]$/;
 
 /**
  * A HEALTHCHECK test that GETs `http://<host>:<port><path>` and fails on an error status or no answer.
- * Needs `/bin/sh` in the image, and one of wget, curl or node (tried in that order when the check runs).
+ * Needs `/bin/sh` in the image, and one of wget, curl, node or python3 (tried in that order when the check
+ * runs).
  * @example stage('app').from('node:20-alpine').expose(3000).healthcheck(http(3000, '/health'), { interval: '30s' })
  */
 export function http(port: number, path = '/', options: HttpCheckOptions = {}): ShellForm {
@@ -42,9 +44,12 @@ export function http(port: number, path = '/', options: HttpCheckOptions = {}): 
   }
   const url = `http://${host}:${port}${path}`;
   const node = `require('http').get('${url}',r=>process.exit(r.statusCode<400?0:1)).on('error',()=>process.exit(1))`;
+  // urlopen raises on an error status or no answer, and an uncaught exception exits 1
+  const python = `import urllib.request as u; u.urlopen('${url}', timeout=10)`;
   return sh(
     `if command -v wget >/dev/null 2>&1; then wget -q -O /dev/null "${url}"; ` +
       `elif command -v curl >/dev/null 2>&1; then curl -fsS -o /dev/null "${url}"; ` +
-      `else node -e "${node}"; fi || exit 1`,
+      `elif command -v node >/dev/null 2>&1; then node -e "${node}"; ` +
+      `else python3 -c "${python}" 2>/dev/null; fi || exit 1`,
   );
 }

@@ -1,6 +1,6 @@
 /**
  * Presets: what each cache preset mounts, the apt keep-cache prelude, nonRootUser, ociLabels, and http()
- * health checks run for real against a local server with only wget, only curl or only node on PATH. A
+ * health checks run for real against a local server with only wget, curl, node or python3 on PATH. A
  * stage written with the presets lints clean.
  */
 import { spawn } from 'node:child_process';
@@ -208,6 +208,7 @@ describe('http() health check, run with each tool', () => {
       wget: [['wget', '/bin/busybox']],
       curl: [['curl', '/usr/bin/curl']],
       node: [['node', process.execPath]],
+      python3: [['python3', '/usr/bin/python3']],
     };
     for (const [name, links] of Object.entries(tools)) {
       mkdirSync(join(bins, name));
@@ -219,7 +220,7 @@ describe('http() health check, run with each tool', () => {
     rmSync(bins, { recursive: true, force: true });
   });
 
-  test.each(['wget', 'curl', 'node'])(
+  test.each(['wget', 'curl', 'node', 'python3'])(
     'with only %s: 0 when healthy, 1 on an error status or no server',
     async (tool) => {
       // Asynchronously: the server answers from this process.
