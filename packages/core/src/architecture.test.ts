@@ -15,7 +15,7 @@ const src = fileURLToPath(new URL('.', import.meta.url));
  * a base image's triggers, which are Dockerfile text. `tar` (header encoding and parsing, no I/O) is
  * shared by the modules that write or read tar: layer, archive, runtime and engine. `fsutil` (the one
  * resolver of paths inside a root, the one atomic file write and directory fsync, the one concurrency
- * limiter) is a leaf like `tar`, used by store, layer, cache, runtime, registry, layout, archive and engine. lint may import
+ * limiter) is a leaf like `tar`, used by store, layer, cache, runtime, registry, layout, archive, sbom and engine. lint may import
  * dockerfile (pure) to read the spellings the IR normalises away (keyword case, `ENV key value`). cache
  * may import ir (pure) for `looksSecret`, so a miss explanation hides the values lint calls secret, and
  * registry and image for the remote cache (--cache-to/--cache-from push and pull cache manifests).
@@ -41,7 +41,7 @@ const allowed: Record<string, readonly string[]> = {
   cache: ['store', 'fsutil', 'ir', 'image', 'registry', 'oci', 'errors'],
   runtime: ['layer', 'tar', 'fsutil', 'image', 'store', 'oci', 'errors'],
   export: ['layout', 'archive', 'registry', 'image', 'oci', 'fsutil', 'errors'],
-  sbom: ['image', 'oci', 'tar', 'errors'],
+  sbom: ['image', 'oci', 'tar', 'fsutil', 'errors'],
   sign: ['registry', 'layout', 'image', 'oci', 'sbom', 'fsutil', 'errors'],
   lock: ['ir', 'registry', 'fsutil', 'oci', 'events', 'errors'],
   engine: [

@@ -9,7 +9,8 @@
 import { createReadStream } from 'node:fs';
 import { type FileHandle, open } from 'node:fs/promises';
 import { Readable } from 'node:stream';
-import { type SkippingInput, TarError, TarReader } from '../tar/reader.js';
+import { readForward } from '../fsutil/files.js';
+import { TarError, TarReader } from '../tar/reader.js';
 import { ArchiveError } from './errors.js';
 
 export interface TarEntry {
@@ -29,26 +30,6 @@ export function normaliseName(name: string): string {
   return name.replace(/^(?:\.\/|\/)+/, '').replace(/\/+$/, '');
 }
 
-/** A file read at an offset, as a {@link SkippingInput}: skipped bytes are never read. */
-function fileInput(handle: FileHandle, fileSize: number): SkippingInput {
-  let position = 0;
-  return {
-    async *[Symbol.asyncIterator]() {
-      while (position < fileSize) {
-        const buffer = Buffer.allocUnsafe(Math.min(READ_SIZE, fileSize - position));
-        const { bytesRead } = await handle.read(buffer, 0, buffer.byteLength, position);
-        if (bytesRead === 0) return;
-        position += bytesRead;
-        yield buffer.subarray(0, bytesRead);
-      }
-    },
-    async skip(n: number) {
-      position += n;
-      return position <= fileSize;
-    },
-  };
-}
-
 /** Reads the headers of the tar at `file`; the map is keyed by normalised name (the last entry wins). */
 export async function indexTar(file: string): Promise<Map<string, TarEntry>> {
   const handle = await open(file, 'r');
@@ -62,7 +43,7 @@ export async function indexTar(file: string): Promise<Map<string, TarEntry>> {
       });
     }
     const entries = new Map<string, TarEntry>();
-    const reader = new TarReader(fileInput(handle, fileSize));
+    const reader = new TarReader(readForward(handle, fileSize, READ_SIZE));
     try {
       for await (const header of reader) {
         const name = normaliseName(header.name);

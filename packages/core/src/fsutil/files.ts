@@ -1,7 +1,8 @@
 /**
  * Writing files so that readers see the old content or the new, never a torn one: the one
  * temp-file-then-rename writer, the one temp name beside a file, the one full write of a chunk, the
- * one directory fsync and the one "is this a missing file" test.
+ * one directory fsync and the one "is this a missing file" test; and the one forward reader of a file
+ * that can skip bytes without reading them (tar members a walk of the headers does not need).
  */
 import { randomUUID } from 'node:crypto';
 import { type FileHandle, mkdir, open, rename, rm } from 'node:fs/promises';
@@ -110,4 +111,32 @@ export async function syncDirectory(dir: string): Promise<void> {
 export function isNotFound(error: unknown, options: { readonly notDirectory?: boolean } = {}): boolean {
   const code = (error as NodeJS.ErrnoException | undefined)?.code;
   return code === 'ENOENT' || (options.notDirectory === true && code === 'ENOTDIR');
+}
+
+/**
+ * `handle` read forward from offset 0 in pieces of at most `chunk` bytes, each a fresh buffer (a reader
+ * may keep them). `skip(n)` moves `n` bytes on without reading and says whether the file still reaches
+ * that far: the shape of the tar reader's `SkippingInput`, so member content is skipped, not read.
+ */
+export function readForward(
+  handle: FileHandle,
+  fileSize: number,
+  chunk: number,
+): AsyncIterable<Uint8Array> & { skip(n: number): Promise<boolean> } {
+  let position = 0;
+  return {
+    async *[Symbol.asyncIterator]() {
+      while (position < fileSize) {
+        const buffer = Buffer.allocUnsafe(Math.min(chunk, fileSize - position));
+        const { bytesRead } = await handle.read(buffer, 0, buffer.byteLength, position);
+        if (bytesRead === 0) return;
+        position += bytesRead;
+        yield buffer.subarray(0, bytesRead);
+      }
+    },
+    async skip(n: number) {
+      position += n;
+      return position <= fileSize;
+    },
+  };
 }

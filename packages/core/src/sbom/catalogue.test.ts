@@ -1,7 +1,12 @@
-import { describe, expect, it } from 'vitest';
+import { chmod, mkdtemp, open, rm, truncate } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
 import { WharfError } from '../errors.js';
 import { emptyImage } from '../image/empty.js';
 import { appendLayers } from '../image/mutate.js';
+import { MediaType } from '../oci/index.js';
+import { openStore } from '../store/index.js';
 import { fileLayer } from '../testing/index.js';
 import { catalogueImage } from './catalogue.js';
 
@@ -112,5 +117,71 @@ describe('catalogueImage', () => {
     expect((error as WharfError).message).toContain(
       `/node_modules/huge/package.json in layer ${await layer.diffId()}`,
     );
+  });
+});
+
+describe('catalogueImage from the tars the store keeps', () => {
+  const dirs: string[] = [];
+  afterAll(() => Promise.all(dirs.map((dir) => rm(dir, { recursive: true, force: true }))));
+  const store = async () => {
+    const root = await mkdtemp(join(tmpdir(), 'wharf-sbom-store-'));
+    dirs.push(root);
+    return openStore({ root });
+  };
+  const pkg = (name: string) => JSON.stringify({ name, version: '1.0.0', license: 'MIT' });
+  // a member past the reader's chunk, skipped by moving the offset, between databases
+  const files = {
+    lower: {
+      'etc/os-release': 'ID=debian\nVERSION_ID="12"\n',
+      'var/lib/dpkg/status': [stanza('libc6', '2.36-9'), stanza('bash', '5.2')].join('\n'),
+      'a/node_modules/x/package.json': pkg('x'),
+      'big/blob.bin': Buffer.alloc(3 * 1024 * 1024 + 17, 0x61),
+      'b/node_modules/y/package.json': pkg('y'),
+      'c/node_modules/z/package.json': pkg('z'),
+    },
+    upper: {
+      'a/node_modules/.wh.x': '',
+      c: 'a file where a folder was',
+      'var/lib/dpkg/status': [stanza('libc6', '2.36-9'), stanza('curl', '7.88.1-10')].join('\n'),
+      'more/blob.bin': Buffer.alloc(600 * 1024, 0x62),
+      'app/node_modules/@s/t/package.json': pkg('@s/t'),
+    },
+  };
+
+  it('gives the catalogue the gzipped layers give, read from the stored tar files', async () => {
+    const blobs = await store();
+    const plain = { store: blobs, mediaType: MediaType.ociLayer };
+    const stored = appendLayers(
+      emptyImage(),
+      await fileLayer(files.lower, plain),
+      await fileLayer(files.upper, plain),
+    );
+    const gzipped = appendLayers(emptyImage(), await fileLayer(files.lower), await fileLayer(files.upper));
+    const expected = await catalogueImage(gzipped);
+    expect(expected.packages.map((p) => p.name)).toEqual(['curl', 'libc6', '@s/t', 'y']);
+    expect(await catalogueImage(stored)).toEqual(expected);
+  });
+
+  it('skips members without hashing them, and a stored tar cut short is SBOM_LAYER_UNREADABLE', async () => {
+    const blobs = await store();
+    const layer = await fileLayer(files.lower, { store: blobs, mediaType: MediaType.ociLayer });
+    const file = blobs.path(await layer.diffId());
+    await chmod(file, 0o644);
+    // damage a skipped member: the verifying stream would fail; the walk never reads those bytes
+    const handle = await open(file, 'r+');
+    await handle.write(Buffer.from('damage'), 0, 6, 2 * 1024 * 1024);
+    await handle.close();
+    const image = appendLayers(emptyImage(), layer);
+    expect((await catalogueImage(image)).packages.map((p) => p.name)).toEqual([
+      'bash',
+      'libc6',
+      'x',
+      'y',
+      'z',
+    ]);
+    await truncate(file, 3 * 1024 * 1024);
+    const error = await catalogueImage(image).catch((e: unknown) => e);
+    expect((error as WharfError).code).toBe('SBOM_LAYER_UNREADABLE');
+    expect((error as WharfError).message).toContain(await layer.diffId());
   });
 });

@@ -7,7 +7,7 @@
 import { WharfError } from '../errors.js';
 import type { Image } from '../image/types.js';
 import type { Digest } from '../oci/index.js';
-import { type TarEntry, TarReader } from '../tar/reader.js';
+import { type SkippingInput, type TarEntry, TarReader } from '../tar/reader.js';
 import {
   type Distro,
   type ParsedPackage,
@@ -17,6 +17,7 @@ import {
   parseOsRelease,
   parsePythonMetadata,
 } from './parsers.js';
+import { storedTarInput } from './stored-tar.js';
 
 export interface CataloguedPackage extends ParsedPackage {
   /** The diffID of the layer that added this package (for dpkg/apk: the first layer whose database lists it). */
@@ -172,7 +173,7 @@ function introducedBy(
 
 async function readLayer(
   tree: Tree,
-  tar: AsyncIterable<Uint8Array>,
+  tar: AsyncIterable<Uint8Array> | SkippingInput,
   layer: number,
   diffId: Digest,
 ): Promise<void> {
@@ -257,8 +258,11 @@ export async function catalogueImage(image: Image): Promise<Catalogue> {
     const diffId = await layer.diffId();
     diffIds.push(diffId);
     const tar = await layer.uncompressed();
+    // the store's own tar file: headers walked, other members skipped, no gunzip and no second hash
+    const file = await storedTarInput(tar, diffId);
+    if (file) tar.destroy();
     try {
-      await readLayer(tree, tar, index, diffId);
+      await readLayer(tree, file ?? tar, index, diffId);
     } catch (error) {
       if (error instanceof WharfError) throw error;
       throw new WharfError(
@@ -271,6 +275,7 @@ export async function catalogueImage(image: Image): Promise<Catalogue> {
       );
     } finally {
       tar.destroy();
+      await file?.close();
     }
   }
   const osRelease = tree.found.get('etc/os-release') ?? tree.found.get('usr/lib/os-release');
