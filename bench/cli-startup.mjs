@@ -7,8 +7,10 @@
 //   --help          `wharf build --help`
 //   no change       `wharf build examples/hello/build.ts --progress json` (cached), the whole process;
 //                   its "first step" column: spawn → the first `step-started` line read from its stderr
-// Each row also gives the CPU time (user + system, from GNU time): steadier than wall time when other
-// work shares the machine.
+// Each row also gives the CPU time (user + system, from GNU time, in hundredths): steadier than wall
+// time when other work shares the machine; its mean over the rounds ("cpu mean s") resolves the
+// differences of a few ms that the hundredths of one run cannot; with --before, "cpu ÷ before"
+// compares the two CLIs' means.
 //   docker build    BuildKit's no-change `docker build -q` of the Dockerfile `wharf dockerfile` emits
 // `--before DIR` adds the same rows for another checkout's CLI (DIR/packages/cli/dist/main.js).
 import { writeFileSync } from 'node:fs';
@@ -84,7 +86,7 @@ for (let round = 0; round < runs; round++) {
 }
 if (!values['no-docker']) await run(DOCKER, ['rmi', 'wharf-bench/cli-startup'], { allowFail: true });
 
-const r3 = (x) => Number(x.toFixed(3));
+const r3 = (x) => Number(x.toFixed(4));
 const medianOf = (row, key) => {
   const xs = samples[row].map((r) => r[key]).filter((x) => x !== undefined);
   return xs.length ? r3(median(xs)) : undefined;
@@ -92,15 +94,27 @@ const medianOf = (row, key) => {
 const medians = Object.fromEntries(
   Object.keys(samples).map((row) => [
     row,
-    { wall: medianOf(row, 'seconds'), cpu: medianOf(row, 'cpu'), firstStep: medianOf(row, 'firstStep') },
+    {
+      wall: medianOf(row, 'seconds'),
+      cpu: medianOf(row, 'cpu'),
+      cpuMean: r3(samples[row].reduce((sum, r) => sum + r.cpu, 0) / samples[row].length),
+      firstStep: medianOf(row, 'firstStep'),
+    },
   ]),
 );
 const docker = medians['docker build']?.wall;
+/** An `(after)` row's mean CPU time over the same row's `(before)`. */
+function cpuRatio(row) {
+  const before = medians[row.replace(/\(after\)$/, '(before)')];
+  return row.endsWith('(after)') && before ? (medians[row].cpuMean / before.cpuMean).toFixed(2) : '';
+}
 table(
   Object.entries(medians).map(([row, m]) => ({
     row,
     'wall s': m.wall.toFixed(3),
-    'cpu s': m.cpu.toFixed(3),
+    'cpu s': m.cpu.toFixed(2),
+    'cpu mean s': m.cpuMean.toFixed(4),
+    ...(values.before ? { 'cpu ÷ before': cpuRatio(row) } : {}),
     'first step s': m.firstStep?.toFixed(3) ?? '',
     ...(docker ? { 'wall ÷ docker build': (m.wall / docker).toFixed(2) } : {}),
     'wall runs s': samples[row].map((r) => r.seconds.toFixed(2)).join(' '),

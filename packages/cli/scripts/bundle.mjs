@@ -2,9 +2,15 @@
 // Node's ESM loader resolved, read and linked the CLI's ~40 modules one by one, and lexed commander's
 // CommonJS files for their export names, on every run, `wharf --version` included; one file loads in a
 // fraction of that. It is made from src/ (not from tsc's dist/main.js, which this file replaces), so it
-// is never stale however tsc -b decides what to re-emit. @wharf/core stays external: build.ts files
+// is never stale however tsc -b decides what to re-emit. @wharf/core is not bundled in: build.ts files
 // import it too (load-definition.ts points them at the CLI's copy) and must get the same module; jiti
 // stays external because it loads its transform (babel.cjs) from beside itself.
+//
+// The CLI's imports of @wharf/core and its subpaths (@wharf/core/oci …) all become one import of core's
+// bundle, dist/bundle/core.js, found beside what `@wharf/core` resolves to: Node resolved each of the
+// 14 subpaths through core's package.json `exports` and loaded its two-line re-export file on every
+// run. Every subpath file re-exports from that same core.js, so a build.ts importing `@wharf/core` gets
+// the very module the CLI uses (one WharfError class, one store).
 import { readFileSync, rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -12,6 +18,40 @@ import { build } from 'esbuild';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));
+
+/** The name core.js exports a subpath's namespace under (packages/core/scripts/bundle.mjs). */
+const namespaceOf = (subpath) => `wharf_${subpath ? subpath.replace(/\W/g, '_') : 'root'}`;
+const CORE = /^@wharf\/core(?:\/([a-z]+))?$/;
+const CORE_BUNDLE = 'wharf-core-bundle';
+
+/** Rewrites `@wharf/core[/x]` imports to destructure core.js's namespaces (see the top comment). */
+const oneCoreModule = {
+  name: 'one-core-module',
+  setup(b) {
+    b.onResolve({ filter: CORE }, (args) => ({ path: args.path, namespace: 'wharf-core' }));
+    b.onResolve({ filter: new RegExp(`^${CORE_BUNDLE}$`) }, () => ({
+      path: CORE_BUNDLE,
+      namespace: 'wharf-core',
+    }));
+    b.onLoad({ filter: /.*/, namespace: 'wharf-core' }, async ({ path }) => {
+      if (path === CORE_BUNDLE) {
+        // Resolved at run time, like the external import it replaces: wherever @wharf/core is installed.
+        return {
+          contents: `export const core = await import(new URL('./core.js', import.meta.resolve('@wharf/core')).href);`,
+          loader: 'js',
+        };
+      }
+      const subpath = CORE.exec(path)[1];
+      // The names this entry exports, read from core's own built entry (all constants, as in core's bundle).
+      const names = Object.keys(await import(import.meta.resolve(path)));
+      const ns = namespaceOf(subpath);
+      return {
+        contents: `import { core } from '${CORE_BUNDLE}';\nif (!core.${ns}) throw new Error('@wharf/core is older than this CLI: its bundle has no ${ns}');\nexport const { ${names.join(', ')} } = core.${ns};\n`,
+        loader: 'js',
+      };
+    });
+  },
+};
 
 rmSync(join(root, 'dist/bundle'), { recursive: true, force: true });
 await build({
@@ -27,7 +67,8 @@ await build({
   format: 'esm',
   platform: 'node',
   target: 'node20',
-  external: ['@wharf/core', 'jiti'],
+  external: ['jiti'],
+  plugins: [oneCoreModule],
   // commander is CommonJS and require()s Node's modules: give the bundle a real `require`.
   banner: {
     js: "import { createRequire as __wharfCreateRequire } from 'node:module';\nconst require = __wharfCreateRequire(import.meta.url);",

@@ -96,6 +96,11 @@ const CORE_SUBPATHS = [
   'testing',
 ];
 
+const CORE_SPECIFIERS: ReadonlySet<string> = new Set([
+  '@wharf/core',
+  ...CORE_SUBPATHS.map((name) => `@wharf/core/${name}`),
+]);
+
 /** `@wharf/core` and each subpath → the CLI's own copy (jiti tries the longer aliases first). */
 let aliases: Record<string, string> | undefined;
 function coreAliases(): Record<string, string> {
@@ -190,7 +195,7 @@ function runsWithoutJiti(code: string): boolean {
   const jitiNames = code.match(/\bjiti\w*/g) ?? [];
   return (
     jitiNames.length === imports.length &&
-    imports.every(([, id = '']) => Object.hasOwn(coreAliases(), id) || isBuiltin(id)) &&
+    imports.every(([, id = '']) => CORE_SPECIFIERS.has(id) || isBuiltin(id)) &&
     !/\brequire\s*\(|\bimport\s*[(.]/.test(code)
   );
 }
@@ -211,8 +216,9 @@ async function runTranspiled(code: string, path: string): Promise<unknown> {
     `(async function (exports, require, module, __filename, __dirname, jitiImport, jitiESMResolve) { ${code}\n});`,
     { filename: path, lineOffset: 0 },
   ) as (...args: unknown[]) => Promise<void>;
-  const core = coreAliases();
-  const jitiImport = (id: string) => import(core[id] ?? id);
+  // Imported from here, a core specifier is the CLI's own copy (what coreAliases() maps it to for
+  // jiti); only the entries the definition imports are resolved, not all 17.
+  const jitiImport = (id: string) => import(id);
   const module = { exports: {} as Record<string, unknown> };
   await wrapped(module.exports, undefined, module, path, dirname(path), jitiImport, undefined);
   return module.exports;
