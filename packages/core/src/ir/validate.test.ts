@@ -188,6 +188,7 @@ describe('what real-world Dockerfiles rely on (BuildKit accepts it)', () => {
     expect(bad('debian:%%SUITE%%-slim')[0]).toMatch(/FROM names no image: .*invalid tag/);
     expect(bad('debian:${SUITE}-slim')).toEqual([]);
     expect(bad(`ghcr.io/org/app:1.0@sha256:${'a'.repeat(64)}`)).toEqual([]);
+    expect(bad('oci-layout://base:latest')).toEqual([]); // a local layout, read by the engine
     expect(
       errorsOf({ kind: 'copy', sources: ['/x'], dest: '/x', from: { kind: 'image', ref: 'Tool' } }),
     ).toEqual([

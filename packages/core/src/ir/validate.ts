@@ -155,7 +155,8 @@ function checkImageReferences(graph: BuildGraph, report: Report) {
       }
     }
     for (const { ref, what, location } of refs) {
-      if (ref.includes('$')) continue;
+      // `oci-layout://DIR[:TAG]` is a local layout, not a registry name (engine/sources.ts reads it)
+      if (ref.includes('$') || ref.startsWith('oci-layout://')) continue;
       try {
         parseReference(ref);
       } catch (error) {
