@@ -7,7 +7,7 @@
  * claimed size runs past the end of the file is an error, however large the claim.
  */
 import { createReadStream } from 'node:fs';
-import { type FileHandle, open } from 'node:fs/promises';
+import { open } from 'node:fs/promises';
 import { Readable } from 'node:stream';
 import { readForward } from '../fsutil/files.js';
 import { TarError, TarReader } from '../tar/reader.js';
