@@ -23,14 +23,13 @@ import {
   COSIGN_SIGN_PREDICATE,
   fetchArtifact,
   listReferrers,
-  preAuthEncoding,
   referrersTag,
   verifyImage,
 } from '../../packages/core/src/sign/index.js';
 import { fileLayer, randomImage } from '../../packages/core/src/testing/index.js';
 import { wharf, wharfAsync } from '../helpers/cli.js';
 import { noDocker } from '../helpers/env.js';
-import { openssl, p256KeyPair } from '../helpers/keys.js';
+import { openssl, opensslVerifiesDsse, p256KeyPair } from '../helpers/keys.js';
 import { tempDir } from '../helpers/paths.js';
 import { type Registry, startRegistry } from '../helpers/registry.js';
 import { type SigstoreMock, startSigstoreMock, unsignedToken } from '../helpers/sigstore-mock.js';
@@ -61,28 +60,6 @@ async function bundlesOf(registry: Registry, repositoryName: string, digest: Dig
     return out;
   } finally {
     await client.close();
-  }
-}
-
-/** openssl's own check of a DSSE signature: ECDSA-SHA256 over PAE(payloadType, payload). */
-function opensslVerifiesDsse(bundle: Bundle, pub: string, dir: string): string {
-  const envelope = bundle.dsseEnvelope;
-  const pae = preAuthEncoding(envelope.payloadType, Buffer.from(envelope.payload, 'base64'));
-  // PAE spelt out independently too: "DSSEv1 <len> <type> <len> <body>"
-  const body = Buffer.from(envelope.payload, 'base64');
-  const manual = Buffer.concat([
-    Buffer.from(`DSSEv1 ${envelope.payloadType.length} ${envelope.payloadType} ${body.length} `),
-    body,
-  ]);
-  expect(pae.equals(manual)).toBe(true);
-  const paeFile = join(dir, 'pae.bin');
-  const sigFile = join(dir, 'sig.der');
-  writeFileSync(paeFile, manual);
-  writeFileSync(sigFile, Buffer.from(envelope.signatures[0]?.sig ?? '', 'base64'));
-  try {
-    return openssl('dgst', '-sha256', '-verify', pub, '-signature', sigFile, paeFile).trim();
-  } catch (error) {
-    return String((error as { stdout?: string }).stdout ?? error).trim();
   }
 }
 

@@ -4,6 +4,8 @@ import { createPrivateKey, randomBytes, scryptSync } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import nacl from 'tweetnacl';
+import { expect } from 'vitest';
+import { preAuthEncoding } from '../../packages/core/src/sign/index.js';
 
 /** Runs openssl and returns its stdout (throws with its stderr on failure). */
 export const openssl = (...args: string[]): string =>
@@ -44,4 +46,31 @@ export function cosignKeyFile(pkcs8: string, password: string): string {
     `-----BEGIN ENCRYPTED SIGSTORE PRIVATE KEY-----\n${body}\n-----END ENCRYPTED SIGSTORE PRIVATE KEY-----\n`,
   );
   return file;
+}
+
+/** The part of a Sigstore bundle openssl checks. */
+export interface DsseBundle {
+  readonly dsseEnvelope: { payload: string; payloadType: string; signatures: { sig: string }[] };
+}
+
+/** openssl's own check of a DSSE signature: ECDSA-SHA256 over PAE(payloadType, payload). */
+export function opensslVerifiesDsse(bundle: DsseBundle, pub: string, dir: string): string {
+  const envelope = bundle.dsseEnvelope;
+  const pae = preAuthEncoding(envelope.payloadType, Buffer.from(envelope.payload, 'base64'));
+  // PAE spelt out independently too: "DSSEv1 <len> <type> <len> <body>"
+  const body = Buffer.from(envelope.payload, 'base64');
+  const manual = Buffer.concat([
+    Buffer.from(`DSSEv1 ${envelope.payloadType.length} ${envelope.payloadType} ${body.length} `),
+    body,
+  ]);
+  expect(pae.equals(manual)).toBe(true);
+  const paeFile = join(dir, 'pae.bin');
+  const sigFile = join(dir, 'sig.der');
+  writeFileSync(paeFile, manual);
+  writeFileSync(sigFile, Buffer.from(envelope.signatures[0]?.sig ?? '', 'base64'));
+  try {
+    return openssl('dgst', '-sha256', '-verify', pub, '-signature', sigFile, paeFile).trim();
+  } catch (error) {
+    return String((error as { stdout?: string }).stdout ?? error).trim();
+  }
 }

@@ -386,8 +386,9 @@ describe('COPY --from a --build-context folder', async () => {
     const second = await build();
     expect(second.image.digest()).not.toBe(first.image.digest());
     const [layer] = await second.image.layers();
+    if (!layer) throw new Error('the image has no layer');
     const ex = extract();
-    (await layer!.uncompressed()).pipe(ex);
+    (await layer.uncompressed()).pipe(ex);
     for await (const entry of ex) {
       const chunks: Buffer[] = [];
       for await (const chunk of entry) chunks.push(chunk as Buffer);
