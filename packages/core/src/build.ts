@@ -49,12 +49,12 @@ import {
 import { fileUploadSessions, type PushOptions, type PushStats, sumPushStats } from './registry/index.js';
 import type { SbomFormat } from './sbom/index.js';
 import {
-  attachPrepared,
   attachToLayout,
   type PreparedAttestations,
   type ProvenanceMode,
   prepareAttestations,
   type SigningOptions,
+  stageAttestations,
 } from './sign/index.js';
 import { defaultStoreRoot } from './store/index.js';
 
@@ -300,16 +300,34 @@ export async function build(
         startedOn,
         made: attestations,
       });
-      const done = await exportImage(content, output, {
-        tags: options.tags ?? [],
-        push: pushOptions(options, onEvent, output.names[0] ?? options.tags?.[0] ?? ''),
-      });
+      // a push: the attestations' files go up as soon as they are made, while the image is pushed;
+      // only their manifests (with `subject`) wait for it
+      const staged =
+        attesting && output.type === 'registry'
+          ? stageAttestations(
+              attesting,
+              [...new Set([...(options.tags ?? []), ...output.names])],
+              options.push ?? options.registry ?? {},
+            )
+          : undefined;
+      let done: Awaited<ReturnType<typeof exportImage>>;
+      try {
+        done = await exportImage(content, output, {
+          tags: options.tags ?? [],
+          push: pushOptions(options, onEvent, output.names[0] ?? options.tags?.[0] ?? ''),
+        });
+        await staged?.attach();
+      } finally {
+        await staged?.close();
+      }
       const digest = output.type === 'docker-archive' ? (await digests)[0]?.imageId : done.digest;
       if (done.pushed) {
         pushed.push(...done.pushed.references.map((r) => `${r}@${done.digest}`));
         pushStats = sumPushStats(pushStats ? [pushStats, done.pushed.stats] : [done.pushed.stats]);
       }
-      if (attesting) await attachAttestations(await attesting, output, done.names, options);
+      if (attesting && output.type === 'oci') {
+        for (const one of await attesting) await attachToLayout(output.dest, one);
+      }
       const result: OutputResult = {
         type: done.type,
         ...(done.dest !== undefined ? { dest: done.dest } : {}),
@@ -537,17 +555,4 @@ function startAttestations(
   prepared.catch(() => {}); // awaited after the output; a failed push must not leave it unhandled
   build.made.set(key, prepared);
   return prepared;
-}
-
-/** Attaches what {@link startAttestations} made: as referrers in each pushed repository, or in the layout. */
-async function attachAttestations(
-  prepared: readonly PreparedAttestations[],
-  output: ParsedOutput,
-  names: readonly string[],
-  options: BuildApiOptions,
-): Promise<void> {
-  for (const one of prepared) {
-    if (output.type === 'oci') await attachToLayout(output.dest, one);
-    else await attachPrepared(one, names, options.push ?? options.registry ?? {});
-  }
 }

@@ -1,4 +1,4 @@
-import { generateKeyPairSync } from 'node:crypto';
+import { generateKeyPairSync, KeyObject } from 'node:crypto';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -14,7 +14,12 @@ writeFileSync(
 
 describe('--sign', () => {
   it('parses key=FILE and keyless with its service URLs', () => {
-    expect(parseSignSpec(`key=${key}`)).toEqual({ kind: 'key', keyFile: key });
+    // the key is read and checked once, and handed on (a cosign key's scrypt is not run twice)
+    expect(parseSignSpec(`key=${key}`)).toEqual({
+      kind: 'key',
+      keyFile: key,
+      privateKey: expect.any(KeyObject),
+    });
     expect(parseSignSpec('keyless')).toEqual({
       kind: 'keyless',
       fulcioUrl: undefined,
@@ -42,6 +47,7 @@ describe('--sign', () => {
     expect(parseSignSpec(`key=${key},rekor=https://rekor.internal`)).toEqual({
       kind: 'key',
       keyFile: key,
+      privateKey: expect.any(KeyObject),
       rekorUrl: 'https://rekor.internal',
     });
     expect(() => parseSignSpec('keyless,fulcio=ftp://x')).toThrow('fulcio= must be an http(s) URL');

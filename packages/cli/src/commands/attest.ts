@@ -3,6 +3,7 @@
  * SLSA provenance and Sigstore signatures to each pushed image as OCI 1.1 referrers, or store them in
  * a `-o type=oci` layout (index.json entries with `subject`, as oras does). Archives carry none.
  */
+import type { KeyObject } from 'node:crypto';
 import { readFileSync, statSync } from 'node:fs';
 import { WharfError } from '@wharf/core';
 import * as sign from '@wharf/core/sign';
@@ -21,8 +22,11 @@ export function signOption(): Option {
   );
 }
 
-/** Reads and parses the signing key (bounded: a PEM key is a few hundred bytes). */
-function checkKeyFile(path: string, passphrase: string | undefined): void {
+/**
+ * Reads and parses the signing key (bounded: a PEM key is a few hundred bytes); the key is handed on,
+ * so a cosign key's scrypt runs once.
+ */
+function checkKeyFile(path: string, passphrase: string | undefined): KeyObject {
   let pem: string;
   try {
     if (statSync(path).size > 64 * 1024) throw new Error('larger than 64 KiB');
@@ -33,7 +37,7 @@ function checkKeyFile(path: string, passphrase: string | undefined): void {
       hint: 'pass the path of a PEM ECDSA P-256 private key, e.g. --sign key=cosign.key',
     });
   }
-  sign.parsePrivateKey(pem, path, passphrase);
+  return sign.parsePrivateKey(pem, path, passphrase);
 }
 
 /**
@@ -63,11 +67,12 @@ export function parseSignSpec(spec: string): sign.SigningOptions {
       if (name !== 'key' && name !== 'rekor') throw bad(`key= takes only rekor=URL besides, not ${name}`);
     }
     const passphrase = process.env.COSIGN_PASSWORD;
-    checkKeyFile(key, passphrase); // a bad key fails now, before anything is built or pushed
+    const privateKey = checkKeyFile(key, passphrase); // a bad key fails now, before anything is built or pushed
     const rekorUrl = url('rekor');
     return {
       kind: 'key',
       keyFile: key,
+      privateKey,
       ...(passphrase !== undefined ? { passphrase } : {}),
       ...(rekorUrl ? { rekorUrl } : {}),
     };

@@ -687,6 +687,19 @@ export class RemoteRepository {
 
   /** PUT a manifest under a tag or digest with its media type; returns the digest the registry reports. */
   async commitManifest(reference: string, bytes: Uint8Array, mediaType: string): Promise<Digest> {
+    return (await this.commitManifestHeaders(reference, bytes, mediaType)).digest;
+  }
+
+  /**
+   * {@link commitManifest}, with the `OCI-Subject` response header: a registry with the referrers API
+   * sets it when it processed a manifest's `subject` (distribution-spec v1.1); without it a client
+   * keeps the referrers tag.
+   */
+  async commitManifestHeaders(
+    reference: string,
+    bytes: Uint8Array,
+    mediaType: string,
+  ): Promise<{ readonly digest: Digest; readonly ociSubject: string | undefined }> {
     const context = this.#context(`push manifest ${reference}`);
     const response = await this.client.send(
       {
@@ -712,6 +725,6 @@ export class RemoteRepository {
         },
       );
     }
-    return digest;
+    return { digest, ociSubject: header(response, 'oci-subject') };
   }
 }

@@ -12,7 +12,14 @@ import { type BaseImage, generateSbom, SBOM_MEDIA_TYPES, type SbomFormat } from 
 import { gitSource } from './git.js';
 import { layoutArtifactManifests } from './layout.js';
 import { type ProvenanceMode, provenanceStatement } from './provenance.js';
-import { type Artifact, attachArtifact, attachArtifacts, attachManifests } from './referrers.js';
+import {
+  type Artifact,
+  artifactManifests,
+  attachArtifact,
+  attachManifests,
+  pushArtifactBlobs,
+  pushArtifactManifests,
+} from './referrers.js';
 import {
   BUNDLE_MEDIA_TYPE,
   COSIGN_SIGN_PREDICATE,
@@ -214,18 +221,73 @@ export async function attachPrepared(
   registry: RegistryOptions = {},
 ): Promise<Descriptor[]> {
   if (prepared.artifacts.length === 0) return [];
-  const repositories = new Map(names.map((n) => parseReference(n)).map((r) => [r.name, r]));
-  const attached: Descriptor[] = [];
-  for (const reference of repositories.values()) {
-    const client = new RegistryClient(reference.registry, registry);
-    try {
-      const repository = client.repository(reference.repository, 'pull,push');
-      attached.push(...(await attachArtifacts(repository, prepared.subject, prepared.artifacts)));
-    } finally {
-      await client.close();
-    }
+  const staged = stageAttestations(Promise.resolve([prepared]), names, registry);
+  try {
+    return await staged.attach();
+  } finally {
+    await staged.close();
   }
-  return attached;
+}
+
+/** Attestations on their way to the registry: see {@link stageAttestations}. */
+export interface StagedAttestations {
+  /** Once the subjects are pushed: the artifact manifests and the referrers tag. Returns their descriptors. */
+  attach(): Promise<Descriptor[]>;
+  /** Closes the registry clients (on every path: after attach, or when the push failed). */
+  close(): Promise<void>;
+}
+
+/**
+ * Starts attaching what `prepared` will hold in every repository of `names`: the clients connect and
+ * the artifacts' files are uploaded as soon as they are made, while the image itself is still being
+ * pushed (a blob needs no subject); {@link StagedAttestations.attach} then pushes only the manifests —
+ * with `subject`, they wait for the image — and the referrers tag.
+ *
+ * @example
+ * const staged = stageAttestations(prepareAttestations(image, names, { sbom: 'spdx-json' }).then((p) => [p]), names);
+ * try {
+ *   await pushImage(image, names);
+ *   await staged.attach();
+ * } finally {
+ *   await staged.close();
+ * }
+ */
+export function stageAttestations(
+  prepared: Promise<readonly PreparedAttestations[]>,
+  names: readonly string[],
+  registry: RegistryOptions = {},
+): StagedAttestations {
+  const repositories = [...new Map(names.map((n) => parseReference(n)).map((r) => [r.name, r])).values()];
+  const clients = repositories.map((r) => new RegistryClient(r.registry, registry));
+  const made = prepared.then((all) =>
+    all.map((one) => ({ subject: one.subject, manifests: artifactManifests(one.subject, one.artifacts) })),
+  );
+  const uploads = clients.map(async (client, i) => {
+    const repository = client.repository((repositories[i] as Reference).repository, 'pull,push');
+    const all = await made;
+    await pushArtifactBlobs(
+      repository,
+      all.flatMap((one) => one.manifests),
+    );
+    return { repository, all };
+  });
+  for (const upload of uploads) upload.catch(() => {}); // awaited by attach(); a failed push skips it
+  return {
+    async attach() {
+      const attached: Descriptor[] = [];
+      for (const upload of uploads) {
+        const { repository, all } = await upload;
+        for (const { subject, manifests } of all) {
+          attached.push(...(await pushArtifactManifests(repository, subject, manifests)));
+        }
+      }
+      return attached;
+    },
+    async close() {
+      await Promise.allSettled(uploads);
+      await Promise.all(clients.map((client) => client.close()));
+    },
+  };
 }
 
 /** Attaches the SBOM and provenance `options` asks for to `image`, already pushed as `names`. */

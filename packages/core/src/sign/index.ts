@@ -3,7 +3,13 @@
  * Sigstore signatures (DSSE bundles, key or keyless) with their verification.
  */
 
-export type { AttachedArtifact, AttestOptions, PreparedAttestations, SignImageOptions } from './attest.js';
+export type {
+  AttachedArtifact,
+  AttestOptions,
+  PreparedAttestations,
+  SignImageOptions,
+  StagedAttestations,
+} from './attest.js';
 export {
   attachPrepared,
   attestPushed,
@@ -14,6 +20,7 @@ export {
   pushLayoutReferrers,
   readAttached,
   signImage,
+  stageAttestations,
 } from './attest.js';
 export { gitSource, redactRemote } from './git.js';
 export {
@@ -39,6 +46,8 @@ export {
   attachManifests,
   fetchArtifact,
   listReferrers,
+  pushArtifactBlobs,
+  pushArtifactManifests,
   referrersTag,
 } from './referrers.js';
 export type { SigningOptions, Statement, StatementSigner } from './sigstore.js';

@@ -193,21 +193,45 @@ export async function attachManifests(
   subject: Descriptor,
   manifests: readonly ArtifactManifest[],
 ): Promise<Descriptor[]> {
+  await pushArtifactBlobs(repository, manifests);
+  return pushArtifactManifests(repository, subject, manifests);
+}
+
+/**
+ * The files of artifact manifests (each once, concurrently). They need no subject in the registry, so a
+ * build uploads them while the image itself is still being pushed.
+ */
+export async function pushArtifactBlobs(
+  repository: RemoteRepository,
+  manifests: readonly ArtifactManifest[],
+): Promise<void> {
   const blobs = new Map<Digest, Uint8Array>();
   for (const manifest of manifests) {
     for (const bytes of manifest.blobs)
       blobs.set(descriptorOf('application/octet-stream', bytes).digest, bytes);
   }
   await Promise.all([...blobs.values()].map((bytes) => pushBlob(repository, bytes)));
-  await Promise.all(
-    manifests.map(({ bytes, descriptor }) =>
-      repository.commitManifest(descriptor.digest, bytes, MediaType.ociManifest),
-    ),
+}
+
+/**
+ * The artifact manifests themselves (their files pushed before: {@link pushArtifactBlobs}), then the
+ * referrers tag unless the registry said it processed the subject: distribution-spec v1.1 has a
+ * registry with the referrers API answer such a PUT with `OCI-Subject`, and a client that gets none
+ * keep the tag, so no extra request asks whether the API exists.
+ */
+export async function pushArtifactManifests(
+  repository: RemoteRepository,
+  subject: Descriptor,
+  manifests: readonly ArtifactManifest[],
+): Promise<Descriptor[]> {
+  const processed = await Promise.all(
+    manifests.map(async ({ bytes, descriptor }) => {
+      const put = await repository.commitManifestHeaders(descriptor.digest, bytes, MediaType.ociManifest);
+      return put.ociSubject === subject.digest;
+    }),
   );
   const descriptors = manifests.map((m) => m.descriptor);
-  if (descriptors.length === 0 || (await referrersApi(repository, subject.digest)) !== undefined) {
-    return descriptors;
-  }
+  if (processed.every(Boolean)) return descriptors; // none, or the registry indexes them itself
   // read-modify-write of the fallback index; a racing writer can drop an entry, as the spec accepts
   const existing = (await tagIndex(repository, subject.digest)) ?? [];
   const listed = new Set(existing.map((d) => d.digest));
