@@ -115,19 +115,24 @@ export function isNotFound(error: unknown, options: { readonly notDirectory?: bo
 
 /**
  * `handle` read forward from offset 0 in pieces of at most `chunk` bytes, each a fresh buffer (a reader
- * may keep them). `skip(n)` moves `n` bytes on without reading and says whether the file still reaches
- * that far: the shape of the tar reader's `SkippingInput`, so member content is skipped, not read.
+ * may keep them) — or with `reuse`, every piece read into one buffer, valid only until the next piece is
+ * asked for (for a reader that copies what it keeps: no allocation and no garbage per piece). `skip(n)`
+ * moves `n` bytes on without reading and says whether the file still reaches that far: the shape of the
+ * tar reader's `SkippingInput`, so member content is skipped, not read.
  */
 export function readForward(
   handle: FileHandle,
   fileSize: number,
   chunk: number,
+  reuse = false,
 ): AsyncIterable<Uint8Array> & { skip(n: number): Promise<boolean> } {
   let position = 0;
+  const shared = reuse ? Buffer.allocUnsafe(Math.min(chunk, fileSize)) : undefined;
   return {
     async *[Symbol.asyncIterator]() {
       while (position < fileSize) {
-        const buffer = Buffer.allocUnsafe(Math.min(chunk, fileSize - position));
+        const size = Math.min(chunk, fileSize - position);
+        const buffer = shared ? shared.subarray(0, size) : Buffer.allocUnsafe(size);
         const { bytesRead } = await handle.read(buffer, 0, buffer.byteLength, position);
         if (bytesRead === 0) return;
         position += bytesRead;

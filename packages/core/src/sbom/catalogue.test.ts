@@ -162,6 +162,24 @@ describe('catalogueImage from the tars the store keeps', () => {
     expect(await catalogueImage(stored)).toEqual(expected);
   });
 
+  it('a database longer than a read (one buffer reused for every read) is read whole', async () => {
+    const blobs = await store();
+    const long = ` ${'x'.repeat(8000)}\n`;
+    const status = Array.from({ length: 300 }, (_, i) => stanza(`p${i}`, `1.${i}`) + long).join('\n');
+    expect(status.length).toBeGreaterThan(2 * 1024 * 1024);
+    const layer = { 'pad.bin': Buffer.alloc(700 * 1024, 0x63), 'var/lib/dpkg/status': status };
+    const stored = appendLayers(
+      emptyImage(),
+      await fileLayer(layer, { store: blobs, mediaType: MediaType.ociLayer }),
+    );
+    const gzipped = appendLayers(emptyImage(), await fileLayer(layer));
+    const fromStore = await catalogueImage(stored);
+    expect(fromStore.packages).toHaveLength(300);
+    expect(fromStore.packages.map((p) => p.purl)).toEqual(
+      (await catalogueImage(gzipped)).packages.map((p) => p.purl),
+    );
+  });
+
   it('skips members without hashing them, and a stored tar cut short is SBOM_LAYER_UNREADABLE', async () => {
     const blobs = await store();
     const layer = await fileLayer(files.lower, { store: blobs, mediaType: MediaType.ociLayer });

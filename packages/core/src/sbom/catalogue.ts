@@ -147,7 +147,10 @@ async function readText(
     );
   }
   const chunks: Buffer[] = [];
-  for (let chunk = await reader.read(); chunk !== undefined; chunk = await reader.read()) chunks.push(chunk);
+  // copied: a stored tar is read into one reused buffer (stored-tar.ts), so a piece is only valid
+  // until the next read
+  for (let chunk = await reader.read(); chunk !== undefined; chunk = await reader.read())
+    chunks.push(Buffer.from(chunk));
   return Buffer.concat(chunks).toString('utf8');
 }
 

@@ -12,8 +12,12 @@ import { storedBlobOf } from '../image/index.js';
 import type { Digest } from '../oci/index.js';
 import type { SkippingInput } from '../tar/reader.js';
 
-/** Reads per call: headers of small files sit together, large members are skipped whole. */
-const CHUNK = 256 * 1024;
+/**
+ * Reads per call: headers of small files sit together, large members are skipped whole. One buffer is
+ * reused for every read (the catalogue copies the few files it keeps): fresh 256 KiB buffers cost a
+ * third of the catalogue's CPU in allocation and garbage collection on the issue-17 bench layer.
+ */
+const CHUNK = 1024 * 1024;
 
 /** A tar file read forward from offset 0, which can move past bytes without reading them. */
 export interface StoredTarInput extends SkippingInput {
@@ -41,5 +45,5 @@ export async function storedTarInput(stream: Readable, diffId: Digest): Promise<
       throw error;
     },
   );
-  return { ...readForward(handle, size, CHUNK), close };
+  return { ...readForward(handle, size, CHUNK, true), close };
 }

@@ -200,6 +200,11 @@ export async function attachManifests(
 /**
  * The files of artifact manifests (each once, concurrently). They need no subject in the registry, so a
  * build uploads them while the image itself is still being pushed.
+ *
+ * @example
+ * const manifests = artifactManifests(subject, [sbomArtifact]);
+ * await pushArtifactBlobs(repository, manifests); // while the image pushes
+ * await pushArtifactManifests(repository, subject, manifests); // after it
  */
 export async function pushArtifactBlobs(
   repository: RemoteRepository,
@@ -217,7 +222,10 @@ export async function pushArtifactBlobs(
  * The artifact manifests themselves (their files pushed before: {@link pushArtifactBlobs}), then the
  * referrers tag unless the registry said it processed the subject: distribution-spec v1.1 has a
  * registry with the referrers API answer such a PUT with `OCI-Subject`, and a client that gets none
- * keep the tag, so no extra request asks whether the API exists.
+ * keeps the tag, so no extra request asks whether the API exists.
+ *
+ * @example
+ * const [sbomRef] = await pushArtifactManifests(repository, subject, artifactManifests(subject, [sbomArtifact]));
  */
 export async function pushArtifactManifests(
   repository: RemoteRepository,
