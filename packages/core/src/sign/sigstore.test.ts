@@ -171,5 +171,5 @@ describe('sign/sigstore keyless', () => {
     } finally {
       process.env = saved;
     }
-  });
+  }, 30_000); // @sigstore/sign and its HTTP stack load here (~0.8 s quiet, seconds on a loaded machine)
 });
