@@ -4,13 +4,18 @@
 // it), `docker import`ed and pushed to the loopback mirror as 127.0.0.1:5151/wharf-bench/debian:bookworm
 // (skipped when the mirror already has it; the local docker image is removed so BuildKit pulls too).
 // Steps: create 5000 files, copy a tree (/usr/share), delete trees (in the base and from a RUN),
-// write a 64 MiB file, useradd. Counted: wharf `build -f` writing a docker-archive (fresh --cache-dir)
-// vs `docker builder prune -af` + `DOCKER_BUILDKIT=1 docker build` (+ `docker save`, shown apart);
+// write a 64 MiB file, useradd.
+// Default (issue 21's targets): `--rounds N` (default 3) rounds, the order rotating, of BuildKit cold
+// (`docker builder prune -af` + `DOCKER_BUILDKIT=1 docker build -q`, into dockerd, pulling the base),
+// wharf cold with no output and wharf cold `-o type=oci,dest=NEW_DIR` (each a fresh --cache-dir, so
+// both pull the base); medians, the ratios to BuildKit, and wharf's median time per phase of each step
+// (from `--progress json`: the base pull, each RUN's prepare / run / diff / write).
+// `--no-change`: the issue 5 run instead — one cold pair with a docker-archive output (+ `docker save`),
 // then wharf's no-change rebuild (whole CLI process, and buildGraph alone in-process).
 // `--before DIR [--rounds N]` instead compares this checkout's CLI with another checkout's
 // (DIR/packages/cli/dist/main.js, e.g. the commit before the RUN sandbox, built as run-startup.mjs
-// says): N alternating cold builds each (fresh --cache-dir, docker-archive output), medians and ratio.
-import { existsSync, mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+// says): N alternating cold builds each (fresh --cache-dir, no output), medians and ratio.
+import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
@@ -32,7 +37,11 @@ import {
 } from './lib.mjs';
 
 const { values: flags } = parseArgs({
-  options: { before: { type: 'string' }, rounds: { type: 'string', default: '3' } },
+  options: {
+    before: { type: 'string' },
+    rounds: { type: 'string', default: '3' },
+    'no-change': { type: 'boolean', default: false },
+  },
 });
 
 const BASE = '127.0.0.1:5151/wharf-bench/debian:bookworm';
@@ -100,12 +109,15 @@ async function beforeAndAfter({ dockerfile, ctx, before }) {
       await settle();
       const result = await run(process.execPath, [
         cli,
-        ...['build', '-f', dockerfile, ctx, '--cache-dir', join(dir, 'cache')],
-        ...['-o', `type=docker-archive,dest=${join(dir, 'out.tar')}`, '--progress', 'quiet'],
+        ...['build', '-f', dockerfile, ctx, '--cache-dir', join(dir, 'cache'), '--progress', 'json'],
       ]);
       rmSync(dir, { recursive: true, force: true });
       times[name].push(result.seconds);
-      log(`round ${round + 1} ${name}: ${s(result.seconds)} s`);
+      const load = readFileSync('/proc/loadavg', 'utf8').split(' ')[0];
+      const steps = Object.values(stepPhases(result)).map((p) => p.prepare ?? 0);
+      log(
+        `round ${round + 1} ${name}: ${s(result.seconds)} s (load ${load}; RUN prepare ms ${steps.join(' ')})`,
+      );
     }
   }
   const [b, a] = [median(times.before), median(times.after)];
@@ -118,6 +130,116 @@ async function beforeAndAfter({ dockerfile, ctx, before }) {
       before: times.before.map(s),
       after: times.after.map(s),
       medians: { before: s(b), after: s(a), ratio: s(a / b) },
+    }),
+  );
+}
+
+/** The phases of each step of a `--progress json` run: `{ "[stage step] text": { ms, phases } }`. */
+function stepPhases(result) {
+  const steps = {};
+  for (const { text } of result.lines ?? []) {
+    if (!text.startsWith('{')) continue;
+    let e;
+    try {
+      e = JSON.parse(text);
+    } catch {
+      continue;
+    }
+    if (e.type !== 'step-finished') continue;
+    steps[`${e.step} ${e.text.replace(/\s+/g, ' ').slice(0, 40)}`] = { ms: e.ms, ...(e.phases ?? {}) };
+  }
+  return steps;
+}
+
+/** Per step and phase, the median over runs (ms). */
+function medianPhases(runs) {
+  const out = {};
+  for (const key of Object.keys(runs[0] ?? {})) {
+    const phases = new Set(runs.flatMap((r) => Object.keys(r[key] ?? {})));
+    out[key] = {};
+    for (const p of phases) {
+      const xs = runs.map((r) => r[key]?.[p]).filter((x) => x !== undefined);
+      if (xs.length) out[key][p] = median(xs);
+    }
+  }
+  return out;
+}
+
+/** Issue 21: N rounds of BuildKit cold, wharf cold (no output), wharf cold `-o type=oci`; medians. */
+async function coldRounds({ dockerfile, ctx, tag }) {
+  const load = () => readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
+  const kinds = {
+    buildkit: async () => {
+      await docker(['rmi', '-f', tag], { allowFail: true });
+      await docker(['builder', 'prune', '-af']);
+      await settle();
+      return docker(['build', '-q', '-t', tag, '-f', dockerfile, ctx]);
+    },
+    wharf: async (dir) => {
+      await settle();
+      return wharf(['build', '-f', dockerfile, ctx, '--cache-dir', join(dir, 'cache'), '--progress', 'json']);
+    },
+    'wharf-oci': async (dir) => {
+      await settle();
+      return wharf([
+        ...['build', '-f', dockerfile, ctx, '--cache-dir', join(dir, 'cache'), '--progress', 'json'],
+        ...['-o', `type=oci,dest=${join(dir, 'oci')}`],
+      ]);
+    },
+  };
+  const names = Object.keys(kinds);
+  const times = Object.fromEntries(names.map((n) => [n, []]));
+  const phases = { wharf: [], 'wharf-oci': [] };
+  const loads = [];
+  for (let round = 0; round < Number(flags.rounds); round++) {
+    const order = names.map((_, i) => names[(i + round) % names.length]);
+    for (const name of order) {
+      const dir = tempDir(`run-heavy-${name}`);
+      try {
+        const before = load();
+        const result = await kinds[name](dir);
+        times[name].push(result.seconds);
+        if (phases[name]) phases[name].push(stepPhases(result));
+        loads.push(before);
+        log(`round ${round + 1} ${name}: ${s(result.seconds)} s (load ${before})`);
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
+    }
+  }
+  const m = Object.fromEntries(names.map((n) => [n, median(times[n])]));
+  table([
+    {
+      phase: 'cold, no output',
+      wharf: m.wharf,
+      buildkit: m.buildkit,
+      ratio: m.wharf / m.buildkit,
+      target: '<= 1.0',
+    },
+    {
+      phase: 'cold, -o type=oci',
+      wharf: m['wharf-oci'],
+      buildkit: m.buildkit,
+      ratio: m['wharf-oci'] / m.buildkit,
+      target: '<= 1.2',
+    },
+  ]);
+  const perPhase = { wharf: medianPhases(phases.wharf), 'wharf-oci': medianPhases(phases['wharf-oci']) };
+  console.log('\nwharf, median ms per step and phase:');
+  for (const [name, steps] of Object.entries(perPhase)) {
+    console.log(name);
+    for (const [step, p] of Object.entries(steps)) console.log(`  ${step.padEnd(48)} ${JSON.stringify(p)}`);
+  }
+  console.log(
+    JSON.stringify({
+      bench: 'run-heavy rounds',
+      date: new Date().toISOString(),
+      machine: machine(),
+      loads,
+      runs: Object.fromEntries(names.map((n) => [n, times[n].map(s)])),
+      medians: Object.fromEntries(names.map((n) => [n, s(m[n])])),
+      ratios: { noOutput: s(m.wharf / m.buildkit), oci: s(m['wharf-oci'] / m.buildkit) },
+      phases: perPhase,
     }),
   );
 }
@@ -158,6 +280,11 @@ try {
 
   if (flags.before) {
     await beforeAndAfter({ dockerfile, ctx, before: join(flags.before, 'packages/cli/dist/main.js') });
+    process.exit(0);
+  }
+
+  if (!flags['no-change']) {
+    await coldRounds({ dockerfile, ctx, tag });
     process.exit(0);
   }
 

@@ -18,6 +18,7 @@ import {
   type SnapshotLayer,
   Snapshotter,
 } from '../../packages/core/src/runtime/index.js';
+import { defaultStateRoot } from '../../packages/core/src/runtime/run.js';
 import { type BlobStore, openStore } from '../../packages/core/src/store/index.js';
 import { docker } from '../helpers/docker.js';
 import { noDocker, testEnv } from '../helpers/env.js';
@@ -250,6 +251,11 @@ describe.skipIf(noDocker() || !isRoot)('runtime: RUN steps with runc', () => {
     const timedOut = await sh('sleep 30', { timeoutMs: 300 }).catch((e: unknown) => e);
     expect((timedOut as RuntimeError).code).toBe('RUN_TIMEOUT');
     expect(Date.now() - t0).toBeLessThan(10_000);
+    // killed, failed or finished: no container of this process is left in the runtime's state
+    await sh('exit 3').catch(() => {});
+    await (await sh('true')).release();
+    const mine = `wharf-${process.pid}-`;
+    expect(readdirSync(defaultStateRoot()).filter((id) => id.startsWith(mine))).toEqual([]);
   });
 
   it('commit: the next RUN stacks on the snapshot; a trivial warm RUN takes well under 1 s', async () => {

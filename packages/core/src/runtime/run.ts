@@ -2,11 +2,12 @@
  * One RUN step from start to change set: prepare the rootfs (snapshotter), resolve USER inside it,
  * create the working directory, prepare mounts and their mount points, write the bundle, run
  * `runc run` with output streamed line by line, then compute what changed. Every path out — success,
- * non-zero exit, abort, timeout, a thrown error — deletes the container, releases locks and secret files
- * and unmounts; the snapshot itself is kept until the caller commits or releases it.
+ * non-zero exit, abort, timeout, a thrown error — deletes the container (`run` does on a normal exit),
+ * releases locks and secret files and unmounts; the snapshot itself is kept until the caller commits
+ * or releases it.
  */
 import { spawn } from 'node:child_process';
-import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { lstat, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join, posix } from 'node:path';
 import type { Digest } from '../oci/index.js';
@@ -422,8 +423,18 @@ export async function runContainer(options: RunContainerOptions): Promise<Contai
   } finally {
     if (timer) clearTimeout(timer);
     options.signal?.removeEventListener('abort', onAbort);
-    await runtime(['delete', '-f', options.id]).catch(() => {});
+    // `run` removes the container when it exits; one left behind (killed, failed to start) still
+    // has its state directory. Through a prefix (another namespace) the state is not checked here.
+    const left = options.prefix?.length ? true : await exists(join(stateRoot, options.id));
+    if (left) await runtime(['delete', '-f', options.id]).catch(() => {});
   }
+}
+
+async function exists(path: string): Promise<boolean> {
+  return lstat(path).then(
+    () => true,
+    (error: NodeJS.ErrnoException) => error.code !== 'ENOENT',
+  );
 }
 
 function signalNumber(signal: NodeJS.Signals): number | undefined {
