@@ -139,10 +139,12 @@ export class MemoryFsView implements FsView {
   clone(): MemoryFsView {
     const copy = new MemoryFsView();
     // Node by node: stats are never changed in place (set replaces them), so the copy shares them.
-    const copyNode = (node: Node): Node =>
-      node.children
-        ? { stat: node.stat, children: new Map([...node.children].map(([n, c]) => [n, copyNode(c)])) }
-        : { stat: node.stat };
+    const copyNode = (node: Node): Node => {
+      if (!node.children) return { stat: node.stat };
+      const children = new Map<string, Node>();
+      for (const [name, child] of node.children) children.set(name, copyNode(child));
+      return { stat: node.stat, children };
+    };
     const root = copyNode(this.#root);
     copy.#root.stat = root.stat;
     copy.#root.children = root.children;
