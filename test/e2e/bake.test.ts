@@ -154,6 +154,39 @@ describe.skipIf(noDocker())('wharf bake', () => {
     writeFileSync(join(dir, 'web.txt'), 'web\n');
   });
 
+  it("--set TARGET.cache-to exports each target's cache to the registry; --cache-from gives every target a fresh machine's hits", async () => {
+    const ref = (name: string) => `type=registry,ref=${registry.host}/mono-cache/${name}:cache`;
+    const exported = await bake('--set', `api.cache-to=${ref('api')}`, '--set', `web.cache-to=${ref('web')}`);
+    expect(exported.code, exported.stderr).toBe(0);
+    for (const name of ['api', 'web'])
+      expect(
+        (await skopeoInspect(`docker://${registry.host}/mono-cache/${name}:cache`, { raw: true })).layers,
+      ).toEqual(
+        expect.arrayContaining([expect.objectContaining({ digest: expect.stringMatching(/^sha256:/) })]),
+      );
+    // a fresh cache dir importing both: every layer step of both targets hits, the shared RUN never runs
+    const fresh = tempDir();
+    const imported = await wharfAsync([
+      'bake',
+      join(dir, 'build.ts'),
+      ...cacheFlags(fresh, 'plain'),
+      '--cache-from',
+      ref('api'),
+      '--cache-from',
+      ref('web'),
+    ]);
+    expect(imported.code, imported.stderr).toBe(0);
+    expect(imported.stderr).toMatch(/^api +sha256:[0-9a-f]{12} .* 2\/2 /m); // not pushed: no size
+    expect(imported.stderr).toMatch(/^web +sha256:[0-9a-f]{12} .* 2\/2 /m); // not pushed: no size
+    expect(findFiles(fresh, 'runs')).toEqual([]);
+    // one ref for both: bake says the exports replace each other
+    const shared = await bake('--cache-to', ref('shared'), '--progress', 'plain');
+    expect(shared.code, shared.stderr).toBe(0);
+    expect(shared.stderr).toMatch(
+      /targets api, web all export their build cache to .*mono-cache\/shared:cache/,
+    );
+  });
+
   it('--backend docker: each target built by docker build, pushed by wharf; skopeo confirms the metadata', async () => {
     const metadataFile = join(dir, 'metadata-docker.json');
     const result = await bake(
