@@ -154,6 +154,71 @@ describe.skipIf(noDocker())('wharf bake', () => {
     writeFileSync(join(dir, 'web.txt'), 'web\n');
   });
 
+  it('--changed-since builds a target whose base tag moved since its image was pushed, and pulls the new base', async () => {
+    const project = tempDir();
+    const base = `${registry.host}/moving/base:1`;
+    const pushBase = async (text: string) => {
+      writeFileSync(join(project, 'base.txt'), text);
+      const pushed = await wharfAsync([
+        'build',
+        join(project, 'base.ts'),
+        ...cacheFlags(cacheDir),
+        '--push',
+        '-t',
+        base,
+      ]);
+      expect(pushed.code, pushed.stderr).toBe(0);
+    };
+    writeFileSync(
+      join(project, 'base.ts'),
+      "import { stage } from '@wharf/core';\nexport default stage('b').from('busybox').copy('base.txt', '/base.txt');\n",
+    );
+    writeFileSync(join(project, 'app.txt'), 'app\n');
+    writeFileSync(
+      join(project, 'build.ts'),
+      [
+        "import { define, stage } from '@wharf/core';",
+        'export default define({ targets: {',
+        `  app: { stage: stage('app').from('${base}').copy('app.txt', '/app.txt'), tags: ['${registry.host}/moving/app:1'] },`,
+        `  other: { stage: stage('other').from('busybox').copy('app.txt', '/app.txt'), tags: ['${registry.host}/moving/other:1'] },`,
+        '} });',
+        '',
+      ].join('\n'),
+    );
+    execFileSync('git', ['init', '-q', '-b', 'main'], { cwd: project });
+    execFileSync('git', ['add', '.'], { cwd: project });
+    execFileSync(
+      'git',
+      ['-c', 'user.name=t', '-c', 'user.email=t@example.com', 'commit', '-q', '-m', 'one'],
+      { cwd: project },
+    );
+    const bakeHere = (...args: string[]) =>
+      wharfAsync(['bake', join(project, 'build.ts'), ...cacheFlags(cacheDir, 'plain'), '--push', ...args]);
+    await pushBase('one\n');
+    expect((await bakeHere()).code).toBe(0);
+    const still = await bakeHere('--changed-since', 'main');
+    expect(still.stdout).toBe('');
+    expect(still.stderr).toMatch(/^app: skipped — none of its inputs changed/m);
+    await pushBase('two\n'); // the same tag, another image
+    const movedRun = await bakeHere('--changed-since', 'main');
+    expect(movedRun.code, movedRun.stderr).toBe(0);
+    expect(movedRun.stderr).toMatch(
+      new RegExp(
+        `^app: built — its base ${base.replace(/[.]/g, '\\.')} now names other layers than .*app:1 was built on`,
+        'm',
+      ),
+    );
+    expect(movedRun.stderr).toMatch(/^other: skipped — none of its inputs changed/m);
+    expect(movedRun.stdout).toMatch(/^app sha256:[0-9a-f]{64}\n$/);
+    // the rebuilt image is on the new base, so the next run skips it again
+    const after = await bakeHere('--changed-since', 'main');
+    expect(after.stderr).toMatch(/^app: skipped — none of its inputs changed/m);
+    await docker(['pull', `${registry.host}/moving/app:1`]);
+    expect(await dockerRun({ image: `${registry.host}/moving/app:1`, cmd: ['cat', '/base.txt'] })).toBe(
+      'two\n',
+    );
+  });
+
   it("--set TARGET.cache-to exports each target's cache to the registry; --cache-from gives every target a fresh machine's hits", async () => {
     const ref = (name: string) => `type=registry,ref=${registry.host}/mono-cache/${name}:cache`;
     const exported = await bake('--set', `api.cache-to=${ref('api')}`, '--set', `web.cache-to=${ref('web')}`);

@@ -12,7 +12,9 @@ import type { Stage } from '../dsl/stage.js';
 import { WharfError } from '../errors.js';
 import type { BuildEvent } from '../events.js';
 import { mapLimit } from '../fsutil/limit.js';
+import type { BuildGraph } from '../ir/types.js';
 import { BlobLocations, type PushOptions, type PushStats, sumPushStats } from '../registry/index.js';
+import { baseMoves } from './base-moves.js';
 import { changedFiles, type TargetChange, targetChanges } from './changes.js';
 import { type BakePlan, type BakePlanTarget, resolvePlan, targetEntries } from './plan.js';
 
@@ -116,6 +118,8 @@ export async function bake(definition: Definition, options: BakeOptions = {}): P
   const registry = pushOptions ?? options.registry ?? {};
   let chosen = Object.entries(plan.target);
   let changes: Map<string, TargetChange> | undefined;
+  /** Targets built because their base tag moved: they pull it rather than reuse the one pulled before. */
+  const moved = new Set<string>();
   if (changedSince !== undefined) {
     const contextDir = resolve(shared.contextDir ?? '.');
     const graphs = new Map(
@@ -129,6 +133,23 @@ export async function bake(definition: Definition, options: BakeOptions = {}): P
       ...(shared.definitionFile ? { definitionFile: shared.definitionFile } : {}),
       buildContexts: Object.keys(shared.buildContexts ?? {}),
     });
+    // a target whose files did not change is still built when its base tag moved
+    const unchanged = chosen.filter(([name]) => !changes?.get(name)?.build);
+    const checks = new Map(
+      unchanged.map(([name, target]) => [
+        name,
+        {
+          graph: graphs.get(name) as BuildGraph,
+          target: name,
+          tags: target.tags,
+          platforms: target.platforms,
+        },
+      ]),
+    );
+    for (const [name, change] of await baseMoves(checks, shared.registry ?? {})) {
+      changes.set(name, change);
+      moved.add(name);
+    }
     chosen = chosen.filter(([name]) => changes?.get(name)?.build);
   }
   const several = chosen.length > 1;
@@ -151,6 +172,7 @@ export async function bake(definition: Definition, options: BakeOptions = {}): P
           // the plan chose each target's caches; an empty list keeps define()'s out of build()
           cacheFrom: target['cache-from'] ?? [],
           cacheTo: target['cache-to'] ?? [],
+          ...(moved.has(name) ? { pull: true } : {}),
           push: { ...registry, blobs },
           ...(onEvent ? { onEvent: several ? (event) => onEvent(namedFor(name, event)) : onEvent } : {}),
         });
