@@ -1,7 +1,8 @@
 // Benchmark (issue 18): examples/monorepo's three images built and pushed, `wharf bake --push` (one
 // process: the shared base stage once, shared blobs uploaded once and mounted) vs three sequential
-// `DOCKER_BUILDKIT=1 docker build` + `docker push` of the Dockerfiles `wharf dockerfile --target` emits,
-// in the same run, to a fresh loopback `docker-registry` each round.
+// `DOCKER_BUILDKIT=1 docker build` + `docker push` of the Dockerfiles `wharf dockerfile --target` emits
+// (each service's workspace context spelled as COPYs of the paths it keeps), in the same run, to a
+// fresh loopback `docker-registry` each round.
 //   pnpm -s build && node bench/bake.mjs [--runs 3]
 // Each round:
 //   cold         BuildKit after `docker builder prune -af`: no build cache, but dockerd still holds the
@@ -13,7 +14,7 @@
 //   one-file     a change in services/web (a new one each round), both tools warm from their cold run.
 // Base node:20-alpine comes from the loopback mirror (127.0.0.1:5151). Prints medians, the ratios of
 // the medians, and one JSON line with every round.
-import { cpSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import {
@@ -31,6 +32,7 @@ import {
   wharf,
 } from './lib.mjs';
 
+const { workspaceSubset } = await import(join(ROOT, 'packages/core/dist/bundle/bake/index.js'));
 const { values } = parseArgs({ options: { runs: { type: 'string', default: '3' } } });
 const runs = Math.max(1, Number(values.runs));
 const TARGETS = ['api', 'worker', 'web'];
@@ -68,14 +70,16 @@ try {
       filter: (src) => !src.includes('node_modules'),
     });
     for (const name of TARGETS) {
-      await wharf([
-        'dockerfile',
-        join(proj, 'build.ts'),
-        '--target',
-        name,
-        '-o',
-        join(proj, 'repo', `Dockerfile.${name}`),
-      ]);
+      const file = join(proj, 'repo', `Dockerfile.${name}`);
+      await wharf(['dockerfile', join(proj, 'build.ts'), '--target', name, '-o', file]);
+      // docker 20.10's BuildKit has no named contexts (--build-context): the service's workspace
+      // context becomes one COPY per path it keeps (the same files, from the main context).
+      const subset = await workspaceSubset(join(proj, 'repo'), `services/${name}`);
+      const copies = [...subset.rootFiles, ...subset.packages].map((p) => `COPY ${p} ./${p}`).join('\n');
+      writeFileSync(
+        file,
+        readFileSync(file, 'utf8').replace(/^COPY --from=[\w-]+-workspace \. \.\/$/m, copies),
+      );
     }
     const bake = (cacheDir, repo) =>
       wharf(

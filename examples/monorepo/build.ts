@@ -2,6 +2,7 @@
 // workspace library once. `wharf bake` builds them in one run (the base once) and, with --push,
 // uploads the shared layers once per registry and mounts them into the other repositories.
 import { context, define, stage } from '@wharf/core';
+import { workspaceContext } from '@wharf/core/bake';
 
 const registry = process.env.REGISTRY ?? 'registry.example.com/monorepo';
 
@@ -10,21 +11,32 @@ const base = stage('base')
   .from('node:20-alpine')
   .workdir('/repo')
   .copy(['package.json'], './')
-  .copy('packages', './packages')
+  .copy('packages/greeting', './packages/greeting')
   .run('node packages/greeting/build.mjs');
 
-const service = (name: string) =>
+// Each service copies its workspace context: its own package, the workspace packages its package.json
+// depends on (the worker also uses packages/clock) and the root's package.json — nothing of the other
+// services, so a change there neither invalidates this COPY nor, under --changed-since, this target.
+const service = async (name: string) =>
   stage(name)
     .from(base)
-    .copy(`services/${name}`, `./services/${name}`)
+    .copy(
+      await workspaceContext({ root: 'repo', package: `services/${name}`, dir: import.meta.dirname }),
+      '.',
+      './',
+    )
     .cmd(['node', `services/${name}/main.js`]);
 
 export default define({
   context: context('repo'),
   targets: {
-    api: { stage: service('api'), tags: [`${registry}/api:dev`] },
-    worker: { stage: service('worker'), tags: [`${registry}/worker:dev`] },
-    web: { stage: service('web'), tags: [`${registry}/web:dev`], labels: { 'org.example.tier': 'frontend' } },
+    api: { stage: await service('api'), tags: [`${registry}/api:dev`] },
+    worker: { stage: await service('worker'), tags: [`${registry}/worker:dev`] },
+    web: {
+      stage: await service('web'),
+      tags: [`${registry}/web:dev`],
+      labels: { 'org.example.tier': 'frontend' },
+    },
   },
   groups: { default: ['api', 'worker', 'web'], backend: ['api', 'worker'] },
 });

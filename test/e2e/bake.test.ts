@@ -9,7 +9,8 @@ import { cpSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node
 import { join } from 'node:path';
 import { build, cache, define, stage } from '@wharf/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { wharf } from '../helpers/cli.js';
+import { cacheFlags } from '../helpers/cache-flags.js';
+import { wharfAsync } from '../helpers/cli.js';
 import { docker, dockerRun } from '../helpers/docker.js';
 import { noDocker, testEnv } from '../helpers/env.js';
 import { repoRoot, tempDir } from '../helpers/paths.js';
@@ -64,20 +65,10 @@ describe.skipIf(noDocker())('wharf bake', () => {
   });
 
   const bake = (...args: string[]) =>
-    wharf([
-      'bake',
-      join(dir, 'build.ts'),
-      '--progress',
-      'quiet',
-      '--cache-dir',
-      cacheDir,
-      '--registry-mirror',
-      testEnv().mirror.url,
-      ...args,
-    ]);
+    wharfAsync(['bake', join(dir, 'build.ts'), ...cacheFlags(cacheDir), ...args]);
 
-  it('--print shows the resolved plan as stable JSON, --set applied, without building', () => {
-    const printed = bake('--print', '--set', 'web.tags=r.example/web:dev', '--set', '*.args.V=2');
+  it('--print shows the resolved plan as stable JSON, --set applied, without building', async () => {
+    const printed = await bake('--print', '--set', 'web.tags=r.example/web:dev', '--set', '*.args.V=2');
     expect(printed.stderr).toBe('');
     expect(printed.code).toBe(0);
     expect(JSON.parse(printed.stdout)).toEqual({
@@ -93,18 +84,18 @@ describe.skipIf(noDocker())('wharf bake', () => {
         web: { args: { V: '2' }, labels: {}, output: [], platforms: [], tags: ['r.example/web:dev'] },
       },
     });
-    expect(bake('--print', '--set', 'web.tags=r.example/web:dev', '--set', '*.args.V=2').stdout).toBe(
+    expect((await bake('--print', '--set', 'web.tags=r.example/web:dev', '--set', '*.args.V=2')).stdout).toBe(
       printed.stdout,
     );
     expect(findFiles(cacheDir, 'runs')).toEqual([]);
-    const bad = bake('--print', 'wbe');
+    const bad = await bake('--print', 'wbe');
     expect(bad.code).toBe(1);
     expect(bad.stderr).toMatch(/no target or group named "wbe".*\n.*did you mean "web"/);
   });
 
   it('--push: the shared RUN runs once, shared blobs go up once and are mounted; skopeo confirms the metadata', async () => {
     const metadataFile = join(dir, 'metadata.json');
-    const result = bake('--push', '--metadata-file', metadataFile, '--progress', 'plain');
+    const result = await bake('--push', '--metadata-file', metadataFile, '--progress', 'plain');
     expect(result.code, result.stderr).toBe(0);
     // The shared base RUN ran once for both targets (the cache mount's counter has one line).
     const counters = findFiles(cacheDir, 'runs');
@@ -129,7 +120,7 @@ describe.skipIf(noDocker())('wharf bake', () => {
     }
     expect(result.stderr).toMatch(/^TARGET +DIGEST +SIZE +CACHED +PUSHED$/m);
     // a second bake builds nothing and uploads nothing
-    const again = bake('--push', '--progress', 'plain');
+    const again = await bake('--push', '--progress', 'plain');
     expect(again.code, again.stderr).toBe(0);
     expect(again.stderr).toMatch(/^api +sha256:[0-9a-f]{12} +[\d.]+ [kM]?B +2\/2 /m);
     expect(again.stderr).toMatch(/^web +sha256:[0-9a-f]{12} +[\d.]+ [kM]?B +2\/2 /m);
@@ -139,14 +130,14 @@ describe.skipIf(noDocker())('wharf bake', () => {
     expect(readFileSync(counters[0] as string, 'utf8')).toBe('ran\n');
   });
 
-  it('--changed-since REF builds only the targets whose inputs changed, and says why the others were skipped', () => {
+  it('--changed-since REF builds only the targets whose inputs changed, and says why the others were skipped', async () => {
     const git = (...args: string[]) =>
       execFileSync('git', ['-c', 'user.name=t', '-c', 'user.email=t@example.com', ...args], { cwd: dir });
     git('init', '-q', '-b', 'main');
     git('add', 'build.ts', 'api.txt', 'web.txt');
     git('commit', '-q', '-m', 'one');
     writeFileSync(join(dir, 'web.txt'), 'web, changed\n');
-    const result = bake('--changed-since', 'main', '--push', '--progress', 'plain');
+    const result = await bake('--changed-since', 'main', '--push', '--progress', 'plain');
     expect(result.code, result.stderr).toBe(0);
     expect(result.stdout).toMatch(/^web sha256:[0-9a-f]{64}\n$/);
     expect(result.stderr).toMatch(/^web: built — web\.txt changed since main \([0-9a-f]{7}\)$/m);
@@ -155,7 +146,7 @@ describe.skipIf(noDocker())('wharf bake', () => {
     );
     // only web's new COPY layer and config go up
     expect(result.stderr).toMatch(/pushed: 2 blobs uploaded \([\d.]+ k?B\), 0 mounted/);
-    const bad = bake('--changed-since', 'nope');
+    const bad = await bake('--changed-since', 'nope');
     expect(bad.code).toBe(1);
     expect(bad.stderr).toMatch(
       /^wharf: --changed-since nope: no commit of that name in .*\n {2}hint: fetch it first/,
@@ -163,9 +154,107 @@ describe.skipIf(noDocker())('wharf bake', () => {
     writeFileSync(join(dir, 'web.txt'), 'web\n');
   });
 
+  it('--changed-since builds a target whose base tag moved since its image was pushed, and pulls the new base', async () => {
+    const project = tempDir();
+    const base = `${registry.host}/moving/base:1`;
+    const pushBase = async (text: string) => {
+      writeFileSync(join(project, 'base.txt'), text);
+      const pushed = await wharfAsync([
+        'build',
+        join(project, 'base.ts'),
+        ...cacheFlags(cacheDir),
+        '--push',
+        '-t',
+        base,
+      ]);
+      expect(pushed.code, pushed.stderr).toBe(0);
+    };
+    writeFileSync(
+      join(project, 'base.ts'),
+      "import { stage } from '@wharf/core';\nexport default stage('b').from('busybox').copy('base.txt', '/base.txt');\n",
+    );
+    writeFileSync(join(project, 'app.txt'), 'app\n');
+    writeFileSync(
+      join(project, 'build.ts'),
+      [
+        "import { define, stage } from '@wharf/core';",
+        'export default define({ targets: {',
+        `  app: { stage: stage('app').from('${base}').copy('app.txt', '/app.txt'), tags: ['${registry.host}/moving/app:1'] },`,
+        `  other: { stage: stage('other').from('busybox').copy('app.txt', '/app.txt'), tags: ['${registry.host}/moving/other:1'] },`,
+        '} });',
+        '',
+      ].join('\n'),
+    );
+    execFileSync('git', ['init', '-q', '-b', 'main'], { cwd: project });
+    execFileSync('git', ['add', '.'], { cwd: project });
+    execFileSync(
+      'git',
+      ['-c', 'user.name=t', '-c', 'user.email=t@example.com', 'commit', '-q', '-m', 'one'],
+      { cwd: project },
+    );
+    const bakeHere = (...args: string[]) =>
+      wharfAsync(['bake', join(project, 'build.ts'), ...cacheFlags(cacheDir, 'plain'), '--push', ...args]);
+    await pushBase('one\n');
+    expect((await bakeHere()).code).toBe(0);
+    const still = await bakeHere('--changed-since', 'main');
+    expect(still.stdout).toBe('');
+    expect(still.stderr).toMatch(/^app: skipped — none of its inputs changed/m);
+    await pushBase('two\n'); // the same tag, another image
+    const movedRun = await bakeHere('--changed-since', 'main');
+    expect(movedRun.code, movedRun.stderr).toBe(0);
+    expect(movedRun.stderr).toMatch(
+      new RegExp(
+        `^app: built — its base ${base.replace(/[.]/g, '\\.')} now names other layers than .*app:1 was built on`,
+        'm',
+      ),
+    );
+    expect(movedRun.stderr).toMatch(/^other: skipped — none of its inputs changed/m);
+    expect(movedRun.stdout).toMatch(/^app sha256:[0-9a-f]{64}\n$/);
+    // the rebuilt image is on the new base, so the next run skips it again
+    const after = await bakeHere('--changed-since', 'main');
+    expect(after.stderr).toMatch(/^app: skipped — none of its inputs changed/m);
+    await docker(['pull', `${registry.host}/moving/app:1`]);
+    expect(await dockerRun({ image: `${registry.host}/moving/app:1`, cmd: ['cat', '/base.txt'] })).toBe(
+      'two\n',
+    );
+  });
+
+  it("--set TARGET.cache-to exports each target's cache to the registry; --cache-from gives every target a fresh machine's hits", async () => {
+    const ref = (name: string) => `type=registry,ref=${registry.host}/mono-cache/${name}:cache`;
+    const exported = await bake('--set', `api.cache-to=${ref('api')}`, '--set', `web.cache-to=${ref('web')}`);
+    expect(exported.code, exported.stderr).toBe(0);
+    for (const name of ['api', 'web'])
+      expect(
+        (await skopeoInspect(`docker://${registry.host}/mono-cache/${name}:cache`, { raw: true })).layers,
+      ).toEqual(
+        expect.arrayContaining([expect.objectContaining({ digest: expect.stringMatching(/^sha256:/) })]),
+      );
+    // a fresh cache dir importing both: every layer step of both targets hits, the shared RUN never runs
+    const fresh = tempDir();
+    const imported = await wharfAsync([
+      'bake',
+      join(dir, 'build.ts'),
+      ...cacheFlags(fresh, 'plain'),
+      '--cache-from',
+      ref('api'),
+      '--cache-from',
+      ref('web'),
+    ]);
+    expect(imported.code, imported.stderr).toBe(0);
+    expect(imported.stderr).toMatch(/^api +sha256:[0-9a-f]{12} .* 2\/2 /m); // not pushed: no size
+    expect(imported.stderr).toMatch(/^web +sha256:[0-9a-f]{12} .* 2\/2 /m); // not pushed: no size
+    expect(findFiles(fresh, 'runs')).toEqual([]);
+    // one ref for both: bake says the exports replace each other
+    const shared = await bake('--cache-to', ref('shared'), '--progress', 'plain');
+    expect(shared.code, shared.stderr).toBe(0);
+    expect(shared.stderr).toMatch(
+      /targets api, web all export their build cache to .*mono-cache\/shared:cache/,
+    );
+  });
+
   it('--backend docker: each target built by docker build, pushed by wharf; skopeo confirms the metadata', async () => {
     const metadataFile = join(dir, 'metadata-docker.json');
-    const result = bake(
+    const result = await bake(
       '--backend',
       'docker',
       '--push',
@@ -194,21 +283,9 @@ describe.skipIf(noDocker())('wharf bake', () => {
       filter: (src) => !src.includes('node_modules'),
     });
     const run = (...args: string[]) =>
-      wharf(
-        [
-          'bake',
-          join(example, 'build.ts'),
-          '--progress',
-          'plain',
-          '--cache-dir',
-          cacheDir,
-          '--registry-mirror',
-          testEnv().mirror.url,
-          '--push',
-          ...args,
-        ],
-        { env: { REGISTRY: `${registry.host}/monorepo` } },
-      );
+      wharfAsync(['bake', join(example, 'build.ts'), ...cacheFlags(cacheDir, 'plain'), '--push', ...args], {
+        env: { REGISTRY: `${registry.host}/monorepo` },
+      });
     // The registry's own access log: blob uploads end with PUT …/blobs/uploads/<id>?digest=…, and
     // cross-repository mounts are POST …/blobs/uploads/?mount=<digest>&from=<repo> answered 201.
     const digestIn = (path: string) => /[?&](?:digest|mount)=([^&]+)/.exec(path)?.[1]?.replace('%3A', ':');
@@ -226,7 +303,7 @@ describe.skipIf(noDocker())('wharf bake', () => {
       return { puts, mounts };
     };
     const mark = registry.requests().length;
-    const result = run();
+    const result = await run();
     expect(result.code, result.stderr).toBe(0);
     const log = since(mark);
     // every blob went up once, whatever the repository; each shared one went up once and was mounted
@@ -249,10 +326,11 @@ describe.skipIf(noDocker())('wharf bake', () => {
     for (const name of ['api', 'worker', 'web']) {
       const ref = `${registry.host}/monorepo/${name}:dev`;
       await docker(['pull', ref]);
-      expect(await dockerRun({ image: ref })).toBe(`${name}: hello from the shared library\n`);
+      const extra = name === 'worker' ? ' (cleanup every minute)' : '';
+      expect(await dockerRun({ image: ref })).toBe(`${name}: hello from the shared library${extra}\n`);
     }
     const mark2 = registry.requests().length;
-    const again = run();
+    const again = await run();
     expect(again.code, again.stderr).toBe(0);
     expect(again.stderr).toMatch(/pushed: 0 blobs uploaded \(0 B\), 0 mounted \(0 B\)/);
     expect(since(mark2)).toEqual({ puts: [], mounts: [] });
@@ -261,7 +339,7 @@ describe.skipIf(noDocker())('wharf bake', () => {
     const main = join(example, 'repo/services/web/main.js');
     writeFileSync(main, readFileSync(main, 'utf8').replace("greeting('web')", "greeting('web (changed)')"));
     const mark3 = registry.requests().length;
-    const changed = run();
+    const changed = await run();
     expect(changed.code, changed.stderr).toBe(0);
     const changedLog = since(mark3);
     expect(changedLog.mounts).toEqual([]);
@@ -269,13 +347,26 @@ describe.skipIf(noDocker())('wharf bake', () => {
       '/v2/monorepo/web',
       '/v2/monorepo/web',
     ]);
-    expect(
-      changed.stderr.match(/^\[\w+ \w+ \d+\] (COPY|RUN|WORKDIR) .*$/gm)?.filter((l) => !l.endsWith('CACHED')),
-    ).toEqual([expect.stringMatching(/^\[web web 1\] COPY services\/web /)]);
+    const rebuilt = (r: { stderr: string }) =>
+      r.stderr.match(/^\[\w+ \w+ \d+\] (COPY|RUN|WORKDIR) .*$/gm)?.filter((l) => !l.endsWith('CACHED'));
+    expect(rebuilt(changed)).toEqual([expect.stringMatching(/^\[web web 1\] COPY --from=web-workspace /)]);
     expect(changed.stderr).toMatch(/pushed: 2 blobs uploaded \([\d.]+ kB\), 0 mounted \(0 B\)/);
     await docker(['pull', `${registry.host}/monorepo/web:dev`]);
     expect(await dockerRun({ image: `${registry.host}/monorepo/web:dev` })).toBe(
       'web (changed): hello from the shared library\n',
+    );
+    // workspaceContext: packages/clock is in the worker's context only (its package.json depends on
+    // it), so a change there rebuilds the worker alone.
+    const clock = join(example, 'repo/packages/clock/index.js');
+    writeFileSync(clock, readFileSync(clock, 'utf8').replace('every minute', 'every hour'));
+    const clocked = await run();
+    expect(clocked.code, clocked.stderr).toBe(0);
+    expect(rebuilt(clocked)).toEqual([
+      expect.stringMatching(/^\[worker worker 1\] COPY --from=worker-workspace /),
+    ]);
+    await docker(['pull', `${registry.host}/monorepo/worker:dev`]);
+    expect(await dockerRun({ image: `${registry.host}/monorepo/worker:dev` })).toBe(
+      'worker: hello from the shared library (cleanup every hour)\n',
     );
   });
 });

@@ -2,8 +2,9 @@
 import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { cacheFlags } from '../helpers/cache-flags.js';
 import { buildDockerfile, wharf } from '../helpers/cli.js';
-import { noDocker, testEnv } from '../helpers/env.js';
+import { noDocker } from '../helpers/env.js';
 import { repoRoot, tempDir } from '../helpers/paths.js';
 
 describe('wharf cache', () => {
@@ -39,17 +40,7 @@ describe('wharf cache', () => {
         '',
       ].join('\n'),
     );
-    const build = () =>
-      wharf([
-        'build',
-        definition,
-        '--progress',
-        'quiet',
-        '--cache-dir',
-        cacheDir,
-        '--registry-mirror',
-        testEnv().mirror.url,
-      ]);
+    const build = () => wharf(['build', definition, ...cacheFlags(cacheDir)]);
     expect(build().code).toBe(0);
     const listed = wharf(['cache', 'ls', '--cache-dir', cacheDir]).stdout;
     // the base layer plus the two RUN layers, kept extracted for the next RUN

@@ -35,6 +35,8 @@ interface BakeFlags extends AttestFlags {
   readonly caFile?: string;
   readonly backend: 'direct' | 'docker';
   readonly changedSince?: string;
+  readonly cacheFrom?: string[];
+  readonly cacheTo?: string[];
 }
 
 export function registerBake(program: Command): void {
@@ -71,6 +73,16 @@ export function registerBake(program: Command): void {
     )
     .option('--cache-dir <dir>', 'where blobs are kept (default: $XDG_CACHE_HOME/wharf)')
     .option('--no-cache', 'run every step again (results are still cached for next time)')
+    .option(
+      '--cache-from <type=registry,ref=REF|type=local,src=DIR>',
+      "import a step cache for every target, replacing the targets' own (repeatable; docs/remote-cache.md)",
+      collect,
+    )
+    .option(
+      '--cache-to <type=registry,ref=REF|type=local,dest=DIR>',
+      "export every target's step cache, replacing the targets' own (repeatable; one ref per target keeps each)",
+      collect,
+    )
     .option('--build-arg <name=value>', 'a build argument for every target (repeatable)', collect)
     .option('--pull', 'ask the registry for every base image tag (default: reuse one pulled before)')
     .option('--secret <id=…,src=…|env=…>', 'a secret for RUN --mount=type=secret (repeatable)', collect)
@@ -95,6 +107,8 @@ export function registerBake(program: Command): void {
         targets,
         ...(flags.set ? { set: flags.set } : {}),
         ...(flags.push ? { push: true } : {}),
+        ...(flags.cacheFrom ? { cacheFrom: flags.cacheFrom } : {}),
+        ...(flags.cacheTo ? { cacheTo: flags.cacheTo } : {}),
       };
       if (flags.print) {
         process.stdout.write(planJson(resolvePlan(definition, choice)));

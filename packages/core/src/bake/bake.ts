@@ -12,9 +12,11 @@ import type { Stage } from '../dsl/stage.js';
 import { WharfError } from '../errors.js';
 import type { BuildEvent } from '../events.js';
 import { mapLimit } from '../fsutil/limit.js';
+import type { BuildGraph } from '../ir/types.js';
 import { BlobLocations, type PushOptions, type PushStats, sumPushStats } from '../registry/index.js';
+import { baseMoves } from './base-moves.js';
 import { changedFiles, type TargetChange, targetChanges } from './changes.js';
-import { type BakePlan, resolvePlan, targetEntries } from './plan.js';
+import { type BakePlan, type BakePlanTarget, resolvePlan, targetEntries } from './plan.js';
 
 /**
  * Options of `bake()`: the targets or groups to build, `--set` overrides, `push`, and the build options
@@ -22,11 +24,24 @@ import { type BakePlan, resolvePlan, targetEntries } from './plan.js';
  * @example await bake(definition, { targets: ['default'], push: true, set: ['api.tags=r.example/api:dev'] })
  */
 export interface BakeOptions
-  extends Omit<BuildApiOptions, 'target' | 'output' | 'tags' | 'platform' | 'platforms' | 'push'> {
+  extends Omit<
+    BuildApiOptions,
+    'target' | 'output' | 'tags' | 'platform' | 'platforms' | 'push' | 'cacheFrom' | 'cacheTo'
+  > {
   /** Targets or groups to build; default the `default` group, else every target. */
   readonly targets?: readonly string[];
   /** Overrides, `TARGET.KEY=VALUE` (`*` for every target): tags, platforms, output, args.NAME, labels.NAME. */
   readonly set?: readonly string[];
+  /**
+   * Build caches every target imports (`--cache-from` text), replacing the targets' own and
+   * `define({ cacheFrom })`; `--set TARGET.cache-from=…` still wins for that target.
+   */
+  readonly cacheFrom?: readonly string[];
+  /**
+   * Where every target exports its build cache (`--cache-to` text), chosen the same way. Targets that
+   * export to one ref each replace the one before (a warning says so): give each its own.
+   */
+  readonly cacheTo?: readonly string[];
   /** Push every target to its tags (adds `type=registry` to each target's outputs). */
   readonly push?: boolean;
   /** Registry settings for pushes (upload concurrency, sessions); default `registry`. */
@@ -87,18 +102,24 @@ export async function bake(definition: Definition, options: BakeOptions = {}): P
     concurrency,
     changedSince,
     onEvent,
+    cacheFrom,
+    cacheTo,
     ...shared
   } = options;
   const plan = resolvePlan(definition, {
     ...(names ? { targets: names } : {}),
     ...(set ? { set } : {}),
     ...(push ? { push } : {}),
+    ...(cacheFrom ? { cacheFrom } : {}),
+    ...(cacheTo ? { cacheTo } : {}),
   });
   const entries = targetEntries(definition);
   const blobs = new BlobLocations();
   const registry = pushOptions ?? options.registry ?? {};
   let chosen = Object.entries(plan.target);
   let changes: Map<string, TargetChange> | undefined;
+  /** Targets built because their base tag moved: they pull it rather than reuse the one pulled before. */
+  const moved = new Set<string>();
   if (changedSince !== undefined) {
     const contextDir = resolve(shared.contextDir ?? '.');
     const graphs = new Map(
@@ -112,9 +133,27 @@ export async function bake(definition: Definition, options: BakeOptions = {}): P
       ...(shared.definitionFile ? { definitionFile: shared.definitionFile } : {}),
       buildContexts: Object.keys(shared.buildContexts ?? {}),
     });
+    // a target whose files did not change is still built when its base tag moved
+    const unchanged = chosen.filter(([name]) => !changes?.get(name)?.build);
+    const checks = new Map(
+      unchanged.map(([name, target]) => [
+        name,
+        {
+          graph: graphs.get(name) as BuildGraph,
+          target: name,
+          tags: target.tags,
+          platforms: target.platforms,
+        },
+      ]),
+    );
+    for (const [name, change] of await baseMoves(checks, shared.registry ?? {})) {
+      changes.set(name, change);
+      moved.add(name);
+    }
     chosen = chosen.filter(([name]) => changes?.get(name)?.build);
   }
   const several = chosen.length > 1;
+  warnSharedCacheExports(chosen, onEvent);
   // A target waiting for a step another target runs never holds up that target: it is running.
   const settled = await mapLimit(
     chosen,
@@ -130,6 +169,10 @@ export async function bake(definition: Definition, options: BakeOptions = {}): P
           platforms: target.platforms,
           output: target.output,
           buildArgs: { ...buildArgs, ...target.args },
+          // the plan chose each target's caches; an empty list keeps define()'s out of build()
+          cacheFrom: target['cache-from'] ?? [],
+          cacheTo: target['cache-to'] ?? [],
+          ...(moved.has(name) ? { pull: true } : {}),
           push: { ...registry, blobs },
           ...(onEvent ? { onEvent: several ? (event) => onEvent(namedFor(name, event)) : onEvent } : {}),
         });
@@ -157,6 +200,31 @@ export async function bake(definition: Definition, options: BakeOptions = {}): P
     ...(stats.length ? { pushStats: sumPushStats(stats) } : {}),
     ...(changes ? { changes: Object.fromEntries(changes) } : {}),
   };
+}
+
+/**
+ * A cache export replaces what its ref (or folder) held, so targets exporting to one place keep only
+ * the last one's steps: say so, once per place, before any work.
+ */
+function warnSharedCacheExports(
+  targets: readonly (readonly [string, BakePlanTarget])[],
+  onEvent: ((event: BuildEvent) => void) | undefined,
+): void {
+  const byPlace = new Map<string, string[]>();
+  for (const [name, target] of targets) {
+    for (const spec of target['cache-to'] ?? []) {
+      const place = /(?:^|,)(?:ref|dest)=([^,]+)/.exec(spec)?.[1] ?? spec;
+      byPlace.set(place, [...(byPlace.get(place) ?? []), name]);
+    }
+  }
+  for (const [place, names] of byPlace) {
+    if (names.length < 2) continue;
+    onEvent?.({
+      type: 'warning',
+      message: `targets ${names.join(', ')} all export their build cache to ${place}: each export replaces the one before, so it keeps the last target's steps`,
+      hint: `give each target its own (targets: { ${names[0]}: { stage, cacheTo: ['type=registry,ref=…:cache-${names[0]}'] } } or --set ${names[0]}.cache-to=…)`,
+    });
+  }
 }
 
 /** A promise's outcome as a value, as `Promise.allSettled` gives it. */

@@ -6,8 +6,8 @@
  * cache-seed mounts, from the main context or a named one, after that context's `.dockerignore` — and
  * the build definition with the local modules it imports. The changes are git's: files that differ
  * between REF and the working tree (staged or not) and untracked files git does not ignore. Base
- * images and anything outside git are not inputs here; the step cache still sees them when a target
- * builds.
+ * images are base-moves.ts's question; anything else outside git is not an input here (the step cache
+ * still sees it when a target builds).
  */
 import { existsSync, readFileSync, realpathSync, statSync } from 'node:fs';
 import { dirname, isAbsolute, join, posix, relative, resolve, sep } from 'node:path';

@@ -8,7 +8,7 @@ export { bake, bakeMetadata } from './bake.js';
 export type { TargetChange } from './changes.js';
 export type { GitLabelOptions, GitState, ImageTagOptions } from './git.js';
 export { gitLabels, gitState, imageTags, packageVersion, semverTags } from './git.js';
-export type { BakePlan, BakePlanTarget } from './plan.js';
+export type { BakePlan, BakePlanTarget, PlanOptions } from './plan.js';
 export { planJson, resolvePlan } from './plan.js';
 export type { WorkspaceContextOptions, WorkspaceSubset } from './workspace.js';
 export { workspaceContext, workspaceSubset } from './workspace.js';

@@ -29,6 +29,34 @@ describe('resolvePlan', () => {
     expect(plan.target.web?.platforms).toEqual(['linux/amd64']);
   });
 
+  it("chooses each target's caches: bake's own, else the target's, else define()'s; --set last", () => {
+    const shared = 'type=registry,ref=r.example/cache:shared';
+    const own = 'type=registry,ref=r.example/cache:api';
+    const caching = define({
+      ...definition,
+      targets: { ...definition.targets, api: { stage: api, cacheFrom: [own], cacheTo: [`${own},mode=max`] } },
+      cacheFrom: [shared],
+    });
+    const plan = resolvePlan(caching);
+    expect(plan.target.api).toMatchObject({ 'cache-from': [own], 'cache-to': [`${own},mode=max`] });
+    expect(plan.target.web?.['cache-from']).toEqual([shared]);
+    expect(plan.target.web && 'cache-to' in plan.target.web).toBe(false); // none: left out, as bake prints
+    const flags = resolvePlan(caching, { cacheFrom: ['type=local,src=ci'], cacheTo: ['type=local,dest=ci'] });
+    for (const name of ['api', 'web'])
+      expect(flags.target[name]).toMatchObject({
+        'cache-from': ['type=local,src=ci'],
+        'cache-to': ['type=local,dest=ci'],
+      });
+    const set = resolvePlan(caching, {
+      set: ['web.cache-to=type=local,dest=a', 'web.cache-to=type=local,dest=b', 'api.cache-from='],
+    });
+    expect(set.target.web?.['cache-to']).toEqual(['type=local,dest=a', 'type=local,dest=b']);
+    expect(set.target.api && 'cache-from' in set.target.api).toBe(false);
+    expect(() =>
+      define({ targets: { api: { stage: api, cacheTo: 'type=local,dest=x' as unknown as string[] } } }),
+    ).toThrow(/targets\.api\.cacheTo must be a list of strings/);
+  });
+
   it('builds the default group when no target is named, each target with its settings', () => {
     const plan = resolvePlan(definition);
     expect(plan.group).toEqual({ default: { targets: ['api', 'web'] } });

@@ -16,6 +16,10 @@ export interface BakePlanTarget {
   readonly args: Readonly<Record<string, string>>;
   readonly labels: Readonly<Record<string, string>>;
   readonly output: readonly string[];
+  /** Build caches to import (`--cache-from` text): the target's, else `define({ cacheFrom })`, unless bake's own. */
+  readonly 'cache-from'?: readonly string[];
+  /** Where to export the target's build cache (`--cache-to` text), chosen the same way. */
+  readonly 'cache-to'?: readonly string[];
 }
 
 /** What `bake()` builds, in bake's `--print` shape: the groups asked for and each target. */
@@ -24,7 +28,7 @@ export interface BakePlan {
   readonly target: Readonly<Record<string, BakePlanTarget>>;
 }
 
-const SET_KEYS = ['tags', 'platforms', 'args.NAME', 'labels.NAME', 'output'];
+const SET_KEYS = ['tags', 'platforms', 'args.NAME', 'labels.NAME', 'output', 'cache-from', 'cache-to'];
 
 /** Every target of a definition by name: `targets`, and a lone `target` under its stage's name. */
 export function targetEntries(definition: Definition): Map<string, Stage | TargetSpec> {
@@ -74,20 +78,29 @@ function chosenTargets(definition: Definition, names: readonly string[]): string
   return out;
 }
 
+/** What {@link resolvePlan} takes besides the definition. */
+export interface PlanOptions {
+  /** Targets or groups; none: the `default` group, else every target. */
+  readonly targets?: readonly string[];
+  /** `TARGET.KEY=VALUE` overrides. */
+  readonly set?: readonly string[];
+  /** Adds a registry output to every target. */
+  readonly push?: boolean;
+  /** Build caches to import for every target (`--cache-from`): replace the targets' and the definition's. */
+  readonly cacheFrom?: readonly string[];
+  /** Where every target exports its build cache (`--cache-to`): replaces the targets' and the definition's. */
+  readonly cacheTo?: readonly string[];
+}
+
 /**
  * Resolves what to build: the chosen targets with the definition's settings and the `--set` overrides
  * (`api.tags=r.example/api:2`, `*.platforms=linux/amd64,linux/arm64`, `web.args.VERSION=1.2`,
- * `api.output=type=oci,dest=out/api`); `push` adds a registry output to every target.
+ * `api.output=type=oci,dest=out/api`, `api.cache-to=type=registry,ref=r.example/api:cache`); `push`
+ * adds a registry output to every target. A target's caches: `cacheFrom`/`cacheTo` given here, else
+ * its own, else `define()`'s, then its `--set`.
  * @example resolvePlan(definition, { targets: ['default'], set: ['api.tags=r.example/api:dev'] })
  */
-export function resolvePlan(
-  definition: Definition,
-  options: {
-    readonly targets?: readonly string[];
-    readonly set?: readonly string[];
-    readonly push?: boolean;
-  } = {},
-): BakePlan {
+export function resolvePlan(definition: Definition, options: PlanOptions = {}): BakePlan {
   const entries = targetEntries(definition);
   const chosen = chosenTargets(definition, options.targets ?? []);
   const plan = new Map<string, { -readonly [K in keyof BakePlanTarget]: BakePlanTarget[K] }>();
@@ -101,6 +114,8 @@ export function resolvePlan(
       labels: { ...(spec.labels ?? {}) },
       output:
         spec.output === undefined ? [] : typeof spec.output === 'string' ? [spec.output] : [...spec.output],
+      ...caches('cache-from', options.cacheFrom ?? spec.cacheFrom ?? definition.cacheFrom),
+      ...caches('cache-to', options.cacheTo ?? spec.cacheTo ?? definition.cacheTo),
     });
   }
   const replaced = new Set<string>();
@@ -163,6 +178,14 @@ export function resolvePlan(
   return { group, target };
 }
 
+/** A cache list as a plan key, left out when empty (as bake's `--print` does). */
+function caches(
+  key: 'cache-from' | 'cache-to',
+  list: readonly string[] | undefined,
+): Partial<Record<'cache-from' | 'cache-to', string[]>> {
+  return list?.length ? { [key]: [...list] } : {};
+}
+
 /** Runs a check of one target's settings; its error names the target. */
 function checked<T>(name: string, check: () => T): T {
   try {
@@ -198,7 +221,12 @@ function applySet(
   if (key === 'tags') target.tags = list(target.tags, split(value));
   else if (key === 'platforms') target.platforms = list(target.platforms, split(value));
   else if (key === 'output') target.output = list(target.output, [value]);
-  else if (key.startsWith('args.') && key.length > 5) target.args = { ...target.args, [key.slice(5)]: value };
+  else if (key === 'cache-from' || key === 'cache-to') {
+    const next = list(target[key] ?? [], value === '' ? [] : [value]); // `=` alone: none
+    if (next.length > 0) target[key] = next;
+    else delete target[key];
+  } else if (key.startsWith('args.') && key.length > 5)
+    target.args = { ...target.args, [key.slice(5)]: value };
   else if (key.startsWith('labels.') && key.length > 7)
     target.labels = { ...target.labels, [key.slice(7)]: value };
   else {

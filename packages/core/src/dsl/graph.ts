@@ -43,9 +43,13 @@ export interface TargetSpec {
   readonly labels?: Readonly<Record<string, string>>;
   /** Outputs (`-o` text: `type=oci-archive,dest=out/api.tar`). */
   readonly output?: string | readonly string[];
+  /** Build caches to import for this target, as `--cache-from` takes them; replace `define({ cacheFrom })` for it. */
+  readonly cacheFrom?: readonly string[];
+  /** Where to export this target's build cache, as `--cache-to` takes it; replaces `define({ cacheTo })` for it. */
+  readonly cacheTo?: readonly string[];
 }
 
-const TARGET_KEYS = ['stage', 'tags', 'platforms', 'args', 'labels', 'output'];
+const TARGET_KEYS = ['stage', 'tags', 'platforms', 'args', 'labels', 'output', 'cacheFrom', 'cacheTo'];
 
 export interface DefinitionInput {
   /** The stage to build by default. */
@@ -90,13 +94,14 @@ export interface DefinitionInput {
   readonly platforms?: readonly string[];
   /**
    * Remote build caches to import, as `--cache-from` takes them (docs/remote-cache.md); `--cache-from`
-   * on the command line, or `build()`'s `cacheFrom`, replaces them.
+   * on the command line, or `build()`'s `cacheFrom`, replaces them. For `bake`, the default of every
+   * target that names none of its own.
    * @example define({ target: app, cacheFrom: ['type=registry,ref=registry.example.com/app:cache'] })
    */
   readonly cacheFrom?: readonly string[];
   /**
    * Where to export the build cache, as `--cache-to` takes it; `--cache-to` or `build()`'s `cacheTo`
-   * replaces it.
+   * replaces it. For `bake`, the default of every target that names none of its own.
    * @example define({ target: app, cacheTo: ['type=registry,ref=registry.example.com/app:cache,mode=max,mounts=true'] })
    */
   readonly cacheTo?: readonly string[];
@@ -197,6 +202,8 @@ function checkTarget(name: string, value: unknown, fail: Fail): void {
   record('args', spec.args);
   record('labels', spec.labels);
   if (typeof spec.output !== 'string') strings('output', spec.output);
+  strings('cacheFrom', spec.cacheFrom);
+  strings('cacheTo', spec.cacheTo);
 }
 
 /** A list of platforms, each one `parsePlatform` reads (`linux/arm64`), checked when defined. */

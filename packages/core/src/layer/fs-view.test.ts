@@ -4,6 +4,7 @@ import { END_OF_ARCHIVE, encodeHeader } from '../tar/header.js';
 import { resolveChown } from './chown.js';
 import type { LayerEntry } from './entry.js';
 import {
+  cleanImagePath,
   fsViewFromLayers,
   MemoryFsView,
   readLayerRecords,
@@ -70,6 +71,40 @@ describe('fsViewFromLayers', () => {
     view.set('loop', { type: 'symlink', mode: 0o777, uid: 0, gid: 0, linkTarget: 'loop' });
     expect(resolveInView(view, 'a/c')).toBe('b/c');
     expect(() => resolveInView(view, 'loop')).toThrow(/too many levels/);
+  });
+});
+
+describe('MemoryFsView', () => {
+  it('cleans paths as path.posix.normalize does, and leaves clean ones as they are', () => {
+    const cases: [string, string][] = [
+      ['', ''],
+      ['/', ''],
+      ['.', ''],
+      ['a/b', 'a/b'],
+      ['/a//b/', 'a/b'],
+      ['a/./b/../c', 'a/c'],
+      ['../../x', 'x'],
+      ['...', '...'],
+      ['.hidden/..x', '.hidden/..x'],
+      ['a/..', ''],
+    ];
+    for (const [given, clean] of cases) expect(cleanImagePath(given), given).toBe(clean);
+  });
+
+  it('clones into an independent copy with the same entries', () => {
+    const view = new MemoryFsView();
+    const root = { type: 'dir', mode: 0o700, uid: 1, gid: 1 } as const;
+    view.set('', root);
+    view.set('etc/passwd', { type: 'file', mode: 0o644, uid: 0, gid: 0 });
+    view.set('bin', { type: 'symlink', mode: 0o777, uid: 0, gid: 0, linkTarget: 'usr/bin' });
+    const copy = view.clone();
+    expect([...copy.walk()]).toEqual([...view.walk()]);
+    expect(copy.lookup('')).toEqual(root);
+    copy.set('etc/new', { type: 'file', mode: 0o600, uid: 0, gid: 0 });
+    copy.remove('bin');
+    view.set('etc/other', { type: 'file', mode: 0o600, uid: 0, gid: 0 });
+    expect([...view.walk()].map(([p]) => p)).toEqual(['bin', 'etc', 'etc/other', 'etc/passwd']);
+    expect([...copy.walk()].map(([p]) => p)).toEqual(['etc', 'etc/new', 'etc/passwd']);
   });
 });
 

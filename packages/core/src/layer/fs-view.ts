@@ -34,8 +34,14 @@ export interface FsView {
 
 /** The clean, slash-separated form of an image path without a leading `/`; `''` is the root. `..` stops at the root. */
 export function cleanImagePath(p: string): string {
+  // Most paths (layer records, joined names) are clean already; normalising each one dominated the
+  // time to build a base image's view.
+  if (!UNCLEAN.test(p)) return p;
   return path.posix.normalize(`/${p}`).slice(1).replace(/\/$/, '');
 }
+
+/** A leading or trailing `/`, `//`, or a `.`/`..` component: what {@link cleanImagePath} must normalise. */
+const UNCLEAN = /^\/|\/$|\/\/|(?:^|\/)\.\.?(?:\/|$)/;
 
 /** The parent of a clean image path (`''` for top-level names and the root). */
 export function parentOf(clean: string): string {
@@ -132,8 +138,16 @@ export class MemoryFsView implements FsView {
   /** An independent copy (a stage built FROM another stage changes its own copy). */
   clone(): MemoryFsView {
     const copy = new MemoryFsView();
-    copy.set('', this.#root.stat);
-    for (const [path, stat] of this.walk()) copy.set(path, stat);
+    // Node by node: stats are never changed in place (set replaces them), so the copy shares them.
+    const copyNode = (node: Node): Node => {
+      if (!node.children) return { stat: node.stat };
+      const children = new Map<string, Node>();
+      for (const [name, child] of node.children) children.set(name, copyNode(child));
+      return { stat: node.stat, children };
+    };
+    const root = copyNode(this.#root);
+    copy.#root.stat = root.stat;
+    copy.#root.children = root.children;
     return copy;
   }
 
