@@ -82,3 +82,65 @@ await build({
   sourcemap: 'linked',
   logLevel: 'warning',
 });
+
+await warmUp();
+
+/**
+ * Runs the new CLI on two small builds (a build.ts and a Dockerfile; cold, then no change with
+ * WHARF_WRITE_CODE_CACHE=1), so
+ * core's bundle keeps V8's code cache of what the second run compiled beside its code
+ * (packages/core/scripts/bundle.mjs says why): the next no-change build starts without compiling
+ * core. A failure here costs only that speed, so it warns and the build goes on.
+ */
+async function warmUp() {
+  const { mkdtempSync, mkdirSync, writeFileSync } = await import('node:fs');
+  const { tmpdir } = await import('node:os');
+  const { execFileSync } = await import('node:child_process');
+  const dir = mkdtempSync(join(tmpdir(), 'wharf-warm-up-'));
+  try {
+    mkdirSync(join(dir, 'context/static'), { recursive: true });
+    writeFileSync(join(dir, 'context/hello.txt'), 'hello\n');
+    writeFileSync(join(dir, 'context/static/index.html'), '<p>hello</p>\n');
+    writeFileSync(
+      join(dir, 'context/build.ts'),
+      `import { context, define, stage } from '@wharf/core';
+const app = stage('app').from('scratch').workdir('/app').copy('hello.txt', './').copy('static/', './static/')
+  .env({ GREETING: 'hello' }).user('1000:1000').expose(8080).cmd(['/app/hello']);
+export default define({ target: app, context: context('.').ignore(['build.ts']) });
+`,
+    );
+    writeFileSync(
+      join(dir, 'context/Dockerfile'),
+      'FROM scratch\nWORKDIR /app\nCOPY hello.txt ./\nCOPY static/ ./static/\nENV GREETING=hello\nUSER 1000:1000\nEXPOSE 8080\nCMD ["/app/hello"]\n',
+    );
+    const build = (input, out, env = {}) =>
+      execFileSync(
+        process.execPath,
+        [
+          join(root, 'dist/main.js'),
+          'build',
+          ...input,
+          '--cache-dir',
+          join(dir, 'cache'),
+          '--progress',
+          'plain',
+          '-o',
+          `type=oci,dest=${join(dir, out)}`,
+        ],
+        { env: { ...process.env, WHARF_USERNS: 'off', ...env }, stdio: 'pipe' },
+      );
+    const buildTs = [join(dir, 'context/build.ts')];
+    const dockerfile = ['-f', join(dir, 'context/Dockerfile'), join(dir, 'context')];
+    build(buildTs, 'cold-ts');
+    build(dockerfile, 'cold-dockerfile');
+    // The second run starts from the first one's cache and adds what it compiled itself.
+    build(buildTs, 'warm-ts', { WHARF_WRITE_CODE_CACHE: '1' });
+    build(dockerfile, 'warm-dockerfile', { WHARF_WRITE_CODE_CACHE: '1' });
+  } catch (error) {
+    console.warn(
+      `bundle.mjs: the warm-up build failed, no code cache (start-up is slower): ${error.message.split('\n')[0]}`,
+    );
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
