@@ -126,13 +126,15 @@ for (const { bundled, compiled } of combined) {
 function coreModule(names, bodyName) {
   return `// Made by packages/core/scripts/bundle.mjs: runs ${bodyName} as a vm.Script, which (unlike an ES
 // module on Node 20) takes V8's code cache, ${bodyName}.v8cache; see bundle.mjs for why.
-import { readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { fileURLToPath } from 'node:url';
-import { Script } from 'node:vm';
 
-const body = fileURLToPath(new URL('./${bodyName}', import.meta.url));
+// Node's modules by require(): an ES import of one makes Node build its ES facade, reading every
+// export (node:fs's lazy stream classes too).
 const requireHere = createRequire(import.meta.url);
+const { readFileSync, renameSync, writeFileSync } = requireHere('node:fs');
+const { fileURLToPath } = requireHere('node:url');
+const { Script } = requireHere('node:vm');
+const body = fileURLToPath(new URL('./${bodyName}', import.meta.url));
 const importHere = (id) => import(id);
 let exported;
 if (process.sourceMapsEnabled) {
