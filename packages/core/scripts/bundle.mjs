@@ -20,7 +20,7 @@
 // time. Node modules only some commands use (child_process, tls, worker_threads) are required on
 // first use rather than at load (core's code only reads their properties inside functions).
 import { createHash } from 'node:crypto';
-import { readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { basename, dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -68,7 +68,7 @@ try {
     external: Object.keys(pkg.dependencies ?? {}),
     // core.js passes both: its own URL (where createRequire and the DSL's own-frame check start) and
     // an import() that resolves from core.js, as the ES module did (a vm.Script has no import()).
-    define: { 'import.meta.url': '__wharf_url' },
+    define: { 'import.meta.url': '__wharf_core_url' },
     // Whitespace and syntax minified, identifiers kept (class and function names read the same in
     // stack traces and `error.name`): less to read and hash at every start. `NODE_OPTIONS=
     // --enable-source-maps` maps traces back to src/ through the linked map.
@@ -90,6 +90,7 @@ const namespaces = [
   ...internal.map((file) => internalNamespace(file)),
 ];
 writeFileSync(core, coreModule(namespaces, bodyName));
+copyFileSync(join(root, 'scripts/script-runner.js'), join(bundleDir, 'script-runner.js'));
 
 for (const { bundled, compiled } of separate) {
   await build({
@@ -124,65 +125,22 @@ for (const { bundled, compiled } of combined) {
 
 /** core.js: runs core-body.cjs (with V8's code cache when one fits) and exports its namespaces. */
 function coreModule(names, bodyName) {
-  return `// Made by packages/core/scripts/bundle.mjs: runs ${bodyName} as a vm.Script, which (unlike an ES
-// module on Node 20) takes V8's code cache, ${bodyName}.v8cache; see bundle.mjs for why.
+  return `// Made by packages/core/scripts/bundle.mjs: runs ${bodyName} with V8's code cache (script-runner.js).
 import { createRequire } from 'node:module';
+import { runScript } from './script-runner.js';
 
-// Node's modules by require(): an ES import of one makes Node build its ES facade, reading every
-// export (node:fs's lazy stream classes too).
 const requireHere = createRequire(import.meta.url);
-const { readFileSync, renameSync, writeFileSync } = requireHere('node:fs');
-const { fileURLToPath } = requireHere('node:url');
-const { Script } = requireHere('node:vm');
-const body = fileURLToPath(new URL('./${bodyName}', import.meta.url));
-const importHere = (id) => import(id);
-let exported;
-if (process.sourceMapsEnabled) {
-  // --enable-source-maps: Node maps traces of the modules it loads itself, not of a vm.Script, so the
-  // body loads as the CommonJS file it is (no code cache; its two extra names become globals briefly).
-  globalThis.__wharf_url = import.meta.url;
-  globalThis.__wharf_import = importHere;
-  try {
-    exported = requireHere(body);
-  } finally {
-    delete globalThis.__wharf_url;
-    delete globalThis.__wharf_import;
-  }
-} else {
-  const cacheFile = \`\${body}.v8cache\`;
-  let cachedData;
-  try {
-    cachedData = readFileSync(cacheFile);
-  } catch {}
-  // The wrapper's first line is line 0 (lineOffset -1): positions in traces are the body's own.
-  const script = new Script(
-    \`(function (exports, require, module, __wharf_url, __wharf_import) {\\n\${readFileSync(body, 'utf8')}\\n})\`,
-    { filename: body, lineOffset: -1, cachedData },
-  );
-  const lazy = new Set(${JSON.stringify(LAZY_BUILTINS)});
-  /** A module core reads properties of only inside functions: required at the first read. */
-  const onFirstUse = (id) => {
-    let loaded;
-    return new Proxy({}, { get: (_, key) => (loaded ??= requireHere(id))[key] });
-  };
-  const module = { exports: {} };
-  script.runInThisContext()(
-    module.exports,
-    (id) => (lazy.has(id) ? onFirstUse(id) : requireHere(id)),
-    module,
-    import.meta.url,
-    importHere,
-  );
-  exported = module.exports;
-  if (process.env.WHARF_WRITE_CODE_CACHE === '1') {
-    // Build time only (the CLI's bundle step): after a warm-up build, so the cache holds what it compiled.
-    process.once('exit', () => {
-      const temp = \`\${cacheFile}.\${process.pid}.tmp\`;
-      writeFileSync(temp, script.createCachedData());
-      renameSync(temp, cacheFile);
-    });
-  }
-}
+const lazy = new Set(${JSON.stringify(LAZY_BUILTINS)});
+/** A module core reads properties of only inside functions: required at the first read. */
+const onFirstUse = (id) => {
+  let loaded;
+  return new Proxy({}, { get: (_, key) => (loaded ??= requireHere(id))[key] });
+};
+const exported = runScript(
+  requireHere('node:url').fileURLToPath(new URL('./${bodyName}', import.meta.url)),
+  (id) => (lazy.has(id) ? onFirstUse(id) : requireHere(id)),
+  { __wharf_core_url: import.meta.url, __wharf_core_import: (id) => import(id) },
+);
 export const { ${names.join(', ')} } = exported;
 `;
 }
@@ -214,7 +172,7 @@ function throughCoreJs(coreSpecifier) {
 }
 
 /**
- * `import("undici")` → `__wharf_import("undici")`: resolved from core.js like the ES module's own
+ * `import("undici")` → `__wharf_core_import("undici")`: resolved from core.js like the ES module's own
  * import() was. Only the dependencies' specifiers are expected; anything else stops the build.
  */
 function rewriteDynamicImports(file) {
@@ -222,7 +180,7 @@ function rewriteDynamicImports(file) {
   let code = readFileSync(file, 'utf8');
   code = code.replace(/\bimport\("([^"]+)"\)/g, (all, id) => {
     if (!deps.includes(id)) throw new Error(`bundle.mjs: unexpected dynamic import ${all} in core`);
-    return `__wharf_import("${id}")`;
+    return `__wharf_core_import("${id}")`;
   });
   if (/\bimport\s*\(/.test(code)) throw new Error('bundle.mjs: core-body.cjs still has an import()');
   writeFileSync(file, code);
