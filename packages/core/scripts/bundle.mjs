@@ -12,12 +12,13 @@
 //
 // Why a script and not an ES module: Node 20 keeps no compiled code for ES modules
 // (`module.enableCompileCache()` came in Node 22.1), so V8 parsed and compiled all of core at every
-// start (~35 % of a no-change `wharf build`'s CPU). A `vm.Script` accepts V8's code cache: core.js
-// passes `core-body.<hash>.cjs.v8cache` (bytecode of every function a warm-up build ran, made by the CLI's
+// start (~35 % of a no-change `wharf build`'s CPU). A `vm.Script` accepts V8's code cache: core.js runs
+// the body through script-runner.js (the CLI runs its program through it too), which passes
+// `core-body.<hash>.cjs.v8cache` (bytecode of every function a warm-up build ran, made by the CLI's
 // bundle step, packages/cli/scripts/bundle.mjs, with WHARF_WRITE_CODE_CACHE=1). V8 checks the cache
-// against its own version, flags and the source, and compiles normally when it does not fit.
-// The cache sits beside the code it stands for, with the same permissions: nothing is written at run
-// time. Node modules only some commands use (child_process, tls, worker_threads) are required on
+// against its own version, its flags and the source's length (hence the hash in the name), and
+// compiles normally when it does not fit. The cache sits beside the code it stands for, with the same
+// permissions: nothing is written at run time. Node modules only some commands use (child_process, tls, worker_threads) are required on
 // first use rather than at load (core's code only reads their properties inside functions).
 import { createHash } from 'node:crypto';
 import { copyFileSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
