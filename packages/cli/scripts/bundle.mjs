@@ -108,13 +108,16 @@ await build({
   sourcemap: 'linked',
   logLevel: 'warning',
 });
-const programName = hashedName(join(root, 'dist/bundle/program.cjs'), (code) =>
-  code.replace(/(?<![.\w$])import\((\w+)\)/g, (all, id) => {
+const programName = hashedName(join(root, 'dist/bundle/program.cjs'), (code) => {
+  const edited = code.replace(/(?<![.\w$])import\((\w+)\)/g, (all, id) => {
     // jitiImport's `import(id)` (load-definition.ts): resolved from main.js, as from the chunk before.
     if (id !== 'id') throw new Error(`bundle.mjs: unexpected dynamic import ${all} in the program`);
     return `__wharf_cli_import(${id})`;
-  }),
-);
+  });
+  // A vm.Script has no import() of its own: any other one would fail only when it runs.
+  if (/(?<![.\w$])import\s*\(/.test(edited)) throw new Error('bundle.mjs: the program still has an import()');
+  return edited;
+});
 
 await build({
   absWorkingDir: root,
