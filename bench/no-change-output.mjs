@@ -9,7 +9,8 @@
 // interleaved with the rest, sharing the cache.
 // Image: FROM scratch + one COPY per incompressible file (no base to pull, no runc). Runs of the four
 // kinds are interleaved (so the machine's load hits them alike), each after a `sync`; every wharf run
-// writes a new directory. Prints a table and one JSON line.
+// writes a new directory. Prints a table (wall medians; each wharf row's mean CPU time from GNU time)
+// and one JSON line.
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { docker, log, machine, run, s, settle, table, tempDir, WHARF, writeRandomFile } from './lib.mjs';
@@ -42,10 +43,15 @@ try {
   }
   writeFileSync(join(context, 'Dockerfile'), dockerfile);
   const cache = join(work, 'cache');
-  const build = (extra, env, cli = WHARF) =>
-    run(
-      process.execPath,
+  // Under GNU time: each wharf run's CPU time (user + system, all threads) too, steadier than wall
+  // time on a shared machine.
+  const build = async (extra, env, cli = WHARF) => {
+    const result = await run(
+      '/usr/bin/time',
       [
+        '-f',
+        'wharf-bench-cpu %U %S',
+        process.execPath,
         cli,
         'build',
         '--progress',
@@ -61,13 +67,16 @@ try {
         env,
       },
     );
+    const cpu = /wharf-bench-cpu (\S+) (\S+)/.exec(result.stderr);
+    return { ...result, cpu: Number(cpu[1]) + Number(cpu[2]) };
+  };
   let n = 0;
   const layoutRun = async (env, cli) => {
     await settle();
     const dest = join(work, `out-${n++}`);
-    const { seconds } = await build(['-o', `type=oci,dest=${dest}`], env, cli);
+    const { seconds, cpu } = await build(['-o', `type=oci,dest=${dest}`], env, cli);
     rmSync(dest, { recursive: true, force: true });
-    return seconds;
+    return { seconds, cpu };
   };
 
   log(`cold builds (untimed): ${LAYERS} × ${MIB} MiB`);
@@ -82,27 +91,38 @@ try {
     if (BEFORE) times.linkBefore.push(await layoutRun({}, join(BEFORE, 'packages/cli/dist/main.js')));
     times.copy.push(await layoutRun({ WHARF_LAYOUT_COPY: '1' }));
     await settle();
-    times.noOutput.push((await build([])).seconds);
+    times.noOutput.push(await build([]));
     await settle();
-    times.buildkit.push((await docker(['build', '-q', '-t', TAG, context])).seconds);
+    times.buildkit.push({ seconds: (await docker(['build', '-q', '-t', TAG, context])).seconds });
   }
-  const m = Object.fromEntries(Object.entries(times).map(([k, v]) => [k, s(median(v))]));
+  const m = Object.fromEntries(
+    Object.entries(times).map(([k, v]) => [k, s(median(v.map((r) => r.seconds)))]),
+  );
+  // Mean CPU seconds of the wharf rows (GNU time gives hundredths; the mean resolves a few ms).
+  const cpu = Object.fromEntries(
+    Object.entries(times)
+      .filter(([k]) => k !== 'buildkit')
+      .map(([k, v]) => [k, Number((v.reduce((sum, r) => sum + r.cpu, 0) / v.length).toFixed(3))]),
+  );
   table([
     {
       phase: 'no change, -o type=oci (link)',
       seconds: m.link,
+      'cpu s (mean)': cpu.link,
       'vs copy': s(m.link / m.copy),
       'vs BuildKit': s(m.link / m.buildkit),
     },
     {
       phase: 'no change, -o type=oci (WHARF_LAYOUT_COPY=1)',
       seconds: m.copy,
+      'cpu s (mean)': cpu.copy,
       'vs copy': 1,
       'vs BuildKit': s(m.copy / m.buildkit),
     },
     {
       phase: 'no change, no output',
       seconds: m.noOutput,
+      'cpu s (mean)': cpu.noOutput,
       'vs copy': s(m.noOutput / m.copy),
       'vs BuildKit': s(m.noOutput / m.buildkit),
     },
@@ -111,6 +131,7 @@ try {
           {
             phase: 'no change, -o type=oci (link), --before CLI',
             seconds: m.linkBefore,
+            'cpu s (mean)': cpu.linkBefore,
             'vs copy': s(m.linkBefore / m.copy),
             'vs BuildKit': s(m.linkBefore / m.buildkit),
           },
@@ -119,6 +140,7 @@ try {
     {
       phase: 'BuildKit no-change docker build',
       seconds: m.buildkit,
+      'cpu s (mean)': '',
       'vs copy': s(m.buildkit / m.copy),
       'vs BuildKit': 1,
     },
@@ -131,8 +153,9 @@ try {
       runs: RUNS,
       mib: MIB * LAYERS,
       median: m,
+      cpuMean: cpu,
       outputCost: { link: s(m.link - m.noOutput), copy: s(m.copy - m.noOutput) },
-      runsSeconds: Object.fromEntries(Object.entries(times).map(([k, v]) => [k, v.map(s)])),
+      runsSeconds: Object.fromEntries(Object.entries(times).map(([k, v]) => [k, v.map((r) => s(r.seconds))])),
     }),
   );
 } finally {

@@ -1,4 +1,5 @@
-// Bundles the CLI (src/, with commander) into dist/main.js, the `wharf` bin, after tsc has built dist/.
+// Bundles the CLI (src/, with commander) after tsc has built dist/: dist/main.js, the `wharf` bin, and
+// dist/bundle/program.<hash>.cjs, the program, which main.js runs as a vm.Script with V8's code cache.
 // Node's ESM loader resolved, read and linked the CLI's ~40 modules one by one, and lexed commander's
 // CommonJS files for their export names, on every run, `wharf --version` included; one file loads in a
 // fraction of that. It is made from src/ (not from tsc's dist/main.js, which this file replaces), so it
@@ -6,13 +7,17 @@
 // import it too (load-definition.ts points them at the CLI's copy) and must get the same module; jiti
 // stays external because it loads its transform (babel.cjs) from beside itself.
 //
-// The CLI's imports of @wharf/core and its subpaths (@wharf/core/oci …) all become one import of core's
-// bundle, dist/bundle/core.js, found beside what `@wharf/core` resolves to: Node resolved each of the
+// The program's imports of @wharf/core and its subpaths (@wharf/core/oci …) all read one module, core's
+// bundle dist/bundle/core.js, found beside what `@wharf/core` resolves to: Node resolved each of the
 // 14 subpaths through core's package.json `exports` and loaded its two-line re-export file on every
 // run. Every subpath file re-exports from that same core.js, so a build.ts importing `@wharf/core` gets
 // the very module the CLI uses (one WharfError class, one store).
-import { readFileSync, rmSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+//
+// After bundling, a warm-up build writes both code caches (warmUp() below); the file names carry a
+// hash of the code because V8 checks a cache against the source's length only.
+import { createHash } from 'node:crypto';
+import { readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
 
@@ -22,63 +27,226 @@ const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));
 /** The name core.js exports a subpath's namespace under (packages/core/scripts/bundle.mjs). */
 const namespaceOf = (subpath) => `wharf_${subpath ? subpath.replace(/\W/g, '_') : 'root'}`;
 const CORE = /^@wharf\/core(?:\/([a-z]+))?$/;
-const CORE_BUNDLE = 'wharf-core-bundle';
 
-/** Rewrites `@wharf/core[/x]` imports to destructure core.js's namespaces (see the top comment). */
-const oneCoreModule = {
-  name: 'one-core-module',
+/** `@wharf/core[/x]` imports read core.js's namespaces from the program's `__wharf_core` parameter. */
+const coreFromParameter = {
+  name: 'core-from-parameter',
   setup(b) {
     b.onResolve({ filter: CORE }, (args) => ({ path: args.path, namespace: 'wharf-core' }));
-    b.onResolve({ filter: new RegExp(`^${CORE_BUNDLE}$`) }, () => ({
-      path: CORE_BUNDLE,
-      namespace: 'wharf-core',
-    }));
-    b.onLoad({ filter: /.*/, namespace: 'wharf-core' }, async ({ path }) => {
-      if (path === CORE_BUNDLE) {
-        // Resolved at run time, like the external import it replaces: wherever @wharf/core is installed.
-        return {
-          contents: `export const core = await import(new URL('./core.js', import.meta.resolve('@wharf/core')).href);`,
-          loader: 'js',
-        };
-      }
-      const subpath = CORE.exec(path)[1];
-      // The names this entry exports, read from core's own built entry (all constants, as in core's bundle).
-      const names = Object.keys(await import(import.meta.resolve(path)));
-      const ns = namespaceOf(subpath);
+    b.onLoad({ filter: /.*/, namespace: 'wharf-core' }, ({ path }) => {
+      const ns = namespaceOf(CORE.exec(path)[1]);
       return {
-        contents: `import { core } from '${CORE_BUNDLE}';\nif (!core.${ns}) throw new Error('@wharf/core is older than this CLI: its bundle has no ${ns}');\nexport const { ${names.join(', ')} } = core.${ns};\n`,
+        contents: `if (!__wharf_core.${ns}) throw new Error('@wharf/core is older than this CLI: its bundle has no ${ns}');\nmodule.exports = __wharf_core.${ns};\n`,
         loader: 'js',
       };
     });
   },
 };
 
+/**
+ * commander requires child_process at load, for executable subcommands wharf does not have: it gets
+ * a stand-in that requires the real module on first use, so a start does not load child_process (and
+ * net, which it pulls in: ~10–20 ms of a no-change build here).
+ */
+const lazyChildProcessForCommander = {
+  name: 'lazy-child-process-for-commander',
+  setup(b) {
+    b.onResolve({ filter: /^node:child_process$/ }, (args) =>
+      /[\\/]commander[\\/]/.test(args.importer)
+        ? { path: 'child_process', namespace: 'lazy-builtin' }
+        : undefined,
+    );
+    b.onLoad({ filter: /.*/, namespace: 'lazy-builtin' }, () => ({
+      contents:
+        "let real;\nmodule.exports = new Proxy({}, { get: (_, key) => (real ??= require('node:child_process'))[key] });\n",
+      loader: 'js',
+    }));
+  },
+};
+
+/**
+ * The CLI's imports of Node's modules become require()s: an ES import of a built-in module makes Node
+ * build its ES facade, which reads every export, lazy getters too — `node:crypto`'s loaded webcrypto,
+ * `node:fs`'s its streams — work a require() (esbuild's __toESM copies getters without calling them)
+ * never does.
+ */
+const builtinsByRequire = {
+  name: 'builtins-by-require',
+  setup(b) {
+    b.onResolve({ filter: /^node:/ }, (args) =>
+      args.kind === 'import-statement' ? { path: args.path, namespace: 'builtin-require' } : undefined,
+    );
+    b.onLoad({ filter: /.*/, namespace: 'builtin-require' }, ({ path }) => ({
+      contents: `module.exports = require(${JSON.stringify(path)});\n`,
+      loader: 'js',
+    }));
+  },
+};
+
 rmSync(join(root, 'dist/bundle'), { recursive: true, force: true });
+// The program (commands, commander, the renderers) as a script run by vm.Script, which takes V8's code
+// cache: Node 20 keeps none for ES modules, and compiling this 130 kB chunk and commander's option
+// set-up was a tenth of a no-change build's CPU. Its @wharf/core imports read core.js's namespaces
+// (__wharf_core); import.meta and import() come from main.js (see programLoader()).
 await build({
   absWorkingDir: root,
-  entryPoints: ['src/main.ts'],
-  outdir: 'dist',
-  // main.js holds what `wharf --version` needs; the program (and the static imports of @wharf/core
-  // that come with it) is a chunk main.js imports when it runs a command.
-  chunkNames: 'bundle/[name]-[hash]',
-  allowOverwrite: true,
+  entryPoints: ['src/program.ts'],
+  outfile: 'dist/bundle/program.cjs',
   bundle: true,
-  splitting: true,
-  format: 'esm',
+  format: 'cjs',
   platform: 'node',
   target: 'node20',
   external: ['jiti'],
-  plugins: [oneCoreModule],
-  // commander is CommonJS and require()s Node's modules: give the bundle a real `require`.
-  banner: {
-    js: "import { createRequire as __wharfCreateRequire } from 'node:module';\nconst require = __wharfCreateRequire(import.meta.url);",
+  plugins: [coreFromParameter, lazyChildProcessForCommander],
+  define: {
+    WHARF_CLI_VERSION: JSON.stringify(pkg.version),
+    'import.meta.url': '__wharf_cli_url',
+    'import.meta.resolve': '__wharf_cli_resolve',
   },
-  define: { WHARF_CLI_VERSION: JSON.stringify(pkg.version) },
-  // Whitespace and syntax minified (names kept): V8 parses the smaller file faster at every start
-  // (measured on core.js: 849 → 633 kB, its import ~20 % faster). `NODE_OPTIONS=--enable-source-maps`
-  // maps --debug stack traces back to src/.
   minifyWhitespace: true,
   minifySyntax: true,
   sourcemap: 'linked',
   logLevel: 'warning',
 });
+const programName = hashedName(join(root, 'dist/bundle/program.cjs'), (code) => {
+  const edited = code.replace(/(?<![.\w$])import\((\w+)\)/g, (all, id) => {
+    // jitiImport's `import(id)` (load-definition.ts): resolved from main.js, as from the chunk before.
+    if (id !== 'id') throw new Error(`bundle.mjs: unexpected dynamic import ${all} in the program`);
+    return `__wharf_cli_import(${id})`;
+  });
+  // A vm.Script has no import() of its own: any other one would fail only when it runs.
+  if (/(?<![.\w$])import\s*\(/.test(edited)) throw new Error('bundle.mjs: the program still has an import()');
+  return edited;
+});
+
+await build({
+  absWorkingDir: root,
+  entryPoints: ['src/main.ts'],
+  outdir: 'dist',
+  allowOverwrite: true,
+  bundle: true,
+  format: 'esm',
+  platform: 'node',
+  target: 'node20',
+  plugins: [programLoader(programName), builtinsByRequire],
+  banner: {
+    js: "import { createRequire as __wharfCreateRequire } from 'node:module';\nconst require = __wharfCreateRequire(import.meta.url);",
+  },
+  define: { WHARF_CLI_VERSION: JSON.stringify(pkg.version) },
+  // Whitespace and syntax minified (names kept): V8 parses the smaller file faster at every start.
+  // `NODE_OPTIONS=--enable-source-maps` maps --debug stack traces back to src/.
+  minifyWhitespace: true,
+  minifySyntax: true,
+  sourcemap: 'linked',
+  logLevel: 'warning',
+});
+
+/**
+ * main.ts's `import('./program.js')` → a module whose `run` loads core.js (wherever @wharf/core is
+ * installed) and runs the program script with V8's code cache beside it when one fits (written by the
+ * warm-up below), through core's script-runner.js, as core.js runs core's body.
+ */
+function programLoader(name) {
+  return {
+    name: 'program-loader',
+    setup(b) {
+      b.onResolve({ filter: /^\.\/program\.js$/ }, () => ({ path: 'program', namespace: 'program-loader' }));
+      b.onLoad({ filter: /.*/, namespace: 'program-loader' }, () => ({
+        loader: 'js',
+        resolveDir: join(root, 'src'),
+        contents: `
+/** Runs wharf with \`args\`; resolves the exit code. */
+export async function run(args) {
+  const coreDir = new URL('./', import.meta.resolve('@wharf/core'));
+  const core = await import(new URL('./core.js', coreDir).href);
+  const { runScript } = await import(new URL('./script-runner.js', coreDir).href);
+  const file = require('node:url').fileURLToPath(new URL('./bundle/${name}', import.meta.url));
+  const program = runScript(file, require, {
+    __wharf_core: core,
+    __wharf_cli_url: import.meta.url,
+    __wharf_cli_import: (id) => import(id),
+    __wharf_cli_resolve: (id) => import.meta.resolve(id),
+  });
+  return program.run(args);
+}
+`,
+      }));
+    },
+  };
+}
+
+/** Renames `file` (and its map) to `<name>.<hash of content>.cjs` after `edit`; returns the new base name. */
+function hashedName(file, edit) {
+  const code = edit(readFileSync(file, 'utf8'));
+  const hash = createHash('sha256').update(code).digest('hex').slice(0, 16);
+  const name = basename(file).replace(/\.cjs$/, `.${hash}.cjs`);
+  writeFileSync(
+    join(dirname(file), name),
+    code.replace(`//# sourceMappingURL=${basename(file)}.map`, `//# sourceMappingURL=${name}.map`),
+  );
+  renameSync(`${file}.map`, join(dirname(file), `${name}.map`));
+  rmSync(file);
+  return name;
+}
+
+await warmUp();
+
+/**
+ * Runs the new CLI on two small builds (a build.ts and a Dockerfile; cold, then no change with
+ * WHARF_WRITE_CODE_CACHE=1), so
+ * core's bundle keeps V8's code cache of what the second run compiled beside its code
+ * (packages/core/scripts/bundle.mjs says why): the next no-change build starts without compiling
+ * core. A failure here costs only that speed, so it warns and the build goes on.
+ */
+async function warmUp() {
+  const { mkdtempSync, mkdirSync, writeFileSync } = await import('node:fs');
+  const { tmpdir } = await import('node:os');
+  const { execFileSync } = await import('node:child_process');
+  const dir = mkdtempSync(join(tmpdir(), 'wharf-warm-up-'));
+  try {
+    mkdirSync(join(dir, 'context/static'), { recursive: true });
+    writeFileSync(join(dir, 'context/hello.txt'), 'hello\n');
+    writeFileSync(join(dir, 'context/static/index.html'), '<p>hello</p>\n');
+    writeFileSync(
+      join(dir, 'context/build.ts'),
+      `import { context, define, stage } from '@wharf/core';
+const app = stage('app').from('scratch').workdir('/app').copy('hello.txt', './').copy('static/', './static/')
+  .env({ GREETING: 'hello' }).user('1000:1000').expose(8080).cmd(['/app/hello']);
+export default define({ target: app, context: context('.').ignore(['build.ts']) });
+`,
+    );
+    writeFileSync(
+      join(dir, 'context/Dockerfile'),
+      'FROM scratch\nWORKDIR /app\nCOPY hello.txt ./\nCOPY static/ ./static/\nENV GREETING=hello\nUSER 1000:1000\nEXPOSE 8080\nCMD ["/app/hello"]\n',
+    );
+    const build = (input, out, env = {}) =>
+      execFileSync(
+        process.execPath,
+        [
+          join(root, 'dist/main.js'),
+          'build',
+          ...input,
+          '--cache-dir',
+          join(dir, 'cache'),
+          '--progress',
+          'plain',
+          '-o',
+          `type=oci,dest=${join(dir, out)}`,
+        ],
+        { env: { ...process.env, WHARF_USERNS: 'off', ...env }, stdio: 'pipe' },
+      );
+    const buildTs = [join(dir, 'context/build.ts')];
+    const dockerfile = ['-f', join(dir, 'context/Dockerfile'), join(dir, 'context')];
+    build(buildTs, 'cold-ts');
+    build(dockerfile, 'cold-dockerfile');
+    // The second run starts from the first one's cache and adds what it compiled itself.
+    build(buildTs, 'warm-ts', { WHARF_WRITE_CODE_CACHE: '1' });
+    build(dockerfile, 'warm-dockerfile', { WHARF_WRITE_CODE_CACHE: '1' });
+  } catch (error) {
+    console.warn(
+      `bundle.mjs: the warm-up build failed, no code cache (start-up is slower): ${error.message.split('\n')[0]}`,
+    );
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}

@@ -7,8 +7,8 @@
  * (outputs) belong to the caller; files in the cache may belong to subordinate ids (`wharf cache
  * prune` removes them). `WHARF_USERNS=off` keeps the process as it is: only root is mapped then.
  */
-import { spawn, spawnSync } from 'node:child_process';
 import { accessSync, constants as fsConstants, readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { constants, userInfo } from 'node:os';
 import { delimiter, join } from 'node:path';
 
@@ -80,6 +80,11 @@ export function reexecInUserNamespace(argv: readonly string[]): Promise<number> 
   const gids = subordinateRange('/etc/subgid', name, gid);
   const unshare = findTool('unshare');
   if (!uids || !gids || !unshare || !findTool('newuidmap') || !findTool('newgidmap')) return undefined;
+  // Required here, not imported: every wharf command runs this module, few re-execute, and loading
+  // child_process (with net and stream) cost a no-change build ~10–20 ms at start.
+  const { spawn, spawnSync } = createRequire(import.meta.url)(
+    'node:child_process',
+  ) as typeof import('node:child_process');
   const count = Math.min(uids.count, gids.count);
   const namespace = [
     '--map-root-user',

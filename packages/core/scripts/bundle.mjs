@@ -2,55 +2,77 @@
 // Node's ESM loader spent ~130 ms resolving and linking core's ~150 modules on every `wharf` run; one
 // bundle loads in ~50 ms, so a no-change `wharf build` of examples/hello takes 0.23 s instead of 0.30 s.
 //
-// Every module goes into one file, dist/bundle/core.js, once; each entry in package.json's `exports`
-// (the root and every subpath: ./oci, ./registry …) is a two-line file re-exporting its names from it,
-// so Node loads two files whatever a program imports (esbuild's code splitting made ~30 chunks for 15
-// entry points, which cost the CLI ~50 ms more per start). ./testing is bundled on its own, sharing a
-// chunk with core.js (one WharfError class, one store): its tar-stream dependency (CommonJS, a dozen
-// files) is loaded only by programs that use the test helpers. Dependencies stay external. The
-// per-module files in dist/ remain for source maps and types.
-import { readFileSync, rmSync, writeFileSync } from 'node:fs';
+// Every module goes into one script, dist/bundle/core-body.<hash>.cjs, once. dist/bundle/core.js (ES module)
+// runs it and exports its namespaces (wharf_root, wharf_oci …); each entry in package.json's `exports`
+// (the root and every subpath: ./oci, ./registry …) is a two-line file re-exporting its names from
+// core.js, so Node loads a few small files whatever a program imports. ./testing is bundled on its own
+// (its tar-stream dependency, CommonJS, a dozen files, is loaded only by programs that use the test
+// helpers), importing core's modules through core.js too (one WharfError class, one store).
+// Dependencies stay external. The per-module files in dist/ remain for source maps and types.
+//
+// Why a script and not an ES module: Node 20 keeps no compiled code for ES modules
+// (`module.enableCompileCache()` came in Node 22.1), so V8 parsed and compiled all of core at every
+// start (~35 % of a no-change `wharf build`'s CPU). A `vm.Script` accepts V8's code cache: core.js runs
+// the body through script-runner.js (the CLI runs its program through it too), which passes
+// `core-body.<hash>.cjs.v8cache` (bytecode of every function a warm-up build ran, made by the CLI's
+// bundle step, packages/cli/scripts/bundle.mjs, with WHARF_WRITE_CODE_CACHE=1). V8 checks the cache
+// against its own version, its flags and the source's length (hence the hash in the name), and
+// compiles normally when it does not fit. The cache sits beside the code it stands for, with the same
+// permissions: nothing is written at run time. Node modules only some commands use (child_process, tls, worker_threads) are required on
+// first use rather than at load (core's code only reads their properties inside functions).
+import { createHash } from 'node:crypto';
+import { copyFileSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
-import { dirname, join, relative } from 'node:path';
+import { basename, dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { build } from 'esbuild';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));
 const entries = entryPoints(pkg.exports);
-const core = join(root, 'dist/bundle/core.js');
-/** Entries bundled on their own rather than into core.js. */
+const bundleDir = join(root, 'dist/bundle');
+const core = join(bundleDir, 'core.js');
+/** Entries bundled on their own rather than into core-body.cjs. */
 const SEPARATE = new Set(['testing/index']);
+/** Node modules core requires on first use (a property read) instead of when it loads. */
+const LAZY_BUILTINS = ['node:child_process', 'node:tls', 'node:worker_threads'];
 
-rmSync(join(root, 'dist/bundle'), { recursive: true, force: true });
-// The synthetic entry of core.js: every export but those bundled on their own, as a namespace each.
+rmSync(bundleDir, { recursive: true, force: true });
 const combined = entries.filter((e) => !SEPARATE.has(e.bundled));
+const separate = entries.filter((e) => SEPARATE.has(e.bundled));
+// Core's modules the separate entries import (../oci/index.js …): core-body exports each as a namespace too.
+const internal = [...new Set(separate.flatMap((e) => outsideImports(join(root, e.compiled))))];
+
+// The synthetic entry of core-body.cjs: every export but those bundled on their own, as a namespace each.
 const entryFile = join(root, 'dist/bundle-entry.js');
 writeFileSync(
   entryFile,
-  combined
-    .map(({ bundled, compiled }) => `export * as ${namespaceOf(bundled)} from './${compiled.slice(5)}';`)
-    .join('\n'),
+  [
+    ...combined.map(
+      ({ bundled, compiled }) => `export * as ${namespaceOf(bundled)} from './${compiled.slice(5)}';`,
+    ),
+    ...internal.map(
+      (file) => `export * as ${internalNamespace(file)} from './${relative(join(root, 'dist'), file)}';`,
+    ),
+  ].join('\n'),
 );
 try {
   await build({
     absWorkingDir: root,
-    entryPoints: {
-      core: entryFile,
-      ...Object.fromEntries(
-        entries.filter((e) => SEPARATE.has(e.bundled)).map((e) => [e.bundled, e.compiled]),
-      ),
-    },
-    outdir: 'dist/bundle',
+    entryPoints: [entryFile],
+    outfile: join(bundleDir, 'core-body.cjs'),
+    // (renamed below to carry a hash of its content)
     bundle: true,
-    splitting: true,
-    format: 'esm',
+    format: 'cjs',
     platform: 'node',
     target: 'node20',
     external: Object.keys(pkg.dependencies ?? {}),
+    // core.js passes both: its own URL (where createRequire and the DSL's own-frame check start) and
+    // an import() that resolves from core.js, as the ES module did (a vm.Script has no import()).
+    define: { 'import.meta.url': '__wharf_core_url' },
     // Whitespace and syntax minified, identifiers kept (class and function names read the same in
-    // stack traces and `error.name`): V8 parses 849 → ~630 kB at every start, importing core.js ~20 %
-    // faster; `NODE_OPTIONS=--enable-source-maps` maps traces back to src/ through the linked map.
+    // stack traces and `error.name`): less to read and hash at every start. `NODE_OPTIONS=
+    // --enable-source-maps` maps traces back to src/ through the linked map.
     minifyWhitespace: true,
     minifySyntax: true,
     sourcemap: 'linked',
@@ -59,15 +81,149 @@ try {
 } finally {
   rmSync(entryFile, { force: true });
 }
+rewriteDynamicImports(join(bundleDir, 'core-body.cjs'));
+// The name carries the content's hash, and so does the code cache's (core-body.<hash>.cjs.v8cache):
+// V8 checks a cache against the source's length, not its bytes, so a cache must never outlive its code.
+const bodyName = hashedName(join(bundleDir, 'core-body.cjs'));
+
+const namespaces = [
+  ...combined.map(({ bundled }) => namespaceOf(bundled)),
+  ...internal.map((file) => internalNamespace(file)),
+];
+writeFileSync(core, coreModule(namespaces, bodyName));
+copyFileSync(join(root, 'scripts/script-runner.js'), join(bundleDir, 'script-runner.js'));
+
+for (const { bundled, compiled } of separate) {
+  await build({
+    absWorkingDir: root,
+    entryPoints: { [bundled]: compiled },
+    outdir: bundleDir,
+    bundle: true,
+    format: 'esm',
+    platform: 'node',
+    target: 'node20',
+    external: Object.keys(pkg.dependencies ?? {}),
+    plugins: [throughCoreJs(toCore(join(bundleDir, `${bundled}.js`)))],
+    minifyWhitespace: true,
+    minifySyntax: true,
+    sourcemap: 'linked',
+    logLevel: 'warning',
+  });
+}
+
 for (const { bundled, compiled } of combined) {
   // The names each entry exports, read from tsc's output of it (all constants: no live bindings to keep).
   const names = Object.keys(await import(pathToFileURL(join(root, compiled)).href));
   if (names.includes('default')) throw new Error(`bundle.mjs: ${compiled} has a default export`);
-  const file = join(root, 'dist/bundle', `${bundled}.js`);
-  const from = relative(dirname(file), core).replace(/^(?!\.)/, './');
+  const file = join(bundleDir, `${bundled}.js`);
   await mkdir(dirname(file), { recursive: true });
   const ns = namespaceOf(bundled);
-  writeFileSync(file, `import { ${ns} } from '${from}';\nexport const { ${names.join(', ')} } = ${ns};\n`);
+  writeFileSync(
+    file,
+    `import { ${ns} } from '${toCore(file)}';\nexport const { ${names.join(', ')} } = ${ns};\n`,
+  );
+}
+
+/** core.js: runs core-body.cjs (with V8's code cache when one fits) and exports its namespaces. */
+function coreModule(names, bodyName) {
+  return `// Made by packages/core/scripts/bundle.mjs: runs ${bodyName} with V8's code cache (script-runner.js).
+import { createRequire } from 'node:module';
+import { runScript } from './script-runner.js';
+
+const requireHere = createRequire(import.meta.url);
+const lazy = new Set(${JSON.stringify(LAZY_BUILTINS)});
+/** A module core reads properties of only inside functions: required at the first read. */
+const onFirstUse = (id) => {
+  let loaded;
+  return new Proxy({}, { get: (_, key) => (loaded ??= requireHere(id))[key] });
+};
+const exported = runScript(
+  requireHere('node:url').fileURLToPath(new URL('./${bodyName}', import.meta.url)),
+  (id) => (lazy.has(id) ? onFirstUse(id) : requireHere(id)),
+  { __wharf_core_url: import.meta.url, __wharf_core_import: (id) => import(id) },
+);
+export const { ${names.join(', ')} } = exported;
+`;
+}
+
+/**
+ * The separate entries' imports of core's modules (../oci/index.js …) become reads of core.js's
+ * namespaces, so they share core's classes and state instead of bundling second copies.
+ */
+function throughCoreJs(coreSpecifier) {
+  return {
+    name: 'through-core-js',
+    setup(b) {
+      b.onResolve({ filter: /^\.\.?\// }, (args) => {
+        const file = resolve(args.resolveDir, args.path);
+        if (!internal.includes(file) || args.namespace !== 'file') return undefined;
+        return { path: file, namespace: 'wharf-core' };
+      });
+      b.onResolve({ filter: /^wharf-core-js$/ }, () => ({ path: coreSpecifier, external: true }));
+      b.onLoad({ filter: /.*/, namespace: 'wharf-core' }, async ({ path }) => {
+        const names = Object.keys(await import(pathToFileURL(path).href));
+        const ns = internalNamespace(path);
+        return {
+          contents: `import { ${ns} } from 'wharf-core-js';\nexport const { ${names.join(', ')} } = ${ns};\n`,
+          loader: 'js',
+        };
+      });
+    },
+  };
+}
+
+/**
+ * `import("undici")` → `__wharf_core_import("undici")`: resolved from core.js like the ES module's own
+ * import() was. Only the dependencies' specifiers are expected; anything else stops the build.
+ */
+function rewriteDynamicImports(file) {
+  const deps = Object.keys(pkg.dependencies ?? {});
+  let code = readFileSync(file, 'utf8');
+  code = code.replace(/\bimport\("([^"]+)"\)/g, (all, id) => {
+    if (!deps.includes(id)) throw new Error(`bundle.mjs: unexpected dynamic import ${all} in core`);
+    return `__wharf_core_import("${id}")`;
+  });
+  if (/\bimport\s*\(/.test(code)) throw new Error('bundle.mjs: core-body.cjs still has an import()');
+  writeFileSync(file, code);
+}
+
+/** Renames `file` (and its source map) to `<name>.<hash>.cjs`; returns the new base name. */
+function hashedName(file) {
+  const code = readFileSync(file, 'utf8');
+  const hash = createHash('sha256').update(code).digest('hex').slice(0, 16);
+  const name = basename(file).replace(/\.cjs$/, `.${hash}.cjs`);
+  const map = `${basename(file)}.map`;
+  writeFileSync(
+    join(dirname(file), name),
+    code.replace(`//# sourceMappingURL=${map}`, `//# sourceMappingURL=${name}.map`),
+  );
+  renameSync(`${file}.map`, join(dirname(file), `${name}.map`));
+  rmSync(file);
+  return name;
+}
+
+/** The relative paths (resolved) of modules outside the entry's folder that `file` (tsc output) imports. */
+function outsideImports(file) {
+  const dir = dirname(file);
+  const seen = new Set();
+  const visit = (f) => {
+    for (const [, spec] of readFileSync(f, 'utf8').matchAll(/from '(\.\.?\/[^']+)'/g)) {
+      const target = resolve(dirname(f), spec);
+      if (!target.startsWith(`${dir}/`)) seen.add(target);
+      else if (!visited.has(target)) {
+        visited.add(target);
+        visit(target);
+      }
+    }
+  };
+  const visited = new Set([file]);
+  visit(file);
+  return [...seen];
+}
+
+/** core.js's relative specifier from `file` in dist/bundle/. */
+function toCore(file) {
+  return relative(dirname(file), core).replace(/^(?!\.)/, './');
 }
 
 /**
@@ -76,6 +232,11 @@ for (const { bundled, compiled } of combined) {
  */
 function namespaceOf(bundled) {
   return `wharf_${bundled === 'index' ? 'root' : bundled.replace(/\/index$/, '').replace(/\W/g, '_')}`;
+}
+
+/** The namespace of a module only the separate entries import: `dist/store/index.js` → `wharf_internal_store_index`. */
+function internalNamespace(file) {
+  return `wharf_internal_${relative(join(root, 'dist'), file).replace(/\.js$/, '').replace(/\W/g, '_')}`;
 }
 
 /** Each export's bundle path (`oci/index`) and its tsc output (`dist/oci/index.js`). */

@@ -1,4 +1,13 @@
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
@@ -75,6 +84,27 @@ describe('writeLayout → openLayout/readLayout', () => {
     await writeLayout(b, { image: img, names: ['x:1'] });
     expect(readFileSync(join(a, 'index.json'))).toEqual(readFileSync(join(b, 'index.json')));
     expect(readdirSync(join(a, 'blobs', 'sha256'))).toEqual(readdirSync(join(b, 'blobs', 'sha256')));
+  });
+
+  it('leaves a layout that already holds the image as it is; anything different is rewritten', async () => {
+    const img = await randomImage(2, { files: 2, bytes: 3000 });
+    const dir = fresh();
+    await writeLayout(dir, { image: img, names: ['x:1'] });
+    const inode = (name: string) => statSync(join(dir, name)).ino;
+    const before = { index: inode('index.json'), dir: inode('.') };
+    await writeLayout(dir, { image: img, names: ['x:1'] });
+    expect({ index: inode('index.json'), dir: inode('.') }).toEqual(before); // not renamed over
+    // Another name: another index.json, so the layout is written again.
+    await writeLayout(dir, { image: img, names: ['x:2'] });
+    expect(inode('index.json')).not.toBe(before.index);
+    // A blob altered in place (same size) is noticed and the layout rewritten whole.
+    const config = (await img.manifest()).config.digest.slice('sha256:'.length);
+    const path = join(dir, 'blobs', 'sha256', config);
+    chmodSync(path, 0o644);
+    writeFileSync(path, Buffer.alloc(statSync(path).size, 32));
+    await writeLayout(dir, { image: img, names: ['x:2'] });
+    expect(await (await readLayout(dir)).digest()).toBe(await img.digest());
+    await validateImage(await readLayout(dir));
   });
 
   it('holds several named images; names that are not there are reported', async () => {
