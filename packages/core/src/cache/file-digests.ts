@@ -195,11 +195,31 @@ export class FileDigests {
     return { hashed: this.#hashed, reused: this.#reused };
   }
 
+  /**
+   * The cache as one JSON object (path → entry), in pieces: as one string (and an object of every
+   * entry first) it was ~10 MB more at the end of a 26 000-file build, right at its memory peak.
+   */
+  *#json(): Generator<string> {
+    const PIECE = 1024;
+    let piece: string[] = [];
+    let first = true;
+    yield '{';
+    for (const [path, entry] of this.#entries) {
+      piece.push(`${first ? '' : ','}${JSON.stringify(path)}:${JSON.stringify(entry)}`);
+      first = false;
+      if (piece.length >= PIECE) {
+        yield piece.join('');
+        piece = [];
+      }
+    }
+    yield `${piece.join('')}}`;
+  }
+
   /** Writes the cache back (atomically) if anything changed. */
   async save(): Promise<void> {
     if (!this.#dirty) return;
     // a stat cache: lost in a crash, it is rebuilt by hashing again, so no fsync
-    await writeFileAtomic(this.file, JSON.stringify(Object.fromEntries(this.#entries)), { durable: false });
+    await writeFileAtomic(this.file, this.#json(), { durable: false });
     this.#dirty = false;
   }
 }
