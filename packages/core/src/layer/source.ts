@@ -67,9 +67,19 @@ export interface SourceTree {
  * in a context of 30 000; with `!` exceptions (an excluded directory may hold kept files) the whole
  * context is walked once up front instead.
  */
-export async function openContextSource(dir: string, options: WalkContextOptions = {}): Promise<SourceTree> {
+export async function openContextSource(
+  dir: string,
+  options: ContextSourceOptions = {},
+): Promise<SourceTree> {
   const context = await openContextRoot(dir, options);
-  return context.matcher?.hasExclusions ? walkedContextSource(context, options) : lazyContextSource(context);
+  return context.matcher?.hasExclusions
+    ? walkedContextSource(context, options)
+    : lazyContextSource(context, options.keptEntries ?? KEPT_ENTRIES);
+}
+
+export interface ContextSourceOptions extends WalkContextOptions {
+  /** How many listed entries the lazy context keeps (the most recently used directories'); default 8192. */
+  readonly keptEntries?: number;
 }
 
 const ROOT_STAT = { type: 'dir', mode: 0o755, uid: 0, gid: 0, size: 0, dev: 0n, ino: 0n, nlink: 1 } as const;
@@ -101,7 +111,7 @@ const YIELD_EVERY = 32;
  */
 const KEPT_ENTRIES = 8192;
 
-function lazyContextSource(context: ContextRoot): SourceTree {
+function lazyContextSource(context: ContextRoot, keptEntries: number): SourceTree {
   const rootStat: SourceStat = { ...ROOT_STAT, absPath: context.root };
   // Each directory's kept entries by name, read once while kept (a promise, so concurrent COPYs share
   // the read); in least recently used order.
@@ -113,7 +123,7 @@ function lazyContextSource(context: ContextRoot): SourceTree {
     sizes.set(relDir, size);
     kept += size;
     for (const [dir, count] of sizes) {
-      if (kept <= KEPT_ENTRIES) break;
+      if (kept <= keptEntries) break;
       if (dir === relDir) continue;
       sizes.delete(dir);
       listings.delete(dir);
