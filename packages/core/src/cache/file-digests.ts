@@ -152,7 +152,8 @@ export class FileDigests {
    * stat `stat` taken before it was read.
    */
   learn(path: string, stat: FileIdentity, sha256: string): void {
-    this.#record(path, keyOf(path, stat), sha256);
+    const key = keyOf(path, stat);
+    if (this.#lookup(path, key) !== sha256) this.#record(path, key, sha256);
   }
 
   #known(path: string, key: Key): string | undefined {
