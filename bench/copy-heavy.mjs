@@ -12,9 +12,12 @@
 //  wharf runs twice more, with its own cache, writing a docker-archive: the format docker save writes.
 // --layout layered (default): package files, node_modules and src/ in their own COPY steps, as the
 // README recommends; --layout single: one `COPY . .`, so a one-file change re-makes the whole layer.
+// --runs N (default 1): part 1 runs N rounds (pigz, then wharf, alternating) and reports medians, as
+// issue 21 asks (median of 5); --only issue3 skips parts 2 and 3 (no Docker needed); --cli FILE runs
+// another checkout's CLI (its packages/cli/dist/main.js) for part 1, for before/after pairs.
 // Requires root, dockerd with the mirror on 127.0.0.1:5151, Debian's docker, pigz and GNU time.
 import { existsSync, mkdirSync, readdirSync, statSync, writeFileSync } from 'node:fs';
-import { homedir } from 'node:os';
+import { homedir, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import {
@@ -36,8 +39,23 @@ import {
   WHARF,
 } from './lib.mjs';
 
-const { values } = parseArgs({ options: { layout: { type: 'string', default: 'layered' } } });
+const { values } = parseArgs({
+  options: {
+    layout: { type: 'string', default: 'layered' },
+    runs: { type: 'string', default: '1' },
+    only: { type: 'string' },
+    cli: { type: 'string' },
+  },
+});
 if (!['layered', 'single'].includes(values.layout)) throw new Error('--layout is layered or single');
+if (values.only !== undefined && values.only !== 'issue3') throw new Error('--only takes issue3');
+const runs = Number(values.runs);
+if (!Number.isInteger(runs) || runs < 1) throw new Error('--runs is a whole number >= 1');
+const median = (xs) => {
+  const sorted = [...xs].sort((a, b) => a - b);
+  const mid = sorted.length >> 1;
+  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
+};
 
 // Exact versions, so every machine copies the same tree (npm resolves the rest through the lock file).
 const DEPENDENCIES = {
@@ -137,16 +155,16 @@ export default define({ target, context: context('app') });
 };
 
 /** wharf build through GNU time: wall seconds and peak RSS (MiB) of the whole CLI process. */
-async function wharfTimed(args, cwd) {
+async function wharfTimed(args, cwd, cli = WHARF) {
   const result = await run(
     '/usr/bin/time',
-    ['-f', 'WHARF_BENCH_RSS_KIB %M', process.execPath, WHARF, ...args],
+    ['-f', 'WHARF_BENCH_RSS_KIB %M %U %S', process.execPath, cli, ...args],
     {
       cwd,
     },
   );
-  const kib = Number(/WHARF_BENCH_RSS_KIB (\d+)/.exec(result.stderr)?.[1]);
-  return { ...result, rssMiB: s(kib / 1024) };
+  const [, kib, user, sys] = /WHARF_BENCH_RSS_KIB (\d+) ([\d.]+) ([\d.]+)/.exec(result.stderr) ?? [];
+  return { ...result, rssMiB: s(Number(kib) / 1024), cpuSeconds: s(Number(user) + Number(sys)) };
 }
 
 const shell = (script) => run('bash', ['-o', 'pipefail', '-c', script]);
@@ -174,125 +192,179 @@ try {
   // 1. issue 3: one big layer to an OCI archive, against tar | gzip and tar | pigz of the same dir.
   await settle();
   const gzipRun = await shell(`tar -c -C ${app} . | gzip -6 > ${work}/gzip.tgz`);
-  await settle();
-  const pigzRun = await shell(`tar -c -C ${app} . | pigz -6 -p2 > ${work}/pigz.tgz`);
-  await settle();
   const scratchOut = join(work, 'scratch.oci.tar');
-  const scratch = await wharfTimed([
-    'build',
-    join(work, 'scratch.ts'),
-    '--cache-dir',
-    join(work, 'cache-scratch'),
-    '-o',
-    `type=oci-archive,dest=${scratchOut}`,
-    '--progress',
-    'json',
-  ]);
-
-  // 2 and 3. issue 5 (a) cold and (b) warm, against BuildKit build + save.
-  // wharf twice, each with its own cache: an OCI archive (gzip layers, what a registry holds) and a
-  // docker-archive (uncompressed, the format docker save writes).
-  const wharfOut = join(work, 'wharf.oci.tar');
-  const wharfDockerOut = join(work, 'wharf.docker.tar');
-  const dockerOut = join(work, 'buildkit.tar');
-  const wharfBuildTo = (output, cacheDir) => () =>
-    wharfTimed([
-      'build',
-      definition,
-      '--cache-dir',
-      cacheDir,
-      '--registry-mirror',
-      MIRROR,
-      '-o',
-      output,
-      '-t',
-      tag,
-      '--progress',
-      'json',
-    ]);
-  const wharfBuild = wharfBuildTo(`type=oci-archive,dest=${wharfOut}`, join(work, 'wharf-cache'));
-  const wharfBuildDocker = wharfBuildTo(
-    `type=docker-archive,dest=${wharfDockerOut}`,
-    join(work, 'wharf-cache-2'),
-  );
-  const buildkit = buildkitBuildAndSave({
-    tag,
-    dockerfile: join(work, 'Dockerfile'),
-    context: app,
-    out: dockerOut,
-  });
-
-  const { wCold, dCold } = await coldPair(wharfBuild, buildkit, tag); // (a)
-  log('wharf cold build to a docker-archive…');
-  await settle();
-  const wColdDocker = await wharfBuildDocker();
-
-  writeFileSync(
-    join(app, 'src/routes/r07.js'),
-    `${'// changed\n'}${Date.now()}\nmodule.exports = require('./r06');\n`,
-  );
-  log('wharf warm rebuild (one file in src/ changed)…');
-  await settle();
-  const wWarm = await wharfBuild();
-  await settle();
-  const wWarmDocker = await wharfBuildDocker();
-  log('BuildKit warm rebuild…');
-  await settle();
-  const dWarm = await buildkit();
-
-  console.log(`\nissue 3: ${size.files} files, ${size.mb} MB, FROM scratch + COPY . . to an OCI archive`);
-  table([
-    { tool: 'tar | gzip -6', seconds: gzipRun.seconds },
-    { tool: 'tar | pigz -6 -p2', seconds: pigzRun.seconds },
-    {
-      tool: 'wharf build -o type=oci-archive',
-      seconds: scratch.seconds,
-      peakRssMiB: scratch.rssMiB,
-      vsPigz: scratch.seconds / pigzRun.seconds,
-      target: '<= 1.3x pigz, < 150 MiB',
-    },
-  ]);
-  console.log(
-    `\nissue 5: FROM node:20-alpine, layout ${values.layout}; wharf writes an OCI archive (or a docker-archive)`,
-  );
-  table([
-    sideBySideRow('(a) cold', wCold, dCold, '>= 3x'),
-    sideBySideRow('(a) cold, wharf docker-archive', wColdDocker, dCold, '>= 3x'),
-    sideBySideRow('(b) warm, 1 file changed', wWarm, dWarm, '>= 2x'),
-    sideBySideRow('(b) warm, wharf docker-archive', wWarmDocker, dWarm, '>= 2x'),
-  ]);
-  printDetails({
-    wharfOut,
-    dockerOut,
-    inProc: { peakRssMiB: { scratch: scratch.rssMiB, cold: wCold.rssMiB, warm: wWarm.rssMiB } },
-    runs: [
-      ['scratch', scratch, 3],
-      ['cold', wCold, 4],
-      ['warm', wWarm, 4],
-    ],
-  });
-  console.log(
-    JSON.stringify({
-      bench: 'copy-heavy',
-      date: new Date().toISOString(),
-      machine: machine(),
-      layout: values.layout,
-      context: size,
-      issue3: {
-        gzip: s(gzipRun.seconds),
-        pigz: s(pigzRun.seconds),
-        wharf: s(scratch.seconds),
-        wharfPeakRssMiB: scratch.rssMiB,
-        vsPigz: s(scratch.seconds / pigzRun.seconds),
-        ociArchiveMiB: mibOf(scratchOut),
-        pigzMiB: mibOf(join(work, 'pigz.tgz')),
+  const rounds = [];
+  for (let round = 0; round < runs; round++) {
+    await settle();
+    const pigz = await shell(`tar -c -C ${app} . | pigz -6 -p2 > ${work}/pigz.tgz`);
+    await settle();
+    await run('rm', ['-rf', join(work, 'cache-scratch'), scratchOut]);
+    const wharfRun = await wharfTimed(
+      [
+        'build',
+        join(work, 'scratch.ts'),
+        '--cache-dir',
+        join(work, 'cache-scratch'),
+        '-o',
+        `type=oci-archive,dest=${scratchOut}`,
+        '--progress',
+        'json',
+      ],
+      undefined,
+      values.cli,
+    );
+    rounds.push({ pigz, wharf: wharfRun });
+    log(
+      `issue 3 round ${round + 1}/${runs}: pigz ${s(pigz.seconds)} s, wharf ${s(wharfRun.seconds)} s ` +
+        `(${s(wharfRun.seconds / pigz.seconds)}x), CPU ${wharfRun.cpuSeconds} s, peak RSS ${wharfRun.rssMiB} MiB`,
+    );
+  }
+  const pigzRun = { seconds: median(rounds.map((r) => r.pigz.seconds)) };
+  const scratch = {
+    ...rounds[rounds.length - 1].wharf,
+    seconds: median(rounds.map((r) => r.wharf.seconds)),
+    rssMiB: median(rounds.map((r) => r.wharf.rssMiB)),
+    cpuSeconds: median(rounds.map((r) => r.wharf.cpuSeconds)),
+  };
+  const issue3 = {
+    runs,
+    gzip: s(gzipRun.seconds),
+    pigz: s(pigzRun.seconds),
+    wharf: s(scratch.seconds),
+    wharfCpu: s(scratch.cpuSeconds),
+    wharfPeakRssMiB: scratch.rssMiB,
+    wharfPeakRssMaxMiB: Math.max(...rounds.map((r) => r.wharf.rssMiB)),
+    vsPigz: s(median(rounds.map((r) => r.wharf.seconds / r.pigz.seconds))),
+    rounds: rounds.map((r) => ({
+      pigz: s(r.pigz.seconds),
+      wharf: s(r.wharf.seconds),
+      rssMiB: r.wharf.rssMiB,
+    })),
+    ociArchiveMiB: mibOf(scratchOut),
+    pigzMiB: mibOf(join(work, 'pigz.tgz')),
+  };
+  if (values.only === 'issue3') {
+    console.log(`\nissue 3: ${size.files} files, ${size.mb} MB, FROM scratch + COPY . . to an OCI archive`);
+    table([
+      { tool: 'tar | gzip -6', seconds: gzipRun.seconds },
+      { tool: `tar | pigz -6 -p2 (median of ${runs})`, seconds: pigzRun.seconds },
+      {
+        tool: `wharf build -o type=oci-archive (median of ${runs})`,
+        seconds: scratch.seconds,
+        peakRssMiB: scratch.rssMiB,
+        vsPigz: issue3.vsPigz,
+        target: '<= 1.3x pigz, < 150 MiB',
       },
-      cold: sideBySideJson(wCold, dCold),
-      warm: sideBySideJson(wWarm, dWarm),
-      dockerArchive: { cold: sideBySideJson(wColdDocker, dCold), warm: sideBySideJson(wWarmDocker, dWarm) },
-      archiveMiB: { wharf: mibOf(wharfOut), buildkit: mibOf(dockerOut) },
-    }),
-  );
+    ]);
+    console.log(
+      JSON.stringify({
+        bench: 'copy-heavy',
+        date: new Date().toISOString(),
+        machine: machine(),
+        loadavg: loadavg().map(s),
+        context: size,
+        issue3,
+      }),
+    );
+  } else {
+    // 2 and 3. issue 5 (a) cold and (b) warm, against BuildKit build + save.
+    // wharf twice, each with its own cache: an OCI archive (gzip layers, what a registry holds) and a
+    // docker-archive (uncompressed, the format docker save writes).
+    const wharfOut = join(work, 'wharf.oci.tar');
+    const wharfDockerOut = join(work, 'wharf.docker.tar');
+    const dockerOut = join(work, 'buildkit.tar');
+    const wharfBuildTo = (output, cacheDir) => () =>
+      wharfTimed([
+        'build',
+        definition,
+        '--cache-dir',
+        cacheDir,
+        '--registry-mirror',
+        MIRROR,
+        '-o',
+        output,
+        '-t',
+        tag,
+        '--progress',
+        'json',
+      ]);
+    const wharfBuild = wharfBuildTo(`type=oci-archive,dest=${wharfOut}`, join(work, 'wharf-cache'));
+    const wharfBuildDocker = wharfBuildTo(
+      `type=docker-archive,dest=${wharfDockerOut}`,
+      join(work, 'wharf-cache-2'),
+    );
+    const buildkit = buildkitBuildAndSave({
+      tag,
+      dockerfile: join(work, 'Dockerfile'),
+      context: app,
+      out: dockerOut,
+    });
+
+    const { wCold, dCold } = await coldPair(wharfBuild, buildkit, tag); // (a)
+    log('wharf cold build to a docker-archive…');
+    await settle();
+    const wColdDocker = await wharfBuildDocker();
+
+    writeFileSync(
+      join(app, 'src/routes/r07.js'),
+      `${'// changed\n'}${Date.now()}\nmodule.exports = require('./r06');\n`,
+    );
+    log('wharf warm rebuild (one file in src/ changed)…');
+    await settle();
+    const wWarm = await wharfBuild();
+    await settle();
+    const wWarmDocker = await wharfBuildDocker();
+    log('BuildKit warm rebuild…');
+    await settle();
+    const dWarm = await buildkit();
+
+    console.log(`\nissue 3: ${size.files} files, ${size.mb} MB, FROM scratch + COPY . . to an OCI archive`);
+    table([
+      { tool: 'tar | gzip -6', seconds: gzipRun.seconds },
+      { tool: 'tar | pigz -6 -p2', seconds: pigzRun.seconds },
+      {
+        tool: 'wharf build -o type=oci-archive',
+        seconds: scratch.seconds,
+        peakRssMiB: scratch.rssMiB,
+        vsPigz: issue3.vsPigz,
+        target: '<= 1.3x pigz, < 150 MiB',
+      },
+    ]);
+    console.log(
+      `\nissue 5: FROM node:20-alpine, layout ${values.layout}; wharf writes an OCI archive (or a docker-archive)`,
+    );
+    table([
+      sideBySideRow('(a) cold', wCold, dCold, '>= 3x'),
+      sideBySideRow('(a) cold, wharf docker-archive', wColdDocker, dCold, '>= 3x'),
+      sideBySideRow('(b) warm, 1 file changed', wWarm, dWarm, '>= 2x'),
+      sideBySideRow('(b) warm, wharf docker-archive', wWarmDocker, dWarm, '>= 2x'),
+    ]);
+    printDetails({
+      wharfOut,
+      dockerOut,
+      inProc: { peakRssMiB: { scratch: scratch.rssMiB, cold: wCold.rssMiB, warm: wWarm.rssMiB } },
+      runs: [
+        ['scratch', scratch, 3],
+        ['cold', wCold, 4],
+        ['warm', wWarm, 4],
+      ],
+    });
+    console.log(
+      JSON.stringify({
+        bench: 'copy-heavy',
+        date: new Date().toISOString(),
+        machine: machine(),
+        layout: values.layout,
+        context: size,
+        loadavg: loadavg().map(s),
+        issue3,
+        cold: sideBySideJson(wCold, dCold),
+        warm: sideBySideJson(wWarm, dWarm),
+        dockerArchive: { cold: sideBySideJson(wColdDocker, dCold), warm: sideBySideJson(wWarmDocker, dWarm) },
+        archiveMiB: { wharf: mibOf(wharfOut), buildkit: mibOf(dockerOut) },
+      }),
+    );
+  }
 } finally {
   await cleanup();
 }

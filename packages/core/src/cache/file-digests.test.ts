@@ -29,6 +29,25 @@ describe('FileDigests', () => {
     expect(reopened.stats).toEqual({ hashed: 0, reused: 1 });
   });
 
+  it('counts what it cannot answer, learns digests made elsewhere, and saves them', async () => {
+    const files = ['l1.txt', 'l2.txt'].map((name) => join(dir, name));
+    for (const file of files) writeFileSync(file, `content of ${file}`);
+    const stats = files.map((file) => {
+      const st = lstatSync(file, { bigint: true });
+      return { path: file, stat: { size: st.size, mtimeNs: st.mtimeNs, ino: st.ino, dev: st.dev } };
+    });
+    const cacheFile = join(dir, 'learned.json');
+    const cache = await FileDigests.open(cacheFile);
+    expect(cache.unknown(stats)).toEqual({ files: 2, bytes: Number(stats[0]?.stat.size) * 2 });
+    for (const { path, stat } of stats) cache.learn(path, stat, sha(`content of ${path}`));
+    expect(cache.unknown(stats)).toEqual({ files: 0, bytes: 0 });
+    expect(await cache.digestMany(stats)).toEqual(files.map((f) => sha(`content of ${f}`)));
+    expect(cache.stats).toEqual({ hashed: 2, reused: 2 });
+    await cache.save();
+    const reopened = await FileDigests.open(cacheFile);
+    expect(reopened.unknown(stats)).toEqual({ files: 0, bytes: 0 });
+  });
+
   it('streams files bigger than a MiB', async () => {
     const file = join(dir, 'big.bin');
     const data = Buffer.alloc(3 * 1024 * 1024 + 17, 7);

@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { extract } from 'tar-stream';
 import { afterAll, describe, expect, it, vi } from 'vitest';
+import { hashFiles } from '../cache/hash-pool.js';
 import { lowerDockerfile } from '../dockerfile/index.js';
 import { define, toGraph } from '../dsl/graph.js';
 import { stage } from '../dsl/stage.js';
@@ -13,6 +14,12 @@ import { formatPlatform, hostPlatform, parsePlatform } from '../oci/index.js';
 import { openStore } from '../store/store.js';
 import { validateImage } from '../testing/validate.js';
 import { buildGraph, buildImage, buildPlatforms } from './build.js';
+
+// Passed through, and watched: write-first COPY reads no file twice, so it never needs the pool.
+vi.mock('../cache/hash-pool.js', async (original) => {
+  const actual = await original<typeof import('../cache/hash-pool.js')>();
+  return { ...actual, hashFiles: vi.fn(actual.hashFiles) };
+});
 
 const scratchDir = mkdtempSync(join(tmpdir(), 'wharf-engine-'));
 afterAll(() => rmSync(scratchDir, { recursive: true, force: true }));
@@ -239,6 +246,72 @@ describe('buildGraph (direct backend)', async () => {
       '--no-cache',
       '--no-cache',
     ]);
+  });
+});
+
+describe('write-first COPY (many files new to the stat cache)', async () => {
+  it('writes the layer before keying it, with the same digest, key and miss explanations', async () => {
+    const files: Record<string, string> = {};
+    for (let i = 0; i < 100; i++) files[`lib/m${String(i).padStart(3, '0')}.js`] = `module.exports = ${i};\n`;
+    const dir = makeContext({ ...files, 'lib/empty.js': '' });
+    const graph = toGraph(stage('app').from('scratch').workdir('/app').copy('lib', './lib'));
+    const cacheStore = await openStore({ root: join(scratchDir, 'write-first') });
+    const run = async (noCache = false) => {
+      const steps: { step: number; cached?: boolean; miss?: string }[] = [];
+      const result = await buildGraph(graph, {
+        contextDir: dir,
+        store: cacheStore,
+        epoch: 0,
+        noCache,
+        onEvent: (e) => {
+          if (e.type === 'step-finished' && e.layer)
+            steps.push({ step: e.step, cached: e.cached, miss: e.miss });
+        },
+      });
+      return { digest: result.digest, steps: steps.sort((a, b) => a.step - b.step) };
+    };
+    const writes = vi.spyOn(cacheStore, 'putWriter');
+    vi.mocked(hashFiles).mockClear();
+    const cold = await run(); // 101 unknown files: written first, hashed from the tar's bytes
+    expect(cold.steps.map((s) => s.cached ?? false)).toEqual([false, false]);
+    expect(hashFiles).not.toHaveBeenCalled();
+    // The stat cache learned every file from the writer: --no-cache now keys first, then writes.
+    const keyedFirst = await run(true);
+    expect(keyedFirst.digest).toBe(cold.digest);
+    writes.mockClear();
+    const warm = await run();
+    expect(warm.digest).toBe(cold.digest);
+    expect(warm.steps.map((s) => s.cached)).toEqual([true, true]);
+    expect(writes).not.toHaveBeenCalled();
+
+    writeFileSync(join(dir, 'lib/m042.js'), 'module.exports = "changed";\n');
+    const changed = await run();
+    expect(changed.steps[1]?.miss).toBe('context file lib/m042.js changed (copied to /app/lib/m042.js)');
+
+    // Every file new again (a fresh checkout: other inodes, same bytes): written first, then a hit.
+    const copy = makeContext({
+      ...files,
+      'lib/empty.js': '',
+      'lib/m042.js': 'module.exports = "changed";\n',
+    });
+    const fresh = await buildGraph(graph, { contextDir: copy, store: cacheStore, epoch: 0 });
+    expect(fresh.digest).toBe(changed.digest);
+  });
+
+  it('writes the layer once for two platforms', async () => {
+    const files: Record<string, string> = {};
+    for (let i = 0; i < 80; i++) files[`f${i}.txt`] = `${i}\n`;
+    const dir = makeContext(files);
+    const store = await openStore({ root: join(scratchDir, 'write-first-platforms') });
+    const writes = vi.spyOn(store, 'putWriter');
+    const graph = toGraph(stage('app').from('scratch').copy('.', '/data/'));
+    const platforms = [parsePlatform('linux/amd64'), parsePlatform('linux/arm64')];
+    const built = await buildPlatforms(graph, { contextDir: dir, store, epoch: 0, platforms });
+    const diffIds = await Promise.all(
+      built.map(async (b) => (await b.uncompressedImage.config()).rootfs.diff_ids),
+    );
+    expect(diffIds[1]).toEqual(diffIds[0]);
+    expect(writes.mock.calls.length).toBe(1);
   });
 });
 

@@ -32,7 +32,8 @@ export interface WriteFileAtomicOptions {
  */
 export async function writeFileAtomic(
   path: string,
-  data: string | Uint8Array,
+  /** The content; an iterable of strings is written piece by piece (a big record never one string). */
+  data: string | Uint8Array | Iterable<string>,
   options: WriteFileAtomicOptions = {},
 ): Promise<void> {
   const durable = options.durable ?? true;
@@ -42,7 +43,8 @@ export async function writeFileAtomic(
   try {
     const handle = await open(temp, 'wx', options.mode ?? 0o644);
     try {
-      await handle.writeFile(data);
+      if (typeof data === 'string' || data instanceof Uint8Array) await handle.writeFile(data);
+      else for (const piece of data) await handle.write(piece);
       if (durable) await handle.sync();
     } finally {
       await handle.close();

@@ -280,3 +280,19 @@ describe('ADD', () => {
     ]);
   });
 });
+
+describe('the lazy context source', () => {
+  it('plans the same entries when it keeps only a few listings (dropped ones are listed again)', async () => {
+    const options = { ignore: ['payload', 'app/fifo*'] };
+    const all = { sources: ['.'], dest: '/out/', view: new MemoryFsView() };
+    const roomy = await planCopy({ ...all, source: await openContextSource(ctx, options) });
+    const tight = await openContextSource(ctx, { ...options, keptEntries: 1 });
+    const planned = await planCopy({ ...all, view: new MemoryFsView(), source: tight });
+    expect(planned.entries).toEqual(roomy.entries);
+    expect(roomy.entries.length).toBeGreaterThan(5);
+    // and a path that leaves the context is still refused when its directory was dropped
+    await expect(
+      planCopy({ ...all, view: new MemoryFsView(), source: tight, sources: ['../x'] }),
+    ).rejects.toThrow();
+  });
+});

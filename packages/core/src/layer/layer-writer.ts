@@ -15,7 +15,7 @@ import { createDigester, type Digest, type Digester, MediaType } from '../oci/in
 import type { BlobStore } from '../store/index.js';
 import type { LayerEntry } from './entry.js';
 import { createParallelGzip } from './parallel-gzip.js';
-import { sourceDateEpoch, tarStream } from './tar-writer.js';
+import { sourceDateEpoch, type TarWriteOptions, tarStream } from './tar-writer.js';
 
 export interface WriteLayerOptions {
   /** mtime of every entry in seconds; default `SOURCE_DATE_EPOCH` from `env`, else 0. */
@@ -28,6 +28,8 @@ export interface WriteLayerOptions {
   readonly gzipLevel?: number;
   /** With `compression: 'none'`: also store the tar's gzip form, made in the same pass (see `gzip`). */
   readonly alsoGzip?: boolean;
+  /** Told the sha256 of each file read from disk, from the bytes written (see `tarStream`). */
+  readonly onFileHashed?: TarWriteOptions['onFileHashed'];
 }
 
 export interface LayerDescriptor {
@@ -59,11 +61,14 @@ export async function writeLayer(
   entries: Iterable<LayerEntry> | AsyncIterable<LayerEntry>,
   options: WriteLayerOptions = {},
 ): Promise<LayerDescriptor> {
-  const mtime = options.mtime ?? sourceDateEpoch(options.env);
+  const tar: TarWriteOptions = {
+    mtime: options.mtime ?? sourceDateEpoch(options.env),
+    ...(options.onFileHashed ? { onFileHashed: options.onFileHashed } : {}),
+  };
   if (options.compression === 'none') {
     return options.alsoGzip
-      ? writeTarAndGzip(store, entries, mtime, options.gzipLevel ?? 6)
-      : writeTarLayer(store, entries, mtime);
+      ? writeTarAndGzip(store, entries, tar, options.gzipLevel ?? 6)
+      : writeTarLayer(store, entries, tar);
   }
   const diff = createDigester('sha256');
   const compressed = createDigester('sha256');
@@ -71,7 +76,7 @@ export async function writeLayer(
   const gzip = createParallelGzip({ level: options.gzipLevel ?? 6 });
   const writer = store.putWriter();
   try {
-    await pipeline(tarStream(entries, { mtime }), tap(diff), gzip, tap(compressed), writer);
+    await pipeline(tarStream(entries, tar), tap(diff), gzip, tap(compressed), writer);
     const info = await writer.commit();
     if (info.digest !== compressed.digest())
       throw new Error(`store digest ${info.digest} != ${compressed.digest()}`);
@@ -103,11 +108,11 @@ function tarDescriptor(blob: { readonly digest: Digest; readonly size: number })
 async function writeTarLayer(
   store: BlobStore,
   entries: Iterable<LayerEntry> | AsyncIterable<LayerEntry>,
-  mtime: number,
+  tar: TarWriteOptions,
 ): Promise<LayerDescriptor> {
   const writer = store.putWriter();
   try {
-    await pipeline(tarStream(entries, { mtime }), writer);
+    await pipeline(tarStream(entries, tar), writer);
     return tarDescriptor(await writer.commit());
   } catch (error) {
     await writer.abort();
@@ -133,7 +138,7 @@ function teeInto(target: Writable): Transform {
 async function writeTarAndGzip(
   store: BlobStore,
   entries: Iterable<LayerEntry> | AsyncIterable<LayerEntry>,
-  mtime: number,
+  tar: TarWriteOptions,
   level: number,
 ): Promise<LayerDescriptor> {
   const tarWriter = store.putWriter();
@@ -142,7 +147,7 @@ async function writeTarAndGzip(
   // Either pipeline failing tears the other down (a stalled tee would otherwise wait forever).
   const abort = new AbortController();
   const gzipped = pipeline(gzip, gzipWriter, { signal: abort.signal });
-  const written = pipeline(tarStream(entries, { mtime }), teeInto(gzip), tarWriter, { signal: abort.signal });
+  const written = pipeline(tarStream(entries, tar), teeInto(gzip), tarWriter, { signal: abort.signal });
   try {
     await Promise.all([written, gzipped]);
     const tar = await tarWriter.commit();

@@ -21,6 +21,8 @@ import { Semaphore } from '../fsutil/limit.js';
 export const GZIP_BLOCK_SIZE = 1024 * 1024;
 /** deflate's window: the dictionary each block gets from the input before it. */
 const WINDOW = 32 * 1024;
+/** Output buffer size of each deflate call; does not change the bytes (see deflateBlock). */
+const OUTPUT_CHUNK = 256 * 1024;
 /** Node's gzip header: mtime 0, no name, XFL 0 (levels 2–8), OS 3 (Unix), as zlib writes it. */
 const OS_UNIX = 3;
 
@@ -52,7 +54,9 @@ function deflateBlock(
         level,
         ...(dictionary ? { dictionary } : {}),
         finishFlush: last ? constants.Z_FINISH : constants.Z_SYNC_FLUSH,
-        chunkSize: Math.max(64 * 1024, block.length + 1024),
+        // zlib allocates output buffers of this size and copies them into the result: a quarter of a
+        // block holds a typical block's output in one (a block-sized one was 1 MiB of garbage per MiB).
+        chunkSize: OUTPUT_CHUNK,
       },
       (error, result) => (error ? reject(error) : resolve(result)),
     );
@@ -68,9 +72,12 @@ export function createParallelGzip(options: ParallelGzipOptions = {}): Transform
   if (!Number.isInteger(blockSize) || blockSize < WINDOW)
     throw new RangeError(`gzip block size ${blockSize} < ${WINDOW}`);
 
-  let block = Buffer.allocUnsafe(blockSize);
+  // Full blocks are reused once deflated and used as the next block's dictionary (zlib copies it when
+  // that block's deflate starts): a fresh block per MiB of input left as much garbage as the input.
+  const spare: Buffer[] = [];
+  let block: Buffer = Buffer.allocUnsafe(blockSize);
   let filled = 0;
-  let previous: Buffer | undefined; // the last full block, for the next block's dictionary
+  let previous: { block: Buffer; deflated: Promise<Buffer> } | undefined; // the last full block
   let crc = 0;
   let total = 0;
   // Blocks in flight, oldest first; each settles to its deflated bytes.
@@ -78,11 +85,18 @@ export function createParallelGzip(options: ParallelGzipOptions = {}): Transform
 
   const dispatch = async (stream: Transform, input: Buffer, last: boolean): Promise<void> => {
     await slots.acquire();
-    const dictionary = previous?.subarray(previous.length - WINDOW);
+    const dictionary = previous?.block.subarray(previous.block.length - WINDOW);
     const deflated = deflateBlock(input, dictionary, level, last).finally(() => slots.release());
     deflated.catch(() => {}); // awaited in order below; this only keeps it from being "unhandled"
     pending.push(deflated);
-    previous = input;
+    if (previous) {
+      const done = previous;
+      done.deflated.then(
+        () => spare.push(done.block),
+        () => {},
+      );
+    }
+    previous = { block: input, deflated };
     // Keep at most one block per core queued behind this stream: memory stays a few blocks.
     while (pending.length > slots.limit) stream.push(await (pending.shift() as Promise<Buffer>));
   };
@@ -98,7 +112,7 @@ export function createParallelGzip(options: ParallelGzipOptions = {}): Transform
           // A full block goes out only once more input arrives: only then is it known not to be the last.
           if (filled === blockSize) {
             await dispatch(this, block, false);
-            block = Buffer.allocUnsafe(blockSize);
+            block = spare.pop() ?? Buffer.allocUnsafe(blockSize);
             filled = 0;
           }
           const take = Math.min(blockSize - filled, chunk.length - offset);

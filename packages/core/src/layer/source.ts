@@ -67,9 +67,19 @@ export interface SourceTree {
  * in a context of 30 000; with `!` exceptions (an excluded directory may hold kept files) the whole
  * context is walked once up front instead.
  */
-export async function openContextSource(dir: string, options: WalkContextOptions = {}): Promise<SourceTree> {
+export async function openContextSource(
+  dir: string,
+  options: ContextSourceOptions = {},
+): Promise<SourceTree> {
   const context = await openContextRoot(dir, options);
-  return context.matcher?.hasExclusions ? walkedContextSource(context, options) : lazyContextSource(context);
+  return context.matcher?.hasExclusions
+    ? walkedContextSource(context, options)
+    : lazyContextSource(context, options.keptEntries ?? KEPT_ENTRIES);
+}
+
+export interface ContextSourceOptions extends WalkContextOptions {
+  /** How many listed entries the lazy context keeps (the most recently used directories'); default 8192. */
+  readonly keptEntries?: number;
 }
 
 const ROOT_STAT = { type: 'dir', mode: 0o755, uid: 0, gid: 0, size: 0, dev: 0n, ino: 0n, nlink: 1 } as const;
@@ -93,30 +103,68 @@ function contextStat(e: ContextEntry): SourceStat {
 /** Directories listed between two turns of the event loop. */
 const YIELD_EVERY = 32;
 
-function lazyContextSource(context: ContextRoot): SourceTree {
+/**
+ * Entries of listed directories kept, the most recently used directories' first. A COPY of a tree asks
+ * for each directory in a row, and keeping every listing held each file's stat for the whole build
+ * (~8 MB of a 26 000-file COPY's peak heap); a directory asked for again after it was dropped is
+ * listed again (the same checks, a fresh lstat).
+ */
+const KEPT_ENTRIES = 8192;
+
+function lazyContextSource(context: ContextRoot, keptEntries: number): SourceTree {
   const rootStat: SourceStat = { ...ROOT_STAT, absPath: context.root };
-  // Each directory's kept entries by name, read once (a promise, so concurrent COPYs share the read).
+  // Each directory's kept entries by name, read once while kept (a promise, so concurrent COPYs share
+  // the read); in least recently used order.
   const listings = new Map<string, Promise<Map<string, ListedEntry> | undefined>>();
+  const sizes = new Map<string, number>(); // listed directories' entry counts (read ones only)
+  let kept = 0;
   let listed = 0;
+  const keep = (relDir: string, size: number): void => {
+    sizes.set(relDir, size);
+    kept += size;
+    for (const [dir, count] of sizes) {
+      if (kept <= keptEntries) break;
+      if (dir === relDir) continue;
+      sizes.delete(dir);
+      listings.delete(dir);
+      kept -= count;
+    }
+  };
   const listing = (relDir: string): Promise<Map<string, ListedEntry> | undefined> => {
     let pending = listings.get(relDir);
-    if (!pending) {
-      pending = (async () => {
-        let info: ListedEntry['info'];
-        if (relDir !== '') {
-          const slash = relDir.lastIndexOf('/');
-          const parent = await listing(slash < 0 ? '' : relDir.slice(0, slash));
-          const self = parent?.get(relDir.slice(slash + 1));
-          if (self?.entry.type !== 'dir') return undefined;
-          info = self.info;
-        }
-        // The listing is synchronous: let other steps' I/O run now and then during a big COPY's walk.
-        if (++listed % YIELD_EVERY === 0) await new Promise((resolve) => setImmediate(resolve));
-        const entries = await listContextDir(context, relDir, info);
-        return new Map(entries.map((l) => [l.entry.relPath.slice(relDir === '' ? 0 : relDir.length + 1), l]));
-      })();
+    if (pending) {
+      // most recently used last
+      listings.delete(relDir);
       listings.set(relDir, pending);
+      const size = sizes.get(relDir);
+      if (size !== undefined) {
+        sizes.delete(relDir);
+        sizes.set(relDir, size);
+      }
+      return pending;
     }
+    pending = (async () => {
+      let info: ListedEntry['info'];
+      if (relDir !== '') {
+        const slash = relDir.lastIndexOf('/');
+        const parent = await listing(slash < 0 ? '' : relDir.slice(0, slash));
+        const self = parent?.get(relDir.slice(slash + 1));
+        if (self?.entry.type !== 'dir') return undefined;
+        info = self.info;
+      }
+      // The listing is synchronous: let other steps' I/O run now and then during a big COPY's walk.
+      if (++listed % YIELD_EVERY === 0) await new Promise((resolve) => setImmediate(resolve));
+      const entries = await listContextDir(context, relDir, info);
+      return new Map(entries.map((l) => [l.entry.relPath.slice(relDir === '' ? 0 : relDir.length + 1), l]));
+    })();
+    listings.set(relDir, pending);
+    const mine = pending;
+    pending.then(
+      (map) => {
+        if (listings.get(relDir) === mine) keep(relDir, map?.size ?? 0);
+      },
+      () => listings.delete(relDir), // a failed read is not kept: the next COPY tries again
+    );
     return pending;
   };
   return {

@@ -6,6 +6,7 @@
  * modes are the plan's. File contents are streamed from disk (or from the ADDed archive) with
  * backpressure, so memory stays flat whatever the sizes.
  */
+import { createHash } from 'node:crypto';
 import { closeSync, openSync, readSync } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { Readable } from 'node:stream';
@@ -20,7 +21,14 @@ export type TarWriterErrorCode = 'LAYER_SOURCE_CHANGED' | 'LAYER_BAD_EPOCH';
 export interface TarWriteOptions {
   /** The mtime of every entry, in seconds since the epoch. Default {@link sourceDateEpoch}(). */
   readonly mtime?: number;
+  /**
+   * Told the sha256 (hex) of every file read from disk (content kind `path`), hashed from the bytes
+   * written into the tar: a COPY can key its step after writing the layer, with no second read.
+   */
+  readonly onFileHashed?: (entry: FileEntry, sha256: string) => void;
 }
+
+type FileEntry = Extract<LayerEntry, { type: 'file' }>;
 
 /** `SOURCE_DATE_EPOCH` (whole seconds) when set and non-empty, else 0 (1970-01-01T00:00:00Z). */
 export function sourceDateEpoch(env: NodeJS.ProcessEnv = process.env): number {
@@ -48,7 +56,9 @@ export function tarStream(
   entries: Iterable<LayerEntry> | AsyncIterable<LayerEntry>,
   options: TarWriteOptions = {},
 ): Readable {
-  return Readable.from(tarChunks(entries, options.mtime ?? sourceDateEpoch()), { objectMode: false });
+  return Readable.from(tarChunks(entries, options.mtime ?? sourceDateEpoch(), options.onFileHashed), {
+    objectMode: false,
+  });
 }
 
 /**
@@ -59,6 +69,7 @@ export function tarStream(
 async function* tarChunks(
   entries: Iterable<LayerEntry> | AsyncIterable<LayerEntry>,
   mtime: number,
+  onFileHashed?: (entry: FileEntry, sha256: string) => void,
 ): AsyncGenerator<Buffer> {
   const archives = new ArchiveCursors();
   const out = new TarOutput(undefined); // fresh buffers: the consumer may keep each chunk
@@ -70,13 +81,24 @@ async function* tarChunks(
       const small = size <= SMALL_FILE && entry.type === 'file' && entry.content.kind !== 'archive';
       yield* out.reserve(headerBytes + (small ? size + paddingFor(size) : 0));
       out.header(header, headerBytes);
-      if (entry.type !== 'file' || size === 0) continue;
+      if (entry.type !== 'file') continue;
+      const hash = onFileHashed && entry.content.kind === 'path' ? createHash('sha256') : undefined;
       if (small) {
-        out.fillWith(size, (buf, offset) => readSmall(entry.content, size, buf, offset));
+        // an empty file is not even opened (its digest is the empty input's)
+        if (size > 0) {
+          out.fillWith(size, (buf, offset) => {
+            readSmall(entry.content, size, buf, offset);
+            hash?.update(buf.subarray(offset, offset + size));
+          });
+        }
       } else {
         if (out.used > 0) yield out.take();
-        for await (const part of contentChunks(entry.content, size, archives)) yield part;
+        for await (const part of contentChunks(entry.content, size, archives)) {
+          hash?.update(part);
+          yield part;
+        }
       }
+      if (hash) onFileHashed?.(entry, hash.digest('hex'));
       yield* out.zeros(paddingFor(size));
     }
     yield* out.reserve(END_OF_ARCHIVE.byteLength);

@@ -10,7 +10,7 @@ import { resolveChown } from '../../layer/chown.js';
 import { planCopy } from '../../layer/copy-plan.js';
 import { openFrom, withBuildContext } from '../sources.js';
 import type { StepContext } from './context.js';
-import { entriesStep, entryDigests, type PlannedEntries } from './entries.js';
+import { entriesStep, type PlannedEntries } from './entries.js';
 
 export async function copyStep(
   instruction: CopyInstruction | AddInstruction,
@@ -85,15 +85,13 @@ async function copyEntries(
       ...(instruction.exclude?.length ? { exclude: instruction.exclude.map(expand) } : {}),
       ...(instruction.kind === 'copy' && instruction.parents ? { parents: true } : {}),
     });
-    // From another stage or image, its digest names the content; from a context, the file digests do.
-    const files =
-      opened && from !== undefined && from.kind !== 'context'
-        ? { [`--from=${fromName(from)}`]: opened.identity }
-        : await entryDigests(plan.entries, ctx);
+    // From another stage or image, its digest names the content; from a context, the file digests do
+    // (entriesStep takes them from the stat cache, or while it writes the layer).
+    const fromImage = opened !== undefined && from !== undefined && from.kind !== 'context';
     return {
       entries: plan.entries,
-      files,
-      ...(opened && from !== undefined && from.kind !== 'context' ? { sourceRoot: opened.dir } : {}),
+      ...(fromImage ? { files: { [`--from=${fromName(from)}`]: opened.identity } } : {}),
+      ...(fromImage ? { sourceRoot: opened.dir } : {}),
       release: () => opened?.release() ?? Promise.resolve(),
     };
   } catch (error) {

@@ -3,6 +3,12 @@
  * stage's view at once (the next step plans against it), and their layer goes through the step runner
  * in the background (tar and hash, uncompressed: outputs compress on demand, see compress.ts).
  *
+ * Write-first: when many of the files a step reads from the build context are new to the stat cache
+ * (a first build, a fresh checkout), the layer is written before the step is keyed, each file hashed
+ * from the bytes the tar writer reads (one pass over the files instead of a hashing pass and then a
+ * writing pass), and the key made afterwards from those digests. A hit after all (the same files
+ * built before under other inodes) takes the cached layer; the one just written has the same bytes.
+ *
  * A layer's bytes are a function of its entries (paths, metadata, contents) and the epoch alone, so
  * the same entries planned twice in one build — the same COPY in each platform's stage, on bases whose
  * existing directories it touches alike — are written once and the layer shared ({@link shareKey}).
@@ -21,7 +27,11 @@ import type { StepContext } from './context.js';
 /** A step's planned entries, what they read (for the cache key), and what to release once written. */
 export interface PlannedEntries {
   readonly entries: readonly LayerEntry[];
-  readonly files: Record<string, string>;
+  /**
+   * What the entries read, for the key. Absent for the build context's files: {@link entriesStep}
+   * takes their digests from the stat cache, or hashes them while writing the layer (write-first).
+   */
+  readonly files?: Record<string, string>;
   /**
    * The mounted filesystem the entries' `path` contents are read from when `files` names it by
    * identity (COPY --from a stage or image: its digest) rather than by each file's digest.
@@ -46,13 +56,26 @@ export async function entriesStep(planned: PlannedEntries, step: StepContext): P
   applyEntries(base.view, entries);
   base.files.record(entries);
   const gzipToo = ctx.gzipWhileWriting?.(step.stage.name) ?? false;
+  let files = planned.files;
+  let written: Executed | undefined;
+  try {
+    if (files === undefined) {
+      // Write-first: the layer is written now, this step's key waits for it (the next step is keyed on
+      // this one's); the digests then come from the stat cache, filled by the writer.
+      if (writesFirst(entries, ctx)) written = await writeShared(planned, ctx, gzipToo);
+      files = await entryDigests(entries, ctx);
+    }
+  } catch (error) {
+    await planned.release();
+    throw error;
+  }
   const layer = step.runner
     .run(
       {
         slot: step.slot,
-        facts: step.facts(planned.files),
+        facts: step.facts(files),
         alwaysLayer: true,
-        execute: () => writeShared(planned, ctx, gzipToo),
+        execute: () => (written ? Promise.resolve(written) : writeShared(planned, ctx, gzipToo)),
       },
       step.report,
     )
@@ -64,6 +87,22 @@ export async function entriesStep(planned: PlannedEntries, step: StepContext): P
   // Keep going: the next step only needs the view, which is already updated. Errors surface at the end.
   layer.catch(() => {});
   step.record(layer);
+}
+
+/** Below this many files (and bytes) the stat cache cannot answer, hashing first costs little. */
+const WRITE_FIRST_MIN_FILES = 64;
+const WRITE_FIRST_MIN_BYTES = 16 * 1024 * 1024;
+
+/**
+ * Whether to write the layer before keying the step: many of its context files are unknown to the
+ * stat cache, and every file it reads from disk carries the planning lstat (the stat-cache key its
+ * digest is recorded under).
+ */
+function writesFirst(entries: readonly LayerEntry[], ctx: StageContext): boolean {
+  const files = readFiles(entries);
+  if (files.some((file) => file.stat === undefined || file.archive)) return false;
+  const unknown = ctx.fileDigests.unknown(files);
+  return unknown.files >= WRITE_FIRST_MIN_FILES || unknown.bytes >= WRITE_FIRST_MIN_BYTES;
 }
 
 /**
@@ -99,7 +138,9 @@ export function shareKey(planned: PlannedEntries, epoch: number, gzipToo: boolea
     const inside = relative(sourceRoot, path);
     return inside.startsWith('..') || isAbsolute(inside) ? path : `<source>/${inside}`;
   };
-  const hash = createHash('sha256').update(JSON.stringify([epoch, gzipToo, planned.files]));
+  // Without `files` (context files, not hashed yet) each file's planning lstat stands for its content,
+  // as in the stat cache: one build reads one file once.
+  const hash = createHash('sha256').update(JSON.stringify([epoch, gzipToo, planned.files ?? null]));
   for (const entry of planned.entries) {
     const { type, path, mode, uid, gid } = entry;
     const own = [type, path, mode, uid, gid];
@@ -109,7 +150,9 @@ export function shareKey(planned: PlannedEntries, epoch: number, gzipToo: boolea
       own.push(
         entry.size,
         content.kind === 'path'
-          ? located(content.path)
+          ? planned.files === undefined && content.seen
+            ? `${located(content.path)}@${content.seen.mtimeNs}:${content.seen.ino}:${content.seen.dev}`
+            : located(content.path)
           : content.kind === 'archive'
             ? `${content.archive}#${content.member}:${content.compression}`
             : createHash('sha256').update(content.data).digest('hex'),
@@ -130,10 +173,38 @@ async function writeEntries(
     mtime: ctx.epoch,
     compression: 'none',
     ...(gzipToo ? { alsoGzip: true, gzipLevel: GZIP_LEVEL } : {}),
+    // What the tar writer reads is what the key is made of: the stat cache learns it here (write-first).
+    onFileHashed: (entry, sha256) => {
+      const content = entry.content;
+      if (content.kind === 'path' && content.seen) {
+        ctx.fileDigests.learn(content.path, { size: entry.size, ...content.seen }, sha256);
+      }
+    },
   });
   if (info.gzip) await rememberCompressed(ctx.store, info.diffId, info.gzip);
   await ctx.views.remember(info.diffId, entries);
   return { layer: info };
+}
+
+/** The files `entries` read from disk, in order, with the planning lstat (the stat-cache key) when known. */
+function readFiles(entries: readonly LayerEntry[]): { path: string; stat?: FileIdentity; archive?: true }[] {
+  const files: { path: string; stat?: FileIdentity; archive?: true }[] = [];
+  for (const entry of entries) {
+    if (entry.type !== 'file') continue;
+    const content = entry.content;
+    if (content.kind === 'path') {
+      const seen = content.seen;
+      files.push(
+        seen
+          ? {
+              path: content.path,
+              stat: { size: entry.size, mtimeNs: seen.mtimeNs, ino: seen.ino, dev: seen.dev },
+            }
+          : { path: content.path },
+      );
+    } else if (content.kind === 'archive') files.push({ path: content.archive, archive: true });
+  }
+  return files;
 }
 
 /**
@@ -145,26 +216,7 @@ export async function entryDigests(
   ctx: StageContext,
 ): Promise<Record<string, string>> {
   // Every file read from disk is hashed in one call, so the misses of a big COPY use all cores.
-  const files: { path: string; stat?: FileIdentity }[] = [];
-  for (const entry of entries) {
-    if (entry.type !== 'file') continue;
-    const content = entry.content;
-    if (content.kind === 'path') {
-      files.push({
-        path: content.path,
-        ...(content.seen
-          ? {
-              stat: {
-                size: entry.size,
-                mtimeNs: content.seen.mtimeNs,
-                ino: content.seen.ino,
-                dev: content.seen.dev,
-              },
-            }
-          : {}),
-      });
-    } else if (content.kind === 'archive') files.push({ path: content.archive });
-  }
+  const files = readFiles(entries);
   const digests = await ctx.fileDigests.digestMany(files);
   let next = 0;
   const out: Record<string, string> = {};
