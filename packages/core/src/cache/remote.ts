@@ -57,8 +57,11 @@ export type CacheSpec =
 /** What a `--cache-to` exports besides the step records (ignored by `--cache-from`). */
 export interface CacheExportOptions {
   readonly mode?: CacheMode;
-  /** `mounts=true`: export the content of the cache mounts (`RUN --mount=type=cache`) the steps use. */
-  readonly mounts?: boolean;
+  /**
+   * `mounts=true`: export the content of every cache mount (`RUN --mount=type=cache`) the exported
+   * steps use; `mounts=ID` or `"mounts=ID,ID"` (CSV-quoted, as buildx quotes lists): only those ids.
+   */
+  readonly mounts?: true | readonly string[];
   /**
    * `mount-limit=SIZE`: most bytes of file content exported per cache mount id (default
    * {@link DEFAULT_MOUNT_LIMIT}); past it, the least recently used files stay behind.
@@ -88,7 +91,7 @@ export function parseCacheSpec(text: string, direction: 'to' | 'from'): CacheSpe
   const flag = direction === 'to' ? '--cache-to' : '--cache-from';
   const fields = new Map<string, string>();
   if (!text.includes('=')) return { type: 'registry', ref: text };
-  for (const part of text.split(',')) {
+  for (const part of splitFields(text)) {
     const at = part.indexOf('=');
     if (at <= 0) throw badSpec(flag, text, `"${part}" is not key=value`);
     fields.set(part.slice(0, at).trim(), part.slice(at + 1).trim());
@@ -114,9 +117,15 @@ export function parseCacheSpec(text: string, direction: 'to' | 'from'): CacheSpe
       `unknown field${unknown.length > 1 ? 's' : ''} ${unknown.join(', ')} (type=${type} takes ${known.join(', ')})`,
     );
   }
-  const mounts = fields.get('mounts');
-  if (mounts !== undefined && mounts !== 'true' && mounts !== 'false')
-    throw badSpec(flag, text, 'mounts must be true or false');
+  const mountsText = fields.get('mounts');
+  const mounts =
+    mountsText === undefined || mountsText === 'false'
+      ? undefined
+      : mountsText === 'true'
+        ? (true as const)
+        : [...new Set(mountsText.split(',').map((id) => id.trim()))];
+  if (Array.isArray(mounts) && mounts.some((id) => id === '' || id.includes('\0')))
+    throw badSpec(flag, text, 'mounts must be true, false, or cache mount ids ("mounts=npm,apt-cache")');
   const limitText = fields.get('mount-limit');
   let mountLimit: number | undefined;
   if (limitText !== undefined) {
@@ -146,7 +155,7 @@ export function parseCacheSpec(text: string, direction: 'to' | 'from'): CacheSpe
   const withMode = {
     ...(compression ? { compression } : {}),
     ...(mode ? { mode: mode as CacheMode } : {}),
-    ...(mounts === 'true' ? { mounts: true } : {}),
+    ...(mounts ? { mounts } : {}),
     ...(mountLimit !== undefined ? { mountLimit } : {}),
   };
   if (type === 'registry') {
@@ -159,6 +168,30 @@ export function parseCacheSpec(text: string, direction: 'to' | 'from'): CacheSpe
   const dir = fields.get(key);
   if (!dir) throw badSpec(flag, text, `type=local needs ${key}=DIR`);
   return { type: 'local', dir, ...withMode };
+}
+
+/**
+ * A spec's comma-separated fields, CSV-style as buildx reads them: a comma inside double quotes
+ * belongs to the field (`"mounts=npm,apt"` or `mounts="npm,apt"`), `""` inside quotes is a quote.
+ */
+function splitFields(text: string): string[] {
+  const fields: string[] = [];
+  let field = '';
+  let quoted = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i] as string;
+    if (c === '"') {
+      if (quoted && text[i + 1] === '"') {
+        field += '"';
+        i++;
+      } else quoted = !quoted;
+    } else if (c === ',' && !quoted) {
+      fields.push(field);
+      field = '';
+    } else field += c;
+  }
+  fields.push(field);
+  return fields;
 }
 
 function badSpec(flag: string, text: string, reason: string): WharfError {
@@ -354,10 +387,26 @@ async function importFromRegistry(ref: string, options: RemoteCacheOptions): Pro
     const manifest = parseCacheManifest(fetched.bytes);
     const config = await readVerified(await repo.fetchBlob(manifest.config), manifest.config);
     const contents = parseCacheContents(config, manifest);
+    let closed = false;
     const access: BlobAccess = {
-      open: (descriptor) => repo.fetchBlob(descriptor),
+      open: async (descriptor) => {
+        if (!closed) return repo.fetchBlob(descriptor);
+        // After the build (an output reading a lazy hit): a client of its own, closed with the stream.
+        const late = new RegistryClient(reference.registry, options.registry ?? {});
+        try {
+          const stream = await late.repository(reference.repository, 'pull').fetchBlob(descriptor);
+          stream.once('close', () => void late.close().catch(() => {}));
+          return stream;
+        } catch (error) {
+          await late.close();
+          throw error;
+        }
+      },
       holds: async (descriptor) => (await repo.checkExistingBlob(descriptor.digest)) === descriptor.size,
-      close: () => client.close(),
+      close: () => {
+        closed = true;
+        return client.close();
+      },
     };
     return await sourceOf(ref, contents, access, options.store);
   } catch (error) {

@@ -47,6 +47,8 @@ export interface StepInputs {
  * some there starts over with them in `unusable`, whose steps then run.
  */
 export interface LazyImport {
+  /** False on the second attempt: every hit is fetched as it is used (a failure: its step runs). */
+  readonly lazy: boolean;
   readonly unusable: ReadonlySet<string>;
   readonly failed: Set<string>;
 }
@@ -146,7 +148,7 @@ export class StepCache {
     store: BlobStore,
   ): Promise<{ readonly layer: Layer; readonly listing: readonly unknown[] } | undefined> {
     const lazy = this.#lazy;
-    if (!lazy || lazy.unusable.has(layer.digest) || (await store.has(layer.digest))) return undefined;
+    if (!lazy?.lazy || lazy.unusable.has(layer.digest) || (await store.has(layer.digest))) return undefined;
     const source = this.#sources.find((s) => s.digests.has(layer.digest) && s.listings.has(layer.digest));
     const listing = source?.listings.get(layer.digest);
     if (!source || !listing) return undefined;
@@ -189,6 +191,14 @@ export class StepCache {
       this.#onWarning(`cache import from ${lazy.source.name}: layer ${digest} is no longer there`);
     }
     return held;
+  }
+
+  /**
+   * Waits for the fetches under way (a background compression of a lazy layer may have started
+   * one), so closing the sources cuts none off.
+   */
+  async settle(): Promise<void> {
+    await Promise.allSettled([...this.#fetching.values(), ...this.#fetchingForms.values()]);
   }
 
   /** The layer of a lazy hit of this build with tar digest `digest`, if there was one. */

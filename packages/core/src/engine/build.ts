@@ -215,7 +215,7 @@ export async function buildPlatforms(
   // ran are local hits now) and every other hit fetched as it is used, as a non-lazy import does.
   const failed = new Set<string>();
   try {
-    return await buildPlatformsOnce(graph, options, { unusable: new Set(), failed });
+    return await buildPlatformsOnce(graph, options, { lazy: true, unusable: new Set(), failed });
   } catch (error) {
     if (failed.size === 0 || options.signal?.aborted) throw error;
     (options.onEvent ?? discardEvents)({
@@ -223,7 +223,7 @@ export async function buildPlatforms(
       message: `${failed.size} cached layer${failed.size > 1 ? 's' : ''} could not be fetched when needed (${[...failed].join(', ')}); the build starts over and runs ${failed.size > 1 ? 'their steps' : 'its step'}`,
       hint: 'the result is unaffected; check the --cache-from ref and the registry',
     });
-    return buildPlatformsOnce(graph, options, { unusable: failed, failed: new Set() });
+    return buildPlatformsOnce(graph, options, { lazy: false, unusable: failed, failed: new Set() });
   }
 }
 
@@ -453,19 +453,30 @@ async function buildPlatformsOnce(
   }
   // Settle every stage so a failing one does not leave others running unobserved.
   const settled = await Promise.allSettled(results.values());
+  // The target's lazy layers are what outputs read after the build: a cache that no longer holds one
+  // is found now (a HEAD, no download) and the build starts over, rather than an output failing later.
+  const held = settled.every((s) => s.status === 'fulfilled')
+    ? await checkTargetLayersHeld(
+        cache,
+        store,
+        plans.map((plan) => results.get(stageKey(plan, plan.stage(target) as Stage)) as Promise<StageResult>),
+      ).then(
+        () => undefined,
+        (error: unknown) => error,
+      )
+    : undefined;
+  // Fetches under way finish before the sources close (a lazy layer an output reads later
+  // reconnects on its own); one that failed fails this attempt, as a read that needed it would.
+  await cache.settle();
   await Promise.all(sources.map((s) => s.close().catch(() => {})));
   // RUN steps are over: a rootless snapshotter's user namespace can go (the layers' files stay).
   await (await snapshotter?.catch(() => undefined))?.close();
   await fileDigests.save();
   const failure = settled.find((s): s is PromiseRejectedResult => s.status === 'rejected');
   if (failure) throw failure.reason;
-  // The target's lazy layers are what outputs read after the build: a cache that no longer holds one
-  // is found now (a HEAD, no download) and the build starts over, rather than an output failing later.
-  await checkTargetLayersHeld(
-    cache,
-    store,
-    plans.map((plan) => results.get(stageKey(plan, plan.stage(target) as Stage)) as Promise<StageResult>),
-  );
+  if (held) throw held;
+  if (lazy.failed.size > 0)
+    throw new WharfError('CACHE_LAYER_UNAVAILABLE', 'a cached layer could not be fetched when needed');
   for (const spec of cacheTo) {
     const mode = spec.mode ?? 'min';
     const records: CacheRecord[] = [...stepRecords]
@@ -474,13 +485,25 @@ async function buildPlatformsOnce(
         const inputs = portableInputs(r.step.inputs);
         return { key, layer: r.layer, ...(inputs ? { at: portablePosition(r.step.slot), inputs } : {}) };
       });
-    const mounts = spec.mounts
+    const used = [...cache.mountsUsed].filter(
+      ([, stages]) => mode === 'max' || [...stages].some((s) => inTarget.has(s)),
+    );
+    const chosen = spec.mounts;
+    if (Array.isArray(chosen)) {
+      const ids = new Set(used.map(([id]) => id));
+      for (const id of chosen.filter((id) => !ids.has(id))) {
+        onEvent({
+          type: 'warning',
+          message: `cache export to ${describeCacheSpec(spec)}: mounts=${id} names no cache mount the exported steps use`,
+          hint: `the ids used are: ${[...ids].join(', ') || 'none'} (a mount's id is its id=, else its target path)`,
+        });
+      }
+    }
+    const mounts = chosen
       ? await exportedMounts(
           cache,
           store,
-          [...cache.mountsUsed].filter(
-            ([, stages]) => mode === 'max' || [...stages].some((s) => inTarget.has(s)),
-          ),
+          chosen === true ? used : used.filter(([id]) => chosen.includes(id)),
           spec.mountLimit ?? DEFAULT_MOUNT_LIMIT,
           onEvent,
         )
