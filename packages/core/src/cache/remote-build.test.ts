@@ -1,5 +1,5 @@
 // build({ cacheTo, cacheFrom }) through the API, with type=local (no registry, no RUN: runs anywhere).
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, expect, it } from 'vitest';
@@ -143,9 +143,11 @@ it.each(['gzip', 'zstd'])(
     const manifest = JSON.parse(
       readFileSync(join(cache, 'blobs/sha256', hex(index.manifests[0].digest)), 'utf8'),
     );
+    // the two step layers, then their listings (what a lazy hit replays instead of the tar)
     expect(manifest.layers.map((l: { mediaType: string }) => l.mediaType)).toEqual([
       `application/vnd.oci.image.layer.v1.tar+${format}`,
       `application/vnd.oci.image.layer.v1.tar+${format}`,
+      'application/vnd.wharf.cache.views.v1+json+gzip',
     ]);
     const b = await build(app, {
       contextDir: dir,
@@ -157,3 +159,72 @@ it.each(['gzip', 'zstd'])(
     expect(b.digest).toBe(a.digest);
   },
 );
+
+/** A cold build of `app` into `<name>-a` exporting to `<name>-cache`, with an oci output. */
+async function coldBuild(name: string, cacheOptions = '') {
+  writeFileSync(join(dir, 'a.txt'), 'a\n');
+  writeFileSync(join(dir, 'b.txt'), 'b\n');
+  const cache = join(dir, `${name}-cache`);
+  const built = await build(app, {
+    contextDir: dir,
+    cacheDir: join(dir, `${name}-a`),
+    output: { type: 'oci', dest: join(dir, `out-${name}-a`), names: [] },
+    cacheTo: [`type=local,dest=${cache},mode=max${cacheOptions}`],
+  });
+  return { cache, digest: built.digest };
+}
+/** A JSON blob of an OCI layout. */
+const blobJson = (layout: string, digest: string) =>
+  JSON.parse(readFileSync(join(layout, 'blobs/sha256', digest.slice('sha256:'.length)), 'utf8'));
+
+it('a hit is lazy: no blob is fetched until an output reads it, then the gzip form is used as is', async () => {
+  const a = await coldBuild('lazy', ',compression=gzip');
+  const blobs = (root: string) =>
+    existsSync(join(root, 'blobs/sha256')) ? readdirSync(join(root, 'blobs/sha256')) : [];
+  // no output: every step hits and nothing is downloaded
+  const b = await build(app, {
+    contextDir: dir,
+    cacheDir: join(dir, 'lazy-b'),
+    cacheFrom: [`type=local,src=${a.cache}`],
+  });
+  expect(b.steps.every((s) => s.cached)).toBe(true);
+  expect(blobs(join(dir, 'lazy-b'))).toEqual([]);
+  // an oci output: the cache's gzip blobs are the image's layers (no tar kept), same digest as cold
+  const c = await build(app, {
+    contextDir: dir,
+    cacheDir: join(dir, 'lazy-c'),
+    output: { type: 'oci', dest: join(dir, 'out-lazy-c'), names: [] },
+    cacheFrom: [`type=local,src=${a.cache}`],
+  });
+  expect(c.digest).toBe(a.digest);
+  const layers = blobJson(join(dir, 'out-lazy-c'), c.digest).layers.map((l: { digest: string }) =>
+    l.digest.slice('sha256:'.length),
+  );
+  expect(blobs(join(dir, 'lazy-c')).sort()).toEqual([...layers].sort());
+});
+
+it('a lazy hit whose blob is gone from the cache: a warning, the build starts over and runs the step', async () => {
+  const a = await coldBuild('gone');
+  // remove b.txt's layer (a tar: its digest is the diffID in the image config) from the cache
+  const out = join(dir, 'out-gone-a');
+  const config = blobJson(out, blobJson(out, a.digest).config.digest);
+  const first = (config.rootfs.diff_ids as string[])[0] as string;
+  rmSync(join(a.cache, 'blobs/sha256', first.slice('sha256:'.length)));
+  const events: BuildEvent[] = [];
+  const b = await build(app, {
+    contextDir: dir,
+    cacheDir: join(dir, 'gone-b'),
+    output: { type: 'oci', dest: join(dir, 'out-gone-b'), names: [] },
+    cacheFrom: [`type=local,src=${a.cache}`],
+    onEvent: (e) => events.push(e),
+  });
+  expect(b.digest).toBe(a.digest);
+  // the first attempt's steps are reported too: the last report of the step is the second attempt's
+  expect(b.steps.findLast((s) => s.text === 'COPY b.txt /b.txt')?.cached).toBe(false);
+  expect(events).toContainEqual(
+    expect.objectContaining({
+      type: 'warning',
+      message: expect.stringMatching(/could not be fetched when needed .* the build starts over/),
+    }),
+  );
+});

@@ -1,3 +1,4 @@
+import { gunzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 import { MediaType, sha256Digest } from '../oci/index.js';
 import {
@@ -6,6 +7,7 @@ import {
   decodeCacheManifest,
   encodeCacheManifest,
   parseCacheContents,
+  parseCacheListings,
   parseCacheManifest,
 } from './remote-format.js';
 
@@ -175,8 +177,37 @@ describe('cache manifest format', () => {
       manifest.config = { ...manifest.config, digest: sha256Digest(bytes), size: bytes.byteLength };
       return () => decodeCacheManifest(encode(manifest), bytes);
     };
-    expect(withConfig({ wharfCache: 2, records: [] })).toThrow(/format version 2/);
+    expect(withConfig({ wharfCache: 3, records: [] })).toThrow(/format version 3/);
     expect(withConfig({ wharfCache: 1, records: [{ key: key(1), layer: 7 }] })).toThrow(/names layer 7/);
     expect(withConfig({ wharfCache: 1, records: [{ key: 'x', layer: null }] })).toThrow(/no valid key/);
+  });
+
+  it("v2 carries step layers' listings in one gzip blob after the layers; a v1 cache still reads", () => {
+    const listing = [{ op: 'set', path: 'a', type: 'file', mode: 0o644, uid: 0, gid: 0 }];
+    const encoded = encodeCacheManifest(records, [], new Map(), (digest) =>
+      digest === tar('a').digest ? listing : undefined,
+    );
+    const manifest = parseCacheManifest(encoded.manifest);
+    expect(manifest.layers.map((l) => l.mediaType)).toEqual([
+      MediaType.ociLayer,
+      MediaType.ociLayer,
+      'application/vnd.wharf.cache.views.v1+json+gzip',
+    ]);
+    const contents = parseCacheContents(encoded.config, manifest);
+    expect(contents.views?.digest).toBe(manifest.layers[2]?.digest);
+    const json = new Uint8Array(gunzipSync(encoded.views as Uint8Array));
+    const listings = parseCacheListings(json, contents.tarDigests);
+    expect([...listings]).toEqual([[tar('a').digest, listing]]);
+    // a listings document that does not match the layers is refused (the cache is ignored, a warning)
+    expect(() => parseCacheListings(encode([listing]), contents.tarDigests)).toThrow(/do not match/);
+    // a record naming the listings layer as its own is malformed
+    const config = JSON.parse(new TextDecoder().decode(encoded.config));
+    config.records[0].layer = 2;
+    expect(() => parseCacheContents(encode(config), manifest)).toThrow(/names layer 2/);
+    // version 1 (no listings, no schemes): read as before
+    const v1 = encode({ wharfCache: 1, records: [{ key: key(1), layer: 0 }] });
+    const old = parseCacheContents(v1, { ...manifest, layers: manifest.layers.slice(0, 2) });
+    expect(old.views).toBeUndefined();
+    expect(old.records[0]?.layer?.digest).toBe(manifest.layers[0]?.digest);
   });
 });

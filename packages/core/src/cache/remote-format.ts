@@ -12,14 +12,26 @@
  * const { manifest, config } = encodeCacheManifest(records);
  * const back = decodeCacheManifest(manifest, config); // the same records
  */
+import { gzipSync } from 'node:zlib';
 import { WharfError } from '../errors.js';
 import { type Descriptor, type Digest, isDigest, MediaType, sha256Digest } from '../oci/index.js';
 import type { CachedLayer, StepInputs } from './step-cache.js';
 
 /** The config media type of a wharf cache manifest. */
 export const CACHE_CONFIG_MEDIA_TYPE = 'application/vnd.wharf.cache.config.v1+json';
-/** The format version in the config; a reader refuses any other. */
-export const CACHE_FORMAT_VERSION = 1;
+/**
+ * The format version written. 2 adds the layer listings (`views`) and the compression scheme of
+ * compressed layers (`tars[i].scheme`); a reader reads 1 and 2 and refuses any other.
+ */
+export const CACHE_FORMAT_VERSION = 2;
+const READABLE_VERSIONS: readonly number[] = [1, 2];
+/**
+ * The media type of the listings blob (v2): gzip of a JSON array with, for each manifest layer, the
+ * records of its tar (paths, types, modes, owners, links — no contents; engine/layer-views.ts) or null.
+ */
+export const CACHE_VIEWS_MEDIA_TYPE = 'application/vnd.wharf.cache.views.v1+json+gzip';
+/** Largest listings document, uncompressed, written or read (a larger one is left out: hits then fetch). */
+export const CACHE_VIEWS_LIMIT = 64 * 1024 * 1024;
 /** Largest cache config read (about 150 000 records). */
 export const CACHE_CONFIG_LIMIT = 16 * 1024 * 1024;
 
@@ -59,7 +71,13 @@ interface CacheConfig {
    * Present only when layers travel compressed (`compression=gzip|zstd`): for each manifest layer,
    * the tar it decompresses to (diffID and size), or null for a layer that is a tar already.
    */
-  readonly tars?: readonly ({ readonly diffId: string; readonly size: number } | null)[];
+  readonly tars?: readonly ({
+    readonly diffId: string;
+    readonly size: number;
+    readonly scheme?: string;
+  } | null)[];
+  /** v2: the index of the listings layer ({@link CACHE_VIEWS_MEDIA_TYPE}), when listings were exported. */
+  readonly views?: number;
   readonly records: readonly {
     readonly key: string;
     readonly layer: number | null;
@@ -80,6 +98,8 @@ export interface EncodedCache {
   readonly records: number;
   /** How many cache mounts it lists. */
   readonly mounts: number;
+  /** The listings blob (the last of `layers`), when one was written. */
+  readonly views?: Uint8Array;
 }
 
 const KEY = /^[0-9a-f]{64}$/;
@@ -92,19 +112,28 @@ export function encodeCacheManifest(
   records: readonly CacheRecord[],
   mounts: readonly CacheMountRecord[] = [],
   compressed: CompressedForms = new Map(),
+  listings: LayerListings = () => undefined,
 ): EncodedCache {
-  const encoded = encodeRecords(records, mounts, compressed);
+  const encoded = encodeRecords(records, mounts, compressed, listings);
   // Inputs only explain misses: past half the limit a reader could refuse, they go and the keys stay.
   if (encoded.config.byteLength <= CACHE_CONFIG_LIMIT / 2) return encoded;
   return encodeRecords(
     records.map(({ key, layer }) => ({ key, layer })),
     mounts,
     compressed,
+    listings,
   );
 }
 
-/** A tar layer's compressed form to send instead of the tar, by the tar's digest (its diffID). */
-export type CompressedForms = ReadonlyMap<string, Descriptor>;
+/**
+ * A tar layer's compressed form to send instead of the tar, by the tar's digest (its diffID), with
+ * the scheme that made it (engine/compress.ts), so an importer whose own scheme is the same can use
+ * the blob as its image layer as is.
+ */
+export type CompressedForms = ReadonlyMap<string, Descriptor & { readonly scheme?: string }>;
+
+/** A step layer's listing (records without contents), by the tar's digest; undefined: none known. */
+export type LayerListings = (tarDigest: string) => readonly unknown[] | undefined;
 
 const COMPRESSED_TYPES: readonly string[] = [MediaType.ociLayerGzip, MediaType.ociLayerZstd];
 
@@ -112,6 +141,7 @@ function encodeRecords(
   records: readonly CacheRecord[],
   mounts: readonly CacheMountRecord[],
   compressed: CompressedForms,
+  listings: LayerListings,
 ): EncodedCache {
   const byKey = new Map<string, CacheRecord>();
   for (const record of records) {
@@ -121,12 +151,16 @@ function encodeRecords(
   }
   const keys = [...byKey.keys()].sort();
   const layers: Descriptor[] = [];
-  const tars: ({ diffId: string; size: number } | null)[] = [];
+  const tars: ({ diffId: string; size: number; scheme?: string } | null)[] = [];
   // The descriptor a layer travels as: its compressed form when there is one, else the tar.
   const sent = (layer: CachedLayer): Descriptor => {
     const form = compressed.get(layer.digest);
     const usable = form && COMPRESSED_TYPES.includes(form.mediaType);
-    tars.push(usable ? { diffId: layer.digest, size: layer.size } : null);
+    tars.push(
+      usable
+        ? { diffId: layer.digest, size: layer.size, ...(form.scheme ? { scheme: form.scheme } : {}) }
+        : null,
+    );
     return usable
       ? { mediaType: form.mediaType, digest: form.digest, size: form.size }
       : { mediaType: MediaType.ociLayer, digest: layer.digest, size: layer.size };
@@ -164,12 +198,22 @@ function encodeRecords(
     }
     mountsOut.push({ id, layer: index });
   }
+  // Step layers' listings (mount layers need none: nothing replays them into a view), after every layer.
+  const stepLayers = new Set(out.flatMap((r) => (r.layer === null ? [] : [r.layer])));
+  const views = encodeListings(
+    layers.map((layer, i) => (stepLayers.has(i) ? listings(tars[i]?.diffId ?? layer.digest) : undefined)),
+  );
+  if (views) {
+    layers.push(views.descriptor);
+    if (tars.some((t) => t !== null)) tars.push(null);
+  }
   const config = new TextEncoder().encode(
     JSON.stringify({
       wharfCache: CACHE_FORMAT_VERSION,
       records: out,
       ...(mountsOut.length > 0 ? { mounts: mountsOut } : {}),
       ...(tars.some((t) => t !== null) ? { tars } : {}),
+      ...(views ? { views: layers.length - 1 } : {}),
     } satisfies CacheConfig),
   );
   const configDescriptor: Descriptor = {
@@ -194,7 +238,52 @@ function encodeRecords(
     layers,
     records: out.length,
     mounts: mountsOut.length,
+    ...(views ? { views: views.bytes } : {}),
   };
+}
+
+/**
+ * The listings blob: deterministic gzip (no name, mtime 0) of one JSON array. None when no layer has
+ * a listing, or when the document would pass {@link CACHE_VIEWS_LIMIT} (a reader would refuse it).
+ */
+function encodeListings(
+  each: readonly (readonly unknown[] | undefined)[],
+): { descriptor: Descriptor; bytes: Uint8Array } | undefined {
+  if (!each.some((l) => l !== undefined)) return undefined;
+  // one entry per manifest layer, the listings layer itself (last) included as null
+  const json = JSON.stringify([...each.map((l) => l ?? null), null]);
+  if (Buffer.byteLength(json) > CACHE_VIEWS_LIMIT) return undefined;
+  const bytes = new Uint8Array(gzipSync(json, { level: 6 }));
+  return {
+    descriptor: { mediaType: CACHE_VIEWS_MEDIA_TYPE, digest: sha256Digest(bytes), size: bytes.byteLength },
+    bytes,
+  };
+}
+
+/**
+ * The listings of a v2 cache's step layers, by tar digest, from the gunzipped listings blob (read
+ * within {@link CACHE_VIEWS_LIMIT}). Each listing is only checked to be a list here; the engine checks
+ * its records before using them. `CACHE_REMOTE_INVALID` when malformed.
+ */
+export function parseCacheListings(
+  json: Uint8Array,
+  tarDigests: readonly Digest[],
+): Map<string, readonly unknown[]> {
+  let value: unknown;
+  try {
+    value = JSON.parse(new TextDecoder().decode(json));
+  } catch {
+    throw invalid('its listings are not JSON');
+  }
+  if (!Array.isArray(value) || value.length !== tarDigests.length)
+    throw invalid('its listings do not match the manifest layers');
+  const out = new Map<string, readonly unknown[]>();
+  value.forEach((listing, i) => {
+    if (listing === null) return;
+    if (!Array.isArray(listing)) throw invalid(`the listing of layer ${i} is not a list`);
+    out.set(tarDigests[i] as Digest, listing);
+  });
+  return out;
 }
 
 /** What {@link parseCacheManifest} finds in manifest bytes: the config to fetch and the layers. */
@@ -232,7 +321,11 @@ export function parseCacheManifest(bytes: Uint8Array): CacheManifest {
   if (!Array.isArray(manifest.layers)) throw invalid('the manifest has no layers list');
   const layers = manifest.layers.map((l, i) => {
     const layer = descriptor(l, `layer ${i}`);
-    if (layer.mediaType !== MediaType.ociLayer && !COMPRESSED_TYPES.includes(layer.mediaType)) {
+    if (
+      layer.mediaType !== MediaType.ociLayer &&
+      layer.mediaType !== CACHE_VIEWS_MEDIA_TYPE &&
+      !COMPRESSED_TYPES.includes(layer.mediaType)
+    ) {
       throw invalid(
         `layer ${i} is ${JSON.stringify(layer.mediaType)}; this wharf reads ${[MediaType.ociLayer, ...COMPRESSED_TYPES].join(', ')}`,
       );
@@ -259,6 +352,12 @@ export function parseCacheContents(
   readonly mounts: CacheMountRecord[];
   /** Each layer's descriptor in the manifest (the tar, or its compressed form), by the tar's digest. */
   readonly transports: ReadonlyMap<string, Descriptor>;
+  /** The scheme that made a compressed form (v2), by the tar's digest. */
+  readonly schemes: ReadonlyMap<string, string>;
+  /** v2: the listings blob to fetch, when the cache has one. */
+  readonly views?: Descriptor;
+  /** The tar digest of each manifest layer (for {@link parseCacheListings}). */
+  readonly tarDigests: readonly Digest[];
 } {
   let value: unknown;
   try {
@@ -268,11 +367,20 @@ export function parseCacheContents(
   }
   const config = value as Partial<CacheConfig> | null;
   if (typeof config !== 'object' || config === null) throw invalid('the cache config is not an object');
-  if (config.wharfCache !== CACHE_FORMAT_VERSION) {
+  if (typeof config.wharfCache !== 'number' || !READABLE_VERSIONS.includes(config.wharfCache)) {
     throw invalid(
-      `cache format version ${JSON.stringify(config.wharfCache)} (this wharf reads ${CACHE_FORMAT_VERSION})`,
+      `cache format version ${JSON.stringify(config.wharfCache)} (this wharf reads ${READABLE_VERSIONS.join(' and ')})`,
     );
   }
+  const viewsIndex = config.wharfCache >= 2 ? config.views : undefined;
+  if (
+    viewsIndex !== undefined &&
+    (typeof viewsIndex !== 'number' || manifest.layers[viewsIndex]?.mediaType !== CACHE_VIEWS_MEDIA_TYPE)
+  )
+    throw invalid('its views do not name a listings layer');
+  // A listings layer is no step layer: a record or mount naming it is malformed.
+  const isStepLayer = (index: unknown): index is number =>
+    typeof index === 'number' && manifest.layers[index]?.mediaType !== CACHE_VIEWS_MEDIA_TYPE;
   if (!Array.isArray(config.records)) throw invalid('the cache config has no records');
   const tars = tarsOf(config.tars, manifest);
   // Records name the tar (what the local cache stores); a compressed layer is its transport only.
@@ -293,7 +401,7 @@ export function parseCacheContents(
     const m = mount as { id?: unknown; layer?: unknown } | null;
     if (typeof m !== 'object' || m === null || !validMountId(m.id))
       throw invalid(`mount ${i} has no valid id`);
-    if (typeof m.layer !== 'number' || !manifest.layers[m.layer])
+    if (!isStepLayer(m.layer) || !manifest.layers[m.layer])
       throw invalid(`mount ${i} names layer ${JSON.stringify(m.layer)}, which the manifest lacks`);
     return { id: m.id, layer: layerOf(m.layer) };
   });
@@ -307,23 +415,35 @@ export function parseCacheContents(
         ? { at: r.at, inputs: r.inputs }
         : {};
     if (r.layer === null) return { key: r.key, layer: null, ...where };
-    if (typeof r.layer !== 'number' || !manifest.layers[r.layer])
+    if (!isStepLayer(r.layer) || !manifest.layers[r.layer])
       throw invalid(`record ${i} names layer ${JSON.stringify(r.layer)}, which the manifest lacks`);
     return { key: r.key, layer: layerOf(r.layer), ...where };
   });
-  return { records, mounts, transports: transportsOf(manifest, tars) };
+  const schemes = new Map<string, string>();
+  for (const tar of tars) if (tar?.scheme) schemes.set(tar.diffId, tar.scheme);
+  return {
+    records,
+    mounts,
+    transports: transportsOf(manifest, tars),
+    schemes,
+    ...(viewsIndex !== undefined ? { views: manifest.layers[viewsIndex] as Descriptor } : {}),
+    tarDigests: manifest.layers.map((layer, i) => tars[i]?.diffId ?? layer.digest),
+  };
 }
 
 /** The `tars` list of a config, checked: one entry per compressed manifest layer, none for a tar. */
-function tarsOf(value: unknown, manifest: CacheManifest): ({ diffId: Digest; size: number } | null)[] {
+function tarsOf(
+  value: unknown,
+  manifest: CacheManifest,
+): ({ diffId: Digest; size: number; scheme?: string } | null)[] {
   if (value !== undefined && (!Array.isArray(value) || value.length !== manifest.layers.length))
     throw invalid('its tars list does not match the manifest layers');
   return manifest.layers.map((layer, i) => {
     const t = (value as unknown[] | undefined)?.[i] as
-      | { diffId?: unknown; size?: unknown }
+      | { diffId?: unknown; size?: unknown; scheme?: unknown }
       | null
       | undefined;
-    if (layer.mediaType === MediaType.ociLayer) {
+    if (layer.mediaType === MediaType.ociLayer || layer.mediaType === CACHE_VIEWS_MEDIA_TYPE) {
       if (t) throw invalid(`layer ${i} is a tar but the config names another tar for it`);
       return null;
     }
@@ -338,7 +458,9 @@ function tarsOf(value: unknown, manifest: CacheManifest): ({ diffId: Digest; siz
       t.size < 0
     )
       throw invalid(`compressed layer ${i} has no tar (diffID and size) in the config`);
-    return { diffId: t.diffId as Digest, size: t.size };
+    // the scheme only decides whether the blob may stand for a fresh build's own: a bad one is dropped
+    const scheme = typeof t.scheme === 'string' && t.scheme.length <= 200 ? { scheme: t.scheme } : {};
+    return { diffId: t.diffId as Digest, size: t.size, ...scheme };
   });
 }
 

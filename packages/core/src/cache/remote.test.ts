@@ -53,6 +53,14 @@ describe('parseCacheSpec', () => {
       mounts: true,
       mountLimit: 2 * 2 ** 30,
     });
+    // some mounts by id: one, or a CSV-quoted list (as buildx quotes a list inside a spec)
+    expect(parseCacheSpec('type=local,dest=c,mounts=npm', 'to')).toMatchObject({ mounts: ['npm'] });
+    for (const text of [
+      'type=local,dest=c,"mounts=npm,apt-cache"',
+      'type=local,dest=c,mounts="npm,apt-cache"',
+    ])
+      expect(parseCacheSpec(text, 'to')).toMatchObject({ dir: 'c', mounts: ['npm', 'apt-cache'] });
+    expect(parseCacheSpec('type=local,dest=c,mounts=false', 'to')).not.toHaveProperty('mounts');
   });
 
   it('refuses bad specs with one line naming the flag and the fix (CACHE_BAD_SPEC)', () => {
@@ -65,8 +73,8 @@ describe('parseCacheSpec', () => {
     expect(() => parseCacheSpec('type=registry,ref=r/a,mode=all', 'to')).toThrow(/mode must be min or max/);
     expect(() => parseCacheSpec('type=registry', 'from')).toThrow(/--cache-from .*needs ref=REF/);
     expect(() => parseCacheSpec('type=registry,ref=r/a,mounts=true', 'from')).toThrow(/unknown field mounts/);
-    expect(() => parseCacheSpec('type=registry,ref=r/a,mounts=yes', 'to')).toThrow(
-      /mounts must be true or false/,
+    expect(() => parseCacheSpec('type=registry,ref=r/a,"mounts=npm,"', 'to')).toThrow(
+      /mounts must be true, false, or cache mount ids/,
     );
     expect(() => parseCacheSpec('type=registry,ref=r/a,mount-limit=lots', 'to')).toThrow(
       /mount-limit must be a size/,

@@ -36,12 +36,15 @@ import { MANIFEST_LIMIT, RegistryClient, type RegistryOptions } from '../registr
 import { type PushStats, pushImage } from '../registry/push.js';
 import type { BlobStore } from '../store/store.js';
 import {
+  CACHE_VIEWS_LIMIT,
   type CacheMountRecord,
   type CacheRecord,
   type CompressedForms,
   type EncodedCache,
   encodeCacheManifest,
+  type LayerListings,
   parseCacheContents,
+  parseCacheListings,
   parseCacheManifest,
 } from './remote-format.js';
 import { type CachedLayer, parseSize, type StepInputs } from './step-cache.js';
@@ -54,8 +57,11 @@ export type CacheSpec =
 /** What a `--cache-to` exports besides the step records (ignored by `--cache-from`). */
 export interface CacheExportOptions {
   readonly mode?: CacheMode;
-  /** `mounts=true`: export the content of the cache mounts (`RUN --mount=type=cache`) the steps use. */
-  readonly mounts?: boolean;
+  /**
+   * `mounts=true`: export the content of every cache mount (`RUN --mount=type=cache`) the exported
+   * steps use; `mounts=ID` or `"mounts=ID,ID"` (CSV-quoted, as buildx quotes lists): only those ids.
+   */
+  readonly mounts?: true | readonly string[];
   /**
    * `mount-limit=SIZE`: most bytes of file content exported per cache mount id (default
    * {@link DEFAULT_MOUNT_LIMIT}); past it, the least recently used files stay behind.
@@ -85,7 +91,7 @@ export function parseCacheSpec(text: string, direction: 'to' | 'from'): CacheSpe
   const flag = direction === 'to' ? '--cache-to' : '--cache-from';
   const fields = new Map<string, string>();
   if (!text.includes('=')) return { type: 'registry', ref: text };
-  for (const part of text.split(',')) {
+  for (const part of splitFields(text)) {
     const at = part.indexOf('=');
     if (at <= 0) throw badSpec(flag, text, `"${part}" is not key=value`);
     fields.set(part.slice(0, at).trim(), part.slice(at + 1).trim());
@@ -111,9 +117,15 @@ export function parseCacheSpec(text: string, direction: 'to' | 'from'): CacheSpe
       `unknown field${unknown.length > 1 ? 's' : ''} ${unknown.join(', ')} (type=${type} takes ${known.join(', ')})`,
     );
   }
-  const mounts = fields.get('mounts');
-  if (mounts !== undefined && mounts !== 'true' && mounts !== 'false')
-    throw badSpec(flag, text, 'mounts must be true or false');
+  const mountsText = fields.get('mounts');
+  const mounts =
+    mountsText === undefined || mountsText === 'false'
+      ? undefined
+      : mountsText === 'true'
+        ? (true as const)
+        : [...new Set(mountsText.split(',').map((id) => id.trim()))];
+  if (Array.isArray(mounts) && mounts.some((id) => id === '' || id.includes('\0')))
+    throw badSpec(flag, text, 'mounts must be true, false, or cache mount ids ("mounts=npm,apt-cache")');
   const limitText = fields.get('mount-limit');
   let mountLimit: number | undefined;
   if (limitText !== undefined) {
@@ -143,7 +155,7 @@ export function parseCacheSpec(text: string, direction: 'to' | 'from'): CacheSpe
   const withMode = {
     ...(compression ? { compression } : {}),
     ...(mode ? { mode: mode as CacheMode } : {}),
-    ...(mounts === 'true' ? { mounts: true } : {}),
+    ...(mounts ? { mounts } : {}),
     ...(mountLimit !== undefined ? { mountLimit } : {}),
   };
   if (type === 'registry') {
@@ -156,6 +168,30 @@ export function parseCacheSpec(text: string, direction: 'to' | 'from'): CacheSpe
   const dir = fields.get(key);
   if (!dir) throw badSpec(flag, text, `type=local needs ${key}=DIR`);
   return { type: 'local', dir, ...withMode };
+}
+
+/**
+ * A spec's comma-separated fields, CSV-style as buildx reads them: a comma inside double quotes
+ * belongs to the field (`"mounts=npm,apt"` or `mounts="npm,apt"`), `""` inside quotes is a quote.
+ */
+function splitFields(text: string): string[] {
+  const fields: string[] = [];
+  let field = '';
+  let quoted = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i] as string;
+    if (c === '"') {
+      if (quoted && text[i + 1] === '"') {
+        field += '"';
+        i++;
+      } else quoted = !quoted;
+    } else if (c === ',' && !quoted) {
+      fields.push(field);
+      field = '';
+    } else field += c;
+  }
+  fields.push(field);
+  return fields;
 }
 
 function badSpec(flag: string, text: string, reason: string): WharfError {
@@ -183,6 +219,20 @@ export interface CacheSource {
   readonly mounts: ReadonlyMap<string, CachedLayer>;
   /** Downloads (or copies) `layer`'s blob into the store, verified against its digest and size. */
   fetch(layer: CachedLayer): Promise<void>;
+  /**
+   * Step layers' listings (format v2): what replaying a hit into a stage's view needs, so a hit costs
+   * no download. By the tar's digest; unchecked records (the engine checks them).
+   */
+  readonly listings: ReadonlyMap<string, readonly unknown[]>;
+  /** How `layer` travels in this cache: its compressed form and the scheme that made it, if any. */
+  form(layer: CachedLayer): { readonly descriptor: Descriptor; readonly scheme?: string } | undefined;
+  /**
+   * Brings `layer`'s compressed form into the store as it travels (verified against its digest, and
+   * its tar against the layer's), without keeping the tar: for an image output that uses it as is.
+   */
+  fetchForm(layer: CachedLayer): Promise<void>;
+  /** Whether the cache still holds `layer`'s blob (a HEAD request, or a stat): metadata only. */
+  holds(layer: CachedLayer): Promise<boolean>;
   /** Releases connections. */
   close(): Promise<void>;
 }
@@ -197,6 +247,13 @@ export interface RemoteCacheOptions {
    * imported from there), so a layer that came from one is not uploaded again.
    */
   readonly mountFrom?: readonly string[];
+  /** Export: each step layer's listing, for the cache's listings blob (format v2). */
+  readonly listings?: LayerListings;
+  /**
+   * Export: brings a blob the cache sends into the store before it is read (a layer imported lazily
+   * has none there yet); called only for blobs the destination lacks.
+   */
+  readonly ensure?: (descriptor: Descriptor) => Promise<void>;
 }
 
 /** Reads a cache's manifest and records; layers are fetched later, through {@link CacheSource.fetch}. */
@@ -229,30 +286,71 @@ export async function exportCache(
   mounts: readonly CacheMountRecord[] = [],
   compressed: CompressedForms = new Map(),
 ): Promise<ExportedCache> {
-  const encoded = encodeCacheManifest(records, mounts, compressed);
+  const encoded = encodeCacheManifest(records, mounts, compressed, options.listings);
+  // The listings blob travels like a layer: from the store.
+  if (encoded.views) await options.store.put(encoded.views);
   const done = {
     digest: encoded.manifestDigest,
     records: encoded.records,
-    layers: encoded.layers.length,
+    layers: encoded.layers.length - (encoded.views ? 1 : 0), // step and mount layers, not the listings
     mounts: encoded.mounts,
   };
   if (spec.type === 'local') {
-    await writeCacheDirectory(resolve(spec.dir), encoded, options.store);
+    await writeCacheDirectory(resolve(spec.dir), encoded, options.store, options.ensure);
     return done;
   }
-  const pushed = await pushImage(cacheImage(encoded, options.store), spec.ref, {
+  const pushed = await pushImage(cacheImage(encoded, options.store, options.ensure), spec.ref, {
     ...options.registry,
     ...(options.mountFrom?.length ? { mountFrom: options.mountFrom } : {}),
   });
   return { ...done, pushed: pushed.stats };
 }
 
-function sourceOf(
+/** How a source reaches its blobs. */
+interface BlobAccess {
+  open(descriptor: Descriptor): Promise<Readable>;
+  holds(descriptor: Descriptor): Promise<boolean>;
+  close(): Promise<void>;
+}
+
+/** The listings of a v2 cache, read within {@link CACHE_VIEWS_LIMIT} (none for a v1 cache). */
+async function readListings(
+  contents: ParsedContents,
+  access: BlobAccess,
+): Promise<Map<string, readonly unknown[]>> {
+  if (!contents.views) return new Map();
+  const blob = verified(await access.open(contents.views), {
+    digest: contents.views.digest,
+    size: contents.views.size,
+    what: `cache listings ${contents.views.digest}`,
+  });
+  const json = await readAll(
+    decompress(blob, MediaType.ociLayerGzip),
+    CACHE_VIEWS_LIMIT,
+    'the cache listings',
+  );
+  return parseCacheListings(json, contents.tarDigests);
+}
+
+type ParsedContents = ReturnType<typeof parseCacheContents>;
+
+async function sourceOf(
   name: string,
-  { records, mounts }: { records: readonly CacheRecord[]; mounts: readonly CacheMountRecord[] },
-  fetch: (layer: CachedLayer) => Promise<void>,
-  close: () => Promise<void>,
-): CacheSource {
+  contents: ParsedContents,
+  access: BlobAccess,
+  store: BlobStore,
+): Promise<CacheSource> {
+  const { records, mounts } = contents;
+  const listings = await readListings(contents, access);
+  const fetch = async (layer: CachedLayer) => {
+    const sent = transportOf(contents.transports, layer);
+    await putLayer(store, await access.open(sent), layer, sent);
+  };
+  const fetchForm = async (layer: CachedLayer) => {
+    const sent = transportOf(contents.transports, layer);
+    if (sent.digest === layer.digest) return fetch(layer);
+    await putForm(store, await access.open(sent), layer, sent);
+  };
   const digests = new Set([
     ...records.flatMap((r) => (r.layer ? [r.layer.digest] : [])),
     ...mounts.map((m) => m.layer.digest),
@@ -267,7 +365,16 @@ function sourceOf(
     positions,
     mounts: new Map(mounts.map((m) => [m.id, m.layer])),
     fetch,
-    close,
+    listings,
+    form: (layer) => {
+      const descriptor = contents.transports.get(layer.digest);
+      if (!descriptor || descriptor.digest === layer.digest) return undefined;
+      const scheme = contents.schemes.get(layer.digest);
+      return { descriptor, ...(scheme ? { scheme } : {}) };
+    },
+    fetchForm,
+    holds: (layer) => access.holds(transportOf(contents.transports, layer)),
+    close: () => access.close(),
   };
 }
 
@@ -280,11 +387,28 @@ async function importFromRegistry(ref: string, options: RemoteCacheOptions): Pro
     const manifest = parseCacheManifest(fetched.bytes);
     const config = await readVerified(await repo.fetchBlob(manifest.config), manifest.config);
     const contents = parseCacheContents(config, manifest);
-    const fetch = async (layer: CachedLayer) => {
-      const sent = transportOf(contents.transports, layer);
-      await putLayer(options.store, await repo.fetchBlob(sent), layer, sent);
+    let closed = false;
+    const access: BlobAccess = {
+      open: async (descriptor) => {
+        if (!closed) return repo.fetchBlob(descriptor);
+        // After the build (an output reading a lazy hit): a client of its own, closed with the stream.
+        const late = new RegistryClient(reference.registry, options.registry ?? {});
+        try {
+          const stream = await late.repository(reference.repository, 'pull').fetchBlob(descriptor);
+          stream.once('close', () => void late.close().catch(() => {}));
+          return stream;
+        } catch (error) {
+          await late.close();
+          throw error;
+        }
+      },
+      holds: async (descriptor) => (await repo.checkExistingBlob(descriptor.digest)) === descriptor.size,
+      close: () => {
+        closed = true;
+        return client.close();
+      },
     };
-    return sourceOf(ref, contents, fetch, () => client.close());
+    return await sourceOf(ref, contents, access, options.store);
   } catch (error) {
     await client.close();
     throw error;
@@ -336,11 +460,16 @@ async function importFromDirectory(dir: string, options: RemoteCacheOptions): Pr
     await readVerified(await open(manifest.config), manifest.config),
     manifest,
   );
-  const fetch = async (layer: CachedLayer) => {
-    const sent = transportOf(contents.transports, layer);
-    await putLayer(options.store, createReadStream(blobFile(root, sent.digest)), layer, sent);
+  const access: BlobAccess = {
+    open: async (descriptor) => createReadStream(blobFile(root, descriptor.digest)),
+    holds: (descriptor) =>
+      stat(blobFile(root, descriptor.digest)).then(
+        (s) => s.size === descriptor.size,
+        () => false,
+      ),
+    close: async () => {},
   };
-  return sourceOf(`local:${dir}`, contents, fetch, async () => {});
+  return sourceOf(`local:${dir}`, contents, access, options.store);
 }
 
 /** How `layer` (a tar) travels in a cache: its manifest descriptor. */
@@ -363,14 +492,43 @@ async function putLayer(
 ): Promise<void> {
   const what = `cache layer ${layer.digest}`;
   const blob = verified(source, { digest: sent.digest, size: sent.size, what: `cache blob ${sent.digest}` });
-  const tar = sent.digest === layer.digest ? blob : decompress(blob, sent.mediaType);
-  await store.put(
-    sent.digest === layer.digest ? tar : verified(tar, { digest: layer.digest, size: layer.size, what }),
-    {
-      expected: layer.digest,
+  if (sent.digest === layer.digest) {
+    await store.put(blob, { expected: layer.digest, size: layer.size });
+    return;
+  }
+  // The compressed form is kept too (an image output of the layer may use it as is), then unpacked.
+  await store.put(blob, { expected: sent.digest, size: sent.size });
+  const tar = decompress(await store.open(sent.digest), sent.mediaType);
+  await store.put(verified(tar, { digest: layer.digest, size: layer.size, what }), {
+    expected: layer.digest,
+    size: layer.size,
+  });
+}
+
+/**
+ * A layer's compressed form into the store as it travels: checked against its digest, and (read back
+ * and decompressed) its tar against the layer's digest, so the form stands for the tar. On a mismatch
+ * the form is deleted again.
+ */
+async function putForm(
+  store: BlobStore,
+  source: Readable,
+  layer: CachedLayer,
+  sent: Descriptor,
+): Promise<void> {
+  const blob = verified(source, { digest: sent.digest, size: sent.size, what: `cache blob ${sent.digest}` });
+  await store.put(blob, { expected: sent.digest, size: sent.size });
+  try {
+    const tar = verified(decompress(await store.open(sent.digest), sent.mediaType), {
+      digest: layer.digest,
       size: layer.size,
-    },
-  );
+      what: `cache layer ${layer.digest}`,
+    });
+    for await (const _ of tar); // read to the end: the verifier checks at the end
+  } catch (error) {
+    await store.delete(sent.digest);
+    throw error;
+  }
 }
 
 /** A small blob (manifest, config), read within its descriptor's size and checked against its digest. */
@@ -388,11 +546,34 @@ async function readVerified(stream: Readable, descriptor: Descriptor): Promise<U
   return new Uint8Array(bytes);
 }
 
-/** The cache as an Image value for `pushImage` (manifest and config as encoded; layers from the store). */
-function cacheImage(encoded: EncodedCache, store: BlobStore): Image {
-  const layers: Layer[] = encoded.layers.map((d) =>
-    layerFromStore(store, { digest: d.digest, diffId: d.digest, size: d.size, mediaType: d.mediaType }),
-  );
+/**
+ * The cache as an Image value for `pushImage` (manifest and config as encoded; layers from the store,
+ * each brought there by `ensure` first when the push reads it).
+ */
+function cacheImage(
+  encoded: EncodedCache,
+  store: BlobStore,
+  ensure: (descriptor: Descriptor) => Promise<void> = async () => {},
+): Image {
+  const layers: Layer[] = encoded.layers.map((d) => {
+    const stored = layerFromStore(store, {
+      digest: d.digest,
+      diffId: d.digest,
+      size: d.size,
+      mediaType: d.mediaType,
+    });
+    return {
+      ...stored,
+      compressed: async () => {
+        await ensure(d);
+        return stored.compressed();
+      },
+      uncompressed: async () => {
+        await ensure(d);
+        return stored.uncompressed();
+      },
+    };
+  });
   return {
     mediaType: async () => MediaType.ociManifest,
     manifest: async () => JSON.parse(new TextDecoder().decode(encoded.manifest)),
@@ -412,7 +593,12 @@ function cacheImage(encoded: EncodedCache, store: BlobStore): Image {
  * digest; ones already there are kept), `index.json` last and atomically, so a reader sees the old
  * cache or the new one. Blobs of older exports stay (a later export may share them).
  */
-async function writeCacheDirectory(dir: string, encoded: EncodedCache, store: BlobStore): Promise<void> {
+async function writeCacheDirectory(
+  dir: string,
+  encoded: EncodedCache,
+  store: BlobStore,
+  ensure: (descriptor: Descriptor) => Promise<void> = async () => {},
+): Promise<void> {
   await mkdir(join(dir, 'blobs', 'sha256'), { recursive: true });
   const present = async (path: string, size: number) =>
     stat(path).then(
@@ -422,6 +608,7 @@ async function writeCacheDirectory(dir: string, encoded: EncodedCache, store: Bl
   for (const layer of encoded.layers) {
     const path = blobFile(dir, layer.digest);
     if (await present(path, layer.size)) continue;
+    await ensure(layer);
     const temp = `${path}.${process.pid}.${randomUUID()}.tmp`;
     try {
       await copyFile(store.path(layer.digest), temp);

@@ -13,11 +13,13 @@ import { createHash } from 'node:crypto';
 import { readdir, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { writeFileAtomic } from '../fsutil/files.js';
+import type { Layer } from '../image/types.js';
 import type { Digest } from '../oci/index.js';
 import type { BlobStore } from '../store/store.js';
 import { explainDifference } from './miss-explanation.js';
 import type { CacheSource } from './remote.js';
 import { portableInputs, portablePosition } from './remote-inputs.js';
+import { type CachedFormSource, lazyCacheLayer } from './remote-lazy.js';
 
 /** The parts of a step key, kept so a later miss can say which one changed. */
 export interface StepInputs {
@@ -37,6 +39,18 @@ export interface StepInputs {
   readonly secrets?: readonly string[];
   /** The timestamp written into the layer's files (SOURCE_DATE_EPOCH): it changes the layer's bytes. */
   readonly epoch: number;
+}
+
+/**
+ * Fully lazy import (`StepCache.attach`): a hit with a listing takes no download until its bytes are
+ * read. `failed` collects the layers whose fetch failed when finally needed; a build that fails with
+ * some there starts over with them in `unusable`, whose steps then run.
+ */
+export interface LazyImport {
+  /** False on the second attempt: every hit is fetched as it is used (a failure: its step runs). */
+  readonly lazy: boolean;
+  readonly unusable: ReadonlySet<string>;
+  readonly failed: Set<string>;
 }
 
 export interface CachedLayer {
@@ -85,6 +99,19 @@ export class StepCache {
   #onWarning: (message: string, hint?: string) => void = () => {};
   /** Layers fetched (or being fetched) from a source in this build, by digest: each once. */
   readonly #fetching = new Map<string, Promise<boolean>>();
+  /** Compressed forms fetched as they travel, by the tar's digest: each once. */
+  readonly #fetchingForms = new Map<string, Promise<boolean>>();
+  #lazy: LazyImport | undefined;
+  /** Lazy hits' layers in this build, by digest (export and outputs read them through these). */
+  readonly #lazyLayers = new Map<
+    string,
+    {
+      readonly layer: Layer & CachedFormSource;
+      readonly cached: CachedLayer;
+      readonly source: CacheSource;
+      readonly scheme?: string;
+    }
+  >();
 
   constructor(private readonly root: string) {}
 
@@ -96,9 +123,128 @@ export class StepCache {
    * @example
    * cache.attach([await importCache(spec, { store })], (message) => console.warn(message));
    */
-  attach(sources: readonly CacheSource[], onWarning: (message: string, hint?: string) => void): void {
+  attach(
+    sources: readonly CacheSource[],
+    onWarning: (message: string, hint?: string) => void,
+    lazy?: LazyImport,
+  ): void {
     this.#sources = sources;
     this.#onWarning = onWarning;
+    this.#lazy = lazy;
+  }
+
+  /**
+   * A hit whose blob is not in `store` but whose listing an imported cache has: its layer, fetched
+   * only when read, and the listing (what replaying it into a stage's view needs). Undefined when
+   * the import is not lazy, the blob is stored, or no source has a listing (then {@link available}).
+   *
+   * @example
+   * const lazy = await cache.lazyHit(key, found.layer, store);
+   * if (lazy && views.adopt(found.layer.diffId, lazy.listing)) useLayer(lazy.layer);
+   */
+  async lazyHit(
+    key: string,
+    layer: CachedLayer,
+    store: BlobStore,
+  ): Promise<{ readonly layer: Layer; readonly listing: readonly unknown[] } | undefined> {
+    const lazy = this.#lazy;
+    if (!lazy?.lazy || lazy.unusable.has(layer.digest) || (await store.has(layer.digest))) return undefined;
+    const source = this.#sources.find((s) => s.digests.has(layer.digest) && s.listings.has(layer.digest));
+    const listing = source?.listings.get(layer.digest);
+    if (!source || !listing) return undefined;
+    let made = this.#lazyLayers.get(layer.digest)?.layer;
+    if (!made) {
+      const form = source.form(layer);
+      const failed = (ok: boolean) => {
+        if (!ok) lazy.failed.add(layer.digest);
+        return ok;
+      };
+      made = lazyCacheLayer({
+        store,
+        layer,
+        source: source.name,
+        fetch: async () => failed(await this.available(key, layer, store)),
+        ...(form
+          ? { form: { ...form, fetch: async () => failed(await this.#fetchForm(source, layer)) } }
+          : {}),
+      });
+      this.#lazyLayers.set(layer.digest, {
+        layer: made,
+        cached: layer,
+        source,
+        ...(form?.scheme ? { scheme: form.scheme } : {}),
+      });
+    }
+    return { layer: made, listing };
+  }
+
+  /**
+   * Whether the imported cache of a lazy hit with tar digest `digest` still holds its blob (a HEAD
+   * request or a stat); true for any other layer. A layer found gone is added to the failed ones.
+   */
+  async stillHeld(digest: string, store: BlobStore): Promise<boolean> {
+    const lazy = this.#lazyLayers.get(digest);
+    if (!lazy || !this.#lazy || (await store.has(lazy.cached.digest))) return true;
+    const held = await lazy.source.holds(lazy.cached).catch(() => false);
+    if (!held) {
+      this.#lazy.failed.add(digest);
+      this.#onWarning(`cache import from ${lazy.source.name}: layer ${digest} is no longer there`);
+    }
+    return held;
+  }
+
+  /**
+   * Waits for the fetches under way (a background compression of a lazy layer may have started
+   * one), so closing the sources cuts none off.
+   */
+  async settle(): Promise<void> {
+    await Promise.allSettled([...this.#fetching.values(), ...this.#fetchingForms.values()]);
+  }
+
+  /** The layer of a lazy hit of this build with tar digest `digest`, if there was one. */
+  lazyLayer(digest: string): (Layer & CachedFormSource) | undefined {
+    return this.#lazyLayers.get(digest)?.layer;
+  }
+
+  /**
+   * Brings blob `digest` into `store` when it belongs to a lazy hit of this build (its tar, or the
+   * compressed form its cache sends); false when it is neither stored nor such a blob, or its fetch
+   * failed (a warning).
+   */
+  async ensure(digest: Digest, store: BlobStore): Promise<boolean> {
+    if (await store.has(digest)) return true;
+    const opened = (stream: Promise<NodeJS.ReadableStream & { destroy(): void }>) =>
+      stream.then(
+        (s) => {
+          s.destroy(); // opening fetched it: the bytes are read from the store later
+          return true;
+        },
+        () => false,
+      );
+    for (const [tar, { layer, scheme }] of this.#lazyLayers) {
+      if (tar === digest) return opened(layer.uncompressed());
+      const form = scheme ? layer.cachedForm?.(scheme) : undefined;
+      if (form && (await form.digest()) === digest) return opened(form.compressed());
+    }
+    return false;
+  }
+
+  #fetchForm(source: CacheSource, layer: CachedLayer): Promise<boolean> {
+    let fetching = this.#fetchingForms.get(layer.digest);
+    if (!fetching) {
+      fetching = source.fetchForm(layer).then(
+        () => true,
+        (error: Error) => {
+          this.#onWarning(
+            `cache import from ${source.name}: the compressed form of layer ${layer.digest} could not be fetched (${error.message})`,
+            'the build is unaffected; check the cache ref and the registry',
+          );
+          return false;
+        },
+      );
+      this.#fetchingForms.set(layer.digest, fetching);
+    }
+    return fetching;
   }
 
   /**
@@ -144,6 +290,7 @@ export class StepCache {
    */
   async available(key: string, layer: CachedLayer, store: BlobStore): Promise<boolean> {
     if (await store.has(layer.digest)) return true;
+    if (this.#lazy?.unusable.has(layer.digest)) return false; // failed when an earlier attempt needed it
     let fetching = this.#fetching.get(layer.digest);
     if (!fetching) {
       fetching = this.#fetch(layer);

@@ -27,7 +27,7 @@ import {
 } from '../cache/remote.js';
 import type { CacheMountRecord, CacheRecord } from '../cache/remote-format.js';
 import { portableInputs, portablePosition } from '../cache/remote-inputs.js';
-import { type CachedLayer, StepCache } from '../cache/step-cache.js';
+import { type CachedLayer, type LazyImport, StepCache } from '../cache/step-cache.js';
 import { WharfError } from '../errors.js';
 import { type BuildEvent, discardEvents, type EventSink } from '../events.js';
 import { type CompressionSpec, isDefaultCompression } from '../image/compression.js';
@@ -64,7 +64,7 @@ import { type BlobStore, openStore } from '../store/store.js';
 import { assertBasePlatform } from './base-platform.js';
 import { cachedBase, recordBase } from './base-records.js';
 import { packCacheMount } from './cache-mounts.js';
-import { checkCompression, compressedLayer, knownGzipDigest } from './compress.js';
+import { checkCompression, compressedLayer, compressionScheme, knownGzipDigest } from './compress.js';
 import { keepTar } from './kept-tar.js';
 import { LayerViews } from './layer-views.js';
 import { BuildArgs, GlobalScope, predefinedArgs } from './scope.js';
@@ -208,6 +208,29 @@ export interface BuiltPlatform extends BuiltImage {
 export async function buildPlatforms(
   graph: BuildGraph,
   options: PlatformsOptions,
+): Promise<readonly BuiltPlatform[]> {
+  // --cache-from is fully lazy: a hit downloads nothing until its bytes are read. A layer that cannot
+  // be fetched then (a RUN's snapshot, a COPY --from, the target's layers gone from the cache) fails
+  // this attempt; the build starts over once, with those layers unusable (their steps run; steps that
+  // ran are local hits now) and every other hit fetched as it is used, as a non-lazy import does.
+  const failed = new Set<string>();
+  try {
+    return await buildPlatformsOnce(graph, options, { lazy: true, unusable: new Set(), failed });
+  } catch (error) {
+    if (failed.size === 0 || options.signal?.aborted) throw error;
+    (options.onEvent ?? discardEvents)({
+      type: 'warning',
+      message: `${failed.size} cached layer${failed.size > 1 ? 's' : ''} could not be fetched when needed (${[...failed].join(', ')}); the build starts over and runs ${failed.size > 1 ? 'their steps' : 'its step'}`,
+      hint: 'the result is unaffected; check the --cache-from ref and the registry',
+    });
+    return buildPlatformsOnce(graph, options, { lazy: false, unusable: failed, failed: new Set() });
+  }
+}
+
+async function buildPlatformsOnce(
+  graph: BuildGraph,
+  options: PlatformsOptions,
+  lazy: LazyImport,
 ): Promise<readonly BuiltPlatform[]> {
   const onEvent = options.onEvent ?? discardEvents;
   await checkCompression(options.compression); // a bad level or a missing zstd fails before any work
@@ -404,7 +427,11 @@ export async function buildPlatforms(
   }
   // Imported caches hold connections until every stage has settled (a hit fetches its layer then).
   const sources = options.noCache ? [] : await importCaches(cacheFrom, store, options.registry, onEvent);
-  cache.attach(sources, (message, hint) => onEvent({ type: 'warning', message, ...(hint ? { hint } : {}) }));
+  cache.attach(
+    sources,
+    (message, hint) => onEvent({ type: 'warning', message, ...(hint ? { hint } : {}) }),
+    lazy,
+  );
   for (const plan of plans) {
     for (const stage of plan.graph.stages) {
       const key = stageKey(plan, stage);
@@ -426,12 +453,30 @@ export async function buildPlatforms(
   }
   // Settle every stage so a failing one does not leave others running unobserved.
   const settled = await Promise.allSettled(results.values());
+  // The target's lazy layers are what outputs read after the build: a cache that no longer holds one
+  // is found now (a HEAD, no download) and the build starts over, rather than an output failing later.
+  const held = settled.every((s) => s.status === 'fulfilled')
+    ? await checkTargetLayersHeld(
+        cache,
+        store,
+        plans.map((plan) => results.get(stageKey(plan, plan.stage(target) as Stage)) as Promise<StageResult>),
+      ).then(
+        () => undefined,
+        (error: unknown) => error,
+      )
+    : undefined;
+  // Fetches under way finish before the sources close (a lazy layer an output reads later
+  // reconnects on its own); one that failed fails this attempt, as a read that needed it would.
+  await cache.settle();
   await Promise.all(sources.map((s) => s.close().catch(() => {})));
   // RUN steps are over: a rootless snapshotter's user namespace can go (the layers' files stay).
   await (await snapshotter?.catch(() => undefined))?.close();
   await fileDigests.save();
   const failure = settled.find((s): s is PromiseRejectedResult => s.status === 'rejected');
   if (failure) throw failure.reason;
+  if (held) throw held;
+  if (lazy.failed.size > 0)
+    throw new WharfError('CACHE_LAYER_UNAVAILABLE', 'a cached layer could not be fetched when needed');
   for (const spec of cacheTo) {
     const mode = spec.mode ?? 'min';
     const records: CacheRecord[] = [...stepRecords]
@@ -440,13 +485,25 @@ export async function buildPlatforms(
         const inputs = portableInputs(r.step.inputs);
         return { key, layer: r.layer, ...(inputs ? { at: portablePosition(r.step.slot), inputs } : {}) };
       });
-    const mounts = spec.mounts
+    const used = [...cache.mountsUsed].filter(
+      ([, stages]) => mode === 'max' || [...stages].some((s) => inTarget.has(s)),
+    );
+    const chosen = spec.mounts;
+    if (Array.isArray(chosen)) {
+      const ids = new Set(used.map(([id]) => id));
+      for (const id of chosen.filter((id) => !ids.has(id))) {
+        onEvent({
+          type: 'warning',
+          message: `cache export to ${describeCacheSpec(spec)}: mounts=${id} names no cache mount the exported steps use`,
+          hint: `the ids used are: ${[...ids].join(', ') || 'none'} (a mount's id is its id=, else its target path)`,
+        });
+      }
+    }
+    const mounts = chosen
       ? await exportedMounts(
           cache,
           store,
-          [...cache.mountsUsed].filter(
-            ([, stages]) => mode === 'max' || [...stages].some((s) => inTarget.has(s)),
-          ),
+          chosen === true ? used : used.filter(([id]) => chosen.includes(id)),
           spec.mountLimit ?? DEFAULT_MOUNT_LIMIT,
           onEvent,
         )
@@ -454,9 +511,20 @@ export async function buildPlatforms(
     await exportCacheQuietly(
       spec,
       records,
-      { store, mountFrom: mountSources(spec, cacheFrom), ...registry },
+      {
+        store,
+        mountFrom: mountSources(spec, cacheFrom),
+        ...registry,
+        listings: await exportListings(views, records),
+        // a lazy hit's blob is fetched only when the destination lacks it
+        ensure: async (descriptor) => {
+          if (!(await cache.ensure(descriptor.digest, store)))
+            throw new WharfError('CACHE_LAYER_UNAVAILABLE', `blob ${descriptor.digest} could not be fetched`);
+        },
+      },
       onEvent,
       mounts,
+      cache,
     );
   }
   for (const name of buildArgs.unused()) {
@@ -556,18 +624,56 @@ async function compressedForms(
   store: BlobStore,
   layers: readonly (CachedLayer | null)[],
   compression: CompressionSpec,
-): Promise<Map<string, Descriptor>> {
-  const forms = new Map<string, Descriptor>();
+  cache: StepCache,
+): Promise<Map<string, Descriptor & { scheme: string }>> {
+  const forms = new Map<string, Descriptor & { scheme: string }>();
+  const scheme = await compressionScheme(compression);
   for (const layer of layers) {
     if (!layer || layer.digest !== layer.diffId || forms.has(layer.digest)) continue;
-    const compressed = compressedLayer(store, layerFromStore(store, layer), compression);
+    // a lazy hit's layer: the form its cache sent is reused without a download when the scheme matches
+    const tar = cache.lazyLayer(layer.digest) ?? layerFromStore(store, layer);
+    const compressed = compressedLayer(store, tar, compression);
     forms.set(layer.digest, {
       mediaType: await compressed.mediaType(),
       digest: await compressed.digest(),
       size: await compressed.size(),
+      scheme,
     });
   }
   return forms;
+}
+
+/** Each exported step layer's listing, from the views this build knows (no tar is read for it). */
+async function exportListings(
+  views: LayerViews,
+  records: readonly CacheRecord[],
+): Promise<(digest: string) => readonly unknown[] | undefined> {
+  const listings = new Map<string, readonly unknown[]>();
+  for (const record of records) {
+    const layer = record.layer;
+    if (!layer || listings.has(layer.digest)) continue;
+    const known = await views.known(layer.diffId);
+    if (known) listings.set(layer.digest, known);
+  }
+  return (digest) => listings.get(digest);
+}
+
+/**
+ * Fails the attempt (the build starts over, see {@link buildPlatforms}) when an imported cache no
+ * longer holds a layer of the target image that was taken lazily.
+ */
+async function checkTargetLayersHeld(
+  cache: StepCache,
+  store: BlobStore,
+  targets: readonly Promise<StageResult>[],
+): Promise<void> {
+  const layers = (await Promise.all(targets.map(async (t) => (await t).image.layers()))).flat();
+  const digests = new Set(await Promise.all(layers.map((l) => l.digest())));
+  const gone = await Promise.all(
+    [...digests].map(async (d) => ((await cache.stillHeld(d, store)) ? undefined : d)),
+  );
+  if (gone.some((d) => d !== undefined))
+    throw new WharfError('CACHE_LAYER_UNAVAILABLE', 'an imported cache no longer holds a layer of the image');
 }
 
 /** Exports one cache; a failure is a warning naming the ref and the reason. */
@@ -577,6 +683,7 @@ async function exportCacheQuietly(
   options: RemoteCacheOptions,
   onEvent: EventSink,
   mounts: readonly CacheMountRecord[],
+  cache: StepCache,
 ): Promise<void> {
   const name = describeCacheSpec(spec);
   try {
@@ -585,6 +692,7 @@ async function exportCacheQuietly(
           options.store,
           [...records.map((r) => r.layer), ...mounts.map((m) => m.layer)],
           spec.compression,
+          cache,
         )
       : undefined;
     const done = await exportCache(spec, records, options, mounts, compressed);

@@ -19,6 +19,7 @@ import { readFile } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
+import type { CachedFormSource } from '../cache/remote-lazy.js';
 import { writeFileAtomic } from '../fsutil/files.js';
 import { Semaphore } from '../fsutil/limit.js';
 import {
@@ -54,6 +55,11 @@ interface Scheme {
  */
 export async function checkCompression(spec: CompressionSpec | undefined): Promise<void> {
   await schemeOf(spec);
+}
+
+/** The name of the scheme `spec` compresses with (what a remote cache records beside a compressed form). */
+export async function compressionScheme(spec: CompressionSpec | undefined): Promise<string> {
+  return (await schemeOf(spec)).scheme;
 }
 
 /** The scheme of `spec`; for zstd it names the program's version (its bytes may change between versions). */
@@ -92,7 +98,11 @@ export function compressedLayer(store: BlobStore, layer: Layer, compression?: Co
       if (compressedType === undefined) return layer;
       const diffId = await layer.diffId();
       await assertTarDigest(layer, diffId, `the layer with diffID ${diffId}`);
-      const { digest, size } = await compressOnce(store, layer, diffId, await schemeOf(spec));
+      const scheme = await schemeOf(spec);
+      // A lazy hit from a remote cache that sent this form, made with this scheme: its blob as is.
+      const ready = (layer as CachedFormSource).cachedForm?.(scheme.scheme);
+      if (ready) return ready;
+      const { digest, size } = await compressOnce(store, layer, diffId, scheme);
       return layerFromStore(store, {
         digest,
         size,

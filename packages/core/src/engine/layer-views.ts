@@ -16,6 +16,7 @@ import type { Layer } from '../image/types.js';
 import type { LayerEntry } from '../layer/entry.js';
 import {
   applyLayerRecords,
+  cleanImagePath,
   type LayerRecord,
   MemoryFsView,
   readLayerRecords,
@@ -66,6 +67,35 @@ export class LayerViews {
     const records = recordsOfEntries(entries);
     this.#pending.set(key, Promise.resolve(records));
     await this.#save(this.#file(digestHex(diffId)), JSON.stringify(records));
+  }
+
+  /**
+   * Takes the listing an imported cache sent for tar `diffId` (a lazy hit: the tar is not here), for
+   * this build only: it is not saved, since no tar was hashed to prove it (a later build that reads
+   * the tar makes the saved view). False, and nothing taken, when the listing is malformed: a path
+   * that is not clean (`..`, a leading `/`), an unknown op or type, a bad mode or owner, or more than
+   * {@link LISTING_LIMIT} records; the step then fetches its layer as before.
+   */
+  adopt(diffId: Digest, listing: readonly unknown[]): boolean {
+    const key = `${diffId} ${diffId}`;
+    if (this.#pending.has(key)) return true;
+    const records = checkedListing(listing);
+    if (!records) return false;
+    this.#pending.set(key, Promise.resolve(records));
+    return true;
+  }
+
+  /**
+   * The records of a layer this process already knows (built, read, or adopted), without reading
+   * any tar: what `--cache-to` exports as the layer's listing. Undefined when not known.
+   */
+  async known(diffId: Digest): Promise<readonly LayerRecord[] | undefined> {
+    const pending = this.#pending.get(`${diffId} ${diffId}`);
+    if (pending) return pending.catch(() => undefined);
+    return readFile(this.#file(digestHex(diffId)), 'utf8').then(
+      (text) => JSON.parse(text) as LayerRecord[],
+      () => undefined,
+    );
   }
 
   /** Applies a layer to a view. */
@@ -140,6 +170,59 @@ export class LayerViews {
   async #save(file: string, text: string): Promise<void> {
     await writeFileAtomic(file, text, { durable: false }).catch(() => {});
   }
+}
+
+/** Most records a cache's listing of one layer may have (a layer of a million files is rare). */
+export const LISTING_LIMIT = 1_000_000;
+const NAME_LIMIT = 4096;
+const SET_TYPES: readonly string[] = ['file', 'dir', 'symlink', 'hardlink'];
+
+const isCleanPath = (p: unknown, root: boolean): p is string =>
+  typeof p === 'string' &&
+  p.length <= NAME_LIMIT &&
+  !p.includes('\0') &&
+  (root ? p === '' || cleanImagePath(p) === p : p !== '' && cleanImagePath(p) === p);
+const isId = (n: unknown): n is number =>
+  Number.isSafeInteger(n) && (n as number) >= 0 && (n as number) < 2 ** 32;
+
+/**
+ * A cache's listing as layer records, each checked and copied field by field (so nothing else a
+ * hostile cache put in an object travels on); undefined when any record is malformed.
+ */
+function checkedListing(listing: readonly unknown[]): LayerRecord[] | undefined {
+  if (listing.length > LISTING_LIMIT) return undefined;
+  const records: LayerRecord[] = [];
+  for (const item of listing) {
+    const r = item as Record<string, unknown> | null;
+    if (typeof r !== 'object' || r === null) return undefined;
+    if (r.op === 'opaque' && isCleanPath(r.dir, true)) records.push({ op: 'opaque', dir: r.dir });
+    else if (r.op === 'whiteout' && isCleanPath(r.path, false))
+      records.push({ op: 'whiteout', path: r.path });
+    else if (
+      r.op === 'set' &&
+      isCleanPath(r.path, false) &&
+      typeof r.type === 'string' &&
+      SET_TYPES.includes(r.type) &&
+      Number.isInteger(r.mode) &&
+      (r.mode as number) >= 0 &&
+      (r.mode as number) <= 0o7777 &&
+      isId(r.uid) &&
+      isId(r.gid) &&
+      (r.link === undefined ||
+        (typeof r.link === 'string' && r.link.length <= NAME_LIMIT && !r.link.includes('\0')))
+    ) {
+      records.push({
+        op: 'set',
+        path: r.path,
+        type: r.type as 'file' | 'dir' | 'symlink' | 'hardlink',
+        mode: r.mode as number,
+        uid: r.uid,
+        gid: r.gid,
+        ...(typeof r.link === 'string' ? { link: r.link } : {}),
+      });
+    } else return undefined;
+  }
+  return records;
 }
 
 /** `ENGINE_LAYER_MISMATCH`: a layer's tar is not the diffID its image's config claims. */

@@ -124,6 +124,7 @@ export async function runStage(stage: Stage, base: StageBase, ctx: StageContext)
       cache: ctx.cache,
       noCache: ctx.noCache,
       baseKey: base.key,
+      views: ctx.views,
       ...(ctx.onStepRecord ? { onRecord: ctx.onStepRecord } : {}),
     }),
   };

@@ -3,8 +3,10 @@
  * execute → record through here. A stage owns one runner; it carries the chain of step keys (the base
  * image's key first, then each layer step's key), so a step's key covers everything below it.
  *
- * A hit is used only while its blob is in the store, or can be fetched into it from a cache imported
- * with `--cache-from` (`StepCache.available`); otherwise the step runs again. Every hit
+ * A hit is used while its blob is in the store, or can be fetched into it from a cache imported with
+ * `--cache-from` (`StepCache.available`); otherwise the step runs again. With the build's views, a
+ * hit that an imported cache has a listing for costs no download at all: the listing replays it into
+ * the stage's view and its bytes are fetched when something reads them (`StepCache.lazyHit`). Every hit
  * and every run records the step's inputs at its position (the slot), so the next miss there can say
  * what changed; `--no-cache` skips the lookups but still records.
  *
@@ -18,6 +20,7 @@ import { keyedQueue } from '../fsutil/limit.js';
 import { layerFromStore } from '../image/partial.js';
 import type { Layer } from '../image/types.js';
 import type { BlobStore } from '../store/store.js';
+import type { LayerViews } from './layer-views.js';
 
 /** What the runner needs from the build. */
 export interface StepRunnerOptions {
@@ -27,6 +30,11 @@ export interface StepRunnerOptions {
   readonly noCache: boolean;
   /** What the first step's key builds on: the base image's digest (or scratch + platform). */
   readonly baseKey: string;
+  /**
+   * The build's layer views: with them, a hit from an imported cache whose listing the cache has
+   * takes the listing into the views and its layer is fetched only when read (fully lazy import).
+   */
+  readonly views?: LayerViews;
   /** Told of every step's key and result, hit or run, with its slot and inputs (what `--cache-to` exports). */
   readonly onRecord?: (key: string, layer: CachedLayer | null, step: RecordedStep) => void;
 }
@@ -110,11 +118,11 @@ export class StepRunner {
     const inputs = this.#inputs(facts);
     const key = stepKey(inputs);
     const found = await this.#options.cache.get(key);
-    if (found.kind !== 'hit' || !(await this.#options.cache.available(key, found.layer, this.#options.store)))
-      return undefined;
+    const layer = found.kind === 'hit' ? await this.#usable(key, found.layer) : undefined;
+    if (!layer || found.kind !== 'hit') return undefined;
     this.#advance(key);
     this.#options.onRecord?.(key, found.layer, { slot, inputs });
-    const outcome = await this.#hit(found.layer, slot, inputs, report);
+    const outcome = await this.#hit(found.layer, layer, slot, inputs, report);
     return outcome.kind === 'layer' ? outcome.layer : undefined;
   }
 
@@ -138,11 +146,12 @@ export class StepRunner {
       const found = await cache.get(key, { slot: step.slot, inputs });
       if (found.kind === 'hit-empty' && !step.alwaysLayer) {
         this.#options.onRecord?.(key, null, { slot: step.slot, inputs });
-        return this.#hit(undefined, step.slot, inputs, report);
+        return this.#hit(undefined, undefined, step.slot, inputs, report);
       }
-      if (found.kind === 'hit' && (await cache.available(key, found.layer, store))) {
+      const layer = found.kind === 'hit' ? await this.#usable(key, found.layer) : undefined;
+      if (found.kind === 'hit' && layer) {
         this.#options.onRecord?.(key, found.layer, { slot: step.slot, inputs });
-        return this.#hit(found.layer, step.slot, inputs, report);
+        return this.#hit(found.layer, layer, step.slot, inputs, report);
       }
       // A hit whose blob left the store (pruned) and no imported cache has, or no layer for a step that
       // always makes one, runs again; the explanation compares the inputs.
@@ -170,19 +179,32 @@ export class StepRunner {
       : { kind: 'empty', cached: false };
   }
 
+  /**
+   * A hit's layer when it can be used: lazily (its listing taken into the views, no download) when an
+   * imported cache allows, else from the store, fetching it there first if needed; undefined: the
+   * blob is gone and no cache has it, so the step runs.
+   */
+  async #usable(key: string, cached: CachedLayer): Promise<Layer | undefined> {
+    const { cache, store, views } = this.#options;
+    const lazy = views ? await cache.lazyHit(key, cached, store) : undefined;
+    if (lazy && views?.adopt(cached.diffId, lazy.listing)) return lazy.layer;
+    return (await cache.available(key, cached, store)) ? layerFromStore(store, cached) : undefined;
+  }
+
   async #hit(
-    layer: CachedLayer | undefined,
+    cached: CachedLayer | undefined,
+    layer: Layer | undefined,
     slot: string,
     inputs: StepInputs,
     report: StepReport,
   ): Promise<StepOutcome> {
     await this.#options.cache.remember(slot, inputs);
-    if (!layer) {
+    if (!cached || !layer) {
       report.finished({ cached: true });
       return { kind: 'empty', cached: true };
     }
-    report.finished({ layer: { digest: layer.digest, size: layer.size }, cached: true });
-    return { kind: 'layer', layer: layerFromStore(this.#options.store, layer), cached: true };
+    report.finished({ layer: { digest: cached.digest, size: cached.size }, cached: true });
+    return { kind: 'layer', layer, cached: true };
   }
 
   #inputs(facts: StepFacts): StepInputs {
