@@ -7,7 +7,7 @@ import { wharfAsync } from '../helpers/cli.js';
 import { expectLocatedError } from '../helpers/located-error.js';
 import { peerSuite } from './peer-suites.js';
 
-describe('BuildKit testfiles-negative through the CLI', async () => {
+describe('BuildKit testfiles-negative through the CLI', () => {
   const dir = peerSuite('buildkit-parser', 'testfiles-negative');
   const negatives = readdirSync(dir).map((name) => join(dir, name, 'Dockerfile'));
 

@@ -25,7 +25,7 @@ const copies = (cache: string) => {
   }
 };
 
-describe('kept transpiled build definitions', async () => {
+describe('kept transpiled build definitions', () => {
   it('keeps a copy on the first run and runs it on the next, evaluating the definition again', async () => {
     const { dir, cache } = project('plain', {
       'build.ts': [

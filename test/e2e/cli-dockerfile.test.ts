@@ -17,7 +17,7 @@ function expectUserError(result: CliResult, message: RegExp) {
   expect(result.stderr.trim().split('\n').length).toBeLessThanOrEqual(2);
 }
 
-describe('wharf dockerfile', async () => {
+describe('wharf dockerfile', () => {
   it('prints the Dockerfile of the hello example', async () => {
     const result = await wharfAsync(['dockerfile', 'examples/hello/build.ts']);
     expect(result.stderr).toBe('');
@@ -92,7 +92,7 @@ describe('wharf dockerfile', async () => {
   });
 });
 
-describe('bad input: one line naming the problem, exit 1, no stack trace', async () => {
+describe('bad input: one line naming the problem, exit 1, no stack trace', () => {
   it('a missing build.ts', async () => {
     expectUserError(
       await wharfAsync(['dockerfile', 'missing.ts']),

@@ -7,7 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { wharfAsync } from '../helpers/cli.js';
 import { tempDir } from '../helpers/paths.js';
 
-describe('wharf inspect', async () => {
+describe('wharf inspect', () => {
   it('shows the healthcheck and SI sizes of an oci-archive', async () => {
     const dir = tempDir();
     // 1.5 × 10⁶ random bytes do not compress: the layer is 1.5 MB (it would be 1.4 MiB).

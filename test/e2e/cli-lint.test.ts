@@ -44,7 +44,7 @@ async function project(files: Record<string, string>): Promise<string> {
   return dir;
 }
 
-describe('wharf lint', async () => {
+describe('wharf lint', () => {
   it('lints a Dockerfile: JSON findings with exact places, exit 1 at --fail-on warning, 0 at error', async () => {
     const dir = await project({ Dockerfile: DOCKERFILE });
     const result = await wharfAsync(['lint', '-f', 'Dockerfile', '--format', 'json'], { cwd: dir });
@@ -115,9 +115,26 @@ describe('wharf lint', async () => {
     expect(missing.stderr).toMatch(/^wharf: cannot read nope\/Dockerfile: /);
     expect((await wharfAsync(['lint', '-f', 'Dockerfile', '--fail-on', 'never'], { cwd: dir })).code).toBe(2);
   });
+
+  it('--target: the final-image rules look at the stage built, not the last one', async () => {
+    const dir = await project({
+      Dockerfile:
+        'FROM busybox:1.36 AS app\nRUN echo app\nFROM busybox:1.36 AS test\nUSER 1000\nRUN echo test\n',
+    });
+    const lint = (...args: string[]) =>
+      wharfAsync(['lint', '-f', 'Dockerfile', '--format', 'json', ...args], { cwd: dir });
+    const rules = (stdout: string) => (JSON.parse(stdout) as JsonFinding[]).map((f) => f.rule);
+    expect(rules((await lint()).stdout)).not.toContain('RunsAsRoot');
+    const app = await lint('--target', 'app');
+    expect(rules(app.stdout)).toContain('RunsAsRoot');
+    expect(app.stdout).toMatch(/stage \\"app\\"/);
+    const unknown = await lint('--target', 'nope');
+    expect(unknown.code).toBe(2);
+    expect(unknown.stderr).toBe('wharf: no stage named "nope"\n  hint: stages: app, test\n');
+  });
 });
 
-describe('wharf build lints first', async () => {
+describe('wharf build lints first', () => {
   const hello = join(repoRoot, 'examples/hello/build.ts');
 
   it('prints warning-level findings once and builds; --lint=error fails before building', async () => {

@@ -52,7 +52,7 @@ const build = (file: string, env: NodeJS.ProcessEnv, progress = 'plain') =>
     { env: { WHARF_DOCKER: '', ...env } },
   );
 
-describe.skipIf(noDocker())('--backend docker: which docker CLI', async () => {
+describe.skipIf(noDocker())('--backend docker: which docker CLI', () => {
   it('passes over a docker without buildx on PATH and builds with the next one', async () => {
     const file = definition(".copy('a.txt', '/a.txt')");
     const result = await build(file, { PATH: `${dockerWithoutBuildx()}:${process.env.PATH}` });
