@@ -3,7 +3,7 @@
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'vitest';
-import { wharf } from '../helpers/cli.js';
+import { wharfAsync } from '../helpers/cli.js';
 import { expectLocatedError } from '../helpers/located-error.js';
 import { peerSuite } from './peer-suites.js';
 
@@ -11,8 +11,8 @@ describe('BuildKit testfiles-negative through the CLI', () => {
   const dir = peerSuite('buildkit-parser', 'testfiles-negative');
   const negatives = readdirSync(dir).map((name) => join(dir, name, 'Dockerfile'));
 
-  it.each(negatives)('%s fails with its location', (file) => {
-    expectLocatedError(wharf(['dockerfile', '--check', file]), file);
-    expectLocatedError(wharf(['convert', file]), file);
+  it.each(negatives)('%s fails with its location', async (file) => {
+    expectLocatedError(await wharfAsync(['dockerfile', '--check', file]), file);
+    expectLocatedError(await wharfAsync(['convert', file]), file);
   });
 });

@@ -11,7 +11,7 @@ import { writeOciArchive } from '../../packages/core/src/archive/index.js';
 import { withConfig } from '../../packages/core/src/image/index.js';
 import { appendImage, writeLayout } from '../../packages/core/src/layout/index.js';
 import { checkLayoutDocuments, randomImage, schemaChecker } from '../../packages/core/src/testing/index.js';
-import { wharf } from '../helpers/cli.js';
+import { wharfAsync } from '../helpers/cli.js';
 import { repoRoot } from '../helpers/paths.js';
 import { peerSuite } from './peer-suites.js';
 
@@ -67,10 +67,10 @@ describe('documents wharf writes pass the OCI schemas', () => {
     expect(checked).toBe(4);
   });
 
-  it('wharf build -o type=oci (the hello example)', () => {
+  it('wharf build -o type=oci (the hello example)', async () => {
     const dir = fresh();
     const hello = join(repoRoot, 'examples/hello/build.ts');
-    const result = wharf([
+    const result = await wharfAsync([
       'build',
       '--progress',
       'quiet',

@@ -3,7 +3,7 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { wharf } from '../helpers/cli.js';
+import { wharfAsync } from '../helpers/cli.js';
 import { docker } from '../helpers/docker.js';
 import { noDocker, testEnv } from '../helpers/env.js';
 import { tempDir } from '../helpers/paths.js';
@@ -33,13 +33,13 @@ describe.skipIf(noDocker())('base images: reused as pulled, --pull to refresh', 
     const app = definition([`export default stage('app').from('${base}').run('echo hi > /hi');`]);
     const cacheDir = tempDir();
     const build = (...extra: string[]) =>
-      wharf(['build', app, '--progress', 'json', '--cache-dir', cacheDir, ...extra]);
-    const first = build();
+      wharfAsync(['build', app, '--progress', 'json', '--cache-dir', cacheDir, ...extra]);
+    const first = await build();
     expect(first.code, first.stderr).toBe(0);
 
     // the tag moves: a new image is pushed under the same name
     const moved = definition([`export default stage('moved').from('${base}').run('echo v2 > /v2');`]);
-    const push = wharf([
+    const push = await wharfAsync([
       'build',
       moved,
       '--progress',
@@ -52,22 +52,22 @@ describe.skipIf(noDocker())('base images: reused as pulled, --pull to refresh', 
     ]);
     expect(push.code, push.stderr).toBe(0);
 
-    const reused = build();
+    const reused = await build();
     expect(reused.code, reused.stderr).toBe(0);
     expect(reused.stdout).toBe(first.stdout); // the base as pulled the first time: every step cached
     expect(reused.stderr).not.toMatch(/"miss"/);
 
-    const pulled = build('--pull');
+    const pulled = await build('--pull');
     expect(pulled.code, pulled.stderr).toBe(0);
     expect(pulled.stdout).not.toBe(first.stdout);
     expect(pulled.stderr).toMatch(/"miss":"the base image changed/);
 
     // offline: the registry is gone; the base recorded by --pull still builds, --pull cannot
     await registry.stop();
-    const offline = build();
+    const offline = await build();
     expect(offline.code, offline.stderr).toBe(0);
     expect(offline.stdout).toBe(pulled.stdout);
-    const refused = build('--pull', '--progress', 'quiet');
+    const refused = await build('--pull', '--progress', 'quiet');
     expect(refused.code).toBe(1);
     expect(refused.stderr).toMatch(/^wharf: .*base\/tool.*\n {2}hint: check that the registry is reachable/s);
   });
@@ -79,16 +79,16 @@ describe.skipIf(noDocker())('base images: reused as pulled, --pull to refresh', 
       await docker(['tag', testEnv().busybox.ref, base]);
       await docker(['push', base]);
       const env = { XDG_CACHE_HOME: tempDir() }; // pull and build share the default cache
-      const pulled = wharf(['pull', base], { env });
+      const pulled = await wharfAsync(['pull', base], { env });
       expect(pulled.code, pulled.stderr).toBe(0);
       const cacheDir = tempDir(); // or a cache named on both
-      expect(wharf(['pull', base, '--cache-dir', cacheDir]).code).toBe(0);
+      expect((await wharfAsync(['pull', base, '--cache-dir', cacheDir])).code).toBe(0);
       await own.stop();
       const app = definition([`export default stage('app').from('${base}').run('echo hi > /hi');`]);
-      const built = wharf(['build', app, '--progress', 'quiet'], { env });
+      const built = await wharfAsync(['build', app, '--progress', 'quiet'], { env });
       expect(built.stderr).toBe('');
       expect(built.code).toBe(0);
-      const named = wharf(['build', app, '--progress', 'quiet', '--cache-dir', cacheDir]);
+      const named = await wharfAsync(['build', app, '--progress', 'quiet', '--cache-dir', cacheDir]);
       expect(named.stderr).toBe('');
       expect(named.code).toBe(0);
     } finally {

@@ -5,24 +5,25 @@ import { execFileSync } from 'node:child_process';
 import { cpSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { wharf } from '../helpers/cli.js';
+import { wharfAsync } from '../helpers/cli.js';
 import { docker, dockerBuild, dockerInspectImage, dockerRun } from '../helpers/docker.js';
 import { noDocker, testEnv } from '../helpers/env.js';
+import { run } from '../helpers/exec.js';
 import { repoRoot, tempDir } from '../helpers/paths.js';
 
 /**
  * Copies a definition's folder to a scratch dir and compiles it there, writing the Dockerfile (and the
  * .dockerignore) into `contextDir` of that folder, where `docker build` reads them. Returns the folder.
  */
-function compile(
+async function compile(
   sourceDir: string,
   definition: string,
   options: { target?: string; contextDir?: string } = {},
-): string {
+): Promise<string> {
   const dir = tempDir('wharf-bk-');
   cpSync(sourceDir, dir, { recursive: true });
   const out = join(dir, options.contextDir ?? '.', 'Dockerfile');
-  const result = wharf([
+  const result = await wharfAsync([
     'dockerfile',
     join(dir, definition),
     '-o',
@@ -42,7 +43,9 @@ describe.skipIf(noDocker())('BuildKit builds the Dockerfiles wharf emits', () =>
   });
 
   it('every instruction and flag Debian’s BuildKit supports', async () => {
-    const dir = compile(join(repoRoot, 'test/fixtures/everything'), 'build.ts', { target: 'everything' });
+    const dir = await compile(join(repoRoot, 'test/fixtures/everything'), 'build.ts', {
+      target: 'everything',
+    });
     execFileSync('tar', ['-czf', join(dir, 'archive.tar.gz'), '-C', join(dir, 'archive-src'), '.']);
     const secretFile = join(dir, 'token.secret');
     writeFileSync(secretFile, 's3cr3t-value');
@@ -132,7 +135,9 @@ describe.skipIf(noDocker())('BuildKit builds the Dockerfiles wharf emits', () =>
   });
 
   it('shell-form CMD and ENTRYPOINT, HEALTHCHECK NONE, numeric USER', async () => {
-    const dir = compile(join(repoRoot, 'test/fixtures/everything'), 'build.ts', { target: 'shell-forms' });
+    const dir = await compile(join(repoRoot, 'test/fixtures/everything'), 'build.ts', {
+      target: 'shell-forms',
+    });
     const tag = 'wharf-test/shell-forms:latest';
     await dockerBuild({ contextDir: dir, tag });
     const config = (await dockerInspectImage(tag)).Config;
@@ -144,7 +149,7 @@ describe.skipIf(noDocker())('BuildKit builds the Dockerfiles wharf emits', () =>
   });
 
   it('examples/hello: FROM scratch, files, metadata; the image prints its greeting', async () => {
-    const dir = compile(join(repoRoot, 'examples/hello'), 'build.ts');
+    const dir = await compile(join(repoRoot, 'examples/hello'), 'build.ts');
     const tag = 'wharf-test/hello:latest';
     await dockerBuild({ contextDir: dir, tag });
     const image = await dockerInspectImage(tag);
@@ -164,9 +169,10 @@ describe.skipIf(noDocker())('BuildKit builds the Dockerfiles wharf emits', () =>
     // .dockerignore from the definition kept notes.local out of the context.
     const exported = await docker(['create', tag]);
     try {
-      const listing = execFileSync('sh', ['-c', `${'/usr/bin/docker'} export ${exported.trim()} | tar -t`], {
-        encoding: 'utf8',
-      });
+      const { stdout: listing } = await run('sh', [
+        '-c',
+        `/usr/bin/docker export ${exported.trim()} | tar -t`,
+      ]);
       expect(listing).toMatch(/app\/static\/index\.html/);
       expect(listing).not.toMatch(/notes\.local/);
     } finally {
@@ -175,7 +181,7 @@ describe.skipIf(noDocker())('BuildKit builds the Dockerfiles wharf emits', () =>
   });
 
   it('examples/node-app: the multi-stage Node pattern runs as node and reports healthy', async () => {
-    const dir = compile(join(repoRoot, 'examples/node-app'), 'build.ts', { contextDir: 'app' });
+    const dir = await compile(join(repoRoot, 'examples/node-app'), 'build.ts', { contextDir: 'app' });
     const tag = 'wharf-test/node-app:latest';
     await dockerBuild({ contextDir: join(dir, 'app'), tag });
     const config = (await dockerInspectImage(tag)).Config;

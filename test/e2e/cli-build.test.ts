@@ -4,7 +4,7 @@
 import { existsSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { wharf } from '../helpers/cli.js';
+import { wharfAsync } from '../helpers/cli.js';
 import { docker, dockerInspectImage, dockerRun } from '../helpers/docker.js';
 import { noDocker } from '../helpers/env.js';
 import { repoRoot, tempDir } from '../helpers/paths.js';
@@ -13,25 +13,25 @@ import { skopeoInspect, umociUnpack } from '../helpers/tools.js';
 const hello = join(repoRoot, 'examples/hello/build.ts');
 const digestLine = /^sha256:[0-9a-f]{64}$/;
 
-function build(args: string[], cwd?: string) {
-  const result = wharf(['build', '--progress', 'quiet', ...args], cwd ? { cwd } : {});
+async function build(args: string[], cwd?: string) {
+  const result = await wharfAsync(['build', '--progress', 'quiet', ...args], cwd ? { cwd } : {});
   return { ...result, digest: result.stdout.trim() };
 }
 
 describe('wharf build (direct backend)', () => {
-  it('is reproducible: the same digest twice, from another folder, with another cache', () => {
-    const a = build([hello, '--cache-dir', tempDir()]);
-    const b = build([hello, '--cache-dir', tempDir()], tempDir());
+  it('is reproducible: the same digest twice, from another folder, with another cache', async () => {
+    const a = await build([hello, '--cache-dir', tempDir()]);
+    const b = await build([hello, '--cache-dir', tempDir()], tempDir());
     expect(a.code).toBe(0);
     expect(a.digest).toMatch(digestLine);
     expect(b.digest).toBe(a.digest);
-    const epoch = wharf(['build', '--progress', 'quiet', hello], {
+    const epoch = await wharfAsync(['build', '--progress', 'quiet', hello], {
       env: { SOURCE_DATE_EPOCH: '1700000000' },
     });
     expect(epoch.stdout.trim()).not.toBe(a.digest);
   });
 
-  it('leaves nothing behind when the build fails, and keeps an existing output', () => {
+  it('leaves nothing behind when the build fails, and keeps an existing output', async () => {
     const dir = tempDir();
     const definition = join(dir, 'build.ts');
     writeFileSync(
@@ -40,26 +40,26 @@ describe('wharf build (direct backend)', () => {
     );
     const dest = join(dir, 'out.tar');
     writeFileSync(dest, 'previous output');
-    const result = build([definition, '-o', `type=oci-archive,dest=${dest}`]);
+    const result = await build([definition, '-o', `type=oci-archive,dest=${dest}`]);
     expect(result.code).toBe(1);
     expect(result.stderr).toMatch(/^wharf: .*stage "x", instruction 1: .*missing\.txt/);
     expect(result.stderr).not.toMatch(/\n\s+at /);
     expect(readdirSync(dir).sort()).toEqual(['build.ts', 'out.tar']);
   });
 
-  it('rejects a bad output spec before building, naming it', () => {
-    const result = build([hello, '-o', 'type=zip,dest=x']);
+  it('rejects a bad output spec before building, naming it', async () => {
+    const result = await build([hello, '-o', 'type=zip,dest=x']);
     expect(result.code).toBe(2); // a usage error (issue 15), like an unknown flag
     expect(result.stderr).toMatch(/type=zip/);
     expect(existsSync(join(repoRoot, 'x'))).toBe(false);
   });
 
-  it('builds the Dockerfile that wharf dockerfile emits to the same digest (-f)', () => {
+  it('builds the Dockerfile that wharf dockerfile emits to the same digest (-f)', async () => {
     const dir = tempDir();
     const dockerfile = join(dir, 'Dockerfile');
-    expect(wharf(['dockerfile', hello, '-o', dockerfile]).code).toBe(0);
-    const fromTs = build([hello]);
-    const fromDockerfile = build(['-f', dockerfile, join(repoRoot, 'examples/hello')]);
+    expect((await wharfAsync(['dockerfile', hello, '-o', dockerfile])).code).toBe(0);
+    const fromTs = await build([hello]);
+    const fromDockerfile = await build(['-f', dockerfile, join(repoRoot, 'examples/hello')]);
     expect(fromDockerfile.stderr).toBe('');
     expect(fromDockerfile.code).toBe(0);
     // Same IR, same steps, same history text: the same image, byte for byte.
@@ -71,7 +71,13 @@ describe.skipIf(noDocker())('what wharf build writes runs in Docker and reads in
   it('docker load + docker run of the hello example prints its greeting', async () => {
     const dir = tempDir();
     const file = join(dir, 'hello.docker.tar');
-    const built = build([hello, '-o', `type=docker-archive,dest=${file}`, '-t', 'wharf-e2e/hello:direct']);
+    const built = await build([
+      hello,
+      '-o',
+      `type=docker-archive,dest=${file}`,
+      '-t',
+      'wharf-e2e/hello:direct',
+    ]);
     expect(built.code, built.stderr).toBe(0);
     expect(await docker(['load', '-i', file])).toContain('Loaded image: wharf-e2e/hello:direct');
     expect(await dockerRun({ image: 'wharf-e2e/hello:direct' })).toBe('Hello from wharf!\n');
@@ -85,7 +91,7 @@ describe.skipIf(noDocker())('what wharf build writes runs in Docker and reads in
   it('--backend docker builds with BuildKit and writes the same kinds of output', async () => {
     const dir = tempDir();
     const file = join(dir, 'node-app.oci.tar');
-    const result = wharf(
+    const result = await wharfAsync(
       [
         'build',
         '--progress',
@@ -102,7 +108,7 @@ describe.skipIf(noDocker())('what wharf build writes runs in Docker and reads in
     expect(result.code).toBe(0);
     const inspected = await skopeoInspect(`oci-archive:${file}`);
     expect(inspected.Digest).toBe(result.stdout.trim());
-    const viaDockerfile = wharf(
+    const viaDockerfile = await wharfAsync(
       [
         'build',
         '--progress',
@@ -116,14 +122,14 @@ describe.skipIf(noDocker())('what wharf build writes runs in Docker and reads in
       { env: { WHARF_DOCKER: '/usr/bin/docker' } },
     );
     expect(viaDockerfile.code).toBe(0);
-    const missing = wharf(['build', '--backend', 'docker', hello], {
+    const missing = await wharfAsync(['build', '--backend', 'docker', hello], {
       env: { WHARF_DOCKER: '/nonexistent/docker' },
     });
     expect(missing.code).toBe(1);
     expect(missing.stderr).toMatch(/cannot build with WHARF_DOCKER=\/nonexistent\/docker: not found/);
   });
 
-  it('--backend docker passes --secret, --no-cache and --pull to docker build', () => {
+  it('--backend docker passes --secret, --no-cache and --pull to docker build', async () => {
     const dir = tempDir();
     writeFileSync(
       join(dir, 'build.ts'),
@@ -135,19 +141,19 @@ describe.skipIf(noDocker())('what wharf build writes runs in Docker and reads in
       ].join('\n'),
     );
     const run = (...extra: string[]) =>
-      wharf(['build', '--progress', 'plain', '--backend', 'docker', join(dir, 'build.ts'), ...extra], {
+      wharfAsync(['build', '--progress', 'plain', '--backend', 'docker', join(dir, 'build.ts'), ...extra], {
         env: { WHARF_DOCKER: '/usr/bin/docker', TOK: 'sekrit' },
       });
-    const first = run('--secret', 'id=tok,env=TOK');
+    const first = await run('--secret', 'id=tok,env=TOK');
     expect(first.code, first.stderr).toBe(0);
-    const again = run('--secret', 'id=tok,env=TOK', '--no-cache', '--pull');
+    const again = await run('--secret', 'id=tok,env=TOK', '--no-cache', '--pull');
     expect(again.code, again.stderr).toBe(0);
     const output = again.stdout + again.stderr;
     expect(output).toMatch(/RUN --mount=type=secret,id=tok,required/);
     // the RUN ran again (BuildKit prints `#N CACHED` right after a step it reused)
     expect(output).toMatch(/#(\d+) \[2\/2\] RUN [^\n]*\n/);
     expect(output).not.toMatch(/#(\d+) \[2\/2\] RUN [^\n]*\n#\1 CACHED/);
-    const missing = run('--no-cache'); // a required secret not given: BuildKit refuses the step
+    const missing = await run('--no-cache'); // a required secret not given: BuildKit refuses the step
     expect(missing.code).toBe(1);
     expect(missing.stderr).toMatch(/secret tok not found/);
   });
@@ -156,7 +162,7 @@ describe.skipIf(noDocker())('what wharf build writes runs in Docker and reads in
     const dir = tempDir();
     const archiveFile = join(dir, 'hello.oci.tar');
     const layoutDir = join(dir, 'layout');
-    const result = build([
+    const result = await build([
       hello,
       '-o',
       `type=oci-archive,dest=${archiveFile}`,

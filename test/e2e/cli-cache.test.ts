@@ -93,61 +93,64 @@ describe('wharf cache', () => {
     expect(bad.stderr).toMatch(/invalid --keep-storage "lots"/);
   });
 
-  it.skipIf(noDocker())('explains a miss by the ENV, ARG and USER that changed and the file edited', () => {
-    const dir = tempDir();
-    const context = join(dir, 'context');
-    mkdirSync(join(context, 'src'), { recursive: true });
-    for (let i = 0; i < 30; i++) writeFileSync(join(context, 'src', `m${i}.js`), `${i}\n`);
-    const dockerfile = (env: string, user: string) =>
-      [
-        'FROM busybox',
-        'ARG VERSION=1',
-        'ARG NPM_TOKEN',
-        `ENV MODE=${env}`,
-        `USER ${user}`,
-        'WORKDIR /app',
-        'COPY src ./src',
-        'RUN echo "$VERSION $NPM_TOKEN" > /tmp/v',
-        '',
-      ].join('\n');
-    const build = (env: string, user: string, args: string[]) => {
-      writeFileSync(join(dir, 'Dockerfile'), dockerfile(env, user));
-      const result = buildDockerfile(join(dir, 'Dockerfile'), context, {
-        progress: 'json',
-        cacheDir: join(dir, 'cache'),
-        args: args.flatMap((a) => ['--build-arg', a]),
-      });
-      expect(result.code, result.stderr).toBe(0);
-      const misses = new Map<string, string>();
-      for (const line of result.stderr.trim().split('\n')) {
-        const e = JSON.parse(line) as { type: string; text?: string; miss?: string };
-        if (e.type === 'step-finished' && e.miss && e.text) misses.set(e.text.split(' ')[0] ?? '', e.miss);
-      }
-      return { misses, stderr: result.stderr };
-    };
-    build('dev', 'root', ['NPM_TOKEN=first-s3cret']);
-    writeFileSync(join(context, 'src', 'm7.js'), 'edited\n');
-    const second = build('prod', 'app', ['VERSION=2', 'NPM_TOKEN=second-s3cret']);
-    const changed = [
-      'an earlier step changed', // WORKDIR's layer: /app now belongs to app
-      'ENV MODE "dev" → "prod"',
-      'USER "root" → "app"',
-      'build arg NPM_TOKEN changed (the value is not shown: the name looks secret)',
-      'build arg VERSION "1" → "2"',
-    ];
-    expect(second.misses.get('COPY')).toBe(
-      [
-        ...changed,
-        'context file src/m7.js changed (copied to /app/src/m7.js), image path /app mode or owner changed',
-      ].join('; '),
-    );
-    expect(second.misses.get('RUN')).toBe(changed.join('; '));
-    expect(second.stderr).not.toMatch(/s3cret/);
-    // Only the edited file, by name: no "and 1 more files".
-    writeFileSync(join(context, 'src', 'm8.js'), 'edited\n');
-    writeFileSync(join(context, 'src', 'm9.js'), 'edited\n');
-    expect(build('prod', 'app', ['VERSION=2', 'NPM_TOKEN=second-s3cret']).misses.get('COPY')).toBe(
-      'context file src/m8.js changed (copied to /app/src/m8.js), context file src/m9.js changed (copied to /app/src/m9.js)',
-    );
-  });
+  it.skipIf(noDocker())(
+    'explains a miss by the ENV, ARG and USER that changed and the file edited',
+    async () => {
+      const dir = tempDir();
+      const context = join(dir, 'context');
+      mkdirSync(join(context, 'src'), { recursive: true });
+      for (let i = 0; i < 30; i++) writeFileSync(join(context, 'src', `m${i}.js`), `${i}\n`);
+      const dockerfile = (env: string, user: string) =>
+        [
+          'FROM busybox',
+          'ARG VERSION=1',
+          'ARG NPM_TOKEN',
+          `ENV MODE=${env}`,
+          `USER ${user}`,
+          'WORKDIR /app',
+          'COPY src ./src',
+          'RUN echo "$VERSION $NPM_TOKEN" > /tmp/v',
+          '',
+        ].join('\n');
+      const build = async (env: string, user: string, args: string[]) => {
+        writeFileSync(join(dir, 'Dockerfile'), dockerfile(env, user));
+        const result = await buildDockerfile(join(dir, 'Dockerfile'), context, {
+          progress: 'json',
+          cacheDir: join(dir, 'cache'),
+          args: args.flatMap((a) => ['--build-arg', a]),
+        });
+        expect(result.code, result.stderr).toBe(0);
+        const misses = new Map<string, string>();
+        for (const line of result.stderr.trim().split('\n')) {
+          const e = JSON.parse(line) as { type: string; text?: string; miss?: string };
+          if (e.type === 'step-finished' && e.miss && e.text) misses.set(e.text.split(' ')[0] ?? '', e.miss);
+        }
+        return { misses, stderr: result.stderr };
+      };
+      await build('dev', 'root', ['NPM_TOKEN=first-s3cret']);
+      writeFileSync(join(context, 'src', 'm7.js'), 'edited\n');
+      const second = await build('prod', 'app', ['VERSION=2', 'NPM_TOKEN=second-s3cret']);
+      const changed = [
+        'an earlier step changed', // WORKDIR's layer: /app now belongs to app
+        'ENV MODE "dev" → "prod"',
+        'USER "root" → "app"',
+        'build arg NPM_TOKEN changed (the value is not shown: the name looks secret)',
+        'build arg VERSION "1" → "2"',
+      ];
+      expect(second.misses.get('COPY')).toBe(
+        [
+          ...changed,
+          'context file src/m7.js changed (copied to /app/src/m7.js), image path /app mode or owner changed',
+        ].join('; '),
+      );
+      expect(second.misses.get('RUN')).toBe(changed.join('; '));
+      expect(second.stderr).not.toMatch(/s3cret/);
+      // Only the edited file, by name: no "and 1 more files".
+      writeFileSync(join(context, 'src', 'm8.js'), 'edited\n');
+      writeFileSync(join(context, 'src', 'm9.js'), 'edited\n');
+      expect((await build('prod', 'app', ['VERSION=2', 'NPM_TOKEN=second-s3cret'])).misses.get('COPY')).toBe(
+        'context file src/m8.js changed (copied to /app/src/m8.js), context file src/m9.js changed (copied to /app/src/m9.js)',
+      );
+    },
+  );
 });

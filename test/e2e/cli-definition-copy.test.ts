@@ -5,7 +5,7 @@ import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSyn
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { wharf } from '../helpers/cli.js';
+import { wharfAsync } from '../helpers/cli.js';
 
 const scratch = mkdtempSync(join(tmpdir(), 'wharf-definition-copy-'));
 afterAll(() => rmSync(scratch, { recursive: true, force: true }));
@@ -26,7 +26,7 @@ const copies = (cache: string) => {
 };
 
 describe('kept transpiled build definitions', () => {
-  it('keeps a copy on the first run and runs it on the next, evaluating the definition again', () => {
+  it('keeps a copy on the first run and runs it on the next, evaluating the definition again', async () => {
     const { dir, cache } = project('plain', {
       'build.ts': [
         "import { join } from 'node:path';",
@@ -37,36 +37,41 @@ describe('kept transpiled build definitions', () => {
       ].join('\n'),
     });
     const run = (greeting: string) =>
-      wharf(['dockerfile', join(dir, 'build.ts')], { env: { XDG_CACHE_HOME: cache, GREETING: greeting } });
-    const cold = run('one');
+      wharfAsync(['dockerfile', join(dir, 'build.ts')], {
+        env: { XDG_CACHE_HOME: cache, GREETING: greeting },
+      });
+    const cold = await run('one');
     expect(cold.code).toBe(0);
     expect(cold.stdout).toMatch(/^ENV GREETING=one WHERE=a\/b$/m);
     const kept = copies(cache);
     expect(kept).toHaveLength(1);
-    const warm = run('two');
+    const warm = await run('two');
     expect(warm.code).toBe(0);
     expect(warm.stdout).toBe(cold.stdout.replace('GREETING=one', 'GREETING=two'));
     // The warm run ran the copy: an edit to it shows.
     const file = join(cache, 'wharf', 'definitions', kept[0] as string);
     writeFileSync(file, readFileSync(file, 'utf8').replace('"none"', '"from the copy"'));
     expect(
-      wharf(['dockerfile', join(dir, 'build.ts')], { env: { XDG_CACHE_HOME: cache, GREETING: undefined } })
-        .stdout,
+      (
+        await wharfAsync(['dockerfile', join(dir, 'build.ts')], {
+          env: { XDG_CACHE_HOME: cache, GREETING: undefined },
+        })
+      ).stdout,
     ).toMatch(/^ENV GREETING="from the copy" WHERE=a\/b$/m);
   });
 
-  it('reports the same source locations from the copy as through jiti', () => {
+  it('reports the same source locations from the copy as through jiti', async () => {
     const { cache } = project('locations', {});
-    const lint = () => wharf(['lint', 'examples/hello/build.ts'], { env: { XDG_CACHE_HOME: cache } });
-    const cold = lint();
+    const lint = () => wharfAsync(['lint', 'examples/hello/build.ts'], { env: { XDG_CACHE_HOME: cache } });
+    const cold = await lint();
     expect(cold.stdout).toMatch(/examples\/hello\/build\.ts:16:1: warning ServiceWithoutHealthcheck/);
     expect(copies(cache)).toHaveLength(1);
-    const warm = lint();
+    const warm = await lint();
     expect(warm.stdout).toBe(cold.stdout);
     expect(warm.code).toBe(cold.code);
   });
 
-  it('keeps no copy of a build.ts importing a local module, which still loads every time', () => {
+  it('keeps no copy of a build.ts importing a local module, which still loads every time', async () => {
     const { dir, cache } = project('local-import', {
       'helper.ts': "export const base: string = 'scratch';\n",
       'build.ts': [
@@ -77,7 +82,9 @@ describe('kept transpiled build definitions', () => {
       ].join('\n'),
     });
     for (let i = 0; i < 2; i++) {
-      const result = wharf(['dockerfile', join(dir, 'build.ts')], { env: { XDG_CACHE_HOME: cache } });
+      const result = await wharfAsync(['dockerfile', join(dir, 'build.ts')], {
+        env: { XDG_CACHE_HOME: cache },
+      });
       expect(result.code).toBe(0);
       expect(result.stdout).toMatch(/^FROM scratch AS app$/m);
     }

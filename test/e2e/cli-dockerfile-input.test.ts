@@ -3,7 +3,7 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'vitest';
-import { wharf } from '../helpers/cli.js';
+import { wharfAsync } from '../helpers/cli.js';
 import { expectLocatedError } from '../helpers/located-error.js';
 import { tempDir } from '../helpers/paths.js';
 
@@ -18,11 +18,11 @@ describe('malformed Dockerfiles', () => {
     'stages in a cycle': 'FROM alpine AS a\nCOPY --from=b /x /x\nFROM a AS b\n',
   };
 
-  it.each(Object.entries(malformed))('%s', (_, text) => {
+  it.each(Object.entries(malformed))('%s', async (_, text) => {
     const dir = tempDir();
     const file = join(dir, 'Dockerfile');
     writeFileSync(file, text);
-    expectLocatedError(wharf(['dockerfile', '--check', file]), file);
-    expectLocatedError(wharf(['build', '--progress', 'quiet', '-f', file, dir]), file);
+    expectLocatedError(await wharfAsync(['dockerfile', '--check', file]), file);
+    expectLocatedError(await wharfAsync(['build', '--progress', 'quiet', '-f', file, dir]), file);
   });
 });

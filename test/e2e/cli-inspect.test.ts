@@ -4,11 +4,11 @@ import { randomBytes } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { wharf } from '../helpers/cli.js';
+import { wharfAsync } from '../helpers/cli.js';
 import { tempDir } from '../helpers/paths.js';
 
 describe('wharf inspect', () => {
-  it('shows the healthcheck and SI sizes of an oci-archive', () => {
+  it('shows the healthcheck and SI sizes of an oci-archive', async () => {
     const dir = tempDir();
     // 1.5 × 10⁶ random bytes do not compress: the layer is 1.5 MB (it would be 1.4 MiB).
     writeFileSync(join(dir, 'blob.bin'), randomBytes(1_500_000));
@@ -23,7 +23,7 @@ describe('wharf inspect', () => {
       ].join('\n'),
     );
     const archive = join(dir, 'image.tar');
-    const built = wharf([
+    const built = await wharfAsync([
       'build',
       '--progress',
       'quiet',
@@ -38,7 +38,7 @@ describe('wharf inspect', () => {
       `type=oci-archive,dest=${archive}`,
     ]);
     expect(built.code, built.stderr).toBe(0);
-    const result = wharf(['inspect', archive]);
+    const result = await wharfAsync(['inspect', archive]);
     expect(result.code, result.stderr).toBe(0);
     expect(result.stdout).toContain(
       'Healthcheck:  --interval=30s --timeout=3s --retries=3 CMD ["/check","--quick"]\n',

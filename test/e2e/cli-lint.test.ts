@@ -3,7 +3,7 @@
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { wharf } from '../helpers/cli.js';
+import { wharfAsync } from '../helpers/cli.js';
 import { repoRoot, tempDir } from '../helpers/paths.js';
 
 const DOCKERFILE = `FROM node:latest
@@ -35,7 +35,7 @@ interface JsonFinding {
   fix?: string;
 }
 
-function project(files: Record<string, string>): string {
+async function project(files: Record<string, string>): Promise<string> {
   const dir = tempDir();
   for (const [name, text] of Object.entries(files)) {
     mkdirSync(join(dir, name, '..'), { recursive: true });
@@ -45,9 +45,9 @@ function project(files: Record<string, string>): string {
 }
 
 describe('wharf lint', () => {
-  it('lints a Dockerfile: JSON findings with exact places, exit 1 at --fail-on warning, 0 at error', () => {
-    const dir = project({ Dockerfile: DOCKERFILE });
-    const result = wharf(['lint', '-f', 'Dockerfile', '--format', 'json'], { cwd: dir });
+  it('lints a Dockerfile: JSON findings with exact places, exit 1 at --fail-on warning, 0 at error', async () => {
+    const dir = await project({ Dockerfile: DOCKERFILE });
+    const result = await wharfAsync(['lint', '-f', 'Dockerfile', '--format', 'json'], { cwd: dir });
     expect(result.code).toBe(1);
     expect(result.stderr).toMatch(/^wharf: \d+ findings at warning or above\n {2}hint: /);
     const findings = JSON.parse(result.stdout) as JsonFinding[];
@@ -58,17 +58,17 @@ describe('wharf lint', () => {
     );
     expect(findings.some((f) => f.rule === 'DL3015')).toBe(false); // ignored inline
 
-    const lenient = wharf(['lint', '-f', 'Dockerfile', '--fail-on', 'error'], { cwd: dir });
+    const lenient = await wharfAsync(['lint', '-f', 'Dockerfile', '--fail-on', 'error'], { cwd: dir });
     expect(lenient.code).toBe(0);
     expect(lenient.stdout).toMatch(/^Dockerfile:1:11: warning DL3007: /m);
   });
 
-  it('lints a build.ts with define({ lint }), .wharf-lint.json (which wins) and // comments', () => {
-    const dir = project({
+  it('lints a build.ts with define({ lint }), .wharf-lint.json (which wins) and // comments', async () => {
+    const dir = await project({
       'build.ts': BUILD_TS,
       '.wharf-lint.json': '{ "rules": { "BaseNotPinnedByDigest": "off" } }',
     });
-    const result = wharf(['lint', '--format', 'json', '--fail-on', 'error'], { cwd: dir });
+    const result = await wharfAsync(['lint', '--format', 'json', '--fail-on', 'error'], { cwd: dir });
     expect(result.stderr).toBe('');
     expect(result.code).toBe(0);
     const findings = JSON.parse(result.stdout) as JsonFinding[];
@@ -89,9 +89,9 @@ describe('wharf lint', () => {
     });
   });
 
-  it('writes SARIF 2.1.0', () => {
-    const dir = project({ Dockerfile: DOCKERFILE });
-    const result = wharf(['lint', '-f', 'Dockerfile', '--format', 'sarif'], { cwd: dir });
+  it('writes SARIF 2.1.0', async () => {
+    const dir = await project({ Dockerfile: DOCKERFILE });
+    const result = await wharfAsync(['lint', '-f', 'Dockerfile', '--format', 'sarif'], { cwd: dir });
     expect(result.code).toBe(1);
     const log = JSON.parse(result.stdout);
     expect(log.version).toBe('2.1.0');
@@ -99,28 +99,48 @@ describe('wharf lint', () => {
     expect(log.runs[0].results.length).toBeGreaterThan(3);
   });
 
-  it('bad input and bad flags: one clear line, exit 1 for input and 2 for usage', () => {
-    const dir = project({ Dockerfile: DOCKERFILE, '.wharf-lint.json': '{ "rules": { "DL3088": "off" } }' });
-    const badConfig = wharf(['lint', '-f', 'Dockerfile'], { cwd: dir });
+  it('bad input and bad flags: one clear line, exit 1 for input and 2 for usage', async () => {
+    const dir = await project({
+      Dockerfile: DOCKERFILE,
+      '.wharf-lint.json': '{ "rules": { "DL3088": "off" } }',
+    });
+    const badConfig = await wharfAsync(['lint', '-f', 'Dockerfile'], { cwd: dir });
     expect(badConfig.code).toBe(1);
     expect(badConfig.stderr).toMatch(
       /^wharf: \.wharf-lint\.json: unknown lint rule "DL3088"\n {2}hint: rules with a similar id: DL3000/,
     );
     expect(badConfig.stdout).toBe('');
-    const missing = wharf(['lint', '-f', 'nope/Dockerfile'], { cwd: dir });
+    const missing = await wharfAsync(['lint', '-f', 'nope/Dockerfile'], { cwd: dir });
     expect(missing.code).toBe(1);
     expect(missing.stderr).toMatch(/^wharf: cannot read nope\/Dockerfile: /);
-    expect(wharf(['lint', '-f', 'Dockerfile', '--fail-on', 'never'], { cwd: dir }).code).toBe(2);
+    expect((await wharfAsync(['lint', '-f', 'Dockerfile', '--fail-on', 'never'], { cwd: dir })).code).toBe(2);
+  });
+
+  it('--target: the final-image rules look at the stage built, not the last one', async () => {
+    const dir = await project({
+      Dockerfile:
+        'FROM busybox:1.36 AS app\nRUN echo app\nFROM busybox:1.36 AS test\nUSER 1000\nRUN echo test\n',
+    });
+    const lint = (...args: string[]) =>
+      wharfAsync(['lint', '-f', 'Dockerfile', '--format', 'json', ...args], { cwd: dir });
+    const rules = (stdout: string) => (JSON.parse(stdout) as JsonFinding[]).map((f) => f.rule);
+    expect(rules((await lint()).stdout)).not.toContain('RunsAsRoot');
+    const app = await lint('--target', 'app');
+    expect(rules(app.stdout)).toContain('RunsAsRoot');
+    expect(app.stdout).toMatch(/stage \\"app\\"/);
+    const unknown = await lint('--target', 'nope');
+    expect(unknown.code).toBe(2);
+    expect(unknown.stderr).toBe('wharf: no stage named "nope"\n  hint: stages: app, test\n');
   });
 });
 
 describe('wharf build lints first', () => {
   const hello = join(repoRoot, 'examples/hello/build.ts');
 
-  it('prints warning-level findings once and builds; --lint=error fails before building', () => {
+  it('prints warning-level findings once and builds; --lint=error fails before building', async () => {
     const cacheDir = tempDir();
     const out = join(tempDir(), 'hello.tar');
-    const built = wharf([
+    const built = await wharfAsync([
       'build',
       '--progress',
       'plain',
@@ -140,7 +160,7 @@ describe('wharf build lints first', () => {
     expect(built.stderr).not.toMatch(/MissingOciLabels/); // info level: not printed during builds
 
     const strictOut = join(tempDir(), 'strict.tar');
-    const strict = wharf([
+    const strict = await wharfAsync([
       'build',
       '--progress',
       'quiet',

@@ -4,7 +4,7 @@
 import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { wharf } from '../helpers/cli.js';
+import { wharfAsync } from '../helpers/cli.js';
 import { docker } from '../helpers/docker.js';
 import { noDocker, testEnv } from '../helpers/env.js';
 import { tempDir } from '../helpers/paths.js';
@@ -58,9 +58,9 @@ describe.skipIf(noDocker())('wharf lock: bases pinned in wharf.lock', () => {
     );
     const cacheA = tempDir();
     const build = (cacheDir: string, ...extra: string[]) =>
-      wharf(['build', app, '--progress', 'plain', '--lint', 'off', '--cache-dir', cacheDir, ...extra]);
+      wharfAsync(['build', app, '--progress', 'plain', '--lint', 'off', '--cache-dir', cacheDir, ...extra]);
 
-    const locked = wharf(['lock', app]);
+    const locked = await wharfAsync(['lock', app]);
     expect(locked.code, locked.stderr).toBe(0);
     expect(locked.stdout).toBe(`${base} ${first} added\n`);
     expect(locked.stderr).toMatch(/^wrote .*wharf\.lock: 1 base\n$/);
@@ -70,19 +70,19 @@ describe.skipIf(noDocker())('wharf lock: bases pinned in wharf.lock', () => {
       images: { [base]: { digest: first, mediaType: expect.stringMatching(/manifest/) } },
     });
     // locking again changes nothing, byte for byte
-    expect(wharf(['lock', app]).stdout).toBe(`${base} ${first} kept\n`);
+    expect((await wharfAsync(['lock', app])).stdout).toBe(`${base} ${first} kept\n`);
     expect(readFileSync(join(dir, 'wharf.lock'), 'utf8')).toBe(text);
 
-    const built = build(cacheA);
+    const built = await build(cacheA);
     expect(built.code, built.stderr).toBe(0);
     expect(built.stderr).toContain(`wharf.lock: ${base} pinned to ${first}`);
     const image = built.stdout;
 
     // the emitted Dockerfile carries the pinned reference; lint counts the base as pinned
-    const emitted = wharf(['dockerfile', app]);
+    const emitted = await wharfAsync(['dockerfile', app]);
     expect(emitted.code, emitted.stderr).toBe(0);
     expect(emitted.stdout).toContain(`FROM ${base}@${first}`);
-    const lint = wharf(['lint', app, '--format', 'json', '--fail-on', 'error']);
+    const lint = await wharfAsync(['lint', app, '--format', 'json', '--fail-on', 'error']);
     expect(lint.code, lint.stderr).toBe(0);
     expect((JSON.parse(lint.stdout) as { rule: string }[]).map((f) => f.rule)).not.toContain(
       'BaseNotPinnedByDigest',
@@ -95,7 +95,7 @@ describe.skipIf(noDocker())('wharf lock: bases pinned in wharf.lock', () => {
       `import { stage } from '@wharf/core';\nexport default stage('moved').from('${base}').run('echo v2 > /v2');\n`,
     );
     const push = () =>
-      wharf([
+      wharfAsync([
         'build',
         movedDef,
         '--progress',
@@ -108,11 +108,11 @@ describe.skipIf(noDocker())('wharf lock: bases pinned in wharf.lock', () => {
         '--cache-dir',
         cacheA,
       ]);
-    expect(push().code).toBe(0);
+    expect((await push()).code).toBe(0);
     const second = await registryDigest(registry, 'base/tool', '1');
     expect(second).not.toBe(first);
 
-    const refused = build(cacheA, '--locked', '--progress', 'quiet');
+    const refused = await build(cacheA, '--locked', '--progress', 'quiet');
     expect(refused.code).toBe(1);
     expect(refused.stdout).toBe('');
     expect(refused.stderr).toBe(
@@ -120,7 +120,7 @@ describe.skipIf(noDocker())('wharf lock: bases pinned in wharf.lock', () => {
         `  hint: run wharf lock --update ${base} to take the new image, or build without --locked to keep the locked one\n`,
     );
     // without --locked: the locked image, pulled by digest into a fresh cache, not the moved tag
-    const fresh = build(tempDir());
+    const fresh = await build(tempDir());
     expect(fresh.code, fresh.stderr).toBe(0);
     expect(fresh.stdout).toBe(image);
 
@@ -128,34 +128,34 @@ describe.skipIf(noDocker())('wharf lock: bases pinned in wharf.lock', () => {
     const tagDir = join(registry.storageDir, 'docker/registry/v2/repositories/base/tool/_manifests/tags/1');
     rmSync(tagDir, { recursive: true });
     expect((await fetch(`${registry.url}/v2/base/tool/manifests/1`, { method: 'HEAD' })).status).toBe(404);
-    const untagged = build(tempDir());
+    const untagged = await build(tempDir());
     expect(untagged.code, untagged.stderr).toBe(0);
     expect(untagged.stdout).toBe(image);
-    const unchecked = build(cacheA, '--locked', '--progress', 'quiet');
+    const unchecked = await build(cacheA, '--locked', '--progress', 'quiet');
     expect(unchecked.code).toBe(1);
     expect(unchecked.stderr).toMatch(new RegExp(`^wharf: --locked: cannot check base ${base}: `));
 
     // the tag back (the same image), then --update takes it
-    expect(push().code).toBe(0);
+    expect((await push()).code).toBe(0);
     expect(await registryDigest(registry, 'base/tool', '1')).toBe(second);
-    const update = wharf(['lock', app, '--update', base]);
+    const update = await wharfAsync(['lock', app, '--update', base]);
     expect(update.code, update.stderr).toBe(0);
     expect(update.stdout).toBe(`${base} ${second} updated (was ${first})\n`);
     expect(readLockFile(dir).images[base]?.digest).toBe(second);
-    const unknown = wharf(['lock', app, '--update', 'alpine:3.20']);
+    const unknown = await wharfAsync(['lock', app, '--update', 'alpine:3.20']);
     expect(unknown.code).toBe(1);
     expect(unknown.stderr).toMatch(
       /^wharf: --update alpine:3\.20: no stage of this build uses alpine:3\.20\n {2}hint: /,
     );
 
-    const updated = build(cacheA, '--locked');
+    const updated = await build(cacheA, '--locked');
     expect(updated.code, updated.stderr).toBe(0);
     expect(updated.stderr).toContain(`wharf.lock: ${base} pinned to ${second}`);
     expect(updated.stdout).not.toBe(image);
 
     // offline: the registry is gone; the locked base in the store still builds (not with --locked)
     await registry.stop();
-    const offline = build(cacheA);
+    const offline = await build(cacheA);
     expect(offline.code, offline.stderr).toBe(0);
     expect(offline.stdout).toBe(updated.stdout);
   });
@@ -181,7 +181,7 @@ describe.skipIf(noDocker())('wharf lock -f Dockerfile: a multi-platform base pin
       writeFileSync(join(context, 'f'), 'x');
       const dockerfile = join(dir, 'Dockerfile');
       writeFileSync(dockerfile, `FROM ${base}\nCOPY f /f\n`);
-      const locked = wharf(['lock', '-f', dockerfile]);
+      const locked = await wharfAsync(['lock', '-f', dockerfile]);
       expect(locked.code, locked.stderr).toBe(0);
       const entry = readLockFile(dir).images[base];
       expect(entry?.digest).toBe(indexDigest); // the index's, never one platform's
@@ -192,7 +192,7 @@ describe.skipIf(noDocker())('wharf lock -f Dockerfile: a multi-platform base pin
         ),
       );
 
-      const built = wharf([
+      const built = await wharfAsync([
         'build',
         '-f',
         dockerfile,

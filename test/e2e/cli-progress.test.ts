@@ -4,7 +4,7 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { buildDockerfile, type wharf } from '../helpers/cli.js';
+import { buildDockerfile, type CliResult } from '../helpers/cli.js';
 import { noDocker } from '../helpers/env.js';
 import { tempDir } from '../helpers/paths.js';
 
@@ -26,7 +26,7 @@ const DOCKERFILE = [
   '',
 ].join('\n');
 
-function project(): { dir: string; build: (progress: string) => ReturnType<typeof wharf> } {
+function project(): { dir: string; build: (progress: string) => Promise<CliResult> } {
   const dir = tempDir();
   writeFileSync(join(dir, 'Dockerfile'), DOCKERFILE);
   writeFileSync(join(dir, 'a.txt'), 'a\n');
@@ -41,9 +41,9 @@ function project(): { dir: string; build: (progress: string) => ReturnType<typeo
 }
 
 describe.skipIf(noDocker())('build progress', () => {
-  it('plain: every stage’s steps in build order, RUN output as it comes', () => {
+  it('plain: every stage’s steps in build order, RUN output as it comes', async () => {
     const { build } = project();
-    const result = build('plain');
+    const result = await build('plain');
     expect(result.code, result.stderr).toBe(0);
     const lines = result.stderr.split('\n');
     for (const stage of ['build', 'api']) {
@@ -63,9 +63,9 @@ describe.skipIf(noDocker())('build progress', () => {
     expect(lines.find((l) => l.startsWith('[api 5] COPY b.txt .'))).toMatch(/ \d+(\.\d)? kB$/);
   });
 
-  it('json: one event per line, each with an ISO time, in the order they happened', () => {
+  it('json: one event per line, each with an ISO time, in the order they happened', async () => {
     const { build } = project();
-    const result = build('json');
+    const result = await build('json');
     expect(result.code, result.stderr).toBe(0);
     const events = result.stderr
       .trim()

@@ -3,12 +3,12 @@
 import { readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { wharf } from '../helpers/cli.js';
+import { wharfAsync } from '../helpers/cli.js';
 import { noDocker, testEnv } from '../helpers/env.js';
 import { tempDir } from '../helpers/paths.js';
 
 describe.skipIf(noDocker())('wharf build --cache-dir', () => {
-  it('keeps RUN snapshots and cache mounts inside the cache dir', () => {
+  it('keeps RUN snapshots and cache mounts inside the cache dir', async () => {
     const definition = join(tempDir('wharf-cache-dir-def-'), 'build.ts');
     writeFileSync(
       definition,
@@ -16,7 +16,7 @@ describe.skipIf(noDocker())('wharf build --cache-dir', () => {
         "export default stage('x').from('busybox').run('echo hi > /hi && touch /c/seen', { mounts: [cache('/c')] });\n",
     );
     const parent = tempDir('wharf-cache-dir-');
-    const result = wharf([
+    const result = await wharfAsync([
       'build',
       definition,
       '--registry-mirror',

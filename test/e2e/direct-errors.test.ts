@@ -4,7 +4,7 @@
 import { existsSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { type CliResult, wharf } from '../helpers/cli.js';
+import { type CliResult, wharfAsync } from '../helpers/cli.js';
 import { noDocker, testEnv } from '../helpers/env.js';
 import { tempDir } from '../helpers/paths.js';
 
@@ -16,13 +16,13 @@ function definition(source: string): string {
 }
 
 /** `wharf build ARGS -o type=oci-archive,dest=<empty dir>/image.tar`, base images from the mirror. */
-function buildInto(
+async function buildInto(
   args: readonly string[],
   env: NodeJS.ProcessEnv = {},
-): CliResult & { out: string; cacheDir: string } {
+): Promise<CliResult & { out: string; cacheDir: string }> {
   const out = tempDir('wharf-errors-out-');
   const cacheDir = join(tempDir('wharf-errors-cache-'), 'cache');
-  const result = wharf(
+  const result = await wharfAsync(
     [
       'build',
       '--registry-mirror',
@@ -58,16 +58,16 @@ const withRun = (run: string) =>
   `import { stage } from '@wharf/core';\nexport default stage('x').from('busybox').run(${JSON.stringify(run)});\n`;
 
 describe.skipIf(noDocker())('wharf build: bad input fails cleanly', () => {
-  it('a failing RUN names the command and exit code and shows its last output lines', () => {
+  it('a failing RUN names the command and exit code and shows its last output lines', async () => {
     const lines = expectCleanFailure(
-      buildInto([definition(withRun('echo first line && echo last words && exit 3'))]),
+      await buildInto([definition(withRun('echo first line && echo last words && exit 3'))]),
       /stage "x", instruction 1: .*echo first line && echo last words && exit 3.*exit code 3/,
     );
     expect(lines).toEqual(expect.arrayContaining(['  | first line', '  | last words']));
   });
 
-  it('no OCI runtime: names the ways out (runc/crun, --backend docker) before doing any work', () => {
-    const result = buildInto([definition(withRun('true'))], { WHARF_RUNTIME: '/nonexistent/runc' });
+  it('no OCI runtime: names the ways out (runc/crun, --backend docker) before doing any work', async () => {
+    const result = await buildInto([definition(withRun('true'))], { WHARF_RUNTIME: '/nonexistent/runc' });
     const lines = expectCleanFailure(result, /WHARF_RUNTIME=\/nonexistent\/runc/);
     const hint = lines.find((l) => l.startsWith('  hint: ')) ?? '';
     expect(hint).toMatch(/install runc or crun/);
@@ -77,39 +77,43 @@ describe.skipIf(noDocker())('wharf build: bad input fails cleanly', () => {
     expect(existsSync(blobs) ? readdirSync(blobs) : []).toEqual([]);
   });
 
-  it('an unknown --target names it and lists what exists (build.ts and Dockerfile)', () => {
+  it('an unknown --target names it and lists what exists (build.ts and Dockerfile)', async () => {
     const file = definition(
       "import { define, stage } from '@wharf/core';\n" +
         "const base = stage('base').from('busybox').run('echo a > /a');\n" +
         "export default define({ targets: { app: stage('app').from(base), tools: stage('tools').from(base) } });\n",
     );
     // an unknown --target is a usage error (exit 2), as an unknown flag is
-    const lines = expectCleanFailure(buildInto([file, '--target', 'nope']), /no target named "nope"/, 2);
+    const lines = expectCleanFailure(
+      await buildInto([file, '--target', 'nope']),
+      /no target named "nope"/,
+      2,
+    );
     expect(lines.join('\n')).toMatch(/app, tools/);
 
     const dockerfile = join(tempDir('wharf-errors-df-'), 'Dockerfile');
     writeFileSync(dockerfile, 'FROM busybox AS first\nRUN echo a > /a\nFROM first AS second\nRUN echo b\n');
     const fromDockerfile = expectCleanFailure(
-      buildInto(['-f', dockerfile, join(dockerfile, '..'), '--target', 'nope']),
+      await buildInto(['-f', dockerfile, join(dockerfile, '..'), '--target', 'nope']),
       /no stage named "nope"/,
       2,
     );
     expect(fromDockerfile.join('\n')).toMatch(/first, second/);
   });
 
-  it('a required secret that was not given names its id and how to pass it', () => {
+  it('a required secret that was not given names its id and how to pass it', async () => {
     const file = definition(
       "import { secret, stage } from '@wharf/core';\n" +
         "export default stage('x').from('busybox').run('cat /run/secrets/token', { mounts: [secret('token', { required: true })] });\n",
     );
-    const lines = expectCleanFailure(buildInto([file]), /secret "token" is required/);
+    const lines = expectCleanFailure(await buildInto([file]), /secret "token" is required/);
     expect(lines.join('\n')).toMatch(/--secret id=token/);
   });
 
-  it('a cache dir that cannot be written (a regular file) is a clear error, not an internal one', () => {
+  it('a cache dir that cannot be written (a regular file) is a clear error, not an internal one', async () => {
     const notADir = join(tempDir('wharf-errors-file-'), 'cache-is-a-file');
     writeFileSync(notADir, 'not a directory\n');
     const file = definition(withRun('true'));
-    expectCleanFailure(buildInto([file, '--cache-dir', notADir]), /cache-is-a-file/);
+    expectCleanFailure(await buildInto([file, '--cache-dir', notADir]), /cache-is-a-file/);
   });
 });

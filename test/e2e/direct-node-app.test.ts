@@ -5,7 +5,7 @@ import { cpSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { BuildEvent } from '@wharf/core';
 import { describe, expect, it } from 'vitest';
-import { wharf } from '../helpers/cli.js';
+import { wharfAsync } from '../helpers/cli.js';
 import { docker, dockerInspectImage } from '../helpers/docker.js';
 import { noDocker, testEnv } from '../helpers/env.js';
 import { sleep } from '../helpers/exec.js';
@@ -14,8 +14,8 @@ import { repoRoot, tempDir } from '../helpers/paths.js';
 type StepFinished = Extract<BuildEvent, { type: 'step-finished' }>;
 
 /** `wharf build` of a node-app copy; the JSON progress events come back parsed. */
-function build(definition: string, cacheDir: string, extra: readonly string[] = []) {
-  const result = wharf([
+async function build(definition: string, cacheDir: string, extra: readonly string[] = []) {
+  const result = await wharfAsync([
     'build',
     definition,
     '--registry-mirror',
@@ -74,7 +74,7 @@ describe.skipIf(noDocker())('examples/node-app with the direct backend', () => {
     const file = join(dir, 'node-app.docker.tar');
     const tag = 'wharf-e2e/node-app:direct';
     const started = Date.now();
-    const { digest } = build(join(repoRoot, 'examples/node-app/build.ts'), join(dir, 'cache'), [
+    const { digest } = await build(join(repoRoot, 'examples/node-app/build.ts'), join(dir, 'cache'), [
       '-o',
       `type=docker-archive,dest=${file}`,
       '-t',
@@ -114,23 +114,23 @@ describe.skipIf(noDocker())('examples/node-app with the direct backend', () => {
     console.log(`node-app cold direct build (CLI, fresh cache): ${buildMs} ms`);
   });
 
-  it('after a one-line change in src/, only the layers after it are rebuilt; no change: all cached', () => {
+  it('after a one-line change in src/, only the layers after it are rebuilt; no change: all cached', async () => {
     const app = nodeAppCopy();
     const definition = join(app, 'build.ts');
     const cacheDir = join(tempDir('wharf-node-app-cache-'), 'cache');
-    const timed = <T>(f: () => T): [T, number] => {
+    const timed = async <T>(f: () => Promise<T>): Promise<[T, number]> => {
       const t0 = Date.now();
-      return [f(), Date.now() - t0];
+      return [await f(), Date.now() - t0];
     };
 
-    const [cold, coldMs] = timed(() => build(definition, cacheDir));
+    const [cold, coldMs] = await timed(() => build(definition, cacheDir));
     const server = join(app, 'app/src/server.js');
     const source = readFileSync(server, 'utf8');
     const changed = source.replace("end('ok\\n')", "end('ok, changed\\n')");
     expect(changed).not.toBe(source);
     writeFileSync(server, changed);
 
-    const [warm, warmMs] = timed(() => build(definition, cacheDir));
+    const [warm, warmMs] = await timed(() => build(definition, cacheDir));
     expect(warm.digest).not.toBe(cold.digest);
     const steps = layerSteps(warm.steps);
     // Every layer step of the build, in this order per stage; the change is in build's `COPY . .`.
@@ -169,7 +169,7 @@ describe.skipIf(noDocker())('examples/node-app with the direct backend', () => {
     for (const key of ['build 6', 'runtime 4', 'runtime 5'])
       expect(steps.get(key)?.miss, key).not.toMatch(/src\/server\.js/);
 
-    const [again, againMs] = timed(() => build(definition, cacheDir));
+    const [again, againMs] = await timed(() => build(definition, cacheDir));
     expect(again.digest).toBe(warm.digest);
     const all = layerSteps(again.steps);
     expect(all.size).toBe(14);

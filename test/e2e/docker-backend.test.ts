@@ -5,7 +5,7 @@
 import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { wharf } from '../helpers/cli.js';
+import { wharfAsync } from '../helpers/cli.js';
 import { noDocker } from '../helpers/env.js';
 import { tempDir } from '../helpers/paths.js';
 
@@ -44,7 +44,7 @@ function definition(body: string): string {
 }
 
 const build = (file: string, env: NodeJS.ProcessEnv, progress = 'plain') =>
-  wharf(
+  wharfAsync(
     [
       ...['build', '--backend', 'docker', '--progress', progress, '--lint', 'off', file],
       ...['-o', `type=oci,dest=${join(tempDir(), 'out')}`],
@@ -53,16 +53,16 @@ const build = (file: string, env: NodeJS.ProcessEnv, progress = 'plain') =>
   );
 
 describe.skipIf(noDocker())('--backend docker: which docker CLI', () => {
-  it('passes over a docker without buildx on PATH and builds with the next one', () => {
+  it('passes over a docker without buildx on PATH and builds with the next one', async () => {
     const file = definition(".copy('a.txt', '/a.txt')");
-    const result = build(file, { PATH: `${dockerWithoutBuildx()}:${process.env.PATH}` });
+    const result = await build(file, { PATH: `${dockerWithoutBuildx()}:${process.env.PATH}` });
     expect(result.code, result.stderr).toBe(0);
     expect(result.stdout).toMatch(/^sha256:[0-9a-f]{64}\n$/);
   });
 
-  it('names every docker tried and WHARF_DOCKER when none can build with BuildKit', () => {
+  it('names every docker tried and WHARF_DOCKER when none can build with BuildKit', async () => {
     const bin = dockerWithoutBuildx();
-    const result = build(definition(''), { PATH: bin });
+    const result = await build(definition(''), { PATH: bin });
     expect(result.code).toBe(1);
     expect(result.stderr).toBe(
       [
@@ -73,9 +73,9 @@ describe.skipIf(noDocker())('--backend docker: which docker CLI', () => {
     );
   });
 
-  it('says WHARF_DOCKER names a docker that cannot build, or none at all', () => {
+  it('says WHARF_DOCKER names a docker that cannot build, or none at all', async () => {
     const bin = dockerWithoutBuildx();
-    const broken = build(definition(''), { WHARF_DOCKER: join(bin, 'docker') });
+    const broken = await build(definition(''), { WHARF_DOCKER: join(bin, 'docker') });
     expect(broken.code).toBe(1);
     expect(broken.stderr).toMatch(
       new RegExp(
@@ -83,22 +83,22 @@ describe.skipIf(noDocker())('--backend docker: which docker CLI', () => {
       ),
     );
     expect(broken.stderr).toMatch(/hint: set WHARF_DOCKER to a docker CLI whose BuildKit works/);
-    const missing = build(definition(''), { WHARF_DOCKER: '/nonexistent/docker' });
+    const missing = await build(definition(''), { WHARF_DOCKER: '/nonexistent/docker' });
     expect(missing.code).toBe(1);
     expect(missing.stderr).toMatch(
       /^wharf: cannot build with WHARF_DOCKER=\/nonexistent\/docker: not found\n/,
     );
   });
 
-  it('a failed docker build shows docker’s output once and no advice to use --progress plain', () => {
+  it('a failed docker build shows docker’s output once and no advice to use --progress plain', async () => {
     // scratch has no /bin/sh: BuildKit fails the RUN
     const file = definition(".run('echo never')");
-    const plain = build(file, {});
+    const plain = await build(file, {});
     expect(plain.code).toBe(1);
     expect(plain.stderr).toMatch(/RUN echo never/);
     expect(plain.stderr).toMatch(/hint: docker built the Dockerfile wharf emits for this definition/);
     expect(plain.stderr).not.toMatch(/--progress/);
-    const quiet = build(file, {}, 'quiet');
+    const quiet = await build(file, {}, 'quiet');
     expect(quiet.code).toBe(1);
     expect(quiet.stderr).toMatch(/^wharf: docker build failed \(exit 1\):\n/); // the last lines, in the error
   });

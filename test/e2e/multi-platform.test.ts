@@ -7,7 +7,7 @@ import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BUSYBOX_MULTI } from '../helpers/base-images.js';
-import { buildDockerfile, type CliResult, wharf, wharfAsync } from '../helpers/cli.js';
+import { buildDockerfile, type CliResult, wharfAsync } from '../helpers/cli.js';
 import { docker } from '../helpers/docker.js';
 import { noDocker, testEnv } from '../helpers/env.js';
 import { tempDir } from '../helpers/paths.js';
@@ -32,11 +32,18 @@ interface IndexJson {
 }
 
 /** `wharf build -f Dockerfile CTX ARGS` (through the loopback mirror) with a cache of its own. */
-function build(args: readonly string[], dockerfile = DOCKERFILE): CliResult & { cacheDir: string } {
+async function build(
+  args: readonly string[],
+  dockerfile = DOCKERFILE,
+): Promise<CliResult & { cacheDir: string }> {
   const context = tempDir('wharf-multi-ctx-');
   writeFileSync(join(context, 'Dockerfile'), dockerfile);
   const cacheDir = join(tempDir('wharf-multi-cache-'), 'cache');
-  const result = buildDockerfile(join(context, 'Dockerfile'), context, { cacheDir, progress: 'quiet', args });
+  const result = await buildDockerfile(join(context, 'Dockerfile'), context, {
+    cacheDir,
+    progress: 'quiet',
+    args,
+  });
   return { ...result, cacheDir };
 }
 
@@ -56,7 +63,7 @@ describe.skipIf(noDocker())('wharf build with several platforms', () => {
   it('builds both in one run into one index: oci layout, oci-archive and --push agree, each image runs as its platform', async () => {
     const out = tempDir('wharf-multi-out-');
     const ref = `${registry.host}/wharf/multi:1`;
-    const result = build([
+    const result = await build([
       '--platform',
       'linux/amd64,linux/arm64',
       '-o',
@@ -111,7 +118,7 @@ describe.skipIf(noDocker())('wharf build with several platforms', () => {
 
     // wharf push of the layout pushes the whole index, not one platform of it.
     const again = `${registry.host}/wharf/multi-pushed:1`;
-    const pushed = wharf(['push', '--quiet', layout, again]);
+    const pushed = await wharfAsync(['push', '--quiet', layout, again]);
     expect(pushed.code, pushed.stderr).toBe(0);
     expect(pushed.stdout.trim()).toBe(`${again}@${indexDigest}`);
     expect(await skopeoInspect(`docker://${again}`, { raw: true })).toEqual(index);
@@ -119,7 +126,7 @@ describe.skipIf(noDocker())('wharf build with several platforms', () => {
     // The repeated flag is the same request as the comma list; JSON progress shows the push (blobs,
     // manifests, the index) and each output, the registry one with the references it pushed.
     const third = `${registry.host}/wharf/multi-json:1`;
-    const repeated = build([
+    const repeated = await build([
       '--platform',
       'linux/amd64',
       '--platform',
@@ -211,9 +218,9 @@ export default define({ target: app, platforms: ['linux/amd64', 'linux/arm64'] }
     expect(out.split('\n').slice(0, 3)).toEqual(['aarch64', 'arm64', 'x86_64']);
   });
 
-  it('refuses a docker-archive of several platforms before any work, naming the fix', () => {
+  it('refuses a docker-archive of several platforms before any work, naming the fix', async () => {
     const out = tempDir('wharf-multi-docker-');
-    const result = build([
+    const result = await build([
       '--platform',
       'linux/amd64,linux/arm64',
       '-o',
@@ -227,9 +234,9 @@ export default define({ target: app, platforms: ['linux/amd64', 'linux/arm64'] }
     expect(existsSync(result.cacheDir)).toBe(false);
   });
 
-  it('a base without one of the platforms fails clearly, never silently amd64', () => {
+  it('a base without one of the platforms fails clearly, never silently amd64', async () => {
     const out = tempDir('wharf-multi-missing-');
-    const result = build(
+    const result = await build(
       ['--platform', 'linux/amd64,linux/s390x', '-o', `type=oci,dest=${join(out, 'layout')}`],
       `FROM ${BUSYBOX_MULTI.ref}\nCOPY Dockerfile /\n`,
     );

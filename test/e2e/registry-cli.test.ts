@@ -4,7 +4,7 @@
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { wharf } from '../helpers/cli.js';
+import { wharfAsync } from '../helpers/cli.js';
 import { docker, dockerRun } from '../helpers/docker.js';
 import { noDocker, testEnv } from '../helpers/env.js';
 import { repoRoot, tempDir } from '../helpers/paths.js';
@@ -22,7 +22,7 @@ describe.skipIf(noDocker())('registry through the CLI', () => {
 
   it('wharf build --push: docker pulls and runs what wharf pushed; skopeo agrees on the digest', async () => {
     const ref = `${registry.host}/wharf/hello:1.0`;
-    const result = wharf([
+    const result = await wharfAsync([
       'build',
       '--progress',
       'quiet',
@@ -56,7 +56,7 @@ describe.skipIf(noDocker())('registry through the CLI', () => {
       ].join('\n'),
     );
     const ref = `${registry.host}/wharf/on-base:1`;
-    const result = wharf([
+    const result = await wharfAsync([
       'build',
       '--progress',
       'quiet',
@@ -85,10 +85,16 @@ describe.skipIf(noDocker())('registry through the CLI', () => {
   it('wharf pull writes a layout that wharf push sends back unchanged', async () => {
     const source = `${registry.host}/wharf/hello:1.0`;
     const dir = tempDir();
-    const pulled = wharf(['pull', source, '-o', `type=oci,dest=${join(dir, 'layout')}`, '--quiet']);
+    const pulled = await wharfAsync([
+      'pull',
+      source,
+      '-o',
+      `type=oci,dest=${join(dir, 'layout')}`,
+      '--quiet',
+    ]);
     expect(pulled.code).toBe(0);
     const target = `${registry.host}/wharf/hello-copy:1.0`;
-    const pushed = wharf(['push', join(dir, 'layout'), target, '--quiet']);
+    const pushed = await wharfAsync(['push', join(dir, 'layout'), target, '--quiet']);
     expect(pushed.stderr).toBe('');
     expect(pushed.code).toBe(0);
     const [a, b] = await Promise.all([
@@ -108,7 +114,14 @@ describe.skipIf(noDocker())('registry through the CLI', () => {
     const cacheDir = tempDir();
 
     // no --platform, an OCI output: the index itself, every platform's blobs in the layout (as crane)
-    const whole = wharf(['pull', source, '-o', `type=oci,dest=${join(dir, 'all')}`, '--cache-dir', cacheDir]);
+    const whole = await wharfAsync([
+      'pull',
+      source,
+      '-o',
+      `type=oci,dest=${join(dir, 'all')}`,
+      '--cache-dir',
+      cacheDir,
+    ]);
     expect(whole.code, whole.stderr).toBe(0);
     expect(whole.stdout.trim()).toBe(`${source}@${indexDigest}`);
     expect(whole.stderr).toMatch(/ for linux\/amd64, linux\/arm64, /);
@@ -128,18 +141,18 @@ describe.skipIf(noDocker())('registry through the CLI', () => {
     }
     // and wharf push sends the same index back
     const target = `${registry.host}/wharf/multi-copy:1`;
-    const pushed = wharf(['push', join(dir, 'all'), target, '--quiet']);
+    const pushed = await wharfAsync(['push', join(dir, 'all'), target, '--quiet']);
     expect(pushed.code, pushed.stderr).toBe(0);
     expect((await skopeoInspect(`docker://${target}`)).Digest).toBe(indexDigest);
 
     // --platform all without an output: every platform into the store
-    const all = wharf(['pull', source, '--platform', 'all', '--cache-dir', tempDir()]);
+    const all = await wharfAsync(['pull', source, '--platform', 'all', '--cache-dir', tempDir()]);
     expect(all.code, all.stderr).toBe(0);
     expect(all.stdout.trim()).toBe(`${source}@${indexDigest}`);
 
     // --platform linux/arm64: that platform's image alone
     const arm = index.manifests.find((m) => m.platform.architecture === 'arm64');
-    const one = wharf([
+    const one = await wharfAsync([
       'pull',
       source,
       '--platform',
@@ -157,8 +170,8 @@ describe.skipIf(noDocker())('registry through the CLI', () => {
     expect(armLayout.manifests.map((m) => m.digest)).toEqual([arm?.digest]);
   });
 
-  it('a missing image is a clear error naming the registry and repository', () => {
-    const result = wharf(['inspect', `${registry.host}/wharf/nope:1`]);
+  it('a missing image is a clear error naming the registry and repository', async () => {
+    const result = await wharfAsync(['inspect', `${registry.host}/wharf/nope:1`]);
     expect(result.code).toBe(1);
     expect(result.stderr).toMatch(/wharf\/nope/);
     expect(result.stderr).not.toMatch(/\n\s+at /);

@@ -17,7 +17,7 @@ import {
 } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { wharf } from '../helpers/cli.js';
+import { wharfAsync } from '../helpers/cli.js';
 import { docker } from '../helpers/docker.js';
 import { noDocker } from '../helpers/env.js';
 import { tempDir } from '../helpers/paths.js';
@@ -77,8 +77,8 @@ describe.skipIf(noDocker())('zstd layers: push, skopeo, umoci, and as a base', (
   let work: string;
   let context: string;
 
-  const build = (args: readonly string[], env: NodeJS.ProcessEnv = {}) => {
-    const result = wharf(['build', '--progress', 'quiet', ...args], { env });
+  const build = async (args: readonly string[], env: NodeJS.ProcessEnv = {}) => {
+    const result = await wharfAsync(['build', '--progress', 'quiet', ...args], { env });
     expect(result.code, result.stderr).toBe(0);
     return result.stdout.trim();
   };
@@ -114,7 +114,7 @@ describe.skipIf(noDocker())('zstd layers: push, skopeo, umoci, and as a base', (
     const cache = join(work, 'cache');
     const ref = `${registry.host}/wharf/zstd:v1`;
     const zstdLayout = join(work, 'wharf-zstd');
-    const zstdDigest = build([
+    const zstdDigest = await build([
       '--cache-dir',
       cache,
       '-f',
@@ -148,7 +148,7 @@ describe.skipIf(noDocker())('zstd layers: push, skopeo, umoci, and as a base', (
 
     // wharf's own gzip build of the same context (the default compression), unpacked by umoci too
     const gzipLayout = join(work, 'wharf-gzip');
-    build([
+    await build([
       '--cache-dir',
       cache,
       '-f',
@@ -179,7 +179,7 @@ describe.skipIf(noDocker())('zstd layers: push, skopeo, umoci, and as a base', (
       join(context, 'Dockerfile.derived'),
       `FROM ${base}\nCOPY --from=${base} /app/hello.txt /copied/hello.txt\nCOPY extra.txt /extra/\n`,
     );
-    const digest = build([
+    const digest = await build([
       '--cache-dir',
       join(work, 'cache-derived'),
       '-f',
@@ -206,7 +206,7 @@ describe.skipIf(noDocker())('zstd layers: push, skopeo, umoci, and as a base', (
 
   it('writes a docker-archive of a zstd build as plain tars, which docker 20.10 loads', async () => {
     const archive = join(work, 'docker.tar');
-    build([
+    await build([
       '--cache-dir',
       join(work, 'cache'),
       '-f',
@@ -230,7 +230,7 @@ describe.skipIf(noDocker())('zstd layers: push, skopeo, umoci, and as a base', (
     expect(history.trim()).toBe('3');
     await docker(['rmi', 'wharf-test/zstd-docker:v1']);
     // and compression= on a docker-archive is refused with the reason
-    const refused = wharf([
+    const refused = await wharfAsync([
       'build',
       '-f',
       join(context, 'Dockerfile'),
@@ -242,11 +242,11 @@ describe.skipIf(noDocker())('zstd layers: push, skopeo, umoci, and as a base', (
     expect(refused.stderr).toMatch(/holds uncompressed layers[\s\S]*docker 20\.10 cannot read zstd/);
   });
 
-  it('says how to fix a missing zstd program before any work', () => {
+  it('says how to fix a missing zstd program before any work', async () => {
     const bin = join(work, 'bin-without-zstd'); // PATH: only node, no zstd
     mkdirSync(bin);
     symlinkSync(process.execPath, join(bin, 'node'));
-    const result = wharf(
+    const result = await wharfAsync(
       [
         'build',
         '--cache-dir',

@@ -17,7 +17,7 @@ import {
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { type CliResult, cliPath, ensureCliBuilt, wharf } from '../helpers/cli.js';
+import { type CliResult, wharfAsync } from '../helpers/cli.js';
 import { noDocker, testEnv } from '../helpers/env.js';
 import { tempDir } from '../helpers/paths.js';
 
@@ -53,8 +53,8 @@ function buildArgv(dest: string, options: BuildOptions = {}): string[] {
   ];
 }
 
-function build(dest: string, options: BuildOptions = {}): CliResult {
-  return wharf(buildArgv(dest, options));
+async function build(dest: string, options: BuildOptions = {}): Promise<CliResult> {
+  return await wharfAsync(buildArgv(dest, options));
 }
 
 /** Exit 1, one `wharf:` line matching `problem` and naming `path`, then only a hint line. */
@@ -88,19 +88,19 @@ afterAll(() => {
 const asRoot = process.getuid?.() === 0;
 
 describe.skipIf(noDocker() || !asRoot)('clear errors for the filesystem wharf writes to', () => {
-  it('a full disk at the destination names it; nothing is left there', () => {
+  it('a full disk at the destination names it; nothing is left there', async () => {
     const full = tmpfs('64k');
     const dest = join(full, 'image.tar');
-    expectClearError(build(dest), /no space left on the device/, dest);
+    expectClearError(await build(dest), /no space left on the device/, dest);
     expect(readdirSync(full)).toEqual([]);
     const layout = join(full, 'layout');
-    expectClearError(build(layout, { output: 'oci' }), /no space left on the device/, layout);
+    expectClearError(await build(layout, { output: 'oci' }), /no space left on the device/, layout);
     expect(readdirSync(full)).toEqual([]);
   });
 
-  it('a full disk under the cache names the cache dir', () => {
+  it('a full disk under the cache names the cache dir', async () => {
     const cacheDir = join(tmpfs('64k'), 'cache');
-    const result = build(join(tempDir('wharf-errors-out-'), 'image.tar'), {
+    const result = await build(join(tempDir('wharf-errors-out-'), 'image.tar'), {
       cacheDir,
       dockerfile: 'Scratch.Dockerfile',
     });
@@ -108,29 +108,28 @@ describe.skipIf(noDocker() || !asRoot)('clear errors for the filesystem wharf wr
     expect(result.stderr).toMatch(/--cache-dir/);
   });
 
-  it('a read-only destination names it', () => {
+  it('a read-only destination names it', async () => {
     const dir = tmpfs('1m');
     expect(spawnSync('mount', ['-o', 'remount,ro', dir]).status).toBe(0);
     const dest = join(dir, 'image.tar');
-    expectClearError(build(dest), /the filesystem is read-only/, dest);
+    expectClearError(await build(dest), /the filesystem is read-only/, dest);
   });
 
-  it('an immutable destination folder (chattr +i) names it', () => {
+  it('an immutable destination folder (chattr +i) names it', async () => {
     const dir = tempDir('wharf-errors-immutable-');
     const chattr = spawnSync('chattr', ['+i', dir], { encoding: 'utf8' });
     expect(chattr.status, chattr.stderr).toBe(0);
     try {
       // an image layout in a folder that cannot be made there (was "internal error: EPERM … mkdir")
       const dest = join(dir, 'sub', 'layout');
-      expectClearError(build(dest, { output: 'oci' }), /not permitted/, dest);
+      expectClearError(await build(dest, { output: 'oci' }), /not permitted/, dest);
     } finally {
       spawnSync('chattr', ['-i', dir]);
     }
     expect(readdirSync(dir)).toEqual([]);
   });
 
-  it('a destination this user may not write (EACCES, as nobody) names it', () => {
-    ensureCliBuilt();
+  it('a destination this user may not write (EACCES, as nobody) names it', async () => {
     const dir = tempDir('wharf-errors-denied-');
     chmodSync(dir, 0o755); // root's, not writable for nobody
     const home = tempDir('wharf-errors-nobody-');
@@ -140,63 +139,51 @@ describe.skipIf(noDocker() || !asRoot)('clear errors for the filesystem wharf wr
     chownSync(cacheDir, 65534, 65534);
     // an image layout in a folder nobody may create (was "internal error: EACCES … mkdir")
     const dest = join(dir, 'sub', 'layout');
-    const run = spawnSync(
-      'setpriv',
-      [
-        '--reuid=65534',
-        '--regid=65534',
-        '--clear-groups',
-        '--',
-        process.execPath,
-        cliPath,
-        ...buildArgv(dest, { cacheDir, output: 'oci' }),
-      ],
-      { encoding: 'utf8', env: { ...process.env, HOME: cacheDir, WHARF_USERNS: 'off' }, cwd: context },
-    );
-    expectClearError(
-      { code: run.status ?? -1, stdout: run.stdout, stderr: run.stderr },
-      /permission denied/,
-      dest,
-    );
+    const run = await wharfAsync(buildArgv(dest, { cacheDir, output: 'oci' }), {
+      wrapper: ['setpriv', '--reuid=65534', '--regid=65534', '--clear-groups', '--'],
+      env: { HOME: cacheDir, WHARF_USERNS: 'off' },
+      cwd: context,
+    });
+    expectClearError(run, /permission denied/, dest);
     expect(readdirSync(dir)).toEqual([]);
   });
 });
 
 describe.skipIf(noDocker() || !asRoot)('destinations that are not files are refused', () => {
-  it('a device node as dest= is refused before any work and stays a device node', () => {
+  it('a device node as dest= is refused before any work and stays a device node', async () => {
     const dir = tempDir('wharf-errors-dev-');
     const node = join(dir, 'full');
     const mknod = spawnSync('mknod', [node, 'c', '1', '7'], { encoding: 'utf8' }); // like /dev/full
     expect(mknod.status, mknod.stderr).toBe(0);
     const cacheDir = join(tempDir('wharf-errors-cache-'), 'cache');
     for (const output of ['oci-archive', 'docker-archive', 'oci']) {
-      expectClearError(build(node, { cacheDir, output }), /is a character device/, node);
+      expectClearError(await build(node, { cacheDir, output }), /is a character device/, node);
       expect(lstatSync(node).isCharacterDevice()).toBe(true);
     }
     expect(existsSync(cacheDir)).toBe(false); // refused before anything was pulled
     // `wharf convert -o` and `wharf dockerfile -o` write files the same way
-    const converted = wharf(['convert', join(context, 'Dockerfile'), '-o', node]);
+    const converted = await wharfAsync(['convert', join(context, 'Dockerfile'), '-o', node]);
     expectClearError(converted, /is a character device/, node);
     expect(lstatSync(node).isCharacterDevice()).toBe(true);
   });
 
-  it('a FIFO, or a regular file for an image layout, is refused; a directory for type=oci is fine', () => {
+  it('a FIFO, or a regular file for an image layout, is refused; a directory for type=oci is fine', async () => {
     const dir = tempDir('wharf-errors-fifo-');
     const fifo = join(dir, 'pipe');
     expect(spawnSync('mkfifo', [fifo]).status).toBe(0);
-    expectClearError(build(fifo), /is a FIFO/, fifo);
+    expectClearError(await build(fifo), /is a FIFO/, fifo);
     const file = join(dir, 'file');
     writeFileSync(file, 'x');
-    expectClearError(build(file, { output: 'oci' }), /replaces only a directory/, file);
+    expectClearError(await build(file, { output: 'oci' }), /replaces only a directory/, file);
     const layout = join(dir, 'layout');
     mkdirSync(layout);
-    expect(build(layout, { output: 'oci' }).code).toBe(0);
+    expect((await build(layout, { output: 'oci' })).code).toBe(0);
     expect(existsSync(join(layout, 'index.json'))).toBe(true);
   });
 });
 
 describe('a build.ts that never finishes loading', () => {
-  it('says so and exits 1 (Node alone would exit 13 without a word)', () => {
+  it('says so and exits 1 (Node alone would exit 13 without a word)', async () => {
     const dir = tempDir('wharf-errors-hang-');
     writeFileSync(
       join(dir, 'build.ts'),
@@ -206,7 +193,7 @@ describe('a build.ts that never finishes loading', () => {
       ['build', 'build.ts'],
       ['dockerfile', 'build.ts'],
     ]) {
-      const result = wharf(command, { cwd: dir });
+      const result = await wharfAsync(command, { cwd: dir });
       expect(result.code, result.stderr).toBe(1);
       expect(result.stderr).toMatch(
         /^wharf: build\.ts did not finish loading: its top-level await never settled\n {2}hint: /,

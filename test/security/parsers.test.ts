@@ -4,7 +4,6 @@
 // line of error and exit 1 (or builds, for the pattern), with a peak RSS under 200 MB. Before: a
 // negative size looped forever, a PAX size of 4e9 aborted Node (exit 134), 8 GiB gave "internal error",
 // the pattern took seconds to minutes, the doublings reached 870 MB or "Invalid string length".
-import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -15,7 +14,7 @@ import {
   paddingFor,
   type TarHeader,
 } from '../../packages/core/src/tar/header.js';
-import { cliPath, ensureCliBuilt } from '../helpers/cli.js';
+import { wharfAsync } from '../helpers/cli.js';
 import { tempDir } from '../helpers/paths.js';
 
 const LIMIT_MS = 5000;
@@ -29,9 +28,11 @@ interface Outcome {
   peakMB: number;
 }
 
-/** Runs the CLI with a hook that records its peak RSS (process.resourceUsage().maxRSS) at exit. */
-function wharfMeasured(args: readonly string[], cwd?: string): Outcome {
-  ensureCliBuilt();
+/**
+ * Runs the CLI with a hook that records its peak RSS (process.resourceUsage().maxRSS) at exit; async, so a
+ * slow case fails its own assertions instead of blocking the vitest worker.
+ */
+async function wharfMeasured(args: readonly string[], cwd?: string): Promise<Outcome> {
   const dir = tempDir('wharf-parsers-');
   const hook = join(dir, 'peak.cjs');
   const peakFile = join(dir, 'peak');
@@ -40,11 +41,11 @@ function wharfMeasured(args: readonly string[], cwd?: string): Outcome {
     `process.on('exit', () => require('fs').writeFileSync(${JSON.stringify(peakFile)}, String(process.resourceUsage().maxRSS)));\n`,
   );
   const started = Date.now();
-  const result = spawnSync(process.execPath, ['--require', hook, cliPath, ...args], {
+  const result = await wharfAsync(args, {
     cwd: cwd ?? dir,
-    encoding: 'utf8',
-    timeout: 60_000,
-    env: { ...process.env, NO_COLOR: '1' },
+    nodeArgs: ['--require', hook],
+    timeoutMs: 60_000,
+    env: { NO_COLOR: '1' },
   });
   const ms = Date.now() - started;
   let peakMB = Number.NaN;
@@ -53,11 +54,11 @@ function wharfMeasured(args: readonly string[], cwd?: string): Outcome {
   } catch {
     // killed before exit: no number, and the assertions below say why
   }
-  return { code: result.status, stdout: result.stdout, stderr: result.stderr, ms, peakMB };
+  return { code: result.code, stdout: result.stdout, stderr: result.stderr, ms, peakMB };
 }
 
 /** `wharf build` of a definition (`-f Dockerfile context`, or a build.ts) to an oci-archive at `dest`. */
-function buildMeasured(definition: readonly string[], dest: string): Outcome {
+function buildMeasured(definition: readonly string[], dest: string): Promise<Outcome> {
   const cache = tempDir('wharf-parsers-cache-');
   const output = `type=oci-archive,dest=${dest}`;
   return wharfMeasured(['build', '--progress', 'quiet', '--cache-dir', cache, '-o', output, ...definition]);
@@ -132,18 +133,18 @@ const hostileArchives: [string, Buffer, RegExp][] = [
 describe('hostile archives given to inspect and push', () => {
   const layout = member({ name: 'oci-layout' }, '{"imageLayoutVersion":"1.0.0"}');
 
-  it.each(hostileArchives)('%s: one line, exit 1, fast and small', (_, body, message) => {
+  it.each(hostileArchives)('%s: one line, exit 1, fast and small', async (_, body, message) => {
     const dir = tempDir('wharf-parsers-');
     const file = join(dir, 'hostile.tar');
     writeFileSync(file, Buffer.concat([layout, body, END_OF_ARCHIVE]));
-    expectCleanFailure(wharfMeasured(['inspect', file]), message);
+    expectCleanFailure(await wharfMeasured(['inspect', file]), message);
     // nothing listens on port 9: the archive must fail before any request
-    expectCleanFailure(wharfMeasured(['push', file, '127.0.0.1:9/hostile:1']), message);
+    expectCleanFailure(await wharfMeasured(['push', file, '127.0.0.1:9/hostile:1']), message);
   });
 });
 
 describe('a pathological .dockerignore pattern', () => {
-  it('builds quickly over a context with a 200-character name', () => {
+  it('builds quickly over a context with a 200-character name', async () => {
     const context = tempDir('wharf-parsers-');
     const long = 'a'.repeat(200);
     writeFileSync(join(context, long), 'kept');
@@ -151,7 +152,7 @@ describe('a pathological .dockerignore pattern', () => {
     writeFileSync(join(context, '.dockerignore'), `*a*a*a*a*a*a*a*a*b\n${'**/'.repeat(8)}c\n`);
     writeFileSync(join(context, 'Dockerfile'), 'FROM scratch\nCOPY . /app/\n');
     const dest = join(tempDir('wharf-parsers-'), 'out.tar');
-    const outcome = buildMeasured(['-f', join(context, 'Dockerfile'), context], dest);
+    const outcome = await buildMeasured(['-f', join(context, 'Dockerfile'), context], dest);
     expect({ code: outcome.code, stderr: outcome.stderr }).toMatchObject({ code: 0 });
     expect(outcome.ms).toBeLessThan(LIMIT_MS);
     expect(outcome.peakMB).toBeLessThan(LIMIT_RSS_MB);
@@ -200,12 +201,12 @@ describe('doubling and nested expansions', () => {
     ],
   ];
 
-  it.each(definitions)('%s fails clearly, fast and small', (_, file, text, message) => {
+  it.each(definitions)('%s fails clearly, fast and small', async (_, file, text, message) => {
     const context = tempDir('wharf-parsers-');
     writeFileSync(join(context, file), text);
     const definition = file === 'Dockerfile' ? ['-f', join(context, file), context] : [join(context, file)];
     const dest = join(tempDir('wharf-parsers-'), 'out.tar');
-    const outcome = buildMeasured(definition, dest);
+    const outcome = await buildMeasured(definition, dest);
     expectCleanFailure(outcome, message);
     expect(existsSync(dest)).toBe(false);
   });

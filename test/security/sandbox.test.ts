@@ -11,6 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cliPath, ensureCliBuilt } from '../helpers/cli.js';
 import { dockerBuild } from '../helpers/docker.js';
 import { noDocker, testEnv } from '../helpers/env.js';
+import { run } from '../helpers/exec.js';
 import { tempDir } from '../helpers/paths.js';
 import { isCI, which } from '../helpers/tools.js';
 
@@ -57,12 +58,12 @@ interface Build {
 }
 
 /** `wharf build -f Dockerfile ctx` as a child process, without blocking this process's servers. */
-function build(dockerfile: string, args: readonly string[] = []): Promise<Build> {
+async function build(dockerfile: string, args: readonly string[] = []): Promise<Build> {
   ensureCliBuilt();
   const context = tempDir('wharf-sandbox-ctx-');
   writeFileSync(join(context, 'Dockerfile'), dockerfile);
   if (dockerfile.includes('COPY sniff')) {
-    execFileSync('gcc', ['-static', '-O2', '-o', join(context, 'sniff'), '-x', 'c', '-'], { input: SNIFFER });
+    await run('gcc', ['-static', '-O2', '-o', join(context, 'sniff'), '-x', 'c', '-'], { input: SNIFFER });
   }
   const cacheDir = join(tempDir('wharf-sandbox-cache-'), 'cache');
   return new Promise((resolve, reject) => {

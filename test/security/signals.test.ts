@@ -2,12 +2,12 @@
 // has a file secret and an env secret leave no container, no mount under the cache, no secret text on
 // disk, and the next build gives the digest an uninterrupted one gives. `cache prune --all` during a
 // build leaves what it needs alone. See docs/security/signals.md.
-import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { type ChildProcess, execFile, spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { cliPath, ensureCliBuilt, wharf } from '../helpers/cli.js';
+import { cliPath, ensureCliBuilt, wharfAsync } from '../helpers/cli.js';
 import { noDocker, testEnv } from '../helpers/env.js';
 import { tempDir } from '../helpers/paths.js';
 
@@ -102,28 +102,32 @@ function mountsUnder(dir: string): string[] {
     .filter((point) => point.startsWith(`${dir}/`));
 }
 
-/** Files holding either secret's text in the cache, /dev/shm, /tmp and /run (not the secret's source). */
-function filesWithSecrets(cacheDir: string): string[] {
-  const grep = spawnSync(
-    'grep',
-    [
-      '-rlsF',
-      '-D',
-      'skip',
-      `--exclude-dir=${basename(secretDir)}`,
-      '-e',
-      FILE_SECRET,
-      '-e',
-      ENV_SECRET,
-      '--',
-      cacheDir,
-      '/dev/shm',
-      '/tmp',
-      '/run',
-    ],
-    { encoding: 'utf8', maxBuffer: 16 * 1024 * 1024 },
+/**
+ * Files holding either secret's text in the cache, /dev/shm, /tmp and /run (not the secret's source).
+ * Async: grep -r over a shared /tmp can take long, and a blocking call would stall the vitest worker.
+ */
+function filesWithSecrets(cacheDir: string): Promise<string[]> {
+  const args = [
+    '-rlsF',
+    '-D',
+    'skip',
+    `--exclude-dir=${basename(secretDir)}`,
+    '-e',
+    FILE_SECRET,
+    '-e',
+    ENV_SECRET,
+    '--',
+    cacheDir,
+    '/dev/shm',
+    '/tmp',
+    '/run',
+  ];
+  // grep exits 1 when nothing matched and 2 when some file could not be read: the list is what counts
+  return new Promise((resolve) =>
+    execFile('grep', args, { encoding: 'utf8', maxBuffer: 16 * 1024 * 1024 }, (_error, stdout) =>
+      resolve(stdout.split('\n').filter(Boolean)),
+    ),
   );
-  return grep.stdout.split('\n').filter(Boolean);
 }
 
 /** What a process left in memory: `wharf-<pid>-…` private directories. */
@@ -131,19 +135,21 @@ function privateDirsOf(pid: number): string[] {
   return readdirSync('/dev/shm').filter((name) => name.startsWith(`wharf-${pid}-`));
 }
 
-function expectNothingLeft(pid: number, cacheDir: string): void {
+async function expectNothingLeft(pid: number, cacheDir: string): Promise<void> {
   expect(containersOf(pid)).toEqual([]);
   expect(mountsUnder(cacheDir)).toEqual([]);
   expect(privateDirsOf(pid)).toEqual([]);
-  expect(filesWithSecrets(cacheDir)).toEqual([]);
+  expect(await filesWithSecrets(cacheDir)).toEqual([]);
 }
 
 const asRoot = process.getuid?.() === 0;
 
 describe.skipIf(noDocker() || !asRoot)('signals during a RUN with secrets', () => {
   let reference = '';
-  beforeAll(() => {
-    const result = wharf(buildArgs(join(tempDir('wharf-signals-ref-'), 'cache')), { env: secretEnv });
+  beforeAll(async () => {
+    const result = await wharfAsync(buildArgs(join(tempDir('wharf-signals-ref-'), 'cache')), {
+      env: secretEnv,
+    });
     expect(result.code, result.stderr).toBe(0);
     reference = printedDigest(result.stdout);
   });
@@ -164,14 +170,14 @@ describe.skipIf(noDocker() || !asRoot)('signals during a RUN with secrets', () =
       expect(ended.code, ended.stderr).toBe(code);
       expect(ended.stderr).toMatch(new RegExp(`stopped by ${signal}`));
       expect(ended.stderr).not.toMatch(/internal error|\n\s+at /);
-      expectNothingLeft(pid, cacheDir);
+      await expectNothingLeft(pid, cacheDir);
       expect(readdirSync(join(cacheDir, 'leases'))).toEqual([]);
       expect(readdirSync(outDir)).toEqual([]); // no output, not even a partial one
 
-      const next = wharf(buildArgs(cacheDir), { env: secretEnv });
+      const next = await wharfAsync(buildArgs(cacheDir), { env: secretEnv });
       expect(next.code, next.stderr).toBe(0);
       expect(printedDigest(next.stdout)).toBe(reference);
-      expect(filesWithSecrets(cacheDir)).toEqual([]);
+      expect(await filesWithSecrets(cacheDir)).toEqual([]);
     });
   }
 
@@ -186,16 +192,18 @@ describe.skipIf(noDocker() || !asRoot)('signals during a RUN with secrets', () =
     expect(mountsUnder(cacheDir).length).toBeGreaterThan(0);
     expect(privateDirsOf(pid)).toHaveLength(1);
     // both secrets are there, in memory only (the bundle's config.json and the secret file)
-    expect(filesWithSecrets(cacheDir).every((f) => f.startsWith(`/dev/shm/wharf-${pid}-`))).toBe(true);
-    expect(filesWithSecrets(cacheDir)).toHaveLength(2);
+    expect((await filesWithSecrets(cacheDir)).every((f) => f.startsWith(`/dev/shm/wharf-${pid}-`))).toBe(
+      true,
+    );
+    expect(await filesWithSecrets(cacheDir)).toHaveLength(2);
     // a partial blob of the killed process
     const partial = join(cacheDir, 'blobs', 'sha256', `.tmp-${pid}-partial`);
     writeFileSync(partial, 'half a layer');
 
-    const next = wharf(buildArgs(cacheDir), { env: secretEnv });
+    const next = await wharfAsync(buildArgs(cacheDir), { env: secretEnv });
     expect(next.code, next.stderr).toBe(0);
     expect(printedDigest(next.stdout)).toBe(reference);
-    expectNothingLeft(pid, cacheDir);
+    await expectNothingLeft(pid, cacheDir);
     expect(readdirSync(join(cacheDir, 'blobs', 'sha256')).filter((n) => n.startsWith('.tmp-'))).toEqual([]);
     expect(readdirSync(join(cacheDir, 'snapshots', 'runs')).filter((n) => n.startsWith(`${pid}-`))).toEqual(
       [],
@@ -208,9 +216,9 @@ describe.skipIf(noDocker() || !asRoot)('signals during a RUN with secrets', () =
     const pid = build.child.pid as number;
     build.child.kill('SIGKILL');
     await build.exit;
-    const prune = wharf(['cache', 'prune', '--all', '--cache-dir', cacheDir]);
+    const prune = await wharfAsync(['cache', 'prune', '--all', '--cache-dir', cacheDir]);
     expect(prune.code, prune.stderr).toBe(0);
-    expectNothingLeft(pid, cacheDir);
+    await expectNothingLeft(pid, cacheDir);
   });
 
   it('cache prune --all during a build leaves what it needs: the build succeeds with the same image', async () => {
@@ -218,7 +226,7 @@ describe.skipIf(noDocker() || !asRoot)('signals during a RUN with secrets', () =
     // the output reads every blob, the base image's too: a prune that deleted them failed the build
     const archive = join(tempDir('wharf-signals-out-'), 'image.tar');
     const build = await startBuild(cacheDir, archive);
-    const prune = wharf(['cache', 'prune', '--all', '--cache-dir', cacheDir]);
+    const prune = await wharfAsync(['cache', 'prune', '--all', '--cache-dir', cacheDir]);
     expect(prune.code, prune.stderr).toBe(0);
     expect(prune.stderr).toMatch(new RegExp(`in use by a running build \\(pid ${build.child.pid}\\)`));
     let stdout = '';
@@ -230,7 +238,7 @@ describe.skipIf(noDocker() || !asRoot)('signals during a RUN with secrets', () =
     expect(printedDigest(stdout)).toBe(reference);
     expect(statSync(archive).size).toBeGreaterThan(0);
     // once it is over, prune removes everything
-    const after = wharf(['cache', 'prune', '--all', '--cache-dir', cacheDir]);
+    const after = await wharfAsync(['cache', 'prune', '--all', '--cache-dir', cacheDir]);
     expect(after.code, after.stderr).toBe(0);
     mkdirSync(join(cacheDir, 'blobs', 'sha256'), { recursive: true });
     expect(readdirSync(join(cacheDir, 'blobs', 'sha256'))).toEqual([]);

@@ -55,7 +55,9 @@ export function registerLint(program: Command): void {
     .option('--target <name>', 'the target to lint when the definition has several')
     .action(async (definition: string, flags: LintFlags) => {
       const findings = await lintBuildInput(
-        flags.file === undefined ? { definition, target: flags.target } : { dockerfile: flags.file },
+        flags.file === undefined
+          ? { definition, target: flags.target }
+          : { dockerfile: flags.file, target: flags.target },
       );
       process.stdout.write(
         formatFindings(findings, flags.format, { rules: lintRules, docsUrl: ruleDocsUrl, version }),
@@ -72,7 +74,7 @@ export function registerLint(program: Command): void {
 }
 
 export type LintInput =
-  | { readonly dockerfile: string }
+  | { readonly dockerfile: string; readonly target?: string | undefined }
   | { readonly definition: string; readonly target?: string | undefined };
 
 /**
@@ -91,7 +93,7 @@ export async function lintBuildInput(
     );
     const configs = await fileConfig(input.dockerfile);
     const pinned = await lockedBases(input.dockerfile);
-    return lintDockerfile(text, { file: shown(input.dockerfile), configs, pinned });
+    return lintDockerfile(text, { file: shown(input.dockerfile), configs, pinned, target: input.target });
   }
   const { graph, lint } = loaded ?? (await loadDefinition(input.definition, input.target));
   const path = resolve(input.definition);
@@ -158,7 +160,7 @@ export function lintInput(
 ): LintInput {
   return flags.file === undefined
     ? { definition: definition ?? 'build.ts', target: flags.target }
-    : { dockerfile: flags.file };
+    : { dockerfile: flags.file, target: flags.target };
 }
 
 /**

@@ -10,7 +10,7 @@
 
 import { lowerDockerfile } from '../dockerfile/lower/index.js';
 import { parseDockerfile } from '../dockerfile/parse/index.js';
-import type { SourceLocation } from '../errors.js';
+import { type SourceLocation, WharfError } from '../errors.js';
 import type { BuildGraph } from '../ir/types.js';
 import { ruleSeverities } from './config.js';
 import { type DockerfileSource, lintContext } from './context.js';
@@ -65,6 +65,11 @@ export function lintGraph(graph: BuildGraph, options: LintOptions = {}): Finding
 export interface LintDockerfileOptions extends Omit<LintOptions, 'dockerfile'> {
   /** File name for locations. Default `Dockerfile`. */
   readonly file?: string;
+  /**
+   * The stage that is built (`--target`): rules about the final image look at it, not at the last stage,
+   * as BuildKit's `--check --target` does. Unknown names throw IR_UNKNOWN_TARGET.
+   */
+  readonly target?: string | undefined;
 }
 
 /**
@@ -89,7 +94,19 @@ export function lintDockerfile(text: string, options: LintDockerfileOptions = {}
     if (syntax.some((f) => f.severity === 'error')) return syntax;
     throw error;
   }
-  return run(graph, { ...options, dockerfile }, lintRules);
+  return run(withTarget(graph, options.target), { ...options, dockerfile }, lintRules);
+}
+
+/** The graph with `target` as the image it builds (Dockerfile stage names are case-insensitive). */
+function withTarget(graph: BuildGraph, target: string | undefined): BuildGraph {
+  if (target === undefined) return graph;
+  const stage = graph.stages.find((s) => s.name === target.toLowerCase());
+  if (!stage) {
+    throw new WharfError('IR_UNKNOWN_TARGET', `no stage named "${target}"`, {
+      hint: `stages: ${graph.stages.map((s) => s.name).join(', ')}`,
+    });
+  }
+  return { ...graph, target: stage.name };
 }
 
 function run(graph: BuildGraph, options: LintOptions, rules: readonly Rule[]): Finding[] {

@@ -276,3 +276,25 @@ test('SourcesCopiedBeforeDependencies: an --offline install after pnpm fetch is 
   const online = dockerfile.replace('--offline', '--frozen-lockfile');
   expect(lintDockerfile(online).filter((f) => f.rule === 'SourcesCopiedBeforeDependencies')).toHaveLength(1);
 });
+
+describe('--target: rules about the final image look at the built stage', () => {
+  const dockerfile =
+    'FROM busybox:1.36 AS app\nRUN echo app\nFROM busybox:1.36 AS test\nUSER 1000\nRUN echo test\n';
+  const runsAsRoot = (target?: string) =>
+    lintDockerfile(dockerfile, { target }).filter((f) => f.rule === 'RunsAsRoot');
+
+  test('the last stage sets USER: no finding without a target', () => {
+    expect(runsAsRoot()).toEqual([]);
+  });
+
+  test('--target app names app, which sets no USER (case-insensitive, as stage names are)', () => {
+    expect(runsAsRoot('app')).toMatchObject([{ line: 1, message: expect.stringContaining('stage "app"') }]);
+    expect(runsAsRoot('APP')).toHaveLength(1);
+  });
+
+  test('an unknown target names the stages there are', () => {
+    expect(() => lintDockerfile(dockerfile, { target: 'nope' })).toThrow(
+      expect.objectContaining({ code: 'IR_UNKNOWN_TARGET', hint: 'stages: app, test' }),
+    );
+  });
+});
