@@ -3,15 +3,15 @@ import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { cacheFlags } from '../helpers/cache-flags.js';
-import { buildDockerfile, wharf } from '../helpers/cli.js';
+import { buildDockerfile, wharf, wharfAsync } from '../helpers/cli.js';
 import { noDocker } from '../helpers/env.js';
 import { repoRoot, tempDir } from '../helpers/paths.js';
 
 describe('wharf cache', () => {
-  it('lists, prunes to a size, and prunes everything; a rebuild then misses with a reason', () => {
+  it('lists, prunes to a size, and prunes everything; a rebuild then misses with a reason', async () => {
     const cacheDir = tempDir();
     const hello = join(repoRoot, 'examples/hello/build.ts');
-    expect(wharf(['build', '--progress', 'quiet', hello, '--cache-dir', cacheDir]).code).toBe(0);
+    expect((await wharfAsync(['build', '--progress', 'quiet', hello, '--cache-dir', cacheDir])).code).toBe(0);
     expect(wharf(['cache', 'ls', '--cache-dir', cacheDir]).stdout).toMatch(/Step records: 3 \(/);
     // Layers are stored as tars (1.5, 3 and 3.5 kB here): 7000 B keeps the two newest.
     const kept = wharf(['cache', 'prune', '--cache-dir', cacheDir, '--keep-storage', '7000B']);
@@ -21,12 +21,12 @@ describe('wharf cache', () => {
     expect(wharf(['cache', 'ls', '--cache-dir', cacheDir]).stdout).toMatch(
       /Step records: 0 .*\n.*Blobs: +0 /s,
     );
-    const rebuilt = wharf(['build', '--progress', 'json', hello, '--cache-dir', cacheDir]);
+    const rebuilt = await wharfAsync(['build', '--progress', 'json', hello, '--cache-dir', cacheDir]);
     expect(rebuilt.code).toBe(0);
     expect(rebuilt.stderr).toMatch(/"miss":"no record of an identical step/);
   });
 
-  it.skipIf(noDocker())('counts and prunes RUN snapshots and cache mounts too', () => {
+  it.skipIf(noDocker())('counts and prunes RUN snapshots and cache mounts too', async () => {
     const dir = tempDir();
     const cacheDir = join(dir, 'cache');
     const definition = join(dir, 'build.ts');
@@ -40,8 +40,8 @@ describe('wharf cache', () => {
         '',
       ].join('\n'),
     );
-    const build = () => wharf(['build', definition, ...cacheFlags(cacheDir)]);
-    expect(build().code).toBe(0);
+    const build = () => wharfAsync(['build', definition, ...cacheFlags(cacheDir)]);
+    expect((await build()).code).toBe(0);
     const listed = wharf(['cache', 'ls', '--cache-dir', cacheDir]).stdout;
     // the base layer plus the two RUN layers, kept extracted for the next RUN
     expect(listed).toMatch(/Snapshots: +3 extracted layers \(\d/);
@@ -73,7 +73,7 @@ describe('wharf cache', () => {
     expect(after.usage.blobs).toBe(0);
     expect(after.usage.storeBytes).toBe(0);
     expect(after.cacheMounts).toEqual([]);
-    expect(build().code).toBe(0);
+    expect((await build()).code).toBe(0);
     const all = wharf(['cache', 'prune', '--cache-dir', cacheDir, '--all']);
     expect(all.stdout).toMatch(/, 3 snapshots \(.*\), [\d.]+ [kM]?B of cache mounts\n$/);
     expect(wharf(['cache', 'ls', '--cache-dir', cacheDir]).stdout).toMatch(
@@ -81,7 +81,7 @@ describe('wharf cache', () => {
     );
     expect(existsSync(join(cacheDir, 'cache-mounts'))).toBe(false);
     expect(existsSync(join(cacheDir, 'views'))).toBe(false); // views of layers that are gone
-    expect(build().code).toBe(0); // and the cache works again from nothing
+    expect((await build()).code).toBe(0); // and the cache works again from nothing
   });
 
   it('asks what to keep, and rejects a bad size', () => {

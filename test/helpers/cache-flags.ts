@@ -1,7 +1,7 @@
 /**
  * The flags a CLI test gives a build command (`build`, `bake`) so that it uses a cache of its own and
  * pulls base images through the test mirror, never the network.
- * @example wharf(['build', definition, ...cacheFlags(tempDir())])
+ * @example await wharfAsync(['build', definition, ...cacheFlags(tempDir())])
  */
 import { testEnv } from './env.js';
 

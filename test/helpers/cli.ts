@@ -2,7 +2,6 @@
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { expect } from 'vitest';
 import { testEnv } from './env.js';
 import { repoRoot } from './paths.js';
 
@@ -44,20 +43,6 @@ const SLOW_COMMANDS: ReadonlySet<string> = new Set([
   'login',
 ]);
 
-/**
- * Test files whose slow sync calls other branches are moving to wharfAsync as this lands: there the
- * guard warns instead of throwing, so merging it does not fail them first. Remove each as it is converted.
- */
-const CONVERTING = [
-  'e2e/bake.test.ts',
-  'e2e/cli-cache.test.ts',
-  'e2e/output-links.test.ts',
-  'e2e/remote-cache.test.ts',
-  'e2e/supply-chain.test.ts',
-  'e2e/supply-chain-layout.test.ts',
-  'e2e/supply-chain-sign.test.ts',
-];
-
 /** How long a sync call may block the worker: well under vitest's 60 s RPC timeout. */
 const SYNC_LIMIT_MS = 20_000;
 
@@ -73,21 +58,17 @@ export function wharf(
   const command = args.find((arg) => !arg.startsWith('-'));
   const slow =
     command !== undefined && SLOW_COMMANDS.has(command) && !args.includes('--help') && !args.includes('-h');
-  const testPath = expect.getState().testPath ?? '';
-  const converting = CONVERTING.some((file) => testPath.endsWith(file));
   const problem = `wharf ${args.join(' ')}: call it with wharfAsync, not the blocking wharf()`;
-  if (slow && !converting) throw new Error(`${problem} (wharf ${command} can take long)`);
-  if (slow) process.emitWarning(problem);
+  if (slow) throw new Error(`${problem} (wharf ${command} can take long)`);
   ensureCliBuilt();
-  const limitMs = converting ? 120_000 : SYNC_LIMIT_MS;
   const result = spawnSync(process.execPath, [cliPath, ...args], {
     cwd: options.cwd ?? repoRoot,
     env: { ...process.env, ...options.env },
     encoding: 'utf8',
-    timeout: limitMs,
+    timeout: SYNC_LIMIT_MS,
   });
   if ((result.error as NodeJS.ErrnoException | undefined)?.code === 'ETIMEDOUT') {
-    throw new Error(`${problem} (it blocked for over ${limitMs / 1000} s)`);
+    throw new Error(`${problem} (it blocked for over ${SYNC_LIMIT_MS / 1000} s)`);
   }
   return { code: result.status ?? -1, stdout: result.stdout, stderr: result.stderr };
 }
