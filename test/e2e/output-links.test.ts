@@ -6,7 +6,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { wharf } from '../helpers/cli.js';
+import { wharfAsync } from '../helpers/cli.js';
 import { tempDir } from '../helpers/paths.js';
 import { requireTool, skopeoInspect, umociUnpack } from '../helpers/tools.js';
 
@@ -20,8 +20,8 @@ let cache: string;
 let tmpfs: string;
 let mounted = false;
 
-function build(dest: string, env: NodeJS.ProcessEnv = {}): string {
-  const result = wharf(
+async function build(dest: string, env: NodeJS.ProcessEnv = {}): Promise<string> {
+  const result = await wharfAsync(
     ['build', '--progress', 'quiet', '--cache-dir', cache, '-f', join(context, 'Dockerfile'), context].concat(
       ['-t', NAME, '-o', `type=oci,dest=${dest}`],
     ),
@@ -66,9 +66,9 @@ describe('outputs at link speed', () => {
   it('links the layer blobs of a no-change rebuild, and skopeo and umoci accept the layout', async () => {
     requireTool('skopeo');
     requireTool('umoci');
-    const first = build(join(work, 'first'));
+    const first = await build(join(work, 'first'));
     const again = join(work, 'again');
-    expect(build(again)).toBe(first);
+    expect(await build(again)).toBe(first);
     const blobs = layerBlobs(again);
     expect(blobs).toHaveLength(2);
     for (const blob of blobs) {
@@ -83,15 +83,15 @@ describe('outputs at link speed', () => {
     expect(readFileSync(join(bundle, 'rootfs/data/big.bin')).equals(BIG)).toBe(true);
     // WHARF_LAYOUT_COPY=1 still writes independent files, with the same digest
     const copied = join(work, 'copied');
-    expect(build(copied, { WHARF_LAYOUT_COPY: '1' })).toBe(first);
+    expect(await build(copied, { WHARF_LAYOUT_COPY: '1' })).toBe(first);
     for (const blob of layerBlobs(copied)) expect(inode(blob)).not.toBe(inode(cached(blob)));
   });
 
   it('copies to another filesystem (a tmpfs): same digests, new inodes, skopeo accepts it', async () => {
-    const local = build(join(work, 'local'));
+    const local = await build(join(work, 'local'));
     const elsewhere = join(tmpfs, 'layout');
     expect(statSync(tmpfs).dev).not.toBe(statSync(cache).dev);
-    expect(build(elsewhere)).toBe(local);
+    expect(await build(elsewhere)).toBe(local);
     for (const blob of layerBlobs(elsewhere)) {
       expect(inode(blob)).not.toBe(inode(cached(blob)));
       expect(readFileSync(blob).equals(readFileSync(cached(blob)))).toBe(true);
