@@ -22,7 +22,7 @@ import {
   referrersTag,
 } from '../../packages/core/src/sign/index.js';
 import { fileLayer, randomImage } from '../../packages/core/src/testing/index.js';
-import { wharf } from '../helpers/cli.js';
+import { wharfAsync } from '../helpers/cli.js';
 import { noDocker, testEnv } from '../helpers/env.js';
 import { p256KeyPair } from '../helpers/keys.js';
 import { tempDir } from '../helpers/paths.js';
@@ -121,7 +121,7 @@ describe.skipIf(noDocker())('supply chain: SBOM of a built image', () => {
         'app/node_modules/left-pad/package.json': JSON.stringify({ name: 'left-pad', version: '1.3.0' }),
       });
       const layout = join(work, 'layout');
-      const built = wharf([
+      const built = await wharfAsync([
         'build',
         '-f',
         join(context, 'Dockerfile'),
@@ -211,10 +211,15 @@ describe.skipIf(noDocker())('supply chain: SBOM of a built image', () => {
         );
         expect(attachedPurls).toEqual(new Set(packages.map((p) => p.purl)));
         // wharf sbom REF prints the attached document; a format not attached is one line, exit 1
-        const printed = wharf(['sbom', `${registry.host}/wharf/sbom:1`]);
+        const printed = await wharfAsync(['sbom', `${registry.host}/wharf/sbom:1`]);
         expect(printed.code).toBe(0);
         expect(printed.stdout).toBe(Buffer.from(sbomFile?.bytes ?? []).toString());
-        const missing = wharf(['sbom', `${registry.host}/wharf/sbom:1`, '--format', 'cyclonedx-json']);
+        const missing = await wharfAsync([
+          'sbom',
+          `${registry.host}/wharf/sbom:1`,
+          '--format',
+          'cyclonedx-json',
+        ]);
         expect(missing.code).toBe(1);
         expect(missing.stderr).toMatch(
           /^wharf: no cyclonedx-json SBOM is attached to .*\n {2}hint: build and push it with --sbom cyclonedx-json\n$/,
@@ -222,7 +227,7 @@ describe.skipIf(noDocker())('supply chain: SBOM of a built image', () => {
         const base = attached.packages[1];
         expect(base.name).toBe('node:20-alpine');
         // --sign key=: the signature binds the pushed digest; the SBOM and provenance verify as attestations
-        const verified = wharf([
+        const verified = await wharfAsync([
           'verify',
           `${registry.host}/wharf/sbom:1`,
           '--key',
@@ -382,10 +387,10 @@ describe.skipIf(noDocker())('supply chain: build() API options', () => {
 });
 
 describe('supply chain: flags', () => {
-  it('--sbom/--provenance without a push or a layout, or with an unknown format, fail before any work with one line', () => {
+  it('--sbom/--provenance without a push or a layout, or with an unknown format, fail before any work with one line', async () => {
     const work = tempDir('wharf-sbom-flags-');
     writeFileSync(join(work, 'Dockerfile'), 'FROM scratch\n');
-    const noPush = wharf([
+    const noPush = await wharfAsync([
       'build',
       '-f',
       join(work, 'Dockerfile'),
@@ -399,11 +404,20 @@ describe('supply chain: flags', () => {
       /^wharf: --sbom, --provenance and --sign apply to a pushed image or an OCI layout\n {2}hint: add --push/,
     );
     const pushing = (...extra: string[]) =>
-      wharf(['build', '-f', join(work, 'Dockerfile'), work, '--push', '-t', '127.0.0.1:1/x:1', ...extra]);
-    const badFormat = pushing('--sbom', 'xml');
+      wharfAsync([
+        'build',
+        '-f',
+        join(work, 'Dockerfile'),
+        work,
+        '--push',
+        '-t',
+        '127.0.0.1:1/x:1',
+        ...extra,
+      ]);
+    const badFormat = await pushing('--sbom', 'xml');
     expect(badFormat.code).toBe(1);
     expect(badFormat.stderr).toContain('--sbom xml: unknown format');
-    const badMode = pushing('--provenance', 'mode=all');
+    const badMode = await pushing('--provenance', 'mode=all');
     expect(badMode.code).toBe(1);
     expect(badMode.stderr).toContain('--provenance mode=all: unknown mode');
   });
