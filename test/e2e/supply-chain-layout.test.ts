@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Digest, MediaType } from '../../packages/core/src/oci/index.js';
 import { referrersTag, verifyImage } from '../../packages/core/src/sign/index.js';
-import { wharf } from '../helpers/cli.js';
+import { wharfAsync } from '../helpers/cli.js';
 import { noDocker } from '../helpers/env.js';
 import { cosignKeyFile, opensslVerifiesDsse, p256KeyPair } from '../helpers/keys.js';
 import { tempDir } from '../helpers/paths.js';
@@ -71,7 +71,7 @@ describe.skipIf(noDocker())('supply chain: referrers in OCI layouts, signed inde
     const layout = join(dir, 'layout');
     // signed with cosign's own encrypted key format, its password in COSIGN_PASSWORD
     const cosignKey = cosignKeyFile(keys.pkcs8, 'sesame');
-    const built = wharf(
+    const built = await wharfAsync(
       buildArgs(
         context,
         '-o',
@@ -117,24 +117,24 @@ describe.skipIf(noDocker())('supply chain: referrers in OCI layouts, signed inde
     const inspected = await skopeoInspect(`oci:${layout}:1`, { raw: true });
     expect(inspected.layers).toHaveLength(1);
 
-    const listed = wharf(['attestations', `oci:${layout}`, '-q']);
+    const listed = await wharfAsync(['attestations', `oci:${layout}`, '-q']);
     expect(listed.stderr).toBe('');
     expect(listed.stdout.trim().split('\n')).toHaveLength(5);
-    const verified = wharf(['verify', `oci:${layout}:1`, '--key', keys.pub]);
+    const verified = await wharfAsync(['verify', `oci:${layout}:1`, '--key', keys.pub]);
     expect(verified.stderr).toBe('');
     expect(verified.code).toBe(0);
     expect(verified.stdout).toContain(`verified ${digest}: signature`);
     expect(verified.stdout).toContain('verified attestation https://spdx.dev/Document');
-    const wrong = wharf(['verify', `oci:${layout}`, '--key', other.pub]);
+    const wrong = await wharfAsync(['verify', `oci:${layout}`, '--key', other.pub]);
     expect(wrong.code).toBe(1);
     expect(firstLine(wrong.stderr)).toContain('failed verification: it was signed by another key');
-    const sbom = wharf(['sbom', `oci:${layout}`]);
+    const sbom = await wharfAsync(['sbom', `oci:${layout}`]);
     expect(sbom.code).toBe(0);
     expect(JSON.parse(sbom.stdout).packages.map((p: { name: string }) => p.name)).toContain('ms');
 
     // wharf push DIR REF carries the referrers, bytes unchanged: the signatures verify at the registry
     const ref = `${registry.host}/wharf/from-layout:1`;
-    const pushed = wharf(['push', layout, ref]);
+    const pushed = await wharfAsync(['push', layout, ref]);
     expect(pushed.code).toBe(0);
     expect(pushed.stderr).toContain('5 attached artifacts pushed with it');
     const tag = await fetch(`${registry.url}/v2/wharf/from-layout/manifests/${referrersTag(digest)}`, {
@@ -143,7 +143,7 @@ describe.skipIf(noDocker())('supply chain: referrers in OCI layouts, signed inde
     expect(((await tag.json()) as IndexJson).manifests.map((m) => m.digest).sort()).toEqual(
       artifacts.map((m) => m.digest).sort(),
     );
-    const remote = wharf(['verify', ref, '--key', keys.pub]);
+    const remote = await wharfAsync(['verify', ref, '--key', keys.pub]);
     expect(remote.stderr).toBe('');
     expect(remote.stdout).toContain('verified attestation https://slsa.dev/provenance/v1');
   });
@@ -151,7 +151,7 @@ describe.skipIf(noDocker())('supply chain: referrers in OCI layouts, signed inde
   it('--platform a,b --push --sign: the index and each platform image are signed', async () => {
     const context = nodeContext(join(dir, 'multi'));
     const ref = `${registry.host}/wharf/multi-signed:1`;
-    const built = wharf(
+    const built = await wharfAsync(
       buildArgs(
         context,
         '--platform',
@@ -174,7 +174,7 @@ describe.skipIf(noDocker())('supply chain: referrers in OCI layouts, signed inde
     ).json()) as IndexJson;
     const platforms = index.manifests.map((m) => m.digest);
     expect(platforms).toHaveLength(2);
-    const verified = wharf(['verify', ref, '--key', keys.pub]);
+    const verified = await wharfAsync(['verify', ref, '--key', keys.pub]);
     expect(verified.stderr).toBe('');
     expect(verified.stdout).toContain(`verified ${indexDigest}: signature`);
     for (const digest of [indexDigest, ...platforms]) {
@@ -204,7 +204,7 @@ describe.skipIf(noDocker())('supply chain: referrers in OCI layouts, signed inde
         '',
       ].join('\n'),
     );
-    const baked = wharf([
+    const baked = await wharfAsync([
       'bake',
       join(project, 'build.ts'),
       '--push',
@@ -224,7 +224,7 @@ describe.skipIf(noDocker())('supply chain: referrers in OCI layouts, signed inde
       expect(result.signatures).toHaveLength(1);
     }
     // a bake that writes nowhere refuses the flags before any work
-    const nowhere = wharf(['bake', join(project, 'build.ts'), '--sbom', '--progress', 'quiet']);
+    const nowhere = await wharfAsync(['bake', join(project, 'build.ts'), '--sbom', '--progress', 'quiet']);
     expect(nowhere.code).toBe(1);
     expect(firstLine(nowhere.stderr)).toBe(
       'wharf: --sbom, --provenance and --sign apply to a pushed image or an OCI layout',
@@ -233,8 +233,8 @@ describe.skipIf(noDocker())('supply chain: referrers in OCI layouts, signed inde
 });
 
 describe('supply chain: verify flags', () => {
-  it('keyless verify without --trusted-root names the fix (no TUF fetch)', () => {
-    const result = wharf([
+  it('keyless verify without --trusted-root names the fix (no TUF fetch)', async () => {
+    const result = await wharfAsync([
       'verify',
       'registry.example.com/app:1',
       '--certificate-identity',
