@@ -27,7 +27,7 @@ import {
   verifyImage,
 } from '../../packages/core/src/sign/index.js';
 import { fileLayer, randomImage } from '../../packages/core/src/testing/index.js';
-import { wharf, wharfAsync } from '../helpers/cli.js';
+import { wharfAsync } from '../helpers/cli.js';
 import { noDocker } from '../helpers/env.js';
 import { openssl, opensslVerifiesDsse, p256KeyPair } from '../helpers/keys.js';
 import { tempDir } from '../helpers/paths.js';
@@ -137,7 +137,9 @@ describe.skipIf(noDocker())('supply chain: Sigstore signatures with a key', () =
       JSON.stringify({ name: 'ms', version: '2.1.3' }),
     );
     const ref = `${registry.host}/wharf/signed:1`;
-    const built = wharf(pushBuild(context, ref, '--sbom', '--provenance', '--sign', `key=${keys.sec1}`));
+    const built = await wharfAsync(
+      pushBuild(context, ref, '--sbom', '--provenance', '--sign', `key=${keys.sec1}`),
+    );
     expect(built.stderr).toBe('');
     expect(built.code).toBe(0);
     const digest = built.stdout.trim() as Digest;
@@ -161,14 +163,14 @@ describe.skipIf(noDocker())('supply chain: Sigstore signatures with a key', () =
       expect(entry.annotations?.['dev.sigstore.bundle.content']).toBe('dsse-envelope');
     }
 
-    const verified = wharf(['verify', ref, '--key', keys.pub]);
+    const verified = await wharfAsync(['verify', ref, '--key', keys.pub]);
     expect(verified.stderr).toBe('');
     expect(verified.code).toBe(0);
     expect(verified.stdout).toContain(`verified ${digest}: signature`);
     expect(verified.stdout).toContain('verified attestation https://slsa.dev/provenance/v1');
     expect(verified.stdout).toContain('verified attestation https://spdx.dev/Document');
 
-    const listed = wharf(['attestations', ref, '-q']);
+    const listed = await wharfAsync(['attestations', ref, '-q']);
     expect(listed.code).toBe(0);
     const lines = listed.stdout.trim().split('\n');
     expect(lines).toHaveLength(5); // SPDX + provenance (unsigned, for wharf sbom) + 3 bundles
@@ -194,17 +196,22 @@ describe.skipIf(noDocker())('supply chain: Sigstore signatures with a key', () =
     const layout = join(dir, 'layout');
     await writeLayout(layout, image);
     const ref = `${registry.host}/wharf/pushed:1`;
-    const pushed = wharf(['push', layout, ref, '--sign', `key=${keys.pkcs8}`, '-q']);
+    const pushed = await wharfAsync(['push', layout, ref, '--sign', `key=${keys.pkcs8}`, '-q']);
     expect(pushed.stderr).toBe('');
     expect(pushed.code).toBe(0);
     expect(pushed.stdout.trim()).toBe(`${ref}@${await image.digest()}`);
-    expect(wharf(['verify', ref, '--key', keys.pub]).code).toBe(0);
+    expect((await wharfAsync(['verify', ref, '--key', keys.pub])).code).toBe(0);
 
     const { digest } = await pushRandom(`${registry.host}/wharf/later:1`, 'later');
-    const signed = wharf(['sign', `${registry.host}/wharf/later:1`, '--key', keys.sec1, '-q']);
+    const signed = await wharfAsync(['sign', `${registry.host}/wharf/later:1`, '--key', keys.sec1, '-q']);
     expect(signed.stderr).toBe('');
     expect(signed.stdout.trim()).toBe(digest);
-    const verified = wharf(['verify', `${registry.host}/wharf/later@${digest}`, '--key', keys.pub]);
+    const verified = await wharfAsync([
+      'verify',
+      `${registry.host}/wharf/later@${digest}`,
+      '--key',
+      keys.pub,
+    ]);
     expect(verified.code).toBe(0);
     const [only] = await bundlesOf(registry, 'wharf/later', digest);
     expect(only && opensslVerifiesDsse(only.bundle, keys.pub, dir)).toBe('Verified OK');
@@ -217,12 +224,12 @@ describe.skipIf(noDocker())('supply chain: Sigstore signatures with a key', () =
     const layout = join(dir, 'index-layout');
     await writeLayout(layout, { index });
     const ref = `${registry.host}/wharf/multi:1`;
-    const pushed = wharf(['push', layout, ref, '--sign', `key=${keys.sec1}`, '-q']);
+    const pushed = await wharfAsync(['push', layout, ref, '--sign', `key=${keys.sec1}`, '-q']);
     expect(pushed.stderr).toBe('');
     expect(pushed.code).toBe(0);
     const digest = await index.digest();
     expect(pushed.stdout.trim()).toBe(`${ref}@${digest}`);
-    const verified = wharf(['verify', ref, '--key', keys.pub]);
+    const verified = await wharfAsync(['verify', ref, '--key', keys.pub]);
     expect(verified.stderr).toBe('');
     expect(verified.stdout).toContain(`verified ${digest}: signature`);
     const [only] = await bundlesOf(registry, 'wharf/multi', digest);
@@ -233,7 +240,7 @@ describe.skipIf(noDocker())('supply chain: Sigstore signatures with a key', () =
     const repo = 'wharf/attacked';
     // missing signature
     const unsigned = await pushRandom(`${registry.host}/${repo}:unsigned`, 'unsigned');
-    const missing = wharf(['verify', `${registry.host}/${repo}:unsigned`, '--key', keys.pub]);
+    const missing = await wharfAsync(['verify', `${registry.host}/${repo}:unsigned`, '--key', keys.pub]);
     expect(missing.code).toBe(1);
     expect(firstLine(missing.stderr)).toBe(
       `wharf: no signature is attached to ${registry.host}/${repo}:unsigned (${unsigned.digest})`,
@@ -241,8 +248,10 @@ describe.skipIf(noDocker())('supply chain: Sigstore signatures with a key', () =
 
     // wrong key
     const signed = await pushRandom(`${registry.host}/${repo}:signed`, 'signed');
-    expect(wharf(['sign', `${registry.host}/${repo}:signed`, '--key', keys.sec1, '-q']).code).toBe(0);
-    const wrong = wharf(['verify', `${registry.host}/${repo}:signed`, '--key', other.pub]);
+    expect(
+      (await wharfAsync(['sign', `${registry.host}/${repo}:signed`, '--key', keys.sec1, '-q'])).code,
+    ).toBe(0);
+    const wrong = await wharfAsync(['verify', `${registry.host}/${repo}:signed`, '--key', other.pub]);
     expect(wrong.code).toBe(1);
     expect(firstLine(wrong.stderr)).toMatch(
       /^wharf: \S+:signed \(sha256:[0-9a-f]{64}\) failed verification: it was signed by another key \(keyid \S+\)$/,
@@ -250,7 +259,9 @@ describe.skipIf(noDocker())('supply chain: Sigstore signatures with a key', () =
 
     // tampered: the statement inside the bundle is changed (and the artifact re-pushed consistently)
     const victim = await pushRandom(`${registry.host}/${repo}:tampered`, 'tampered');
-    expect(wharf(['sign', `${registry.host}/${repo}:tampered`, '--key', keys.sec1, '-q']).code).toBe(0);
+    expect(
+      (await wharfAsync(['sign', `${registry.host}/${repo}:tampered`, '--key', keys.sec1, '-q'])).code,
+    ).toBe(0);
     const [original] = await bundlesOf(registry, repo, victim.digest);
     if (!original) throw new Error('no bundle was attached');
     const statement = JSON.parse(Buffer.from(original.bundle.dsseEnvelope.payload, 'base64').toString());
@@ -275,7 +286,7 @@ describe.skipIf(noDocker())('supply chain: Sigstore signatures with a key', () =
       await client.close();
     }
     await setReferrers(registry, repo, victim.digest, [forgedDescriptor]);
-    const tampered = wharf(['verify', `${registry.host}/${repo}:tampered`, '--key', keys.pub]);
+    const tampered = await wharfAsync(['verify', `${registry.host}/${repo}:tampered`, '--key', keys.pub]);
     expect(tampered.code).toBe(1);
     expect(firstLine(tampered.stderr)).toMatch(
       /failed verification: the signature does not match the signed content \(altered after signing\)$/,
@@ -295,7 +306,7 @@ describe.skipIf(noDocker())('supply chain: Sigstore signatures with a key', () =
     } finally {
       await client2.close();
     }
-    const moved = wharf(['verify', `${registry.host}/${repo}:signed`, '--key', keys.pub]);
+    const moved = await wharfAsync(['verify', `${registry.host}/${repo}:signed`, '--key', keys.pub]);
     expect(moved.code).toBe(1);
     expect(firstLine(moved.stderr)).toBe(
       `wharf: ${registry.host}/${repo}:signed (${retagged.digest}) failed verification: it signs ${signed.digest}, not ${retagged.digest}`,
@@ -317,7 +328,7 @@ describe.skipIf(noDocker())('supply chain: Sigstore signatures with a key', () =
     } finally {
       await client3.close();
     }
-    const quoted = wharf(['verify', `${registry.host}/${repo}:hostile`, '--key', keys.pub]);
+    const quoted = await wharfAsync(['verify', `${registry.host}/${repo}:hostile`, '--key', keys.pub]);
     expect(quoted.code).toBe(1);
     expect(quoted.stderr).not.toContain('\u001b');
     expect(firstLine(quoted.stderr)).toMatch(/it was signed by another key \(keyid +\[2Jx\)$/);
@@ -348,18 +359,18 @@ describe.skipIf(noDocker())('supply chain: Sigstore signatures with a key', () =
     expect((wrong as { code?: string }).code).toBe('SIGN_WRONG_KEY');
   });
 
-  it('bad flags and keys fail before signing with one line', () => {
+  it('bad flags and keys fail before signing with one line', async () => {
     const rsa = join(dir, 'rsa.key');
     openssl('genpkey', '-algorithm', 'RSA', '-pkeyopt', 'rsa_keygen_bits:2048', '-out', rsa);
-    const wrongKind = wharf(['sign', `${registry.host}/wharf/x:1`, '--key', rsa]);
+    const wrongKind = await wharfAsync(['sign', `${registry.host}/wharf/x:1`, '--key', rsa]);
     expect(wrongKind.code).toBe(1);
     expect(firstLine(wrongKind.stderr)).toBe(
       `wharf: signing key ${rsa} is a rsa key; wharf signs with ECDSA P-256`,
     );
-    const neither = wharf(['verify', `${registry.host}/wharf/x:1`]);
+    const neither = await wharfAsync(['verify', `${registry.host}/wharf/x:1`]);
     expect(neither.code).toBe(2);
     expect(firstLine(neither.stderr)).toContain('wharf verify needs --key PUB');
-    const badBuild = wharf([
+    const badBuild = await wharfAsync([
       'build',
       '-f',
       join(dir, 'none'),
@@ -373,7 +384,7 @@ describe.skipIf(noDocker())('supply chain: Sigstore signatures with a key', () =
     expect(firstLine(badBuild.stderr)).toBe(
       `wharf: signing key ${rsa} is a rsa key; wharf signs with ECDSA P-256`,
     );
-    const badSpec = wharf(['push', dir, `${registry.host}/wharf/x:1`, '--sign', 'cert=x']);
+    const badSpec = await wharfAsync(['push', dir, `${registry.host}/wharf/x:1`, '--sign', 'cert=x']);
     expect(badSpec.code).toBe(2);
     expect(firstLine(badSpec.stderr)).toBe('wharf: --sign cert=x: say key=FILE or keyless');
   });
