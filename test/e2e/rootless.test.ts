@@ -16,7 +16,7 @@ import {
 } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { cliPath, ensureCliBuilt, wharf } from '../helpers/cli.js';
+import { type CliResult, wharfAsync } from '../helpers/cli.js';
 import { noDocker, testEnv } from '../helpers/env.js';
 import { repoRoot, tempDir } from '../helpers/paths.js';
 
@@ -49,17 +49,17 @@ function ensureSubordinateIds(): void {
 }
 
 /** `wharf build …` as the unprivileged user, with its own HOME and no root runtime dirs in the env. */
-function wharfAsUser(args: readonly string[], extraEnv: NodeJS.ProcessEnv = {}) {
-  ensureCliBuilt();
-  const env: NodeJS.ProcessEnv = { ...process.env, HOME: `/home/${USER}`, USER, LOGNAME: USER, ...extraEnv };
-  delete env.XDG_RUNTIME_DIR;
-  delete env.XDG_CACHE_HOME;
-  const result = spawnSync('runuser', ['-u', USER, '--', process.execPath, cliPath, ...args], {
-    env,
-    encoding: 'utf8',
-    timeout: 120_000,
-  });
-  return { code: result.status ?? -1, stdout: result.stdout, stderr: result.stderr };
+function wharfAsUser(args: readonly string[], extraEnv: NodeJS.ProcessEnv = {}): Promise<CliResult> {
+  // undefined drops the variable from the child's env (spawn skips undefined values)
+  const env: NodeJS.ProcessEnv = {
+    HOME: `/home/${USER}`,
+    USER,
+    LOGNAME: USER,
+    XDG_RUNTIME_DIR: undefined,
+    XDG_CACHE_HOME: undefined,
+    ...extraEnv,
+  };
+  return wharfAsync(args, { env, wrapper: ['runuser', '-u', USER, '--'] });
 }
 
 /** A build.ts in a fresh folder both root and the user can use (the user writes its caches there). */
@@ -91,7 +91,7 @@ function buildArgs(definition: string, dir: string, cache: string, out: string):
 }
 
 describe.skipIf(noDocker())('wharf build as an unprivileged user', () => {
-  it('runs RUN steps rootless and gives the digest a root build gives', () => {
+  it('runs RUN steps rootless and gives the digest a root build gives', async () => {
     expect(process.getuid?.(), 'this test creates a user: run the suite as root').toBe(0);
     const { dir, definition } = definitionFolder(
       [
@@ -106,25 +106,25 @@ describe.skipIf(noDocker())('wharf build as an unprivileged user', () => {
     );
     const kindOf = (cache: string) => readFileSync(join(dir, cache, 'snapshots', 'kind'), 'utf8').trim();
     // with subordinate ids: root of a namespace of its own, overlays with user xattrs
-    const subIds = wharfAsUser(buildArgs(definition, dir, 'cache-subids', join(dir, 'subids.tar')));
+    const subIds = await wharfAsUser(buildArgs(definition, dir, 'cache-subids', join(dir, 'subids.tar')));
     expect(subIds.stderr, subIds.stderr).toBe('');
     expect(kindOf('cache-subids')).toBe('owners=kept xattrs=user');
     // only root mapped: the RUN layers were kept as extracted layers, nothing was flattened and copied
     const off = { WHARF_USERNS: 'off' };
-    const asUser = wharfAsUser(buildArgs(definition, dir, 'cache-user', join(dir, 'user.tar')), off);
+    const asUser = await wharfAsUser(buildArgs(definition, dir, 'cache-user', join(dir, 'user.tar')), off);
     expect(asUser.stderr, asUser.stderr).toBe('');
     expect(asUser.code).toBe(0);
     expect(kindOf('cache-user')).toBe('owners=caller xattrs=user');
     const snapshots = join(dir, 'cache-user', 'snapshots');
     expect(readdirSync(join(snapshots, 'layers')).length).toBeGreaterThanOrEqual(3);
     expect(readdirSync(join(snapshots, 'chains'))).toEqual([]);
-    const copied = wharfAsUser(buildArgs(definition, dir, 'cache-copy', join(dir, 'copy.tar')), {
+    const copied = await wharfAsUser(buildArgs(definition, dir, 'cache-copy', join(dir, 'copy.tar')), {
       ...off,
       WHARF_SNAPSHOTTER: 'copy',
     });
     expect(copied.stderr, copied.stderr).toBe('');
     expect(readdirSync(join(dir, 'cache-copy', 'snapshots', 'chains')).length).toBeGreaterThanOrEqual(2);
-    const asRoot = wharf(buildArgs(definition, dir, 'cache-root', join(dir, 'root.tar')));
+    const asRoot = await wharfAsync(buildArgs(definition, dir, 'cache-root', join(dir, 'root.tar')));
     expect(asRoot.code).toBe(0);
     expect(asUser.stdout.trim()).toMatch(/^sha256:[0-9a-f]{64}$/);
     expect(asUser.stdout.trim()).toBe(asRoot.stdout.trim());
@@ -132,7 +132,7 @@ describe.skipIf(noDocker())('wharf build as an unprivileged user', () => {
     expect(subIds.stdout.trim()).toBe(asRoot.stdout.trim());
   });
 
-  it('builds examples/node-app (cache mounts, three stages, COPY --chown) as a root build does', () => {
+  it('builds examples/node-app (cache mounts, three stages, COPY --chown) as a root build does', async () => {
     const { dir } = definitionFolder('');
     cpSync(join(repoRoot, 'examples/node-app/app'), join(dir, 'app'), { recursive: true });
     cpSync(join(repoRoot, 'examples/node-app/build.ts'), join(dir, 'build.ts'));
@@ -149,16 +149,16 @@ describe.skipIf(noDocker())('wharf build as an unprivileged user', () => {
       '-o',
       `type=docker-archive,dest=${join(dir, out)}`,
     ];
-    const asUser = wharfAsUser(args('cache-user', 'user.tar'));
+    const asUser = await wharfAsUser(args('cache-user', 'user.tar'));
     expect(asUser.stderr, asUser.stderr).toBe('');
     expect(asUser.code).toBe(0);
-    const asRoot = wharf(args('cache-root', 'root.tar'));
+    const asRoot = await wharfAsync(args('cache-root', 'root.tar'));
     expect(asRoot.code, asRoot.stderr).toBe(0);
     expect(asUser.stdout.trim()).toMatch(/^sha256:[0-9a-f]{64}$/); // the image ID
     expect(asUser.stdout.trim()).toBe(asRoot.stdout.trim());
   });
 
-  it('bind mounts (context, another stage, read-write) work rootless and stay inside their trees', () => {
+  it('bind mounts (context, another stage, read-write) work rootless and stay inside their trees', async () => {
     // A marker the user can read on the host: only resolution inside the tree keeps it out.
     const host = tempDir('wharf-marker-');
     chmodSync(host, 0o755);
@@ -181,11 +181,11 @@ describe.skipIf(noDocker())('wharf build as an unprivileged user', () => {
     spawnSync('mkdir', ['-m', '755', join(dir, 'sub')]);
     writeFileSync(join(dir, 'sub', 'kept'), 'k\n', { mode: 0o644 });
     const off = { WHARF_USERNS: 'off' };
-    const asUser = wharfAsUser(buildArgs(definition, dir, 'cache-user', join(dir, 'user.tar')), off);
+    const asUser = await wharfAsUser(buildArgs(definition, dir, 'cache-user', join(dir, 'user.tar')), off);
     expect(asUser.stderr, asUser.stderr).toBe('');
-    const subIds = wharfAsUser(buildArgs(definition, dir, 'cache-subids', join(dir, 'subids.tar')));
+    const subIds = await wharfAsUser(buildArgs(definition, dir, 'cache-subids', join(dir, 'subids.tar')));
     expect(subIds.stderr, subIds.stderr).toBe('');
-    const asRoot = wharf(buildArgs(definition, dir, 'cache-root', join(dir, 'root.tar')));
+    const asRoot = await wharfAsync(buildArgs(definition, dir, 'cache-root', join(dir, 'root.tar')));
     expect(asRoot.code, asRoot.stderr).toBe(0);
     expect(asUser.stdout.trim()).toBe(asRoot.stdout.trim());
     expect(subIds.stdout.trim()).toBe(asRoot.stdout.trim());
@@ -193,13 +193,13 @@ describe.skipIf(noDocker())('wharf build as an unprivileged user', () => {
     expect(readdirSync(join(dir, 'sub'))).toEqual(['kept']);
 
     writeFileSync(definition, source("bind('/m', { from: a, source: '/link' })"));
-    const attack = wharfAsUser(buildArgs(definition, dir, 'cache-user', join(dir, 'attack.tar')), off);
+    const attack = await wharfAsUser(buildArgs(definition, dir, 'cache-user', join(dir, 'attack.tar')), off);
     expect(attack.code).toBe(1);
     expect(attack.stderr).toContain(`source "${host}/secret" (from "/link") not found in stage a`);
     expect(`${attack.stdout}${attack.stderr}`).not.toContain(markerText);
   });
 
-  it('with subordinate ids, RUN under a non-root USER works and the cache prunes clean', () => {
+  it('with subordinate ids, RUN under a non-root USER works and the cache prunes clean', async () => {
     const { dir, definition } = definitionFolder(
       [
         "import { stage } from '@wharf/core';",
@@ -210,10 +210,10 @@ describe.skipIf(noDocker())('wharf build as an unprivileged user', () => {
         '',
       ].join('\n'),
     );
-    const asUser = wharfAsUser(buildArgs(definition, dir, 'cache-user', join(dir, 'user.tar')));
+    const asUser = await wharfAsUser(buildArgs(definition, dir, 'cache-user', join(dir, 'user.tar')));
     expect(asUser.stderr, asUser.stderr).toBe('');
     expect(asUser.code).toBe(0);
-    const asRoot = wharf(buildArgs(definition, dir, 'cache-root', join(dir, 'root.tar')));
+    const asRoot = await wharfAsync(buildArgs(definition, dir, 'cache-root', join(dir, 'root.tar')));
     expect(asRoot.code, asRoot.stderr).toBe(0);
     expect(asUser.stdout.trim()).toBe(asRoot.stdout.trim());
     // the output is the caller's; the cache holds files the subordinate ids own until pruned
@@ -223,17 +223,17 @@ describe.skipIf(noDocker())('wharf build as an unprivileged user', () => {
     const foreign = () =>
       spawnSync('find', [join(dir, 'cache-user'), '-not', '-user', USER], { encoding: 'utf8' }).stdout.trim();
     expect(foreign()).not.toBe('');
-    const pruned = wharfAsUser(['cache', 'prune', '--all', '--cache-dir', join(dir, 'cache-user')]);
+    const pruned = await wharfAsUser(['cache', 'prune', '--all', '--cache-dir', join(dir, 'cache-user')]);
     expect(pruned.code, pruned.stderr).toBe(0);
     expect(foreign()).toBe('');
   });
 
-  it('refuses a RUN under a non-root USER when only root is mapped, naming the fixes', () => {
+  it('refuses a RUN under a non-root USER when only root is mapped, naming the fixes', async () => {
     const { dir, definition } = definitionFolder(
       "import { stage } from '@wharf/core';\nexport default stage('app').from('busybox').user('app').run('id');\n",
     );
     const out = join(dir, 'out.tar');
-    const result = wharfAsUser(buildArgs(definition, dir, 'cache', out), { WHARF_USERNS: 'off' });
+    const result = await wharfAsUser(buildArgs(definition, dir, 'cache', out), { WHARF_USERNS: 'off' });
     expect(result.code).toBe(1);
     expect(result.stderr).toMatch(/USER app .*cannot run rootless/);
     expect(result.stderr).toMatch(
