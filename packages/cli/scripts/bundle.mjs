@@ -1,25 +1,8 @@
-// Bundles the CLI (src/, with commander) after tsc has built dist/: dist/main.js, the `wharf` bin, and
-// dist/bundle/program.<hash>.cjs, the program, which main.js runs as a vm.Script with V8's code cache.
-// Node's ESM loader resolved, read and linked the CLI's ~40 modules one by one, and lexed commander's
-// CommonJS files for their export names, on every run, `wharf --version` included; one file loads in a
-// fraction of that. It is made from src/ (not from tsc's dist/main.js, which this file replaces), so it
-// is never stale however tsc -b decides what to re-emit. @wharf/core is not bundled in: build.ts files
-// import it too (load-definition.ts points them at the CLI's copy) and must get the same module; jiti
-// stays external because it loads its transform (babel.cjs) from beside itself.
-//
-// The program's imports of @wharf/core and its subpaths (@wharf/core/oci …) all read one module, core's
-// bundle dist/bundle/core.js, found beside what `@wharf/core` resolves to: Node resolved each of the
-// 14 subpaths through core's package.json `exports` and loaded its two-line re-export file on every
-// run. Every subpath file re-exports from that same core.js, so a build.ts importing `@wharf/core` gets
-// the very module the CLI uses (one WharfError class, one store).
-//
-// After bundling, a warm-up build writes both code caches (warmUp() below); the file names carry a
-// hash of the code because V8 checks a cache against the source's length only.
-import { createHash } from 'node:crypto';
-import { readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
-import { basename, dirname, join } from 'node:path';
+import { readFileSync, rmSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
+import { hashedName } from '../../core/scripts/hashed-name.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));
@@ -173,20 +156,6 @@ export async function run(args) {
       }));
     },
   };
-}
-
-/** Renames `file` (and its map) to `<name>.<hash of content>.cjs` after `edit`; returns the new base name. */
-function hashedName(file, edit) {
-  const code = edit(readFileSync(file, 'utf8'));
-  const hash = createHash('sha256').update(code).digest('hex').slice(0, 16);
-  const name = basename(file).replace(/\.cjs$/, `.${hash}.cjs`);
-  writeFileSync(
-    join(dirname(file), name),
-    code.replace(`//# sourceMappingURL=${basename(file)}.map`, `//# sourceMappingURL=${name}.map`),
-  );
-  renameSync(`${file}.map`, join(dirname(file), `${name}.map`));
-  rmSync(file);
-  return name;
 }
 
 await warmUp();

@@ -1,31 +1,9 @@
-// Bundles the compiled package (dist/, from tsc) into dist/bundle/, what the package exports point at.
-// Node's ESM loader spent ~130 ms resolving and linking core's ~150 modules on every `wharf` run; one
-// bundle loads in ~50 ms, so a no-change `wharf build` of examples/hello takes 0.23 s instead of 0.30 s.
-//
-// Every module goes into one script, dist/bundle/core-body.<hash>.cjs, once. dist/bundle/core.js (ES module)
-// runs it and exports its namespaces (wharf_root, wharf_oci …); each entry in package.json's `exports`
-// (the root and every subpath: ./oci, ./registry …) is a two-line file re-exporting its names from
-// core.js, so Node loads a few small files whatever a program imports. ./testing is bundled on its own
-// (its tar-stream dependency, CommonJS, a dozen files, is loaded only by programs that use the test
-// helpers), importing core's modules through core.js too (one WharfError class, one store).
-// Dependencies stay external. The per-module files in dist/ remain for source maps and types.
-//
-// Why a script and not an ES module: Node 20 keeps no compiled code for ES modules
-// (`module.enableCompileCache()` came in Node 22.1), so V8 parsed and compiled all of core at every
-// start (~35 % of a no-change `wharf build`'s CPU). A `vm.Script` accepts V8's code cache: core.js runs
-// the body through script-runner.js (the CLI runs its program through it too), which passes
-// `core-body.<hash>.cjs.v8cache` (bytecode of every function a warm-up build ran, made by the CLI's
-// bundle step, packages/cli/scripts/bundle.mjs, with WHARF_WRITE_CODE_CACHE=1). V8 checks the cache
-// against its own version, its flags and the source's length (hence the hash in the name), and
-// compiles normally when it does not fit. The cache sits beside the code it stands for, with the same
-// permissions: nothing is written at run time. Node modules only some commands use (child_process, tls, worker_threads) are required on
-// first use rather than at load (core's code only reads their properties inside functions).
-import { createHash } from 'node:crypto';
-import { copyFileSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
-import { basename, dirname, join, relative, resolve } from 'node:path';
+import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { build } from 'esbuild';
+import { hashedName } from './hashed-name.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));
@@ -185,21 +163,6 @@ function rewriteDynamicImports(file) {
   });
   if (/\bimport\s*\(/.test(code)) throw new Error('bundle.mjs: core-body.cjs still has an import()');
   writeFileSync(file, code);
-}
-
-/** Renames `file` (and its source map) to `<name>.<hash>.cjs`; returns the new base name. */
-function hashedName(file) {
-  const code = readFileSync(file, 'utf8');
-  const hash = createHash('sha256').update(code).digest('hex').slice(0, 16);
-  const name = basename(file).replace(/\.cjs$/, `.${hash}.cjs`);
-  const map = `${basename(file)}.map`;
-  writeFileSync(
-    join(dirname(file), name),
-    code.replace(`//# sourceMappingURL=${map}`, `//# sourceMappingURL=${name}.map`),
-  );
-  renameSync(`${file}.map`, join(dirname(file), `${name}.map`));
-  rmSync(file);
-  return name;
 }
 
 /** The relative paths (resolved) of modules outside the entry's folder that `file` (tsc output) imports. */
