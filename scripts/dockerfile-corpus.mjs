@@ -13,6 +13,7 @@ import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join, relative, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { writeGeneratedChecks } from './generated-checks.mjs';
 
 const repo = fileURLToPath(new URL('..', import.meta.url));
 const core = join(repo, 'packages/core/dist');
@@ -256,40 +257,14 @@ if (failures.length) {
  * package) and lints them with Biome's recommended rules. Returns the first finding per file, by file.
  */
 function checkGenerated() {
-  writeFileSync(
-    join(work, 'tsconfig.json'),
-    JSON.stringify({
-      extends: join(repo, 'tsconfig.base.json'),
-      compilerOptions: {
-        noEmit: true,
-        declaration: false,
-        sourceMap: false,
-        strict: true,
-        noUnusedLocals: true,
-        paths: { '@wharf/core': [join(core, 'index.d.ts')] },
-      },
-      include: ['*/build.ts'],
-    }),
-  );
+  const checks = writeGeneratedChecks(work, { core: join(core, 'index.d.ts'), include: '*/build.ts' });
   const tsc = new Map();
-  const tscBin = createRequire(join(repo, 'package.json')).resolve('typescript/bin/tsc');
-  for (const line of run(process.execPath, [tscBin, '-p', join(work, 'tsconfig.json')]).split('\n')) {
+  for (const line of run(process.execPath, [checks.tsc, '-p', checks.tsconfig]).split('\n')) {
     const found = /^(\d+\/build\.ts)\((\d+),\d+\): (error .*)$/.exec(line.trim());
     if (found && !tsc.has(found[1])) tsc.set(found[1], `line ${found[2]}: ${found[3]}`);
   }
-  writeFileSync(
-    join(work, 'biome.json'),
-    JSON.stringify({
-      root: true,
-      files: { includes: ['*/build.ts'] },
-      linter: { rules: { preset: 'recommended' } },
-      formatter: { enabled: false },
-      assist: { enabled: false },
-    }),
-  );
   const biome = new Map();
-  const biomeBin = join(repo, 'node_modules/.bin/biome');
-  for (const line of run(biomeBin, ['lint', '--reporter=github', '--max-diagnostics=none', work]).split(
+  for (const line of run(checks.biome, ['lint', '--reporter=github', '--max-diagnostics=none', work]).split(
     '\n',
   )) {
     const found = /title=([^,]*),file=(?:[^,]*\/)?(\d+\/build\.ts),line=(\d+).*?::(.*)$/.exec(line);

@@ -5,10 +5,11 @@
  */
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { afterAll, describe, expect, test } from 'vitest';
+// The tsconfig and Biome rules a user's project has: one definition with scripts/dockerfile-corpus.mjs.
+import { writeGeneratedChecks } from '../../../../../scripts/generated-checks.mjs';
 import { type Definition, type Stage as DslStage, stage as dslStage, toGraph } from '../../dsl/index.js';
 import { isWharfError } from '../../errors.js';
 import { pruneToTarget } from '../../ir/graph.js';
@@ -256,25 +257,10 @@ test('every generated build.ts type-checks (strict, no unused locals) and passes
     writeFileSync(join(dir, `${name.replace(/[^\w-]/g, '_')}.ts`), code);
     count++;
   }
-  writeFileSync(
-    join(dir, 'tsconfig.json'),
-    JSON.stringify({
-      extends: join(repo, 'tsconfig.base.json'),
-      compilerOptions: {
-        noEmit: true,
-        declaration: false,
-        sourceMap: false,
-        strict: true,
-        noUnusedLocals: true,
-        paths: { '@wharf/core': [coreIndex] },
-      },
-      include: ['*.ts'],
-    }),
-  );
-  const tsc = createRequire(join(repo, 'package.json')).resolve('typescript/bin/tsc');
+  const checks = writeGeneratedChecks(dir, { core: coreIndex, include: '*.ts' });
   let output = '';
   try {
-    execFileSync(process.execPath, [tsc, '-p', join(dir, 'tsconfig.json')], {
+    execFileSync(process.execPath, [checks.tsc, '-p', checks.tsconfig], {
       encoding: 'utf8',
       timeout: 80_000,
     });
@@ -284,20 +270,9 @@ test('every generated build.ts type-checks (strict, no unused locals) and passes
   expect(output).toBe('');
   expect(count).toBeGreaterThan(20);
   // Biome's recommended rules, as a user's project would have them (noTemplateCurlyInString included).
-  writeFileSync(
-    join(dir, 'biome.json'),
-    JSON.stringify({
-      root: true,
-      files: { includes: ['*.ts'] },
-      linter: { rules: { preset: 'recommended' } },
-      formatter: { enabled: false },
-      assist: { enabled: false },
-    }),
-  );
-  const biome = join(repo, 'node_modules/.bin/biome');
   let lint = '';
   try {
-    execFileSync(biome, ['lint', '--max-diagnostics=20', '--error-on-warnings', dir], {
+    execFileSync(checks.biome, ['lint', '--max-diagnostics=20', '--error-on-warnings', dir], {
       encoding: 'utf8',
       cwd: dir,
       timeout: 60_000,
