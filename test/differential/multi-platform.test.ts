@@ -8,28 +8,21 @@ import { build, lowerDockerfile } from '@wharf/core';
 import { exportImage } from '@wharf/core/export';
 import { remoteImage as registryImage } from '@wharf/core/registry';
 import { describe, expect, it } from 'vitest';
-import { BUSYBOX_MULTI } from '../helpers/base-images.js';
-import { comparableConfig, withoutMountStubs } from '../helpers/differential.js';
+import { buildPlatformDockerfile, comparableConfig, withoutMountStubs } from '../helpers/differential.js';
 import { docker, dockerBuild } from '../helpers/docker.js';
 import { noDocker, testEnv } from '../helpers/env.js';
 import { readSavedImage, treeLines } from '../helpers/image-tree.js';
 import { tempDir } from '../helpers/paths.js';
 import { startRegistry } from '../helpers/registry.js';
 
-const dockerfile = `ARG BASE=${BUSYBOX_MULTI.ref}
-FROM --platform=$BUILDPLATFORM $BASE AS tools
-ARG TARGETARCH
-ARG TARGETPLATFORM
-ARG BUILDPLATFORM
-RUN echo "$(uname -m) for $TARGETARCH $TARGETPLATFORM on $BUILDPLATFORM" > /tools-note
-FROM --platform=$BUILDPLATFORM $BASE AS shared
+const dockerfile = buildPlatformDockerfile(`FROM --platform=$BUILDPLATFORM $BASE AS shared
 RUN uname -m > /shared-arch
 FROM $BASE
 ARG TARGETARCH
 COPY --from=tools /tools-note /tools-note
 COPY --from=shared /shared-arch /shared-arch
 RUN uname -m > /arch && echo "arch=$TARGETARCH" >> /arch
-`;
+`);
 
 describe.skipIf(noDocker())('two platforms in one direct build match BuildKit per platform', () => {
   it('each image of the index equals docker build --platform X (files and config)', async () => {

@@ -5,21 +5,14 @@
 import { createHash } from 'node:crypto';
 import { lowerDockerfile } from '@wharf/core';
 import { describe, expect, it } from 'vitest';
-import { BUSYBOX_MULTI } from '../helpers/base-images.js';
-import { buildBoth, trees } from '../helpers/differential.js';
+import { buildBoth, buildPlatformDockerfile, trees } from '../helpers/differential.js';
 import { noDocker, testEnv } from '../helpers/env.js';
 
-const dockerfile = `ARG BASE=${BUSYBOX_MULTI.ref}
-FROM --platform=$BUILDPLATFORM $BASE AS tools
-ARG TARGETARCH
-ARG TARGETPLATFORM
-ARG BUILDPLATFORM
-RUN echo "$(uname -m) for $TARGETARCH $TARGETPLATFORM on $BUILDPLATFORM" > /tools-note
-FROM $BASE
+const dockerfile = buildPlatformDockerfile(`FROM $BASE
 ARG TARGETARCH
 COPY --from=tools /tools-note /tools-note
 RUN uname -m > /arch && echo "arch=$TARGETARCH unset=[$BUILDPLATFORM]" >> /arch
-`;
+`);
 
 describe.skipIf(noDocker())('--platform linux/arm64 with a $BUILDPLATFORM stage matches BuildKit', () => {
   it('native build stage, emulated target stage, the same files and config', async () => {

@@ -11,6 +11,7 @@ import { exportImage } from '@wharf/core/export';
 import * as layout from '@wharf/core/layout';
 import * as oci from '@wharf/core/oci';
 import type { RegistryOptions } from '@wharf/core/registry';
+import { BUSYBOX_MULTI } from './base-images.js';
 import { docker, dockerBuild } from './docker.js';
 import { readSavedImage, type Tree, treeLines } from './image-tree.js';
 import { tempDir } from './paths.js';
@@ -177,6 +178,21 @@ export async function buildBoth(spec: BuildBoth): Promise<BothResults> {
     direct: { tree: wh.tree, config: comparableConfig(wh.config) },
     contextDir,
   };
+}
+
+/**
+ * A Dockerfile for the platform tests: `ARG BASE` (busybox:multi, amd64 + arm64), then a stage `tools`
+ * that runs on the build platform (`FROM --platform=$BUILDPLATFORM`) and writes
+ * `<uname -m> for <TARGETARCH> <TARGETPLATFORM> on <BUILDPLATFORM>` to /tools-note; `stages` follow it.
+ */
+export function buildPlatformDockerfile(stages: string): string {
+  return `ARG BASE=${BUSYBOX_MULTI.ref}
+FROM --platform=$BUILDPLATFORM $BASE AS tools
+ARG TARGETARCH
+ARG TARGETPLATFORM
+ARG BUILDPLATFORM
+RUN echo "$(uname -m) for $TARGETARCH $TARGETPLATFORM on $BUILDPLATFORM" > /tools-note
+${stages}`;
 }
 
 const EMPTY_SHA256 = 'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855';
