@@ -17,11 +17,12 @@
 // another checkout's CLI (its packages/cli/dist/main.js) for part 1, for before/after pairs.
 // Requires root, dockerd with the mirror on 127.0.0.1:5151, Debian's docker, pigz and GNU time.
 import { existsSync, mkdirSync, readdirSync, statSync, writeFileSync } from 'node:fs';
-import { homedir, loadavg } from 'node:os';
+import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import {
   buildkitBuildAndSave,
+  COPY_HEAVY_CONTEXT,
   coldPair,
   docker,
   log,
@@ -102,7 +103,7 @@ function writeAppSources(dir) {
 
 /** The context, made once: package.json, `npm install` (network), lock file, node_modules, src/. */
 async function ensureContext() {
-  const dir = join(process.env.XDG_CACHE_HOME || join(homedir(), '.cache'), 'wharf-bench', 'copy-heavy');
+  const dir = COPY_HEAVY_CONTEXT;
   if (existsSync(join(dir, '.complete'))) return dir;
   log(`making the context in ${dir} (npm install of ${Object.keys(DEPENDENCIES).length} packages)…`);
   mkdirSync(dir, { recursive: true });

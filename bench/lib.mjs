@@ -14,7 +14,7 @@ import {
 } from 'node:fs';
 import { request } from 'node:http';
 import { createServer } from 'node:net';
-import { cpus, tmpdir, totalmem } from 'node:os';
+import { cpus, homedir, tmpdir, totalmem } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -23,6 +23,16 @@ export const WHARF = join(ROOT, 'packages/cli/dist/main.js');
 /** Debian's 20.10 client (the one in /usr/local/bin is a different build); override with DOCKER. */
 export const DOCKER = process.env.DOCKER || '/usr/bin/docker';
 export const MIRROR = process.env.WHARF_BENCH_MIRROR || 'http://127.0.0.1:5151';
+
+/**
+ * The COPY-heavy Node app context copy-heavy.mjs makes once and keeps (package.json, node_modules, src/):
+ * ~/.cache/wharf-bench/copy-heavy, or under $XDG_CACHE_HOME. Other benches build it too (zstd.mjs).
+ */
+export const COPY_HEAVY_CONTEXT = join(
+  process.env.XDG_CACHE_HOME || join(homedir(), '.cache'),
+  'wharf-bench',
+  'copy-heavy',
+);
 
 export function machine() {
   return { cpus: cpus().length, cpuModel: cpus()[0]?.model, memGiB: Math.round(totalmem() / 2 ** 30) };

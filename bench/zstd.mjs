@@ -8,10 +8,20 @@
 // whole CLI process. The pushed size is the sum of the manifest's layer sizes (the same every run:
 // both compressions are deterministic). Prints the median of the runs and the ratio to gzip.
 import { existsSync, writeFileSync } from 'node:fs';
-import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { log, machine, run, s, settle, startRegistry, table, tempDir, WHARF } from './lib.mjs';
+import {
+  COPY_HEAVY_CONTEXT,
+  log,
+  machine,
+  run,
+  s,
+  settle,
+  startRegistry,
+  table,
+  tempDir,
+  WHARF,
+} from './lib.mjs';
 
 const { values } = parseArgs({
   options: {
@@ -21,9 +31,7 @@ const { values } = parseArgs({
   },
 });
 const runs = Number(values.runs);
-const context =
-  values.context ??
-  join(process.env.XDG_CACHE_HOME || join(homedir(), '.cache'), 'wharf-bench', 'copy-heavy');
+const context = values.context ?? COPY_HEAVY_CONTEXT;
 if (!existsSync(join(context, 'package.json')) || !existsSync(join(context, 'node_modules'))) {
   throw new Error(
     `${context} has no package.json + node_modules: run bench/copy-heavy.mjs once, or pass --context`,
