@@ -2,13 +2,12 @@ import { readFileSync, rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
+import { namespaceOf } from '../../core/scripts/core-namespace.mjs';
 import { hashedName } from '../../core/scripts/hashed-name.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));
 
-/** The name core.js exports a subpath's namespace under (packages/core/scripts/bundle.mjs). */
-const namespaceOf = (subpath) => `wharf_${subpath ? subpath.replace(/\W/g, '_') : 'root'}`;
 const CORE = /^@wharf\/core(?:\/([a-z]+))?$/;
 
 /** `@wharf/core[/x]` imports read core.js's namespaces from the program's `__wharf_core` parameter. */

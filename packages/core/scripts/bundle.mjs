@@ -3,6 +3,7 @@ import { mkdir } from 'node:fs/promises';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { build } from 'esbuild';
+import { namespaceOf } from './core-namespace.mjs';
 import { hashedName } from './hashed-name.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
@@ -26,9 +27,7 @@ const entryFile = join(root, 'dist/bundle-entry.js');
 writeFileSync(
   entryFile,
   [
-    ...combined.map(
-      ({ bundled, compiled }) => `export * as ${namespaceOf(bundled)} from './${compiled.slice(5)}';`,
-    ),
+    ...combined.map(({ namespace, compiled }) => `export * as ${namespace} from './${compiled.slice(5)}';`),
     ...internal.map(
       (file) => `export * as ${internalNamespace(file)} from './${relative(join(root, 'dist'), file)}';`,
     ),
@@ -65,7 +64,7 @@ rewriteDynamicImports(join(bundleDir, 'core-body.cjs'));
 const bodyName = hashedName(join(bundleDir, 'core-body.cjs'));
 
 const namespaces = [
-  ...combined.map(({ bundled }) => namespaceOf(bundled)),
+  ...combined.map(({ namespace }) => namespace),
   ...internal.map((file) => internalNamespace(file)),
 ];
 writeFileSync(core, coreModule(namespaces, bodyName));
@@ -89,16 +88,15 @@ for (const { bundled, compiled } of separate) {
   });
 }
 
-for (const { bundled, compiled } of combined) {
+for (const { bundled, compiled, namespace } of combined) {
   // The names each entry exports, read from tsc's output of it (all constants: no live bindings to keep).
   const names = Object.keys(await import(pathToFileURL(join(root, compiled)).href));
   if (names.includes('default')) throw new Error(`bundle.mjs: ${compiled} has a default export`);
   const file = join(bundleDir, `${bundled}.js`);
   await mkdir(dirname(file), { recursive: true });
-  const ns = namespaceOf(bundled);
   writeFileSync(
     file,
-    `import { ${ns} } from '${toCore(file)}';\nexport const { ${names.join(', ')} } = ${ns};\n`,
+    `import { ${namespace} } from '${toCore(file)}';\nexport const { ${names.join(', ')} } = ${namespace};\n`,
   );
 }
 
@@ -189,24 +187,19 @@ function toCore(file) {
   return relative(dirname(file), core).replace(/^(?!\.)/, './');
 }
 
-/**
- * The name core.js exports an entry's namespace under: `oci/index` → `wharf_oci`, `index` → `wharf_root`.
- * The CLI's bundle imports core.js directly through these names (packages/cli/scripts/bundle.mjs).
- */
-function namespaceOf(bundled) {
-  return `wharf_${bundled === 'index' ? 'root' : bundled.replace(/\/index$/, '').replace(/\W/g, '_')}`;
-}
-
 /** The namespace of a module only the separate entries import: `dist/store/index.js` → `wharf_internal_store_index`. */
 function internalNamespace(file) {
   return `wharf_internal_${relative(join(root, 'dist'), file).replace(/\.js$/, '').replace(/\W/g, '_')}`;
 }
 
-/** Each export's bundle path (`oci/index`) and its tsc output (`dist/oci/index.js`). */
+/**
+ * Each export's bundle path (`oci/index`), its tsc output (`dist/oci/index.js`) and the namespace core.js
+ * exports it under, named after its subpath (`./oci` → `wharf_oci`) as the CLI imports it.
+ */
 function entryPoints(exports) {
-  return Object.values(exports).map((target) => {
+  return Object.entries(exports).map(([subpath, target]) => {
     const bundled = /^\.\/dist\/bundle\/(.+)\.js$/.exec(target.default)?.[1];
     if (!bundled) throw new Error(`bundle.mjs: export ${target.default} is not under ./dist/bundle/`);
-    return { bundled, compiled: `dist/${bundled}.js` };
+    return { bundled, compiled: `dist/${bundled}.js`, namespace: namespaceOf(subpath.replace(/^\.\/?/, '')) };
   });
 }
