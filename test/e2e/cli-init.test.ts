@@ -176,6 +176,19 @@ async function runAndProbe(
   }
 }
 
+/** One fixture built offline, run, and asked over HTTP. */
+interface InitRun {
+  /** The fixture (test/fixtures/init/) and what `wharf init` calls it. */
+  name: string;
+  kind: string;
+  tag: string;
+  /** What the build's output must show, if anything. */
+  log?: RegExp;
+  /** Run in the container: prints the app's answer, then `id -u`. */
+  probe: string[];
+  answer: string;
+}
+
 describe.skipIf(noDocker())('wharf init: the Python app and the pnpm workspace build offline and run', () => {
   let bases: InitBases | undefined;
   beforeAll(async () => {
@@ -187,49 +200,50 @@ describe.skipIf(noDocker())('wharf init: the Python app and the pnpm workspace b
     await bases?.registry.stop();
   });
 
-  it('the Python app: pip installs Flask from the wheelhouse; the image serves as a non-root user and turns healthy', async (ctx) => {
+  // Each image's own HEALTHCHECK (http(port, '/')), every 300 ms instead of every 30 s; the probe prints
+  // the app's answer and the user it runs as.
+  it.for<[string, InitRun]>([
+    [
+      'the Python app: pip installs Flask from the wheelhouse; the image serves as a non-root user and turns healthy',
+      {
+        name: 'python-app',
+        kind: 'Python app',
+        tag: 'wharf-e2e/init-python:latest',
+        log: /Successfully installed .*flask-2\.2\.2/i,
+        probe: [
+          'python',
+          '-c',
+          "import os, urllib.request as u; print(u.urlopen('http://127.0.0.1:8000/').read().decode() + str(os.getuid()))",
+        ],
+        answer: 'hello from flask\n10001\n',
+      },
+    ],
+    [
+      'the pnpm workspace: pnpm from corepack links the workspace dependency; the image turns healthy',
+      {
+        name: 'pnpm-workspace',
+        kind: 'Node.js workspace (pnpm)',
+        tag: 'wharf-e2e/init-pnpm:latest',
+        probe: ['sh', '-c', 'wget -qO- http://127.0.0.1:3000/ && id -u'],
+        answer: 'hello from api\n1000\n',
+      },
+    ],
+  ])('%s', { timeout: 600_000 }, async ([, { name, kind, tag, log, probe, answer }], ctx) => {
     if (!bases) return ctx.skip(`no offline inputs: ${missingOfflineInputs()}`);
-    const dir = await initIn('python-app', 'Python app');
+    const dir = await initIn(name, kind);
     const out = join(tempDir(), 'app.tar');
-    const tag = 'wharf-e2e/init-python:latest';
     const built = await buildInit(
       dir,
       ['-t', tag, '-o', `type=docker-archive,dest=${out}`],
       bases.registry.url,
     );
     expect(built.code, built.stderr).toBe(0);
-    expect(built.stdout + built.stderr).toMatch(/Successfully installed .*flask-2\.2\.2/i);
+    if (log) expect(built.stdout + built.stderr).toMatch(log);
     expect(await docker(['load', '-i', out])).toContain(`Loaded image: ${tag}`);
     try {
-      const get =
-        "import os, urllib.request as u; print(u.urlopen('http://127.0.0.1:8000/').read().decode() + str(os.getuid()))";
-      // The image's own HEALTHCHECK (http(8000, '/'), through python3), every 300 ms instead of every 30 s.
-      const answer = await runAndProbe(tag, ['--health-interval', '300ms'], ['python', '-c', get], healthy);
-      expect(answer).toBe('hello from flask\n10001\n');
+      expect(await runAndProbe(tag, ['--health-interval', '300ms'], probe, healthy)).toBe(answer);
     } finally {
       await docker(['rmi', tag]).catch(() => undefined);
     }
-  }, 600_000);
-
-  it('the pnpm workspace: pnpm from corepack links the workspace dependency; the image turns healthy', async (ctx) => {
-    if (!bases) return ctx.skip(`no offline inputs: ${missingOfflineInputs()}`);
-    const dir = await initIn('pnpm-workspace', 'Node.js workspace (pnpm)');
-    const out = join(tempDir(), 'app.tar');
-    const tag = 'wharf-e2e/init-pnpm:latest';
-    const built = await buildInit(
-      dir,
-      ['-t', tag, '-o', `type=docker-archive,dest=${out}`],
-      bases.registry.url,
-    );
-    expect(built.code, built.stderr).toBe(0);
-    expect(await docker(['load', '-i', out])).toContain(`Loaded image: ${tag}`);
-    try {
-      // The image's own HEALTHCHECK (http(3000, '/')), every 300 ms instead of every 30 s.
-      const get = ['sh', '-c', 'wget -qO- http://127.0.0.1:3000/ && id -u'];
-      const answer = await runAndProbe(tag, ['--health-interval', '300ms'], get, healthy);
-      expect(answer).toBe('hello from api\n1000\n');
-    } finally {
-      await docker(['rmi', tag]).catch(() => undefined);
-    }
-  }, 600_000);
+  });
 });
