@@ -55,8 +55,15 @@ export const NODE: BaseImage = {
   user: { name: 'node', uid: 1000, gid: 1000, home: '/home/node' },
 };
 
-const PATH_ENV = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
-const HOST_NODE = '/usr/bin/node';
+/** The PATH the look-alikes set, as the official images do. */
+export const PATH_ENV = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
+/** The host's node, copied into the node look-alikes. */
+export const HOST_NODE = '/usr/bin/node';
+
+/** `docker import` changes of a node look-alike (`nodeVersion` without the v), as node images set them. */
+export function nodeImageChanges(nodeVersion: string): string[] {
+  return [`ENV PATH=${PATH_ENV}`, `ENV NODE_VERSION=${nodeVersion}`, 'CMD ["node"]'];
+}
 
 /** A minimal busybox root filesystem with root, one non-root user and nobody. */
 export async function buildBusyboxRootfs(
@@ -110,28 +117,33 @@ export async function addNode(dir: string): Promise<void> {
   writeFileSync(join(dir, 'usr/local/etc/npmrc'), 'update-notifier=false\nfund=false\naudit=false\n');
 }
 
-/**
- * Tars `dir` (everything root-owned, except the user's home) and `docker import`s it as `ref`.
- * Ownership comes from tar flags, not the files, so this does not depend on who built the tree.
- */
-async function importRootfs(dir: string, user: BaseImageUser, ref: string, changes: readonly string[]) {
-  const tarFile = await tarRootfs(dir, user);
+/** `docker import`s the tar as `ref`, with Dockerfile-style `changes` (ENV, CMD …). */
+export async function dockerImport(tarFile: string, ref: string, changes: readonly string[]): Promise<void> {
   await docker(['import', ...changes.flatMap((c) => ['--change', c]), tarFile, ref]);
 }
 
-/** `<dir>.tar` of `dir`: everything root-owned except the user's home, sorted, mtime 0. */
-async function tarRootfs(dir: string, user: BaseImageUser): Promise<string> {
+/**
+ * `<dir>.tar` of `dir`: root-owned, sorted, mtime 0, except `user`'s home (when given) with its ids.
+ * Ownership comes from tar flags, not the files, so this does not depend on who built the tree.
+ */
+export async function tarRootfs(
+  dir: string,
+  user?: Pick<BaseImageUser, 'home' | 'uid' | 'gid'>,
+): Promise<string> {
   const tarFile = `${dir}.tar`;
   const common = ['--numeric-owner', '--sort=name', '--mtime=@0', '-C', dir];
-  await run('tar', [...common, '--owner=0', '--group=0', `--exclude=.${user.home}`, '-cf', tarFile, '.']);
-  await run('tar', [
-    ...common,
-    `--owner=${user.uid}`,
-    `--group=${user.gid}`,
-    '-rf',
-    tarFile,
-    `.${user.home}`,
-  ]);
+  const exclude = user ? [`--exclude=.${user.home}`] : [];
+  await run('tar', [...common, '--owner=0', '--group=0', ...exclude, '-cf', tarFile, '.']);
+  if (user) {
+    await run('tar', [
+      ...common,
+      `--owner=${user.uid}`,
+      `--group=${user.gid}`,
+      '-rf',
+      tarFile,
+      `.${user.home}`,
+    ]);
+  }
   return tarFile;
 }
 
@@ -174,11 +186,7 @@ export async function ensureBaseImages(mirror: {
   const rebuilt: string[] = [];
   const specs = [
     { image: BUSYBOX, withNode: false, changes: [`ENV PATH=${PATH_ENV}`, 'CMD ["sh"]'] },
-    {
-      image: NODE,
-      withNode: true,
-      changes: [`ENV PATH=${PATH_ENV}`, `ENV NODE_VERSION=${nodeVersion}`, 'CMD ["node"]'],
-    },
+    { image: NODE, withNode: true, changes: nodeImageChanges(nodeVersion) },
   ];
   for (const { image, withNode, changes } of specs) {
     const [name, tag] = image.ref.split(':') as [string, string];
@@ -198,7 +206,7 @@ export async function ensureBaseImages(mirror: {
       const dir = join(work, 'rootfs');
       await buildBusyboxRootfs(dir, image.user);
       if (withNode) await addNode(dir);
-      await importRootfs(dir, image.user, mirrorRef, changes);
+      await dockerImport(await tarRootfs(dir, image.user), mirrorRef, changes);
     } finally {
       rmSync(work, { recursive: true, force: true });
     }

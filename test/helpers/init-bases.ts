@@ -31,14 +31,22 @@ import {
 } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { addNode, BUSYBOX, buildBusyboxRootfs, NODE } from './base-images.js';
+import {
+  addNode,
+  BUSYBOX,
+  buildBusyboxRootfs,
+  dockerImport,
+  HOST_NODE,
+  NODE,
+  nodeImageChanges,
+  PATH_ENV,
+  tarRootfs,
+} from './base-images.js';
 import { docker } from './docker.js';
 import { run } from './exec.js';
 import { stateDir, tempDir } from './paths.js';
 import { type Registry, startRegistry } from './registry.js';
 
-const PATH_ENV = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
-const HOST_NODE = '/usr/bin/node';
 const STALE_MS = 24 * 60 * 60 * 1000;
 /** Where pip finds the wheels inside the look-alike python image. */
 const WHEELHOUSE = '/usr/share/python-wheelhouse';
@@ -79,31 +87,9 @@ async function inputsKey(): Promise<string> {
     .slice(0, 16);
 }
 
-/**
- * `<dir>.tar`: root-owned, sorted, mtime 0, except `owned` paths (a user's home) with their ids.
- * Ownership comes from tar flags, so it does not matter who made the tree.
- */
-async function tarRootfs(dir: string, owned?: { path: string; uid: number; gid: number }): Promise<string> {
-  const tarFile = `${dir}.tar`;
-  const common = ['--numeric-owner', '--sort=name', '--mtime=@0', '-C', dir];
-  const exclude = owned ? [`--exclude=.${owned.path}`] : [];
-  await run('tar', [...common, '--owner=0', '--group=0', ...exclude, '-cf', tarFile, '.']);
-  if (owned) {
-    await run('tar', [
-      ...common,
-      `--owner=${owned.uid}`,
-      `--group=${owned.gid}`,
-      '-rf',
-      tarFile,
-      `.${owned.path}`,
-    ]);
-  }
-  return tarFile;
-}
-
 /** `docker import`s the tar as `ref` (in the init registry), pushes it, and drops the local tag. */
 async function importAndPush(tarFile: string, ref: string, changes: readonly string[]): Promise<void> {
-  await docker(['import', ...changes.flatMap((c) => ['--change', c]), tarFile, ref]);
+  await dockerImport(tarFile, ref, changes);
   try {
     await docker(['push', ref]);
   } finally {
@@ -178,8 +164,7 @@ async function makeNodeWithPnpm(work: string, ref: string): Promise<void> {
   cpSync(join(offlineDir(), 'corepack'), cache, { recursive: true, verbatimSymlinks: true });
   chmodSync(join(rootfs, 'root'), 0o700);
   const nodeVersion = (await run(HOST_NODE, ['--version'])).stdout.trim().replace(/^v/, '');
-  const changes = [`ENV PATH=${PATH_ENV}`, `ENV NODE_VERSION=${nodeVersion}`, 'CMD ["node"]'];
-  await importAndPush(await tarRootfs(rootfs, { ...NODE.user, path: NODE.user.home }), ref, changes);
+  await importAndPush(await tarRootfs(rootfs, NODE.user), ref, nodeImageChanges(nodeVersion));
 }
 
 export interface InitBases {
