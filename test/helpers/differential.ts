@@ -136,30 +136,23 @@ export async function buildBoth(spec: BuildBoth): Promise<BothResults> {
   const saved = join(dir, 'buildkit.tar');
   await docker(['save', '-o', saved, tag]);
 
-  const directOptions = {
-    ...(spec.registry ? { registry: spec.registry } : {}),
-    ...(spec.secrets ? { secrets } : {}),
-    ...(spec.buildContexts ? { buildContexts: spec.buildContexts } : {}),
-    ...(spec.platform ? { platform: oci.parsePlatform(spec.platform) } : {}),
-  };
-  const direct = await buildImage(spec.directGraph ?? spec.graph, {
-    compressEarly: true,
-    contextDir,
-    cacheDir: join(dir, 'cache'),
-    ...(spec.buildArgs ? { buildArgs: spec.buildArgs } : {}),
-    ...(spec.target ? { target: spec.target } : {}),
-    ...directOptions,
-  });
+  // The direct backend, with what BuildKit was given.
+  const directBuild = (graph: BuildGraph) =>
+    buildImage(graph, {
+      compressEarly: true,
+      contextDir,
+      cacheDir: join(dir, 'cache'),
+      ...(spec.buildArgs ? { buildArgs: spec.buildArgs } : {}),
+      ...(spec.target ? { target: spec.target } : {}),
+      ...(spec.registry ? { registry: spec.registry } : {}),
+      ...(spec.secrets ? { secrets } : {}),
+      ...(spec.buildContexts ? { buildContexts: spec.buildContexts } : {}),
+      ...(spec.platform ? { platform: oci.parsePlatform(spec.platform) } : {}),
+    });
+  const direct = await directBuild(spec.directGraph ?? spec.graph);
   // The Dockerfile path (wharf build -f): lowering the emitted Dockerfile builds the very same image.
   const directDockerfile = emitDockerfile(spec.directGraph ?? spec.graph).dockerfile;
-  const viaDockerfile = await buildImage(lowerDockerfile(directDockerfile, { file: 'Dockerfile' }), {
-    compressEarly: true,
-    contextDir,
-    cacheDir: join(dir, 'cache'),
-    ...(spec.buildArgs ? { buildArgs: spec.buildArgs } : {}),
-    ...(spec.target ? { target: spec.target } : {}),
-    ...directOptions,
-  });
+  const viaDockerfile = await directBuild(lowerDockerfile(directDockerfile, { file: 'Dockerfile' }));
   const [viaDockerfileDigest, directDigest] = [
     await viaDockerfile.image.digest(),
     await direct.image.digest(),
