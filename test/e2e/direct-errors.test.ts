@@ -4,8 +4,8 @@
 import { existsSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { type CliResult, wharfAsync } from '../helpers/cli.js';
-import { noDocker, testEnv } from '../helpers/env.js';
+import { buildIntoEmptyDir, type CliResult } from '../helpers/cli.js';
+import { noDocker } from '../helpers/env.js';
 import { tempDir } from '../helpers/paths.js';
 
 /** A build.ts in a fresh folder. */
@@ -13,31 +13,6 @@ function definition(source: string): string {
   const file = join(tempDir('wharf-errors-'), 'build.ts');
   writeFileSync(file, source);
   return file;
-}
-
-/** `wharf build ARGS -o type=oci-archive,dest=<empty dir>/image.tar`, base images from the mirror. */
-async function buildInto(
-  args: readonly string[],
-  env: NodeJS.ProcessEnv = {},
-): Promise<CliResult & { out: string; cacheDir: string }> {
-  const out = tempDir('wharf-errors-out-');
-  const cacheDir = join(tempDir('wharf-errors-cache-'), 'cache');
-  const result = await wharfAsync(
-    [
-      'build',
-      '--registry-mirror',
-      testEnv().mirror.url,
-      '--progress',
-      'quiet',
-      '--cache-dir',
-      cacheDir,
-      ...args,
-      '-o',
-      `type=oci-archive,dest=${join(out, 'image.tar')}`,
-    ],
-    { env },
-  );
-  return { ...result, out, cacheDir };
 }
 
 /** Exit 1, one `wharf:` line matching `problem`, only indented lines after it, nothing written. */
@@ -60,14 +35,16 @@ const withRun = (run: string) =>
 describe.skipIf(noDocker())('wharf build: bad input fails cleanly', () => {
   it('a failing RUN names the command and exit code and shows its last output lines', async () => {
     const lines = expectCleanFailure(
-      await buildInto([definition(withRun('echo first line && echo last words && exit 3'))]),
+      await buildIntoEmptyDir([definition(withRun('echo first line && echo last words && exit 3'))]),
       /stage "x", instruction 1: .*echo first line && echo last words && exit 3.*exit code 3/,
     );
     expect(lines).toEqual(expect.arrayContaining(['  | first line', '  | last words']));
   });
 
   it('no OCI runtime: names the ways out (runc/crun, --backend docker) before doing any work', async () => {
-    const result = await buildInto([definition(withRun('true'))], { WHARF_RUNTIME: '/nonexistent/runc' });
+    const result = await buildIntoEmptyDir([definition(withRun('true'))], {
+      WHARF_RUNTIME: '/nonexistent/runc',
+    });
     const lines = expectCleanFailure(result, /WHARF_RUNTIME=\/nonexistent\/runc/);
     const hint = lines.find((l) => l.startsWith('  hint: ')) ?? '';
     expect(hint).toMatch(/install runc or crun/);
@@ -85,7 +62,7 @@ describe.skipIf(noDocker())('wharf build: bad input fails cleanly', () => {
     );
     // an unknown --target is a usage error (exit 2), as an unknown flag is
     const lines = expectCleanFailure(
-      await buildInto([file, '--target', 'nope']),
+      await buildIntoEmptyDir([file, '--target', 'nope']),
       /no target named "nope"/,
       2,
     );
@@ -94,7 +71,7 @@ describe.skipIf(noDocker())('wharf build: bad input fails cleanly', () => {
     const dockerfile = join(tempDir('wharf-errors-df-'), 'Dockerfile');
     writeFileSync(dockerfile, 'FROM busybox AS first\nRUN echo a > /a\nFROM first AS second\nRUN echo b\n');
     const fromDockerfile = expectCleanFailure(
-      await buildInto(['-f', dockerfile, join(dockerfile, '..'), '--target', 'nope']),
+      await buildIntoEmptyDir(['-f', dockerfile, join(dockerfile, '..'), '--target', 'nope']),
       /no stage named "nope"/,
       2,
     );
@@ -106,7 +83,7 @@ describe.skipIf(noDocker())('wharf build: bad input fails cleanly', () => {
       "import { secret, stage } from '@wharf/core';\n" +
         "export default stage('x').from('busybox').run('cat /run/secrets/token', { mounts: [secret('token', { required: true })] });\n",
     );
-    const lines = expectCleanFailure(await buildInto([file]), /secret "token" is required/);
+    const lines = expectCleanFailure(await buildIntoEmptyDir([file]), /secret "token" is required/);
     expect(lines.join('\n')).toMatch(/--secret id=token/);
   });
 
@@ -114,6 +91,6 @@ describe.skipIf(noDocker())('wharf build: bad input fails cleanly', () => {
     const notADir = join(tempDir('wharf-errors-file-'), 'cache-is-a-file');
     writeFileSync(notADir, 'not a directory\n');
     const file = definition(withRun('true'));
-    expectCleanFailure(await buildInto([file, '--cache-dir', notADir]), /cache-is-a-file/);
+    expectCleanFailure(await buildIntoEmptyDir([file, '--cache-dir', notADir]), /cache-is-a-file/);
   });
 });

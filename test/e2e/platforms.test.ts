@@ -5,40 +5,16 @@ import { existsSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { BUSYBOX_MULTI } from '../helpers/base-images.js';
-import { type CliResult, wharfAsync } from '../helpers/cli.js';
+import { buildIntoEmptyDir, type CliResult, wharfAsync } from '../helpers/cli.js';
 import { noDocker, testEnv } from '../helpers/env.js';
 import { tempDir } from '../helpers/paths.js';
 import { skopeoInspect } from '../helpers/tools.js';
 
 /** `wharf build -f Dockerfile CTX ARGS -o type=oci-archive,dest=<empty dir>/image.tar`. */
-async function build(
-  dockerfile: string,
-  args: readonly string[],
-  env: NodeJS.ProcessEnv = {},
-): Promise<CliResult & { out: string; cacheDir: string }> {
+function build(dockerfile: string, args: readonly string[], env: NodeJS.ProcessEnv = {}) {
   const context = tempDir('wharf-platforms-ctx-');
   writeFileSync(join(context, 'Dockerfile'), dockerfile);
-  const out = tempDir('wharf-platforms-out-');
-  const cacheDir = join(tempDir('wharf-platforms-cache-'), 'cache');
-  const result = await wharfAsync(
-    [
-      'build',
-      '-f',
-      join(context, 'Dockerfile'),
-      context,
-      '--registry-mirror',
-      testEnv().mirror.url,
-      '--progress',
-      'quiet',
-      '--cache-dir',
-      cacheDir,
-      ...args,
-      '-o',
-      `type=oci-archive,dest=${join(out, 'image.tar')}`,
-    ],
-    { env },
-  );
-  return { ...result, out, cacheDir };
+  return buildIntoEmptyDir(['-f', join(context, 'Dockerfile'), context, ...args], env);
 }
 
 function expectNothingWritten(result: CliResult & { out: string }): void {

@@ -3,7 +3,7 @@ import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { testEnv } from './env.js';
-import { repoRoot } from './paths.js';
+import { repoRoot, tempDir } from './paths.js';
 
 export const cliPath = join(repoRoot, 'packages/cli/dist/main.js');
 
@@ -137,4 +137,33 @@ export function buildDockerfile(
     testEnv().mirror.url,
     ...(options.args ?? []),
   ]);
+}
+
+/**
+ * `wharf build ARGS -o type=oci-archive,dest=<empty dir>/image.tar`, for tests of builds that must fail
+ * cleanly: base images through the test mirror, quiet, a cache of its own. Returns the result with the
+ * output folder (to check nothing was written) and the cache folder.
+ */
+export async function buildIntoEmptyDir(
+  args: readonly string[],
+  env: NodeJS.ProcessEnv = {},
+): Promise<CliResult & { out: string; cacheDir: string }> {
+  const out = tempDir('wharf-build-out-');
+  const cacheDir = join(tempDir('wharf-build-cache-'), 'cache');
+  const result = await wharfAsync(
+    [
+      'build',
+      '--registry-mirror',
+      testEnv().mirror.url,
+      '--progress',
+      'quiet',
+      '--cache-dir',
+      cacheDir,
+      ...args,
+      '-o',
+      `type=oci-archive,dest=${join(out, 'image.tar')}`,
+    ],
+    { env },
+  );
+  return { ...result, out, cacheDir };
 }
