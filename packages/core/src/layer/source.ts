@@ -130,7 +130,10 @@ function lazyContextSource(context: ContextRoot, keptEntries: number): SourceTre
       kept -= count;
     }
   };
+  let last: { dir: string; pending: Promise<Map<string, ListedEntry> | undefined> } | undefined;
   const listing = (relDir: string): Promise<Map<string, ListedEntry> | undefined> => {
+    // A COPY of a tree asks about one directory's entries in a row: it is the most recently used already.
+    if (last?.dir === relDir && listings.get(relDir) === last.pending) return last.pending;
     let pending = listings.get(relDir);
     if (pending) {
       // most recently used last
@@ -141,6 +144,7 @@ function lazyContextSource(context: ContextRoot, keptEntries: number): SourceTre
         sizes.delete(relDir);
         sizes.set(relDir, size);
       }
+      last = { dir: relDir, pending };
       return pending;
     }
     pending = (async () => {
@@ -158,6 +162,7 @@ function lazyContextSource(context: ContextRoot, keptEntries: number): SourceTre
       return new Map(entries.map((l) => [l.entry.relPath.slice(relDir === '' ? 0 : relDir.length + 1), l]));
     })();
     listings.set(relDir, pending);
+    last = { dir: relDir, pending };
     const mine = pending;
     pending.then(
       (map) => {
