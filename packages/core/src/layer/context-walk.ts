@@ -137,6 +137,8 @@ export async function openContextRoot(dir: string, options: WalkContextOptions =
 
 /** A kept entry of one directory, with what its children are matched against. */
 export interface ListedEntry {
+  /** The entry's name in its directory (as read: a flat string, cheap to use as a key). */
+  readonly name: string;
   readonly entry: ContextEntry;
   readonly info: ParentMatchInfo | undefined;
 }
@@ -173,7 +175,7 @@ export async function listContextDir(
     const match = context.matcher?.matchWithParent(relPath, info);
     if (match?.excluded) continue;
     const entry = statEntry(relPath, prefix + dirent.name);
-    if (entry) listed.push({ entry, info: match?.info });
+    if (entry) listed.push({ name: dirent.name, entry, info: match?.info });
   }
   return listed;
 }

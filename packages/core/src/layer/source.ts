@@ -158,8 +158,9 @@ function lazyContextSource(context: ContextRoot, keptEntries: number): SourceTre
       }
       // The listing is synchronous: let other steps' I/O run now and then during a big COPY's walk.
       if (++listed % YIELD_EVERY === 0) await new Promise((resolve) => setImmediate(resolve));
-      const entries = await listContextDir(context, relDir, info);
-      return new Map(entries.map((l) => [l.entry.relPath.slice(relDir === '' ? 0 : relDir.length + 1), l]));
+      const byName = new Map<string, ListedEntry>();
+      for (const listed of await listContextDir(context, relDir, info)) byName.set(listed.name, listed);
+      return byName;
     })();
     listings.set(relDir, pending);
     last = { dir: relDir, pending };
