@@ -11,6 +11,7 @@ import { readdir, readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { WharfError } from '../errors.js';
 import { isNotFound } from '../fsutil/files.js';
+import { compareNames } from './fs-view.js';
 import {
   createIgnoreMatcher,
   type IgnoreMatcher,
@@ -136,6 +137,8 @@ export async function openContextRoot(dir: string, options: WalkContextOptions =
 
 /** A kept entry of one directory, with what its children are matched against. */
 export interface ListedEntry {
+  /** The entry's name in its directory (as read: a flat string, cheap to use as a key). */
+  readonly name: string;
   readonly entry: ContextEntry;
   readonly info: ParentMatchInfo | undefined;
 }
@@ -165,21 +168,20 @@ export async function listContextDir(
     throw readFailed(relDir || '.', absDir, cause);
   }
   const listed: ListedEntry[] = [];
+  // absDir is resolved and a name has no `/`: a plain join (path.join normalises every time)
+  const prefix = absDir.endsWith('/') ? absDir : `${absDir}/`;
   for (const dirent of sortByName(dirents)) {
     const relPath = relDir === '' ? dirent.name : `${relDir}/${dirent.name}`;
     const match = context.matcher?.matchWithParent(relPath, info);
     if (match?.excluded) continue;
-    const entry = statEntry(relPath, path.join(absDir, dirent.name));
-    if (entry) listed.push({ entry, info: match?.info });
+    const entry = statEntry(relPath, prefix + dirent.name);
+    if (entry) listed.push({ name: dirent.name, entry, info: match?.info });
   }
   return listed;
 }
 
 function sortByName(dirents: Dirent[]): Dirent[] {
-  return dirents
-    .map((d) => ({ dirent: d, key: Buffer.from(d.name, 'utf8') }))
-    .sort((a, b) => Buffer.compare(a.key, b.key))
-    .map((d) => d.dirent);
+  return dirents.sort((a, b) => compareNames(a.name, b.name));
 }
 
 interface WalkState {

@@ -385,6 +385,9 @@ class Planner {
 
   /** Lists every ancestor before its descendants: existing ones with their current metadata. */
   #ensureAncestors(p: string): void {
+    // Every listed path has its ancestors listed before it: a listed parent means nothing to do.
+    const parent = parentOf(p);
+    if (parent === '' || this.out.has(parent)) return;
     const parts = p.split('/');
     let cur = '';
     for (let i = 0; i < parts.length - 1; i++) {

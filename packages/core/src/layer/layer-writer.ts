@@ -13,9 +13,10 @@ import { Transform, type Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createDigester, type Digest, type Digester, MediaType } from '../oci/index.js';
 import type { BlobStore } from '../store/index.js';
+import { BufferPool } from '../tar/output.js';
 import type { LayerEntry } from './entry.js';
 import { createParallelGzip } from './parallel-gzip.js';
-import { sourceDateEpoch, type TarWriteOptions, tarStream } from './tar-writer.js';
+import { sourceDateEpoch, type TarWriteOptions, tarChunks, tarStream } from './tar-writer.js';
 
 export interface WriteLayerOptions {
   /** mtime of every entry in seconds; default `SOURCE_DATE_EPOCH` from `env`, else 0. */
@@ -112,26 +113,12 @@ async function writeTarLayer(
 ): Promise<LayerDescriptor> {
   const writer = store.putWriter();
   try {
-    await pipeline(tarStream(entries, tar), writer);
+    await pump(entries, tar, [writer]);
     return tarDescriptor(await writer.commit());
   } catch (error) {
     await writer.abort();
     throw error;
   }
-}
-
-/** Passes chunks on and writes each into `target` too, at the pace of the slower of the two. */
-function teeInto(target: Writable): Transform {
-  return new Transform({
-    transform(chunk: Buffer, _encoding, callback) {
-      if (target.write(chunk)) callback(null, chunk);
-      else target.once('drain', () => callback(null, chunk));
-    },
-    flush(callback) {
-      target.end();
-      callback();
-    },
-  });
 }
 
 /** The tar as the blob, and its gzip as a second blob, from one pass over the entries. */
@@ -144,19 +131,65 @@ async function writeTarAndGzip(
   const tarWriter = store.putWriter();
   const gzipWriter = store.putWriter();
   const gzip = createParallelGzip({ level });
-  // Either pipeline failing tears the other down (a stalled tee would otherwise wait forever).
-  const abort = new AbortController();
-  const gzipped = pipeline(gzip, gzipWriter, { signal: abort.signal });
-  const written = pipeline(tarStream(entries, tar), teeInto(gzip), tarWriter, { signal: abort.signal });
+  const gzipped = pipeline(gzip, gzipWriter);
+  gzipped.catch(() => {}); // awaited below, after the tar is written (or failed)
   try {
-    await Promise.all([written, gzipped]);
-    const tar = await tarWriter.commit();
+    await pump(entries, tar, [tarWriter, gzip]);
+    await gzipped;
+    const blob = await tarWriter.commit();
     const gz = await gzipWriter.commit();
-    return { ...tarDescriptor(tar), gzip: { digest: gz.digest, size: gz.size } };
+    return { ...tarDescriptor(blob), gzip: { digest: gz.digest, size: gz.size } };
   } catch (error) {
-    abort.abort();
-    await Promise.allSettled([written, gzipped]);
+    gzip.destroy(error as Error); // tears the gzip pipeline down
+    await gzipped.catch(() => {});
     await Promise.all([tarWriter.abort(), gzipWriter.abort()]);
     throw error;
   }
+}
+
+/**
+ * Writes the tar of `entries` into each of `sinks` and ends them, at the pace of the slowest. The
+ * chunks come from a small pool: one is written while the next is filled, and each goes back to the
+ * pool once every sink has taken it (their write callbacks), so the tar is a few buffers reused, not
+ * a fresh MiB per MiB. The first sink error, or a failure to read the entries, rejects.
+ */
+async function pump(
+  entries: Iterable<LayerEntry> | AsyncIterable<LayerEntry>,
+  tar: TarWriteOptions,
+  sinks: readonly Writable[],
+): Promise<void> {
+  const pool = new BufferPool();
+  let failed: Error | undefined;
+  const onError = (error: Error) => {
+    failed ??= error;
+  };
+  // kept on: a sink that fails later (after its last write) must not be an unhandled 'error'
+  for (const sink of sinks) sink.on('error', onError);
+  let writing: Promise<unknown> | undefined;
+  try {
+    for await (const chunk of tarChunks(entries, tar, pool)) {
+      await writing;
+      if (failed) throw failed;
+      writing = Promise.all(sinks.map((sink) => writeChunk(sink, chunk))).then(() => pool.release(chunk));
+      writing.catch(() => {}); // awaited before the next chunk or below
+    }
+    await writing;
+    if (failed) throw failed;
+    await Promise.all(sinks.map((sink) => endSink(sink)));
+    if (failed) throw failed;
+  } finally {
+    await writing?.catch(() => {}); // no write in flight once this returns
+  }
+}
+
+function writeChunk(sink: Writable, chunk: Buffer): Promise<void> {
+  return new Promise((resolve, reject) => {
+    sink.write(chunk, (error) => (error ? reject(error) : resolve()));
+  });
+}
+
+function endSink(sink: Writable): Promise<void> {
+  return new Promise((resolve, reject) => {
+    sink.end((error?: Error | null) => (error ? reject(error) : resolve()));
+  });
 }

@@ -130,7 +130,10 @@ function lazyContextSource(context: ContextRoot, keptEntries: number): SourceTre
       kept -= count;
     }
   };
+  let last: { dir: string; pending: Promise<Map<string, ListedEntry> | undefined> } | undefined;
   const listing = (relDir: string): Promise<Map<string, ListedEntry> | undefined> => {
+    // A COPY of a tree asks about one directory's entries in a row: it is the most recently used already.
+    if (last?.dir === relDir && listings.get(relDir) === last.pending) return last.pending;
     let pending = listings.get(relDir);
     if (pending) {
       // most recently used last
@@ -141,6 +144,7 @@ function lazyContextSource(context: ContextRoot, keptEntries: number): SourceTre
         sizes.delete(relDir);
         sizes.set(relDir, size);
       }
+      last = { dir: relDir, pending };
       return pending;
     }
     pending = (async () => {
@@ -154,10 +158,12 @@ function lazyContextSource(context: ContextRoot, keptEntries: number): SourceTre
       }
       // The listing is synchronous: let other steps' I/O run now and then during a big COPY's walk.
       if (++listed % YIELD_EVERY === 0) await new Promise((resolve) => setImmediate(resolve));
-      const entries = await listContextDir(context, relDir, info);
-      return new Map(entries.map((l) => [l.entry.relPath.slice(relDir === '' ? 0 : relDir.length + 1), l]));
+      const byName = new Map<string, ListedEntry>();
+      for (const listed of await listContextDir(context, relDir, info)) byName.set(listed.name, listed);
+      return byName;
     })();
     listings.set(relDir, pending);
+    last = { dir: relDir, pending };
     const mine = pending;
     pending.then(
       (map) => {

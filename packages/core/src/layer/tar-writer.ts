@@ -6,13 +6,13 @@
  * modes are the plan's. File contents are streamed from disk (or from the ADDed archive) with
  * backpressure, so memory stays flat whatever the sizes.
  */
-import { createHash } from 'node:crypto';
+import { createHash, type Hash, hash } from 'node:crypto';
 import { closeSync, openSync, readSync } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { Readable } from 'node:stream';
 import { WharfError } from '../errors.js';
 import { END_OF_ARCHIVE, headerLength, paddingFor, type TarHeader } from '../tar/header.js';
-import { CHUNK, TarOutput } from '../tar/output.js';
+import { type BufferPool, TarOutput } from '../tar/output.js';
 import { type ArchiveMember, readArchive } from './archive.js';
 import type { FileContent, LayerEntry } from './entry.js';
 
@@ -56,23 +56,29 @@ export function tarStream(
   entries: Iterable<LayerEntry> | AsyncIterable<LayerEntry>,
   options: TarWriteOptions = {},
 ): Readable {
-  return Readable.from(tarChunks(entries, options.mtime ?? sourceDateEpoch(), options.onFileHashed), {
-    objectMode: false,
-  });
+  return Readable.from(tarChunks(entries, options), { objectMode: false });
 }
 
 /**
- * The tar bytes in chunks of about {@link CHUNK}. Headers are encoded into the chunk and small files
+ * The tar bytes in chunks of about 1 MiB (`tar/output.ts`). Headers are encoded into the chunk and small files
  * read into it with synchronous calls: a layer is thousands of small files, and a thread-pool round
- * trip (and a stream) per file made writing three times slower. Big files stream in CHUNK-sized reads.
+ * trip (and a stream) per file made writing three times slower. Big files are read into the chunks
+ * too, a chunk's room at a time.
+ *
+ * With `pool`, every chunk is a buffer of the pool, and the consumer must {@link BufferPool.release}
+ * each one once written (and not before): a layer's tar then cycles through a few buffers instead of
+ * one fresh MiB (a page fault per 4 KiB on first touch) per MiB. Without one, chunks are fresh buffers
+ * the consumer may keep.
  */
-async function* tarChunks(
+export async function* tarChunks(
   entries: Iterable<LayerEntry> | AsyncIterable<LayerEntry>,
-  mtime: number,
-  onFileHashed?: (entry: FileEntry, sha256: string) => void,
+  options: TarWriteOptions = {},
+  pool?: BufferPool,
 ): AsyncGenerator<Buffer> {
+  const mtime = options.mtime ?? sourceDateEpoch();
+  const onFileHashed = options.onFileHashed;
   const archives = new ArchiveCursors();
-  const out = new TarOutput(undefined); // fresh buffers: the consumer may keep each chunk
+  const out = new TarOutput(pool);
   try {
     for await (const entry of entries) {
       const size = entry.type === 'file' ? entry.size : 0;
@@ -82,23 +88,30 @@ async function* tarChunks(
       yield* out.reserve(headerBytes + (small ? size + paddingFor(size) : 0));
       out.header(header, headerBytes);
       if (entry.type !== 'file') continue;
-      const hash = onFileHashed && entry.content.kind === 'path' ? createHash('sha256') : undefined;
+      const hashed = onFileHashed !== undefined && entry.content.kind === 'path';
       if (small) {
         // an empty file is not even opened (its digest is the empty input's)
+        let digest = hashed ? EMPTY_SHA256 : undefined;
         if (size > 0) {
           out.fillWith(size, (buf, offset) => {
             readSmall(entry.content, size, buf, offset);
-            hash?.update(buf.subarray(offset, offset + size));
+            // one call for the whole file: a Hash object per file cost more than hashing it
+            if (hashed) digest = hash('sha256', buf.subarray(offset, offset + size), 'hex');
           });
         }
+        if (digest !== undefined) onFileHashed?.(entry, digest);
       } else {
-        if (out.used > 0) yield out.take();
-        for await (const part of contentChunks(entry.content, size, archives)) {
-          hash?.update(part);
-          yield part;
+        const running = hashed ? createHash('sha256') : undefined;
+        if (entry.content.kind === 'path') {
+          yield* readBig(entry.content, size, out, running);
+        } else {
+          for await (const part of contentChunks(entry.content, size, archives)) {
+            running?.update(part);
+            yield* out.copy(part); // into the chunk: a pooled consumer gives back only its own buffers
+          }
         }
+        if (running) onFileHashed?.(entry, running.digest('hex'));
       }
-      if (hash) onFileHashed?.(entry, hash.digest('hex'));
       yield* out.zeros(paddingFor(size));
     }
     yield* out.reserve(END_OF_ARCHIVE.byteLength);
@@ -107,6 +120,37 @@ async function* tarChunks(
   } finally {
     await archives.close();
   }
+}
+
+/** sha256 of no bytes. */
+const EMPTY_SHA256 = 'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855';
+
+/** A big file's bytes (exactly `size`) read straight into the output chunks, handing out each one filled. */
+async function* readBig(
+  content: Extract<FileContent, { kind: 'path' }>,
+  size: number,
+  out: TarOutput,
+  running: Hash | undefined,
+): AsyncGenerator<Buffer> {
+  const handle = await open(content.path, 'r');
+  let written = 0;
+  try {
+    while (written < size) {
+      if (out.room === 0) yield out.take();
+      const want = Math.min(out.room, size - written);
+      const position = written;
+      const bytesRead = await out.fillFrom(want, async (buf, offset) => {
+        const { bytesRead } = await handle.read(buf, offset, want, position);
+        running?.update(buf.subarray(offset, offset + bytesRead));
+        return bytesRead;
+      });
+      if (bytesRead === 0) break;
+      written += bytesRead;
+    }
+  } finally {
+    await handle.close();
+  }
+  if (written !== size) throw changed(content, size, written);
 }
 
 function headerOf(entry: LayerEntry, mtime: number): TarHeader {
@@ -144,7 +188,7 @@ function readSmall(content: FileContent, size: number, buf: Buffer, offset: numb
   }
 }
 
-/** A big file's bytes (exactly `size`), in CHUNK-sized buffers. */
+/** In-memory bytes or an archive member's (exactly `size`), in the pieces they come in. */
 async function* contentChunks(
   content: FileContent,
   size: number,
@@ -155,29 +199,15 @@ async function* contentChunks(
     yield Buffer.from(content.data.buffer, content.data.byteOffset, size);
     return;
   }
+  if (content.kind === 'path') throw new Error('unreachable: files on disk are read by readBig');
   let written = 0;
-  if (content.kind === 'path') {
-    const handle = await open(content.path, 'r');
-    try {
-      while (written < size) {
-        const buf = Buffer.allocUnsafe(Math.min(CHUNK, size - written));
-        const { bytesRead } = await handle.read(buf, 0, buf.byteLength, written);
-        if (bytesRead === 0) break;
-        written += bytesRead;
-        yield bytesRead === buf.byteLength ? buf : buf.subarray(0, bytesRead);
-      }
-    } finally {
-      await handle.close();
-    }
-  } else {
-    for await (const piece of (await archives.member(content)).content) {
-      const buf = piece as Buffer;
-      const room = size - written;
-      const part = buf.byteLength > room ? buf.subarray(0, room) : buf;
-      written += part.byteLength;
-      if (part.byteLength > 0) yield part;
-      if (written >= size) break;
-    }
+  for await (const piece of (await archives.member(content)).content) {
+    const buf = piece as Buffer;
+    const room = size - written;
+    const part = buf.byteLength > room ? buf.subarray(0, room) : buf;
+    written += part.byteLength;
+    if (part.byteLength > 0) yield part;
+    if (written >= size) break;
   }
   if (written !== size) throw changed(content, size, written);
 }

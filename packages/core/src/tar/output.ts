@@ -77,6 +77,17 @@ export class TarOutput {
     this.used += count;
   }
 
+  /**
+   * Lets `read` put at most `count` bytes at the end of the chunk (the caller made room for them) and
+   * resolve to how many it put; returns that count.
+   */
+  async fillFrom(count: number, read: (buf: Buffer, offset: number) => Promise<number>): Promise<number> {
+    const n = await read(this.#buf, this.used);
+    if (n > count) throw new RangeError(`read ${n} bytes into room for ${count}`);
+    this.used += n;
+    return n;
+  }
+
   /** Copies `bytes` in, handing out each chunk it fills. */
   *copy(bytes: Uint8Array): Generator<Buffer> {
     let offset = 0;
