@@ -71,6 +71,34 @@ describe('kept transpiled build definitions', () => {
     expect(warm.code).toBe(cold.code);
   });
 
+  it("gives the copy @wharf/core's entries as the module system does: namespaces, no default", async () => {
+    const { dir, cache } = project('entries', {
+      'build.ts': [
+        "import core, * as all from '@wharf/core';",
+        "import { parseReference } from '@wharf/core/oci';",
+        "import { stage } from '@wharf/core';",
+        "let assign = 'allowed';",
+        'try {',
+        '  (all as Record<string, unknown>).stage = 1;',
+        '} catch (error) {',
+        '  assign = (error as Error).name;',
+        '}',
+        'const shape = [typeof core, Object.prototype.toString.call(all), Object.keys(all).join(","), assign];',
+        "export default stage('app').from('scratch').env({ SHAPE: shape.join(' '), REF: parseReference('alpine').toString() }).cmd(['/x']);",
+        '',
+      ].join('\n'),
+    });
+    const run = () => wharfAsync(['dockerfile', join(dir, 'build.ts')], { env: { XDG_CACHE_HOME: cache } });
+    const cold = await run();
+    expect(cold.code).toBe(0);
+    expect(cold.stdout).toMatch(
+      /^ENV SHAPE="undefined \[object Module\] \S*define\S* TypeError" REF=docker\.io\/library\/alpine:latest$/m,
+    );
+    expect(copies(cache)).toHaveLength(1);
+    const warm = await run();
+    expect(warm.stdout).toBe(cold.stdout);
+  });
+
   it('keeps no copy of a build.ts importing a local module, which still loads every time', async () => {
     const { dir, cache } = project('local-import', {
       'helper.ts': "export const base: string = 'scratch';\n",

@@ -76,39 +76,38 @@ function checkedPath(file: string): string {
   return path;
 }
 
-/** @wharf/core's subpath exports (its package.json `exports`), which a build.ts may import too. */
-const CORE_SUBPATHS = [
-  'archive',
-  'bake',
-  'dockerfile',
-  'dsl',
-  'engine',
-  'export',
-  'image',
-  'ir',
-  'layout',
-  'lint',
-  'lock',
-  'oci',
-  'registry',
-  'sbom',
-  'sign',
-  'testing',
-];
+/**
+ * @wharf/core's entries (its package.json `exports`) a kept copy may import, each loaded as the
+ * program imports core: in the CLI's bundle that is a namespace of the core.js it has already run — no
+ * module resolution, no ES module to load for the definition's `import … from '@wharf/core'`.
+ * `testing` (bundled on its own) is imported through the module system.
+ */
+const CORE_ENTRIES: Readonly<Record<string, () => Promise<unknown>>> = {
+  '@wharf/core': () => import('@wharf/core'),
+  '@wharf/core/archive': () => import('@wharf/core/archive'),
+  '@wharf/core/bake': () => import('@wharf/core/bake'),
+  '@wharf/core/dockerfile': () => import('@wharf/core/dockerfile'),
+  '@wharf/core/dsl': () => import('@wharf/core/dsl'),
+  '@wharf/core/engine': () => import('@wharf/core/engine'),
+  '@wharf/core/export': () => import('@wharf/core/export'),
+  '@wharf/core/image': () => import('@wharf/core/image'),
+  '@wharf/core/ir': () => import('@wharf/core/ir'),
+  '@wharf/core/layout': () => import('@wharf/core/layout'),
+  '@wharf/core/lint': () => import('@wharf/core/lint'),
+  '@wharf/core/lock': () => import('@wharf/core/lock'),
+  '@wharf/core/oci': () => import('@wharf/core/oci'),
+  '@wharf/core/registry': () => import('@wharf/core/registry'),
+  '@wharf/core/sbom': () => import('@wharf/core/sbom'),
+  '@wharf/core/sign': () => import('@wharf/core/sign'),
+};
 
-const CORE_SPECIFIERS: ReadonlySet<string> = new Set([
-  '@wharf/core',
-  ...CORE_SUBPATHS.map((name) => `@wharf/core/${name}`),
-]);
+const CORE_SPECIFIERS: ReadonlySet<string> = new Set([...Object.keys(CORE_ENTRIES), '@wharf/core/testing']);
 
 /** `@wharf/core` and each subpath → the CLI's own copy (jiti tries the longer aliases first). */
 let aliases: Record<string, string> | undefined;
 function coreAliases(): Record<string, string> {
   aliases ??= Object.fromEntries(
-    ['@wharf/core', ...CORE_SUBPATHS.map((name) => `@wharf/core/${name}`)].map((specifier) => [
-      specifier,
-      import.meta.resolve(specifier),
-    ]),
+    [...CORE_SPECIFIERS].map((specifier) => [specifier, import.meta.resolve(specifier)]),
   );
   return aliases;
 }
@@ -216,12 +215,31 @@ async function runTranspiled(code: string, path: string): Promise<unknown> {
     `(async function (exports, require, module, __filename, __dirname, jitiImport, jitiESMResolve) { ${code}\n});`,
     { filename: path, lineOffset: 0 },
   ) as (...args: unknown[]) => Promise<void>;
-  // Imported from here, a core specifier is the CLI's own copy (what coreAliases() maps it to for
-  // jiti); only the entries the definition imports are resolved, not all 17.
-  const jitiImport = (id: string) => import(id);
+  // A core specifier is the CLI's own copy (what coreAliases() maps it to for jiti); only the entries
+  // the definition imports are loaded.
+  const jitiImport = (id: string) => {
+    const entry = CORE_ENTRIES[id];
+    return Object.hasOwn(CORE_ENTRIES, id) && entry ? entry().then(asNamespace) : import(id);
+  };
   const module = { exports: {} as Record<string, unknown> };
   await wrapped(module.exports, undefined, module, path, dirname(path), jitiImport, undefined);
   return module.exports;
+}
+
+/**
+ * What `import()` gives for an ES module: a bundled entry (an object of getters, plus the `default`
+ * esbuild's interop adds — core's entries have no default export) as a namespace's shape: the exports
+ * in sorted order, read-only, `[object Module]`. A real namespace (tests load core's sources) is kept.
+ */
+function asNamespace(loaded: unknown): unknown {
+  const object = loaded as Record<string, unknown>;
+  if (Object.prototype.toString.call(object) === '[object Module]') return object;
+  const namespace = Object.create(null) as Record<string | symbol, unknown>;
+  for (const key of Object.keys(object).sort()) {
+    if (key !== 'default') Object.defineProperty(namespace, key, { value: object[key], enumerable: true });
+  }
+  Object.defineProperty(namespace, Symbol.toStringTag, { value: 'Module' });
+  return Object.preventExtensions(namespace);
 }
 
 /**

@@ -13,8 +13,11 @@ const bundleDir = join(root, 'dist/bundle');
 const core = join(bundleDir, 'core.js');
 /** Entries bundled on their own rather than into core-body.cjs. */
 const SEPARATE = new Set(['testing/index']);
-/** Node modules core requires on first use (a property read) instead of when it loads. */
-const LAZY_BUILTINS = ['node:child_process', 'node:tls', 'node:worker_threads'];
+/**
+ * Node modules core requires on first use (reading one of their exports) instead of when it loads: a
+ * no-change build uses none of them (zlib: ~1–4 ms of a start, with its binding).
+ */
+const LAZY_BUILTINS = ['node:child_process', 'node:tls', 'node:worker_threads', 'node:zlib'];
 
 rmSync(bundleDir, { recursive: true, force: true });
 const combined = entries.filter((e) => !SEPARATE.has(e.bundled));
@@ -47,6 +50,7 @@ try {
     // core.js passes both: its own URL (where createRequire and the DSL's own-frame check start) and
     // an import() that resolves from core.js, as the ES module did (a vm.Script has no import()).
     define: { 'import.meta.url': '__wharf_core_url' },
+    plugins: [lazyBuiltins(LAZY_BUILTINS)],
     // Whitespace and syntax minified, identifiers kept (class and function names read the same in
     // stack traces and `error.name`): less to read and hash at every start. `NODE_OPTIONS=
     // --enable-source-maps` maps traces back to src/ through the linked map.
@@ -107,19 +111,41 @@ import { createRequire } from 'node:module';
 import { runScript } from './script-runner.js';
 
 const requireHere = createRequire(import.meta.url);
-const lazy = new Set(${JSON.stringify(LAZY_BUILTINS)});
-/** A module core reads properties of only inside functions: required at the first read. */
-const onFirstUse = (id) => {
-  let loaded;
-  return new Proxy({}, { get: (_, key) => (loaded ??= requireHere(id))[key] });
-};
 const exported = runScript(
   requireHere('node:url').fileURLToPath(new URL('./${bodyName}', import.meta.url)),
-  (id) => (lazy.has(id) ? onFirstUse(id) : requireHere(id)),
+  requireHere,
   { __wharf_core_url: import.meta.url, __wharf_core_import: (id) => import(id) },
 );
 export const { ${names.join(', ')} } = exported;
 `;
+}
+
+/**
+ * Each of `ids` (Node's modules) becomes an object of getters, one per export the module has here at
+ * build time, that require the module at the first read: named imports and \`import * as\` alike
+ * (esbuild's interop copies getters without calling them), so loading core loads none of them.
+ */
+function lazyBuiltins(ids) {
+  return {
+    name: 'lazy-builtins',
+    setup(b) {
+      b.onResolve({ filter: /^node:/ }, (args) => {
+        if (args.namespace === 'lazy-builtin') return { path: args.path, external: true };
+        return ids.includes(args.path) ? { path: args.path, namespace: 'lazy-builtin' } : undefined;
+      });
+      b.onLoad({ filter: /.*/, namespace: 'lazy-builtin' }, async ({ path }) => {
+        const names = Object.keys(await import(path)).filter((name) => name !== 'default');
+        const getters = names.map(
+          (name) =>
+            `${JSON.stringify(name)}: { get: () => load()[${JSON.stringify(name)}], enumerable: true }`,
+        );
+        return {
+          contents: `let loaded;\nconst load = () => (loaded ??= require(${JSON.stringify(path)}));\nmodule.exports = Object.defineProperties({}, {\n${getters.join(',\n')}\n});\n`,
+          loader: 'js',
+        };
+      });
+    },
+  };
 }
 
 /**

@@ -6,6 +6,7 @@
 import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { type BuildGraph, build, lowerDockerfile, WharfError } from '@wharf/core';
+import { type ParseResult, parseDockerfile } from '@wharf/core/dockerfile';
 import { parseCompression, parseOutput } from '@wharf/core/export';
 import type * as oci from '@wharf/core/oci';
 import type { RegistryOptions } from '@wharf/core/registry';
@@ -139,6 +140,7 @@ export function registerBuild(program: Command): void {
         platforms,
         cacheFrom,
         cacheTo,
+        dockerfile,
       } = await loadGraph(definition, flags);
       const progress = progressSink(flags.progress);
       const onEvent = progress.sink;
@@ -152,7 +154,12 @@ export function registerBuild(program: Command): void {
       let result: Awaited<ReturnType<typeof build>>;
       try {
         const graph = await lockedBuildGraph(defined, definition, flags, registrySettings(flags), onEvent);
-        await lintBeforeBuild(flags.lint, lintInput(definition, flags), { graph, lint }, onEvent);
+        await lintBeforeBuild(
+          flags.lint,
+          lintInput(definition, flags),
+          { graph, lint, ...(dockerfile ? { dockerfile } : {}) },
+          onEvent,
+        );
         const registry = registrySettings(flags);
         result = await build(graph, {
           contextDir,
@@ -201,6 +208,8 @@ async function loadGraph(
   Pick<LoadedDefinition, 'lint' | 'platforms' | 'cacheFrom' | 'cacheTo'> & {
     graph: BuildGraph;
     contextDir: string;
+    /** `-f`: the Dockerfile's text and parse, which the lint before the build reads too. */
+    dockerfile?: { readonly text: string; readonly parsed: ParseResult };
   }
 > {
   if (flags.file === undefined) {
@@ -223,9 +232,11 @@ async function loadGraph(
       },
     );
   }
-  // Build args decide which stage a `FROM ${ARG}` names, as in BuildKit.
-  const graph = lowerDockerfile(text, { file: flags.file, buildArgs: parseBuildArgs(flags.buildArg) });
-  return { graph, contextDir: resolve(definition ?? '.') };
+  // Parsed once: the lint before the build reads the same parse. Build args decide which stage a
+  // `FROM ${ARG}` names, as in BuildKit.
+  const parsed = parseDockerfile(text, { file: flags.file });
+  const graph = lowerDockerfile(parsed, { file: flags.file, buildArgs: parseBuildArgs(flags.buildArg) });
+  return { graph, contextDir: resolve(definition ?? '.'), dockerfile: { text, parsed } };
 }
 
 /** `--registry-mirror`, `--insecure-registry`, `--ca-file`: how build and bake reach registries. */

@@ -15,6 +15,7 @@ import {
   lintGraph,
   WharfError,
 } from '@wharf/core';
+import type { ParseResult } from '@wharf/core/dockerfile';
 import {
   formatFindings,
   LINT_CONFIG_FILE,
@@ -77,23 +78,34 @@ export type LintInput =
   | { readonly dockerfile: string; readonly target?: string | undefined }
   | { readonly definition: string; readonly target?: string | undefined };
 
+/** What `wharf build` has loaded already: the graph and `define({ lint })`, or with `-f` the Dockerfile. */
+export interface LoadedInput {
+  readonly graph: BuildGraph;
+  readonly lint?: LintConfig | undefined;
+  /** `-f`: the Dockerfile's text and the parse the build lowered (linted without reading or parsing again). */
+  readonly dockerfile?: { readonly text: string; readonly parsed: ParseResult } | undefined;
+}
+
 /**
- * Lints a Dockerfile or a build definition with its configuration. For a definition already loaded
- * (`wharf build`), pass its graph and `define({ lint })` to skip loading it again.
+ * Lints a Dockerfile or a build definition with its configuration. For input already loaded
+ * (`wharf build`), pass it to skip loading (or reading and parsing) it again.
  */
-export async function lintBuildInput(
-  input: LintInput,
-  loaded?: { readonly graph: BuildGraph; readonly lint?: LintConfig | undefined },
-): Promise<Finding[]> {
+export async function lintBuildInput(input: LintInput, loaded?: LoadedInput): Promise<Finding[]> {
   if ('dockerfile' in input) {
-    const text = await readInput(
-      input.dockerfile,
-      'LINT_DOCKERFILE_NOT_FOUND',
-      'pass the path of a Dockerfile: wharf lint -f Dockerfile',
-    );
+    const code = 'LINT_DOCKERFILE_NOT_FOUND';
+    const hint = 'pass the path of a Dockerfile: wharf lint -f Dockerfile';
+    const given = loaded?.dockerfile;
+    if (given) checkSize(input.dockerfile, Buffer.byteLength(given.text), code, hint);
+    const text = given?.text ?? (await readInput(input.dockerfile, code, hint));
     const configs = await fileConfig(input.dockerfile);
     const pinned = await lockedBases(input.dockerfile);
-    return lintDockerfile(text, { file: shown(input.dockerfile), configs, pinned, target: input.target });
+    return lintDockerfile(text, {
+      file: shown(input.dockerfile),
+      configs,
+      pinned,
+      target: input.target,
+      parsed: given?.parsed,
+    });
   }
   const { graph, lint } = loaded ?? (await loadDefinition(input.definition, input.target));
   const path = resolve(input.definition);
@@ -127,12 +139,16 @@ async function readInput(file: string, code: string, hint: string): Promise<stri
   } catch (error) {
     throw new WharfError(code, `cannot read ${file}: ${(error as Error).message}`, { hint, cause: error });
   }
+  checkSize(file, size, code, hint);
+  return readFile(file, 'utf8');
+}
+
+function checkSize(file: string, size: number, code: string, hint: string): void {
   if (size > MAX_INPUT_BYTES) {
     throw new WharfError(code, `${file} is ${size} bytes: too large to lint (limit ${MAX_INPUT_BYTES})`, {
       hint,
     });
   }
-  return readFile(file, 'utf8');
 }
 
 /** A path as the user would type it from here. */
@@ -170,7 +186,7 @@ export function lintInput(
 export async function lintBeforeBuild(
   mode: LintMode,
   input: LintInput,
-  loaded: { readonly graph: BuildGraph; readonly lint?: LintConfig | undefined },
+  loaded: LoadedInput,
   onEvent: EventSink,
 ): Promise<void> {
   if (mode === 'off') return;

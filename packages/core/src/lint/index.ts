@@ -9,7 +9,7 @@
  */
 
 import { lowerDockerfile } from '../dockerfile/lower/index.js';
-import { parseDockerfile } from '../dockerfile/parse/index.js';
+import { type ParseResult, parseDockerfile } from '../dockerfile/parse/index.js';
 import { type SourceLocation, WharfError } from '../errors.js';
 import type { BuildGraph } from '../ir/types.js';
 import { ruleSeverities } from './config.js';
@@ -70,6 +70,11 @@ export interface LintDockerfileOptions extends Omit<LintOptions, 'dockerfile'> {
    * as BuildKit's `--check --target` does. Unknown names throw IR_UNKNOWN_TARGET.
    */
   readonly target?: string | undefined;
+  /**
+   * `text` already parsed (`wharf build -f` lints the parse it lowered, rather than parsing twice). Only
+   * its syntax tree is read: the file names in its warnings may differ from `file`.
+   */
+  readonly parsed?: ParseResult | undefined;
 }
 
 /**
@@ -79,7 +84,7 @@ export interface LintDockerfileOptions extends Omit<LintOptions, 'dockerfile'> {
  */
 export function lintDockerfile(text: string, options: LintDockerfileOptions = {}): Finding[] {
   const file = options.file ?? 'Dockerfile';
-  const parsed = parseDockerfile(text, { file });
+  const parsed = options.parsed ?? parseDockerfile(text, { file });
   const dockerfile: DockerfileSource = { file, text, ast: parsed.ast };
   let graph: BuildGraph;
   try {

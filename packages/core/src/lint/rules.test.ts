@@ -3,6 +3,8 @@
  * that must not. Each Dockerfile starts from a clean final stage so only the rule under test speaks.
  */
 import { describe, expect, test } from 'vitest';
+import { lowerDockerfile } from '../dockerfile/lower/index.js';
+import { parseDockerfile } from '../dockerfile/parse/index.js';
 import { lintDockerfile, lintRules } from './index.js';
 
 /** A final stage that satisfies the image-wide rules (user, labels, digest, tag). */
@@ -297,4 +299,13 @@ describe('--target: rules about the final image look at the built stage', () => 
       expect.objectContaining({ code: 'IR_UNKNOWN_TARGET', hint: 'stages: app, test' }),
     );
   });
+});
+
+test('a parse given (wharf build -f lowered it already, under another file name) lints as the text does', () => {
+  const dockerfile = `ARG BASE=${BASE}\nFROM \${BASE} AS app\nRUN apt-get install curl\nFROM app\n${TAIL}\n`;
+  const parsed = parseDockerfile(dockerfile, { file: '/abs/path/Dockerfile' });
+  lowerDockerfile(parsed, { file: '/abs/path/Dockerfile', buildArgs: { BASE: 'busybox' } });
+  const given = lintDockerfile(dockerfile, { file: 'Dockerfile', parsed });
+  expect(given.length).toBeGreaterThan(0);
+  expect(given).toEqual(lintDockerfile(dockerfile, { file: 'Dockerfile' }));
 });
