@@ -139,8 +139,13 @@ export function httpTransport(options: HttpTransportOptions = {}): ClosableTrans
     };
   };
   return Object.assign(transport, {
+    // Graceful, as undici's close() was: idle connections close now, requests in flight (a blob
+    // still being read) finish, then their connections close instead of returning to the pool.
     close: async () => {
-      for (const agent of agents.splice(0)) agent.destroy();
+      for (const agent of agents.splice(0)) {
+        (agent as HttpAgent & { keepAlive: boolean }).keepAlive = false;
+        for (const sockets of Object.values(agent.freeSockets)) for (const s of sockets ?? []) s.destroy();
+      }
     },
   });
 }
