@@ -13,8 +13,13 @@
 //                such row here: removing dockerd's node image would break the shared test environment).
 //   one-file     a change in services/web (a new one each round), both tools warm from their cold run.
 // Base node:20-alpine comes from the loopback mirror (127.0.0.1:5151). Prints medians, the ratios of
-// the medians, and one JSON line with every round.
+// the medians, and one JSON line with every round. wharf's runs also record CPU seconds (user + sys,
+// GNU time): on a shared machine the steadier figure.
+// `--before DIR` adds another checkout's CLI (DIR/packages/cli/dist/main.js) on the same project: its
+// own cache (seeded the same way) and repositories, cold after wharf's, and after each one-file change
+// run right after wharf's (alternating which goes first), so both rebuild and push the same change.
 import { cpSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import {
@@ -29,11 +34,25 @@ import {
   startRegistry,
   table,
   tempDir,
-  wharf,
+  WHARF,
 } from './lib.mjs';
 
 const { workspaceSubset } = await import(join(ROOT, 'packages/core/dist/bundle/bake/index.js'));
-const { values } = parseArgs({ options: { runs: { type: 'string', default: '3' } } });
+const { values } = parseArgs({
+  options: { runs: { type: 'string', default: '3' }, before: { type: 'string' } },
+});
+const BEFORE = values.before ? join(values.before, 'packages/cli/dist/main.js') : undefined;
+/** Runs a wharf CLI (`cli`, default this checkout's) under GNU time: wall seconds plus `cpu` (user + sys). */
+async function wharfTimed(args, opts, cli = WHARF) {
+  const result = await run(
+    '/usr/bin/time',
+    ['-f', 'wharf-bench-cpu %U %S', process.execPath, cli, ...args],
+    opts,
+  );
+  const cpu = /wharf-bench-cpu (\S+) (\S+)/.exec(result.stderr);
+  return { ...result, cpu: cpu ? Number(cpu[1]) + Number(cpu[2]) : Number.NaN };
+}
+const wharf = (args, opts) => wharfTimed(args, opts);
 const runs = Math.max(1, Number(values.runs));
 const TARGETS = ['api', 'worker', 'web'];
 const work = tempDir('bake');
@@ -81,8 +100,8 @@ try {
         readFileSync(file, 'utf8').replace(/^COPY --from=[\w-]+-workspace \. \.\/$/m, copies),
       );
     }
-    const bake = (cacheDir, repo) =>
-      wharf(
+    const bake = (cacheDir, repo, cli = WHARF) =>
+      wharfTimed(
         [
           'bake',
           join(proj, 'build.ts'),
@@ -95,6 +114,7 @@ try {
           MIRROR,
         ],
         { env: { REGISTRY: `${registry.host}/${repo}` } },
+        cli,
       );
     const buildkit = async () => {
       let seconds = 0;
@@ -114,6 +134,14 @@ try {
     await run('cp', ['-a', seedCache, cacheDir]);
     await settle();
     const wCold = await bake(cacheDir, 'w');
+    const beforeCache = join(work, `cache-before-${round}`);
+    let bCold;
+    if (BEFORE) {
+      log(`round ${round}/${runs}: the --before CLI, cold with the base present…`);
+      await run('cp', ['-a', seedCache, beforeCache]);
+      await settle();
+      bCold = await bake(beforeCache, 'b', BEFORE);
+    }
     log(`round ${round}/${runs}: wharf bake --push, empty cache (base pull and unpack included)…`);
     const emptyCache = join(work, `empty-${round}`);
     await settle();
@@ -129,16 +157,40 @@ try {
       `import { greeting } from '../../packages/greeting/dist/index.js';\n\nconsole.log(greeting('web'), '(change ${round})');\n`,
     );
     log(`round ${round}/${runs}: one-file change in services/web, wharf…`);
-    await settle();
-    const wChange = await bake(cacheDir, 'w');
+    const changeAfter = async () => {
+      await settle();
+      return bake(cacheDir, 'w');
+    };
+    const changeBefore = async () => {
+      log(`round ${round}/${runs}: one-file change, the --before CLI…`);
+      await settle();
+      return bake(beforeCache, 'b', BEFORE);
+    };
+    let wChange;
+    let bChange;
+    if (!BEFORE) wChange = await changeAfter();
+    else if (round % 2) [wChange, bChange] = [await changeAfter(), await changeBefore()];
+    else [bChange, wChange] = [await changeBefore(), await changeAfter()];
     log(`round ${round}/${runs}: one-file change, BuildKit…`);
     await settle();
     const dChange = await buildkit();
-    rounds.push({
-      cold: { wharf: s(wCold.seconds), buildkit: s(dCold), push: pushLine(wCold) },
-      coldEmpty: { wharf: s(wEmpty.seconds), push: pushLine(wEmpty) },
-      change: { wharf: s(wChange.seconds), buildkit: s(dChange), push: pushLine(wChange) },
+    /** One phase's figures: wharf's wall and CPU, the --before CLI's, BuildKit's, what was pushed. */
+    const phase = (w, b, buildkit) => ({
+      wharf: s(w.seconds),
+      wharfCpu: s(w.cpu),
+      ...(b ? { before: s(b.seconds), beforeCpu: s(b.cpu) } : {}),
+      ...(buildkit === undefined ? {} : { buildkit: s(buildkit) }),
+      push: pushLine(w),
     });
+    rounds.push({
+      cold: phase(wCold, bCold, dCold),
+      coldEmpty: phase(wEmpty),
+      change: phase(wChange, bChange, dChange),
+      load: loadavg()
+        .map((x) => x.toFixed(2))
+        .join(' '),
+    });
+    rmSync(beforeCache, { recursive: true, force: true });
     log(`round ${round}: ${JSON.stringify(rounds.at(-1))}`);
     rmSync(cacheDir, { recursive: true, force: true });
     await registry.stop();
@@ -147,19 +199,24 @@ try {
   }
 
   const m = (phase, tool) => median(rounds.map((r) => r[phase][tool]));
+  const row = (label, phase, buildkitPhase = phase) => ({
+    phase: label,
+    wharf: s(m(phase, 'wharf')),
+    buildkit: s(m(buildkitPhase, 'buildkit')),
+    'wharf cpu': s(m(phase, 'wharfCpu')),
+    ...(BEFORE && phase !== 'coldEmpty'
+      ? { before: s(m(phase, 'before')), 'before cpu': s(m(phase, 'beforeCpu')) }
+      : {}),
+  });
   const rows = [
-    {
-      phase: 'cold (base present in both)',
-      wharf: s(m('cold', 'wharf')),
-      buildkit: s(m('cold', 'buildkit')),
-    },
-    {
-      phase: 'cold, wharf cache empty',
-      wharf: s(m('coldEmpty', 'wharf')),
-      buildkit: s(m('cold', 'buildkit')),
-    },
-    { phase: 'one-file change', wharf: s(m('change', 'wharf')), buildkit: s(m('change', 'buildkit')) },
-  ].map((row) => ({ ...row, ratio: s(row.wharf / row.buildkit) }));
+    row('cold (base present in both)', 'cold'),
+    row('cold, wharf cache empty', 'coldEmpty', 'cold'),
+    row('one-file change', 'change'),
+  ].map((r) => ({
+    ...r,
+    ratio: s(r.wharf / r.buildkit),
+    ...(r.before !== undefined ? { 'before ratio': s(r.before / r.buildkit) } : {}),
+  }));
   table(rows);
   log(`medians of ${runs} rounds; cold ${rounds[0].cold.push}; change ${rounds[0].change.push}`);
   console.log(JSON.stringify({ bench: 'bake', machine: machine(), runs, medians: rows, rounds }));

@@ -154,7 +154,8 @@ export async function bake(definition: Definition, options: BakeOptions = {}): P
   }
   const several = chosen.length > 1;
   warnSharedCacheExports(chosen, onEvent);
-  // A target waiting for a step another target runs never holds up that target: it is running.
+  // A target waiting for a step another target runs never holds up that target: it is running. The
+  // pushes share one client per registry (BlobLocations.client), closed when all are done.
   const settled = await mapLimit(
     chosen,
     Math.max(1, concurrency ?? Math.max(4, 2 * availableParallelism())),
@@ -178,7 +179,7 @@ export async function bake(definition: Definition, options: BakeOptions = {}): P
         });
         return [name, { ...result, tags: target.tags }];
       }),
-  );
+  ).finally(() => blobs.close());
   const failed = settled.flatMap((s, i) => (s.status === 'rejected' ? [[i, s.reason] as const] : []));
   if (failed.length > 0) {
     const [index, reason] = failed[0] as readonly [number, unknown];

@@ -155,4 +155,14 @@ describe('tags and labels', () => {
     await expect(packageVersion(dir)).rejects.toThrow(`${join(dir, 'package.json')} has no "version"`);
     await expect(packageVersion(join(root, 'nope'))).rejects.toMatchObject({ code: 'BAKE_BAD_PACKAGE' });
   });
+
+  it('packageVersion reads a package.json of many pieces whole, and refuses one past 1 MiB', async () => {
+    const dir = join(root, 'big');
+    mkdirSync(dir);
+    const padded = (bytes: number) => `{"version":"2.0.0","pad":"${'x'.repeat(bytes - 28)}"}`;
+    writeFileSync(join(dir, 'package.json'), padded(1024 * 1024)); // exactly the limit: read whole
+    expect(await packageVersion(dir)).toBe('2.0.0');
+    writeFileSync(join(dir, 'package.json'), padded(1024 * 1024 + 1));
+    await expect(packageVersion(dir)).rejects.toThrow('larger than 1 MiB');
+  });
 });

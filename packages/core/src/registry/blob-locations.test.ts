@@ -1,6 +1,6 @@
 // BlobLocations against a scripted registry that keeps blobs per repository: pushes of one run that
 // share blobs upload each once per registry and mount it into the other repositories, even when they
-// run at once.
+// run at once, through one client per registry.
 import { randomUUID } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -17,11 +17,14 @@ afterEach(async () => {
 /** A registry holding blobs per repository; counts uploads (PUT of a blob) and mounts. */
 async function registry() {
   const held = new Map<string, Set<string>>(); // repository → digests
-  const counts = { uploads: 0, mounts: 0 };
+  const counts = { uploads: 0, mounts: 0, pings: 0 };
   const holds = (repo: string) => held.get(repo) ?? held.set(repo, new Set()).get(repo) ?? new Set<string>();
   const server = createServer((req, res) => {
     const url = new URL(req.url ?? '/', 'http://x');
-    if (url.pathname === '/v2/') return void res.end('{}');
+    if (url.pathname === '/v2/') {
+      counts.pings++;
+      return void res.end('{}');
+    }
     const m = /^\/v2\/(.+)\/(blobs|manifests)\/(.*)$/.exec(url.pathname);
     const [, repo = '', kind, rest = ''] = m ?? [];
     req.resume();
@@ -84,6 +87,9 @@ it('uploads a blob two concurrent pushes share once and mounts it into the other
   expect(a.stats.bytesMounted + b.stats.bytesMounted).toBeGreaterThan(0);
   expect(counts.uploads).toBe(a.stats.uploaded + b.stats.uploaded);
   expect([...blobs.holders(host, await shared.digest())].sort()).toEqual(['mono/api', 'mono/web']);
+  // one client for the run's pushes to the registry: its scheme is found (and pinged) once
+  expect(counts.pings).toBe(1);
+  await blobs.close();
   // without shared locations both pushes upload the shared layer
   const before = counts.uploads;
   await Promise.all([
@@ -91,4 +97,5 @@ it('uploads a blob two concurrent pushes share once and mounts it into the other
     pushImage(web, `${host}/solo/web:1`, { configFile: false, env: {} }),
   ]);
   expect(counts.uploads - before).toBe(6);
+  expect(counts.pings).toBe(3);
 });

@@ -36,7 +36,7 @@ describe('errorFromResponse', () => {
     expect(limited.retryAfterMs).toBe(2000);
     expect(isRetryable(errorFromResponse(503, '', ctx))).toBe(true);
     expect(isRetryable(errorFromResponse(501, '', ctx))).toBe(false);
-    expect(isRetryable(Object.assign(new Error('x'), { code: 'UND_ERR_SOCKET' }))).toBe(true);
+    expect(isRetryable(Object.assign(new Error('x'), { code: 'ECONNRESET' }))).toBe(true);
   });
 });
 

@@ -87,6 +87,11 @@ export function isRetryable(error: unknown): boolean {
   return isConnectionError(error);
 }
 
+/** The transport's idle timeout ran out waiting for response headers (the error's `code`). */
+export const HEADERS_TIMEOUT = 'WHARF_HTTP_HEADERS_TIMEOUT';
+/** The transport's idle timeout ran out between two pieces of a response body (the error's `code`). */
+export const BODY_TIMEOUT = 'WHARF_HTTP_BODY_TIMEOUT';
+
 const CONNECTION_CODES = new Set([
   'ECONNRESET',
   'ECONNREFUSED',
@@ -96,13 +101,9 @@ const CONNECTION_CODES = new Set([
   'EHOSTUNREACH',
   'ENETUNREACH',
   'EAI_AGAIN',
-  'UND_ERR_SOCKET',
-  'UND_ERR_CLOSED',
-  'UND_ERR_CONNECT_TIMEOUT',
-  'UND_ERR_HEADERS_TIMEOUT',
-  'UND_ERR_BODY_TIMEOUT',
-  'UND_ERR_REQ_CONTENT_LENGTH_MISMATCH',
-  'UND_ERR_RES_CONTENT_LENGTH_MISMATCH',
+  HEADERS_TIMEOUT,
+  BODY_TIMEOUT,
+  'ERR_HTTP_CONTENT_LENGTH_MISMATCH',
   'ERR_STREAM_PREMATURE_CLOSE',
 ]);
 
@@ -264,13 +265,13 @@ function errorCode(error: unknown): string | undefined {
   return undefined;
 }
 
-/** A network failure in words; undici's timeouts say which limit ran out and how to change it. */
+/** A network failure in words; the transport's timeouts say which limit ran out and how to change it. */
 function networkReason(error: unknown, timeoutMs: number | undefined): string {
   const limit = timeoutMs === undefined ? '' : ` for ${timeoutMs / 1000} s`;
   switch (errorCode(error)) {
-    case 'UND_ERR_BODY_TIMEOUT':
+    case BODY_TIMEOUT:
       return `the registry stopped sending (no data${limit}; WHARF_REGISTRY_TIMEOUT sets the idle timeout in seconds)`;
-    case 'UND_ERR_HEADERS_TIMEOUT':
+    case HEADERS_TIMEOUT:
       return `the registry did not answer${limit} (WHARF_REGISTRY_TIMEOUT sets the timeout in seconds)`;
     default:
       return error instanceof Error ? error.message : String(error);

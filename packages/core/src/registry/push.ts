@@ -54,6 +54,27 @@ export interface PushOptions extends RegistryOptions {
 export class BlobLocations {
   readonly #holders = new Map<string, string[]>();
   readonly #queue = keyedQueue();
+  readonly #clients = new Map<string, RegistryClient>();
+
+  /**
+   * The run's client for `registry`, made by the first push to it: the pushes after it skip the
+   * scheme discovery (an HTTPS attempt and a ping each), reuse its connections and its tokens.
+   */
+  client(registry: string, make: () => RegistryClient): RegistryClient {
+    let client = this.#clients.get(registry);
+    if (!client) {
+      client = make();
+      this.#clients.set(registry, client);
+    }
+    return client;
+  }
+
+  /** Closes the run's clients (their idle connections); call once every push is done. */
+  async close(): Promise<void> {
+    const clients = [...this.#clients.values()];
+    this.#clients.clear();
+    await Promise.all(clients.map((c) => c.close()));
+  }
 
   /** Repositories of `registry` known to hold `digest`. */
   holders(registry: string, digest: Digest): readonly string[] {
@@ -605,7 +626,8 @@ export async function pushImage(
 /**
  * Runs `push` once per repository of `references` (grouped by {@link byRepository}), with a Pusher
  * for it: one client per registry, and blobs mounted from the repositories pushed before it on the
- * same registry (besides `options.mountFrom`). Closes the clients at the end.
+ * same registry (besides `options.mountFrom`). Closes the clients it made at the end; a run's shared
+ * ones (`options.blobs`) stay open for its other pushes.
  */
 async function eachRepository(
   references: readonly Reference[],
@@ -613,13 +635,16 @@ async function eachRepository(
   stats: PushStats,
   push: (pusher: Pusher, group: readonly Reference[]) => Promise<void>,
 ): Promise<void> {
+  // This push's own clients; with `blobs`, the run's (closed by whoever made the BlobLocations).
   const clients = new Map<string, RegistryClient>();
+  const shared = options.blobs;
   const pushed: string[] = [];
   try {
     for (const group of byRepository(references)) {
       const target = group[0] as Reference;
-      const client = clients.get(target.registry) ?? new RegistryClient(target.registry, options);
-      clients.set(target.registry, client);
+      const make = () => new RegistryClient(target.registry, options);
+      const client = shared ? shared.client(target.registry, make) : (clients.get(target.registry) ?? make());
+      if (!shared) clients.set(target.registry, client);
       const mountFrom = [
         ...(options.mountFrom ?? []),
         ...pushed

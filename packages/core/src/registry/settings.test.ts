@@ -68,7 +68,7 @@ describe('registrySettings', () => {
     expect(() => registrySettings({ env: { WHARF_REGISTRY_TIMEOUT: 'soon' }, configFile: false })).toThrow(
       /WHARF_REGISTRY_TIMEOUT=soon is not a positive number of seconds/,
     );
-    // 0 would switch undici's timeouts off: refused, from the variable and from the option.
+    // 0 would switch the socket idle timeout off: refused, from the variable and from the option.
     expect(() => registrySettings({ env: { WHARF_REGISTRY_TIMEOUT: '0' }, configFile: false })).toThrow(
       /not a positive number/,
     );

@@ -1,6 +1,6 @@
 /**
  * Reads document bodies (manifests, tokens) whole, between the retry wrapper and the rest of the chain:
- * a body that stalls (undici's idle timeout) or breaks throws here, inside the attempt, so it is
+ * a body that stalls (the transport's idle timeout) or breaks throws here, inside the attempt, so it is
  * retried like a dropped connection. A success body is read up to the request's `buffer.limit` (a
  * `Content-Length` above it fails before reading); an error body only up to {@link ERROR_BODY_LIMIT}.
  */

@@ -1,6 +1,6 @@
 import { Readable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
-import { RegistryError } from '../errors.js';
+import { BODY_TIMEOUT, RegistryError } from '../errors.js';
 import { withBuffering } from './buffer.js';
 import { withRedirects } from './redirect.js';
 import { backoffDelay, DEFAULT_RETRY_POLICY, parseRetryAfter, withRetry } from './retry.js';
@@ -193,7 +193,7 @@ describe('bounded bodies', () => {
       if (attempt === 1) {
         const broken = new Readable({
           read() {
-            this.destroy(Object.assign(new Error('Body Timeout Error'), { code: 'UND_ERR_BODY_TIMEOUT' }));
+            this.destroy(Object.assign(new Error('no body data for 30 s'), { code: BODY_TIMEOUT }));
           },
         });
         return { status: 200, headers: {}, url: req.url, body: streamBody(broken) };
