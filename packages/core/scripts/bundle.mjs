@@ -175,7 +175,7 @@ function throughCoreJs(coreSpecifier) {
 }
 
 /**
- * `import("undici")` → `__wharf_core_import("undici")`: resolved from core.js like the ES module's own
+ * `import("tar-stream")` → `__wharf_core_import("tar-stream")`: resolved from core.js like the ES module's own
  * import() was. Only the dependencies' specifiers are expected; anything else stops the build.
  */
 function rewriteDynamicImports(file) {

@@ -82,7 +82,7 @@ const allowed: Record<string, readonly string[]> = {
 
 /** Modules that must stay pure: no fs, no network, no child processes. */
 const pure = ['dsl', 'ir', 'oci', 'tar', 'lint', 'dockerfile/parse', 'dockerfile/emit'];
-const ioModules = /^node:(fs|fs\/promises|net|http|https|child_process|dgram|tls)$|^undici$/;
+const ioModules = /^node:(fs|fs\/promises|net|http|https|child_process|dgram|tls)$/;
 
 function sourceFiles(dir: string): string[] {
   return readdirSync(dir).flatMap((name) => {

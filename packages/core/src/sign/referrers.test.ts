@@ -71,7 +71,7 @@ describe('attaching referrers: OCI-Subject decides the tag fallback (distributio
     ociSubject = true;
     expect(await attach()).toEqual(['PUT /v2/app/manifests/DIGEST']);
     expect(manifests.has(referrersTag(subject.digest))).toBe(false);
-  }, 30_000); // the first request loads undici and probes for HTTPS
+  }, 30_000); // the first request probes for HTTPS
 
   it('without the header the sha256-<hex> tag index is read and written', async () => {
     ociSubject = false;
