@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { lstatSync, mkdtempSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
+import { lstatSync, mkdtempSync, readFileSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -82,5 +82,62 @@ describe('FileDigests', () => {
   it('fails for a missing file', async () => {
     const cache = await FileDigests.open(join(dir, 'third.json'));
     await expect(cache.digest(join(dir, 'missing'))).rejects.toMatchObject({ code: 'ENOENT' });
+  });
+
+  it('appends what a build hashed to its log, reads odd paths back, and skips a line cut short', async () => {
+    const odd = ['plain.txt', 'tab\there.txt', 'new\nline.txt', '"quoted'].map((name) => join(dir, name));
+    for (const file of odd) writeFileSync(file, `content of ${file}`);
+    const cacheFile = join(dir, 'log', 'file-digests');
+    const first = await FileDigests.open(cacheFile);
+    for (const file of odd) await first.digest(file);
+    await first.save();
+    const written = readFileSync(cacheFile, 'utf8');
+    expect(written.split('\n')[0]).toBe('wharf file digests v2');
+
+    writeFileSync(odd[0] as string, 'changed!');
+    utimesSync(odd[0] as string, new Date(), new Date(Date.now() + 7000));
+    const second = await FileDigests.open(cacheFile);
+    expect(await second.digest(odd[0] as string)).toBe(sha('changed!'));
+    await second.save();
+    const appended = readFileSync(cacheFile, 'utf8');
+    expect(appended.startsWith(written)).toBe(true); // one line added, nothing rewritten
+    expect(appended.slice(written.length).split('\n')).toHaveLength(2);
+
+    writeFileSync(cacheFile, `${appended}/cut/short\t12\t3`); // a crash in the middle of an append
+    const third = await FileDigests.open(cacheFile);
+    expect(await Promise.all(odd.map((file) => third.digest(file)))).toEqual([
+      sha('changed!'),
+      ...odd.slice(1).map((file) => sha(`content of ${file}`)),
+    ]);
+    expect(third.stats).toEqual({ hashed: 0, reused: 4 });
+  });
+
+  it('reads the JSON cache of earlier versions once and replaces it with the log', async () => {
+    const file = join(dir, 'old.txt');
+    writeFileSync(file, 'old');
+    const st = lstatSync(file, { bigint: true });
+    const cacheFile = join(dir, 'old-cache.json');
+    const entry = { size: 3, mtimeNs: String(st.mtimeNs), ino: String(st.ino), dev: String(st.dev) };
+    writeFileSync(cacheFile, JSON.stringify({ [file]: { ...entry, sha256: sha('old') } }));
+    const cache = await FileDigests.open(cacheFile);
+    expect(await cache.digest(file)).toBe(sha('old'));
+    expect(cache.stats).toEqual({ hashed: 0, reused: 1 });
+    await cache.save();
+    expect(readFileSync(cacheFile, 'utf8')).toMatch(/^wharf file digests v2\n/);
+    expect(await (await FileDigests.open(cacheFile)).digest(file)).toBe(sha('old'));
+  });
+
+  it('rewrites the log whole once half of it is stale', async () => {
+    const file = join(dir, 'churn.txt');
+    const cacheFile = join(dir, 'churn-cache');
+    for (let round = 0; round < 80; round++) {
+      writeFileSync(file, `round ${round}`);
+      utimesSync(file, new Date(), new Date(Date.now() + round * 1000));
+      const cache = await FileDigests.open(cacheFile);
+      expect(await cache.digest(file)).toBe(sha(`round ${round}`));
+      await cache.save();
+    }
+    // one live file: the log never grows past the slack before it is compacted
+    expect(readFileSync(cacheFile, 'utf8').split('\n').length).toBeLessThan(2 + 64 + 2);
   });
 });

@@ -137,7 +137,7 @@ interface FileChange {
   readonly text: string;
 }
 
-const SOURCE_VALUE = /^file:[0-7]+:\d+:\d+:(\/.*):(?:sha256:)?[0-9a-f]+$/;
+const SOURCE_VALUE = /^file:[0-7]+:\d+:\d+:(\/.*):(?:sha256:)?[0-9a-f]+$/s; // `s`: a name may hold a newline
 
 function diffFiles(
   before: Readonly<Record<string, string>>,

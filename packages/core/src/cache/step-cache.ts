@@ -10,7 +10,7 @@
  * inputs of its last build, and a miss names what differs (see miss-explanation.ts).
  */
 import { createHash } from 'node:crypto';
-import { readdir, readFile, rm } from 'node:fs/promises';
+import { type FileHandle, open, readdir, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { writeFileAtomic } from '../fsutil/files.js';
 import type { Layer } from '../image/types.js';
@@ -76,21 +76,78 @@ interface Record_ {
   readonly created: string;
 }
 
+/** Bumped when the key's spelling changes: records made under another version just miss. */
+const KEY_VERSION = 2;
+
+/**
+ * A step's cache key: sha256 of its inputs. The files go in one line each, sorted by name and fed to
+ * the hash in pieces — a 26 000-file COPY used to build an entry array, sort it and make one JSON
+ * string of it (~30 MB of heap at the build's memory peak). Lines are length-prefixed, so no name or
+ * value can be spelled to look like two.
+ */
 export function stepKey(inputs: StepInputs): string {
   const hash = createHash('sha256');
   hash.update(
     JSON.stringify({
-      v: 1,
+      v: KEY_VERSION,
       parent: inputs.parent,
       config: inputs.config,
       args: [...inputs.args].sort(),
       instruction: inputs.instruction,
-      files: Object.entries(inputs.files).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)),
       secrets: [...(inputs.secrets ?? [])].sort(),
       epoch: inputs.epoch,
     }),
   );
+  for (const piece of fileLines(inputs.files)) hash.update(piece);
   return hash.digest('hex');
+}
+
+/** Files (name → value) as `<length> <name> <length> <value>\n` lines, sorted by name, in pieces. */
+function* fileLines(files: Readonly<Record<string, string>>): Generator<string> {
+  const PIECE = 512;
+  let piece = '';
+  let count = 0;
+  for (const name of sortedNames(files)) {
+    const value = files[name] as string;
+    piece += `${name.length} ${name} ${value.length} ${value}\n`;
+    if (++count === PIECE) {
+      yield piece;
+      piece = '';
+      count = 0;
+    }
+  }
+  if (piece) yield piece;
+}
+
+/** The names of `files` in code-unit order (a planner's entries mostly come sorted: checked first). */
+function sortedNames(files: Readonly<Record<string, string>>): string[] {
+  const names = Object.keys(files);
+  for (let i = 1; i < names.length; i++) {
+    if ((names[i - 1] as string) > (names[i] as string)) return names.sort();
+  }
+  return names;
+}
+
+/** Parses {@link fileLines}' text from `at`: the files, or undefined when it is not well formed. */
+function parseFileLines(text: string, at: number): Record<string, string> | undefined {
+  // No prototype: a file named `__proto__` is a file like any other.
+  const files = Object.create(null) as Record<string, string>;
+  const field = (): string | undefined => {
+    const space = text.indexOf(' ', at);
+    const length = Number(text.slice(at, space));
+    if (space < 0 || !Number.isInteger(length) || length < 0) return undefined;
+    const value = text.slice(space + 1, space + 1 + length);
+    at = space + 1 + length + 1;
+    return value.length === length ? value : undefined;
+  };
+  while (at < text.length) {
+    const name = field();
+    if (name === undefined || text[at - 1] !== ' ') return undefined;
+    const value = field();
+    if (value === undefined || text[at - 1] !== '\n') return undefined;
+    files[name] = value;
+  }
+  return files;
 }
 
 export class StepCache {
@@ -356,20 +413,27 @@ export class StepCache {
     );
   }
 
-  /** Remembers the inputs of the step at `slot` (for explaining the next miss there). */
-  async remember(slot: string, inputs: StepInputs): Promise<void> {
-    await writeAtomic(this.#slotPath(slot), JSON.stringify(inputs));
+  /**
+   * Remembers the inputs of the step at `slot` (for explaining the next miss there) and their key. A
+   * hit whose key is the one the slot holds writes nothing (a warm build's 26 000-file COPY rewrote
+   * megabytes each time).
+   */
+  async remember(slot: string, key: string, inputs: StepInputs): Promise<void> {
+    const path = this.#slotPath(slot);
+    if ((await slotKey(path)) === key) return;
+    await writeAtomic(path, slotRecord(key, inputs));
   }
 
   /** Why `inputs` missed at `slot`: one line, or undefined when the slot has no history. */
   async explain(slot: string, inputs: StepInputs): Promise<string | undefined> {
-    let previous: StepInputs;
+    let text: string;
     try {
-      previous = JSON.parse(await readFile(this.#slotPath(slot), 'utf8')) as StepInputs;
+      text = await readFile(this.#slotPath(slot), 'utf8');
     } catch {
       return undefined;
     }
-    return explainDifference(previous, inputs);
+    const previous = parseSlotRecord(text);
+    return previous && explainDifference(previous, inputs);
   }
 
   /**
@@ -419,13 +483,62 @@ export class StepCache {
   }
 
   #slotPath(slot: string): string {
-    return join(this.root, 'slots', `${createHash('sha256').update(slot).digest('hex')}.json`);
+    // `.v2`: the record's format (see slotRecord); older `.json` records are never read
+    return join(this.root, 'slots', `${createHash('sha256').update(slot).digest('hex')}.v2`);
   }
 }
 
 /** Records are rebuilt by the next build when lost, so they skip the fsyncs (a step costs two writes). */
-function writeAtomic(path: string, text: string): Promise<void> {
-  return writeFileAtomic(path, text, { durable: false });
+function writeAtomic(path: string, data: string | Iterable<string>): Promise<void> {
+  return writeFileAtomic(path, data, { durable: false });
+}
+
+/**
+ * A slot's record, in pieces: `wharf step position v2 <key>` on the first line (a hit compares only
+ * that), the inputs but the files as JSON on the second, then the files as in the key ({@link fileLines}).
+ */
+function* slotRecord(key: string, inputs: StepInputs): Generator<string> {
+  const { files, ...rest } = inputs;
+  yield `${SLOT_HEADER}${key}\n${JSON.stringify(rest)}\n`;
+  yield* fileLines(files);
+}
+
+const SLOT_HEADER = 'wharf step position v2 ';
+/** The first line of a slot record: the header and a hex sha256 key. */
+const SLOT_FIRST_LINE = SLOT_HEADER.length + 64 + 1;
+
+/** The key a slot's record holds (its first line only), or undefined when there is none. */
+async function slotKey(path: string): Promise<string | undefined> {
+  let handle: FileHandle | undefined;
+  try {
+    handle = await open(path, 'r');
+    const buffer = Buffer.alloc(SLOT_FIRST_LINE);
+    const { bytesRead } = await handle.read(buffer, 0, SLOT_FIRST_LINE, 0);
+    const line = buffer.toString('latin1', 0, bytesRead);
+    return line.startsWith(SLOT_HEADER) && line.endsWith('\n')
+      ? line.slice(SLOT_HEADER.length, -1)
+      : undefined;
+  } catch {
+    return undefined;
+  } finally {
+    await handle?.close();
+  }
+}
+
+/** The inputs a slot record holds, or undefined when it is torn or not one. */
+function parseSlotRecord(text: string): StepInputs | undefined {
+  if (!text.startsWith(SLOT_HEADER)) return undefined;
+  const first = text.indexOf('\n');
+  const second = text.indexOf('\n', first + 1);
+  if (first < 0 || second < 0) return undefined;
+  let rest: Omit<StepInputs, 'files'>;
+  try {
+    rest = JSON.parse(text.slice(first + 1, second)) as Omit<StepInputs, 'files'>;
+  } catch {
+    return undefined;
+  }
+  const files = parseFileLines(text, second + 1);
+  return files && { ...rest, files };
 }
 
 /** Total compressed bytes of the layers a set of records point at (for `cache ls` and pruning). */

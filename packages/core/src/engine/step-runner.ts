@@ -122,7 +122,7 @@ export class StepRunner {
     if (!layer || found.kind !== 'hit') return undefined;
     this.#advance(key);
     this.#options.onRecord?.(key, found.layer, { slot, inputs });
-    const outcome = await this.#hit(found.layer, layer, slot, inputs, report);
+    const outcome = await this.#hit(found.layer, layer, slot, key, inputs, report);
     return outcome.kind === 'layer' ? outcome.layer : undefined;
   }
 
@@ -146,12 +146,12 @@ export class StepRunner {
       const found = await cache.get(key, { slot: step.slot, inputs });
       if (found.kind === 'hit-empty' && !step.alwaysLayer) {
         this.#options.onRecord?.(key, null, { slot: step.slot, inputs });
-        return this.#hit(undefined, undefined, step.slot, inputs, report);
+        return this.#hit(undefined, undefined, step.slot, key, inputs, report);
       }
       const layer = found.kind === 'hit' ? await this.#usable(key, found.layer) : undefined;
       if (found.kind === 'hit' && layer) {
         this.#options.onRecord?.(key, found.layer, { slot: step.slot, inputs });
-        return this.#hit(found.layer, layer, step.slot, inputs, report);
+        return this.#hit(found.layer, layer, step.slot, key, inputs, report);
       }
       // A hit whose blob left the store (pruned) and no imported cache has, or no layer for a step that
       // always makes one, runs again; the explanation compares the inputs.
@@ -164,7 +164,7 @@ export class StepRunner {
     try {
       await cache.put(key, layer ?? null);
       this.#options.onRecord?.(key, layer ?? null, { slot: step.slot, inputs });
-      await cache.remember(step.slot, inputs);
+      await cache.remember(step.slot, key, inputs);
       report.finished({
         ...(layer ? { layer: { digest: layer.digest, size: layer.size } } : {}),
         cached: false,
@@ -195,10 +195,11 @@ export class StepRunner {
     cached: CachedLayer | undefined,
     layer: Layer | undefined,
     slot: string,
+    key: string,
     inputs: StepInputs,
     report: StepReport,
   ): Promise<StepOutcome> {
-    await this.#options.cache.remember(slot, inputs);
+    await this.#options.cache.remember(slot, key, inputs);
     if (!cached || !layer) {
       report.finished({ cached: true });
       return { kind: 'empty', cached: true };
