@@ -7,7 +7,7 @@
  * backpressure, so memory stays flat whatever the sizes.
  */
 import { createHash } from 'node:crypto';
-import { closeSync, openSync, readSync } from 'node:fs';
+import { closeSync, constants, openSync, readSync } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { Readable } from 'node:stream';
 import { WharfError } from '../errors.js';
@@ -130,7 +130,7 @@ function readSmall(content: FileContent, size: number, buf: Buffer, offset: numb
     return;
   }
   if (content.kind !== 'path') throw new Error('unreachable: archive members stream');
-  const fd = openSync(content.path, 'r');
+  const fd = openPathSync(content);
   try {
     let read = 0;
     while (read < size) {
@@ -142,6 +142,30 @@ function readSmall(content: FileContent, size: number, buf: Buffer, offset: numb
   } finally {
     closeSync(fd);
   }
+}
+
+type PathContent = Extract<FileContent, { kind: 'path' }>;
+
+/** O_NOATIME is refused (EPERM) for a file the process does not own, unless root: then a plain open. */
+const NO_ATIME = constants.O_RDONLY | (constants.O_NOATIME ?? 0);
+const refused = (error: unknown) => (error as { code?: unknown }).code === 'EPERM';
+
+function openPathSync(content: PathContent): number {
+  if (!content.noAtime) return openSync(content.path, 'r');
+  try {
+    return openSync(content.path, NO_ATIME);
+  } catch (error) {
+    if (refused(error)) return openSync(content.path, 'r');
+    throw error;
+  }
+}
+
+function openPath(content: PathContent): ReturnType<typeof open> {
+  if (!content.noAtime) return open(content.path, 'r');
+  return open(content.path, NO_ATIME).catch((error: unknown) => {
+    if (refused(error)) return open(content.path, 'r');
+    throw error;
+  });
 }
 
 /** A big file's bytes (exactly `size`), in CHUNK-sized buffers. */
@@ -157,7 +181,7 @@ async function* contentChunks(
   }
   let written = 0;
   if (content.kind === 'path') {
-    const handle = await open(content.path, 'r');
+    const handle = await openPath(content);
     try {
       while (written < size) {
         const buf = Buffer.allocUnsafe(Math.min(CHUNK, size - written));
