@@ -7,6 +7,10 @@ import { build } from '../build.js';
 import { define } from '../dsl/graph.js';
 import { stage } from '../dsl/stage.js';
 import type { BuildEvent } from '../events.js';
+import { emptyImage } from '../image/empty.js';
+import { appendLayers } from '../image/mutate.js';
+import { writeLayout } from '../layout/write.js';
+import { fileLayer } from '../testing/random.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'wharf-remote-build-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -227,4 +231,54 @@ it('a lazy hit whose blob is gone from the cache: a warning, the build starts ov
       message: expect.stringMatching(/could not be fetched when needed .* the build starts over/),
     }),
   );
+});
+
+it("the base image's listings travel with the cache: a fresh machine plans on the base without unpacking it", async () => {
+  writeFileSync(join(dir, 'b.txt'), 'b\n');
+  const layer = await fileLayer({ 'etc/passwd': 'root:x:0:0::/root:/bin/sh\n', 'srv/data/x': 'x' });
+  await writeLayout(join(dir, 'base-layout'), appendLayers(emptyImage(), { layer }));
+  const diffId = await layer.diffId();
+  const onBase = stage('on-base')
+    .from('oci-layout://base-layout')
+    .workdir('/srv/data/app')
+    .copy('b.txt', 'b.txt');
+  const cache = join(dir, 'base-cache');
+  const output = { type: 'oci', dest: join(dir, 'out-base-a'), names: [] } as const;
+  const a = await build(onBase, {
+    contextDir: dir,
+    cacheDir: join(dir, 'base-a'),
+    output,
+    cacheTo: [`type=local,dest=${cache},compression=gzip`],
+  });
+  // machine A unpacked the base to plan on it (its tar is kept in the store)
+  expect(existsSync(join(dir, 'base-a/blobs/sha256', diffId.slice('sha256:'.length)))).toBe(true);
+  const b = await build(onBase, {
+    contextDir: dir,
+    cacheDir: join(dir, 'base-b'),
+    output: { ...output, dest: join(dir, 'out-base-b') },
+    cacheFrom: [`type=local,src=${cache}`],
+  });
+  expect(b.steps.map((s) => [s.text, s.cached])).toEqual([
+    ['WORKDIR /srv/data/app', true],
+    ['COPY b.txt b.txt', true],
+  ]);
+  expect(b.digest).toBe(a.digest);
+  // machine B planned WORKDIR and COPY on the cache's listing of the base: its tar was never made
+  expect(existsSync(join(dir, 'base-b/blobs/sha256', diffId.slice('sha256:'.length)))).toBe(false);
+  // and exports the listing on: a third machine importing B's cache does not unpack the base either
+  const again = join(dir, 'base-cache-b');
+  await build(onBase, {
+    contextDir: dir,
+    cacheDir: join(dir, 'base-c'),
+    cacheFrom: [`type=local,src=${cache}`],
+    cacheTo: [`type=local,dest=${again},compression=gzip`],
+  });
+  const d = await build(onBase, {
+    contextDir: dir,
+    cacheDir: join(dir, 'base-d'),
+    output: { ...output, dest: join(dir, 'out-base-d') },
+    cacheFrom: [`type=local,src=${again}`],
+  });
+  expect(d.digest).toBe(a.digest);
+  expect(existsSync(join(dir, 'base-d/blobs/sha256', diffId.slice('sha256:'.length)))).toBe(false);
 });
