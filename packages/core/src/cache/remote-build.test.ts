@@ -4,8 +4,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, expect, it } from 'vitest';
 import { build } from '../build.js';
-import { define } from '../dsl/graph.js';
+import { define, toGraph } from '../dsl/graph.js';
 import { stage } from '../dsl/stage.js';
+import { buildImage } from '../engine/build.js';
 import type { BuildEvent } from '../events.js';
 import { emptyImage } from '../image/empty.js';
 import { appendLayers } from '../image/mutate.js';
@@ -205,6 +206,21 @@ it('a hit is lazy: no blob is fetched until an output reads it, then the gzip fo
     l.digest.slice('sha256:'.length),
   );
   expect(blobs(join(dir, 'lazy-c')).sort()).toEqual([...layers].sort());
+});
+
+it('with an output to come (compressEarly), the lazy hits of the target are fetched during the build', async () => {
+  const a = await coldBuild('prefetch', ',compression=gzip');
+  const cacheDir = join(dir, 'prefetch-b');
+  // the engine alone: no output reads the image afterwards, so what the store holds was prefetched
+  const built = await buildImage(toGraph(app), {
+    contextDir: dir,
+    cacheDir,
+    compressEarly: true,
+    cacheFrom: [`type=local,src=${a.cache}`],
+  });
+  const gzipLayers = (await built.image.manifest()).layers.map((l) => l.digest.slice('sha256:'.length));
+  expect(gzipLayers).toHaveLength(2);
+  expect(readdirSync(join(cacheDir, 'blobs/sha256')).sort()).toEqual([...gzipLayers].sort());
 });
 
 it('a lazy hit whose blob is gone from the cache: a warning, the build starts over and runs the step', async () => {

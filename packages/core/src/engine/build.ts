@@ -27,6 +27,7 @@ import {
 } from '../cache/remote.js';
 import type { BaseListing, CacheMountRecord, CacheRecord } from '../cache/remote-format.js';
 import { portableInputs, portablePosition } from '../cache/remote-inputs.js';
+import type { CachedFormSource } from '../cache/remote-lazy.js';
 import { type CachedLayer, type LazyImport, StepCache } from '../cache/step-cache.js';
 import { WharfError } from '../errors.js';
 import { type BuildEvent, discardEvents, type EventSink } from '../events.js';
@@ -302,6 +303,8 @@ async function buildPlatformsOnce(
   };
   // The stages whose layers end up in the target image: the target and the stages it is FROM.
   const inTarget = new Set<string>();
+  /** The compression scheme of the target's layers in an output (what a lazy hit's prefetch brings). */
+  let outputScheme: Promise<string> | undefined;
   for (const plan of plans) {
     const chain = new Set<string>();
     for (let name: string | undefined = target; name !== undefined && !chain.has(name); ) {
@@ -401,10 +404,15 @@ async function buildPlatformsOnce(
       ...(options.compressEarly
         ? {
             onLayer: (layer: Layer, name: string) => {
-              if (inTarget.has(name))
-                gzip(layer)
-                  .digest()
-                  .catch(() => {}); // errors surface when asked again
+              if (!inTarget.has(name)) return;
+              gzip(layer)
+                .digest()
+                .catch(() => {}); // errors surface when asked again
+              // A lazy hit's bytes, which the output reads next: fetched now, beside the other steps
+              // and the base's layers, through the imported cache's own connections.
+              const lazy = (layer as CachedFormSource).prefetch;
+              outputScheme ??= compressionScheme(options.compression);
+              if (lazy) outputScheme.then((scheme) => lazy(scheme)).catch(() => {}); // as a read would fail
             },
             gzipWhileWriting: (name: string) =>
               inTarget.has(name) && isDefaultCompression(options.compression),
