@@ -96,6 +96,20 @@ export async function loadCore() {
 }
 
 export const wharf = (args, opts) => run(process.execPath, [WHARF, ...args], opts);
+
+/**
+ * A wharf CLI (`cli`: its main.js, default this checkout's) run under GNU time: {@link run}'s result
+ * plus `cpu`, the process's user + system seconds (all threads), steadier than wall time on a shared machine.
+ */
+export async function wharfTimed(args, opts = {}, cli = WHARF) {
+  const result = await run(
+    '/usr/bin/time',
+    ['-f', 'wharf-bench-cpu %U %S', process.execPath, cli, ...args],
+    opts,
+  );
+  const cpu = /wharf-bench-cpu (\S+) (\S+)/.exec(result.stderr);
+  return { ...result, cpu: Number(cpu[1]) + Number(cpu[2]) };
+}
 export const docker = (args, opts) =>
   run(DOCKER, args, { ...opts, env: { DOCKER_BUILDKIT: '1', ...(opts?.env ?? {}) } });
 

@@ -13,7 +13,18 @@
 // and one JSON line.
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { docker, log, machine, run, s, settle, table, tempDir, WHARF, writeRandomFile } from './lib.mjs';
+import {
+  docker,
+  log,
+  machine,
+  s,
+  settle,
+  table,
+  tempDir,
+  WHARF,
+  wharfTimed,
+  writeRandomFile,
+} from './lib.mjs';
 
 const args = process.argv.slice(2);
 const opt = (name, fallback) => {
@@ -45,14 +56,9 @@ try {
   const cache = join(work, 'cache');
   // Under GNU time: each wharf run's CPU time (user + system, all threads) too, steadier than wall
   // time on a shared machine.
-  const build = async (extra, env, cli = WHARF) => {
-    const result = await run(
-      '/usr/bin/time',
+  const build = (extra, env, cli = WHARF) =>
+    wharfTimed(
       [
-        '-f',
-        'wharf-bench-cpu %U %S',
-        process.execPath,
-        cli,
         'build',
         '--progress',
         'quiet',
@@ -63,13 +69,9 @@ try {
         context,
         ...extra,
       ],
-      {
-        env,
-      },
+      { env },
+      cli,
     );
-    const cpu = /wharf-bench-cpu (\S+) (\S+)/.exec(result.stderr);
-    return { ...result, cpu: Number(cpu[1]) + Number(cpu[2]) };
-  };
   let n = 0;
   const layoutRun = async (env, cli) => {
     await settle();

@@ -2,6 +2,7 @@
 // cache in a loopback docker-registry — wharf `--cache-to/--cache-from type=registry` vs BuildKit's
 // inline cache (`--build-arg BUILDKIT_INLINE_CACHE=1` + push, then `--cache-from REF`) in the same run.
 //   pnpm -s build && node bench/remote-cache.mjs [--rounds 3] [--only copy-heavy|run-heavy]
+//                                               [--before DIR] [--no-buildkit]
 // Two builds:
 //   copy-heavy: FROM node:20-alpine (from the loopback mirror), a generated node_modules (4000 files,
 //               ~12 MB) and src copied in, then a RUN "build" that computes for about 2 s.
@@ -11,7 +12,11 @@
 // Each round, per build and tool: cold (wharf: fresh --cache-dir + --cache-to …,mode=max,mounts=true,compression=gzip,
 // -o type=oci; BuildKit: `docker builder prune -af` + build with inline cache + push), then from-cache
 // with nothing changed (wharf: fresh --cache-dir + --cache-from, -o type=oci; BuildKit:
-// `docker builder prune -af`, the image removed, build with --cache-from). Whole processes, wall time.
+// `docker builder prune -af`, the image removed, build with --cache-from). Whole processes, wall time
+// and (wharf) CPU time, user + system from GNU time, steadier than wall time on a shared machine.
+// `--before DIR` adds the same wharf rows for another checkout's CLI (DIR/packages/cli/dist/main.js),
+// interleaved with this one's in every round (each CLI exports its own cache, then imports it);
+// `--no-buildkit` leaves BuildKit out (an A/B of two wharfs on a loaded machine).
 // Note: `docker builder prune -af` empties BuildKit's whole build cache on this machine, as the other
 // side-by-side benchmarks here do; run it when no other BuildKit build needs that cache.
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
@@ -27,13 +32,24 @@ import {
   startRegistry,
   table,
   tempDir,
-  wharf,
+  WHARF,
+  wharfTimed,
   writeSourceTree,
 } from './lib.mjs';
 
 const { values: flags } = parseArgs({
-  options: { rounds: { type: 'string', default: '3' }, only: { type: 'string' } },
+  options: {
+    rounds: { type: 'string', default: '3' },
+    only: { type: 'string' },
+    before: { type: 'string' },
+    'no-buildkit': { type: 'boolean', default: false },
+  },
 });
+/** The wharf CLIs compared: this checkout's, and `--before`'s. */
+const CLIS = {
+  wharf: WHARF,
+  ...(flags.before ? { before: join(flags.before, 'packages/cli/dist/main.js') } : {}),
+};
 const ROUNDS = Number(flags.rounds);
 const MIRROR = '127.0.0.1:5151';
 
@@ -82,12 +98,12 @@ async function twice(what, fn) {
 
 const median = (xs) => s([...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]);
 
-async function wharfBuild(dir, cacheArgs) {
+async function wharfBuild(cli, dir, cacheArgs) {
   const cacheDir = tempDir('rc-wharf-cache');
   const out = join(tempDir('rc-wharf-out'), 'image');
   try {
     await settle();
-    const result = await wharf(
+    const result = await wharfTimed(
       [
         'build',
         '-f',
@@ -104,9 +120,15 @@ async function wharfBuild(dir, cacheArgs) {
         ...cacheArgs,
       ],
       {},
+      cli,
     );
     if (/warning/i.test(result.stderr)) log(`wharf warned: ${result.stderr.slice(-400)}`);
-    return { seconds: result.seconds, digest: result.stdout.trim() };
+    return {
+      seconds: result.seconds,
+      cpu: s(result.cpu),
+      digest: result.stdout.trim(),
+      load: loadavg()[0].toFixed(2),
+    };
   } finally {
     rmSync(cacheDir, { recursive: true, force: true });
     rmSync(join(out, '..'), { recursive: true, force: true });
@@ -143,20 +165,34 @@ async function main() {
       const dir = tempDir(`rc-${name}`);
       writeFileSync(join(dir, 'Dockerfile'), build.dockerfile);
       build.context(dir);
-      const runs = { wharfCold: [], wharfFrom: [], buildkitCold: [], buildkitFrom: [], buildkitCached: [] };
+      const runs = { buildkitCold: [], buildkitFrom: [], buildkitCached: [] };
+      for (const name of Object.keys(CLIS)) Object.assign(runs, { [`${name}Cold`]: [], [`${name}From`]: [] });
+      for (const name of Object.keys(CLIS))
+        Object.assign(runs, { [`${name}ColdCpu`]: [], [`${name}FromCpu`]: [] });
       for (let round = 0; round < ROUNDS; round++) {
-        const ref = `${registry.host}/bench/${name}:wharf-cache-${round}`;
-        log(`${name} round ${round + 1}/${ROUNDS}: wharf cold`);
-        // compression=gzip: the cache's layers are then the oci output's own (a lazy hit's blob is used as is)
-        const cold = await wharfBuild(dir, [
-          '--cache-to',
-          `type=registry,ref=${ref},mode=max,mounts=true,compression=gzip`,
-        ]);
-        log(`${name} round ${round + 1}/${ROUNDS}: wharf from cache`);
-        const from = await wharfBuild(dir, ['--cache-from', `type=registry,ref=${ref}`]);
-        if (from.digest !== cold.digest) throw new Error(`wharf ${name}: from-cache digest differs`);
-        runs.wharfCold.push(cold.seconds);
-        runs.wharfFrom.push(from.seconds);
+        // alternate which CLI goes first, so neither always meets the other's leftovers
+        const order = Object.entries(CLIS);
+        if (round % 2 === 1) order.reverse();
+        for (const [tool, cli] of order) {
+          const ref = `${registry.host}/bench/${name}:${tool}-cache-${round}`;
+          log(`${name} round ${round + 1}/${ROUNDS}: ${tool} cold`);
+          // compression=gzip: the cache's layers are then the oci output's own (a lazy hit's blob is used as is)
+          const cold = await wharfBuild(cli, dir, [
+            '--cache-to',
+            `type=registry,ref=${ref},mode=max,mounts=true,compression=gzip`,
+          ]);
+          log(`${name} round ${round + 1}/${ROUNDS}: ${tool} from cache`);
+          const from = await wharfBuild(cli, dir, ['--cache-from', `type=registry,ref=${ref}`]);
+          if (from.digest !== cold.digest) throw new Error(`${tool} ${name}: from-cache digest differs`);
+          log(
+            `${name} ${tool}: cold ${cold.seconds.toFixed(2)} s (cpu ${cold.cpu}, load ${cold.load}), from cache ${from.seconds.toFixed(2)} s (cpu ${from.cpu}, load ${from.load})`,
+          );
+          runs[`${tool}Cold`].push(cold.seconds);
+          runs[`${tool}From`].push(from.seconds);
+          runs[`${tool}ColdCpu`].push(cold.cpu);
+          runs[`${tool}FromCpu`].push(from.cpu);
+        }
+        if (flags['no-buildkit']) continue;
         const bkRef = `${registry.host}/bench/${name}:buildkit-inline-${round}`;
         log(`${name} round ${round + 1}/${ROUNDS}: BuildKit cold (inline cache + push)`);
         runs.buildkitCold.push((await twice('BuildKit cold', () => buildkitCold(dir, bkRef))).seconds);
@@ -169,14 +205,23 @@ async function main() {
         await docker(['rmi', '-f', bkRef, `wharf-bench-rc-${name}:from`], { allowFail: true });
       }
       rmSync(dir, { recursive: true, force: true });
+      const wharfOf = (tool) => ({
+        [`${tool}Cold`]: median(runs[`${tool}Cold`]),
+        [`${tool}FromCache`]: median(runs[`${tool}From`]),
+        [`${tool}Ratio`]: s(median(runs[`${tool}From`]) / median(runs[`${tool}Cold`])),
+        [`${tool}CpuCold`]: median(runs[`${tool}ColdCpu`]),
+        [`${tool}CpuFromCache`]: median(runs[`${tool}FromCpu`]),
+      });
       results[name] = {
-        wharfCold: median(runs.wharfCold),
-        wharfFromCache: median(runs.wharfFrom),
-        wharfRatio: s(median(runs.wharfFrom) / median(runs.wharfCold)),
-        buildkitCold: median(runs.buildkitCold),
-        buildkitFromCache: median(runs.buildkitFrom),
-        buildkitRatio: s(median(runs.buildkitFrom) / median(runs.buildkitCold)),
-        buildkitCachedSteps: runs.buildkitCached,
+        ...Object.assign({}, ...Object.keys(CLIS).map(wharfOf)),
+        ...(flags['no-buildkit']
+          ? {}
+          : {
+              buildkitCold: median(runs.buildkitCold),
+              buildkitFromCache: median(runs.buildkitFrom),
+              buildkitRatio: s(median(runs.buildkitFrom) / median(runs.buildkitCold)),
+              buildkitCachedSteps: runs.buildkitCached,
+            }),
         runs,
       };
       log(`${name}: ${JSON.stringify(results[name])}`);
@@ -185,15 +230,28 @@ async function main() {
     await registry.stop();
   }
   table(
-    Object.entries(results).map(([build, r]) => ({
-      build,
-      'wharf cold': r.wharfCold,
-      'wharf from cache': r.wharfFromCache,
-      'wharf ratio': r.wharfRatio,
-      'BuildKit cold': r.buildkitCold,
-      'BuildKit from cache': r.buildkitFromCache,
-      'BuildKit ratio': r.buildkitRatio,
-    })),
+    Object.entries(results).flatMap(([build, r]) => [
+      ...Object.keys(CLIS).map((tool) => ({
+        build,
+        tool,
+        cold: r[`${tool}Cold`],
+        'from cache': r[`${tool}FromCache`],
+        ratio: r[`${tool}Ratio`],
+        'cpu cold': r[`${tool}CpuCold`],
+        'cpu from cache': r[`${tool}CpuFromCache`],
+      })),
+      ...(r.buildkitCold === undefined
+        ? []
+        : [
+            {
+              build,
+              tool: 'BuildKit',
+              cold: r.buildkitCold,
+              'from cache': r.buildkitFromCache,
+              ratio: r.buildkitRatio,
+            },
+          ]),
+    ]),
   );
   console.log(JSON.stringify({ machine: machine(), loadavg: loadavg(), rounds: ROUNDS, results }, null, 2));
 }

@@ -4,7 +4,13 @@
 
 import { openStore } from '@wharf/core/engine';
 import * as oci from '@wharf/core/oci';
-import { pullImage, pushImage, type RegistryError, type RegistryEvent } from '@wharf/core/registry';
+import {
+  pullImage,
+  pushImage,
+  type RegistryError,
+  type RegistryEvent,
+  startPull,
+} from '@wharf/core/registry';
 import { randomImage, validateImage } from '@wharf/core/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { noDocker } from '../helpers/env.js';
@@ -132,6 +138,32 @@ describe.skipIf(noDocker())('registry client under faults', () => {
     expect(error?.message).toContain('faults/corrupt');
     expect(await store.has(layer?.digest as never)).toBe(false);
     expect((await store.list()).filter((d) => d === layer?.digest)).toEqual([]);
+  });
+
+  it('startPull: a layer downloading in the background that turns out corrupt fails its read, once', async () => {
+    const image = await randomImage(1, { bytes: 256 * 1024 });
+    const ref = `${proxy.host}/faults/corrupt-background:1`;
+    await pushImage(image, ref, { retry: RETRY });
+    const layer = (await image.manifest()).layers[0];
+    let gets = 0;
+    proxy.options.decide = ({ method, url }) => {
+      if (method !== 'GET' || !layer || !url.includes(`/blobs/${layer.digest}`)) return 'pass';
+      gets++;
+      return 'corrupt-response';
+    };
+    try {
+      const store = await openStore({ root: tempDir() });
+      const pull = await startPull(ref, { store, retry: RETRY });
+      expect((await pull.image.config()).rootfs.diff_ids).toHaveLength(1); // the config is in already
+      const [pulled] = await pull.image.layers();
+      const read = pulled?.compressed().then(() => undefined);
+      await expect(pull.layers).rejects.toMatchObject({ code: 'REGISTRY_DIGEST_MISMATCH' });
+      await expect(read).rejects.toMatchObject({ code: 'REGISTRY_DIGEST_MISMATCH' });
+      expect(gets).toBe(1); // the read failed with the background download, it did not start another
+      expect(await store.has(layer?.digest as never)).toBe(false);
+    } finally {
+      proxy.options.decide = undefined;
+    }
   });
 
   it('gives up after the attempts with REGISTRY_UNAVAILABLE naming registry, repository and operation', async () => {

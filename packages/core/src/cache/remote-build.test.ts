@@ -4,9 +4,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, expect, it } from 'vitest';
 import { build } from '../build.js';
-import { define } from '../dsl/graph.js';
+import { define, toGraph } from '../dsl/graph.js';
 import { stage } from '../dsl/stage.js';
+import { buildImage } from '../engine/build.js';
 import type { BuildEvent } from '../events.js';
+import { emptyImage } from '../image/empty.js';
+import { appendLayers } from '../image/mutate.js';
+import { writeLayout } from '../layout/write.js';
+import { fileLayer } from '../testing/random.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'wharf-remote-build-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -203,6 +208,21 @@ it('a hit is lazy: no blob is fetched until an output reads it, then the gzip fo
   expect(blobs(join(dir, 'lazy-c')).sort()).toEqual([...layers].sort());
 });
 
+it('with an output to come (compressEarly), the lazy hits of the target are fetched during the build', async () => {
+  const a = await coldBuild('prefetch', ',compression=gzip');
+  const cacheDir = join(dir, 'prefetch-b');
+  // the engine alone: no output reads the image afterwards, so what the store holds was prefetched
+  const built = await buildImage(toGraph(app), {
+    contextDir: dir,
+    cacheDir,
+    compressEarly: true,
+    cacheFrom: [`type=local,src=${a.cache}`],
+  });
+  const gzipLayers = (await built.image.manifest()).layers.map((l) => l.digest.slice('sha256:'.length));
+  expect(gzipLayers).toHaveLength(2);
+  expect(readdirSync(join(cacheDir, 'blobs/sha256')).sort()).toEqual([...gzipLayers].sort());
+});
+
 it('a lazy hit whose blob is gone from the cache: a warning, the build starts over and runs the step', async () => {
   const a = await coldBuild('gone');
   // remove b.txt's layer (a tar: its digest is the diffID in the image config) from the cache
@@ -227,4 +247,54 @@ it('a lazy hit whose blob is gone from the cache: a warning, the build starts ov
       message: expect.stringMatching(/could not be fetched when needed .* the build starts over/),
     }),
   );
+});
+
+it("the base image's listings travel with the cache: a fresh machine plans on the base without unpacking it", async () => {
+  writeFileSync(join(dir, 'b.txt'), 'b\n');
+  const layer = await fileLayer({ 'etc/passwd': 'root:x:0:0::/root:/bin/sh\n', 'srv/data/x': 'x' });
+  await writeLayout(join(dir, 'base-layout'), appendLayers(emptyImage(), { layer }));
+  const diffId = await layer.diffId();
+  const onBase = stage('on-base')
+    .from('oci-layout://base-layout')
+    .workdir('/srv/data/app')
+    .copy('b.txt', 'b.txt');
+  const cache = join(dir, 'base-cache');
+  const output = { type: 'oci', dest: join(dir, 'out-base-a'), names: [] } as const;
+  const a = await build(onBase, {
+    contextDir: dir,
+    cacheDir: join(dir, 'base-a'),
+    output,
+    cacheTo: [`type=local,dest=${cache},compression=gzip`],
+  });
+  // machine A unpacked the base to plan on it (its tar is kept in the store)
+  expect(existsSync(join(dir, 'base-a/blobs/sha256', diffId.slice('sha256:'.length)))).toBe(true);
+  const b = await build(onBase, {
+    contextDir: dir,
+    cacheDir: join(dir, 'base-b'),
+    output: { ...output, dest: join(dir, 'out-base-b') },
+    cacheFrom: [`type=local,src=${cache}`],
+  });
+  expect(b.steps.map((s) => [s.text, s.cached])).toEqual([
+    ['WORKDIR /srv/data/app', true],
+    ['COPY b.txt b.txt', true],
+  ]);
+  expect(b.digest).toBe(a.digest);
+  // machine B planned WORKDIR and COPY on the cache's listing of the base: its tar was never made
+  expect(existsSync(join(dir, 'base-b/blobs/sha256', diffId.slice('sha256:'.length)))).toBe(false);
+  // and exports the listing on: a third machine importing B's cache does not unpack the base either
+  const again = join(dir, 'base-cache-b');
+  await build(onBase, {
+    contextDir: dir,
+    cacheDir: join(dir, 'base-c'),
+    cacheFrom: [`type=local,src=${cache}`],
+    cacheTo: [`type=local,dest=${again},compression=gzip`],
+  });
+  const d = await build(onBase, {
+    contextDir: dir,
+    cacheDir: join(dir, 'base-d'),
+    output: { ...output, dest: join(dir, 'out-base-d') },
+    cacheFrom: [`type=local,src=${again}`],
+  });
+  expect(d.digest).toBe(a.digest);
+  expect(existsSync(join(dir, 'base-d/blobs/sha256', diffId.slice('sha256:'.length)))).toBe(false);
 });

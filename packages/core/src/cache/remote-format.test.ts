@@ -197,7 +197,8 @@ describe('cache manifest format', () => {
     expect(contents.views?.digest).toBe(manifest.layers[2]?.digest);
     const json = new Uint8Array(gunzipSync(encoded.views as Uint8Array));
     const listings = parseCacheListings(json, contents.tarDigests);
-    expect([...listings]).toEqual([[tar('a').digest, listing]]);
+    expect([...listings.layers]).toEqual([[tar('a').digest, listing]]);
+    expect(listings.bases.size).toBe(0);
     // a listings document that does not match the layers is refused (the cache is ignored, a warning)
     expect(() => parseCacheListings(encode([listing]), contents.tarDigests)).toThrow(/do not match/);
     // a record naming the listings layer as its own is malformed
@@ -209,5 +210,35 @@ describe('cache manifest format', () => {
     const old = parseCacheContents(v1, { ...manifest, layers: manifest.layers.slice(0, 2) });
     expect(old.views).toBeUndefined();
     expect(old.records[0]?.layer?.digest).toBe(manifest.layers[0]?.digest);
+  });
+
+  it("the listings layer's own entry carries the base image layers' listings, which older readers ignore", () => {
+    const listing = [{ op: 'set', path: 'a', type: 'file', mode: 0o644, uid: 0, gid: 0 }];
+    const baseRecords = [{ op: 'set', path: 'etc', type: 'dir', mode: 0o755, uid: 0, gid: 0 }];
+    const gz = sha256Digest('base blob');
+    const base = { diffId: sha256Digest('base tar'), digest: gz, records: baseRecords };
+    const stepListings = (digest: string) => (digest === tar('a').digest ? listing : undefined);
+    const encoded = encodeCacheManifest(records, [], new Map(), stepListings, [base, base]);
+    const manifest = parseCacheManifest(encoded.manifest);
+    const contents = parseCacheContents(encoded.config, manifest);
+    const json = new Uint8Array(gunzipSync(encoded.views as Uint8Array));
+    const document = JSON.parse(new TextDecoder().decode(json));
+    expect(document.at(-1)).toEqual([base]); // once, however many stages share the base
+    const listings = parseCacheListings(json, contents.tarDigests, contents.viewsIndex);
+    expect([...listings.layers]).toEqual([[tar('a').digest, listing]]);
+    expect([...listings.bases]).toEqual([[`${base.diffId} ${gz}`, baseRecords]]);
+    // deterministic: the same bases in another order make the same cache
+    const other = { ...base, digest: sha256Digest('other'), diffId: sha256Digest('other tar') };
+    expect(encodeCacheManifest(records, [], new Map(), stepListings, [base, other]).manifestDigest).toBe(
+      encodeCacheManifest(records, [], new Map(), stepListings, [other, base]).manifestDigest,
+    );
+    // without bases the document is as before (the listings layer's own entry is null)
+    const plain = encodeCacheManifest(records, [], new Map(), stepListings);
+    expect(JSON.parse(gunzipSync(plain.views as Uint8Array).toString()).at(-1)).toBeNull();
+    // a malformed base listing makes the listings unusable, as a malformed step listing does
+    const bad = encode([...document.slice(0, -1), [{ diffId: 'x', digest: gz, records: [] }]]);
+    expect(() => parseCacheListings(bad, contents.tarDigests, contents.viewsIndex)).toThrow(
+      /base listing 0 is malformed/,
+    );
   });
 });

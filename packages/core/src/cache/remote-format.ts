@@ -28,6 +28,9 @@ const READABLE_VERSIONS: readonly number[] = [1, 2];
 /**
  * The media type of the listings blob (v2): gzip of a JSON array with, for each manifest layer, the
  * records of its tar (paths, types, modes, owners, links — no contents; engine/layer-views.ts) or null.
+ * The last entry is the listings layer's own: null, or the listings of the exported stages' base image
+ * layers ({@link BaseListing}: what a fresh machine needs to plan on the base without unpacking it).
+ * A reader that predates base listings takes that entry for a listing no record names, and ignores it.
  */
 export const CACHE_VIEWS_MEDIA_TYPE = 'application/vnd.wharf.cache.views.v1+json+gzip';
 /** Largest listings document, uncompressed, written or read (a larger one is left out: hits then fetch). */
@@ -113,8 +116,9 @@ export function encodeCacheManifest(
   mounts: readonly CacheMountRecord[] = [],
   compressed: CompressedForms = new Map(),
   listings: LayerListings = () => undefined,
+  bases: readonly BaseListing[] = [],
 ): EncodedCache {
-  const encoded = encodeRecords(records, mounts, compressed, listings);
+  const encoded = encodeRecords(records, mounts, compressed, listings, bases);
   // Inputs only explain misses: past half the limit a reader could refuse, they go and the keys stay.
   if (encoded.config.byteLength <= CACHE_CONFIG_LIMIT / 2) return encoded;
   return encodeRecords(
@@ -122,6 +126,7 @@ export function encodeCacheManifest(
     mounts,
     compressed,
     listings,
+    bases,
   );
 }
 
@@ -135,6 +140,17 @@ export type CompressedForms = ReadonlyMap<string, Descriptor & { readonly scheme
 /** A step layer's listing (records without contents), by the tar's digest; undefined: none known. */
 export type LayerListings = (tarDigest: string) => readonly unknown[] | undefined;
 
+/**
+ * A base image layer's listing: the records of the tar `diffId` that the blob `digest` (as the base's
+ * registry sends it, usually gzip) holds. Keyed by both, as engine/layer-views.ts keys what it read:
+ * a listing says nothing about another blob claiming the same diffID.
+ */
+export interface BaseListing {
+  readonly diffId: Digest;
+  readonly digest: Digest;
+  readonly records: readonly unknown[];
+}
+
 const COMPRESSED_TYPES: readonly string[] = [MediaType.ociLayerGzip, MediaType.ociLayerZstd];
 
 function encodeRecords(
@@ -142,6 +158,7 @@ function encodeRecords(
   mounts: readonly CacheMountRecord[],
   compressed: CompressedForms,
   listings: LayerListings,
+  bases: readonly BaseListing[],
 ): EncodedCache {
   const byKey = new Map<string, CacheRecord>();
   for (const record of records) {
@@ -202,6 +219,7 @@ function encodeRecords(
   const stepLayers = new Set(out.flatMap((r) => (r.layer === null ? [] : [r.layer])));
   const views = encodeListings(
     layers.map((layer, i) => (stepLayers.has(i) ? listings(tars[i]?.diffId ?? layer.digest) : undefined)),
+    bases,
   );
   if (views) {
     layers.push(views.descriptor);
@@ -244,14 +262,21 @@ function encodeRecords(
 
 /**
  * The listings blob: deterministic gzip (no name, mtime 0) of one JSON array. None when no layer has
- * a listing, or when the document would pass {@link CACHE_VIEWS_LIMIT} (a reader would refuse it).
+ * a listing, or when the document would pass {@link CACHE_VIEWS_LIMIT} (a reader would refuse it):
+ * the base listings are left out first, then all.
  */
 function encodeListings(
   each: readonly (readonly unknown[] | undefined)[],
+  bases: readonly BaseListing[],
 ): { descriptor: Descriptor; bytes: Uint8Array } | undefined {
   if (!each.some((l) => l !== undefined)) return undefined;
-  // one entry per manifest layer, the listings layer itself (last) included as null
-  const json = JSON.stringify([...each.map((l) => l ?? null), null]);
+  // one entry per manifest layer; the listings layer's own (last): the base listings, sorted, or null
+  const sorted = [...new Map(bases.map((b) => [`${b.diffId} ${b.digest}`, b])).values()]
+    .sort((a, b) => (a.digest < b.digest ? -1 : a.digest > b.digest ? 1 : 0))
+    .map(({ diffId, digest, records }) => ({ diffId, digest, records }));
+  const document = (own: unknown) => JSON.stringify([...each.map((l) => l ?? null), own]);
+  let json = document(sorted.length > 0 ? sorted : null);
+  if (sorted.length > 0 && Buffer.byteLength(json) > CACHE_VIEWS_LIMIT) json = document(null);
   if (Buffer.byteLength(json) > CACHE_VIEWS_LIMIT) return undefined;
   const bytes = new Uint8Array(gzipSync(json, { level: 6 }));
   return {
@@ -260,15 +285,28 @@ function encodeListings(
   };
 }
 
+/** What {@link parseCacheListings} finds in a listings document. */
+export interface CacheListings {
+  /** Step layers' listings, by the tar's digest. */
+  readonly layers: Map<string, readonly unknown[]>;
+  /** Base image layers' listings, by `diffID digest` ({@link baseListingKey}). */
+  readonly bases: Map<string, readonly unknown[]>;
+}
+
+/** How {@link CacheListings.bases} is keyed: the tar's diffID and the blob's digest. */
+export const baseListingKey = (diffId: string, digest: string): string => `${diffId} ${digest}`;
+
 /**
- * The listings of a v2 cache's step layers, by tar digest, from the gunzipped listings blob (read
- * within {@link CACHE_VIEWS_LIMIT}). Each listing is only checked to be a list here; the engine checks
- * its records before using them. `CACHE_REMOTE_INVALID` when malformed.
+ * The listings of a v2 cache's step layers, by tar digest, and of its base image layers, from the
+ * gunzipped listings blob (read within {@link CACHE_VIEWS_LIMIT}). Each listing is only checked to be
+ * a list here; the engine checks its records before using them. `CACHE_REMOTE_INVALID` when malformed.
+ * `viewsIndex`: the listings layer's own index, whose entry holds the base listings.
  */
 export function parseCacheListings(
   json: Uint8Array,
   tarDigests: readonly Digest[],
-): Map<string, readonly unknown[]> {
+  viewsIndex = tarDigests.length - 1,
+): CacheListings {
   let value: unknown;
   try {
     value = JSON.parse(new TextDecoder().decode(json));
@@ -277,13 +315,31 @@ export function parseCacheListings(
   }
   if (!Array.isArray(value) || value.length !== tarDigests.length)
     throw invalid('its listings do not match the manifest layers');
-  const out = new Map<string, readonly unknown[]>();
+  const layers = new Map<string, readonly unknown[]>();
+  const bases = new Map<string, readonly unknown[]>();
   value.forEach((listing, i) => {
     if (listing === null) return;
     if (!Array.isArray(listing)) throw invalid(`the listing of layer ${i} is not a list`);
-    out.set(tarDigests[i] as Digest, listing);
+    if (i !== viewsIndex) {
+      layers.set(tarDigests[i] as Digest, listing);
+      return;
+    }
+    for (const [j, item] of listing.entries()) {
+      const b = item as Partial<Record<keyof BaseListing, unknown>> | null;
+      if (
+        typeof b !== 'object' ||
+        b === null ||
+        typeof b.diffId !== 'string' ||
+        !isDigest(b.diffId) ||
+        typeof b.digest !== 'string' ||
+        !isDigest(b.digest) ||
+        !Array.isArray(b.records)
+      )
+        throw invalid(`base listing ${j} is malformed`);
+      bases.set(baseListingKey(b.diffId, b.digest), b.records);
+    }
   });
-  return out;
+  return { layers, bases };
 }
 
 /** What {@link parseCacheManifest} finds in manifest bytes: the config to fetch and the layers. */
@@ -354,8 +410,9 @@ export function parseCacheContents(
   readonly transports: ReadonlyMap<string, Descriptor>;
   /** The scheme that made a compressed form (v2), by the tar's digest. */
   readonly schemes: ReadonlyMap<string, string>;
-  /** v2: the listings blob to fetch, when the cache has one. */
+  /** v2: the listings blob to fetch, when the cache has one, and its index among the layers. */
   readonly views?: Descriptor;
+  readonly viewsIndex?: number;
   /** The tar digest of each manifest layer (for {@link parseCacheListings}). */
   readonly tarDigests: readonly Digest[];
 } {
@@ -426,7 +483,7 @@ export function parseCacheContents(
     mounts,
     transports: transportsOf(manifest, tars),
     schemes,
-    ...(viewsIndex !== undefined ? { views: manifest.layers[viewsIndex] as Descriptor } : {}),
+    ...(viewsIndex !== undefined ? { views: manifest.layers[viewsIndex] as Descriptor, viewsIndex } : {}),
     tarDigests: manifest.layers.map((layer, i) => tars[i]?.diffId ?? layer.digest),
   };
 }

@@ -20,6 +20,11 @@ import type { CachedLayer } from './step-cache.js';
 export interface CachedFormSource {
   /** The compressed form of this tar layer made with `scheme`, when a cache sends one. */
   cachedForm?(scheme: string): Layer | undefined;
+  /**
+   * Brings into the store, now, what an output of compression `scheme` will read of this layer: the
+   * form the cache sends when it was made with `scheme`, else the tar. Rejects as a read would.
+   */
+  prefetch?(scheme: string): Promise<void>;
 }
 
 /** What {@link lazyCacheLayer} needs. */
@@ -69,7 +74,8 @@ export function lazyCacheLayer(options: LazyLayerOptions): Layer & CachedFormSou
     },
   );
   const form = options.form;
-  if (!form?.scheme) return tar;
+  const prefetchTar = () => ensure(layer.digest, options.fetch);
+  if (!form?.scheme) return { ...withLayerMediaType(tar, layer.mediaType), prefetch: prefetchTar };
   const formLayer = layerFromOpener(
     async () => {
       await ensure(form.descriptor.digest, form.fetch);
@@ -92,5 +98,7 @@ export function lazyCacheLayer(options: LazyLayerOptions): Layer & CachedFormSou
   return {
     ...withLayerMediaType(tar, layer.mediaType),
     cachedForm: (scheme) => (scheme === form.scheme ? compressedForm : undefined),
+    prefetch: (scheme) =>
+      scheme === form.scheme ? ensure(form.descriptor.digest, form.fetch) : prefetchTar(),
   };
 }

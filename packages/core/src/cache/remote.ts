@@ -36,7 +36,10 @@ import { MANIFEST_LIMIT, RegistryClient, type RegistryOptions } from '../registr
 import { type PushStats, pushImage } from '../registry/push.js';
 import type { BlobStore } from '../store/store.js';
 import {
+  type BaseListing,
+  baseListingKey,
   CACHE_VIEWS_LIMIT,
+  type CacheListings,
   type CacheMountRecord,
   type CacheRecord,
   type CompressedForms,
@@ -224,6 +227,12 @@ export interface CacheSource {
    * no download. By the tar's digest; unchecked records (the engine checks them).
    */
   readonly listings: ReadonlyMap<string, readonly unknown[]>;
+  /**
+   * The listing of a base image layer — the tar `diffId` as the blob `digest` holds it — that the
+   * exporting build knew (unchecked records, as {@link listings}): a stage FROM that image is planned
+   * without unpacking it.
+   */
+  baseListing(diffId: string, digest: string): readonly unknown[] | undefined;
   /** How `layer` travels in this cache: its compressed form and the scheme that made it, if any. */
   form(layer: CachedLayer): { readonly descriptor: Descriptor; readonly scheme?: string } | undefined;
   /**
@@ -249,6 +258,8 @@ export interface RemoteCacheOptions {
   readonly mountFrom?: readonly string[];
   /** Export: each step layer's listing, for the cache's listings blob (format v2). */
   readonly listings?: LayerListings;
+  /** Export: the listings of the exported stages' base image layers, for the same blob. */
+  readonly bases?: readonly BaseListing[];
   /**
    * Export: brings a blob the cache sends into the store before it is read (a layer imported lazily
    * has none there yet); called only for blobs the destination lacks.
@@ -286,7 +297,7 @@ export async function exportCache(
   mounts: readonly CacheMountRecord[] = [],
   compressed: CompressedForms = new Map(),
 ): Promise<ExportedCache> {
-  const encoded = encodeCacheManifest(records, mounts, compressed, options.listings);
+  const encoded = encodeCacheManifest(records, mounts, compressed, options.listings, options.bases);
   // The listings blob travels like a layer: from the store.
   if (encoded.views) await options.store.put(encoded.views);
   const done = {
@@ -314,11 +325,8 @@ interface BlobAccess {
 }
 
 /** The listings of a v2 cache, read within {@link CACHE_VIEWS_LIMIT} (none for a v1 cache). */
-async function readListings(
-  contents: ParsedContents,
-  access: BlobAccess,
-): Promise<Map<string, readonly unknown[]>> {
-  if (!contents.views) return new Map();
+async function readListings(contents: ParsedContents, access: BlobAccess): Promise<CacheListings> {
+  if (!contents.views) return { layers: new Map(), bases: new Map() };
   const blob = verified(await access.open(contents.views), {
     digest: contents.views.digest,
     size: contents.views.size,
@@ -329,7 +337,7 @@ async function readListings(
     CACHE_VIEWS_LIMIT,
     'the cache listings',
   );
-  return parseCacheListings(json, contents.tarDigests);
+  return parseCacheListings(json, contents.tarDigests, contents.viewsIndex);
 }
 
 type ParsedContents = ReturnType<typeof parseCacheContents>;
@@ -365,7 +373,8 @@ async function sourceOf(
     positions,
     mounts: new Map(mounts.map((m) => [m.id, m.layer])),
     fetch,
-    listings,
+    listings: listings.layers,
+    baseListing: (diffId, digest) => listings.bases.get(baseListingKey(diffId, digest)),
     form: (layer) => {
       const descriptor = contents.transports.get(layer.digest);
       if (!descriptor || descriptor.digest === layer.digest) return undefined;

@@ -25,8 +25,9 @@ import {
   parseCacheSpec,
   type RemoteCacheOptions,
 } from '../cache/remote.js';
-import type { CacheMountRecord, CacheRecord } from '../cache/remote-format.js';
+import type { BaseListing, CacheMountRecord, CacheRecord } from '../cache/remote-format.js';
 import { portableInputs, portablePosition } from '../cache/remote-inputs.js';
+import type { CachedFormSource } from '../cache/remote-lazy.js';
 import { type CachedLayer, type LazyImport, StepCache } from '../cache/step-cache.js';
 import { WharfError } from '../errors.js';
 import { type BuildEvent, discardEvents, type EventSink } from '../events.js';
@@ -54,7 +55,7 @@ import {
   parseReference,
 } from '../oci/index.js';
 import type { RegistryOptions } from '../registry/client.js';
-import { pullImage } from '../registry/pull.js';
+import { startPull } from '../registry/pull.js';
 import { findRuntime } from '../runtime/detect.js';
 import { checkEmulation } from '../runtime/emulation.js';
 import type { SecretSource } from '../runtime/mounts.js';
@@ -302,6 +303,8 @@ async function buildPlatformsOnce(
   };
   // The stages whose layers end up in the target image: the target and the stages it is FROM.
   const inTarget = new Set<string>();
+  /** The compression scheme of the target's layers in an output (what a lazy hit's prefetch brings). */
+  let outputScheme: Promise<string> | undefined;
   for (const plan of plans) {
     const chain = new Set<string>();
     for (let name: string | undefined = target; name !== undefined && !chain.has(name); ) {
@@ -322,6 +325,9 @@ async function buildPlatformsOnce(
   >();
   let snapshotter: Promise<Snapshotter> | undefined;
   const images = new Map<string, Promise<Image>>();
+  const basePulls: Promise<unknown>[] = [];
+  /** Each stage's base image (FROM an image): `--cache-to` sends their layers' listings. */
+  const stageBases: { readonly stage: string; readonly image: Image }[] = [];
   // COPY/ADD/WORKDIR layers by their bytes' inputs: each platform's stage makes the same COPY, written once
   const layerWrites = new Map<string, Promise<Executed>>();
   const baseOptions = (plan: (typeof plans)[number], platform: Platform): BaseOptions => ({
@@ -332,6 +338,8 @@ async function buildPlatformsOnce(
     store,
     views,
     images,
+    imported: importing,
+    pulls: basePulls,
     pull: options.pull ?? false,
     ...(options.registry ? { registry: options.registry } : {}),
   });
@@ -396,10 +404,15 @@ async function buildPlatformsOnce(
       ...(options.compressEarly
         ? {
             onLayer: (layer: Layer, name: string) => {
-              if (inTarget.has(name))
-                gzip(layer)
-                  .digest()
-                  .catch(() => {}); // errors surface when asked again
+              if (!inTarget.has(name)) return;
+              gzip(layer)
+                .digest()
+                .catch(() => {}); // errors surface when asked again
+              // A lazy hit's bytes, which the output reads next: fetched now, beside the other steps
+              // and the base's layers, through the imported cache's own connections.
+              const lazy = (layer as CachedFormSource).prefetch;
+              outputScheme ??= compressionScheme(options.compression);
+              if (lazy) outputScheme.then((scheme) => lazy(scheme)).catch(() => {}); // as a read would fail
             },
             gzipWhileWriting: (name: string) =>
               inTarget.has(name) && isDefaultCompression(options.compression),
@@ -412,26 +425,36 @@ async function buildPlatformsOnce(
   const runs = plans.map((plan) =>
     plan.graph.stages.filter((s) => s.instructions.some((i) => i.kind === 'run')),
   );
+  // Imported caches hold connections until every stage has settled (a hit fetches its layer then).
+  // Read while the runtime is checked and the bases' manifests are fetched: none waits for another.
+  const importing = options.noCache
+    ? Promise.resolve([])
+    : importCaches(cacheFrom, store, options.registry, onEvent);
   if (runs.some((stages) => stages.length > 0)) {
-    // Fail before doing any work when RUN cannot run here (no runtime, or no emulator for a platform).
-    await findRuntime();
-    const checked = new Set<string>();
-    for (const [i, plan] of plans.entries()) {
-      for (const stage of runs[i] ?? []) {
-        const platform = plan.stagePlatform(stage);
-        if (checked.has(formatPlatform(platform))) continue;
-        checked.add(formatPlatform(platform));
-        await checkEmulation(platform);
+    try {
+      // Fail before running anything when RUN cannot run here (no runtime, or no emulator for a platform).
+      await findRuntime();
+      const checked = new Set<string>();
+      for (const [i, plan] of plans.entries()) {
+        for (const stage of runs[i] ?? []) {
+          const platform = plan.stagePlatform(stage);
+          if (checked.has(formatPlatform(platform))) continue;
+          checked.add(formatPlatform(platform));
+          await checkEmulation(platform);
+        }
       }
+    } catch (error) {
+      await Promise.all((await importing).map((s) => s.close().catch(() => {})));
+      throw error;
     }
   }
-  // Imported caches hold connections until every stage has settled (a hit fetches its layer then).
-  const sources = options.noCache ? [] : await importCaches(cacheFrom, store, options.registry, onEvent);
-  cache.attach(
-    sources,
-    (message, hint) => onEvent({ type: 'warning', message, ...(hint ? { hint } : {}) }),
-    lazy,
-  );
+  const attached = importing.then((sources) => {
+    cache.attach(
+      sources,
+      (message, hint) => onEvent({ type: 'warning', message, ...(hint ? { hint } : {}) }),
+      lazy,
+    );
+  });
   for (const plan of plans) {
     for (const stage of plan.graph.stages) {
       const key = stageKey(plan, stage);
@@ -445,7 +468,11 @@ async function buildPlatformsOnce(
             const depStage = plan.stage(dep) as Stage;
             done.set(dep, await (results.get(stageKey(plan, depStage)) as Promise<StageResult>));
           }
-          const base = await resolveBase(stage, done, baseOptions(plan, plan.stagePlatform(stage)));
+          const [base] = await Promise.all([
+            resolveBase(stage, done, baseOptions(plan, plan.stagePlatform(stage))),
+            attached,
+          ]);
+          if (stage.base.kind === 'image') stageBases.push({ stage: stage.name, image: base.image });
           return runStage(stage, base, stageContext(plan, stage));
         })(),
       );
@@ -468,7 +495,10 @@ async function buildPlatformsOnce(
   // Fetches under way finish before the sources close (a lazy layer an output reads later
   // reconnects on its own); one that failed fails this attempt, as a read that needed it would.
   await cache.settle();
-  await Promise.all(sources.map((s) => s.close().catch(() => {})));
+  await Promise.all((await importing).map((s) => s.close().catch(() => {})));
+  // Base layers still downloading (nothing read them yet): an output reads them next, and a layer
+  // whose download failed fails that read; nothing is left writing into the store after the build.
+  await Promise.allSettled(basePulls);
   // RUN steps are over: a rootless snapshotter's user namespace can go (the layers' files stay).
   await (await snapshotter?.catch(() => undefined))?.close();
   await fileDigests.save();
@@ -516,6 +546,10 @@ async function buildPlatformsOnce(
         mountFrom: mountSources(spec, cacheFrom),
         ...registry,
         listings: await exportListings(views, records),
+        bases: await exportBaseListings(
+          views,
+          stageBases.filter((b) => mode === 'max' || inTarget.has(b.stage)).map((b) => b.image),
+        ),
         // a lazy hit's blob is fetched only when the destination lacks it
         ensure: async (descriptor) => {
           if (!(await cache.ensure(descriptor.digest, store)))
@@ -659,6 +693,43 @@ async function exportListings(
 }
 
 /**
+ * The listings of the layers of `bases` this build knows (it read them, or adopted an imported
+ * cache's), by diffID and blob digest: a fresh machine importing the cache plans on the base without
+ * unpacking it. A layer not known is left out.
+ */
+async function exportBaseListings(views: LayerViews, bases: readonly Image[]): Promise<BaseListing[]> {
+  const layers = (await Promise.all(bases.map((image) => image.layers()))).flat();
+  const out = new Map<string, BaseListing>();
+  for (const layer of layers) {
+    const [diffId, digest] = await Promise.all([layer.diffId(), layer.digest()]);
+    const key = `${diffId} ${digest}`;
+    if (out.has(key)) continue;
+    const records = await views.known(diffId, digest);
+    if (records) out.set(key, { diffId, digest, records });
+  }
+  return [...out.values()];
+}
+
+/**
+ * Takes the listings an imported cache has for `layers` (a base image's), each checked as a lazy
+ * hit's is, so the base's view needs no unpacking; a layer without one is read as before. The first
+ * cache (in `--cache-from` order) with a layer's listing gives it.
+ */
+function adoptBaseListings(
+  views: LayerViews,
+  sources: readonly CacheSource[],
+  layers: readonly { readonly diffId: Digest; readonly digest: Digest }[],
+): void {
+  for (const { diffId, digest } of layers) {
+    if (diffId === digest) continue; // a tar layer's view is read from the tar (no unpacking to save)
+    for (const source of sources) {
+      const listing = source.baseListing(diffId, digest);
+      if (listing && views.adopt(diffId, listing, digest)) break;
+    }
+  }
+}
+
+/**
  * Fails the attempt (the build starts over, see {@link buildPlatforms}) when an imported cache no
  * longer holds a layer of the target image that was taken lazily.
  */
@@ -790,6 +861,10 @@ interface BaseOptions {
   readonly views: LayerViews;
   /** Images resolved in this build, by platform and reference: stages FROM the same image resolve it once. */
   readonly images: Map<string, Promise<Image>>;
+  /** The imported caches (`--cache-from`): their base listings spare unpacking a base. */
+  readonly imported: Promise<readonly CacheSource[]>;
+  /** Base layers downloading in the background: the build ends once they are all in (or failed). */
+  readonly pulls: Promise<unknown>[];
   /** Resolve tags in the registry even when a pull of the same tag is recorded. */
   readonly pull: boolean;
 }
@@ -827,6 +902,10 @@ async function resolveBase(
       const ref = options.global.expand(stage.base.ref);
       const image = await imageBase(ref, options);
       const layers = await image.layers();
+      const ids = await Promise.all(
+        layers.map(async (layer) => ({ diffId: await layer.diffId(), digest: await layer.digest() })),
+      );
+      adoptBaseListings(options.views, await options.imported, ids);
       const view = await options.views.viewOf(layers, ref);
       return {
         image,
@@ -873,11 +952,14 @@ async function resolveImage(ref: string, options: BaseOptions): Promise<Image> {
     const cached = await cachedBase(options.store, ref, options.platform);
     if (cached) return keepTars(cached, options.store);
   }
-  const pulled = await pullImage(ref, {
+  // The layers download in the background: a stage whose base's listings an imported cache has is
+  // planned and keyed on the config alone (its steps may all hit); reading a layer waits for it.
+  const pulled = await startPull(ref, {
     ...options.registry,
     store: options.store,
     platform: options.platform,
   });
+  options.pulls.push(pulled.layers);
   await recordBase(options.store, ref, options.platform, pulled.image);
   return keepTars(pulled.image, options.store);
 }

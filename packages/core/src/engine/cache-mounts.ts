@@ -112,7 +112,8 @@ function walk(root: string, rel: string, out: Found[]): void {
     } else if (st.isFile()) {
       out.push({
         rel: path,
-        entry: { ...base, type: 'file', size: st.size, content: { kind: 'path', path: abs } },
+        // read for the export without moving the access time the size cap ranks files by
+        entry: { ...base, type: 'file', size: st.size, content: { kind: 'path', path: abs, noAtime: true } },
         size: st.size,
         used: Math.max(st.atimeMs, st.mtimeMs),
       });

@@ -43,6 +43,28 @@ describe("LayerViews.adopt (a remote cache's listing of a lazy hit)", () => {
     expect(readdirSync(dir).includes('good')).toBe(false); // unverified: nothing written
   });
 
+  it("takes a base layer's listing for its blob only: another blob claiming the diffID is read", async () => {
+    const views = new LayerViews(join(dir, 'base'));
+    const gzip = sha256Digest(new TextEncoder().encode('the base blob'));
+    const other = sha256Digest(new TextEncoder().encode('another blob'));
+    expect(views.adopt(diffId, [file('bin/sh')], gzip)).toBe(true);
+    const layerOf = (digest: string, reads: string[]) =>
+      layerFromOpener(
+        async () => {
+          reads.push(digest);
+          throw new Error('read');
+        },
+        { mediaType: MediaType.ociLayerGzip, digest: digest as typeof diffId, diffId, size: 1 },
+      );
+    const reads: string[] = [];
+    const view = await views.viewOf([layerOf(gzip, reads)]);
+    expect(view.lookup('bin/sh')?.type).toBe('file');
+    expect(await views.known(diffId, gzip)).toHaveLength(1);
+    expect(await views.known(diffId)).toBeUndefined(); // the tar itself is not known
+    await expect(views.viewOf([layerOf(other, reads)])).rejects.toThrow();
+    expect(reads).toEqual([other]);
+  });
+
   it.each([
     ['a path climbing out', [file('../etc/passwd')]],
     ['an absolute path', [file('/etc/passwd')]],

@@ -74,10 +74,12 @@ export class LayerViews {
    * this build only: it is not saved, since no tar was hashed to prove it (a later build that reads
    * the tar makes the saved view). False, and nothing taken, when the listing is malformed: a path
    * that is not clean (`..`, a leading `/`), an unknown op or type, a bad mode or owner, or more than
-   * {@link LISTING_LIMIT} records; the step then fetches its layer as before.
+   * {@link LISTING_LIMIT} records; the step then fetches its layer as before. `digest`: the blob the
+   * listing is for when it is not the tar itself (a base image's gzip layer, whose view then needs no
+   * unpacking).
    */
-  adopt(diffId: Digest, listing: readonly unknown[]): boolean {
-    const key = `${diffId} ${diffId}`;
+  adopt(diffId: Digest, listing: readonly unknown[], digest: Digest = diffId): boolean {
+    const key = `${diffId} ${digest}`;
     if (this.#pending.has(key)) return true;
     const records = checkedListing(listing);
     if (!records) return false;
@@ -87,11 +89,13 @@ export class LayerViews {
 
   /**
    * The records of a layer this process already knows (built, read, or adopted), without reading
-   * any tar: what `--cache-to` exports as the layer's listing. Undefined when not known.
+   * any tar: what `--cache-to` exports as the layer's listing. Undefined when not known. `digest`:
+   * the blob, when it is not the tar itself (a base image's gzip layer).
    */
-  async known(diffId: Digest): Promise<readonly LayerRecord[] | undefined> {
-    const pending = this.#pending.get(`${diffId} ${diffId}`);
+  async known(diffId: Digest, digest: Digest = diffId): Promise<readonly LayerRecord[] | undefined> {
+    const pending = this.#pending.get(`${diffId} ${digest}`);
     if (pending) return pending.catch(() => undefined);
+    if (!(await this.#provenPair(diffId, digest))) return undefined;
     return readFile(this.#file(digestHex(diffId)), 'utf8').then(
       (text) => JSON.parse(text) as LayerRecord[],
       () => undefined,

@@ -16,6 +16,12 @@ export type FileContent =
       readonly kind: 'path';
       readonly path: string;
       readonly seen?: { readonly mtimeNs: bigint; readonly ino: bigint; readonly dev: bigint };
+      /**
+       * Read without moving the file's access time (`O_NOATIME`, where the kernel permits it: the
+       * file's owner or root): a cache mount's files are exported by least recent use, which a read
+       * for the export must not change.
+       */
+      readonly noAtime?: true;
     }
   /** Member number `member` (0-based, counting every header) of a local tar archive (ADD). */
   | {

@@ -7,7 +7,7 @@
  * backpressure, so memory stays flat whatever the sizes.
  */
 import { createHash, type Hash, hash } from 'node:crypto';
-import { closeSync, openSync, readSync } from 'node:fs';
+import { closeSync, constants, openSync, readSync } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { Readable } from 'node:stream';
 import { WharfError } from '../errors.js';
@@ -125,14 +125,38 @@ export async function* tarChunks(
 /** sha256 of no bytes. */
 const EMPTY_SHA256 = 'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855';
 
+type PathContent = Extract<FileContent, { kind: 'path' }>;
+
+/** O_NOATIME is refused (EPERM) for a file the process does not own, unless root: then a plain open. */
+const NO_ATIME = constants.O_RDONLY | (constants.O_NOATIME ?? 0);
+const refused = (error: unknown) => (error as { code?: unknown }).code === 'EPERM';
+
+function openPathSync(content: PathContent): number {
+  if (!content.noAtime) return openSync(content.path, 'r');
+  try {
+    return openSync(content.path, NO_ATIME);
+  } catch (error) {
+    if (refused(error)) return openSync(content.path, 'r');
+    throw error;
+  }
+}
+
+function openPath(content: PathContent): ReturnType<typeof open> {
+  if (!content.noAtime) return open(content.path, 'r');
+  return open(content.path, NO_ATIME).catch((error: unknown) => {
+    if (refused(error)) return open(content.path, 'r');
+    throw error;
+  });
+}
+
 /** A big file's bytes (exactly `size`) read straight into the output chunks, handing out each one filled. */
 async function* readBig(
-  content: Extract<FileContent, { kind: 'path' }>,
+  content: PathContent,
   size: number,
   out: TarOutput,
   running: Hash | undefined,
 ): AsyncGenerator<Buffer> {
-  const handle = await open(content.path, 'r');
+  const handle = await openPath(content);
   let written = 0;
   try {
     while (written < size) {
@@ -174,7 +198,7 @@ function readSmall(content: FileContent, size: number, buf: Buffer, offset: numb
     return;
   }
   if (content.kind !== 'path') throw new Error('unreachable: archive members stream');
-  const fd = openSync(content.path, 'r');
+  const fd = openPathSync(content);
   try {
     let read = 0;
     while (read < size) {

@@ -33,7 +33,16 @@ export { discardRegistryEvents } from './events.js';
 export type { LoginOptions, LoginResult } from './login.js';
 export { login } from './login.js';
 export type { BlobOrigin, PullAllResult, PullOptions, PullResult, PullStore } from './pull.js';
-export { fetchRootManifest, originOf, pullAll, pullImage, remoteImage, remoteIndex } from './pull.js';
+export {
+  fetchRootManifest,
+  originOf,
+  pullAll,
+  pullImage,
+  remoteImage,
+  remoteIndex,
+  type StartedPull,
+  startPull,
+} from './pull.js';
 export type { PushOptions, PushResult, PushStats } from './push.js';
 export { BlobLocations, pushImage, pushIndex, sumPushStats } from './push.js';
 export type { UploadSession, UploadSessions } from './sessions.js';

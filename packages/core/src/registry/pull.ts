@@ -10,7 +10,7 @@
 
 import { Readable, Transform, type Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { mapLimit } from '../fsutil/limit.js';
+import { mapLimit, Semaphore } from '../fsutil/limit.js';
 import {
   defaultPlatform,
   type Image,
@@ -153,6 +153,8 @@ class RemoteContent {
   readonly #options: PullOptions;
   #preferred = 0;
   readonly #inFlight = new Map<string, Promise<void>>();
+  /** Downloads started by {@link fetchInBackground}, by digest: a read waits for its blob's, and fails with it. */
+  readonly #background = new Map<string, Promise<boolean>>();
 
   constructor(ref: Reference, sources: readonly Source[], options: PullOptions) {
     this.ref = ref;
@@ -189,6 +191,7 @@ class RemoteContent {
       return Readable.from([Buffer.from((await this.manifest(descriptor.digest)).bytes)]);
     }
     const store = this.#options.store;
+    await this.#background.get(descriptor.digest); // its failure is this read's (not a second download)
     if (!store) {
       const source = this.#ordered()[0] as Source;
       return verified(await source.repo.fetchBlob(descriptor), {
@@ -200,6 +203,41 @@ class RemoteContent {
     await this.ensure(descriptor);
     return store.open(descriptor.digest);
   };
+
+  /**
+   * Starts bringing `blobs` into the store, `concurrency` at a time, without waiting: the promise
+   * settles with which were downloaded (rather than found) once all are in, or, after a failure, once
+   * the running ones settle (no new one starts), with the first failure.
+   */
+  fetchInBackground(blobs: readonly Descriptor[], concurrency: number): Promise<boolean[]> {
+    const places = new Semaphore(concurrency);
+    let failed: { error: unknown } | undefined;
+    const each = blobs.map((descriptor) => {
+      const known = this.#background.get(descriptor.digest);
+      if (known) return known;
+      const download = (async () => {
+        await places.acquire();
+        try {
+          if (failed) throw failed.error;
+          return await this.ensure(descriptor);
+        } catch (error) {
+          failed ??= { error };
+          throw error;
+        } finally {
+          places.release();
+        }
+      })();
+      download.catch(() => {}); // reported through the returned promise, and to the read that needs it
+      this.#background.set(descriptor.digest, download);
+      return download;
+    });
+    return Promise.allSettled(each).then((settled) =>
+      settled.map((result) => {
+        if (result.status === 'rejected') throw failed ? failed.error : result.reason;
+        return result.value;
+      }),
+    );
+  }
 
   /** Makes sure the store has the blob; true when it was downloaded now. Concurrent calls share one download. */
   async ensure(descriptor: Descriptor): Promise<boolean> {
@@ -422,26 +460,68 @@ export async function pullImage(
   return fetchImage(await resolve(ref, options), options);
 }
 
+/** What {@link startPull} gives before the layers are in. */
+export interface StartedPull {
+  readonly image: Image;
+  /** The manifest digest of the image (the platform's, for an index). */
+  readonly digest: Digest;
+  /** Settles when every layer is in the store; rejects with the first failure. */
+  readonly layers: Promise<PullResult>;
+}
+
+/**
+ * {@link pullImage}, returning as soon as the manifest and config are in: the layers download in the
+ * background, so a caller that needs only the config (a build whose base's listings it has) goes on
+ * at once. Reading a layer of `image` waits for that layer's download and fails with it.
+ *
+ * @example
+ * const pull = await startPull('node:20-alpine', { store });
+ * const config = await pull.image.config(); // no layer downloaded yet
+ * await pull.layers; // every layer in the store
+ */
+export async function startPull(
+  ref: string | Reference,
+  options: PullOptions & { readonly store: PullStore },
+): Promise<StartedPull> {
+  return startFetch(await resolve(ref, options), options);
+}
+
+/** {@link startPull} of a resolved reference: the config now, the layers in the background. */
+async function startFetch(
+  resolved: Resolved,
+  options: PullOptions & { readonly store: PullStore },
+): Promise<StartedPull> {
+  const image = await imageOf(resolved, options);
+  const manifest = await image.manifest();
+  const config = await resolved.content.ensure(manifest.config);
+  await image.config(); // read and verify from the store
+  const digest = await image.digest();
+  const blobs = [manifest.config, ...manifest.layers];
+  const layers = resolved.content
+    .fetchInBackground(manifest.layers, options.concurrency ?? 4)
+    .then((fetchedLayers): PullResult => {
+      const downloaded = [config, ...fetchedLayers];
+      const fetched = downloaded.filter(Boolean).length;
+      return {
+        image,
+        reference: resolved.ref,
+        digest,
+        rootDigest: resolved.root.digest,
+        fetched,
+        cached: blobs.length - fetched,
+        bytes: blobs.reduce((n, d, i) => n + (downloaded[i] ? d.size : 0), 0),
+      };
+    });
+  layers.catch(() => {}); // the caller's to observe; a layer read fails with it anyway
+  return { image, digest, layers };
+}
+
 /** {@link pullImage} of a resolved reference. */
 async function fetchImage(
   resolved: Resolved,
   options: PullOptions & { readonly store: PullStore },
 ): Promise<PullResult> {
-  const image = await imageOf(resolved, options);
-  const manifest = await image.manifest();
-  const blobs = [manifest.config, ...manifest.layers];
-  const downloaded = await mapLimit(blobs, options.concurrency ?? 4, (d) => resolved.content.ensure(d));
-  await image.config(); // read and verify from the store
-  const fetched = downloaded.filter(Boolean).length;
-  return {
-    image,
-    reference: resolved.ref,
-    digest: await image.digest(),
-    rootDigest: resolved.root.digest,
-    fetched,
-    cached: blobs.length - fetched,
-    bytes: blobs.reduce((n, d, i) => n + (downloaded[i] ? d.size : 0), 0),
-  };
+  return (await startFetch(resolved, options)).layers;
 }
 
 /** What {@link pullAll} fetched. */
