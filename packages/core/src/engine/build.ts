@@ -58,7 +58,7 @@ import { pullImage } from '../registry/pull.js';
 import { findRuntime } from '../runtime/detect.js';
 import { checkEmulation } from '../runtime/emulation.js';
 import type { SecretSource } from '../runtime/mounts.js';
-import { defaultCacheRoot, warmUpStepNetwork } from '../runtime/run.js';
+import { defaultCacheRoot } from '../runtime/run.js';
 import { defaultSnapshotRoot, Snapshotter } from '../runtime/snapshotter.js';
 import { type BlobStore, openStore } from '../store/store.js';
 import { assertBasePlatform } from './base-platform.js';
@@ -66,7 +66,7 @@ import { cachedBase, recordBase } from './base-records.js';
 import { packCacheMount } from './cache-mounts.js';
 import { checkCompression, compressedLayer, compressionScheme, knownGzipDigest } from './compress.js';
 import { keepTar } from './kept-tar.js';
-import { LayerViews, type UnpackFor } from './layer-views.js';
+import { LayerViews } from './layer-views.js';
 import { BuildArgs, GlobalScope, predefinedArgs } from './scope.js';
 import {
   type BuildContext,
@@ -321,10 +321,6 @@ async function buildPlatformsOnce(
     { readonly layer: CachedLayer | null; readonly stage: string; readonly step: RecordedStep }
   >();
   let snapshotter: Promise<Snapshotter> | undefined;
-  const openSnapshotter = (): Promise<Snapshotter> => {
-    snapshotter ??= Snapshotter.open({ root: defaultSnapshotRoot(store.root) });
-    return snapshotter;
-  };
   const images = new Map<string, Promise<Image>>();
   // COPY/ADD/WORKDIR layers by their bytes' inputs: each platform's stage makes the same COPY, written once
   const layerWrites = new Map<string, Promise<Executed>>();
@@ -338,19 +334,6 @@ async function buildPlatformsOnce(
     images,
     pull: options.pull ?? false,
     ...(options.registry ? { registry: options.registry } : {}),
-    // A base read for its view is extracted for RUN in the same pass, unless an imported cache may
-    // answer the RUN steps (then nothing is extracted before a step misses).
-    ...(sources.length === 0
-      ? {
-          unpack: async (diffId: Digest) => {
-            const snapshots = await openSnapshotter();
-            const unpack = snapshots.unpacker(diffId);
-            // a cold base: the first RUN will need a network too, made meanwhile
-            if (unpack) warmUpStepNetwork(snapshots);
-            return unpack;
-          },
-        }
-      : {}),
   });
   /** The context a stage runs in, for one target platform. */
   const stageContext = (plan: (typeof plans)[number], stage: Stage): StageContext => {
@@ -402,7 +385,10 @@ async function buildPlatformsOnce(
             ...(spec.ignore ? { ignore: spec.ignore } : {}),
           };
         },
-        snapshotter: openSnapshotter,
+        snapshotter: () => {
+          snapshotter ??= Snapshotter.open({ root: defaultSnapshotRoot(store.root) });
+          return snapshotter;
+        },
       },
       secrets: options.secrets ?? {},
       views,
@@ -806,8 +792,6 @@ interface BaseOptions {
   readonly images: Map<string, Promise<Image>>;
   /** Resolve tags in the registry even when a pull of the same tag is recorded. */
   readonly pull: boolean;
-  /** Extracts a base layer for RUN steps while it is read for its view (stages with a RUN). */
-  readonly unpack?: UnpackFor;
 }
 
 async function resolveBase(
@@ -843,8 +827,7 @@ async function resolveBase(
       const ref = options.global.expand(stage.base.ref);
       const image = await imageBase(ref, options);
       const layers = await image.layers();
-      const runs = stage.instructions.some((i) => i.kind === 'run');
-      const view = await options.views.viewOf(layers, ref, runs ? options.unpack : undefined);
+      const view = await options.views.viewOf(layers, ref);
       return {
         image,
         config: await image.config(),
