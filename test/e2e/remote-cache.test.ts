@@ -170,6 +170,51 @@ describe.skipIf(noDocker())('remote cache: --cache-to / --cache-from', () => {
     expect(Number(layers)).toBeGreaterThan(3);
   }, 240_000);
 
+  it('a push to the registry the cache is in mounts the cached layers: not downloaded, not uploaded again', async () => {
+    const logged = await startRegistry({ accessLog: true });
+    try {
+      const ref = `${logged.host}/app/cache:main`;
+      const image = `${logged.host}/app/pushed:1`;
+      const a = await buildOn(multiStage, [
+        '--insecure-registry',
+        logged.host,
+        '--cache-to',
+        `type=registry,ref=${ref},mode=max,compression=gzip`,
+      ]);
+      const mark = logged.requests().length;
+      // machine B: a fresh cache dir, the push its only output; the cache's gzip blobs are the image's layers
+      const { dockerfile } = multiStage;
+      const args = ['build', '-f', dockerfile, context, '--progress', 'json', '--lint', 'off'];
+      const result = await wharfAsync([
+        ...args,
+        ...['--cache-dir', tempDir(), '--registry-mirror', testEnv().mirror.url],
+        ...['--insecure-registry', logged.host, '--cache-from', ref, '--push', '-t', image],
+      ]);
+      expect(result.code, result.stderr).toBe(0);
+      const events = result.stderr
+        .split('\n')
+        .filter((line) => line.startsWith('{'))
+        .map(
+          (line) => JSON.parse(line) as { type: string; digest?: string; from?: string; cached?: boolean },
+        );
+      expect(events.filter((e) => e.type === 'step-finished' && !e.cached)).toEqual([]);
+      const mounted = events.filter((e) => e.type === 'blob-mounted');
+      // the target's own layers (WORKDIR, COPY --from, RUN) come from the cache's repository
+      expect(mounted.length, result.stderr).toBeGreaterThanOrEqual(3);
+      expect(new Set(mounted.map((e) => e.from))).toEqual(new Set(['app/cache']));
+      // none of them was downloaded by machine B
+      const fetched = logged
+        .requests()
+        .slice(mark)
+        .filter((r) => r.method === 'GET' && r.path.includes('/blobs/'));
+      for (const blob of mounted) expect(fetched.map((r) => r.path).join('\n')).not.toContain(blob.digest);
+      // the same image as machine A built
+      expect(result.stdout).toContain(a.digest);
+    } finally {
+      await logged.stop();
+    }
+  }, 240_000);
+
   it('mode=min exports only the target stage; a builder stage then runs on machine B', async () => {
     const ref = `${registry.host}/app/cache:min`;
     const a = await build(['--cache-to', `type=registry,ref=${ref}`]);
@@ -392,11 +437,14 @@ describe.skipIf(noDocker())('remote cache: cache mounts travel (mounts=true)', (
         'stage-1: COPY src /src',
         "stage-1: RUN --mount=type=cache,target=/cache,id=pkgs sh -c 'test -f /cache/marker && cat /cache/marker /src/a.txt > /status'",
       ]);
-      // the mount is unchanged: its layer is already in the registry (the new step layers, the config
-      // and the listings go up)
+      // the mount is unchanged: its layer is already in the registry, with the deps and COPY --from
+      // layers; the two new step layers go up (and the config or listings where their bytes changed)
       const line = c.logs.find((t) => t.startsWith(`cache exported to ${ref}`)) ?? '';
-      expect(line).toMatch(/\(1 cache mounts\)/);
-      expect(line).toMatch(/blobs: 4 uploaded/);
+      expect(line).toMatch(/5 layers \(1 cache mounts\)/);
+      const [, uploaded, there] = /blobs: (\d+) uploaded, (\d+) already there/.exec(line) ?? [];
+      expect(Number(uploaded), line).toBeGreaterThanOrEqual(2);
+      expect(Number(there), line).toBeGreaterThanOrEqual(3);
+      expect(Number(uploaded) + Number(there), line).toBe(7);
     } finally {
       writeFileSync(join(context, 'src', 'a.txt'), 'a\n');
     }

@@ -21,6 +21,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { cacheRepositories } from './cache/index.js';
 import { type Definition, definitionPlatforms, isDefinition, toGraph } from './dsl/graph.js';
 import type { Stage } from './dsl/stage.js';
 import { type BuildOptions, type BuiltPlatform, buildPlatforms } from './engine/build.js';
@@ -44,6 +45,7 @@ import {
   formatPlatform,
   type Platform,
   parsePlatform,
+  parseReference,
   sha256Digest,
 } from './oci/index.js';
 import { fileUploadSessions, type PushOptions, type PushStats, sumPushStats } from './registry/index.js';
@@ -63,7 +65,8 @@ import { defaultStoreRoot } from './store/index.js';
  * plus outputs, tags, push settings and attestations. A misspelt option is an error.
  * @example await build(app, { contextDir: import.meta.dirname, output: 'type=oci-archive,dest=out/app.tar' })
  */
-export interface BuildApiOptions extends Omit<BuildOptions, 'contextDir' | 'compressEarly'> {
+export interface BuildApiOptions
+  extends Omit<BuildOptions, 'contextDir' | 'compressEarly' | 'fetchHitsEarly'> {
   /** The folder context paths are relative to; default the current directory. */
   readonly contextDir?: string;
   /**
@@ -271,10 +274,19 @@ export async function build(
   if (isDefinition(target)) options = withDefinitionCaches(options, target);
   // The gzip form is made only when an output holds it; docker-archive holds the tars.
   const needsGzip = outputs.some((o) => o.type !== 'docker-archive');
+  // Every output a push to registries that hold an imported cache: its hits are mounted there, not fetched.
+  const pushesToCaches =
+    outputs.length > 0 &&
+    outputs.every(
+      (o) =>
+        o.type === 'registry' &&
+        pushNames(options, o).every((name) => mountSourcesFor(options, name).length > 0),
+    );
   const built = await runBackend(graph, compression ? { ...options, compression } : options, {
     contextDir,
     platforms,
     needsGzip,
+    fetchHitsEarly: !pushesToCaches,
     onEvent,
   });
   try {
@@ -304,11 +316,7 @@ export async function build(
       // only their manifests (with `subject`) wait for it
       const staged =
         attesting && output.type === 'registry'
-          ? stageAttestations(
-              attesting,
-              [...new Set([...(options.tags ?? []), ...output.names])],
-              options.push ?? options.registry ?? {},
-            )
+          ? stageAttestations(attesting, pushNames(options, output), options.push ?? options.registry ?? {})
           : undefined;
       let done: Awaited<ReturnType<typeof exportImage>>;
       try {
@@ -391,6 +399,7 @@ async function runBackend(
     readonly contextDir: string;
     readonly platforms: readonly Platform[];
     readonly needsGzip: boolean;
+    readonly fetchHitsEarly: boolean;
     readonly onEvent: (event: BuildEvent) => void;
   },
 ): Promise<Built> {
@@ -455,6 +464,7 @@ async function runBackend(
     ...(run.platforms.length ? { platforms: run.platforms } : {}),
     // An output will need the gzip layers: make the target's new ones as they are written.
     compressEarly: run.needsGzip,
+    fetchHitsEarly: run.fetchHitsEarly,
     onEvent: run.onEvent,
   });
   return { images, dispose: async () => {} };
@@ -488,8 +498,10 @@ function pushOptions(
 ): PushOptions {
   const base = options.push ?? options.registry ?? {};
   const root = options.store?.root ?? options.cacheDir ?? defaultStoreRoot();
+  const mountFrom = [...(options.push?.mountFrom ?? []), ...mountSourcesFor(options, reference)];
   return {
     ...base,
+    ...(mountFrom.length ? { mountFrom } : {}),
     sessions: options.push?.sessions ?? fileUploadSessions(join(root, 'uploads')),
     onEvent: (event) => {
       base.onEvent?.(event);
@@ -497,6 +509,26 @@ function pushOptions(
       if (forwarded) onEvent(forwarded);
     },
   };
+}
+
+/** The names a registry output pushes: the build's tags and the output's own `name=` values. */
+function pushNames(options: BuildApiOptions, output: ParsedOutput): string[] {
+  return [...new Set([...(options.tags ?? []), ...output.names])];
+}
+
+/**
+ * Repositories of `reference`'s registry that hold an imported cache (`--cache-from`): the push mounts
+ * its cached layers from there instead of downloading and uploading them again.
+ */
+function mountSourcesFor(options: BuildApiOptions, reference: string): string[] {
+  if (!reference || !options.cacheFrom?.length) return [];
+  let registry: string;
+  try {
+    registry = parseReference(reference).registry;
+  } catch {
+    return []; // the push itself names the bad reference
+  }
+  return cacheRepositories(options.cacheFrom, registry);
 }
 
 /**

@@ -11,6 +11,7 @@ export type {
   RemoteCacheOptions,
 } from './remote.js';
 export {
+  cacheRepositories,
   DEFAULT_MOUNT_LIMIT,
   describeCacheSpec,
   exportCache,

@@ -84,6 +84,23 @@ export const DEFAULT_MOUNT_LIMIT = 2 ** 30;
 export type CacheMode = 'min' | 'max';
 
 /**
+ * The repositories of `registry` that imported caches (`type=registry` specs, as given to `--cache-from`)
+ * are in: a push to that registry can mount their layers instead of fetching and re-uploading them.
+ *
+ * @example
+ * cacheRepositories(['registry.lan/app/cache:main'], 'registry.lan'); // ['app/cache']
+ */
+export function cacheRepositories(caches: readonly (CacheSpec | string)[], registry: string): string[] {
+  const repositories = caches.flatMap((c) => {
+    const spec = typeof c === 'string' ? parseCacheSpec(c, 'from') : c;
+    if (spec.type !== 'registry') return [];
+    const source = parseReference(spec.ref);
+    return source.registry === registry ? [source.repository] : [];
+  });
+  return [...new Set(repositories)];
+}
+
+/**
  * Parses a buildx-style `--cache-to` / `--cache-from` value: `type=registry,ref=REF[,mode=min|max]`,
  * `type=local,dest=DIR` (to) or `type=local,src=DIR` (from). A bare `REF` means `type=registry,ref=REF`.
  *

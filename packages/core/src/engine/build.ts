@@ -18,6 +18,7 @@ import { FileDigests } from '../cache/file-digests.js';
 import {
   type CacheSource,
   type CacheSpec,
+  cacheRepositories,
   DEFAULT_MOUNT_LIMIT,
   describeCacheSpec,
   exportCache,
@@ -137,6 +138,12 @@ export interface BuildOptions {
    * output); `buildGraph` always does.
    */
   readonly compressEarly?: boolean;
+  /**
+   * Whether a lazy cache hit of the target is fetched as soon as it hits (default true: an output
+   * reads it next). False when the only output is a push the imported cache's registry can serve by
+   * cross-repository mount: then the bytes are fetched only if the mount is refused.
+   */
+  readonly fetchHitsEarly?: boolean;
   /**
    * How new layers are compressed in `image`: gzip level 6 (the default, readable everywhere) or
    * `{ format: 'zstd', level: 3 }` (`application/vnd.oci.image.layer.v1.tar+zstd`, written by the
@@ -410,7 +417,8 @@ async function buildPlatformsOnce(
                 .catch(() => {}); // errors surface when asked again
               // A lazy hit's bytes, which the output reads next: fetched now, beside the other steps
               // and the base's layers, through the imported cache's own connections.
-              const lazy = (layer as CachedFormSource).prefetch;
+              const lazy =
+                options.fetchHitsEarly === false ? undefined : (layer as CachedFormSource).prefetch;
               outputScheme ??= compressionScheme(options.compression);
               if (lazy) outputScheme.then((scheme) => lazy(scheme)).catch(() => {}); // as a read would fail
             },
@@ -788,13 +796,7 @@ async function exportCacheQuietly(
 function mountSources(spec: CacheSpec, imported: readonly CacheSpec[]): string[] {
   if (spec.type !== 'registry') return [];
   const target = parseReference(spec.ref);
-  return imported.flatMap((from) => {
-    if (from.type !== 'registry') return [];
-    const source = parseReference(from.ref);
-    return source.registry === target.registry && source.repository !== target.repository
-      ? [source.repository]
-      : [];
-  });
+  return cacheRepositories(imported, target.registry).filter((r) => r !== target.repository);
 }
 
 function reason(error: unknown): string {

@@ -208,9 +208,13 @@ export function convertMediaType(mediaType: string, flavor: MediaTypeFlavor): st
   return (flavor === 'oci' ? TO_OCI : TO_DOCKER)[mediaType] ?? mediaType;
 }
 
-/** `layer` reporting another media type (same bytes, same digests). */
+/**
+ * `layer` reporting another media type (same bytes, same digests). What else a plain-object layer
+ * offers (a lazy cache hit's compressed form, say) is kept: only the media type differs.
+ */
 export function withLayerMediaType(layer: Layer, mediaType: string): Layer {
   return {
+    ...(Object.getPrototypeOf(layer) === Object.prototype ? layer : {}),
     digest: () => layer.digest(),
     diffId: () => layer.diffId(),
     size: () => layer.size(),
