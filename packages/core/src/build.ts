@@ -21,10 +21,9 @@
  */
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { cacheRepositories } from './cache/index.js';
 import { type Definition, definitionPlatforms, isDefinition, toGraph } from './dsl/graph.js';
 import type { Stage } from './dsl/stage.js';
-import { type BuildOptions, type BuiltPlatform, buildPlatforms } from './engine/build.js';
+import { type BuildOptions, type BuiltPlatform, buildPlatforms, pushMountSources } from './engine/build.js';
 import { buildWithDockerPlatforms } from './engine/docker-backend.js';
 import { unknownNameHint, WharfError } from './errors.js';
 import { type BuildEvent, pushEvent } from './events.js';
@@ -45,7 +44,6 @@ import {
   formatPlatform,
   type Platform,
   parsePlatform,
-  parseReference,
   sha256Digest,
 } from './oci/index.js';
 import { fileUploadSessions, type PushOptions, type PushStats, sumPushStats } from './registry/index.js';
@@ -280,7 +278,7 @@ export async function build(
     outputs.every(
       (o) =>
         o.type === 'registry' &&
-        pushNames(options, o).every((name) => mountSourcesFor(options, name).length > 0),
+        pushNames(options, o).every((name) => pushMountSources(options.cacheFrom ?? [], name).length > 0),
     );
   const built = await runBackend(graph, compression ? { ...options, compression } : options, {
     contextDir,
@@ -498,7 +496,10 @@ function pushOptions(
 ): PushOptions {
   const base = options.push ?? options.registry ?? {};
   const root = options.store?.root ?? options.cacheDir ?? defaultStoreRoot();
-  const mountFrom = [...(options.push?.mountFrom ?? []), ...mountSourcesFor(options, reference)];
+  const mountFrom = [
+    ...(options.push?.mountFrom ?? []),
+    ...pushMountSources(options.cacheFrom ?? [], reference),
+  ];
   return {
     ...base,
     ...(mountFrom.length ? { mountFrom } : {}),
@@ -514,21 +515,6 @@ function pushOptions(
 /** The names a registry output pushes: the build's tags and the output's own `name=` values. */
 function pushNames(options: BuildApiOptions, output: ParsedOutput): string[] {
   return [...new Set([...(options.tags ?? []), ...output.names])];
-}
-
-/**
- * Repositories of `reference`'s registry that hold an imported cache (`--cache-from`): the push mounts
- * its cached layers from there instead of downloading and uploading them again.
- */
-function mountSourcesFor(options: BuildApiOptions, reference: string): string[] {
-  if (!reference || !options.cacheFrom?.length) return [];
-  let registry: string;
-  try {
-    registry = parseReference(reference).registry;
-  } catch {
-    return []; // the push itself names the bad reference
-  }
-  return cacheRepositories(options.cacheFrom, registry);
 }
 
 /**

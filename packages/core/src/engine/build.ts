@@ -793,6 +793,24 @@ async function exportCacheQuietly(
 }
 
 /** The repositories of the imported registry caches on `spec`'s registry: layers can be mounted from them. */
+/**
+ * Repositories of `reference`'s registry that hold an imported cache (`--cache-from`): a push there
+ * mounts the cached layers from them instead of downloading and uploading them again.
+ *
+ * @example
+ * pushMountSources(['registry.lan/app/cache:main'], 'registry.lan/app:1'); // ['app/cache']
+ */
+export function pushMountSources(cacheFrom: readonly (CacheSpec | string)[], reference: string): string[] {
+  if (!reference || cacheFrom.length === 0) return [];
+  let registry: string;
+  try {
+    registry = parseReference(reference).registry;
+  } catch {
+    return []; // the push itself names the bad reference
+  }
+  return cacheRepositories(cacheFrom, registry);
+}
+
 function mountSources(spec: CacheSpec, imported: readonly CacheSpec[]): string[] {
   if (spec.type !== 'registry') return [];
   const target = parseReference(spec.ref);
