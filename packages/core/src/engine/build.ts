@@ -792,7 +792,6 @@ async function exportCacheQuietly(
   }
 }
 
-/** The repositories of the imported registry caches on `spec`'s registry: layers can be mounted from them. */
 /**
  * Repositories of `reference`'s registry that hold an imported cache (`--cache-from`): a push there
  * mounts the cached layers from them instead of downloading and uploading them again.
@@ -811,10 +810,11 @@ export function pushMountSources(cacheFrom: readonly (CacheSpec | string)[], ref
   return cacheRepositories(cacheFrom, registry);
 }
 
+/** The repositories of the imported registry caches on `spec`'s registry: layers can be mounted from them. */
 function mountSources(spec: CacheSpec, imported: readonly CacheSpec[]): string[] {
   if (spec.type !== 'registry') return [];
-  const target = parseReference(spec.ref);
-  return cacheRepositories(imported, target.registry).filter((r) => r !== target.repository);
+  const own = parseReference(spec.ref).repository;
+  return pushMountSources(imported, spec.ref).filter((r) => r !== own);
 }
 
 function reason(error: unknown): string {
