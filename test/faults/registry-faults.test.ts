@@ -166,6 +166,37 @@ describe.skipIf(noDocker())('registry client under faults', () => {
     }
   });
 
+  it('a commit that took effect but whose answer was lost is not an error, chunked or whole', async () => {
+    // The registry committed the blob; the client only sees a dead connection. A retried PUT then
+    // finds no upload session (404), or races the first one's cleanup (DIGEST_INVALID).
+    const image = await randomImage(2, { bytes: 6 * MB, mediaType: MediaType.ociLayer });
+    const ref = `${proxy.host}/faults/lost-commit:1`;
+    const lost: string[] = [];
+    proxy.options.decide = ({ method, url }) => {
+      if (method !== 'PUT' || !url.includes('digest=')) return 'pass';
+      const digest = decodeURIComponent(url.split('digest=')[1]?.split('&')[0] ?? '');
+      if (lost.includes(digest)) return 'pass';
+      lost.push(digest);
+      return 'lose-response';
+    };
+    const events: RegistryEvent[] = [];
+    try {
+      // 4 MB chunks: the 6 MB layers go in chunks, the config in one PUT.
+      const result = await pushImage(image, ref, {
+        chunkSize: 4 * MB,
+        retry: RETRY,
+        onEvent: (e) => events.push(e),
+      });
+      expect(result.digest).toBe(await image.digest());
+    } finally {
+      proxy.options.decide = undefined;
+    }
+    expect(lost).toHaveLength(3);
+    expect(events.filter((e) => e.type === 'warning')).toEqual([]);
+    const info = await skopeoInspect(`docker://${registry.host}/faults/lost-commit:1`);
+    expect(info.Layers).toEqual((await image.manifest()).layers.map((l) => l.digest));
+  });
+
   it('gives up after the attempts with REGISTRY_UNAVAILABLE naming registry, repository and operation', async () => {
     proxy.options.decide = () => 'status-503';
     const image = await randomImage(1, { bytes: 100 });

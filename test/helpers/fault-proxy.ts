@@ -27,6 +27,8 @@ export type Fault =
   | 'stall'
   /** Forward, then close the connection halfway through the response body. */
   | 'cut-response'
+  /** Forward and let the registry answer, then close the client's connection: the request took effect, its answer is lost. */
+  | 'lose-response'
   /** Forward, flipping one byte in the response body (blob GETs). */
   | 'corrupt-response';
 
@@ -114,6 +116,7 @@ export async function startFaultProxy(options: FaultProxyOptions): Promise<Fault
     'status-429': 0,
     stall: 0,
     'cut-response': 0,
+    'lose-response': 0,
     'corrupt-response': 0,
   } satisfies Record<Fault, number>;
   const forwardedBytes: Record<string, number> = {};
@@ -177,6 +180,11 @@ export async function startFaultProxy(options: FaultProxyOptions): Promise<Fault
     forwardedBytes[context.method] = (forwardedBytes[context.method] ?? 0) + body.byteLength;
     up.end(body);
     up.on('response', (upRes) => {
+      if (fault === 'lose-response') {
+        upRes.resume();
+        upRes.on('end', () => req.socket.destroy());
+        return;
+      }
       res.writeHead(upRes.statusCode ?? 502, upRes.headers);
       const total = Number(upRes.headers['content-length'] ?? 0);
       if (fault === 'cut-response' && total > 1) {

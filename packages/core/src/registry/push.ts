@@ -343,7 +343,7 @@ class Pusher {
       for (let attempt = 1; ; attempt++) {
         try {
           const location = attempt === 1 && mountSession ? mountSession : await this.#newSession();
-          await this.repo.commitBlob(location, digest, bytes);
+          await this.#commit(location, digest, size, bytes);
           sent += bytes.byteLength;
           break;
         } catch (error) {
@@ -364,7 +364,7 @@ class Pusher {
       const done = await this.#streamBlob(blob, location, offset);
       sent += done.sent;
       try {
-        await this.repo.commitBlob(done.location, digest);
+        await this.#commit(done.location, digest, size);
         break;
       } catch (error) {
         const corrupt = (error as RegistryError).specErrors?.some(
@@ -382,6 +382,22 @@ class Pusher {
     }
     await this.sessions.delete(digest, this.registry, this.repo.name);
     this.#finished(digest, size, sent);
+  }
+
+  /**
+   * PUTs the commit. A commit can take effect while its answer is lost (a dropped connection, a
+   * timeout while the registry verifies a large blob); the retried PUT then finds no session (404)
+   * or races the first one's clean-up (DIGEST_INVALID). So a failed commit asks whether the
+   * repository now holds the blob, which the registry only stores after checking its digest.
+   */
+  async #commit(location: string, digest: Digest, size: number, body?: Uint8Array): Promise<void> {
+    try {
+      await this.repo.commitBlob(location, digest, body);
+    } catch (error) {
+      const held = await this.repo.checkExistingBlob(digest).catch(() => undefined);
+      if (held === size || held === -1) return;
+      throw error;
+    }
   }
 
   /**
