@@ -81,6 +81,11 @@ export async function startSigstoreMock(dir: string): Promise<SigstoreMock> {
   const tlog = await initializeTLog(urlOf(rekor), ecKeyPair());
   rekorFn = rekorHandler(tlog).fn;
   const tsaAuthority = await initializeTSA(ecKeyPair());
+  // DER drops a GeneralizedTime's trailing zeros (12:00:00.120 → "…00.12Z"), and @sigstore/core's parser
+  // takes only three fraction digits: a timestamp in such a millisecond failed verification with
+  // "invalid time" (1 run in 10). Real TSAs (sigstore's timestamp-authority) stamp whole seconds.
+  (tsaAuthority as unknown as { getCurrentTime: () => Date }).getCurrentTime = () =>
+    new Date(Math.floor(Date.now() / 1000) * 1000);
   const tsaFn = tsaHandler(tsaAuthority).fn;
   const tsa = await serve('/api/v1/timestamp', () => tsaFn);
   const start = new Date(Date.now() - 60_000).toISOString();
