@@ -23,6 +23,7 @@ import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import {
+  discard,
   docker,
   log,
   MIRROR,
@@ -146,7 +147,7 @@ try {
     const emptyCache = join(work, `empty-${round}`);
     await settle();
     const wEmpty = await bake(emptyCache, 'e');
-    rmSync(emptyCache, { recursive: true, force: true });
+    discard(emptyCache);
     log(`round ${round}/${runs}: BuildKit 3 × docker build + docker push, after docker builder prune -af…`);
     await docker(['builder', 'prune', '-af']);
     await settle();
@@ -190,9 +191,9 @@ try {
         .map((x) => x.toFixed(2))
         .join(' '),
     });
-    rmSync(beforeCache, { recursive: true, force: true });
+    discard(beforeCache);
     log(`round ${round}: ${JSON.stringify(rounds.at(-1))}`);
-    rmSync(cacheDir, { recursive: true, force: true });
+    discard(cacheDir);
     await registry.stop();
     for (const ref of tagged) await docker(['rmi', '-f', ref], { allowFail: true });
     tagged.clear();

@@ -24,6 +24,7 @@ import {
   buildkitBuildAndSave,
   COPY_HEAVY_CONTEXT,
   coldPair,
+  discard,
   docker,
   log,
   MIRROR,
@@ -199,7 +200,7 @@ try {
     await settle();
     const pigz = await shell(`tar -c -C ${app} . | pigz -6 -p2 > ${work}/pigz.tgz`);
     await settle();
-    await run('rm', ['-rf', join(work, 'cache-scratch'), scratchOut]);
+    for (const old of [join(work, 'cache-scratch'), scratchOut]) discard(old);
     const wharfRun = await wharfTimed(
       [
         'build',

@@ -14,6 +14,7 @@
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import {
+  discard,
   docker,
   log,
   machine,
@@ -77,13 +78,13 @@ try {
     await settle();
     const dest = join(work, `out-${n++}`);
     const { seconds, cpu } = await build(['-o', `type=oci,dest=${dest}`], env, cli);
-    rmSync(dest, { recursive: true, force: true });
+    discard(dest);
     return { seconds, cpu };
   };
 
   log(`cold builds (untimed): ${LAYERS} × ${MIB} MiB`);
   await build(['-o', `type=oci,dest=${join(work, 'cold')}`]);
-  rmSync(join(work, 'cold'), { recursive: true, force: true });
+  discard(join(work, 'cold'));
   await docker(['build', '-q', '-t', TAG, context]);
 
   const times = { link: [], copy: [], noOutput: [], buildkit: [], ...(BEFORE ? { linkBefore: [] } : {}) };

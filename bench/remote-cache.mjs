@@ -19,11 +19,12 @@
 // `--no-buildkit` leaves BuildKit out (an A/B of two wharfs on a loaded machine).
 // Note: `docker builder prune -af` empties BuildKit's whole build cache on this machine, as the other
 // side-by-side benchmarks here do; run it when no other BuildKit build needs that cache.
-import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import {
+  discard,
   docker,
   log,
   machine,
@@ -130,8 +131,8 @@ async function wharfBuild(cli, dir, cacheArgs) {
       load: loadavg()[0].toFixed(2),
     };
   } finally {
-    rmSync(cacheDir, { recursive: true, force: true });
-    rmSync(join(out, '..'), { recursive: true, force: true });
+    discard(cacheDir);
+    discard(join(out, '..'));
   }
 }
 
@@ -204,7 +205,7 @@ async function main() {
         runs.buildkitCached.push(bk.cached);
         await docker(['rmi', '-f', bkRef, `wharf-bench-rc-${name}:from`], { allowFail: true });
       }
-      rmSync(dir, { recursive: true, force: true });
+      discard(dir);
       const wharfOf = (tool) => ({
         [`${tool}Cold`]: median(runs[`${tool}Cold`]),
         [`${tool}FromCache`]: median(runs[`${tool}From`]),

@@ -21,6 +21,7 @@ import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import {
+  discard,
   docker,
   inProcessRebuild,
   log,
@@ -114,7 +115,7 @@ async function beforeAndAfter({ dockerfile, ctx, before }) {
         ...['-f', 'WHARF_BENCH_CPU %U %S', process.execPath, cli],
         ...['build', '-f', dockerfile, ctx, '--cache-dir', join(dir, 'cache'), '--progress', 'json'],
       ]);
-      rmSync(dir, { recursive: true, force: true });
+      discard(dir);
       const [, user, sys] = /WHARF_BENCH_CPU (\S+) (\S+)/.exec(result.stderr) ?? [];
       times[name].push(result.seconds);
       cpu[name].push(Number(user) + Number(sys));
@@ -212,7 +213,7 @@ async function coldRounds({ dockerfile, ctx, tag }) {
         loads.push(before);
         log(`round ${round + 1} ${name}: ${s(result.seconds)} s (load ${before})`);
       } finally {
-        rmSync(dir, { recursive: true, force: true });
+        discard(dir);
       }
     }
   }

@@ -25,7 +25,7 @@ import { pushImage } from '../packages/core/dist/bundle/registry/index.js';
 import { catalogueImage } from '../packages/core/dist/bundle/sbom/index.js';
 import * as sign from '../packages/core/dist/bundle/sign/index.js';
 import { openStore } from '../packages/core/dist/store/index.js';
-import { log, MIRROR, machine, prng, run, s, startRegistry, table, tempDir, WHARF } from './lib.mjs';
+import { discard, log, MIRROR, machine, prng, run, s, startRegistry, table, tempDir, WHARF } from './lib.mjs';
 
 const { values } = parseArgs({
   options: {
@@ -121,7 +121,7 @@ try {
       cpu[kind].push(result.cpu);
       log(`run ${i + 1} ${kind}: ${s(result.seconds)} s, CPU ${s(result.cpu)} s`);
       await registry.stop();
-      rmSync(cacheDir, { recursive: true, force: true });
+      discard(cacheDir);
     }
   }
   // The added work alone: the image built once into a layout and pushed (untimed), then prepare + attach.
