@@ -355,7 +355,7 @@ async function buildPlatformsOnce(
     ...(options.registry ? { registry: options.registry } : {}),
     // A base read for its view is extracted for RUN in the same pass, unless an imported cache may
     // answer the RUN steps (then nothing is extracted before a step misses).
-    ...(cacheFrom.length === 0 && !options.noCache
+    ...(cacheFrom.length === 0 || options.noCache
       ? {
           unpack: async (diffId: Digest) => {
             const snapshots = await openSnapshotter();

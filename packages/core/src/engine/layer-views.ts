@@ -170,7 +170,7 @@ export class LayerViews {
     })();
     let records: LayerRecord[];
     if (unpack) {
-      const [forView, forUnpack] = lockstepTee(hashed);
+      const [forView, forUnpack] = lockstepTee(coalesced(hashed, UNPACK_CHUNK_BYTES));
       const checked = deferred();
       const unpacked = unpack(forUnpack, checked.promise).then(
         () => {},
@@ -217,6 +217,28 @@ export class LayerViews {
   async #save(file: string, text: string): Promise<void> {
     await writeFileAtomic(file, text, { durable: false }).catch(() => {});
   }
+}
+
+/**
+ * Gunzip yields 16 KiB pieces; the extractor and the lockstep tee pay per piece (a promise round trip,
+ * a write call per file fragment), so the shared pass hands them 1 MiB pieces.
+ */
+const UNPACK_CHUNK_BYTES = 1024 * 1024;
+
+/** `source` in pieces of at least `bytes` (the last may be shorter). */
+async function* coalesced(source: AsyncIterable<Uint8Array>, bytes: number): AsyncGenerator<Uint8Array> {
+  let parts: Uint8Array[] = [];
+  let have = 0;
+  for await (const chunk of source) {
+    parts.push(chunk);
+    have += chunk.byteLength;
+    if (have >= bytes) {
+      yield parts.length === 1 ? (parts[0] as Uint8Array) : Buffer.concat(parts, have);
+      parts = [];
+      have = 0;
+    }
+  }
+  if (have > 0) yield parts.length === 1 ? (parts[0] as Uint8Array) : Buffer.concat(parts, have);
 }
 
 /**
