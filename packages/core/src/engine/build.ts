@@ -60,7 +60,7 @@ import { startPull } from '../registry/pull.js';
 import { findRuntime } from '../runtime/detect.js';
 import { checkEmulation } from '../runtime/emulation.js';
 import type { SecretSource } from '../runtime/mounts.js';
-import { defaultCacheRoot } from '../runtime/run.js';
+import { defaultCacheRoot, warmUpStepNetwork } from '../runtime/run.js';
 import { defaultSnapshotRoot, Snapshotter } from '../runtime/snapshotter.js';
 import { type BlobStore, openStore } from '../store/store.js';
 import { assertBasePlatform } from './base-platform.js';
@@ -68,7 +68,7 @@ import { cachedBase, recordBase } from './base-records.js';
 import { packCacheMount } from './cache-mounts.js';
 import { checkCompression, compressedLayer, compressionScheme, knownGzipDigest } from './compress.js';
 import { keepTar } from './kept-tar.js';
-import { LayerViews } from './layer-views.js';
+import { LayerViews, type UnpackFor } from './layer-views.js';
 import { BuildArgs, GlobalScope, predefinedArgs } from './scope.js';
 import {
   type BuildContext,
@@ -331,6 +331,10 @@ async function buildPlatformsOnce(
     { readonly layer: CachedLayer | null; readonly stage: string; readonly step: RecordedStep }
   >();
   let snapshotter: Promise<Snapshotter> | undefined;
+  const openSnapshotter = (): Promise<Snapshotter> => {
+    snapshotter ??= Snapshotter.open({ root: defaultSnapshotRoot(store.root) });
+    return snapshotter;
+  };
   const images = new Map<string, Promise<Image>>();
   const basePulls: Promise<unknown>[] = [];
   /** Each stage's base image (FROM an image): `--cache-to` sends their layers' listings. */
@@ -349,6 +353,19 @@ async function buildPlatformsOnce(
     pulls: basePulls,
     pull: options.pull ?? false,
     ...(options.registry ? { registry: options.registry } : {}),
+    // A base read for its view is extracted for RUN in the same pass, unless an imported cache may
+    // answer the RUN steps (then nothing is extracted before a step misses).
+    ...(cacheFrom.length === 0 || options.noCache
+      ? {
+          unpack: async (diffId: Digest) => {
+            const snapshots = await openSnapshotter();
+            const unpack = snapshots.unpacker(diffId);
+            // a cold base: the first RUN will need a network too, made meanwhile
+            if (unpack) warmUpStepNetwork(snapshots);
+            return unpack;
+          },
+        }
+      : {}),
   });
   /** The context a stage runs in, for one target platform. */
   const stageContext = (plan: (typeof plans)[number], stage: Stage): StageContext => {
@@ -400,10 +417,7 @@ async function buildPlatformsOnce(
             ...(spec.ignore ? { ignore: spec.ignore } : {}),
           };
         },
-        snapshotter: () => {
-          snapshotter ??= Snapshotter.open({ root: defaultSnapshotRoot(store.root) });
-          return snapshotter;
-        },
+        snapshotter: openSnapshotter,
       },
       secrets: options.secrets ?? {},
       views,
@@ -887,6 +901,8 @@ interface BaseOptions {
   readonly pulls: Promise<unknown>[];
   /** Resolve tags in the registry even when a pull of the same tag is recorded. */
   readonly pull: boolean;
+  /** Extracts a base layer for RUN steps while it is read for its view (stages with a RUN). */
+  readonly unpack?: UnpackFor;
 }
 
 async function resolveBase(
@@ -926,7 +942,8 @@ async function resolveBase(
         layers.map(async (layer) => ({ diffId: await layer.diffId(), digest: await layer.digest() })),
       );
       adoptBaseListings(options.views, await options.imported, ids);
-      const view = await options.views.viewOf(layers, ref);
+      const runs = stage.instructions.some((i) => i.kind === 'run');
+      const view = await options.views.viewOf(layers, ref, runs ? options.unpack : undefined);
       return {
         image,
         config: await image.config(),

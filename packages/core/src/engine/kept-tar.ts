@@ -5,7 +5,7 @@
  * Docker's image store does by keeping layers unpacked. A read that stops early, or a tar that does not
  * hash to the diffID, keeps nothing; keeping never fails or delays a read.
  */
-import { pipeline, Transform } from 'node:stream';
+import { pipeline, type Readable, Transform } from 'node:stream';
 import type { Layer } from '../image/types.js';
 import type { Digest } from '../oci/index.js';
 import type { BlobStore } from '../store/store.js';
@@ -16,6 +16,18 @@ import type { BlobStore } from '../store/store.js';
  * tar again. Only commits are waited for, never another reader's stream, so nothing can deadlock.
  */
 const committing = new Map<string, Promise<void>>();
+
+/** The layers {@link keepTar} wrapped, and how to read each without keeping: {@link readTarOnce}. */
+const unkept = new WeakMap<Layer, () => Promise<Readable>>();
+
+/**
+ * The tar of `layer`, for a read that makes everything later reads would need (a one-pass base
+ * unpack: the view and the extracted layer): the kept blob when there is one, else the layer's own
+ * stream without writing the tar to the store — nothing reads it back after that pass.
+ */
+export function readTarOnce(layer: Layer): Promise<Readable> {
+  return (unkept.get(layer) ?? (() => layer.uncompressed()))();
+}
 
 /** `layer`, with its tar kept in `store` after the first full read (a no-op for uncompressed layers). */
 export function keepTar(store: BlobStore, layer: Layer): Layer {
@@ -28,7 +40,7 @@ export function keepTar(store: BlobStore, layer: Layer): Layer {
     await committing.get(`${store.root}\0${diffId}`);
     return store.has(diffId);
   };
-  return {
+  const kept: Layer = {
     digest: () => layer.digest(),
     diffId: () => layer.diffId(),
     size: () => layer.size(),
@@ -52,6 +64,11 @@ export function keepTar(store: BlobStore, layer: Layer): Layer {
       return size;
     },
   };
+  unkept.set(kept, async () => {
+    const diffId = await compressedDiffId();
+    return diffId && (await isKept(diffId)) ? store.open(diffId) : layer.uncompressed();
+  });
+  return kept;
 }
 
 /** Passes the tar through, writing it to the store too; committed (checked against `diffId`) at the end. */

@@ -1,10 +1,13 @@
 import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Readable } from 'node:stream';
+import { gzipSync } from 'node:zlib';
 import { afterAll, describe, expect, it } from 'vitest';
 import { layerFromOpener } from '../image/partial.js';
 import { MemoryFsView } from '../layer/fs-view.js';
 import { MediaType, sha256Digest } from '../oci/index.js';
+import { tarOf } from '../testing/random.js';
 import { LayerViews } from './layer-views.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'wharf-layer-views-'));
@@ -78,5 +81,68 @@ describe("LayerViews.adopt (a remote cache's listing of a lazy hit)", () => {
   ])('refuses a listing with %s (the step fetches its layer instead)', (_what, listing) => {
     const views = new LayerViews(join(dir, 'bad'));
     expect(views.adopt(diffId, listing)).toBe(false);
+  });
+});
+
+describe('LayerViews.viewOf with an unpack (one pass for the view and the extracted layer)', () => {
+  const big = 'x'.repeat(300_000); // several chunks
+  const plainLayer = (tar: Buffer) => {
+    const digest = sha256Digest(tar);
+    return layerFromOpener(async () => Readable.from([tar.subarray(0, 70_000), tar.subarray(70_000)]), {
+      mediaType: MediaType.ociLayer,
+      digest,
+      diffId: digest,
+      size: tar.length,
+    });
+  };
+
+  it('gives the unpack every byte of the tar, and the hash check once the tar is read', async () => {
+    const tar = await tarOf({ 'a.txt': 'a', 'b.bin': big });
+    const seen: Buffer[] = [];
+    let checked = false;
+    const views = new LayerViews(join(dir, 'unpack-all'));
+    const view = await views.viewOf([plainLayer(tar)], 'base', async () => async (chunks, verified) => {
+      for await (const chunk of chunks) seen.push(Buffer.from(chunk));
+      await verified;
+      checked = true;
+    });
+    expect(view.lookup('b.bin')?.type).toBe('file');
+    expect(Buffer.concat(seen).equals(tar)).toBe(true);
+    expect(checked).toBe(true);
+  });
+
+  it('goes on alone when the unpack stops reading early', async () => {
+    const tar = await tarOf({ 'a.txt': 'a', 'b.bin': big, 'c.txt': 'c' });
+    const views = new LayerViews(join(dir, 'unpack-stops'));
+    const view = await views.viewOf([plainLayer(tar)], 'base', async () => async (chunks) => {
+      const it = chunks[Symbol.asyncIterator]();
+      await it.next();
+      await it.return?.();
+    });
+    expect(view.lookup('c.txt')?.type).toBe('file');
+  });
+
+  it('rejects the hash check of a tar that is not the claimed diffID, and the view fails', async () => {
+    const tar = await tarOf({ 'a.txt': 'a' });
+    const gz = gzipSync(tar);
+    const claimed = sha256Digest(new TextEncoder().encode('another tar'));
+    const layer = layerFromOpener(async () => Readable.from([gz]), {
+      mediaType: MediaType.ociLayerGzip,
+      digest: sha256Digest(gz),
+      diffId: claimed,
+      size: gz.length,
+    });
+    let outcome = 'not run';
+    const views = new LayerViews(join(dir, 'unpack-hostile'));
+    await expect(
+      views.viewOf([layer], 'base', async () => async (chunks, verified) => {
+        for await (const _ of chunks);
+        outcome = await verified.then(
+          () => 'kept',
+          (error: { code?: string }) => `dropped: ${error.code}`,
+        );
+      }),
+    ).rejects.toMatchObject({ code: 'ENGINE_LAYER_MISMATCH' });
+    expect(outcome).toBe('dropped: ENGINE_LAYER_MISMATCH');
   });
 });

@@ -23,6 +23,14 @@ import {
   recordsOfEntries,
 } from '../layer/fs-view.js';
 import { createDigester, type Digest, digestHex, layerCompression } from '../oci/index.js';
+import type { LayerUnpack } from '../runtime/snapshotter.js';
+import { readTarOnce } from './kept-tar.js';
+
+/**
+ * For a layer whose tar is read for its view: who extracts it in the same pass (the snapshotter's
+ * `Snapshotter.unpacker`), or undefined.
+ */
+export type UnpackFor = (diffId: Digest) => Promise<LayerUnpack | undefined>;
 
 /** The gzip digest recorded (verified) for a tar diffID, if any: engine/compress.ts. */
 export type KnownGzip = (diffId: Digest) => Promise<Digest | undefined>;
@@ -44,13 +52,13 @@ export class LayerViews {
    * The records of a layer: from the cache, else read from its tar once (verified against the diffID)
    * and cached. `source` names the image for messages (`oci-layout://base`).
    */
-  records(layer: Layer, source?: string): Promise<LayerRecord[]> {
+  records(layer: Layer, source?: string, unpack?: UnpackFor): Promise<LayerRecord[]> {
     return Promise.all([layer.diffId(), layer.digest()]).then(async ([diffId, digest]) => {
       await assertTarDigest(layer, diffId, source ?? 'a layer');
       const key = `${diffId} ${digest}`;
       let pending = this.#pending.get(key);
       if (!pending) {
-        pending = this.#load(diffId, digest, layer, source);
+        pending = this.#load(diffId, digest, layer, source, unpack);
         this.#pending.set(key, pending);
       }
       return pending;
@@ -107,10 +115,14 @@ export class LayerViews {
     applyLayerRecords(view, await this.records(layer));
   }
 
-  /** A fresh view of a stack of layers (bottom first). */
-  async viewOf(layers: readonly Layer[], source?: string): Promise<MemoryFsView> {
+  /**
+   * A fresh view of a stack of layers (bottom first). With `unpack`, a layer whose tar is read for
+   * its view is extracted for RUN steps in the same pass (a base that RUN steps run on): one
+   * gunzip, one hash, instead of one pass for the view and another for the first RUN.
+   */
+  async viewOf(layers: readonly Layer[], source?: string, unpack?: UnpackFor): Promise<MemoryFsView> {
     const all = await Promise.all(
-      layers.map((layer, i) => this.records(layer, source && `layer ${i + 1} of ${source}`)),
+      layers.map((layer, i) => this.records(layer, source && `layer ${i + 1} of ${source}`, unpack)),
     );
     const view = new MemoryFsView();
     for (const records of all) applyLayerRecords(view, records);
@@ -131,7 +143,13 @@ export class LayerViews {
     );
   }
 
-  async #load(diffId: Digest, digest: Digest, layer: Layer, what = 'a layer'): Promise<LayerRecord[]> {
+  async #load(
+    diffId: Digest,
+    digest: Digest,
+    layer: Layer,
+    what = 'a layer',
+    unpackFor?: UnpackFor,
+  ): Promise<LayerRecord[]> {
     const file = this.#file(digestHex(diffId));
     if (await this.#provenPair(diffId, digest)) {
       try {
@@ -140,16 +158,41 @@ export class LayerViews {
         // Not cached yet (or unreadable): read the tar.
       }
     }
+    const unpack = await unpackFor?.(diffId).catch(() => undefined);
     const digester = createDigester();
-    const tar = await layer.uncompressed();
+    // unpacked too: the extracted layer and the view are all later steps read, the tar is not kept
+    const tar = unpack ? await readTarOnce(layer) : await layer.uncompressed();
     const hashed = (async function* () {
       for await (const chunk of tar) {
         digester.update(chunk as Uint8Array);
         yield chunk as Uint8Array;
       }
     })();
-    const records = await readLayerRecords(hashed);
-    for await (const _ of hashed); // the reader reads to the end of the input; make sure of it
+    let records: LayerRecord[];
+    if (unpack) {
+      const [forView, forUnpack] = lockstepTee(coalesced(hashed, UNPACK_CHUNK_BYTES));
+      const checked = deferred();
+      const unpacked = unpack(forUnpack, checked.promise).then(
+        () => {},
+        () => {}, // best effort: the first RUN extracts the layer itself (and reports a problem)
+      );
+      try {
+        records = await readLayerRecords(forView);
+        for await (const _ of forView); // to the end of the input, for the hash
+      } catch (error) {
+        checked.reject(error);
+        await forView[Symbol.asyncIterator]().return?.();
+        await unpacked;
+        throw error;
+      }
+      const actual = digester.digest();
+      if (actual === diffId) checked.resolve();
+      else checked.reject(layerMismatch(what, diffId, actual));
+      await unpacked;
+    } else {
+      records = await readLayerRecords(hashed);
+      for await (const _ of hashed); // the reader reads to the end of the input; make sure of it
+    }
     const actual = digester.digest();
     if (actual !== diffId) throw layerMismatch(what, diffId, actual);
     await this.#save(file, JSON.stringify(records));
@@ -174,6 +217,101 @@ export class LayerViews {
   async #save(file: string, text: string): Promise<void> {
     await writeFileAtomic(file, text, { durable: false }).catch(() => {});
   }
+}
+
+/**
+ * Gunzip yields 16 KiB pieces; the extractor and the lockstep tee pay per piece (a promise round trip,
+ * a write call per file fragment), so the shared pass hands them 1 MiB pieces.
+ */
+const UNPACK_CHUNK_BYTES = 1024 * 1024;
+
+/** `source` in pieces of at least `bytes` (the last may be shorter). */
+async function* coalesced(source: AsyncIterable<Uint8Array>, bytes: number): AsyncGenerator<Uint8Array> {
+  let parts: Uint8Array[] = [];
+  let have = 0;
+  for await (const chunk of source) {
+    parts.push(chunk);
+    have += chunk.byteLength;
+    if (have >= bytes) {
+      yield parts.length === 1 ? (parts[0] as Uint8Array) : Buffer.concat(parts, have);
+      parts = [];
+      have = 0;
+    }
+  }
+  if (have > 0) yield parts.length === 1 ? (parts[0] as Uint8Array) : Buffer.concat(parts, have);
+}
+
+/**
+ * Two readers of one stream in lockstep: a chunk is pulled from `source` once both have asked for it
+ * (or the other has stopped: `return()`), and both get that same chunk. Nothing is buffered beyond
+ * the one chunk; the slower reader sets the pace.
+ */
+function lockstepTee(
+  source: AsyncIterable<Uint8Array>,
+): [AsyncIterable<Uint8Array>, AsyncIterable<Uint8Array>] {
+  const input = source[Symbol.asyncIterator]();
+  const asked: [number, number] = [0, 0]; // chunks each reader has asked for
+  const stopped: [boolean, boolean] = [false, false];
+  let pulled = 0; // chunks pulled from the source
+  let ended = false; // the source said done (or failed): later reads get done
+  let current: Promise<IteratorResult<Uint8Array>> | undefined;
+  let waiting: (() => void)[] = [];
+  const wake = () => {
+    const woken = waiting;
+    waiting = [];
+    for (const w of woken) w();
+  };
+  const reader = (i: 0 | 1): AsyncIterator<Uint8Array> & AsyncIterable<Uint8Array> => ({
+    async next() {
+      if (stopped[i]) return { done: true, value: undefined };
+      const n = ++asked[i]; // this reader's n-th chunk
+      const other = i === 0 ? 1 : 0;
+      while (pulled < n) {
+        if (ended) return { done: true, value: undefined };
+        if (stopped[other] || asked[other] >= n) {
+          pulled = n;
+          current = input.next();
+          current.then(
+            (r) => {
+              ended ||= r.done === true;
+              if (ended) wake(); // a reader waiting for a chunk after the last one gets done
+            },
+            () => {
+              ended = true;
+              wake();
+            },
+          );
+          wake();
+          break;
+        }
+        await new Promise<void>((resolve) => waiting.push(resolve));
+      }
+      return current as Promise<IteratorResult<Uint8Array>>;
+    },
+    async return() {
+      if (!stopped[i]) {
+        stopped[i] = true;
+        wake();
+        if (stopped[0] && stopped[1]) await input.return?.();
+      }
+      return { done: true, value: undefined };
+    },
+    [Symbol.asyncIterator]() {
+      return this;
+    },
+  });
+  return [reader(0), reader(1)];
+}
+
+function deferred(): { promise: Promise<void>; resolve(): void; reject(error: unknown): void } {
+  let resolve = () => {};
+  let reject: (error: unknown) => void = () => {};
+  const promise = new Promise<void>((ok, fail) => {
+    resolve = ok;
+    reject = fail;
+  });
+  promise.catch(() => {}); // a rejection nobody waits for (the unpack already stopped) is not unhandled
+  return { promise, resolve, reject };
 }
 
 /** Most records a cache's listing of one layer may have (a layer of a million files is rare). */

@@ -40,6 +40,7 @@ export type {
 export { runContainer, runStep, TAIL_LINES } from './run.js';
 export type {
   DiffOptions,
+  LayerUnpack,
   PrepareOptions,
   SnapshotLayer,
   SnapshotMode,

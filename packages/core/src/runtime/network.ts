@@ -49,12 +49,30 @@ const spares = new Map<string, Promise<StepNetwork>>();
 /** A spare nobody takes within this time is closed (the build is over). */
 const SPARE_IDLE_MS = 20_000;
 
+const spareKey = (options: StepNetworkOptions) =>
+  JSON.stringify([options.prefix ?? [], options.ownUserns ?? false]);
+
 /** A fresh network namespace for one step (from the spare when there is one); another is made ahead. */
 export async function acquireStepNetwork(options: StepNetworkOptions = {}): Promise<StepNetwork> {
-  const key = JSON.stringify([options.prefix ?? [], options.ownUserns ?? false]);
+  const key = spareKey(options);
   const spare = spares.get(key);
   spares.delete(key);
   const network = await (spare ?? openStepNetwork(options)).catch(() => openStepNetwork(options));
+  makeSpare(key, options);
+  return network;
+}
+
+/**
+ * Makes the spare namespace now, when there is none, so the first step takes it instead of waiting
+ * for slirp4netns (the engine calls this while it unpacks a stage's base). Closed if no step takes
+ * it within {@link SPARE_IDLE_MS}.
+ */
+export function prepareStepNetwork(options: StepNetworkOptions = {}): void {
+  const key = spareKey(options);
+  if (!spares.has(key)) makeSpare(key, options);
+}
+
+function makeSpare(key: string, options: StepNetworkOptions): void {
   const next = openStepNetwork(options);
   next.catch(() => spares.delete(key));
   spares.set(key, next);
@@ -64,7 +82,6 @@ export async function acquireStepNetwork(options: StepNetworkOptions = {}): Prom
     next.then((n) => n.close()).catch(() => {});
   }, SPARE_IDLE_MS);
   idle.unref();
-  return network;
 }
 
 /** Makes one namespace and starts slirp4netns on it. Errors: `RUNTIME_UNAVAILABLE`, `RUNTIME_FAILED`. */

@@ -32,7 +32,12 @@ import {
   type ResolvedMount,
   type SecretSource,
 } from './mounts.js';
-import { acquireStepNetwork, type StepNetwork } from './network.js';
+import {
+  acquireStepNetwork,
+  prepareStepNetwork,
+  type StepNetwork,
+  type StepNetworkOptions,
+} from './network.js';
 import { stepPrivateDir } from './private-dir.js';
 import { createInRoot } from './rootfs.js';
 import type { Snapshot, SnapshotLayer, Snapshotter } from './snapshotter.js';
@@ -167,12 +172,7 @@ export async function runStep(options: RunStepOptions): Promise<RunStepResult> {
     let net: StepNetwork | undefined;
     try {
       const inNamespace = snapshot.runtimePrefix.length > 0 || ids.inside;
-      if (network === 'default') {
-        net = await acquireStepNetwork({
-          prefix: snapshot.runtimePrefix,
-          ownUserns: rootless && !inNamespace,
-        });
-      }
+      if (network === 'default') net = await acquireStepNetwork(networkOptions(snapshot.runtimePrefix));
       const etcDir = join(snapshot.scratch, 'etc');
       await mkdir(etcDir, { recursive: true });
       const hostResolv = await readFile('/etc/resolv.conf', 'utf8').catch(() => '');
@@ -298,6 +298,21 @@ export async function runStep(options: RunStepOptions): Promise<RunStepResult> {
     await snapshot.release().catch(() => {});
     throw error;
   }
+}
+
+/** Which step networks a runtime started with `prefix` joins: the key of the spare made ahead. */
+function networkOptions(prefix: readonly string[]): StepNetworkOptions {
+  const rootless = process.getuid?.() !== 0;
+  const inNamespace = prefix.length > 0 || idMapping().inside;
+  return { prefix, ownUserns: rootless && !inNamespace };
+}
+
+/**
+ * Starts making the network namespace the first RUN step on `snapshotter` will join, so that step
+ * does not wait for slirp4netns; the engine calls it while it unpacks the stage's base.
+ */
+export function warmUpStepNetwork(snapshotter: Snapshotter): void {
+  prepareStepNetwork(networkOptions(snapshotter.userns?.enter() ?? []));
 }
 
 /**

@@ -79,6 +79,12 @@ export interface SnapshotterOptions {
   readonly maxLowerDirs?: number;
 }
 
+/**
+ * Extracts a layer from `tar` (read to the end), kept only once `verified` resolves:
+ * {@link Snapshotter.unpacker}.
+ */
+export type LayerUnpack = (tar: AsyncIterable<Uint8Array>, verified: Promise<void>) => Promise<void>;
+
 export interface PrepareOptions {
   readonly signal?: AbortSignal;
 }
@@ -109,6 +115,8 @@ export class Snapshotter {
   readonly #maxLower: number;
   readonly #lease: Lease;
   readonly #pending = new Map<string, Promise<string>>();
+  /** The pending extractions that are one-pass unpacks ({@link unpacker}). */
+  readonly #unpacks = new WeakSet<Promise<string>>();
 
   private constructor(
     root: string,
@@ -263,6 +271,8 @@ export class Snapshotter {
     const hex = digestHex(diffId);
     const key = `layer:${hex}`;
     let pending = this.#pending.get(key);
+    // an unpack that fails (a bad tar, a full disk) is retried here, where its error is reported
+    if (pending && this.#unpacks.has(pending)) return pending.catch(() => this.#layerDir(layer, diffId));
     if (!pending) {
       pending = this.#materialise(join(this.root, 'layers', hex), async (fs) => {
         await extractVerified(layer, diffId, fs, { format: 'overlay', opaqueXattr: this.opaqueXattr });
@@ -271,6 +281,50 @@ export class Snapshotter {
       pending.finally(() => this.#pending.delete(key)).catch(() => {});
     }
     return pending;
+  }
+
+  /**
+   * One-pass base preparation: when layer `diffId` is neither extracted nor being extracted (overlay
+   * mode), takes the job of extracting it from a tar another reader streams anyway (the engine reads a
+   * pulled base layer once for its view, engine/layer-views.ts), so the first RUN does not gunzip and
+   * extract it again. Undefined otherwise (copy mode flattens whole chains; the RUN extracts then).
+   * Nothing is kept unless `verified` resolves: the reader hashes the tar and rejects it when it is
+   * not `diffId`. A failed unpack leaves nothing behind, and the next {@link prepare} extracts the
+   * layer itself (and reports what is wrong with it).
+   *
+   * @example
+   * const unpack = snapshotter.unpacker(diffId);
+   * if (unpack) await unpack(tarChunks, hashChecked); // tarChunks: read to the end; hashChecked: Promise<void>
+   */
+  unpacker(diffId: Digest): LayerUnpack | undefined {
+    if (this.mode !== 'overlay') return undefined;
+    const hex = digestHex(diffId);
+    const key = `layer:${hex}`;
+    if (this.#pending.has(key)) return undefined;
+    return async (tar, verified) => {
+      verified.catch(() => {}); // awaited after the extraction; a failed check stops nothing before that
+      const iterator = tar[Symbol.asyncIterator]();
+      const chunks = { [Symbol.asyncIterator]: () => iterator };
+      try {
+        if (this.#pending.has(key)) return; // another reader took it meanwhile
+        const pending = this.#materialise(join(this.root, 'layers', hex), async (fs) => {
+          await extractLayer(chunks, fs, {
+            format: 'overlay',
+            opaqueXattr: this.opaqueXattr,
+            label: `layer ${diffId}`,
+          });
+          for await (const _ of chunks); // the hash covers the whole input, padding included
+          await verified;
+        });
+        this.#pending.set(key, pending);
+        this.#unpacks.add(pending);
+        // a failed unpack is forgotten: prepare() extracts the layer the usual way (and reports why)
+        pending.finally(() => this.#pending.delete(key)).catch(() => {});
+        await pending;
+      } finally {
+        await iterator.return?.(); // stop pulling (done, failed, or not needed): the other reader goes on
+      }
+    };
   }
 
   /** `chains/<hex>` for the first `count` layers, flattened (apply format). */
