@@ -185,20 +185,26 @@ describe.skipIf(noDocker() || !asRoot)('signals during a RUN with secrets', () =
     const cacheDir = join(tempDir('wharf-signals-cache-'), 'cache');
     const build = await startBuild(cacheDir);
     const pid = build.child.pid as number;
-    build.child.kill('SIGKILL');
+    // Stopped, not yet killed, while what it leaves is counted: any wharf process on the machine (another
+    // test file's build) sweeps the containers and secrets of a dead one, which emptied this count.
+    build.child.kill('SIGSTOP');
+    try {
+      // what a killed build leaves (the sweep's work)
+      expect(containersOf(pid)).toHaveLength(1);
+      expect(mountsUnder(cacheDir).length).toBeGreaterThan(0);
+      expect(privateDirsOf(pid)).toHaveLength(1);
+      // both secrets are there, in memory only (the bundle's config.json and the secret file)
+      expect((await filesWithSecrets(cacheDir)).every((f) => f.startsWith(`/dev/shm/wharf-${pid}-`))).toBe(
+        true,
+      );
+      expect(await filesWithSecrets(cacheDir)).toHaveLength(2);
+      // a partial blob of the killed process
+      const partial = join(cacheDir, 'blobs', 'sha256', `.tmp-${pid}-partial`);
+      writeFileSync(partial, 'half a layer');
+    } finally {
+      build.child.kill('SIGKILL');
+    }
     expect((await build.exit).signal).toBe('SIGKILL');
-    // what a killed build leaves (the sweep's work)
-    expect(containersOf(pid)).toHaveLength(1);
-    expect(mountsUnder(cacheDir).length).toBeGreaterThan(0);
-    expect(privateDirsOf(pid)).toHaveLength(1);
-    // both secrets are there, in memory only (the bundle's config.json and the secret file)
-    expect((await filesWithSecrets(cacheDir)).every((f) => f.startsWith(`/dev/shm/wharf-${pid}-`))).toBe(
-      true,
-    );
-    expect(await filesWithSecrets(cacheDir)).toHaveLength(2);
-    // a partial blob of the killed process
-    const partial = join(cacheDir, 'blobs', 'sha256', `.tmp-${pid}-partial`);
-    writeFileSync(partial, 'half a layer');
 
     const next = await wharfAsync(buildArgs(cacheDir), { env: secretEnv });
     expect(next.code, next.stderr).toBe(0);
