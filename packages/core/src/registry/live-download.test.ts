@@ -69,6 +69,18 @@ describe('LiveDownload', () => {
     expect(log.indexOf('end')).toBeGreaterThan(log.indexOf('complete'));
   });
 
+  it('hands the small network chunks on in blocks of the high-water mark', async () => {
+    const { blob, live, attempt } = await setup(1000 * KiB, { highWaterMark: 256 * KiB });
+    const follower = live.follow() as Readable;
+    const sizes: number[] = [];
+    follower.on('data', (chunk: Buffer) => sizes.push(chunk.byteLength)); // each push is one 'data'
+    const ended = new Promise((r) => follower.on('end', r));
+    expect(await attempt(blob.byteLength, 16 * KiB)).toBe(true);
+    live.complete(blob.byteLength);
+    await ended;
+    expect(sizes).toEqual([256 * KiB, 256 * KiB, 256 * KiB, 232 * KiB]);
+  });
+
   it('fails followers with the download error', async () => {
     const { live, attempt } = await setup(100 * KiB);
     const follower = live.follow() as Readable;

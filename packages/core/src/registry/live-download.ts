@@ -49,6 +49,9 @@ class Follower extends Readable {
   #onDestroy: (follower: Follower) => void;
   /** The failure to raise once someone reads. */
   #error: Error | undefined;
+  /** Bytes given but not pushed yet: they go out in blocks of the high-water mark. */
+  #pending: Buffer[] = [];
+  #pendingBytes = 0;
 
   constructor(highWaterMark: number, onDestroy: (follower: Follower) => void) {
     super({ highWaterMark });
@@ -61,11 +64,36 @@ class Follower extends Readable {
   }
 
   /**
+   * Adds bytes (counted in `delivered` by the caller), pushed in blocks of the high-water mark: a
+   * reader's pipeline (gunzip, tar) pays per chunk, and the network's chunks are small. False when
+   * the buffer is full.
+   */
+  give(chunk: Buffer): boolean {
+    this.#pending.push(chunk);
+    this.#pendingBytes += chunk.byteLength;
+    return this.#pendingBytes >= this.readableHighWaterMark ? this.flush() : true;
+  }
+
+  /** Pushes what {@link give} held back. False when the buffer is full. */
+  flush(): boolean {
+    if (this.#pendingBytes === 0 || this.destroyed) return true;
+    const block =
+      this.#pending.length === 1
+        ? (this.#pending[0] as Buffer)
+        : Buffer.concat(this.#pending, this.#pendingBytes);
+    this.#pending = [];
+    this.#pendingBytes = 0;
+    return this.push(block);
+  }
+
+  /**
    * Fails the stream: at once when someone listens for its errors, else once someone starts reading
    * it — a stream opened but not read yet raises no 'error' nobody listens for (nor does a store stream).
    */
   fail(error: Error): void {
     if (this.destroyed || this.#error) return;
+    this.#pending = [];
+    this.#pendingBytes = 0;
     if (this.listenerCount('error') > 0) return void this.destroy(error);
     this.#error = error;
     const onListener = (event: string | symbol) => {
@@ -149,7 +177,8 @@ export class LiveDownload {
       this.#detached.delete(f);
     });
     this.#followed = true;
-    for (const chunk of this.#prefix) follower.push(chunk); // at most the replay limit: buffered beyond the mark
+    for (const chunk of this.#prefix) follower.give(chunk); // at most the replay limit: buffered beyond the mark
+    follower.flush();
     follower.delivered = this.#received;
     this.#attached.add(follower);
     return follower;
@@ -183,7 +212,7 @@ export class LiveDownload {
       if (follower.delivered >= end) continue;
       const part = chunk.subarray(follower.delivered - position);
       follower.delivered = end;
-      if (!follower.push(part)) waits.push(this.#awaitRoom(follower));
+      if (!follower.give(part)) waits.push(this.#awaitRoom(follower));
     }
     await Promise.all(waits);
   }
@@ -209,8 +238,10 @@ export class LiveDownload {
             { hint: 'the registry or a proxy sent corrupt content; try again' },
           ),
         );
-      } else if (follower.delivered === size) follower.push(null);
-      else void this.#fromStore(follower);
+      } else if (follower.delivered === size) {
+        follower.flush();
+        follower.push(null);
+      } else void this.#fromStore(follower);
     }
   }
 
@@ -247,6 +278,7 @@ export class LiveDownload {
     let source: Readable | undefined;
     try {
       source = await this.#options.openStored();
+      if (!follower.flush()) await follower.room();
       let skip = follower.delivered;
       for await (const chunk of source as AsyncIterable<Buffer>) {
         if (follower.destroyed) break;
