@@ -115,15 +115,21 @@ describe('LiveDownload', () => {
   });
 
   it('gives a late follower the replay prefix, then live chunks', async () => {
-    const { blob, live, attempt } = await setup(512 * KiB, { replayLimit: 1024 * KiB });
-    const writer = attempt(blob.byteLength, 32 * KiB);
+    const { blob, digest, store, live } = await setup(512 * KiB, { replayLimit: 1024 * KiB });
+    const writer = store.putWriter({ expected: digest, size: blob.byteLength });
+    const feed = async (from: number, to: number) => {
+      for (let at = from; at < to; at += 32 * KiB) {
+        const piece = blob.subarray(at, Math.min(to, at + 32 * KiB));
+        writer.write(piece);
+        await live.write(piece, at);
+      }
+    };
     const early = collect(live.follow() as Readable);
-    await new Promise((r) => setTimeout(r, 5));
-    // Half-way through (or later), a second reader comes: it starts at 0 from the prefix.
-    const late = live.follow() as Readable;
-    expect(late).toBeDefined();
+    await feed(0, 256 * KiB);
+    const late = live.follow() as Readable; // half-way through: it starts at 0, from the prefix
     const lateRead = collect(late);
-    await writer;
+    await feed(256 * KiB, blob.byteLength);
+    await writer.commit();
     live.complete(blob.byteLength);
     expect((await early).equals(blob)).toBe(true);
     expect((await lateRead).equals(blob)).toBe(true);
