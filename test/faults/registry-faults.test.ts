@@ -156,7 +156,10 @@ describe.skipIf(noDocker())('registry client under faults', () => {
       const pull = await startPull(ref, { store, retry: RETRY });
       expect((await pull.image.config()).rootfs.diff_ids).toHaveLength(1); // the config is in already
       const [pulled] = await pull.image.layers();
-      const read = pulled?.compressed().then(() => undefined);
+      // The read follows the download as it arrives; its stream fails with the download.
+      const read = pulled?.compressed().then(async (stream) => {
+        for await (const _ of stream);
+      });
       await expect(pull.layers).rejects.toMatchObject({ code: 'REGISTRY_DIGEST_MISMATCH' });
       await expect(read).rejects.toMatchObject({ code: 'REGISTRY_DIGEST_MISMATCH' });
       expect(gets).toBe(1); // the read failed with the background download, it did not start another

@@ -1,6 +1,6 @@
 // A loopback HTTP proxy in front of a registry that misbehaves on purpose: it drops connections in the
 // middle of request bodies, answers 500/503/429 (with Retry-After), stalls, cuts or corrupts response
-// bodies, and can throttle uploads. Like nginx's default (`proxy_request_buffering on`), it reads a
+// bodies, and can throttle uploads and downloads. Like nginx's default (`proxy_request_buffering on`), it reads a
 // request body completely before forwarding it, so a client that dies mid-body leaves the registry
 // untouched. The Host header is kept, so the registry's Location URLs point back at the proxy.
 import {
@@ -50,6 +50,8 @@ export interface FaultProxyOptions {
   readonly retryAfterS?: number;
   /** Upload rate limit in bytes per second for request bodies (a slow uplink). */
   uploadBytesPerSecond?: number;
+  /** Download rate limit in bytes per second for response bodies that pass (a slow downlink). */
+  downloadBytesPerSecond?: number;
 }
 
 export interface FaultProxy {
@@ -103,6 +105,31 @@ async function readBody(
     }
   }
   return Buffer.concat(chunks);
+}
+
+/** Copies a response body at `rate` bytes per second, in pieces of at most 64 KiB. */
+async function throttle(from: IncomingMessage, to: ServerResponse, rate: number): Promise<void> {
+  const started = Date.now();
+  let sent = 0;
+  for await (const chunk of from) {
+    for (let at = 0; at < (chunk as Buffer).byteLength; at += 64 * 1024) {
+      const piece = (chunk as Buffer).subarray(at, at + 64 * 1024);
+      if (to.destroyed) return;
+      if (!to.write(piece)) {
+        await new Promise<void>((resolve) => {
+          const done = () => {
+            to.off('drain', done).off('close', done);
+            resolve();
+          };
+          to.on('drain', done).on('close', done);
+        });
+      }
+      sent += piece.byteLength;
+      const wait = started + (sent / rate) * 1000 - Date.now();
+      if (wait > 0) await sleep(wait);
+    }
+  }
+  to.end();
 }
 
 export async function startFaultProxy(options: FaultProxyOptions): Promise<FaultProxy> {
@@ -212,6 +239,10 @@ export async function startFaultProxy(options: FaultProxyOptions): Promise<Fault
           } else res.write(chunk);
         });
         upRes.on('end', () => res.end());
+        return;
+      }
+      if (options.downloadBytesPerSecond) {
+        void throttle(upRes, res, options.downloadBytesPerSecond).catch(() => req.socket.destroy());
         return;
       }
       upRes.pipe(res);

@@ -43,6 +43,7 @@ import {
   type RemoteRepository,
 } from './client.js';
 import { errorFromNetwork, isConnectionError, RegistryError } from './errors.js';
+import { LiveDownload } from './live-download.js';
 import { registrySettings } from './settings.js';
 import { DEFAULT_RETRY_POLICY, retrying } from './transport/retry.js';
 
@@ -153,8 +154,10 @@ class RemoteContent {
   readonly #options: PullOptions;
   #preferred = 0;
   readonly #inFlight = new Map<string, Promise<void>>();
-  /** Downloads started by {@link fetchInBackground}, by digest: a read waits for its blob's, and fails with it. */
+  /** Downloads started by {@link fetchInBackground}, by digest: a read follows or waits for its blob's, and fails with it. */
   readonly #background = new Map<string, Promise<boolean>>();
+  /** The background downloads a read can follow as they arrive, by digest, until each settles. */
+  readonly #live = new Map<string, LiveDownload>();
 
   constructor(ref: Reference, sources: readonly Source[], options: PullOptions) {
     this.ref = ref;
@@ -185,12 +188,17 @@ class RemoteContent {
     throw last;
   }
 
-  /** The blob opener an Image needs: manifests by digest, blobs through the store (or streamed, verified). */
+  /**
+   * The blob opener an Image needs: manifests by digest, blobs through the store (or streamed,
+   * verified). A blob downloading in the background is followed as it arrives (see {@link LiveDownload}).
+   */
   opener = async (descriptor: Descriptor): Promise<Readable> => {
     if (isManifest(descriptor.mediaType) || isIndex(descriptor.mediaType)) {
       return Readable.from([Buffer.from((await this.manifest(descriptor.digest)).bytes)]);
     }
     const store = this.#options.store;
+    const follower = this.#live.get(descriptor.digest)?.follow();
+    if (follower) return follower; // the background download's bytes as they arrive, ending once verified
     await this.#background.get(descriptor.digest); // its failure is this read's (not a second download)
     if (!store) {
       const source = this.#ordered()[0] as Source;
@@ -215,6 +223,11 @@ class RemoteContent {
     const each = blobs.map((descriptor) => {
       const known = this.#background.get(descriptor.digest);
       if (known) return known;
+      const store = this.#options.store;
+      const live = store
+        ? new LiveDownload({ digest: descriptor.digest, openStored: () => store.open(descriptor.digest) })
+        : undefined;
+      if (live) this.#live.set(descriptor.digest, live);
       const download = (async () => {
         await places.acquire();
         try {
@@ -227,7 +240,16 @@ class RemoteContent {
           places.release();
         }
       })();
-      download.catch(() => {}); // reported through the returned promise, and to the read that needs it
+      // Reported through the returned promise, and to the read that needs it (or follows it).
+      if (!live) download.catch(() => {});
+      else {
+        download
+          .then(
+            () => live.complete(descriptor.size),
+            (error: unknown) => live.fail(error),
+          )
+          .finally(() => this.#live.delete(descriptor.digest));
+      }
       this.#background.set(descriptor.digest, download);
       return download;
     });
@@ -265,8 +287,10 @@ class RemoteContent {
           const writer = store.putWriter({ expected: descriptor.digest, size: descriptor.size });
           let bytes = 0;
           const onEvent = this.#options.onEvent;
+          const live = this.#live.get(descriptor.digest);
           const progress = new Transform({
             transform(chunk: Buffer, _encoding, callback) {
+              const position = bytes; // within this attempt: a retry starts again at 0
               bytes += chunk.byteLength;
               onEvent?.({
                 type: 'blob-progress',
@@ -275,7 +299,10 @@ class RemoteContent {
                 size: descriptor.size,
                 bytes,
               });
-              callback(null, chunk);
+              if (!live) return callback(null, chunk);
+              // The store writes this chunk while followers take it; the next waits for both.
+              this.push(chunk);
+              live.write(chunk, position).then(() => callback(), callback);
             },
           });
           try {
@@ -472,7 +499,8 @@ export interface StartedPull {
 /**
  * {@link pullImage}, returning as soon as the manifest and config are in: the layers download in the
  * background, so a caller that needs only the config (a build whose base's listings it has) goes on
- * at once. Reading a layer of `image` waits for that layer's download and fails with it.
+ * at once. Reading a layer of `image` follows that layer's download as its bytes arrive (the stream ends
+ * only once the store verified the blob) and fails with it.
  *
  * @example
  * const pull = await startPull('node:20-alpine', { store });
