@@ -81,6 +81,12 @@ export function seededRandom(seed: number): () => number {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+/** Waits until `bytes` sent since `started` are no faster than `rate` bytes per second. */
+async function paced(started: number, bytes: number, rate: number): Promise<void> {
+  const wait = started + (bytes / rate) * 1000 - Date.now();
+  if (wait > 0) await sleep(wait);
+}
+
 /** Reads the request body, throttled; resolves undefined if `dropAfter` bytes arrive first (then the socket is destroyed). */
 async function readBody(
   req: IncomingMessage,
@@ -97,12 +103,7 @@ async function readBody(
       req.socket.destroy();
       return undefined;
     }
-    const rate = options.uploadBytesPerSecond;
-    if (rate) {
-      const due = started + (have / rate) * 1000;
-      const wait = due - Date.now();
-      if (wait > 0) await sleep(wait);
-    }
+    if (options.uploadBytesPerSecond) await paced(started, have, options.uploadBytesPerSecond);
   }
   return Buffer.concat(chunks);
 }
@@ -125,8 +126,7 @@ async function throttle(from: IncomingMessage, to: ServerResponse, rate: number)
         });
       }
       sent += piece.byteLength;
-      const wait = started + (sent / rate) * 1000 - Date.now();
-      if (wait > 0) await sleep(wait);
+      await paced(started, sent, rate);
     }
   }
   to.end();

@@ -168,33 +168,36 @@ export class LayerViews {
         yield chunk as Uint8Array;
       }
     })();
-    let records: LayerRecord[];
+    // With `unpack`, the extractor reads the same chunks; what it made is kept only once the hash is checked.
+    const checked = deferred();
+    let input: AsyncIterable<Uint8Array> = hashed;
+    let unpacked: Promise<void> | undefined;
     if (unpack) {
       const [forView, forUnpack] = lockstepTee(coalesced(hashed, UNPACK_CHUNK_BYTES));
-      const checked = deferred();
-      const unpacked = unpack(forUnpack, checked.promise).then(
+      input = forView;
+      unpacked = unpack(forUnpack, checked.promise).then(
         () => {},
         () => {}, // best effort: the first RUN extracts the layer itself (and reports a problem)
       );
-      try {
-        records = await readLayerRecords(forView);
-        for await (const _ of forView); // to the end of the input, for the hash
-      } catch (error) {
-        checked.reject(error);
-        await forView[Symbol.asyncIterator]().return?.();
+    }
+    let records: LayerRecord[];
+    try {
+      records = await readLayerRecords(input);
+      for await (const _ of input); // the reader reads to the end of the input; the hash covers it all
+    } catch (error) {
+      checked.reject(error);
+      if (unpacked) {
+        await input[Symbol.asyncIterator]().return?.();
         await unpacked;
-        throw error;
       }
-      const actual = digester.digest();
-      if (actual === diffId) checked.resolve();
-      else checked.reject(layerMismatch(what, diffId, actual));
-      await unpacked;
-    } else {
-      records = await readLayerRecords(hashed);
-      for await (const _ of hashed); // the reader reads to the end of the input; make sure of it
+      throw error;
     }
     const actual = digester.digest();
-    if (actual !== diffId) throw layerMismatch(what, diffId, actual);
+    const mismatch = actual === diffId ? undefined : layerMismatch(what, diffId, actual);
+    if (mismatch) checked.reject(mismatch);
+    else checked.resolve();
+    await unpacked;
+    if (mismatch) throw mismatch;
     await this.#save(file, JSON.stringify(records));
     if (digest !== diffId) await this.#save(this.#pairFile(digest), diffId);
     return records;

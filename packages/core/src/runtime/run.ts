@@ -171,7 +171,7 @@ export async function runStep(options: RunStepOptions): Promise<RunStepResult> {
     let runStarted = Date.now();
     let net: StepNetwork | undefined;
     try {
-      const inNamespace = snapshot.runtimePrefix.length > 0 || ids.inside;
+      const inNamespace = runsInNamespace(snapshot.runtimePrefix, ids);
       if (network === 'default') net = await acquireStepNetwork(networkOptions(snapshot.runtimePrefix));
       const etcDir = join(snapshot.scratch, 'etc');
       await mkdir(etcDir, { recursive: true });
@@ -303,8 +303,12 @@ export async function runStep(options: RunStepOptions): Promise<RunStepResult> {
 /** Which step networks a runtime started with `prefix` joins: the key of the spare made ahead. */
 function networkOptions(prefix: readonly string[]): StepNetworkOptions {
   const rootless = process.getuid?.() !== 0;
-  const inNamespace = prefix.length > 0 || idMapping().inside;
-  return { prefix, ownUserns: rootless && !inNamespace };
+  return { prefix, ownUserns: rootless && !runsInNamespace(prefix, idMapping()) };
+}
+
+/** Whether steps run inside a user namespace: the runtime's (`prefix` enters it) or wharf's own. */
+function runsInNamespace(prefix: readonly string[], ids: { readonly inside: boolean }): boolean {
+  return prefix.length > 0 || ids.inside;
 }
 
 /**
