@@ -1,4 +1,3 @@
-import { spawnSync } from 'node:child_process';
 import {
   existsSync,
   lutimesSync,
@@ -13,6 +12,7 @@ import {
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { deadPid } from '../testing/processes.js';
 import { claimKind, pruneSnapshots, snapshotUsage, sweepStale, takeSnapshotLease } from './snapshot-gc.js';
 import { Snapshotter } from './snapshotter.js';
 
@@ -41,13 +41,6 @@ function fakeRoot(name: string): string {
   mkdirSync(join(root, 'runs', 'orphan', 'fs'), { recursive: true });
   mkdirSync(join(root, 'tmp', 'x-1', 'fs'), { recursive: true });
   return root;
-}
-
-/** The pid of a process that has exited. */
-function deadPid(): string {
-  return spawnSync(process.execPath, ['-e', 'process.stdout.write(String(process.pid))'], {
-    encoding: 'utf8',
-  }).stdout;
 }
 
 describe('sweepStale', () => {
@@ -112,11 +105,8 @@ describe('pruneSnapshots', () => {
     expect(busy).toMatchObject({ bytes: 0, layers: 0, inUse: [process.pid] });
     expect(readdirSync(join(root, 'layers'))).toHaveLength(3);
     await lease.release();
-    // the pid of a process that has exited
-    const dead = spawnSync(process.execPath, ['-e', 'process.stdout.write(String(process.pid))'], {
-      encoding: 'utf8',
-    });
-    writeFileSync(join(root, 'leases', `${dead.stdout}-deadbeef`), `${dead.stdout}\n`);
+    const dead = deadPid();
+    writeFileSync(join(root, 'leases', `${dead}-deadbeef`), `${dead}\n`);
     const pruned = await pruneSnapshots(root);
     expect(pruned.inUse).toEqual([]);
     expect(existsSync(root)).toBe(false);
@@ -154,7 +144,16 @@ describe('pruneSnapshots', () => {
     expect(existsSync(root)).toBe(false);
     // the next build starts from a fresh root
     const again = await Snapshotter.open({ root });
-    expect(readdirSync(root).sort()).toEqual(['chains', 'empty', 'kind', 'layers', 'leases', 'runs', 'tmp']);
+    expect(readdirSync(root).sort()).toEqual([
+      'chains',
+      'empty',
+      'kind',
+      'layers',
+      'leases',
+      'runs',
+      'tmp',
+      'unsynced',
+    ]);
     await again.close();
   });
 });

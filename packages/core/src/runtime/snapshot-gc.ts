@@ -25,6 +25,7 @@ import { execTool } from './exec.js';
 import { acquireLock } from './lock.js';
 import { sweepPrivateDirs } from './private-dir.js';
 import { defaultStateRoot } from './run.js';
+import { fromEarlierBoot } from './snapshot-sync.js';
 
 export type { Lease } from '../store/lease.js';
 
@@ -63,16 +64,31 @@ export async function claimKind(root: string, kind: string): Promise<void> {
         { hint: 'wait for that build, or give this one a cache directory of its own (--cache-dir)' },
       );
     }
-    if (found !== '') {
-      const doomed = `${root}.gc-${randomBytes(4).toString('hex')}`;
-      await rename(root, doomed);
-      // Files that subordinate ids own cannot be removed from outside their namespace: a later
-      // `wharf cache prune` (which runs in it) removes what is left.
-      await removeTree(doomed).catch(() => {});
-    }
+    if (found !== '') await emptyRoot(root);
   }
   await mkdir(root, { recursive: true, mode: 0o700 });
   await writeFile(file, `${kind}\n`);
+}
+
+/**
+ * Empties `root` when a crash may have left its snapshots half written (snapshot-sync.ts): the next
+ * builds extract again from the store. Call under the lock, before {@link claimKind}; a root in use by
+ * a live build of this boot is left as it is.
+ */
+export async function discardIfCrashed(root: string): Promise<boolean> {
+  if (!(await fromEarlierBoot(root))) return false;
+  if ((await liveSnapshotLeases(root)).length > 0) return false;
+  await emptyRoot(root);
+  return true;
+}
+
+/** Moves `root` aside (the next user starts from an empty one at once) and deletes it. */
+async function emptyRoot(root: string): Promise<void> {
+  const doomed = `${root}.gc-${randomBytes(4).toString('hex')}`;
+  await rename(root, doomed);
+  // Files that subordinate ids own cannot be removed from outside their namespace: a later
+  // `wharf cache prune` (which runs in it) removes what is left.
+  await removeTree(doomed).catch(() => {});
 }
 
 /** Records that a layer or chain entry (`<root>/layers/<hex>`, a directory or a link) was used now. */

@@ -4,7 +4,7 @@
  * snapshot root records (who owns extracted files, which xattrs) so that roots made another way are
  * not reused. Used by snapshotter.ts.
  */
-import { mkdir, mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { RuntimeError } from './errors.js';
 import { execTool } from './exec.js';
@@ -79,36 +79,74 @@ export async function assertOwnRoot(root: string): Promise<void> {
   }
 }
 
-const probes = new Map<string, Promise<boolean>>();
+/**
+ * Overlay leaves `<work>/work` (and, after a `volatile` mount, `work/incompat/volatile/dirty` below it)
+ * with mode 0: not even their owner could list them to delete them. Opens them up, parents first.
+ */
+export async function unlockWorkDir(work: string): Promise<void> {
+  let dir = work;
+  for (const name of ['work', 'incompat', 'volatile', 'dirty']) {
+    dir = join(dir, name);
+    await chmod(dir, 0o700).catch(() => {});
+  }
+}
+
+const probes = new Map<string, Promise<OverlaySupport | undefined>>();
+
+export interface OverlaySupport {
+  /**
+   * Overlay's `volatile` (Linux ≥ 5.10): no sync when the step's overlay is unmounted. Without it the
+   * unmount writes back every dirty page of the upper filesystem — the step's files and any layer just
+   * extracted — which was most of a RUN step's diff time. The snapshot root tracks what is not yet
+   * known to be on disk instead (snapshot-sync.ts).
+   */
+  readonly volatile: boolean;
+}
 
 /**
  * Overlayfs in the kernel (with `userxattr` in a user namespace), GNU tar, and a test mount in `root`
- * with a whiteout and an opaque directory written the way extraction writes them.
+ * with a whiteout and an opaque directory written the way extraction writes them; undefined when
+ * overlay cannot be used there. Whether `volatile` is accepted is found out on the way.
  */
-export function overlayWorks(root: string, userns: UserNamespace | undefined): Promise<boolean> {
+export function overlaySupport(
+  root: string,
+  userns: UserNamespace | undefined,
+): Promise<OverlaySupport | undefined> {
   const key = `${root}\0${userns ? 'userns' : userXattrs() ? 'inside' : 'host'}`;
   let probe = probes.get(key);
   if (!probe) {
     probe = (async () => {
-      if (process.platform !== 'linux') return false;
-      if (process.getuid?.() !== 0 && !userns) return false;
+      if (process.platform !== 'linux') return undefined;
+      if (process.getuid?.() !== 0 && !userns) return undefined;
       // /proc/filesystems may not list overlay before the module loads on first mount: the test mount decides.
-      if (!(await hasGnuTar())) return false;
+      if (!(await hasGnuTar())) return undefined;
       const dir = await mkdtemp(join(root, 'tmp', 'probe-'));
       try {
-        for (const sub of ['l', 'l/d', 'u', 'w', 'm']) await mkdir(join(dir, sub));
+        for (const sub of ['l', 'l/d', 'u', 'w', 'w2', 'm']) await mkdir(join(dir, sub));
         await writeFile(join(dir, 'l', 'f'), 'x');
         const attrs = { path: 'd', mode: 0o755, uid: 0, gid: 0 };
         await writeOverlayAttrs(join(dir, 'l'), ['g'], [attrs], opaqueXattr());
         const rel = dir.slice(root.length + 1);
-        const opts = [`lowerdir=${rel}/l`, `upperdir=${rel}/u`, `workdir=${rel}/w`, ...overlayFeatures()];
-        const args = ['-t', 'overlay', 'overlay', '-o', opts.join(','), `${rel}/m`];
-        if ((await mountTool(userns, root, 'mount', args)).code !== 0) return false;
-        await mountTool(userns, root, 'umount', [join(dir, 'm')]);
-        return true;
+        // a volatile mount leaves work/incompat/volatile, which a later mount of that work dir refuses
+        const mounts = async (work: string, extra: readonly string[]): Promise<boolean> => {
+          const opts = [
+            `lowerdir=${rel}/l`,
+            `upperdir=${rel}/u`,
+            `workdir=${rel}/${work}`,
+            ...overlayFeatures(),
+            ...extra,
+          ];
+          const args = ['-t', 'overlay', 'overlay', '-o', opts.join(','), `${rel}/m`];
+          if ((await mountTool(userns, root, 'mount', args)).code !== 0) return false;
+          await mountTool(userns, root, 'umount', [join(dir, 'm')]);
+          return true;
+        };
+        if (await mounts('w', ['volatile'])) return { volatile: true };
+        return (await mounts('w2', [])) ? { volatile: false } : undefined;
       } catch {
-        return false;
+        return undefined;
       } finally {
+        for (const work of ['w', 'w2']) await unlockWorkDir(join(dir, work));
         await rm(dir, { recursive: true, force: true }).catch(() => {});
       }
     })();

@@ -44,16 +44,25 @@ import {
 import { RuntimeError } from './errors.js';
 import { execTool } from './exec.js';
 import { type ExtractOptions, extractLayer } from './extract.js';
-import { claimKind, type Lease, markUsed, sweepStale, takeSnapshotLease } from './snapshot-gc.js';
+import {
+  claimKind,
+  discardIfCrashed,
+  type Lease,
+  markUsed,
+  sweepStale,
+  takeSnapshotLease,
+} from './snapshot-gc.js';
 import {
   assertOwnRoot,
   modeFromEnv,
   mountTool,
   opaqueXattr,
   overlayFeatures,
-  overlayWorks,
+  overlaySupport,
   snapshotKind,
+  unlockWorkDir,
 } from './snapshot-mode.js';
+import { markUnsynced, syncInBackground } from './snapshot-sync.js';
 import { UserNamespace } from './userns.js';
 
 /** What the snapshotter needs of a layer: `Layer` from `image/` fits. */
@@ -114,6 +123,10 @@ export class Snapshotter {
   readonly opaqueXattr: string;
   readonly #maxLower: number;
   readonly #lease: Lease;
+  /** Step overlays are mounted `volatile` (see snapshot-mode.ts). */
+  readonly #volatile: boolean;
+  /** This process's `unsynced/` marker (snapshot-sync.ts). */
+  readonly #marker: string;
   readonly #pending = new Map<string, Promise<string>>();
   /** The pending extractions that are one-pass unpacks ({@link unpacker}). */
   readonly #unpacks = new WeakSet<Promise<string>>();
@@ -123,10 +136,13 @@ export class Snapshotter {
     mode: SnapshotMode,
     maxLower: number,
     lease: Lease,
+    marks: { readonly volatile: boolean; readonly marker: string },
     userns?: UserNamespace,
   ) {
     this.root = root;
     this.#lease = lease;
+    this.#volatile = marks.volatile;
+    this.#marker = marks.marker;
     this.mode = mode;
     this.userns = userns;
     this.opaqueXattr = opaqueXattr();
@@ -139,14 +155,17 @@ export class Snapshotter {
     const root = resolve(options.root);
     const wanted = options.mode ?? modeFromEnv();
     let lease: Lease;
+    let marker = '';
     try {
       // Under the prune lock: a prune cannot remove the root between these mkdirs and the lease.
       lease = await takeSnapshotLease(root, async () => {
         await sweepStale(root); // what killed builds left: containers, mounts, runs, bundles, secrets
+        await discardIfCrashed(root);
         await claimKind(root, snapshotKind());
         for (const sub of ['layers', 'chains', 'runs', 'tmp', 'empty']) {
           await mkdir(join(root, sub), { recursive: true, mode: 0o700 });
         }
+        marker = await markUnsynced(root);
       });
     } catch (cause) {
       if (cause instanceof RuntimeError) throw cause;
@@ -167,10 +186,12 @@ export class Snapshotter {
       wanted !== 'copy' && process.platform === 'linux' && process.getuid?.() !== 0
         ? await UserNamespace.start(root)
         : undefined;
-    const mode = wanted === 'auto' ? ((await overlayWorks(root, userns)) ? 'overlay' : 'copy') : wanted;
+    const support = wanted === 'copy' ? undefined : await overlaySupport(root, userns);
+    const mode = wanted === 'auto' ? (support ? 'overlay' : 'copy') : wanted;
     if (mode === 'copy') userns?.close();
     const maxLower = Math.max(2, options.maxLowerDirs ?? 40);
-    return new Snapshotter(root, mode, maxLower, lease, mode === 'overlay' ? userns : undefined);
+    const marks = { volatile: mode === 'overlay' && support?.volatile === true, marker };
+    return new Snapshotter(root, mode, maxLower, lease, marks, mode === 'overlay' ? userns : undefined);
   }
 
   /**
@@ -179,6 +200,7 @@ export class Snapshotter {
    */
   async close(): Promise<void> {
     this.userns?.close();
+    syncInBackground(this.root, this.#marker);
     await this.#lease.release();
   }
 
@@ -198,6 +220,7 @@ export class Snapshotter {
           `upperdir=runs/${id}/fs`,
           `workdir=runs/${id}/work`,
           ...overlayFeatures(),
+          ...(this.#volatile ? ['volatile'] : []),
         ].join(',');
         // Relative paths (resolved from cwd by the kernel) keep the options within one page.
         const result = await this.exec('mount', [
@@ -532,10 +555,10 @@ export class Snapshot {
     await rm(this.#runDir, { recursive: true, force: true });
   }
 
-  /** Overlay's `work/work` has mode 0: only root could remove it as it is. */
+  /** Overlay's work dirs have mode 0: only root could remove them as they are. */
   async #removeWorkDir(): Promise<void> {
     const work = join(this.#runDir, 'work');
-    await chmod(join(work, 'work'), 0o700).catch(() => {});
+    await unlockWorkDir(work);
     await rm(work, { recursive: true, force: true });
   }
 

@@ -1,20 +1,14 @@
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { deadPid } from '../testing/processes.js';
 import { leftByDeadProcess, liveLeases, takeLease } from './lease.js';
 import { openStore, TEMP_PREFIX, whileUnused } from './store.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'wharf-lease-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
-
-function deadPid(): number {
-  return Number(
-    spawnSync(process.execPath, ['-e', 'process.stdout.write(String(process.pid))'], { encoding: 'utf8' })
-      .stdout,
-  );
-}
 
 describe('leases', () => {
   it('a lease counts while its process lives; a dead process’s is dropped', async () => {
