@@ -66,11 +66,24 @@ export async function pruneCache(
       if (await store.delete(compressed)) bytes += compressedSize;
     }
   }
+  await removeOldPositions(store.root);
   if (options.all) {
     await rm(join(store.root, 'compressed'), { recursive: true, force: true });
     await rm(join(store.root, 'bases'), { recursive: true, force: true }); // engine/base-records.ts
   }
   return { records: removed, bytes };
+}
+
+/**
+ * Position records of an older format (`slots/<hash>.json`): nothing reads them since `.v2`
+ * (step-cache.ts), so they only took space. Current ones stay, even with `--all`: they explain the
+ * next miss ("no record of an identical step").
+ */
+async function removeOldPositions(root: string): Promise<void> {
+  const dir = join(root, 'slots');
+  for (const name of await readdir(dir).catch(() => [] as string[])) {
+    if (name.endsWith('.json')) await rm(join(dir, name), { force: true });
+  }
 }
 
 /** The gzip copy recorded for the tar layer `diffId` (`<root>/compressed/<hex>.json`), forgetting it. */
