@@ -8,7 +8,8 @@
 //  2. issue 5 (a) cold: `FROM node:20-alpine` (from the loopback mirror) + the app, to an OCI archive
 //     with a fresh --cache-dir, vs `docker builder prune -af` then `DOCKER_BUILDKIT=1 docker build` of
 //     the Dockerfile `wharf dockerfile` emits plus `docker save` (BuildKit's export to a file).
-//  3. issue 5 (b) warm: one file in src/ changed, both tools warm, same counting.
+//  3. issue 5 (b) warm: one file in src/ changed, both tools warm, same counting; then (issue 21)
+//     wharf's one-file change with no output against BuildKit's build alone (into dockerd, no save).
 //  wharf runs twice more, with its own cache, writing a docker-archive: the format docker save writes.
 // --layout layered (default): package files, node_modules and src/ in their own COPY steps, as the
 // README recommends; --layout single: one `COPY . .`, so a one-file change re-makes the whole layer.
@@ -316,6 +317,22 @@ try {
     const wWarm = await wharfBuild();
     await settle();
     const wWarmDocker = await wharfBuildDocker();
+    // issue 21's figure: a one-file change built with no output, as BuildKit builds into dockerd
+    writeFileSync(
+      join(app, 'src/routes/r07.js'),
+      `${'// changed again\n'}${Date.now()}\nmodule.exports = require('./r06');\n`,
+    );
+    await settle();
+    const wWarmNoOutput = await wharfTimed([
+      'build',
+      definition,
+      '--cache-dir',
+      join(work, 'wharf-cache'),
+      '--registry-mirror',
+      MIRROR,
+      '--progress',
+      'json',
+    ]);
     log('BuildKit warm rebuild…');
     await settle();
     const dWarm = await buildkit();
@@ -341,6 +358,18 @@ try {
       sideBySideRow('(b) warm, 1 file changed', wWarm, dWarm, '>= 2x'),
       sideBySideRow('(b) warm, wharf docker-archive', wWarmDocker, dWarm, '>= 2x'),
     ]);
+    console.log("\nissue 21: the one-file change against BuildKit's build into dockerd (no export)");
+    const vsBuild = (phase, w) => ({
+      phase,
+      wharf: w.seconds,
+      buildkitBuild: dWarm.build,
+      ratio: w.seconds / dWarm.build,
+      target: '<= 0.5x',
+    });
+    table([
+      vsBuild('warm, wharf no output', wWarmNoOutput),
+      vsBuild('warm, wharf -o type=oci-archive', wWarm),
+    ]);
     printDetails({
       wharfOut,
       dockerOut,
@@ -362,6 +391,11 @@ try {
         issue3,
         cold: sideBySideJson(wCold, dCold),
         warm: sideBySideJson(wWarm, dWarm),
+        warmNoOutputVsBuild: {
+          wharf: s(wWarmNoOutput.seconds),
+          buildkitBuild: s(dWarm.build),
+          ratio: s(wWarmNoOutput.seconds / dWarm.build),
+        },
         dockerArchive: { cold: sideBySideJson(wColdDocker, dCold), warm: sideBySideJson(wWarmDocker, dWarm) },
         archiveMiB: { wharf: mibOf(wharfOut), buildkit: mibOf(dockerOut) },
       }),
