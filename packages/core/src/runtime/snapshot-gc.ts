@@ -82,10 +82,19 @@ export async function discardIfCrashed(root: string): Promise<boolean> {
   return true;
 }
 
-/** Moves `root` aside (the next user starts from an empty one at once) and deletes it. */
-async function emptyRoot(root: string): Promise<void> {
-  const doomed = `${root}.gc-${randomBytes(4).toString('hex')}`;
+/** Where a root goes to be deleted: `<root>.gc-<random>` (a full prune removes what is left there). */
+const GC_INFIX = '.gc-';
+
+/** Renames `root` aside (the next user starts from an empty one at once); returns where it went. */
+async function moveAside(root: string): Promise<string> {
+  const doomed = `${root}${GC_INFIX}${randomBytes(4).toString('hex')}`;
   await rename(root, doomed);
+  return doomed;
+}
+
+/** Moves `root` aside and deletes it as far as this process can. */
+async function emptyRoot(root: string): Promise<void> {
+  const doomed = await moveAside(root);
   // Files that subordinate ids own cannot be removed from outside their namespace: a later
   // `wharf cache prune` (which runs in it) removes what is left.
   await removeTree(doomed).catch(() => {});
@@ -168,18 +177,16 @@ export async function pruneSnapshots(
     await sweepStale(root);
     const inUse = await liveSnapshotLeases(root);
     if (inUse.length > 0) return { ...none, inUse };
-    // what an interrupted full prune left
+    // what an interrupted full prune (or an emptied root) left
     for (const name of namesIn(dirname(root))) {
-      if (name.startsWith(`${basename(root)}.gc-`))
+      if (name.startsWith(`${basename(root)}${GC_INFIX}`))
         await removeTree(join(dirname(root), name)).catch(() => {});
     }
     await unmountBelow(root); // overlays a killed build left mounted
     const keep = options.keepBytes ?? 0;
     if (keep <= 0) {
       const { layers, bytes } = await snapshotUsage(root);
-      const doomed = `${root}.gc-${randomBytes(4).toString('hex')}`;
-      await rename(root, doomed); // the next build starts from an empty root at once
-      await removeTree(doomed);
+      await removeTree(await moveAside(root));
       let alsoBytes = 0;
       for (const dir of options.also ?? []) {
         alsoBytes += diskBytes(dir);

@@ -12,7 +12,7 @@
  * sync never finished before the machine went down, and starts from an empty root.
  *
  * @example
- * if (await fromEarlierBoot(root)) await discard(root); // under the root's lock, nobody else in it
+ * await discardIfCrashed(root); // snapshot-gc.ts, under the root's lock: empties it if fromEarlierBoot(root)
  * const marker = await markUnsynced(root);
  * // … build …
  * syncInBackground(root, marker);
