@@ -99,4 +99,19 @@ describe('StepCache positions', () => {
     writeFileSync(file, JSON.stringify(inputs));
     expect(await cache.explain('slot', inputs)).toBeUndefined();
   });
+
+  it('keeps a replay record beside a position, used only while the position holds its key', async () => {
+    const cache = new StepCache(mkdtempSync(join(dir, 'replay-')));
+    const inputs = copyInputs();
+    const key = stepKey(inputs);
+    expect(await cache.replayAt('slot')).toBeUndefined();
+    await cache.remember('slot', key, inputs);
+    await cache.rememberReplay('slot', { condition: digest(7), key }, ['la\0', 'db\nc\0']);
+    expect(await cache.replayAt('slot')).toEqual({ condition: digest(7), key, body: 'la\0db\nc\0' });
+    expect(await cache.replayAt('other slot')).toBeUndefined();
+    // another build at this position, without a replay record: this one is stale
+    const changed = copyInputs('new.js');
+    await cache.remember('slot', stepKey(changed), changed);
+    expect(await cache.replayAt('slot')).toBeUndefined();
+  });
 });

@@ -61,6 +61,15 @@ export interface CachedLayer {
   readonly uncompressedSize?: number;
 }
 
+/** How a step can be replayed without planning it (see {@link StepCache.replayAt}). */
+export interface ReplayRecord {
+  /** What must hold for `key` to be the step's key (a digest the replayer makes). */
+  readonly condition: string;
+  readonly key: string;
+  /** What the replayer checks, as it wrote it. */
+  readonly body: string;
+}
+
 /** What {@link StepCache.get} found for a key. */
 export type StepLookup =
   /** The step made this layer (its blob may since have left the store: check before use). */
@@ -424,6 +433,44 @@ export class StepCache {
     await writeAtomic(path, slotRecord(key, inputs));
   }
 
+  /**
+   * Keeps how the step at `slot` can be replayed (engine/steps/copy-replay.ts): under `condition`,
+   * its key is `key`; `body` is what the replay checks, in pieces. Beside the slot's record, never
+   * fsynced (lost: the next build plans the step and writes it again).
+   */
+  async rememberReplay(
+    slot: string,
+    record: { condition: string; key: string },
+    body: Iterable<string>,
+  ): Promise<void> {
+    const header = `${REPLAY_HEADER}${record.condition} ${record.key}\n`;
+    await writeAtomic(
+      this.#replayPath(slot),
+      (function* () {
+        yield header;
+        yield* body;
+      })(),
+    );
+  }
+
+  /**
+   * The replay record at `slot`, when there is one and the slot's record still holds its key (a
+   * build at this position since then, without one, leaves it stale: not used).
+   */
+  async replayAt(slot: string): Promise<ReplayRecord | undefined> {
+    let text: string;
+    try {
+      text = await readFile(this.#replayPath(slot), 'utf8');
+    } catch {
+      return undefined;
+    }
+    const match = REPLAY_FIRST_LINE.exec(text);
+    if (!match) return undefined;
+    const [line, condition, key] = match as unknown as [string, string, string];
+    if ((await slotKey(this.#slotPath(slot))) !== key) return undefined;
+    return { condition, key, body: text.slice(line.length) };
+  }
+
   /** Why `inputs` missed at `slot`: one line, or undefined when the slot has no history. */
   async explain(slot: string, inputs: StepInputs): Promise<string | undefined> {
     let text: string;
@@ -486,6 +533,10 @@ export class StepCache {
     // `.v2`: the record's format (see slotRecord); older `.json` records are never read
     return join(this.root, 'slots', `${createHash('sha256').update(slot).digest('hex')}.v2`);
   }
+
+  #replayPath(slot: string): string {
+    return join(this.root, 'slots', `${createHash('sha256').update(slot).digest('hex')}.replay`);
+  }
 }
 
 /** Records are rebuilt by the next build when lost, so they skip the fsyncs (a step costs two writes). */
@@ -504,6 +555,10 @@ function* slotRecord(key: string, inputs: StepInputs): Generator<string> {
 }
 
 const SLOT_HEADER = 'wharf step position v2 ';
+
+const REPLAY_HEADER = 'wharf step replay v1 ';
+/** A replay record's first line: the header, the condition and the key (hex sha256 each). */
+const REPLAY_FIRST_LINE = /^wharf step replay v1 ([0-9a-f]{64}) ([0-9a-f]{64})\n/;
 /** The first line of a slot record: the header and a hex sha256 key. */
 const SLOT_FIRST_LINE = SLOT_HEADER.length + 64 + 1;
 

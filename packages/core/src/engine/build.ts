@@ -384,7 +384,13 @@ async function buildPlatformsOnce(
       epoch: options.epoch ?? sourceDateEpoch(),
       onEvent: label === stage.name ? onEvent : (event) => onEvent(relabel(event, stage.name, label)),
       cache,
-      onStepRecord: (key, layer, step) => stepRecords.set(key, { layer, stage: stage.name, step }),
+      // only for --cache-to, which exports every step's inputs (a step replayed without them cannot be)
+      ...(cacheTo.length > 0
+        ? {
+            onStepRecord: (key: string, layer: CachedLayer | null, step: RecordedStep) =>
+              stepRecords.set(key, { layer, stage: stage.name, step }),
+          }
+        : {}),
       fileDigests,
       noCache: options.noCache ?? false,
       contextRoot: contextDir,

@@ -127,19 +127,21 @@ describe('StepRunner', () => {
       return {};
     };
     const step = { slot: 's0', facts: facts('RUN true'), execute: empty };
+    const key = stepKey({ parent: 'b', parentIsBase: true, ...facts('RUN true') });
     expect(
       await new StepRunner({ store, cache, noCache: false, baseKey: 'b' }).run(step, reports().report),
     ).toEqual({
       kind: 'empty',
       cached: false,
+      key,
     });
-    const key = stepKey({ parent: 'b', parentIsBase: true, ...facts('RUN true') });
     expect(await cache.get(key)).toEqual({ kind: 'hit-empty' });
     expect(
       await new StepRunner({ store, cache, noCache: false, baseKey: 'b' }).run(step, reports().report),
     ).toEqual({
       kind: 'empty',
       cached: true,
+      key,
     });
     expect(runs).toBe(1);
     const layers = { count: 0 };
@@ -199,5 +201,41 @@ describe('StepRunner', () => {
     );
     expect(missed).toMatchObject({ cached: false });
     expect(runs.count).toBe(3);
+  });
+
+  it('replays a key: a hit that moves the chain on, none without lookups, with --cache-to, or without the blob', async () => {
+    const runs = { count: 0 };
+    const step = { slot: 's0', facts: facts('COPY f /f', { f: 'sha256:1' }), execute: writing('one', runs) };
+    const made = await new StepRunner({ store, cache, noCache: false, baseKey: 'b' }).run(
+      step,
+      reports().report,
+    );
+    const runner = new StepRunner({ store, cache, noCache: false, baseKey: 'b' });
+    expect(runner.chain).toBe('b');
+    const replayed = reports();
+    expect(await runner.replay('s0', made.key, replayed.report)).toBeDefined();
+    expect(runner.chain).toBe(made.key);
+    expect(replayed.events).toEqual([{ layer: expect.any(Object), cached: true }]);
+    expect(await runner.replay('s0', 'f'.repeat(64), reports().report)).toBeUndefined(); // no record
+    expect(runner.chain).toBe(made.key);
+
+    const off = [
+      new StepRunner({ store, cache, noCache: true, baseKey: 'b' }),
+      new StepRunner({ store, cache, noCache: false, baseKey: 'b', onRecord: () => {} }),
+    ];
+    for (const other of off) {
+      expect(other.replays).toBe(false);
+      expect(await other.replay('s0', made.key, reports().report)).toBeUndefined();
+    }
+    if (made.kind !== 'layer') throw new Error('expected a layer');
+    await rm(store.path(await made.layer.digest()));
+    expect(
+      await new StepRunner({ store, cache, noCache: false, baseKey: 'b' }).replay(
+        's0',
+        made.key,
+        reports().report,
+      ),
+    ).toBeUndefined();
+    expect(runs.count).toBe(1);
   });
 });

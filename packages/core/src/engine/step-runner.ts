@@ -85,10 +85,10 @@ export interface Executed {
   release?(): Promise<void>;
 }
 
-/** What a step came to: a layer (from the cache or just made), or none. */
+/** What a step came to: a layer (from the cache or just made), or none; and the step's key. */
 export type StepOutcome =
-  | { readonly kind: 'layer'; readonly layer: Layer; readonly cached: boolean }
-  | { readonly kind: 'empty'; readonly cached: boolean };
+  | { readonly kind: 'layer'; readonly layer: Layer; readonly cached: boolean; readonly key: string }
+  | { readonly kind: 'empty'; readonly cached: boolean; readonly key: string };
 
 /**
  * Runs the layer steps of one stage, in order.
@@ -124,6 +124,33 @@ export class StepRunner {
     this.#options.onRecord?.(key, found.layer, { slot, inputs });
     const outcome = await this.#hit(found.layer, layer, slot, key, inputs, report);
     return outcome.kind === 'layer' ? outcome.layer : undefined;
+  }
+
+  /** The key the next step builds on: the base's, then each step's in turn. */
+  get chain(): string {
+    return this.#parent;
+  }
+
+  /**
+   * Takes the layer recorded for `key` when it can be used, for a step known (by its replay record,
+   * see steps/copy-replay.ts) to have that key, without its inputs: like {@link probe}, but the key
+   * is given. The slot already holds `key`, so nothing is remembered. Undefined (and the chain stays)
+   * when the lookups are off, the build exports its cache (which needs every step's inputs), or the
+   * layer is gone: the step is planned and run as usual.
+   */
+  async replay(slot: string, key: string, report: StepReport): Promise<Layer | undefined> {
+    if (!this.replays) return undefined;
+    const found = await this.#options.cache.get(key);
+    const layer = found.kind === 'hit' ? await this.#usable(key, found.layer) : undefined;
+    if (!layer || found.kind !== 'hit') return undefined;
+    this.#advance(key);
+    const outcome = await this.#hit(found.layer, layer, slot, key, undefined, report);
+    return outcome.kind === 'layer' ? outcome.layer : undefined;
+  }
+
+  /** Whether {@link replay} can answer at all in this build. */
+  get replays(): boolean {
+    return !this.#options.noCache && !this.#options.onRecord;
   }
 
   /**
@@ -175,8 +202,8 @@ export class StepRunner {
       await executed.release?.();
     }
     return layer
-      ? { kind: 'layer', layer: layerFromStore(store, layer), cached: false }
-      : { kind: 'empty', cached: false };
+      ? { kind: 'layer', layer: layerFromStore(store, layer), cached: false, key }
+      : { kind: 'empty', cached: false, key };
   }
 
   /**
@@ -196,16 +223,16 @@ export class StepRunner {
     layer: Layer | undefined,
     slot: string,
     key: string,
-    inputs: StepInputs,
+    inputs: StepInputs | undefined, // undefined: a replay, whose slot holds the key already
     report: StepReport,
   ): Promise<StepOutcome> {
-    await this.#options.cache.remember(slot, key, inputs);
+    if (inputs) await this.#options.cache.remember(slot, key, inputs);
     if (!cached || !layer) {
       report.finished({ cached: true });
-      return { kind: 'empty', cached: true };
+      return { kind: 'empty', cached: true, key };
     }
     report.finished({ layer: { digest: cached.digest, size: cached.size }, cached: true });
-    return { kind: 'layer', layer, cached: true };
+    return { kind: 'layer', layer, cached: true, key };
   }
 
   #inputs(facts: StepFacts): StepInputs {

@@ -95,6 +95,12 @@ interface Node {
 /** A mutable in-memory filesystem tree. The root is a directory (0755, 0:0) and always exists. */
 export class MemoryFsView implements FsView {
   readonly #root: Node = { stat: { type: 'dir', mode: 0o755, uid: 0, gid: 0 }, children: new Map() };
+  /**
+   * The directory the last {@link set} put something in: a layer's entries come directory by
+   * directory, and walking each path from the root was most of the time to apply a big layer. Dropped
+   * whenever a node is replaced or removed (the directory may be gone from the tree).
+   */
+  #lastDir: { readonly path: string; readonly children: Map<string, Node> } | undefined;
 
   lookup(p: string): FsStat | undefined {
     return this.#node(cleanImagePath(p))?.stat;
@@ -118,6 +124,7 @@ export class MemoryFsView implements FsView {
       existing.stat = stat;
       return;
     }
+    if (existing) this.#lastDir = undefined;
     parent.set(name, stat.type === 'dir' ? { stat, children: new Map() } : { stat });
   }
 
@@ -126,6 +133,7 @@ export class MemoryFsView implements FsView {
     const clean = cleanImagePath(p);
     if (clean === '') return false;
     const parent = this.#node(parentOf(clean));
+    this.#lastDir = undefined;
     return parent?.children?.delete(baseOf(clean)) ?? false;
   }
 
@@ -175,16 +183,20 @@ export class MemoryFsView implements FsView {
   #ensureDir(clean: string): Map<string, Node> {
     let node = this.#root;
     if (clean === '') return node.children as Map<string, Node>;
+    if (this.#lastDir?.path === clean) return this.#lastDir.children;
     for (const name of clean.split('/')) {
       const children = node.children as Map<string, Node>;
       let next = children.get(name);
       if (next?.stat.type !== 'dir') {
+        if (next) this.#lastDir = undefined; // a file replaced by a directory
         next = { stat: { type: 'dir', mode: 0o755, uid: 0, gid: 0 }, children: new Map() };
         children.set(name, next);
       }
       node = next;
     }
-    return node.children as Map<string, Node>;
+    const children = node.children as Map<string, Node>;
+    this.#lastDir = { path: clean, children };
+    return children;
   }
 }
 

@@ -4,19 +4,21 @@
  * key is known before anything is planned (the source's digest), so a hit costs no snapshot at all.
  */
 import { WharfError } from '../../errors.js';
+import type { Layer } from '../../image/types.js';
 import { expandWord } from '../../ir/expand.js';
 import type { AddInstruction, CopyInstruction, FromRef } from '../../ir/types.js';
 import { resolveChown } from '../../layer/chown.js';
 import { planCopy } from '../../layer/copy-plan.js';
 import { openFrom, withBuildContext } from '../sources.js';
 import type { StepContext } from './context.js';
+import { recordingReads, replayCopy } from './copy-replay.js';
 import { entriesStep, type PlannedEntries } from './entries.js';
 
 export async function copyStep(
   instruction: CopyInstruction | AddInstruction,
   step: StepContext,
 ): Promise<void> {
-  const { base, ctx, lookup } = step;
+  const { ctx, lookup } = step;
   const from =
     instruction.kind === 'copy' && instruction.from
       ? withBuildContext(instruction.from, ctx.resolver, (word) => expandWord(word, lookup))
@@ -28,14 +30,22 @@ export async function copyStep(
       step.facts({ [`--from=${fromName(from)}`]: identity }),
       step.report,
     );
-    if (layer) {
-      await ctx.views.apply(base.view, layer);
-      base.files.recordLayer(layer);
-      step.record(Promise.resolve(layer));
-      return;
-    }
+    if (layer) return takeHit(layer, step);
   }
-  await entriesStep(await copyEntries(instruction, from, step), step);
+  // A COPY from the build context: replayed when nothing it read has changed (copy-replay.ts).
+  const replays = instruction.kind === 'copy' && from === undefined && !instruction.heredocs?.length;
+  if (replays) {
+    const layer = await replayCopy(step);
+    if (layer) return takeHit(layer, step);
+  }
+  await entriesStep(await copyEntries(instruction, from, step, replays), step);
+}
+
+/** A hit found before planning: the cached layer is the stage's from now on. */
+async function takeHit(layer: Layer, { ctx, base, record }: StepContext): Promise<void> {
+  await ctx.views.apply(base.view, layer);
+  base.files.recordLayer(layer);
+  record(Promise.resolve(layer));
 }
 
 /** The entries of a COPY/ADD and what they read: file digests, or the --from source's digest. */
@@ -43,6 +53,7 @@ async function copyEntries(
   instruction: CopyInstruction | AddInstruction,
   from: FromRef | undefined, // with a --build-context folder already resolved to a context: keyed by its files
   step: StepContext,
+  replays: boolean, // keep a replay record of the step once it is keyed
 ): Promise<PlannedEntries> {
   const { base, ctx, lookup } = step;
   const config = step.state.config;
@@ -72,13 +83,14 @@ async function copyEntries(
       ? undefined
       : await resolveChown(expand(instruction.chown), (path) => base.files.read(path));
   const opened = from === undefined ? undefined : await openFrom(from, ctx.resolver, expand);
+  const reads = replays ? recordingReads(await ctx.context(), step) : undefined;
   try {
     const plan = await planCopy({
       instruction: instruction.kind === 'add' ? 'ADD' : 'COPY',
       sources,
       dest: expand(instruction.dest),
       workdir: config.WorkingDir || '/',
-      source: opened ? opened.tree : await ctx.context(),
+      source: opened ? opened.tree : (reads?.tree ?? (await ctx.context())),
       view: base.view,
       ...(chown ? { chown } : {}),
       ...(instruction.chmod === undefined ? {} : { chmod: expand(instruction.chmod) }),
@@ -93,6 +105,7 @@ async function copyEntries(
       ...(fromImage ? { files: { [`--from=${fromName(from)}`]: opened.identity } } : {}),
       ...(fromImage ? { sourceRoot: opened.dir } : {}),
       release: () => opened?.release() ?? Promise.resolve(),
+      ...(reads ? { recorded: reads.recorded } : {}),
     };
   } catch (error) {
     await opened?.release();

@@ -38,6 +38,8 @@ export interface PlannedEntries {
    */
   readonly sourceRoot?: string;
   release(): Promise<void>;
+  /** Told the step's key once its layer is recorded (a COPY then keeps how to replay it). */
+  recorded?(key: string): Promise<void>;
 }
 
 /**
@@ -79,8 +81,9 @@ export async function entriesStep(planned: PlannedEntries, step: StepContext): P
       },
       step.report,
     )
-    .then((outcome): Layer => {
+    .then(async (outcome): Promise<Layer> => {
       if (outcome.kind !== 'layer') throw new Error('unreachable: a step with entries always has a layer');
+      await planned.recorded?.(outcome.key);
       return outcome.layer;
     })
     .finally(() => planned.release());

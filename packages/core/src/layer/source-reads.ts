@@ -1,0 +1,193 @@
+/**
+ * What a COPY read from its source tree, and a proof that the tree still answers the same. The COPY
+ * planner reads the tree only through `lstat` and `readdir`, and what it plans is a function of those
+ * answers and of the image below. So a record of the questions it asked, with a digest of the
+ * answers, lets a later build ask them again and know, from the digest alone, that planning would
+ * give the same entries: a warm 26 000-file COPY replays its cached result instead of planning
+ * and keying every file again (engine/steps/copy-replay.ts).
+ *
+ * An answer covers what the stat cache trusts for a file's content (size, mtime, inode, device) and
+ * everything planning uses (type, mode, owner, link count, link target), so a replay is exactly as
+ * safe as a stat-cache hit. A directory's answer is its type, mode and owner: its listing is a
+ * question of its own, and its mtime changes with entries the ignore rules leave out.
+ *
+ * @example
+ * const { tree, reads } = recordReads(await openContextSource(dir));
+ * await planCopy({ ...options, source: tree });
+ * const asked = reads(); // { queries, digest }
+ * (await replayReads(await openContextSource(dir), asked.queries)) === asked.digest; // unchanged
+ */
+import { createHash, type Hash } from 'node:crypto';
+import type { SourceStat, SourceTree } from './source.js';
+
+/** One question asked of a tree: `l` an lstat, `d` a readdir, of a clean relative path. */
+export interface SourceQuery {
+  readonly kind: 'l' | 'd';
+  readonly path: string;
+}
+
+/** The questions asked, in order, and the sha256 (hex) of their answers. */
+export interface SourceReads {
+  readonly queries: readonly SourceQuery[];
+  readonly digest: string;
+}
+
+/**
+ * `tree` with every question asked of it recorded; `reads()` gives the questions so far and the
+ * digest of their answers (call it once planning is over: answers still pending are not in it).
+ */
+export function recordReads(tree: SourceTree): { tree: SourceTree; reads(): SourceReads } {
+  const queries: SourceQuery[] = [];
+  const answers = new AnswerDigest();
+  const ask = async <T extends Answer>(query: SourceQuery, answer: Promise<T>): Promise<T> => {
+    const at = queries.push(query) - 1;
+    const value = await answer;
+    answers.set(at, query, value);
+    return value;
+  };
+  return {
+    tree: {
+      kind: tree.kind,
+      description: tree.description,
+      lstat: (path) => ask({ kind: 'l', path }, tree.lstat(path)),
+      readdir: (path) => ask({ kind: 'd', path }, tree.readdir(path)),
+    },
+    reads: () => ({ queries, digest: answers.digest(queries.length) }),
+  };
+}
+
+/**
+ * The digest of what `tree` answers now to `queries` (as {@link recordReads} spells it): equal to the
+ * recorded digest exactly when every answer is unchanged. A question that fails (an unreadable
+ * directory) rejects: the caller plans normally, and that reports the error in COPY's words.
+ */
+export async function replayReads(tree: SourceTree, queries: readonly SourceQuery[]): Promise<string> {
+  const answers = new AnswerDigest();
+  for (let at = 0; at < queries.length; at++) {
+    const query = queries[at] as SourceQuery;
+    answers.set(
+      at,
+      query,
+      query.kind === 'l' ? await tree.lstat(query.path) : await tree.readdir(query.path),
+    );
+  }
+  return answers.digest(queries.length);
+}
+
+/** An lstat's answer (undefined: nothing there) or a readdir's. */
+type Answer = SourceStat | undefined | readonly string[];
+
+/**
+ * Hashes answers in the order their questions were asked, whatever order they arrive in (an answer
+ * waits only until those before it are in). Each is spelled in binary into a buffer that is hashed
+ * when full: text spellings of a 26 000-file COPY's bigint stats cost more than the lstats did.
+ */
+class AnswerDigest {
+  readonly #hash: Hash = createHash('sha256');
+  readonly #waiting = new Map<number, { query: SourceQuery; answer: Answer }>();
+  readonly #buffer = Buffer.allocUnsafe(64 * 1024);
+  #used = 0;
+  #next = 0;
+
+  set(at: number, query: SourceQuery, answer: Answer): void {
+    if (at !== this.#next) {
+      this.#waiting.set(at, { query, answer });
+      return;
+    }
+    this.#spell(query, answer);
+    this.#next++;
+    for (let waiting = this.#waiting.get(this.#next); waiting; waiting = this.#waiting.get(this.#next)) {
+      this.#spell(waiting.query, waiting.answer);
+      this.#waiting.delete(this.#next++);
+    }
+  }
+
+  /** The digest once the first `count` answers are in; `-` when some are missing (never equal to one). */
+  digest(count: number): string {
+    if (this.#next !== count) return '-';
+    const hash = this.#hash.copy();
+    hash.update(this.#buffer.subarray(0, this.#used));
+    return hash.digest('hex');
+  }
+
+  #spell(query: SourceQuery, answer: Answer): void {
+    this.#text(query.kind);
+    this.#text(query.path);
+    if (answer === undefined) this.#text('-');
+    else if (isNames(answer)) {
+      this.#number(answer.length);
+      for (const name of answer) this.#text(name);
+    } else if (answer.type === 'dir') {
+      this.#text('dir');
+      this.#numbers(answer.mode, answer.uid, answer.gid);
+    } else {
+      this.#text(answer.type);
+      this.#numbers(answer.mode, answer.uid, answer.gid, answer.size, answer.nlink);
+      this.#room(24);
+      this.#buffer.writeBigUInt64LE(answer.dev, this.#used);
+      this.#buffer.writeBigUInt64LE(answer.ino, this.#used + 8);
+      this.#buffer.writeBigInt64LE(answer.mtimeNs ?? -1n, this.#used + 16);
+      this.#used += 24;
+      this.#text(answer.linkTarget ?? '');
+    }
+  }
+
+  #numbers(...values: number[]): void {
+    for (const value of values) this.#number(value);
+  }
+
+  #number(value: number): void {
+    this.#room(8);
+    this.#used = this.#buffer.writeDoubleLE(value, this.#used);
+  }
+
+  /** A string as its UTF-8 length, then its bytes: no two sequences of strings spell the same. */
+  #text(text: string): void {
+    const bytes = Buffer.byteLength(text);
+    this.#number(bytes);
+    if (bytes > this.#buffer.length) {
+      this.#flush();
+      this.#hash.update(text);
+      return;
+    }
+    this.#room(bytes);
+    this.#used += this.#buffer.write(text, this.#used);
+  }
+
+  #room(bytes: number): void {
+    if (this.#used + bytes > this.#buffer.length) this.#flush();
+  }
+
+  #flush(): void {
+    this.#hash.update(this.#buffer.subarray(0, this.#used));
+    this.#used = 0;
+  }
+}
+
+function isNames(answer: SourceStat | readonly string[]): answer is readonly string[] {
+  return Array.isArray(answer);
+}
+
+/** `queries` as text (`l` or `d`, the path, a NUL: no path holds a NUL), in pieces, for a record. */
+export function* encodeQueries(queries: readonly SourceQuery[]): Generator<string> {
+  const PIECE = 1024;
+  for (let at = 0; at < queries.length; at += PIECE) {
+    let piece = '';
+    for (const { kind, path } of queries.slice(at, at + PIECE)) piece += `${kind}${path}\0`;
+    yield piece;
+  }
+}
+
+/** The queries {@link encodeQueries} wrote; undefined when the text is not that (a torn record). */
+export function decodeQueries(text: string): SourceQuery[] | undefined {
+  if (text !== '' && !text.endsWith('\0')) return undefined;
+  const queries: SourceQuery[] = [];
+  for (let start = 0; start < text.length; ) {
+    const end = text.indexOf('\0', start);
+    const kind = text[start];
+    if (kind !== 'l' && kind !== 'd') return undefined;
+    queries.push({ kind, path: text.slice(start + 1, end) });
+    start = end + 1;
+  }
+  return queries;
+}
