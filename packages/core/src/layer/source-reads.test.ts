@@ -5,7 +5,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { planCopy } from './copy-plan.js';
 import { MemoryFsView } from './fs-view.js';
 import { openContextSource } from './source.js';
-import { decodeQueries, encodeQueries, recordReads, replayReads, type SourceReads } from './source-reads.js';
+import { recordReads, replayReads, type SourceReads } from './source-reads.js';
 
 let dir: string;
 beforeEach(() => {
@@ -27,16 +27,17 @@ async function planned(patterns = ignore): Promise<SourceReads> {
   return recording.reads();
 }
 
-async function replayed(reads: SourceReads, patterns = ignore): Promise<string> {
-  return replayReads(await openContextSource(dir, { ignore: patterns }), reads.queries);
+async function replayed(reads: SourceReads, patterns = ignore): Promise<string | undefined> {
+  return replayReads(await openContextSource(dir, { ignore: patterns }), reads.record.join(''));
 }
 
 describe('recordReads / replayReads', () => {
   it('gives the recorded digest while the context is unchanged, and asked every lstat and readdir', async () => {
     const reads = await planned();
-    expect(reads.queries).toContainEqual({ kind: 'd', path: 'app/lib' });
-    expect(reads.queries).toContainEqual({ kind: 'l', path: 'app/link.js' });
-    expect(reads.queries).not.toContainEqual({ kind: 'l', path: 'app/debug.log' }); // ignored: never listed
+    const questions = reads.record.join('').split('\0');
+    expect(questions).toContain('dapp/lib');
+    expect(questions).toContain('lapp/link.js');
+    expect(questions).not.toContain('lapp/debug.log'); // ignored: never listed
     expect(await replayed(reads)).toBe(reads.digest);
     expect((await planned()).digest).toBe(reads.digest);
   });
@@ -87,17 +88,18 @@ describe('recordReads / replayReads', () => {
   });
 });
 
-describe('encodeQueries / decodeQueries', () => {
-  it('round-trips any path (a newline, a tab, non-ASCII) and refuses a torn record', () => {
-    const queries = [
-      { kind: 'd', path: '' },
-      { kind: 'l', path: 'a\nb\tc' },
-      { kind: 'l', path: 'ünï/😀' },
-    ] as const;
-    const text = [...encodeQueries(queries)].join('');
-    expect(decodeQueries(text)).toEqual(queries);
-    expect(decodeQueries('')).toEqual([]);
-    expect(decodeQueries(text.slice(0, -1))).toBeUndefined();
-    expect(decodeQueries('xpath\0')).toBeUndefined();
+describe('the record of the questions', () => {
+  it('holds any path (a newline, a tab, non-ASCII); a torn or altered record gives no digest or another', async () => {
+    writeFileSync(join(dir, 'app/a\nb\tc ünï 😀.js'), 'odd');
+    const reads = await planned();
+    const text = reads.record.join('');
+    expect(text.split('\0')).toContain('lapp/a\nb\tc ünï 😀.js');
+    expect(await replayed(reads)).toBe(reads.digest);
+    const tree = await openContextSource(dir, { ignore });
+    expect(await replayReads(tree, text.slice(0, -1))).toBeUndefined();
+    expect(await replayReads(tree, `x${text}`)).toBeUndefined();
+    // fewer questions (a record cut at a question's end) prove nothing about the rest
+    expect(await replayReads(tree, text.slice(0, text.indexOf('\0') + 1))).not.toBe(reads.digest);
+    expect(await replayReads(tree, '')).not.toBe(reads.digest);
   });
 });

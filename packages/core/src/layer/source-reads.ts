@@ -14,8 +14,8 @@
  * @example
  * const { tree, reads } = recordReads(await openContextSource(dir));
  * await planCopy({ ...options, source: tree });
- * const asked = reads(); // { queries, digest }
- * (await replayReads(await openContextSource(dir), asked.queries)) === asked.digest; // unchanged
+ * const { record, digest } = reads(); // keep both
+ * (await replayReads(await openContextSource(dir), record.join(''))) === digest; // unchanged
  */
 import { createHash, type Hash } from 'node:crypto';
 import type { SourceStat, SourceTree } from './source.js';
@@ -26,15 +26,19 @@ export interface SourceQuery {
   readonly path: string;
 }
 
-/** The questions asked, in order, and the sha256 (hex) of their answers. */
+/**
+ * The questions asked, in order, as text for a record ({@link encodeQueries}, in pieces), and the
+ * sha256 (hex) of that text and of the answers.
+ */
 export interface SourceReads {
-  readonly queries: readonly SourceQuery[];
+  readonly record: readonly string[];
   readonly digest: string;
 }
 
 /**
  * `tree` with every question asked of it recorded; `reads()` gives the questions so far and the
- * digest of their answers (call it once planning is over: answers still pending are not in it).
+ * digest of them and their answers (call it once planning is over: with an answer still pending the
+ * digest is `-`, which no replay gives).
  */
 export function recordReads(tree: SourceTree): { tree: SourceTree; reads(): SourceReads } {
   const queries: SourceQuery[] = [];
@@ -42,7 +46,7 @@ export function recordReads(tree: SourceTree): { tree: SourceTree; reads(): Sour
   const ask = async <T extends Answer>(query: SourceQuery, answer: Promise<T>): Promise<T> => {
     const at = queries.push(query) - 1;
     const value = await answer;
-    answers.set(at, query, value);
+    answers.set(at, value);
     return value;
   };
   return {
@@ -52,26 +56,28 @@ export function recordReads(tree: SourceTree): { tree: SourceTree; reads(): Sour
       lstat: (path) => ask({ kind: 'l', path }, tree.lstat(path)),
       readdir: (path) => ask({ kind: 'd', path }, tree.readdir(path)),
     },
-    reads: () => ({ queries, digest: answers.digest(queries.length) }),
+    reads: () => {
+      const record = [...encodeQueries(queries)];
+      return { record, digest: answers.digest(queries.length, record) };
+    },
   };
 }
 
 /**
- * The digest of what `tree` answers now to `queries` (as {@link recordReads} spells it): equal to the
- * recorded digest exactly when every answer is unchanged. A question that fails (an unreadable
- * directory) rejects: the caller plans normally, and that reports the error in COPY's words.
+ * The digest of the questions in `record` (the text of {@link SourceReads.record}) and what `tree`
+ * answers to them now: equal to the recorded digest exactly when every answer is unchanged; undefined
+ * when `record` is not such a text (torn). A question that fails (an unreadable directory) rejects:
+ * the caller plans normally, and that reports the error in COPY's words.
  */
-export async function replayReads(tree: SourceTree, queries: readonly SourceQuery[]): Promise<string> {
+export async function replayReads(tree: SourceTree, record: string): Promise<string | undefined> {
+  const queries = decodeQueries(record);
+  if (!queries) return undefined;
   const answers = new AnswerDigest();
   for (let at = 0; at < queries.length; at++) {
-    const query = queries[at] as SourceQuery;
-    answers.set(
-      at,
-      query,
-      query.kind === 'l' ? await tree.lstat(query.path) : await tree.readdir(query.path),
-    );
+    const { kind, path } = queries[at] as SourceQuery;
+    answers.set(at, kind === 'l' ? await tree.lstat(path) : await tree.readdir(path));
   }
-  return answers.digest(queries.length);
+  return answers.digest(queries.length, [record]);
 }
 
 /** An lstat's answer (undefined: nothing there) or a readdir's. */
@@ -84,51 +90,51 @@ type Answer = SourceStat | undefined | readonly string[];
  */
 class AnswerDigest {
   readonly #hash: Hash = createHash('sha256');
-  readonly #waiting = new Map<number, { query: SourceQuery; answer: Answer }>();
+  readonly #waiting = new Map<number, Answer>();
   readonly #buffer = Buffer.allocUnsafe(64 * 1024);
   #used = 0;
   #next = 0;
 
-  set(at: number, query: SourceQuery, answer: Answer): void {
+  set(at: number, answer: Answer): void {
     if (at !== this.#next) {
-      this.#waiting.set(at, { query, answer });
+      this.#waiting.set(at, answer);
       return;
     }
-    this.#spell(query, answer);
+    this.#spell(answer);
     this.#next++;
-    for (let waiting = this.#waiting.get(this.#next); waiting; waiting = this.#waiting.get(this.#next)) {
-      this.#spell(waiting.query, waiting.answer);
+    while (this.#waiting.has(this.#next)) {
+      this.#spell(this.#waiting.get(this.#next));
       this.#waiting.delete(this.#next++);
     }
   }
 
-  /** The digest once the first `count` answers are in; `-` when some are missing (never equal to one). */
-  digest(count: number): string {
+  /**
+   * The digest of the questions (`record`, the text they were asked from) and the answers, once the
+   * first `count` answers are in; `-` when some are missing (never equal to a digest).
+   */
+  digest(count: number, record: Iterable<string>): string {
     if (this.#next !== count) return '-';
-    const hash = this.#hash.copy();
-    hash.update(this.#buffer.subarray(0, this.#used));
-    return hash.digest('hex');
+    const answers = this.#hash.copy().update(this.#buffer.subarray(0, this.#used)).digest('hex');
+    const hash = createHash('sha256');
+    for (const piece of record) hash.update(piece);
+    return hash.update(`\0${answers}`).digest('hex');
   }
 
-  #spell(query: SourceQuery, answer: Answer): void {
-    this.#text(query.kind);
-    this.#text(query.path);
-    if (answer === undefined) this.#text('-');
+  /** An answer as a tag (what it is) and its fields; the questions are hashed as their record's text. */
+  #spell(answer: Answer): void {
+    if (answer === undefined) this.#number(0);
     else if (isNames(answer)) {
-      this.#number(answer.length);
+      this.#numbers(1, answer.length);
       for (const name of answer) this.#text(name);
-    } else if (answer.type === 'dir') {
-      this.#text('dir');
-      this.#numbers(answer.mode, answer.uid, answer.gid);
-    } else {
-      this.#text(answer.type);
-      this.#numbers(answer.mode, answer.uid, answer.gid, answer.size, answer.nlink);
+    } else if (answer.type === 'dir') this.#numbers(2, answer.mode, answer.uid, answer.gid);
+    else {
+      this.#numbers(TYPE_TAGS[answer.type], answer.mode, answer.uid, answer.gid, answer.size, answer.nlink);
       this.#room(24);
       this.#buffer.writeBigUInt64LE(answer.dev, this.#used);
       this.#buffer.writeBigUInt64LE(answer.ino, this.#used + 8);
       this.#buffer.writeBigInt64LE(answer.mtimeNs ?? -1n, this.#used + 16);
       this.#used += 24;
-      this.#text(answer.linkTarget ?? '');
+      if (answer.type === 'symlink') this.#text(answer.linkTarget ?? '');
     }
   }
 
@@ -164,12 +170,15 @@ class AnswerDigest {
   }
 }
 
+/** An lstat's type as the digest spells it (0–2 are no entry, a listing, a directory). */
+const TYPE_TAGS = { file: 3, symlink: 4, other: 5 } as const;
+
 function isNames(answer: SourceStat | readonly string[]): answer is readonly string[] {
   return Array.isArray(answer);
 }
 
 /** `queries` as text (`l` or `d`, the path, a NUL: no path holds a NUL), in pieces, for a record. */
-export function* encodeQueries(queries: readonly SourceQuery[]): Generator<string> {
+function* encodeQueries(queries: readonly SourceQuery[]): Generator<string> {
   const PIECE = 1024;
   for (let at = 0; at < queries.length; at += PIECE) {
     let piece = '';
@@ -179,7 +188,7 @@ export function* encodeQueries(queries: readonly SourceQuery[]): Generator<strin
 }
 
 /** The queries {@link encodeQueries} wrote; undefined when the text is not that (a torn record). */
-export function decodeQueries(text: string): SourceQuery[] | undefined {
+function decodeQueries(text: string): SourceQuery[] | undefined {
   if (text !== '' && !text.endsWith('\0')) return undefined;
   const queries: SourceQuery[] = [];
   for (let start = 0; start < text.length; ) {

@@ -18,7 +18,7 @@
 import { createHash } from 'node:crypto';
 import type { Layer } from '../../image/types.js';
 import type { SourceTree } from '../../layer/source.js';
-import { decodeQueries, encodeQueries, recordReads, replayReads } from '../../layer/source-reads.js';
+import { recordReads, replayReads } from '../../layer/source-reads.js';
 import type { StepContext } from './context.js';
 
 /**
@@ -29,15 +29,14 @@ export async function replayCopy(step: StepContext): Promise<Layer | undefined> 
   const { ctx, runner } = step;
   if (!runner.replays) return undefined;
   const record = await ctx.cache.replayAt(step.slot);
-  const queries = record && decodeQueries(record.body);
-  if (!record || !queries) return undefined;
-  let answers: string;
+  if (!record) return undefined;
+  let reads: string | undefined;
   try {
-    answers = await replayReads(await ctx.context(), queries);
+    reads = await replayReads(await ctx.context(), record.body);
   } catch {
     return undefined; // planning reports it in COPY's words
   }
-  if (conditionOf(runner.chain, step, answers) !== record.condition) return undefined;
+  if (!reads || conditionOf(runner.chain, step, reads) !== record.condition) return undefined;
   return runner.replay(step.slot, record.key, step.report);
 }
 
@@ -55,20 +54,20 @@ export function recordingReads(
     tree: recording.tree,
     recorded: async (key) => {
       if (!step.runner.replays) return;
-      const { queries, digest } = recording.reads();
+      const { record, digest } = recording.reads();
       if (digest === '-') return; // a question still unanswered: nothing to prove a replay with
       const condition = conditionOf(below, step, digest);
-      await step.ctx.cache.rememberReplay(step.slot, { condition, key }, encodeQueries(queries));
+      await step.ctx.cache.rememberReplay(step.slot, { condition, key }, record);
     },
   };
 }
 
 /** Bumped when what the condition covers changes: older records then never hold. */
-const CONDITION_VERSION = 1;
+const CONDITION_VERSION = 2;
 
-function conditionOf(below: string, step: StepContext, answers: string): string {
+function conditionOf(below: string, step: StepContext, reads: string): string {
   const { config, args, instruction, epoch } = step.facts({});
   return createHash('sha256')
-    .update(JSON.stringify([CONDITION_VERSION, below, config, [...args].sort(), instruction, epoch, answers]))
+    .update(JSON.stringify([CONDITION_VERSION, below, config, [...args].sort(), instruction, epoch, reads]))
     .digest('hex');
 }
