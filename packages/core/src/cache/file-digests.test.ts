@@ -29,6 +29,23 @@ describe('FileDigests', () => {
     expect(reopened.stats).toEqual({ hashed: 0, reused: 1 });
   });
 
+  it('reads its log when first asked, not when opened, and leaves an unasked log as it was', async () => {
+    const file = join(dir, 'lazy.txt');
+    writeFileSync(file, 'lazy');
+    const cacheFile = join(dir, 'lazy-cache.json');
+    const first = await FileDigests.open(cacheFile);
+    await first.digest(file);
+    await first.save();
+    const saved = readFileSync(cacheFile, 'utf8');
+    const unasked = await FileDigests.open(cacheFile);
+    await unasked.save();
+    expect(readFileSync(cacheFile, 'utf8')).toBe(saved);
+    // what the log holds when the first question comes is what answers it
+    const opened = await FileDigests.open(cacheFile);
+    writeFileSync(cacheFile, saved.replace(sha('lazy'), sha('planted')));
+    expect(await opened.digest(file)).toBe(sha('planted'));
+  });
+
   it('counts what it cannot answer, learns digests made elsewhere, and saves them', async () => {
     const files = ['l1.txt', 'l2.txt'].map((name) => join(dir, name));
     for (const file of files) writeFileSync(file, `content of ${file}`);

@@ -11,8 +11,8 @@
  * as a JSON string; a torn or malformed line is skipped. The old JSON cache is read once and replaced.
  */
 import { createHash } from 'node:crypto';
-import { closeSync, createReadStream, openSync, readSync, statSync } from 'node:fs';
-import { appendFile, readFile } from 'node:fs/promises';
+import { closeSync, createReadStream, openSync, readFileSync, readSync, statSync } from 'node:fs';
+import { appendFile } from 'node:fs/promises';
 import { writeFileAtomic } from '../fsutil/files.js';
 import { hashFiles } from './hash-pool.js';
 
@@ -99,20 +99,31 @@ export class FileDigests {
   #hashed = 0;
   #reused = 0;
 
+  /** Whether the log was read: on first use, since a build whose COPYs all replay never asks. */
+  #loaded = false;
+
   private constructor(private readonly file: string) {}
 
-  /** Opens (or starts) the stat cache kept in `file`. */
+  /**
+   * The stat cache kept in `file` (started when there is none). The log is read when first asked
+   * (synchronously: the asking step waits for it either way), so a build with nothing to look up —
+   * a no-change rebuild, whose context COPYs replay (engine/steps/copy-replay.ts) — never parses it.
+   */
   static async open(file: string): Promise<FileDigests> {
-    const cache = new FileDigests(file);
+    return new FileDigests(file);
+  }
+
+  #load(): void {
+    if (this.#loaded) return;
+    this.#loaded = true;
     let text: string;
     try {
-      text = await readFile(file, 'utf8');
+      text = readFileSync(this.file, 'utf8');
     } catch {
-      return cache; // no cache yet, or an unreadable one: start empty
+      return; // no cache yet, or an unreadable one: start empty
     }
-    if (text.startsWith(HEADER)) cache.#parse(text);
-    else cache.#parseJson(text);
-    return cache;
+    if (text.startsWith(HEADER)) this.#parse(text);
+    else this.#parseJson(text);
   }
 
   /** Reads the log: later lines win, malformed ones (a torn append) are skipped. */
@@ -171,6 +182,7 @@ export class FileDigests {
    * thousands of files one after another, and a thread-pool round trip each cost more than the calls.
    */
   async digest(path: string, stat?: FileIdentity): Promise<string> {
+    this.#load();
     const key = keyOf(path, stat);
     return this.#known(path, key) ?? (await this.#hash(path, key));
   }
@@ -182,6 +194,7 @@ export class FileDigests {
   async digestMany(
     files: readonly { readonly path: string; readonly stat?: FileIdentity }[],
   ): Promise<string[]> {
+    this.#load();
     const out = new Array<string>(files.length);
     const misses: { index: number; path: string; size: number; key: Key }[] = [];
     let missBytes = 0;
@@ -214,6 +227,7 @@ export class FileDigests {
     files: number;
     bytes: number;
   } {
+    this.#load();
     let count = 0;
     let bytes = 0;
     for (const { path, stat } of files) {
@@ -231,6 +245,7 @@ export class FileDigests {
    * stat `stat` taken before it was read.
    */
   learn(path: string, stat: FileIdentity, sha256: string): void {
+    this.#load();
     const key = keyOf(path, stat);
     if (this.#lookup(path, key) !== sha256) this.#record(path, key, sha256);
   }
