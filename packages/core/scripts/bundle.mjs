@@ -114,7 +114,7 @@ const requireHere = createRequire(import.meta.url);
 const exported = runScript(
   requireHere('node:url').fileURLToPath(new URL('./${bodyName}', import.meta.url)),
   requireHere,
-  { __wharf_core_url: import.meta.url, __wharf_core_import: (id) => import(id) },
+  { __wharf_core_url: import.meta.url, __wharf_core_import: (id) => import(id), __wharf_core_body: '${bodyName}' },
 );
 export const { ${names.join(', ')} } = exported;
 `;

@@ -106,8 +106,13 @@ describe('StepCache positions', () => {
     const key = stepKey(inputs);
     expect(await cache.replayAt('slot')).toBeUndefined();
     await cache.remember('slot', key, inputs);
-    await cache.rememberReplay('slot', { condition: digest(7), key }, ['la\0', 'db\nc\0']);
-    expect(await cache.replayAt('slot')).toEqual({ condition: digest(7), key, body: 'la\0db\nc\0' });
+    await cache.rememberReplay('slot', { chain: digest(6), condition: digest(7), key }, ['la\0', 'db\nc\0']);
+    expect(await cache.replayAt('slot')).toEqual({
+      chain: digest(6),
+      condition: digest(7),
+      key,
+      body: 'la\0db\nc\0',
+    });
     expect(await cache.replayAt('other slot')).toBeUndefined();
     // another build at this position, without a replay record: this one is stale
     const changed = copyInputs('new.js');

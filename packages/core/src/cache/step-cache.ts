@@ -63,6 +63,8 @@ export interface CachedLayer {
 
 /** How a step can be replayed without planning it (see {@link StepCache.replayAt}). */
 export interface ReplayRecord {
+  /** A digest of the chain key below the step, checked before anything else. */
+  readonly chain: string;
   /** What must hold for `key` to be the step's key (a digest the replayer makes). */
   readonly condition: string;
   readonly key: string;
@@ -86,7 +88,7 @@ interface Record_ {
 }
 
 /** Bumped when the key's spelling changes: records made under another version just miss. */
-const KEY_VERSION = 2;
+export const KEY_VERSION = 2;
 
 /**
  * A step's cache key: sha256 of its inputs. The files go in one line each, sorted by name and fed to
@@ -440,10 +442,10 @@ export class StepCache {
    */
   async rememberReplay(
     slot: string,
-    record: { condition: string; key: string },
+    record: Omit<ReplayRecord, 'body'>,
     body: Iterable<string>,
   ): Promise<void> {
-    const header = `${REPLAY_HEADER}${record.condition} ${record.key}\n`;
+    const header = `${REPLAY_HEADER}${record.chain} ${record.condition} ${record.key}\n`;
     await writeAtomic(
       this.#replayPath(slot),
       (function* () {
@@ -466,9 +468,9 @@ export class StepCache {
     }
     const match = REPLAY_FIRST_LINE.exec(text);
     if (!match) return undefined;
-    const [line, condition, key] = match as unknown as [string, string, string];
+    const [line, chain, condition, key] = match as unknown as [string, string, string, string];
     if ((await slotKey(this.#slotPath(slot))) !== key) return undefined;
-    return { condition, key, body: text.slice(line.length) };
+    return { chain, condition, key, body: text.slice(line.length) };
   }
 
   /** Why `inputs` missed at `slot`: one line, or undefined when the slot has no history. */
@@ -556,9 +558,9 @@ function* slotRecord(key: string, inputs: StepInputs): Generator<string> {
 
 const SLOT_HEADER = 'wharf step position v2 ';
 
-const REPLAY_HEADER = 'wharf step replay v1 ';
-/** A replay record's first line: the header, the condition and the key (hex sha256 each). */
-const REPLAY_FIRST_LINE = /^wharf step replay v1 ([0-9a-f]{64}) ([0-9a-f]{64})\n/;
+const REPLAY_HEADER = 'wharf step replay v2 ';
+/** A replay record's first line: the header, the chain, the condition and the key (hex sha256 each). */
+const REPLAY_FIRST_LINE = /^wharf step replay v2 ([0-9a-f]{64}) ([0-9a-f]{64}) ([0-9a-f]{64})\n/;
 /** The first line of a slot record: the header and a hex sha256 key. */
 const SLOT_FIRST_LINE = SLOT_HEADER.length + 64 + 1;
 

@@ -171,6 +171,7 @@ function stepContext(run: StageRun, index: number, instruction: Instruction): St
   const where = { stage: stage.name, step: index + 1 };
   ctx.onEvent({ type: 'step-started', ...where, text });
   const state = progress.state;
+  const earlier = progress.steps.slice();
   return {
     stage,
     base,
@@ -220,7 +221,8 @@ function stepContext(run: StageRun, index: number, instruction: Instruction): St
     },
     layersBelow: async () => {
       const below = [...(await base.image.layers())];
-      for (const step of progress.steps) if (step.layer) below.push(await step.layer);
+      // the steps before this one, whenever this is called (by then this step may have recorded its own)
+      for (const step of earlier) if (step.layer) below.push(await step.layer);
       return below;
     },
     log: (line) => ctx.onEvent({ type: 'log', ...where, text: line }),

@@ -1,8 +1,19 @@
-import { chmodSync, mkdirSync, mkdtempSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  utimesSync,
+  writeFileSync,
+} from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeEach, describe, expect, it, vi } from 'vitest';
+import { lowerDockerfile } from '../../dockerfile/index.js';
 import { define, toGraph } from '../../dsl/graph.js';
 import { type Stage, stage } from '../../dsl/stage.js';
 import { context } from '../../dsl/values.js';
@@ -50,10 +61,12 @@ interface Built {
 }
 
 async function build(
-  options: { target?: Stage; ignore?: string[]; cache?: string; noCache?: boolean } = {},
+  options: { target?: Stage; dockerfile?: string; ignore?: string[]; cache?: string; noCache?: boolean } = {},
 ): Promise<Built> {
   const target = options.target ?? app();
-  const graph = toGraph(define({ target, context: context('.').ignore(options.ignore ?? ['**/*.md']) }));
+  const graph = options.dockerfile
+    ? lowerDockerfile(options.dockerfile)
+    : toGraph(define({ target, context: context('.').ignore(options.ignore ?? ['**/*.md']) }));
   const store = await openStore({ root: options.cache ?? cacheRoot });
   const finished: { step: number; cached?: boolean; miss?: string }[] = [];
   const before = vi.mocked(planCopy).mock.calls.length;
@@ -162,5 +175,47 @@ describe('COPY replay (a warm COPY from the context without planning it)', () =>
     expect(pruned.planned).toEqual(BOTH);
     expect(pruned.digest).toBe(cold.digest);
     expect((await build({ noCache: true })).steps).toEqual(['--no-cache', '--no-cache', '--no-cache']);
+  });
+
+  it('takes the ARGs in scope where the COPY is, not those of later instructions', async () => {
+    const before = 'FROM scratch\nARG UNUSED\nCOPY ./${V} /app/\nARG V=deps\n';
+    const after = 'FROM scratch\nARG V=deps\nCOPY ./${V} /app/\n';
+    await build({ dockerfile: before });
+    const moved = await build({ dockerfile: after });
+    expect(moved.planned).toEqual(['/app/']);
+    expect(moved.digest).toBe(await fresh({ dockerfile: after }));
+    // and a COPY followed by an ARG replays
+    await build({ dockerfile: before });
+    expect((await build({ dockerfile: before })).planned).toEqual([]);
+  });
+
+  it('plans again when a step below hits another layer under the same key (a RUN run again)', async () => {
+    const steps = join(cacheRoot, 'steps');
+    const target = (dir: string) => stage('app').from('scratch').workdir(dir).copy('deps', './node_modules');
+    /** The records a build added: its WORKDIR's (the smaller layer) and its COPY's. */
+    const added = async (dir: string): Promise<{ workdir: string; copy: string }> => {
+      const had = new Set(existsSync(steps) ? readdirSync(steps) : []);
+      await build({ target: target(dir) });
+      const records = readdirSync(steps)
+        .filter((name) => !had.has(name))
+        .map((name) => ({
+          name,
+          size: JSON.parse(readFileSync(join(steps, name), 'utf8')).layer.size as number,
+        }))
+        .sort((a, b) => a.size - b.size);
+      expect(records).toHaveLength(2);
+      return {
+        workdir: join(steps, records[0]?.name as string),
+        copy: join(steps, records[1]?.name as string),
+      };
+    };
+    const other = await added('/other');
+    const app = await added('/app');
+    expect((await build({ target: target('/app') })).planned).toEqual([]);
+    // the /app WORKDIR's key now names another layer, as a RUN run again may have made
+    const record = JSON.parse(readFileSync(app.workdir, 'utf8'));
+    const otherLayer = JSON.parse(readFileSync(other.workdir, 'utf8')).layer;
+    writeFileSync(app.workdir, JSON.stringify({ ...record, layer: otherLayer }));
+    expect((await build({ target: target('/app') })).planned).toEqual(['./node_modules']);
   });
 });

@@ -5,9 +5,12 @@
  * position keeps a replay record: the questions the planner asked the context (layer/source-reads.ts)
  * and its key, under a condition that is a digest of everything else planning depends on:
  *
- * - the chain key below the step (the base image and every step before it, which fixes the image's
- *   files the COPY lands on, and the owners `--chown` names);
- * - the step's facts but its files (config, ARGs in scope, the instruction text, the epoch);
+ * - the chain key below the step (the base image and every step before it), and the diffIDs of the
+ *   layers below it (the files it lands on, and the owners `--chown` names: a RUN run again under
+ *   the same key may have made others);
+ * - the step's facts but its files (config, ARGs in scope, the instruction text, the epoch), taken
+ *   when the step starts;
+ * - the code that plans (the bundle's content-hashed name) and the step key's version;
  * - the digest of the context's answers to those questions (names, types, modes, sizes, mtimes,
  *   inodes, devices, link counts and targets: what the stat cache trusts for content).
  *
@@ -16,10 +19,22 @@
  * (a changed file, another base, no record, a stale one, a lookup that fails) plans the step as before.
  */
 import { createHash } from 'node:crypto';
+import { KEY_VERSION } from '../../cache/step-cache.js';
 import type { Layer } from '../../image/types.js';
 import type { SourceTree } from '../../layer/source.js';
 import { recordReads, replayReads } from '../../layer/source-reads.js';
 import type { StepContext } from './context.js';
+
+/**
+ * The code that plans: the content-hashed name of the bundle it runs from (set by
+ * packages/core/scripts/bundle.mjs), so a wharf that plans differently never takes an older one's
+ * record; `source` when running from the sources (tests, development).
+ */
+declare const __wharf_core_body: string | undefined;
+const CODE = typeof __wharf_core_body === 'string' ? __wharf_core_body : 'source';
+
+/** Bumped when what the condition covers changes: older records then never hold. */
+const CONDITION_VERSION = 3;
 
 /**
  * The step's layer when its replay record holds: its view and files are the stage's from now on, and
@@ -29,26 +44,30 @@ export async function replayCopy(step: StepContext): Promise<Layer | undefined> 
   const { ctx, runner } = step;
   if (!runner.replays) return undefined;
   const record = await ctx.cache.replayAt(step.slot);
-  if (!record) return undefined;
+  // A step below that changed changes the chain: no context is read to find that out.
+  if (!record || record.chain !== chainHash(runner.chain)) return undefined;
+  const landsOn = await landing(step);
   let reads: string | undefined;
   try {
     reads = await replayReads(await ctx.context(), record.body);
   } catch {
     return undefined; // planning reports it in COPY's words
   }
-  if (!reads || conditionOf(runner.chain, step, reads) !== record.condition) return undefined;
+  if (!reads || conditionOf(landsOn, reads) !== record.condition) return undefined;
   return runner.replay(step.slot, record.key, step.report);
 }
 
 /**
  * `tree` recording what planning reads from it, and what keeps the replay record once the step's key
- * is known (call it then; the chain below the step is taken now).
+ * is known (call it then; what the step lands on is taken now).
  */
 export function recordingReads(
   tree: SourceTree,
   step: StepContext,
 ): { tree: SourceTree; recorded(key: string): Promise<void> } {
   const below = step.runner.chain;
+  const landsOn = landing(step);
+  landsOn.catch(() => {}); // a layer below that failed fails the build; this record is not kept
   const recording = recordReads(tree);
   return {
     tree: recording.tree,
@@ -56,18 +75,40 @@ export function recordingReads(
       if (!step.runner.replays) return;
       const { record, digest } = recording.reads();
       if (digest === '-') return; // a question still unanswered: nothing to prove a replay with
-      const condition = conditionOf(below, step, digest);
-      await step.ctx.cache.rememberReplay(step.slot, { condition, key }, record);
+      const condition = conditionOf(await landsOn, digest);
+      await step.ctx.cache.rememberReplay(step.slot, { chain: chainHash(below), condition, key }, record);
     },
   };
 }
 
-/** Bumped when what the condition covers changes: older records then never hold. */
-const CONDITION_VERSION = 2;
-
-function conditionOf(below: string, step: StepContext, reads: string): string {
+/**
+ * What the step lands on and reads besides the context, taken when it starts: the chain key below it,
+ * its facts but the files (config, ARGs in scope, text, epoch), and the diffIDs of the layers below
+ * it. The chain alone does not pin them: a RUN that runs again under the same key (its record
+ * pruned, or `--no-cache`) may make another layer, and the COPY's entries depend on the files it
+ * lands on (existing directories, `--chown` names in /etc/passwd).
+ */
+async function landing(step: StepContext): Promise<string> {
+  const below = step.runner.chain;
   const { config, args, instruction, epoch } = step.facts({});
-  return createHash('sha256')
-    .update(JSON.stringify([CONDITION_VERSION, below, config, [...args].sort(), instruction, epoch, reads]))
-    .digest('hex');
+  const layers = await Promise.all((await step.layersBelow()).map((layer) => layer.diffId()));
+  return JSON.stringify([
+    CONDITION_VERSION,
+    KEY_VERSION,
+    CODE,
+    below,
+    config,
+    [...args].sort(),
+    instruction,
+    epoch,
+    layers,
+  ]);
+}
+
+function conditionOf(landsOn: string, reads: string): string {
+  return createHash('sha256').update(landsOn).update('\0').update(reads).digest('hex');
+}
+
+function chainHash(chain: string): string {
+  return createHash('sha256').update(chain).digest('hex');
 }
