@@ -58,6 +58,12 @@ export interface SourceTree {
   lstat(relPath: string): Promise<SourceStat | undefined>;
   /** Names in a directory, sorted by UTF-8 bytes. */
   readdir(relPath: string): Promise<readonly string[]>;
+  /**
+   * Keeps every listing read from now on until the returned function is called (then the usual cap
+   * applies again), for a caller about to read the same directories twice in a row: a COPY whose
+   * replay check failed is then planned (engine/steps/copy-replay.ts). Absent: nothing to keep.
+   */
+  hold?(): () => void;
 }
 
 /**
@@ -119,16 +125,21 @@ function lazyContextSource(context: ContextRoot, keptEntries: number): SourceTre
   const sizes = new Map<string, number>(); // listed directories' entry counts (read ones only)
   let kept = 0;
   let listed = 0;
-  const keep = (relDir: string, size: number): void => {
-    sizes.set(relDir, size);
-    kept += size;
+  let holds = 0;
+  /** Drops the least recently used listings (but `current`) while more than the cap are kept. */
+  const trim = (current?: string): void => {
     for (const [dir, count] of sizes) {
-      if (kept <= keptEntries) break;
-      if (dir === relDir) continue;
+      if (kept <= keptEntries || holds > 0) break;
+      if (dir === current) continue;
       sizes.delete(dir);
       listings.delete(dir);
       kept -= count;
     }
+  };
+  const keep = (relDir: string, size: number): void => {
+    sizes.set(relDir, size);
+    kept += size;
+    trim(relDir);
   };
   let last: { dir: string; pending: Promise<Map<string, ListedEntry> | undefined> } | undefined;
   const listing = (relDir: string): Promise<Map<string, ListedEntry> | undefined> => {
@@ -184,6 +195,16 @@ function lazyContextSource(context: ContextRoot, keptEntries: number): SourceTre
     },
     async readdir(relPath) {
       return [...((await listing(relPath))?.keys() ?? [])];
+    },
+    hold() {
+      holds++;
+      let released = false;
+      return () => {
+        if (released) return;
+        released = true;
+        holds--;
+        trim();
+      };
     },
   };
 }

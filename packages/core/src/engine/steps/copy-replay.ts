@@ -36,25 +36,41 @@ const CODE = typeof __wharf_core_body === 'string' ? __wharf_core_body : 'source
 /** Bumped when what the condition covers changes: older records then never hold. */
 const CONDITION_VERSION = 3;
 
+/** What a replay check came to: the step's layer, or what to call once the step is planned. */
+export interface Replay {
+  /** The cached layer when the record held: its view and files are the stage's from now on. */
+  readonly layer?: Layer;
+  /**
+   * After a check that listed the context and failed: lets those listings go. The planning that
+   * follows reads the same directories, so they are kept until then (call it once planned).
+   */
+  release(): void;
+}
+
 /**
- * The step's layer when its replay record holds: its view and files are the stage's from now on, and
- * the step is reported and recorded as a hit. Undefined: plan it.
+ * Checks the step's replay record: when it holds, the step is reported and recorded as a hit and
+ * its layer given; otherwise it is to be planned.
  */
-export async function replayCopy(step: StepContext): Promise<Layer | undefined> {
+export async function replayCopy(step: StepContext): Promise<Replay> {
   const { ctx, runner } = step;
-  if (!runner.replays) return undefined;
+  const none = { release: () => {} };
+  if (!runner.replays) return none;
   const record = await ctx.cache.replayAt(step.slot);
   // A step below that changed changes the chain: no context is read to find that out.
-  if (!record || record.chain !== chainHash(runner.chain)) return undefined;
+  if (!record || record.chain !== chainHash(runner.chain)) return none;
   const landsOn = await landing(step);
+  const tree = await ctx.context();
+  const release = tree.hold?.() ?? (() => {});
   let reads: string | undefined;
   try {
-    reads = await replayReads(await ctx.context(), record.body);
+    reads = await replayReads(tree, record.body);
   } catch {
-    return undefined; // planning reports it in COPY's words
+    return { release }; // planning reports it in COPY's words
   }
-  if (!reads || conditionOf(landsOn, reads) !== record.condition) return undefined;
-  return runner.replay(step.slot, record.key, step.report);
+  if (!reads || conditionOf(landsOn, reads) !== record.condition) return { release };
+  release();
+  const layer = await runner.replay(step.slot, record.key, step.report);
+  return layer ? { layer, release } : none;
 }
 
 /**

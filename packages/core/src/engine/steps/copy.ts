@@ -34,11 +34,15 @@ export async function copyStep(
   }
   // A COPY from the build context: replayed when nothing it read has changed (copy-replay.ts).
   const replays = instruction.kind === 'copy' && from === undefined && !instruction.heredocs?.length;
-  if (replays) {
-    const layer = await replayCopy(step);
-    if (layer) return takeHit(layer, step);
+  const replay = replays ? await replayCopy(step) : undefined;
+  if (replay?.layer) return takeHit(replay.layer, step);
+  let planned: PlannedEntries;
+  try {
+    planned = await copyEntries(instruction, from, step, replays);
+  } finally {
+    replay?.release();
   }
-  await entriesStep(await copyEntries(instruction, from, step, replays), step);
+  await entriesStep(planned, step);
 }
 
 /** A hit found before planning: the cached layer is the stage's from now on. */
