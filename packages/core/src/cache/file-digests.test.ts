@@ -40,6 +40,12 @@ describe('FileDigests', () => {
     const unasked = await FileDigests.open(cacheFile);
     await unasked.save();
     expect(readFileSync(cacheFile, 'utf8')).toBe(saved);
+    // a few small files are hashed without reading the log (nor appending to it)
+    const few = await FileDigests.open(cacheFile);
+    expect(await few.digestMany([{ path: file }])).toEqual([sha('lazy')]);
+    expect(few.stats).toEqual({ hashed: 1, reused: 0 });
+    await few.save();
+    expect(readFileSync(cacheFile, 'utf8')).toBe(saved);
     // what the log holds when the first question comes is what answers it
     const opened = await FileDigests.open(cacheFile);
     writeFileSync(cacheFile, saved.replace(sha('lazy'), sha('planted')));

@@ -92,6 +92,8 @@ class AnswerDigest {
   readonly #hash: Hash = createHash('sha256');
   readonly #waiting = new Map<number, Answer>();
   readonly #buffer = Buffer.allocUnsafe(64 * 1024);
+  readonly #bigints = new BigUint64Array(3);
+  readonly #bigintBytes = new Uint8Array(this.#bigints.buffer);
   #used = 0;
   #next = 0;
 
@@ -129,10 +131,12 @@ class AnswerDigest {
     } else if (answer.type === 'dir') this.#numbers(2, answer.mode, answer.uid, answer.gid);
     else {
       this.#numbers(TYPE_TAGS[answer.type], answer.mode, answer.uid, answer.gid, answer.size, answer.nlink);
+      // through a typed array: Buffer's writeBigUInt64LE cost ~0.6 µs a call
+      this.#bigints[0] = answer.dev;
+      this.#bigints[1] = answer.ino;
+      this.#bigints[2] = BigInt.asUintN(64, answer.mtimeNs ?? -1n);
       this.#room(24);
-      this.#buffer.writeBigUInt64LE(answer.dev, this.#used);
-      this.#buffer.writeBigUInt64LE(answer.ino, this.#used + 8);
-      this.#buffer.writeBigInt64LE(answer.mtimeNs ?? -1n, this.#used + 16);
+      this.#buffer.set(this.#bigintBytes, this.#used);
       this.#used += 24;
       if (answer.type === 'symlink') this.#text(answer.linkTarget ?? '');
     }

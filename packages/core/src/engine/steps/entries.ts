@@ -104,6 +104,9 @@ const WRITE_FIRST_MIN_BYTES = 16 * 1024 * 1024;
 function writesFirst(entries: readonly LayerEntry[], ctx: StageContext): boolean {
   const files = readFiles(entries);
   if (files.some((file) => file.stat === undefined || file.archive)) return false;
+  // too few to reach either threshold: no need to read the stat cache to know
+  const bytes = files.reduce((sum, file) => sum + Number(file.stat?.size ?? 0), 0);
+  if (files.length < WRITE_FIRST_MIN_FILES && bytes < WRITE_FIRST_MIN_BYTES) return false;
   const unknown = ctx.fileDigests.unknown(files);
   return unknown.files >= WRITE_FIRST_MIN_FILES || unknown.bytes >= WRITE_FIRST_MIN_BYTES;
 }
