@@ -327,14 +327,16 @@ function recordAt(clean: string, set: SetFields | undefined): LayerRecord | unde
 
 /** Applies a layer's records to a view, as extracting the layer would change the filesystem. */
 export function applyLayerRecords(view: MemoryFsView, records: readonly LayerRecord[]): void {
-  const added = new Set<string>();
+  // What this layer added, for its opaque directories only: most layers have none (a set of every
+  // path of a 26 000-entry layer cost 3–12 ms of the 30–70 to apply it).
+  const added = records.some((record) => record.op === 'opaque') ? new Set<string>() : undefined;
   for (const record of records) {
-    if (record.op === 'opaque') hideLower(view, record.dir, added);
+    if (record.op === 'opaque') hideLower(view, record.dir, added as Set<string>);
     else if (record.op === 'whiteout') view.remove(record.path);
     else {
       const stat = statOfRecord(view, record);
       view.set(record.path, stat);
-      added.add(record.path);
+      added?.add(record.path);
     }
   }
 }
