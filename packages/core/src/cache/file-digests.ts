@@ -207,9 +207,13 @@ export class FileDigests {
   async digestMany(
     files: readonly { readonly path: string; readonly stat?: FileIdentity }[],
   ): Promise<string[]> {
+    // a few files, keyed once: hashed at once when small, else looked up with these keys
+    let keys: Key[] | undefined;
     if (!this.#loaded && files.length <= DIRECT_MAX_FILES) {
-      const direct = await this.#hashUnrecorded(files);
-      if (direct) return direct;
+      keys = files.map(({ path, stat }) => keyOf(path, stat));
+      if (keys.reduce((sum, key) => sum + key.size, 0) <= DIRECT_MAX_BYTES) {
+        return this.#hashUnrecorded(files, keys);
+      }
     }
     this.#load();
     const out = new Array<string>(files.length);
@@ -217,7 +221,7 @@ export class FileDigests {
     let missBytes = 0;
     for (let index = 0; index < files.length; index++) {
       const { path, stat } = files[index] as { path: string; stat?: FileIdentity };
-      const key = keyOf(path, stat);
+      const key = keys?.[index] ?? keyOf(path, stat);
       const known = this.#known(path, key);
       if (known !== undefined) out[index] = known;
       else {
@@ -239,13 +243,12 @@ export class FileDigests {
   /**
    * A few small files, hashed here without the log: reading a big context's log (26 000 lines, ~35 ms)
    * costs more than reading them, as in the COPY of a one-file change whose other COPYs replayed.
-   * Nothing is recorded (the log is not read, so not appended to). Undefined when they are more bytes.
+   * Nothing is recorded (the log is not read, so not appended to). `keys`: each file's, in order.
    */
   async #hashUnrecorded(
-    files: readonly { readonly path: string; readonly stat?: FileIdentity }[],
-  ): Promise<string[] | undefined> {
-    const keys = files.map(({ path, stat }) => keyOf(path, stat));
-    if (keys.reduce((sum, key) => sum + key.size, 0) > DIRECT_MAX_BYTES) return undefined;
+    files: readonly { readonly path: string }[],
+    keys: readonly Key[],
+  ): Promise<string[]> {
     const out: string[] = [];
     for (const [i, { path }] of files.entries()) {
       out.push(await sha256Of(path, (keys[i] as Key).size));

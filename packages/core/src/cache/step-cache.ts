@@ -447,7 +447,7 @@ export class StepCache {
   ): Promise<void> {
     const header = `${REPLAY_HEADER}${record.chain} ${record.condition} ${record.key}\n`;
     await writeAtomic(
-      this.#replayPath(slot),
+      this.#slotPath(slot, 'replay'),
       (function* () {
         yield header;
         yield* body;
@@ -462,7 +462,7 @@ export class StepCache {
   async replayAt(slot: string): Promise<ReplayRecord | undefined> {
     let text: string;
     try {
-      text = await readFile(this.#replayPath(slot), 'utf8');
+      text = await readFile(this.#slotPath(slot, 'replay'), 'utf8');
     } catch {
       return undefined;
     }
@@ -531,13 +531,9 @@ export class StepCache {
     return join(this.root, 'steps', `${key}.json`);
   }
 
-  #slotPath(slot: string): string {
-    // `.v2`: the record's format (see slotRecord); older `.json` records are never read
-    return join(this.root, 'slots', `${createHash('sha256').update(slot).digest('hex')}.v2`);
-  }
-
-  #replayPath(slot: string): string {
-    return join(this.root, 'slots', `${createHash('sha256').update(slot).digest('hex')}.replay`);
+  /** A slot's record: `.v2` (older `.json` records are never read, see slotRecord), or its `.replay`. */
+  #slotPath(slot: string, kind: 'v2' | 'replay' = 'v2'): string {
+    return join(this.root, 'slots', `${createHash('sha256').update(slot).digest('hex')}.${kind}`);
   }
 }
 
