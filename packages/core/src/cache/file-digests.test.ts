@@ -71,6 +71,47 @@ describe('FileDigests', () => {
     expect(reopened.unknown(stats)).toEqual({ files: 0, bytes: 0 });
   });
 
+  it('appends what it learns while its log is unread without reading it, and reads it back', async () => {
+    const [kept, learnt] = ['kept.txt', 'learnt.txt'].map((name) => join(dir, name)) as [string, string];
+    writeFileSync(kept, 'kept');
+    writeFileSync(learnt, 'learnt');
+    const cacheFile = join(dir, 'unread-cache');
+    const first = await FileDigests.open(cacheFile);
+    await first.digest(kept);
+    await first.save();
+    const saved = readFileSync(cacheFile, 'utf8');
+    const st = lstatSync(learnt, { bigint: true });
+    const stat = { size: st.size, mtimeNs: st.mtimeNs, ino: st.ino, dev: st.dev };
+    const unread = await FileDigests.open(cacheFile);
+    // a planted line the learning build never reads: were the log read, the save would keep it
+    writeFileSync(cacheFile, saved.replace(sha('kept'), sha('planted')));
+    unread.learn(learnt, stat, sha('learnt'));
+    await unread.save();
+    const appended = readFileSync(cacheFile, 'utf8');
+    expect(appended.startsWith(saved.replace(sha('kept'), sha('planted')))).toBe(true);
+    expect(appended.split('\n')).toHaveLength(saved.split('\n').length + 1);
+    const reopened = await FileDigests.open(cacheFile);
+    expect(await reopened.digest(learnt, stat)).toBe(sha('learnt'));
+    expect(reopened.stats).toEqual({ hashed: 0, reused: 1 });
+    // learnt, then read: the learnt record is the latest, whatever the log said
+    writeFileSync(cacheFile, appended.replace(sha('learnt'), sha('stale')));
+    const late = await FileDigests.open(cacheFile);
+    late.learn(learnt, stat, sha('learnt'));
+    expect(await late.digest(learnt, stat)).toBe(sha('learnt'));
+    // no log yet: learning starts one
+    const fresh = await FileDigests.open(join(dir, 'unread-new'));
+    fresh.learn(learnt, stat, sha('learnt'));
+    await fresh.save();
+    expect(await (await FileDigests.open(join(dir, 'unread-new'))).digest(learnt, stat)).toBe(sha('learnt'));
+    // an older JSON cache is read and rewritten whole, with what was learnt
+    writeFileSync(join(dir, 'unread-json'), JSON.stringify({}));
+    const json = await FileDigests.open(join(dir, 'unread-json'));
+    json.learn(learnt, stat, sha('learnt'));
+    await json.save();
+    expect(readFileSync(join(dir, 'unread-json'), 'utf8')).toMatch(/^wharf file digests v2\n/);
+    expect(await (await FileDigests.open(join(dir, 'unread-json'))).digest(learnt, stat)).toBe(sha('learnt'));
+  });
+
   it('streams files bigger than a MiB', async () => {
     const file = join(dir, 'big.bin');
     const data = Buffer.alloc(3 * 1024 * 1024 + 17, 7);
