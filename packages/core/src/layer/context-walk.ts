@@ -148,20 +148,20 @@ export interface ListedEntry {
  * descending: what {@link walkContext} yields for that directory when no `!` exception exists (then
  * an excluded directory is never entered, so a directory's entries depend only on its own path).
  * `info` is the directory's own match info (`undefined` for the root). Lets a COPY of two files
- * stat two files instead of walking the whole context.
+ * stat two files instead of walking the whole context. Synchronous, like the lstats: a COPY of
+ * node_modules lists thousands of directories in a row, and its replay check asks them all at once.
  */
-export async function listContextDir(
+export function listContextDir(
   context: ContextRoot,
   relDir: string,
   info: ParentMatchInfo | undefined,
-): Promise<ListedEntry[]> {
+): ListedEntry[] {
   if (context.matcher?.hasExclusions) {
     throw new Error('listContextDir: patterns with exceptions need the whole walk (walkContext)');
   }
   const absDir = relDir === '' ? context.root : path.join(context.root, relDir);
   let dirents: Dirent[];
   try {
-    // synchronous, like the lstats: a COPY of node_modules lists thousands of directories in a row
     dirents = readdirSync(absDir, { withFileTypes: true });
   } catch (cause) {
     if (isNotFound(cause, { notDirectory: true })) return [];

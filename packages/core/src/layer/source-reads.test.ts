@@ -40,6 +40,12 @@ describe('recordReads / replayReads', () => {
     expect(questions).not.toContain('lapp/debug.log'); // ignored: never listed
     expect(await replayed(reads)).toBe(reads.digest);
     expect((await planned()).digest).toBe(reads.digest);
+    // answered at once (`sync`) or one promise each, and with `!` exceptions (the walked context)
+    const lazy = await openContextSource(dir, { ignore });
+    expect(lazy.sync).toBeDefined();
+    const { sync: _, ...waiting } = lazy;
+    expect(await replayReads(waiting, reads.record.join(''))).toBe(reads.digest);
+    expect(await replayed(reads, [...ignore, '!nothing'])).toBe(reads.digest);
   });
 
   it.each([

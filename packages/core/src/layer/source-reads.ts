@@ -70,15 +70,27 @@ export function recordReads(tree: SourceTree): { tree: SourceTree; reads(): Sour
  * the caller plans normally, and that reports the error in COPY's words.
  */
 export async function replayReads(tree: SourceTree, record: string): Promise<string | undefined> {
-  const queries = decodeQueries(record);
-  if (!queries) return undefined;
+  if (record !== '' && !record.endsWith('\0')) return undefined;
   const answers = new AnswerDigest();
-  for (let at = 0; at < queries.length; at++) {
-    const { kind, path } = queries[at] as SourceQuery;
-    answers.set(at, kind === 'l' ? await tree.lstat(path) : await tree.readdir(path));
+  const sync = tree.sync;
+  let at = 0;
+  // read in place (`l` or `d`, the path, a NUL): an object per question cost more than its answer
+  for (let start = 0; start < record.length; at++) {
+    const end = record.indexOf('\0', start);
+    const kind = record[start];
+    const path = record.slice(start + 1, end);
+    start = end + 1;
+    if (kind === 'l') answers.set(at, sync ? sync.lstat(path) : await tree.lstat(path));
+    else if (kind === 'd') answers.set(at, sync ? sync.readdir(path) : await tree.readdir(path));
+    else return undefined;
+    // answered at once, the questions would hold the event loop: let other steps' I/O run now and then
+    if (sync && at % YIELD_EVERY === YIELD_EVERY - 1) await new Promise((resolve) => setImmediate(resolve));
   }
-  return answers.digest(queries.length, [record]);
+  return answers.digest(at, [record]);
 }
+
+/** Questions asked between two turns of the event loop when the tree answers at once (~5 ms). */
+const YIELD_EVERY = 512;
 
 /** An lstat's answer (undefined: nothing there) or a readdir's. */
 type Answer = SourceStat | undefined | readonly string[];
@@ -189,18 +201,4 @@ function* encodeQueries(queries: readonly SourceQuery[]): Generator<string> {
     for (const { kind, path } of queries.slice(at, at + PIECE)) piece += `${kind}${path}\0`;
     yield piece;
   }
-}
-
-/** The queries {@link encodeQueries} wrote; undefined when the text is not that (a torn record). */
-function decodeQueries(text: string): SourceQuery[] | undefined {
-  if (text !== '' && !text.endsWith('\0')) return undefined;
-  const queries: SourceQuery[] = [];
-  for (let start = 0; start < text.length; ) {
-    const end = text.indexOf('\0', start);
-    const kind = text[start];
-    if (kind !== 'l' && kind !== 'd') return undefined;
-    queries.push({ kind, path: text.slice(start + 1, end) });
-    start = end + 1;
-  }
-  return queries;
 }

@@ -64,6 +64,17 @@ export interface SourceTree {
    * replay check failed is then planned (engine/steps/copy-replay.ts). Absent: nothing to keep.
    */
   hold?(): () => void;
+  /**
+   * The same answers without waiting, for a caller asking thousands of questions in a row (a COPY's
+   * replay check, `source-reads.ts`): no promise per question. Absent when the tree must wait.
+   */
+  readonly sync?: SyncSourceReads;
+}
+
+/** {@link SourceTree.lstat} and {@link SourceTree.readdir}, answered at once. */
+export interface SyncSourceReads {
+  lstat(relPath: string): SourceStat | undefined;
+  readdir(relPath: string): readonly string[];
 }
 
 /**
@@ -91,19 +102,12 @@ export interface ContextSourceOptions extends WalkContextOptions {
 const ROOT_STAT = { type: 'dir', mode: 0o755, uid: 0, gid: 0, size: 0, dev: 0n, ino: 0n, nlink: 1 } as const;
 
 function contextStat(e: ContextEntry): SourceStat {
-  return {
-    type: e.type,
-    mode: e.mode & 0o7777,
-    uid: 0,
-    gid: 0,
-    size: e.size,
-    dev: e.dev,
-    ino: e.ino,
-    mtimeNs: e.mtimeNs,
-    nlink: e.nlink,
-    absPath: e.absPath,
-    ...(e.linkTarget !== undefined ? { linkTarget: e.linkTarget } : {}),
-  };
+  const { type, size, dev, ino, mtimeNs, nlink, absPath } = e;
+  const mode = e.mode & 0o7777;
+  // two literals, not a spread of an optional field: one made per context entry a COPY lists
+  return e.linkTarget === undefined
+    ? { type, mode, uid: 0, gid: 0, size, dev, ino, mtimeNs, nlink, absPath }
+    : { type, mode, uid: 0, gid: 0, size, dev, ino, mtimeNs, nlink, absPath, linkTarget: e.linkTarget };
 }
 
 /** Directories listed between two turns of the event loop. */
@@ -117,85 +121,95 @@ const YIELD_EVERY = 32;
  */
 const KEPT_ENTRIES = 8192;
 
+/** A kept entry of a listed directory: its answer to lstat (made once) and what its children match. */
+interface KeptEntry {
+  readonly stat: SourceStat;
+  readonly info: ListedEntry['info'];
+}
+
+/** A directory's kept entries by name; undefined when it is not a kept directory. */
+type Listing = Map<string, KeptEntry> | undefined;
+
 function lazyContextSource(context: ContextRoot, keptEntries: number): SourceTree {
   const rootStat: SourceStat = { ...ROOT_STAT, absPath: context.root };
-  // Each directory's kept entries by name, read once while kept (a promise, so concurrent COPYs share
-  // the read); in least recently used order.
-  const listings = new Map<string, Promise<Map<string, ListedEntry> | undefined>>();
-  const sizes = new Map<string, number>(); // listed directories' entry counts (read ones only)
+  // Each listed directory's entries, read once while kept, in least recently used order. Listing is
+  // synchronous (readdir and lstats), so concurrent COPYs never read one directory twice.
+  const listings = new Map<string, Listing>();
   let kept = 0;
-  let listed = 0;
   let holds = 0;
+  let listed = 0;
+  let listedAtYield = 0;
   /** Drops the least recently used listings (but `current`) while more than the cap are kept. */
   const trim = (current?: string): void => {
-    for (const [dir, count] of sizes) {
+    for (const [dir, listing] of listings) {
       if (kept <= keptEntries || holds > 0) break;
       if (dir === current) continue;
-      sizes.delete(dir);
       listings.delete(dir);
-      kept -= count;
+      kept -= listing?.size ?? 0;
     }
   };
-  const keep = (relDir: string, size: number): void => {
-    sizes.set(relDir, size);
-    kept += size;
-    trim(relDir);
-  };
-  let last: { dir: string; pending: Promise<Map<string, ListedEntry> | undefined> } | undefined;
-  const listing = (relDir: string): Promise<Map<string, ListedEntry> | undefined> => {
+  let last: { dir: string; listing: Listing } | undefined;
+  const listing = (relDir: string): Listing => {
     // A COPY of a tree asks about one directory's entries in a row: it is the most recently used already.
-    if (last?.dir === relDir && listings.get(relDir) === last.pending) return last.pending;
-    let pending = listings.get(relDir);
-    if (pending) {
-      // most recently used last
-      listings.delete(relDir);
-      listings.set(relDir, pending);
-      const size = sizes.get(relDir);
-      if (size !== undefined) {
-        sizes.delete(relDir);
-        sizes.set(relDir, size);
-      }
-      last = { dir: relDir, pending };
-      return pending;
+    if (last?.dir === relDir && listings.has(relDir)) return last.listing;
+    if (listings.has(relDir)) {
+      const known = listings.get(relDir);
+      listings.delete(relDir); // most recently used last
+      listings.set(relDir, known);
+      last = { dir: relDir, listing: known };
+      return known;
     }
-    pending = (async () => {
-      let info: ListedEntry['info'];
-      if (relDir !== '') {
-        const slash = relDir.lastIndexOf('/');
-        const parent = await listing(slash < 0 ? '' : relDir.slice(0, slash));
-        const self = parent?.get(relDir.slice(slash + 1));
-        if (self?.entry.type !== 'dir') return undefined;
-        info = self.info;
+    let info: ListedEntry['info'];
+    let isDir = true;
+    if (relDir !== '') {
+      const slash = relDir.lastIndexOf('/');
+      const self = listing(slash < 0 ? '' : relDir.slice(0, slash))?.get(relDir.slice(slash + 1));
+      isDir = self?.stat.type === 'dir';
+      info = self?.info;
+    }
+    let made: Listing;
+    if (isDir) {
+      made = new Map();
+      for (const entry of listContextDir(context, relDir, info)) {
+        made.set(entry.name, { stat: contextStat(entry.entry), info: entry.info });
       }
-      // The listing is synchronous: let other steps' I/O run now and then during a big COPY's walk.
-      if (++listed % YIELD_EVERY === 0) await new Promise((resolve) => setImmediate(resolve));
-      const byName = new Map<string, ListedEntry>();
-      for (const listed of await listContextDir(context, relDir, info)) byName.set(listed.name, listed);
-      return byName;
-    })();
-    listings.set(relDir, pending);
-    last = { dir: relDir, pending };
-    const mine = pending;
-    pending.then(
-      (map) => {
-        if (listings.get(relDir) === mine) keep(relDir, map?.size ?? 0);
-      },
-      () => listings.delete(relDir), // a failed read is not kept: the next COPY tries again
-    );
-    return pending;
+      listed++;
+    }
+    // a failed read threw above and is not kept: the next COPY tries again
+    listings.set(relDir, made);
+    kept += made?.size ?? 0;
+    last = { dir: relDir, listing: made };
+    trim(relDir);
+    return made;
+  };
+  /** The listing is synchronous: lets other steps' I/O run now and then during a big COPY's walk. */
+  const breathe = async (): Promise<void> => {
+    if (listed - listedAtYield < YIELD_EVERY) return;
+    listedAtYield = listed;
+    await new Promise((resolve) => setImmediate(resolve));
+  };
+  const sync: SyncSourceReads = {
+    lstat(relPath) {
+      if (relPath === '') return rootStat;
+      const slash = relPath.lastIndexOf('/');
+      return listing(slash < 0 ? '' : relPath.slice(0, slash))?.get(relPath.slice(slash + 1))?.stat;
+    },
+    readdir(relPath) {
+      return [...(listing(relPath)?.keys() ?? [])];
+    },
   };
   return {
     kind: 'context',
     description: 'the build context',
     async lstat(relPath) {
-      if (relPath === '') return rootStat;
-      const slash = relPath.lastIndexOf('/');
-      const listed = (await listing(slash < 0 ? '' : relPath.slice(0, slash)))?.get(relPath.slice(slash + 1));
-      return listed && contextStat(listed.entry);
+      await breathe();
+      return sync.lstat(relPath);
     },
     async readdir(relPath) {
-      return [...((await listing(relPath))?.keys() ?? [])];
+      await breathe();
+      return sync.readdir(relPath);
     },
+    sync,
     hold() {
       holds++;
       let released = false;
@@ -220,17 +234,22 @@ async function walkedContextSource(context: ContextRoot, options: WalkContextOpt
     if (entry.type === 'dir') children.set(entry.relPath, []);
   }
   const rootStat: SourceStat = { ...ROOT_STAT, absPath: context.root };
-  return {
-    kind: 'context',
-    description: 'the build context',
-    async lstat(relPath) {
+  const sync: SyncSourceReads = {
+    lstat(relPath) {
       if (relPath === '') return rootStat;
       const e = entries.get(relPath);
       return e && contextStat(e);
     },
-    async readdir(relPath) {
+    readdir(relPath) {
       return children.get(relPath) ?? [];
     },
+  };
+  return {
+    kind: 'context',
+    description: 'the build context',
+    lstat: async (relPath) => sync.lstat(relPath),
+    readdir: async (relPath) => sync.readdir(relPath),
+    sync,
   };
 }
 
