@@ -4,8 +4,10 @@ import { END_OF_ARCHIVE, encodeHeader } from '../tar/header.js';
 import { resolveChown } from './chown.js';
 import type { LayerEntry } from './entry.js';
 import {
+  applyLayerRecords,
   cleanImagePath,
   fsViewFromLayers,
+  type LayerRecord,
   MemoryFsView,
   readLayerRecords,
   recordsOfEntries,
@@ -105,6 +107,94 @@ describe('MemoryFsView', () => {
     view.set('etc/other', { type: 'file', mode: 0o600, uid: 0, gid: 0 });
     expect([...view.walk()].map(([p]) => p)).toEqual(['bin', 'etc', 'etc/other', 'etc/passwd']);
     expect([...copy.walk()].map(([p]) => p)).toEqual(['etc', 'etc/new', 'etc/passwd']);
+  });
+});
+
+describe('applyLayerRecords', () => {
+  /** A small deterministic random source (a test that fails must fail again). */
+  function random(seed: number): (n: number) => number {
+    let state = seed;
+    return (n) => {
+      state = (state * 1103515245 + 12345) % 2 ** 31;
+      return state % n;
+    };
+  }
+
+  /** A random layer: mostly plain sets of a depth-first tree, sometimes whiteouts, opaques, hard links. */
+  function randomLayer(pick: (n: number) => number, plain: boolean): LayerRecord[] {
+    const names = ['a', 'b', 'c', 'a-b', 'a.b'];
+    const records: LayerRecord[] = [];
+    const put = (dir: string, depth: number) => {
+      for (const name of names) {
+        if (pick(3) === 0) continue;
+        const path = dir === '' ? name : `${dir}/${name}`;
+        const owner = { mode: 0o700 + pick(64), uid: pick(3), gid: pick(3) };
+        const kind = pick(plain ? 4 : 6);
+        if (kind <= 1 && depth < 3) {
+          records.push({ op: 'set', path, type: 'dir', ...owner });
+          put(path, depth + 1);
+        } else if (kind <= 2) records.push({ op: 'set', path, type: 'file', ...owner });
+        else if (kind === 3) records.push({ op: 'set', path, type: 'symlink', ...owner, link: `../${name}` });
+        else if (kind === 4) records.push({ op: 'whiteout', path });
+        else if (records.some((r) => r.op === 'set' && r.type === 'file')) {
+          const target = records.find((r) => r.op === 'set' && r.type === 'file') as { path: string };
+          records.push({ op: 'set', path, type: 'hardlink', ...owner, link: target.path });
+        } else records.push({ op: 'opaque', dir });
+      }
+    };
+    put(pick(2) === 0 ? '' : 'a', 0);
+    return records;
+  }
+
+  /** The same layer applied a record at a time: every record put at once, nothing left for later. */
+  function applyEagerly(view: MemoryFsView, records: readonly LayerRecord[]): void {
+    if (records.some((record) => record.op !== 'set' || record.type === 'hardlink')) {
+      applyLayerRecords(view, records);
+    } else for (const record of records) applyLayerRecords(view, [record]);
+  }
+
+  it('gives the view of applying every record at once, whatever is looked at in between', () => {
+    for (let seed = 1; seed <= 60; seed++) {
+      const pick = random(seed);
+      const lazy = new MemoryFsView();
+      const eager = new MemoryFsView();
+      let copies: [MemoryFsView, MemoryFsView] | undefined;
+      for (let n = 0; n < 4; n++) {
+        const records = randomLayer(pick, pick(3) !== 0);
+        applyLayerRecords(lazy, records);
+        applyEagerly(eager, records);
+        if (n === 1) copies = [lazy.clone(), eager.clone()]; // with what is left for later
+        // look at some paths: parts of the lazy view are put, others left for later
+        for (let k = 0; k < 3; k++) {
+          const path = ['a', 'a/b', 'a/a/c', 'b/a-b', 'c'][pick(5)] as string;
+          expect(lazy.lookup(path), `seed ${seed}, ${path}`).toEqual(eager.lookup(path));
+        }
+      }
+      expect([...lazy.walk()], `seed ${seed}`).toEqual([...eager.walk()]);
+      const [lazyCopy, eagerCopy] = copies as [MemoryFsView, MemoryFsView];
+      lazyCopy.set('a/b/new', { type: 'file', mode: 0o600, uid: 0, gid: 0 });
+      eagerCopy.set('a/b/new', { type: 'file', mode: 0o600, uid: 0, gid: 0 });
+      expect([...lazyCopy.walk()], `seed ${seed}, a copy`).toEqual([...eagerCopy.walk()]);
+    }
+  });
+
+  it('puts a directory of a plain layer only once something looks into it', () => {
+    const view = new MemoryFsView();
+    const records: LayerRecord[] = [
+      { op: 'set', path: 'app', type: 'dir', mode: 0o755, uid: 0, gid: 0 },
+      { op: 'set', path: 'app/node_modules', type: 'dir', mode: 0o755, uid: 0, gid: 0 },
+      { op: 'set', path: 'app/node_modules/x.js', type: 'file', mode: 0o644, uid: 0, gid: 0 },
+      { op: 'set', path: 'etc', type: 'dir', mode: 0o755, uid: 0, gid: 0 },
+    ];
+    applyLayerRecords(view, records);
+    expect(view.lookup('app/src')).toBeUndefined();
+    expect(view.list('app')).toEqual(['node_modules']);
+    expect(view.lookup('app/node_modules/x.js')).toEqual({ type: 'file', mode: 0o644, uid: 0, gid: 0 });
+    // replaced before anyone looked: what was below it is gone, as when put at once
+    applyLayerRecords(view, records.slice(0, 3));
+    view.set('app/node_modules', { type: 'file', mode: 0o644, uid: 0, gid: 0 });
+    expect(view.list('app')).toEqual(['node_modules']);
+    expect(view.lookup('app/node_modules/x.js')).toBeUndefined();
   });
 });
 
