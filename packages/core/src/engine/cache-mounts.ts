@@ -30,7 +30,7 @@ import {
 import { join } from 'node:path';
 import type { CachedLayer, StepCache } from '../cache/step-cache.js';
 import type { LayerEntry } from '../layer/entry.js';
-import { compareNames } from '../layer/fs-view.js';
+import { compareNames, sortNames } from '../layer/fs-view.js';
 import { writeLayer } from '../layer/layer-writer.js';
 import { extractLayer } from '../runtime/extract.js';
 import { cacheMountBase, cacheMountId, type ResolvedMount } from '../runtime/mounts.js';
@@ -94,7 +94,7 @@ export async function packCacheMount(
 /** Depth first, names sorted, parents before children; sockets, FIFOs and devices are left out. */
 function walk(root: string, rel: string, out: Found[]): void {
   const asRoot = process.getuid?.() === 0;
-  for (const name of readdirSync(rel === '' ? root : join(root, rel)).sort(compareNames)) {
+  for (const name of sortNames(readdirSync(rel === '' ? root : join(root, rel)))) {
     const path = rel === '' ? name : `${rel}/${name}`;
     const abs = join(root, path);
     const st = lstatSync(abs);

@@ -11,7 +11,7 @@ import { readdir, readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { WharfError } from '../errors.js';
 import { isNotFound } from '../fsutil/files.js';
-import { compareNames } from './fs-view.js';
+import { sortByNames } from './fs-view.js';
 import {
   createIgnoreMatcher,
   type IgnoreMatcher,
@@ -181,7 +181,7 @@ export function listContextDir(
 }
 
 function sortByName(dirents: Dirent[]): Dirent[] {
-  return dirents.sort((a, b) => compareNames(a.name, b.name));
+  return sortByNames(dirents, (dirent) => dirent.name);
 }
 
 interface WalkState {

@@ -6,12 +6,15 @@ import type { LayerEntry } from './entry.js';
 import {
   applyLayerRecords,
   cleanImagePath,
+  compareNames,
   fsViewFromLayers,
   type LayerRecord,
   MemoryFsView,
   readLayerRecords,
   recordsOfEntries,
   resolveInView,
+  sortByNames,
+  sortNames,
 } from './fs-view.js';
 import { globMatch, splitWildcards } from './glob.js';
 import { tarStream } from './tar-writer.js';
@@ -107,6 +110,21 @@ describe('MemoryFsView', () => {
     view.set('etc/other', { type: 'file', mode: 0o600, uid: 0, gid: 0 });
     expect([...view.walk()].map(([p]) => p)).toEqual(['bin', 'etc', 'etc/other', 'etc/passwd']);
     expect([...copy.walk()].map(([p]) => p)).toEqual(['etc', 'etc/new', 'etc/passwd']);
+  });
+});
+
+describe('sortNames', () => {
+  it('sorts by UTF-8 bytes, as Go does, with or without characters outside the BMP', () => {
+    const bytewise = (names: string[]) =>
+      [...names].sort((a, b) => Buffer.compare(Buffer.from(a, 'utf8'), Buffer.from(b, 'utf8')));
+    const plain = ['b', 'a-b', 'a.b', 'a', 'A', 'é', 'a/b', '\uffff', '_'];
+    expect(sortNames([...plain])).toEqual(bytewise(plain));
+    // U+1F600 (a surrogate pair) sorts after U+FFFF in UTF-8, before it in UTF-16 code units
+    const astral = [...plain, '😀', 'x😀'];
+    expect(sortNames([...astral])).toEqual(bytewise(astral));
+    expect(sortNames([...astral])).toEqual([...astral].sort(compareNames));
+    const items = astral.map((name) => ({ name }));
+    expect(sortByNames(items, (item) => item.name).map((item) => item.name)).toEqual(bytewise(astral));
   });
 });
 

@@ -104,8 +104,11 @@ class AnswerDigest {
   readonly #hash: Hash = createHash('sha256');
   readonly #waiting = new Map<number, Answer>();
   readonly #buffer = Buffer.allocUnsafe(64 * 1024);
-  readonly #bigints = new BigUint64Array(3);
-  readonly #bigintBytes = new Uint8Array(this.#bigints.buffer);
+  /** A file's fields, spelled at once: six numbers, then device, inode and mtime (platform byte order). */
+  readonly #fields = new ArrayBuffer(9 * 8);
+  readonly #numbersOf = new Float64Array(this.#fields, 0, 6);
+  readonly #bigintsOf = new BigUint64Array(this.#fields, 6 * 8, 3);
+  readonly #fieldBytes = new Uint8Array(this.#fields);
   #used = 0;
   #next = 0;
 
@@ -138,24 +141,32 @@ class AnswerDigest {
   #spell(answer: Answer): void {
     if (answer === undefined) this.#number(0);
     else if (isNames(answer)) {
-      this.#numbers(1, answer.length);
+      this.#number(1);
+      this.#number(answer.length);
       for (const name of answer) this.#text(name);
-    } else if (answer.type === 'dir') this.#numbers(2, answer.mode, answer.uid, answer.gid);
-    else {
-      this.#numbers(TYPE_TAGS[answer.type], answer.mode, answer.uid, answer.gid, answer.size, answer.nlink);
-      // through a typed array: Buffer's writeBigUInt64LE cost ~0.6 µs a call
-      this.#bigints[0] = answer.dev;
-      this.#bigints[1] = answer.ino;
-      this.#bigints[2] = BigInt.asUintN(64, answer.mtimeNs ?? -1n);
-      this.#room(24);
-      this.#buffer.set(this.#bigintBytes, this.#used);
-      this.#used += 24;
+    } else if (answer.type === 'dir') {
+      this.#number(2);
+      this.#number(answer.mode);
+      this.#number(answer.uid);
+      this.#number(answer.gid);
+    } else {
+      // one typed array for all nine fields: a Buffer write a field (writeBigUInt64LE ~0.6 µs) cost more
+      const numbers = this.#numbersOf;
+      numbers[0] = TYPE_TAGS[answer.type];
+      numbers[1] = answer.mode;
+      numbers[2] = answer.uid;
+      numbers[3] = answer.gid;
+      numbers[4] = answer.size;
+      numbers[5] = answer.nlink;
+      const bigints = this.#bigintsOf;
+      bigints[0] = answer.dev;
+      bigints[1] = answer.ino;
+      bigints[2] = BigInt.asUintN(64, answer.mtimeNs ?? -1n);
+      this.#room(this.#fieldBytes.length);
+      this.#buffer.set(this.#fieldBytes, this.#used);
+      this.#used += this.#fieldBytes.length;
       if (answer.type === 'symlink') this.#text(answer.linkTarget ?? '');
     }
-  }
-
-  #numbers(...values: number[]): void {
-    for (const value of values) this.#number(value);
   }
 
   #number(value: number): void {

@@ -24,7 +24,7 @@ import {
   type WalkContextOptions,
   walkContext,
 } from './context-walk.js';
-import { compareNames } from './fs-view.js';
+import { sortNames } from './fs-view.js';
 
 export type SourceErrorCode =
   | 'COPY_SOURCE_OUTSIDE_CONTEXT'
@@ -300,7 +300,7 @@ export function openDirSource(dir: string, options: DirSourceOptions = {}): Sour
     },
     async readdir(relPath) {
       try {
-        return (await readdir(relPath === '' ? root : path.join(root, relPath))).sort(compareNames);
+        return sortNames(await readdir(relPath === '' ? root : path.join(root, relPath)));
       } catch (cause) {
         throw readFailed(relPath, cause);
       }

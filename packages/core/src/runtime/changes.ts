@@ -17,7 +17,7 @@ import { join } from 'node:path';
 import { isNotFound } from '../fsutil/files.js';
 import type { LayerEntry } from '../layer/entry.js';
 import { applyEntries } from '../layer/entry.js';
-import { compareNames, type MemoryFsView } from '../layer/fs-view.js';
+import { type MemoryFsView, sortByNames, sortNames } from '../layer/fs-view.js';
 import { createDigester } from '../oci/index.js';
 import { readOpaqueDirs } from './overlay-attrs.js';
 
@@ -112,7 +112,7 @@ class Links {
 
 async function listSorted(dir: string): Promise<string[]> {
   try {
-    return readdir(dir).sort(compareNames);
+    return sortNames(readdir(dir));
   } catch (error) {
     if (isNotFound(error)) return [];
     throw error;
@@ -221,9 +221,7 @@ function sortMarkers(entries: LayerEntry[]): LayerEntry[] {
   const emit = (dir: string): void => {
     const opq = opaqueOf.get(dir);
     if (opq) out.push(opq);
-    const children = (byParent.get(dir) ?? []).sort((a, b) =>
-      compareNames(baseName(a.path), baseName(b.path)),
-    );
+    const children = sortByNames(byParent.get(dir) ?? [], (entry) => baseName(entry.path));
     for (const child of children) {
       out.push(child);
       if (child.type === 'dir') emit(child.path);
@@ -276,7 +274,7 @@ export async function scanChanges(lower: string, upper: string, options: ScanOpt
   const compareDir = async (dir: string): Promise<boolean> => {
     const lowerNames = await listSorted(join(lower, dir));
     const upperNames = await listSorted(join(upper, dir));
-    const names = [...new Set([...lowerNames, ...upperNames])].sort(compareNames);
+    const names = sortNames([...new Set([...lowerNames, ...upperNames])]);
     const inLower = new Set(lowerNames);
     const inUpper = new Set(upperNames);
     let changed = false;
