@@ -134,7 +134,7 @@ describe('applyLayerRecords', () => {
     let state = seed;
     return (n) => {
       state = (state * 1103515245 + 12345) % 2 ** 31;
-      return state % n;
+      return Math.floor((state / 2 ** 31) * n); // the high bits: an LCG's low bits repeat quickly
     };
   }
 
@@ -149,7 +149,8 @@ describe('applyLayerRecords', () => {
         const owner = { mode: 0o700 + pick(64), uid: pick(3), gid: pick(3) };
         const kind = pick(plain ? 4 : 6);
         if (kind <= 1 && depth < 3) {
-          records.push({ op: 'set', path, type: 'dir', ...owner });
+          // sometimes without the directory's own entry, as some tools write layers
+          if (pick(4) !== 0) records.push({ op: 'set', path, type: 'dir', ...owner });
           put(path, depth + 1);
         } else if (kind <= 2) records.push({ op: 'set', path, type: 'file', ...owner });
         else if (kind === 3) records.push({ op: 'set', path, type: 'symlink', ...owner, link: `../${name}` });
@@ -172,7 +173,7 @@ describe('applyLayerRecords', () => {
   }
 
   it('gives the view of applying every record at once, whatever is looked at in between', () => {
-    for (let seed = 1; seed <= 60; seed++) {
+    for (let seed = 1; seed <= 100; seed++) {
       const pick = random(seed);
       const lazy = new MemoryFsView();
       const eager = new MemoryFsView();
@@ -182,10 +183,14 @@ describe('applyLayerRecords', () => {
         applyLayerRecords(lazy, records);
         applyEagerly(eager, records);
         if (n === 1) copies = [lazy.clone(), eager.clone()]; // with what is left for later
-        // look at some paths: parts of the lazy view are put, others left for later
+        // look at some paths (parts of the lazy view are put, others left for later), set and remove some
         for (let k = 0; k < 3; k++) {
-          const path = ['a', 'a/b', 'a/a/c', 'b/a-b', 'c'][pick(5)] as string;
+          const path = ['a', 'a/b', 'a/a/c', 'b/a-b', 'c', 'a/b/c/a'][pick(6)] as string;
           expect(lazy.lookup(path), `seed ${seed}, ${path}`).toEqual(eager.lookup(path));
+          const change = pick(4);
+          const stat = { type: 'file', mode: 0o600, uid: 0, gid: 0 } as const;
+          if (change === 0) for (const view of [lazy, eager]) view.set(`${path}/new`, stat);
+          else if (change === 1) for (const view of [lazy, eager]) view.remove(path);
         }
       }
       expect([...lazy.walk()], `seed ${seed}`).toEqual([...eager.walk()]);
@@ -194,6 +199,111 @@ describe('applyLayerRecords', () => {
       eagerCopy.set('a/b/new', { type: 'file', mode: 0o600, uid: 0, gid: 0 });
       expect([...lazyCopy.walk()], `seed ${seed}, a copy`).toEqual([...eagerCopy.walk()]);
     }
+  });
+
+  it('gives what applying at once gives under random sequences of layers, sets, removes, looks and clones', () => {
+    // The reference applies every layer at once: a whiteout of nothing makes a layer not plain.
+    const atOnce = (records: LayerRecord[]): LayerRecord[] => [...records, { op: 'whiteout', path: 'zz' }];
+    for (let seed = 1; seed <= 5000; seed++) {
+      const pick = random(seed);
+      const path = (depth = 1 + pick(4)) =>
+        Array.from({ length: depth }, () => ['a', 'b', 'c'][pick(3)] as string).join('/');
+      const layerOf = (): LayerRecord[] => {
+        const records: LayerRecord[] = [];
+        for (let n = 1 + pick(8); n > 0; n--) {
+          const at = path();
+          const owner = { mode: pick(8), uid: pick(2), gid: 0 };
+          const kind = pick(8);
+          if (kind < 3) {
+            records.push({ op: 'set', path: at, type: 'dir', ...owner });
+            // often a run of records below it, as depth-first layers are
+            for (let k = pick(2) * (1 + pick(4)); k > 0; k--) {
+              records.push({
+                op: 'set',
+                path: `${at}/${path(1 + pick(2))}`,
+                type: pick(2) ? 'file' : 'dir',
+                ...owner,
+              });
+            }
+          } else if (kind < 5) records.push({ op: 'set', path: at, type: 'file', ...owner });
+          else if (kind < 6) records.push({ op: 'set', path: at, type: 'symlink', ...owner, link: 'x' });
+          else if (kind < 7) records.push({ op: 'whiteout', path: at });
+          else records.push({ op: 'opaque', dir: at });
+        }
+        return records;
+      };
+      let lazy = new MemoryFsView();
+      let eager = new MemoryFsView();
+      const done: string[] = [];
+      for (let step = 0; step < 10; step++) {
+        const kind = pick(7);
+        const at = path();
+        if (kind <= 2) {
+          const records = layerOf().filter((record) => pick(3) > 0 || record.op === 'set');
+          done.push(`layer ${JSON.stringify(records)}`);
+          applyLayerRecords(lazy, records);
+          applyLayerRecords(eager, atOnce(records));
+        } else if (kind === 3) {
+          const stat = { type: pick(2) ? 'file' : 'dir', mode: 1, uid: 0, gid: 0 } as const;
+          done.push(`set ${at} ${stat.type}`);
+          lazy.set(at, stat);
+          eager.set(at, stat);
+        } else if (kind === 4) {
+          done.push(`remove ${at}`);
+          expect(lazy.remove(at), done.join('\n')).toBe(eager.remove(at));
+        } else if (kind === 5) {
+          done.push(`look ${at}`);
+          expect(lazy.lookup(at), done.join('\n')).toEqual(eager.lookup(at));
+          expect(lazy.list(at), done.join('\n')).toEqual(eager.list(at));
+        } else {
+          done.push('clone');
+          lazy = lazy.clone();
+          eager = eager.clone();
+        }
+      }
+      expect([...lazy.walk()], done.join('\n')).toEqual([...eager.walk()]);
+    }
+  });
+
+  it('gives the same view whether or not a step looked in between (a directory remembered below a new batch)', () => {
+    const dir = (path: string): LayerRecord => ({
+      op: 'set',
+      path,
+      type: 'dir',
+      mode: 0o755,
+      uid: 0,
+      gid: 0,
+    });
+    const file = (path: string): LayerRecord => ({
+      op: 'set',
+      path,
+      type: 'file',
+      mode: 0o644,
+      uid: 0,
+      gid: 0,
+    });
+    const build = (look: boolean, layers: LayerRecord[][]) => {
+      const view = new MemoryFsView();
+      for (const [n, records] of layers.entries()) {
+        applyLayerRecords(view, records);
+        if (look && n === 1) view.lookup('a/b'); // a COPY planned from scratch looks, a replayed one does not
+      }
+      return [...view.walk()];
+    };
+    // a later layer's a/b (a file) replaces the directory an earlier one made without its own entry
+    const layers = [[file('a/b/x')], [dir('a'), file('a/b')], [file('a/b/y')]];
+    expect(build(false, layers)).toEqual(build(true, layers));
+    expect(build(false, layers).find(([path]) => path === 'a/b')?.[1].type).toBe('dir');
+    expect(build(false, [[file('a/b/x'), dir('a'), file('a/b'), dir('c'), file('a/b/y')]])).toEqual(
+      build(true, [[file('a/b/x'), dir('a'), file('a/b'), dir('c'), file('a/b/y')]]),
+    );
+    // a whiteout of a directory whose parent had records pending
+    const removed = build(false, [
+      [dir('a'), file('a/b/x')],
+      [{ op: 'whiteout', path: 'a/b' }],
+      [file('a/b/y')],
+    ]);
+    expect(removed.map(([path]) => path)).toEqual(['a', 'a/b', 'a/b/y']);
   });
 
   it('puts a directory of a plain layer only once something looks into it', () => {

@@ -165,6 +165,8 @@ export class MemoryFsView implements FsView {
       }
       if (last === i) continue;
       const node = this.#node(record.path) as Node; // a directory: just set
+      // the remembered directory below it would skip this batch: set() there must go through it
+      if (this.#lastDir?.path.startsWith(below)) this.#lastDir = undefined;
       const batch = { records, start: i, end: last };
       if (node.pending) node.pending.push(batch);
       else node.pending = [batch];
@@ -177,8 +179,10 @@ export class MemoryFsView implements FsView {
     const clean = cleanImagePath(p);
     if (clean === '') return false;
     const parent = this.#node(parentOf(clean));
+    const children = parent && this.#children(parent);
+    // after putting what was pending there, which may remember a directory in what is removed now
     this.#lastDir = undefined;
-    return (parent && this.#children(parent)?.delete(baseOf(clean))) ?? false;
+    return children?.delete(baseOf(clean)) ?? false;
   }
 
   /** The names in directory `p`, sorted by UTF-8 bytes; `[]` when `p` is not a directory. */
