@@ -12,7 +12,7 @@
  */
 import { createHash } from 'node:crypto';
 import { closeSync, createReadStream, openSync, readFileSync, readSync, statSync } from 'node:fs';
-import { appendFile, open } from 'node:fs/promises';
+import { appendFile } from 'node:fs/promises';
 import { writeFileAtomic } from '../fsutil/files.js';
 import { hashFiles } from './hash-pool.js';
 
@@ -47,18 +47,6 @@ function readSmall(path: string): Buffer | undefined {
     return readSync(fd, Buffer.alloc(1), 0, 1, null) === 0 ? scratch : undefined;
   } finally {
     closeSync(fd);
-  }
-}
-
-/** The first `length` characters of a file, or undefined when there is no file to read. */
-async function readHead(file: string, length: number): Promise<string | undefined> {
-  const handle = await open(file, 'r').catch(() => undefined);
-  if (!handle) return undefined;
-  try {
-    const { buffer, bytesRead } = await handle.read(Buffer.alloc(length), 0, length, 0);
-    return buffer.subarray(0, bytesRead).toString('utf8');
-  } finally {
-    await handle.close();
   }
 }
 
@@ -126,12 +114,6 @@ export class FileDigests {
 
   /** Whether the log was read: on first use, since a build whose COPYs all replay never asks. */
   #loaded = false;
-  /**
-   * Records made while the log is unread (a few files hashed directly, or learnt from a layer's tar),
-   * path → record: appended to the log by {@link save} without reading it, or taken into the entries
-   * (as the latest lines) if the log is read after all.
-   */
-  #unread = new Map<string, string>();
 
   private constructor(private readonly file: string) {}
 
@@ -147,18 +129,14 @@ export class FileDigests {
   #load(): void {
     if (this.#loaded) return;
     this.#loaded = true;
-    let text: string | undefined;
+    let text: string;
     try {
       text = readFileSync(this.file, 'utf8');
     } catch {
-      // no cache yet, or an unreadable one: start empty
+      return; // no cache yet, or an unreadable one: start empty
     }
-    if (text?.startsWith(HEADER)) this.#parse(text);
-    else if (text !== undefined) this.#parseJson(text);
-    // made since, so later than every line read
-    const unread = this.#unread;
-    this.#unread = new Map();
-    for (const [path, record] of unread) this.#put(path, record);
+    if (text.startsWith(HEADER)) this.#parse(text);
+    else this.#parseJson(text);
   }
 
   /** Reads the log: later lines win, malformed ones (a torn append) are skipped. */
@@ -265,8 +243,7 @@ export class FileDigests {
   /**
    * A few small files, hashed here without the log: reading a big context's log (26 000 lines, ~35 ms)
    * costs more than reading them, as in the COPY of a one-file change whose other COPYs replayed.
-   * Nothing is recorded: most are in the log already, and appending them on every build would grow it.
-   * `keys`: each file's, in order.
+   * Nothing is recorded (the log is not read, so not appended to). `keys`: each file's, in order.
    */
   async #hashUnrecorded(
     files: readonly { readonly path: string }[],
@@ -306,9 +283,13 @@ export class FileDigests {
    * stat `stat` taken before it was read.
    */
   learn(path: string, stat: FileIdentity, sha256: string): void {
+    // Unread, the log is not read for this: it is unread only when every file this build keyed was
+    // hashed directly (a few small ones, digestMany), and those are hashed directly again next time.
+    // Reading it cost ~45 ms of a one-file change; appending would add every file of such a COPY
+    // whose layer is written again, each time.
+    if (!this.#loaded) return;
     const key = keyOf(path, stat);
-    // unread, the log is not read for it: a one-file change's COPY learns the file that changed
-    if (!this.#loaded || this.#lookup(path, key) !== sha256) this.#record(path, key, sha256);
+    if (this.#lookup(path, key) !== sha256) this.#record(path, key, sha256);
   }
 
   #known(path: string, key: Key): string | undefined {
@@ -335,17 +316,6 @@ export class FileDigests {
 
   #record(path: string, key: Key, sha256: string): string {
     const record = [key.identity, sha256].join('\t');
-    if (this.#loaded) this.#put(path, record);
-    else {
-      this.#unread.set(path, record);
-      this.#dirty = true;
-    }
-    this.#hashed++;
-    return sha256;
-  }
-
-  /** Sets a read log's entry and keeps its line for the next save. */
-  #put(path: string, record: string): void {
     this.#entries.set(path, record);
     this.#dirty = true;
     if (this.#lines >= 0) {
@@ -356,6 +326,8 @@ export class FileDigests {
         this.#fresh = [];
       }
     }
+    this.#hashed++;
+    return sha256;
   }
 
   /** How many files were read and hashed, and how many answered from the stat cache. */
@@ -385,10 +357,6 @@ export class FileDigests {
     if (!this.#dirty) return;
     this.#dirty = false;
     // a stat cache: lost in a crash, it is rebuilt by hashing again, so no fsync
-    if (!this.#loaded) {
-      if (await this.#appendUnread()) return;
-      this.#load(); // an older JSON cache: read, it is written whole below
-    }
     if (this.#lines >= 0) {
       const fresh = this.#fresh;
       this.#fresh = [];
@@ -399,21 +367,5 @@ export class FileDigests {
     }
     await writeFileAtomic(this.file, this.#log(), { durable: false });
     this.#lines = this.#entries.size;
-  }
-
-  /**
-   * Appends the records made while the log was unread to a log of this format (or starts one):
-   * false, nothing written, when the file is something else (an older JSON cache).
-   */
-  async #appendUnread(): Promise<boolean> {
-    if (this.#unread.size === 0) return true;
-    const head = await readHead(this.file, HEADER.length);
-    if (head !== undefined && head !== HEADER) return false;
-    const unread = this.#unread;
-    this.#unread = new Map();
-    const lines = [...unread].map(([path, record]) => line(path, record));
-    // One write with O_APPEND: lines of builds appending at once do not interleave.
-    await appendFile(this.file, (head === undefined ? HEADER : '') + lines.join(''));
-    return true;
   }
 }
