@@ -308,52 +308,15 @@ try {
       out: dockerOut,
     });
 
-    const { wCold, dCold } = await coldPair(wharfBuild, buildkit, tag); // (a)
-    log('wharf cold build to a docker-archive…');
-    await settle();
-    const wColdDocker = await wharfBuildDocker();
-
-    writeFileSync(
-      join(app, 'src/routes/r07.js'),
-      `${'// changed\n'}${Date.now()}\nmodule.exports = require('./r06');\n`,
-    );
-    log('wharf warm rebuild (one file in src/ changed)…');
-    await settle();
-    const wWarm = await wharfBuild();
-    await settle();
-    const wWarmDocker = await wharfBuildDocker();
+    // one source file changed: `text` (a comment) and the time make each change new
+    const changeSource = (text) =>
+      writeFileSync(
+        join(app, 'src/routes/r07.js'),
+        `${text}${Date.now()}\nmodule.exports = require('./r06');\n`,
+      );
     // issue 21's figure: a one-file change built with no output, as BuildKit builds into dockerd
-    writeFileSync(
-      join(app, 'src/routes/r07.js'),
-      `${'// changed again\n'}${Date.now()}\nmodule.exports = require('./r06');\n`,
-    );
-    await settle();
-    const wWarmNoOutput = await wharfTimed([
-      'build',
-      definition,
-      '--cache-dir',
-      join(work, 'wharf-cache'),
-      '--registry-mirror',
-      MIRROR,
-      '--progress',
-      'json',
-    ]);
-    log('BuildKit warm rebuild…');
-    await settle();
-    const dWarm = await buildkit();
-    // issue 21's figure again, --warm-rounds in all: a one-file change each, wharf (no output) then
-    // BuildKit's build alone, one after the other; the ratio of the medians (this machine is noisy)
-    const pairs = [{ wharf: wWarmNoOutput.seconds, buildkit: dWarm.build }];
-    for (let round = 1; round < warmRounds; round++) {
-      log(`one-file change round ${round + 1}/${warmRounds}…`);
-      const change = (text) =>
-        writeFileSync(
-          join(app, 'src/routes/r07.js'),
-          `${text}${Date.now()}\nmodule.exports = require('./r06');\n`,
-        );
-      change(`// round ${round} (wharf)\n`);
-      await settle();
-      const w = await wharfTimed([
+    const wharfNoOutput = () =>
+      wharfTimed([
         'build',
         definition,
         '--cache-dir',
@@ -363,7 +326,33 @@ try {
         '--progress',
         'json',
       ]);
-      change(`// round ${round} (BuildKit)\n`);
+
+    const { wCold, dCold } = await coldPair(wharfBuild, buildkit, tag); // (a)
+    log('wharf cold build to a docker-archive…');
+    await settle();
+    const wColdDocker = await wharfBuildDocker();
+
+    changeSource('// changed\n');
+    log('wharf warm rebuild (one file in src/ changed)…');
+    await settle();
+    const wWarm = await wharfBuild();
+    await settle();
+    const wWarmDocker = await wharfBuildDocker();
+    changeSource('// changed again\n');
+    await settle();
+    const wWarmNoOutput = await wharfNoOutput();
+    log('BuildKit warm rebuild…');
+    await settle();
+    const dWarm = await buildkit();
+    // issue 21's figure again, --warm-rounds in all: a one-file change each, wharf (no output) then
+    // BuildKit's build alone, one after the other; the ratio of the medians (this machine is noisy)
+    const pairs = [{ wharf: wWarmNoOutput.seconds, buildkit: dWarm.build }];
+    for (let round = 1; round < warmRounds; round++) {
+      log(`one-file change round ${round + 1}/${warmRounds}…`);
+      changeSource(`// round ${round} (wharf)\n`);
+      await settle();
+      const w = await wharfNoOutput();
+      changeSource(`// round ${round} (BuildKit)\n`);
       await settle();
       const d = await docker(['build', '-q', '-t', tag, '-f', join(work, 'Dockerfile'), app]);
       pairs.push({ wharf: w.seconds, buildkit: d.seconds });
