@@ -17,7 +17,7 @@ import { type FileHandle, mkdir, open, rename, unlink } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { Readable } from 'node:stream';
 import { WharfError } from '../errors.js';
-import { siblingTemp, syncDirectory, writeAll } from '../fsutil/files.js';
+import { SyncBehind, siblingTemp, syncDirectory, writeAll } from '../fsutil/files.js';
 import { type Expected, ImageError, storedBlobOf } from '../image/index.js';
 import { createDigester, type Digester, digestAlgorithm } from '../oci/index.js';
 import { END_OF_ARCHIVE, headerLength, paddingFor, type TarHeader } from '../tar/header.js';
@@ -183,14 +183,18 @@ export async function writeTarFile(
     handle = await open(temp, 'wx', 0o644);
     const pool = new BufferPool();
     const file = handle;
+    const durable = new SyncBehind(file);
     for await (const chunk of tarChunks(files, options, pool)) {
       await writing; // one write in flight while the next chunk is filled
-      writing = writeAll(file, chunk).then(() => pool.release(chunk));
+      writing = writeAll(file, chunk).then(() => {
+        durable.wrote(chunk.byteLength);
+        pool.release(chunk);
+      });
       writing.catch(() => {}); // handled where it is awaited; the generator may fail first
       size += chunk.byteLength;
     }
     await writing;
-    await handle.sync();
+    await durable.sync();
     await handle.close();
     handle = undefined;
     await rename(temp, dest);

@@ -1,8 +1,8 @@
-import { mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { type FileHandle, mkdtemp, open, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { isNotFound, syncDirectory, writeFileAtomic } from './files.js';
+import { isNotFound, SyncBehind, syncDirectory, writeAll, writeFileAtomic } from './files.js';
 
 let dir: string;
 beforeEach(async () => {
@@ -48,6 +48,43 @@ describe('syncDirectory', () => {
   it('never throws, even for a missing directory', async () => {
     await expect(syncDirectory(join(dir, 'absent'))).resolves.toBeUndefined();
     await expect(syncDirectory(dir)).resolves.toBeUndefined();
+  });
+});
+
+describe('SyncBehind', () => {
+  it('flushes a streamed file behind the writes and syncs it at the end', async () => {
+    const path = join(dir, 'blob');
+    const handle = await open(path, 'wx');
+    const calls: string[] = [];
+    const datasync = handle.datasync.bind(handle);
+    handle.datasync = () => {
+      calls.push('datasync');
+      return datasync();
+    };
+    try {
+      const durable = new SyncBehind(handle);
+      const chunk = Buffer.alloc(1024 * 1024, 7);
+      for (let i = 0; i < 40; i++) {
+        await writeAll(handle, chunk);
+        durable.wrote(chunk.byteLength);
+      }
+      await durable.sync();
+    } finally {
+      await handle.close();
+    }
+    expect((await stat(path)).size).toBe(40 * 1024 * 1024);
+    expect(calls.length).toBeGreaterThanOrEqual(1); // 16 MiB apart, never two at once
+    expect(calls.length).toBeLessThanOrEqual(2);
+  });
+
+  it('throws the error of a background flush from sync(), even when the final fsync succeeds', async () => {
+    const failing = {
+      datasync: () => Promise.reject(Object.assign(new Error('EIO: i/o error'), { code: 'EIO' })),
+      sync: () => Promise.resolve(),
+    } as unknown as FileHandle;
+    const durable = new SyncBehind(failing);
+    durable.wrote(64 * 1024 * 1024);
+    await expect(durable.sync()).rejects.toMatchObject({ code: 'EIO' });
   });
 });
 

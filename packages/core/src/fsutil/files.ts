@@ -83,6 +83,59 @@ export async function writeAll(handle: FileHandle, chunk: Uint8Array): Promise<v
   }
 }
 
+/** Bytes written between two background flushes of a {@link SyncBehind} file. */
+const SYNC_BEHIND_EVERY = 16 * 1024 * 1024;
+
+/**
+ * fsync for a file written as a stream: every 16 MiB the part written so far is flushed (fdatasync) in
+ * the background, so the disk writes while the rest is made, and `sync()` at the end waits for the last
+ * part only. Without it a 200 MB layer waited ~0.3 s for its fsync after the last byte.
+ *
+ * An error of a background flush is kept and thrown by `sync()`: Linux reports a writeback error to a
+ * file description once, so the final fsync could otherwise miss it.
+ *
+ * @example
+ * const durable = new SyncBehind(handle);
+ * for await (const chunk of source) {
+ *   await writeAll(handle, chunk);
+ *   durable.wrote(chunk.byteLength);
+ * }
+ * await durable.sync();
+ */
+export class SyncBehind {
+  readonly #handle: FileHandle;
+  #unflushed = 0;
+  #flushing: Promise<void> | undefined;
+  #failed: { error: unknown } | undefined;
+
+  constructor(handle: FileHandle) {
+    this.#handle = handle;
+  }
+
+  /** Counts `bytes` just written; starts a background flush once enough have gathered. */
+  wrote(bytes: number): void {
+    this.#unflushed += bytes;
+    if (this.#unflushed < SYNC_BEHIND_EVERY || this.#flushing) return;
+    this.#unflushed = 0;
+    this.#flushing = this.#handle.datasync().then(
+      () => {
+        this.#flushing = undefined;
+      },
+      (error: unknown) => {
+        this.#flushing = undefined;
+        this.#failed ??= { error };
+      },
+    );
+  }
+
+  /** Waits for a background flush, then fsyncs the file; throws the first error of either. */
+  async sync(): Promise<void> {
+    await this.#flushing;
+    if (this.#failed) throw this.#failed.error;
+    await this.#handle.sync();
+  }
+}
+
 /**
  * Makes the renames in `dir` durable (fsync of the directory). Best effort: some platforms cannot
  * open or fsync a directory, and the rename itself is atomic anyway.

@@ -15,7 +15,7 @@ import { dirname, isAbsolute, join } from 'node:path';
 import { pipeline, type Readable, Transform, Writable } from 'node:stream';
 import { finished } from 'node:stream/promises';
 import { fileSystemProblem } from '../errors.js';
-import { isNotFound, syncDirectory } from '../fsutil/files.js';
+import { isNotFound, SyncBehind, syncDirectory } from '../fsutil/files.js';
 import {
   createDigester,
   type Digest,
@@ -191,10 +191,12 @@ class TempBlob {
   readonly path: string;
   readonly digester: Digester;
   #handle: FileHandle | undefined;
+  readonly #durable: SyncBehind;
 
   private constructor(path: string, handle: FileHandle, algorithm: DigestAlgorithm) {
     this.path = path;
     this.#handle = handle;
+    this.#durable = new SyncBehind(handle);
     this.digester = createDigester(algorithm);
   }
 
@@ -217,6 +219,7 @@ class TempBlob {
     } catch (error) {
       throw cacheWriteError(error, this.path);
     }
+    this.#durable.wrote(chunk.byteLength);
   }
 
   /** fsync and close. */
@@ -225,7 +228,7 @@ class TempBlob {
     this.#handle = undefined;
     if (!handle) return;
     try {
-      await handle.sync();
+      await this.#durable.sync();
     } catch (error) {
       throw cacheWriteError(error, this.path);
     } finally {
