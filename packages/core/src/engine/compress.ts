@@ -31,7 +31,7 @@ import {
 import { layerFromStore, uncompressedSize } from '../image/partial.js';
 import type { Layer } from '../image/types.js';
 import { createZstdCompress, zstdVersion } from '../image/zstd.js';
-import { createParallelGzip, GZIP_BLOCK_SIZE } from '../layer/parallel-gzip.js';
+import { createParallelGzip, GZIP_BLOCKS_SCHEME } from '../layer/parallel-gzip.js';
 import { createDigester, type Digest, digestHex, parseDigest } from '../oci/index.js';
 import type { BlobStore } from '../store/store.js';
 import { assertTarDigest, layerMismatch } from './layer-views.js';
@@ -69,7 +69,7 @@ async function schemeOf(spec: CompressionSpec | undefined): Promise<Scheme> {
   if (full.format === 'gzip') {
     return {
       spec: full,
-      scheme: `gzip-${full.level}-blocks-${GZIP_BLOCK_SIZE}-verified`,
+      scheme: `gzip-${full.level}-${GZIP_BLOCKS_SCHEME}-verified`,
       suffix: `.gzip-${full.level}`,
     };
   }
@@ -152,7 +152,7 @@ function recordPath(store: BlobStore, diffId: Digest, scheme: Scheme | undefined
 /** The scheme of wharf's default (gzip 6), known without asking any program. */
 const DEFAULT_SCHEME: Scheme = {
   spec: { format: 'gzip', level: GZIP_LEVEL },
-  scheme: `gzip-${GZIP_LEVEL}-blocks-${GZIP_BLOCK_SIZE}-verified`,
+  scheme: `gzip-${GZIP_LEVEL}-${GZIP_BLOCKS_SCHEME}-verified`,
   suffix: '',
 };
 

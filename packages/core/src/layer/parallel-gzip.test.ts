@@ -4,7 +4,7 @@ import { Readable, type Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createGzip, gunzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
-import { createParallelGzip, GZIP_BLOCK_SIZE } from './parallel-gzip.js';
+import { createParallelGzip, GZIP_BLOCK_SIZE, looksIncompressible } from './parallel-gzip.js';
 
 /** Deterministic, partly compressible bytes (text-like runs and pseudo-random noise). */
 function sample(size: number, seed = 1): Buffer {
@@ -28,6 +28,30 @@ async function collect(transform: Transform, input: Buffer, chunk: number): Prom
 }
 
 const sha = (bytes: Buffer) => createHash('sha256').update(bytes).digest('hex');
+
+/** Deterministic bytes no compressor can shrink: a sha256 counter stream. */
+function randomLike(size: number, seed = 'r'): Buffer {
+  const out = Buffer.alloc(size);
+  for (let i = 0; i * 32 < size; i++)
+    createHash('sha256')
+      .update(`${seed}${i}`)
+      .digest()
+      .copy(out, i * 32);
+  return out;
+}
+
+describe('looksIncompressible', () => {
+  it('is true for random bytes and false for text, code and short blocks', () => {
+    expect(looksIncompressible(randomLike(GZIP_BLOCK_SIZE))).toBe(true);
+    expect(looksIncompressible(randomLike(256 * 1024))).toBe(true);
+    expect(looksIncompressible(sample(GZIP_BLOCK_SIZE))).toBe(false); // half random, half text
+    expect(looksIncompressible(Buffer.alloc(GZIP_BLOCK_SIZE))).toBe(false);
+    expect(looksIncompressible(randomLike(32 * 1024))).toBe(false); // too few samples to say
+    // bytes of only 200 values: random, but deflate's Huffman codes still shrink them
+    const narrow = randomLike(GZIP_BLOCK_SIZE).map((byte) => byte % 200);
+    expect(looksIncompressible(narrow)).toBe(false);
+  });
+});
 
 describe('createParallelGzip', () => {
   it.each([0, 1, 100, 70_000, GZIP_BLOCK_SIZE])(
@@ -78,6 +102,29 @@ describe('createParallelGzip', () => {
     const input = sample(4 * 32 * 1024, 5);
     const gz = await collect(createParallelGzip({ blockSize: 32 * 1024 }), input, 32 * 1024);
     expect(gunzipSync(gz).equals(input)).toBe(true);
+  });
+
+  it('stores the random blocks of a longer input, deflates the rest, and stays one gzip stream', async () => {
+    const text = Buffer.from('a line of text that repeats, as logs and sources do\n'.repeat(25_000));
+    const input = Buffer.concat([text, randomLike(2 * GZIP_BLOCK_SIZE), text.subarray(0, 300_000)]);
+    const gz = await collect(createParallelGzip(), input, 64 * 1024);
+    expect(execFileSync('gzip', ['-dc'], { input: gz, maxBuffer: 64 * 1024 * 1024 }).equals(input)).toBe(
+      true,
+    );
+    // stored: the random part costs its size plus ~5 bytes per 64 KiB stored block
+    expect(gz.length).toBeGreaterThan(2 * GZIP_BLOCK_SIZE);
+    expect(gz.length).toBeLessThan(2 * GZIP_BLOCK_SIZE + 64 * 1024);
+    const digests = new Set<string>();
+    for (const chunk of [4096, 1_000_003, input.length]) {
+      digests.add(sha(await collect(createParallelGzip(), input, chunk)));
+    }
+    expect(digests.size).toBe(1);
+  });
+
+  it('deflates a random input of one block, as createGzip does', async () => {
+    const input = randomLike(GZIP_BLOCK_SIZE);
+    const single = await collect(createGzip({ level: 6 }), input, 65536);
+    expect(sha(await collect(createParallelGzip(), input, 65536))).toBe(sha(single));
   });
 
   it('rejects a level or block size it cannot use', () => {
