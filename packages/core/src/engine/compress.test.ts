@@ -53,7 +53,7 @@ describe('uncompressed layers, compressed on demand', async () => {
     expect(record).toEqual({
       digest: gzip.digest,
       size: gzip.size,
-      scheme: 'gzip-6-blocks-1048576-stored-random-verified',
+      scheme: 'gzip-6-blocks-1048576-stored-entropy-verified',
     });
   });
 

@@ -77,6 +77,30 @@ describe('SyncBehind', () => {
     expect(calls.length).toBeLessThanOrEqual(2);
   });
 
+  it('keeps one background flush in flight in the whole process', async () => {
+    let inFlight = 0;
+    let most = 0;
+    let flushes = 0;
+    const fake = () =>
+      ({
+        datasync: async () => {
+          flushes++;
+          most = Math.max(most, ++inFlight);
+          await new Promise((resolve) => setTimeout(resolve, 5));
+          inFlight--;
+        },
+        sync: () => Promise.resolve(),
+      }) as unknown as FileHandle;
+    const files = [new SyncBehind(fake()), new SyncBehind(fake())];
+    for (let i = 0; i < 8; i++) {
+      for (const file of files) file.wrote(16 * 1024 * 1024);
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+    await Promise.all(files.map((file) => file.sync()));
+    expect(most).toBe(1);
+    expect(flushes).toBeGreaterThanOrEqual(8);
+  });
+
   it('throws the error of a background flush from sync(), even when the final fsync succeeds', async () => {
     const failing = {
       datasync: () => Promise.reject(Object.assign(new Error('EIO: i/o error'), { code: 'EIO' })),

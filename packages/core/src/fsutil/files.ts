@@ -85,6 +85,12 @@ export async function writeAll(handle: FileHandle, chunk: Uint8Array): Promise<v
 
 /** Bytes written between two background flushes of a {@link SyncBehind} file. */
 const SYNC_BEHIND_EVERY = 16 * 1024 * 1024;
+/**
+ * Background flushes in flight in the whole process: each holds one of libuv's four threads while the
+ * disk writes, and the gzip deflates and file writes need the others.
+ */
+let flushesInFlight = 0;
+const MAX_FLUSHES_IN_FLIGHT = 1;
 
 /**
  * fsync for a file written as a stream: every 16 MiB the part written so far is flushed (fdatasync) in
@@ -116,16 +122,17 @@ export class SyncBehind {
   wrote(bytes: number): void {
     this.#unflushed += bytes;
     if (this.#unflushed < SYNC_BEHIND_EVERY || this.#flushing) return;
+    if (flushesInFlight >= MAX_FLUSHES_IN_FLIGHT) return; // tried again at the next write
     this.#unflushed = 0;
-    this.#flushing = this.#handle.datasync().then(
-      () => {
-        this.#flushing = undefined;
-      },
-      (error: unknown) => {
-        this.#flushing = undefined;
-        this.#failed ??= { error };
-      },
-    );
+    flushesInFlight++;
+    const done = () => {
+      flushesInFlight--;
+      this.#flushing = undefined;
+    };
+    this.#flushing = this.#handle.datasync().then(done, (error: unknown) => {
+      done();
+      this.#failed ??= { error };
+    });
   }
 
   /** Waits for a background flush, then fsyncs the file; throws the first error of either. */

@@ -2,9 +2,9 @@ import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { Readable, type Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { createGzip, gunzipSync } from 'node:zlib';
+import { createGzip, gunzipSync, inflateRawSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
-import { createParallelGzip, GZIP_BLOCK_SIZE, looksIncompressible } from './parallel-gzip.js';
+import { createParallelGzip, GZIP_BLOCK_SIZE, looksIncompressible, storedBlocks } from './parallel-gzip.js';
 
 /** Deterministic, partly compressible bytes (text-like runs and pseudo-random noise). */
 function sample(size: number, seed = 1): Buffer {
@@ -51,6 +51,35 @@ describe('looksIncompressible', () => {
     const narrow = randomLike(GZIP_BLOCK_SIZE).map((byte) => byte % 200);
     expect(looksIncompressible(narrow)).toBe(false);
   });
+
+  it('samples every byte of 8-byte numbers: an array of int64 counters is not random', () => {
+    const counters = new BigUint64Array(GZIP_BLOCK_SIZE / 8).map((_, i) => BigInt(i) * 0x0101_0101n);
+    expect(looksIncompressible(new Uint8Array(counters.buffer))).toBe(false);
+    // every 8th byte random, the rest zero: deflate shrinks it ~5x
+    const sparse = Buffer.alloc(GZIP_BLOCK_SIZE);
+    randomLike(GZIP_BLOCK_SIZE / 8).forEach((byte, i) => {
+      sparse[i * 8] = byte;
+    });
+    expect(looksIncompressible(sparse)).toBe(false);
+  });
+});
+
+describe('storedBlocks', () => {
+  it.each([1, 65_535, 65_536, 3 * 65_535, GZIP_BLOCK_SIZE])(
+    'writes %i bytes as stored blocks inflate reads back',
+    (size) => {
+      const input = randomLike(size, `s${size}`);
+      const stored = storedBlocks(input, true);
+      expect(stored.length).toBe(size + 5 * Math.ceil(size / 65_535));
+      expect(inflateRawSync(stored).equals(input)).toBe(true);
+      // not last: no final bit, so a final block must follow
+      expect(
+        inflateRawSync(
+          Buffer.concat([storedBlocks(input, false), storedBlocks(Buffer.alloc(0), true)]),
+        ).equals(input),
+      ).toBe(true);
+    },
+  );
 });
 
 describe('createParallelGzip', () => {

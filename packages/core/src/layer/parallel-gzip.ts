@@ -6,12 +6,12 @@
  * the stream; the CRC-32 runs over the input in order on the main thread.
  *
  * A block of a longer input whose bytes look random (already compressed or encrypted data: a .gz,
- * .xz or .zst file, a tarball fetched by a RUN, random test data) is stored instead of deflated
- * ({@link looksIncompressible}): deflate spends ~2 s of a core per 64 MB of such data to make it
- * bigger, where storing costs a copy.
+ * .xz or .zst file, a tarball fetched by a RUN, random test data) is written as deflate's stored blocks
+ * instead ({@link looksIncompressible}, {@link storedBlocks}): deflate spends ~2 s of a core per 64 MB
+ * of such data to make it bigger, where storing costs a copy.
  *
- * The output depends only on the input, the level and the block size: the same tar gives the same
- * digest whatever the core count or chunking. An input of at most one block gives exactly the bytes
+ * The output depends only on the input, the level, the block size and the rule for random blocks
+ * ({@link GZIP_BLOCKS_SCHEME}): the same tar gives the same digest whatever the core count or chunking. An input of at most one block gives exactly the bytes
  * of Node's `createGzip` (one deflate call with Z_FINISH), so small layers keep their digests.
  *
  * @example
@@ -28,10 +28,10 @@ export const GZIP_BLOCK_SIZE = 1024 * 1024;
  * How the bytes are made, for the records that name a compressed form by its scheme
  * (`engine/compress.ts`): another block size or block rule gives other bytes for the same tar.
  */
-export const GZIP_BLOCKS_SCHEME = `blocks-${GZIP_BLOCK_SIZE}-stored-random`;
+export const GZIP_BLOCKS_SCHEME = `blocks-${GZIP_BLOCK_SIZE}-stored-entropy`;
 /** deflate's window: the dictionary each block gets from the input before it. */
 const WINDOW = 32 * 1024;
-/** Output buffer size of each deflate call; does not change the bytes (see deflateBlock). */
+/** Output buffer size of each deflate call; does not change the bytes at levels 1–9 (see deflateBlock). */
 const OUTPUT_CHUNK = 256 * 1024;
 /** Node's gzip header: mtime 0, no name, XFL 0 (levels 2–8), OS 3 (Unix), as zlib writes it. */
 const OS_UNIX = 3;
@@ -51,8 +51,12 @@ function gzipHeader(level: number): Buffer {
   return Buffer.from([0x1f, 0x8b, 8, 0, 0, 0, 0, 0, xfl, OS_UNIX]);
 }
 
-/** Every how many bytes a block is sampled for {@link looksIncompressible}. */
-const SAMPLE_STRIDE = 8;
+/**
+ * Every how many bytes a block is sampled for {@link looksIncompressible}: prime to 8, so the samples
+ * go through every byte of 2-, 4- and 8-byte numbers (a stride of 8 read one byte of each int64 of a
+ * counter array, and took it for random).
+ */
+const SAMPLE_STRIDE = 7;
 /** Fewer samples than this say too little (the entropy estimate is biased low): deflate as usual. */
 const MIN_SAMPLES = 8192;
 /**
@@ -66,11 +70,11 @@ const CLEARLY_COMPRESSIBLE_BITS = 7.9;
 const byteCounts = new Uint32Array(256);
 
 /**
- * Whether `block` looks incompressible: the byte entropy of every 8th byte is within a hair of 8 bits.
+ * Whether `block` looks incompressible: the byte entropy of every 7th byte is within a hair of 8 bits.
  * A function of the block alone, so the output stays a function of the input. deflate gains nothing on
  * such bytes (its literals cannot beat their entropy, and random data has no repeats), so the block is
- * stored: deflate level 0, the same stream format. Text and code are told by their first 64 KiB
- * (~0.02 ms); a random-looking start is checked over the whole block (~0.35 ms per MiB).
+ * stored. Text and code are told by their first 56 KiB (~0.02 ms); a random-looking start is checked
+ * over the whole block (~0.4 ms per MiB).
  */
 export function looksIncompressible(block: Uint8Array): boolean {
   const quick = MIN_SAMPLES * SAMPLE_STRIDE;
@@ -79,7 +83,7 @@ export function looksIncompressible(block: Uint8Array): boolean {
   return sampledBits(block, block.length) >= RANDOM_BITS;
 }
 
-/** The entropy (bits per byte) of every 8th byte of `block` before `end`, corrected for the sample size. */
+/** The entropy (bits per byte) of every 7th byte of `block` before `end`, corrected for the sample size. */
 function sampledBits(block: Uint8Array, end: number): number {
   byteCounts.fill(0);
   let samples = 0;
@@ -99,6 +103,32 @@ function sampledBits(block: Uint8Array, end: number): number {
   // Miller–Madow: a sample's entropy is low by (values seen - 1) / 2N nats; corrected, one threshold
   // holds for a short last block as for a full one.
   return bits + (seen - 1) / (2 * samples * Math.LN2);
+}
+
+/** Longest stored block deflate allows (its LEN field is 16 bits). */
+const STORED_MAX = 65535;
+
+/**
+ * `block` as deflate stored blocks of {@link STORED_MAX} bytes (the last one shorter), the final one
+ * marked last when `last`: each a header byte, LEN and its complement, then the bytes as they are.
+ * Written here, not by zlib at level 0, whose block lengths follow its output buffer size: the bytes
+ * are fixed by the format alone. Every piece of the stream starts on a byte boundary (a sync flush ends
+ * the deflated ones), so stored blocks join them as they are.
+ */
+export function storedBlocks(block: Uint8Array, last: boolean): Buffer {
+  const count = Math.max(1, Math.ceil(block.length / STORED_MAX));
+  const out = Buffer.allocUnsafe(block.length + 5 * count);
+  let at = 0;
+  for (let i = 0; i < count; i++) {
+    const start = i * STORED_MAX;
+    const length = Math.min(STORED_MAX, block.length - start);
+    out[at] = last && i === count - 1 ? 1 : 0; // BFINAL, BTYPE 00 (stored), padding to the byte
+    out.writeUInt16LE(length, at + 1);
+    out.writeUInt16LE(length ^ 0xffff, at + 3);
+    out.set(block.subarray(start, start + length), at + 5);
+    at += 5 + length;
+  }
+  return out;
 }
 
 function deflateBlock(
@@ -147,8 +177,10 @@ export function createParallelGzip(options: ParallelGzipOptions = {}): Transform
     await slots.acquire();
     // One block alone keeps createGzip's bytes; a block of a longer input may be stored.
     const stored = (previous !== undefined || !last) && looksIncompressible(input);
-    const dictionary = stored ? undefined : previous?.block.subarray(previous.block.length - WINDOW);
-    const deflated = deflateBlock(input, dictionary, stored ? 0 : level, last).finally(() => slots.release());
+    const dictionary = previous?.block.subarray(previous.block.length - WINDOW);
+    const deflated = (
+      stored ? Promise.resolve(storedBlocks(input, last)) : deflateBlock(input, dictionary, level, last)
+    ).finally(() => slots.release());
     deflated.catch(() => {}); // awaited in order below; this only keeps it from being "unhandled"
     pending.push(deflated);
     if (previous) {
