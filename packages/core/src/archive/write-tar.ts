@@ -17,7 +17,7 @@ import { type FileHandle, mkdir, open, rename, unlink } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { Readable } from 'node:stream';
 import { WharfError } from '../errors.js';
-import { SyncBehind, siblingTemp, syncDirectory, writeAll } from '../fsutil/files.js';
+import { SyncBehind, siblingTemp, syncDirectory } from '../fsutil/files.js';
 import { type Expected, ImageError, storedBlobOf } from '../image/index.js';
 import { createDigester, type Digester, digestAlgorithm } from '../oci/index.js';
 import { END_OF_ARCHIVE, headerLength, paddingFor, type TarHeader } from '../tar/header.js';
@@ -182,14 +182,10 @@ export async function writeTarFile(
     await mkdir(dirname(dest), { recursive: true });
     handle = await open(temp, 'wx', 0o644);
     const pool = new BufferPool();
-    const file = handle;
-    const durable = new SyncBehind(file);
+    const durable = new SyncBehind(handle);
     for await (const chunk of tarChunks(files, options, pool)) {
       await writing; // one write in flight while the next chunk is filled
-      writing = writeAll(file, chunk).then(() => {
-        durable.wrote(chunk.byteLength);
-        pool.release(chunk);
-      });
+      writing = durable.write(chunk).then(() => pool.release(chunk));
       writing.catch(() => {}); // handled where it is awaited; the generator may fail first
       size += chunk.byteLength;
     }

@@ -2,7 +2,7 @@ import { type FileHandle, mkdtemp, open, readdir, readFile, rm, stat, writeFile 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { isNotFound, SyncBehind, syncDirectory, writeAll, writeFileAtomic } from './files.js';
+import { isNotFound, SyncBehind, syncDirectory, writeFileAtomic } from './files.js';
 
 let dir: string;
 beforeEach(async () => {
@@ -64,10 +64,7 @@ describe('SyncBehind', () => {
     try {
       const durable = new SyncBehind(handle);
       const chunk = Buffer.alloc(1024 * 1024, 7);
-      for (let i = 0; i < 40; i++) {
-        await writeAll(handle, chunk);
-        durable.wrote(chunk.byteLength);
-      }
+      for (let i = 0; i < 40; i++) await durable.write(chunk);
       await durable.sync();
     } finally {
       await handle.close();

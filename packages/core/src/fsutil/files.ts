@@ -86,11 +86,10 @@ export async function writeAll(handle: FileHandle, chunk: Uint8Array): Promise<v
 /** Bytes written between two background flushes of a {@link SyncBehind} file. */
 const SYNC_BEHIND_EVERY = 16 * 1024 * 1024;
 /**
- * Background flushes in flight in the whole process: each holds one of libuv's four threads while the
- * disk writes, and the gzip deflates and file writes need the others.
+ * Whether a background flush runs anywhere in the process: one at a time, as each holds one of libuv's
+ * four threads while the disk writes, and the gzip deflates and file writes need the others.
  */
-let flushesInFlight = 0;
-const MAX_FLUSHES_IN_FLIGHT = 1;
+let flushRunning = false;
 
 /**
  * fsync for a file written as a stream: every 16 MiB the part written so far is flushed (fdatasync) in
@@ -102,10 +101,7 @@ const MAX_FLUSHES_IN_FLIGHT = 1;
  *
  * @example
  * const durable = new SyncBehind(handle);
- * for await (const chunk of source) {
- *   await writeAll(handle, chunk);
- *   durable.wrote(chunk.byteLength);
- * }
+ * for await (const chunk of source) await durable.write(chunk);
  * await durable.sync();
  */
 export class SyncBehind {
@@ -118,15 +114,21 @@ export class SyncBehind {
     this.#handle = handle;
   }
 
-  /** Counts `bytes` just written; starts a background flush once enough have gathered. */
+  /** Writes all of `chunk` at the handle's position ({@link writeAll}), flushing behind it. */
+  async write(chunk: Uint8Array): Promise<void> {
+    await writeAll(this.#handle, chunk);
+    this.wrote(chunk.byteLength);
+  }
+
+  /** Counts `bytes` just written another way; starts a background flush once enough have gathered. */
   wrote(bytes: number): void {
     this.#unflushed += bytes;
-    if (this.#unflushed < SYNC_BEHIND_EVERY || this.#flushing) return;
-    if (flushesInFlight >= MAX_FLUSHES_IN_FLIGHT) return; // tried again at the next write
+    // one flush in the process at a time: a file that finds one running tries again at its next write
+    if (this.#unflushed < SYNC_BEHIND_EVERY || flushRunning) return;
     this.#unflushed = 0;
-    flushesInFlight++;
+    flushRunning = true;
     const done = () => {
-      flushesInFlight--;
+      flushRunning = false;
       this.#flushing = undefined;
     };
     this.#flushing = this.#handle.datasync().then(done, (error: unknown) => {

@@ -1,7 +1,7 @@
 // Small file helpers for the layout writer: stream into a new file with fsync, and remove quietly.
 import { type FileHandle, open, rm } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
-import { SyncBehind, writeAll } from '../fsutil/files.js';
+import { SyncBehind } from '../fsutil/files.js';
 
 /** Writes `source` into a new file at `path` (exclusive create), fsyncs and closes it. */
 export async function writeNewFile(path: string, source: Readable | Uint8Array): Promise<void> {
@@ -11,10 +11,7 @@ export async function writeNewFile(path: string, source: Readable | Uint8Array):
     if (source instanceof Uint8Array) {
       await handle.writeFile(source);
     } else {
-      for await (const chunk of source) {
-        await writeAll(handle, chunk as Buffer);
-        durable.wrote((chunk as Buffer).byteLength);
-      }
+      for await (const chunk of source) await durable.write(chunk as Buffer);
     }
     await durable.sync();
   } catch (error) {

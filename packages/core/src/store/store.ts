@@ -207,19 +207,13 @@ class TempBlob {
   }
 
   async write(chunk: Uint8Array): Promise<void> {
-    const handle = this.#handle;
-    if (!handle) throw new StoreError('STORE_WRITER_CLOSED', 'write after the blob was closed');
+    if (!this.#handle) throw new StoreError('STORE_WRITER_CLOSED', 'write after the blob was closed');
     this.digester.update(chunk);
-    let offset = 0;
     try {
-      while (offset < chunk.byteLength) {
-        const { bytesWritten } = await handle.write(chunk, offset, chunk.byteLength - offset);
-        offset += bytesWritten;
-      }
+      await this.#durable.write(chunk);
     } catch (error) {
       throw cacheWriteError(error, this.path);
     }
-    this.#durable.wrote(chunk.byteLength);
   }
 
   /** fsync and close. */
