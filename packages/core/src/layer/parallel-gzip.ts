@@ -11,8 +11,9 @@
  * of such data to make it bigger, where storing costs a copy.
  *
  * The output depends only on the input, the level, the block size and the rule for random blocks
- * ({@link GZIP_BLOCKS_SCHEME}): the same tar gives the same digest whatever the core count or chunking. An input of at most one block gives exactly the bytes
- * of Node's `createGzip` (one deflate call with Z_FINISH), so small layers keep their digests.
+ * ({@link GZIP_BLOCKS_SCHEME}): the same tar gives the same digest whatever the core count or
+ * chunking. An input of at most one block gives exactly the bytes of Node's `createGzip` (one deflate
+ * call with Z_FINISH), so small layers keep their digests.
  *
  * @example
  * await pipeline(createReadStream('layer.tar'), createParallelGzip(), createWriteStream('layer.tar.gz'));
@@ -174,13 +175,16 @@ export function createParallelGzip(options: ParallelGzipOptions = {}): Transform
   const pending: Promise<Buffer>[] = [];
 
   const dispatch = async (stream: Transform, input: Buffer, last: boolean): Promise<void> => {
-    await slots.acquire();
-    // One block alone keeps createGzip's bytes; a block of a longer input may be stored.
-    const stored = (previous !== undefined || !last) && looksIncompressible(input);
-    const dictionary = previous?.block.subarray(previous.block.length - WINDOW);
-    const deflated = (
-      stored ? Promise.resolve(storedBlocks(input, last)) : deflateBlock(input, dictionary, level, last)
-    ).finally(() => slots.release());
+    // One block alone keeps createGzip's bytes; a block of a longer input may be stored, here and at
+    // once: it needs no place in the thread pool.
+    let deflated: Promise<Buffer>;
+    if ((previous !== undefined || !last) && looksIncompressible(input)) {
+      deflated = Promise.resolve(storedBlocks(input, last));
+    } else {
+      await slots.acquire();
+      const dictionary = previous?.block.subarray(previous.block.length - WINDOW);
+      deflated = deflateBlock(input, dictionary, level, last).finally(() => slots.release());
+    }
     deflated.catch(() => {}); // awaited in order below; this only keeps it from being "unhandled"
     pending.push(deflated);
     if (previous) {
