@@ -1,5 +1,6 @@
-// A warm start runs wharf's kept transpiled copy of a build.ts (no jiti): same result and source
-// locations as jiti gives, the definition still evaluated on every run, and no copy for a build.ts
+// A build.ts is stripped of its types in place (the columns the user typed stay), or loaded through
+// jiti when it needs more; a warm start runs wharf's kept copy (no transform): same result and source
+// locations as the first run, the definition still evaluated on every run, and no copy for a build.ts
 // that imports more than @wharf/core and Node's modules.
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -60,15 +61,60 @@ describe('kept transpiled build definitions', () => {
     ).toMatch(/^ENV GREETING="from the copy" WHERE=a\/b$/m);
   });
 
-  it('reports the same source locations from the copy as through jiti', async () => {
+  it('reports the same source locations from the copy as on the first run', async () => {
     const { cache } = project('locations', {});
     const lint = () => wharfAsync(['lint', 'examples/hello/build.ts'], { env: { XDG_CACHE_HOME: cache } });
     const cold = await lint();
-    expect(cold.stdout).toMatch(/examples\/hello\/build\.ts:16:1: warning ServiceWithoutHealthcheck/);
+    // `  .expose(8080)`: the column of `expose`.
+    expect(cold.stdout).toMatch(/examples\/hello\/build\.ts:16:4: warning ServiceWithoutHealthcheck/);
     expect(copies(cache)).toHaveLength(1);
     const warm = await lint();
     expect(warm.stdout).toBe(cold.stdout);
     expect(warm.code).toBe(cold.code);
+  });
+
+  it('points at the column the user typed, after types and imports spread over lines', async () => {
+    const source = [
+      'import {',
+      "  stage, type Stage } from '@wharf/core';",
+      "const port: number = 70000; export default (stage('app') satisfies Stage).from('scratch').expose(port);",
+      '',
+    ].join('\n');
+    const { dir, cache } = project('columns', { 'build.ts': source });
+    const column = (source.split('\n')[2] as string).indexOf('expose') + 1;
+    for (const run of ['cold', 'warm']) {
+      const result = await wharfAsync(['dockerfile', join(dir, 'build.ts')], {
+        env: { XDG_CACHE_HOME: cache },
+      });
+      expect(result.code, run).toBe(1);
+      expect(result.stderr, run).toContain(
+        `build.ts:3:${column}: stage "app", EXPOSE (instruction 1): invalid port "70000"`,
+      );
+    }
+    expect(copies(cache)).toHaveLength(1);
+  });
+
+  it('loads through jiti what type stripping cannot take (an enum), and keeps its copy', async () => {
+    const { dir, cache } = project('enum', {
+      'build.ts': [
+        "import { stage } from '@wharf/core';",
+        'enum Port { Web = 8080 }',
+        "export default stage('app').from('scratch').expose(Port.Web).cmd(['/x']);",
+        '',
+      ].join('\n'),
+    });
+    for (const run of ['cold', 'warm']) {
+      const result = await wharfAsync(['dockerfile', join(dir, 'build.ts')], {
+        env: { XDG_CACHE_HOME: cache },
+      });
+      expect(result.code, run).toBe(0);
+      expect(result.stdout, run).toMatch(/^EXPOSE 8080$/m);
+    }
+    expect(copies(cache)).toHaveLength(1);
+    const [kept] = copies(cache);
+    expect(readFileSync(join(cache, 'wharf', 'definitions', kept as string), 'utf8')).toMatch(
+      /\bexports\.default =/,
+    );
   });
 
   it("gives the copy @wharf/core's entries as the module system does: namespaces, no default", async () => {

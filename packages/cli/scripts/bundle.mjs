@@ -78,7 +78,7 @@ await build({
   format: 'cjs',
   platform: 'node',
   target: 'node20',
-  external: ['jiti'],
+  external: ['jiti', 'amaro', 'es-module-lexer'],
   plugins: [coreFromParameter, lazyChildProcessForCommander],
   define: {
     WHARF_CLI_VERSION: JSON.stringify(pkg.version),

@@ -1,5 +1,6 @@
 /**
- * Loads a build.ts (or .js/.mts) with jiti, so users need no build step, and finds its target.
+ * Loads a build.ts (or .js/.mts), so users need no build step, and finds its target: stripped of its
+ * types in place when it can be (strip-definition.ts), else with jiti.
  *
  * `@wharf/core` imports inside build.ts resolve to the CLI's own copy, so a build.ts works from any
  * folder — with or without @wharf/core installed beside it — and its values come from the same module.
@@ -12,6 +13,7 @@ import { runInThisContext } from 'node:vm';
 import { type BuildGraph, type Definition, define, toGraph, WharfError } from '@wharf/core';
 import { definitionPlatforms, isDefinition, isStage } from '@wharf/core/dsl';
 import { defaultStoreRoot } from '@wharf/core/engine';
+import { EXPORTS_PARAMETER, stripDefinition } from './strip-definition.js';
 import { version } from './version.js';
 
 export interface LoadedDefinition {
@@ -135,12 +137,24 @@ async function importDefault(path: string, shown: string, cacheDir: string): Pro
 }
 
 /**
- * The module's exports: from wharf's own copy of its transpiled code when it has one (no jiti to
- * load), else through jiti, keeping that copy when the module can run without jiti.
+ * The module's exports: from wharf's own copy of its transpiled code when it has one (no transform to
+ * load); else stripped of its types in place (see strip-definition.ts) and kept; else through jiti,
+ * keeping jiti's code when the module can run without jiti.
  */
 async function importModule(path: string, cacheDir: string): Promise<unknown> {
   const fast = /\.[cm]?ts$/.test(path) ? transpiledCopy(path, cacheDir) : undefined;
-  if (fast?.code !== undefined && runsWithoutJiti(fast.code)) return runTranspiled(fast.code, path);
+  if (fast?.code !== undefined && runsWithoutJiti(fast.code)) {
+    return runTranspiled(compileTranspiled(fast.code, path), path);
+  }
+  if (fast) {
+    const stripped = await stripDefinition(fast.source);
+    const compiled =
+      stripped !== undefined && runsWithoutJiti(stripped) ? compileStripped(stripped, path) : undefined;
+    if (stripped !== undefined && compiled) {
+      keepCopy(fast.file, stripped);
+      return runTranspiled(compiled, path);
+    }
+  }
   // Loaded here, not at start-up (only commands that read a build.ts need it), and required: jiti is
   // 190 KB of CommonJS, which an ESM import would first scan for its export names.
   const { createJiti } = createRequire(import.meta.url)('jiti') as typeof import('jiti');
@@ -177,7 +191,8 @@ function transpiledCopy(
   } catch {
     return undefined;
   }
-  const key = createHash('sha256').update(`wharf ${version}\0${path}\0${source}`).digest('hex');
+  // `strip-1`: copies made by strip-definition.ts, or by jiti when stripping does not apply.
+  const key = createHash('sha256').update(`wharf ${version} strip-1\0${path}\0${source}`).digest('hex');
   const file = join(cacheDir, 'definitions', `${key}.js`);
   try {
     return { source, file, code: readFileSync(file, 'utf8') };
@@ -210,11 +225,27 @@ function keepCopy(file: string, code: string): void {
   }
 }
 
-async function runTranspiled(code: string, path: string): Promise<unknown> {
-  const wrapped = runInThisContext(
-    `(async function (exports, require, module, __filename, __dirname, jitiImport, jitiESMResolve) { ${code}\n});`,
+type Wrapped = (...args: unknown[]) => Promise<void>;
+
+/** The loader's wrapper around transpiled code: jiti's parameters, and the stripped code's exports. */
+function compileTranspiled(code: string, path: string): Wrapped {
+  return runInThisContext(
+    `(async function (exports, require, module, __filename, __dirname, jitiImport, jitiESMResolve, ${EXPORTS_PARAMETER}) { ${code}\n});`,
     { filename: path, lineOffset: 0 },
-  ) as (...args: unknown[]) => Promise<void>;
+  ) as Wrapped;
+}
+
+/** Stripped code compiled, or `undefined` when V8 rejects it: jiti then loads the file and words the error. */
+function compileStripped(code: string, path: string): Wrapped | undefined {
+  try {
+    return compileTranspiled(code, path);
+  } catch (error) {
+    if (error instanceof SyntaxError) return undefined;
+    throw error;
+  }
+}
+
+async function runTranspiled(wrapped: Wrapped, path: string): Promise<unknown> {
   // A core specifier is the CLI's own copy (what coreAliases() maps it to for jiti); only the entries
   // the definition imports are loaded.
   const jitiImport = (id: string) => {
@@ -222,7 +253,16 @@ async function runTranspiled(code: string, path: string): Promise<unknown> {
     return Object.hasOwn(CORE_ENTRIES, id) && entry ? entry().then(asNamespace) : import(id);
   };
   const module = { exports: {} as Record<string, unknown> };
-  await wrapped(module.exports, undefined, module, path, dirname(path), jitiImport, undefined);
+  await wrapped(
+    module.exports,
+    undefined,
+    module,
+    path,
+    dirname(path),
+    jitiImport,
+    undefined,
+    module.exports,
+  );
   return module.exports;
 }
 

@@ -1,0 +1,184 @@
+/**
+ * A build.ts made runnable without jiti's Babel, keeping every line and column of the source, so the
+ * DSL's error locations point where the user typed: Node's own type stripper (amaro, what
+ * `node --experimental-strip-types` runs) blanks the types with spaces, and each `import` and `export`
+ * becomes the loader wrapper's code in place (see load-definition.ts `runTranspiled`).
+ *
+ * Only the usual shape is taken: erasable TypeScript, imports at the top with plain bindings, and
+ * `export default <expression>` or exported declarations. Anything else (an enum, a namespace, a
+ * re-export, `export { … }`, `import.meta`, a dynamic import, a syntax error) gives `undefined`, and
+ * jiti loads the file as before — with its own messages for syntax errors.
+ */
+import { createRequire } from 'node:module';
+
+/** The wrapper's parameter the stripped code writes its exports to (`$w.default= …`). */
+export const EXPORTS_PARAMETER = '$w';
+
+interface Amaro {
+  transformSync(source: string, options: { mode: 'strip-only' }): { code: string };
+}
+interface Lexer {
+  init(): Promise<void>;
+  parse(source: string): readonly [readonly LexedImport[], readonly LexedExport[], boolean, boolean];
+}
+interface LexedImport {
+  readonly type: string;
+  readonly specifier: string | null | undefined;
+  readonly phase?: string | null;
+  readonly attributes?: unknown;
+  readonly importStart: number;
+  readonly importEnd: number;
+  readonly start: number;
+}
+interface LexedExport {
+  readonly type: string;
+  readonly name?: string;
+  readonly exportStart: number;
+}
+
+interface Edit {
+  readonly start: number;
+  readonly end: number;
+  readonly text: string;
+}
+
+/**
+ * `source` (a build.ts) as the body of the loader's async wrapper, or `undefined` when it needs jiti.
+ * Loads amaro and the lexer on first use: only a build.ts without a kept copy is stripped.
+ */
+export async function stripDefinition(source: string): Promise<string | undefined> {
+  const require = createRequire(import.meta.url);
+  let code: string;
+  try {
+    code = (require('amaro') as Amaro).transformSync(source, { mode: 'strip-only' }).code;
+  } catch {
+    return undefined; // not erasable TypeScript, or not valid: jiti decides (and words the error)
+  }
+  const lexer = require('es-module-lexer') as Lexer;
+  await lexer.init();
+  let imports: readonly LexedImport[];
+  let exports: readonly LexedExport[];
+  let hasModuleSyntax: boolean;
+  try {
+    [imports, exports, , hasModuleSyntax] = lexer.parse(code);
+  } catch {
+    return undefined;
+  }
+  // A CommonJS-style build.ts, or one naming the wrapper's parameter: jiti's wrapper semantics apply.
+  if (!hasModuleSyntax || new RegExp(`(?<![\\w$])\\${EXPORTS_PARAMETER}(?![\\w$])`).test(code)) {
+    return undefined;
+  }
+  const importEdits = importsInPlace(code, imports);
+  const exported = exportsInPlace(code, exports);
+  if (!importEdits || !exported) return undefined;
+  const assignments = exported.names.map((name) => `${EXPORTS_PARAMETER}.${name} = ${name};`).join(' ');
+  return `"use strict";${applyEdits(code, [...importEdits, ...exported.edits])}\n${assignments}`;
+}
+
+const IDENTIFIER = '[A-Za-z_$][\\w$]*';
+const BINDING = new RegExp(`^(${IDENTIFIER})(?:\\s+as\\s+(${IDENTIFIER}))?$`);
+const CLAUSE = new RegExp(
+  `^(?:(${IDENTIFIER})\\s*(?:,\\s*|$))?(?:\\*\\s*as\\s+(${IDENTIFIER})|\\{([^{}]*)\\})?$`,
+);
+/** What may stand before an import: space, `;` and comments (imports are hoisted; code is not). */
+const PREAMBLE = /^(?:\s|;|\/\/[^\n]*|\/\*(?:[^*]|\*(?!\/))*\*\/)*$/;
+
+/** Each static import as `const { … } = await jitiImport("…");` on its own first line. */
+function importsInPlace(code: string, imports: readonly LexedImport[]): Edit[] | undefined {
+  const edits: Edit[] = [];
+  let cursor = 0;
+  for (const lexed of imports) {
+    if (lexed.type !== 'static' || lexed.phase || lexed.attributes || typeof lexed.specifier !== 'string') {
+      return undefined;
+    }
+    if (!PREAMBLE.test(code.slice(cursor, lexed.importStart))) return undefined;
+    const statement = code.slice(lexed.importStart, lexed.importEnd);
+    const clause = code
+      .slice(lexed.importStart + 'import'.length, lexed.start - 1)
+      .trim()
+      .replace(/\s*\bfrom$/, '');
+    const text = importCode(clause, lexed.specifier);
+    if (text === undefined) return undefined;
+    edits.push({ start: lexed.importStart, end: lexed.importEnd, text: sameShape(text, statement) });
+    cursor = lexed.importEnd;
+  }
+  return edits;
+}
+
+/** The code of one import clause (`a, { b as c }`, `* as ns`, or none) importing `specifier`. */
+function importCode(clause: string, specifier: string): string | undefined {
+  const load = `await jitiImport(${JSON.stringify(specifier)})`;
+  const match = CLAUSE.exec(clause);
+  if (!match) return undefined;
+  const [, defaultName, namespace, list] = match;
+  const fields = defaultName ? [`default: ${defaultName}`] : [];
+  for (const item of (list ?? '').split(',')) {
+    if (item.trim() === '') continue; // a trailing comma, or a blanked `type X` binding
+    const binding = BINDING.exec(item.trim());
+    if (!binding) return undefined;
+    const [, imported = '', local] = binding;
+    fields.push(local && local !== imported ? `${imported}: ${local}` : imported);
+  }
+  const destructured = fields.length > 0 ? `{ ${fields.join(', ')} }` : undefined;
+  if (namespace) {
+    return `const ${namespace} = ${load}${destructured ? `, ${destructured} = ${namespace}` : ''};`;
+  }
+  return destructured ? `const ${destructured} = ${load};` : `${load};`;
+}
+
+/**
+ * `text` laid out over `original`'s lines: as many line breaks, and the last line as long, so the code
+ * after it keeps its line and column.
+ */
+function sameShape(text: string, original: string): string {
+  const lines = original.split('\n');
+  if (lines.length === 1) return text.padEnd(original.length);
+  const last = lines.at(-1) ?? '';
+  return `${text}${'\n'.repeat(lines.length - 1)}${' '.repeat(last.length)}`;
+}
+
+const DEFAULT_EXPORT = /^export[ \t]+default\b[ \t]*/;
+const DECLARATION_EXPORT = /^export(?=[ \t\n]+(?:const|let|var|function|class|async[ \t]+function)\b)/;
+
+/** `export default x` as `$w.default= x`, and `export` before a declaration blanked (its names kept). */
+function exportsInPlace(
+  code: string,
+  exports: readonly LexedExport[],
+): { edits: Edit[]; names: string[] } | undefined {
+  const edits = new Map<number, Edit>();
+  const names: string[] = [];
+  for (const lexed of exports) {
+    if (lexed.type !== 'direct' || lexed.name === undefined) return undefined;
+    const at = code.slice(lexed.exportStart);
+    const defaultExport = DEFAULT_EXPORT.exec(at);
+    if (defaultExport) {
+      // A declaration would lose its hoisting and its name as an expression: jiti takes those.
+      if (/^(?:async[ \t]+function|function|class)\b/.test(at.slice(defaultExport[0].length)))
+        return undefined;
+      const text = `${EXPORTS_PARAMETER}.default=`;
+      if (text.length > defaultExport[0].length) return undefined;
+      const end = lexed.exportStart + defaultExport[0].length;
+      edits.set(lexed.exportStart, {
+        start: lexed.exportStart,
+        end,
+        text: text.padEnd(end - lexed.exportStart),
+      });
+      continue;
+    }
+    if (!DECLARATION_EXPORT.test(at) || !new RegExp(`^${IDENTIFIER}$`).test(lexed.name)) return undefined;
+    const end = lexed.exportStart + 'export'.length;
+    edits.set(lexed.exportStart, { start: lexed.exportStart, end, text: ' '.repeat('export'.length) });
+    names.push(lexed.name);
+  }
+  return { edits: [...edits.values()], names };
+}
+
+function applyEdits(code: string, edits: readonly Edit[]): string {
+  let out = '';
+  let at = 0;
+  for (const edit of [...edits].sort((a, b) => a.start - b.start)) {
+    out += code.slice(at, edit.start) + edit.text;
+    at = edit.end;
+  }
+  return out + code.slice(at);
+}
