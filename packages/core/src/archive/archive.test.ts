@@ -105,6 +105,25 @@ describe('oci-archive', () => {
     });
     expect(readdirSync(dir)).toEqual(['good.tar']);
   });
+
+  it.each([
+    ['longer', (bytes: Buffer) => Buffer.concat([bytes, Buffer.from([0])]), /read more than \d+ bytes/],
+    ['shorter', (bytes: Buffer) => bytes.subarray(0, bytes.length - 1), /read \d+ bytes, but its descriptor/],
+  ])('fails on a %s store blob, read from its file, as on its stream', async (_how, spoil, message) => {
+    const store = await openStore({ root: join(freshDir(), 'store') });
+    const layer = await fileLayer({ 'a.bin': new Uint8Array(3_000_000).fill(5) }, { store });
+    const image = appendLayers(emptyImage(), layer);
+    const blob = store.path(await layer.digest());
+    const spoiled = spoil(readFileSync(blob));
+    rmSync(blob);
+    writeFileSync(blob, spoiled);
+    const dir = freshDir();
+    await expect(writeOciArchive(join(dir, 'bad.tar'), image)).rejects.toMatchObject({
+      code: 'IMAGE_SIZE_MISMATCH',
+      message: expect.stringMatching(message),
+    });
+    expect(readdirSync(dir)).toEqual([]);
+  });
 });
 
 describe('docker-archive', () => {

@@ -21,6 +21,11 @@ export interface StoredBlob {
   readonly file: string;
   readonly digest: Digest;
   readonly verified: boolean;
+  /**
+   * The error the verifying stream fails with when the file hashes to `actual`: for a reader that
+   * reads {@link file} itself instead of the stream, and checks what it read.
+   */
+  readonly corrupt?: (actual: Digest) => Error;
 }
 
 /**

@@ -65,10 +65,19 @@ describe('put and read', () => {
     const { digest } = await store.put(Buffer.from('read-only'));
     expect(statSync(store.path(digest)).mode & 0o777).toBe(0o444);
     const stream = await store.open(digest);
-    expect((stream as unknown as Record<symbol, unknown>)[Symbol.for('wharf.blob-file')]).toEqual({
+    const stored = (stream as unknown as Record<symbol, { corrupt(actual: string): Error }>)[
+      Symbol.for('wharf.blob-file')
+    ];
+    expect(stored).toEqual({
       file: store.path(digest),
       digest,
       verified: true,
+      corrupt: expect.any(Function),
+    });
+    // The error a reader of the file itself gives for other bytes: the stream's own.
+    expect(stored?.corrupt(`sha256:${'0'.repeat(64)}`)).toMatchObject({
+      code: 'STORE_CORRUPT',
+      message: `stored blob ${digest} is corrupt: its content hashes to sha256:${'0'.repeat(64)}`,
     });
     stream.destroy();
   });

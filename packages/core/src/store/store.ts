@@ -182,8 +182,20 @@ function toBytes(chunk: Uint8Array | string): Uint8Array {
 
 /** Marks `stream` as the bytes of the blob `digest` in the file `file` (see {@link BLOB_FILE}). */
 function withFile<T extends Readable>(stream: T, file: string, digest: Digest, verified: boolean): T {
-  Object.defineProperty(stream, BLOB_FILE, { value: Object.freeze({ file, digest, verified }) });
+  const corrupt = (actual: Digest) => corruptBlob(digest, file, actual);
+  Object.defineProperty(stream, BLOB_FILE, { value: Object.freeze({ file, digest, verified, corrupt }) });
   return stream;
+}
+
+/** `STORE_CORRUPT`: the file kept for `digest` hashes to `actual`. */
+function corruptBlob(digest: Digest, file: string, actual: Digest): StoreError {
+  return new StoreError(
+    'STORE_CORRUPT',
+    `stored blob ${digest} is corrupt: its content hashes to ${actual}`,
+    {
+      hint: `delete ${file} (or call store.delete) and fetch the blob again`,
+    },
+  );
 }
 
 /** A temp file being filled and hashed. */
@@ -314,17 +326,7 @@ export class BlobStore {
       },
       flush(callback) {
         const actual = digester.digest();
-        callback(
-          actual === digest
-            ? null
-            : new StoreError(
-                'STORE_CORRUPT',
-                `stored blob ${digest} is corrupt: its content hashes to ${actual}`,
-                {
-                  hint: `delete ${path} (or call store.delete) and fetch the blob again`,
-                },
-              ),
-        );
+        callback(actual === digest ? null : corruptBlob(digest, path, actual));
       },
     });
     return withFile(
