@@ -26,6 +26,17 @@ const copies = (cache: string) => {
   }
 };
 
+/** `wharf dockerfile DIR/build.ts` run cold (keeping one copy, checked) and then warm. */
+async function coldAndWarm(dir: string, cache: string) {
+  const run = () => wharfAsync(['dockerfile', join(dir, 'build.ts')], { env: { XDG_CACHE_HOME: cache } });
+  const cold = await run();
+  expect(copies(cache)).toHaveLength(1);
+  return [
+    ['cold', cold],
+    ['warm', await run()],
+  ] as const;
+}
+
 describe('kept transpiled build definitions', () => {
   it('keeps a copy on the first run and runs it on the next, evaluating the definition again', async () => {
     const { dir, cache } = project('plain', {
@@ -82,16 +93,12 @@ describe('kept transpiled build definitions', () => {
     ].join('\n');
     const { dir, cache } = project('columns', { 'build.ts': source });
     const column = (source.split('\n')[2] as string).indexOf('expose') + 1;
-    for (const run of ['cold', 'warm']) {
-      const result = await wharfAsync(['dockerfile', join(dir, 'build.ts')], {
-        env: { XDG_CACHE_HOME: cache },
-      });
+    for (const [run, result] of await coldAndWarm(dir, cache)) {
       expect(result.code, run).toBe(1);
       expect(result.stderr, run).toContain(
         `build.ts:3:${column}: stage "app", EXPOSE (instruction 1): invalid port "70000"`,
       );
     }
-    expect(copies(cache)).toHaveLength(1);
   });
 
   it('loads through jiti what type stripping cannot take (an enum), and keeps its copy', async () => {
@@ -103,18 +110,29 @@ describe('kept transpiled build definitions', () => {
         '',
       ].join('\n'),
     });
-    for (const run of ['cold', 'warm']) {
-      const result = await wharfAsync(['dockerfile', join(dir, 'build.ts')], {
-        env: { XDG_CACHE_HOME: cache },
-      });
+    for (const [run, result] of await coldAndWarm(dir, cache)) {
       expect(result.code, run).toBe(0);
       expect(result.stdout, run).toMatch(/^EXPOSE 8080$/m);
     }
-    expect(copies(cache)).toHaveLength(1);
     const [kept] = copies(cache);
     expect(readFileSync(join(cache, 'wharf', 'definitions', kept as string), 'utf8')).toMatch(
       /\bexports\.default =/,
     );
+  });
+
+  it('runs a kept jiti copy that declares $w, the stripped code export parameter', async () => {
+    const { dir, cache } = project('dollar-w', {
+      'build.ts': [
+        "import { stage } from '@wharf/core';",
+        "const $w = stage('app').from('scratch');",
+        "export default $w.cmd(['/x']);",
+        '',
+      ].join('\n'),
+    });
+    for (const [run, result] of await coldAndWarm(dir, cache)) {
+      expect(result.code, `${run}: ${result.stderr}`).toBe(0);
+      expect(result.stdout, run).toMatch(/^CMD \["\/x"\]$/m);
+    }
   });
 
   it("gives the copy @wharf/core's entries as the module system does: namespaces, no default", async () => {

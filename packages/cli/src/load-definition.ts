@@ -13,7 +13,7 @@ import { runInThisContext } from 'node:vm';
 import { type BuildGraph, type Definition, define, toGraph, WharfError } from '@wharf/core';
 import { definitionPlatforms, isDefinition, isStage } from '@wharf/core/dsl';
 import { defaultStoreRoot } from '@wharf/core/engine';
-import { EXPORTS_PARAMETER, stripDefinition } from './strip-definition.js';
+import { EXPORTS_PARAMETER, STRIPPED_HEADER, stripDefinition } from './strip-definition.js';
 import { version } from './version.js';
 
 export interface LoadedDefinition {
@@ -143,13 +143,13 @@ async function importDefault(path: string, shown: string, cacheDir: string): Pro
  */
 async function importModule(path: string, cacheDir: string): Promise<unknown> {
   const fast = /\.[cm]?ts$/.test(path) ? transpiledCopy(path, cacheDir) : undefined;
-  if (fast?.code !== undefined && runsWithoutJiti(fast.code)) {
-    return runTranspiled(compileTranspiled(fast.code, path), path);
-  }
+  // A copy V8 rejects (kept by another wharf, or spoiled) is made again below.
+  const kept = fast?.code !== undefined && runsWithoutJiti(fast.code) ? compiles(fast.code, path) : undefined;
+  if (kept) return runTranspiled(kept, path);
   if (fast) {
     const stripped = await stripDefinition(fast.source);
     const compiled =
-      stripped !== undefined && runsWithoutJiti(stripped) ? compileStripped(stripped, path) : undefined;
+      stripped !== undefined && runsWithoutJiti(stripped) ? compiles(stripped, path) : undefined;
     if (stripped !== undefined && compiled) {
       keepCopy(fast.file, stripped);
       return runTranspiled(compiled, path);
@@ -191,8 +191,8 @@ function transpiledCopy(
   } catch {
     return undefined;
   }
-  // `strip-1`: copies made by strip-definition.ts, or by jiti when stripping does not apply.
-  const key = createHash('sha256').update(`wharf ${version} strip-1\0${path}\0${source}`).digest('hex');
+  // `strip`: since build.ts files are stripped when they can be (copies before were all jiti's).
+  const key = createHash('sha256').update(`wharf ${version} strip\0${path}\0${source}`).digest('hex');
   const file = join(cacheDir, 'definitions', `${key}.js`);
   try {
     return { source, file, code: readFileSync(file, 'utf8') };
@@ -227,18 +227,20 @@ function keepCopy(file: string, code: string): void {
 
 type Wrapped = (...args: unknown[]) => Promise<void>;
 
-/** The loader's wrapper around transpiled code: jiti's parameters, and the stripped code's exports. */
-function compileTranspiled(code: string, path: string): Wrapped {
-  return runInThisContext(
-    `(async function (exports, require, module, __filename, __dirname, jitiImport, jitiESMResolve, ${EXPORTS_PARAMETER}) { ${code}\n});`,
-    { filename: path, lineOffset: 0 },
-  ) as Wrapped;
-}
-
-/** Stripped code compiled, or `undefined` when V8 rejects it: jiti then loads the file and words the error. */
-function compileStripped(code: string, path: string): Wrapped | undefined {
+/**
+ * Transpiled code in the loader's wrapper, with jiti's parameters; stripped code (strip-definition.ts)
+ * also gets the parameter it writes its exports to, and its first line (the hoisted imports) is line 0,
+ * so the source's lines keep their numbers. `undefined` when V8 rejects the code: jiti then loads the
+ * file and words the error.
+ */
+function compiles(code: string, path: string): Wrapped | undefined {
+  const stripped = code.startsWith(STRIPPED_HEADER);
+  const parameters = `exports, require, module, __filename, __dirname, jitiImport, jitiESMResolve${stripped ? `, ${EXPORTS_PARAMETER}` : ''}`;
   try {
-    return compileTranspiled(code, path);
+    return runInThisContext(`(async function (${parameters}) { ${code}\n});`, {
+      filename: path,
+      lineOffset: stripped ? -1 : 0,
+    }) as Wrapped;
   } catch (error) {
     if (error instanceof SyntaxError) return undefined;
     throw error;

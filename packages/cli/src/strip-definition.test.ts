@@ -1,11 +1,12 @@
 import { runInThisContext } from 'node:vm';
 import { describe, expect, it } from 'vitest';
-import { EXPORTS_PARAMETER, stripDefinition } from './strip-definition.js';
+import { EXPORTS_PARAMETER, STRIPPED_HEADER, stripDefinition } from './strip-definition.js';
 
 /** Runs stripped code the way load-definition.ts does, with `modules` as what each specifier imports. */
 async function run(code: string, modules: Record<string, unknown>): Promise<Record<string, unknown>> {
   const wrapped = runInThisContext(
     `(async function (exports, require, module, __filename, __dirname, jitiImport, jitiESMResolve, ${EXPORTS_PARAMETER}) { ${code}\n});`,
+    { lineOffset: -1 },
   ) as (...args: unknown[]) => Promise<void>;
   const module = { exports: {} as Record<string, unknown> };
   const jitiImport = async (id: string) => modules[id];
@@ -40,9 +41,10 @@ describe('stripDefinition', () => {
     ].join('\n');
     const code = await stripDefinition(source);
     expect(code).toBeDefined();
-    const stripped = (code as string).replace(/^"use strict";/, '');
-    const lines = stripped.split('\n');
-    expect(lines.length).toBe(source.split('\n').length + 1); // the named exports' assignments
+    const [header, ...body] = (code as string).split('\n');
+    expect(header).toMatch(new RegExp(`^${STRIPPED_HEADER.replace(/[()*]/g, '\\$&')} const `));
+    const stripped = body.join('\n');
+    expect(body.length).toBe(source.split('\n').length + 1); // the named exports' assignments
     for (const [line, needle] of [
       [4, 'const early'],
       [5, '"scratch"'],
@@ -112,6 +114,31 @@ describe('stripDefinition', () => {
     expect(imported).toEqual(['node:path', 'node:fs', 'node:os', 'node:util']);
   });
 
+  it('runs the imports first, as the module system hoists them, and keeps line 1 as typed', async () => {
+    const source = [
+      "const early = typeof stage; import { stage } from '@wharf/core'; export default [early, stage('x')];",
+      "import { join } from 'node:path';",
+    ].join('\n');
+    const code = (await stripDefinition(source)) as string;
+    const [, first] = code.split('\n');
+    expect(first?.indexOf("stage('x')")).toBe(source.indexOf("stage('x')"));
+    const exports = await run(code, {
+      '@wharf/core': { stage: (name: string) => `stage ${name}` },
+      'node:path': { join: () => '' },
+    });
+    expect(exports.default).toEqual(['function', 'stage x']);
+  });
+
+  it('reads a long comment banner before the imports in linear time', async () => {
+    const banner = `${'/'.repeat(200)}\n// api image\n${'/'.repeat(200)}\n`;
+    const started = performance.now();
+    const code = await stripDefinition(
+      `${banner.repeat(50)}'use strict';\nimport { stage } from '@wharf/core';\nexport default stage('app');`,
+    );
+    expect(code).toContain('await jitiImport("@wharf/core")');
+    expect(performance.now() - started).toBeLessThan(2000);
+  });
+
   it.each([
     ['an enum', "import { stage } from '@wharf/core';\nenum Port { Web = 80 }\nexport default stage('a');"],
     ['a namespace', 'namespace N { export const x = 1; }\nexport default N;'],
@@ -120,9 +147,10 @@ describe('stripDefinition', () => {
     ['a re-export', "export * from '@wharf/core';\nexport default 1;"],
     ['import.meta', 'export default import.meta.url;'],
     ['a dynamic import', "export default await import('node:os');"],
-    ['code before an import', "const a = 1;\nimport { stage } from '@wharf/core';\nexport default a;"],
     ['a default function declaration', 'export default function build() {}'],
     ['a default class declaration', 'export default class Build {}'],
+    ['a default declaration after a comment', 'export default /* main */ function app() {}'],
+    ['a default declaration on the next line', 'export default\nclass App {}'],
     ['an import with attributes', "import data from './x.json' with { type: 'json' };\nexport default data;"],
     ['a quoted import name', "import { 'a-b' as ab } from 'x';\nexport default ab;"],
     ['the wrapper parameter in use', `const ${EXPORTS_PARAMETER} = 1;\nexport default ${EXPORTS_PARAMETER};`],

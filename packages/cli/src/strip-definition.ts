@@ -1,10 +1,12 @@
 /**
  * A build.ts made runnable without jiti's Babel, keeping every line and column of the source, so the
  * DSL's error locations point where the user typed: Node's own type stripper (amaro, what
- * `node --experimental-strip-types` runs) blanks the types with spaces, and each `import` and `export`
- * becomes the loader wrapper's code in place (see load-definition.ts `runTranspiled`).
+ * `node --experimental-strip-types` runs) blanks the types with spaces; the imports are blanked too and
+ * run first, on a line of their own above the source (imports are hoisted: they run before the
+ * module's code wherever they stand); `export default x` becomes `$w.default= x` in place. See
+ * load-definition.ts `compileTranspiled` for the wrapper that runs the result.
  *
- * Only the usual shape is taken: erasable TypeScript, imports at the top with plain bindings, and
+ * Only the usual shape is taken: erasable TypeScript, imports with plain bindings, and
  * `export default <expression>` or exported declarations. Anything else (an enum, a namespace, a
  * re-export, `export { … }`, `import.meta`, a dynamic import, a syntax error) gives `undefined`, and
  * jiti loads the file as before — with its own messages for syntax errors.
@@ -14,6 +16,13 @@ import { dirname, sep } from 'node:path';
 
 /** The wrapper's parameter the stripped code writes its exports to (`$w.default= …`). */
 export const EXPORTS_PARAMETER = '$w';
+
+/**
+ * The first line of stripped code (the hoisted imports follow on it; the source starts on the next
+ * line): a loader compiles such code with {@link EXPORTS_PARAMETER} and `lineOffset: -1`. A change to
+ * what {@link stripDefinition} makes changes this line, so no kept copy of the old output is run.
+ */
+export const STRIPPED_HEADER = '"use strict"; /* wharf: types stripped, imports hoisted (1) */';
 
 interface Amaro {
   transformSync(source: string, options: { mode: 'strip-only' }): { code: string };
@@ -34,6 +43,8 @@ interface LexedImport {
 interface LexedExport {
   readonly type: string;
   readonly name?: string;
+  /** A declaration's name (`export default function app`); undefined for an expression. */
+  readonly localName?: string;
   readonly exportStart: number;
 }
 
@@ -71,11 +82,12 @@ export async function stripDefinition(source: string): Promise<string | undefine
   if (!hasModuleSyntax || new RegExp(`(?<![\\w$])\\${EXPORTS_PARAMETER}(?![\\w$])`).test(code)) {
     return undefined;
   }
-  const importEdits = importsInPlace(code, imports);
+  const hoisted = hoistedImports(code, imports);
   const exported = exportsInPlace(code, exports);
-  if (!importEdits || !exported) return undefined;
+  if (!hoisted || !exported) return undefined;
   const assignments = exported.names.map((name) => `${EXPORTS_PARAMETER}.${name} = ${name};`).join(' ');
-  return `"use strict";${applyEdits(code, [...importEdits, ...exported.edits])}\n${assignments}`;
+  const body = applyEdits(code, [...hoisted.edits, ...exported.edits]);
+  return `${STRIPPED_HEADER} ${hoisted.code.join(' ')}\n${body}\n${assignments}`;
 }
 
 /**
@@ -99,29 +111,28 @@ const BINDING = new RegExp(`^(${IDENTIFIER})(?:\\s+as\\s+(${IDENTIFIER}))?$`);
 const CLAUSE = new RegExp(
   `^(?:(${IDENTIFIER})\\s*(?:,\\s*|$))?(?:\\*\\s*as\\s+(${IDENTIFIER})|\\{([^{}]*)\\})?$`,
 );
-/** What may stand before an import: space, `;` and comments (imports are hoisted; code is not). */
-const PREAMBLE = /^(?:\s|;|\/\/[^\n]*|\/\*(?:[^*]|\*(?!\/))*\*\/)*$/;
-
-/** Each static import as `const { … } = await jitiImport("…");` on its own first line. */
-function importsInPlace(code: string, imports: readonly LexedImport[]): Edit[] | undefined {
+/** Each static import blanked where it stands, and as `const { … } = await jitiImport("…");` to run first. */
+function hoistedImports(
+  code: string,
+  imports: readonly LexedImport[],
+): { edits: Edit[]; code: string[] } | undefined {
   const edits: Edit[] = [];
-  let cursor = 0;
+  const hoisted: string[] = [];
   for (const lexed of imports) {
     if (lexed.type !== 'static' || lexed.phase || lexed.attributes || typeof lexed.specifier !== 'string') {
       return undefined;
     }
-    if (!PREAMBLE.test(code.slice(cursor, lexed.importStart))) return undefined;
-    const statement = code.slice(lexed.importStart, lexed.importEnd);
     const clause = code
       .slice(lexed.importStart + 'import'.length, lexed.start - 1)
       .trim()
       .replace(/\s*\bfrom$/, '');
     const text = importCode(clause, lexed.specifier);
     if (text === undefined) return undefined;
-    edits.push({ start: lexed.importStart, end: lexed.importEnd, text: sameShape(text, statement) });
-    cursor = lexed.importEnd;
+    hoisted.push(text);
+    const statement = code.slice(lexed.importStart, lexed.importEnd);
+    edits.push({ start: lexed.importStart, end: lexed.importEnd, text: statement.replace(/[^\r\n]/g, ' ') });
   }
-  return edits;
+  return { edits, code: hoisted };
 }
 
 /** The code of one import clause (`a, { b as c }`, `* as ns`, or none) importing `specifier`. */
@@ -145,17 +156,6 @@ function importCode(clause: string, specifier: string): string | undefined {
   return destructured ? `const ${destructured} = ${load};` : `${load};`;
 }
 
-/**
- * `text` laid out over `original`'s lines: as many line breaks, and the last line as long, so the code
- * after it keeps its line and column.
- */
-function sameShape(text: string, original: string): string {
-  const lines = original.split('\n');
-  if (lines.length === 1) return text.padEnd(original.length);
-  const last = lines.at(-1) ?? '';
-  return `${text}${'\n'.repeat(lines.length - 1)}${' '.repeat(last.length)}`;
-}
-
 const DEFAULT_EXPORT = /^export[ \t]+default\b[ \t]*/;
 const DECLARATION_EXPORT = /^export(?=[ \t\n]+(?:const|let|var|function|class|async[ \t]+function)\b)/;
 
@@ -172,6 +172,7 @@ function exportsInPlace(
     const defaultExport = DEFAULT_EXPORT.exec(at);
     if (defaultExport) {
       // A declaration would lose its hoisting and its name as an expression: jiti takes those.
+      if (lexed.localName !== undefined) return undefined;
       if (/^(?:async[ \t]+function|function|class)\b/.test(at.slice(defaultExport[0].length)))
         return undefined;
       const text = `${EXPORTS_PARAMETER}.default=`;
