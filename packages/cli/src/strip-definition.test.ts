@@ -1,3 +1,5 @@
+import { createRequire } from 'node:module';
+import { dirname } from 'node:path';
 import { runInThisContext } from 'node:vm';
 import { describe, expect, it } from 'vitest';
 import { EXPORTS_PARAMETER, STRIPPED_HEADER, stripDefinition } from './strip-definition.js';
@@ -127,6 +129,15 @@ describe('stripDefinition', () => {
       'node:path': { join: () => '' },
     });
     expect(exports.default).toEqual(['function', 'stage x']);
+  });
+
+  it('leaves amaro unloaded (its WebAssembly memory is garbage once the source is stripped)', async () => {
+    expect(
+      await stripDefinition("import { stage } from '@wharf/core';\nexport default stage('a');"),
+    ).toBeDefined();
+    const require = createRequire(import.meta.url);
+    const amaro = dirname(require.resolve('amaro'));
+    expect(Object.keys(require.cache).filter((file) => file.startsWith(amaro))).toEqual([]);
   });
 
   it('reads a long comment banner before the imports in linear time', async () => {
