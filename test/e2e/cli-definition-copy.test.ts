@@ -2,11 +2,12 @@
 // jiti when it needs more; a warm start runs wharf's kept copy (no transform): same result and source
 // locations as the first run, the definition still evaluated on every run, and no copy for a build.ts
 // that imports more than @wharf/core and Node's modules.
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { wharfAsync } from '../helpers/cli.js';
+import { repoRoot } from '../helpers/paths.js';
 
 const scratch = mkdtempSync(join(tmpdir(), 'wharf-definition-copy-'));
 afterAll(() => rmSync(scratch, { recursive: true, force: true }));
@@ -132,6 +133,34 @@ describe('kept transpiled build definitions', () => {
     for (const [run, result] of await coldAndWarm(dir, cache)) {
       expect(result.code, `${run}: ${result.stderr}`).toBe(0);
       expect(result.stdout, run).toMatch(/^CMD \["\/x"\]$/m);
+    }
+  });
+
+  // The same file forced to jiti by one line amaro's strip-only mode refuses (an enum).
+  it.each([
+    ['examples/hello', ['']],
+    ['examples/node-app', ['']],
+    ['examples/monorepo', ['api', 'worker', 'web']],
+    ['test/fixtures/everything', ['everything', 'shell-forms']],
+  ])('gives %s the Dockerfile jiti gives, for each target', async (folder, targets) => {
+    const dir = join(scratch, 'same-as-jiti', folder);
+    cpSync(join(repoRoot, folder), dir, { recursive: true });
+    writeFileSync(
+      join(dir, 'jiti.ts'),
+      `${readFileSync(join(dir, 'build.ts'), 'utf8')}\nenum ForceJiti {}\n`,
+    );
+    for (const target of targets) {
+      const dockerfile = async (file: string, cache: string) => {
+        const result = await wharfAsync(['dockerfile', file, ...(target ? ['--target', target] : [])], {
+          cwd: dir,
+          env: { XDG_CACHE_HOME: join(dir, cache) },
+        });
+        expect(result.code, `${file} ${target}: ${result.stderr}`).toBe(0);
+        return result.stdout;
+      };
+      const stripped = await dockerfile('build.ts', 'xdg-stripped');
+      expect(stripped).toMatch(/^FROM /m);
+      expect(await dockerfile('jiti.ts', 'xdg-jiti')).toBe(stripped);
     }
   });
 
