@@ -176,10 +176,10 @@ async function importModule(path: string, cacheDir: string): Promise<unknown> {
 }
 
 /**
- * A warm start without jiti (~190 KB of loader, Node modules it requires, its resolver): a build.ts
- * importing only `@wharf/core` and Node's modules — the usual one — is kept transpiled under the
- * cache dir, by content, and run the way jiti runs it (same wrapper, same file name, so stack frames
- * and the DSL's source locations are the same).
+ * A warm start without a transform to load: a build.ts importing only `@wharf/core` and Node's
+ * modules — the usual one — is kept under the cache dir, by content, as the first run made it
+ * (stripped, or jiti's code), and run the same way (same wrapper, same file name, so stack frames and
+ * the DSL's source locations are the same).
  */
 function transpiledCopy(
   path: string,

@@ -4,7 +4,7 @@
  * `node --experimental-strip-types` runs) blanks the types with spaces; the imports are blanked too and
  * run first, on a line of their own above the source (imports are hoisted: they run before the
  * module's code wherever they stand); `export default x` becomes `$w.default= x` in place. See
- * load-definition.ts `compileTranspiled` for the wrapper that runs the result.
+ * load-definition.ts `compiles` for the wrapper that runs the result.
  *
  * Only the usual shape is taken: erasable TypeScript, imports with plain bindings, and
  * `export default <expression>` or exported declarations. Anything else (an enum, a namespace, a
