@@ -68,15 +68,15 @@ export async function stripDefinition(source: string): Promise<string | undefine
   } finally {
     unload(require, 'amaro');
   }
-  const lexer = require('es-module-lexer') as Lexer;
-  await lexer.init();
   let imports: readonly LexedImport[];
   let exports: readonly LexedExport[];
   let hasModuleSyntax: boolean;
   try {
+    const lexer = require('es-module-lexer') as Lexer;
+    await lexer.init();
     [imports, exports, , hasModuleSyntax] = lexer.parse(code);
   } catch {
-    return undefined;
+    return undefined; // a shape the lexer cannot read (or no lexer installed): jiti loads it
   }
   // A CommonJS-style build.ts, or one naming the wrapper's parameter: jiti's wrapper semantics apply.
   if (!hasModuleSyntax || new RegExp(`(?<![\\w$])\\${EXPORTS_PARAMETER}(?![\\w$])`).test(code)) {
