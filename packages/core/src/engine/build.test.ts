@@ -172,6 +172,29 @@ describe('buildGraph (direct backend)', async () => {
     await expect(buildGraph(toGraph(app), { contextDir: dir, store })).rejects.toThrowError(/outside/);
   });
 
+  it('warns, and still builds, when its file digest cache cannot be saved', async () => {
+    // More files than are hashed without the stat cache, so it has lines to save.
+    const dir = makeContext(
+      Object.fromEntries(Array.from({ length: 200 }, (_, i) => [`f${i}.txt`, `${i}\n`])),
+    );
+    const root = join(scratchDir, 'unsaveable-digests');
+    mkdirSync(join(root, 'file-digests.json'), { recursive: true }); // a directory: every write fails
+    const warnings: string[] = [];
+    const result = await buildGraph(toGraph(stage('app').from('scratch').copy('.', '/files/')), {
+      contextDir: dir,
+      store: await openStore({ root }),
+      epoch: 0,
+      onEvent: (e) => {
+        if (e.type === 'warning') warnings.push(e.message);
+      },
+    });
+    expect(result.digest).toMatch(/^sha256:/);
+    expect(readdirSync(root).filter((name) => name.includes('file-digests'))).toEqual(['file-digests.json']);
+    expect(warnings).toContainEqual(
+      expect.stringMatching(/^could not save the file digest cache .*file-digests\.json: /),
+    );
+  });
+
   it('reuses cached layers on a warm build and explains every miss', async () => {
     const dir = makeContext({ 'package.json': '{}', 'src/app.ts': 'v1', 'src/util.ts': 'u' });
     const app = stage('app')

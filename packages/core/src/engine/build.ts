@@ -322,7 +322,8 @@ async function buildPlatformsOnce(
     }
   }
   const results = new Map<string, Promise<StageResult>>();
-  const fileDigests = await FileDigests.open(join(store.root, 'file-digests.json'));
+  const fileDigestsFile = join(store.root, 'file-digests.json');
+  const fileDigests = await FileDigests.open(fileDigestsFile);
   const cache = new StepCache(store.root);
   const registry = options.registry ? { registry: options.registry } : {};
   /** Every step's key and result in this build, with its stage (what `--cache-to` exports). */
@@ -529,7 +530,15 @@ async function buildPlatformsOnce(
   await Promise.allSettled(basePulls);
   // RUN steps are over: a rootless snapshotter's user namespace can go (the layers' files stay).
   await (await snapshotter?.catch(() => undefined))?.close();
-  await fileDigests.save();
+  // A stat cache: failing to save it costs the next build some hashing, not this build its result
+  // (nor hides the reason a failed build failed).
+  await fileDigests.save().catch((error: unknown) =>
+    onEvent({
+      type: 'warning',
+      message: `could not save the file digest cache ${fileDigestsFile}: ${(error as Error).message}`,
+      hint: 'check the cache directory (space, permissions); the next build hashes the files again',
+    }),
+  );
   const failure = settled.find((s): s is PromiseRejectedResult => s.status === 'rejected');
   if (failure) throw failure.reason;
   if (held) throw held;
