@@ -121,6 +121,21 @@ describe('kept transpiled build definitions', () => {
     );
   });
 
+  it('makes a kept copy of another strip format again instead of running it', async () => {
+    const { dir, cache } = project('other-format', {
+      'build.ts':
+        "import { stage } from '@wharf/core';\nexport default stage('app').from('scratch').cmd(['/x']);\n",
+    });
+    const [[, cold]] = await coldAndWarm(dir, cache);
+    expect(cold.code).toBe(0);
+    const file = join(cache, 'wharf', 'definitions', copies(cache)[0] as string);
+    writeFileSync(file, readFileSync(file, 'utf8').replace(/hoisted \(\d+\)/, 'hoisted (0)'));
+    const again = await wharfAsync(['dockerfile', join(dir, 'build.ts')], { env: { XDG_CACHE_HOME: cache } });
+    expect(again.code, again.stderr).toBe(0);
+    expect(again.stdout).toBe(cold.stdout);
+    expect(readFileSync(file, 'utf8')).not.toMatch(/hoisted \(0\)/); // made again
+  });
+
   it('runs a kept jiti copy that declares $w, the stripped code export parameter', async () => {
     const { dir, cache } = project('dollar-w', {
       'build.ts': [

@@ -13,7 +13,7 @@ import { runInThisContext } from 'node:vm';
 import { type BuildGraph, type Definition, define, toGraph, WharfError } from '@wharf/core';
 import { definitionPlatforms, isDefinition, isStage } from '@wharf/core/dsl';
 import { defaultStoreRoot } from '@wharf/core/engine';
-import { EXPORTS_PARAMETER, STRIPPED_HEADER, stripDefinition } from './strip-definition.js';
+import { EXPORTS_PARAMETER, STRIPPED_HEADER, STRIPPED_MARK, stripDefinition } from './strip-definition.js';
 import { version } from './version.js';
 
 export interface LoadedDefinition {
@@ -191,8 +191,11 @@ function transpiledCopy(
   } catch {
     return undefined;
   }
-  // `strip`: since build.ts files are stripped when they can be (copies before were all jiti's).
-  const key = createHash('sha256').update(`wharf ${version} strip\0${path}\0${source}`).digest('hex');
+  // STRIPPED_HEADER: a copy of another strip-definition.ts output (or from before build.ts files were
+  // stripped) is never run by this one, which would compile it with the wrong wrapper.
+  const key = createHash('sha256')
+    .update(`wharf ${version}\0${STRIPPED_HEADER}\0${path}\0${source}`)
+    .digest('hex');
   const file = join(cacheDir, 'definitions', `${key}.js`);
   try {
     return { source, file, code: readFileSync(file, 'utf8') };
@@ -235,6 +238,7 @@ type Wrapped = (...args: unknown[]) => Promise<void>;
  */
 function compiles(code: string, path: string): Wrapped | undefined {
   const stripped = code.startsWith(STRIPPED_HEADER);
+  if (!stripped && code.startsWith(STRIPPED_MARK)) return undefined; // another version's copy
   const parameters = `exports, require, module, __filename, __dirname, jitiImport, jitiESMResolve${stripped ? `, ${EXPORTS_PARAMETER}` : ''}`;
   try {
     return runInThisContext(`(async function (${parameters}) { ${code}\n});`, {

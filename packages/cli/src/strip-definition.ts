@@ -19,10 +19,13 @@ export const EXPORTS_PARAMETER = '$w';
 
 /**
  * The first line of stripped code (the hoisted imports follow on it; the source starts on the next
- * line): a loader compiles such code with {@link EXPORTS_PARAMETER} and `lineOffset: -1`. A change to
- * what {@link stripDefinition} makes changes this line, so no kept copy of the old output is run.
+ * line): a loader compiles such code with {@link EXPORTS_PARAMETER} and `lineOffset: -1`. Bump its
+ * number with any change to what {@link stripDefinition} makes: kept copies are keyed by it, so no copy
+ * of another output is run.
  */
 export const STRIPPED_HEADER = '"use strict"; /* wharf: types stripped, imports hoisted (1) */';
+/** How every version of {@link STRIPPED_HEADER} starts: a copy with another version is not run. */
+export const STRIPPED_MARK = '"use strict"; /* wharf: types stripped';
 
 interface Amaro {
   transformSync(source: string, options: { mode: 'strip-only' }): { code: string };

@@ -26,6 +26,7 @@ import { scratchDirs } from '../testing/scratch.js';
 import { dockerArchiveManifest, readDockerArchive, repoTag, writeDockerArchive } from './docker-archive.js';
 import { openOciArchive, readOciArchive, writeOciArchive } from './oci-archive.js';
 import { indexTar, openEntry } from './tar-index.js';
+import { writeTarFile } from './write-tar.js';
 
 const scratch = scratchDirs('wharf-archive-test-');
 afterAll(scratch.remove);
@@ -107,9 +108,17 @@ describe('oci-archive', () => {
   });
 
   it.each([
-    ['longer', (bytes: Buffer) => Buffer.concat([bytes, Buffer.from([0])]), /read more than \d+ bytes/],
-    ['shorter', (bytes: Buffer) => bytes.subarray(0, bytes.length - 1), /read \d+ bytes, but its descriptor/],
-  ])('fails on a %s store blob, read from its file, as on its stream', async (_how, spoil, message) => {
+    [
+      'longer',
+      (bytes: Buffer) => Buffer.concat([bytes, Buffer.from([0])]),
+      { code: 'IMAGE_SIZE_MISMATCH', message: expect.stringMatching(/read more than \d+ bytes/) },
+    ],
+    [
+      'shorter',
+      (bytes: Buffer) => bytes.subarray(0, bytes.length - 1),
+      { code: 'STORE_CORRUPT', message: expect.stringMatching(/is corrupt: its content hashes to sha256:/) },
+    ],
+  ])('fails on a %s store blob, read from its file, as on its stream', async (_how, spoil, failure) => {
     const store = await openStore({ root: join(freshDir(), 'store') });
     const layer = await fileLayer({ 'a.bin': new Uint8Array(3_000_000).fill(5) }, { store });
     const image = appendLayers(emptyImage(), layer);
@@ -118,11 +127,33 @@ describe('oci-archive', () => {
     rmSync(blob);
     writeFileSync(blob, spoiled);
     const dir = freshDir();
-    await expect(writeOciArchive(join(dir, 'bad.tar'), image)).rejects.toMatchObject({
-      code: 'IMAGE_SIZE_MISMATCH',
-      message: expect.stringMatching(message),
-    });
+    await expect(writeOciArchive(join(dir, 'bad.tar'), image)).rejects.toMatchObject(failure);
     expect(readdirSync(dir)).toEqual([]);
+  });
+
+  it('reads a store blob deleted after its stream was opened from that stream', async () => {
+    const store = await openStore({ root: join(freshDir(), 'store') });
+    const bytes = Buffer.alloc(2_000_000, 7);
+    const { digest } = await store.put(bytes);
+    const file = join(freshDir(), 'one.tar');
+    await writeTarFile(file, [
+      {
+        name: 'blob',
+        size: bytes.length,
+        expected: { digest, what: 'the blob' },
+        open: async () => {
+          const stream = await store.open(digest);
+          await store.delete(digest);
+          return stream;
+        },
+      },
+    ]);
+    // Buffer.equals: toEqual walks 2 MB byte by byte
+    expect(
+      readFileSync(file)
+        .subarray(512, 512 + bytes.length)
+        .equals(bytes),
+    ).toBe(true);
   });
 });
 

@@ -19,7 +19,7 @@ import { dirname } from 'node:path';
 import { Readable } from 'node:stream';
 import { WharfError } from '../errors.js';
 import { SyncBehind, siblingTemp, syncDirectory } from '../fsutil/files.js';
-import { type Expected, ImageError, type StoredBlob, storedBlobOf } from '../image/index.js';
+import { type Expected, ImageError, storedBlobOf } from '../image/index.js';
 import { createDigester, type Digest, type Digester, digestAlgorithm } from '../oci/index.js';
 import { END_OF_ARCHIVE, headerLength, paddingFor, type TarHeader } from '../tar/header.js';
 import { BufferPool, CHUNK, TarOutput } from '../tar/output.js';
@@ -88,6 +88,9 @@ class BodyCheck {
   }
 
   end(): void {
+    // A store blob cut short fails as the store's stream would: as a blob that hashes to other bytes.
+    if (this.#read < this.#size && this.#corrupt && this.#digester)
+      throw this.#corrupt(this.#digester.digest());
     if (this.#read !== this.#size) throw this.#sizeMismatch('');
     const expected = this.#expected;
     if (expected?.digest === undefined || !this.#digester) return; // only counted
@@ -142,14 +145,15 @@ async function* tarChunks(files: Files, options: TarOptions, pool?: BufferPool):
     } else {
       const source = await (file.open as () => Promise<Readable>)();
       const stored = storedBlobOf(source);
-      if (stored && stored.digest === file.expected?.digest) {
+      // Opened before the stream is dropped: a blob deleted meanwhile is still read from the stream.
+      const handle =
+        stored && stored.digest === file.expected?.digest
+          ? await open(stored.file, 'r').catch(() => undefined)
+          : undefined;
+      if (stored && handle) {
         source.destroy();
-        yield* storedBody(
-          stored,
-          new BodyCheck(file, header.size, false, stored.verified ? stored.corrupt : undefined),
-          header.size,
-          out,
-        );
+        const corrupt = stored.verified ? stored.corrupt : undefined;
+        yield* storedBody(handle, new BodyCheck(file, header.size, false, corrupt), header.size, out);
         yield* out.zeros(paddingFor(header.size));
         continue;
       }
@@ -176,17 +180,17 @@ async function* tarChunks(files: Files, options: TarOptions, pool?: BufferPool):
 }
 
 /**
- * A store blob's bytes read from its file straight into the output chunks: no stream, and no fresh
- * buffer per MiB read (a 190 MB layer left ~30 MB of such garbage at the build's peak). Checked as
- * the store's stream checks them: every byte counted and hashed, the file's end included.
+ * A store blob's bytes read from its file (`handle`, closed here) straight into the output chunks: no
+ * stream, and no fresh buffer per MiB read (a 190 MB layer left ~30 MB of such garbage at the build's
+ * peak). Checked as the store's stream checks them: every byte counted and hashed, the file's end
+ * included.
  */
 async function* storedBody(
-  stored: StoredBlob,
+  handle: FileHandle,
   check: BodyCheck,
   size: number,
   out: TarOutput,
 ): AsyncGenerator<Buffer> {
-  const handle = await open(stored.file, 'r');
   try {
     let read = 0;
     while (read < size) {
