@@ -144,12 +144,11 @@ async function* tarChunks(files: Files, options: TarOptions, pool?: BufferPool):
       yield* out.copy(file.bytes);
     } else {
       const source = await (file.open as () => Promise<Readable>)();
-      const stored = storedBlobOf(source);
+      const blob = storedBlobOf(source);
+      // The store's file of the expected blob, if the stream is that.
+      const stored = blob?.digest === file.expected?.digest ? blob : undefined;
       // Opened before the stream is dropped: a blob deleted meanwhile is still read from the stream.
-      const handle =
-        stored && stored.digest === file.expected?.digest
-          ? await open(stored.file, 'r').catch(() => undefined)
-          : undefined;
+      const handle = stored ? await open(stored.file, 'r').catch(() => undefined) : undefined;
       if (stored && handle) {
         source.destroy();
         const corrupt = stored.verified ? stored.corrupt : undefined;
@@ -157,11 +156,7 @@ async function* tarChunks(files: Files, options: TarOptions, pool?: BufferPool):
         yield* out.zeros(paddingFor(header.size));
         continue;
       }
-      const check = new BodyCheck(
-        file,
-        header.size,
-        stored?.verified === true && stored.digest === file.expected?.digest,
-      );
+      const check = new BodyCheck(file, header.size, stored?.verified === true);
       try {
         for await (const piece of source) {
           const chunk = bytesOf(piece);
@@ -192,19 +187,11 @@ async function* storedBody(
   out: TarOutput,
 ): AsyncGenerator<Buffer> {
   try {
-    let read = 0;
-    while (read < size) {
-      if (out.room === 0) yield out.take();
-      const want = Math.min(out.room, size - read);
-      const position = read;
-      const n = await out.fillFrom(want, async (buf, offset) => {
-        const { bytesRead } = await handle.read(buf, offset, want, position);
-        check.update(buf.subarray(offset, offset + bytesRead));
-        return bytesRead;
-      });
-      if (n === 0) break;
-      read += n;
-    }
+    const read = yield* out.readFrom(size, async (buf, offset, length, position) => {
+      const { bytesRead } = await handle.read(buf, offset, length, position);
+      check.update(buf.subarray(offset, offset + bytesRead));
+      return bytesRead;
+    });
     // A longer file fails as its stream would have, on the first byte past `size`.
     const past = Buffer.alloc(1);
     if (read === size && (await handle.read(past, 0, 1, size)).bytesRead > 0) check.update(past);

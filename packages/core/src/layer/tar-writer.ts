@@ -157,20 +157,13 @@ async function* readBig(
   running: Hash | undefined,
 ): AsyncGenerator<Buffer> {
   const handle = await openPath(content);
-  let written = 0;
+  let written: number;
   try {
-    while (written < size) {
-      if (out.room === 0) yield out.take();
-      const want = Math.min(out.room, size - written);
-      const position = written;
-      const bytesRead = await out.fillFrom(want, async (buf, offset) => {
-        const { bytesRead } = await handle.read(buf, offset, want, position);
-        running?.update(buf.subarray(offset, offset + bytesRead));
-        return bytesRead;
-      });
-      if (bytesRead === 0) break;
-      written += bytesRead;
-    }
+    written = yield* out.readFrom(size, async (buf, offset, length, position) => {
+      const { bytesRead } = await handle.read(buf, offset, length, position);
+      running?.update(buf.subarray(offset, offset + bytesRead));
+      return bytesRead;
+    });
   } finally {
     await handle.close();
   }

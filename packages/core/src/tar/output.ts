@@ -78,14 +78,26 @@ export class TarOutput {
   }
 
   /**
-   * Lets `read` put at most `count` bytes at the end of the chunk (the caller made room for them) and
-   * resolve to how many it put; returns that count.
+   * Reads `size` bytes of a source straight into the chunks, handing out each chunk it fills: `read`
+   * puts at most `length` bytes (those at `position` of the source) into `buf` at `offset` and resolves
+   * to how many it put, 0 at the source's end. Returns how many were read: less than `size` only when
+   * the source ended first.
    */
-  async fillFrom(count: number, read: (buf: Buffer, offset: number) => Promise<number>): Promise<number> {
-    const n = await read(this.#buf, this.used);
-    if (n > count) throw new RangeError(`read ${n} bytes into room for ${count}`);
-    this.used += n;
-    return n;
+  async *readFrom(
+    size: number,
+    read: (buf: Buffer, offset: number, length: number, position: number) => Promise<number>,
+  ): AsyncGenerator<Buffer, number> {
+    let done = 0;
+    while (done < size) {
+      if (this.room === 0) yield this.take();
+      const length = Math.min(this.room, size - done);
+      const n = await read(this.#buf, this.used, length, done);
+      if (n > length) throw new RangeError(`read ${n} bytes into room for ${length}`);
+      if (n === 0) break;
+      this.used += n;
+      done += n;
+    }
+    return done;
   }
 
   /** Copies `bytes` in, handing out each chunk it fills. */
