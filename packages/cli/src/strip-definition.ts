@@ -82,7 +82,7 @@ export async function stripDefinition(source: string): Promise<string | undefine
     return undefined; // a shape the lexer cannot read (or no lexer installed): jiti loads it
   }
   // A CommonJS-style build.ts, or one naming the wrapper's parameter: jiti's wrapper semantics apply.
-  if (!hasModuleSyntax || new RegExp(`(?<![\\w$])\\${EXPORTS_PARAMETER}(?![\\w$])`).test(code)) {
+  if (!hasModuleSyntax || NAMES_EXPORTS_PARAMETER.test(code)) {
     return undefined;
   }
   const hoisted = hoistedImports(code, imports);
@@ -110,6 +110,9 @@ function unload(require: NodeJS.Require, name: string): void {
 }
 
 const IDENTIFIER = '[A-Za-z_$][\\w$]*';
+const NAME = new RegExp(`^${IDENTIFIER}$`);
+/** The code names {@link EXPORTS_PARAMETER} (as a whole identifier). */
+const NAMES_EXPORTS_PARAMETER = new RegExp(`(?<![\\w$])\\${EXPORTS_PARAMETER}(?![\\w$])`);
 const BINDING = new RegExp(`^(${IDENTIFIER})(?:\\s+as\\s+(${IDENTIFIER}))?$`);
 const CLAUSE = new RegExp(
   `^(?:(${IDENTIFIER})\\s*(?:,\\s*|$))?(?:\\*\\s*as\\s+(${IDENTIFIER})|\\{([^{}]*)\\})?$`,
@@ -188,7 +191,7 @@ function exportsInPlace(
       });
       continue;
     }
-    if (!DECLARATION_EXPORT.test(at) || !new RegExp(`^${IDENTIFIER}$`).test(lexed.name)) return undefined;
+    if (!DECLARATION_EXPORT.test(at) || !NAME.test(lexed.name)) return undefined;
     const end = lexed.exportStart + 'export'.length;
     edits.set(lexed.exportStart, { start: lexed.exportStart, end, text: ' '.repeat('export'.length) });
     names.push(lexed.name);

@@ -529,6 +529,8 @@ async function buildPlatformsOnce(
   // whose download failed fails that read; nothing is left writing into the store after the build.
   await Promise.allSettled(basePulls);
   // RUN steps are over: a rootless snapshotter's user namespace can go (the layers' files stay).
+  // This close and the stat cache's save below are tidying: neither may fail a build or hide why it
+  // failed, so each is a warning.
   await (await snapshotter?.catch(() => undefined))?.close().catch((error: unknown) =>
     onEvent({
       type: 'warning',
@@ -536,9 +538,7 @@ async function buildPlatformsOnce(
       hint: 'nothing of the build is lost: a lease left behind counts as stale once this process exits',
     }),
   );
-  // Neither this nor the close above may fail a build or hide why it failed.
-  // A stat cache: failing to save it costs the next build some hashing, not this build its result
-  // (nor hides the reason a failed build failed).
+  // A stat cache: failing to save it costs the next build some hashing.
   await fileDigests.save().catch((error: unknown) =>
     onEvent({
       type: 'warning',
