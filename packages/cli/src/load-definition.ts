@@ -224,7 +224,7 @@ function keepCopy(file: string, code: string): void {
     writeFileSync(temp, code);
     renameSync(temp, file);
   } catch {
-    // only a start-up shortcut: the next run loads through jiti again
+    // only a start-up shortcut: the next run strips (or loads through jiti) again
   }
 }
 
